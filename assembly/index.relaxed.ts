@@ -1,0 +1,2 @@
+// Entry of the relaxed-SIMD build: the plain kernels plus relaxed fused multiply-add variants.
+export * from './index';

@@ -1,0 +1,10 @@
+// Entry of the plain-SIMD build: every kernel family, re-exported. One file per op family,
+// mirroring src/ops: gemm, elementwise (activations), rows (softmax, cross-entropy, bias),
+// layernorm, embedding, optim (Adam, norms).
+export * from './memory';
+export * from './gemm';
+export * from './elementwise';
+export * from './rows';
+export * from './layernorm';
+export * from './embedding';
+export * from './optim';

@@ -1,0 +1,286 @@
+// The reference backend: plain TypeScript loops, in float64 (used by gradient checks) or float32.
+// It is the specification of every op: other backends are tested against it. Clarity beats
+// speed here; each loop is written the way the maths reads.
+import type { Activation, AdamParams, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import { checkGemmArgs } from '../../ops/checks.js';
+
+class RefTensor implements Tensor {
+  constructor(readonly data: FloatArray) {}
+  get size(): number { return this.data.length; }
+  view(offset: number, size: number): Tensor {
+    if (offset < 0 || size < 0 || offset + size > this.data.length) {
+      throw new RangeError(`view(${offset}, ${size}) is outside a tensor of ${this.data.length} elements`);
+    }
+    return new RefTensor(this.data.subarray(offset, offset + size));
+  }
+}
+
+class RefInts implements IntTensor {
+  constructor(readonly data: Int32Array) {}
+  get size(): number { return this.data.length; }
+  view(offset: number, size: number): IntTensor {
+    if (offset < 0 || size < 0 || offset + size > this.data.length) {
+      throw new RangeError(`view(${offset}, ${size}) is outside an int tensor of ${this.data.length} elements`);
+    }
+    return new RefInts(this.data.subarray(offset, offset + size));
+  }
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/** f(x) for one element; sigmoid uses the stable form on both sides of zero. */
+export function activate(kind: Activation, x: number): number {
+  switch (kind) {
+    case 'identity': return x;
+    case 'relu': return x > 0 ? x : 0;
+    case 'sigmoid': return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    case 'tanh': return Math.tanh(x);
+    case 'gelu': return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+    case 'silu': return x * activate('sigmoid', x);
+  }
+}
+
+/** f'(x), given x and y = f(x). */
+export function activateDerivative(kind: Activation, x: number, y: number): number {
+  switch (kind) {
+    case 'identity': return 1;
+    case 'relu': return x > 0 ? 1 : 0;
+    case 'sigmoid': return y * (1 - y);
+    case 'tanh': return 1 - y * y;
+    case 'gelu': {
+      const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
+      const t = Math.tanh(u);
+      const du = SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
+    }
+    case 'silu': {
+      const s = activate('sigmoid', x);
+      return s * (1 + x * (1 - s));
+    }
+  }
+}
+
+export class ReferenceOps implements Ops {
+  readonly name: string;
+  private readonly Float: Float32ArrayConstructor | Float64ArrayConstructor;
+
+  constructor(readonly dtype: DType = 'f64') {
+    this.name = `reference-${dtype}`;
+    this.Float = dtype === 'f64' ? Float64Array : Float32Array;
+  }
+
+  tensor(size: number): Tensor { return new RefTensor(new this.Float(size)); }
+  tensorFrom(values: ArrayLike<number>): Tensor { return new RefTensor(this.Float.from(values)); }
+  ints(size: number): IntTensor { return new RefInts(new Int32Array(size)); }
+  intsFrom(values: ArrayLike<number>): IntTensor { return new RefInts(Int32Array.from(values)); }
+  // Garbage collection frees reference tensors; scopes only need to nest correctly.
+  private depth = 0;
+  mark(): number { return ++this.depth; }
+  release(mark: number): void { this.depth = mark - 1; }
+  dispose(): void {}
+
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
+    checkGemmArgs(m, n, k, A, B, C);
+    const a = A.data, b = B.data, c = C.data;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const aip = transA ? a[p * m + i] : a[i * k + p];
+          const bpj = transB ? b[j * k + p] : b[p * n + j];
+          s += aip * bpj;
+        }
+        // beta = 0 must overwrite even NaN, as BLAS does.
+        c[i * n + j] = beta === 0 ? alpha * s : alpha * s + beta * c[i * n + j];
+      }
+    }
+  }
+
+  fill(x: Tensor, value: number): void { x.data.fill(value); }
+  copy(src: Tensor, dst: Tensor): void { dst.data.set(src.data); }
+  scale(x: Tensor, alpha: number): void {
+    const d = x.data;
+    for (let i = 0; i < d.length; i++) d[i] *= alpha;
+  }
+  axpy(alpha: number, x: Tensor, y: Tensor): void {
+    const xd = x.data, yd = y.data;
+    for (let i = 0; i < xd.length; i++) yd[i] += alpha * xd[i];
+  }
+  add(a: Tensor, b: Tensor, out: Tensor): void {
+    const ad = a.data, bd = b.data, od = out.data;
+    for (let i = 0; i < ad.length; i++) od[i] = ad[i] + bd[i];
+  }
+  mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
+    const ad = a.data, bd = b.data, od = out.data;
+    if (accumulate) for (let i = 0; i < ad.length; i++) od[i] += ad[i] * bd[i];
+    else for (let i = 0; i < ad.length; i++) od[i] = ad[i] * bd[i];
+  }
+  activation(kind: Activation, x: Tensor, y: Tensor): void {
+    const xd = x.data, yd = y.data;
+    for (let i = 0; i < xd.length; i++) yd[i] = activate(kind, xd[i]);
+  }
+  activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
+    const xd = x.data, yd = y.data, dyd = dy.data, dxd = dx.data;
+    for (let i = 0; i < dyd.length; i++) {
+      const g = dyd[i] * activateDerivative(kind, xd[i], yd[i]);
+      dxd[i] = accumulate ? dxd[i] + g : g;
+    }
+  }
+
+  addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
+    const yd = y.data, bd = bias.data;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) yd[r * cols + c] += bd[c];
+  }
+  sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    const xd = x.data, od = out.data;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) od[c] += xd[r * cols + c];
+  }
+  sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    const xd = x.data, od = out.data;
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += xd[r * cols + c];
+      od[r] = s;
+    }
+  }
+  softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    const xd = x.data, yd = y.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, xd[o + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) { const e = Math.exp(xd[o + c] - max); yd[o + c] = e; sum += e; }
+      for (let c = 0; c < cols; c++) yd[o + c] /= sum;
+    }
+  }
+  logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    const xd = x.data, yd = y.data;
+    for (let r = 0; r < rows; r++) {
+      const lse = logSumExp(xd, r * cols, cols);
+      for (let c = 0; c < cols; c++) yd[r * cols + c] = xd[r * cols + c] - lse;
+    }
+  }
+  softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    const yd = y.data, dyd = dy.data, dxd = dx.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dyd[o + c] * yd[o + c];
+      for (let c = 0; c < cols; c++) dxd[o + c] = yd[o + c] * (dyd[o + c] - dot);
+    }
+  }
+  logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    const yd = y.data, dyd = dy.data, dxd = dx.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += dyd[o + c];
+      for (let c = 0; c < cols; c++) dxd[o + c] = dyd[o + c] - Math.exp(yd[o + c]) * sum;
+    }
+  }
+  softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
+    dlogits: Tensor | null, gradScale: number): number {
+    const xd = logits.data, td = targets.data, dd = dlogits?.data;
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols, t = td[r];
+      if (t < 0) { if (dd) dd.fill(0, o, o + cols); continue; }
+      if (t >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t} in row ${r} is not below ${cols} classes`);
+      const lse = logSumExp(xd, o, cols);
+      loss += lse - xd[o + t];
+      if (dd) {
+        for (let c = 0; c < cols; c++) dd[o + c] = Math.exp(xd[o + c] - lse) * gradScale;
+        dd[o + t] -= gradScale;
+      }
+    }
+    return loss;
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
+    rows: number, cols: number, eps: number): void {
+    const xd = x.data, gd = gamma.data, bd = beta.data, yd = y.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mu = 0;
+      for (let c = 0; c < cols; c++) mu += xd[o + c];
+      mu /= cols;
+      let v = 0;
+      for (let c = 0; c < cols; c++) { const d = xd[o + c] - mu; v += d * d; }
+      v /= cols;
+      const s = 1 / Math.sqrt(v + eps);
+      for (let c = 0; c < cols; c++) yd[o + c] = (xd[o + c] - mu) * s * gd[c] + bd[c];
+      mean.data[r] = mu;
+      rstd.data[r] = s;
+    }
+  }
+  layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
+    dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
+    const xd = x.data, gd = gamma.data, dyd = dy.data, dxd = dx.data, dgd = dgamma.data, dbd = dbeta.data;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols, mu = mean.data[r], s = rstd.data[r];
+      // With x̂ = (x−μ)·rstd and g = dy ⊙ gamma:
+      // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂))
+      let gMean = 0, gxMean = 0;
+      for (let c = 0; c < cols; c++) {
+        const xhat = (xd[o + c] - mu) * s;
+        const g = dyd[o + c] * gd[c];
+        gMean += g;
+        gxMean += g * xhat;
+        dgd[c] += dyd[o + c] * xhat;
+        dbd[c] += dyd[o + c];
+      }
+      gMean /= cols;
+      gxMean /= cols;
+      for (let c = 0; c < cols; c++) {
+        const xhat = (xd[o + c] - mu) * s;
+        dxd[o + c] += s * (dyd[o + c] * gd[c] - gMean - xhat * gxMean);
+      }
+    }
+  }
+
+  embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
+    const td = table.data, od = out.data, vocab = td.length / dim;
+    for (let i = 0; i < n; i++) {
+      const id = ids.data[i];
+      if (id < 0 || id >= vocab) throw new RangeError(`embedding: id ${id} at position ${i} is outside 0..${vocab - 1}`);
+      for (let c = 0; c < dim; c++) od[i * dim + c] = td[id * dim + c];
+    }
+  }
+  embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
+    const dd = dout.data, td = dtable.data;
+    for (let i = 0; i < n; i++) {
+      const id = ids.data[i];
+      for (let c = 0; c < dim; c++) td[id * dim + c] += dd[i * dim + c];
+    }
+  }
+
+  sumSquares(x: Tensor): number {
+    const d = x.data;
+    let s = 0;
+    for (let i = 0; i < d.length; i++) s += d[i] * d[i];
+    return s;
+  }
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
+    const w = param.data, g = grad.data, md = m.data, vd = v.data;
+    const c1 = 1 - Math.pow(p.beta1, p.step), c2 = 1 - Math.pow(p.beta2, p.step);
+    for (let i = 0; i < w.length; i++) {
+      let gi = g[i];
+      if (!p.decoupled && p.weightDecay !== 0) gi += p.weightDecay * w[i];
+      md[i] = p.beta1 * md[i] + (1 - p.beta1) * gi;
+      vd[i] = p.beta2 * vd[i] + (1 - p.beta2) * gi * gi;
+      const mhat = md[i] / c1, vhat = vd[i] / c2;
+      if (p.decoupled && p.weightDecay !== 0) w[i] -= p.lr * p.weightDecay * w[i];
+      w[i] -= p.lr * mhat / (Math.sqrt(vhat) + p.eps);
+    }
+  }
+}
+
+function logSumExp(d: FloatArray, o: number, n: number): number {
+  let max = -Infinity;
+  for (let c = 0; c < n; c++) max = Math.max(max, d[o + c]);
+  let sum = 0;
+  for (let c = 0; c < n; c++) sum += Math.exp(d[o + c] - max);
+  return max + Math.log(sum);
+}

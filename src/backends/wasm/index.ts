@@ -1,0 +1,288 @@
+// The WASM SIMD backend: AssemblyScript kernels (assembly/) on one shared memory, float32.
+// Start-up order matters: V8 flags first, then compile, then the kernel-path self-check.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import type { Activation, AdamParams, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import { ACTIVATIONS } from '../../ops/types.js';
+import { checkGemmArgs, checkRows, checkSameSize } from '../../ops/checks.js';
+import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
+import type { Kernels } from './kernels.js';
+import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
+import { createGemmEngine, type GemmEngine } from './gemm.js';
+
+export type { KernelPath } from './runtime.js';
+
+const buildDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'wasm');
+
+export interface WasmOptions {
+  /** Threads for large products, the calling thread included (default: every core). */
+  threads?: number;
+  /** Force a kernel path; 'auto' (default) takes the fastest that passes its self-check. */
+  path?: KernelPath | 'auto';
+  /** Called with a one-line notice when a path fails its self-check (default: console.warn). */
+  onNotice?: (line: string) => void;
+}
+
+function wasmBytes(build: 'simd' | 'relaxed'): Buffer {
+  const file = join(buildDir, `handgrad.${build}.wasm`);
+  if (!existsSync(file)) {
+    throw new Error(`WASM kernels not built: ${file} is missing (run \`npm run build\`)`);
+  }
+  return readFileSync(file);
+}
+
+/** Which build a path runs on. */
+function buildOf(path: KernelPath): 'simd' | 'relaxed' {
+  return path === 'relaxed4x8' ? 'relaxed' : 'simd';
+}
+
+export async function createWasmOps(opts: WasmOptions = {}): Promise<WasmOps> {
+  setWasmFlags(); // before anything is compiled
+  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const notice = opts.onNotice ?? ((line: string) => console.warn(line));
+  const relaxedValid = WebAssembly.validate(wasmBytes('relaxed'));
+  const candidates = availablePaths(relaxedValid);
+  let order: KernelPath[];
+  if (opts.path && opts.path !== 'auto') {
+    if (!candidates.includes(opts.path)) {
+      throw new RangeError(`kernel path ${opts.path} is not available here (available: ${candidates.join(', ')})`);
+    }
+    order = [opts.path];
+  } else {
+    order = candidates;
+  }
+  let lastError = '';
+  for (const path of order) {
+    const ops = await instantiate(path, threads);
+    const err = ops.selfCheck();
+    if (err === null) return ops;
+    ops.dispose();
+    lastError = `${path}: ${err}`;
+    const next = order[order.indexOf(path) + 1];
+    notice(`handgrad: kernel path ${path} failed its self-check (${err})${next ? `; falling back to ${next}` : ''}`);
+  }
+  throw new Error(`no WASM kernel path passed its self-check (${lastError})`);
+}
+
+async function instantiate(path: KernelPath, threads: number): Promise<WasmOps> {
+  const module = await WebAssembly.compile(wasmBytes(buildOf(path)));
+  // The module's static data ends at heapBase; a first instance on a throwaway memory tells us where.
+  const probe = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const base = (new WebAssembly.Instance(module, { env: { memory: probe, abort } }).exports as unknown as Kernels).heapBase();
+  const heap = new WasmHeap(base);
+  const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
+  const k = instance.exports as unknown as Kernels;
+  const gemm = await createGemmEngine({ module, kernels: k, heap, path, threads });
+  return new WasmOps(path, k, heap, gemm);
+}
+
+function abort(): never {
+  throw new Error('handgrad: a WASM kernel aborted');
+}
+
+function ptr(t: Tensor): number {
+  if (!(t instanceof WasmTensor)) throw new TypeError('wasm backend: got a tensor from another backend');
+  return t.ptr;
+}
+function iptr(t: IntTensor): number {
+  if (!(t instanceof WasmInts)) throw new TypeError('wasm backend: got an int tensor from another backend');
+  return t.ptr;
+}
+
+export class WasmOps implements Ops {
+  readonly name: string;
+  readonly dtype = 'f32' as const;
+
+  constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine) {
+    this.name = `wasm-${path}`;
+  }
+
+  get threads(): number { return this.gemmEngine.threads; }
+
+  /**
+   * Runs a small ragged GEMM in each transpose against a scalar product in double precision.
+   * Returns null when it agrees, else what went wrong.
+   */
+  selfCheck(): string | null {
+    const mark = this.mark();
+    try {
+      const m = 37, n = 41, kk = 53;
+      let seed = 12345;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+      const A = this.tensorFrom(Array.from({ length: m * kk }, rnd));
+      const B = this.tensorFrom(Array.from({ length: kk * n }, rnd));
+      const C = this.tensor(m * n);
+      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+        this.fill(C, Number.NaN); // beta = 0 must overwrite NaN
+        this.gemm(ta, tb, m, n, kk, 1, A, B, 0, C);
+        const a = A.data, b = B.data, c = C.data;
+        let maxErr = 0, maxRef = 0;
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < kk; p++) s += (ta ? a[p * m + i] : a[i * kk + p]) * (tb ? b[j * kk + p] : b[p * n + j]);
+          maxErr = Math.max(maxErr, Math.abs(s - c[i * n + j]));
+          maxRef = Math.max(maxRef, Math.abs(s));
+        }
+        const rel = maxErr / maxRef;
+        if (!(rel < 1e-5)) return `gemm${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} relative error ${rel.toExponential(2)}`;
+      }
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      this.release(mark);
+    }
+  }
+
+  // ---- storage
+  tensor(size: number): WasmTensor {
+    const t = new WasmTensor(this.heap, this.heap.alloc(size * 4), size);
+    this.k.fill(t.ptr, size, 0); // memory may be reused after release(): zero it
+    return t;
+  }
+  tensorFrom(values: ArrayLike<number>): WasmTensor {
+    const t = new WasmTensor(this.heap, this.heap.alloc(values.length * 4), values.length);
+    t.data.set(values);
+    return t;
+  }
+  ints(size: number): WasmInts {
+    const t = new WasmInts(this.heap, this.heap.alloc(size * 4), size);
+    t.data.fill(0);
+    return t;
+  }
+  intsFrom(values: ArrayLike<number>): WasmInts {
+    const t = new WasmInts(this.heap, this.heap.alloc(values.length * 4), values.length);
+    t.data.set(values);
+    return t;
+  }
+  mark(): number { return this.heap.mark(); }
+  release(mark: number): void { this.heap.release(mark); }
+  dispose(): void { this.gemmEngine.dispose(); }
+
+  // ---- products
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
+    checkGemmArgs(m, n, k, A, B, C);
+    this.gemmEngine.gemm(transA, transB, m, n, k, alpha, ptr(A), ptr(B), beta, ptr(C));
+  }
+
+  // ---- elementwise
+  fill(x: Tensor, value: number): void { this.k.fill(ptr(x), x.size, value); }
+  copy(src: Tensor, dst: Tensor): void {
+    checkSameSize('copy', ['src', src], ['dst', dst]);
+    this.k.copy(ptr(src), ptr(dst), src.size);
+  }
+  scale(x: Tensor, alpha: number): void { this.k.scale(ptr(x), x.size, alpha); }
+  axpy(alpha: number, x: Tensor, y: Tensor): void {
+    checkSameSize('axpy', ['x', x], ['y', y]);
+    this.k.axpy(alpha, ptr(x), ptr(y), x.size);
+  }
+  add(a: Tensor, b: Tensor, out: Tensor): void {
+    checkSameSize('add', ['a', a], ['b', b], ['out', out]);
+    this.k.add(ptr(a), ptr(b), ptr(out), a.size);
+  }
+  mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
+    checkSameSize('mul', ['a', a], ['b', b], ['out', out]);
+    this.k.mul(ptr(a), ptr(b), ptr(out), a.size, accumulate ? 1 : 0);
+  }
+  activation(kind: Activation, x: Tensor, y: Tensor): void {
+    checkSameSize('activation', ['x', x], ['y', y]);
+    this.k.activation(activationIndex(kind), ptr(x), ptr(y), x.size);
+  }
+  activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
+    checkSameSize('activationBackward', ['dy', dy], ['x', x], ['y', y], ['dx', dx]);
+    this.k.activationBackward(activationIndex(kind), ptr(x), ptr(y), ptr(dy), ptr(dx), dy.size, accumulate ? 1 : 0);
+  }
+
+  // ---- rows
+  addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
+    checkRows('addBias', rows, cols, ['y', y]); checkRows('addBias', 1, cols, ['bias', bias]);
+    this.k.addBias(ptr(y), ptr(bias), rows, cols);
+  }
+  sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    checkRows('sumRows', rows, cols, ['x', x]); checkRows('sumRows', 1, cols, ['out', out]);
+    this.k.sumRows(ptr(x), ptr(out), rows, cols);
+  }
+  sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    checkRows('sumCols', rows, cols, ['x', x]); checkRows('sumCols', rows, 1, ['out', out]);
+    this.k.sumCols(ptr(x), ptr(out), rows, cols);
+  }
+  softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    checkRows('softmax', rows, cols, ['x', x], ['y', y]);
+    this.k.softmax(ptr(x), ptr(y), rows, cols);
+  }
+  logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    checkRows('logSoftmax', rows, cols, ['x', x], ['y', y]);
+    this.k.logSoftmax(ptr(x), ptr(y), rows, cols);
+  }
+  softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    checkRows('softmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    this.k.softmaxBackward(ptr(y), ptr(dy), ptr(dx), rows, cols);
+  }
+  logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    checkRows('logSoftmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    this.k.logSoftmaxBackward(ptr(y), ptr(dy), ptr(dx), rows, cols);
+  }
+  softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
+    dlogits: Tensor | null, gradScale: number): number {
+    checkRows('softmaxCrossEntropy', rows, cols, ['logits', logits]);
+    if (dlogits) checkRows('softmaxCrossEntropy', rows, cols, ['dlogits', dlogits]);
+    if (targets.size < rows) throw new RangeError(`softmaxCrossEntropy: targets holds ${targets.size} ids, needs ${rows}`);
+    const t = targets.data;
+    for (let r = 0; r < rows; r++) {
+      if (t[r] >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t[r]} in row ${r} is not below ${cols} classes`);
+    }
+    return this.k.softmaxCrossEntropy(ptr(logits), iptr(targets), rows, cols, dlogits ? ptr(dlogits) : 0, gradScale);
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
+    rows: number, cols: number, eps: number): void {
+    checkRows('layerNorm', rows, cols, ['x', x], ['y', y]);
+    checkRows('layerNorm', 1, cols, ['gamma', gamma], ['beta', beta]);
+    checkRows('layerNorm', rows, 1, ['mean', mean], ['rstd', rstd]);
+    this.k.layerNorm(ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(rstd), rows, cols, eps);
+  }
+  layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
+    dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
+    checkRows('layerNormBackward', rows, cols, ['x', x], ['dy', dy], ['dx', dx]);
+    checkRows('layerNormBackward', 1, cols, ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]);
+    checkRows('layerNormBackward', rows, 1, ['mean', mean], ['rstd', rstd]);
+    this.k.layerNormBackward(ptr(x), ptr(gamma), ptr(mean), ptr(rstd), ptr(dy), ptr(dx), ptr(dgamma), ptr(dbeta), rows, cols);
+  }
+
+  // ---- embeddings
+  embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
+    checkIds('embedding', ids, n, table.size / dim);
+    checkRows('embedding', n, dim, ['out', out]);
+    this.k.embedding(ptr(table), iptr(ids), ptr(out), n, dim);
+  }
+  embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
+    checkIds('embeddingBackward', ids, n, dtable.size / dim);
+    checkRows('embeddingBackward', n, dim, ['dout', dout]);
+    this.k.embeddingBackward(ptr(dout), iptr(ids), ptr(dtable), n, dim);
+  }
+
+  // ---- optimisation
+  sumSquares(x: Tensor): number { return this.k.sumSquares(ptr(x), x.size); }
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
+    checkSameSize('adam', ['param', param], ['grad', grad], ['m', m], ['v', v]);
+    const c1 = 1 - Math.pow(p.beta1, p.step), c2 = 1 - Math.pow(p.beta2, p.step);
+    this.k.adam(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, p.lr, p.beta1, p.beta2, p.eps,
+      p.weightDecay, p.decoupled ? 1 : 0, c1, c2);
+  }
+}
+
+function activationIndex(kind: Activation): number {
+  const i = ACTIVATIONS.indexOf(kind);
+  if (i < 0) throw new RangeError(`unknown activation '${kind}' (expected one of ${ACTIVATIONS.join(', ')})`);
+  return i;
+}
+
+function checkIds(op: string, ids: IntTensor, n: number, vocab: number): void {
+  if (ids.size < n) throw new RangeError(`${op}: ids holds ${ids.size} ids, needs ${n}`);
+  const d = ids.data;
+  for (let i = 0; i < n; i++) {
+    if (d[i] < 0 || d[i] >= vocab) throw new RangeError(`${op}: id ${d[i]} at position ${i} is outside 0..${vocab - 1}`);
+  }
+}

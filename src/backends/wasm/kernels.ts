@@ -1,0 +1,45 @@
+// The exports of build/wasm/handgrad.{simd,relaxed}.wasm, as the JS side calls them.
+// Pointers are byte offsets into the shared memory; sizes are element counts; flags are 0/1.
+// Each assembly/*.ts file implements one group; the reference backend defines what they compute.
+export interface Kernels {
+  heapBase(): number;
+
+  // assembly/gemm.ts: packed GEMM (see src/backends/wasm/gemm.ts for how it is driven)
+  [name: `gemm${string}`]: (...args: number[]) => number | void;
+
+  // assembly/elementwise.ts
+  fill(x: number, n: number, value: number): void;
+  copy(src: number, dst: number, n: number): void;
+  scale(x: number, n: number, alpha: number): void;
+  axpy(alpha: number, x: number, y: number, n: number): void;
+  add(a: number, b: number, out: number, n: number): void;
+  mul(a: number, b: number, out: number, n: number, accumulate: number): void;
+  /** kind: index into ACTIVATIONS (identity 0, relu 1, sigmoid 2, tanh 3, gelu 4, silu 5). */
+  activation(kind: number, x: number, y: number, n: number): void;
+  activationBackward(kind: number, x: number, y: number, dy: number, dx: number, n: number, accumulate: number): void;
+
+  // assembly/rows.ts
+  addBias(y: number, bias: number, rows: number, cols: number): void;
+  sumRows(x: number, out: number, rows: number, cols: number): void;
+  sumCols(x: number, out: number, rows: number, cols: number): void;
+  softmax(x: number, y: number, rows: number, cols: number): void;
+  logSoftmax(x: number, y: number, rows: number, cols: number): void;
+  softmaxBackward(y: number, dy: number, dx: number, rows: number, cols: number): void;
+  logSoftmaxBackward(y: number, dy: number, dx: number, rows: number, cols: number): void;
+  /** dlogits = 0 means "no gradient wanted". Returns the summed loss (f64). */
+  softmaxCrossEntropy(logits: number, targets: number, rows: number, cols: number, dlogits: number, gradScale: number): number;
+
+  // assembly/layernorm.ts
+  layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
+  layerNormBackward(x: number, gamma: number, mean: number, rstd: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number): void;
+
+  // assembly/embedding.ts
+  embedding(table: number, ids: number, out: number, n: number, dim: number): void;
+  embeddingBackward(dout: number, ids: number, dtable: number, n: number, dim: number): void;
+
+  // assembly/optim.ts
+  sumSquares(x: number, n: number): number;
+  /** c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ (bias corrections, computed in JS in double precision). */
+  adam(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, decoupled: number, c1: number, c2: number): void;
+}

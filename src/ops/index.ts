@@ -1,0 +1,29 @@
+// Picking a backend. Layers and models receive an `Ops` and never import a backend directly.
+export type { Activation, AdamParams, DType, FloatArray, IntTensor, Ops, Tensor } from './types.js';
+export { ACTIVATIONS } from './types.js';
+import type { DType, Ops } from './types.js';
+import { ReferenceOps } from '../backends/reference/index.js';
+import type { KernelPath } from '../backends/wasm/runtime.js';
+
+export type BackendName = 'reference' | 'wasm';
+
+export interface CreateOpsOptions {
+  backend?: BackendName;
+  /** reference only: 'f64' (gradient checks) or 'f32'. The WASM backend is always f32. */
+  dtype?: DType;
+  /** wasm only: worker threads for large products (default: every core). */
+  threads?: number;
+  /** wasm only: force a kernel path instead of the auto-detected one. */
+  path?: KernelPath | 'auto';
+}
+
+export async function createOps(opts: CreateOpsOptions = {}): Promise<Ops> {
+  const backend = opts.backend ?? 'wasm';
+  if (backend === 'reference') return new ReferenceOps(opts.dtype ?? 'f64');
+  if (backend === 'wasm') {
+    if (opts.dtype && opts.dtype !== 'f32') throw new RangeError(`the wasm backend computes in f32, not ${opts.dtype}`);
+    const { createWasmOps } = await import('../backends/wasm/index.js');
+    return createWasmOps({ threads: opts.threads, path: opts.path });
+  }
+  throw new RangeError(`unknown backend '${backend as string}' (expected reference or wasm)`);
+}

@@ -1,0 +1,156 @@
+// The ops interface: the one contract that every layer and model is written against, and that
+// every backend (reference TypeScript, WASM SIMD, later CUDA) implements.
+//
+// Conventions (read these once; every op follows them):
+// - All matrices are row-major and contiguous. A matrix "rows×cols" is `rows*cols` elements.
+// - Ops never allocate: outputs are tensors the caller made with `ops.tensor()` beforehand
+//   (models allocate everything once, at construction). Sizes are passed explicitly, llm.c style,
+//   so an op can work on a slice of a bigger buffer made with `t.view(offset, size)`.
+// - "accumulate" means `out += …`. Backward ops that produce *parameter* gradients always
+//   accumulate (a weight used at every time step needs no special case; the training loop zeroes
+//   gradients once per step). Backward ops that produce *activation* gradients say which they do.
+// - Outputs may not alias inputs unless an op says so.
+
+export type DType = 'f32' | 'f64';
+export type FloatArray = Float32Array | Float64Array;
+
+/** A flat buffer of floats owned by one backend. */
+export interface Tensor {
+  /** Number of elements. */
+  readonly size: number;
+  /**
+   * A live typed-array view of the elements (Float64Array for the f64 reference backend,
+   * Float32Array otherwise). Read it again after any allocation: a backend's memory may move.
+   */
+  readonly data: FloatArray;
+  /** A tensor sharing `size` elements of this one's storage, starting at element `offset`. */
+  view(offset: number, size: number): Tensor;
+}
+
+/** A flat buffer of 32-bit integers (token ids, targets) owned by one backend. */
+export interface IntTensor {
+  readonly size: number;
+  readonly data: Int32Array;
+  view(offset: number, size: number): IntTensor;
+}
+
+/** Pointwise non-linearities. `gelu` is the tanh approximation (GPT-2, PyTorch approximate='tanh'). */
+export type Activation = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu';
+export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'];
+
+/** Hyper-parameters of one Adam / AdamW step. */
+export interface AdamParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** L2 penalty: added to the gradient (Adam) or applied to the weight directly (AdamW). */
+  weightDecay: number;
+  /** true: AdamW (decoupled decay, θ -= lr·wd·θ); false: classic Adam (g += wd·θ). */
+  decoupled: boolean;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+export interface Ops {
+  /** e.g. "reference-f64", "wasm-revec4x16". */
+  readonly name: string;
+  readonly dtype: DType;
+
+  // ---- storage -------------------------------------------------------------------------------
+  /** A zero-filled tensor of `size` elements. */
+  tensor(size: number): Tensor;
+  /** A tensor holding a copy of `values`. */
+  tensorFrom(values: ArrayLike<number>): Tensor;
+  /** A zero-filled int tensor. */
+  ints(size: number): IntTensor;
+  intsFrom(values: ArrayLike<number>): IntTensor;
+  /**
+   * Arena scopes: every tensor allocated after `mark()` is released by `release(mark)`.
+   * Tests and benchmarks use this to reuse memory; models simply allocate once.
+   */
+  mark(): number;
+  release(mark: number): void;
+
+  // ---- matrix products -----------------------------------------------------------------------
+  /**
+   * C[m×n] = alpha · op(A) · op(B) + beta · C, where op(A) is m×k and op(B) is k×n.
+   * A is stored m×k (transA=false) or k×m (transA=true); B is k×n or n×k (transB=true).
+   * beta = 0 overwrites C (whatever it held, NaN included); beta = 1 accumulates.
+   * The three products backprop needs: forward A·B, dX = dY·Wᵀ (transB), dW += Xᵀ·dY (transA).
+   */
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void;
+
+  // ---- elementwise (all over the first `n` = x.size elements unless sizes are given) ----------
+  fill(x: Tensor, value: number): void;
+  /** dst = src (first src.size elements). */
+  copy(src: Tensor, dst: Tensor): void;
+  /** x *= alpha. */
+  scale(x: Tensor, alpha: number): void;
+  /** y += alpha · x. */
+  axpy(alpha: number, x: Tensor, y: Tensor): void;
+  /** out = a + b (out may alias a or b). */
+  add(a: Tensor, b: Tensor, out: Tensor): void;
+  /** out = a ⊙ b, or out += a ⊙ b when accumulate (out may alias a or b when not accumulating). */
+  mul(a: Tensor, b: Tensor, out: Tensor, accumulate?: boolean): void;
+  /** y = f(x) elementwise (y may alias x). */
+  activation(kind: Activation, x: Tensor, y: Tensor): void;
+  /**
+   * dx = dy ⊙ f'(x), or dx += … when accumulate. Both the input x and the output y = f(x) are
+   * passed: sigmoid and tanh use y, the others use x. dx may alias dy when not accumulating.
+   */
+  activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate?: boolean): void;
+
+  // ---- row-wise ops on rows×cols matrices ----------------------------------------------------
+  /** y[r,:] += bias (bias has cols elements). */
+  addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void;
+  /** out[c] += Σ_r x[r,c]: the bias gradient (a column sum). */
+  sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void;
+  /** out[r] = Σ_c x[r,c] (a row sum; overwrites). */
+  sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void;
+  /** y[r,:] = softmax(x[r,:]), max-subtracted (y may alias x). */
+  softmax(x: Tensor, y: Tensor, rows: number, cols: number): void;
+  /** y[r,:] = x[r,:] − logsumexp(x[r,:]) (y may alias x). */
+  logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void;
+  /** Given y = softmax(x): dx = y ⊙ (dy − rowsum(dy ⊙ y)) (overwrites; dx may alias dy). */
+  softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void;
+  /** Given y = logSoftmax(x): dx = dy − exp(y) · rowsum(dy) (overwrites; dx may alias dy). */
+  logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void;
+  /**
+   * Fused softmax cross-entropy, forward and backward. Row r scores class targets[r]; a negative
+   * target marks a padded row, which adds no loss and gets zero gradient.
+   * Returns the summed loss Σ_r (logsumexp(x_r) − x_r[t_r]) over non-ignored rows.
+   * When dlogits is given it is overwritten with (softmax(x_r) − onehot(t_r)) · gradScale
+   * (pass gradScale = 1/count for the gradient of the mean). dlogits may alias logits.
+   */
+  softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
+    dlogits: Tensor | null, gradScale: number): number;
+  /**
+   * LayerNorm over each row: y = (x − μ) · rstd · gamma + beta, rstd = 1/√(var + eps).
+   * Saves μ and rstd (rows elements each) for the backward pass.
+   */
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
+    rows: number, cols: number, eps: number): void;
+  /** Accumulates into dx, dgamma and dbeta. */
+  layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
+    dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void;
+
+  // ---- embeddings ------------------------------------------------------------------------------
+  /** out[i,:] = table[ids[i],:] for i < n (dim columns). */
+  embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void;
+  /** dtable[ids[i],:] += dout[i,:] for i < n: a scatter-add, so repeated ids sum. */
+  embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void;
+
+  // ---- optimisation ----------------------------------------------------------------------------
+  /** Σ x²: the building block of gradient-norm clipping. Accumulates in double precision. */
+  sumSquares(x: Tensor): number;
+  /**
+   * One Adam/AdamW step over param, grad, and the moment buffers m and v (all the same size),
+   * with bias correction: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), θ −= lr · m̂ / (√v̂ + eps).
+   */
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void;
+
+  /** Frees worker threads and other resources. The ops object is unusable afterwards. */
+  dispose(): void;
+}
