@@ -25,12 +25,12 @@ export interface WasmOptions {
   onNotice?: (line: string) => void;
 }
 
-function wasmBytes(build: 'simd' | 'relaxed'): Buffer {
+function wasmBytes(build: 'simd' | 'relaxed'): Uint8Array<ArrayBuffer> {
   const file = join(buildDir, `handgrad.${build}.wasm`);
   if (!existsSync(file)) {
     throw new Error(`WASM kernels not built: ${file} is missing (run \`npm run build\`)`);
   }
-  return readFileSync(file);
+  return new Uint8Array(readFileSync(file));
 }
 
 /** Which build a path runs on. */
