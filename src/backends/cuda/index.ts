@@ -14,10 +14,10 @@ export interface CudaStatus {
 
 const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'cuda', 'Release', 'handgrad.node');
 
-export function cudaStatus(): CudaStatus {
-  if (!existsSync(addonPath)) return { available: false, reason: 'CUDA addon not built (npm run build:cuda)', devices: [] };
+export function cudaStatus(path: string = addonPath): CudaStatus {
+  if (!existsSync(path)) return { available: false, reason: 'CUDA addon not built (npm run build:cuda)', devices: [] };
   try {
-    const addon = createRequire(import.meta.url)(addonPath) as {
+    const addon = createRequire(import.meta.url)(path) as {
       info(): { cuda: boolean; devices: number; names: string[]; error?: string };
     };
     const info = addon.info();
