@@ -1,0 +1,40 @@
+// What the one training loop (src/train) knows about a model: parameters, and forward/backward
+// on a batch. Every model file composes layers and implements this; nothing else is shared.
+import type { IntTensor, Ops } from '../ops/types.js';
+import type { Param } from '../layers/param.js';
+
+/**
+ * A batch of token sequences, batch-major: inputs[b·time + t] is fed at step t of sequence b and
+ * targets[b·time + t] is what should come next. A negative target is padding (no loss, no grad).
+ */
+export interface TokenBatch {
+  inputs: IntTensor;
+  targets: IntTensor;
+  batch: number;
+  time: number;
+}
+
+export interface SequenceModel {
+  /** The model's registered name, e.g. "lstm" (what `handgrad train <model>` takes). */
+  readonly kind: string;
+  /** Everything needed to rebuild the model (sizes, options): saved with checkpoints. */
+  readonly config: Record<string, unknown>;
+  readonly ops: Ops;
+  readonly params: Param[];
+  /**
+   * Runs the forward pass and returns the mean loss per non-padding target (nats). With
+   * `train`, also runs the backward pass, ACCUMULATING into every param.grad (the caller zeroes
+   * gradients before). Recurrent models carry their hidden state from one call to the next
+   * (truncated BPTT over consecutive chunks) until resetState().
+   */
+  forwardBackward(batch: TokenBatch, train: boolean): number;
+  /** Forgets any carried state (start of an epoch, or of validation). */
+  resetState(): void;
+  /**
+   * Next-token log-probabilities for sampling: feeds `tokens` (one sequence) after the current
+   * sampling state and returns the log-softmax over the vocabulary after the last one.
+   */
+  nextLogProbs(tokens: number[]): Float64Array;
+  /** Starts a fresh sampling state. */
+  resetSampling(): void;
+}
