@@ -1,0 +1,56 @@
+// `handgrad bench kernels`: the GEMM kernel benchmark (bench/kernels.ts) with its peers.
+import type { Command } from 'commander';
+import { KERNEL_PATHS, type KernelPath } from '../../backends/wasm/runtime.js';
+import { benchKernels, formatReport, VARIANTS, writeReport, type Variant } from '../../../bench/kernels.js';
+import { parseChoiceList, parseInteger, parseIntegerList } from '../args.js';
+import type { CliContext } from '../main.js';
+
+interface KernelsOptions {
+  json?: boolean;
+  sizes?: number[];
+  threads?: number[];
+  reps?: number;
+  quick?: boolean;
+  skinny: boolean;
+  peers: boolean;
+  paths?: KernelPath[];
+  variants?: Variant[];
+  out?: string;
+}
+
+export function registerBench(program: Command, ctx: CliContext): void {
+  const bench = program.command('bench')
+    .description('benchmarks (GFLOP/s next to peers measured in the same run; reports, never asserts)');
+
+  bench.command('kernels')
+    .description('GEMM GFLOP/s for nn/nt/tn, every kernel path and thread count, vs the TS reference, tfjs-wasm and OpenBLAS')
+    .option('--sizes <list>', 'square sizes n, comma-separated (default 64,128,256,512,1024)', parseIntegerList('--sizes', 1, 4096))
+    .option('--threads <list>', 'thread counts, comma-separated (default 1,2)', parseIntegerList('--threads', 1, 256))
+    .option('--reps <n>', 'timed repetitions per figure, median taken (default 7)', parseInteger('--reps', 1, 1000))
+    .option('--paths <list>', `kernel paths (default: all this machine supports: ${KERNEL_PATHS.join(', ')})`, parseChoiceList('--paths', KERNEL_PATHS))
+    .option('--variants <list>', `GEMM variants (default ${VARIANTS.join(',')})`, parseChoiceList('--variants', VARIANTS))
+    .option('--no-skinny', 'leave out the skinny recurrent shapes 16×128·128×512 and 32×256·256×1024')
+    .option('--no-peers', 'leave out the reference, tfjs-wasm and OpenBLAS peers')
+    .option('--quick', 'smoke test: sizes 64,128, one thread, 3 short reps, no skinny shapes')
+    .option('--out <file>', 'also write the JSON report to this file (e.g. bench/results/kernels.json)')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (opts: KernelsOptions, cmd: Command) => {
+      ctx.jsonMode = !!opts.json;
+      // --quick sets the defaults; options given explicitly win. --no-skinny is always explicit.
+      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      const report = await benchKernels({
+        quick: opts.quick,
+        sizes: opts.sizes,
+        threads: opts.threads,
+        reps: opts.reps,
+        paths: opts.paths,
+        variants: opts.variants,
+        skinny: given('skinny') ? opts.skinny : undefined,
+        peers: opts.peers,
+        onProgress: (line) => ctx.note(line),
+      });
+      for (const line of formatReport(report)) ctx.print(line);
+      if (opts.out) ctx.note(`wrote ${writeReport(report, opts.out)}`);
+      if (opts.json) ctx.json(report);
+    });
+}

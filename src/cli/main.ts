@@ -1,0 +1,116 @@
+// The `handgrad` command line: parses arguments and calls library functions, nothing more.
+// Each command lives in its own file under commands/ and registers itself on the program.
+//
+// Error handling, in one place: a mistake in how the CLI was called (unknown command or option,
+// a value that is not a number or out of range) prints ONE line `handgrad: …` to stderr and
+// exits with code 2; a failure while running prints one line and exits with 1 (set
+// HANDGRAD_DEBUG=1 for the stack trace). `--json` output is always the last line of stdout.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './args.js';
+import { registerInfo } from './commands/info.js';
+import { registerGradcheck } from './commands/gradcheck.js';
+import { registerBench } from './commands/bench.js';
+
+/** What commands write to and report back through. */
+export interface CliContext {
+  /** Set by a command given --json: human-readable output then goes to stderr. */
+  jsonMode: boolean;
+  /** Human-readable output (stdout, or stderr in JSON mode). */
+  print(line: string): void;
+  /** Progress and notices: always stderr. */
+  note(line: string): void;
+  /** Prints one JSON object as a single line: the last line of stdout. */
+  json(value: unknown): void;
+  /** The process exit code the command asks for (0 unless it sets one). */
+  exitCode: number;
+}
+
+/** Thrown to leave after --help or --version: not an error. */
+class Finished extends Error {
+  constructor(readonly code: number) { super('finished'); }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('handgrad')
+    .description('Neural sequence models with every gradient written by hand: tools and benchmarks.')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .showSuggestionAfterError(true)
+    // Commander's own messages are replaced by ours (one line, with what was expected).
+    .configureOutput({ writeErr: () => {}, outputError: () => {} });
+  registerInfo(program, ctx);
+  registerGradcheck(program, ctx);
+  registerBench(program, ctx);
+  // Every command gets its own exit hook, so a message can name the command it came from.
+  const hook = (cmd: Command): void => {
+    cmd.exitOverride((err) => { throw translate(err, cmd); });
+    cmd.commands.forEach(hook);
+  };
+  hook(program);
+  return program;
+}
+
+/** Commander's error, as a UsageError with one line saying what was wrong and what was expected. */
+function translate(err: CommanderError, cmd: Command): Error {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return new Finished(0);
+  if (err.code === 'commander.help' && err.exitCode === 0) return new Finished(0);
+  const path = commandPath(cmd);
+  // The message is printed after 'handgrad: ', so the root command's name is not repeated.
+  const where = cmd.parent ? `${path.replace(/^\S+ /, '')}: ` : '';
+  const subcommands = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+  const seeHelp = `see '${path} --help'`;
+  if (err.code === 'commander.help') {
+    return new UsageError(`${where}missing command (expected one of ${subcommands.join(', ')}; ${seeHelp})`);
+  }
+  const text = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+  if (err.code === 'commander.unknownCommand') {
+    return new UsageError(`${where}${text} (expected one of ${subcommands.join(', ')}; ${seeHelp})`);
+  }
+  return new UsageError(`${where}${text} (${seeHelp})`);
+}
+
+/** 'handgrad bench kernels' for the kernels command. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Runs the CLI on `argv` (the user's arguments, without node and the script) and returns the
+ * exit code. Never throws and never calls process.exit.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const ctx: CliContext = {
+    jsonMode: false,
+    print: (line) => (ctx.jsonMode ? process.stderr : process.stdout).write(line + '\n'),
+    note: (line) => process.stderr.write(line + '\n'),
+    json: (value) => process.stdout.write(JSON.stringify(value) + '\n'),
+    exitCode: 0,
+  };
+  try {
+    await buildProgram(ctx).parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof Finished) return e.code;
+    if (e instanceof UsageError) {
+      process.stderr.write(`handgrad: ${e.message}\n`);
+      return 2;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (process.env.HANDGRAD_DEBUG === '1') process.stderr.write(`${err.stack ?? err.message}\n`);
+    else process.stderr.write(`handgrad: ${err.message.split('\n')[0]}\n`);
+    return 1;
+  }
+}

