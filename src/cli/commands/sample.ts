@@ -1,0 +1,92 @@
+// `handgrad sample <checkpointDir>`: loads a checkpoint written by `handgrad train` and prints text
+// drawn from the model (src/models/sample.ts does the drawing).
+import type { Command } from 'commander';
+import { parseChoice, parseInteger, UsageError } from '../args.js';
+import { parseNumber } from '../values.js';
+import type { CliContext } from '../main.js';
+import { createOps, type BackendName } from '../../ops/index.js';
+import { CheckpointError, loadCheckpoint } from '../../train/checkpoint.js';
+import { sampleTokens } from '../../models/sample.js';
+import { PARAGRAPH } from '../../data/word-tokenizer.js';
+import type { Tokenizer } from '../../data/tokenizer.js';
+import { UnknownModelError } from '../../models/registry.js';
+import { Rng } from '../../util/rng.js';
+
+interface SampleCliOptions {
+  prime?: string;
+  length: number;
+  temperature: number;
+  topK: number;
+  seed: number;
+  backend: BackendName;
+  json?: boolean;
+}
+
+/** Without --prime, start from a line (paragraph) break when the vocabulary has one, else from token 0. */
+function defaultPrime(tok: Tokenizer): string {
+  const brk = tok.kind === 'word' ? PARAGRAPH : '\n';
+  return tok.covers(brk) ? brk : tok.token(0);
+}
+
+/** The characters (or words) of `text` that the tokenizer has never seen, for the error message. */
+function unknownParts(tok: Tokenizer, text: string): string[] {
+  const parts = tok.kind === 'char' ? [...text] : text.split(/\s+/).filter(Boolean);
+  return [...new Set(parts.filter((p) => !tok.covers(p)))];
+}
+
+export function registerSample(program: Command, ctx: CliContext): void {
+  program.command('sample')
+    .description('generate text from a checkpoint written by `handgrad train`')
+    .argument('<checkpointDir>', 'the folder holding model.json and weights.bin')
+    .option('--prime <text>', 'text to start from (default: a line break)')
+    .option('--length <n>', 'tokens to generate (default 500)', parseInteger('--length', 0, 10_000_000), 500)
+    .option('--temperature <t>', '0 = greedy, 1 = the model\'s distribution, higher = more random (default 1)',
+      parseNumber('--temperature', { min: 0 }), 1)
+    .option('--top-k <k>', 'draw only among the k most likely tokens; 0 = all (default 0)', parseInteger('--top-k', 0), 0)
+    .option('--seed <n>', 'seed for the draws (default 1)', parseInteger('--seed', 0, 2 ** 32 - 1), 1)
+    .option('--backend <name>', 'wasm or reference (default wasm)', parseChoice('--backend', ['wasm', 'reference'] as const), 'wasm')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (dir: string, opts: SampleCliOptions) => {
+      ctx.jsonMode = !!opts.json;
+      // One sequence at a time: extra threads would only wait on each other.
+      const ops = await createOps(opts.backend === 'reference' ? { backend: 'reference', dtype: 'f64' } : { backend: 'wasm', threads: 1 });
+      try {
+        let loaded;
+        try {
+          loaded = loadCheckpoint(dir, ops);
+        } catch (e) {
+          if (e instanceof CheckpointError || e instanceof UnknownModelError) throw new UsageError(`sample: ${e.message}`);
+          throw e;
+        }
+        const { model, tokenizer, json } = loaded;
+        const prime = opts.prime ?? defaultPrime(tokenizer);
+        if (prime === '') throw new UsageError('sample: --prime must not be empty (leave it out to start from a line break)');
+        if (!tokenizer.covers(prime)) {
+          const unknown = unknownParts(tokenizer, prime).slice(0, 10).map((p) => JSON.stringify(p)).join(', ');
+          if (tokenizer.kind === 'char') {
+            throw new UsageError(`sample: --prime has characters the model never saw: ${unknown} (its vocabulary has ${tokenizer.vocabSize} characters)`);
+          }
+          ctx.note(`sample: --prime words outside the vocabulary become <unk>: ${unknown}`);
+        }
+        const promptIds = Array.from(tokenizer.encode(prime));
+        if (promptIds.length === 0) throw new UsageError(`sample: --prime ${JSON.stringify(prime)} holds no tokens`);
+        const ids = sampleTokens(model, promptIds, {
+          length: opts.length, temperature: opts.temperature, topK: opts.topK, rng: new Rng(opts.seed),
+        });
+        const generated = tokenizer.decode(ids);
+        // With a prime of their own, users want to read the sample in context (the word tokenizer
+        // decodes both together so the spacing is consistent); the default prime is just a start.
+        const text = opts.prime === undefined ? generated
+          : tokenizer.kind === 'word' ? tokenizer.decode([...promptIds, ...ids]) : prime + generated;
+        ctx.print(text);
+        if (opts.json) {
+          ctx.json({
+            checkpoint: dir, model: json.kind, prime, text, tokens: ids.length,
+            temperature: opts.temperature, topK: opts.topK, seed: opts.seed,
+          });
+        }
+      } finally {
+        ops.dispose();
+      }
+    });
+}

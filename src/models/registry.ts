@@ -1,0 +1,182 @@
+// The model registry: model names → factories, each with its default config and the options a
+// user may set from the command line. `handgrad train <model>` and checkpoint loading find
+// models here and nowhere else, so adding a model is one file plus one line:
+//
+//   // src/models/lstm.ts
+//   export const LSTM_MODEL: ModelSpec = {
+//     name: 'lstm',
+//     description: 'character LSTM language model',
+//     stateful: true,                                   // trained with the sequential (BPTT) batcher
+//     defaults: { hidden: 128, layers: 1, embed: 32 },  // vocabSize is added by the trainer
+//     options: [
+//       { key: 'hidden', type: 'int', min: 1, description: 'hidden units per layer' },
+//       { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked layers' },
+//     ],
+//     create: (ops, config, rng) => new LstmLM(ops, config, rng),
+//   };
+//
+//   // here, at the bottom of this file:
+//   registerModel(LSTM_MODEL);
+//
+// An option's CLI flag is `--<key>` (camelCase keys become kebab-case: `embedSize` → `--embed-size`);
+// two models that declare the same key share the flag, so keep the meanings the same
+// (`hidden`, `layers`, `embed`, `dropout`, …). The factory receives the merged config
+// `{ ...defaults, ...options the user gave, vocabSize }` and must store everything it needs to
+// be rebuilt in `model.config` (checkpoints save it and call create() again with it).
+import type { Ops } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import type { OptimizerKind } from '../train/optimizers.js';
+import type { SequenceModel } from './types.js';
+import { BIGRAM_MODEL } from './bigram.js';
+
+/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
+export type ModelOption =
+  | { key: string; type: 'int'; description: string; min?: number; max?: number }
+  | { key: string; type: 'float'; description: string; min?: number; max?: number }
+  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
+  | { key: string; type: 'boolean'; description: string };
+
+/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+export interface ModelTrainDefaults {
+  lr?: number;
+  optimizer?: OptimizerKind;
+  batch?: number;
+  seq?: number;
+}
+
+export interface ModelSpec {
+  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
+  name: string;
+  /** Other names for it (e.g. `neuron` for `bigram`). */
+  aliases?: readonly string[];
+  /** One line for `--help` and listings. */
+  description: string;
+  /**
+   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
+   * on consecutive windows (SequentialBatcher); false: independent random windows.
+   */
+  stateful: boolean;
+  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
+  defaults: Record<string, number | string | boolean>;
+  /** The subset of config keys a user may set from the CLI. */
+  options: readonly ModelOption[];
+  trainDefaults?: ModelTrainDefaults;
+  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
+  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
+}
+
+/** An unknown model name: one line that lists the known ones. */
+export class UnknownModelError extends Error {
+  override name = 'UnknownModelError';
+}
+
+/**
+ * Config keys a model may not declare as options: `handgrad train` already has these flags (and
+ * the trainer sets vocabSize from the data).
+ */
+export const RESERVED_OPTION_KEYS: readonly string[] = [
+  'data', 'tokenizer', 'vocabSize', 'steps', 'time', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule',
+  'warmup', 'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'backend',
+  'json', 'help', 'version',
+];
+
+const specs = new Map<string, ModelSpec>();
+/** name or alias → spec. */
+const byName = new Map<string, ModelSpec>();
+
+/** Adds a model. Names and aliases must be new, non-empty, lowercase-ish words with no spaces. */
+export function registerModel(spec: ModelSpec): void {
+  for (const n of [spec.name, ...(spec.aliases ?? [])]) {
+    if (!/^[a-z][a-z0-9-]*$/.test(n)) throw new Error(`model name '${n}' must be lowercase letters, digits and dashes`);
+    if (byName.has(n)) throw new Error(`model name '${n}' is already registered (by '${byName.get(n)!.name}')`);
+  }
+  for (const o of spec.options) {
+    if (!(o.key in spec.defaults)) throw new Error(`model '${spec.name}': option '${o.key}' has no default in defaults`);
+    if (RESERVED_OPTION_KEYS.includes(o.key)) {
+      throw new Error(`model '${spec.name}': option '${o.key}' would clash with the trainer's own --${optionFlag(o.key)}; name it differently`);
+    }
+  }
+  specs.set(spec.name, spec);
+  byName.set(spec.name, spec);
+  for (const a of spec.aliases ?? []) byName.set(a, spec);
+}
+
+/** The spec registered under `name` (or an alias); an UnknownModelError listing the known models otherwise. */
+export function getModel(name: string): ModelSpec {
+  const spec = byName.get(name);
+  if (!spec) throw new UnknownModelError(`unknown model '${name}' (known models: ${knownNames().join(', ')})`);
+  return spec;
+}
+
+/** Every registered model, in registration order. */
+export function listModels(): ModelSpec[] {
+  return [...specs.values()];
+}
+
+/** "bigram (neuron), lstm, …": names with their aliases, for messages. */
+export function knownNames(): string[] {
+  return listModels().map((s) => (s.aliases?.length ? `${s.name} (${s.aliases.join(', ')})` : s.name));
+}
+
+/** `embedSize` → `embed-size`: the CLI flag of a config key. */
+export function optionFlag(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Checks user-given option values against the spec (types, ranges, choices) and returns the
+ * merged config `{ ...defaults, ...given, vocabSize }`. Errors are RangeErrors naming the flag.
+ * Strings are accepted for numbers and booleans (the CLI hands over what was typed).
+ */
+export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, vocabSize: number): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...spec.defaults };
+  for (const [key, raw] of Object.entries(given)) {
+    if (raw === undefined) continue;
+    const opt = spec.options.find((o) => o.key === key);
+    if (!opt) {
+      const known = spec.options.map((o) => `--${optionFlag(o.key)}`).join(', ') || 'none';
+      throw new RangeError(`model '${spec.name}' has no option --${optionFlag(key)} (its options: ${known})`);
+    }
+    config[key] = parseOptionValue(opt, raw);
+  }
+  config.vocabSize = vocabSize;
+  return config;
+}
+
+function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
+  const flag = `--${optionFlag(opt.key)}`;
+  switch (opt.type) {
+    case 'int':
+    case 'float': {
+      const text = String(raw).trim();
+      const v = typeof raw === 'number' ? raw : text === '' ? Number.NaN : Number(text);
+      const min = opt.min ?? -Infinity, max = opt.max ?? Infinity;
+      const what = opt.type === 'int' ? 'an integer' : 'a number';
+      const range = min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` ≥ ${min}` : max < Infinity ? ` ≤ ${max}` : '';
+      if (!Number.isFinite(v) || (opt.type === 'int' && !Number.isInteger(v)) || v < min || v > max) {
+        throw new RangeError(`${flag} expects ${what}${range}, got '${String(raw)}'`);
+      }
+      return v;
+    }
+    case 'choice': {
+      const v = String(raw);
+      if (!opt.choices.includes(v)) throw new RangeError(`${flag} expects one of ${opt.choices.join(', ')}, got '${v}'`);
+      return v;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      const v = String(raw).toLowerCase();
+      if (v === 'true' || v === '1' || v === 'yes') return true;
+      if (v === 'false' || v === '0' || v === 'no') return false;
+      throw new RangeError(`${flag} expects true or false, got '${String(raw)}'`);
+    }
+  }
+}
+
+/** Builds a registered model from a full config (as saved in a checkpoint, or from modelConfig()). */
+export function createModel(ops: Ops, name: string, config: Record<string, unknown>, rng: Rng): SequenceModel {
+  return getModel(name).create(ops, config, rng);
+}
+
+// ---- the built-in models: one line each ------------------------------------------------------
+registerModel(BIGRAM_MODEL);

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { BigramLM } from '../../src/models/bigram.js';
+import { pickToken, sampleTokens } from '../../src/models/sample.js';
+import { Rng } from '../../src/util/rng.js';
+
+const logp = Float64Array.from([0.1, 0.5, 0.3, 0.1].map(Math.log));
+
+describe('pickToken', () => {
+  it('temperature 0 is greedy', () => {
+    expect(pickToken(logp, 0, 0, new Rng(1))).toBe(1);
+    expect(pickToken(Float64Array.from([0, 0]), 0, 0, new Rng(1))).toBe(0); // ties: lowest id
+  });
+
+  it('temperature 1 draws from the model distribution', () => {
+    const rng = new Rng(2), n = 20_000, counts = [0, 0, 0, 0];
+    for (let i = 0; i < n; i++) counts[pickToken(logp, 1, 0, rng)]++;
+    [0.1, 0.5, 0.3, 0.1].forEach((p, j) => expect(counts[j] / n).toBeCloseTo(p, 1));
+  });
+
+  it('top-k keeps only the k most likely tokens', () => {
+    const rng = new Rng(3), seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) seen.add(pickToken(logp, 1, 2, rng));
+    expect([...seen].sort()).toEqual([1, 2]);
+  });
+
+  it('is deterministic for a seed', () => {
+    const draw = (seed: number) => { const r = new Rng(seed); return Array.from({ length: 30 }, () => pickToken(logp, 1.3, 0, r)); };
+    expect(draw(7)).toEqual(draw(7));
+    expect(draw(7)).not.toEqual(draw(8));
+  });
+});
+
+describe('sampleTokens', () => {
+  it('feeds each drawn token back (greedy bigram walks its argmax chain)', () => {
+    const ops = new ReferenceOps('f64');
+    const m = new BigramLM(ops, { vocabSize: 3 }, new Rng(1));
+    // Next-token table: 0 → 1, 1 → 2, 2 → 0.
+    const W = m.W.value.data;
+    W[0 * 3 + 1] = 5; W[1 * 3 + 2] = 5; W[2 * 3 + 0] = 5;
+    const out: number[] = [];
+    expect(sampleTokens(m, [0], { length: 5, temperature: 0, rng: new Rng(1), onToken: (id) => out.push(id) })).toEqual([1, 2, 0, 1, 2]);
+    expect(out).toEqual([1, 2, 0, 1, 2]);
+    expect(() => sampleTokens(m, [], { length: 1, temperature: 1, rng: new Rng(1) })).toThrow(/prompt of at least one token/);
+  });
+});
