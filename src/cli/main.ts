@@ -11,6 +11,8 @@ import { UsageError } from './args.js';
 import { registerInfo } from './commands/info.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
+import { registerTrain } from './commands/train.js';
+import { registerSample } from './commands/sample.js';
 
 /** What commands write to and report back through. */
 export interface CliContext {
@@ -52,6 +54,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerInfo(program, ctx);
   registerGradcheck(program, ctx);
   registerBench(program, ctx);
+  registerTrain(program, ctx);
+  registerSample(program, ctx);
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });
