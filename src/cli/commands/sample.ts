@@ -5,7 +5,7 @@ import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseNumber } from '../values.js';
 import type { CliContext } from '../main.js';
 import { createOps, type BackendName } from '../../ops/index.js';
-import { CheckpointError, loadCheckpoint } from '../../train/checkpoint.js';
+import { CheckpointError, loadCheckpoint, readModelJson, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { sampleTokens } from '../../models/sample.js';
 import { PARAGRAPH } from '../../data/word-tokenizer.js';
 import type { Tokenizer } from '../../data/tokenizer.js';
@@ -48,16 +48,17 @@ export function registerSample(program: Command, ctx: CliContext): void {
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (dir: string, opts: SampleCliOptions) => {
       ctx.jsonMode = !!opts.json;
+      const usage = (e: unknown): never => {
+        if (e instanceof CheckpointError || e instanceof UnknownModelError) throw new UsageError(`sample: ${e.message}`);
+        throw e;
+      };
+      // Read model.json before starting a backend, so a wrong folder costs nothing.
+      try { readModelJson(dir); } catch (e) { usage(e); }
       // One sequence at a time: extra threads would only wait on each other.
       const ops = await createOps(opts.backend === 'reference' ? { backend: 'reference', dtype: 'f64' } : { backend: 'wasm', threads: 1 });
       try {
-        let loaded;
-        try {
-          loaded = loadCheckpoint(dir, ops);
-        } catch (e) {
-          if (e instanceof CheckpointError || e instanceof UnknownModelError) throw new UsageError(`sample: ${e.message}`);
-          throw e;
-        }
+        let loaded!: LoadedCheckpoint;
+        try { loaded = loadCheckpoint(dir, ops); } catch (e) { usage(e); }
         const { model, tokenizer, json } = loaded;
         const prime = opts.prime ?? defaultPrime(tokenizer);
         if (prime === '') throw new UsageError('sample: --prime must not be empty (leave it out to start from a line break)');
