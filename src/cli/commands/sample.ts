@@ -39,12 +39,12 @@ export function registerSample(program: Command, ctx: CliContext): void {
     .description('generate text from a checkpoint written by `handgrad train`')
     .argument('<checkpointDir>', 'the folder holding model.json and weights.bin')
     .option('--prime <text>', 'text to start from (default: a line break)')
-    .option('--length <n>', 'tokens to generate (default 500)', parseInteger('--length', 0, 10_000_000), 500)
-    .option('--temperature <t>', '0 = greedy, 1 = the model\'s distribution, higher = more random (default 1)',
+    .option('--length <n>', 'tokens to generate', parseInteger('--length', 0, 10_000_000), 500)
+    .option('--temperature <t>', '0 = greedy, 1 = the model\'s distribution, higher = more random',
       parseNumber('--temperature', { min: 0 }), 1)
-    .option('--top-k <k>', 'draw only among the k most likely tokens; 0 = all (default 0)', parseInteger('--top-k', 0), 0)
-    .option('--seed <n>', 'seed for the draws (default 1)', parseInteger('--seed', 0, 2 ** 32 - 1), 1)
-    .option('--backend <name>', 'wasm or reference (default wasm)', parseChoice('--backend', ['wasm', 'reference'] as const), 'wasm')
+    .option('--top-k <k>', 'draw only among the k most likely tokens; 0 = all', parseInteger('--top-k', 0), 0)
+    .option('--seed <n>', 'seed for the draws', parseInteger('--seed', 0, 2 ** 32 - 1), 1)
+    .option('--backend <name>', 'wasm or reference', parseChoice('--backend', ['wasm', 'reference'] as const), 'wasm')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (dir: string, opts: SampleCliOptions) => {
       ctx.jsonMode = !!opts.json;
