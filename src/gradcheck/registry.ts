@@ -11,6 +11,7 @@ import { Rng, hashString } from '../util/rng.js';
 import { DEFAULT_TOLERANCE, gradCheck, type Checkable, type GradCheckOptions, type GradCheckResult } from './harness.js';
 import { OPS_CHECKS } from './ops-checks.js';
 import { MODEL_CHECKS } from './model-checks.js';
+import { CLASSIC_CHECKS } from './classic-checks.js';
 
 export interface GradCheckDef {
   /** Unique name, used on the command line: lowercase-ish, no spaces (e.g. "lstm", "gemm-NT"). */
@@ -37,7 +38,7 @@ export interface RunGradChecksOptions {
   tolerance?: number;
 }
 
-const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS];
+const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS];
 
 const checks = new Map<string, GradCheckDef>();
 
