@@ -13,6 +13,7 @@ import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
+import { registerTask } from './commands/task.js';
 
 /** What commands write to and report back through. */
 export interface CliContext {
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerBench(program, ctx);
   registerTrain(program, ctx);
   registerSample(program, ctx);
+  registerTask(program, ctx);
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });

@@ -1,0 +1,58 @@
+// `handgrad task <name>`: runs one of the toy tasks (src/tasks/registry.ts) and prints its
+// result; `handgrad task --list` lists them. The exit code is 0 whatever the task shows (a
+// demonstration of a failure, such as the perceptron on XOR, is a result, not an error); only a
+// mistake in the command line exits 2.
+import type { Command } from 'commander';
+import { performance } from 'node:perf_hooks';
+import { parseInteger, UsageError } from '../args.js';
+import type { CliContext } from '../main.js';
+import { getTask, listTasks, runTask, UnknownTaskError, type TaskSpec } from '../../tasks/registry.js';
+
+interface TaskCliOptions {
+  seed: number;
+  steps?: number;
+  list?: boolean;
+  json?: boolean;
+}
+
+export function registerTask(program: Command, ctx: CliContext): void {
+  program.command('task')
+    .description('run a toy task (xor, gates, memory, …) and report its metric against the goal')
+    .argument('[name]', 'the task to run (see --list)')
+    .option('--seed <n>', 'seed for weights and data', parseInteger('--seed', 0, 2 ** 32 - 1), 1)
+    .option('--steps <n>', 'training steps (default: the task\'s own)', parseInteger('--steps', 1, 10_000_000))
+    .option('--list', 'list the tasks and exit')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action((name: string | undefined, opts: TaskCliOptions) => {
+      ctx.jsonMode = !!opts.json;
+      const all = listTasks();
+      if (opts.list) {
+        const width = Math.max(...all.map((t) => t.name.length));
+        for (const t of all) ctx.print(`${t.name.padEnd(width)}  ${t.description} (${t.defaultSteps} steps)`);
+        if (opts.json) ctx.json({ tasks: all.map((t) => ({ name: t.name, description: t.description, defaultSteps: t.defaultSteps })) });
+        return;
+      }
+      const names = all.map((t) => t.name).join(', ');
+      if (name === undefined) throw new UsageError(`task: missing task name (expected one of ${names}; or --list)`);
+      let spec: TaskSpec;
+      try {
+        spec = getTask(name);
+      } catch (e) {
+        if (e instanceof UnknownTaskError) throw new UsageError(`task: ${e.message}`);
+        throw e;
+      }
+      const steps = opts.steps ?? spec.defaultSteps;
+      ctx.note(`task ${spec.name}: seed ${opts.seed}, ${steps} steps…`);
+      const t0 = performance.now();
+      const result = runTask(spec.name, { seed: opts.seed, steps });
+      const seconds = (performance.now() - t0) / 1000;
+      for (const line of result.notes) ctx.print(`  ${line}`);
+      ctx.print(`${result.task}: ${result.metric} = ${formatValue(result.value)} (goal: ${result.goal}) ` +
+        `${result.passed ? 'PASS' : 'NOT MET'} in ${seconds.toFixed(1)} s`);
+      if (opts.json) ctx.json({ ...result, seconds });
+    });
+}
+
+function formatValue(v: number): string {
+  return Number.isInteger(v) || (Math.abs(v) >= 0.01 && Math.abs(v) < 1000) ? String(Number(v.toPrecision(4))) : v.toExponential(2);
+}

@@ -1,0 +1,84 @@
+// The toy tasks of the curriculum: small problems with a known answer that show what a model can
+// and cannot learn (a perceptron cannot do XOR; an LSTM can carry a value across many steps).
+// Each task is one file exporting a TaskSpec; `handgrad task <name>` finds it here. Adding one is
+// the file plus one line at the bottom of this file.
+//
+// A task trains its models from scratch on the float64 reference backend (the problems are tiny,
+// so plain loops beat kernel calls, and the numbers are exact and reproducible), seeded by --seed
+// alone, and returns one plain-data TaskResult. `passed` means "behaved as the curriculum says":
+// for a demonstration of a failure (the perceptron on XOR) that includes failing as expected.
+import { XOR_TASK } from './xor.js';
+import { GATES_TASK } from './gates.js';
+
+export interface TaskOptions {
+  /** Seeds every random draw: weights, data, order. */
+  seed: number;
+  /** Training steps (default: the task's defaultSteps). */
+  steps?: number;
+}
+
+/** What a task reports: the headline number, the goal, and whatever details explain it. */
+export interface TaskResult {
+  task: string;
+  /** What `value` measures, in words (e.g. 'held-out exact-match accuracy'). */
+  metric: string;
+  value: number;
+  /** The goal `value` is judged against, in words (e.g. '= 1', '≤ 5e-4'). */
+  goal: string;
+  /** true when the task behaved as the curriculum says (see the top of this file). */
+  passed: boolean;
+  seed: number;
+  /** Training steps taken (per model, where a task trains several). */
+  steps: number;
+  /** Human-readable sentences explaining the result (printed by the CLI, kept in the JSON). */
+  notes: string[];
+  /** Task-specific details: plain JSON data. */
+  [detail: string]: unknown;
+}
+
+export interface TaskSpec {
+  /** What `handgrad task <name>` takes. */
+  name: string;
+  /** One line for `--list`. */
+  description: string;
+  defaultSteps: number;
+  run(opts: TaskOptions): TaskResult;
+}
+
+/** An unknown task name: one line that lists the known ones. */
+export class UnknownTaskError extends Error {
+  override name = 'UnknownTaskError';
+}
+
+const tasks = new Map<string, TaskSpec>();
+
+export function registerTask(spec: TaskSpec): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) throw new Error(`task name '${spec.name}' must be lowercase letters, digits and dashes`);
+  if (tasks.has(spec.name)) throw new Error(`task '${spec.name}' is already registered`);
+  if (!Number.isInteger(spec.defaultSteps) || spec.defaultSteps < 1) throw new Error(`task '${spec.name}': defaultSteps must be an integer ≥ 1`);
+  tasks.set(spec.name, spec);
+}
+
+export function getTask(name: string): TaskSpec {
+  const spec = tasks.get(name);
+  if (!spec) throw new UnknownTaskError(`unknown task '${name}' (known tasks: ${[...tasks.keys()].join(', ')})`);
+  return spec;
+}
+
+/** Every registered task, in registration order. */
+export function listTasks(): TaskSpec[] {
+  return [...tasks.values()];
+}
+
+/** Runs a task by name with its default steps unless given; checks the options first. */
+export function runTask(name: string, opts: TaskOptions): TaskResult {
+  const spec = getTask(name);
+  const steps = opts.steps ?? spec.defaultSteps;
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`task ${name}: steps must be an integer ≥ 1, got ${steps}`);
+  if (!Number.isFinite(opts.seed)) throw new RangeError(`task ${name}: seed must be a number, got ${opts.seed}`);
+  return spec.run({ seed: opts.seed, steps });
+}
+
+// ---- the built-in tasks: one line each ---------------------------------------------------------
+registerTask(XOR_TASK);
+registerTask(GATES_TASK);
