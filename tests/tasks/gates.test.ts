@@ -4,8 +4,8 @@ import { runTask } from '../../src/tasks/registry.js';
 type Fit = { accuracy: number; predictions: number[] };
 
 describe('task gates', () => {
-  it('the MLP learns all five gates; the perceptron all but XOR', () => {
-    const r = runTask('gates', { seed: 1 });
+  it('the MLP learns all five gates; the perceptron all but XOR', async () => {
+    const r = await runTask('gates', { seed: 1 });
     const gates = r.gates as Record<string, { perceptron: Fit; mlp: Fit }>;
     expect(Object.keys(gates)).toEqual(['AND', 'OR', 'NAND', 'NOR', 'XOR']);
     for (const [name, g] of Object.entries(gates)) {
@@ -19,7 +19,7 @@ describe('task gates', () => {
     expect(r.passed).toBe(true);
   });
 
-  it('still behaves with few steps (100), for other seeds', () => {
-    for (const seed of [2, 3]) expect(runTask('gates', { seed, steps: 100 }).passed, `seed ${seed}`).toBe(true);
+  it('still behaves with few steps (100), for other seeds', async () => {
+    for (const seed of [2, 3]) expect((await runTask('gates', { seed, steps: 100 })).passed, `seed ${seed}`).toBe(true);
   });
 });

@@ -4,9 +4,9 @@ import { bestLineAccuracy } from '../../src/tasks/xor.js';
 import { GATES } from '../../src/tasks/gates.js';
 
 describe('task xor', () => {
-  it('the MLP reaches 100%; the perceptron stays at or below 75% (50% in practice)', () => {
+  it('the MLP reaches 100%; the perceptron stays at or below 75% (50% in practice)', async () => {
     for (const seed of [1, 2, 3]) {
-      const r = runTask('xor', { seed });
+      const r = await runTask('xor', { seed });
       expect(r.task).toBe('xor');
       expect(r.value).toBe(1);
       expect((r.mlp as { predictions: number[] }).predictions).toEqual([0, 1, 1, 0]);
@@ -25,8 +25,8 @@ describe('task xor', () => {
     for (const g of ['AND', 'OR', 'NAND', 'NOR']) expect(bestLineAccuracy(GATES[g]), g).toBe(1);
   });
 
-  it('is deterministic given the seed', () => {
-    expect(runTask('xor', { seed: 7, steps: 100 })).toEqual(runTask('xor', { seed: 7, steps: 100 }));
-    expect(runTask('xor', { seed: 7, steps: 100 }).mlp).not.toEqual(runTask('xor', { seed: 8, steps: 100 }).mlp);
+  it('is deterministic given the seed', async () => {
+    expect(await runTask('xor', { seed: 7, steps: 100 })).toEqual(await runTask('xor', { seed: 7, steps: 100 }));
+    expect((await runTask('xor', { seed: 7, steps: 100 })).mlp).not.toEqual((await runTask('xor', { seed: 8, steps: 100 })).mlp);
   });
 });

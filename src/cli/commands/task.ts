@@ -23,7 +23,7 @@ export function registerTask(program: Command, ctx: CliContext): void {
     .option('--steps <n>', 'training steps (default: the task\'s own)', parseInteger('--steps', 1, 10_000_000))
     .option('--list', 'list the tasks and exit')
     .option('--json', 'print one JSON object as the last line of stdout')
-    .action((name: string | undefined, opts: TaskCliOptions) => {
+    .action(async (name: string | undefined, opts: TaskCliOptions) => {
       ctx.jsonMode = !!opts.json;
       const all = listTasks();
       if (opts.list) {
@@ -44,7 +44,7 @@ export function registerTask(program: Command, ctx: CliContext): void {
       const steps = opts.steps ?? spec.defaultSteps;
       ctx.note(`task ${spec.name}: seed ${opts.seed}, ${steps} steps…`);
       const t0 = performance.now();
-      const result = runTask(spec.name, { seed: opts.seed, steps });
+      const result = await runTask(spec.name, { seed: opts.seed, steps });
       const seconds = (performance.now() - t0) / 1000;
       for (const line of result.notes) ctx.print(`  ${line}`);
       ctx.print(`${result.task}: ${result.metric} = ${formatValue(result.value)} (goal: ${result.goal}) ` +
