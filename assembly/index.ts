@@ -1,6 +1,6 @@
 // Entry of the plain-SIMD build: every kernel family, re-exported. One file per op family,
 // mirroring src/ops: gemm, elementwise (activations), rows (softmax, cross-entropy, bias),
-// layernorm, embedding, optim (Adam, norms).
+// layernorm, embedding, optim (Adam, norms), recurrent (fused LSTM/GRU cells).
 export * from './memory';
 export * from './gemm';
 export * from './elementwise';
@@ -8,3 +8,4 @@ export * from './rows';
 export * from './layernorm';
 export * from './embedding';
 export * from './optim';
+export * from './recurrent';

@@ -10,6 +10,20 @@ export interface Param {
   shape: number[];
   value: Tensor;
   grad: Tensor;
+  /**
+   * Row-sparse gradient (embedding tables): the rows the backward pass touched since the last
+   * optimizer step. When present, the optimizer updates only these rows and then clears the set.
+   */
+  rows?: RowSubset;
+}
+
+/** Which rows of a [rows, cols] parameter carry gradient (implemented by layers/embedding.ts TouchedRows). */
+export interface RowSubset {
+  readonly cols: number;
+  /** ids[0 … count) are the rows, each listed once. */
+  readonly ids: Int32Array;
+  readonly count: number;
+  clear(): void;
 }
 
 export function makeParam(ops: Ops, name: string, shape: number[], init: Init, rng: Rng): Param {

@@ -28,6 +28,7 @@ import type { Rng } from '../util/rng.js';
 import type { OptimizerKind } from '../train/optimizers.js';
 import type { SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
+import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 
 /** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
@@ -182,3 +183,6 @@ export function createModel(ops: Ops, name: string, config: Record<string, unkno
 // ---- the built-in models: one line each ------------------------------------------------------
 registerModel(BIGRAM_MODEL);
 registerModel(MLP_LM_MODEL);
+registerModel(RNN_MODEL);
+registerModel(LSTM_MODEL);
+registerModel(GRU_MODEL);

@@ -151,6 +151,70 @@ export interface Ops {
    */
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void;
 
+  // ==== recurrent cells ==========================================================================
+  // Fused per-time-step cells of the recurrent layers (src/layers/{lstm,gru}.ts). Each works on a
+  // batch of B rows; the recurrent matrix product (h·Wh) is a separate gemm the layer runs first.
+  // Gate blocks are laid out side by side in each row: a [B, 4H] LSTM gate tensor holds, in row b,
+  // i (H values), then f, then g, then o. The plain tanh RNN needs no cell op (gemm + activation).
+
+  /**
+   * LSTM cell forward. gates[B,4H] holds the pre-activations (x·Wx + b + h·Wh) in the order
+   * i, f, g, o and is OVERWRITTEN with the activations σ(i), σ(f), tanh(g), σ(o) (the backward
+   * pass reads them). Writes c = f⊙cPrev + i⊙g, tanhC = tanh(c) and h = o⊙tanhC, all [B,H].
+   * c, tanhC and h may not alias each other or an input.
+   */
+  lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void;
+  /**
+   * LSTM cell backward, given the activated gates, cPrev and tanhC saved by lstmCell:
+   *   dh[B,H]      dL/dh_t (all paths: output and next step's recurrent product), read only;
+   *   dc[B,H]      IN: dL/dc_t arriving from step t+1 (zeros at the last step);
+   *                OUT: dL/dcPrev = (dc + dh⊙o⊙(1−tanhC²))⊙f, in place;
+   *   dgates[B,4H] OUT (overwritten): the pre-activation gradients in the order i, f, g, o.
+   */
+  lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
+    B: number, H: number): void;
+
+  /**
+   * GRU cell, PyTorch convention (torch.nn.GRU): with xp = x·Wx + bx and hp = hPrev·Wh + bh, both
+   * [B,3H] in the order r, z, n,
+   *   r = σ(xp_r + hp_r),  z = σ(xp_z + hp_z),  n = tanh(xp_n + r⊙hp_n),  h = (1−z)⊙n + z⊙hPrev.
+   * xp is OVERWRITTEN with the activations r, z, n; hp is read only (its n block is saved for the
+   * backward pass); writes h[B,H].
+   */
+  gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void;
+  /**
+   * Backward of gruCell, given the activations (gates = xp after gruCell), hp and hPrev:
+   *   dh[B,H] read only; dxp[B,3H] OUT (overwritten) = dL/dxp (r, z, n pre-activation grads);
+   *   dhp[B,3H] OUT (overwritten) = dL/dhp (= dxp except the n block, which is dxp_n⊙r);
+   *   dhPrev[B,H] ACCUMULATES the direct path z⊙dh (the layer adds dhp·Whᵀ with a gemm).
+   */
+  gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,
+    B: number, H: number): void;
+
+  /**
+   * GRU cell, paper convention (Cho et al. 2014): the reset gate acts BEFORE the recurrent
+   * product, h̃ = tanh(Wn x + bn + Un (r⊙hPrev)). Two halves around the product (r⊙hPrev)·Un:
+   * gruPaperGates: xrz[B,2H] holds x·Wrz + brz (r then z) and is OVERWRITTEN with σ(xrz + hrz);
+   * hrz[B,2H] = hPrev·Urz (read only); writes rh[B,H] = r⊙hPrev.
+   */
+  gruPaperGates(xrz: Tensor, hrz: Tensor, hPrev: Tensor, rh: Tensor, B: number, H: number): void;
+  /**
+   * gruPaperOutput: xn[B,H] holds x·Wn + bn + rh·Un and is OVERWRITTEN with n = tanh(xn);
+   * rz[B,2H] are the activated gates; writes h = (1−z)⊙n + z⊙hPrev.
+   */
+  gruPaperOutput(rz: Tensor, xn: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void;
+  /**
+   * Backward of gruPaperOutput: dh[B,H] read only; writes the z block of drz[B,2H]
+   * (dL/dz pre-activation) and dn[B,H] (dL/dxn pre-activation, overwritten); dhPrev ACCUMULATES z⊙dh.
+   */
+  gruPaperOutputBackward(rz: Tensor, n: Tensor, hPrev: Tensor, dh: Tensor, drz: Tensor, dn: Tensor, dhPrev: Tensor,
+    B: number, H: number): void;
+  /**
+   * Backward of gruPaperGates: drh[B,H] = dL/d(r⊙hPrev) (read only); writes the r block of
+   * drz[B,2H] (dL/dr pre-activation); dhPrev ACCUMULATES r⊙drh.
+   */
+  gruPaperGatesBackward(rz: Tensor, hPrev: Tensor, drh: Tensor, drz: Tensor, dhPrev: Tensor, B: number, H: number): void;
+
   /** Frees worker threads and other resources. The ops object is unusable afterwards. */
   dispose(): void;
 }

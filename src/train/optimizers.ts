@@ -9,7 +9,15 @@
 //   Adam:      g' = g + wd·θ, moments of g', bias-corrected θ −= lr·m̂/(√v̂ + eps)      (ops.adam)
 //   AdamW:     moments of g (no decay in them), θ −= lr·wd·θ, then the Adam update      (ops.adam)
 // The gradient tensors are never modified (a grad-norm logged after the step stays true).
+//
+// Row-sparse parameters (embedding tables, whose ParamRef carries `rows`): only the listed rows
+// are updated, each exactly as the dense update would update it, and the rest — values AND
+// optimizer state — are left untouched, bit for bit. For Adam this is "lazy Adam"
+// (torch.optim.SparseAdam): a row's moments decay only on the steps that use the row, while the
+// bias correction follows the global step count. Weight decay, when set, also applies to touched
+// rows only. The row set is cleared after the step (the next backward pass records it afresh).
 import type { AdamParams, Ops, Tensor } from '../ops/types.js';
+import type { RowSubset } from '../layers/param.js';
 
 /** One parameter tensor and its gradient, as the optimizer sees it. */
 export interface ParamRef {
@@ -17,6 +25,8 @@ export interface ParamRef {
   grad: Tensor;
   /** false exempts this tensor from weight decay (biases, LayerNorm gains); default true. */
   decay?: boolean;
+  /** Row-sparse gradient: update only these rows of the [rows, cols] tensor, then clear the set. */
+  rows?: RowSubset;
 }
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw';
@@ -115,6 +125,24 @@ class Buffers {
   }
 }
 
+/**
+ * [cols]-element views of single rows, made the first time a row is used and kept (so a sparse
+ * step allocates nothing once the rows it touches have been seen).
+ */
+class RowViews {
+  private readonly cache = new Map<Tensor, Tensor[]>();
+
+  row(t: Tensor, r: number, cols: number): Tensor {
+    let rows = this.cache.get(t);
+    if (rows === undefined) {
+      if (t.size % cols !== 0) throw new RangeError(`sparse rows: a tensor of ${t.size} elements has no rows of ${cols}`);
+      rows = [];
+      this.cache.set(t, rows);
+    }
+    return (rows[r] ??= t.view(r * cols, cols));
+  }
+}
+
 function checkImport(kind: OptimizerKind, state: OptimizerState): void {
   if (state.kind !== kind) throw new RangeError(`cannot load ${state.kind} optimizer state into a ${kind} optimizer`);
   if (!Number.isInteger(state.step) || state.step < 0) throw new RangeError(`optimizer state has a bad step count ${state.step}`);
@@ -153,32 +181,48 @@ export class Sgd implements Optimizer {
   get steps(): number { return this.t; }
 
   step(params: readonly ParamRef[], lr: number): void {
-    const { ops, momentum: mu } = this;
     const velocity = this.buffers?.get(params).get('velocity') ?? null;
     for (let i = 0; i < params.length; i++) {
-      const { value: theta, grad: g } = params[i];
+      const { value: theta, grad: g, rows } = params[i];
       const wd = params[i].decay === false ? 0 : this.weightDecay;
-      if (velocity === null) {
-        // θ −= lr·(g + wd·θ), written as θ·(1 − lr·wd) − lr·g so g stays untouched.
-        if (wd !== 0) ops.scale(theta, 1 - lr * wd);
-        ops.axpy(-lr, g, theta);
-        continue;
-      }
-      const v = velocity[i];
-      // v = μ·v + g + wd·θ (on the first step v = 0, so v = g', as PyTorch initialises it).
-      ops.scale(v, mu);
-      ops.axpy(1, g, v);
-      if (wd !== 0) ops.axpy(wd, theta, v);
-      if (this.nesterov) {
-        // θ −= lr·(g' + μ·v) = lr·(g + wd·θ) + lr·μ·v; decay first, while θ is still the old θ.
-        if (wd !== 0) ops.scale(theta, 1 - lr * wd);
-        ops.axpy(-lr, g, theta);
-        ops.axpy(-lr * mu, v, theta);
+      const v = velocity?.[i] ?? null;
+      if (rows) {
+        const { views } = this, cols = rows.cols;
+        for (let k = 0; k < rows.count; k++) {
+          const r = rows.ids[k];
+          this.update(views.row(theta, r, cols), views.row(g, r, cols), v && views.row(v, r, cols), wd, lr);
+        }
+        rows.clear();
       } else {
-        ops.axpy(-lr, v, theta);
+        this.update(theta, g, v, wd, lr);
       }
     }
     this.t++;
+  }
+
+  private readonly views = new RowViews();
+
+  /** One tensor's (or one row's) update. */
+  private update(theta: Tensor, g: Tensor, v: Tensor | null, wd: number, lr: number): void {
+    const { ops, momentum: mu } = this;
+    if (v === null) {
+      // θ −= lr·(g + wd·θ), written as θ·(1 − lr·wd) − lr·g so g stays untouched.
+      if (wd !== 0) ops.scale(theta, 1 - lr * wd);
+      ops.axpy(-lr, g, theta);
+      return;
+    }
+    // v = μ·v + g + wd·θ (on the first step v = 0, so v = g', as PyTorch initialises it).
+    ops.scale(v, mu);
+    ops.axpy(1, g, v);
+    if (wd !== 0) ops.axpy(wd, theta, v);
+    if (this.nesterov) {
+      // θ −= lr·(g' + μ·v) = lr·(g + wd·θ) + lr·μ·v; decay first, while θ is still the old θ.
+      if (wd !== 0) ops.scale(theta, 1 - lr * wd);
+      ops.axpy(-lr, g, theta);
+      ops.axpy(-lr * mu, v, theta);
+    } else {
+      ops.axpy(-lr, v, theta);
+    }
   }
 
   exportState(): OptimizerState {
@@ -230,10 +274,23 @@ export class Adam implements Optimizer {
     this.p.step++; // 1-based, for bias correction
     this.p.lr = lr;
     for (let i = 0; i < params.length; i++) {
+      const { value, grad, rows } = params[i];
       this.p.weightDecay = params[i].decay === false ? 0 : this.weightDecay;
-      this.ops.adam(params[i].value, params[i].grad, m[i], v[i], this.p);
+      if (rows) {
+        // Lazy Adam: the touched rows only, each exactly as the dense step would update it.
+        const { views } = this, cols = rows.cols;
+        for (let k = 0; k < rows.count; k++) {
+          const r = rows.ids[k];
+          this.ops.adam(views.row(value, r, cols), views.row(grad, r, cols), views.row(m[i], r, cols), views.row(v[i], r, cols), this.p);
+        }
+        rows.clear();
+      } else {
+        this.ops.adam(value, grad, m[i], v[i], this.p);
+      }
     }
   }
+
+  private readonly views = new RowViews();
 
   exportState(): OptimizerState {
     return { kind: this.kind, step: this.p.step, buffers: this.buffers.export() };

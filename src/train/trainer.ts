@@ -257,7 +257,7 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const dataRng = rng.fork();
     const model = spec.create(ops, config, modelRng);
     const params = model.params;
-    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad }));
+    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows })); // rows: sparse (embedding) updates
     const grads: Tensor[] = params.map((p) => p.grad);
     const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay: opts.weightDecay });
     const trainBatcher = createBatcher(sampler, ops, split.train, batch, seq, dataRng);

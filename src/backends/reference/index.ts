@@ -275,6 +275,122 @@ export class ReferenceOps implements Ops {
       w[i] -= p.lr * mhat / (Math.sqrt(vhat) + p.eps);
     }
   }
+
+  // ==== recurrent cells (see the ops interface for the contracts) =================================
+  // Row b, unit j of a gate block k lives at [b·(blocks·H) + k·H + j].
+
+  lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void {
+    const g = gates.data, cp = cPrev.data, cd = c.data, tc = tanhC.data, hd = h.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o4 = b * 4 * H + j, o = b * H + j;
+        const ig = sigmoid(g[o4]), fg = sigmoid(g[o4 + H]), gg = Math.tanh(g[o4 + 2 * H]), og = sigmoid(g[o4 + 3 * H]);
+        g[o4] = ig; g[o4 + H] = fg; g[o4 + 2 * H] = gg; g[o4 + 3 * H] = og;
+        cd[o] = fg * cp[o] + ig * gg;
+        tc[o] = Math.tanh(cd[o]);
+        hd[o] = og * tc[o];
+      }
+    }
+  }
+  lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
+    B: number, H: number): void {
+    const g = gates.data, cp = cPrev.data, tc = tanhC.data, dhd = dh.data, dcd = dc.data, dg = dgates.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o4 = b * 4 * H + j, o = b * H + j;
+        const ig = g[o4], fg = g[o4 + H], gg = g[o4 + 2 * H], og = g[o4 + 3 * H];
+        // c = f⊙cPrev + i⊙g and h = o⊙tanh(c): dc collects the path through h and the one from t+1.
+        const dct = dcd[o] + dhd[o] * og * (1 - tc[o] * tc[o]);
+        dg[o4] = dct * gg * ig * (1 - ig);
+        dg[o4 + H] = dct * cp[o] * fg * (1 - fg);
+        dg[o4 + 2 * H] = dct * ig * (1 - gg * gg);
+        dg[o4 + 3 * H] = dhd[o] * tc[o] * og * (1 - og);
+        dcd[o] = dct * fg;
+      }
+    }
+  }
+
+  gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
+    const x = xp.data, p = hp.data, hp0 = hPrev.data, hd = h.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o3 = b * 3 * H + j, o = b * H + j;
+        const r = sigmoid(x[o3] + p[o3]);
+        const z = sigmoid(x[o3 + H] + p[o3 + H]);
+        const n = Math.tanh(x[o3 + 2 * H] + r * p[o3 + 2 * H]);
+        x[o3] = r; x[o3 + H] = z; x[o3 + 2 * H] = n;
+        hd[o] = (1 - z) * n + z * hp0[o];
+      }
+    }
+  }
+  gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,
+    B: number, H: number): void {
+    const g = gates.data, p = hp.data, hp0 = hPrev.data, dhd = dh.data, dx = dxp.data, dp = dhp.data, dhp0 = dhPrev.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o3 = b * 3 * H + j, o = b * H + j;
+        const r = g[o3], z = g[o3 + H], n = g[o3 + 2 * H], d = dhd[o];
+        const dn = d * (1 - z) * (1 - n * n); // through n = tanh(xp_n + r⊙hp_n)
+        const dz = d * (hp0[o] - n) * z * (1 - z);
+        const dr = dn * p[o3 + 2 * H] * r * (1 - r);
+        dx[o3] = dr; dx[o3 + H] = dz; dx[o3 + 2 * H] = dn;
+        dp[o3] = dr; dp[o3 + H] = dz; dp[o3 + 2 * H] = dn * r;
+        dhp0[o] += d * z;
+      }
+    }
+  }
+
+  gruPaperGates(xrz: Tensor, hrz: Tensor, hPrev: Tensor, rh: Tensor, B: number, H: number): void {
+    const x = xrz.data, p = hrz.data, hp0 = hPrev.data, rhd = rh.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o2 = b * 2 * H + j, o = b * H + j;
+        const r = sigmoid(x[o2] + p[o2]);
+        x[o2] = r;
+        x[o2 + H] = sigmoid(x[o2 + H] + p[o2 + H]);
+        rhd[o] = r * hp0[o];
+      }
+    }
+  }
+  gruPaperOutput(rz: Tensor, xn: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
+    const g = rz.data, x = xn.data, hp0 = hPrev.data, hd = h.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o = b * H + j, z = g[b * 2 * H + H + j];
+        const n = Math.tanh(x[o]);
+        x[o] = n;
+        hd[o] = (1 - z) * n + z * hp0[o];
+      }
+    }
+  }
+  gruPaperOutputBackward(rz: Tensor, n: Tensor, hPrev: Tensor, dh: Tensor, drz: Tensor, dn: Tensor, dhPrev: Tensor,
+    B: number, H: number): void {
+    const g = rz.data, nd = n.data, hp0 = hPrev.data, dhd = dh.data, dg = drz.data, dnd = dn.data, dhp0 = dhPrev.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o = b * H + j, oz = b * 2 * H + H + j;
+        const z = g[oz], nn = nd[o], d = dhd[o];
+        dg[oz] = d * (hp0[o] - nn) * z * (1 - z);
+        dnd[o] = d * (1 - z) * (1 - nn * nn);
+        dhp0[o] += d * z;
+      }
+    }
+  }
+  gruPaperGatesBackward(rz: Tensor, hPrev: Tensor, drh: Tensor, drz: Tensor, dhPrev: Tensor, B: number, H: number): void {
+    const g = rz.data, hp0 = hPrev.data, d = drh.data, dg = drz.data, dhp0 = dhPrev.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const o = b * H + j, or = b * 2 * H + j;
+        const r = g[or];
+        dg[or] = d[o] * hp0[o] * r * (1 - r);
+        dhp0[o] += d[o] * r;
+      }
+    }
+  }
+}
+
+function sigmoid(x: number): number {
+  return activate('sigmoid', x);
 }
 
 function logSumExp(d: FloatArray, o: number, n: number): number {

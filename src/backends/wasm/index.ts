@@ -271,6 +271,51 @@ export class WasmOps implements Ops {
     this.k.adam(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, p.lr, p.beta1, p.beta2, p.eps,
       p.weightDecay, p.decoupled ? 1 : 0, c1, c2);
   }
+
+  // ==== recurrent cells (assembly/recurrent.ts; contracts in src/ops/types.ts) ====================
+  lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void {
+    checkRows('lstmCell', B, 4 * H, ['gates', gates]);
+    checkRows('lstmCell', B, H, ['cPrev', cPrev], ['c', c], ['tanhC', tanhC], ['h', h]);
+    this.k.lstmCell(ptr(gates), ptr(cPrev), ptr(c), ptr(tanhC), ptr(h), B, H);
+  }
+  lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
+    B: number, H: number): void {
+    checkRows('lstmCellBackward', B, 4 * H, ['gates', gates], ['dgates', dgates]);
+    checkRows('lstmCellBackward', B, H, ['cPrev', cPrev], ['tanhC', tanhC], ['dh', dh], ['dc', dc]);
+    this.k.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
+  }
+  gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
+    checkRows('gruCell', B, 3 * H, ['xp', xp], ['hp', hp]);
+    checkRows('gruCell', B, H, ['hPrev', hPrev], ['h', h]);
+    this.k.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
+  }
+  gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,
+    B: number, H: number): void {
+    checkRows('gruCellBackward', B, 3 * H, ['gates', gates], ['hp', hp], ['dxp', dxp], ['dhp', dhp]);
+    checkRows('gruCellBackward', B, H, ['hPrev', hPrev], ['dh', dh], ['dhPrev', dhPrev]);
+    this.k.gruCellBackward(ptr(gates), ptr(hp), ptr(hPrev), ptr(dh), ptr(dxp), ptr(dhp), ptr(dhPrev), B, H);
+  }
+  gruPaperGates(xrz: Tensor, hrz: Tensor, hPrev: Tensor, rh: Tensor, B: number, H: number): void {
+    checkRows('gruPaperGates', B, 2 * H, ['xrz', xrz], ['hrz', hrz]);
+    checkRows('gruPaperGates', B, H, ['hPrev', hPrev], ['rh', rh]);
+    this.k.gruPaperGates(ptr(xrz), ptr(hrz), ptr(hPrev), ptr(rh), B, H);
+  }
+  gruPaperOutput(rz: Tensor, xn: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
+    checkRows('gruPaperOutput', B, 2 * H, ['rz', rz]);
+    checkRows('gruPaperOutput', B, H, ['xn', xn], ['hPrev', hPrev], ['h', h]);
+    this.k.gruPaperOutput(ptr(rz), ptr(xn), ptr(hPrev), ptr(h), B, H);
+  }
+  gruPaperOutputBackward(rz: Tensor, n: Tensor, hPrev: Tensor, dh: Tensor, drz: Tensor, dn: Tensor, dhPrev: Tensor,
+    B: number, H: number): void {
+    checkRows('gruPaperOutputBackward', B, 2 * H, ['rz', rz], ['drz', drz]);
+    checkRows('gruPaperOutputBackward', B, H, ['n', n], ['hPrev', hPrev], ['dh', dh], ['dn', dn], ['dhPrev', dhPrev]);
+    this.k.gruPaperOutputBackward(ptr(rz), ptr(n), ptr(hPrev), ptr(dh), ptr(drz), ptr(dn), ptr(dhPrev), B, H);
+  }
+  gruPaperGatesBackward(rz: Tensor, hPrev: Tensor, drh: Tensor, drz: Tensor, dhPrev: Tensor, B: number, H: number): void {
+    checkRows('gruPaperGatesBackward', B, 2 * H, ['rz', rz], ['drz', drz]);
+    checkRows('gruPaperGatesBackward', B, H, ['hPrev', hPrev], ['drh', drh], ['dhPrev', dhPrev]);
+    this.k.gruPaperGatesBackward(ptr(rz), ptr(hPrev), ptr(drh), ptr(drz), ptr(dhPrev), B, H);
+  }
 }
 
 function activationIndex(kind: Activation): number {

@@ -42,4 +42,14 @@ export interface Kernels {
   /** c1 = 1 − β1ᵗ, c2 = 1 − β2ᵗ (bias corrections, computed in JS in double precision). */
   adam(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: number, c1: number, c2: number): void;
+
+  // assembly/recurrent.ts: fused recurrent cells (contracts in src/ops/types.ts, "recurrent cells")
+  lstmCell(gates: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
+  lstmCellBackward(gates: number, cPrev: number, tanhC: number, dh: number, dc: number, dgates: number, B: number, H: number): void;
+  gruCell(xp: number, hp: number, hPrev: number, h: number, B: number, H: number): void;
+  gruCellBackward(gates: number, hp: number, hPrev: number, dh: number, dxp: number, dhp: number, dhPrev: number, B: number, H: number): void;
+  gruPaperGates(xrz: number, hrz: number, hPrev: number, rh: number, B: number, H: number): void;
+  gruPaperOutput(rz: number, xn: number, hPrev: number, h: number, B: number, H: number): void;
+  gruPaperOutputBackward(rz: number, n: number, hPrev: number, dh: number, drz: number, dn: number, dhPrev: number, B: number, H: number): void;
+  gruPaperGatesBackward(rz: number, hPrev: number, drh: number, drz: number, dhPrev: number, B: number, H: number): void;
 }

@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { KERNEL_PATHS, type KernelPath } from '../../backends/wasm/runtime.js';
 import { benchKernels, formatReport, VARIANTS, writeReport, type Variant } from '../../../bench/kernels.js';
-import { parseChoiceList, parseInteger, parseIntegerList } from '../args.js';
+import { parseChoice, parseChoiceList, parseInteger, parseIntegerList } from '../args.js';
+import {
+  benchTrain, formatTrainReport, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS, type TrainBenchConfig, type TrainBenchModel,
+} from '../../../bench/train.js';
 import type { CliContext } from '../main.js';
 
 interface KernelsOptions {
@@ -16,6 +19,15 @@ interface KernelsOptions {
   paths?: KernelPath[];
   variants?: Variant[];
   out?: string;
+}
+
+interface TrainBenchCliOptions {
+  model: TrainBenchModel;
+  config: TrainBenchConfig;
+  threads?: number;
+  steps?: number;
+  peer: boolean;
+  json?: boolean;
 }
 
 export function registerBench(program: Command, ctx: CliContext): void {
@@ -52,5 +64,27 @@ export function registerBench(program: Command, ctx: CliContext): void {
       for (const line of formatReport(report)) ctx.print(line);
       if (opts.out) ctx.note(`wrote ${writeReport(report, opts.out)}`);
       if (opts.json) ctx.json(report);
+    });
+
+  bench.command('train')
+    .description('recurrent LM training tokens/s (forward + backward + Adam) on random tokens, model FLOP rate vs the GEMM kernel, PyTorch CPU peer')
+    .option('--model <name>', `model: ${TRAIN_BENCH_MODELS.join(', ')}`, parseChoice('--model', TRAIN_BENCH_MODELS), 'lstm' as TrainBenchModel)
+    .option('--config <name>', 'small (hidden 128, batch 16) or medium (hidden 256, batch 32); BPTT 64, embedding 64, vocab 65',
+      parseChoice('--config', TRAIN_BENCH_CONFIGS), 'small' as TrainBenchConfig)
+    .option('--threads <n>', 'GEMM threads, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium)', parseInteger('--steps', 1, 100000))
+    .option('--no-peer', 'leave out the PyTorch CPU peer')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (opts: TrainBenchCliOptions) => {
+      ctx.jsonMode = !!opts.json;
+      const r = await benchTrain({
+        model: opts.model, config: opts.config, threads: opts.threads, steps: opts.steps, peer: opts.peer,
+        onProgress: (line) => ctx.note(line),
+      });
+      for (const line of formatTrainReport(r)) ctx.print(line);
+      if (opts.json) {
+        const { model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
+        ctx.json({ model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation, torchTokensPerSec: r.torchTokensPerSec });
+      }
     });
 }

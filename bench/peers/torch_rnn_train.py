@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""PyTorch CPU peer of bench/train.ts: tokens/s of full training steps of the same recurrent LM
+(embedding -> 1-layer nn.LSTM / nn.GRU / nn.RNN(tanh) -> linear head -> cross-entropy, gradient
+clipping at 5, Adam lr 2e-3) on random tokens, fp32, with torch.set_num_threads(threads).
+
+Argument: one JSON object {model, hidden, batch, seq, embed, vocab, layers, threads, steps}.
+Prints one JSON line {tokensPerSec, torch, threads}. Exit code 3: torch is not installed.
+The hidden state is carried (detached) from one window to the next, as truncated BPTT does.
+"""
+import json
+import sys
+import time
+
+try:
+    import torch
+except ImportError:
+    sys.exit(3)
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    torch.set_num_threads(int(cfg["threads"]))
+    torch.manual_seed(0)
+    V, E, H, B, T, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["batch"], cfg["seq"], cfg["layers"]
+    cell = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cfg["model"]]
+    emb = torch.nn.Embedding(V, E)
+    rnn = cell(E, H, num_layers=L)  # time-major [T, B, *], like ours
+    head = torch.nn.Linear(H, V)
+    params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=2e-3)
+    data = torch.randint(0, V, (8, T + 1, B))
+    state = None
+
+    def step(k: int) -> None:
+        nonlocal state
+        x, y = data[k % 8, :T], data[k % 8, 1:]
+        opt.zero_grad(set_to_none=False)
+        out, state = rnn(emb(x), state)
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        loss = torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(T * B))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+
+    for k in range(3):
+        step(k)
+    times = []
+    for k in range(int(cfg["steps"])):
+        t0 = time.perf_counter()
+        step(k)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    mid = len(times) // 2
+    med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+    print(json.dumps({"tokensPerSec": B * T / med, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+// Recurrent LM training throughput: tokens/s of whole training steps (forward + backward + grad
+// clipping + Adam) of the rnn / lstm / gru models on random tokens (vocabulary 65), on the WASM
+// backend, with the model's FLOP rate set against the GEMM kernel's own square-matrix GFLOP/s
+// measured in the same process with the same thread count.
+//
+// Configs (the standard char-LM configs of ../shared/notes/toolchain.md), always 1 layer,
+// a learned 64-dimensional embedding (not one-hot), BPTT window 64:
+//   small:  hidden 128, batch 16        medium: hidden 256, batch 32
+//
+// Model FLOPs per token count the matrix products only: 2 flops per multiply-add, forward once
+// and backward twice (the input gradient and the weight gradient each cost a forward's worth):
+//   FLOPs/token = 6 · Σ_products (multiply-adds per token)
+//   per layer:  I·gH (input projection) + H·gH (recurrent), g = 1 (rnn), 3 (gru), 4 (lstm)
+//   head:       H·V
+// The embedding lookup, the cells, softmax and Adam are not counted (they are the overhead the
+// utilisation figure exposes). Utilisation = model GFLOP/s ÷ square GEMM GFLOP/s (n = 512, A·B),
+// the two measured in alternation in the same process (see measureTraining).
+//
+// Peer: PyTorch on the CPU (torch.nn.LSTM/GRU/RNN, same sizes, Adam, clipping, same threads),
+// when `python3 -c 'import torch'` works; otherwise the report says it was not available.
+// A benchmark reports; it never asserts a speed.
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import type { Ops } from '../src/ops/types.js';
+import { createWasmOps } from '../src/backends/wasm/index.js';
+import { cpuModel } from '../src/backends/wasm/runtime.js';
+import { RecurrentLM, type CellKind } from '../src/models/recurrent-lm.js';
+import type { TokenBatch } from '../src/models/types.js';
+import { zeroGrads } from '../src/layers/param.js';
+import { Adam, type ParamRef } from '../src/train/optimizers.js';
+import { clipGradNorm } from '../src/train/clip.js';
+import { Rng } from '../src/util/rng.js';
+
+export type TrainBenchModel = CellKind;
+export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn'];
+export type TrainBenchConfig = 'small' | 'medium';
+export const TRAIN_BENCH_CONFIGS: readonly TrainBenchConfig[] = ['small', 'medium'];
+
+export const CONFIGS: Record<TrainBenchConfig, { hidden: number; batch: number; seq: number; embed: number; vocab: number; layers: number }> = {
+  small: { hidden: 128, batch: 16, seq: 64, embed: 64, vocab: 65, layers: 1 },
+  medium: { hidden: 256, batch: 32, seq: 64, embed: 64, vocab: 65, layers: 1 },
+};
+
+export interface TrainBenchOptions {
+  model: TrainBenchModel;
+  config: TrainBenchConfig;
+  /** GEMM threads, the calling thread included (default: every core). */
+  threads?: number;
+  /** Timed training steps (default 30 small, 15 medium), after 3 warm-up steps. */
+  steps?: number;
+  /** Run the PyTorch CPU peer when torch imports (default true). */
+  peer?: boolean;
+  onProgress?: (line: string) => void;
+}
+
+/** The JSON line: what was asked for, the figures (null when not measured). */
+export interface TrainBenchResult {
+  model: TrainBenchModel;
+  config: TrainBenchConfig;
+  threads: number;
+  tokensPerSec: number;
+  modelGflops: number;
+  gemmGflops: number;
+  utilisation: number;
+  flopsPerToken: number;
+  steps: number;
+  kernelPath: string;
+  cpu: string;
+  /** PyTorch CPU peer: tokens/s with the same sizes and threads, or null with the reason in `peerNote`. */
+  torchTokensPerSec: number | null;
+  peerNote: string;
+}
+
+/** Model FLOPs (matrix products only) per training token; see the top of this file. */
+export function flopsPerToken(model: TrainBenchModel, c: { hidden: number; embed: number; vocab: number; layers: number }): number {
+  const g = model === 'lstm' ? 4 : model === 'gru' ? 3 : 1;
+  let macs = c.hidden * c.vocab;
+  for (let l = 0; l < c.layers; l++) macs += (l === 0 ? c.embed : c.hidden) * g * c.hidden + c.hidden * g * c.hidden;
+  return 6 * macs;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Tokens/s of full training steps of the model on `ops`, and the square GEMM's GFLOP/s (A·B,
+ * n = 512) on the same ops. The two are measured in alternation (one training step, then one
+ * GEMM rep of similar length, …) and each figure is the median of its reps, so a machine whose
+ * load changes during the run (a shared CI box) shifts both alike and the ratio stays fair.
+ */
+export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig, steps: number):
+  { tokensPerSec: number; gemmGflops: number } {
+  const c = CONFIGS[config];
+  const rng = new Rng(42);
+  const m = new RecurrentLM(ops, model, { vocabSize: c.vocab, hidden: c.hidden, layers: c.layers, embed: c.embed }, rng);
+  const refs: ParamRef[] = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
+  const grads = m.params.map((p) => p.grad);
+  const opt = new Adam(ops);
+  const n = c.batch * c.seq;
+  const batch: TokenBatch = { inputs: ops.ints(n), targets: ops.ints(n), batch: c.batch, time: c.seq };
+  // A random token stream cut into consecutive windows, as the sequential batcher would hand out.
+  const stream = Int32Array.from({ length: n * 8 + 1 }, () => rng.int(0, c.vocab));
+  const step = (k: number) => {
+    const off = (k % 8) * n;
+    const inp = batch.inputs.data, tgt = batch.targets.data;
+    for (let i = 0; i < n; i++) { inp[i] = stream[off + i]; tgt[i] = stream[off + i + 1]; }
+    zeroGrads(ops, m.params);
+    m.forwardBackward(batch, true);
+    clipGradNorm(ops, grads, 5);
+    opt.step(refs, 2e-3);
+  };
+  const N = 512;
+  const A = ops.tensor(N * N), B = ops.tensor(N * N), C = ops.tensor(N * N);
+  rng.fillNormal(A.data);
+  rng.fillNormal(B.data);
+  const gemm = () => ops.gemm(false, false, N, N, N, 1, A, B, 0, C);
+  // Warm-up: JIT tiers, buffers, worker threads; and how long one of each takes.
+  let stepSeconds = 0, gemmSeconds = 0;
+  for (let k = 0; k < 3; k++) stepSeconds = time(() => step(k));
+  for (let k = 0; k < 5; k++) gemmSeconds = time(gemm);
+  const iters = Math.max(1, Math.round(stepSeconds / gemmSeconds));
+  const stepTimes: number[] = [], gemmTimes: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    stepTimes.push(time(() => step(k)));
+    gemmTimes.push(time(() => { for (let i = 0; i < iters; i++) gemm(); }) / iters);
+  }
+  return { tokensPerSec: n / median(stepTimes), gemmGflops: (2 * N * N * N) / median(gemmTimes) / 1e9 };
+}
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1000;
+}
+
+export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
+  const progress = opts.onProgress ?? (() => {});
+  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const c = CONFIGS[opts.config];
+  const steps = opts.steps ?? (opts.config === 'small' ? 30 : 15);
+  const ops = await createWasmOps({ threads, onNotice: progress });
+  let tokensPerSec: number, gemmGflops: number;
+  try {
+    progress(`measuring ${opts.model} ${opts.config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed}, vocab ${c.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`);
+    ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, opts.config, steps));
+  } finally {
+    ops.dispose();
+  }
+  const fpt = flopsPerToken(opts.model, c);
+  const modelGflops = (tokensPerSec * fpt) / 1e9;
+  let torchTokensPerSec: number | null = null;
+  let peerNote = 'PyTorch peer not run (--no-peer)';
+  if (opts.peer ?? true) {
+    progress('PyTorch CPU peer…');
+    const r = await torchPeer(opts.model, opts.config, threads, steps);
+    torchTokensPerSec = r.tokensPerSec;
+    peerNote = r.note;
+  }
+  return {
+    model: opts.model, config: opts.config, threads,
+    tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
+    utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt, steps,
+    kernelPath: ops.name, cpu: cpuModel(), torchTokensPerSec: torchTokensPerSec === null ? null : round(torchTokensPerSec), peerNote,
+  };
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
+/** Human-readable lines for the report (the JSON line is printed by the caller). */
+export function formatTrainReport(r: TrainBenchResult): string[] {
+  const lines = [
+    `${r.model} ${r.config}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
+    `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, GEMMs only) = ` +
+      `${(100 * r.utilisation).toFixed(1)}% of the square GEMM's ${r.gemmGflops} GFLOP/s (n = 512, same process, same threads)`,
+  ];
+  if (r.torchTokensPerSec !== null) {
+    lines.push(`  PyTorch CPU peer: ${r.torchTokensPerSec.toLocaleString('en-US')} tokens/s (${r.peerNote}); ratio ours/torch ${(r.tokensPerSec / r.torchTokensPerSec).toFixed(2)}`);
+  } else {
+    lines.push(`  PyTorch CPU peer: ${r.peerNote}`);
+  }
+  return lines;
+}
+
+// ---- the PyTorch peer --------------------------------------------------------------------------
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function torchPeer(model: TrainBenchModel, config: TrainBenchConfig, threads: number, steps: number):
+  Promise<{ tokensPerSec: number | null; note: string }> {
+  const script = join(here, 'peers', 'torch_rnn_train.py');
+  const args = JSON.stringify({ model, ...CONFIGS[config], threads, steps });
+  const t = String(threads);
+  const env = { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t };
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: string }>((resolve) => {
+    let stdout = '', stderr = '';
+    const child = spawn('python3', [script, args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', (e) => resolve({ code: null, stdout, stderr, error: e.message }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  if (r.error) return { tokensPerSec: null, note: `not available (python3 could not start: ${r.error})` };
+  if (r.code === 3) return { tokensPerSec: null, note: "not available (python3 -c 'import torch' fails: PyTorch is not installed here)" };
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const out = JSON.parse(last) as { tokensPerSec: number; torch: string; threads: number };
+    return { tokensPerSec: out.tokensPerSec, note: `torch ${out.torch}, ${out.threads} thread(s), fp32` };
+  } catch {
+    const why = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
+    return { tokensPerSec: null, note: `failed (${why})` };
+  }
+}

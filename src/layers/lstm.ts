@@ -1,0 +1,118 @@
+// LSTM layer, stackable: src/layers/recurrent.ts has the shared pattern (one input gemm for all
+// steps, one recurrent gemm + a fused cell per step, one gemm per weight gradient).
+//
+//   g_t = x_t·Wx + b + h_{t−1}·Wh             g_t: [B,4H], blocks i, f, g, o   Wx: [I,4H]  Wh: [H,4H]
+//   i = σ(g_i)  f = σ(g_f)  ĝ = tanh(g_g)  o = σ(g_o)
+//   c_t = f⊙c_{t−1} + i⊙ĝ                      c_t, h_t: [B,H]
+//   h_t = o⊙tanh(c_t)
+// The cell (activations and state update) is one fused op, ops.lstmCell; the gate buffer then
+// holds the activations, which is all the backward needs (with c_{t−1} and tanh(c_t)).
+//
+// Backward, t = T−1 … 0, with dh_t = dy_t + dg_{t+1}·Whᵀ and dc_t from step t+1 (0 at the end):
+//   ops.lstmCellBackward:  dc = dc_t + dh_t⊙o⊙(1 − tanh²c_t)
+//                          dg_i = dc⊙ĝ⊙i(1−i)  dg_f = dc⊙c_{t−1}⊙f(1−f)  dg_g = dc⊙i⊙(1−ĝ²)
+//                          dg_o = dh_t⊙tanh(c_t)⊙o(1−o)                  dc_{t−1} = dc⊙f
+//   dh_{t−1} += dg_t·Whᵀ
+// then once over all steps: dWx += Xᵀ·dG, dWh += H_prevᵀ·dG, db += Σ dG, dX = dG·Wxᵀ.
+//
+// Init as PyTorch's nn.LSTM (every weight U(±1/√H)), except the biases: 0, and 1 for the forget
+// gate, so that the cell remembers by default early in training (Jozefowicz et al. 2015).
+import type { Ops, Tensor } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import { makeParam, type Param } from './param.js';
+import { RecurrentStack, SeqBuffer, checkLayerSizes, stackDepth, type RecurrentLayer } from './recurrent.js';
+
+export class LstmLayer implements RecurrentLayer {
+  readonly Wx: Param;
+  readonly Wh: Param;
+  readonly b: Param;
+  readonly params: Param[];
+  /** gates [T,B,4H] (pre-activations, then activations); cs, hs [T+1,B,H] (slot 0 = initial); tanhC [T,B,H]. */
+  private readonly gates: SeqBuffer;
+  private readonly cs: SeqBuffer;
+  private readonly hs: SeqBuffer;
+  private readonly tanhC: SeqBuffer;
+  /** dgates [T,B,4H], dy [T,B,H], dc [B,H] (the running dL/dc). */
+  private readonly dgates: SeqBuffer;
+  private readonly dy: SeqBuffer;
+  private readonly dc: SeqBuffer;
+  private x: Tensor | null = null;
+
+  constructor(private readonly ops: Ops, name: string, readonly inDim: number, readonly hidden: number, rng: Rng) {
+    checkLayerSizes('lstm', inDim, hidden);
+    const H = hidden, u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
+    this.Wx = makeParam(ops, `${name}.Wx`, [inDim, 4 * H], u, rng);
+    this.Wh = makeParam(ops, `${name}.Wh`, [H, 4 * H], u, rng);
+    this.b = makeParam(ops, `${name}.b`, [4 * H], { kind: 'constant', value: 0 }, rng);
+    this.b.value.data.fill(1, H, 2 * H); // forget gate
+    this.params = [this.Wx, this.Wh, this.b];
+    this.gates = new SeqBuffer(ops, 4 * H);
+    this.cs = new SeqBuffer(ops, H);
+    this.hs = new SeqBuffer(ops, H);
+    this.tanhC = new SeqBuffer(ops, H);
+    this.dgates = new SeqBuffer(ops, 4 * H);
+    this.dy = new SeqBuffer(ops, H);
+    this.dc = new SeqBuffer(ops, H);
+  }
+
+  /** x [T,B,I] → y [T,B,H], from (h0, c0) to (hT, cT). */
+  forward(x: Tensor, T: number, B: number, h0: Tensor, c0: Tensor | null, hT: Tensor, cT: Tensor | null): Tensor {
+    const { ops, gates, cs, hs, tanhC } = this, H = this.hidden;
+    gates.prepare(T, B);
+    cs.prepare(T + 1, B);
+    hs.prepare(T + 1, B);
+    tanhC.prepare(T, B);
+    this.x = x;
+    // G = X·Wx + b for all T·B rows at once.
+    ops.gemm(false, false, T * B, 4 * H, this.inDim, 1, x, this.Wx.value, 0, gates.all);
+    ops.addBias(gates.all, this.b.value, T * B, 4 * H);
+    ops.copy(h0, hs.at(0));
+    if (c0) ops.copy(c0, cs.at(0)); else ops.fill(cs.at(0), 0);
+    for (let t = 0; t < T; t++) {
+      ops.gemm(false, false, B, 4 * H, H, 1, hs.at(t), this.Wh.value, 1, gates.at(t)); // g_t += h_{t−1}·Wh
+      ops.lstmCell(gates.at(t), cs.at(t), cs.at(t + 1), tanhC.at(t), hs.at(t + 1), B, H);
+    }
+    ops.copy(hs.at(T), hT);
+    if (cT) ops.copy(cs.at(T), cT);
+    return hs.tail;
+  }
+
+  outputGrad(T: number, B: number): Tensor {
+    this.dy.prepare(T, B);
+    return this.dy.all;
+  }
+
+  /** dy (in outputGrad) → dx [T,B,I], dh0, dc0 [B,H]; accumulates dWx, dWh, db. */
+  backward(dx: Tensor | null, T: number, B: number, dh0: Tensor | null, dc0: Tensor | null): void {
+    const { ops, gates, cs, hs, tanhC, dgates, dy } = this, H = this.hidden;
+    dgates.prepare(T, B);
+    dy.prepare(T, B);
+    this.dc.prepare(1, B);
+    const dc = this.dc.at(0);
+    ops.fill(dc, 0);
+    for (let t = T - 1; t >= 0; t--) {
+      ops.lstmCellBackward(gates.at(t), cs.at(t), tanhC.at(t), dy.at(t), dc, dgates.at(t), B, H);
+      if (t > 0) ops.gemm(false, true, B, H, 4 * H, 1, dgates.at(t), this.Wh.value, 1, dy.at(t - 1)); // dh_{t−1} += dg_t·Whᵀ
+      else if (dh0) ops.gemm(false, true, B, H, 4 * H, 1, dgates.at(0), this.Wh.value, 0, dh0);
+    }
+    if (dc0) ops.copy(dc, dc0);
+    const n = T * B;
+    ops.gemm(true, false, this.inDim, 4 * H, n, 1, this.x!, dgates.all, 1, this.Wx.grad); // dWx += Xᵀ·dG
+    ops.gemm(true, false, H, 4 * H, n, 1, hs.all, dgates.all, 1, this.Wh.grad); // dWh += H_prevᵀ·dG
+    ops.sumRows(dgates.all, this.b.grad, n, 4 * H);
+    if (dx) ops.gemm(false, true, n, this.inDim, 4 * H, 1, dgates.all, this.Wx.value, 0, dx); // dX = dG·Wxᵀ
+  }
+}
+
+export interface LstmOptions {
+  /** Stacked layers (default 1). */
+  layers?: number;
+}
+
+/** A stack of LSTM layers: x [T,B,I] → y [T,B,H]; its state carries h and c. */
+export class LSTM extends RecurrentStack {
+  constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng, opts: LstmOptions = {}) {
+    const layers = stackDepth('lstm', opts.layers);
+    super(ops, Array.from({ length: layers }, (_, l) => new LstmLayer(ops, `${name}.${l}`, l === 0 ? inDim : hidden, hidden, rng)), true);
+  }
+}

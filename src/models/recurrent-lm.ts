@@ -1,0 +1,220 @@
+// The recurrent language models `rnn`, `lstm` and `gru`: one class, three registered specs.
+//
+//   ids [B,T] (batch-major, as TokenBatch)  → transposed to time-major [T,B]
+//   x      = Embedding(ids)                   [T·B, E]        table [V, E]
+//   y      = stacked RNN / LSTM / GRU (x)     [T·B, H]        starts from the carried state
+//   logits = y·Wo + bo                        [T·B, V]        Linear head
+//   loss   = mean CE(softmax(logits), targets) over non-padding targets  (fused op)
+//
+// Backward is the same chain in reverse: dlogits (fused with the loss, written over the logits)
+// → head (dWo, dbo, dy straight into the stack's output-gradient buffer) → stack (every layer's
+// weight gradients, dx) → embedding (sparse: only the rows of this batch's tokens).
+//
+// State: the models are stateful. forwardBackward starts from the hidden state the previous call
+// left (truncated BPTT over consecutive windows, see SequentialBatcher) and leaves its final state
+// for the next call; the gradient stops at the window boundary. resetState() zeroes it. Sampling
+// has its own state (batch 1), so sampling never disturbs training and vice versa.
+//
+// Defaults: hidden 128, 1 layer, a learned 32-dimensional embedding (not one-hot: a one-hot input
+// is the same as an embedding of size V folded into Wx, and a smaller table is cheaper for a word
+// vocabulary). Trained with Adam at 2e-3 and gradient clipping at 5 (the trainer's defaults).
+import type { IntTensor, Ops, Tensor } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import type { Param } from '../layers/param.js';
+import { Embedding } from '../layers/embedding.js';
+import { Linear } from '../layers/linear.js';
+import { RNN } from '../layers/rnn.js';
+import { LSTM } from '../layers/lstm.js';
+import { GRU, GRU_VARIANTS, type GruVariant } from '../layers/gru.js';
+import type { RecurrentStack, RecurrentState } from '../layers/recurrent.js';
+import type { SequenceModel, TokenBatch } from './types.js';
+import type { ModelOption, ModelSpec } from './registry.js';
+
+export type CellKind = 'rnn' | 'lstm' | 'gru';
+
+export interface RecurrentLMConfig {
+  vocabSize: number;
+  /** Hidden units per layer. */
+  hidden: number;
+  /** Stacked recurrent layers. */
+  layers: number;
+  /** Embedding size. */
+  embed: number;
+  /** gru only: where the reset gate acts (see src/layers/gru.ts). */
+  gruVariant?: GruVariant;
+}
+
+/** Sampling feeds a long prompt in pieces of at most this many tokens (bounded buffers). */
+const SAMPLE_CHUNK = 256;
+
+export class RecurrentLM implements SequenceModel {
+  readonly config: Record<string, unknown>;
+  readonly params: Param[];
+  readonly vocab: number;
+  readonly embedding: Embedding;
+  readonly stack: RecurrentStack;
+  readonly head: Linear;
+  /** The carried training state (for the batch size last seen) and the sampling state (batch 1). */
+  private trainState: RecurrentState | null = null;
+  private sampleState: RecurrentState | null = null;
+  /** Time-major ids and targets, embeddings and their gradient, logits: grown on demand, never per step. */
+  private ids: IntTensor | null = null;
+  private targets: IntTensor | null = null;
+  private x: Tensor | null = null;
+  private dx: Tensor | null = null;
+  private logits: Tensor | null = null;
+  private rows = 0;
+  /** Exact-size views for the last row count (elementwise ops run over a whole tensor). */
+  private viewRows = -1;
+  private xv: Tensor | null = null;
+  private dxv: Tensor | null = null;
+
+  constructor(readonly ops: Ops, readonly kind: CellKind, config: RecurrentLMConfig, rng: Rng) {
+    const { vocabSize: V, hidden: H, layers: L, embed: E } = config;
+    for (const [k, v] of [['vocabSize', V], ['hidden', H], ['layers', L], ['embed', E]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${kind}: ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    this.vocab = V;
+    this.config = { vocabSize: V, hidden: H, layers: L, embed: E };
+    this.embedding = new Embedding(ops, 'embed', V, E, rng);
+    switch (kind) {
+      case 'rnn': this.stack = new RNN(ops, 'rnn', E, H, rng, { layers: L }); break;
+      case 'lstm': this.stack = new LSTM(ops, 'lstm', E, H, rng, { layers: L }); break;
+      case 'gru': {
+        const variant = config.gruVariant ?? 'pytorch';
+        this.stack = new GRU(ops, 'gru', E, H, rng, { layers: L, variant });
+        this.config.gruVariant = variant;
+        break;
+      }
+      default: throw new RangeError(`unknown recurrent cell '${kind as string}' (expected rnn, lstm or gru)`);
+    }
+    this.head = new Linear(ops, 'head', H, V, rng);
+    this.params = [...this.embedding.params, ...this.stack.params, ...this.head.params];
+  }
+
+  /** Buffers for n = T·B rows. */
+  private ensure(n: number): void {
+    const { ops } = this, E = this.embedding.dim;
+    if (this.ids === null || n > this.rows) {
+      this.ids = ops.ints(n);
+      this.targets = ops.ints(n);
+      this.x = ops.tensor(n * E);
+      this.dx = ops.tensor(n * E);
+      this.logits = ops.tensor(n * this.vocab);
+      this.rows = n;
+      this.viewRows = -1;
+    }
+    if (n !== this.viewRows) {
+      this.xv = this.x!.view(0, n * E);
+      this.dxv = this.dx!.view(0, n * E);
+      this.viewRows = n;
+    }
+  }
+
+  /** The carried training state for batch B (a fresh zero state when B changes). */
+  stateFor(B: number): RecurrentState {
+    if (this.trainState === null || this.trainState.batch !== B) this.trainState = this.stack.newState(B);
+    return this.trainState;
+  }
+
+  forwardBackward(batch: TokenBatch, train: boolean): number {
+    const { ops, vocab: V } = this;
+    const B = batch.batch, T = batch.time, n = B * T;
+    this.ensure(n);
+    // Batch-major [B,T] → time-major [T,B], counting the real (non-padding) targets.
+    const src = batch.inputs.data, tgt = batch.targets.data, ids = this.ids!.data, targets = this.targets!.data;
+    let count = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        ids[t * B + b] = src[b * T + t];
+        const y = tgt[b * T + t];
+        targets[t * B + b] = y;
+        if (y >= 0) count++;
+      }
+    }
+    const x = this.xv!, logits = this.logits!;
+    this.embedding.forward(this.ids!, x, n);
+    const y = this.stack.forward(x, T, B, this.stateFor(B));
+    this.head.forward(y, logits, n);
+    // dlogits overwrites the logits (allowed by the op): they are not needed after the loss.
+    const grad = train && count > 0;
+    const sum = ops.softmaxCrossEntropy(logits, this.targets!, n, V, grad ? logits : null, grad ? 1 / count : 0);
+    if (grad) {
+      this.head.backward(y, logits, this.stack.outputGrad(T, B), n);
+      this.stack.backward(this.dxv!, T, B);
+      this.embedding.backward(this.dxv!, this.ids!, n);
+    }
+    return count > 0 ? sum / count : 0;
+  }
+
+  resetState(): void {
+    if (this.trainState) this.stack.resetState(this.trainState);
+  }
+
+  nextLogProbs(tokens: number[]): Float64Array {
+    const V = this.vocab;
+    this.ensure(1);
+    if (this.sampleState === null) this.sampleState = this.stack.newState(1);
+    const state = this.sampleState;
+    for (let start = 0; start < tokens.length; start += SAMPLE_CHUNK) {
+      const T = Math.min(SAMPLE_CHUNK, tokens.length - start);
+      this.ensure(T);
+      const ids = this.ids!.data;
+      for (let t = 0; t < T; t++) {
+        const id = tokens[start + t];
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${this.kind}: token ${id} is outside the vocabulary 0..${V - 1}`);
+        ids[t] = id;
+      }
+      this.embedding.forward(this.ids!, this.xv!, T);
+      this.stack.forward(this.xv!, T, 1, state);
+    }
+    // The top layer's state is the last output: the head on it gives the next token's logits
+    // (before any token: the head on the zero state).
+    const top = state.hs[state.hs.length - 1];
+    this.head.forward(top, this.logits!, 1);
+    const l = this.logits!.data, out = new Float64Array(V);
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) { out[j] = l[j]; if (out[j] > max) max = out[j]; }
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
+    const lse = max + Math.log(s);
+    for (let j = 0; j < V; j++) out[j] -= lse;
+    return out;
+  }
+
+  resetSampling(): void {
+    if (this.sampleState) this.stack.resetState(this.sampleState);
+  }
+}
+
+// ---- registry specs ----------------------------------------------------------------------------
+
+const DEFAULTS = { hidden: 128, layers: 1, embed: 32 };
+const OPTIONS: ModelOption[] = [
+  { key: 'hidden', type: 'int', min: 1, max: 8192, description: 'hidden units per layer' },
+  { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked recurrent layers' },
+  { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
+];
+
+function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {}): ModelSpec {
+  return {
+    name: kind,
+    description,
+    stateful: true,
+    defaults: { ...DEFAULTS },
+    options: OPTIONS,
+    trainDefaults: { lr: 2e-3, optimizer: 'adam' },
+    create: (ops, config, rng) => new RecurrentLM(ops, kind, config as unknown as RecurrentLMConfig, rng),
+    ...extra,
+  };
+}
+
+export const RNN_MODEL = spec('rnn', 'tanh RNN language model: embedding → stacked Elman RNN → linear head (truncated BPTT)');
+export const LSTM_MODEL = spec('lstm', 'LSTM language model: embedding → stacked LSTM → linear head (truncated BPTT)');
+export const GRU_MODEL = spec('gru', 'GRU language model: embedding → stacked GRU → linear head (--gru-variant pytorch|paper)', {
+  defaults: { ...DEFAULTS, gruVariant: 'pytorch' },
+  options: [...OPTIONS, {
+    key: 'gruVariant', type: 'choice', choices: GRU_VARIANTS,
+    description: 'reset gate after the recurrent product (pytorch, cuDNN) or before it (paper: Cho et al. 2014)',
+  }],
+});

@@ -1,0 +1,44 @@
+// `handgrad bench train`: runs as a user runs it (a separate process), prints the report and the
+// JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIGS, flopsPerToken } from '../../bench/train.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const localNode = join(root, 'node_modules', '.bin', 'node');
+const node = existsSync(localNode) ? localNode : process.execPath;
+
+function handgrad(...args: string[]) {
+  const r = spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('handgrad bench train', () => {
+  it('--json prints {model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation} last', () => {
+    const r = handgrad('bench', 'train', '--model', 'gru', '--config', 'small', '--threads', '1', '--steps', '2', '--no-peer', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const out = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+    expect(out).toMatchObject({ model: 'gru', config: 'small', threads: 1 });
+    for (const k of ['tokensPerSec', 'modelGflops', 'gemmGflops', 'utilisation']) expect(out[k], k).toBeGreaterThan(0);
+    expect(out.modelGflops as number).toBeCloseTo((out.tokensPerSec as number) * flopsPerToken('gru', CONFIGS.small) / 1e9, 1);
+    expect(r.stderr).toContain('PyTorch peer not run');
+  });
+
+  it('rejects an unknown model or config with one usage line', () => {
+    for (const args of [['--model', 'transformer'], ['--config', 'large']]) {
+      const r = handgrad('bench', 'train', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(args[0]);
+    }
+  });
+
+  it('counts 6 × (multiply-adds of the GEMMs) per token', () => {
+    // lstm medium: input 64·1024 + recurrent 256·1024 + head 256·65 multiply-adds, ×2 flops, ×3 (fwd + bwd)
+    expect(flopsPerToken('lstm', CONFIGS.medium)).toBe(6 * (64 * 1024 + 256 * 1024 + 256 * 65));
+    expect(flopsPerToken('rnn', CONFIGS.small)).toBe(6 * (64 * 128 + 128 * 128 + 128 * 65));
+  });
+});
