@@ -1,13 +1,99 @@
-// PLACEHOLDER (replaced by the packed BLIS-style GEMM): scalar triple loop.
-export function gemmNaive(ta: i32, tb: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize, beta: f32, c: usize): void {
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s: f32 = 0;
-    for (let p = 0; p < k; p++) {
-      const av = ta ? load<f32>(a + (<usize>(p * m + i) << 2)) : load<f32>(a + (<usize>(i * k + p) << 2));
-      const bv = tb ? load<f32>(b + (<usize>(j * k + p) << 2)) : load<f32>(b + (<usize>(p * n + j) << 2));
-      s += av * bv;
+// Single-precision GEMM, plain 128-bit SIMD build:  C = alpha · op(A) · op(B) + beta · C.
+// Blocking, packing and the loop nest are in assembly/gemm_core.ts; this file holds the plain
+// micro-kernels and the exported entry points. The relaxed-SIMD kernels are in gemm_relaxed.ts,
+// compiled only into the relaxed build.
+//
+// Micro-kernels, by `variant` (measured on AMD Zen 3/4 and Zen 5; see shared notes/toolchain.md):
+//   0  Revec4x16  4×16 tile, plain f32x4 mul+add. For V8 with --experimental-wasm-revectorize,
+//                 which fuses each adjacent pair of 128-bit ops into one 256-bit AVX2 op: the 16
+//                 f32x4 accumulators (they would spill on 16 XMM registers) become 8 YMM, plus 2
+//                 YMM rows of B and one broadcast of A per row and k step.
+//   1  Simd4x8    4×8 tile, plain mul+add: 8 accumulators + 2 B vectors + 1 broadcast fit in
+//                 16 XMM registers, the best shape without revectorization.
+//   2  Relaxed4x8 (gemm_relaxed.ts) Simd4x8 with f32x4.relaxed_madd (FMA where the CPU has it).
+//   3  Revec4x16Fma (gemm_relaxed.ts) Revec4x16 with relaxed_madd, revectorized to 256-bit FMA:
+//                 half the instructions per k step. Zen 3/4 cannot issue the mul+add stream at full
+//                 rate (Revec4x16 reaches ~0.83× OpenBLAS there, this one ~0.95×); on Zen 5 both
+//                 run at the same speed. The revec4x16 path uses it whenever relaxed SIMD exists.
+// The k loops do one step per iteration on purpose: V8's optimising tier unrolls such a small loop
+// ×4 by itself and hoists the broadcast addresses out of it, while a loop unrolled by hand is too
+// big for it and pays an address computation per broadcast (measured: ×1 is ~10% faster than ×2).
+import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_core';
+
+/** 4×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2). */
+@final @unmanaged class Revec4x16 {
+  // @ts-ignore: decorator
+  @inline get nr(): i32 { return 16; }
+
+  tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    // c<row><column group>: row r, columns 4g..4g+3. The pairs (g0, g1) and (g2, g3) are what
+    // revectorization fuses into YMM registers, so they stay adjacent everywhere.
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
+    for (let p = 0; p < kc; p++) {
+      // One k step: a 16-wide row of B, and A's 4 values each broadcast across a vector.
+      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+      let a = v128.load32_splat(ap, 0);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      c02 = f32x4.add(c02, f32x4.mul(a, b2)); c03 = f32x4.add(c03, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      c12 = f32x4.add(c12, f32x4.mul(a, b2)); c13 = f32x4.add(c13, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      c22 = f32x4.add(c22, f32x4.mul(a, b2)); c23 = f32x4.add(c23, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      c32 = f32x4.add(c32, f32x4.mul(a, b2)); c33 = f32x4.add(c33, f32x4.mul(a, b3));
+      ap += 16; bp += ldb;
     }
-    const ci = c + (<usize>(i * n + j) << 2);
-    store<f32>(ci, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(ci));
+    storeTile4x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
+      c20, c21, c22, c23, c30, c31, c32, c33);
   }
+}
+
+/** 4×8, mul+add: the plain 128-bit kernel (no spills on 16 XMM registers). */
+@final @unmanaged class Simd4x8 {
+  // @ts-ignore: decorator
+  @inline get nr(): i32 { return 8; }
+
+  tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+    for (let p = 0; p < kc; p++) {
+      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap, 0);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      a = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      ap += 16; bp += ldb;
+    }
+    storeTile4x8(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31);
+  }
+}
+
+/** Bytes of packing scratch one thread needs (the caller aligns it to 64 bytes). */
+export function gemmScratchBytes(): i32 {
+  return <i32>SCRATCH_BYTES;
+}
+
+/**
+ * Rows [m0, m1) × columns [n0, n1) of C = alpha · op(A) · op(B) + beta · C, with micro-kernel
+ * `variant` (0 Revec4x16, 1 Simd4x8; the relaxed build's gemmBlockRelaxed adds 2 and 3).
+ * ta/tb: 1 when A is stored k×m / B is stored n×k. m, n, k: the whole product's sizes; the rest
+ * of C is not touched. Pointers are byte offsets; `scratch` holds gemmScratchBytes() bytes owned
+ * by the calling thread.
+ */
+export function gemmBlock(variant: i32, ta: i32, tb: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (variant == 0) gemmRange<Revec4x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+  else gemmRange<Simd4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
 }

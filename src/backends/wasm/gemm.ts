@@ -1,14 +1,64 @@
-// PLACEHOLDER (replaced by the packed, threaded GEMM driver): calls a scalar kernel.
+// Drives the packed GEMM of assembly/gemm*.ts: picks the micro-kernel for the kernel path, owns
+// the per-thread packing scratch, and splits large products across worker threads.
+//
+// Threads. Each worker instantiates the same compiled module on the same shared memory, so it can
+// run gemmBlock on any buffer of the heap. A large product is cut into chunks: column ranges of C
+// (whole NR-wide panels) or row ranges (whole 4-row panels). Chunks are disjoint blocks of C and
+// each thread packs into its own scratch, so the only shared state is a small control block (in
+// the heap, allocated once):
+//   CLAIM  (job tag << 8) | index of the next unclaimed chunk. The caller publishes a job by
+//          storing (tag, 0); every thread, the caller included, claims chunks by bumping it.
+//          Workers claim with compareExchange on the whole word, so a worker that wakes up late
+//          can only ever claim chunks of the job that is current, and reads that job's arguments
+//          after its claim succeeded (they cannot change until every chunk is done).
+//   DONE   chunks finished; the caller waits for it to reach the chunk count.
+// Dynamic claiming matters on a loaded machine: a worker that is descheduled or slow simply
+// takes fewer chunks (the caller does the rest) instead of stalling every product.
+// Nothing is allocated per call: arguments and chunk bounds go into the control block.
+import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import type { KernelPath } from './runtime.js';
 
 export interface GemmEngine {
   readonly threads: number;
+  /** When and how products are split across threads; mutable (tests force tiny splits). */
+  tuning: GemmTuning;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: number, b: number, beta: number, c: number): void;
   dispose(): void;
 }
+
+export interface GemmTuning {
+  /** Products with m·n·k below this run on the calling thread alone. */
+  minParallelWork: number;
+  /**
+   * Chunks per thread at most: more than one, so that a thread that is descheduled or slow (a
+   * loaded machine) costs little: the others take its share.
+   */
+  chunksPerThread: number;
+  /**
+   * The narrowest column chunk and the shortest row chunk. Each chunk packs the whole of the other
+   * operand: a column chunk w wide repacks A (m·k) for m·w·k of work, a row chunk h high B.
+   */
+  minChunkCols: number;
+  minChunkRows: number;
+  /** The fewest multiply-adds (m·n·k) in one chunk. */
+  minChunkWork: number;
+}
+
+/**
+ * Default tuning (2-core AMD Zen 3/4 machines): 2^18 multiply-adds take 5–8 µs on one core, a
+ * few times what handing a chunk to a spinning worker costs (64×64×64: 13 µs on one thread,
+ * 8 µs on two, measured back to back).
+ */
+export const DEFAULT_TUNING: Readonly<GemmTuning> = {
+  minParallelWork: 2 ** 18,
+  chunksPerThread: 4,
+  minChunkCols: 128,
+  minChunkRows: 64,
+  minChunkWork: 2 ** 17,
+};
 
 export interface GemmContext {
   module: WebAssembly.Module;
@@ -16,15 +66,195 @@ export interface GemmContext {
   heap: WasmHeap;
   path: KernelPath;
   threads: number;
+  /** revec4x16: use its fused multiply-add kernel (`module` must then be the relaxed build). */
+  fma?: boolean;
 }
 
+interface Kernel { variant: number; fn: 'gemmBlock' | 'gemmBlockRelaxed'; nr: number }
+
+/** The micro-kernel (`variant` argument of gemmBlock, see assembly/gemm.ts) a path runs. */
+export function kernelOf(path: KernelPath, fma = false): Kernel {
+  switch (path) {
+    case 'revec4x16': return fma ? { variant: 3, fn: 'gemmBlockRelaxed', nr: 16 } : { variant: 0, fn: 'gemmBlock', nr: 16 };
+    case 'simd4x8': return { variant: 1, fn: 'gemmBlock', nr: 8 };
+    case 'relaxed4x8': return { variant: 2, fn: 'gemmBlockRelaxed', nr: 8 };
+  }
+}
+const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
+const MAX_CHUNKS = 64; // the claim word keeps the chunk index in its low 8 bits
+
+// Control block layout (Int32 indices). The first cache line holds the words every thread
+// polls; the job's arguments follow on their own lines.
+export const CTL = {
+  CLAIM: 0, DONE: 1, QUIT: 2, ERROR: 3,
+  // gemmBlock arguments: variant, ta, tb, m, n, k, alpha (f32 bits), a, b, beta (f32 bits), c
+  ARGS: 16,
+  BY_COLS: 27, // 1: chunk bounds are column ranges, 0: row ranges
+  CHUNKS: 28,
+  BOUNDS: 32, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
+  INTS: 32 + MAX_CHUNKS + 1 + 15,
+} as const;
+/**
+ * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. A sleeping
+ * worker takes a futex wake-up (several µs, more if its core idled) to start; a spinning one
+ * starts at once, but takes CPU time from others on a machine with more busy threads than cores.
+ */
+export const SPIN_MS = 0.1;
+const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
+  ? (Atomics as unknown as { pause: () => void }).pause : () => {};
+
 export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
+  const { heap, path } = ctx;
+  const threads = Math.max(1, Math.floor(ctx.threads));
+  const { variant, fn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
-  return {
-    threads: 1,
-    gemm(ta, tb, m, n, kk, alpha, a, b, beta, c) {
-      (k.gemmNaive as (...a: number[]) => void)(ta ? 1 : 0, tb ? 1 : 0, m, n, kk, alpha, a, b, beta, c);
+  const block = k[fn] as (...args: number[]) => void;
+  if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
+
+  // Everything this engine needs, allocated once: scratch per thread and the control block.
+  const scratchBytes = (k.gemmScratchBytes as () => number)();
+  const scratch: number[] = [];
+  for (let t = 0; t < threads; t++) scratch.push(heap.alloc(scratchBytes));
+  const ctlPtr = heap.alloc(CTL.INTS * 4);
+  // Views over the shared buffer as it is now: a shared memory only grows, never detaches, so
+  // they stay valid for the control block (which lies below the current end) for good.
+  const ctl = new Int32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
+  const ctlF = new Float32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
+  ctl.fill(0);
+
+  const workers: Worker[] = [];
+  for (let w = 1; w < threads; w++) {
+    workers.push(new Worker(new URL('./gemm-worker.mjs', import.meta.url), {
+      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, ctlInts: CTL.INTS, scratch: scratch[w], spinMs: SPIN_MS },
+    }));
+  }
+  try {
+    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+      w.once('message', (msg) => (msg === 'ready' ? resolve() : reject(new Error(String(msg)))));
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`gemm worker exited with code ${code} during start-up`)));
+    })));
+  } catch (e) {
+    for (const w of workers) void w.terminate();
+    throw e;
+  }
+  for (const w of workers) {
+    w.removeAllListeners();
+    w.on('error', (e) => console.error('handgrad: gemm worker failed:', e));
+    w.unref(); // a process that forgets dispose() still exits
+  }
+
+  /** Cuts [0, total) into chunks of whole `unit`s (written to BOUNDS); returns how many. */
+  function cut(total: number, unit: number, minUnits: number, work: number): number {
+    const units = Math.ceil(total / unit);
+    const chunks = Math.max(1, Math.min(threads * engine.tuning.chunksPerThread, MAX_CHUNKS,
+      Math.floor(units / Math.max(1, minUnits)), Math.floor(work / Math.max(1, engine.tuning.minChunkWork))));
+    let start = 0;
+    ctl[CTL.BOUNDS] = 0;
+    for (let i = 0; i < chunks; i++) {
+      const count = Math.floor(units / chunks) + (i < units % chunks ? 1 : 0);
+      start = Math.min(total, start + count * unit);
+      ctl[CTL.BOUNDS + i + 1] = start;
+    }
+    return chunks;
+  }
+
+  let tag = 0;
+  let disposed = false;
+  const engine: GemmEngine = {
+    threads,
+    tuning: { ...DEFAULT_TUNING },
+
+    gemm(transA, transB, m, n, kk, alpha, a, b, beta, c) {
+      if (disposed) throw new Error('wasm backend: gemm after dispose()');
+      const ta = transA ? 1 : 0, tb = transB ? 1 : 0;
+      const work = m * n * kk;
+      const tune = engine.tuning;
+      if (threads === 1 || work < tune.minParallelWork || m * n === 0) {
+        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+        return;
+      }
+      // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
+      // repacked one is the smaller (m·k per column chunk, k·n per row chunk).
+      const byCols = n >= m;
+      const chunks = byCols
+        ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
+        : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
+      if (chunks === 1) {
+        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+        return;
+      }
+      const A = CTL.ARGS;
+      ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
+      ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
+      ctl[CTL.BY_COLS] = byCols ? 1 : 0;
+      ctl[CTL.CHUNKS] = chunks;
+      ctl[CTL.DONE] = 0;
+      tag = (tag + 1) & 0xffffff;
+      Atomics.store(ctl, CTL.CLAIM, tag << 8); // publishes everything written above
+      Atomics.notify(ctl, CTL.CLAIM); // wakes sleeping workers (spinning ones see the store)
+
+      // Take chunks like any worker until none are left. Should a kernel throw, keep claiming
+      // (without running) so that the job still completes before this call returns: the next
+      // job must not start while a worker is still counting chunks of this one.
+      let mine = 0;
+      let failure: unknown = null;
+      for (;;) {
+        const i = Atomics.add(ctl, CTL.CLAIM, 1) & 0xff;
+        if (i >= chunks) break;
+        mine++;
+        if (failure !== null) continue;
+        const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
+        try {
+          if (byCols) block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, lo, hi, scratch[0]);
+          else block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, lo, hi, 0, n, scratch[0]);
+        } catch (e) {
+          failure = e;
+        }
+      }
+      // Wait for the chunks the workers took: spin first, they usually finish within microseconds.
+      let done = Atomics.load(ctl, CTL.DONE) + mine;
+      if (done < chunks) {
+        const deadline = performance.now() + SPIN_MS;
+        while ((done = Atomics.load(ctl, CTL.DONE) + mine) < chunks && performance.now() < deadline) pause();
+      }
+      while (done < chunks) {
+        Atomics.wait(ctl, CTL.DONE, done - mine);
+        done = Atomics.load(ctl, CTL.DONE) + mine;
+      }
+      if (failure !== null) throw failure;
+      if (ctl[CTL.ERROR] !== 0) {
+        ctl[CTL.ERROR] = 0;
+        throw new Error('handgrad: a gemm worker failed (see the message above)');
+      }
     },
-    dispose() {},
+
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      Atomics.store(ctl, CTL.QUIT, 1);
+      Atomics.add(ctl, CTL.CLAIM, 1 << 8); // a new tag: wakes the workers, who see QUIT
+      Atomics.notify(ctl, CTL.CLAIM);
+      for (const w of workers) void w.terminate();
+    },
   };
+
+  // Warm-up: a fresh module runs in V8's baseline tier until a function has used up its tiering
+  // budget; the optimised code then compiles in the background and is shared by every thread.
+  // A few split 128³ products (2 ms) start that for the micro-kernels and the worker path; the
+  // first one or two large products still run about 2× slower (measured at 512³).
+  const mark = heap.mark();
+  try {
+    const dim = 128;
+    const buf = heap.alloc(3 * dim * dim * 4);
+    new Float32Array(heap.memory.buffer, buf, 3 * dim * dim).fill(0);
+    engine.tuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
+    for (let i = 0; i < 3; i++) {
+      engine.gemm(false, false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
+    }
+  } finally {
+    engine.tuning = { ...DEFAULT_TUNING };
+    heap.release(mark);
+  }
+  return engine;
 }

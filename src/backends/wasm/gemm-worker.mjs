@@ -1,0 +1,50 @@
+// A GEMM worker thread (the protocol is described in src/backends/wasm/gemm.ts). Plain JavaScript
+// so that it starts without a TypeScript loader. It instantiates the compiled kernel module on the
+// shared memory, then loops: claim a chunk of the current job, run gemmBlock on it with this
+// thread's scratch, count it done; when no chunk is left, spin a little, then sleep until the
+// claim word changes (a new job, or dispose()).
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { module, memory, fn, ctl: ctlPtr, ctlInts, scratch, spinMs } = workerData;
+// Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
+const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
+// Int32 indices into the control block: keep in step with CTL in gemm.ts.
+const CLAIM = 0, DONE = 1, QUIT = 2, ERROR = 3, ARGS = 16, BY_COLS = 27, CHUNKS = 28, BOUNDS = 32;
+
+const instance = new WebAssembly.Instance(module, {
+  env: { memory, abort() { throw new Error('handgrad: a WASM kernel aborted'); } },
+});
+const block = instance.exports[fn];
+const ctl = new Int32Array(memory.buffer, ctlPtr, ctlInts);
+const ctlF = new Float32Array(memory.buffer, ctlPtr, ctlInts);
+
+parentPort.postMessage('ready');
+
+for (;;) {
+  const word = Atomics.load(ctl, CLAIM);
+  if (Atomics.load(ctl, QUIT) !== 0) break;
+  const i = word & 0xff;
+  if (i < ctl[CHUNKS]) {
+    // Claim chunk i of the job this word belongs to; if the word moved on, look again.
+    if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) continue;
+    const lo = ctl[BOUNDS + i], hi = ctl[BOUNDS + i + 1];
+    const byCols = ctl[BY_COLS] !== 0, m = ctl[ARGS + 3], n = ctl[ARGS + 4];
+    try {
+      block(ctl[ARGS], ctl[ARGS + 1], ctl[ARGS + 2], m, n, ctl[ARGS + 5], ctlF[ARGS + 6], ctl[ARGS + 7],
+        ctl[ARGS + 8], ctlF[ARGS + 9], ctl[ARGS + 10],
+        byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
+    } catch (e) {
+      console.error('handgrad: gemm worker:', e);
+      Atomics.store(ctl, ERROR, 1);
+    }
+    Atomics.add(ctl, DONE, 1);
+    Atomics.notify(ctl, DONE);
+    continue;
+  }
+  // Nothing to claim. Spin a little first: during training products come back to back and a
+  // futex wake-up costs as much as a small product. Not long, though: on a machine with more
+  // busy threads than cores a spinning thread takes time from the ones doing work.
+  const deadline = performance.now() + spinMs;
+  while (Atomics.load(ctl, CLAIM) === word && performance.now() < deadline) pause();
+  if (Atomics.load(ctl, CLAIM) === word) Atomics.wait(ctl, CLAIM, word);
+}

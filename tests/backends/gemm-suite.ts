@@ -1,0 +1,270 @@
+// The WASM GEMM test body, shared by wasm-gemm.test.ts (V8 revectorization on, where the machine
+// allows it) and wasm-gemm-norevec.test.ts (off: every path compiled by plain V8). Each file runs
+// in its own process (vitest.config.ts), because V8's wasm flags are process-wide.
+//
+// Every kernel configuration the process supports (revec4x16 with and without FMA, relaxed4x8,
+// simd4x8), on 1 and 2 threads, is compared with the float64 reference backend on all four
+// transposes, three (alpha, beta) pairs and ragged shapes around every tile and block edge.
+// Inputs are rounded to f32 first and the reference gets the same values, so what is left is
+// the kernel's own f32 arithmetic. Operands are misaligned views into sentinel-filled buffers:
+// a write past the m×n result, or into A or B, fails the test.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Tensor } from '../../src/ops/types.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import type { KernelPath, WasmOps } from '../../src/backends/wasm/index.js';
+import { DEFAULT_TUNING, type GemmTuning } from '../../src/backends/wasm/gemm.js';
+
+export interface SuiteOptions {
+  /** Loads the backend; the caller sets process.env (HANDGRAD_REVECTORIZE) before importing it. */
+  load: () => Promise<typeof import('../../src/backends/wasm/index.js')>;
+  /** Also run the (slower) test that a process without dispose() exits. */
+  exitTest?: boolean;
+}
+
+interface Config { path: KernelPath; fma?: boolean; label: string }
+const CONFIGS: Config[] = [
+  { path: 'revec4x16', fma: true, label: 'revec4x16 (fma)' },
+  { path: 'revec4x16', fma: false, label: 'revec4x16 (mul+add)' },
+  { path: 'relaxed4x8', label: 'relaxed4x8' },
+  { path: 'simd4x8', label: 'simd4x8' },
+];
+
+// [m, n, k]: tile edges (MR = 4, NR = 8/16), packing edges (4×4 transposes), block edges
+// (MC = 128, KC = 256, NC = 2048), degenerate sizes, and shapes split by rows and by columns.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [1, 1, 5], [3, 5, 17], [5, 3, 1], [4, 16, 4], [4, 8, 8], [17, 1, 3], [1, 17, 3],
+  [5, 17, 129], [17, 5, 3], [129, 17, 5], [17, 129, 7], [33, 65, 257], [129, 3, 300],
+  [7, 257, 33], [257, 9, 11], [16, 48, 64], [5, 2100, 3], [300, 20, 10],
+  [0, 5, 3], [5, 0, 3], [0, 0, 0], [3, 5, 0], [1, 1, 0],
+];
+const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
+const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+
+/** Splits every product, however small, into up to 2 chunks per thread: tests the split. */
+const SPLIT_EVERYTHING: GemmTuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
+
+// mulberry32: a small seeded generator, so failures reproduce.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Case {
+  m: number; n: number; k: number; ta: boolean; tb: boolean; alpha: number; beta: number;
+  a: Float32Array; b: Float32Array; c0: Float32Array; expected: Float64Array;
+  /** max over elements of |alpha|·Σ|a·b| + |beta·c|: what rounding errors are measured against. */
+  scale: number;
+}
+
+const ref = new ReferenceOps('f64');
+const cases = new Map<string, Case>();
+
+/** The inputs and the float64 result of one product, made once and shared by every config. */
+function getCase(m: number, n: number, k: number, ta: boolean, tb: boolean, alpha: number, beta: number): Case {
+  const key = `${m}x${n}x${k}${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}${alpha},${beta}`;
+  let c = cases.get(key);
+  if (!c) {
+    const rand = rng(m * 7919 + n * 104729 + k * 13 + (ta ? 1 : 0) + (tb ? 2 : 0) + alpha * 1000 + beta * 10);
+    const fill = (len: number) => Float32Array.from({ length: len }, () => rand() * 2 - 1);
+    const a = fill(m * k), b = fill(k * n);
+    // beta = 0 must overwrite C, whatever it held: give it NaN.
+    const c0 = beta === 0 ? new Float32Array(m * n).fill(Number.NaN) : fill(m * n);
+    const out = ref.tensorFrom(beta === 0 ? new Float32Array(m * n) : c0);
+    ref.gemm(ta, tb, m, n, k, alpha, ref.tensorFrom(a), ref.tensorFrom(b), beta, out);
+    const mag = ref.tensorFrom(beta === 0 ? new Float32Array(m * n) : c0.map(Math.abs));
+    ref.gemm(ta, tb, m, n, k, Math.abs(alpha), ref.tensorFrom(a.map(Math.abs)), ref.tensorFrom(b.map(Math.abs)), Math.abs(beta), mag);
+    const scale = (mag.data as Float64Array).reduce((x, y) => Math.max(x, y), 0);
+    c = { m, n, k, ta, tb, alpha, beta, a, b, c0, expected: out.data as Float64Array, scale };
+    cases.set(key, c);
+  }
+  return c;
+}
+
+const SENTINEL = 777.25;
+
+/** A misaligned view holding `values` inside a buffer whose other cells hold SENTINEL. */
+function guarded(ops: WasmOps, values: Float32Array, offset: number): { t: Tensor; check: () => string | null } {
+  const buf = ops.tensor(offset + values.length + 7);
+  buf.data.fill(SENTINEL);
+  const t = buf.view(offset, values.length);
+  t.data.set(values);
+  const check = () => {
+    const d = buf.data;
+    for (let i = 0; i < d.length; i++) {
+      if ((i < offset || i >= offset + values.length) && d[i] !== SENTINEL) return `wrote outside its operand at ${i - offset}`;
+    }
+    return null;
+  };
+  return { t, check };
+}
+
+/**
+ * max over elements of |got − expected| / scale, where scale is the largest magnitude of the
+ * terms summed into that element, |alpha|·Σ_p |a_ip·b_pj| + |beta·c_ij| (over all elements): the
+ * size f32 rounding errors scale with. (Dividing by |expected| alone fails on cancellation:
+ * a 1×1 result of 0.01 made of terms near 1 is not a wrong kernel.)
+ */
+function relativeError(got: ArrayLike<number>, expected: ArrayLike<number>, scale: number): number {
+  let maxErr = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = Math.abs(got[i] - expected[i]);
+    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
+  }
+  return scale > 0 ? maxErr / scale : maxErr;
+}
+
+/** Runs one case on `ops`; returns a failure message or null. */
+function runCase(ops: WasmOps, cs: Case, seq: number): string | null {
+  const mark = ops.mark();
+  try {
+    const A = guarded(ops, cs.a, 1 + (seq % 3));
+    const B = guarded(ops, cs.b, 2 + (seq % 5));
+    const C = guarded(ops, cs.c0, 3 + (seq % 2));
+    ops.gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, cs.alpha, A.t, B.t, cs.beta, C.t);
+    const where = `${cs.m}×${cs.n}×${cs.k} ${cs.ta ? 'T' : 'N'}${cs.tb ? 'T' : 'N'} alpha ${cs.alpha} beta ${cs.beta}`;
+    for (const [name, g] of [['A', A], ['B', B], ['C', C]] as const) {
+      const err = g.check();
+      if (err) return `${where}: ${name} ${err}`;
+    }
+    const a2 = A.t.data, b2 = B.t.data;
+    for (let i = 0; i < cs.a.length; i++) if (a2[i] !== cs.a[i]) return `${where}: A was modified at ${i}`;
+    for (let i = 0; i < cs.b.length; i++) if (b2[i] !== cs.b[i]) return `${where}: B was modified at ${i}`;
+    // Each output sums k products of values in [-1, 1): f32 rounding grows like sqrt(k). An
+    // indexing mistake (a wrong row, a lost k step, a missing beta) gives errors near 1.
+    const tol = 2e-6 * Math.sqrt(Math.max(1, cs.k));
+    const rel = relativeError(C.t.data, cs.expected, cs.scale);
+    return rel <= tol ? null : `${where}: relative error ${rel.toExponential(2)} > ${tol.toExponential(2)}`;
+  } finally {
+    ops.release(mark);
+  }
+}
+
+export function gemmSuite(opts: SuiteOptions): void {
+  let backend: Awaited<ReturnType<SuiteOptions['load']>>;
+  beforeAll(async () => { backend = await opts.load(); });
+
+  for (const cfg of CONFIGS) {
+    for (const threads of [1, 2]) {
+      describe(`${cfg.label}, ${threads} thread${threads > 1 ? 's' : ''}`, () => {
+        let ops: WasmOps | null = null;
+        beforeAll(async () => {
+          try {
+            ops = await backend.createWasmOps({ path: cfg.path, fma: cfg.fma, threads, onNotice: () => {} });
+          } catch (e) {
+            if (!(e instanceof RangeError)) throw e; // RangeError: this process cannot run the path
+          }
+          if (ops && threads > 1) ops.gemmEngine.tuning = { ...SPLIT_EVERYTHING };
+        });
+        afterAll(() => ops?.dispose());
+
+        it('matches the float64 reference on ragged shapes, all transposes and scales', (ctx) => {
+          if (!ops) return ctx.skip();
+          expect(ops.threads).toBe(threads);
+          const failures: string[] = [];
+          let seq = 0;
+          for (const [m, n, k] of SHAPES) for (const [ta, tb] of TRANSPOSES) for (const [alpha, beta] of SCALES) {
+            const err = runCase(ops, getCase(m, n, k, ta, tb, alpha, beta), seq++);
+            if (err) failures.push(err);
+          }
+          expect(failures.slice(0, 10)).toEqual([]);
+        });
+
+        it('matches on random shapes', (ctx) => {
+          if (!ops) return ctx.skip();
+          const rand = rng(threads * 31 + CONFIGS.indexOf(cfg));
+          const failures: string[] = [];
+          for (let i = 0; i < 12; i++) {
+            const dim = () => 1 + Math.floor(rand() ** 2 * 150);
+            const [ta, tb] = TRANSPOSES[i % 4];
+            const [alpha, beta] = SCALES[i % 3];
+            const err = runCase(ops, getCase(dim(), dim(), dim(), ta, tb, alpha, beta), i);
+            if (err) failures.push(err);
+          }
+          expect(failures).toEqual([]);
+        });
+
+        it('runs products above the threading threshold with its default setting', (ctx) => {
+          if (!ops) return ctx.skip();
+          const saved = ops.gemmEngine.tuning;
+          ops.gemmEngine.tuning = { ...DEFAULT_TUNING };
+          try {
+            const [m, n, k] = [96, 300, 100];
+            expect(m * n * k).toBeGreaterThan(DEFAULT_TUNING.minParallelWork);
+            const failures: string[] = [];
+            for (const [ta, tb] of TRANSPOSES) {
+              const err = runCase(ops, getCase(m, n, k, ta, tb, 0.5, 1), 0);
+              if (err) failures.push(err);
+            }
+            expect(failures).toEqual([]);
+          } finally {
+            ops.gemmEngine.tuning = saved;
+          }
+        });
+      });
+    }
+  }
+
+  describe('views', () => {
+    it('computes on slices of one buffer made with view(offset, size)', async () => {
+      const ops = await backend.createWasmOps({ threads: 2, onNotice: () => {} });
+      ops.gemmEngine.tuning = { ...SPLIT_EVERYTHING };
+      try {
+        const m = 13, n = 21, k = 9;
+        const rand = rng(99);
+        const a = Float32Array.from({ length: m * k }, () => rand() - 0.5);
+        const b = Float32Array.from({ length: k * n }, () => rand() - 0.5);
+        // One buffer: [pad 5 | A | pad 3 | B | pad 2 | C | pad 4]
+        const offA = 5, offB = offA + m * k + 3, offC = offB + k * n + 2, total = offC + m * n + 4;
+        const buf = ops.tensor(total);
+        buf.data.fill(SENTINEL);
+        buf.view(offA, m * k).data.set(a);
+        buf.view(offB, k * n).data.set(b);
+        const C = buf.view(offC, m * n);
+        ops.gemm(false, false, m, n, k, 1, buf.view(offA, m * k), buf.view(offB, k * n), 0, C);
+        const out = ref.tensor(m * n);
+        ref.gemm(false, false, m, n, k, 1, ref.tensorFrom(a), ref.tensorFrom(b), 0, out);
+        expect(relativeError(C.data, out.data, 1)).toBeLessThan(1e-5);
+        const d = buf.data;
+        const inside = (i: number) => (i >= offA && i < offA + m * k) || (i >= offB && i < offB + k * n) || (i >= offC && i < offC + m * n);
+        for (let i = 0; i < total; i++) if (!inside(i)) expect(d[i]).toBe(SENTINEL);
+        // A view that is too small is refused before any kernel runs.
+        expect(() => ops.gemm(false, false, m, n, k, 1, buf.view(offA, m * k - 1), buf.view(offB, k * n), 0, C)).toThrow(RangeError);
+      } finally {
+        ops.dispose();
+      }
+    });
+  });
+
+  if (opts.exitTest) {
+    it('lets a process that never calls dispose() exit', () => {
+      // Worker threads are unref()ed: a script that forgets dispose() must still end.
+      const index = fileURLToPath(new URL('../../src/backends/wasm/index.ts', import.meta.url));
+      const dir = mkdtempSync(join(tmpdir(), 'handgrad-gemm-'));
+      const script = join(dir, 'no-dispose.mts');
+      writeFileSync(script, `const { createWasmOps } = await import(${JSON.stringify(pathToFileURL(index).href)});
+        const ops = await createWasmOps({ threads: 2 });
+        const A = ops.tensor(256 * 256);
+        ops.gemm(false, false, 256, 256, 256, 1, A, A, 0, ops.tensor(256 * 256));
+        console.log('done', ops.threads);\n`);
+      try {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000 });
+        expect(r.error).toBeUndefined();
+        expect(r.stdout.trim()).toBe('done 2');
+        expect(r.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}
