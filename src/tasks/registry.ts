@@ -10,6 +10,11 @@
 // for a demonstration of a failure (the perceptron on XOR) that includes failing as expected.
 import { XOR_TASK } from './xor.js';
 import { GATES_TASK } from './gates.js';
+import { MEMORY_TASK } from './memory.js';
+import { REVERSE_TASK } from './reverse.js';
+import { ADDING_TASK } from './adding.js';
+import { NEXT_VALUE_TASK } from './next-value.js';
+import { BINARY_MEMORY_TASK } from './binary-memory.js';
 
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
@@ -83,3 +88,8 @@ export async function runTask(name: string, opts: TaskOptions): Promise<TaskResu
 // ---- the built-in tasks: one line each ---------------------------------------------------------
 registerTask(XOR_TASK);
 registerTask(GATES_TASK);
+registerTask(MEMORY_TASK);
+registerTask(REVERSE_TASK);
+registerTask(ADDING_TASK);
+registerTask(NEXT_VALUE_TASK);
+registerTask(BINARY_MEMORY_TASK);
