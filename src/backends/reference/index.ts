@@ -36,7 +36,9 @@ export function activate(kind: Activation, x: number): number {
     case 'relu': return x > 0 ? x : 0;
     case 'sigmoid': return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
     case 'tanh': return Math.tanh(x);
-    case 'gelu': return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)));
+    // ½x(1 + tanh u) written as x·σ(2u): the same function, without the cancellation of
+    // 1 + tanh u for very negative x (the WASM kernel uses this form too).
+    case 'gelu': return x * activate('sigmoid', 2 * SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     case 'silu': return x * activate('sigmoid', x);
   }
 }
@@ -49,10 +51,11 @@ export function activateDerivative(kind: Activation, x: number, y: number): numb
     case 'sigmoid': return y * (1 - y);
     case 'tanh': return 1 - y * y;
     case 'gelu': {
+      // d/dx [x·σ(2u)] = σ(2u) + x · 2σ(2u)(1 − σ(2u)) · du/dx
       const u = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
-      const t = Math.tanh(u);
+      const s = activate('sigmoid', 2 * u);
       const du = SQRT_2_OVER_PI * (1 + 3 * GELU_C * x * x);
-      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
+      return s + 2 * x * s * (1 - s) * du;
     }
     case 'silu': {
       const s = activate('sigmoid', x);
