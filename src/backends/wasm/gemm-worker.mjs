@@ -5,18 +5,18 @@
 // claim word changes (a new job, or dispose()).
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { module, memory, fn, ctl: ctlPtr, ctlInts, scratch, spinMs } = workerData;
+const { module, memory, fn, ctl: ctlPtr, layout, scratch, spinMs } = workerData;
 // Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
-// Int32 indices into the control block: keep in step with CTL in gemm.ts.
-const CLAIM = 0, DONE = 1, QUIT = 2, ERROR = 3, ARGS = 16, BY_COLS = 27, CHUNKS = 28, BOUNDS = 32;
+// Int32 indices into the control block (CTL in gemm.ts).
+const { CLAIM, DONE, QUIT, ERROR, ARGS, BY_COLS, CHUNKS, BOUNDS, INTS } = layout;
 
 const instance = new WebAssembly.Instance(module, {
   env: { memory, abort() { throw new Error('handgrad: a WASM kernel aborted'); } },
 });
 const block = instance.exports[fn];
-const ctl = new Int32Array(memory.buffer, ctlPtr, ctlInts);
-const ctlF = new Float32Array(memory.buffer, ctlPtr, ctlInts);
+const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
+const ctlF = new Float32Array(memory.buffer, ctlPtr, INTS);
 
 parentPort.postMessage('ready');
 

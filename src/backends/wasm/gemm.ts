@@ -83,23 +83,27 @@ export function kernelOf(path: KernelPath, fma = false): Kernel {
 const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
 const MAX_CHUNKS = 64; // the claim word keeps the chunk index in its low 8 bits
 
-// Control block layout (Int32 indices). The first cache line holds the words every thread
-// polls; the job's arguments follow on their own lines.
+// Control block layout (Int32 indices; 16 to a 64-byte cache line). Idle workers spin on the
+// first line, the caller waits on the second, and the job description follows, so publishing a
+// job or counting a chunk done does not disturb the line someone is spinning on.
 export const CTL = {
-  CLAIM: 0, DONE: 1, QUIT: 2, ERROR: 3,
+  CLAIM: 0, QUIT: 1, // line 0
+  DONE: 16, ERROR: 17, // line 1
   // gemmBlock arguments: variant, ta, tb, m, n, k, alpha (f32 bits), a, b, beta (f32 bits), c
-  ARGS: 16,
-  BY_COLS: 27, // 1: chunk bounds are column ranges, 0: row ranges
-  CHUNKS: 28,
-  BOUNDS: 32, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
-  INTS: 32 + MAX_CHUNKS + 1 + 15,
+  ARGS: 32,
+  BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
+  CHUNKS: 44,
+  BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
+  INTS: 48 + MAX_CHUNKS + 1 + 15,
 } as const;
 /**
- * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. A sleeping
- * worker takes a futex wake-up (several µs, more if its core idled) to start; a spinning one
- * starts at once, but takes CPU time from others on a machine with more busy threads than cores.
+ * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. Waking a
+ * sleeping worker costs the caller's Atomics.notify tens of µs on a VM (measured ~40 µs: the
+ * other vCPU has to be woken), as much as a whole 16×128·128×512 product; a spinning worker
+ * starts at once. Measured with products 0.3–1 ms apart (other ops in between): 1 ms of spinning
+ * gives 1.2–2.2× on two threads where 0.1 ms gave 0.3–1.5×. OpenBLAS spins far longer.
  */
-export const SPIN_MS = 0.1;
+export const SPIN_MS = 1;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
@@ -125,7 +129,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const workers: Worker[] = [];
   for (let w = 1; w < threads; w++) {
     workers.push(new Worker(new URL('./gemm-worker.mjs', import.meta.url), {
-      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, ctlInts: CTL.INTS, scratch: scratch[w], spinMs: SPIN_MS },
+      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, layout: CTL, scratch: scratch[w], spinMs: SPIN_MS },
     }));
   }
   try {
