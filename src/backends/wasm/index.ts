@@ -30,6 +30,8 @@ export interface WasmOptions {
    * mul+add (AMD Zen 3/4).
    */
   fma?: boolean;
+  /** Tests only: these paths fail their self-check (a corrupted result), to exercise the fallback. */
+  injectSelfCheckFault?: readonly KernelPath[];
 }
 
 function wasmBytes(build: 'simd' | 'relaxed'): Uint8Array<ArrayBuffer> {
@@ -65,7 +67,7 @@ export async function createWasmOps(opts: WasmOptions = {}): Promise<WasmOps> {
   let lastError = '';
   for (const path of order) {
     const ops = await instantiate(path, threads, fma);
-    const err = ops.selfCheck();
+    const err = ops.selfCheck(opts.injectSelfCheckFault?.includes(path) ?? false);
     if (err === null) return ops;
     ops.dispose();
     lastError = `${path}: ${err}`;
@@ -111,31 +113,37 @@ export class WasmOps implements Ops {
   get threads(): number { return this.gemmEngine.threads; }
 
   /**
-   * Runs a small ragged GEMM in each transpose against a scalar product in double precision.
-   * Returns null when it agrees, else what went wrong.
+   * Runs ragged GEMMs in each transpose against a scalar product in double precision: one small
+   * product (one thread) and one above the threading threshold (so the worker split is checked
+   * too when threads > 1). Returns null when they agree, else what went wrong.
+   * `fault` (tests only) corrupts one result element first, to prove the check can fail.
    */
-  selfCheck(): string | null {
+  selfCheck(fault = false): string | null {
     const mark = this.mark();
     try {
-      const m = 37, n = 41, kk = 53;
       let seed = 12345;
       const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-      const A = this.tensorFrom(Array.from({ length: m * kk }, rnd));
-      const B = this.tensorFrom(Array.from({ length: kk * n }, rnd));
-      const C = this.tensor(m * n);
-      for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
-        this.fill(C, Number.NaN); // beta = 0 must overwrite NaN
-        this.gemm(ta, tb, m, n, kk, 1, A, B, 0, C);
-        const a = A.data, b = B.data, c = C.data;
-        let maxErr = 0, maxRef = 0;
-        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-          let s = 0;
-          for (let p = 0; p < kk; p++) s += (ta ? a[p * m + i] : a[i * kk + p]) * (tb ? b[j * kk + p] : b[p * n + j]);
-          maxErr = Math.max(maxErr, Math.abs(s - c[i * n + j]));
-          maxRef = Math.max(maxRef, Math.abs(s));
+      for (const [m, n, kk] of [[37, 41, 53], [67, 97, 83]]) {
+        const A = this.tensorFrom(Array.from({ length: m * kk }, rnd));
+        const B = this.tensorFrom(Array.from({ length: kk * n }, rnd));
+        const C = this.tensor(m * n);
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+          this.fill(C, Number.NaN); // beta = 0 must overwrite NaN
+          this.gemm(ta, tb, m, n, kk, 1, A, B, 0, C);
+          if (fault) C.data[(m * n) >> 1] += 1;
+          const a = A.data, b = B.data, c = C.data;
+          let maxErr = 0, maxRef = 0;
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let p = 0; p < kk; p++) s += (ta ? a[p * m + i] : a[i * kk + p]) * (tb ? b[j * kk + p] : b[p * n + j]);
+            // `!(≤)` so that a NaN left in C counts as an error
+            const err = Math.abs(s - c[i * n + j]);
+            if (!(err <= maxErr)) maxErr = err;
+            maxRef = Math.max(maxRef, Math.abs(s));
+          }
+          const rel = maxErr / maxRef;
+          if (!(rel < 1e-5)) return `${m}×${kk}·${kk}×${n} gemm${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} relative error ${rel.toExponential(2)}`;
         }
-        const rel = maxErr / maxRef;
-        if (!(rel < 1e-5)) return `gemm${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} relative error ${rel.toExponential(2)}`;
       }
       return null;
     } catch (e) {
