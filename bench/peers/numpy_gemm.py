@@ -9,7 +9,20 @@ set before NumPy loads); "threads" only labels the rows.
 
 Prints one progress line per measurement to stderr and, as the last line of stdout, one JSON
 object {"blas": "<library version>", "rows": [{"op":"gemm","peer":"openblas",...,"gflops":..}]}.
-Timing follows bench/kernels.ts: warm-up, reps of at least minRepSeconds, median.
+Timing follows bench/kernels.ts: warm-up, reps of at least minRepSeconds, best rep.
+
+Server mode (the paired, interleaved phase of bench/kernels.ts):
+  OPENBLAS_NUM_THREADS=2 python3 bench/peers/numpy_gemm.py --serve
+A persistent process, one per thread count (the count is fixed once NumPy has loaded). It first
+prints {"ready": true, "blas": "<library version>", "threads": <OPENBLAS_NUM_THREADS or null>},
+then reads one JSON request per line from stdin,
+  {"m":..,"k":..,"n":..,"variant":"nn"|"nt"|"tn","seconds":0.25,"minRepSeconds":0.03,"id":..}
+and answers each with one JSON line
+  {"id":..,"m":..,"k":..,"n":..,"variant":..,"gflops":<best rep>,"reps":..,"iters":..,"seconds":..}
+(or {"id":..,"error":"..."} for a bad request): a short warm-up, then reps of at least
+minRepSeconds until about `seconds` have been spent timing (at least 3 reps), best rep taken.
+Operands are allocated once per shape and variant and cached. {"quit": true} or end of input
+ends it. Nothing else is written to stdout.
 Exit code 3 when NumPy is missing.
 """
 import json
@@ -54,17 +67,87 @@ def measure(run, flops, timing):
         for _ in range(iters):
             run()
 
-    times = sorted(seconds(rep) / iters for _ in range(reps))
-    mid = len(times) // 2
-    median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
-    return flops / median / 1e9
+    best = min(seconds(rep) / iters for _ in range(reps))
+    return flops / best / 1e9
 
 
 def round_g(g):
     return float(f"{g:.{4 if g >= 100 else 3}g}")
 
 
+def operands(cache, rng, m, k, n, variant):
+    """(op(A), op(B), C) for one shape and variant, allocated once."""
+    key = (m, k, n, variant)
+    if key not in cache:
+        ta, tb = variant == "tn", variant == "nt"
+        a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
+        b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
+        cache[key] = (a.T if ta else a, b.T if tb else b, np.empty((m, n), dtype=np.float32))
+    return cache[key]
+
+
+def measure_for(run, flops, window, min_rep):
+    """Best-rep GFLOP/s of `run` over about `window` seconds of timing (the paired phase)."""
+    t_start = time.perf_counter()
+    run()  # warm-up: at least two calls and 10% of the window
+    calls = 1
+    while True:
+        t0 = time.perf_counter()
+        run()
+        last = time.perf_counter() - t0
+        calls += 1
+        if calls >= 2 and t0 + last - t_start >= 0.1 * window:
+            break
+    iters = max(1, int(-(-min_rep // max(last, 1e-7))))
+    best, reps = float("inf"), 0
+    t_timed = time.perf_counter()
+    while reps < 3 or time.perf_counter() - t_timed < window:
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            run()
+        best = min(best, (time.perf_counter() - t0) / iters)
+        reps += 1
+    return flops / best / 1e9, reps, iters, time.perf_counter() - t_start
+
+
+def serve():
+    import os
+    rng = np.random.default_rng(0)
+    cache = {}
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    out = sys.stdout
+    out.write(json.dumps({"ready": True, "blas": blas_name(), "threads": int(threads) if threads else None}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        req_id = None
+        try:
+            req = json.loads(line)
+            req_id = req.get("id")
+            if req.get("quit"):
+                break
+            m, k, n = int(req["m"]), int(req["k"]), int(req["n"])
+            variant = req.get("variant", "nn")
+            if variant not in ("nn", "nt", "tn") or min(m, k, n) < 1:
+                raise ValueError(f"bad request {line}")
+            window = float(req.get("seconds", 0.25))
+            min_rep = float(req.get("minRepSeconds", 0.03))
+            opa, opb, c = operands(cache, rng, m, k, n, variant)
+            gflops, reps, iters, spent = measure_for(lambda: np.matmul(opa, opb, out=c), 2 * m * n * k, window, min_rep)
+            reply = {"id": req_id, "m": m, "k": k, "n": n, "variant": variant, "gflops": gflops,
+                     "reps": reps, "iters": iters, "seconds": round(spent, 4)}
+        except Exception as e:  # a bad request gets an error line; the server keeps going
+            reply = {"id": req_id, "error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve()
+        return
     config = json.loads(sys.argv[1])
     timing = config["timing"]
     threads = int(config["threads"])

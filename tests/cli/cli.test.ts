@@ -123,11 +123,52 @@ describe('handgrad CLI', () => {
       // no 512³ figure in quick mode, so the ratios say "not measured" instead of inventing one
       expect(rep.gflops).toBeNull();
       expect(rep.ratios.wasmVsOpenblas.value).toBeNull();
+      // quick leaves out the paired, interleaved phase: the ratios come from the table
+      expect((rep as unknown as { paired: unknown }).paired).toBeNull();
+      expect(rep.ratios.wasmVsOpenblas).toHaveProperty('method', 'table');
       expect(r.stdout.trim().split('\n')).toHaveLength(1); // --json: the table goes to stderr
       expect(r.stderr).toContain('GFLOP/s');
       expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(rep);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// The OpenBLAS peer's server mode (the paired phase of `bench kernels` talks to two of these).
+const python = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+const numpyMissing = python.error ? 'python3 not found' : python.status !== 0 ? 'python3 has no numpy' : null;
+if (numpyMissing) console.warn(`skipping the numpy_gemm.py --serve test: ${numpyMissing}`);
+
+describe('bench/peers/numpy_gemm.py --serve', () => {
+  it.skipIf(numpyMissing !== null)(`answers one JSON line per request line${numpyMissing ? ` (skipped: ${numpyMissing})` : ''}`, () => {
+    const requests = [
+      { id: 1, m: 16, k: 32, n: 24, variant: 'nn', seconds: 0.02, minRepSeconds: 0.002 },
+      { id: 2, m: 16, k: 32, n: 24, variant: 'nt', seconds: 0.02, minRepSeconds: 0.002 },
+      'not json',
+      { id: 4, m: 8, k: 8, n: 8, variant: 'xx', seconds: 0.02 },
+      { id: 5, m: 16, k: 32, n: 24, variant: 'tn', seconds: 0.02, minRepSeconds: 0.002 },
+      { quit: true },
+      { id: 7, m: 8, k: 8, n: 8, variant: 'nn', seconds: 0.02 }, // after quit: never answered
+    ];
+    const r = spawnSync('python3', [join(root, 'bench', 'peers', 'numpy_gemm.py'), '--serve'], {
+      input: requests.map((q) => (typeof q === 'string' ? q : JSON.stringify(q))).join('\n') + '\n',
+      encoding: 'utf8', timeout: 60_000, env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(1 + 5); // the ready line, then one answer per request before quit
+    expect(lines[0]).toMatchObject({ ready: true, threads: 1 });
+    expect(typeof lines[0].blas).toBe('string');
+    for (const [i, variant] of [[1, 'nn'], [2, 'nt'], [5, 'tn']] as const) {
+      const a = lines[i]; // line 0 is the ready line, so answer i is line i
+      expect(a).toMatchObject({ id: i, m: 16, k: 32, n: 24, variant });
+      expect(a.gflops as number).toBeGreaterThan(0);
+      expect(a.reps as number).toBeGreaterThanOrEqual(3);
+      expect(a.iters as number).toBeGreaterThanOrEqual(1);
+    }
+    expect(lines[3]).toHaveProperty('error');
+    expect(lines[4]).toMatchObject({ id: 4 });
+    expect(lines[4]).toHaveProperty('error');
   });
 });
