@@ -13,6 +13,7 @@ import { OPS_CHECKS } from './ops-checks.js';
 import { MODEL_CHECKS } from './model-checks.js';
 import { CLASSIC_CHECKS } from './classic-checks.js';
 import { RECURRENT_CHECKS } from './recurrent-checks.js';
+import { TRANSFORMER_CHECKS } from './transformer-checks.js';
 
 export interface GradCheckDef {
   /** Unique name, used on the command line: lowercase-ish, no spaces (e.g. "lstm", "gemm-NT"). */
@@ -39,7 +40,7 @@ export interface RunGradChecksOptions {
   tolerance?: number;
 }
 
-const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS];
+const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS];
 
 const checks = new Map<string, GradCheckDef>();
 

@@ -30,6 +30,7 @@ import type { SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
+import { TRANSFORMER_MODEL } from './transformer.js';
 
 /** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
 export type ModelOption =
@@ -186,3 +187,4 @@ registerModel(MLP_LM_MODEL);
 registerModel(RNN_MODEL);
 registerModel(LSTM_MODEL);
 registerModel(GRU_MODEL);
+registerModel(TRANSFORMER_MODEL);

@@ -1,0 +1,347 @@
+// A decoder-only (GPT-style) transformer language model, pre-LayerNorm, every gradient by hand.
+//
+//   ids [B, T] (batch-major, as TokenBatch; rows are r = b·T + t throughout, no transposes)
+//   x₀     = E[ids] + P[t]                       [B·T, C]     E: [V, C] token table, P: positions
+//   for each of the N blocks:
+//     x    = x + Attn(Norm₁(x))                  causal multi-head self-attention (layers/attention.ts)
+//     x    = x + FFN(Norm₂(x))                   SwiGLU or GELU MLP (layers/feedforward.ts)
+//   h      = Norm_f(x_N)                         [B·T, C]
+//   logits = h · Wout   (or h · Eᵀ when tied)    [B·T, V]
+//   loss   = mean CE(softmax(logits), targets) over non-padding targets      (fused op)
+//
+// Backward is the same chain reversed: dlogits (written over the logits) → head (dWout, or dE for
+// a tied table, which makes E's gradient dense: every row is marked touched) → Norm_f → each
+// block (the residual adds copy the gradient to both branches; Norm backward accumulates into
+// the skip path's gradient) → positions (dP) → token embedding (scatter-add).
+//
+// Init (GPT-2 flavour): E ~ N(0, 0.02²), learned P ~ N(0, 0.02²), QKV and
+// FFN input projections Xavier, the two residual-branch output projections Xavier scaled by
+// 1/√(2N) so the residual stream's variance does not grow with depth, norms at gamma 1, beta 0.
+//
+// Not stateful: every window is independent (random-window batcher); T may not exceed `context`.
+//
+// Sampling with a key/value cache: nextLogProbs feeds tokens incrementally; each layer keeps the
+// keys and values of the positions seen so far ([H, context, d]), so a new token costs one row
+// through each layer. When the window is full (a token would land at position `context`), the
+// window slides: the cache is rebuilt from the last `context` tokens (positions restart at 0).
+// Shifting the cache instead would be wrong with absolute positions (every cached key carries its
+// old position), so once full every new token costs one full recompute of the window: exact
+// (the same logits as an uncached forward over the last `context` tokens), O(context²) per token.
+import type { IntTensor, Ops, Tensor } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import type { Param } from '../layers/param.js';
+import { Embedding } from '../layers/embedding.js';
+import { Linear } from '../layers/linear.js';
+import { RowBuffer } from '../layers/buffer.js';
+import { Norm, NORM_KINDS, type NormKind } from '../layers/layernorm.js';
+import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
+import { Positional, POSITION_KINDS, type PositionKind } from '../layers/positional.js';
+import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
+import type { SequenceModel, TokenBatch } from './types.js';
+import type { ModelSpec } from './registry.js';
+
+export interface TransformerConfig {
+  vocabSize: number;
+  /** N: blocks. */
+  layers: number;
+  /** H: attention heads (dModel must be a multiple). */
+  heads: number;
+  /** C: the residual stream's width. */
+  dModel: number;
+  /** F: the feed-forward hidden width; 0 = auto (4C for gelu, 8C/3 rounded up to a multiple of 8 for swiglu). */
+  ffHidden: number;
+  /** The longest window (learned positions have this many rows). */
+  context: number;
+  norm: NormKind;
+  ffn: FfnKind;
+  positions: PositionKind;
+  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). */
+  tie: boolean;
+}
+
+export const TRANSFORMER_DEFAULTS = {
+  layers: 2, heads: 4, dModel: 64, ffHidden: 0, context: 128,
+  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tie: false,
+};
+
+/** The auto feed-forward width for `ffHidden: 0`. */
+export function autoFfHidden(dModel: number, ffn: FfnKind): number {
+  return ffn === 'gelu' ? 4 * dModel : Math.ceil((8 * dModel) / 3 / 8) * 8;
+}
+
+/** One pre-norm block: x + Attn(Norm₁(x)), then + FFN(Norm₂(·)). Owns its saved activations. */
+export class TransformerBlock {
+  readonly norm1: Norm;
+  readonly attn: CausalSelfAttention;
+  readonly norm2: Norm;
+  readonly ffn: FeedForward;
+  // Saved [n, C]: h1 = Norm₁(x), a = Attn(h1), xm = x + a, h2 = Norm₂(xm), f = FFN(h2).
+  private readonly h1: RowBuffer;
+  private readonly a: RowBuffer;
+  private readonly xm: RowBuffer;
+  private readonly h2: RowBuffer;
+  private readonly f: RowBuffer;
+  // Backward scratch [n, C].
+  private readonly dh: RowBuffer;
+  private readonly dxm: RowBuffer;
+
+  constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, ffHidden: number, rng: Rng,
+    opts: { norm?: NormKind; ffn?: FfnKind; outScale?: number } = {}) {
+    this.norm1 = new Norm(ops, `${name}.norm1`, dim, rng, { kind: opts.norm });
+    this.attn = new CausalSelfAttention(ops, `${name}.attn`, dim, heads, rng, { outScale: opts.outScale });
+    this.norm2 = new Norm(ops, `${name}.norm2`, dim, rng, { kind: opts.norm });
+    this.ffn = new FeedForward(ops, `${name}.ffn`, dim, ffHidden, rng, { kind: opts.ffn, outScale: opts.outScale });
+    const buf = () => new RowBuffer(ops, dim);
+    this.h1 = buf(); this.a = buf(); this.xm = buf(); this.h2 = buf(); this.f = buf();
+    this.dh = buf(); this.dxm = buf();
+  }
+
+  get params(): Param[] {
+    return [...this.norm1.params, ...this.attn.params, ...this.norm2.params, ...this.ffn.params];
+  }
+
+  /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). */
+  forward(x: Tensor, y: Tensor, B: number, T: number): void {
+    const n = B * T;
+    const h1 = this.h1.rows(n), a = this.a.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), f = this.f.rows(n);
+    this.norm1.forward(x, h1, n);
+    this.attn.forward(h1, a, B, T);
+    this.ops.add(x, a, xm);
+    this.norm2.forward(xm, h2, n);
+    this.ffn.forward(h2, f, n);
+    this.ops.add(xm, f, y);
+  }
+
+  /** Given the forward input x and dy: accumulates parameter gradients, writes dx (overwrites). */
+  backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
+    const { ops } = this, n = B * T;
+    const h1 = this.h1.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), dh = this.dh.rows(n), dxm = this.dxm.rows(n);
+    // y = xm + FFN(Norm₂(xm)): dxm = dy + Norm₂ᵀ(FFNᵀ(dy))
+    ops.copy(dy, dxm);
+    this.ffn.backward(h2, dy, dh, n);
+    this.norm2.backward(xm, dh, dxm, n);
+    // xm = x + Attn(Norm₁(x)): dx = dxm + Norm₁ᵀ(Attnᵀ(dxm))
+    ops.copy(dxm, dx);
+    this.attn.backward(h1, dxm, dh, B, T);
+    this.norm1.backward(x, dh, dx, n);
+  }
+
+  /** Decoding: rows of positions pos … pos+n−1 of one sequence, through the attention's KV cache. */
+  forwardCached(x: Tensor, y: Tensor, n: number, pos: number, cache: KVCache): void {
+    const h1 = this.h1.rows(n), a = this.a.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), f = this.f.rows(n);
+    this.norm1.forward(x, h1, n);
+    this.attn.forwardCached(h1, a, n, pos, cache);
+    this.ops.add(x, a, xm);
+    this.norm2.forward(xm, h2, n);
+    this.ffn.forward(h2, f, n);
+    this.ops.add(xm, f, y);
+  }
+}
+
+export class TransformerLM implements SequenceModel {
+  readonly kind = 'transformer';
+  readonly config: Record<string, unknown>;
+  readonly params: Param[];
+  readonly vocab: number;
+  readonly dim: number;
+  readonly context: number;
+  readonly embedding: Embedding;
+  readonly positions: Positional;
+  readonly blocks: TransformerBlock[];
+  readonly normF: Norm;
+  /** The untied output projection [C, V] (null when tied to the embedding table). */
+  readonly head: Linear | null;
+  /** The residual stream after each block: xs[0] = embeddings, xs[N] = the last block's output. */
+  private readonly xs: RowBuffer[];
+  private readonly hF: RowBuffer;
+  private readonly dA: RowBuffer;
+  private readonly dB: RowBuffer;
+  private readonly logits: RowBuffer;
+  // Sampling state: the tokens in the window, one KV cache per block, and a small id buffer.
+  private window: number[] = [];
+  private caches: KVCache[] | null = null;
+  private sampleIds: IntTensor;
+
+  constructor(readonly ops: Ops, config: TransformerConfig, rng: Rng) {
+    const c = { ...TRANSFORMER_DEFAULTS, ...config };
+    const { vocabSize: V, layers: L, heads: H, dModel: C, context } = c;
+    for (const [k, v] of Object.entries({ vocabSize: V, layers: L, heads: H, dModel: C, context })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`transformer: ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    if (C % H !== 0) throw new RangeError(`transformer: dModel ${C} must be a multiple of heads ${H}`);
+    if (!NORM_KINDS.includes(c.norm)) throw new RangeError(`transformer: norm must be ${NORM_KINDS.join(' or ')}, got '${c.norm}'`);
+    if (!FFN_KINDS.includes(c.ffn)) throw new RangeError(`transformer: ffn must be ${FFN_KINDS.join(' or ')}, got '${c.ffn}'`);
+    if (!POSITION_KINDS.includes(c.positions)) throw new RangeError(`transformer: positions must be ${POSITION_KINDS.join(' or ')}, got '${c.positions}'`);
+    const F = c.ffHidden === 0 || c.ffHidden === undefined ? autoFfHidden(C, c.ffn) : c.ffHidden;
+    if (!Number.isInteger(F) || F < 1) throw new RangeError(`transformer: ffHidden must be an integer ≥ 0, got ${c.ffHidden}`);
+    const tie = Boolean(c.tie);
+    this.vocab = V;
+    this.dim = C;
+    this.context = context;
+    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tie };
+    this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
+    this.positions = new Positional(ops, 'pos', context, C, rng, { kind: c.positions });
+    const outScale = 1 / Math.sqrt(2 * L);
+    this.blocks = Array.from({ length: L }, (_, l) =>
+      new TransformerBlock(ops, `block${l}`, C, H, F, rng, { norm: c.norm, ffn: c.ffn, outScale }));
+    this.normF = new Norm(ops, 'normF', C, rng, { kind: c.norm });
+    this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
+    this.params = [...this.embedding.params, ...this.positions.params, ...this.blocks.flatMap((b) => b.params),
+      ...this.normF.params, ...(this.head ? this.head.params : [])];
+    this.xs = Array.from({ length: L + 1 }, () => new RowBuffer(ops, C));
+    this.hF = new RowBuffer(ops, C);
+    this.dA = new RowBuffer(ops, C);
+    this.dB = new RowBuffer(ops, C);
+    this.logits = new RowBuffer(ops, V);
+    this.sampleIds = ops.ints(context);
+  }
+
+  /** ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of `this.logits`). */
+  private forward(ids: IntTensor, B: number, T: number, start: number, caches: KVCache[] | null): Tensor {
+    const n = B * T, L = this.blocks.length;
+    const x0 = this.xs[0].rows(n);
+    this.embedding.forward(ids, x0, n);
+    this.positions.forward(x0, B, T, start);
+    for (let l = 0; l < L; l++) {
+      const xin = this.xs[l].rows(n), xout = this.xs[l + 1].rows(n);
+      if (caches) this.blocks[l].forwardCached(xin, xout, n, start, caches[l]);
+      else this.blocks[l].forward(xin, xout, B, T);
+    }
+    const h = this.hF.rows(n), logits = this.logits.rows(n);
+    this.normF.forward(this.xs[L].rows(n), h, n);
+    if (this.head) this.head.forward(h, logits, n);
+    else this.ops.gemm(false, true, n, this.vocab, this.dim, 1, h, this.embedding.table.value, 0, logits);
+    return logits;
+  }
+
+  forwardBackward(batch: TokenBatch, train: boolean): number {
+    const { ops, vocab: V } = this;
+    const B = batch.batch, T = batch.time, n = B * T, L = this.blocks.length;
+    if (T > this.context) {
+      throw new RangeError(`transformer: a window of ${T} tokens is longer than the context length ${this.context} (use --seq ≤ --context)`);
+    }
+    const ids = n === batch.inputs.size ? batch.inputs : batch.inputs.view(0, n);
+    const targets = n === batch.targets.size ? batch.targets : batch.targets.view(0, n);
+    let count = 0;
+    const tg = targets.data;
+    for (let i = 0; i < n; i++) if (tg[i] >= 0) count++;
+    const idd = ids.data;
+    for (let i = 0; i < n; i++) {
+      const id = idd[i];
+      if (id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
+    }
+    const logits = this.forward(ids, B, T, 0, null);
+    const grad = train && count > 0;
+    // dlogits overwrites the logits (allowed by the op).
+    const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
+    if (grad) {
+      const h = this.hF.rows(n);
+      let dcur = this.dA.rows(n), dnext = this.dB.rows(n);
+      // head: dh = dlogits · Wᵀ (or · E), dW += hᵀ·dlogits (or dE += dlogitsᵀ·h)
+      const dh = dnext;
+      if (this.head) this.head.backward(h, logits, dh, n);
+      else {
+        const E = this.embedding.table;
+        ops.gemm(true, false, V, this.dim, n, 1, logits, h, 1, E.grad);
+        ops.gemm(false, false, n, this.dim, V, 1, logits, E.value, 0, dh);
+        E.rows.addAll(); // a tied table's gradient is dense
+      }
+      // final norm: dx_N = Norm_fᵀ(dh) (the op accumulates, so start from zero)
+      ops.fill(dcur, 0);
+      this.normF.backward(this.xs[L].rows(n), dh, dcur, n);
+      for (let l = L - 1; l >= 0; l--) {
+        this.blocks[l].backward(this.xs[l].rows(n), dcur, dnext, B, T);
+        [dcur, dnext] = [dnext, dcur];
+      }
+      this.positions.backward(dcur, B, T, 0);
+      this.embedding.backward(dcur, ids, n);
+    }
+    return count > 0 ? sum / count : 0;
+  }
+
+  resetState(): void { /* not stateful */ }
+
+  /**
+   * The log-softmax rows of an uncached forward over one window (for tests: what the KV-cached
+   * nextLogProbs must reproduce). tokens.length ≤ context.
+   */
+  windowLogProbs(tokens: number[]): Float64Array[] {
+    const T = tokens.length;
+    if (T < 1 || T > this.context) throw new RangeError(`transformer: a window must have 1..${this.context} tokens, got ${T}`);
+    const ids = this.ops.intsFrom(tokens);
+    const logits = this.forward(ids, 1, T, 0, null);
+    return Array.from({ length: T }, (_, t) => logSoftmaxRow(logits.data, t, this.vocab));
+  }
+
+  nextLogProbs(tokens: number[]): Float64Array {
+    const V = this.vocab, ctx = this.context;
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
+    }
+    if (this.caches === null) this.caches = this.blocks.map((b) => b.attn.newCache(ctx));
+    if (tokens.length === 0 && this.window.length === 0) return new Float64Array(V).fill(-Math.log(V));
+    let logits: Tensor | null = null, rows = 0;
+    if (this.window.length + tokens.length <= ctx) {
+      // The cache has room: only the new tokens go through the layers.
+      const pos = this.window.length, n = tokens.length;
+      if (n > 0) {
+        const ids = this.sampleIds.view(0, n);
+        ids.data.set(tokens);
+        logits = this.forward(ids, 1, n, pos, this.caches);
+        rows = n;
+        this.window.push(...tokens);
+      }
+    } else {
+      // The window slides: rebuild every cache from the last `context` tokens, positions from 0.
+      this.window = [...this.window, ...tokens].slice(-ctx);
+      const n = this.window.length, ids = this.sampleIds.view(0, n);
+      ids.data.set(this.window);
+      logits = this.forward(ids, 1, n, 0, this.caches);
+      rows = n;
+    }
+    if (logits === null) {
+      // No new tokens: recompute the last position's logits from the window (cheap enough, rare).
+      const w = this.window;
+      this.window = [];
+      return this.nextLogProbs(w);
+    }
+    return logSoftmaxRow(logits.data, rows - 1, V);
+  }
+
+  resetSampling(): void {
+    this.window = [];
+  }
+}
+
+function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
+  const out = new Float64Array(V);
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
+  let s = 0;
+  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
+  const lse = max + Math.log(s);
+  for (let j = 0; j < V; j++) out[j] -= lse;
+  return out;
+}
+
+// ---- registry spec ------------------------------------------------------------------------------
+
+export const TRANSFORMER_MODEL: ModelSpec = {
+  name: 'transformer',
+  description: 'decoder-only transformer: embeddings + positions → pre-norm attention/FFN blocks → LM head (KV-cached sampling)',
+  stateful: false,
+  defaults: { ...TRANSFORMER_DEFAULTS },
+  options: [
+    { key: 'layers', type: 'int', min: 1, max: 64, description: 'transformer blocks' },
+    { key: 'heads', type: 'int', min: 1, max: 256, description: 'attention heads (--d-model must be a multiple)' },
+    { key: 'dModel', type: 'int', min: 1, max: 8192, description: 'residual stream width' },
+    { key: 'ffHidden', type: 'int', min: 0, max: 65536, description: 'feed-forward hidden width (0: 4·d-model for gelu, 8/3·d-model for swiglu)' },
+    { key: 'context', type: 'int', min: 1, max: 65536, description: 'longest window (learned position rows); --seq must not exceed it' },
+    { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
+    { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
+    { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
+    { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
+  ],
+  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),
+};

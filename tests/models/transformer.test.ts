@@ -1,0 +1,196 @@
+// The decoder-only transformer (src/models/transformer.ts): registration, the gradient checks of a
+// block and of the whole model, the causal mask (future positions get exactly zero gradient),
+// KV-cached decoding against the uncached forward (sliding window included), WASM against the
+// reference, and memorising a short string.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createOps } from '../../src/ops/index.js';
+import type { Ops } from '../../src/ops/types.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { TransformerLM, type TransformerConfig } from '../../src/models/transformer.js';
+import { getModel, modelConfig, createModel } from '../../src/models/registry.js';
+import { listGradChecks, runGradChecks } from '../../src/gradcheck/registry.js';
+import { smallTransformerConfig } from '../../src/gradcheck/transformer-checks.js';
+import { randomizeParams } from '../../src/gradcheck/model-checks.js';
+import type { TokenBatch } from '../../src/models/types.js';
+import { zeroGrads } from '../../src/layers/param.js';
+import { Adam } from '../../src/train/optimizers.js';
+import { clipGradNorm } from '../../src/train/clip.js';
+import { sampleTokens } from '../../src/models/sample.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ref = new ReferenceOps('f64');
+let wasm: Ops;
+beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
+
+function batchOf(ops: Ops, rows: number[][], targets: number[][]): TokenBatch {
+  return { inputs: ops.intsFrom(rows.flat()), targets: ops.intsFrom(targets.flat()), batch: rows.length, time: rows[0].length };
+}
+
+const VARIANTS: Array<[string, Partial<TransformerConfig>]> = [
+  ['layernorm, swiglu, learned, untied', {}],
+  ['rmsnorm, gelu, sinusoidal, tied', { norm: 'rmsnorm', ffn: 'gelu', positions: 'sinusoidal', tie: true }],
+];
+
+describe('registration', () => {
+  it('registers transformer as a non-stateful model with its options', () => {
+    const spec = getModel('transformer');
+    expect(spec.stateful).toBe(false);
+    expect(spec.options.map((o) => o.key)).toEqual(['layers', 'heads', 'dModel', 'ffHidden', 'context', 'norm', 'ffn', 'positions', 'tie']);
+    const config = modelConfig(spec, { dModel: '16', heads: 2, norm: 'rmsnorm', tie: 'true' }, 11);
+    expect(config).toMatchObject({ dModel: 16, heads: 2, norm: 'rmsnorm', tie: true, vocabSize: 11, ffHidden: 0 });
+    const m = createModel(ref, 'transformer', config, new Rng(1));
+    expect(m.config.ffHidden).toBe(48); // auto: 8·16/3 rounded up to a multiple of 8
+    const again = createModel(ref, 'transformer', m.config, new Rng(1));
+    expect(again.config).toEqual(m.config);
+    expect(again.params.map((p) => p.shape)).toEqual(m.params.map((p) => p.shape));
+    expect(m.params.some((p) => p.name === 'head.W')).toBe(false); // tied
+    expect(() => modelConfig(spec, { ffn: 'relu' }, 5)).toThrow(/--ffn/);
+    expect(() => new TransformerLM(ref, smallTransformerConfig({ heads: 3 }), new Rng(1))).toThrow(/multiple of heads/);
+  });
+});
+
+describe('gradient checks (float64)', () => {
+  it.each(['transformer-block', 'transformer-block-rms-gelu', 'transformer', 'transformer-tied-rms-gelu-sin'])('%s passes', (name) => {
+    expect(listGradChecks()).toContain(name);
+    const [r] = runGradChecks([name]);
+    for (const t of r.tensors) expect(t.relError, `${name}/${t.name}`).toBeLessThanOrEqual(1e-6);
+    expect(r.passed).toBe(true);
+  });
+});
+
+describe('causal mask', () => {
+  it('a loss on position t alone gives exactly zero gradient to the positions after t', () => {
+    const T = 6, t = 2;
+    const m = new TransformerLM(ref, smallTransformerConfig({ context: T }), new Rng(1));
+    randomizeParams(m, new Rng(2));
+    const inputs = [[1, 5, 2, 6, 0, 3]];
+    const targets = [[-1, -1, 4, -1, -1, -1]];
+    zeroGrads(ref, m.params);
+    m.forwardBackward(batchOf(ref, inputs, targets), true);
+    const C = m.dim, dP = m.positions.table!.grad.data;
+    for (let s = 0; s < T; s++) {
+      const row = Array.from(dP.slice(s * C, (s + 1) * C));
+      if (s > t) expect(row.every((v) => v === 0), `position ${s}`).toBe(true);
+      else expect(row.some((v) => v !== 0), `position ${s}`).toBe(true);
+    }
+    // …and the token embeddings of ids seen only after t (6, 0, 3) get none either.
+    const dE = m.embedding.table.grad.data;
+    for (const id of [6, 0, 3]) expect(Array.from(dE.slice(id * C, (id + 1) * C)).every((v) => v === 0), `token ${id}`).toBe(true);
+  });
+});
+
+describe('KV-cached sampling', () => {
+  it.each(VARIANTS)('%s: token-by-token, chunked and uncached decoding give the same logits', (_n, extra) => {
+    const m = new TransformerLM(ref, smallTransformerConfig({ context: 6, ...extra }), new Rng(3));
+    randomizeParams(m, new Rng(4));
+    const seq = [3, 1, 4, 1, 5, 6];
+    const uncached = m.windowLogProbs(seq);
+    m.resetSampling();
+    seq.forEach((tok, t) => {
+      const got = m.nextLogProbs([tok]);
+      got.forEach((v, j) => expect(v).toBeCloseTo(uncached[t][j], 12));
+    });
+    m.resetSampling();
+    m.nextLogProbs(seq.slice(0, 2));
+    const chunked = m.nextLogProbs(seq.slice(2));
+    chunked.forEach((v, j) => expect(v).toBeCloseTo(uncached[5][j], 12));
+    expect(Array.from(chunked).reduce((s, l) => s + Math.exp(l), 0)).toBeCloseTo(1, 12);
+  });
+
+  it('past the context, the window slides: logits equal an uncached forward over the last `context` tokens', () => {
+    const ctx = 4;
+    const m = new TransformerLM(ref, smallTransformerConfig({ context: ctx }), new Rng(5));
+    randomizeParams(m, new Rng(6));
+    const seq = [0, 1, 2, 3, 4, 5, 6, 0, 1];
+    m.resetSampling();
+    for (let t = 0; t < seq.length; t++) {
+      const got = m.nextLogProbs([seq[t]]);
+      const window = seq.slice(Math.max(0, t + 1 - ctx), t + 1);
+      const want = m.windowLogProbs(window);
+      got.forEach((v, j) => expect(v, `step ${t}`).toBeCloseTo(want[window.length - 1][j], 12));
+    }
+    // A long prompt at once is windowed the same way.
+    m.resetSampling();
+    const all = m.nextLogProbs(seq);
+    const want = m.windowLogProbs(seq.slice(-ctx));
+    all.forEach((v, j) => expect(v).toBeCloseTo(want[ctx - 1][j], 12));
+    expect(() => m.nextLogProbs([7])).toThrow(/outside the vocabulary/);
+  });
+
+  it('sampling does not disturb training: the loss after sampling is unchanged', () => {
+    const m = new TransformerLM(ref, smallTransformerConfig(), new Rng(7));
+    randomizeParams(m, new Rng(8));
+    const b = batchOf(ref, [[1, 2, 3, 4, 5]], [[2, 3, 4, 5, 6]]);
+    const before = m.forwardBackward(b, false);
+    sampleTokens(m, [1, 2], { length: 8, temperature: 1, rng: new Rng(1) });
+    expect(m.forwardBackward(b, false)).toBe(before);
+  });
+});
+
+describe('backends', () => {
+  it.each(VARIANTS)('%s: WASM forward (loss, logits) and gradients agree with the reference', (_n, extra) => {
+    const cfg = smallTransformerConfig({ context: 9, dModel: 12, heads: 3, ffHidden: 20, ...extra });
+    const rows = [[1, 2, 3, 4, 5, 6, 0, 1], [6, 5, 4, 3, 2, 1, 0, 6]];
+    const next = rows.map((r) => [...r.slice(1), r[0]]);
+    const [r, w] = [ref, wasm].map((ops) => {
+      const m = new TransformerLM(ops, cfg, new Rng(9));
+      const prng = new Rng(10);
+      for (const p of m.params) {
+        const v = new Float64Array(p.value.size);
+        prng.fillNormal(v, 0, 0.3);
+        p.value.data.set(v);
+      }
+      zeroGrads(ops, m.params);
+      const loss = m.forwardBackward(batchOf(ops, rows, next), true);
+      const logp = m.windowLogProbs(rows[0]).flatMap((x) => Array.from(x));
+      return { loss, logp, grads: m.params.flatMap((p) => Array.from(p.grad.data)) };
+    });
+    expect(w.loss).toBeCloseTo(r.loss, 4);
+    r.logp.forEach((v, i) => expect(Math.abs(w.logp[i] - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+    const scale = Math.max(...r.grads.map(Math.abs));
+    r.grads.forEach((v, i) => expect(Math.abs(w.grads[i] - v)).toBeLessThan(1e-4 * scale));
+  });
+});
+
+describe('learning', () => {
+  it('memorises a short string to near-zero loss (WASM, Adam)', () => {
+    const text = 'hello transformer; ';
+    const chars = [...new Set(text)].sort();
+    const stream = Array.from(text.repeat(20), (c) => chars.indexOf(c));
+    const V = chars.length, B = 4, T = 16;
+    const m = new TransformerLM(wasm, { vocabSize: V, layers: 2, heads: 2, dModel: 32, ffHidden: 0, context: T,
+      norm: 'layernorm', ffn: 'swiglu', positions: 'learned', tie: false }, new Rng(1));
+    const opt = new Adam(wasm);
+    const refs = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
+    const grads = m.params.map((p) => p.grad);
+    const inputs = wasm.ints(B * T), targets = wasm.ints(B * T);
+    const batch: TokenBatch = { inputs, targets, batch: B, time: T };
+    const rng = new Rng(2);
+    let loss = Infinity, step = 0;
+    for (; step < 300; step++) {
+      for (let b = 0; b < B; b++) {
+        const s = rng.int(0, stream.length - T - 1);
+        for (let t = 0; t < T; t++) {
+          inputs.data[b * T + t] = stream[s + t];
+          targets.data[b * T + t] = stream[s + t + 1];
+        }
+      }
+      zeroGrads(wasm, m.params);
+      loss = m.forwardBackward(batch, true);
+      clipGradNorm(wasm, grads, 1);
+      opt.step(refs, 3e-3);
+      if (step > 30 && loss < 0.05) break;
+    }
+    expect(loss).toBeLessThan(0.1);
+    // Greedy decoding from the string's start reproduces it.
+    m.resetSampling();
+    const out: number[] = [];
+    let logp = m.nextLogProbs([chars.indexOf('h')]);
+    for (let i = 0; i < text.length - 1; i++) {
+      const id = logp.indexOf(Math.max(...logp));
+      out.push(id);
+      logp = m.nextLogProbs([id]);
+    }
+    expect('h' + out.map((i) => chars[i]).join('')).toBe(text.slice(0, text.length));
+  });
+});
