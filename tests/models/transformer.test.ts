@@ -16,6 +16,7 @@ import { zeroGrads } from '../../src/layers/param.js';
 import { Adam } from '../../src/train/optimizers.js';
 import { clipGradNorm } from '../../src/train/clip.js';
 import { sampleTokens } from '../../src/models/sample.js';
+import { train } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
 
 const ref = new ReferenceOps('f64');
@@ -192,5 +193,17 @@ describe('learning', () => {
       logp = m.nextLogProbs([id]);
     }
     expect('h' + out.map((i) => chars[i]).join('')).toBe(text.slice(0, text.length));
+  });
+
+  it('trains through the one training loop (random windows, --seq ≤ --context), and refuses longer windows', async () => {
+    const text = 'abcabcabdabcabcabd '.repeat(60);
+    const summary = await train({
+      model: 'transformer', modelOptions: { dModel: 16, heads: 2, layers: 1, context: 16 }, data: { name: 'abc', source: 'test', text },
+      steps: 30, batch: 4, seq: 16, valEvery: 0, out: null, ops: wasm,
+    });
+    expect(summary.steps).toBe(30);
+    expect(summary.valLoss!).toBeLessThan(Math.log(5));
+    const m = new TransformerLM(ref, smallTransformerConfig({ context: 4 }), new Rng(1));
+    expect(() => m.forwardBackward(batchOf(ref, [[1, 2, 3, 4, 5]], [[2, 3, 4, 5, 6]]), false)).toThrow(/--seq ≤ --context/);
   });
 });
