@@ -5,13 +5,22 @@
 //           zero grads → forwardBackward → global-norm clip → optimizer step at lr = schedule(step)
 //           every valEvery steps: validation loss on the held-out tail (mean nats per token, and bits)
 //           until --steps are done or --time has passed
-//   end:    final validation, checkpoint (model.json + weights.bin), summary
+//   end:    final validation, checkpoint (src/train/checkpoint.ts), summary
+//
+// Checkpoints and resume: with checkpointEverySteps / checkpointEveryMs the loop also saves
+// mid-run (overwriting the folder safely), and on `signal` it stops after the current step,
+// saves and returns. `resume` continues a checkpoint exactly: the weights, optimizer buffers and
+// step, RNG and batcher positions, the carried recurrent state, the elapsed time and the metrics
+// come back, so N steps + resume + N steps gives the same bits as 2N steps on a deterministic
+// backend (reference, or wasm with one thread). A resumed run keeps the checkpoint's settings;
+// only the limits (steps, time), checkpointing, output folder and backend may change.
 //
 // Determinism: every random draw comes from one Rng seeded with `seed`, forked in a fixed order
 // (model weights, then data order), so two runs with the same options give identical losses.
 // Nothing is allocated inside the step loop: the batchers fill preallocated batches, the
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,13 +30,14 @@ import type { SequenceModel } from '../models/types.js';
 import { getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
 import { checkEnoughTokens, loadCorpus, splitTokens, type Corpus } from '../data/corpus.js';
-import { buildTokenizer, type TokenizerKind } from '../data/tokenizer.js';
-import { createBatcher, SequentialBatcher, type SamplerKind } from '../data/batcher.js';
+import { buildTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerKind } from '../data/tokenizer.js';
+import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind } from '../data/batcher.js';
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
-import { saveCheckpoint } from './checkpoint.js';
-import { Rng } from '../util/rng.js';
+import { CheckpointError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
+import type { SafeTensorInput } from './safetensors.js';
+import { Rng, type RngState } from '../util/rng.js';
 
 export const TRAIN_DEFAULTS = {
   steps: 1000,
@@ -87,7 +97,58 @@ export interface TrainOptions {
   /** Use this backend instead of creating one (it is then not disposed at the end). */
   ops?: Ops;
   reporter?: TrainReporter;
+  /** Continue the checkpoint in this folder exactly (its settings are kept; see the top of this file). */
+  resume?: string;
+  /** Also save a checkpoint every this many steps… */
+  checkpointEverySteps?: number;
+  /** …or every this many ms of training time (into `out`, replacing the previous one safely). */
+  checkpointEveryMs?: number;
+  /** When aborted: finish the current step, save a checkpoint, and return (the loop checks it between steps). */
+  signal?: AbortSignal;
 }
+
+/** The settings a resumed run keeps: giving another value for one of them is refused. */
+const KEPT_SETTINGS = [
+  'tokenizer', 'vocabSize', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup', 'minLr', 'clip', 'seed',
+  'valEvery', 'valFraction', 'valBatches', 'sampler',
+] as const;
+type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>>;
+
+/** What the loop saves in state.json's `training` (beside the model, tokenizer, step and seed). */
+export interface TrainingState {
+  /** The resolved settings (defaults filled in), the ones a resume keeps. */
+  settings: KeptSettings & { totalSteps: number | null; timeMs: number | null };
+  /** The --data value when it was one (a resume reads the same corpus), and a fingerprint of the text. */
+  data: { arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string };
+  backend: string;
+  optimizer: { kind: OptimizerKind; step: number; roles: string[] };
+  rng: { model: RngState; data: RngState };
+  batcher: BatcherState;
+  /** Whether state.safetensors holds the carried recurrent state (carry.h, carry.c). */
+  carry: boolean;
+  elapsedMs: number;
+  trainMs: number;
+  /** true for the checkpoint written at the end of a run (the limits were reached). */
+  finished: boolean;
+  metrics: {
+    /** The last ≤ 50 training losses, oldest first (the whole history is metrics.train_loss in state.safetensors). */
+    recentLosses: number[];
+    validations: { step: number; valLoss: number }[];
+    trainLoss: number | null;
+    valLoss: number | null;
+    valBits: number | null;
+    tokensPerSec: number;
+  };
+}
+
+/** What a model that carries recurrent state between windows exposes (RecurrentLM.stateFor). */
+interface CarriesState {
+  stateFor(batch: number): { h: Tensor; c: Tensor | null };
+}
+const carriesState = (m: SequenceModel): m is SequenceModel & CarriesState =>
+  typeof (m as Partial<CarriesState>).stateFor === 'function';
+
+const flagOf = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /** What `handgrad train --json` prints. */
 export interface TrainSummary {
@@ -195,8 +256,18 @@ export function defaultOutDir(model: string, now = new Date()): string {
 }
 
 /** Trains a registered model on a corpus and writes a checkpoint; see the top of this file. */
-export async function train(opts: TrainOptions): Promise<TrainSummary> {
+export async function train(options: TrainOptions): Promise<TrainSummary> {
+  let opts = options;
   const spec = getModel(opts.model);
+  let resumed: CheckpointFiles | null = null;
+  let saved: TrainingState | null = null;
+  if (opts.resume !== undefined) {
+    resumed = readCheckpoint(opts.resume);
+    ({ opts, saved } = resumeOptions(opts, spec.name, resumed));
+  }
+  check(opts.checkpointEverySteps === undefined || isInt(opts.checkpointEverySteps, 1),
+    `checkpointEverySteps must be an integer ≥ 1, got ${opts.checkpointEverySteps}`);
+  check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
   const td = spec.trainDefaults ?? {};
   const batch = opts.batch ?? td.batch ?? TRAIN_DEFAULTS.batch;
   const seq = opts.seq ?? td.seq ?? TRAIN_DEFAULTS.seq;
@@ -232,7 +303,13 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
 
   // ---- data -----------------------------------------------------------------------------------
   const corpus = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data);
-  const tokenizer = asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
+  const textSha = createHash('sha256').update(corpus.text).digest('hex');
+  if (saved && saved.data.sha256 !== textSha) {
+    throw new TrainConfigError(`--resume: the corpus ${corpus.source} is not the text the checkpoint was trained on ` +
+      `(${saved.data.source}); give the same --data`);
+  }
+  const tokenizer: Tokenizer = resumed ? tokenizerFromJSON(resumed.state.tokenizer)
+    : asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
   const ids = tokenizer.encode(corpus.text);
   const split = splitTokens(ids, valFraction);
   checkEnoughTokens(split.train, batch, seq, 'training split', corpus.source);
@@ -244,6 +321,14 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
 
   // The model's options are checked before a backend starts, so a typo costs nothing.
   const config = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
+  if (resumed) {
+    for (const [k, v] of Object.entries(config)) {
+      if (JSON.stringify(v) !== JSON.stringify(resumed.state.config[k])) {
+        throw new TrainConfigError(`--resume: the checkpoint's ${spec.name} has ${k} ${JSON.stringify(resumed.state.config[k])}, ` +
+          `not ${JSON.stringify(v)}; leave --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} out to keep it`);
+      }
+    }
+  }
 
   const ops = opts.ops ?? await createOps({
     backend: opts.backend ?? TRAIN_DEFAULTS.backend,
@@ -265,6 +350,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const nParams = countParams(params);
     const tokensPerStep = batch * seq;
     const reporter = opts.reporter ?? {};
+    const dir = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
+    if (resumed && saved) restoreState(resumed, saved, { model, optimizer, trainBatcher, modelRng, dataRng, batch });
 
     reporter.start?.({
       model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
@@ -277,13 +364,80 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     const recent = new Float64Array(RECENT);
     const info: StepInfo = { step: 0, loss: NaN, lr: 0, gradNorm: 0, elapsedMs: 0, tokensPerSec: 0, epoch: 0, fraction: 0, etaMs: NaN };
     const valInfo: ValInfo = { step: 0, valLoss: NaN, valBits: NaN, final: false };
-    let step = 0, trainMs = 0, valLoss: number | null = null;
-    const t0 = performance.now();
+    let step = resumed ? resumed.state.step : 0;
+    let trainMs = saved?.trainMs ?? 0, valLoss: number | null = saved?.metrics.valLoss ?? null;
+    const validations = saved ? [...saved.metrics.validations] : [];
+    let lossHistory = new Float64Array(Math.max(1024, 2 * step));
+    if (resumed) {
+      const h = resumed.tensors.tensors.get('metrics.train_loss');
+      if (h) lossHistory.set(h.data.subarray(0, Math.min(h.data.length, step)));
+      const r = saved!.metrics.recentLosses;
+      for (let i = 0; i < r.length; i++) recent[(step - r.length + i) % RECENT] = r[i];
+    }
+    const t0 = performance.now() - (saved?.elapsedMs ?? 0);
+    let lastSaveStep = resumed ? step : -1, lastSaveMs = performance.now(), lastYield = performance.now();
+    const lastGood = () => (dir !== null && lastSaveStep >= 0 ? `; the last good checkpoint (step ${lastSaveStep}) is in ${dir}` : '');
+
+    /** The carried recurrent state, copied (null for models without one). */
+    const carrySnapshot = (zero: boolean): { h: Float64Array; c: Float64Array | null } | null => {
+      if (!carriesState(model)) return null;
+      const s = model.stateFor(batch);
+      const h = Float64Array.from(s.h.data), c = s.c ? Float64Array.from(s.c.data) : null;
+      if (zero) { h.fill(0); c?.fill(0); }
+      return { h, c };
+    };
+    const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>) => {
+      if (dir === null) return;
+      const dtype = dtypeOf(model);
+      const opt = optimizer.exportState();
+      const roles = Object.keys(opt.buffers);
+      const tensors: [string, SafeTensorInput][] = [];
+      for (const role of roles) {
+        opt.buffers[role].forEach((b, i) => tensors.push([`optimizer.${role}.${params[i].name}`, { dtype, shape: params[i].shape, data: b }]));
+      }
+      if (carry) {
+        tensors.push(['carry.h', { dtype, shape: [carry.h.length], data: carry.h }]);
+        if (carry.c) tensors.push(['carry.c', { dtype, shape: [carry.c.length], data: carry.c }]);
+      }
+      tensors.push(['metrics.train_loss', { dtype: 'F64', shape: [step], data: lossHistory.subarray(0, step) }]);
+      const elapsedMs = performance.now() - t0;
+      const trainLoss = step > 0 ? meanRecent(recent, step) : null;
+      const recentLosses: number[] = [];
+      for (let i = Math.min(step, RECENT); i >= 1; i--) recentLosses.push(recent[(step - i) % RECENT]);
+      const training: TrainingState = {
+        settings: {
+          tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay: opts.weightDecay,
+          schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valFraction, valBatches, sampler, totalSteps, timeMs,
+        },
+        data: {
+          arg: typeof opts.data === 'string' ? opts.data : null, name: corpus.name, source: corpus.source, tokens: ids.length,
+          trainTokens: split.train.length, valTokens: split.val.length, sha256: textSha,
+        },
+        backend: ops.name,
+        optimizer: { kind: optimizerKind, step: opt.step, roles },
+        rng: { model: modelRng.getState(), data: dataRng.getState() },
+        batcher: trainBatcher.exportState(),
+        carry: carry !== null,
+        elapsedMs,
+        trainMs,
+        finished,
+        metrics: {
+          recentLosses, validations, trainLoss, valLoss,
+          valBits: valLoss === null ? null : (valLoss as number) / Math.LN2,
+          tokensPerSec: trainMs > 0 ? (step * tokensPerStep) / (trainMs / 1000) : 0,
+        },
+      };
+      saveCheckpoint(dir, { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors });
+      lastSaveStep = step;
+      lastSaveMs = performance.now();
+    };
+
     const runValidation = (final: boolean) => {
       valLoss = evaluate(model, valBatcher!, valBatches);
       if (!Number.isFinite(valLoss)) {
-        throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)`);
+        throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)${lastGood()}`);
       }
+      validations.push({ step, valLoss });
       valInfo.step = step;
       valInfo.valLoss = valLoss;
       valInfo.valBits = valLoss / Math.LN2;
@@ -291,7 +445,14 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       reporter.validation?.(valInfo);
     };
 
+    let interrupted = false;
     for (;;) {
+      // Let signal handlers (SIGINT) run now and then: the loop itself never waits for anything.
+      if (opts.signal && performance.now() - lastYield >= 50) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (opts.signal?.aborted) { interrupted = true; break; }
       const elapsed = performance.now() - t0;
       if (totalSteps !== null && step >= totalSteps) break;
       if (timeMs !== null && elapsed >= timeMs) break;
@@ -302,15 +463,21 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
       const rate = schedule(step);
       if (!Number.isFinite(loss)) {
         throw new TrainingDivergedError(`training stopped: the loss became ${loss} at step ${step + 1} (lr ${rate.toExponential(2)}); ` +
-          'lower --lr or --clip');
+          `lower --lr or --clip${lastGood()}`);
       }
       const norm = clip > 0 ? clipGradNorm(ops, grads, clip) : gradNorm(ops, grads);
       if (!Number.isFinite(norm)) {
         throw new TrainingDivergedError(`training stopped: the gradient norm became ${norm} at step ${step + 1} (loss ${loss.toFixed(4)}, ` +
-          `lr ${rate.toExponential(2)}); lower --lr or --clip`);
+          `lr ${rate.toExponential(2)}); lower --lr or --clip${lastGood()}`);
       }
       optimizer.step(refs, rate);
       recent[step % RECENT] = loss;
+      if (step >= lossHistory.length) {
+        const grown = new Float64Array(2 * lossHistory.length);
+        grown.set(lossHistory);
+        lossHistory = grown;
+      }
+      lossHistory[step] = loss;
       step++;
       const now = performance.now();
       trainMs += now - s0;
@@ -333,8 +500,16 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
         // training streams, so the next training window starts from a fresh state.
         model.resetState();
       }
+      if (dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
+        (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs))) {
+        save(false, carrySnapshot(false));
+      }
     }
-    if (valBatcher && step > 0) runValidation(true);
+    // The state a run that went on would carry into the next step: the final validation below
+    // overwrites it, and a run that went on would have validated (and reset) here if due.
+    const dueValidation = !!valBatcher && valEvery > 0 && step % valEvery === 0 && step > 0;
+    const carry = carrySnapshot(dueValidation && !interrupted);
+    if (valBatcher && step > 0 && !interrupted) runValidation(true);
     const seconds = (performance.now() - t0) / 1000;
 
     const trainLoss = meanRecent(recent, step);
@@ -352,18 +527,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
     };
 
     // ---- checkpoint ------------------------------------------------------------------------------
-    if (opts.out !== null) {
-      const dir = opts.out ?? defaultOutDir(spec.name);
-      saveCheckpoint(dir, {
-        model,
-        tokenizer,
-        training: {
-          steps: step, optimizer: optimizerKind, lr, schedule: scheduleKind, warmup, clip, batch, seq, sampler, seed,
-          backend: ops.name,
-          data: { name: corpus.name, source: corpus.source, tokens: ids.length, trainTokens: split.train.length, valTokens: split.val.length },
-          trainLoss, valLoss: summary.valLoss, valBits: summary.valBits, seconds, tokensPerSec: summary.tokensPerSec,
-        },
-      });
+    if (dir !== null) {
+      save(!interrupted, carry);
       summary.out = dir;
     }
     reporter.finish?.(summary);
@@ -404,3 +569,79 @@ export function evaluate(model: SequenceModel, batcher: SequentialBatcher, maxWi
   return sum / windows;
 }
 
+
+/** The options of a resumed run: the checkpoint's settings, with the caller's limits; refuses changed settings. */
+function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles): { opts: TrainOptions; saved: TrainingState } {
+  const where = `--resume ${opts.resume}`;
+  const { state } = files;
+  if (state.kind !== model) {
+    throw new TrainConfigError(`${where}: the checkpoint is a ${state.kind} model, not ${model} (train ${state.kind} to resume it)`);
+  }
+  const saved = state.training as unknown as TrainingState;
+  if (!saved?.settings || !saved.optimizer || !saved.batcher || !saved.rng || !saved.metrics || !saved.data) {
+    throw new CheckpointError(`${files.dir}: state.json lacks the training state a resume needs`);
+  }
+  const merged: TrainOptions = { ...opts };
+  const s = saved.settings as Record<string, unknown>;
+  for (const key of KEPT_SETTINGS) {
+    const given = opts[key];
+    const kept = s[key] ?? undefined;
+    if (given !== undefined && given !== kept) {
+      throw new TrainConfigError(`${where}: the checkpoint was trained with ${flagOf(key)} ${kept ?? '(unset)'}, ` +
+        `not ${given}; a resumed run keeps its settings (leave ${flagOf(key)} out)`);
+    }
+    (merged as unknown as Record<string, unknown>)[key] = kept;
+  }
+  if (opts.steps === undefined && opts.timeMs === undefined) {
+    merged.steps = saved.settings.totalSteps ?? undefined;
+    merged.timeMs = saved.settings.timeMs ?? undefined;
+  }
+  if (saved.settings.schedule === 'cosine' && merged.steps !== saved.settings.totalSteps) {
+    throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);
+  }
+  if (merged.data === undefined && saved.data.arg !== null) merged.data = saved.data.arg;
+  return { opts: merged, saved };
+}
+
+interface Restorable {
+  model: SequenceModel;
+  optimizer: ReturnType<typeof createOptimizer>;
+  trainBatcher: ReturnType<typeof createBatcher>;
+  modelRng: Rng;
+  dataRng: Rng;
+  batch: number;
+}
+
+/** Puts a checkpoint's weights, optimizer buffers, RNG and batcher positions and carried state back. */
+function restoreState(files: CheckpointFiles, saved: TrainingState, r: Restorable): void {
+  const { model } = r;
+  const tensors = files.tensors.tensors;
+  const file = join(files.dir, 'state.safetensors');
+  loadWeightsInto(model, files.weights, join(files.dir, WEIGHTS_FILE));
+  const buffers: Record<string, number[][]> = {};
+  for (const role of saved.optimizer.roles) {
+    buffers[role] = saved.optimizer.step === 0 ? [] : model.params.map((p) => {
+      const t = tensors.get(`optimizer.${role}.${p.name}`);
+      if (!t || t.data.length !== p.value.size) throw new CheckpointError(`${file}: no ${role} buffer of ${p.value.size} values for '${p.name}'`);
+      return Array.from(t.data);
+    });
+  }
+  try {
+    r.optimizer.importState({ kind: saved.optimizer.kind, step: saved.optimizer.step, buffers });
+    r.trainBatcher.importState(saved.batcher);
+  } catch (e) {
+    if (e instanceof RangeError) throw new CheckpointError(`${join(files.dir, 'state.json')}: ${e.message}`);
+    throw e;
+  }
+  r.modelRng.setState(saved.rng.model);
+  r.dataRng.setState(saved.rng.data);
+  if (saved.carry && carriesState(model)) {
+    const s = model.stateFor(r.batch);
+    const h = tensors.get('carry.h'), c = tensors.get('carry.c');
+    if (!h || h.data.length !== s.h.size || (s.c && (!c || c.data.length !== s.c.size))) {
+      throw new CheckpointError(`${file}: the carried state does not fit the model`);
+    }
+    s.h.data.set(h.data);
+    if (s.c && c) s.c.data.set(c.data);
+  }
+}

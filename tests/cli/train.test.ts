@@ -35,8 +35,8 @@ describe('handgrad train / sample', () => {
     expect(s).toMatchObject({ model: 'bigram', steps: 20, out, params: expect.any(Number) });
     for (const k of ['trainLoss', 'valLoss', 'tokensPerSec', 'seconds']) expect(Number.isFinite(s[k]), k).toBe(true);
     expect(s.trainLoss).toBeLessThan(Math.log(100)); // below uniform over any plausible vocabulary
-    expect(existsSync(join(out, 'model.json'))).toBe(true);
-    expect(existsSync(join(out, 'weights.bin'))).toBe(true);
+    expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
   });
 
   it('samples from the checkpoint, reproducibly for a seed', () => {
@@ -70,7 +70,7 @@ describe('handgrad train / sample', () => {
     [['train', 'bigram', '--optimizer', 'lion'], /^handgrad: --optimizer expects one of sgd, momentum, nesterov, adam, adamw, got 'lion'/],
     [['train', 'bigram', '--data', join(tmp, 'missing.txt')], /^handgrad: train: --data '.*missing\.txt': no such file/],
     [['train', 'bigram', '--schedule', 'cosine', '--time', '1m'], /^handgrad: train: the cosine schedule needs --steps/],
-    [['sample', join(tmp, 'nothing-here')], /^handgrad: sample: .*nothing-here: not a checkpoint folder \(no model\.json/],
+    [['sample', join(tmp, 'nothing-here')], /^handgrad: sample: .*nothing-here: not a checkpoint folder \(no manifest\.json/],
     [['sample', join(tmp, 'bigram-run'), '--temperature', '-1'], /^handgrad: --temperature expects a number ≥ 0, got '-1'/],
   ])('exits 2 with one line for %j', (args, message) => {
     const r = handgrad(...(args as string[]));

@@ -7,7 +7,7 @@ import { BigramLM } from '../../src/models/bigram.js';
 import { registerModel, UnknownModelError } from '../../src/models/registry.js';
 import type { TokenBatch } from '../../src/models/types.js';
 import { loadEmbeddedCorpus, CorpusError, type Corpus } from '../../src/data/corpus.js';
-import { loadCheckpoint, readModelJson } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
 import {
   TrainConfigError, TrainingDivergedError, defaultOutDir, train, type StepInfo, type TrainOptions,
 } from '../../src/train/trainer.js';
@@ -141,21 +141,23 @@ describe('train()', () => {
     const out = join(tmp, 'ckpt');
     const { summary } = await run({ out, steps: 20, seed: 5 });
     expect(summary.out).toBe(out);
-    expect(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.bin'))).toBe(true);
-    const json = readModelJson(out);
-    expect(json).toMatchObject({ kind: 'bigram', format: 'handgrad-checkpoint', version: 1, params: summary.params });
-    expect(json.training).toMatchObject({ steps: 20, optimizer: 'adam', seed: 5, batch: 4, seq: 16, sampler: 'random', valLoss: summary.valLoss });
-    expect(json.tokenizer.kind).toBe('char');
-    const V = json.config.vocabSize as number;
-    expect(json.weights.tensors.map((t) => [t.name, t.offset])).toEqual([['W', 0], ['b', 4 * V * V]]);
-    expect(readFileSync(join(out, 'weights.bin')).length).toBe(4 * summary.params);
-    expect(existsSync(join(out, 'model.json.tmp-' + process.pid))).toBe(false);
+    for (const f of ['model.safetensors', 'state.json', 'state.safetensors', 'manifest.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const { state, weights } = readCheckpoint(out);
+    expect(state).toMatchObject({ kind: 'bigram', format: 'handgrad-checkpoint', version: 2, params: summary.params, step: 20, seed: 5, dtype: 'F64' });
+    expect(state.training).toMatchObject({ settings: { optimizer: 'adam', seed: 5, batch: 4, seq: 16, sampler: 'random' }, finished: true });
+    expect((state.training as { metrics: { valLoss: number } }).metrics.valLoss).toBe(summary.valLoss);
+    expect(state.tokenizer.kind).toBe('char');
+    const V = state.config.vocabSize as number;
+    expect([...weights.tensors].map(([n, t]) => [n, t.shape])).toEqual([['W', [V, V]], ['b', [V]]]);
+    expect(readFileSync(join(out, 'model.safetensors')).length).toBeGreaterThan(8 * summary.params); // F64 from the reference backend
+    expect(existsSync(join(out, 'manifest.json.tmp-' + process.pid))).toBe(false);
+    expect(existsSync(join(out, '.incoming'))).toBe(false);
 
     const ops = new ReferenceOps('f64');
     const { model, tokenizer } = loadCheckpoint(out, ops);
     expect(model.kind).toBe('bigram');
-    expect(tokenizer.vocabSize).toBe(json.config.vocabSize);
-    // Same weights (to f32) as a fresh run with the same seed.
+    expect(tokenizer.vocabSize).toBe(state.config.vocabSize);
+    // Same weights as a fresh run with the same seed.
     const again = await run({ out: join(tmp, 'ckpt2'), steps: 20, seed: 5 });
     const other = loadCheckpoint(again.summary.out!, ops).model;
     expect(Array.from(model.params[0].value.data)).toEqual(Array.from(other.params[0].value.data));

@@ -5,7 +5,7 @@ import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseNumber } from '../values.js';
 import type { CliContext } from '../main.js';
 import { createOps, type BackendName } from '../../ops/index.js';
-import { CheckpointError, loadCheckpoint, readModelJson, type LoadedCheckpoint } from '../../train/checkpoint.js';
+import { checkpointKind, CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { sampleTokens } from '../../models/sample.js';
 import { PARAGRAPH } from '../../data/word-tokenizer.js';
 import type { Tokenizer } from '../../data/tokenizer.js';
@@ -37,7 +37,7 @@ function unknownParts(tok: Tokenizer, text: string): string[] {
 export function registerSample(program: Command, ctx: CliContext): void {
   program.command('sample')
     .description('generate text from a checkpoint written by `handgrad train`')
-    .argument('<checkpointDir>', 'the folder holding model.json and weights.bin')
+    .argument('<checkpointDir>', 'the --out folder of `handgrad train` (model.safetensors, state.json, manifest.json)')
     .option('--prime <text>', 'text to start from (default: a line break)')
     .option('--length <n>', 'tokens to generate', parseInteger('--length', 0, 10_000_000), 500)
     .option('--temperature <t>', '0 = greedy, 1 = the model\'s distribution, higher = more random',
@@ -52,14 +52,14 @@ export function registerSample(program: Command, ctx: CliContext): void {
         if (e instanceof CheckpointError || e instanceof UnknownModelError) throw new UsageError(`sample: ${e.message}`);
         throw e;
       };
-      // Read model.json before starting a backend, so a wrong folder costs nothing.
-      try { readModelJson(dir); } catch (e) { usage(e); }
+      // Check the checkpoint (manifest, checksums) before starting a backend, so a wrong folder costs nothing.
+      try { checkpointKind(dir); } catch (e) { usage(e); }
       // One sequence at a time: extra threads would only wait on each other.
       const ops = await createOps(opts.backend === 'reference' ? { backend: 'reference', dtype: 'f64' } : { backend: 'wasm', threads: 1 });
       try {
         let loaded!: LoadedCheckpoint;
         try { loaded = loadCheckpoint(dir, ops); } catch (e) { usage(e); }
-        const { model, tokenizer, json } = loaded;
+        const { model, tokenizer, kind } = loaded;
         const prime = opts.prime ?? defaultPrime(tokenizer);
         if (prime === '') throw new UsageError('sample: --prime must not be empty (leave it out to start from a line break)');
         if (!tokenizer.covers(prime)) {
@@ -82,7 +82,7 @@ export function registerSample(program: Command, ctx: CliContext): void {
         ctx.print(text);
         if (opts.json) {
           ctx.json({
-            checkpoint: dir, model: json.kind, prime, text, tokens: ids.length,
+            checkpoint: dir, model: kind, prime, text, tokens: ids.length,
             temperature: opts.temperature, topK: opts.topK, seed: opts.seed,
           });
         }

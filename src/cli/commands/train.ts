@@ -2,9 +2,14 @@
 // (src/train/trainer.ts). Model-specific options (--hidden, --layers, …) come from the model
 // registry: every option any registered model declares is a flag here, and the chosen model
 // refuses the ones it does not have.
+//
+// --resume DIR continues a checkpoint exactly (the model comes from the checkpoint, so <model> may
+// be left out); --checkpoint-every N|DURATION saves mid-run; Ctrl-C (SIGINT) finishes the current
+// step, saves and exits 0 (a second Ctrl-C quits at once).
 import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
+import { parseDuration } from '../../util/duration.js';
 import type { CliContext } from '../main.js';
 import { getModel, knownNames, listModels, optionFlag, UnknownModelError, type ModelOption } from '../../models/registry.js';
 import { OPTIMIZER_KINDS, type OptimizerKind } from '../../train/optimizers.js';
@@ -13,6 +18,7 @@ import { SAMPLER_KINDS, type SamplerKind } from '../../data/batcher.js';
 import { TOKENIZER_KINDS, type TokenizerKind } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError } from '../../train/trainer.js';
+import { checkpointKind, CheckpointError } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import type { BackendName } from '../../ops/index.js';
 
@@ -40,6 +46,8 @@ interface TrainCliOptions {
   threads?: number;
   backend?: BackendName;
   json?: boolean;
+  resume?: string;
+  checkpointEvery?: { steps?: number; ms?: number };
   [modelOption: string]: unknown;
 }
 
@@ -65,7 +73,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
   const d = TRAIN_DEFAULTS;
   const cmd = program.command('train')
     .description('train a sequence model on a text corpus and write a checkpoint')
-    .argument('<model>', `the model to train: ${knownNames().join(', ')}`)
+    .argument('[model]', `the model to train: ${knownNames().join(', ')} (with --resume: the checkpoint's)`)
     .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (alice, crow, tinystories, …); ' +
       'default: Moby Dick, embedded')
     .option('--tokenizer <kind>', `${TOKENIZER_KINDS.join(' or ')} (default ${d.tokenizer})`, parseChoice('--tokenizer', TOKENIZER_KINDS))
@@ -87,7 +95,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       parseNumber('--val-fraction', { min: 0, max: 1, maxExclusive: true }))
     .option('--val-batches <n>', `at most n windows per validation (default ${d.valBatches})`, parseInteger('--val-batches', 1))
     .option('--sampler <kind>', 'sequential (BPTT, carried state) or random windows (default: by model)', parseChoice('--sampler', SAMPLER_KINDS))
-    .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>)')
+    .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
+    .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
+    .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
     .option('--threads <n>', 'wasm backend: threads for large products (default: every core)', parseInteger('--threads', 1, 256))
     .option('--backend <name>', 'wasm (f32 SIMD) or reference (f64 TypeScript) (default wasm)', parseChoice('--backend', ['wasm', 'reference'] as const))
     .option('--json', 'print the summary as one JSON object, the last line of stdout');
@@ -99,8 +109,18 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     cmd.option(`--${optionFlag(key)}${arg}`, `${opt.description} (models: ${models.join(', ')})`);
   }
 
-  cmd.action(async (modelName: string, opts: TrainCliOptions) => {
+  cmd.action(async (modelArg: string | undefined, opts: TrainCliOptions) => {
     ctx.jsonMode = !!opts.json;
+    let modelName = modelArg;
+    if (opts.resume !== undefined) {
+      let kind: string;
+      try { kind = checkpointKind(opts.resume); } catch (e) {
+        if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
+        throw e;
+      }
+      modelName ??= kind;
+    }
+    if (modelName === undefined) throw new UsageError(`train: missing model (expected one of ${knownNames().join(', ')}, or --resume <dir>)`);
     let spec;
     try {
       spec = getModel(modelName);
@@ -117,6 +137,13 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     const tty = !!process.stderr.isTTY;
     const mode = tty ? 'bar' : opts.json ? 'quiet' : 'lines';
     const reporter = createProgressReporter({ mode, print: (l) => ctx.print(l) });
+    // Ctrl-C: finish the step, save, exit 0. A second one: leave now (the last checkpoint stays).
+    const interrupt = new AbortController();
+    const onSigint = () => {
+      if (interrupt.signal.aborted) process.exit(130);
+      interrupt.abort();
+    };
+    process.on('SIGINT', onSigint);
     try {
       const summary = await train({
         model: spec.name,
@@ -144,12 +171,38 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         threads: opts.threads,
         backend: opts.backend,
         reporter,
+        resume: opts.resume,
+        checkpointEverySteps: opts.checkpointEvery?.steps,
+        checkpointEveryMs: opts.checkpointEvery?.ms,
+        signal: interrupt.signal,
       });
+      if (interrupt.signal.aborted) {
+        ctx.note(`interrupted after step ${summary.steps}: checkpoint saved to ${summary.out ?? '(none: --out was not written)'}` +
+          (summary.out ? ` (continue with --resume ${summary.out})` : ''));
+      }
       if (opts.json) ctx.json(summary);
     } catch (e) {
       // Bad values and unusable data are mistakes in the call: one line, exit 2.
       if (e instanceof TrainConfigError || e instanceof CorpusError) throw new UsageError(`train: ${e.message}`);
+      if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
       throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
     }
   });
+}
+
+/** --checkpoint-every: a whole number is steps; a duration with a unit (30s, 2m, 1h) is time. */
+function parseCheckpointEvery(text: string): { steps?: number; ms?: number } {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    if (n >= 1 && Number.isSafeInteger(n)) return { steps: n };
+  } else {
+    try {
+      const ms = parseDuration(t);
+      if (ms > 0) return { ms };
+    } catch { /* below */ }
+  }
+  throw new UsageError(`--checkpoint-every expects a step count ≥ 1 or a duration like 30s, 2m, 1h; got '${text}'`);
 }
