@@ -21,7 +21,7 @@
 // is reported next to the ratio of the bests.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,11 @@ export interface PairedReport {
   /** The same four ratios from the table (one contender after another), for comparison. */
   fromTable: Ratios;
   seconds: number;
+  /**
+   * The machine's 1-minute load average when the phase began and ended (this benchmark itself
+   * counts about 1; well above that, other work shared the cores and the 2-thread figures suffer).
+   */
+  loadAverage: { start: number; end: number };
 }
 
 export interface KernelBenchReport {
@@ -621,6 +626,7 @@ interface Contender {
 async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string) => void, progress: (l: string) => void):
   Promise<PairedReport | null> {
   const started = performance.now();
+  const loadStart = loadavg()[0];
   // revec4x16 when this process runs it, else the local path with the best table figure at nn 512³ 1t
   let path: KernelPath | null = pp.local.includes('revec4x16') ? 'revec4x16' : null;
   if (!path && pp.local.length > 0) {
@@ -767,6 +773,7 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
     },
     fromTable,
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    loadAverage: { start: Number(loadStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)) },
   };
 }
 
@@ -918,7 +925,8 @@ export function formatReport(rep: KernelBenchReport): string[] {
   const p = rep.paired;
   if (p) {
     lines.push('');
-    lines.push(`paired, interleaved over ${p.rounds} rounds (${p.path}; each contender ~${p.windowSeconds} s a round, best rep; order rotated each round; ${p.seconds} s):`);
+    lines.push(`paired, interleaved over ${p.rounds} rounds (${p.path}; each contender ~${p.windowSeconds} s a round, best rep; order rotated each round; ${p.seconds} s;`
+      + ` load average ${p.loadAverage.start.toFixed(2)} → ${p.loadAverage.end.toFixed(2)} on ${m.cores} cores):`);
     const figs = Object.values(p.figures);
     const wl = Math.max(9, ...figs.map((x) => x.label.length));
     lines.push(`  ${'contender'.padEnd(wl)}   best  median  per round`);
