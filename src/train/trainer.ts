@@ -320,9 +320,12 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   }
 
   // The model's options are checked before a backend starts, so a typo costs nothing.
-  const config = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
+  const checked = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
+  // A resumed model is the checkpoint's; options given anyway must agree with it.
+  const config = resumed ? resumed.state.config : checked;
   if (resumed) {
-    for (const [k, v] of Object.entries(config)) {
+    for (const k of Object.keys(opts.modelOptions ?? {})) {
+      const v = checked[k];
       if (JSON.stringify(v) !== JSON.stringify(resumed.state.config[k])) {
         throw new TrainConfigError(`--resume: the checkpoint's ${spec.name} has ${k} ${JSON.stringify(resumed.state.config[k])}, ` +
           `not ${JSON.stringify(v)}; leave --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} out to keep it`);

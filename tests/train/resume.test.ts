@@ -1,0 +1,126 @@
+// Exact resume: N steps + resume + N steps gives the same bits as 2N steps straight.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BigramLM } from '../../src/models/bigram.js';
+import { registerModel } from '../../src/models/registry.js';
+import type { TokenBatch } from '../../src/models/types.js';
+import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { loadCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
+import { train, TrainingDivergedError, type TrainOptions } from '../../src/train/trainer.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'handgrad-resume-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const data = join(tmp, 'tiny.txt');
+writeFileSync(data, loadEmbeddedCorpus().text.slice(0, 6000));
+
+const bytes = (dir: string, f: string) => readFileSync(join(dir, f));
+function expectSameCheckpoint(a: string, b: string): void {
+  for (const f of ['model.safetensors', 'state.safetensors']) {
+    expect(bytes(a, f).equals(bytes(b, f)), `${f} differs`).toBe(true);
+  }
+  const sa = readCheckpoint(a).state, sb = readCheckpoint(b).state;
+  expect(sa.step).toBe(sb.step);
+  const ta = sa.training as Record<string, unknown>, tb = sb.training as Record<string, unknown>;
+  for (const k of ['rng', 'batcher', 'optimizer']) expect(ta[k], k).toEqual(tb[k]);
+  expect((ta.metrics as { recentLosses: number[] }).recentLosses).toEqual((tb.metrics as { recentLosses: number[] }).recentLosses);
+}
+
+const lstm: Partial<TrainOptions> = {
+  model: 'lstm', modelOptions: { hidden: 16, embed: 8 }, data, batch: 4, seq: 16, valEvery: 10, valBatches: 4, seed: 11,
+};
+
+describe.each([
+  ['reference', { backend: 'reference' as const }],
+  ['wasm, 1 thread', { backend: 'wasm' as const, threads: 1 }],
+])('resume on the %s backend', (_name, backend) => {
+  it.each([
+    ['lstm, resume at a step without validation', lstm, 7],
+    ['lstm, resume at a validation step', lstm, 10],
+    ['bigram, random sampler, sgd with momentum', { model: 'bigram', data, batch: 4, seq: 8, valEvery: 5, optimizer: 'momentum' as const, seed: 2 }, 6],
+  ])('%s: N + N steps = 2N steps, bit for bit', async (_what, opts, n) => {
+    const base = { ...opts, ...backend } as TrainOptions;
+    const straight = join(tmp, `straight-${backend.backend}-${n}-${opts.model}`), split = join(tmp, `split-${backend.backend}-${n}-${opts.model}`);
+    const a = await train({ ...base, steps: 2 * n, out: straight });
+    await train({ ...base, steps: n, out: split });
+    expect(readCheckpoint(split).state.step).toBe(n);
+    // The resumed run takes everything from the checkpoint: only the new total is given.
+    const b = await train({ model: opts.model!, ...backend, steps: 2 * n, resume: split });
+    expect(b.steps).toBe(2 * n);
+    expect(b.out).toBe(split);
+    expectSameCheckpoint(straight, split);
+    expect(b.trainLoss).toBe(a.trainLoss);
+    expect(b.valLoss).toBe(a.valLoss);
+  });
+});
+
+describe('mid-run checkpoints, interruption and divergence', () => {
+  const ref = { ...lstm, backend: 'reference' as const };
+
+  it('an interrupted run saves after the current step, and resuming it matches the straight run', async () => {
+    const straight = join(tmp, 'int-straight'), cut = join(tmp, 'int-cut');
+    await train({ ...ref, steps: 16, out: straight });
+    const stop = new AbortController();
+    const s = await train({
+      ...ref, steps: 16, out: cut, signal: stop.signal,
+      reporter: { step: (i) => { if (i.step === 9) stop.abort(); } },
+    });
+    expect(s.steps).toBe(9);
+    const st = readCheckpoint(cut).state;
+    expect(st.step).toBe(9);
+    expect((st.training as { finished: boolean }).finished).toBe(false);
+    await train({ model: 'lstm', backend: 'reference', resume: cut }); // the saved limit: 16 steps
+    expectSameCheckpoint(straight, cut);
+  });
+
+  it('saves every N steps and the last mid-run checkpoint resumes exactly', async () => {
+    const every = join(tmp, 'every'), straight = join(tmp, 'every-straight');
+    const seen: number[] = [];
+    await train({
+      ...ref, steps: 12, out: every, checkpointEverySteps: 4,
+      reporter: { step: (i) => { if (i.step === 9) seen.push(readCheckpoint(every).state.step); } },
+    });
+    expect(seen).toEqual([8]); // at step 9 the folder holds the checkpoint of step 8
+    await train({ ...ref, steps: 12, out: straight });
+    expectSameCheckpoint(straight, every);
+  });
+
+  it('refuses another model kind, other model options and other settings', async () => {
+    const dir = join(tmp, 'refuse');
+    await train({ ...ref, steps: 2, out: dir });
+    await expect(train({ model: 'gru', backend: 'reference', resume: dir })).rejects.toThrow(/--resume .*: the checkpoint is a lstm model, not gru/);
+    await expect(train({ model: 'lstm', backend: 'reference', resume: dir, modelOptions: { hidden: 32 } }))
+      .rejects.toThrow(/the checkpoint's lstm has hidden 16, not 32; leave --hidden out/);
+    await expect(train({ model: 'lstm', backend: 'reference', resume: dir, lr: 0.1 }))
+      .rejects.toThrow(/the checkpoint was trained with --lr 0\.002, not 0\.1; a resumed run keeps its settings/);
+    await expect(train({ model: 'lstm', backend: 'reference', resume: dir, batch: 4, seed: 11, steps: 3 })).resolves.toMatchObject({ steps: 3 });
+    const other = join(tmp, 'other.txt');
+    writeFileSync(other, loadEmbeddedCorpus().text.slice(6000, 12000));
+    await expect(train({ model: 'lstm', backend: 'reference', resume: dir, data: other })).rejects.toThrow(/is not the text the checkpoint was trained on/);
+  });
+
+  it('stops on a NaN loss and leaves the last good checkpoint intact', async () => {
+    class Exploding extends BigramLM {
+      calls = 0;
+      override forwardBackward(batch: TokenBatch, trainMode: boolean): number {
+        const loss = super.forwardBackward(batch, trainMode);
+        return trainMode && ++this.calls === 7 ? Number.NaN : loss;
+      }
+    }
+    registerModel({
+      name: 'nan-at-7-test', description: 'diverges at step 7', stateful: false, defaults: {}, options: [],
+      create: (ops, c, rng) => new Exploding(ops, { vocabSize: c.vocabSize as number }, rng),
+    });
+    const dir = join(tmp, 'nan');
+    const run = train({ model: 'nan-at-7-test', data, batch: 4, seq: 8, steps: 20, backend: 'reference', out: dir, checkpointEverySteps: 3 });
+    await expect(run).rejects.toThrow(TrainingDivergedError);
+    await expect(train({ model: 'nan-at-7-test', data, batch: 4, seq: 8, steps: 20, backend: 'reference', out: join(tmp, 'nan2'), checkpointEverySteps: 3 }))
+      .rejects.toThrow(/^training stopped: the loss became NaN at step 7 .*; lower --lr or --clip; the last good checkpoint \(step 6\) is in .*nan2$/);
+    expect(readCheckpoint(dir).state.step).toBe(6);
+    const { model } = loadCheckpoint(dir, new ReferenceOps('f64'));
+    expect(Array.from(model.params[0].value.data).every(Number.isFinite)).toBe(true);
+    expect(existsSync(join(dir, '.incoming'))).toBe(false);
+  });
+});
