@@ -28,7 +28,7 @@ function expectSameCheckpoint(a: string, b: string): void {
   expect((ta.metrics as { recentLosses: number[] }).recentLosses).toEqual((tb.metrics as { recentLosses: number[] }).recentLosses);
 }
 
-const lstm: Partial<TrainOptions> = {
+const lstm: TrainOptions = {
   model: 'lstm', modelOptions: { hidden: 16, embed: 8 }, data, batch: 4, seq: 16, valEvery: 10, valBatches: 4, seed: 11,
 };
 
