@@ -14,6 +14,7 @@ import { MODEL_CHECKS } from './model-checks.js';
 import { CLASSIC_CHECKS } from './classic-checks.js';
 import { RECURRENT_CHECKS } from './recurrent-checks.js';
 import { TRANSFORMER_CHECKS } from './transformer-checks.js';
+import { MEMORY_CHECKS } from './memory-checks.js';
 
 export interface GradCheckDef {
   /** Unique name, used on the command line: lowercase-ish, no spaces (e.g. "lstm", "gemm-NT"). */
@@ -40,7 +41,7 @@ export interface RunGradChecksOptions {
   tolerance?: number;
 }
 
-const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS];
+const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS, MEMORY_CHECKS];
 
 const checks = new Map<string, GradCheckDef>();
 

@@ -1,0 +1,78 @@
+// Gradient checks for the associative memories of src/layers/linear-memory.ts and
+// continuum-memory.ts: the Hebbian rule, the delta rule (plain inner GD), the delta rule with an
+// inner momentum and with an inner Adam, one delta memory committing every 3 steps, and a three-level
+// continuum memory (periods 1, 4, 16 over T = 17, so the slow level commits once, at t = 16, and
+// is read at t = 16 and 17).
+//
+// Every check runs BPTT through every memory update: L = Σ w ⊙ y over all steps. Projections are
+// N(0, 0.5²); the unnormalised rules use a small η so the memory stays bounded over T steps.
+import type { Ops } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import type { Param } from '../layers/param.js';
+import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
+import type { GradCheckDef } from './registry.js';
+import { LinearMemory, type LinearMemoryOptions } from '../layers/linear-memory.js';
+import { ContinuumMemory, type ContinuumMemoryOptions } from '../layers/continuum-memory.js';
+
+function randomize(params: Param[], rng: Rng, std = 0.5): void {
+  for (const p of params) rng.fillNormal(p.value.data, 0, std);
+}
+
+interface MemoryLayer {
+  params: Param[];
+  forward(x: import('../ops/types.js').Tensor, y: import('../ops/types.js').Tensor, B: number, T: number): void;
+  backward(x: import('../ops/types.js').Tensor, dy: import('../ops/types.js').Tensor, dx: import('../ops/types.js').Tensor, B: number, T: number): void;
+}
+
+function layerCheck(name: string, B: number, T: number, inDim: number, dv: number,
+  build: (ops: Ops, rng: Rng) => MemoryLayer): GradCheckDef {
+  return {
+    name,
+    make(ops: Ops, rng: Rng): Checkable {
+      const layer = build(ops, rng);
+      const x = randomCheckTensor(ops, 'x', B * T * inDim, rng);
+      const y = ops.tensor(B * T * dv), dy = ops.tensor(B * T * dv);
+      const proj = new RandomProjection(ops, B * T * dv, rng);
+      return {
+        name,
+        params: layer.params,
+        inputs: [x],
+        loss() { layer.forward(x.value, y, B, T); return proj.loss(y); },
+        backward() { proj.backward(dy); layer.backward(x.value, dy, x.grad, B, T); },
+      };
+    },
+  };
+}
+
+/** A LinearMemory x [2·6, 5] → y [2·6, 3] with dk = 4. */
+function memoryCheck(name: string, opts: LinearMemoryOptions, T = 6): GradCheckDef {
+  const B = 2, inDim = 5, dk = 4, dv = 3;
+  return layerCheck(name, B, T, inDim, dv, (ops, rng) => {
+    const m = new LinearMemory(ops, 'mem', inDim, dk, dv, rng, opts);
+    randomize(m.params, rng);
+    return m;
+  });
+}
+
+/** A ContinuumMemory x [1·17, 4] → y [1·17, 3], dk = 3, periods 1, 4, 16. */
+function continuumCheck(name: string, opts: ContinuumMemoryOptions): GradCheckDef {
+  const B = 1, T = 17, inDim = 4, dk = 3, dv = 3;
+  return layerCheck(name, B, T, inDim, dv, (ops, rng) => {
+    const m = new ContinuumMemory(ops, 'cms', inDim, dk, dv, rng, opts);
+    randomize(m.levels.flatMap((l) => l.params), rng);
+    if (m.alpha) rng.fillNormal(m.alpha.value.data, 0.5, 0.3);
+    return m;
+  });
+}
+
+export const MEMORY_CHECKS: GradCheckDef[] = [
+  memoryCheck('memory-hebbian', { rule: 'hebbian', optimizer: 'gd', eta: 0.5 }),
+  memoryCheck('memory-hebbian-normalized', { rule: 'hebbian', optimizer: 'gd', eta: 1, normalize: true }),
+  memoryCheck('memory-delta', { rule: 'delta', optimizer: 'gd', eta: 0.7, normalize: true }),
+  memoryCheck('memory-delta-raw', { rule: 'delta', optimizer: 'gd', eta: 0.2 }),
+  memoryCheck('memory-momentum', { rule: 'delta', optimizer: 'momentum', eta: 0.4, beta: 0.7, normalize: true }),
+  memoryCheck('memory-adam', { rule: 'delta', optimizer: 'adam', eta: 0.1, beta1: 0.8, beta2: 0.9, eps: 1e-2, normalize: true }),
+  memoryCheck('memory-delta-period3', { rule: 'delta', optimizer: 'momentum', eta: 0.5, beta: 0.6, normalize: true, period: 3 }, 8),
+  continuumCheck('continuum', { rule: 'delta', optimizer: 'gd', eta: 0.8, normalize: true, mix: 'learned' }),
+  continuumCheck('continuum-momentum-sum', { rule: 'delta', optimizer: 'momentum', eta: 0.3, beta: 0.5, normalize: true }),
+];
