@@ -120,7 +120,11 @@ export interface TrainingState {
   settings: KeptSettings & { totalSteps: number | null; timeMs: number | null };
   /** The --data value when it was one (a resume reads the same corpus), and a fingerprint of the text. */
   data: { arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string };
+  /** The backend's own name (e.g. reference-f64, wasm-simd). */
   backend: string;
+  /** The backend and thread count a resume uses unless told otherwise (same backend + threads: same bits). */
+  backendKind: BackendName;
+  threads: number | null;
   optimizer: { kind: OptimizerKind; step: number; roles: string[] };
   rng: { model: RngState; data: RngState };
   batcher: BatcherState;
@@ -417,6 +421,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           trainTokens: split.train.length, valTokens: split.val.length, sha256: textSha,
         },
         backend: ops.name,
+        backendKind: ops.name.startsWith('reference') ? 'reference' : 'wasm',
+        threads: opts.threads ?? null,
         optimizer: { kind: optimizerKind, step: opt.step, roles },
         rng: { model: modelRng.getState(), data: dataRng.getState() },
         batcher: trainBatcher.exportState(),
@@ -603,6 +609,10 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
     throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);
   }
   if (merged.data === undefined && saved.data.arg !== null) merged.data = saved.data.arg;
+  if (merged.backend === undefined && merged.ops === undefined && saved.backendKind) {
+    merged.backend = saved.backendKind;
+    if (merged.threads === undefined && saved.threads !== null) merged.threads = saved.threads;
+  }
   return { opts: merged, saved };
 }
 

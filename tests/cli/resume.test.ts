@@ -1,0 +1,110 @@
+// `handgrad train --resume / --checkpoint-every`, Ctrl-C and kill -9, as a user meets them: child
+// processes on the Node in node_modules/.bin, a tiny corpus in a temporary file.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
+const tmp = mkdtempSync(join(tmpdir(), 'handgrad-cli-resume-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const data = join(tmp, 'tiny.txt');
+writeFileSync(data, loadEmbeddedCorpus().text.slice(0, 6000));
+const env = { ...process.env, HANDGRAD_DEBUG: '' };
+
+function handgrad(...args: string[]) {
+  const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts a training run in the background; resolves with its exit once `until` holds, after sending `signal`. */
+function startThenSignal(args: string[], until: () => boolean, signal: NodeJS.Signals) {
+  const child = spawn(node, [join(root, 'bin/handgrad.mjs'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((done, fail) => {
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      if (until()) {
+        clearInterval(poll);
+        child.kill(signal);
+      } else if (Date.now() - t0 > 60_000) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+        fail(new Error(`timed out waiting; stderr: ${stderr}`));
+      }
+    }, 20);
+    child.on('exit', (code, sig) => {
+      clearInterval(poll);
+      // Let the pipes drain.
+      setTimeout(() => done({ code, signal: sig, stdout, stderr }), 50);
+    });
+  });
+}
+
+const lstm = ['lstm', '--hidden', '16', '--embed', '8', '--data', data, '--batch', '4', '--seq', '16', '--val-every', '0',
+  '--backend', 'reference'];
+const stepOf = (dir: string) => readCheckpoint(dir).state.step;
+
+describe('handgrad train --resume', () => {
+  it('survives kill -9: the last checkpoint loads, and --resume continues from it exactly', async () => {
+    const dir = join(tmp, 'killed');
+    const r = await startThenSignal([...'train'.split(' '), ...lstm, '--steps', '1000000', '--checkpoint-every', '5', '--out', dir, '--json'],
+      () => existsSync(join(dir, 'manifest.json')), 'SIGKILL');
+    expect(r.signal).toBe('SIGKILL');
+    const step = stepOf(dir);
+    expect(step % 5).toBe(0);
+    expect(step).toBeGreaterThanOrEqual(5);
+    // The limit saved is a million steps: give the new total.
+    const resumed = handgrad('train', '--resume', dir, '--steps', String(step + 5), '--json');
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ model: 'lstm', steps: step + 5, out: dir });
+    expect(stepOf(dir)).toBe(step + 5);
+    // Same bits as a straight run of that many steps.
+    const straight = join(tmp, 'straight');
+    expect(handgrad('train', ...lstm, '--steps', String(step + 5), '--out', straight, '--json').code).toBe(0);
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(true);
+    expect(readFileSync(join(dir, 'state.safetensors')).equals(readFileSync(join(straight, 'state.safetensors')))).toBe(true);
+    // And the checkpoint samples.
+    expect(handgrad('sample', dir, '--length', '20', '--backend', 'reference').code).toBe(0);
+  }, 120_000);
+
+  it('Ctrl-C finishes the step, saves and exits 0 with one line', async () => {
+    const dir = join(tmp, 'interrupted');
+    const r = await startThenSignal(['train', ...lstm, '--steps', '1000000', '--checkpoint-every', '3', '--out', dir, '--json'],
+      () => existsSync(join(dir, 'manifest.json')), 'SIGINT');
+    expect(r.code).toBe(0);
+    const step = stepOf(dir);
+    expect(step).toBeGreaterThanOrEqual(3);
+    expect(r.stderr).toBe(`interrupted after step ${step}: checkpoint saved to ${dir} (continue with --resume ${dir})\n`);
+    expect(JSON.parse(r.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ steps: step, out: dir });
+    expect((readCheckpoint(dir).state.training as { finished: boolean }).finished).toBe(false);
+  }, 120_000);
+
+  it('saves on a time interval with --checkpoint-every <duration>', () => {
+    const dir = join(tmp, 'timed');
+    const r = handgrad('train', ...lstm, '--steps', '30', '--checkpoint-every', '1ms', '--out', dir, '--json');
+    expect(r.code).toBe(0);
+    expect(stepOf(dir)).toBe(30);
+  });
+
+  it.each([
+    [['train', '--resume', join(tmp, 'nothing')], /^handgrad: train: --resume: .*nothing: not a checkpoint folder \(no manifest\.json/],
+    [['train'], /^handgrad: train: missing model \(expected one of .*, or --resume <dir>\)/],
+    [['train', 'lstm', '--checkpoint-every', '0'], /^handgrad: --checkpoint-every expects a step count ≥ 1 or a duration like 30s, 2m, 1h; got '0'/],
+    [['train', 'lstm', '--checkpoint-every', 'often'], /^handgrad: --checkpoint-every expects/],
+    [['train', 'gru', '--resume', join(tmp, 'timed')], /^handgrad: train: --resume .*timed: the checkpoint is a lstm model, not gru/],
+    [['train', '--resume', join(tmp, 'timed'), '--lr', '0.5'], /^handgrad: train: --resume .*: the checkpoint was trained with --lr 0\.002, not 0\.5/],
+  ])('exits 2 with one line for %j', (args, message) => {
+    const r = handgrad(...(args as string[]));
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
