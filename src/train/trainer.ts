@@ -382,8 +382,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       for (let i = 0; i < r.length; i++) recent[(step - r.length + i) % RECENT] = r[i];
     }
     const t0 = performance.now() - (saved?.elapsedMs ?? 0);
-    let lastSaveStep = resumed ? step : -1, lastSaveMs = performance.now(), lastYield = performance.now();
-    const lastGood = () => (dir !== null && lastSaveStep >= 0 ? `; the last good checkpoint (step ${lastSaveStep}) is in ${dir}` : '');
+    let lastSaveStep = resumed ? step : -1, lastSaveDir = resumed ? opts.resume! : dir;
+    let lastSaveMs = performance.now(), lastYield = performance.now();
+    const lastGood = () => (lastSaveDir !== null && lastSaveStep >= 0 ? `; the last good checkpoint (step ${lastSaveStep}) is in ${lastSaveDir}` : '');
 
     /** The carried recurrent state, copied (null for models without one). */
     const carrySnapshot = (zero: boolean): { h: Float64Array; c: Float64Array | null } | null => {
@@ -438,6 +439,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       };
       saveCheckpoint(dir, { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors });
       lastSaveStep = step;
+      lastSaveDir = dir;
       lastSaveMs = performance.now();
     };
 
