@@ -19,6 +19,8 @@ import { RowBuffer } from './buffer.js';
 export interface ContinuumMemoryOptions extends Omit<LinearMemoryOptions, 'period'> {
   /** Update period of each level, fastest first (default [1, 4, 16]). */
   periods?: number[];
+  /** Inner learning rate of each level (default: `eta` for every level). */
+  etas?: number[];
   /** How the levels' outputs combine (default 'sum'). */
   mix?: 'sum' | 'learned';
 }
@@ -35,7 +37,9 @@ export class ContinuumMemory {
     rng: Rng, opts: ContinuumMemoryOptions = {}) {
     this.periods = opts.periods ?? [1, 4, 16];
     if (this.periods.length === 0) throw new RangeError('continuum memory: at least one level');
-    this.levels = this.periods.map((period, l) => new LinearMemory(ops, `${name}.level${l}`, inDim, dk, dv, rng, { ...opts, period }));
+    if (opts.etas && opts.etas.length !== this.periods.length) throw new RangeError('continuum memory: one eta per level');
+    this.levels = this.periods.map((period, l) => new LinearMemory(ops, `${name}.level${l}`, inDim, dk, dv, rng,
+      { ...opts, period, eta: opts.etas?.[l] ?? opts.eta }));
     const L = this.levels.length;
     this.alpha = opts.mix === 'learned' ? makeParam(ops, `${name}.alpha`, [L], { kind: 'constant', value: 1 / L }, rng) : null;
     this.ys = this.levels.map(() => new RowBuffer(ops, dv));

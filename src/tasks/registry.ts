@@ -15,6 +15,7 @@ import { REVERSE_TASK } from './reverse.js';
 import { ADDING_TASK } from './adding.js';
 import { NEXT_VALUE_TASK } from './next-value.js';
 import { BINARY_MEMORY_TASK } from './binary-memory.js';
+import { ASSOCIATIVE_RECALL_TASK } from './associative-recall.js';
 
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
@@ -93,3 +94,4 @@ registerTask(REVERSE_TASK);
 registerTask(ADDING_TASK);
 registerTask(NEXT_VALUE_TASK);
 registerTask(BINARY_MEMORY_TASK);
+registerTask(ASSOCIATIVE_RECALL_TASK);
