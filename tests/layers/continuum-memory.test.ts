@@ -1,8 +1,10 @@
 // Continuum memory system (src/layers/continuum-memory.ts): its registered gradient checks
 // 'continuum' (3 levels, periods 1, 4, 16, learned mix, T = 17) and 'continuum-momentum-sum', a
 // level of period C changing state only every C steps, and a period-1 level being exactly a
-// LinearMemory.
+// LinearMemory, and the WASM backend agreeing with the reference.
 import { describe, expect, it } from 'vitest';
+import { createOps } from '../../src/ops/index.js';
+import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { ContinuumMemory } from '../../src/layers/continuum-memory.js';
 import { LinearMemory } from '../../src/layers/linear-memory.js';
@@ -55,5 +57,28 @@ describe('continuum memory', () => {
     cms.forward(x, y1, 1, T);
     mem.forward(x, y2, 1, T);
     expect(Array.from(y1.data)).toEqual(Array.from(y2.data));
+  });
+
+  it('runs on the WASM backend (float32) and matches the reference, forward and backward', async () => {
+    const wasm = await createOps({ backend: 'wasm', threads: 1 });
+    try {
+      const B = 2, T = 18, inDim = 6, dv = 4;
+      const results = ([ops, wasm] as Ops[]).map((o) => {
+        const cms = new ContinuumMemory(o, 'cms', inDim, 5, dv, new Rng(11), { rule: 'delta', optimizer: 'momentum', eta: 0.5, normalize: true, mix: 'learned' });
+        const x = o.tensor(B * T * inDim), y = o.tensor(B * T * dv), dy = o.tensor(B * T * dv), dx = o.tensor(B * T * inDim);
+        new Rng(12).fillNormal(x.data); new Rng(13).fillNormal(dy.data);
+        cms.forward(x, y, B, T);
+        cms.backward(x, dy, dx, B, T);
+        return { y: Array.from(y.data), dx: Array.from(dx.data), dW: Array.from(cms.levels[2].Wk.W.grad.data) };
+      });
+      const [r, w] = results;
+      for (const k of ['y', 'dx', 'dW'] as const) {
+        const scale = Math.max(...r[k].map(Math.abs));
+        expect(scale).toBeGreaterThan(0);
+        r[k].forEach((v, i) => expect(Math.abs(w[k][i] - v), `${k}[${i}]`).toBeLessThan(1e-4 * scale + 1e-5));
+      }
+    } finally {
+      wasm.dispose();
+    }
   });
 });
