@@ -1,0 +1,83 @@
+// The encoder–decoder (src/models/seq2seq.ts): its registered gradient checks through every
+// encoder and decoder step (ragged sources and targets with padding), the source mask, beam
+// width 1 = greedy, and teacher forcing.
+import { describe, expect, it } from 'vitest';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { Seq2Seq, SEQ2SEQ_ATTENTIONS, type Seq2SeqAttention } from '../../src/models/seq2seq.js';
+import { runGradChecks } from '../../src/gradcheck/registry.js';
+import { seq2seqCheckBatch } from '../../src/gradcheck/seq2seq-checks.js';
+import { Rng } from '../../src/util/rng.js';
+
+const CHECKS: Record<Seq2SeqAttention, string> = {
+  none: 'seq2seq', bahdanau: 'seq2seq-bahdanau', 'luong-dot': 'seq2seq-luong-dot',
+  'luong-general': 'seq2seq-luong-general', 'luong-concat': 'seq2seq-luong-concat',
+};
+const cfg = (attention: Seq2SeqAttention) => ({ srcVocab: 6, tgtVocab: 7, bos: 6, eos: 5, embed: 3, hidden: 5, attention });
+
+describe('Seq2Seq', () => {
+  for (const a of SEQ2SEQ_ATTENTIONS) {
+    it(`passes the registered gradient check '${CHECKS[a]}' (attention ${a}, teacher forcing)`, () => {
+      const [r] = runGradChecks([CHECKS[a]]);
+      expect(r.tensors.length).toBeGreaterThan(10);
+      for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);
+    });
+  }
+
+  it("passes 'seq2seq-free-running' (ratio 0: fed its own argmax, no gradient through it)", () => {
+    const [r] = runGradChecks(['seq2seq-free-running']);
+    expect(r.passed).toBe(true);
+  });
+
+  for (const a of SEQ2SEQ_ATTENTIONS) {
+    it(`${a}: the padding of a source changes nothing; padded positions get 0 attention`, () => {
+      const ops = new ReferenceOps('f64');
+      const model = new Seq2Seq(ops, cfg(a), new Rng(2));
+      const batch = seq2seqCheckBatch(ops, new Rng(4), 6, 7, 5);
+      const l1 = model.forwardBackward(batch, false);
+      if (a !== 'none') {
+        const w = model.alignment(1)!;
+        for (let b = 0; b < batch.B; b++) for (let j = batch.srcLen[b]; j < batch.S; j++) expect(w[b * batch.S + j]).toBe(0);
+      }
+      const src = batch.src.data;
+      for (let b = 0; b < batch.B; b++) for (let j = batch.srcLen[b]; j < batch.S; j++) src[j * batch.B + b] = (src[j * batch.B + b] + 3) % 6;
+      expect(model.forwardBackward(batch, false)).toBe(l1);
+    });
+  }
+
+  for (const a of ['none', 'bahdanau', 'luong-general'] as Seq2SeqAttention[]) {
+    it(`${a}: beam search with width 1 equals greedy decoding`, () => {
+      const ops = new ReferenceOps('f64');
+      const model = new Seq2Seq(ops, { ...cfg(a), hidden: 8 }, new Rng(9));
+      for (const p of model.params) new Rng(p.name.length).fillNormal(p.value.data, 0, 0.8);
+      const rng = new Rng(1);
+      for (let i = 0; i < 8; i++) {
+        const S = rng.int(1, 6), src = Array.from({ length: S }, () => rng.int(0, 6));
+        const g = model.greedy(ops.intsFrom(src), Int32Array.of(S), S, 1, 7)[0];
+        const bm = model.beam(src, { width: 1, maxLen: 7 });
+        expect(bm.tokens).toEqual(g);
+        const wide = model.beam(src, { width: 4, maxLen: 7 });
+        expect(wide.logProb).toBeLessThanOrEqual(0);
+      }
+    });
+  }
+
+  it('greedy decoding of a batch equals decoding each source alone', () => {
+    const ops = new ReferenceOps('f64');
+    const model = new Seq2Seq(ops, cfg('bahdanau'), new Rng(3));
+    const batch = seq2seqCheckBatch(ops, new Rng(4), 6, 7, 5);
+    const all = model.greedy(batch.src, batch.srcLen, batch.S, batch.B, 6);
+    for (let b = 0; b < batch.B; b++) {
+      const src = Array.from({ length: batch.srcLen[b] }, (_, j) => batch.src.data[j * batch.B + b]);
+      expect(model.greedy(ops.intsFrom(src), Int32Array.of(src.length), src.length, 1, 6)[0]).toEqual(all[b]);
+    }
+  });
+
+  it('teacher forcing < 1 feeds some of its own predictions during training only', () => {
+    const ops = new ReferenceOps('f64');
+    const model = new Seq2Seq(ops, { ...cfg('none'), teacherForcing: 0, seed: 1 }, new Rng(3));
+    const batch = seq2seqCheckBatch(ops, new Rng(4), 6, 7, 5);
+    const evalLoss = model.forwardBackward(batch, false);
+    expect(model.forwardBackward(batch, false, 1)).toBe(evalLoss);
+    expect(model.forwardBackward(batch, false, 0)).not.toBe(evalLoss);
+  });
+});
