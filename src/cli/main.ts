@@ -14,6 +14,8 @@ import { registerBench } from './commands/bench.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
 import { registerTask } from './commands/task.js';
+import { registerPlot } from './commands/plot.js';
+import { registerReport } from './commands/report.js';
 
 /** What commands write to and report back through. */
 export interface CliContext {
@@ -58,6 +60,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerTrain(program, ctx);
   registerSample(program, ctx);
   registerTask(program, ctx);
+  registerPlot(program, ctx);
+  registerReport(program, ctx);
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });

@@ -21,8 +21,8 @@
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../ops/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
@@ -38,6 +38,7 @@ import { clipGradNorm, gradNorm } from './clip.js';
 import { CheckpointError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
 import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
+import { MetricsLog } from './metrics-log.js';
 
 export const TRAIN_DEFAULTS = {
   steps: 1000,
@@ -272,6 +273,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   check(opts.checkpointEverySteps === undefined || isInt(opts.checkpointEverySteps, 1),
     `checkpointEverySteps must be an integer ≥ 1, got ${opts.checkpointEverySteps}`);
   check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
+  if (typeof opts.out === 'string') checkOutDir(opts.out);
   const td = spec.trainDefaults ?? {};
   const batch = opts.batch ?? td.batch ?? TRAIN_DEFAULTS.batch;
   const seq = opts.seq ?? td.seq ?? TRAIN_DEFAULTS.seq;
@@ -342,6 +344,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     threads: opts.threads,
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,
   });
+  let metrics: MetricsLog | null = null;
   try {
     // ---- model, optimizer, batchers ----------------------------------------------------------
     const rng = new Rng(seed);
@@ -359,6 +362,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const reporter = opts.reporter ?? {};
     const dir = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
     if (resumed && saved) restoreState(resumed, saved, { model, optimizer, trainBatcher, modelRng, dataRng, batch });
+    // ---- metrics log (<out>/metrics.jsonl, src/train/metrics-log.ts) ----
+    metrics = dir === null ? null : new MetricsLog(dir, resumed ? { dir: opts.resume!, step: resumed.state.step } : null);
+    let loggedStep = resumed ? resumed.state.step : 0;
+    const logStep = (i: StepInfo, val: number | null) => (loggedStep = i.step, metrics?.append({
+      step: i.step, trainLoss: i.loss, ...(val === null ? {} : { valLoss: val }), lr: i.lr, gradNorm: i.gradNorm,
+      tokensPerSec: i.tokensPerSec, elapsed: i.elapsedMs / 1000,
+    }));
 
     reporter.start?.({
       model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
@@ -396,6 +406,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     };
     const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>) => {
       if (dir === null) return;
+      metrics?.flush();
       const dtype = dtypeOf(model);
       const opt = optimizer.exportState();
       const roles = Object.keys(opt.buffers);
@@ -505,12 +516,14 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       reporter.step?.(info);
 
       const last = (totalSteps !== null && step >= totalSteps) || (timeMs !== null && info.elapsedMs >= timeMs);
-      if (valBatcher && valEvery > 0 && step % valEvery === 0 && !last) {
+      const validating = !!valBatcher && valEvery > 0 && step % valEvery === 0 && !last;
+      if (validating) {
         runValidation(false);
         // Validation ran the model on other text: its carried state no longer belongs to the
         // training streams, so the next training window starts from a fresh state.
         model.resetState();
       }
+      if (!last) logStep(info, validating ? valLoss : null); // the last step is logged after the final validation
       if (dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
         (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs))) {
         save(false, carrySnapshot(false));
@@ -521,6 +534,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const dueValidation = !!valBatcher && valEvery > 0 && step % valEvery === 0 && step > 0;
     const carry = carrySnapshot(dueValidation && !interrupted);
     if (valBatcher && step > 0 && !interrupted) runValidation(true);
+    if (info.step === step && step > loggedStep) logStep(info, valBatcher && !interrupted ? valLoss : null);
     const seconds = (performance.now() - t0) / 1000;
 
     const trainLoss = meanRecent(recent, step);
@@ -546,9 +560,22 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     return summary;
   } catch (e) {
     opts.reporter?.fail?.(e);
+    try { metrics?.flush(); } catch { /* the error above is the one to report */ }
     throw e;
   } finally {
     if (!opts.ops) ops.dispose();
+  }
+}
+
+/** --out must be (or become) a folder: refused up front, not after training, when a file is in the way. */
+function checkOutDir(out: string): void {
+  check(out.trim() !== '', '--out must name a folder, got an empty string');
+  for (let p = resolve(out), first = true; ; p = dirname(p), first = false) {
+    let st;
+    try { st = statSync(p); } catch { if (dirname(p) === p) return; continue; }
+    check(st.isDirectory(), first ? `--out ${out}: is a file, expected a folder for the checkpoint`
+      : `--out ${out}: ${p} is a file, so the folder cannot be created there`);
+    return;
   }
 }
 

@@ -1,0 +1,58 @@
+// `handgrad plot RUN_DIR [--out FILE.svg]`: the run's loss (train and validation), learning-rate
+// and gradient-norm curves as SVG (src/viz). Without --out: loss.svg, lr.svg and grad-norm.svg in
+// RUN_DIR; with --out: one file holding the three charts one above the other.
+import { statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { UsageError } from '../args.js';
+import type { CliContext } from '../main.js';
+import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
+import { writeFileAtomic } from '../../train/checkpoint.js';
+
+/** Checks that `out` can be written as a file of the given extension (exit 2 before any work otherwise). */
+export function checkOutFile(cmd: string, out: string, ext: string): void {
+  if (!out.toLowerCase().endsWith(ext)) throw new UsageError(`${cmd}: --out expects a file name ending in ${ext}, got '${out}'`);
+  let st;
+  try { st = statSync(out); } catch { st = null; }
+  if (st?.isDirectory()) throw new UsageError(`${cmd}: --out ${out}: is a folder, expected a ${ext} file name`);
+  let parent;
+  try { parent = statSync(dirname(resolve(out))); } catch { parent = null; }
+  if (!parent?.isDirectory()) throw new UsageError(`${cmd}: --out ${out}: the folder ${dirname(out)} does not exist`);
+}
+
+/** Several <svg> charts stacked into one SVG document. */
+export function stackSvgs(svgs: string[], width = 640, height = 360): string {
+  const parts = svgs.map((s, i) => s.replace(/^<svg /, `<svg x="0" y="${i * height}" `));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height * svgs.length}" viewBox="0 0 ${width} ${height * svgs.length}">\n` +
+    parts.join('\n') + '\n</svg>\n';
+}
+
+export function registerPlot(program: Command, ctx: CliContext): void {
+  program.command('plot')
+    .description('draw a training run\'s loss, learning-rate and gradient-norm curves as SVG')
+    .argument('<runDir>', 'the --out folder of `handgrad train` (reads its metrics.jsonl)')
+    .option('--out <file.svg>', 'one SVG file with all three charts (default: loss.svg, lr.svg, grad-norm.svg in RUN_DIR)')
+    .option('--json', 'print the written files as one JSON object, the last line of stdout')
+    .action((dir: string, opts: { out?: string; json?: boolean }) => {
+      ctx.jsonMode = !!opts.json;
+      if (opts.out !== undefined) checkOutFile('plot', opts.out, '.svg');
+      let run;
+      try { run = loadRun(dir); } catch (e) {
+        if (e instanceof RunDirError) throw new UsageError(`plot: ${e.message}`);
+        throw e;
+      }
+      const charts = runCharts(run);
+      const files: string[] = [];
+      if (opts.out !== undefined) {
+        writeFileAtomic(opts.out, stackSvgs([charts.loss, charts.lr, charts.gradNorm]));
+        files.push(opts.out);
+      } else {
+        for (const [name, svg] of [['loss.svg', charts.loss], ['lr.svg', charts.lr], ['grad-norm.svg', charts.gradNorm]] as const) {
+          writeFileAtomic(join(dir, name), svg + '\n');
+          files.push(join(dir, name));
+        }
+      }
+      ctx.print(`wrote ${files.join(', ')} (${run.metrics.length} steps from ${run.metricsSource})`);
+      if (opts.json) ctx.json({ run: dir, files, steps: run.metrics.length, source: run.metricsSource });
+    });
+}
