@@ -16,10 +16,14 @@
 // utilisation figure exposes). Utilisation = model GFLOP/s ÷ square GEMM GFLOP/s (n = 512, A·B),
 // the two measured in alternation in the same process (see measureTraining).
 //
-// Peer: PyTorch on the CPU (torch.nn.LSTM/GRU/RNN, same sizes, Adam, clipping, same threads),
-// when `python3 -c 'import torch'` works; otherwise the report says it was not available.
+// Peer: PyTorch on the CPU (torch.nn.LSTM/GRU/RNN, same sizes, Adam, clipping, fp32, tokens
+// counted the same way: batch·BPTT per step over the median step time), run at 1 and 2 threads
+// (torch.set_num_threads) and reported at its best setting, with ours/PyTorch ratios. The Python
+// is the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in which
+// `import torch` works (a pyenv `python3` often lacks the distribution's python3-torch);
+// otherwise the report says it was not available.
 // A benchmark reports; it never asserts a speed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +57,8 @@ export interface TrainBenchOptions {
   steps?: number;
   /** Run the PyTorch CPU peer when torch imports (default true). */
   peer?: boolean;
+  /** PyTorch thread settings to try (default 1 and 2). */
+  peerThreads?: number[];
   onProgress?: (line: string) => void;
 }
 
@@ -69,8 +75,16 @@ export interface TrainBenchResult {
   steps: number;
   kernelPath: string;
   cpu: string;
-  /** PyTorch CPU peer: tokens/s with the same sizes and threads, or null with the reason in `peerNote`. */
+  /** PyTorch CPU peer: tokens/s at its best thread setting, or null with the reason in `peerNote`. */
   torchTokensPerSec: number | null;
+  /** The thread count of that best PyTorch figure. */
+  torchThreads: number | null;
+  /** Every PyTorch run: its thread count and tokens/s. */
+  torchRuns: { threads: number; tokensPerSec: number }[];
+  /** ours / PyTorch at its best thread setting. */
+  ratioVsTorchBest: number | null;
+  /** ours / PyTorch at our thread count (null when that count was not run). */
+  ratioVsTorchSameThreads: number | null;
   peerNote: string;
 }
 
@@ -153,19 +167,38 @@ export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRes
   }
   const fpt = flopsPerToken(opts.model, c);
   const modelGflops = (tokensPerSec * fpt) / 1e9;
-  let torchTokensPerSec: number | null = null;
+  let torchTokensPerSec: number | null = null, torchThreads: number | null = null;
+  const torchRuns: { threads: number; tokensPerSec: number }[] = [];
   let peerNote = 'PyTorch peer not run (--no-peer)';
   if (opts.peer ?? true) {
-    progress('PyTorch CPU peer…');
-    const r = await torchPeer(opts.model, opts.config, threads, steps);
-    torchTokensPerSec = r.tokensPerSec;
-    peerNote = r.note;
+    const py = findTorchPython();
+    if (!py.python) {
+      peerNote = py.note;
+    } else {
+      const notes: string[] = [];
+      let versionNote = '';
+      for (const t of [...new Set(opts.peerThreads ?? [1, 2])]) {
+        progress(`PyTorch CPU peer (${py.python}), ${t} thread(s)…`);
+        const r = await torchPeer(py.python, opts.model, opts.config, t, steps);
+        if (r.tokensPerSec === null) { notes.push(`${t} thread(s): ${r.note}`); continue; }
+        torchRuns.push({ threads: t, tokensPerSec: round(r.tokensPerSec) });
+        if (torchTokensPerSec === null || r.tokensPerSec > torchTokensPerSec) { torchTokensPerSec = r.tokensPerSec; torchThreads = t; }
+        versionNote = r.note;
+      }
+      peerNote = [versionNote, ...notes].filter(Boolean).join('; ') || 'no PyTorch run';
+    }
   }
+  const same = torchRuns.find((r) => r.threads === threads);
+  const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
     model: opts.model, config: opts.config, threads,
     tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
     utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt, steps,
-    kernelPath: ops.name, cpu: cpuModel(), torchTokensPerSec: torchTokensPerSec === null ? null : round(torchTokensPerSec), peerNote,
+    kernelPath: ops.name, cpu: cpuModel(),
+    torchTokensPerSec: torchTokensPerSec === null ? null : round(torchTokensPerSec), torchThreads, torchRuns,
+    ratioVsTorchBest: torchTokensPerSec === null ? null : ratio(tokensPerSec, torchTokensPerSec),
+    ratioVsTorchSameThreads: same ? ratio(tokensPerSec, same.tokensPerSec) : null,
+    peerNote,
   };
 }
 
@@ -181,7 +214,12 @@ export function formatTrainReport(r: TrainBenchResult): string[] {
       `${(100 * r.utilisation).toFixed(1)}% of the square GEMM's ${r.gemmGflops} GFLOP/s (n = 512, same process, same threads)`,
   ];
   if (r.torchTokensPerSec !== null) {
-    lines.push(`  PyTorch CPU peer: ${r.torchTokensPerSec.toLocaleString('en-US')} tokens/s (${r.peerNote}); ratio ours/torch ${(r.tokensPerSec / r.torchTokensPerSec).toFixed(2)}`);
+    for (const run of r.torchRuns) {
+      lines.push(`  PyTorch CPU peer, ${run.threads} thread(s): ${run.tokensPerSec.toLocaleString('en-US')} tokens/s; ours/torch ${(r.tokensPerSec / run.tokensPerSec).toFixed(2)}`);
+    }
+    lines.push(`  PyTorch best: ${r.torchThreads} thread(s), ${r.torchTokensPerSec.toLocaleString('en-US')} tokens/s (${r.peerNote}); ` +
+      `ratio ours (${r.threads} thread(s)) / torch best ${r.ratioVsTorchBest!.toFixed(2)}` +
+      (r.ratioVsTorchSameThreads !== null ? `, at the same thread count ${r.ratioVsTorchSameThreads.toFixed(2)}` : ''));
   } else {
     lines.push(`  PyTorch CPU peer: ${r.peerNote}`);
   }
@@ -192,7 +230,26 @@ export function formatTrainReport(r: TrainBenchResult): string[] {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function torchPeer(model: TrainBenchModel, config: TrainBenchConfig, threads: number, steps: number):
+let torchPython: { python: string | null; note: string } | undefined;
+
+/**
+ * The first Python in which `import torch` works: $HANDGRAD_PYTHON alone when set, else `python3`
+ * then `/usr/bin/python3`. Cached for the process.
+ */
+export function findTorchPython(): { python: string | null; note: string } {
+  if (torchPython) return torchPython;
+  const override = process.env.HANDGRAD_PYTHON;
+  const candidates = override ? [override] : ['python3', '/usr/bin/python3'];
+  const tried: string[] = [];
+  for (const py of candidates) {
+    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+    if (r.status === 0) return (torchPython = { python: py, note: '' });
+    tried.push(r.error ? `${py}: ${r.error.message}` : `${py}: import torch fails`);
+  }
+  return (torchPython = { python: null, note: `not available (no Python with torch; tried ${tried.join(', ')}${override ? ' from HANDGRAD_PYTHON' : '; set HANDGRAD_PYTHON'})` });
+}
+
+async function torchPeer(python: string, model: TrainBenchModel, config: TrainBenchConfig, threads: number, steps: number):
   Promise<{ tokensPerSec: number | null; note: string }> {
   const script = join(here, 'peers', 'torch_rnn_train.py');
   const args = JSON.stringify({ model, ...CONFIGS[config], threads, steps });
@@ -200,18 +257,18 @@ async function torchPeer(model: TrainBenchModel, config: TrainBenchConfig, threa
   const env = { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t };
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: string }>((resolve) => {
     let stdout = '', stderr = '';
-    const child = spawn('python3', [script, args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [script, args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', (e) => resolve({ code: null, stdout, stderr, error: e.message }));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-  if (r.error) return { tokensPerSec: null, note: `not available (python3 could not start: ${r.error})` };
-  if (r.code === 3) return { tokensPerSec: null, note: "not available (python3 -c 'import torch' fails: PyTorch is not installed here)" };
+  if (r.error) return { tokensPerSec: null, note: `not available (${python} could not start: ${r.error})` };
+  if (r.code === 3) return { tokensPerSec: null, note: `not available (${python} -c 'import torch' fails: PyTorch is not installed there)` };
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
     const out = JSON.parse(last) as { tokensPerSec: number; torch: string; threads: number };
-    return { tokensPerSec: out.tokensPerSec, note: `torch ${out.torch}, ${out.threads} thread(s), fp32` };
+    return { tokensPerSec: out.tokensPerSec, note: `torch ${out.torch} via ${python}, fp32` };
   } catch {
     const why = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
     return { tokensPerSec: null, note: `failed (${why})` };

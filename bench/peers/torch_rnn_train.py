@@ -6,6 +6,14 @@ clipping at 5, Adam lr 2e-3) on random tokens, fp32, with torch.set_num_threads(
 Argument: one JSON object {model, hidden, batch, seq, embed, vocab, layers, threads, steps}.
 Prints one JSON line {tokensPerSec, torch, threads}. Exit code 3: torch is not installed.
 The hidden state is carried (detached) from one window to the next, as truncated BPTT does.
+
+Same as bench/train.ts measures: vocab 65, embedding E, hidden H, L layers, batch B, BPTT T, fp32,
+Adam(lr 2e-3, betas 0.9/0.999, eps 1e-8), global-norm clipping at 5, a loss averaged over the B*T
+targets; tokens/s = B*T / median step time over `steps` timed steps after 3 warm-up steps, the
+step being zero-grad + forward + backward + clip + Adam (as ours). Differences that do not change
+the FLOP count: torch's RNN cells have two bias vectors (b_ih, b_hh) where ours have one, and its
+Adam updates the whole 65 x E embedding table where ours updates only the rows used.
+The bench runs this script once per thread setting (1 and 2) and reports the best.
 """
 import json
 import sys

@@ -6,6 +6,10 @@ import { parseChoice, parseChoiceList, parseInteger, parseIntegerList } from '..
 import {
   benchTrain, formatTrainReport, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS, type TrainBenchConfig, type TrainBenchModel,
 } from '../../../bench/train.js';
+import {
+  benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
+} from '../../../bench/char-models.js';
+import { parseDurationOption } from '../values.js';
 import type { CliContext } from '../main.js';
 
 interface KernelsOptions {
@@ -19,6 +23,17 @@ interface KernelsOptions {
   paths?: KernelPath[];
   variants?: Variant[];
   out?: string;
+}
+
+interface CharModelsCliOptions {
+  budget: number;
+  data: string;
+  models?: CharModel[];
+  threads?: number;
+  sample: boolean;
+  trimGutenberg: boolean;
+  out?: string;
+  json?: boolean;
 }
 
 interface TrainBenchCliOptions {
@@ -84,7 +99,33 @@ export function registerBench(program: Command, ctx: CliContext): void {
       for (const line of formatTrainReport(r)) ctx.print(line);
       if (opts.json) {
         const { model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
-        ctx.json({ model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation, torchTokensPerSec: r.torchTokensPerSec });
+        ctx.json({
+          model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation,
+          torchTokensPerSec: r.torchTokensPerSec, torchThreads: r.torchThreads, torchRuns: r.torchRuns,
+          ratioVsTorchBest: r.ratioVsTorchBest, ratioVsTorchSameThreads: r.ratioVsTorchSameThreads, peerNote: r.peerNote,
+        });
       }
+    });
+
+  bench.command('char-models')
+    .description('trains each char model (bigram, mlp-lm, rnn, lstm, gru) for the same wall-clock budget; train/validation loss per character, Markdown table')
+    .option('--budget <duration>', 'training time per model, e.g. 90s, 2m (default 90s)', parseDurationOption('--budget'), 90_000)
+    .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (default alice)', 'alice')
+    .option('--models <list>', `models, comma-separated (default ${CHAR_MODELS.join(',')})`, parseChoiceList('--models', CHAR_MODELS))
+    .option('--threads <n>', 'wasm backend threads (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--no-sample', 'leave out the text sampled from the LSTM')
+    .option('--no-trim-gutenberg', 'keep a Project Gutenberg licence footer (by default it is cut off: it would be the validation split)')
+    .option('--out <file>', 'write the table into this Markdown file (its char-models section; e.g. docs/results.md)')
+    .option('--json', 'print the report as one JSON object, the last line of stdout')
+    .action(async (opts: CharModelsCliOptions) => {
+      ctx.jsonMode = !!opts.json;
+      const report = await benchCharModels({
+        budgetMs: opts.budget, data: opts.data, models: opts.models, threads: opts.threads, out: opts.out ?? null,
+        sampleChars: opts.sample ? 400 : 0, trimGutenberg: opts.trimGutenberg,
+        command: ['npx handgrad', ...process.argv.slice(2)].join(' '),
+        onProgress: (line) => ctx.note(line),
+      });
+      for (const line of formatCharModelsReport(report)) ctx.print(line);
+      if (opts.json) ctx.json(report);
     });
 }

@@ -1,0 +1,85 @@
+// `handgrad bench char-models`: a tiny budget on a temporary corpus (so it never needs
+// HANDGRAD_DATA), written into a temporary Markdown file; checks the table's structure and that
+// rewriting the section keeps the rest of the file. A smoke test, not a measurement.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CHAR_MODELS, trimGutenberg, writeSection } from '../../bench/char-models.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const localNode = join(root, 'node_modules', '.bin', 'node');
+const node = existsSync(localNode) ? localNode : process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'handgrad-char-models-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// ~40k characters of varied text: enough for batch 32 × BPTT 64 windows in the 10 % validation tail.
+function tinyCorpus(): string {
+  const words = ['alice', 'rabbit', 'queen', 'hatter', 'tea', 'said', 'the', 'and', 'a', 'very', 'curious', 'garden', 'door', 'key'];
+  let seed = 12345, out = '';
+  const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  while (out.length < 40_000) {
+    const n = 4 + (next() % 8);
+    const line: string[] = [];
+    for (let i = 0; i < n; i++) line.push(words[next() % words.length]);
+    out += line.join(' ') + (next() % 3 === 0 ? '.\n' : ', ');
+  }
+  return out + '\n*** END OF THE PROJECT GUTENBERG EBOOK TEST ***\nlicence text that is cut off\n';
+}
+
+describe('handgrad bench char-models', () => {
+  it('writes a delimited Markdown table with one row per model, keeping the rest of the file', () => {
+    const corpus = join(dir, 'tiny.txt');
+    writeFileSync(corpus, tinyCorpus());
+    const md = join(dir, 'results.md');
+    writeFileSync(md, '# Measured results\n\nintro kept\n\n<!-- other:begin -->\nother section\n<!-- other:end -->\n');
+    const run = () => spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), 'bench', 'char-models', '--budget', '300ms', '--data', corpus,
+      '--threads', '1', '--out', md, '--json'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    for (let k = 0; k < 2; k++) { // twice: the section is replaced, not appended again
+      const r = run();
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      const report = JSON.parse(lines[lines.length - 1]) as { rows: { model: string; steps: number; trainLoss: number; valLoss: number }[]; trimmedChars: number };
+      expect(report.rows.map((x) => x.model)).toEqual([...CHAR_MODELS]);
+      for (const x of report.rows) {
+        expect(x.steps, x.model).toBeGreaterThan(0);
+        expect(Number.isFinite(x.trainLoss) && Number.isFinite(x.valLoss), x.model).toBe(true);
+      }
+      expect(report.trimmedChars).toBeGreaterThan(0);
+    }
+    const text = readFileSync(md, 'utf8');
+    expect(text).toContain('intro kept');
+    expect(text).toContain('other section');
+    expect(text.match(/<!-- char-models:begin -->/g)).toHaveLength(1);
+    expect(text.match(/<!-- char-models:end -->/g)).toHaveLength(1);
+    const section = text.slice(text.indexOf('<!-- char-models:begin -->'), text.indexOf('<!-- char-models:end -->'));
+    const table = section.split('\n').filter((l) => l.startsWith('|'));
+    expect(table[0]).toMatch(/^\| model \| settings \| params \| steps \| train loss \| val loss \| tokens\/s \| wall s \| source curriculum train loss \|$/);
+    expect(table[1]).toMatch(/^\|[-:|]+\|$/);
+    expect(table.slice(2).map((l) => l.split('|')[1].trim())).toEqual([...CHAR_MODELS]);
+    for (const row of table.slice(2)) {
+      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      expect(cells).toHaveLength(9);
+      expect(cells[4]).toMatch(/^\d+\.\d{3} \(\d+\.\d{3}\)$/); // train loss (bits)
+      expect(cells[5]).toMatch(/^\d+\.\d{3} \(\d+\.\d{3}\)$/); // val loss (bits)
+    }
+    expect(section).toContain('source curriculum, longer training');
+    expect(section).toContain('```text'); // the LSTM sample
+    expect(section).toMatch(/load average \d+\.\d\d before/);
+    expect(section).not.toContain('licence text that is cut off');
+  }, 120_000);
+
+  it('writeSection appends a new section and replaces an existing one', () => {
+    const f = join(dir, 'w.md');
+    writeSection(f, 'x', 'one');
+    writeSection(f, 'y', 'two');
+    writeSection(f, 'x', 'three');
+    expect(readFileSync(f, 'utf8')).toBe('# Measured results\n\n<!-- x:begin -->\nthree\n<!-- x:end -->\n\n<!-- y:begin -->\ntwo\n<!-- y:end -->\n');
+  });
+
+  it('trimGutenberg cuts the licence footer and header, and leaves plain text alone', () => {
+    expect(trimGutenberg('head\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nbody\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\nlicence')).toBe('body\n');
+    expect(trimGutenberg('plain text\n')).toBe('plain text\n');
+  });
+});
