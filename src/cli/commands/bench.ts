@@ -17,6 +17,7 @@ interface KernelsOptions {
   sizes?: number[];
   threads?: number[];
   reps?: number;
+  rounds?: number;
   quick?: boolean;
   skinny: boolean;
   peers: boolean;
@@ -53,7 +54,8 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .description('GEMM GFLOP/s for nn/nt/tn, every kernel path and thread count, vs the TS reference, tfjs-wasm and OpenBLAS')
     .option('--sizes <list>', 'square sizes n, comma-separated (default 64,128,256,512,1024)', parseIntegerList('--sizes', 1, 4096))
     .option('--threads <list>', 'thread counts, comma-separated (default 1,2)', parseIntegerList('--threads', 1, 256))
-    .option('--reps <n>', 'timed repetitions per figure, median taken (default 7)', parseInteger('--reps', 1, 1000))
+    .option('--reps <n>', 'timed repetitions per table figure, best taken (default 11)', parseInteger('--reps', 1, 1000))
+    .option('--rounds <n>', 'rounds of the paired, interleaved phase behind the headline ratios (default 8; 0 leaves it out)', parseInteger('--rounds', 0, 1000))
     .option('--paths <list>', `kernel paths (default: all this machine supports: ${KERNEL_PATHS.join(', ')})`, parseChoiceList('--paths', KERNEL_PATHS))
     .option('--variants <list>', `GEMM variants (default ${VARIANTS.join(',')})`, parseChoiceList('--variants', VARIANTS))
     .option('--no-skinny', 'leave out the skinny recurrent shapes 16×128·128×512 and 32×256·256×1024')
@@ -70,6 +72,7 @@ export function registerBench(program: Command, ctx: CliContext): void {
         sizes: opts.sizes,
         threads: opts.threads,
         reps: opts.reps,
+        rounds: opts.rounds,
         paths: opts.paths,
         variants: opts.variants,
         skinny: given('skinny') ? opts.skinny : undefined,
