@@ -16,6 +16,7 @@ import { ADDING_TASK } from './adding.js';
 import { NEXT_VALUE_TASK } from './next-value.js';
 import { BINARY_MEMORY_TASK } from './binary-memory.js';
 import { ASSOCIATIVE_RECALL_TASK } from './associative-recall.js';
+import { COPY_TASK, REVERSE_SEQ2SEQ_TASK, SORT_TASK, TRANSLATE_TASK } from './seq2seq-tasks.js';
 
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
@@ -95,3 +96,7 @@ registerTask(ADDING_TASK);
 registerTask(NEXT_VALUE_TASK);
 registerTask(BINARY_MEMORY_TASK);
 registerTask(ASSOCIATIVE_RECALL_TASK);
+registerTask(REVERSE_SEQ2SEQ_TASK);
+registerTask(COPY_TASK);
+registerTask(SORT_TASK);
+registerTask(TRANSLATE_TASK);
