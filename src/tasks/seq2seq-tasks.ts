@@ -20,6 +20,7 @@ import { fit } from '../train/fit.js';
 import { createSchedule } from '../train/schedules.js';
 import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
 import type { TaskResult, TaskSpec } from './registry.js';
+import { heatmap } from '../viz/heatmap.js';
 
 const DIGITS = 10;
 
@@ -85,10 +86,14 @@ export interface Seq2SeqRun {
   trainLoss: number;
   examples: string[];
   seconds: number;
+  /** The attention of the first held-out example: rows = output steps (eos included), columns = source positions. */
+  alignment: number[][] | null;
+  /** The same as a terminal heatmap. */
+  heatmap: string | null;
 }
 
 /** Trains one model on the problem and scores it on the held-out set. */
-function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention, seed: number, steps: number): Seq2SeqRun {
+export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention, seed: number, steps: number): Seq2SeqRun {
   const t0 = performance.now();
   const rng = new Rng(seed);
   const eos = p.symbols.length, bos = eos + 1;
@@ -113,9 +118,16 @@ function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention, seed: 
       examples.push(`${s.join('')} → ${got.map((v) => p.symbols[v] ?? '?').join('')}${ok ? '' : ` (want ${want.map((v) => p.symbols[v]).join('')})`}`);
     }
   }
+  let alignment: number[][] | null = null, map: string | null = null;
+  if (attention !== 'none') {
+    const src = test.sources[0], steps = out[0].length + 1;
+    alignment = Array.from({ length: steps }, (_, t) => Array.from(model.alignment(t)!.subarray(0, src.length)));
+    map = heatmap(alignment.flat(), steps, src.length, [...out[0].map((v) => (p.symbols[v] === ' ' ? '␣' : p.symbols[v])), 'eos'], src.map(String),
+      { min: 0, max: 1, title: `attention of ${src.join('')} (rows: output, columns: source)` });
+  }
   const byLength: Record<number, number> = {};
   for (const [L, [k, n]] of Object.entries(right)) byLength[Number(L)] = k / n;
-  return { attention, accuracy: exact / test.B, byLength, trainLoss: result.loss, examples, seconds: (performance.now() - t0) / 1000 };
+  return { attention, accuracy: exact / test.B, byLength, trainLoss: result.loss, examples, seconds: (performance.now() - t0) / 1000, alignment, heatmap: map };
 }
 
 function describeRun(r: Seq2SeqRun, minLen: number, maxLen: number): string {
@@ -146,6 +158,7 @@ function seq2seqTask(def: TaskDef): TaskSpec {
         const main = trainAndScore(ops, p, def.attention, seed, steps);
         const other = def.compare ? trainAndScore(ops, p, def.compare, seed, steps) : null;
         const notes = [describeRun(main, p.minLen, p.maxLen), ...main.examples.map((e) => `  ${e}`)];
+        if (main.heatmap) notes.push(...main.heatmap.split('\n'));
         if (other) notes.push(describeRun(other, p.minLen, p.maxLen), ...other.examples.map((e) => `  ${e}`));
         return {
           task: def.name,
@@ -158,6 +171,7 @@ function seq2seqTask(def: TaskDef): TaskSpec {
           notes,
           byLength: main.byLength,
           trainLoss: main.trainLoss,
+          alignment: main.alignment,
           ...(other ? { comparison: { attention: other.attention, accuracy: other.accuracy, byLength: other.byLength, trainLoss: other.trainLoss } } : {}),
         };
       } finally {
@@ -171,10 +185,12 @@ const DIGIT_SYMBOLS = '0123456789';
 export const NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 export const LETTERS = [...new Set(NAMES.join('') + ' ')].sort().join('');
 
+export const REVERSE_PROBLEM: Problem = { minLen: 4, maxLen: 10, maxTarget: 10, symbols: DIGIT_SYMBOLS, target: (s) => s.slice().reverse() };
+
 export const REVERSE_SEQ2SEQ_TASK = seq2seqTask({
   name: 'reverse-seq2seq',
   description: 'an LSTM encoder–decoder with Bahdanau attention reverses 4–10 digits (≥ 99% exact on held-out), compared with no attention',
-  problem: { minLen: 4, maxLen: 10, maxTarget: 10, symbols: DIGIT_SYMBOLS, target: (s) => s.slice().reverse() },
+  problem: REVERSE_PROBLEM,
   attention: 'bahdanau',
   compare: 'none',
   steps: 600,

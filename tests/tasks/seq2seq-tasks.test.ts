@@ -45,6 +45,11 @@ describe('seq2seq tasks', () => {
     const cmp = r.comparison as { accuracy: number; byLength: Record<number, number> };
     expect(cmp.accuracy).toBeLessThan(r.value);
     expect(cmp.byLength[10]).toBeLessThan(0.5);
+    // the first example's alignment: one row per output token (and eos), each a distribution
+    const a = r.alignment as number[][];
+    expect(a.length).toBeGreaterThanOrEqual(5);
+    for (const row of a) expect(row.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+    expect(r.notes.some((n) => n.includes('█'))).toBe(true);
   }, 120_000);
 
   it('sort: ≥ 95% of held-out sources sorted exactly (default steps)', async () => {
