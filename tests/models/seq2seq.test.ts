@@ -2,6 +2,8 @@
 // encoder and decoder step (ragged sources and targets with padding), the source mask, beam
 // width 1 = greedy, and teacher forcing.
 import { describe, expect, it } from 'vitest';
+import { createOps } from '../../src/ops/index.js';
+import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Seq2Seq, SEQ2SEQ_ATTENTIONS, type Seq2SeqAttention } from '../../src/models/seq2seq.js';
 import { runGradChecks } from '../../src/gradcheck/registry.js';
@@ -79,5 +81,29 @@ describe('Seq2Seq', () => {
     const evalLoss = model.forwardBackward(batch, false);
     expect(model.forwardBackward(batch, false, 1)).toBe(evalLoss);
     expect(model.forwardBackward(batch, false, 0)).not.toBe(evalLoss);
+  });
+
+  it('matches the float64 reference on the WASM backend: loss and every gradient (each attention)', async () => {
+    const wasm = await createOps({ backend: 'wasm', threads: 1 });
+    try {
+      for (const a of SEQ2SEQ_ATTENTIONS) {
+        const run = (ops: Ops) => {
+          const model = new Seq2Seq(ops, cfg(a), new Rng(8));
+          for (const p of model.params) { const d = p.value.data; for (let i = 0; i < d.length; i++) d[i] = Math.fround(d[i]); }
+          const batch = seq2seqCheckBatch(ops, new Rng(4), 6, 7, 5);
+          const loss = model.forwardBackward(batch, true);
+          return { loss, grads: model.params.map((p) => Array.from(p.grad.data)) };
+        };
+        const w = run(wasm), r = run(new ReferenceOps('f64'));
+        expect(Math.abs(w.loss - r.loss), a).toBeLessThan(1e-5);
+        r.grads.forEach((g, i) => {
+          let num = 0, den = 0;
+          for (let k = 0; k < g.length; k++) { num = Math.max(num, Math.abs(w.grads[i][k] - g[k])); den = Math.max(den, Math.abs(g[k])); }
+          expect(num / Math.max(den, 1e-12), `${a} grad ${i}`).toBeLessThan(1e-4);
+        });
+      }
+    } finally {
+      wasm.dispose();
+    }
   });
 });
