@@ -155,8 +155,8 @@ export const MLP_LM_MODEL: ModelSpec = {
   defaults: { ...MLP_LM_DEFAULTS },
   options: [
     { key: 'context', type: 'int', min: 1, max: 64, description: 'previous tokens each prediction sees (N)' },
-    { key: 'embed', type: 'int', min: 1, description: 'embedding size per token' },
-    { key: 'hidden', type: 'int', min: 1, description: 'hidden units per layer' },
+    { key: 'embed', type: 'int', min: 1, max: 8192, description: 'embedding size per token' },
+    { key: 'hidden', type: 'int', min: 1, max: 8192, description: 'hidden units per layer' },
   ],
   trainDefaults: { lr: 3e-3, optimizer: 'adam' },
   create: (ops, config, rng) => new MlpLM(ops, config as unknown as MlpLMConfig, rng),

@@ -152,11 +152,13 @@ function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boo
     case 'int':
     case 'float': {
       const text = String(raw).trim();
-      const v = typeof raw === 'number' ? raw : text === '' ? Number.NaN : Number(text);
+      // Typed text must look like a number (as the CLI's own parsers demand): no '0x10', '1e3' for an int, or ''.
+      const looksRight = opt.type === 'int' ? /^[+-]?\d+$/.test(text) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text);
+      const v = typeof raw === 'number' ? raw : looksRight ? Number(text) : Number.NaN;
       const min = opt.min ?? -Infinity, max = opt.max ?? Infinity;
       const what = opt.type === 'int' ? 'an integer' : 'a number';
       const range = min > -Infinity && max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` ≥ ${min}` : max < Infinity ? ` ≤ ${max}` : '';
-      if (!Number.isFinite(v) || (opt.type === 'int' && !Number.isInteger(v)) || v < min || v > max) {
+      if (!Number.isFinite(v) || (opt.type === 'int' && !Number.isSafeInteger(v)) || v < min || v > max) {
         throw new RangeError(`${flag} expects ${what}${range}, got '${String(raw)}'`);
       }
       return v;

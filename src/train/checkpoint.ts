@@ -316,7 +316,13 @@ export function loadCheckpoint(dir: string, ops: Ops): LoadedCheckpoint {
     throw new CheckpointError(`${join(files.dir, STATE_FILE)}: bad tokenizer (${(e as Error).message})`);
   }
   // The weights are overwritten below, so the seed only has to be valid.
-  const model = createModel(ops, state.kind, state.config, new Rng(state.seed ?? 0));
+  let model: SequenceModel;
+  try {
+    model = createModel(ops, state.kind, state.config, new Rng(state.seed ?? 0));
+  } catch (e) {
+    if ((e as Error).name === 'UnknownModelError') throw e;
+    throw new CheckpointError(`${join(files.dir, STATE_FILE)}: does not describe a usable model (${(e as Error).message})`);
+  }
   loadWeightsInto(model, files.weights, join(files.dir, WEIGHTS_FILE));
   return { model, tokenizer, kind: state.kind, files };
 }

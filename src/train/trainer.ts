@@ -314,7 +314,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     throw new TrainConfigError(`--resume: the corpus ${corpus.source} is not the text the checkpoint was trained on ` +
       `(${saved.data.source}); give the same --data`);
   }
-  const tokenizer: Tokenizer = resumed ? tokenizerFromJSON(resumed.state.tokenizer)
+  const tokenizer: Tokenizer = resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer))
     : asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
   const ids = tokenizer.encode(corpus.text);
   const split = splitTokens(ids, valFraction);
@@ -350,7 +350,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const rng = new Rng(seed);
     const modelRng = rng.fork();
     const dataRng = rng.fork();
-    const model = spec.create(ops, config, modelRng);
+    const model = resumed ? fromCheckpoint(resumed, () => spec.create(ops, config, modelRng)) : spec.create(ops, config, modelRng);
     const params = model.params;
     const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows })); // rows: sparse (embedding) updates
     const grads: Tensor[] = params.map((p) => p.grad);
@@ -564,6 +564,16 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     throw e;
   } finally {
     if (!opts.ops) ops.dispose();
+  }
+}
+
+/** Runs `fn` on a checkpoint's contents: its errors become CheckpointErrors naming the checkpoint's state.json. */
+function fromCheckpoint<T>(files: CheckpointFiles, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`${join(files.dir, 'state.json')}: does not describe a usable model (${(e as Error).message})`);
   }
 }
 

@@ -43,6 +43,8 @@ const show = (v: unknown): string => (v === undefined || v === null ? '–' : ty
 /** Reads the run folder, draws the charts and samples from the checkpoint. */
 export async function collectReport(dir: string, opts: ReportOptions = {}): Promise<ReportInput> {
   const run = loadRun(dir);
+  // A report describes the checkpoint too: a damaged one is refused, not silently left out.
+  if (run.checkpointError) throw run.checkpointError;
   const charts = runCharts(run);
   const { figures, settings } = tables(run);
   const count = opts.samples ?? 3, length = opts.length ?? 300, temperature = opts.temperature ?? 0.8, seed0 = opts.seed ?? 1;

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetrics, METRICS_FILE, type MetricsRecord } from '../train/metrics-log.js';
-import { CheckpointError, readCheckpoint, MANIFEST_FILE, type CheckpointFiles } from '../train/checkpoint.js';
+import { CheckpointError, readCheckpoint, MANIFEST_FILE, STATE_FILE, WEIGHTS_FILE, type CheckpointFiles } from '../train/checkpoint.js';
 import { linePlot } from './svg.js';
 
 /** A folder that holds nothing to plot: one line, a usage error for the CLI. */
@@ -20,6 +20,8 @@ export interface RunData {
   metricsSource: 'metrics.jsonl' | 'checkpoint';
   /** The checkpoint, when the folder has a readable one. */
   checkpoint: CheckpointFiles | null;
+  /** Why the folder's checkpoint could not be read, when it has one (a manifest) that fails. */
+  checkpointError: CheckpointError | null;
 }
 
 /** Reads a run folder; throws RunDirError when it is not one. */
@@ -28,21 +30,20 @@ export function loadRun(dir: string): RunData {
   try { st = statSync(dir); } catch { throw new RunDirError(`${dir}: no such folder (expected the --out folder of 'handgrad train')`); }
   if (!st.isDirectory()) throw new RunDirError(`${dir}: is a file, expected the --out folder of 'handgrad train'`);
   let checkpoint: CheckpointFiles | null = null;
-  let checkpointError: Error | null = null;
+  let checkpointError: CheckpointError | null = null;
   try { checkpoint = readCheckpoint(dir); } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
-    checkpointError = e;
+    // Any checkpoint file present means there is a checkpoint, and it is damaged (e.g. its manifest is gone).
+    if ([MANIFEST_FILE, '.incoming', WEIGHTS_FILE, STATE_FILE].some((f) => existsSync(join(dir, f)))) checkpointError = e;
   }
   if (existsSync(join(dir, METRICS_FILE))) {
     const metrics = readMetrics(dir);
     if (metrics.length === 0) throw new RunDirError(`${join(dir, METRICS_FILE)}: holds no metrics lines`);
-    return { dir, metrics, metricsSource: 'metrics.jsonl', checkpoint };
+    return { dir, metrics, metricsSource: 'metrics.jsonl', checkpoint, checkpointError };
   }
-  if (!checkpoint) {
-    const why = existsSync(join(dir, MANIFEST_FILE)) || existsSync(join(dir, '.incoming')) ? checkpointError!.message : `no ${METRICS_FILE} and no checkpoint`;
-    throw new RunDirError(`${dir}: nothing to plot (${why})`);
-  }
-  return { dir, metrics: metricsFromCheckpoint(checkpoint), metricsSource: 'checkpoint', checkpoint };
+  if (checkpointError) throw checkpointError;
+  if (!checkpoint) throw new RunDirError(`${dir}: nothing to plot (no ${METRICS_FILE} and no checkpoint)`);
+  return { dir, metrics: metricsFromCheckpoint(checkpoint), metricsSource: 'checkpoint', checkpoint, checkpointError };
 }
 
 /** The per-step losses and validations a checkpoint holds, as metrics records (no lr or gradient norm). */

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../args.js';
 import type { CliContext } from '../main.js';
 import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
-import { writeFileAtomic } from '../../train/checkpoint.js';
+import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
 
 /** Checks that `out` can be written as a file of the given extension (exit 2 before any work otherwise). */
 export function checkOutFile(cmd: string, out: string, ext: string): void {
@@ -38,7 +38,7 @@ export function registerPlot(program: Command, ctx: CliContext): void {
       if (opts.out !== undefined) checkOutFile('plot', opts.out, '.svg');
       let run;
       try { run = loadRun(dir); } catch (e) {
-        if (e instanceof RunDirError) throw new UsageError(`plot: ${e.message}`);
+        if (e instanceof RunDirError || e instanceof CheckpointError) throw new UsageError(`plot: ${e.message}`);
         throw e;
       }
       const charts = runCharts(run);
