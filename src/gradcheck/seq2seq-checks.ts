@@ -88,11 +88,11 @@ export function seq2seqCheckBatch(ops: Ops, rng: Rng, srcVocab: number, tgtVocab
   return { src: ops.intsFrom(src), srcLen: Int32Array.from(CHECK_LENGTHS), S, tgt: ops.intsFrom(tgt), T, B };
 }
 
-function seq2seqCheck(name: string, attention: Seq2SeqAttention, teacherForcing = 1): GradCheckDef {
+function seq2seqCheck(name: string, attention: Seq2SeqAttention, teacherForcing = 1, cell: 'lstm' | 'gru' = 'lstm'): GradCheckDef {
   return {
     name,
     make(ops: Ops, rng: Rng): Checkable {
-      const cfg = { srcVocab: 6, tgtVocab: 7, bos: 6, eos: 5, embed: 3, hidden: 5, attnDim: 4, attention, teacherForcing };
+      const cfg = { srcVocab: 6, tgtVocab: 7, bos: 6, eos: 5, embed: 3, hidden: 5, attnDim: 4, attention, teacherForcing, cell };
       const model = new Seq2Seq(ops, cfg, rng);
       // The attention's own weights get a larger spread: with small ones the scores are nearly
       // flat, their gradients tiny, and the central differences all round-off.
@@ -120,4 +120,7 @@ export const SEQ2SEQ_CHECKS: GradCheckDef[] = [
   seq2seqCheck('seq2seq-luong-dot', 'luong-dot'),
   seq2seqCheck('seq2seq-luong-general', 'luong-general'),
   seq2seqCheck('seq2seq-luong-concat', 'luong-concat'),
+  seq2seqCheck('seq2seq-gru', 'none', 1, 'gru'),
+  seq2seqCheck('seq2seq-gru-bahdanau', 'bahdanau', 1, 'gru'),
+  seq2seqCheck('seq2seq-gru-luong-general', 'luong-general', 1, 'gru'),
 ];

@@ -1,4 +1,4 @@
-// Encoder–decoder (sequence to sequence) with LSTM cells, optional attention, a non-linear bridge,
+// Encoder–decoder (sequence to sequence) with LSTM (or GRU) cells, optional attention, a non-linear bridge,
 // teacher forcing with a ratio, greedy decoding and beam search.
 //
 // Shapes are time-major. A batch is B source sequences src [S,B] (row b has srcLen[b] real tokens,
@@ -14,6 +14,8 @@
 //     bahdanau:  c_t = attend(s_{t−1}, h̄); s_t = LSTM([Emb(y_{t−1}); c_t], s_{t−1}); logits = s_t·Wo + bo + c_t·Woc
 //     luong-*:   s_t = LSTM(Emb(y_{t−1}), s_{t−1}); c_t = attend(s_t, h̄); h̃_t = tanh(W_c[c_t; s_t]); logits = h̃_t·Wo + bo
 //   The LSTM gates are g = e·Wxe (+ c·Wxc) + s·Wh + b; ops.lstmCell does the rest (src/layers/lstm.ts).
+//   With cell 'gru' (PyTorch convention, src/layers/gru.ts): xp = e·Wxe (+ c·Wxc) + b, hp = s·Wh + bh,
+//   ops.gruCell; the bridge then makes s_0 only (a GRU has no cell state).
 //   loss: mean softmax cross-entropy over the real target positions.
 //
 // Backward: the heads' gradients for all steps at once (one gemm each), then t = T−1 … 0:
@@ -28,7 +30,8 @@ import { makeParam, type Param } from '../layers/param.js';
 import { Linear } from '../layers/linear.js';
 import { Embedding } from '../layers/embedding.js';
 import { LstmLayer } from '../layers/lstm.js';
-import { SeqBuffer } from '../layers/recurrent.js';
+import { GruLayer } from '../layers/gru.js';
+import { SeqBuffer, type RecurrentLayer } from '../layers/recurrent.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { BahdanauAttention } from '../layers/bahdanau.js';
 import { LuongAttention } from '../layers/luong.js';
@@ -44,6 +47,8 @@ export interface Seq2SeqConfig {
   eos: number;
   embed: number;
   hidden: number;
+  /** Recurrent cell of both encoder and decoder (default 'lstm'). */
+  cell?: 'lstm' | 'gru';
   attention?: Seq2SeqAttention;
   /** Width of the additive score's hidden layer (default hidden). */
   attnDim?: number;
@@ -73,13 +78,16 @@ export class Seq2Seq {
   readonly attention: Seq2SeqAttention;
   readonly srcEmb: Embedding;
   readonly tgtEmb: Embedding;
-  readonly encoder: LstmLayer;
+  readonly cell: 'lstm' | 'gru';
+  readonly encoder: RecurrentLayer;
   readonly bridgeH: Linear;
-  readonly bridgeC: Linear;
+  readonly bridgeC: Linear | null;
   readonly Wxe: Param;
   readonly Wxc: Param | null;
   readonly Wh: Param;
   readonly b: Param;
+  /** GRU only: the recurrent bias bh [3H]. */
+  readonly bh: Param | null;
   readonly head: Linear;
   readonly headC: Linear | null;
   readonly bahdanau: BahdanauAttention | null;
@@ -105,6 +113,8 @@ export class Seq2Seq {
   private inputViews: IntTensor[] = [];
   private readonly emb: SeqBuffer;
   private readonly gates: SeqBuffer;
+  private readonly hp: SeqBuffer;     // GRU: [T,B,3H] s_{t−1}·Wh + bh
+  private readonly dHP: SeqBuffer;    // GRU: [T,B,3H]
   private readonly cs: SeqBuffer;
   private readonly hs: SeqBuffer;
   private readonly tanhC: SeqBuffer;
@@ -127,25 +137,28 @@ export class Seq2Seq {
     this.teacherForcing = config.teacherForcing ?? 1;
     this.coin = new Rng(config.seed ?? 0);
     this.H = H; this.E = E; this.V = tgtVocab;
+    this.cell = config.cell ?? 'lstm';
+    const gru = this.cell === 'gru', G = gru ? 3 : 4;
     this.srcEmb = new Embedding(ops, 'enc.emb', srcVocab, E, rng);
-    this.encoder = new LstmLayer(ops, 'enc.lstm', E, H, rng);
+    this.encoder = gru ? new GruLayer(ops, 'enc.gru', E, H, rng) : new LstmLayer(ops, 'enc.lstm', E, H, rng);
     this.bridgeH = new Linear(ops, 'bridge.h', H, H, rng);
-    this.bridgeC = new Linear(ops, 'bridge.c', H, H, rng);
+    this.bridgeC = gru ? null : new Linear(ops, 'bridge.c', H, H, rng);
     this.tgtEmb = new Embedding(ops, 'dec.emb', tgtVocab, E, rng);
     const u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
-    this.Wxe = makeParam(ops, 'dec.Wxe', [E, 4 * H], u, rng);
-    this.Wxc = this.attention === 'bahdanau' ? makeParam(ops, 'dec.Wxc', [H, 4 * H], u, rng) : null;
-    this.Wh = makeParam(ops, 'dec.Wh', [H, 4 * H], u, rng);
-    this.b = makeParam(ops, 'dec.b', [4 * H], { kind: 'constant', value: 0 }, rng);
-    this.b.value.data.fill(1, H, 2 * H);
+    this.Wxe = makeParam(ops, 'dec.Wxe', [E, G * H], u, rng);
+    this.Wxc = this.attention === 'bahdanau' ? makeParam(ops, 'dec.Wxc', [H, G * H], u, rng) : null;
+    this.Wh = makeParam(ops, 'dec.Wh', [H, G * H], u, rng);
+    this.b = makeParam(ops, 'dec.b', [G * H], { kind: 'constant', value: 0 }, rng);
+    if (!gru) this.b.value.data.fill(1, H, 2 * H); // LSTM forget gate
+    this.bh = gru ? makeParam(ops, 'dec.bh', [3 * H], { kind: 'constant', value: 0 }, rng) : null;
     this.bahdanau = this.attention === 'bahdanau' ? new BahdanauAttention(ops, 'attn', H, H, config.attnDim ?? H, rng) : null;
     this.luong = this.attention.startsWith('luong-')
       ? new LuongAttention(ops, 'attn', this.attention.slice(6) as 'dot' | 'general' | 'concat', H, H, H, rng, config.attnDim ?? H) : null;
     this.head = new Linear(ops, 'head', H, tgtVocab, rng);
     this.headC = this.bahdanau ? new Linear(ops, 'head.c', H, tgtVocab, rng, { bias: false }) : null;
     this.params = [
-      ...this.srcEmb.params, ...this.encoder.params, ...this.bridgeH.params, ...this.bridgeC.params,
-      ...this.tgtEmb.params, this.Wxe, ...(this.Wxc ? [this.Wxc] : []), this.Wh, this.b,
+      ...this.srcEmb.params, ...this.encoder.params, ...this.bridgeH.params, ...(this.bridgeC?.params ?? []),
+      ...this.tgtEmb.params, this.Wxe, ...(this.Wxc ? [this.Wxc] : []), this.Wh, this.b, ...(this.bh ? [this.bh] : []),
       ...(this.bahdanau?.params ?? []), ...(this.luong?.params ?? []), ...this.head.params, ...(this.headC?.params ?? []),
     ];
     this.encX = new SeqBuffer(ops, E);
@@ -156,7 +169,9 @@ export class Seq2Seq {
     this.c0 = new RowBuffer(ops, H);
     this.dpre = new RowBuffer(ops, H);
     this.emb = new SeqBuffer(ops, E);
-    this.gates = new SeqBuffer(ops, 4 * H);
+    this.gates = new SeqBuffer(ops, G * H);
+    this.hp = new SeqBuffer(ops, 3 * H);
+    this.dHP = new SeqBuffer(ops, 3 * H);
     this.cs = new SeqBuffer(ops, H);
     this.hs = new SeqBuffer(ops, H);
     this.tanhC = new SeqBuffer(ops, H);
@@ -164,7 +179,7 @@ export class Seq2Seq {
     this.dlogits = new SeqBuffer(ops, tgtVocab);
     this.dS = new SeqBuffer(ops, H);
     this.dC = new SeqBuffer(ops, H);
-    this.dG = new SeqBuffer(ops, 4 * H);
+    this.dG = new SeqBuffer(ops, G * H);
     this.dc = new SeqBuffer(ops, H);
     this.dEmb = new SeqBuffer(ops, E);
     this.dEncX = new SeqBuffer(ops, E);
@@ -191,8 +206,10 @@ export class Seq2Seq {
     const h0 = this.h0.rows(B), c0 = this.c0.rows(B);
     this.bridgeH.forward(this.hFin.rows(B), h0, B);
     ops.activation('tanh', h0, h0);
-    this.bridgeC.forward(this.hFin.rows(B), c0, B);
-    ops.activation('tanh', c0, c0);
+    if (this.bridgeC) {
+      this.bridgeC.forward(this.hFin.rows(B), c0, B);
+      ops.activation('tanh', c0, c0);
+    } else ops.fill(c0, 0);
     ops.copy(h0, this.hs.at(0));
     ops.copy(c0, this.cs.at(0));
     this.bahdanau?.begin(this.encOut, srcLen, S, B, T);
@@ -204,24 +221,32 @@ export class Seq2Seq {
     if (this.inputViews.length !== T || this.inputViews[0]?.size !== B) this.inputViews = Array.from({ length: T }, (_, t) => this.inputs!.view(t * B, B));
     this.emb.prepare(T, B); this.gates.prepare(T, B); this.cs.prepare(T + 1, B); this.hs.prepare(T + 1, B);
     this.tanhC.prepare(T, B); this.logits.prepare(T, B);
+    if (this.cell === 'gru') this.hp.prepare(T, B);
   }
 
   // ---- one decoder step ------------------------------------------------------------------------
 
   /** Step t from inputs[t], s_{t−1}, c_{t−1}: writes s_t, c_t and logits_t [B,V]. */
   private decodeStep(t: number, B: number): void {
-    const { ops, H, E } = this;
+    const { ops, H, E } = this, gru = this.cell === 'gru', GH = (gru ? 3 : 4) * H;
     const e = this.emb.at(t), g = this.gates.at(t), sPrev = this.hs.at(t);
     this.tgtEmb.forward(this.inputViews[t], e, B);
-    ops.gemm(false, false, B, 4 * H, E, 1, e, this.Wxe.value, 0, g);
-    ops.addBias(g, this.b.value, B, 4 * H);
-    ops.gemm(false, false, B, 4 * H, H, 1, sPrev, this.Wh.value, 1, g);
+    ops.gemm(false, false, B, GH, E, 1, e, this.Wxe.value, 0, g);
+    ops.addBias(g, this.b.value, B, GH);
     let ctx: Tensor | null = null;
     if (this.bahdanau) {
       ctx = this.bahdanau.step(t, sPrev);
-      ops.gemm(false, false, B, 4 * H, H, 1, ctx, this.Wxc!.value, 1, g);
+      ops.gemm(false, false, B, GH, H, 1, ctx, this.Wxc!.value, 1, g);
     }
-    ops.lstmCell(g, this.cs.at(t), this.cs.at(t + 1), this.tanhC.at(t), this.hs.at(t + 1), B, H);
+    if (gru) {
+      const hp = this.hp.at(t);
+      ops.gemm(false, false, B, GH, H, 1, sPrev, this.Wh.value, 0, hp);
+      ops.addBias(hp, this.bh!.value, B, GH);
+      ops.gruCell(g, hp, sPrev, this.hs.at(t + 1), B, H);
+    } else {
+      ops.gemm(false, false, B, GH, H, 1, sPrev, this.Wh.value, 1, g);
+      ops.lstmCell(g, this.cs.at(t), this.cs.at(t + 1), this.tanhC.at(t), this.hs.at(t + 1), B, H);
+    }
     const out = this.logits.at(t), s = this.hs.at(t + 1);
     if (this.luong) {
       this.head.forward(this.luong.step(t, s, B), out, B);
@@ -271,9 +296,9 @@ export class Seq2Seq {
   }
 
   private backward(batch: Seq2SeqBatch): void {
-    const { ops, H, E, T, B, S } = this;
-    const dS = this.dS, dC = this.dC, dG = this.dG, n = T * B;
-    dS.prepare(T + 1, B); dC.prepare(T, B); dG.prepare(T, B); this.dc.prepare(1, B); this.dEmb.prepare(T, B);
+    const { ops, H, E, T, B, S } = this, gru = this.cell === 'gru', GH = (gru ? 3 : 4) * H;
+    const dS = this.dS, dC = this.dC, dG = this.dG, dHP = this.dHP, n = T * B;
+    dS.prepare(T + 1, B); dC.prepare(T, B); dG.prepare(T, B); if (gru) dHP.prepare(T, B); this.dc.prepare(1, B); this.dEmb.prepare(T, B);
     const dL = this.dlogits.all;
     // heads, all steps at once
     if (this.luong) {
@@ -288,26 +313,36 @@ export class Seq2Seq {
     ops.fill(dc, 0);
     for (let t = T - 1; t >= 0; t--) {
       if (this.luong) this.luong.stepBackward(t, this.hs.at(t + 1), dC.at(t), dS.at(t + 1), B);
-      ops.lstmCellBackward(this.gates.at(t), this.cs.at(t), this.tanhC.at(t), dS.at(t + 1), dc, dG.at(t), B, H);
-      ops.gemm(false, true, B, H, 4 * H, 1, dG.at(t), this.Wh.value, 1, dS.at(t)); // ds_{t−1} += dg_t·Whᵀ
+      if (gru) {
+        // ds_{t−1} += z⊙ds_t (inside the op) + dhp_t·Whᵀ
+        ops.gruCellBackward(this.gates.at(t), this.hp.at(t), this.hs.at(t), dS.at(t + 1), dG.at(t), dHP.at(t), dS.at(t), B, H);
+        ops.gemm(false, true, B, H, GH, 1, dHP.at(t), this.Wh.value, 1, dS.at(t));
+      } else {
+        ops.lstmCellBackward(this.gates.at(t), this.cs.at(t), this.tanhC.at(t), dS.at(t + 1), dc, dG.at(t), B, H);
+        ops.gemm(false, true, B, H, GH, 1, dG.at(t), this.Wh.value, 1, dS.at(t)); // ds_{t−1} += dg_t·Whᵀ
+      }
       if (this.bahdanau) {
-        ops.gemm(false, true, B, H, 4 * H, 1, dG.at(t), this.Wxc!.value, 1, dC.at(t)); // dc_t += dg_t·Wxcᵀ
+        ops.gemm(false, true, B, H, GH, 1, dG.at(t), this.Wxc!.value, 1, dC.at(t)); // dc_t += dg_t·Wxcᵀ
         this.bahdanau.stepBackward(t, this.hs.at(t), dC.at(t), dS.at(t));
       }
     }
     const hPrev = this.hs.all.view(0, n * H);
-    ops.gemm(true, false, E, 4 * H, n, 1, this.emb.all, dG.all, 1, this.Wxe.grad);
-    ops.gemm(true, false, H, 4 * H, n, 1, hPrev, dG.all, 1, this.Wh.grad);
-    if (this.Wxc) ops.gemm(true, false, H, 4 * H, n, 1, this.bahdanau!.contexts, dG.all, 1, this.Wxc.grad);
-    ops.sumRows(dG.all, this.b.grad, n, 4 * H);
-    ops.gemm(false, true, n, E, 4 * H, 1, dG.all, this.Wxe.value, 0, this.dEmb.all);
+    const dRec = gru ? dHP.all : dG.all; // what multiplies Wh: the recurrent pre-activation gradient
+    ops.gemm(true, false, E, GH, n, 1, this.emb.all, dG.all, 1, this.Wxe.grad);
+    ops.gemm(true, false, H, GH, n, 1, hPrev, dRec, 1, this.Wh.grad);
+    if (this.Wxc) ops.gemm(true, false, H, GH, n, 1, this.bahdanau!.contexts, dG.all, 1, this.Wxc.grad);
+    ops.sumRows(dG.all, this.b.grad, n, GH);
+    if (this.bh) ops.sumRows(dHP.all, this.bh.grad, n, GH);
+    ops.gemm(false, true, n, E, GH, 1, dG.all, this.Wxe.value, 0, this.dEmb.all);
     this.tgtEmb.backward(this.dEmb.all, this.inputs!.view(0, n), n);
     // bridge: dpre = ds_0 ⊙ (1 − s_0²), dc_0 likewise
     const hf = this.hFin.rows(B), dhf = this.dhFin.rows(B), dp = this.dpre.rows(B);
     ops.activationBackward('tanh', this.h0.rows(B), this.h0.rows(B), dS.at(0), dp);
     this.bridgeH.backward(hf, dp, dhf, B);
-    ops.activationBackward('tanh', this.c0.rows(B), this.c0.rows(B), dc, dp);
-    this.bridgeC.backward(hf, dp, dhf, B, true);
+    if (this.bridgeC) {
+      ops.activationBackward('tanh', this.c0.rows(B), this.c0.rows(B), dc, dp);
+      this.bridgeC.backward(hf, dp, dhf, B, true);
+    }
     // encoder
     const dy = this.encoder.outputGrad(S, B);
     ops.fill(dy, 0);

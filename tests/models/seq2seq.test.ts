@@ -25,6 +25,14 @@ describe('Seq2Seq', () => {
     });
   }
 
+  for (const name of ['seq2seq-gru', 'seq2seq-gru-bahdanau', 'seq2seq-gru-luong-general']) {
+    it(`passes the registered gradient check '${name}' (GRU cells)`, () => {
+      const [r] = runGradChecks([name]);
+      expect(r.tensors.map((t) => t.name)).toContain('dec.bh');
+      for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);
+    });
+  }
+
   it("passes 'seq2seq-free-running' (ratio 0: fed its own argmax, no gradient through it)", () => {
     const [r] = runGradChecks(['seq2seq-free-running']);
     expect(r.passed).toBe(true);
@@ -46,10 +54,10 @@ describe('Seq2Seq', () => {
     });
   }
 
-  for (const a of ['none', 'bahdanau', 'luong-general'] as Seq2SeqAttention[]) {
-    it(`${a}: beam search with width 1 equals greedy decoding`, () => {
+  for (const [a, cell] of [['none', 'lstm'], ['bahdanau', 'lstm'], ['luong-general', 'lstm'], ['bahdanau', 'gru']] as [Seq2SeqAttention, 'lstm' | 'gru'][]) {
+    it(`${a} (${cell}): beam search with width 1 equals greedy decoding`, () => {
       const ops = new ReferenceOps('f64');
-      const model = new Seq2Seq(ops, { ...cfg(a), hidden: 8 }, new Rng(9));
+      const model = new Seq2Seq(ops, { ...cfg(a), hidden: 8, cell }, new Rng(9));
       for (const p of model.params) new Rng(p.name.length).fillNormal(p.value.data, 0, 0.8);
       const rng = new Rng(1);
       for (let i = 0; i < 8; i++) {
@@ -86,9 +94,9 @@ describe('Seq2Seq', () => {
   it('matches the float64 reference on the WASM backend: loss and every gradient (each attention)', async () => {
     const wasm = await createOps({ backend: 'wasm', threads: 1 });
     try {
-      for (const a of SEQ2SEQ_ATTENTIONS) {
+      for (const [a, cell] of [...SEQ2SEQ_ATTENTIONS.map((x) => [x, 'lstm'] as const), ['bahdanau', 'gru'] as const]) {
         const run = (ops: Ops) => {
-          const model = new Seq2Seq(ops, cfg(a), new Rng(8));
+          const model = new Seq2Seq(ops, { ...cfg(a), cell }, new Rng(8));
           for (const p of model.params) { const d = p.value.data; for (let i = 0; i < d.length; i++) d[i] = Math.fround(d[i]); }
           const batch = seq2seqCheckBatch(ops, new Rng(4), 6, 7, 5);
           const loss = model.forwardBackward(batch, true);
