@@ -47,8 +47,17 @@ export function readMetrics(dir: string): MetricsRecord[] {
   return existsSync(path) ? parseMetrics(readFileSync(path, 'utf8')) : [];
 }
 
+const COLUMNS = 7; // step, trainLoss, valLoss (NaN: none), lr, gradNorm, tokensPerSec, elapsed
+const CAPACITY = 4096;
+
+/** Formats a number for the log (non-finite values as null, like JSON.stringify). */
+const num = (v: number) => (Number.isFinite(v) ? String(v) : 'null');
+
 export class MetricsLog {
-  private buffer: string[] = [];
+  // Rows wait in a preallocated array and are formatted at flush time, so logging a step
+  // allocates nothing (the training loop's rule).
+  private readonly rows = new Float64Array(COLUMNS * CAPACITY);
+  private count = 0;
   private lastFlush = Date.now();
   private readonly path: string;
   private started = false;
@@ -61,9 +70,12 @@ export class MetricsLog {
     this.path = join(dir, METRICS_FILE);
   }
 
-  append(r: MetricsRecord): void {
-    this.buffer.push(JSON.stringify(r, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
-    if (Date.now() - this.lastFlush >= 2000) this.flush();
+  /** One step's line; `valLoss` NaN when validation did not run on this step. */
+  append(step: number, trainLoss: number, valLoss: number, lr: number, gradNorm: number, tokensPerSec: number, elapsed: number): void {
+    const o = COLUMNS * this.count++;
+    const r = this.rows;
+    r[o] = step; r[o + 1] = trainLoss; r[o + 2] = valLoss; r[o + 3] = lr; r[o + 4] = gradNorm; r[o + 5] = tokensPerSec; r[o + 6] = elapsed;
+    if (this.count === CAPACITY || Date.now() - this.lastFlush >= 2000) this.flush();
   }
 
   /** Writes the buffered lines (the first flush also starts the file: kept lines of a resume, or empty). */
@@ -77,8 +89,15 @@ export class MetricsLog {
       writeFileAtomic(this.path, kept);
       this.started = true;
     }
-    if (this.buffer.length === 0) return;
-    appendFileSync(this.path, this.buffer.join('\n') + '\n');
-    this.buffer = [];
+    if (this.count === 0) return;
+    let text = '';
+    const r = this.rows;
+    for (let i = 0; i < this.count; i++) {
+      const o = COLUMNS * i;
+      text += `{"step":${r[o]},"trainLoss":${num(r[o + 1])}${Number.isNaN(r[o + 2]) ? '' : `,"valLoss":${num(r[o + 2])}`},` +
+        `"lr":${num(r[o + 3])},"gradNorm":${num(r[o + 4])},"tokensPerSec":${num(r[o + 5])},"elapsed":${num(r[o + 6])}}\n`;
+    }
+    appendFileSync(this.path, text);
+    this.count = 0;
   }
 }

@@ -365,10 +365,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     // ---- metrics log (<out>/metrics.jsonl, src/train/metrics-log.ts) ----
     metrics = dir === null ? null : new MetricsLog(dir, resumed ? { dir: opts.resume!, step: resumed.state.step } : null);
     let loggedStep = resumed ? resumed.state.step : 0;
-    const logStep = (i: StepInfo, val: number | null) => (loggedStep = i.step, metrics?.append({
-      step: i.step, trainLoss: i.loss, ...(val === null ? {} : { valLoss: val }), lr: i.lr, gradNorm: i.gradNorm,
-      tokensPerSec: i.tokensPerSec, elapsed: i.elapsedMs / 1000,
-    }));
+    const logStep = (i: StepInfo, val: number | null) => {
+      loggedStep = i.step;
+      metrics?.append(i.step, i.loss, val ?? NaN, i.lr, i.gradNorm, i.tokensPerSec, i.elapsedMs / 1000);
+    };
 
     reporter.start?.({
       model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
