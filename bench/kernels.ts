@@ -713,8 +713,10 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
             }
             return reply.gflops;
           },
-          // OpenBLAS's worker thread spins ~2^28 cycles (~0.1 s) after a call before it sleeps
-          settle: threads > 1 ? 0.2 : 0,
+          // OpenBLAS's worker thread keeps spinning after a call before it sleeps (~2^28 cycles
+          // by default), stealing the core from whoever is timed next: with a 0.2 s pause our
+          // 1-thread figure after it was bimodal (~42 or ~74 GFLOP/s), with 1 s it was steady.
+          settle: threads > 1 ? 1.0 : 0,
         });
       }
     }
