@@ -90,6 +90,8 @@ export interface Seq2SeqRun {
   alignment: number[][] | null;
   /** The same as a terminal heatmap. */
   heatmap: string | null;
+  /** The alignment's row labels (output tokens, then eos) and column labels (source tokens). */
+  alignmentLabels: { rows: string[]; cols: string[] } | null;
 }
 
 /** Trains one model on the problem and scores it on the held-out set. */
@@ -118,16 +120,17 @@ export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention,
       examples.push(`${s.join('')} → ${got.map((v) => p.symbols[v] ?? '?').join('')}${ok ? '' : ` (want ${want.map((v) => p.symbols[v]).join('')})`}`);
     }
   }
-  let alignment: number[][] | null = null, map: string | null = null;
+  let alignment: number[][] | null = null, map: string | null = null, alignmentLabels: Seq2SeqRun['alignmentLabels'] = null;
   if (attention !== 'none') {
     const src = test.sources[0], steps = out[0].length + 1;
     alignment = Array.from({ length: steps }, (_, t) => Array.from(model.alignment(t)!.subarray(0, src.length)));
-    map = heatmap(alignment.flat(), steps, src.length, [...out[0].map((v) => (p.symbols[v] === ' ' ? '␣' : p.symbols[v])), 'eos'], src.map(String),
+    alignmentLabels = { rows: [...out[0].map((v) => (p.symbols[v] === ' ' ? '␣' : p.symbols[v] ?? '?')), 'eos'], cols: src.map(String) };
+    map = heatmap(alignment.flat(), steps, src.length, alignmentLabels.rows, alignmentLabels.cols,
       { min: 0, max: 1, title: `attention of ${src.join('')} (rows: output, columns: source)` });
   }
   const byLength: Record<number, number> = {};
   for (const [L, [k, n]] of Object.entries(right)) byLength[Number(L)] = k / n;
-  return { attention, accuracy: exact / test.B, byLength, trainLoss: result.loss, examples, seconds: (performance.now() - t0) / 1000, alignment, heatmap: map };
+  return { attention, accuracy: exact / test.B, byLength, trainLoss: result.loss, examples, seconds: (performance.now() - t0) / 1000, alignment, heatmap: map, alignmentLabels };
 }
 
 function describeRun(r: Seq2SeqRun, minLen: number, maxLen: number): string {
@@ -172,6 +175,7 @@ function seq2seqTask(def: TaskDef): TaskSpec {
           byLength: main.byLength,
           trainLoss: main.trainLoss,
           alignment: main.alignment,
+          alignmentLabels: main.alignmentLabels,
           ...(other ? { comparison: { attention: other.attention, accuracy: other.accuracy, byLength: other.byLength, trainLoss: other.trainLoss } } : {}),
         };
       } finally {

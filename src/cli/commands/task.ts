@@ -4,6 +4,8 @@
 // mistake in the command line exits 2.
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
+import { writeFileSync } from 'node:fs';
+import { alignmentSvg } from '../../viz/alignment-svg.js';
 import { parseInteger, UsageError } from '../args.js';
 import type { CliContext } from '../main.js';
 import { getTask, listTasks, runTask, UnknownTaskError, type TaskSpec } from '../../tasks/registry.js';
@@ -13,6 +15,7 @@ interface TaskCliOptions {
   steps?: number;
   list?: boolean;
   json?: boolean;
+  plot?: string;
 }
 
 export function registerTask(program: Command, ctx: CliContext): void {
@@ -23,6 +26,7 @@ export function registerTask(program: Command, ctx: CliContext): void {
     .option('--steps <n>', 'training steps (default: the task\'s own)', parseInteger('--steps', 1, 10_000_000))
     .option('--list', 'list the tasks and exit')
     .option('--json', 'print one JSON object as the last line of stdout')
+    .option('--plot <file.svg>', 'tasks with attention: write the first held-out example\'s alignment as an SVG heatmap')
     .action(async (name: string | undefined, opts: TaskCliOptions) => {
       ctx.jsonMode = !!opts.json;
       const all = listTasks();
@@ -41,6 +45,7 @@ export function registerTask(program: Command, ctx: CliContext): void {
         if (e instanceof UnknownTaskError) throw new UsageError(`task: ${e.message}`);
         throw e;
       }
+      if (opts.plot !== undefined && !opts.plot.endsWith('.svg')) throw new UsageError(`task: --plot wants a file name ending in .svg, got '${opts.plot}'`);
       const steps = opts.steps ?? spec.defaultSteps;
       ctx.note(`task ${spec.name}: seed ${opts.seed}, ${steps} steps…`);
       const t0 = performance.now();
@@ -49,6 +54,17 @@ export function registerTask(program: Command, ctx: CliContext): void {
       for (const line of result.notes) ctx.print(`  ${line}`);
       ctx.print(`${result.task}: ${result.metric} = ${formatValue(result.value)} (goal: ${result.goal}) ` +
         `${result.passed ? 'PASS' : 'NOT MET'} in ${seconds.toFixed(1)} s`);
+      if (opts.plot !== undefined) {
+        const a = result.alignment as number[][] | null | undefined;
+        if (!Array.isArray(a) || a.length === 0) {
+          ctx.note(`task ${spec.name}: no alignment matrix in its result: --plot writes nothing`);
+        } else {
+          const labels = result.alignmentLabels as { rows: string[]; cols: string[] } | null | undefined;
+          const rows = labels?.rows ?? a.map((_, i) => String(i)), cols = labels?.cols ?? a[0].map((_, j) => String(j));
+          writeFileSync(opts.plot, alignmentSvg(a, rows, cols, { title: `${spec.name}: attention of the first held-out example (seed ${opts.seed})` }) + '\n');
+          ctx.note(`task ${spec.name}: alignment written to ${opts.plot}`);
+        }
+      }
       if (opts.json) ctx.json({ ...result, seconds });
     });
 }
