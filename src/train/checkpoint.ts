@@ -44,6 +44,21 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
+/** A checkpoint could not be written (full disk, no permission): the user's to fix, not a bug. */
+export class CheckpointWriteError extends Error {
+  override name = 'CheckpointWriteError';
+}
+
+/** One line for a failed write: what went wrong, in words, and what to do. */
+function writeFailure(dir: string, bytes: number, e: unknown): CheckpointWriteError {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  const mib = (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
+  const why = code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the device (${code}; the checkpoint needs about ${mib} MiB); free some space or choose another --out`
+    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `no permission to write there (${code}); choose another --out`
+      : `${(e as Error).message}`;
+  return new CheckpointWriteError(`cannot save the checkpoint in ${dir}: ${why}`);
+}
+
 /** state.json. `training` is whatever the training loop records (see trainer.ts's TrainingState). */
 export interface CheckpointState {
   format: typeof CHECKPOINT_FORMAT;
@@ -137,7 +152,11 @@ export interface SaveCheckpointInput {
 /** Writes a checkpoint into `dir` (created if needed), replacing the one there safely; returns `dir`. */
 export function saveCheckpoint(dir: string, input: SaveCheckpointInput): string {
   const { model, tokenizer } = input;
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw writeFailure(dir, 0, e);
+  }
   const dtype = dtypeOf(model);
   const state: CheckpointState = {
     format: CHECKPOINT_FORMAT,
@@ -172,10 +191,17 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput): string 
   // 1. the complete new checkpoint beside the old one; 2. retire the old one (its manifest);
   // 3. the new one in place, manifest last; 4. drop the spare copy.
   const incoming = join(dir, INCOMING_DIR);
-  rmSync(incoming, { recursive: true, force: true });
-  mkdirSync(incoming);
-  fsyncDir(dir);
-  writeSet(incoming);
+  const total = FILES.reduce((n, f) => n + bytes[f].length, manifestText.length);
+  try {
+    rmSync(incoming, { recursive: true, force: true });
+    mkdirSync(incoming);
+    fsyncDir(dir);
+    writeSet(incoming);
+  } catch (e) {
+    // Nothing of the new checkpoint may stay behind; the previous one (if any) is untouched.
+    rmSync(incoming, { recursive: true, force: true });
+    throw writeFailure(dir, total, e);
+  }
   rmSync(join(dir, MANIFEST_FILE), { force: true });
   fsyncDir(dir);
   writeSet(dir);

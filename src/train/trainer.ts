@@ -21,7 +21,7 @@
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../ops/index.js';
@@ -35,7 +35,7 @@ import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind }
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
-import { CheckpointError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
+import { CheckpointError, CheckpointWriteError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
 import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
@@ -345,6 +345,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,
   });
   let metrics: MetricsLog | null = null;
+  // The --out folder this run creates: removed again if no checkpoint could ever be written in
+  // it (a full disk at the first save), so a failed run leaves no partial output behind.
+  let createdOutDir: string | null = null;
   try {
     // ---- model, optimizer, batchers ----------------------------------------------------------
     const rng = new Rng(seed);
@@ -362,6 +365,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const reporter = opts.reporter ?? {};
     const dir = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
     if (resumed && saved) restoreState(resumed, saved, { model, optimizer, trainBatcher, modelRng, dataRng, batch });
+    if (dir !== null && !existsSync(dir)) createdOutDir = dir;
     // ---- metrics log (<out>/metrics.jsonl, src/train/metrics-log.ts) ----
     metrics = dir === null ? null : new MetricsLog(dir, resumed ? { dir: opts.resume!, step: resumed.state.step } : null);
     let loggedStep = resumed ? resumed.state.step : 0;
@@ -451,6 +455,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       saveCheckpoint(dir, { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors });
       lastSaveStep = step;
       lastSaveDir = dir;
+      createdOutDir = null;
       lastSaveMs = performance.now();
     };
 
@@ -561,6 +566,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   } catch (e) {
     opts.reporter?.fail?.(e);
     try { metrics?.flush(); } catch { /* the error above is the one to report */ }
+    if (e instanceof CheckpointWriteError && createdOutDir !== null) rmSync(createdOutDir, { recursive: true, force: true });
     throw e;
   } finally {
     if (!opts.ops) ops.dispose();

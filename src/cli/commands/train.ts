@@ -18,7 +18,7 @@ import { SAMPLER_KINDS, type SamplerKind } from '../../data/batcher.js';
 import { TOKENIZER_KINDS, type TokenizerKind } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError } from '../../train/trainer.js';
-import { checkpointKind, CheckpointError } from '../../train/checkpoint.js';
+import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import type { BackendName } from '../../ops/index.js';
 
@@ -185,6 +185,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       // Bad values and unusable data are mistakes in the call: one line, exit 2.
       if (e instanceof TrainConfigError || e instanceof CorpusError) throw new UsageError(`train: ${e.message}`);
       if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
+      // A full disk or an unwritable --out is the user's to fix too (exit 2, nothing left behind).
+      if (e instanceof CheckpointWriteError) throw new UsageError(`train: ${e.message}`);
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
