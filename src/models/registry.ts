@@ -31,6 +31,7 @@ import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
+import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
 
 /** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
 export type ModelOption =
@@ -190,3 +191,4 @@ registerModel(RNN_MODEL);
 registerModel(LSTM_MODEL);
 registerModel(GRU_MODEL);
 registerModel(TRANSFORMER_MODEL);
+registerModel(LSTM_ATTENTION_MODEL);
