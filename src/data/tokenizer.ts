@@ -1,14 +1,16 @@
 // What every tokenizer offers the training loop, the checkpoint and the sampler: ids in, text out,
 // and a plain-JSON form saved in model.json so a checkpoint decodes exactly what it was trained on.
 // The implementations: char-tokenizer.ts (one token per Unicode code point) and
-// word-tokenizer.ts (lowercased words and punctuation, frequency-capped, with <unk>).
+// word-tokenizer.ts (lowercased words and punctuation, frequency-capped, with <unk>) and
+// bpe-tokenizer.ts (byte-level BPE with <|endoftext|>, exact round trip on any UTF-8 text).
+import { BpeTokenizer, type BpeTokenizerJSON } from './bpe-tokenizer.js';
 import { CharTokenizer, type CharTokenizerJSON } from './char-tokenizer.js';
 import { WordTokenizer, type WordTokenizerJSON } from './word-tokenizer.js';
 
-export type TokenizerKind = 'char' | 'word';
-export const TOKENIZER_KINDS: readonly TokenizerKind[] = ['char', 'word'];
+export type TokenizerKind = 'char' | 'word' | 'bpe';
+export const TOKENIZER_KINDS: readonly TokenizerKind[] = ['char', 'word', 'bpe'];
 
-export type TokenizerJSON = CharTokenizerJSON | WordTokenizerJSON;
+export type TokenizerJSON = CharTokenizerJSON | WordTokenizerJSON | BpeTokenizerJSON;
 
 export interface Tokenizer {
   readonly kind: TokenizerKind;
@@ -27,7 +29,7 @@ export interface Tokenizer {
 
 export interface BuildTokenizerOptions {
   kind: TokenizerKind;
-  /** word only: the vocabulary size cap, <unk> included (default WordTokenizer's). */
+  /** word: the vocabulary size cap, <unk> included (default WordTokenizer's); bpe: the vocabulary size (default 4096). */
   maxVocab?: number;
 }
 
@@ -36,6 +38,7 @@ export function buildTokenizer(text: string, opts: BuildTokenizerOptions): Token
   switch (opts.kind) {
     case 'char': return CharTokenizer.fromText(text);
     case 'word': return WordTokenizer.fromText(text, { maxVocab: opts.maxVocab });
+    case 'bpe': return BpeTokenizer.train(text, { vocabSize: opts.maxVocab });
     default: throw new RangeError(`unknown tokenizer '${(opts as { kind: string }).kind}' (expected ${TOKENIZER_KINDS.join(', ')})`);
   }
 }
@@ -45,5 +48,6 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   const kind = (json as { kind?: unknown } | null)?.kind;
   if (kind === 'char') return CharTokenizer.fromJSON(json as CharTokenizerJSON);
   if (kind === 'word') return WordTokenizer.fromJSON(json as WordTokenizerJSON);
+  if (kind === 'bpe') return BpeTokenizer.fromJSON(json as BpeTokenizerJSON);
   throw new RangeError(`tokenizer: unknown kind ${JSON.stringify(kind)} (expected ${TOKENIZER_KINDS.join(', ')})`);
 }

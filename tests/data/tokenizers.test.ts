@@ -40,7 +40,7 @@ describe('CharTokenizer', () => {
   it('refuses a malformed vocabulary', () => {
     expect(() => new CharTokenizer(['a', 'a'])).toThrow(/appears twice/);
     expect(() => new CharTokenizer(['ab'])).toThrow(/not exactly one character/);
-    expect(() => tokenizerFromJSON({ kind: 'bpe' })).toThrow(/unknown kind "bpe"/);
+    expect(() => tokenizerFromJSON({ kind: 'sentencepiece' })).toThrow(/unknown kind "sentencepiece"/);
   });
 });
 
