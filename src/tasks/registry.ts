@@ -17,6 +17,7 @@ import { NEXT_VALUE_TASK } from './next-value.js';
 import { BINARY_MEMORY_TASK } from './binary-memory.js';
 import { ASSOCIATIVE_RECALL_TASK } from './associative-recall.js';
 import { COPY_TASK, REVERSE_SEQ2SEQ_TASK, SORT_TASK, TRANSLATE_TASK } from './seq2seq-tasks.js';
+import { CROW_TASK } from './crow.js';
 
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
@@ -100,3 +101,4 @@ registerTask(REVERSE_SEQ2SEQ_TASK);
 registerTask(COPY_TASK);
 registerTask(SORT_TASK);
 registerTask(TRANSLATE_TASK);
+registerTask(CROW_TASK);
