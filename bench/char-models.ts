@@ -1,4 +1,4 @@
-// The character-model table: every char LM of the registry (bigram, mlp-lm, rnn, lstm, gru)
+// The character-model table: every char LM of the registry (bigram, mlp-lm, rnn, lstm, gru, transformer)
 // trained on one corpus (Alice by default) with the library's `train()` for the SAME wall-clock
 // budget each, then the final training loss (mean of the last ≤ 50 steps) and the validation loss
 // on the held-out tail (last 10 %, at most 50 windows), in nats and bits per character, written as
@@ -6,6 +6,13 @@
 //
 // Settings: batch 32, BPTT 64 for all; hidden 256 and a 64-dimensional embedding for the
 // recurrent ones; mlp-lm and bigram at their registry defaults; lr per model in MODEL_SETTINGS.
+// The transformer (d_model 128, 4 heads, 4 layers, SwiGLU 512, context 128) trains on random
+// windows of 128 (its `seq` in MODEL_SETTINGS), lr 3e-3 (the top of the usual 1e-3..3e-3: a 90 s
+// budget gives it only ~100 steps on 2 vCPUs).
+// Rows are MERGED into an existing section by model name: a run rewrites its own models' rows and
+// keeps the others, each row carrying its own date, budget and load in its `measured` cell (rows of
+// an older section without that column get it from that section's "Measured …" line). The LSTM
+// sample is kept from the old section unless this run trained the LSTM.
 // Validation runs only at the end (valEvery 0), so the whole budget goes to training steps.
 // The Project Gutenberg licence footer (from the "*** END OF THE PROJECT GUTENBERG" line on) is
 // cut off first when present (trimGutenberg, default on): in alice_in_wonderland.txt it is the
@@ -24,19 +31,22 @@ import { loadCorpus, type Corpus } from '../src/data/corpus.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
 
-export const CHAR_MODELS = ['bigram', 'mlp-lm', 'rnn', 'lstm', 'gru'] as const;
+export const CHAR_MODELS = ['bigram', 'mlp-lm', 'rnn', 'lstm', 'gru', 'transformer'] as const;
 export type CharModel = (typeof CHAR_MODELS)[number];
 
 export const CHAR_BATCH = 32;
 export const CHAR_SEQ = 64;
 
-/** Per-model learning rate and model options (the rest are the registry's defaults). */
-export const MODEL_SETTINGS: Record<CharModel, { lr: number; modelOptions: Record<string, unknown>; reference: string }> = {
+/** Per-model learning rate, model options (the rest are the registry's defaults) and window (default CHAR_SEQ). */
+export const MODEL_SETTINGS: Record<CharModel, { lr: number; modelOptions: Record<string, unknown>; reference: string; seq?: number }> = {
   bigram: { lr: 0.05, modelOptions: {}, reference: '~3.0 (single neuron)' },
   'mlp-lm': { lr: 3e-3, modelOptions: {}, reference: '~2.5 (MLP)' },
   rnn: { lr: 2e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '~1.28 (RNN)' },
   lstm: { lr: 3e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '~0.78 (LSTM)' },
   gru: { lr: 3e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '—' },
+  transformer: {
+    lr: 3e-3, seq: 128, modelOptions: { dModel: 128, heads: 4, layers: 4, ffHidden: 512, context: 128 }, reference: '~0.70 (transformer)',
+  },
 };
 
 export interface CharModelsOptions {
@@ -62,7 +72,13 @@ export interface CharModelRow {
   params: number;
   steps: number;
   lr: number;
+  /** The window (BPTT length for the recurrent models). */
+  seq: number;
   modelOptions: Record<string, unknown>;
+  /** 1-minute load average before and after this model's run. */
+  loadBefore: number;
+  loadAfter: number;
+  date: string;
   trainLoss: number;
   trainBits: number;
   valLoss: number | null;
@@ -113,15 +129,18 @@ export async function benchCharModels(opts: CharModelsOptions = {}): Promise<Cha
   try {
     for (const model of models) {
       const s = MODEL_SETTINGS[model];
-      progress(`${model}: training for ${(budgetMs / 1000).toFixed(1)} s (batch ${CHAR_BATCH}, BPTT ${CHAR_SEQ}, lr ${s.lr}${
+      const seq = s.seq ?? CHAR_SEQ;
+      const rowLoadBefore = loadavg()[0];
+      progress(`${model}: training for ${(budgetMs / 1000).toFixed(1)} s (batch ${CHAR_BATCH}, BPTT ${seq}, lr ${s.lr}${
         Object.keys(s.modelOptions).length ? ', ' + Object.entries(s.modelOptions).map(([k, v]) => `${k} ${v}`).join(', ') : ''})`);
       const dir = join(tmp, model);
       const sum: TrainSummary = await train({
-        model, modelOptions: s.modelOptions, data: corpus, timeMs: budgetMs, batch: CHAR_BATCH, seq: CHAR_SEQ, lr: s.lr,
+        model, modelOptions: s.modelOptions, data: corpus, timeMs: budgetMs, batch: CHAR_BATCH, seq, lr: s.lr,
         valEvery: 0, out: model === 'lstm' && sampleChars > 0 ? dir : null, ops, seed: 1,
       });
       rows.push({
-        model, params: sum.params, steps: sum.steps, lr: s.lr, modelOptions: s.modelOptions,
+        model, params: sum.params, steps: sum.steps, lr: s.lr, seq, modelOptions: s.modelOptions,
+        loadBefore: rowLoadBefore, loadAfter: loadavg()[0], date: isoNow(),
         trainLoss: sum.trainLoss, trainBits: sum.trainLoss / Math.LN2, valLoss: sum.valLoss, valBits: sum.valBits,
         tokensPerSec: sum.tokensPerSec, seconds: sum.seconds, reference: s.reference,
       });
@@ -139,7 +158,7 @@ export async function benchCharModels(opts: CharModelsOptions = {}): Promise<Cha
     rmSync(tmp, { recursive: true, force: true });
   }
   const report: CharModelsReport = {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    date: isoNow(),
     cpu: cpuModel(), node: process.versions.node, backend: ops.name, threads: opts.threads ?? null,
     corpus: corpus.name, corpusChars: corpus.text.length, trimmedChars: loaded.text.length - text.length, budgetSeconds: budgetMs / 1000, batch: CHAR_BATCH, seq: CHAR_SEQ,
     loadBefore, loadAfter: loadavg()[0],
@@ -147,10 +166,72 @@ export async function benchCharModels(opts: CharModelsOptions = {}): Promise<Cha
     rows, lstmSample,
   };
   if (opts.out) {
-    writeSection(opts.out, SECTION, formatCharModelsMarkdown(report).join('\n'));
-    progress(`wrote ${opts.out} (section ${SECTION})`);
+    const body = formatCharModelsMarkdown(report).join('\n');
+    const old = readSection(opts.out, SECTION);
+    writeSection(opts.out, SECTION, old === null ? body : mergeCharModelsSection(old, body));
+    progress(`wrote ${opts.out} (section ${SECTION}${old === null ? '' : ', rows merged by model name'})`);
   }
   return report;
+}
+
+function isoNow(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+const TABLE_HEADER = '| model | settings | params | steps | train loss | val loss | tokens/s | wall s | source curriculum train loss | measured (budget, load before → after) |';
+
+/** A row's `measured` cell. */
+function measuredCell(date: string, budgetSeconds: number, before: number, after: number): string {
+  return `${date}, ${budgetSeconds} s, load ${before.toFixed(2)} → ${after.toFixed(2)}`;
+}
+
+/** The body of the `<!-- name:begin/end -->` section of a Markdown file, or null. */
+export function readSection(file: string, name: string): string | null {
+  if (!existsSync(file)) return null;
+  const text = readFileSync(file, 'utf8');
+  const begin = `<!-- ${name}:begin -->`, end = `<!-- ${name}:end -->`;
+  const i = text.indexOf(begin), j = text.indexOf(end);
+  return i >= 0 && j > i ? text.slice(i + begin.length, j).replace(/^\n/, '') : null;
+}
+
+/**
+ * The new section `fresh` with the table rows of `old` whose model it does not have kept (in
+ * CHAR_MODELS order, unknown models last). Old rows without a `measured` cell (the 9-column table)
+ * get one from the old section's "Measured <date> … load average a before / b after" line and its
+ * "…, <n> s each" heading. When `fresh` has no LSTM sample and the LSTM row is kept, the old
+ * sample is kept too.
+ */
+export function mergeCharModelsSection(old: string, fresh: string): string {
+  const table = (text: string) => {
+    const lines = text.split('\n');
+    const h = lines.findIndex((l) => l.startsWith('| model |'));
+    if (h < 0) return null;
+    let e = h + 2;
+    while (e < lines.length && lines[e].startsWith('|')) e++;
+    return { lines, h, e, header: lines[h], rows: lines.slice(h + 2, e) };
+  };
+  const o = table(old), f = table(fresh);
+  if (!o || !f) return fresh;
+  const cells = (row: string) => row.split('|').slice(1, -1).map((c) => c.trim());
+  const oldHasMeasured = cells(o.header).length >= 10;
+  const m = /Measured (\S+) on .*?load average (\d+(?:\.\d+)?) before \/ (\d+(?:\.\d+)?) after/.exec(old);
+  const budget = /, (\d+(?:\.\d+)?) s each/.exec(old);
+  const oldMeasured = m ? measuredCell(m[1], budget ? Number(budget[1]) : NaN, Number(m[2]), Number(m[3])).replace('NaN s, ', '') : 'earlier run';
+  const byModel = new Map<string, string>();
+  for (const row of o.rows) byModel.set(cells(row)[0], oldHasMeasured ? row : `${row} ${oldMeasured} |`);
+  const freshModels = new Set(f.rows.map((row) => cells(row)[0]));
+  for (const row of f.rows) byModel.set(cells(row)[0], row);
+  const order = (k: string) => { const i = (CHAR_MODELS as readonly string[]).indexOf(k); return i < 0 ? CHAR_MODELS.length : i; };
+  const merged = [...byModel.keys()].sort((a, b) => order(a) - order(b)).map((k) => byModel.get(k)!);
+  const lines = [...f.lines.slice(0, f.h + 2), ...merged, ...f.lines.slice(f.e)];
+  let text = lines.join('\n');
+  const SAMPLE = 'Sampled from the LSTM';
+  if (!text.includes(SAMPLE) && !freshModels.has('lstm') && byModel.has('lstm') && old.includes(SAMPLE)) {
+    const s = old.slice(old.indexOf(SAMPLE));
+    const close = s.indexOf('```', s.indexOf('```text') + 7);
+    if (close >= 0) text = text.trimEnd() + '\n\n' + s.slice(0, close + 3) + '\n';
+  }
+  return text;
 }
 
 const f3 = (x: number | null) => (x === null || !Number.isFinite(x) ? '—' : x.toFixed(3));
@@ -161,27 +242,29 @@ export function formatCharModelsMarkdown(r: CharModelsReport): string[] {
     `## Character models on ${r.corpus}, ${r.budgetSeconds} s each`,
     '',
     `Measured ${r.date} on ${r.cpu} (Node ${r.node}, ${r.backend}, threads ${r.threads ?? 'all cores'}), ` +
-      `1-minute load average ${r.loadBefore.toFixed(2)} before / ${r.loadAfter.toFixed(2)} after (a shared 2-vCPU machine).`,
+      `1-minute load average ${r.loadBefore.toFixed(2)} before / ${r.loadAfter.toFixed(2)} after (a shared 2-vCPU machine). ` +
+      'The last run rewrites only its own models\' rows (merged by model name); each row\'s `measured` cell gives that row\'s own date, budget and load.',
     '',
     '```sh',
     r.command,
     '```',
     '',
     `Each model trains with the library's \`train()\` for the same wall-clock budget (${r.budgetSeconds} s), ` +
-      `batch ${r.batch}, BPTT ${r.seq}, Adam, gradient clipping at 5, seed 1, on ${r.corpus} (${r.corpusChars.toLocaleString('en-US')} characters` +
+      `batch ${r.batch}, BPTT ${r.seq} (the transformer: random windows of 128, its context), Adam, gradient clipping at 5, seed 1, on ${r.corpus} (${r.corpusChars.toLocaleString('en-US')} characters` +
       (r.trimmedChars > 0 ? ` after cutting ${r.trimmedChars.toLocaleString('en-US')} characters of Project Gutenberg header/licence` : '') +
       '; the last 10 % held out). Train loss: mean of the last ≤ 50 steps; validation: the held-out tail (≤ 50 windows), at the end. ' +
       'Losses are nats per character (bits in brackets). The last column is the train loss that the source curriculum reported ' +
       'for its versions of these models — **source curriculum, longer training: not our runs**.',
     '',
-    '| model | settings | params | steps | train loss | val loss | tokens/s | wall s | source curriculum train loss |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    TABLE_HEADER,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const x of r.rows) {
-    const settings = [`lr ${x.lr}`, ...Object.entries(x.modelOptions).map(([k, v]) => `${k} ${v}`)].join(', ');
+    const settings = [`lr ${x.lr}`, ...(x.seq !== r.seq ? [`window ${x.seq}`] : []), ...Object.entries(x.modelOptions).map(([k, v]) => `${k} ${v}`)].join(', ');
     lines.push(`| ${x.model} | ${settings} | ${x.params.toLocaleString('en-US')} | ${x.steps.toLocaleString('en-US')} | ` +
       `${f3(x.trainLoss)} (${f3(x.trainBits)}) | ${f3(x.valLoss)} (${f3(x.valBits)}) | ` +
-      `${Math.round(x.tokensPerSec).toLocaleString('en-US')} | ${x.seconds.toFixed(1)} | ${x.reference} |`);
+      `${Math.round(x.tokensPerSec).toLocaleString('en-US')} | ${x.seconds.toFixed(1)} | ${x.reference} | ` +
+      `${measuredCell(x.date, r.budgetSeconds, x.loadBefore, x.loadAfter)} |`);
   }
   if (r.lstmSample !== null) {
     lines.push('', `Sampled from the LSTM above (temperature 0.8, seed 7, ${r.lstmSample.length - 1} characters after a one-character prompt):`, '', '```text');

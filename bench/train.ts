@@ -22,6 +22,18 @@
 // is the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in which
 // `import torch` works (a pyenv `python3` often lacks the distribution's python3-torch);
 // otherwise the report says it was not available.
+//
+// Transformer (`--model transformer`, `--config` ignored): the decoder-only TransformerLM of
+// src/models/transformer.ts at d_model C = 128, 4 heads, N = 4 layers, context = window T = 128,
+// SwiGLU hidden F = 512, pre-LayerNorm, learned positions, untied head, batch 32, vocab 65, Adam,
+// clip 5; random windows (not stateful). FLOPs per token, 6 × multiply-adds as above:
+//   per layer:  4·C² (Q, K, V, output projections) + 3·C·F (SwiGLU: gate, up, down)
+//               + 2·T·C (attention: QKᵀ and P·V, each T·d per head per token, H·d = C)
+//   head:       C·V
+// The attention term is counted FULL (T×T scores), as both ours and the PyTorch peer compute them
+// (the causal mask is applied after the full QKᵀ product); the causal-only count (half of it,
+// (T+1)/2 instead of T keys on average) is reported alongside as `flopsPerTokenCausal`.
+// Its peer is bench/peers/torch_transformer_train.py (the same decoder built by hand in PyTorch).
 // A benchmark reports; it never asserts a speed.
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -32,14 +44,15 @@ import type { Ops } from '../src/ops/types.js';
 import { createWasmOps } from '../src/backends/wasm/index.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { RecurrentLM, type CellKind } from '../src/models/recurrent-lm.js';
-import type { TokenBatch } from '../src/models/types.js';
+import { TransformerLM } from '../src/models/transformer.js';
+import type { SequenceModel, TokenBatch } from '../src/models/types.js';
 import { zeroGrads } from '../src/layers/param.js';
 import { Adam, type ParamRef } from '../src/train/optimizers.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { Rng } from '../src/util/rng.js';
 
-export type TrainBenchModel = CellKind;
-export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn'];
+export type TrainBenchModel = CellKind | 'transformer';
+export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn', 'transformer'];
 export type TrainBenchConfig = 'small' | 'medium';
 export const TRAIN_BENCH_CONFIGS: readonly TrainBenchConfig[] = ['small', 'medium'];
 
@@ -48,12 +61,23 @@ export const CONFIGS: Record<TrainBenchConfig, { hidden: number; batch: number; 
   medium: { hidden: 256, batch: 32, seq: 64, embed: 64, vocab: 65, layers: 1 },
 };
 
+/** The one transformer config (see the top of this file). `seq` = the window = `context`. */
+export const TRANSFORMER_CONFIG = {
+  dModel: 128, heads: 4, layers: 4, context: 128, ffHidden: 512, batch: 32, seq: 128, vocab: 65,
+} as const;
+export type TransformerBenchConfig = typeof TRANSFORMER_CONFIG;
+
+/** The batch and window of a model/config pair (the transformer has its own single config). */
+function shape(model: TrainBenchModel, config: TrainBenchConfig): { batch: number; seq: number; vocab: number } {
+  return model === 'transformer' ? TRANSFORMER_CONFIG : CONFIGS[config];
+}
+
 export interface TrainBenchOptions {
   model: TrainBenchModel;
   config: TrainBenchConfig;
   /** GEMM threads, the calling thread included (default: every core). */
   threads?: number;
-  /** Timed training steps (default 30 small, 15 medium), after 3 warm-up steps. */
+  /** Timed training steps (default 30 small, 15 medium, 10 transformer), after 3 warm-up steps. */
   steps?: number;
   /** Run the PyTorch CPU peer when torch imports (default true). */
   peer?: boolean;
@@ -65,13 +89,18 @@ export interface TrainBenchOptions {
 /** The JSON line: what was asked for, the figures (null when not measured). */
 export interface TrainBenchResult {
   model: TrainBenchModel;
-  config: TrainBenchConfig;
+  /** 'transformer' for the transformer's single config. */
+  config: TrainBenchConfig | 'transformer';
   threads: number;
   tokensPerSec: number;
   modelGflops: number;
   gemmGflops: number;
   utilisation: number;
   flopsPerToken: number;
+  /** Transformer only: FLOPs per token with attention counted causally (null otherwise). */
+  flopsPerTokenCausal: number | null;
+  /** Transformer only: utilisation with the causal count (null otherwise). */
+  utilisationCausal: number | null;
   steps: number;
   kernelPath: string;
   cpu: string;
@@ -89,11 +118,22 @@ export interface TrainBenchResult {
 }
 
 /** Model FLOPs (matrix products only) per training token; see the top of this file. */
-export function flopsPerToken(model: TrainBenchModel, c: { hidden: number; embed: number; vocab: number; layers: number }): number {
+export function flopsPerToken(model: TrainBenchModel, c: { hidden: number; embed: number; vocab: number; layers: number } | TransformerBenchConfig): number {
+  if (model === 'transformer' || 'dModel' in c) return transformerFlopsPerToken(c as TransformerBenchConfig);
   const g = model === 'lstm' ? 4 : model === 'gru' ? 3 : 1;
   let macs = c.hidden * c.vocab;
   for (let l = 0; l < c.layers; l++) macs += (l === 0 ? c.embed : c.hidden) * g * c.hidden + c.hidden * g * c.hidden;
   return 6 * macs;
+}
+
+/**
+ * Transformer FLOPs per training token (fwd + bwd, 6 × multiply-adds): 4C² + 3CF + 2TC per layer
+ * (attention full, T keys per query; `causal`: (T+1)/2 keys on average) plus the head C·V.
+ */
+export function transformerFlopsPerToken(c: TransformerBenchConfig, causal = false): number {
+  const C = c.dModel, F = c.ffHidden, T = c.seq;
+  const keys = causal ? (T + 1) / 2 : T;
+  return 6 * (c.layers * (4 * C * C + 3 * C * F + 2 * keys * C) + C * c.vocab);
 }
 
 function median(xs: number[]): number {
@@ -109,9 +149,19 @@ function median(xs: number[]): number {
  */
 export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig, steps: number):
   { tokensPerSec: number; gemmGflops: number } {
-  const c = CONFIGS[config];
+  const c = shape(model, config);
   const rng = new Rng(42);
-  const m = new RecurrentLM(ops, model, { vocabSize: c.vocab, hidden: c.hidden, layers: c.layers, embed: c.embed }, rng);
+  let m: SequenceModel;
+  if (model === 'transformer') {
+    const t = TRANSFORMER_CONFIG;
+    m = new TransformerLM(ops, {
+      vocabSize: t.vocab, layers: t.layers, heads: t.heads, dModel: t.dModel, ffHidden: t.ffHidden, context: t.context,
+      norm: 'layernorm', ffn: 'swiglu', positions: 'learned', tie: false,
+    }, rng);
+  } else {
+    const r = CONFIGS[config];
+    m = new RecurrentLM(ops, model, { vocabSize: r.vocab, hidden: r.hidden, layers: r.layers, embed: r.embed }, rng);
+  }
   const refs: ParamRef[] = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
   const grads = m.params.map((p) => p.grad);
   const opt = new Adam(ops);
@@ -155,17 +205,22 @@ function time(fn: () => void): number {
 export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
   const progress = opts.onProgress ?? (() => {});
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const tx = opts.model === 'transformer';
   const c = CONFIGS[opts.config];
-  const steps = opts.steps ?? (opts.config === 'small' ? 30 : 15);
+  const steps = opts.steps ?? (tx ? 10 : opts.config === 'small' ? 30 : 15);
   const ops = await createWasmOps({ threads, onNotice: progress });
   let tokensPerSec: number, gemmGflops: number;
   try {
-    progress(`measuring ${opts.model} ${opts.config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed}, vocab ${c.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`);
+    const t = TRANSFORMER_CONFIG;
+    progress(tx
+      ? `measuring transformer (d_model ${t.dModel}, ${t.heads} heads, ${t.layers} layers, context/window ${t.seq}, SwiGLU ${t.ffHidden}, batch ${t.batch}, vocab ${t.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`
+      : `measuring ${opts.model} ${opts.config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed}, vocab ${c.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`);
     ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, opts.config, steps));
   } finally {
     ops.dispose();
   }
-  const fpt = flopsPerToken(opts.model, c);
+  const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : flopsPerToken(opts.model, c);
+  const fptCausal = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG, true) : null;
   const modelGflops = (tokensPerSec * fpt) / 1e9;
   let torchTokensPerSec: number | null = null, torchThreads: number | null = null;
   const torchRuns: { threads: number; tokensPerSec: number }[] = [];
@@ -191,9 +246,12 @@ export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRes
   const same = torchRuns.find((r) => r.threads === threads);
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
-    model: opts.model, config: opts.config, threads,
+    model: opts.model, config: tx ? 'transformer' : opts.config, threads,
     tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
-    utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt, steps,
+    utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt,
+    flopsPerTokenCausal: fptCausal,
+    utilisationCausal: fptCausal === null ? null : Number(((tokensPerSec * fptCausal) / 1e9 / gemmGflops).toFixed(3)),
+    steps,
     kernelPath: ops.name, cpu: cpuModel(),
     torchTokensPerSec: torchTokensPerSec === null ? null : round(torchTokensPerSec), torchThreads, torchRuns,
     ratioVsTorchBest: torchTokensPerSec === null ? null : ratio(tokensPerSec, torchTokensPerSec),
@@ -208,11 +266,17 @@ function round(x: number): number {
 
 /** Human-readable lines for the report (the JSON line is printed by the caller). */
 export function formatTrainReport(r: TrainBenchResult): string[] {
+  const name = r.model === 'transformer'
+    ? `transformer (d_model ${TRANSFORMER_CONFIG.dModel}, ${TRANSFORMER_CONFIG.heads} heads, ${TRANSFORMER_CONFIG.layers} layers, window ${TRANSFORMER_CONFIG.seq}, SwiGLU ${TRANSFORMER_CONFIG.ffHidden}, batch ${TRANSFORMER_CONFIG.batch})`
+    : `${r.model} ${r.config}`;
   const lines = [
-    `${r.model} ${r.config}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
-    `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, GEMMs only) = ` +
+    `${name}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
+    `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, GEMMs only${r.flopsPerTokenCausal !== null ? ', attention full T×T' : ''}) = ` +
       `${(100 * r.utilisation).toFixed(1)}% of the square GEMM's ${r.gemmGflops} GFLOP/s (n = 512, same process, same threads)`,
   ];
+  if (r.flopsPerTokenCausal !== null && r.utilisationCausal !== null) {
+    lines.push(`  with attention counted causally (${(r.flopsPerTokenCausal / 1e6).toFixed(3)} MFLOP/token): ${(100 * r.utilisationCausal).toFixed(1)}%`);
+  }
   if (r.torchTokensPerSec !== null) {
     for (const run of r.torchRuns) {
       lines.push(`  PyTorch CPU peer, ${run.threads} thread(s): ${run.tokensPerSec.toLocaleString('en-US')} tokens/s; ours/torch ${(r.tokensPerSec / run.tokensPerSec).toFixed(2)}`);
@@ -251,8 +315,8 @@ export function findTorchPython(): { python: string | null; note: string } {
 
 async function torchPeer(python: string, model: TrainBenchModel, config: TrainBenchConfig, threads: number, steps: number):
   Promise<{ tokensPerSec: number | null; note: string }> {
-  const script = join(here, 'peers', 'torch_rnn_train.py');
-  const args = JSON.stringify({ model, ...CONFIGS[config], threads, steps });
+  const script = join(here, 'peers', model === 'transformer' ? 'torch_transformer_train.py' : 'torch_rnn_train.py');
+  const args = JSON.stringify(model === 'transformer' ? { model, ...TRANSFORMER_CONFIG, threads, steps } : { model, ...CONFIGS[config], threads, steps });
   const t = String(threads);
   const env = { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t };
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: string }>((resolve) => {

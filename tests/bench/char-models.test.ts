@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHAR_MODELS, trimGutenberg, writeSection } from '../../bench/char-models.js';
+import { CHAR_MODELS, mergeCharModelsSection, trimGutenberg, writeSection } from '../../bench/char-models.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const localNode = join(root, 'node_modules', '.bin', 'node');
@@ -14,12 +14,12 @@ const node = existsSync(localNode) ? localNode : process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'handgrad-char-models-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// ~40k characters of varied text: enough for batch 32 × BPTT 64 windows in the 10 % validation tail.
+// ~48k characters of varied text: enough for a batch of 32 × 128 windows (the transformer) in the 10 % validation tail.
 function tinyCorpus(): string {
   const words = ['alice', 'rabbit', 'queen', 'hatter', 'tea', 'said', 'the', 'and', 'a', 'very', 'curious', 'garden', 'door', 'key'];
   let seed = 12345, out = '';
   const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-  while (out.length < 40_000) {
+  while (out.length < 48_000) {
     const n = 4 + (next() % 8);
     const line: string[] = [];
     for (let i = 0; i < n; i++) line.push(words[next() % words.length]);
@@ -55,12 +55,13 @@ describe('handgrad bench char-models', () => {
     expect(text.match(/<!-- char-models:end -->/g)).toHaveLength(1);
     const section = text.slice(text.indexOf('<!-- char-models:begin -->'), text.indexOf('<!-- char-models:end -->'));
     const table = section.split('\n').filter((l) => l.startsWith('|'));
-    expect(table[0]).toMatch(/^\| model \| settings \| params \| steps \| train loss \| val loss \| tokens\/s \| wall s \| source curriculum train loss \|$/);
+    expect(table[0]).toMatch(/^\| model \| settings \| params \| steps \| train loss \| val loss \| tokens\/s \| wall s \| source curriculum train loss \| measured \(budget, load before → after\) \|$/);
     expect(table[1]).toMatch(/^\|[-:|]+\|$/);
     expect(table.slice(2).map((l) => l.split('|')[1].trim())).toEqual([...CHAR_MODELS]);
     for (const row of table.slice(2)) {
       const cells = row.split('|').slice(1, -1).map((c) => c.trim());
-      expect(cells).toHaveLength(9);
+      expect(cells).toHaveLength(10);
+      expect(cells[9]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z, 0\.3 s, load \d+\.\d\d → \d+\.\d\d$/);
       expect(cells[4]).toMatch(/^\d+\.\d{3} \(\d+\.\d{3}\)$/); // train loss (bits)
       expect(cells[5]).toMatch(/^\d+\.\d{3} \(\d+\.\d{3}\)$/); // val loss (bits)
     }
@@ -69,6 +70,35 @@ describe('handgrad bench char-models', () => {
     expect(section).toMatch(/load average \d+\.\d\d before/);
     expect(section).not.toContain('licence text that is cut off');
   }, 120_000);
+
+  it('merges rows by model name, keeping old rows (with their own date and load) and the LSTM sample', () => {
+    const old = [
+      '## Character models on alice, 90 s each', '',
+      'Measured 2026-11-23T04:01:06Z on AMD EPYC (Node 24), 1-minute load average 4.92 before / 3.15 after (a shared 2-vCPU machine).', '',
+      '| model | settings | params | steps | train loss | val loss | tokens/s | wall s | source curriculum train loss |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      '| bigram | lr 0.05 | 1 | 2 | 2.4 (3.4) | 2.4 (3.5) | 3 | 90.0 | ~3.0 |',
+      '| lstm | lr 0.003 | 1 | 2 | 1.1 (1.6) | 1.4 (2.1) | 3 | 90.7 | ~0.78 |',
+      '', 'Sampled from the LSTM above (temperature 0.8):', '', '```text', 'Alice said', '```', '',
+    ].join('\n');
+    const fresh = [
+      '## Character models on alice, 90 s each', '', 'Measured 2026-11-24T00:00:00Z …', '',
+      '| model | settings | params | steps | train loss | val loss | tokens/s | wall s | source curriculum train loss | measured (budget, load before → after) |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| transformer | lr 0.003 | 9 | 9 | 2.0 (2.9) | 2.1 (3.0) | 9 | 90.0 | ~0.70 | 2026-11-24T00:01:00Z, 90 s, load 1.00 → 2.00 |',
+      '| bigram | lr 0.05 | 5 | 5 | 2.3 (3.3) | 2.3 (3.3) | 5 | 90.0 | ~3.0 | 2026-11-24T00:02:00Z, 90 s, load 2.00 → 2.00 |',
+    ].join('\n');
+    const merged = mergeCharModelsSection(old, fresh);
+    const rows = merged.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| model'));
+    expect(rows.map((l) => l.split('|')[1].trim())).toEqual(['bigram', 'lstm', 'transformer']);
+    expect(rows[0]).toContain('2026-11-24T00:02:00Z'); // replaced by the new run
+    expect(rows[1]).toMatch(/\| 2026-11-23T04:01:06Z, 90 s, load 4\.92 → 3\.15 \|$/); // kept, with the old run's date and load
+    for (const r of rows) expect(r.split('|').slice(1, -1)).toHaveLength(10);
+    expect(merged).toContain('Measured 2026-11-24T00:00:00Z');
+    expect(merged).toContain('```text\nAlice said\n```');
+    // merging again is stable
+    expect(mergeCharModelsSection(merged, fresh)).toBe(merged);
+  });
 
   it('writeSection appends a new section and replaces an existing one', () => {
     const f = join(dir, 'w.md');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIGS, flopsPerToken } from '../../bench/train.js';
+import { CONFIGS, flopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken } from '../../bench/train.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const localNode = join(root, 'node_modules', '.bin', 'node');
@@ -27,8 +27,19 @@ describe('handgrad bench train', () => {
     expect(r.stderr).toContain('PyTorch peer not run');
   });
 
+  it('--model transformer runs the transformer config and counts its attention FLOPs', () => {
+    const r = handgrad('bench', 'train', '--model', 'transformer', '--threads', '1', '--steps', '1', '--no-peer', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const out = JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+    expect(out).toMatchObject({ model: 'transformer', config: 'transformer', threads: 1 });
+    for (const k of ['tokensPerSec', 'modelGflops', 'gemmGflops', 'utilisation']) expect(out[k], k).toBeGreaterThan(0);
+    expect(out.modelGflops as number).toBeCloseTo((out.tokensPerSec as number) * transformerFlopsPerToken(TRANSFORMER_CONFIG) / 1e9, 1);
+    expect(r.stdout + r.stderr).toContain('attention counted causally');
+  });
+
   it('rejects an unknown model or config with one usage line', () => {
-    for (const args of [['--model', 'transformer'], ['--config', 'large']]) {
+    for (const args of [['--model', 'nosuchmodel'], ['--config', 'large']]) {
       const r = handgrad('bench', 'train', ...args);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -40,5 +51,9 @@ describe('handgrad bench train', () => {
     // lstm medium: input 64·1024 + recurrent 256·1024 + head 256·65 multiply-adds, ×2 flops, ×3 (fwd + bwd)
     expect(flopsPerToken('lstm', CONFIGS.medium)).toBe(6 * (64 * 1024 + 256 * 1024 + 256 * 65));
     expect(flopsPerToken('rnn', CONFIGS.small)).toBe(6 * (64 * 128 + 128 * 128 + 128 * 65));
+    // transformer: per layer 4C² (qkv, out) + 3CF (SwiGLU) + 2TC (QKᵀ, P·V, full T×T); head C·V
+    const C = 128, F = 512, T = 128, L = 4, V = 65;
+    expect(flopsPerToken('transformer', TRANSFORMER_CONFIG)).toBe(6 * (L * (4 * C * C + 3 * C * F + 2 * T * C) + C * V));
+    expect(transformerFlopsPerToken(TRANSFORMER_CONFIG, true)).toBe(6 * (L * (4 * C * C + 3 * C * F + 2 * ((T + 1) / 2) * C) + C * V));
   });
 });
