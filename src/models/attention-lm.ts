@@ -27,7 +27,7 @@ import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { LSTM } from '../layers/lstm.js';
 import type { RecurrentState } from '../layers/recurrent.js';
-import type { SequenceModel, TokenBatch } from './types.js';
+import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 
 export interface AttentionLMConfig {
@@ -208,6 +208,29 @@ export class AttentionLM implements SequenceModel {
   attentionWeights(b: number, t: number): Float64Array {
     const off = (b * this.T + t) * this.T;
     return Float64Array.from(this.alpha.subarray(off, off + t + 1));
+  }
+
+  /**
+   * The attention of one forward pass over `tokens` (one sequence, 1 … context tokens) over its
+   * own hidden states: a single T × T matrix labelled "attention (top LSTM layer)" (there is one
+   * attention, on the top layer's states), row t = α_t over h_0 … h_t, 0 above the diagonal,
+   * each row summing to 1. Reuses (overwrites) the training buffers and the recurrent state
+   * object; every forwardBackward and nextLogProbs starts from a zero state and re-runs its
+   * window anyway, so neither training nor sampling (the history is left as it is) is affected.
+   * Parameters and gradients are not touched.
+   */
+  attentionMaps(tokens: number[]): AttentionMap[] {
+    const T = tokens.length, V = this.vocab;
+    if (T < 1 || T > this.context) throw new RangeError(`lstm-attention: a sequence must have 1..${this.context} tokens, got ${T}`);
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`lstm-attention: token ${id} is outside the vocabulary 0..${V - 1}`);
+    }
+    this.ensure(T, 1, T);
+    this.ids!.data.set(tokens);
+    this.forward(1, T);
+    const matrix = Array.from({ length: T }, (_, t) =>
+      Array.from({ length: T }, (_, j) => (j > t ? 0 : this.alpha[t * T + j])));
+    return [{ label: 'attention (top LSTM layer)', matrix }];
   }
 
   nextLogProbs(tokens: number[]): Float64Array {

@@ -37,7 +37,7 @@ import { Norm, NORM_KINDS, type NormKind } from '../layers/layernorm.js';
 import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
 import { Positional, POSITION_KINDS, type PositionKind } from '../layers/positional.js';
 import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
-import type { SequenceModel, TokenBatch } from './types.js';
+import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 
 export interface TransformerConfig {
@@ -271,6 +271,32 @@ export class TransformerLM implements SequenceModel {
     const ids = this.ops.intsFrom(tokens);
     const logits = this.forward(ids, 1, T, 0, null);
     return Array.from({ length: T }, (_, t) => logSoftmaxRow(logits.data, t, this.vocab));
+  }
+
+  /**
+   * The causal attention probabilities of an uncached forward over one window (tokens.length ≤
+   * context), one T × T matrix per layer and head, labelled "layer l · head h" (1-based), in that
+   * order. Each row sums to 1; entries above the diagonal are exactly 0. Reuses the training
+   * path's activation buffers (overwritten, as by windowLogProbs); leaves the parameters, their
+   * gradients and the sampling state (the window and its KV caches) untouched.
+   */
+  attentionMaps(tokens: number[]): AttentionMap[] {
+    const T = tokens.length, V = this.vocab;
+    if (T < 1 || T > this.context) throw new RangeError(`transformer: a window must have 1..${this.context} tokens, got ${T}`);
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
+    }
+    this.forward(this.ops.intsFrom(tokens), 1, T, 0, null);
+    const maps: AttentionMap[] = [];
+    this.blocks.forEach((block, l) => {
+      const P = block.attn.probabilities().data; // [1, H, T, T]
+      for (let h = 0; h < block.attn.heads; h++) {
+        const matrix = Array.from({ length: T }, (_, i) =>
+          Array.from({ length: T }, (_, j) => (j > i ? 0 : P[(h * T + i) * T + j])));
+        maps.push({ label: `layer ${l + 1} · head ${h + 1}`, matrix });
+      }
+    });
+    return maps;
   }
 
   nextLogProbs(tokens: number[]): Float64Array {

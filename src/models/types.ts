@@ -14,6 +14,15 @@ export interface TokenBatch {
   time: number;
 }
 
+/** One attention probability matrix over a short sequence (see SequenceModel.attentionMaps). */
+export interface AttentionMap {
+  /** What it is, e.g. "layer 1 · head 2". */
+  label: string;
+  /** T rows (queries, one per position) of T weights (keys 0 … T−1); each row sums to 1 and, causal,
+   *  is exactly 0 above the diagonal. */
+  matrix: number[][];
+}
+
 export interface SequenceModel {
   /** The model's registered name, e.g. "lstm" (what `handgrad train <model>` takes). */
   readonly kind: string;
@@ -37,4 +46,12 @@ export interface SequenceModel {
   nextLogProbs(tokens: number[]): Float64Array;
   /** Starts a fresh sampling state. */
   resetSampling(): void;
+  /**
+   * Optional, for models with attention (for reports and plots): runs one forward pass over
+   * `tokens` (one short sequence, e.g. ≤ 32 tokens) and returns its attention probability
+   * matrices, T × T each. Never changes parameters or gradients; may overwrite the training
+   * path's saved activations (do not call between a forward and its backward). Each model
+   * documents what it does to its sampling state.
+   */
+  attentionMaps?(tokens: number[]): AttentionMap[];
 }

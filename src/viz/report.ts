@@ -8,6 +8,8 @@ import { sampleTokens } from '../models/sample.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { escapeXml } from './svg.js';
+import { alignmentSvg } from './alignment-svg.js';
+import type { AttentionMap } from '../models/types.js';
 import { loadRun, runCharts, type RunCharts, type RunData } from './run.js';
 
 export interface ReportSample {
@@ -26,6 +28,23 @@ export interface ReportInput {
   /** Why there are no samples, when there are none. */
   samplesNote: string | null;
   temperature: number;
+  /** Attention maps over a short sample (models with attentionMaps only; absent otherwise). */
+  attention?: ReportAttention | null;
+}
+
+export interface ReportAttention {
+  /** The sequence's tokens, displayable (newline ↵, space ␣): the maps' row and column labels. */
+  tokens: string[];
+  maps: AttentionMap[];
+}
+
+/** The longest sequence the report draws attention maps over. */
+export const ATTENTION_TOKENS = 24;
+
+/** A token as a short visible label. */
+function tokenLabel(s: string): string {
+  const v = s.replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/ /g, '␣');
+  return [...v].length > 8 ? [...v].slice(0, 7).join('') + '…' : v;
 }
 
 export interface ReportOptions {
@@ -50,9 +69,10 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
   const count = opts.samples ?? 3, length = opts.length ?? 300, temperature = opts.temperature ?? 0.8, seed0 = opts.seed ?? 1;
   const samples: ReportSample[] = [];
   let samplesNote: string | null = null;
+  let attention: ReportAttention | null = null;
   if (!run.checkpoint) samplesNote = 'no checkpoint in this folder: no samples';
-  else if (count === 0) samplesNote = 'no samples requested';
   else {
+    if (count === 0) samplesNote = 'no samples requested';
     const backend = opts.backend ?? 'wasm';
     const ops = await createOps(backend === 'reference' ? { backend: 'reference', dtype: 'f64' } : { backend: 'wasm', threads: 1 });
     try {
@@ -64,12 +84,22 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
         const ids = sampleTokens(model, promptIds, { length, temperature, rng: new Rng(seed0 + i) });
         samples.push({ seed: seed0 + i, prime, text: tokenizer.decode(ids) });
       }
+      if (model.attentionMaps) {
+        // The prime, then the start of the first sample (same seed): a short sequence the model wrote itself.
+        const ctx = typeof model.config.context === 'number' ? model.config.context : ATTENTION_TOKENS;
+        const limit = Math.max(1, Math.min(ATTENTION_TOKENS, ctx));
+        const head = promptIds.slice(-limit);
+        const more = limit - head.length;
+        const ids = more > 0 ? [...head, ...sampleTokens(model, promptIds, { length: more, temperature, rng: new Rng(seed0) })] : head;
+        model.resetSampling();
+        attention = { tokens: ids.map((id) => tokenLabel(tokenizer.token(id))), maps: model.attentionMaps(ids) };
+      }
     } finally {
       ops.dispose();
     }
   }
   const kind = run.checkpoint?.state.kind ?? 'run';
-  return { title: `handgrad report: ${kind} — ${dir}`, dir, figures, settings, charts, samples, samplesNote, temperature };
+  return { title: `handgrad report: ${kind} — ${dir}`, dir, figures, settings, charts, samples, samplesNote, temperature, attention };
 }
 
 /** The final-figures and settings tables. */
@@ -109,6 +139,18 @@ function tables(run: RunData): { figures: [string, string][]; settings: [string,
 const table = (rows: [string, string][]) =>
   `<table>\n${rows.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('\n')}\n</table>`;
 
+/** The "Attention" section: one heatmap per map, the sequence's tokens on both axes. */
+function attentionSection(a: ReportAttention): string {
+  const svgs = a.maps.map((m) => alignmentSvg(m.matrix, a.tokens, a.tokens,
+    { title: m.label, cell: 18, xLabel: 'attended to (key)', yLabel: 'position (query)' }));
+  return `<h2 id="attention">Attention</h2>
+<p class="note">attention probabilities over ${a.tokens.length} tokens (the sampling prime, then the start of the first sample): row = position, column = the earlier position it attends to; darker = more weight.</p>
+<div class="attention">
+${svgs.join('\n')}
+</div>
+`;
+}
+
 /** The HTML page (no scripts, no external resources). */
 export function renderReport(r: ReportInput): string {
   const samples = r.samples.length === 0 ? `<p class="note">${escapeXml(r.samplesNote ?? 'no samples')}</p>`
@@ -127,6 +169,8 @@ th { background: #f5f5f5; font-weight: normal; }
 .charts svg { border: 1px solid #ddd; }
 pre.sample { white-space: pre-wrap; background: #fafafa; border: 1px solid #ddd; padding: 8px; }
 .note { color: #666; }
+.attention { display: flex; flex-wrap: wrap; gap: 12px; }
+.attention svg { border: 1px solid #ddd; }
 </style>
 </head>
 <body>
@@ -141,7 +185,7 @@ ${r.charts.gradNorm}
 </div>
 <h2>Samples (temperature ${r.temperature})</h2>
 ${samples}
-<h2>Model and settings</h2>
+${r.attention && r.attention.maps.length ? attentionSection(r.attention) : ''}<h2>Model and settings</h2>
 ${r.settings.length ? table(r.settings) : '<p class="note">no checkpoint in this folder</p>'}
 </body>
 </html>
