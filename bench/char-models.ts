@@ -1,4 +1,4 @@
-// The character-model table: every char LM of the registry (bigram, mlp-lm, rnn, lstm, gru, transformer)
+// The character-model table: every char LM of the registry (bigram, mlp-lm, rnn, lstm, gru, lstm-attention, transformer)
 // trained on one corpus (Alice by default) with the library's `train()` for the SAME wall-clock
 // budget each, then the final training loss (mean of the last ≤ 50 steps) and the validation loss
 // on the held-out tail (last 10 %, at most 50 windows), in nats and bits per character, written as
@@ -31,7 +31,7 @@ import { loadCorpus, type Corpus } from '../src/data/corpus.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
 
-export const CHAR_MODELS = ['bigram', 'mlp-lm', 'rnn', 'lstm', 'gru', 'transformer'] as const;
+export const CHAR_MODELS = ['bigram', 'mlp-lm', 'rnn', 'lstm', 'gru', 'lstm-attention', 'transformer'] as const;
 export type CharModel = (typeof CHAR_MODELS)[number];
 
 export const CHAR_BATCH = 32;
@@ -44,6 +44,7 @@ export const MODEL_SETTINGS: Record<CharModel, { lr: number; modelOptions: Recor
   rnn: { lr: 2e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '~1.28 (RNN)' },
   lstm: { lr: 3e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '~0.78 (LSTM)' },
   gru: { lr: 3e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '—' },
+  'lstm-attention': { lr: 3e-3, modelOptions: { hidden: 256, embed: 64 }, reference: '~0.60 (LSTM + attention)' },
   transformer: {
     lr: 3e-3, seq: 128, modelOptions: { dModel: 128, heads: 4, layers: 4, ffHidden: 512, context: 128 }, reference: '~0.70 (transformer)',
   },

@@ -111,7 +111,7 @@ export function registerBench(program: Command, ctx: CliContext): void {
     });
 
   bench.command('char-models')
-    .description('trains each char model (bigram, mlp-lm, rnn, lstm, gru) for the same wall-clock budget; train/validation loss per character, Markdown table')
+    .description('trains each char model (bigram, mlp-lm, rnn, lstm, gru, lstm-attention, transformer) for the same wall-clock budget; train/validation loss per character, Markdown table')
     .option('--budget <duration>', 'training time per model, e.g. 90s, 2m (default 90s)', parseDurationOption('--budget'), 90_000)
     .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (default alice)', 'alice')
     .option('--models <list>', `models, comma-separated (default ${CHAR_MODELS.join(',')})`, parseChoiceList('--models', CHAR_MODELS))
