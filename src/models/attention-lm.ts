@@ -28,6 +28,7 @@ import { Linear } from '../layers/linear.js';
 import { LSTM } from '../layers/lstm.js';
 import type { RecurrentState } from '../layers/recurrent.js';
 import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
+import { toTimeMajor } from './types.js';
 import type { ModelSpec } from './registry.js';
 
 export interface AttentionLMConfig {
@@ -148,16 +149,7 @@ export class AttentionLM implements SequenceModel {
     const { ops, H, vocab: V } = this;
     const B = batch.batch, T = batch.time, n = B * T;
     this.ensure(n, B, T);
-    const src = batch.inputs.data, tgt = batch.targets.data, ids = this.ids!.data, targets = this.targets!.data;
-    let count = 0;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        ids[t * B + b] = src[b * T + t];
-        const y = tgt[b * T + t];
-        targets[t * B + b] = y;
-        if (y >= 0) count++;
-      }
-    }
+    const count = toTimeMajor(batch, this.ids!.data, this.targets!.data);
     const h = this.forward(B, T);
     const logits = this.v(this.logits, n * V);
     const grad = train && count > 0;

@@ -28,6 +28,7 @@ import { LSTM } from '../layers/lstm.js';
 import { GRU, GRU_VARIANTS, type GruVariant } from '../layers/gru.js';
 import type { RecurrentStack, RecurrentState } from '../layers/recurrent.js';
 import type { SequenceModel, TokenBatch } from './types.js';
+import { toTimeMajor } from './types.js';
 import type { ModelOption, ModelSpec } from './registry.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
@@ -121,17 +122,7 @@ export class RecurrentLM implements SequenceModel {
     const { ops, vocab: V } = this;
     const B = batch.batch, T = batch.time, n = B * T;
     this.ensure(n);
-    // Batch-major [B,T] → time-major [T,B], counting the real (non-padding) targets.
-    const src = batch.inputs.data, tgt = batch.targets.data, ids = this.ids!.data, targets = this.targets!.data;
-    let count = 0;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        ids[t * B + b] = src[b * T + t];
-        const y = tgt[b * T + t];
-        targets[t * B + b] = y;
-        if (y >= 0) count++;
-      }
-    }
+    const count = toTimeMajor(batch, this.ids!.data, this.targets!.data);
     const x = this.xv!, logits = this.logits!;
     this.embedding.forward(this.ids!, x, n);
     const y = this.stack.forward(x, T, B, this.stateFor(B));

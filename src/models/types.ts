@@ -55,3 +55,21 @@ export interface SequenceModel {
    */
   attentionMaps?(tokens: number[]): AttentionMap[];
 }
+
+/**
+ * Copies a batch-major TokenBatch into time-major id and target buffers (row t·B + b), the layout
+ * the recurrent layers step through, and returns how many targets are real (not padding).
+ */
+export function toTimeMajor(batch: TokenBatch, ids: Int32Array, targets: Int32Array): number {
+  const B = batch.batch, T = batch.time, src = batch.inputs.data, tgt = batch.targets.data;
+  let count = 0;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      ids[t * B + b] = src[b * T + t];
+      const y = tgt[b * T + t];
+      targets[t * B + b] = y;
+      if (y >= 0) count++;
+    }
+  }
+  return count;
+}
