@@ -52,6 +52,26 @@ export interface AdamParams {
   step: number;
 }
 
+/** The shape of one fused attention call (see Ops.attention). */
+export interface AttentionShape {
+  /** Batch items, heads, head width. */
+  B: number;
+  H: number;
+  D: number;
+  /** Query rows and key/value rows per batch item. */
+  Tq: number;
+  Tk: number;
+  /** Causal mask: query i sees keys j ≤ i + qOffset. false: every query sees all Tk keys. */
+  causal: boolean;
+  qOffset: number;
+  /** Elements between consecutive rows of q, of k and v, and of out. */
+  qStride: number;
+  kvStride: number;
+  oStride: number;
+  /** Score scale, usually 1/√D. */
+  scale: number;
+}
+
 export interface Ops {
   /** e.g. "reference-f64", "wasm-revec4x16". */
   readonly name: string;
@@ -214,6 +234,90 @@ export interface Ops {
    * drz[B,2H] (dL/dr pre-activation); dhPrev ACCUMULATES r⊙drh.
    */
   gruPaperGatesBackward(rz: Tensor, hPrev: Tensor, drh: Tensor, drz: Tensor, dhPrev: Tensor, B: number, H: number): void;
+
+  // ==== transformer and Mixture-of-Experts ops ====================================================
+  // Written so that a whole (MoE) transformer step runs through ops alone, with no host loop and
+  // no host read in the hot path: the CUDA backend keeps everything on the device, and the WASM
+  // backend runs fused kernels. Semantics are fixed by the reference backend.
+
+  /**
+   * Fused scaled-dot-product attention, one head of width D per block of D columns, without a
+   * T×T matrix in memory (flash-style: scores, mask, online softmax and weighted sum per row block).
+   * Query row (b, i) for i < Tq is at element (b·Tq + i)·qStride + h·D of q; key/value row (b, j),
+   * j < Tk, at (b·Tk + j)·kvStride + h·D of k and v; the output row at (b·Tq + i)·oStride + h·D.
+   * Causal: query i sees keys j ≤ i + qOffset (qOffset = Tk − Tq for a KV cache, 0 in training).
+   * Strides let q, k and v be views into one fused [rows, 3C] QKV buffer (qStride = kvStride = 3C).
+   * Writes out and lse[(b·H + h)·Tq + i] = logsumexp_j(scale · q·k_j) over the visible keys, which
+   * the backward pass needs. Elements of `out` outside the written head blocks are left untouched.
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void;
+  /**
+   * Backward of attention given q, k, v, out, lse from the forward pass and dout (laid out like out):
+   * OVERWRITES dq, dk, dv (laid out like q, k, v: same strides; they may be views into one fused
+   * dQKV buffer). Uses the softmax Jacobian in its vectorised form, dS = P ⊙ (dP − rowsum(dO ⊙ O)),
+   * recomputing P row block by row block; masked positions get exactly zero gradient.
+   */
+  attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
+    dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void;
+
+  /** SwiGLU gate: gu [rows, 2F] holds a (first F columns) then b; out[rows, F] = silu(a) ⊙ b. */
+  swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void;
+  /** Backward of swiglu: OVERWRITES dgu [rows, 2F] (da then db) from gu and dout [rows, F]. */
+  swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void;
+
+  /**
+   * Grouped GEMM over G groups of token rows (the experts of an MoE layer), with the group
+   * boundaries on the backend (offsets: G+1 ints, offsets[0] = 0, non-decreasing; group g owns
+   * token rows [offsets[g], offsets[g+1])). Rows of A/C outside every group are not touched.
+   *  'nn': C[rows_g, n]  = A[rows_g, k] · B_g          B = [G, k, n] (B_g is k×n)
+   *  'nt': C[rows_g, n]  = A[rows_g, k] · B_gᵀ         B = [G, n, k] (B_g is n×k)
+   *  'tn': C_g[k, n]    += A[rows_g, k]ᵀ · B[rows_g, n]   C = [G, k, n]: per-group weight gradient
+   *        (always accumulates; a group with no rows leaves C_g exactly as it was).
+   * For 'nn'/'nt', beta 0 overwrites and 1 accumulates into C's group rows.
+   */
+  groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
+    A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void;
+
+  /**
+   * MoE router, forward: probs[t,:] = softmax(logits[t,:]) over E experts; lse[t] = logsumexp of
+   * the logits row (for the z-loss); topIdx[t,j] (j < k, k = 1 or 2) the k largest probabilities
+   * in descending order (ties: the lower index first); topGate[t,j] = probs[t, topIdx[t,j]],
+   * divided by Σ_j probs[t, topIdx[t,j]] when renormalize.
+   */
+  moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void;
+  /**
+   * MoE dispatch plan from topIdx [n, k]. Assignments (t, j) are grouped by expert into a
+   * dispatched buffer of n·k rows: expert e owns rows [offsets[e], offsets[e+1]). Priority
+   * (which assignments are kept when an expert is over capacity, and the row order inside a
+   * group): rank j = 0 for all tokens first, then j = 1; within a rank, lower t first.
+   * capacity < 0: dropless. Writes slot[t,j] = the assignment's dispatched row, or −1 when
+   * dropped; rowToken[r] = the token of dispatched row r (rows ≥ offsets[E] get 0 and are unused);
+   * offsets [E+1]; routed[e] = assignments to e before dropping (for the balance loss and stats).
+   */
+  moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
+    slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void;
+  /**
+   * Combine: y[t,:] = Σ_j topGate[t,j] · yd[slot[t,j],:] over kept assignments (slot ≥ 0);
+   * OVERWRITES y [n, C] (a token with no kept assignment gets zeros).
+   */
+  moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void;
+  /**
+   * Backward of moeCombine: OVERWRITES dyd [n·k, C] (row slot[t,j] = topGate[t,j] · dy[t]; every
+   * other row zero) and dgate [n, k] (dy[t] · yd[slot[t,j]], 0 for dropped assignments).
+   */
+  moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
+    n: number, k: number, C: number): void;
+  /**
+   * Router backward: from dgate [n, k] to dlogits [n, E] (OVERWRITTEN), through the gate
+   * renormalisation (when renormalize) and the softmax, plus the auxiliary-loss terms:
+   *   dp[t,i] += balanceGrad[i] (the balance loss's constant per-expert gradient α·E·f_i/n;
+   *              pass null for none) and dlogits[t,i] += zGrad · lse[t] · probs[t,i]
+   *              (the router z-loss β·mean lse², zGrad = 2β/n; pass 0 for none).
+   */
+  moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
+    balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void;
 
   /** Frees worker threads and other resources. The ops object is unusable afterwards. */
   dispose(): void;

@@ -1,0 +1,82 @@
+// Launch functions of the CUDA backend's kernels: the contract between the N-API glue
+// (addon.cc) and the kernel files. Every function enqueues work on the default stream and
+// returns at once (no synchronisation) unless it says otherwise; pointers are device pointers
+// to float32 / int32 arrays laid out exactly as in src/ops/types.ts, whose comments define the
+// semantics (the TypeScript reference backend is the specification every kernel is tested against).
+// Matrix products use tensor cores (mma.sync, bf16 inputs, fp32 accumulation); everything
+// else is fp32.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace handgrad {
+
+// ---- gemm.cu --------------------------------------------------------------------------------
+// C[m×n] = alpha · op(A) · op(B) + beta · C (row-major; A is m×k or k×m when transA, B is k×n or
+// n×k when transB). beta == 0 must not read C (it may hold NaN).
+void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B,
+          float beta, float* C);
+// Grouped GEMM: mode 0 = 'nn', 1 = 'nt', 2 = 'tn' (see Ops.groupedGemm). offsets (G+1 ints) is a
+// device array: the kernel reads the group boundaries itself, so no host synchronisation.
+// maxRows is an upper bound on offsets[G] (the dispatched buffer's row count), for grid sizing.
+void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k, const float* A, const float* B,
+                 float beta, float* C);
+
+// ---- attention.cu ---------------------------------------------------------------------------
+struct AttentionShape {
+  int B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride;
+  bool causal;
+  float scale;
+};
+void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s);
+// dq, dk, dv are overwritten. `scratch` holds at least B·H·Tq floats (the rowsum(dO ⊙ O) term).
+void attentionBackward(const float* q, const float* k, const float* v, const float* out, const float* lse,
+                       const float* dout, float* dq, float* dk, float* dv, float* scratch, const AttentionShape& s);
+
+// ---- moe.cu ---------------------------------------------------------------------------------
+void swiglu(const float* gu, float* out, int rows, int F);
+void swigluBackward(const float* gu, const float* dout, float* dgu, int rows, int F);
+void moeRoute(const float* logits, float* probs, float* lse, int* topIdx, float* topGate, int n, int E, int k,
+              bool renormalize);
+void moePlan(const int* topIdx, int n, int E, int k, int capacity, int* slot, int* rowToken, int* offsets, int* routed);
+void moeCombine(const float* yd, const int* slot, const float* topGate, float* y, int n, int k, int C);
+void moeCombineBackward(const float* yd, const int* slot, const float* topGate, const float* dy, float* dyd,
+                        float* dgate, int n, int k, int C);
+// balanceGrad may be null.
+void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, const float* topGate,
+                      const float* dgate, const float* balanceGrad, float zGrad, float* dlogits, int n, int E, int k,
+                      bool renormalize);
+
+// ---- elementwise.cu (everything else in the ops interface) -----------------------------------
+void fill(float* x, size_t n, float value);
+void fillInts(int* x, size_t n, int value);
+void copy(const float* src, float* dst, size_t n);
+void scale(float* x, size_t n, float alpha);
+void axpy(float alpha, const float* x, float* y, size_t n);
+void add(const float* a, const float* b, float* out, size_t n);
+void mul(const float* a, const float* b, float* out, size_t n, bool accumulate);
+// kind: 0 identity, 1 relu, 2 sigmoid, 3 tanh, 4 gelu (tanh approximation), 5 silu (ACTIVATIONS order).
+void activation(int kind, const float* x, float* y, size_t n);
+void activationBackward(int kind, const float* x, const float* y, const float* dy, float* dx, size_t n, bool accumulate);
+void addBias(float* y, const float* bias, int rows, int cols);
+void sumRows(const float* x, float* out, int rows, int cols);   // out[c] += Σ_r x[r,c]
+void sumCols(const float* x, float* out, int rows, int cols);   // out[r] = Σ_c x[r,c]
+void softmax(const float* x, float* y, int rows, int cols);
+void logSoftmax(const float* x, float* y, int rows, int cols);
+void softmaxBackward(const float* y, const float* dy, float* dx, int rows, int cols);
+void logSoftmaxBackward(const float* y, const float* dy, float* dx, int rows, int cols);
+// Writes the summed loss (one double) to lossOut (device); dlogits may be null.
+void softmaxCrossEntropy(const float* logits, const int* targets, int rows, int cols, float* dlogits,
+                         float gradScale, double* lossOut);
+void layerNorm(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, int rows,
+               int cols, float eps);
+void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
+                       float* dx, float* dgamma, float* dbeta, int rows, int cols);
+void embedding(const float* table, const int* ids, float* out, int n, int dim);
+void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim);
+// Adds Σ x² (accumulated in double) to *out (device).
+void sumSquares(const float* x, size_t n, double* out);
+void adam(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1, float beta2,
+          float eps, float weightDecay, bool decoupled, int step);
+
+}  // namespace handgrad
