@@ -1,8 +1,9 @@
 // The reference backend: plain TypeScript loops, in float64 (used by gradient checks) or float32.
 // It is the specification of every op: other backends are tested against it. Clarity beats
 // speed here; each loop is written the way the maths reads.
-import type { Activation, AdamParams, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { checkGemmArgs } from '../../ops/checks.js';
+import * as tx from './transformer-ops.js';
 
 class RefTensor implements Tensor {
   constructor(readonly data: FloatArray) {}
@@ -390,7 +391,179 @@ export class ReferenceOps implements Ops {
       }
     }
   }
+
+  // ==== transformer and MoE ops ====================================================================
+  // The maths lives in ./transformer-ops.ts (raw-array functions other backends share and are
+  // tested against); these wrappers check sizes so a shape mistake fails loudly here.
+
+  attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
+    checkAttention('attention', s, q, k, v, out);
+    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    tx.attentionForward(q.data, k.data, v.data, out.data, lse.data, s);
+  }
+  attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
+    dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
+    checkAttention('attentionBackward', s, q, k, v, out);
+    need('attentionBackward', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
+    need('attentionBackward', 'dout', dout, spanOf(qRows, s.oStride, s.H * s.D), 'rows·oStride');
+    need('attentionBackward', 'dq', dq, spanOf(qRows, s.qStride, s.H * s.D), 'rows·qStride');
+    need('attentionBackward', 'dk', dk, spanOf(kRows, s.kvStride, s.H * s.D), 'rows·kvStride');
+    need('attentionBackward', 'dv', dv, spanOf(kRows, s.kvStride, s.H * s.D), 'rows·kvStride');
+    tx.attentionBackward(q.data, k.data, v.data, out.data, lse.data, dout.data, dq.data, dk.data, dv.data, s);
+  }
+
+  swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
+    checkCounts('swiglu', { rows, F });
+    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swiglu', 'out', out, rows * F, 'rows·F');
+    tx.swigluForward(gu.data, out.data, rows, F);
+  }
+  swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
+    checkCounts('swigluBackward', { rows, F });
+    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
+    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    tx.swigluBackward(gu.data, dout.data, dgu.data, rows, F);
+  }
+
+  groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
+    A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
+    const op = `groupedGemm(${mode})`;
+    if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
+    if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
+    checkCounts(op, { G, n, k });
+    if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
+    const off = offsets.data;
+    if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
+    for (let g = 0; g < G; g++) {
+      if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
+    }
+    const rows = off[G];
+    need(op, 'A', A, rows * k, 'offsets[G]·k');
+    if (mode === 'tn') {
+      need(op, 'B', B, rows * n, 'offsets[G]·n');
+      need(op, 'C', C, G * k * n, 'G·k·n');
+    } else {
+      need(op, 'B', B, G * k * n, 'G·k·n');
+      need(op, 'C', C, rows * n, 'offsets[G]·n');
+    }
+    tx.groupedGemm(mode, G, off, n, k, A.data, B.data, beta, C.data);
+  }
+
+  moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    checkRouting('moeRoute', n, E, k);
+    need('moeRoute', 'logits', logits, n * E, 'n·E');
+    need('moeRoute', 'probs', probs, n * E, 'n·E');
+    need('moeRoute', 'lse', lse, n, 'n');
+    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
+    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
+  }
+  moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
+    slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
+    checkRouting('moePlan', n, E, k);
+    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
+    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
+    need('moePlan', 'slot', slot, n * k, 'n·k');
+    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
+    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
+    need('moePlan', 'routed', routed, E, 'E');
+    checkExperts('moePlan', topIdx, n * k, E);
+    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
+  }
+  moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
+    checkCounts('moeCombine', { n, k, C });
+    need('moeCombine', 'slot', slot, n * k, 'n·k');
+    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
+    need('moeCombine', 'y', y, n * C, 'n·C');
+    checkSlots('moeCombine', slot, n * k, yd.size / Math.max(C, 1));
+    tx.moeCombine(yd.data, slot.data, topGate.data, y.data, n, k, C);
+  }
+  moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
+    n: number, k: number, C: number): void {
+    const op = 'moeCombineBackward';
+    checkCounts(op, { n, k, C });
+    need(op, 'yd', yd, n * k * C, 'n·k·C');
+    need(op, 'slot', slot, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dy', dy, n * C, 'n·C');
+    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    checkSlots(op, slot, n * k, n * k);
+    tx.moeCombineBackward(yd.data, slot.data, topGate.data, dy.data, dyd.data, dgate.data, n, k, C);
+  }
+  moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
+    balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    const op = 'moeRouteBackward';
+    checkRouting(op, n, E, k);
+    need(op, 'probs', probs, n * E, 'n·E');
+    need(op, 'lse', lse, n, 'n');
+    need(op, 'topIdx', topIdx, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
+    need(op, 'dlogits', dlogits, n * E, 'n·E');
+    checkExperts(op, topIdx, n * k, E);
+    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
+      zGrad, dlogits.data, n, E, k, renormalize);
+  }
 }
+
+// ---- argument checks of the transformer / MoE ops ----------------------------------------------
+
+function checkCounts(op: string, counts: Record<string, number>): void {
+  for (const [name, v] of Object.entries(counts)) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
+  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
+}
+
+/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
+function spanOf(rows: number, stride: number, width: number): number {
+  return rows === 0 ? 0 : (rows - 1) * stride + width;
+}
+
+function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
+  checkCounts(op, { B: s.B, H: s.H, D: s.D, Tq: s.Tq, Tk: s.Tk, qStride: s.qStride, kvStride: s.kvStride, oStride: s.oStride });
+  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
+  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
+  const width = s.H * s.D;
+  for (const [name, st] of [['qStride', s.qStride], ['kvStride', s.kvStride], ['oStride', s.oStride]] as const) {
+    if (st < width) throw new RangeError(`${op}: ${name} = ${st} is less than H·D = ${width}, so rows would overlap`);
+  }
+  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
+  need(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
+  need(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
+}
+
+function checkRouting(op: string, n: number, E: number, k: number): void {
+  checkCounts(op, { n, E });
+  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
+  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
+}
+
+function checkExperts(op: string, topIdx: IntTensor, count: number, E: number): void {
+  const d = topIdx.data;
+  for (let a = 0; a < count; a++) {
+    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
+  }
+}
+
+function checkSlots(op: string, slot: IntTensor, count: number, rows: number): void {
+  const d = slot.data;
+  for (let a = 0; a < count; a++) {
+    if (d[a] >= rows) throw new RangeError(`${op}: slot[${a}] = ${d[a]} is past the ${rows} dispatched rows of yd`);
+  }
+}
+
 
 function sigmoid(x: number): number {
   return activate('sigmoid', x);
