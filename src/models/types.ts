@@ -54,6 +54,12 @@ export interface SequenceModel {
    * documents what it does to its sampling state.
    */
   attentionMaps?(tokens: number[]): AttentionMap[];
+  /**
+   * Optional, for Mixture-of-Experts models: the share of routed tokens each expert received, per
+   * layer ([layer][expert], each row summing to 1), counted since the previous call. The trainer
+   * logs it to metrics.jsonl at validation steps (src/train/expert-load.ts).
+   */
+  expertLoad?(): number[][];
 }
 
 /**

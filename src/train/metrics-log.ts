@@ -4,8 +4,9 @@
 //   {"step":120,"trainLoss":2.31,"valLoss":2.40,"lr":0.002,"gradNorm":0.83,"tokensPerSec":51234,"elapsed":3.2}
 //
 // `valLoss` only on steps where validation ran; `elapsed` is seconds since the run began (a resumed
-// run continues the checkpoint's clock). Extra fields may be added later (e.g. MoE expert load):
-// readers keep what they know.
+// run continues the checkpoint's clock). Extra fields ride on some lines: Mixture-of-Experts runs add
+// `expertLoad` (share of tokens per expert per layer, [layer][expert]), `droppedFraction` and
+// `expertComputeFraction` on validation steps (src/train/expert-load.ts). Readers keep what they know.
 //
 // Resume: a resumed run continues the file of the checkpoint it resumes from, dropping the lines
 // past the checkpoint's step (the steps that are trained again), so the file always describes one
@@ -61,6 +62,8 @@ export class MetricsLog {
   private lastFlush = Date.now();
   private readonly path: string;
   private started = false;
+  /** Extra JSON fields ("\"k\":v,…") for buffered rows, by row index: rare (validation steps only). */
+  private readonly extras = new Map<number, string>();
 
   /**
    * `dir`: the run's output folder. `resume`: the folder and step of the checkpoint a resumed run
@@ -68,6 +71,17 @@ export class MetricsLog {
    */
   constructor(private readonly dir: string, private readonly resume: { dir: string; step: number } | null) {
     this.path = join(dir, METRICS_FILE);
+  }
+
+  /**
+   * Extra fields for the NEXT appended line (e.g. expert load). Meant for occasional lines (it
+   * formats JSON now, which allocates): call it at validation steps, not every step.
+   */
+  attach(fields: object): void {
+    const text = JSON.stringify(fields).slice(1, -1);
+    if (text === '') return;
+    const prev = this.extras.get(this.count);
+    this.extras.set(this.count, prev ? `${prev},${text}` : text);
   }
 
   /** One step's line; `valLoss` NaN when validation did not run on this step. */
@@ -89,15 +103,19 @@ export class MetricsLog {
       writeFileAtomic(this.path, kept);
       this.started = true;
     }
-    if (this.count === 0) return;
+    if (this.count === 0) { this.extras.clear(); return; }
     let text = '';
     const r = this.rows;
     for (let i = 0; i < this.count; i++) {
       const o = COLUMNS * i;
+      const extra = this.extras.get(i);
       text += `{"step":${r[o]},"trainLoss":${num(r[o + 1])}${Number.isNaN(r[o + 2]) ? '' : `,"valLoss":${num(r[o + 2])}`},` +
-        `"lr":${num(r[o + 3])},"gradNorm":${num(r[o + 4])},"tokensPerSec":${num(r[o + 5])},"elapsed":${num(r[o + 6])}}\n`;
+        `"lr":${num(r[o + 3])},"gradNorm":${num(r[o + 4])},"tokensPerSec":${num(r[o + 5])},"elapsed":${num(r[o + 6])}` +
+        `${extra ? ',' + extra : ''}}\n`;
     }
     appendFileSync(this.path, text);
     this.count = 0;
+    // Fields attached for a line that never came (the run ended first) are dropped, not moved to another line.
+    this.extras.clear();
   }
 }

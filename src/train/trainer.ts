@@ -21,7 +21,7 @@
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../ops/index.js';
@@ -29,7 +29,9 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
-import { checkEnoughTokens, loadCorpus, splitTokens, type Corpus } from '../data/corpus.js';
+import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
+import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
+import { encodeStories, readTokenFile, TokenFileError, writeTokenFile } from '../data/tinystories.js';
 import { buildTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerKind } from '../data/tokenizer.js';
 import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind } from '../data/batcher.js';
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
@@ -39,6 +41,7 @@ import { CheckpointError, CheckpointWriteError, dtypeOf, loadWeightsInto, readCh
 import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
+import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
 export const TRAIN_DEFAULTS = {
   steps: 1000,
@@ -56,6 +59,30 @@ export const TRAIN_DEFAULTS = {
   tokenizer: 'char' as TokenizerKind,
   backend: 'wasm' as BackendName,
 };
+
+/**
+ * Defaults for the Mixture-of-Experts language models ('moe' and its dense twin 'moe-dense'),
+ * used where neither the user nor the model's own trainDefaults say otherwise: byte-level BPE
+ * (they are meant for TinyStories), AdamW with decoupled weight decay 0.1, and a linear warmup
+ * then cosine decay when the run has a step count (with only --time there is no end to decay
+ * to, so the rate stays constant after the warmup). Sized to train at a useful rate on a CPU.
+ */
+export const MOE_TRAIN_DEFAULTS = {
+  tokenizer: 'bpe' as TokenizerKind,
+  optimizer: 'adamw' as OptimizerKind,
+  weightDecay: 0.1,
+  lr: 3e-3,
+  batch: 16,
+  seq: 128,
+  valBatches: 20,
+  /** Warmup steps: this fraction of --steps, at most maxWarmup (and 100 with only --time). */
+  warmupFraction: 0.05,
+  maxWarmup: 200,
+};
+const MOE_FAMILY = new Set(['moe', 'moe-dense']);
+
+/** Where a corpus name has a companion validation file in $HANDGRAD_DATA (src/data/corpus.ts aliases). */
+export const VALIDATION_COMPANIONS: Readonly<Record<string, string>> = { tinystories: 'tinystories-valid' };
 
 export interface TrainOptions {
   /** A registered model name or alias (src/models/registry.ts). */
@@ -89,6 +116,19 @@ export interface TrainOptions {
   valFraction?: number;
   /** At most this many windows per validation (the same ones every time). */
   valBatches?: number;
+  /**
+   * A separate validation corpus (file or $HANDGRAD_DATA name) instead of the held-out tail; the
+   * whole of `data` is then trained on. Default: the companion file of a named corpus
+   * (VALIDATION_COMPANIONS: --data tinystories validates on tinystories-valid) when it exists;
+   * null: none, always split the tail.
+   */
+  valData?: string | null;
+  /**
+   * BPE only: the folder of pre-tokenised token files (src/data/tinystories.ts format), one per
+   * (tokenizer hash, text hash). Default: .token-cache beside the run folder (runs/.token-cache);
+   * null: encode in memory every time.
+   */
+  tokenCache?: string | null;
   /** Default: 'sequential' for stateful models, 'random' otherwise. */
   sampler?: SamplerKind;
   /** Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. */
@@ -111,7 +151,7 @@ export interface TrainOptions {
 /** The settings a resumed run keeps: giving another value for one of them is refused. */
 const KEPT_SETTINGS = [
   'tokenizer', 'vocabSize', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup', 'minLr', 'clip', 'seed',
-  'valEvery', 'valFraction', 'valBatches', 'sampler',
+  'valEvery', 'valFraction', 'valBatches', 'sampler', 'valData',
 ] as const;
 type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>>;
 
@@ -120,7 +160,11 @@ export interface TrainingState {
   /** The resolved settings (defaults filled in), the ones a resume keeps. */
   settings: KeptSettings & { totalSteps: number | null; timeMs: number | null };
   /** The --data value when it was one (a resume reads the same corpus), and a fingerprint of the text. */
-  data: { arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string };
+  data: {
+    arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string;
+    /** A separate validation corpus, when one was used (its source file and text fingerprint). */
+    val?: { arg: string; source: string; sha256: string } | null;
+  };
   /** The backend's own name (e.g. reference-f64, wasm-simd). */
   backend: string;
   /** The backend and thread count a resume uses unless told otherwise (same backend + threads: same bits). */
@@ -275,21 +319,26 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
   if (typeof opts.out === 'string') checkOutDir(opts.out);
   const td = spec.trainDefaults ?? {};
-  const batch = opts.batch ?? td.batch ?? TRAIN_DEFAULTS.batch;
-  const seq = opts.seq ?? td.seq ?? TRAIN_DEFAULTS.seq;
-  const lr = opts.lr ?? td.lr ?? TRAIN_DEFAULTS.lr;
-  const optimizerKind = opts.optimizer ?? td.optimizer ?? TRAIN_DEFAULTS.optimizer;
-  const scheduleKind = opts.schedule ?? TRAIN_DEFAULTS.schedule;
-  const warmup = opts.warmup ?? TRAIN_DEFAULTS.warmup;
-  const clip = opts.clip ?? TRAIN_DEFAULTS.clip;
+  // The MoE models' own defaults (MOE_TRAIN_DEFAULTS) come between the model spec's and the global ones.
+  const moe = MOE_FAMILY.has(spec.name);
+  const batch = opts.batch ?? td.batch ?? (moe ? MOE_TRAIN_DEFAULTS.batch : TRAIN_DEFAULTS.batch);
+  const seq = opts.seq ?? td.seq ?? (moe ? MOE_TRAIN_DEFAULTS.seq : TRAIN_DEFAULTS.seq);
+  const lr = opts.lr ?? td.lr ?? (moe ? MOE_TRAIN_DEFAULTS.lr : TRAIN_DEFAULTS.lr);
+  const optimizerKind = opts.optimizer ?? td.optimizer ?? (moe ? MOE_TRAIN_DEFAULTS.optimizer : TRAIN_DEFAULTS.optimizer);
+  const weightDecay = opts.weightDecay ?? (moe && optimizerKind === 'adamw' ? MOE_TRAIN_DEFAULTS.weightDecay : undefined);
+  const timeMs = opts.timeMs ?? null;
+  const totalSteps = opts.steps ?? (timeMs === null ? TRAIN_DEFAULTS.steps : null);
+  const scheduleKind = opts.schedule ?? (moe && totalSteps !== null ? 'cosine' : TRAIN_DEFAULTS.schedule);
+  const warmup = opts.warmup ?? (moe
+    ? (totalSteps !== null ? Math.min(MOE_TRAIN_DEFAULTS.maxWarmup, Math.floor(totalSteps * MOE_TRAIN_DEFAULTS.warmupFraction)) : 100)
+    : TRAIN_DEFAULTS.warmup);
+  const clip = opts.clip ?? (moe ? 1 : TRAIN_DEFAULTS.clip);
   const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
   const valEvery = opts.valEvery ?? TRAIN_DEFAULTS.valEvery;
   const valFraction = opts.valFraction ?? TRAIN_DEFAULTS.valFraction;
-  const valBatches = opts.valBatches ?? TRAIN_DEFAULTS.valBatches;
-  const timeMs = opts.timeMs ?? null;
-  const totalSteps = opts.steps ?? (timeMs === null ? TRAIN_DEFAULTS.steps : null);
+  const valBatches = opts.valBatches ?? (moe ? MOE_TRAIN_DEFAULTS.valBatches : TRAIN_DEFAULTS.valBatches);
   const sampler = opts.sampler ?? (spec.stateful ? 'sequential' : 'random');
-  const tokenizerKind = opts.tokenizer ?? TRAIN_DEFAULTS.tokenizer;
+  const tokenizerKind = opts.tokenizer ?? (moe ? MOE_TRAIN_DEFAULTS.tokenizer : TRAIN_DEFAULTS.tokenizer);
 
   check(isInt(batch, 1) && isInt(seq, 1), `batch and seq must be integers ≥ 1, got ${batch} and ${seq}`);
   check(totalSteps === null || isInt(totalSteps, 1), `steps must be an integer ≥ 1, got ${totalSteps}`);
@@ -299,10 +348,16 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   check(isInt(valBatches, 1), `valBatches must be an integer ≥ 1, got ${valBatches}`);
   check(Number.isFinite(seed), `seed must be a number, got ${seed}`);
   check(!(opts.weightDecay! < 0), `weight decay must be ≥ 0, got ${opts.weightDecay}`);
-  check(opts.vocabSize === undefined || tokenizerKind === 'word', '--vocab-size applies to the word tokenizer only (add --tokenizer word)');
+  check(opts.vocabSize === undefined || tokenizerKind === 'word' || tokenizerKind === 'bpe',
+    '--vocab-size applies to the word tokenizer only (add --tokenizer word), or to bpe (--tokenizer bpe)');
   check(valFraction >= 0 && valFraction < 1, `the validation fraction must be in [0, 1), got ${valFraction}`);
   check(scheduleKind !== 'cosine' || totalSteps !== null,
     'the cosine schedule needs --steps (it decays to its floor at the last step), not only --time');
+  check(scheduleKind !== 'cosine' || totalSteps === null || totalSteps > warmup,
+    `the cosine schedule needs more --steps than --warmup steps, got ${totalSteps} steps and ${warmup} warmup steps`);
+  // A GPU backend that is not there is a mistake in the call: say so before any data work.
+  let earlyOps: Ops | null = null;
+  if (!opts.ops && (opts.backend as string) === 'cuda') earlyOps = await openBackend('cuda', opts.threads);
   const schedule = asConfig(() => createSchedule({
     kind: scheduleKind, lr, warmupSteps: warmup, totalSteps: totalSteps ?? undefined, minLr: opts.minLr,
   }));
@@ -314,13 +369,31 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     throw new TrainConfigError(`--resume: the corpus ${corpus.source} is not the text the checkpoint was trained on ` +
       `(${saved.data.source}); give the same --data`);
   }
+  // A separate validation corpus (--val-data, or the named corpus's companion file).
+  const valArg = opts.valData === null ? null
+    : opts.valData ?? (typeof opts.data === 'string' ? companionValidation(opts.data) : null);
+  const valCorpus = valArg === null ? null : loadCorpus(valArg);
+  if (valCorpus && valCorpus.source === corpus.source) {
+    throw new TrainConfigError(`--val-data ${valArg}: is the training corpus itself (${corpus.source}); give another file`);
+  }
+  const valSha = valCorpus ? createHash('sha256').update(valCorpus.text).digest('hex') : null;
+  if (saved && (saved.data.val?.sha256 ?? null) !== valSha) {
+    throw new TrainConfigError(`--resume: the validation corpus ${valCorpus?.source ?? '(none)'} is not the one the checkpoint ` +
+      `validated on (${saved.data.val?.source ?? 'the held-out tail'}); give the same --val-data`);
+  }
   const tokenizer: Tokenizer = resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer))
     : asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
-  const ids = tokenizer.encode(corpus.text);
-  const split = splitTokens(ids, valFraction);
+  // BPE: each text is tokenised once into a token file keyed by (tokenizer, text) and read back after.
+  const cacheDir = opts.tokenCache !== undefined ? opts.tokenCache
+    : typeof opts.out === 'string' ? join(dirname(resolve(opts.out)), '.token-cache')
+      : opts.out === null ? null : opts.resume !== undefined ? join(dirname(resolve(opts.resume)), '.token-cache') : join('runs', '.token-cache');
+  const ids = encodeCorpus(tokenizer, corpus.text, textSha, cacheDir);
+  const split = valCorpus ? { train: ids, val: encodeCorpus(tokenizer, valCorpus.text, valSha!, cacheDir) } : splitTokens(ids, valFraction);
   checkEnoughTokens(split.train, batch, seq, 'training split', corpus.source);
   const validate = split.val.length > 0;
-  if (validate) {
+  if (validate && valCorpus) {
+    checkEnoughTokens(split.val, batch, seq, 'validation corpus', valCorpus.source, 'use a longer --val-data or a smaller --batch/--seq');
+  } else if (validate) {
     checkEnoughTokens(split.val, batch, seq, `validation split (the last ${valFraction} of the corpus)`, corpus.source,
       'use a larger --val-fraction, a smaller --batch/--seq, or --val-fraction 0 for no validation');
   }
@@ -339,7 +412,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     }
   }
 
-  const ops = opts.ops ?? await createOps({
+  const ops = opts.ops ?? earlyOps ?? await createOps({
     backend: opts.backend ?? TRAIN_DEFAULTS.backend,
     threads: opts.threads,
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,
@@ -357,7 +430,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const params = model.params;
     const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows })); // rows: sparse (embedding) updates
     const grads: Tensor[] = params.map((p) => p.grad);
-    const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay: opts.weightDecay });
+    const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay });
     const trainBatcher = createBatcher(sampler, ops, split.train, batch, seq, dataRng);
     const valBatcher = validate ? new SequentialBatcher(ops, split.val, batch, seq) : null;
     const nParams = countParams(params);
@@ -373,6 +446,12 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       loggedStep = i.step;
       metrics?.append(i.step, i.loss, val ?? NaN, i.lr, i.gradNorm, i.tokensPerSec, i.elapsedMs / 1000);
     };
+    // Mixture-of-Experts models: the share of tokens each expert of each layer received, logged
+    // with the metrics line of every validation step (and the last), counted over the training
+    // steps since the previous one (the validation passes' routing is left out).
+    const experts = expertLoadOf(model) ? new ExpertLoadTracker(expertLoadOf(model)!) : null;
+    experts?.discard();
+    const logExperts = () => { if (experts && metrics) metrics.attach(experts.take()); };
 
     reporter.start?.({
       model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
@@ -429,15 +508,17 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       for (let i = Math.min(step, RECENT); i >= 1; i--) recentLosses.push(recent[(step - i) % RECENT]);
       const training: TrainingState = {
         settings: {
-          tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay: opts.weightDecay,
+          tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay,
           schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valFraction, valBatches, sampler, totalSteps, timeMs,
+          valData: valArg ?? undefined,
         },
         data: {
           arg: typeof opts.data === 'string' ? opts.data : null, name: corpus.name, source: corpus.source, tokens: ids.length,
           trainTokens: split.train.length, valTokens: split.val.length, sha256: textSha,
+          val: valCorpus ? { arg: valArg!, source: valCorpus.source, sha256: valSha! } : null,
         },
         backend: ops.name,
-        backendKind: ops.name.startsWith('reference') ? 'reference' : 'wasm',
+        backendKind: (ops.name.startsWith('reference') ? 'reference' : ops.name.startsWith('cuda') ? 'cuda' : 'wasm') as BackendName,
         threads: opts.threads ?? null,
         optimizer: { kind: optimizerKind, step: opt.step, roles },
         rng: { model: modelRng.getState(), data: dataRng.getState() },
@@ -460,7 +541,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     };
 
     const runValidation = (final: boolean) => {
+      logExperts(); // the training steps' routing, before validation routes tokens of its own
       valLoss = evaluate(model, valBatcher!, valBatches);
+      experts?.discard();
       if (!Number.isFinite(valLoss)) {
         throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)${lastGood()}`);
       }
@@ -528,6 +611,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
         // training streams, so the next training window starts from a fresh state.
         model.resetState();
       }
+      // Without a validation split, expert load is still logged every valEvery steps.
+      if (!validating && !last && experts && valEvery > 0 && step % valEvery === 0) logExperts();
       if (!last) logStep(info, validating ? valLoss : null); // the last step is logged after the final validation
       if (dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
         (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs))) {
@@ -539,6 +624,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const dueValidation = !!valBatcher && valEvery > 0 && step % valEvery === 0 && step > 0;
     const carry = carrySnapshot(dueValidation && !interrupted);
     if (valBatcher && step > 0 && !interrupted) runValidation(true);
+    else if (step > loggedStep) logExperts();
     if (info.step === step && step > loggedStep) logStep(info, valBatcher && !interrupted ? valLoss : null);
     const seconds = (performance.now() - t0) / 1000;
 
@@ -571,6 +657,66 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   } finally {
     if (!opts.ops) ops.dispose();
   }
+}
+
+/**
+ * Opens a backend by name, turning "not available here" into a TrainConfigError (the CLI prints
+ * one line and exits 2): `--device cuda` on a machine without the addon or a GPU is a mistake
+ * in the call, not a crash.
+ */
+export async function openBackend(backend: string, threads?: number): Promise<Ops> {
+  try {
+    return await createOps({
+      backend: backend as BackendName, threads: backend === 'cuda' ? undefined : threads,
+      dtype: backend === 'reference' ? 'f64' : undefined,
+    });
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    if (backend === 'cuda') throw new TrainConfigError(`--device cuda: ${/unknown backend/.test(msg) ? 'CUDA unavailable (this build has no CUDA backend)' : msg}`);
+    throw e;
+  }
+}
+
+/** The companion validation corpus of a named corpus (tinystories → tinystories-valid), when it resolves. */
+export function companionValidation(data: string): string | null {
+  const name = VALIDATION_COMPANIONS[data];
+  if (!name) return null;
+  try { return resolveCorpusPath(name) !== null ? name : null; } catch (e) {
+    if (e instanceof CorpusError) return null;
+    throw e;
+  }
+}
+
+/**
+ * A corpus as token ids. BPE (the tokenizer meant for large corpora): TinyStories-format text is
+ * encoded story by story with the end-of-text token after each (src/data/tinystories.ts), and the
+ * result is kept in `cacheDir` as a token file named by the tokenizer's and the text's hashes, so
+ * the next run on the same data with the same tokenizer reads it back instead of encoding again
+ * (the file's header is checked against the tokenizer). Other tokenizers encode directly.
+ */
+export function encodeCorpus(tokenizer: Tokenizer, text: string, textSha: string, cacheDir: string | null): Int32Array {
+  if (!(tokenizer instanceof BpeTokenizer)) return tokenizer.encode(text);
+  const encode = () => (text.includes(END_OF_TEXT) ? encodeStoriesText(text, tokenizer) : tokenizer.encode(text));
+  if (cacheDir === null) return Int32Array.from(encode());
+  const file = join(cacheDir, `${tokenizer.hash.slice(0, 16)}-${textSha.slice(0, 16)}.tokens`);
+  if (existsSync(file)) {
+    try { return readTokenFile(file, tokenizer); } catch (e) {
+      if (!(e instanceof TokenFileError)) throw e;
+      // A damaged or foreign cache file is rebuilt, not trusted.
+    }
+  }
+  const tokens = encode();
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeTokenFile(file, tokens, tokenizer);
+  } catch { /* a cache that cannot be written (read-only folder, full disk) only costs the next run time */ }
+  return Int32Array.from(tokens);
+}
+
+/** TinyStories text (stories separated by <|endoftext|>) as one stream of story tokens and end-of-text tokens. */
+function encodeStoriesText(text: string, tok: BpeTokenizer): Int32Array | Uint16Array | Uint32Array {
+  const stories = text.split(END_OF_TEXT).map((s) => s.trim()).filter((s) => s !== '');
+  return stories.length > 0 ? encodeStories(stories, tok) : tok.encode(text);
 }
 
 /** Runs `fn` on a checkpoint's contents: its errors become CheckpointErrors naming the checkpoint's state.json. */
@@ -654,6 +800,8 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
     throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);
   }
   if (merged.data === undefined && saved.data.arg !== null) merged.data = saved.data.arg;
+  // A checkpoint that validated on its corpus's tail keeps doing so (no companion file is looked for).
+  if (merged.valData === undefined) merged.valData = null;
   if (merged.backend === undefined && merged.ops === undefined && saved.backendKind) {
     merged.backend = saved.backendKind;
     if (merged.threads === undefined && saved.threads !== null) merged.threads = saved.threads;
