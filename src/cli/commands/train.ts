@@ -21,6 +21,7 @@ import { train, TRAIN_DEFAULTS, TrainConfigError } from '../../train/trainer.js'
 import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import type { BackendName } from '../../ops/index.js';
+import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -45,6 +46,9 @@ interface TrainCliOptions {
   out?: string;
   threads?: number;
   backend?: BackendName;
+  device?: BackendName;
+  valData?: string;
+  tokenCache?: string;
   json?: boolean;
   resume?: string;
   checkpointEvery?: { steps?: number; ms?: number };
@@ -93,13 +97,17 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--val-every <n>', `validation every n steps, 0 for only at the end (default ${d.valEvery})`, parseInteger('--val-every', 0))
     .option('--val-fraction <x>', `held-out tail of the corpus, 0 for none (default ${d.valFraction})`,
       parseNumber('--val-fraction', { min: 0, max: 1, maxExclusive: true }))
+    .option('--val-data <file|name>', 'validate on this corpus instead of the held-out tail (default for --data tinystories: tinystories-valid)')
+    .option('--token-cache <dir>', 'bpe: folder of pre-tokenised token files, reused across runs (default: .token-cache beside the run folder)')
     .option('--val-batches <n>', `at most n windows per validation (default ${d.valBatches})`, parseInteger('--val-batches', 1))
     .option('--sampler <kind>', 'sequential (BPTT, carried state) or random windows (default: by model)', parseChoice('--sampler', SAMPLER_KINDS))
     .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
     .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
     .option('--threads <n>', 'wasm backend: threads for large products (default: every core)', parseInteger('--threads', 1, 256))
-    .option('--backend <name>', 'wasm (f32 SIMD) or reference (f64 TypeScript) (default wasm)', parseChoice('--backend', ['wasm', 'reference'] as const))
+    .option('--backend <name>', 'wasm (f32 SIMD), reference (f64 TypeScript) or cuda (the GPU addon) (default wasm)',
+      parseChoice('--backend', BACKEND_CHOICES))
+    .option('--device <name>', 'the same as --backend (e.g. --device cuda)', parseChoice('--device', BACKEND_CHOICES))
     .option('--json', 'print the summary as one JSON object, the last line of stdout');
 
   // Model options: raw text here, checked by the chosen model's spec after parsing.
@@ -111,6 +119,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
 
   cmd.action(async (modelArg: string | undefined, opts: TrainCliOptions) => {
     ctx.jsonMode = !!opts.json;
+    const backend = pickBackend('train', opts.backend, opts.device);
     let modelName = modelArg;
     if (opts.resume !== undefined) {
       let kind: string;
@@ -169,7 +178,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         sampler: opts.sampler,
         out: opts.out,
         threads: opts.threads,
-        backend: opts.backend,
+        backend,
+        valData: opts.valData,
+        tokenCache: opts.tokenCache,
         reporter,
         resume: opts.resume,
         checkpointEverySteps: opts.checkpointEvery?.steps,
