@@ -1,0 +1,606 @@
+// Tensor-core GEMM and grouped GEMM for the CUDA backend (contract: kernels.h, Ops.gemm and
+// Ops.groupedGemm in src/ops/types.ts). No cuBLAS: our own mma.sync kernels.
+//
+// Numerics: every product is bf16(A) · bf16(B) with fp32 accumulation. All tensors in memory are
+// fp32, so operands are rounded to bf16 (round-to-nearest-even) when a tile is staged into shared
+// memory. The small-m (decoding) path rounds the same way on CUDA cores, so a product does not
+// change value depending on which path the batch size picks.
+//
+// Design (why):
+//  * mma.sync.m16n8k16 (sm_80+) rather than wgmma: it is valid on both targets we build (sm_86 and
+//    sm_90), and wgmma would need sm_90a plus a bf16 copy of the operands in memory (TMA cannot
+//    convert fp32→bf16 on the way).
+//  * Register-staged double buffering rather than cp.async: the operands arrive as fp32 and must be
+//    converted, so they have to pass through registers anyway. Each thread issues the global loads
+//    of tile k+1 (16-byte float4 loads) before computing tile k, so their latency hides behind
+//    the 32 mma per warp of that tile; then it converts and stores them into the other shared
+//    buffer. One __syncthreads per k-tile.
+//  * Block tile 128×128×32, 256 threads (8 warps as 2×4, warp tile 64×32 = 4×4 mma tiles, 64 fp32
+//    accumulators per thread): the classic shape that balances the fragment loads (6 ldmatrix.x4
+//    per 16 mma) and keeps two 20 KB stages = 40 KB of static shared memory — under the 48 KB
+//    that needs no opt-in, so the same code runs on sm_86 (RTX 3050) unchanged. 128×128 tiles
+//    also give the MoE shapes enough blocks (8192×512 → 256 blocks on 132 SMs).
+//  * Shared-memory layout follows the operand's memory layout, so the global loads stay 16 bytes
+//    wide whatever the transposition: a k-contiguous operand (A, or B when transB) is stored
+//    [rows][BK] and read with ldmatrix; a row-contiguous operand (A when transA, B) is stored
+//    [BK][rows] and read with ldmatrix.trans, which hands out the transposed fragment. Rows are
+//    padded by 16 bytes (row pitch 80 B or 272 B), which makes the 8 row addresses of every
+//    ldmatrix phase fall in 8 distinct 16-byte bank groups: conflict-free without an XOR swizzle.
+//  * Ragged edges: a 16-byte load is used when the whole float4 lies inside the matrix and the
+//    leading dimension/base pointer allow it; otherwise scalar loads with zero fill. k = 1, m = 1
+//    and odd leading dimensions all take the scalar edge code and stay correct.
+//  * Split-K for small output grids (the weight gradients, e.g. 512×1536 over k = 8192, would be
+//    48 blocks on 132 SMs): the k range is cut into slices whose partial products are added with
+//    fp32 atomics after C has been scaled by beta. The summation order then varies from run to
+//    run (rounding-level differences only).
+//  * m ≤ 16 (decoding): tensor-core tiles would be ≥ 87% padding and the product is memory-bound
+//    on B, so a CUDA-core kernel streams B once with coalesced loads and keeps m accumulators per
+//    thread.
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+
+namespace handgrad {
+namespace {
+
+constexpr int BM = 128;      // block tile rows (of C)
+constexpr int BN = 128;      // block tile columns (of C)
+constexpr int BK = 32;       // k per stage
+constexpr int THREADS = 256; // 8 warps, 2 (m) × 4 (n)
+constexpr int WM = 64;       // warp tile rows
+constexpr int WN = 32;       // warp tile columns
+constexpr int MI = WM / 16;  // m16 tiles per warp
+constexpr int NI = WN / 8;   // n8 tiles per warp
+constexpr int PAD = 8;       // bf16 elements of padding per shared row (16 bytes)
+// Shared elements per operand per stage: max of [128][BK+PAD] and [BK][128+PAD].
+constexpr int KC_ELEMS = BM * (BK + PAD);   // 5120
+constexpr int RC_ELEMS = BK * (BM + PAD);   // 4352
+constexpr int STAGE_ELEMS = KC_ELEMS > RC_ELEMS ? KC_ELEMS : RC_ELEMS;
+constexpr int LOADS = (BM * BK) / (4 * THREADS);  // float4 loads per thread per operand: 4
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("handgrad gemm: ") + what + ": " + cudaGetErrorString(e));
+}
+
+struct GemmParams {
+  const float* A;
+  const float* B;
+  float* C;
+  int M, N, K;          // op(A) is M×K, op(B) is K×N (per group for grouped modes)
+  int lda, ldb, ldc;    // leading dimensions (row pitch, in floats) as stored
+  float alpha, beta;
+  bool vecA, vecB, vecC;
+  // Grouped modes (group = 1: row groups 'nn'/'nt'; group = 2: 'tn' reduction over group rows).
+  int group;
+  int G;
+  const int* offsets;
+  long long strideB;    // per-group B stride (floats), row-group modes
+  long long strideC;    // per-group C stride (floats), 'tn'
+  int kSplitLen;        // split-K: k elements per blockIdx.z slice (multiple of BK); 0 = no split
+};
+
+__device__ __forceinline__ uint32_t packBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+__device__ __forceinline__ uint32_t smemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// One operand tile (R rows of C's dimension × BK of k) moving global → registers → shared.
+// KCONTIG: element (r, kk) lives at p[r*ld + kk] (k contiguous); else at p[kk*ld + r].
+template <bool KCONTIG>
+struct TileLoader {
+  float4 v[LOADS];
+
+  __device__ __forceinline__ void load(const float* __restrict__ p, int ld, int r0, int rLim, int k0, int kLim,
+                                       bool vec, int tid) {
+#pragma unroll
+    for (int i = 0; i < LOADS; ++i) {
+      const int c = tid + i * THREADS;
+      int r, kk;
+      if (KCONTIG) {  // 8 float4 per row of 32 k
+        r = r0 + c / (BK / 4);
+        kk = k0 + (c % (BK / 4)) * 4;
+      } else {  // 32 float4 per k row of 128 r
+        kk = k0 + c / (BM / 4);
+        r = r0 + (c % (BM / 4)) * 4;
+      }
+      float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (KCONTIG) {
+        if (r < rLim) {
+          const float* q = p + (size_t)r * ld + kk;
+          if (vec && kk + 3 < kLim) {
+            x = __ldg(reinterpret_cast<const float4*>(q));
+          } else {
+            if (kk < kLim) x.x = __ldg(q);
+            if (kk + 1 < kLim) x.y = __ldg(q + 1);
+            if (kk + 2 < kLim) x.z = __ldg(q + 2);
+            if (kk + 3 < kLim) x.w = __ldg(q + 3);
+          }
+        }
+      } else {
+        if (kk < kLim) {
+          const float* q = p + (size_t)kk * ld + r;
+          if (vec && r + 3 < rLim) {
+            x = __ldg(reinterpret_cast<const float4*>(q));
+          } else {
+            if (r < rLim) x.x = __ldg(q);
+            if (r + 1 < rLim) x.y = __ldg(q + 1);
+            if (r + 2 < rLim) x.z = __ldg(q + 2);
+            if (r + 3 < rLim) x.w = __ldg(q + 3);
+          }
+        }
+      }
+      v[i] = x;
+    }
+  }
+
+  __device__ __forceinline__ void store(__nv_bfloat16* s, int tid) const {
+#pragma unroll
+    for (int i = 0; i < LOADS; ++i) {
+      const int c = tid + i * THREADS;
+      int off;
+      if (KCONTIG) off = (c / (BK / 4)) * (BK + PAD) + (c % (BK / 4)) * 4;
+      else off = (c / (BM / 4)) * (BM + PAD) + (c % (BM / 4)) * 4;
+      uint2 w = make_uint2(packBf16(v[i].x, v[i].y), packBf16(v[i].z, v[i].w));
+      *reinterpret_cast<uint2*>(s + off) = w;  // 8-byte aligned: off is a multiple of 4 elements
+    }
+  }
+};
+
+// C = alpha·op(A)·op(B) + beta·C on one 128×128 tile; TA/TB are the stored transpositions.
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
+  __shared__ __align__(16) __nv_bfloat16 sA[2][STAGE_ELEMS];
+  __shared__ __align__(16) __nv_bfloat16 sB[2][STAGE_ELEMS];
+
+  const float* A = p.A;
+  const float* B = p.B;
+  float* C = p.C;
+  int M = p.M, K = p.K;
+  const int N = p.N;
+  int tileM = blockIdx.y;
+  float beta = p.beta;
+
+  if (p.group == 1) {
+    // Row groups: blockIdx.y enumerates the row tiles of all groups in order; find ours. The
+    // offsets live on the device, so the block reads them itself (G is small: a short scan).
+    int t = blockIdx.y, g = 0;
+    for (; g < p.G; ++g) {
+      const int rows = __ldg(p.offsets + g + 1) - __ldg(p.offsets + g);
+      const int tiles = (rows + BM - 1) / BM;
+      if (t < tiles) break;
+      t -= tiles;
+    }
+    if (g >= p.G) return;  // grid is an upper bound
+    const int off = __ldg(p.offsets + g);
+    M = __ldg(p.offsets + g + 1) - off;
+    tileM = t;
+    A += (size_t)off * p.lda;
+    C += (size_t)off * p.ldc;
+    B += (size_t)g * p.strideB;
+  } else if (p.group == 2) {
+    // 'tn': group blockIdx.z reduces over its own rows; an empty group must leave C_g untouched.
+    const int g = blockIdx.z;
+    const int off = __ldg(p.offsets + g);
+    K = __ldg(p.offsets + g + 1) - off;
+    if (K <= 0) return;
+    A += (size_t)off * p.lda;
+    B += (size_t)off * p.ldb;
+    C += (size_t)g * p.strideC;
+  }
+
+  const int m0 = tileM * BM;
+  const int n0 = blockIdx.x * BN;
+  if (m0 >= M) return;
+
+  int kBegin = 0, kEnd = K;
+  if (p.kSplitLen > 0) {
+    kBegin = blockIdx.z * p.kSplitLen;
+    kEnd = min(K, kBegin + p.kSplitLen);
+    if (kBegin >= kEnd) return;
+  }
+
+  const int tid = threadIdx.x;
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int wm = (warp >> 2) * WM;  // 2 warps along m
+  const int wn = (warp & 3) * WN;   // 4 warps along n
+
+  // A: k-contiguous unless transA. B: k-contiguous only when transB (stored n×k).
+  TileLoader<!TA> la;
+  TileLoader<TB> lb;
+
+  float acc[MI][NI][4];
+#pragma unroll
+  for (int i = 0; i < MI; ++i)
+#pragma unroll
+    for (int j = 0; j < NI; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
+
+  const int nk = (kEnd - kBegin + BK - 1) / BK;
+  la.load(A, p.lda, m0, M, kBegin, kEnd, p.vecA, tid);
+  lb.load(B, p.ldb, n0, N, kBegin, kEnd, p.vecB, tid);
+  la.store(sA[0], tid);
+  lb.store(sB[0], tid);
+  __syncthreads();
+
+  // Per-lane ldmatrix coordinates (see the layout notes at the top).
+  const int lr = lane & 7;
+  const int lq = lane >> 3;  // which 8×8 matrix this lane addresses
+
+  for (int kt = 0; kt < nk; ++kt) {
+    const int cur = kt & 1;
+    if (kt + 1 < nk) {  // issue the next tile's global loads now; they land during the mma below
+      const int k0 = kBegin + (kt + 1) * BK;
+      la.load(A, p.lda, m0, M, k0, kEnd, p.vecA, tid);
+      lb.load(B, p.ldb, n0, N, k0, kEnd, p.vecB, tid);
+    }
+    const __nv_bfloat16* a = sA[cur];
+    const __nv_bfloat16* b = sB[cur];
+#pragma unroll
+    for (int ks = 0; ks < BK; ks += 16) {
+      uint32_t af[MI][4];
+      uint32_t bf[NI][2];
+#pragma unroll
+      for (int i = 0; i < MI; ++i) {
+        const int mb = wm + i * 16;
+        if (!TA) {  // [m][k]: matrices (m0-7,k0-7) (m8-15,k0-7) (m0-7,k8-15) (m8-15,k8-15)
+          const int row = mb + lr + 8 * (lq & 1);
+          const int col = ks + 8 * (lq >> 1);
+          ldmatrixX4(af[i], smemAddr(a + row * (BK + PAD) + col));
+        } else {  // [k][m], transposed on load; same matrix order
+          const int krow = ks + lr + 8 * (lq >> 1);
+          const int col = mb + 8 * (lq & 1);
+          ldmatrixX4T(af[i], smemAddr(a + krow * (BM + PAD) + col));
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < NI; j += 2) {
+        const int nb = wn + j * 8;
+        uint32_t r[4];
+        if (TB) {  // [n][k]: (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+          const int row = nb + lr + 8 * (lq >> 1);
+          const int col = ks + 8 * (lq & 1);
+          ldmatrixX4(r, smemAddr(b + row * (BK + PAD) + col));
+        } else {  // [k][n], transposed on load; same matrix order
+          const int krow = ks + lr + 8 * (lq & 1);
+          const int col = nb + 8 * (lq >> 1);
+          ldmatrixX4T(r, smemAddr(b + krow * (BN + PAD) + col));
+        }
+        bf[j][0] = r[0];
+        bf[j][1] = r[1];
+        bf[j + 1][0] = r[2];
+        bf[j + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int i = 0; i < MI; ++i)
+#pragma unroll
+        for (int j = 0; j < NI; ++j) mma16816(acc[i][j], af[i], bf[j][0], bf[j][1]);
+    }
+    if (kt + 1 < nk) {
+      // The other buffer was last read in iteration kt-1, which ended with a barrier.
+      la.store(sA[cur ^ 1], tid);
+      lb.store(sB[cur ^ 1], tid);
+    }
+    __syncthreads();
+  }
+
+  // Epilogue. Accumulator fragment: c0,c1 at (row g, cols 2t, 2t+1), c2,c3 at row g+8.
+  const int g = lane >> 2;
+  const int t4 = lane & 3;
+  const bool atomic = p.kSplitLen > 0;
+#pragma unroll
+  for (int i = 0; i < MI; ++i) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = m0 + wm + i * 16 + g + 8 * h;
+      if (row >= M) continue;
+      float* crow = C + (size_t)row * p.ldc;
+#pragma unroll
+      for (int j = 0; j < NI; ++j) {
+        const int col = n0 + wn + j * 8 + 2 * t4;
+        const float v0 = p.alpha * acc[i][j][2 * h];
+        const float v1 = p.alpha * acc[i][j][2 * h + 1];
+        if (atomic) {  // C was pre-scaled by beta; slices add their partial products
+          if (col < N) atomicAdd(crow + col, v0);
+          if (col + 1 < N) atomicAdd(crow + col + 1, v1);
+        } else if (p.vecC && col + 1 < N) {
+          float2* q = reinterpret_cast<float2*>(crow + col);
+          float2 o = make_float2(v0, v1);
+          if (beta != 0.f) {
+            const float2 c = *q;
+            o.x += beta * c.x;
+            o.y += beta * c.y;
+          }
+          *q = o;
+        } else {
+          if (col < N) crow[col] = beta != 0.f ? v0 + beta * crow[col] : v0;
+          if (col + 1 < N) crow[col + 1] = beta != 0.f ? v1 + beta * crow[col + 1] : v1;
+        }
+      }
+    }
+  }
+}
+
+// C *= beta (beta == 0: C = 0 without reading it), before split-K slices accumulate into C.
+__global__ void scaleKernel(float* C, size_t n, float beta) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    C[i] = beta == 0.f ? 0.f : beta * C[i];
+}
+
+__device__ __forceinline__ float bf16Round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+// ---- small m (≤ 16): memory-bound on B, CUDA cores ------------------------------------------
+// B stored k×n: 8 warps per block share 32 columns (one per lane, 128-byte coalesced rows of B)
+// and split k among themselves, then reduce through shared memory. A's values are warp-uniform
+// loads (broadcast, L1-resident).
+template <int MR, bool TA>
+__global__ void __launch_bounds__(256) skinnyNN(int m, int n, int k, float alpha, const float* __restrict__ A,
+                                                const float* __restrict__ B, float beta, float* C) {
+  __shared__ float red[8][MR][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int j = blockIdx.x * 32 + lane;
+  float acc[MR];
+#pragma unroll
+  for (int i = 0; i < MR; ++i) acc[i] = 0.f;
+  if (j < n) {
+#pragma unroll 4
+    for (int kk = warp; kk < k; kk += 8) {
+      const float b = bf16Round(__ldg(B + (size_t)kk * n + j));
+#pragma unroll
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) {
+          const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
+          acc[i] = fmaf(bf16Round(a), b, acc[i]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < MR; ++i) red[warp][i][lane] = acc[i];
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < MR * 32; idx += 256) {
+    const int i = idx / 32, l = idx % 32;
+    const int jj = blockIdx.x * 32 + l;
+    if (i >= m || jj >= n) continue;
+    float s = 0.f;
+#pragma unroll
+    for (int w = 0; w < 8; ++w) s += red[w][i][l];
+    float* c = C + (size_t)i * n + jj;
+    *c = beta != 0.f ? alpha * s + beta * *c : alpha * s;
+  }
+}
+
+// B stored n×k: one warp per output column j; lanes stride along the contiguous k, then a
+// shuffle reduction per row.
+template <int MR, bool TA>
+__global__ void __launch_bounds__(256) skinnyNT(int m, int n, int k, float alpha, const float* __restrict__ A,
+                                                const float* __restrict__ B, float beta, float* C) {
+  const int lane = threadIdx.x & 31;
+  const int j = blockIdx.x * 8 + (threadIdx.x >> 5);
+  if (j >= n) return;
+  float acc[MR];
+#pragma unroll
+  for (int i = 0; i < MR; ++i) acc[i] = 0.f;
+  const float* brow = B + (size_t)j * k;
+#pragma unroll 4
+  for (int kk = lane; kk < k; kk += 32) {
+    const float b = bf16Round(__ldg(brow + kk));
+#pragma unroll
+    for (int i = 0; i < MR; ++i) {
+      if (i < m) {
+        const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
+        acc[i] = fmaf(bf16Round(a), b, acc[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < MR; ++i) {
+    float s = acc[i];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0 && i < m) {
+      float* c = C + (size_t)i * n + j;
+      *c = beta != 0.f ? alpha * s + beta * *c : alpha * s;
+    }
+  }
+}
+
+template <int MR>
+void launchSkinny(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B,
+                  float beta, float* C) {
+  if (!transB) {
+    dim3 grid((n + 31) / 32);
+    if (transA) skinnyNN<MR, true><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+    else skinnyNN<MR, false><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+  } else {
+    dim3 grid((n + 7) / 8);
+    if (transA) skinnyNT<MR, true><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+    else skinnyNT<MR, false><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+bool aligned8(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 7) == 0; }
+
+void launchTiled(bool transA, bool transB, dim3 grid, const GemmParams& p) {
+  if (!transA && !transB) gemmKernel<false, false><<<grid, THREADS>>>(p);
+  else if (!transA && transB) gemmKernel<false, true><<<grid, THREADS>>>(p);
+  else if (transA && !transB) gemmKernel<true, false><<<grid, THREADS>>>(p);
+  else gemmKernel<true, true><<<grid, THREADS>>>(p);
+}
+
+// Streaming multiprocessors and resident tiled blocks per SM, read once (no device sync).
+struct DeviceInfo {
+  int sms = 0;
+  int blocksPerSm = 1;
+};
+DeviceInfo& deviceInfo() {
+  static DeviceInfo info;
+  if (info.sms == 0) {
+    int dev = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&info.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+    int b = 1;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemmKernel<false, false>, THREADS, 0) == cudaSuccess && b > 0)
+      info.blocksPerSm = b;
+  }
+  return info;
+}
+
+// Split-K factor: pick the slice count (each slice ≥ 512 of k) that best fills whole waves.
+int chooseSplit(int tiles, int K) {
+  const DeviceInfo& d = deviceInfo();
+  const int slots = d.sms * d.blocksPerSm;
+  if (tiles >= slots || K < 1024) return 1;
+  const int maxS = K / 512;
+  int best = 1;
+  double bestEff = 0;
+  for (int s = 1; s <= maxS && s <= 16; ++s) {
+    const long long blocks = (long long)tiles * s;
+    const long long waves = (blocks + slots - 1) / slots;
+    const double eff = (double)blocks / (double)(waves * slots);
+    if (eff > bestEff + 0.05) {  // a new slice must buy a real gain (atomics and C pre-scale cost)
+      bestEff = eff;
+      best = s;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B, float beta,
+          float* C) {
+  if (m < 1 || n < 1 || k < 1)
+    throw std::invalid_argument("handgrad gemm: m, n, k must be >= 1 (got " + std::to_string(m) + ", " +
+                                std::to_string(n) + ", " + std::to_string(k) + ")");
+  if (!A || !B || !C) throw std::invalid_argument("handgrad gemm: null pointer");
+
+  if (m <= 16) {
+    if (m == 1) launchSkinny<1>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    else if (m <= 2) launchSkinny<2>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    else if (m <= 4) launchSkinny<4>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    else if (m <= 8) launchSkinny<8>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    else launchSkinny<16>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    check(cudaGetLastError(), "skinny gemm launch");
+    return;
+  }
+
+  GemmParams p{};
+  p.A = A;
+  p.B = B;
+  p.C = C;
+  p.M = m;
+  p.N = n;
+  p.K = k;
+  p.lda = transA ? m : k;
+  p.ldb = transB ? k : n;
+  p.ldc = n;
+  p.alpha = alpha;
+  p.beta = beta;
+  p.vecA = p.lda % 4 == 0 && aligned16(A);
+  p.vecB = p.ldb % 4 == 0 && aligned16(B);
+  p.vecC = p.ldc % 2 == 0 && aligned8(C);
+  p.group = 0;
+
+  const int tilesM = (m + BM - 1) / BM, tilesN = (n + BN - 1) / BN;
+  const int split = chooseSplit(tilesM * tilesN, k);
+  dim3 grid(tilesN, tilesM, 1);
+  if (split > 1) {
+    // Slices are whole multiples of BK so only the last one has a ragged k edge.
+    int len = (k + split - 1) / split;
+    len = (len + BK - 1) / BK * BK;
+    p.kSplitLen = len;
+    grid.z = (k + len - 1) / len;
+    const size_t total = (size_t)m * n;
+    const int blocks = (int)((total + 1023) / 1024 < 4096 ? (total + 1023) / 1024 : 4096);
+    scaleKernel<<<blocks, 256>>>(C, total, beta);
+    check(cudaGetLastError(), "gemm scale launch");
+  }
+  launchTiled(transA, transB, grid, p);
+  check(cudaGetLastError(), "gemm launch");
+}
+
+void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k, const float* A, const float* B,
+                 float beta, float* C) {
+  if (mode < 0 || mode > 2) throw std::invalid_argument("handgrad groupedGemm: mode must be 0 (nn), 1 (nt) or 2 (tn)");
+  if (G < 1 || n < 1 || k < 1 || maxRows < 0)
+    throw std::invalid_argument("handgrad groupedGemm: need G, n, k >= 1 and maxRows >= 0 (got G=" + std::to_string(G) +
+                                ", n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                                ", maxRows=" + std::to_string(maxRows) + ")");
+  if (!offsets || !A || !B || !C) throw std::invalid_argument("handgrad groupedGemm: null pointer");
+  if (maxRows == 0) return;  // no rows anywhere: nothing to compute or touch
+
+  GemmParams p{};
+  p.A = A;
+  p.B = B;
+  p.C = C;
+  p.alpha = 1.f;
+  p.G = G;
+  p.offsets = offsets;
+  p.N = n;
+  if (mode == 2) {
+    // C_g[k×n] += A_gᵀ · B_g: op(A) = A_gᵀ (stored rows×k, so "transA" with pitch k), B_g rows×n.
+    p.group = 2;
+    p.M = k;
+    p.K = 0;  // per group, from the offsets
+    p.lda = k;
+    p.ldb = n;
+    p.ldc = n;
+    p.beta = 1.f;
+    p.strideC = (long long)k * n;
+    p.vecA = k % 4 == 0 && aligned16(A);
+    p.vecB = n % 4 == 0 && aligned16(B);
+    p.vecC = n % 2 == 0 && aligned8(C);
+    dim3 grid((n + BN - 1) / BN, (k + BM - 1) / BM, G);
+    launchTiled(true, false, grid, p);
+  } else {
+    const bool tb = mode == 1;
+    p.group = 1;
+    p.M = 0;  // per group, from the offsets
+    p.K = k;
+    p.lda = k;
+    p.ldb = tb ? k : n;
+    p.ldc = n;
+    p.beta = beta;
+    p.strideB = (long long)k * n;
+    p.vecA = k % 4 == 0 && aligned16(A);
+    p.vecB = p.ldb % 4 == 0 && aligned16(B);
+    p.vecC = n % 2 == 0 && aligned8(C);
+    // Σ_g ceil(rows_g / BM) ≤ ceil(maxRows / BM) + G - 1: an upper bound on the row tiles.
+    const long long tilesY = ((long long)maxRows + BM - 1) / BM + G;
+    if (tilesY > 65535) throw std::invalid_argument("handgrad groupedGemm: too many rows for the grid");
+    dim3 grid((n + BN - 1) / BN, (unsigned)tilesY, 1);
+    launchTiled(false, tb, grid, p);
+  }
+  check(cudaGetLastError(), "groupedGemm launch");
+}
+
+}  // namespace handgrad

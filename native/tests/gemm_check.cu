@@ -1,0 +1,381 @@
+// Standalone check and benchmark of native/gemm.cu (handgrad::gemm, handgrad::groupedGemm).
+// Build and run on the GPU machine:
+//   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/gemm_check.cu native/gemm.cu -o /tmp/gemm_check
+//   /tmp/gemm_check            (all checks, then timings)
+//   /tmp/gemm_check --quick    (checks only)
+// Inputs are drawn already rounded to bf16, so the kernels' bf16 conversion is exact and the only
+// difference from the reference (a naive kernel accumulating in double) is fp32 accumulation
+// order: the errors reported should sit near 1e-6, and anything above 1e-3 FAILs.
+// Errors: normwise ‖out − ref‖_F / ‖ref‖_F, and elementwise max |out − ref| / (Σ|α a b| + |β c|),
+// i.e. relative to the natural error bound of each dot product (cancellation cannot inflate it).
+// Every output is poisoned with NaN (beta = 0) or random values before the run; rows outside every
+// group, and empty groups' C_g in 'tn', must come back bit-identical.
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+#define CK(x)                                                                                  \
+  do {                                                                                         \
+    cudaError_t e_ = (x);                                                                      \
+    if (e_ != cudaSuccess) {                                                                   \
+      std::fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__, #x); \
+      std::exit(2);                                                                            \
+    }                                                                                          \
+  } while (0)
+
+static int failures = 0;
+static int cases = 0;
+static std::mt19937_64 rng(12345);
+
+static float bf16r(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+// Random bf16-representable values in [-1, 1), generated on the host (fresh per call).
+static void randomFill(std::vector<float>& v) {
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  for (auto& x : v) x = bf16r(d(rng));
+}
+
+struct DevBuf {
+  float* p = nullptr;
+  size_t n = 0;
+  explicit DevBuf(size_t n_) : n(n_) { CK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float))); }
+  ~DevBuf() { cudaFree(p); }
+  void up(const std::vector<float>& h) { CK(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice)); }
+  std::vector<float> down() const {
+    std::vector<float> h(n);
+    CK(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    return h;
+  }
+};
+
+// Reference: C = alpha·op(A)·op(B) + beta·C0 in double; bound = Σ|alpha a b| + |beta c|.
+__global__ void refGemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, const float* C0, int ldc, double* ref, double* bound) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int i = blockIdx.y;
+  if (j >= n || i >= m) return;
+  double s = 0, sa = 0;
+  for (int kk = 0; kk < k; ++kk) {
+    const double a = ta ? A[(size_t)kk * lda + i] : A[(size_t)i * lda + kk];
+    const double b = tb ? B[(size_t)j * ldb + kk] : B[(size_t)kk * ldb + j];
+    s += a * b;
+    sa += fabs(a * b);
+  }
+  double c = 0;
+  if (beta != 0.f) c = (double)beta * C0[(size_t)i * ldc + j];
+  ref[(size_t)i * ldc + j] = (double)alpha * s + c;
+  bound[(size_t)i * ldc + j] = fabs((double)alpha) * sa + fabs(c);
+}
+
+static void runRef(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
+                   float beta, const float* C0, int ldc, double* ref, double* bound) {
+  if (m <= 0) return;
+  dim3 grid((n + 127) / 128, m);
+  refGemm<<<grid, 128>>>(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C0, ldc, ref, bound);
+  CK(cudaGetLastError());
+}
+
+struct Err {
+  double norm = 0, elem = 0;
+  long long nonFinite = 0, changedOutside = 0;
+};
+
+// Compare out against ref over `count` elements; `inside[e]` says which elements the op may write.
+static void accumulateErr(const std::vector<float>& out, const std::vector<double>& ref,
+                          const std::vector<double>& bound, size_t begin, size_t end, double& num, double& den,
+                          Err& e) {
+  for (size_t x = begin; x < end; ++x) {
+    const double o = out[x];
+    if (!std::isfinite(o)) {
+      e.nonFinite++;
+      continue;
+    }
+    const double d = o - ref[x];
+    num += d * d;
+    den += ref[x] * ref[x];
+    const double b = bound[x] > 0 ? bound[x] : 1e-30;
+    const double rel = std::fabs(d) / b;
+    if (std::fabs(d) > 0 && rel > e.elem) e.elem = rel;
+  }
+}
+
+static bool report(const std::string& name, const Err& e) {
+  cases++;
+  const bool ok = e.nonFinite == 0 && e.changedOutside == 0 && e.norm <= 1e-3 && e.elem <= 1e-3;
+  if (!ok) failures++;
+  std::printf("%s %-58s norm %.2e  elem %.2e%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), e.norm, e.elem,
+              e.nonFinite ? ("  nonfinite " + std::to_string(e.nonFinite)).c_str() : "",
+              e.changedOutside ? ("  touched-outside " + std::to_string(e.changedOutside)).c_str() : "");
+  return ok;
+}
+
+// ---- plain gemm ---------------------------------------------------------------------------------
+static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
+  std::vector<float> hA((size_t)m * k), hB((size_t)k * n), hC((size_t)m * n);
+  randomFill(hA);
+  randomFill(hB);
+  if (beta == 0.f) std::fill(hC.begin(), hC.end(), NAN);  // must never be read
+  else randomFill(hC);
+  DevBuf A(hA.size()), B(hB.size()), C(hC.size()), C0(hC.size());
+  A.up(hA);
+  B.up(hB);
+  C.up(hC);
+  C0.up(hC);
+  double *ref, *bound;
+  CK(cudaMalloc(&ref, hC.size() * sizeof(double)));
+  CK(cudaMalloc(&bound, hC.size() * sizeof(double)));
+  runRef(ta, tb, m, n, k, alpha, A.p, ta ? m : k, B.p, tb ? k : n, beta, C0.p, n, ref, bound);
+  handgrad::gemm(ta, tb, m, n, k, alpha, A.p, B.p, beta, C.p);
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<double> hr(hC.size()), hb(hC.size());
+  CK(cudaMemcpy(hr.data(), ref, hr.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(hb.data(), bound, hb.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  cudaFree(ref);
+  cudaFree(bound);
+  const auto out = C.down();
+  Err e;
+  double num = 0, den = 0;
+  accumulateErr(out, hr, hb, 0, out.size(), num, den, e);
+  e.norm = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  char name[160];
+  std::snprintf(name, sizeof name, "gemm %s%s m=%d n=%d k=%d alpha=%g beta=%g", ta ? "t" : "n", tb ? "t" : "n", m, n,
+                k, alpha, beta);
+  report(name, e);
+}
+
+// ---- grouped gemm ------------------------------------------------------------------------------
+static const char* modeName(int mode) { return mode == 0 ? "nn" : mode == 1 ? "nt" : "tn"; }
+
+static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, int n, int k, float beta,
+                         const char* label) {
+  const int G = (int)rows.size();
+  std::vector<int> off(G + 1, 0);
+  for (int g = 0; g < G; ++g) off[g + 1] = off[g] + rows[g];
+  const int total = off[G];
+  if (total > maxRows) {
+    std::printf("bad test: total rows > maxRows\n");
+    std::exit(2);
+  }
+  // Shapes: A [maxRows, k]; nn: B [G,k,n], C [maxRows,n]; nt: B [G,n,k], C [maxRows,n];
+  // tn: A [maxRows,k], B [maxRows,n], C [G,k,n].
+  std::vector<float> hA((size_t)maxRows * k);
+  std::vector<float> hB(mode == 2 ? (size_t)maxRows * n : (size_t)G * k * n);
+  std::vector<float> hC(mode == 2 ? (size_t)G * k * n : (size_t)maxRows * n);
+  randomFill(hA);
+  randomFill(hB);
+  const bool nanC = mode != 2 && beta == 0.f;
+  if (nanC) std::fill(hC.begin(), hC.end(), NAN);
+  else randomFill(hC);
+  // Rows outside every group keep a recognisable finite value for 'nn'/'nt' (checked bitwise).
+  if (mode != 2)
+    for (size_t x = (size_t)total * n; x < hC.size(); ++x) hC[x] = 7.25f;
+  DevBuf A(hA.size()), B(hB.size()), C(hC.size()), C0(hC.size());
+  A.up(hA);
+  B.up(hB);
+  C.up(hC);
+  C0.up(hC);
+  int* dOff;
+  CK(cudaMalloc(&dOff, (G + 1) * sizeof(int)));
+  CK(cudaMemcpy(dOff, off.data(), (G + 1) * sizeof(int), cudaMemcpyHostToDevice));
+  double *ref, *bound;
+  CK(cudaMalloc(&ref, hC.size() * sizeof(double)));
+  CK(cudaMalloc(&bound, hC.size() * sizeof(double)));
+  for (int g = 0; g < G; ++g) {
+    const int r = rows[g];
+    if (mode == 0)
+      runRef(false, false, r, n, k, 1.f, A.p + (size_t)off[g] * k, k, B.p + (size_t)g * k * n, n, beta,
+             C0.p + (size_t)off[g] * n, n, ref + (size_t)off[g] * n, bound + (size_t)off[g] * n);
+    else if (mode == 1)
+      runRef(false, true, r, n, k, 1.f, A.p + (size_t)off[g] * k, k, B.p + (size_t)g * k * n, k, beta,
+             C0.p + (size_t)off[g] * n, n, ref + (size_t)off[g] * n, bound + (size_t)off[g] * n);
+    else if (r > 0)
+      runRef(true, false, k, n, r, 1.f, A.p + (size_t)off[g] * k, k, B.p + (size_t)off[g] * n, n, 1.f,
+             C0.p + (size_t)g * k * n, n, ref + (size_t)g * k * n, bound + (size_t)g * k * n);
+  }
+  handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, beta, C.p);
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<double> hr(hC.size()), hb(hC.size());
+  CK(cudaMemcpy(hr.data(), ref, hr.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(hb.data(), bound, hb.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  cudaFree(ref);
+  cudaFree(bound);
+  cudaFree(dOff);
+  const auto out = C.down();
+  Err e;
+  double num = 0, den = 0;
+  if (mode == 2) {
+    for (int g = 0; g < G; ++g) {
+      const size_t b = (size_t)g * k * n, en = b + (size_t)k * n;
+      if (rows[g] == 0) {
+        for (size_t x = b; x < en; ++x)
+          if (std::memcmp(&out[x], &hC[x], 4) != 0) e.changedOutside++;
+      } else {
+        accumulateErr(out, hr, hb, b, en, num, den, e);
+      }
+    }
+  } else {
+    accumulateErr(out, hr, hb, 0, (size_t)total * n, num, den, e);
+    for (size_t x = (size_t)total * n; x < out.size(); ++x)
+      if (std::memcmp(&out[x], &hC[x], 4) != 0) e.changedOutside++;
+  }
+  e.norm = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  char name[200];
+  std::snprintf(name, sizeof name, "grouped %s G=%d rows=%d/%d n=%d k=%d beta=%g %s", modeName(mode), G, total,
+                maxRows, n, k, beta, label);
+  report(name, e);
+}
+
+// ---- timing ------------------------------------------------------------------------------------
+template <class F>
+static double medianMs(F f) {
+  for (int i = 0; i < 3; ++i) f();
+  CK(cudaDeviceSynchronize());
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  std::vector<float> t;
+  for (int i = 0; i < 20; ++i) {
+    CK(cudaEventRecord(a));
+    f();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  CK(cudaGetLastError());
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(t.begin(), t.end());
+  return 0.5 * (t[9] + t[10]);
+}
+
+static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, float beta) {
+  std::vector<float> hA((size_t)m * k), hB((size_t)k * n), hC((size_t)m * n);
+  randomFill(hA);
+  randomFill(hB);
+  randomFill(hC);
+  DevBuf A(hA.size()), B(hB.size()), C(hC.size());
+  A.up(hA);
+  B.up(hB);
+  C.up(hC);
+  const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p); });
+  const double flop = 2.0 * m * n * k;
+  std::printf("TIME %-34s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", label, ta ? "t" : "n", tb ? "t" : "n", m,
+              n, k, ms, flop / ms * 1e-9);
+}
+
+static void timeGrouped(const char* label, int mode, const std::vector<int>& rows, int n, int k) {
+  const int G = (int)rows.size();
+  std::vector<int> off(G + 1, 0);
+  for (int g = 0; g < G; ++g) off[g + 1] = off[g] + rows[g];
+  const int maxRows = off[G];
+  std::vector<float> hA((size_t)maxRows * k);
+  std::vector<float> hB(mode == 2 ? (size_t)maxRows * n : (size_t)G * k * n);
+  std::vector<float> hC(mode == 2 ? (size_t)G * k * n : (size_t)maxRows * n);
+  randomFill(hA);
+  randomFill(hB);
+  randomFill(hC);
+  DevBuf A(hA.size()), B(hB.size()), C(hC.size());
+  A.up(hA);
+  B.up(hB);
+  C.up(hC);
+  int* dOff;
+  CK(cudaMalloc(&dOff, (G + 1) * sizeof(int)));
+  CK(cudaMemcpy(dOff, off.data(), (G + 1) * sizeof(int), cudaMemcpyHostToDevice));
+  const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p); });
+  cudaFree(dOff);
+  const double flop = 2.0 * maxRows * n * k;
+  std::printf("TIME %-34s %s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", label, modeName(mode), maxRows, n, k, ms,
+              flop / ms * 1e-9);
+}
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  int dev = 0;
+  CK(cudaGetDevice(&dev));
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, dev));
+  std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+
+  // Ragged shapes × all transpositions × alpha/beta (beta = 0 with NaN-filled C).
+  const int shapes[][3] = {{1, 1, 1},     {1, 7, 3},       {2, 33, 64},    {5, 7, 513},     {16, 300, 77},
+                           {17, 33, 5},   {1, 4096, 512},  {3, 1000, 17},  {67, 131, 300},  {128, 128, 32},
+                           {129, 257, 65}, {257, 255, 1023}, {1000, 1, 1}, {300, 200, 1},   {96, 520, 4100},
+                           {200, 300, 9000}};
+  const float ab[][2] = {{1.f, 0.f}, {0.5f, 1.f}, {-1.5f, 0.25f}};
+  for (auto& s : shapes)
+    for (int t = 0; t < 4; ++t)
+      for (auto& x : ab) checkGemm(t & 2, t & 1, s[0], s[1], s[2], x[0], x[1]);
+
+  // The MoE training step's shapes (batch 8192 tokens, d 512, vocab 4096) and decoding (m = 1..16).
+  struct S { bool ta, tb; int m, n, k; };
+  const S moe[] = {{false, false, 8192, 1536, 512}, {false, false, 8192, 512, 512}, {false, true, 8192, 512, 1536},
+                   {true, false, 512, 1536, 8192},  {false, false, 8192, 4096, 512}, {false, true, 8192, 512, 4096},
+                   {true, false, 512, 4096, 8192},  {false, false, 1, 4096, 512},    {false, false, 16, 1536, 512},
+                   {false, true, 4, 512, 1536}};
+  for (auto& s : moe) {
+    checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 0.f);
+    checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 1.f);
+  }
+
+  // Grouped: uneven groups with an empty one, and spare rows past offsets[G] that must stay put.
+  const std::vector<int> uneven = {130, 0, 1, 257, 64, 3};
+  for (int mode = 0; mode < 3; ++mode) {
+    for (float beta : {0.f, 1.f}) {
+      if (mode == 2 && beta == 0.f) continue;  // 'tn' always accumulates
+      checkGrouped(mode, uneven, 500, 96, 64, beta, "uneven+empty");
+      checkGrouped(mode, uneven, 455, 37, 29, beta, "ragged n,k");
+      checkGrouped(mode, {0, 0, 5}, 9, 130, 17, beta, "leading empties");
+      checkGrouped(mode, {1}, 1, 1, 1, beta, "1x1x1");
+    }
+  }
+  // MoE expert shapes: 8 experts, ~2048 rows each (uneven), d 512, hidden 1024 (gu = 2048).
+  const std::vector<int> moeRows = {2300, 1800, 2048, 2100, 1950, 2200, 1700, 2286};  // 16384 = 8192·2
+  for (float beta : {0.f, 1.f}) {
+    checkGrouped(0, moeRows, 16384, 2048, 512, beta, "moe W1");
+    checkGrouped(0, moeRows, 16384, 512, 1024, beta, "moe W2");
+    checkGrouped(1, moeRows, 16384, 512, 2048, beta, "moe dX1");
+    checkGrouped(1, moeRows, 16384, 1024, 512, beta, "moe dH");
+  }
+  checkGrouped(2, moeRows, 16384, 2048, 512, 1.f, "moe dW1");
+  checkGrouped(2, moeRows, 16384, 512, 1024, 1.f, "moe dW2");
+
+  std::printf("%d/%d cases passed\n", cases - failures, cases);
+
+  if (!quick) {
+    timeGemm("QKV", false, false, 8192, 1536, 512, 0.f);
+    timeGemm("attn out / proj", false, false, 8192, 512, 512, 0.f);
+    timeGemm("dX of QKV", false, true, 8192, 512, 1536, 0.f);
+    timeGemm("dW of QKV (+=)", true, false, 512, 1536, 8192, 1.f);
+    timeGemm("logits", false, false, 8192, 4096, 512, 0.f);
+    timeGemm("dX of logits", false, true, 8192, 512, 4096, 0.f);
+    timeGemm("dW of logits (+=)", true, false, 512, 4096, 8192, 1.f);
+    timeGemm("decode logits m=1", false, false, 1, 4096, 512, 0.f);
+    timeGemm("decode QKV m=16", false, false, 16, 1536, 512, 0.f);
+    timeGrouped("experts W1 (gu)", 0, moeRows, 2048, 512);
+    timeGrouped("experts W2", 0, moeRows, 512, 1024);
+    timeGrouped("experts dX of W1", 1, moeRows, 512, 2048);
+    timeGrouped("experts dH of W2", 1, moeRows, 1024, 512);
+    timeGrouped("experts dW1 (+=)", 2, moeRows, 2048, 512);
+    timeGrouped("experts dW2 (+=)", 2, moeRows, 512, 1024);
+  }
+  if (failures) {
+    std::printf("FAILED: %d of %d cases\n", failures, cases);
+    return 1;
+  }
+  std::printf("ALL PASS\n");
+  return 0;
+}
