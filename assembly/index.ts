@@ -1,6 +1,7 @@
 // Entry of the plain-SIMD build: every kernel family, re-exported. One file per op family,
 // mirroring src/ops: gemm, elementwise (activations), rows (softmax, cross-entropy, bias),
-// layernorm, embedding, optim (Adam, norms), recurrent (fused LSTM/GRU cells).
+// layernorm, embedding, optim (Adam, norms), recurrent (fused LSTM/GRU cells), attention (fused
+// flash-style attention), moe (SwiGLU and the MoE helpers).
 export * from './memory';
 export * from './gemm';
 export * from './elementwise';
@@ -9,3 +10,5 @@ export * from './layernorm';
 export * from './embedding';
 export * from './optim';
 export * from './recurrent';
+export * from './attention';
+export * from './moe';

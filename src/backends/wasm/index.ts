@@ -4,13 +4,14 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import type { Activation, AdamParams, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { checkGemmArgs, checkRows, checkSameSize } from '../../ops/checks.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
+import * as tx from '../reference/transformer-ops.js';
 
 export type { KernelPath } from './runtime.js';
 
@@ -85,8 +86,11 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   const heap = new WasmHeap(base);
   const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
   const k = instance.exports as unknown as Kernels;
+  // The fused attention kernels' block scratch: allocated once, first, so no mark/release of a
+  // caller can ever hand it out again.
+  const attnScratch = heap.alloc(k.attentionScratchBytes());
   const gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
-  return new WasmOps(path, k, heap, gemm);
+  return new WasmOps(path, k, heap, gemm, attnScratch);
 }
 
 function abort(): never {
@@ -106,7 +110,8 @@ export class WasmOps implements Ops {
   readonly name: string;
   readonly dtype = 'f32' as const;
 
-  constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine) {
+  constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
+    private readonly attnScratch: number) {
     this.name = `wasm-${path}`;
   }
 
@@ -333,6 +338,160 @@ export class WasmOps implements Ops {
     checkRows('gruPaperGatesBackward', B, H, ['hPrev', hPrev], ['drh', drh], ['dhPrev', dhPrev]);
     this.k.gruPaperGatesBackward(ptr(rz), ptr(hPrev), ptr(drh), ptr(drz), ptr(dhPrev), B, H);
   }
+
+  // ==== transformer and MoE ops (contracts in src/ops/types.ts; semantics:
+  // src/backends/reference/transformer-ops.ts). Attention and SwiGLU are fused SIMD kernels
+  // (assembly/attention.ts, assembly/moe.ts); the grouped GEMM runs the packed (threaded) GEMM once
+  // per group on pointer offsets; routing and the dispatch plan are O(n·E) loops, run by the
+  // reference functions on Float32Array views of the heap.
+
+  attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
+    checkAttention('attention', s, q, k, v, out);
+    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    this.k.attention(ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), s.B, s.H, s.D, s.Tq, s.Tk, s.causal ? 1 : 0, s.qOffset,
+      s.qStride, s.kvStride, s.oStride, s.scale, this.attnScratch);
+  }
+  attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
+    dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
+    const op = 'attentionBackward';
+    checkAttention(op, s, q, k, v, out);
+    need(op, 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    const qRows = s.B * s.Tq, kRows = s.B * s.Tk, width = s.H * s.D;
+    need(op, 'dout', dout, spanOf(qRows, s.oStride, width), 'rows·oStride');
+    need(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
+    need(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    need(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    this.k.attentionBackward(ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), ptr(dout), ptr(dq), ptr(dk), ptr(dv),
+      s.B, s.H, s.D, s.Tq, s.Tk, s.causal ? 1 : 0, s.qOffset, s.qStride, s.kvStride, s.oStride, s.scale, this.attnScratch);
+  }
+
+  swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
+    checkCounts('swiglu', { rows, F });
+    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swiglu', 'out', out, rows * F, 'rows·F');
+    this.k.swiglu(ptr(gu), ptr(out), rows, F);
+  }
+  swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
+    checkCounts('swigluBackward', { rows, F });
+    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
+    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    this.k.swigluBackward(ptr(gu), ptr(dout), ptr(dgu), rows, F);
+  }
+
+  groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
+    A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
+    const op = `groupedGemm(${mode})`;
+    if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
+    if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
+    checkCounts(op, { G, n, k });
+    if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
+    const off = offsets.data;
+    if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
+    for (let g = 0; g < G; g++) {
+      if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
+    }
+    const rows = off[G];
+    need(op, 'A', A, rows * k, 'offsets[G]·k');
+    if (mode === 'tn') {
+      need(op, 'B', B, rows * n, 'offsets[G]·n');
+      need(op, 'C', C, G * k * n, 'G·k·n');
+    } else {
+      need(op, 'B', B, G * k * n, 'G·k·n');
+      need(op, 'C', C, rows * n, 'offsets[G]·n');
+    }
+    // Byte offsets straight into the packed GEMM: no view objects per group.
+    const a = ptr(A), b = ptr(B), c = ptr(C);
+    for (let g = 0; g < G; g++) {
+      const r0 = off[g], m = off[g + 1] - r0;
+      if (m === 0) continue; // nothing to write ('tn': C_g stays exactly as it was)
+      if (mode === 'tn') {
+        this.gemmEngine.gemm(true, false, k, n, m, 1, a + r0 * k * 4, b + r0 * n * 4, 1, c + g * k * n * 4);
+      } else {
+        this.gemmEngine.gemm(false, mode === 'nt', m, n, k, 1, a + r0 * k * 4, b + g * k * n * 4, beta, c + r0 * n * 4);
+      }
+    }
+  }
+
+  moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    checkRouting('moeRoute', n, E, k);
+    need('moeRoute', 'logits', logits, n * E, 'n·E');
+    need('moeRoute', 'probs', probs, n * E, 'n·E');
+    need('moeRoute', 'lse', lse, n, 'n');
+    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
+    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
+  }
+  moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
+    slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
+    checkRouting('moePlan', n, E, k);
+    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
+    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
+    need('moePlan', 'slot', slot, n * k, 'n·k');
+    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
+    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
+    need('moePlan', 'routed', routed, E, 'E');
+    checkExperts('moePlan', topIdx, n * k, E);
+    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
+  }
+  moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
+    checkCounts('moeCombine', { n, k, C });
+    need('moeCombine', 'slot', slot, n * k, 'n·k');
+    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
+    need('moeCombine', 'y', y, n * C, 'n·C');
+    checkSlots('moeCombine', slot, n * k, yd.size / Math.max(C, 1));
+    // Row by row with the SIMD fill/axpy kernels (C is the model width: hundreds of floats).
+    const s = slot.data, g = topGate.data, yp = ptr(y), ydp = ptr(yd);
+    for (let t = 0; t < n; t++) {
+      const yo = yp + t * C * 4;
+      this.k.fill(yo, C, 0);
+      for (let j = 0; j < k; j++) {
+        const r = s[t * k + j];
+        if (r >= 0) this.k.axpy(g[t * k + j], ydp + r * C * 4, yo, C);
+      }
+    }
+  }
+  moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
+    n: number, k: number, C: number): void {
+    const op = 'moeCombineBackward';
+    checkCounts(op, { n, k, C });
+    need(op, 'yd', yd, n * k * C, 'n·k·C');
+    need(op, 'slot', slot, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dy', dy, n * C, 'n·C');
+    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    checkSlots(op, slot, n * k, n * k);
+    const s = slot.data, g = topGate.data, dg = dgate.data;
+    const ydp = ptr(yd), dyp = ptr(dy), dydp = ptr(dyd);
+    this.k.fill(dydp, n * k * C, 0);
+    for (let t = 0; t < n; t++) {
+      const dyo = dyp + t * C * 4;
+      for (let j = 0; j < k; j++) {
+        const r = s[t * k + j];
+        if (r < 0) { dg[t * k + j] = 0; continue; }
+        this.k.axpy(g[t * k + j], dyo, dydp + r * C * 4, C); // the row was zeroed: axpy writes g·dy
+        dg[t * k + j] = this.k.dot(dyo, ydp + r * C * 4, C);
+      }
+    }
+  }
+  moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
+    balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    const op = 'moeRouteBackward';
+    checkRouting(op, n, E, k);
+    need(op, 'probs', probs, n * E, 'n·E');
+    need(op, 'lse', lse, n, 'n');
+    need(op, 'topIdx', topIdx, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
+    need(op, 'dlogits', dlogits, n * E, 'n·E');
+    checkExperts(op, topIdx, n * k, E);
+    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
+      zGrad, dlogits.data, n, E, k, renormalize);
+  }
 }
 
 function activationIndex(kind: Activation): number {
@@ -346,5 +505,58 @@ function checkIds(op: string, ids: IntTensor, n: number, vocab: number): void {
   const d = ids.data;
   for (let i = 0; i < n; i++) {
     if (d[i] < 0 || d[i] >= vocab) throw new RangeError(`${op}: id ${d[i]} at position ${i} is outside 0..${vocab - 1}`);
+  }
+}
+
+// ---- argument checks of the transformer / MoE ops (the same messages as the reference backend's;
+// they would belong in src/ops/checks.ts, shared, which this backend does not own) ----------------
+
+function checkCounts(op: string, counts: Record<string, number>): void {
+  for (const [name, v] of Object.entries(counts)) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
+  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
+}
+
+/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
+function spanOf(rows: number, stride: number, width: number): number {
+  return rows === 0 ? 0 : (rows - 1) * stride + width;
+}
+
+function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
+  checkCounts(op, { B: s.B, H: s.H, D: s.D, Tq: s.Tq, Tk: s.Tk, qStride: s.qStride, kvStride: s.kvStride, oStride: s.oStride });
+  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
+  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
+  const width = s.H * s.D;
+  for (const [name, st] of [['qStride', s.qStride], ['kvStride', s.kvStride], ['oStride', s.oStride]] as const) {
+    if (st < width) throw new RangeError(`${op}: ${name} = ${st} is less than H·D = ${width}, so rows would overlap`);
+  }
+  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
+  need(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
+  need(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
+}
+
+function checkRouting(op: string, n: number, E: number, k: number): void {
+  checkCounts(op, { n, E });
+  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
+  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
+}
+
+function checkExperts(op: string, topIdx: IntTensor, count: number, E: number): void {
+  const d = topIdx.data;
+  for (let a = 0; a < count; a++) {
+    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
+  }
+}
+
+function checkSlots(op: string, slot: IntTensor, count: number, rows: number): void {
+  const d = slot.data;
+  for (let a = 0; a < count; a++) {
+    if (d[a] >= rows) throw new RangeError(`${op}: slot[${a}] = ${d[a]} is past the ${rows} dispatched rows of yd`);
   }
 }

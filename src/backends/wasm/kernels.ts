@@ -52,4 +52,19 @@ export interface Kernels {
   gruPaperOutput(rz: number, xn: number, hPrev: number, h: number, B: number, H: number): void;
   gruPaperOutputBackward(rz: number, n: number, hPrev: number, dh: number, drz: number, dn: number, dhPrev: number, B: number, H: number): void;
   gruPaperGatesBackward(rz: number, hPrev: number, drh: number, drz: number, dhPrev: number, B: number, H: number): void;
+
+  // assembly/attention.ts: fused flash-style attention (contract: Ops.attention in src/ops/types.ts).
+  // causal is 0/1; scratch is attentionScratchBytes() bytes, allocated once by the backend.
+  attentionScratchBytes(): number;
+  attention(q: number, k: number, v: number, out: number, lse: number, B: number, H: number, D: number,
+    Tq: number, Tk: number, causal: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
+    scale: number, scratch: number): void;
+  attentionBackward(q: number, k: number, v: number, out: number, lse: number, dout: number,
+    dq: number, dk: number, dv: number, B: number, H: number, D: number, Tq: number, Tk: number, causal: number,
+    qOffset: number, qStride: number, kvStride: number, oStride: number, scale: number, scratch: number): void;
+
+  // assembly/moe.ts
+  swiglu(gu: number, out: number, rows: number, F: number): void;
+  swigluBackward(gu: number, dout: number, dgu: number, rows: number, F: number): void;
+  dot(a: number, b: number, n: number): number;
 }
