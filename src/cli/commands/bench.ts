@@ -9,7 +9,10 @@ import {
 import {
   benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
 } from '../../../bench/char-models.js';
+import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } from '../../../bench/moe.js';
 import { parseDurationOption } from '../values.js';
+import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
+import type { BackendName } from '../../ops/index.js';
 import type { CliContext } from '../main.js';
 
 interface KernelsOptions {
@@ -43,6 +46,18 @@ interface TrainBenchCliOptions {
   threads?: number;
   steps?: number;
   peer: boolean;
+  json?: boolean;
+}
+
+interface MoeBenchCliOptions {
+  config: MoeBenchConfig;
+  backend?: BackendName;
+  device?: BackendName;
+  threads?: number;
+  steps?: number;
+  time?: number;
+  decodeTokens?: number;
+  models?: ('moe' | 'moe-dense')[];
   json?: boolean;
 }
 
@@ -108,6 +123,32 @@ export function registerBench(program: Command, ctx: CliContext): void {
           ratioVsTorchBest: r.ratioVsTorchBest, ratioVsTorchSameThreads: r.ratioVsTorchSameThreads, peerNote: r.peerNote,
         });
       }
+    });
+
+  bench.command('moe')
+    .description('MoE transformer vs its dense twin at matched active parameters: training tokens/s, model TFLOP/s, decode latency ' +
+      'per token (batch 1, KV cache), peak memory, and the measured expert compute saving')
+    .option('--config <name>', 'standard (d 512, 8 layers, 8 experts top-2, batch 32 × 256: the GPU config), small (a CPU size) or tiny (a smoke test)',
+      parseChoice('--config', MOE_BENCH_CONFIGS), 'small' as MoeBenchConfig)
+    .option('--device <name>', 'wasm (CPU), reference or cuda (default wasm)', parseChoice('--device', BACKEND_CHOICES))
+    .option('--backend <name>', 'the same as --device', parseChoice('--backend', BACKEND_CHOICES))
+    .option('--threads <n>', 'wasm: GEMM threads (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--steps <n>', 'timed training steps per model (default: as many as --time allows)', parseInteger('--steps', 1, 100000))
+    .option('--time <duration>', 'time budget of the timed training steps per model (default 20s standard, 5s small)', parseDurationOption('--time'))
+    .option('--decode-tokens <n>', 'decode tokens timed at batch 1 (default 64)', parseInteger('--decode-tokens', 1, 100000))
+    .option('--models <list>', 'moe, moe-dense or both (default moe,moe-dense)', parseChoiceList('--models', ['moe', 'moe-dense'] as const))
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (opts: MoeBenchCliOptions) => {
+      ctx.jsonMode = !!opts.json;
+      const backend = pickBackend('bench moe', opts.backend, opts.device) ?? 'wasm';
+      // Open (and close) the backend once first: an unavailable --device cuda is one line and exit 2.
+      if ((backend as string) === 'cuda') (await openOps('bench moe', backend)).dispose();
+      const r = await benchMoe({
+        config: opts.config, backend, threads: opts.threads, steps: opts.steps, timeMs: opts.time, decodeTokens: opts.decodeTokens,
+        models: opts.models, onProgress: (line) => ctx.note(line),
+      });
+      for (const line of formatMoeReport(r)) ctx.print(line);
+      if (opts.json) ctx.json(r);
     });
 
   bench.command('char-models')
