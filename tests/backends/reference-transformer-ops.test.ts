@@ -251,6 +251,8 @@ describe('attention (forward) against the materialised-softmax formula', () => {
     ['full Tq=3 Tk=5', shape(2, 2, 3, 3, 5, false, 0)],
     ['KV cache Tq=2 Tk=5 qOffset=3', shape(1, 3, 2, 2, 5, true, 3)],
     ['strided rows (padding columns)', shape(2, 2, 3, 4, 4, true, 0, 2)],
+    // Longer than the initial 64-entry scratch row, so the grow path runs.
+    ['T=70 (scratch growth)', shape(1, 1, 2, 70, 70, true, 0)],
   ];
   it.each(cases)('%s', (_, s) => {
     const rng = new Rng(11);
@@ -274,6 +276,23 @@ describe('attention (forward) against the materialised-softmax formula', () => {
     R.attention(R.tensorFrom([1, 2, 3, 4]), R.tensorFrom([5, 6, 7, 8]), R.tensorFrom([9, 10, 11, 12]), out, lse, s);
     expect(list(out).slice(0, 2)).toEqual([9, 10]);
     close([lse.data[0]], [(1 * 5 + 2 * 6) / Math.sqrt(2)], 1e-15);
+  });
+
+  it('a query that sees no key (qOffset < 0) gets zeros, lse = −∞, and zero gradients', () => {
+    // Not a case the models produce; fixed here so every backend agrees instead of dividing 0/0.
+    const s = shape(1, 1, 2, 3, 3, true, -1);
+    const rng = new Rng(4);
+    const q = R.tensorFrom(randoms(6, rng)), k = R.tensorFrom(randoms(6, rng)), v = R.tensorFrom(randoms(6, rng));
+    const out = R.tensorFrom(new Array(6).fill(NaN)), lse = R.tensor(3);
+    R.attention(q, k, v, out, lse, s);
+    expect(list(out).slice(0, 2)).toEqual([0, 0]);
+    expect(lse.data[0]).toBe(-Infinity);
+    expect(list(out).slice(2, 4)).toEqual(list(v).slice(0, 2)); // query 1 sees key 0 only
+    const dq = R.tensorFrom(new Array(6).fill(NaN)), dk = R.tensorFrom(new Array(6).fill(NaN)), dv = R.tensorFrom(new Array(6).fill(NaN));
+    R.attentionBackward(q, k, v, out, lse, R.tensorFrom(randoms(6, rng)), dq, dk, dv, s);
+    expect(list(dq).slice(0, 2)).toEqual([0, 0]);
+    expect(list(dk).slice(4)).toEqual([0, 0]); // key 2 is visible to no query
+    for (const x of [...list(dq), ...list(dk), ...list(dv)]) expect(Number.isFinite(x)).toBe(true);
   });
 
   it('rejects a short tensor or a stride narrower than H·D', () => {

@@ -5,13 +5,25 @@
 // delegates to them, the WASM and CUDA backends are tested against them, and the WASM backend may
 // call them directly as a host fallback on Float32Array views of its memory. Hence:
 // - they take typed arrays, never Tensors, and work on Float32Array and Float64Array alike;
-// - they allocate nothing per call beyond O(rows) scratch (one score row, one head-width row,
-//   one E-wide row);
+// - they allocate nothing per call: the O(rows) scratch (one score row, one head-width row, one
+//   E-wide row) lives in grow-only module buffers, reused by every later call (JS is
+//   single-threaded and none of these functions calls another while holding its scratch);
 // - they check nothing: argument checks live in the Ops wrapper (src/backends/reference/index.ts),
 //   so a host fallback that has already validated its arguments pays nothing twice.
 // Sums are kept in JS numbers (float64) and rounded once on store; for float64 arrays that is the
 // array's precision, for float32 arrays it is at least as accurate as a float32 kernel.
 import type { AttentionShape, FloatArray } from '../../ops/types.js';
+
+/** Grow-only scratch buffers, one per role, so two live at once never share storage. */
+const scratch = { a: new Float64Array(64), b: new Float64Array(64), i: new Int32Array(64) };
+function f64Scratch(role: 'a' | 'b', n: number): Float64Array {
+  if (scratch[role].length < n) scratch[role] = new Float64Array(Math.max(n, 2 * scratch[role].length));
+  return scratch[role];
+}
+function i32Scratch(n: number): Int32Array {
+  if (scratch.i.length < n) scratch.i = new Int32Array(Math.max(n, 2 * scratch.i.length));
+  return scratch.i;
+}
 
 // ==== attention ===================================================================================
 
@@ -32,7 +44,7 @@ function visibleKeys(s: AttentionShape, i: number): number {
 export function attentionForward(q: FloatArray, k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray,
   s: AttentionShape): void {
   const { B, H, D, Tq, Tk, qStride, kvStride, oStride, scale } = s;
-  const scores = new Float64Array(Tk), acc = new Float64Array(D);
+  const scores = f64Scratch('a', Tk), acc = f64Scratch('b', D);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Tq; i++) {
@@ -47,7 +59,7 @@ export function attentionForward(q: FloatArray, k: FloatArray, v: FloatArray, ou
           scores[j] = sc;
           if (sc > max) max = sc;
         }
-        acc.fill(0);
+        acc.fill(0, 0, D);
         let sum = 0;
         for (let j = 0; j < nk; j++) {
           const e = Math.exp(scores[j] - max);
@@ -75,7 +87,7 @@ export function attentionForward(q: FloatArray, k: FloatArray, v: FloatArray, ou
 export function attentionBackward(q: FloatArray, k: FloatArray, v: FloatArray, out: FloatArray, lse: FloatArray,
   dout: FloatArray, dq: FloatArray, dk: FloatArray, dv: FloatArray, s: AttentionShape): void {
   const { B, H, D, Tq, Tk, qStride, kvStride, oStride, scale } = s;
-  const dqAcc = new Float64Array(D);
+  const dqAcc = f64Scratch('a', D);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       for (let j = 0; j < Tk; j++) {
@@ -89,7 +101,7 @@ export function attentionBackward(q: FloatArray, k: FloatArray, v: FloatArray, o
         const l = lse[(b * H + h) * Tq + i];
         let rowD = 0;
         for (let d = 0; d < D; d++) rowD += dout[oo + d] * out[oo + d];
-        dqAcc.fill(0);
+        dqAcc.fill(0, 0, D);
         for (let j = 0; j < nk; j++) {
           const ko = (b * Tk + j) * kvStride + h * D;
           let dot = 0, dP = 0;
@@ -234,7 +246,8 @@ export function moePlan(topIdx: Int32Array, n: number, E: number, k: number, cap
     offsets[e + 1] = offsets[e] + kept;
   }
   // Per-expert fill cursor: O(E) scratch.
-  const next = new Int32Array(E);
+  const next = i32Scratch(E);
+  next.fill(0, 0, E);
   for (let j = 0; j < k; j++) {
     for (let t = 0; t < n; t++) {
       const e = topIdx[t * k + j];
@@ -299,7 +312,7 @@ export function moeCombineBackward(yd: FloatArray, slot: Int32Array, topGate: Fl
 export function moeRouteBackward(probs: FloatArray, lse: FloatArray, topIdx: Int32Array, topGate: FloatArray,
   dgate: FloatArray, balanceGrad: FloatArray | null, zGrad: number, dlogits: FloatArray,
   n: number, E: number, k: number, renormalize: boolean): void {
-  const dp = new Float64Array(E); // O(E) scratch: dp kept in float64 even for float32 arrays
+  const dp = f64Scratch('a', E); // O(E) scratch: dp kept in float64 even for float32 arrays
   for (let t = 0; t < n; t++) {
     const o = t * E;
     for (let e = 0; e < E; e++) dp[e] = balanceGrad ? balanceGrad[e] : 0;
