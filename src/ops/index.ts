@@ -5,7 +5,7 @@ import type { DType, Ops } from './types.js';
 import { ReferenceOps } from '../backends/reference/index.js';
 import type { KernelPath } from '../backends/wasm/runtime.js';
 
-export type BackendName = 'reference' | 'wasm';
+export type BackendName = 'reference' | 'wasm' | 'cuda';
 
 export interface CreateOpsOptions {
   backend?: BackendName;
@@ -15,6 +15,8 @@ export interface CreateOpsOptions {
   threads?: number;
   /** wasm only: force a kernel path instead of the auto-detected one. */
   path?: KernelPath | 'auto';
+  /** cuda only: synchronise after every launch, so a device fault names its op (slow). */
+  debug?: boolean;
 }
 
 export async function createOps(opts: CreateOpsOptions = {}): Promise<Ops> {
@@ -25,5 +27,12 @@ export async function createOps(opts: CreateOpsOptions = {}): Promise<Ops> {
     const { createWasmOps } = await import('../backends/wasm/index.js');
     return createWasmOps({ threads: opts.threads, path: opts.path });
   }
-  throw new RangeError(`unknown backend '${backend as string}' (expected reference or wasm)`);
+  if (backend === 'cuda') {
+    if (opts.dtype && opts.dtype !== 'f32') throw new RangeError(`the cuda backend computes in f32, not ${opts.dtype}`);
+    // Loaded on demand: the addon is optional and absent from most installs. Throws with the
+    // reason (not built, no GPU, driver too old) when CUDA is unavailable.
+    const { createCudaOps } = await import('../backends/cuda/ops.js');
+    return createCudaOps({ debug: opts.debug });
+  }
+  throw new RangeError(`unknown backend '${backend as string}' (expected reference, wasm or cuda)`);
 }

@@ -1,6 +1,6 @@
 // Loader for the optional CUDA addon (build/cuda/Release/handgrad.node, built by `npm run build:cuda`).
 // Never throws: a missing addon, a CPU-only build or a machine without a GPU all answer
-// { available: false, reason }. The CUDA ops backend plugs into src/ops with the CUDA issue.
+// { available: false, reason }. The ops backend itself is ./ops.ts (CudaOps).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,14 +12,27 @@ export interface CudaStatus {
   devices: string[];
 }
 
-const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'cuda', 'Release', 'handgrad.node');
+/** What addon.cc's info() answers. */
+export interface CudaInfo { cuda: boolean; built: boolean; devices: number; names: string[]; shortName?: string; error?: string }
 
-export function cudaStatus(path: string = addonPath): CudaStatus {
+export const defaultAddonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'cuda', 'Release', 'handgrad.node');
+
+/** Loads the addon module (cached per path); throws when it is missing or does not load. */
+const loaded = new Map<string, unknown>();
+export function loadCudaAddon(path: string = defaultAddonPath): unknown {
+  let m = loaded.get(path);
+  if (m === undefined) {
+    if (!existsSync(path)) throw new Error('CUDA addon not built (npm run build:cuda)');
+    m = createRequire(import.meta.url)(path);
+    loaded.set(path, m);
+  }
+  return m;
+}
+
+export function cudaStatus(path: string = defaultAddonPath): CudaStatus {
   if (!existsSync(path)) return { available: false, reason: 'CUDA addon not built (npm run build:cuda)', devices: [] };
   try {
-    const addon = createRequire(import.meta.url)(path) as {
-      info(): { cuda: boolean; devices: number; names: string[]; error?: string };
-    };
+    const addon = loadCudaAddon(path) as { info(): CudaInfo };
     const info = addon.info();
     if (!info.cuda) return { available: false, reason: info.error ?? 'no CUDA device', devices: [] };
     return { available: true, reason: `${info.devices} CUDA device(s)`, devices: info.names };

@@ -1,0 +1,515 @@
+// The CUDA backend: the whole ops interface on device buffers, through the addon
+// (native/addon.cc → kernels.h). Tensors live on the GPU; `.data` still works everywhere.
+//
+// Host mirrors. Code written for the CPU backends reads and writes `.data` (parameter init,
+// checkpoints, the trainer's loss read-out). Each allocation (a "storage") therefore has a lazily
+// made host mirror and a state:
+//   CLEAN         device and mirror agree (or there is no mirror and the device holds the truth);
+//   HOST_DIRTY    `.data` was handed out, so the caller may have written the mirror: the next op
+//                 that touches the storage uploads it first;
+//   DEVICE_NEWER  an op wrote the storage: the next `.data` downloads it first.
+// Every op uploads host-dirty storages among its arguments and marks its outputs DEVICE_NEWER.
+// So `.data` is always right, merely slow in a hot path (it is a blocking copy). A typed array
+// obtained from `.data` is a snapshot: read `.data` again after running ops.
+//
+// Pointers cross N-API as JS numbers (device addresses fit in 2^53). Sizes are checked here, in
+// the same words as the other backends, so the addon can stay a thin, unchecked layer.
+import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import { ACTIVATIONS } from '../../ops/types.js';
+import { checkGemmArgs, checkRows, checkSameSize } from '../../ops/checks.js';
+import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
+
+/** The addon's functions (see native/addon.cc for the argument order of each). */
+export interface CudaAddon {
+  info(): CudaInfo;
+  alloc(bytes: number): number;
+  mark(): number;
+  release(mark: number): void;
+  freeAll(): void;
+  memory(): CudaMemory & { reservedBytes: number; freeDevice: number };
+  resetPeak(): void;
+  synchronize(): void;
+  setDebug(on: boolean): void;
+  upload(ptr: number, src: Float32Array | Int32Array): void;
+  download(ptr: number, dst: Float32Array | Int32Array): void;
+  [kernel: string]: unknown;
+}
+type Fn = (...args: (number | boolean)[]) => number | undefined;
+
+export interface CudaMemory {
+  /** Bytes of live tensors (256-byte rounded). */
+  bytesInUse: number;
+  /** Highest bytesInUse since start or resetPeak(): our allocations, not the CUDA context. */
+  peakBytes: number;
+  /** The device's global memory. */
+  totalDevice: number;
+}
+
+const CLEAN = 0, HOST_DIRTY = 1, DEVICE_NEWER = 2;
+
+class Storage {
+  host: Float32Array | Int32Array | null = null;
+  state = CLEAN;
+  constructor(readonly ops: CudaOps, readonly ptr: number, readonly size: number, readonly ints: boolean) {}
+}
+
+class CudaTensor implements Tensor {
+  readonly ptr: number;
+  constructor(readonly s: Storage, readonly offset: number, readonly size: number) {
+    this.ptr = s.ptr + offset * 4;
+  }
+  get data(): Float32Array {
+    const h = this.s.ops.hostData(this.s) as Float32Array;
+    return this.offset === 0 && this.size === h.length ? h : h.subarray(this.offset, this.offset + this.size);
+  }
+  view(offset: number, size: number): Tensor {
+    if (!Number.isInteger(offset) || !Number.isInteger(size) || offset < 0 || size < 0 || offset + size > this.size) {
+      throw new RangeError(`view(${offset}, ${size}) is outside a tensor of ${this.size} elements`);
+    }
+    return new CudaTensor(this.s, this.offset + offset, size);
+  }
+}
+
+class CudaInts implements IntTensor {
+  readonly ptr: number;
+  constructor(readonly s: Storage, readonly offset: number, readonly size: number) {
+    this.ptr = s.ptr + offset * 4;
+  }
+  get data(): Int32Array {
+    const h = this.s.ops.hostData(this.s) as Int32Array;
+    return this.offset === 0 && this.size === h.length ? h : h.subarray(this.offset, this.offset + this.size);
+  }
+  view(offset: number, size: number): IntTensor {
+    if (!Number.isInteger(offset) || !Number.isInteger(size) || offset < 0 || size < 0 || offset + size > this.size) {
+      throw new RangeError(`view(${offset}, ${size}) is outside an int tensor of ${this.size} elements`);
+    }
+    return new CudaInts(this.s, this.offset + offset, size);
+  }
+}
+
+type Dev = CudaTensor | CudaInts;
+
+export interface CudaOpsOptions {
+  /** Path of handgrad.node (default: build/cuda/Release/handgrad.node). */
+  addonPath?: string;
+  /** Synchronise after every launch so a device fault is reported by the op that caused it
+   *  (slow; also on with HANDGRAD_CUDA_DEBUG=1). */
+  debug?: boolean;
+}
+
+export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
+  const addon = loadCudaAddon(opts.addonPath ?? defaultAddonPath) as CudaAddon;
+  const info = addon.info();
+  if (!info.cuda) throw new Error(`CUDA backend unavailable: ${info.error ?? 'no CUDA device'}`);
+  return new CudaOps(addon, info.shortName ?? info.names[0] ?? 'gpu', opts.debug ?? process.env.HANDGRAD_CUDA_DEBUG === '1');
+}
+
+export class CudaOps implements Ops {
+  readonly name: string;
+  readonly dtype = 'f32' as const;
+  private disposed = false;
+  // The kernels, looked up once (a property read per call is cheap, but this keeps them typed).
+  private readonly k: Record<string, Fn>;
+
+  constructor(readonly addon: CudaAddon, deviceName: string, debug = false) {
+    this.name = `cuda-${deviceName}`;
+    this.k = addon as unknown as Record<string, Fn>;
+    addon.setDebug(debug);
+  }
+
+  // ---- host mirrors ------------------------------------------------------------------------------
+  /** The mirror of `s`, current, and from now on presumed written by the caller. */
+  hostData(s: Storage): Float32Array | Int32Array {
+    this.live();
+    if (s.host === null) s.host = s.ints ? new Int32Array(s.size) : new Float32Array(s.size);
+    if (s.state === DEVICE_NEWER) this.addon.download(s.ptr, s.host);
+    s.state = HOST_DIRTY;
+    return s.host;
+  }
+  /** The mirror when it is known current (for cheap host-side argument checks), else null. */
+  private peek(t: Dev): Float32Array | Int32Array | null {
+    const s = t.s;
+    if (s.state === DEVICE_NEWER || s.host === null) return null;
+    return s.host.subarray(t.offset, t.offset + t.size);
+  }
+  /** An input: upload a host-dirty storage, then its device pointer. */
+  private r(t: Tensor | IntTensor): number {
+    const s = (t as Dev).s;
+    if (s === undefined || s.ops !== this) throw new TypeError(`${this.name}: tensor from another backend`);
+    if (s.state === HOST_DIRTY) { this.addon.upload(s.ptr, s.host!); s.state = CLEAN; }
+    return (t as Dev).ptr;
+  }
+  /** An output (possibly also read): as r(), then the device copy is the newer one. */
+  private w(t: Tensor | IntTensor): number {
+    const p = this.r(t);
+    (t as Dev).s.state = DEVICE_NEWER;
+    return p;
+  }
+  private live(): void {
+    if (this.disposed) throw new Error(`${this.name}: used after dispose()`);
+  }
+
+  // ---- storage -----------------------------------------------------------------------------------
+  private storage(size: number, ints: boolean): Storage {
+    this.live();
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`tensor size must be a non-negative integer, got ${size}`);
+    return new Storage(this, this.addon.alloc(size * 4), size, ints);
+  }
+  tensor(size: number): Tensor {
+    const s = this.storage(size, false);
+    return new CudaTensor(s, 0, size);
+  }
+  tensorFrom(values: ArrayLike<number>): Tensor {
+    const s = this.storage(values.length, false);
+    s.host = Float32Array.from(values);
+    s.state = HOST_DIRTY;
+    return new CudaTensor(s, 0, values.length);
+  }
+  ints(size: number): IntTensor {
+    const s = this.storage(size, true);
+    return new CudaInts(s, 0, size);
+  }
+  intsFrom(values: ArrayLike<number>): IntTensor {
+    const s = this.storage(values.length, true);
+    s.host = Int32Array.from(values);
+    s.state = HOST_DIRTY;
+    return new CudaInts(s, 0, values.length);
+  }
+  mark(): number { this.live(); return this.addon.mark(); }
+  release(mark: number): void { this.live(); this.addon.release(mark); }
+  dispose(): void {
+    if (this.disposed) return;
+    this.addon.freeAll();
+    this.disposed = true;
+  }
+
+  /** Waits for every queued kernel (for timing); throws any pending CUDA error. */
+  synchronize(): void { this.addon.synchronize(); }
+  memory(): CudaMemory {
+    const m = this.addon.memory();
+    return { bytesInUse: m.bytesInUse, peakBytes: m.peakBytes, totalDevice: m.totalDevice };
+  }
+  resetPeak(): void { this.addon.resetPeak(); }
+
+  // ---- matrix products ---------------------------------------------------------------------------
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
+    checkGemmArgs(m, n, k, A, B, C);
+    this.k.gemm(transA, transB, m, n, k, alpha, this.r(A), this.r(B), beta, this.w(C));
+  }
+
+  // ---- elementwise -------------------------------------------------------------------------------
+  fill(x: Tensor, value: number): void { this.k.fill(this.w(x), x.size, value); }
+  copy(src: Tensor, dst: Tensor): void {
+    checkSameSize('copy', ['src', src], ['dst', dst]);
+    this.k.copy(this.r(src), this.w(dst), src.size);
+  }
+  scale(x: Tensor, alpha: number): void { this.k.scale(this.w(x), x.size, alpha); }
+  axpy(alpha: number, x: Tensor, y: Tensor): void {
+    checkSameSize('axpy', ['x', x], ['y', y]);
+    this.k.axpy(alpha, this.r(x), this.w(y), x.size);
+  }
+  add(a: Tensor, b: Tensor, out: Tensor): void {
+    checkSameSize('add', ['a', a], ['b', b], ['out', out]);
+    this.k.add(this.r(a), this.r(b), this.w(out), a.size);
+  }
+  mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
+    checkSameSize('mul', ['a', a], ['b', b], ['out', out]);
+    this.k.mul(this.r(a), this.r(b), this.w(out), a.size, accumulate);
+  }
+  activation(kind: Activation, x: Tensor, y: Tensor): void {
+    checkSameSize('activation', ['x', x], ['y', y]);
+    this.k.activation(activationIndex(kind), this.r(x), this.w(y), x.size);
+  }
+  activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
+    checkSameSize('activationBackward', ['dy', dy], ['x', x], ['y', y], ['dx', dx]);
+    this.k.activationBackward(activationIndex(kind), this.r(x), this.r(y), this.r(dy), this.w(dx), dy.size, accumulate);
+  }
+
+  // ---- row-wise ----------------------------------------------------------------------------------
+  addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
+    checkRows('addBias', rows, cols, ['y', y]); checkRows('addBias', 1, cols, ['bias', bias]);
+    this.k.addBias(this.w(y), this.r(bias), rows, cols);
+  }
+  sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    checkRows('sumRows', rows, cols, ['x', x]); checkRows('sumRows', 1, cols, ['out', out]);
+    this.k.sumRows(this.r(x), this.w(out), rows, cols);
+  }
+  sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
+    checkRows('sumCols', rows, cols, ['x', x]); checkRows('sumCols', rows, 1, ['out', out]);
+    this.k.sumCols(this.r(x), this.w(out), rows, cols);
+  }
+  softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    checkRows('softmax', rows, cols, ['x', x], ['y', y]);
+    this.k.softmax(this.r(x), this.w(y), rows, cols);
+  }
+  logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
+    checkRows('logSoftmax', rows, cols, ['x', x], ['y', y]);
+    this.k.logSoftmax(this.r(x), this.w(y), rows, cols);
+  }
+  softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    checkRows('softmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    this.k.softmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
+  }
+  logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
+    checkRows('logSoftmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    this.k.logSoftmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
+  }
+  softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
+    dlogits: Tensor | null, gradScale: number): number {
+    checkRows('softmaxCrossEntropy', rows, cols, ['logits', logits]);
+    if (dlogits) checkRows('softmaxCrossEntropy', rows, cols, ['dlogits', dlogits]);
+    if (targets.size < rows) throw new RangeError(`softmaxCrossEntropy: targets holds ${targets.size} ids, needs ${rows}`);
+    // The targets usually come from the host (a data batch): check them there when the mirror is
+    // current. A bad target produced on the device counts as a padded row in the kernel.
+    const t = this.peek(targets as Dev);
+    if (t) {
+      for (let r = 0; r < rows; r++) {
+        if (t[r] >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t[r]} in row ${r} is not below ${cols} classes`);
+      }
+    }
+    const tp = this.r(targets), lp = this.r(logits), dp = dlogits ? this.w(dlogits) : 0;
+    return this.k.softmaxCrossEntropy(lp, tp, rows, cols, dp, gradScale) as number;
+  }
+  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
+    rows: number, cols: number, eps: number): void {
+    checkRows('layerNorm', rows, cols, ['x', x], ['y', y]);
+    checkRows('layerNorm', 1, cols, ['gamma', gamma], ['beta', beta]);
+    checkRows('layerNorm', rows, 1, ['mean', mean], ['rstd', rstd]);
+    this.k.layerNorm(this.r(x), this.r(gamma), this.r(beta), this.w(y), this.w(mean), this.w(rstd), rows, cols, eps);
+  }
+  layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
+    dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
+    checkRows('layerNormBackward', rows, cols, ['x', x], ['dy', dy], ['dx', dx]);
+    checkRows('layerNormBackward', 1, cols, ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]);
+    checkRows('layerNormBackward', rows, 1, ['mean', mean], ['rstd', rstd]);
+    this.k.layerNormBackward(this.r(x), this.r(gamma), this.r(mean), this.r(rstd), this.r(dy),
+      this.w(dx), this.w(dgamma), this.w(dbeta), rows, cols);
+  }
+
+  // ---- embeddings --------------------------------------------------------------------------------
+  embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
+    this.checkIds('embedding', ids, n, dim, table);
+    checkRows('embedding', n, dim, ['out', out]);
+    this.k.embedding(this.r(table), this.r(ids), this.w(out), n, dim);
+  }
+  embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
+    this.checkIds('embeddingBackward', ids, n, dim, dtable);
+    checkRows('embeddingBackward', n, dim, ['dout', dout]);
+    this.k.embeddingBackward(this.r(dout), this.r(ids), this.w(dtable), n, dim);
+  }
+  private checkIds(op: string, ids: IntTensor, n: number, dim: number, table: Tensor): void {
+    checkRows(op, n, dim);
+    if (ids.size < n) throw new RangeError(`${op}: ids holds ${ids.size} ids, needs ${n}`);
+    const vocab = dim > 0 ? Math.floor(table.size / dim) : 0;
+    // Only ids whose host copy is current can be checked without a device round trip.
+    const d = this.peek(ids as Dev);
+    if (d) {
+      for (let i = 0; i < n; i++) {
+        if (d[i] < 0 || d[i] >= vocab) throw new RangeError(`${op}: id ${d[i]} at position ${i} is outside 0..${vocab - 1}`);
+      }
+    }
+  }
+
+  // ---- optimisation ------------------------------------------------------------------------------
+  sumSquares(x: Tensor): number { return this.k.sumSquares(this.r(x), x.size) as number; }
+  adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
+    checkSameSize('adam', ['param', param], ['grad', grad], ['m', m], ['v', v]);
+    if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adam: step must be a positive integer, got ${p.step}`);
+    this.k.adam(this.w(param), this.r(grad), this.w(m), this.w(v), param.size,
+      p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled, p.step);
+  }
+
+  // ---- recurrent cells: not on the GPU path (the MoE transformer needs none) -----------------------
+  lstmCell(): void { notOnCuda('lstmCell'); }
+  lstmCellBackward(): void { notOnCuda('lstmCellBackward'); }
+  gruCell(): void { notOnCuda('gruCell'); }
+  gruCellBackward(): void { notOnCuda('gruCellBackward'); }
+  gruPaperGates(): void { notOnCuda('gruPaperGates'); }
+  gruPaperOutput(): void { notOnCuda('gruPaperOutput'); }
+  gruPaperOutputBackward(): void { notOnCuda('gruPaperOutputBackward'); }
+  gruPaperGatesBackward(): void { notOnCuda('gruPaperGatesBackward'); }
+
+  // ---- transformer and MoE -----------------------------------------------------------------------
+  attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
+    checkAttention('attention', s, q, k, v, out);
+    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
+      s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
+  }
+  attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
+    dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
+    const op = 'attentionBackward';
+    checkAttention(op, s, q, k, v, out);
+    need(op, 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    const qRows = s.B * s.Tq, kRows = s.B * s.Tk, width = s.H * s.D;
+    need(op, 'dout', dout, spanOf(qRows, s.oStride, width), 'rows·oStride');
+    need(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
+    need(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    need(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
+      this.w(dq), this.w(dk), this.w(dv),
+      s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
+  }
+  swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
+    checkCounts('swiglu', rows, F);
+    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swiglu', 'out', out, rows * F, 'rows·F');
+    this.k.swiglu(this.r(gu), this.w(out), rows, F);
+  }
+  swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
+    checkCounts('swigluBackward', rows, F);
+    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
+    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
+    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    this.k.swigluBackward(this.r(gu), this.r(dout), this.w(dgu), rows, F);
+  }
+  groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
+    A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
+    const op = `groupedGemm(${mode})`;
+    const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : mode === 'tn' ? 2 : -1;
+    if (m < 0) throw new RangeError(`groupedGemm: unknown mode '${mode as string}'`);
+    if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta as number}`);
+    checkCounts(op, G, n, k);
+    if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
+    // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
+    // them there. maxRows bounds offsets[G] by what A (and B for 'tn') can hold.
+    let maxRows = k > 0 ? Math.floor(A.size / k) : 0;
+    if (mode === 'tn') {
+      if (n > 0) maxRows = Math.min(maxRows, Math.floor(B.size / n));
+      need(op, 'C', C, G * k * n, 'G·k·n');
+    } else {
+      need(op, 'B', B, G * k * n, 'G·k·n');
+      if (n > 0) maxRows = Math.min(maxRows, Math.floor(C.size / n));
+    }
+    const off = this.peek(offsets as Dev);
+    if (off) {
+      if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
+      for (let g = 0; g < G; g++) {
+        if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
+      }
+      if (off[G] > maxRows) throw new RangeError(`${op}: offsets[G] = ${off[G]} rows do not fit A, B and C (at most ${maxRows})`);
+    }
+    this.k.groupedGemm(m, G, this.r(offsets), maxRows, n, k, this.r(A), this.r(B), beta, this.w(C));
+  }
+  moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    checkRouting('moeRoute', n, E, k);
+    need('moeRoute', 'logits', logits, n * E, 'n·E');
+    need('moeRoute', 'probs', probs, n * E, 'n·E');
+    need('moeRoute', 'lse', lse, n, 'n');
+    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
+    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    this.k.moeRoute(this.r(logits), this.w(probs), this.w(lse), this.w(topIdx), this.w(topGate), n, E, k, renormalize);
+  }
+  moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
+    slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
+    checkRouting('moePlan', n, E, k);
+    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
+    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
+    need('moePlan', 'slot', slot, n * k, 'n·k');
+    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
+    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
+    need('moePlan', 'routed', routed, E, 'E');
+    checkExperts('moePlan', this.peek(topIdx as Dev), n * k, E);
+    this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
+  }
+  moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
+    checkCounts('moeCombine', n, k, C);
+    need('moeCombine', 'slot', slot, n * k, 'n·k');
+    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
+    need('moeCombine', 'y', y, n * C, 'n·C');
+    // yd's rows are addressed through slot: check the slots whose host copy is current.
+    const sl = this.peek(slot as Dev), ydRows = C > 0 ? Math.floor(yd.size / C) : 0;
+    if (sl) {
+      for (let a = 0; a < n * k; a++) {
+        if (sl[a] >= ydRows) throw new RangeError(`moeCombine: slot[${a}] = ${sl[a]} is past the ${ydRows} dispatched rows of yd`);
+      }
+    }
+    this.k.moeCombine(this.r(yd), this.r(slot), this.r(topGate), this.w(y), n, k, C);
+  }
+  moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
+    n: number, k: number, C: number): void {
+    const op = 'moeCombineBackward';
+    checkCounts(op, n, k, C);
+    need(op, 'yd', yd, n * k * C, 'n·k·C');
+    need(op, 'slot', slot, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dy', dy, n * C, 'n·C');
+    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    this.k.moeCombineBackward(this.r(yd), this.r(slot), this.r(topGate), this.r(dy), this.w(dyd), this.w(dgate), n, k, C);
+  }
+  moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
+    balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
+    n: number, E: number, k: number, renormalize: boolean): void {
+    const op = 'moeRouteBackward';
+    checkRouting(op, n, E, k);
+    need(op, 'probs', probs, n * E, 'n·E');
+    need(op, 'lse', lse, n, 'n');
+    need(op, 'topIdx', topIdx, n * k, 'n·k');
+    need(op, 'topGate', topGate, n * k, 'n·k');
+    need(op, 'dgate', dgate, n * k, 'n·k');
+    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
+    need(op, 'dlogits', dlogits, n * E, 'n·E');
+    checkExperts(op, this.peek(topIdx as Dev), n * k, E);
+    this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
+      balanceGrad ? this.r(balanceGrad) : 0, zGrad, this.w(dlogits), n, E, k, renormalize);
+  }
+}
+
+// ---- argument checks (the same messages as the reference backend) ----------------------------------
+
+function activationIndex(kind: Activation): number {
+  const i = ACTIVATIONS.indexOf(kind);
+  if (i < 0) throw new RangeError(`unknown activation '${kind as string}' (expected one of ${ACTIVATIONS.join(', ')})`);
+  return i;
+}
+
+function notOnCuda(op: string): never {
+  throw new Error(`${op} is not implemented on the CUDA backend (recurrent cells run on the reference and wasm backends)`);
+}
+
+function checkCounts(op: string, ...values: number[]): void {
+  for (const v of values) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: sizes must be non-negative integers, got ${values.join(', ')}`);
+  }
+}
+
+function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
+  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
+}
+
+/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
+function spanOf(rows: number, stride: number, width: number): number {
+  return rows === 0 ? 0 : (rows - 1) * stride + width;
+}
+
+function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
+  checkCounts(op, s.B, s.H, s.D, s.Tq, s.Tk, s.qStride, s.kvStride, s.oStride);
+  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
+  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
+  const width = s.H * s.D;
+  if (s.qStride < width || s.kvStride < width || s.oStride < width) {
+    throw new RangeError(`${op}: strides (${s.qStride}, ${s.kvStride}, ${s.oStride}) must be at least H·D = ${width}, so rows would overlap`);
+  }
+  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
+  need(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
+  need(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  need(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
+}
+
+function checkRouting(op: string, n: number, E: number, k: number): void {
+  checkCounts(op, n, E);
+  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
+  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
+}
+
+/** Expert ids are checked when their host copy is current (d non-null); device-made ones are trusted. */
+function checkExperts(op: string, d: Float32Array | Int32Array | null, count: number, E: number): void {
+  if (!d) return;
+  for (let a = 0; a < count; a++) {
+    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
+  }
+}
