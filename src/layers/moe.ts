@@ -1,42 +1,59 @@
 // Sparse Mixture-of-Experts feed-forward layer (Shazeer et al. 2017; GShard; Switch Transformer),
-// on x [n, C]. E experts, each a SwiGLU FeedForward [C → F → C] (src/layers/feedforward.ts).
+// on x [n, C], written entirely against the ops interface: routing, dispatch, the experts and the
+// combine are ops (no host loop over activations), so the same code runs on the reference, WASM
+// and CUDA backends. E experts, each a SwiGLU FFN [C → F → C], stored STACKED for the grouped GEMM:
+//   W13 [E, C, 2F]  row c of expert e holds the gate projection (F columns) then the up projection
+//   W2  [E, F, C]
+// Two Params whatever E, so the optimiser, checkpoints and gradient clipping see 2 tensors, not 2E.
 //
 // Forward:
-//   logits = x·Wr                  [n, E]   router (Linear C→E, no bias)
-//   p      = softmax(logits)       [n, E]
-//   top-k  (k = 1 or 2): each token picks the k experts with the largest p (ties: lower index).
+//   logits = x·Wr                  [n, E]   router (Linear C→E, no bias)             gemm
+//   probs, lse, topIdx, topGate             softmax, top-k (k = 1 or 2, ties: lower index) moeRoute
 //   gates  renormalised: g_j = p_j / Σ_{chosen} p   (default for k = 2)
 //          raw:          g_j = p_j                  (default for k = 1: a renormalised top-1 gate
 //          is the constant 1 and the router would learn nothing from the task; Switch uses p)
-//   dispatch: the (token, expert) assignments are grouped per expert into one contiguous buffer
-//          xd [S, C]; expert e runs ONE batched forward on its rows only; an expert chosen by no
-//          token is never run.
-//   combine: y[t] = Σ_{kept assignments (t,e)} g · expert_e(x[t])
+//   plan:  assignments grouped by expert into n·k dispatched rows (offsets, slot, rowToken)  moePlan
+//   xd  = x[rowToken]              [S, C]   S = kept assignments                     embedding (row gather)
+//   gu  = xd · W13_e               [S, 2F]                                            groupedGemm nn
+//   hd  = silu(gate) ⊙ up          [S, F]                                             swiglu
+//   yd  = hd · W2_e                [S, C]                                             groupedGemm nn
+//   y[t] = Σ_{kept (t,j)} g · yd[slot[t,j]]                                          moeCombine
+// An expert chosen by no token owns an empty group: the grouped GEMM does no work for it and its
+// weight gradient stays exactly zero.
 //
 // Capacity (capacityFactor = c; null = dropless, the default): each expert keeps at most
-//   capacity = ceil(c · n · k / E) assignments. Priority: first choices before second choices
-//   (all tokens' first choices are placed, then the second choices), and within a rank, earlier
-//   tokens (lower row index) first. A dropped assignment contributes zero output (the token still
-//   gets its other expert, if kept; a token dropped everywhere gets y = 0, the residual carries it).
-//   Gates are NOT renormalised again after dropping.
+//   capacity = ceil(c · n · k / E) assignments. Priority: first choices before second choices,
+//   and within a rank, earlier tokens first (moePlan). A dropped assignment contributes zero output
+//   (the token still gets its other expert, if kept; a token dropped everywhere gets y = 0, the
+//   residual carries it). Gates are NOT renormalised again after dropping.
 //
 // Auxiliary losses (added to `auxLoss`; their gradient is part of backward()):
-//   balance = α · E · Σ_i f_i · P_i,  f_i = (# tokens choosing i among their top-k, before
-//             dropping) / (n·k), P_i = mean_t p[t,i]. f is a count (no gradient); dP flows.
-//             A uniform router gives α.   dp[t,i] += α·E·f_i / n
-//   z-loss  = β · mean_t lse_t²,  lse_t = logsumexp(logits[t,:]).   dlogits[t,i] += 2β·lse_t·p[t,i] / n
+//   balance = α · E · Σ_i f_i · P_i,  f_i = routed_i / (n·k) (before dropping; no gradient),
+//             P_i = mean_t p[t,i] (ops.sumRows of probs).   dp[t,i] += α·E·f_i / n  (balanceGrad [E])
+//   z-loss  = β · mean_t lse_t² (ops.sumSquares(lse) / n).  dlogits[t,i] += (2β/n)·lse_t·p[t,i]
 //
-// Backward, given dy [n, C] (slot s = assignment (t, e) with gate g, expert output o_s):
-//   dO_s = g · dy[t];  dg_s = dy[t] · o_s
-//   experts: dxd = expert_e.backward(xd_e, dO_e);  dx[t] += dxd_s (scatter)
-//   renormalised gates: dp_i = (dg_i − Σ_j dg_j g_j) / Σ_{chosen} p  for chosen i;  raw: dp_i = dg_i
-//   dlogits = softmaxBackward(p, dp) + z-loss term;  dWr += xᵀ·dlogits;  dx += dlogits·Wrᵀ
-import type { Ops, Tensor } from '../ops/types.js';
+// Backward, given dy [n, C]:
+//   dyd, dgate = moeCombineBackward                       dW2 += hdᵀ·dyd (tn), dhd = dyd·W2ᵀ (nt)
+//   dgu = swigluBackward                                  dW13 += xdᵀ·dgu (tn), dxd = dgu·W13ᵀ (nt)
+//   dx += scatter-add of dxd by rowToken (ops.embeddingBackward)
+//   dlogits = moeRouteBackward(dgate, balanceGrad, zGrad); dWr += xᵀ·dlogits; dx += dlogits·Wrᵀ
+//
+// Recompute (option): the forward keeps only what routing needs (probs, lse, topIdx, topGate,
+// slot, rowToken, offsets: O(E + k) per token) and the backward pass re-runs the gather, W13,
+// swiglu and W2 from the layer input. The expert activations (xd, gu, hd, yd: k·(2C + 3F) floats
+// per token) then live in ONE scratch set shared by every layer of a model (MoeScratch) instead of
+// one set per layer: what makes an 8-layer, 8-expert model with F = 2C fit in a few GiB.
+// Recompute on or off runs the same ops on the same inputs, so the gradients are bit-identical.
+//
+// Dense mode (`dense: true`): one SwiGLU FFN [C → F → C] on every token, through the same stacked
+// parameters with E = 1 (plain gemms instead of the grouped GEMM), no router, gate 1, no aux
+// losses. The 'moe-dense' baseline of the MoE transformer uses it with F = k · expertHidden
+// (matched active parameters).
+import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
-import type { Param } from './param.js';
+import { makeParam, type Param } from './param.js';
 import type { Init } from './init.js';
 import { Linear } from './linear.js';
-import { FeedForward } from './feedforward.js';
 import { RowBuffer } from './buffer.js';
 
 export interface MoeOptions {
@@ -50,15 +67,23 @@ export interface MoeOptions {
   balanceCoef?: number;
   /** Router z-loss coefficient β (default 0: off). */
   zLossCoef?: number;
-  /** Init of the router and the experts' input projections (default Xavier). */
+  /** Init of the router (default Xavier). The experts use Xavier per C×F matrix. */
   init?: Init;
+  /** Multiplies the W2 init (residual-branch output scaling, e.g. 1/√(2·layers)); default 1. */
+  outScale?: number;
+  /** Recompute the experts' forward inside backward instead of saving it (default false). */
+  recompute?: boolean;
+  /** One dense SwiGLU FFN instead of experts (E must be 1; no router). */
+  dense?: boolean;
+  /** Scratch shared with other layers of the same sizes (default: the layer makes its own). */
+  scratch?: MoeScratch;
 }
 
 /** Counters for statistics; cumulative since construction or resetCounters(). */
 export interface MoeCounters {
   /** Multiply-adds executed by the experts in forward passes (3·C·F per kept assignment). */
   expertForwardMacs: number;
-  /** Multiply-adds executed by the experts in backward passes (6·C·F per kept assignment). */
+  /** Multiply-adds executed by the experts in backward passes (6·C·F per kept assignment; recompute not counted). */
   expertBackwardMacs: number;
   /** Kept assignments per expert (tokens each expert actually processed). */
   tokensPerExpert: Float64Array;
@@ -70,67 +95,158 @@ export interface MoeCounters {
   forwards: number;
 }
 
+/** An int buffer that grows on demand (never per step), like RowBuffer for floats. */
+export class IntRowBuffer {
+  private storage: IntTensor | null = null;
+  private capacity = 0;
+  private lastRows = -1;
+  private lastView: IntTensor | null = null;
+
+  constructor(private readonly ops: Ops, readonly cols: number) {}
+
+  rows(n: number): IntTensor {
+    if (this.storage === null || n > this.capacity) {
+      this.storage = this.ops.ints(Math.max(1, n) * this.cols);
+      this.capacity = Math.max(1, n);
+      this.lastRows = -1;
+    }
+    if (n !== this.lastRows) {
+      this.lastView = n === this.capacity ? this.storage : this.storage.view(0, n * this.cols);
+      this.lastRows = n;
+    }
+    return this.lastView!;
+  }
+}
+
+/**
+ * The expert activations and backward scratch of MoE layers of one size: dispatched inputs xd [R, C],
+ * gate/up gu [R, 2F], hidden hd [R, F], expert outputs yd [R, C], and for backward dyd [R, C],
+ * dgu [R, 2F] (R = n·k rows; n rows for a dense layer), plus the router's dgate [n, k] and
+ * dlogits [n, E]. Backward reuses hd for dhd and yd for dxd once they are consumed.
+ * Layers with recompute keep their expert activations here; without, only the backward part is shared.
+ */
+export class MoeScratch {
+  readonly xd: RowBuffer;
+  readonly gu: RowBuffer;
+  readonly hd: RowBuffer;
+  readonly yd: RowBuffer;
+  readonly dyd: RowBuffer;
+  readonly dgu: RowBuffer;
+  readonly dgate: RowBuffer;
+  readonly dlogits: RowBuffer;
+
+  constructor(ops: Ops, readonly dim: number, readonly hidden: number, readonly experts: number, readonly topK: number) {
+    this.xd = new RowBuffer(ops, dim);
+    this.gu = new RowBuffer(ops, 2 * hidden);
+    this.hd = new RowBuffer(ops, hidden);
+    this.yd = new RowBuffer(ops, dim);
+    this.dyd = new RowBuffer(ops, dim);
+    this.dgu = new RowBuffer(ops, 2 * hidden);
+    this.dgate = new RowBuffer(ops, topK);
+    this.dlogits = new RowBuffer(ops, experts);
+  }
+}
+
 export class MixtureOfExperts {
-  readonly router: Linear;
-  readonly experts: FeedForward[];
+  /** The router (null in dense mode). */
+  readonly router: Linear | null;
+  /** Stacked expert weights: W13 [E, C, 2F] (gate then up), W2 [E, F, C]. */
+  readonly W13: Param;
+  readonly W2: Param;
   readonly topK: 1 | 2;
   readonly renormalize: boolean;
   readonly capacityFactor: number | null;
   readonly balanceCoef: number;
   readonly zLossCoef: number;
+  readonly recompute: boolean;
+  readonly dense: boolean;
   /** Auxiliary losses of the last forward pass (already multiplied by α and β). */
   balanceLoss = 0;
   zLoss = 0;
   get auxLoss(): number { return this.balanceLoss + this.zLoss; }
   /** Per expert, the kept assignments of the last forward pass. */
-  lastCounts: Int32Array;
+  readonly lastCounts: Int32Array;
+  /** Per expert, the assignments before dropping of the last forward pass. */
+  readonly lastRouted: Int32Array;
   counters!: MoeCounters;
 
-  // Saved by forward: logits/probs [n, E]; per slot (grouped by expert) the token, gate and the
-  // chosen-set sum; per token its slots.
-  private readonly logits: RowBuffer;
-  private readonly probs: RowBuffer;
-  private readonly dprobs: RowBuffer;
-  private readonly xd: RowBuffer;   // [n·k, C] dispatched inputs
-  private readonly od: RowBuffer;   // [n·k, C] expert outputs
-  private readonly dod: RowBuffer;  // [n·k, C] their gradients
-  private readonly dxd: RowBuffer;  // [n·k, C] input gradients of the dispatched rows
+  private readonly scratch: MoeScratch;
+  // Expert activations: the scratch's (recompute) or the layer's own (saved for backward).
+  private readonly xdB: RowBuffer;
+  private readonly guB: RowBuffer;
+  private readonly hdB: RowBuffer;
+  private readonly ydB: RowBuffer;
+  // Routing state saved by forward (per layer; O(E + k) per token).
+  private readonly logits: RowBuffer;   // [n, E]
+  private readonly probs: RowBuffer;    // [n, E]
+  private readonly lse: RowBuffer;      // [n]
+  private readonly topGate: RowBuffer;  // [n, k]
+  private readonly topIdx: IntRowBuffer;   // [n, k]
+  private readonly slot: IntRowBuffer;     // [n, k]
+  private readonly rowToken: IntRowBuffer; // [n·k]
+  private readonly offsets: IntTensor;     // [E + 1]
+  private readonly routed: IntTensor;      // [E]
+  private readonly probSum: Tensor;        // [E] Σ_t p[t,i]
+  private readonly balanceGrad: Tensor;    // [E] α·E·f_i/n
   private n = 0;
-  private chosen = new Int32Array(0);     // [n, k] chosen experts, by rank
-  private gate = new Float64Array(0);     // [n, k] gates
-  private chosenSum = new Float64Array(0); // [n] Σ_{chosen} p
-  private slotOf = new Int32Array(0);     // [n, k] slot index, −1 if dropped
-  private slotToken = new Int32Array(0);  // [S]
-  private offsets = new Int32Array(0);    // [E + 1] slot offsets per expert
-  private frac = new Float64Array(0);     // [E] f_i of the balance loss
+  private kept = 0;                        // S = offsets[E] of the last forward
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, readonly hidden: number,
     readonly numExperts: number, rng: Rng, opts: MoeOptions = {}) {
-    this.topK = opts.topK ?? 2;
+    this.dense = opts.dense ?? false;
+    this.topK = this.dense ? 1 : opts.topK ?? 2;
     if (this.topK !== 1 && this.topK !== 2) throw new RangeError(`moe: topK must be 1 or 2, got ${this.topK}`);
+    for (const [k, v] of Object.entries({ dim, hidden, numExperts })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`moe: ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    if (this.dense && numExperts !== 1) throw new RangeError(`moe: dense mode has one FFN, got ${numExperts} experts`);
     if (numExperts < this.topK) throw new RangeError(`moe: ${numExperts} experts is fewer than topK = ${this.topK}`);
-    this.renormalize = opts.renormalize ?? this.topK > 1;
-    this.capacityFactor = opts.capacityFactor ?? null;
+    this.renormalize = this.dense ? false : opts.renormalize ?? this.topK > 1;
+    this.capacityFactor = this.dense ? null : opts.capacityFactor ?? null;
     if (this.capacityFactor !== null && !(this.capacityFactor > 0)) throw new RangeError('moe: capacityFactor must be > 0');
-    this.balanceCoef = opts.balanceCoef ?? 0;
-    this.zLossCoef = opts.zLossCoef ?? 0;
-    const init = opts.init ?? { kind: 'xavier' };
-    this.router = new Linear(ops, `${name}.router`, dim, numExperts, rng, { bias: false, init });
-    this.experts = Array.from({ length: numExperts },
-      (_, e) => new FeedForward(ops, `${name}.expert${e}`, dim, hidden, rng, { kind: 'swiglu', init }));
-    this.logits = new RowBuffer(ops, numExperts);
-    this.probs = new RowBuffer(ops, numExperts);
-    this.dprobs = new RowBuffer(ops, numExperts);
-    this.xd = new RowBuffer(ops, dim);
-    this.od = new RowBuffer(ops, dim);
-    this.dod = new RowBuffer(ops, dim);
-    this.dxd = new RowBuffer(ops, dim);
-    this.lastCounts = new Int32Array(numExperts);
+    this.balanceCoef = this.dense ? 0 : opts.balanceCoef ?? 0;
+    this.zLossCoef = this.dense ? 0 : opts.zLossCoef ?? 0;
+    this.recompute = opts.recompute ?? false;
+    const E = numExperts, C = dim, F = hidden;
+    this.router = this.dense ? null
+      : new Linear(ops, `${name}.router`, C, E, rng, { bias: false, init: opts.init ?? { kind: 'xavier' } });
+    // Xavier per C×F matrix (a [E, C, 2F] shape would give initValues the wrong fans).
+    const a = Math.sqrt(6 / (C + F)), outScale = opts.outScale ?? 1;
+    const shape13 = this.dense ? [C, 2 * F] : [E, C, 2 * F], shape2 = this.dense ? [F, C] : [E, F, C];
+    this.W13 = makeParam(ops, `${name}.W13`, shape13, { kind: 'constant', value: 0 }, rng);
+    this.W2 = makeParam(ops, `${name}.W2`, shape2, { kind: 'constant', value: 0 }, rng);
+    const w13 = this.W13.value.data, w2 = this.W2.value.data;
+    for (let i = 0; i < w13.length; i++) w13[i] = rng.uniform(-a, a);
+    for (let i = 0; i < w2.length; i++) w2[i] = rng.uniform(-a, a) * outScale;
+
+    const s = opts.scratch;
+    if (s && (s.dim !== C || s.hidden !== F || s.experts !== E || s.topK !== this.topK)) {
+      throw new RangeError(`moe: shared scratch is for C ${s.dim}, F ${s.hidden}, E ${s.experts}, k ${s.topK}; this layer has C ${C}, F ${F}, E ${E}, k ${this.topK}`);
+    }
+    this.scratch = s ?? new MoeScratch(ops, C, F, E, this.topK);
+    const own = !this.recompute;
+    this.xdB = own ? new RowBuffer(ops, C) : this.scratch.xd;
+    this.guB = own ? new RowBuffer(ops, 2 * F) : this.scratch.gu;
+    this.hdB = own ? new RowBuffer(ops, F) : this.scratch.hd;
+    this.ydB = own ? new RowBuffer(ops, C) : this.scratch.yd;
+    this.logits = new RowBuffer(ops, E);
+    this.probs = new RowBuffer(ops, E);
+    this.lse = new RowBuffer(ops, 1);
+    this.topGate = new RowBuffer(ops, this.topK);
+    this.topIdx = new IntRowBuffer(ops, this.topK);
+    this.slot = new IntRowBuffer(ops, this.topK);
+    this.rowToken = new IntRowBuffer(ops, this.topK);
+    this.offsets = ops.ints(E + 1);
+    this.routed = ops.ints(E);
+    this.probSum = ops.tensor(E);
+    this.balanceGrad = ops.tensor(E);
+    this.lastCounts = new Int32Array(E);
+    this.lastRouted = new Int32Array(E);
     this.resetCounters();
   }
 
   get params(): Param[] {
-    return [...this.router.params, ...this.experts.flatMap((e) => e.params)];
+    return this.router ? [...this.router.params, this.W13, this.W2] : [this.W13, this.W2];
   }
 
   resetCounters(): void {
@@ -151,11 +267,12 @@ export class MixtureOfExperts {
   /**
    * The smallest gap, over the last forward's tokens, between the k-th and (k+1)-th largest router
    * logit (Infinity when E = k). Top-k is piecewise: a finite-difference check is only valid while
-   * perturbations move no logit by more than half this gap.
+   * perturbations move no logit by more than half this gap. Reads the logits (tests and checks only).
    */
   routingMargin(): number {
-    const E = this.numExperts, k = this.topK, lg = this.logits.rows(this.n).data;
-    if (E <= k) return Infinity;
+    const E = this.numExperts, k = this.topK;
+    if (this.dense || E <= k) return Infinity;
+    const lg = this.logits.rows(this.n).data;
     let margin = Infinity;
     for (let t = 0; t < this.n; t++) {
       const row = Array.from({ length: E }, (_, e) => lg[t * E + e]).sort((a, b) => b - a);
@@ -169,187 +286,132 @@ export class MixtureOfExperts {
     return this.capacityFactor === null ? Infinity : Math.ceil(this.capacityFactor * n * this.topK / this.numExperts);
   }
 
-  /** x: [n, C] → y: [n, C] (overwrites). Sets balanceLoss and zLoss. */
-  forward(x: Tensor, y: Tensor, n: number): void {
-    const { ops, numExperts: E, topK: k, dim: C } = this;
+  /**
+   * x: [n, C] → y: [n, C] (overwrites; y may not alias x). Sets balanceLoss and zLoss and, with
+   * `count` (default true), the counters. `dropless` ignores the capacity (inference: a token's
+   * output must not depend on which other tokens share its batch, e.g. KV-cached decoding).
+   */
+  forward(x: Tensor, y: Tensor, n: number, opts: { count?: boolean; dropless?: boolean } = {}): void {
+    const { ops, numExperts: E, topK: k, dim: C, hidden: F } = this;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`moe: n must be an integer ≥ 1, got ${n}`);
     this.n = n;
-    const logitsT = this.logits.rows(n), probsT = this.probs.rows(n);
-    this.router.forward(x, logitsT, n);
-    ops.softmax(logitsT, probsT, n, E);
-    if (this.chosen.length < n * k) {
-      this.chosen = new Int32Array(n * k); this.gate = new Float64Array(n * k); this.slotOf = new Int32Array(n * k);
-      this.slotToken = new Int32Array(n * k); this.chosenSum = new Float64Array(n);
-    }
-    this.offsets = new Int32Array(E + 1);
-    this.frac = new Float64Array(E);
-    const xdT = this.xd.rows(n * k), odT = this.od.rows(n * k);
-    const p = probsT.data, lg = logitsT.data;
-
-    // Top-k and gates.
-    for (let t = 0; t < n; t++) {
-      let b0 = 0;
-      for (let e = 1; e < E; e++) if (p[t * E + e] > p[t * E + b0]) b0 = e;
-      this.chosen[t * k] = b0;
-      let sum = p[t * E + b0];
-      if (k === 2) {
-        let b1 = b0 === 0 ? 1 : 0;
-        for (let e = b1 + 1; e < E; e++) if (e !== b0 && p[t * E + e] > p[t * E + b1]) b1 = e;
-        this.chosen[t * k + 1] = b1;
-        sum += p[t * E + b1];
+    const count = opts.count ?? true;
+    if (this.dense) {
+      this.kept = n;
+      this.expertForward(x, n, y);
+      if (count) {
+        this.lastCounts[0] = n; this.lastRouted[0] = n;
+        this.counters.tokensPerExpert[0] += n;
+        this.counters.routedPerExpert[0] += n;
+        this.counters.expertForwardMacs += 3 * C * F * n;
+        this.counters.forwards++;
       }
-      this.chosenSum[t] = sum;
-      for (let r = 0; r < k; r++) {
-        const pe = p[t * E + this.chosen[t * k + r]];
-        this.gate[t * k + r] = this.renormalize ? pe / sum : pe;
-        this.frac[this.chosen[t * k + r]] += 1 / (n * k);
-      }
+      return;
     }
+    const logits = this.logits.rows(n), probs = this.probs.rows(n), lse = this.lse.rows(n);
+    const topGate = this.topGate.rows(n), topIdx = this.topIdx.rows(n), slot = this.slot.rows(n);
+    const rowToken = this.rowToken.rows(n);
+    ops.gemm(false, false, n, E, C, 1, x, this.router!.W.value, 0, logits);
+    ops.moeRoute(logits, probs, lse, topIdx, topGate, n, E, k, this.renormalize);
+    const cap = opts.dropless || this.capacityFactor === null ? -1 : this.capacity(n);
+    ops.moePlan(topIdx, n, E, k, cap, slot, rowToken, this.offsets, this.routed);
+    // The one host read per forward: E + 1 offsets and E routed counts (counters, balance loss, S).
+    const off = this.offsets.data, rt = this.routed.data;
+    for (let e = 0; e < E; e++) { this.lastCounts[e] = off[e + 1] - off[e]; this.lastRouted[e] = rt[e]; }
+    this.kept = off[E];
+    const S = this.kept;
+    const yd = this.expertForward(x, n, null);
+    ops.moeCombine(yd, slot, topGate, y, n, k, C);
 
-    // Capacity: rank-major, then token order. counts = kept assignments per expert.
-    const cap = this.capacity(n);
-    const counts = new Int32Array(E);
-    let dropped = 0;
-    for (let r = 0; r < k; r++) {
-      for (let t = 0; t < n; t++) {
-        const e = this.chosen[t * k + r];
-        this.counters.routedPerExpert[e]++;
-        if (counts[e] < cap) { this.slotOf[t * k + r] = counts[e]++; } else { this.slotOf[t * k + r] = -1; dropped++; }
+    // Auxiliary losses. balanceGrad [E] = α·E·f_i/n (written from the counts already on the host).
+    if (this.balanceCoef !== 0) {
+      ops.fill(this.probSum, 0);
+      ops.sumRows(probs, this.probSum, n, E);
+      const P = this.probSum.data, g = this.balanceGrad.data;
+      let bal = 0;
+      for (let e = 0; e < E; e++) {
+        const f = this.lastRouted[e] / (n * k);
+        bal += f * P[e] / n;
+        g[e] = this.balanceCoef * E * f / n;
       }
-    }
-    for (let e = 0; e < E; e++) this.offsets[e + 1] = this.offsets[e] + counts[e];
-    for (let i = 0; i < n * k; i++) {
-      if (this.slotOf[i] < 0) continue;
-      const t = (i / k) | 0, e = this.chosen[i];
-      const s = this.offsets[e] + this.slotOf[i];
-      this.slotOf[i] = s;
-      this.slotToken[s] = t;
-    }
+      this.balanceLoss = this.balanceCoef * E * bal;
+    } else this.balanceLoss = 0;
+    this.zLoss = this.zLossCoef !== 0 ? this.zLossCoef * ops.sumSquares(lse) / n : 0;
 
-    // Dispatch: gather rows into xd, grouped by expert.
-    const S = this.offsets[E];
-    {
-      const xs = x.data, xdd = xdT.data;
-      for (let s = 0; s < S; s++) {
-        const t = this.slotToken[s];
-        for (let c = 0; c < C; c++) xdd[s * C + c] = xs[t * C + c];
+    if (count) {
+      for (let e = 0; e < E; e++) {
+        this.counters.tokensPerExpert[e] += this.lastCounts[e];
+        this.counters.routedPerExpert[e] += this.lastRouted[e];
       }
+      this.counters.expertForwardMacs += 3 * C * F * S;
+      this.counters.dropped += n * k - S;
+      this.counters.forwards++;
     }
-    // One batched forward per used expert.
-    for (let e = 0; e < E; e++) {
-      const cnt = counts[e];
-      if (cnt === 0) continue;
-      const off = this.offsets[e] * C;
-      this.experts[e].forward(xdT.view(off, cnt * C), odT.view(off, cnt * C), cnt);
-    }
-    // Combine.
-    ops.fill(y, 0);
-    {
-      const yd = y.data, o = odT.data;
-      for (let i = 0; i < n * k; i++) {
-        const s = this.slotOf[i];
-        if (s < 0) continue;
-        const t = (i / k) | 0, g = this.gate[i];
-        for (let c = 0; c < C; c++) yd[t * C + c] += g * o[s * C + c];
-      }
-    }
+  }
 
-    // Auxiliary losses (re-read the views: an expert's first forward may have moved memory).
-    const p2 = probsT.data, lg2 = logitsT.data;
-    let bal = 0;
-    for (let e = 0; e < E; e++) {
-      let P = 0;
-      for (let t = 0; t < n; t++) P += p2[t * E + e];
-      bal += this.frac[e] * (P / n);
+  /**
+   * The experts' forward from the layer input: gather, W13, swiglu, W2 (or the dense FFN).
+   * Dense mode writes `out` when given (the layer output); MoE mode returns yd.
+   */
+  private expertForward(x: Tensor, n: number, out: Tensor | null): Tensor {
+    const { ops, numExperts: E, dim: C, hidden: F } = this;
+    if (this.dense) {
+      const gu = this.guB.rows(n), hd = this.hdB.rows(n), y = out ?? this.ydB.rows(n);
+      ops.gemm(false, false, n, 2 * F, C, 1, x, this.W13.value, 0, gu);
+      ops.swiglu(gu, hd, n, F);
+      ops.gemm(false, false, n, C, F, 1, hd, this.W2.value, 0, y);
+      return y;
     }
-    this.balanceLoss = this.balanceCoef * E * bal;
-    let z = 0;
-    if (this.zLossCoef !== 0) for (let t = 0; t < n; t++) { const l = lse(lg2, t * E, E); z += l * l; }
-    this.zLoss = this.zLossCoef * z / n;
-
-    // Counters.
-    this.lastCounts = counts;
-    for (let e = 0; e < E; e++) this.counters.tokensPerExpert[e] += counts[e];
-    this.counters.expertForwardMacs += 3 * C * this.hidden * S;
-    this.counters.dropped += dropped;
-    this.counters.forwards++;
+    const R = n * this.topK, S = this.kept;
+    const xd = this.xdB.rows(R), gu = this.guB.rows(R), hd = this.hdB.rows(R), yd = this.ydB.rows(R);
+    if (S > 0) {
+      ops.embedding(x, this.rowToken.rows(n), xd, S, C);
+      ops.groupedGemm('nn', E, this.offsets, 2 * F, C, xd, this.W13.value, 0, gu);
+      ops.swiglu(gu, hd, S, F);
+      ops.groupedGemm('nn', E, this.offsets, C, F, hd, this.W2.value, 0, yd);
+    }
+    return yd;
   }
 
   /**
    * Given the forward input x [n, C] and dy = dL/dy [n, C]: accumulates every parameter gradient,
    * including those of the auxiliary losses (the total loss is L(y) + auxLoss), and writes dx
-   * (or adds it, with accumulateDx).
+   * (or adds it, with accumulateDx). Must follow a forward on the same x.
    */
   backward(x: Tensor, dy: Tensor, dx: Tensor, n: number, accumulateDx = false): void {
-    const { ops, numExperts: E, topK: k, dim: C } = this;
+    const { ops, numExperts: E, topK: k, dim: C, hidden: F } = this;
     if (n !== this.n) throw new RangeError(`moe backward: n = ${n} but the last forward had ${this.n}`);
-    const S = this.offsets[E];
-    const odT = this.od.rows(n * k), dodT = this.dod.rows(n * k), dxdT = this.dxd.rows(n * k), xdT = this.xd.rows(n * k);
-    const probsT = this.probs.rows(n), dpT = this.dprobs.rows(n), logitsT = this.logits.rows(n);
-    // dO_s = g · dy[t];  dg = dy[t] · o_s.
-    const dgate = new Float64Array(n * k);
-    {
-      const dyd = dy.data, o = odT.data, dO = dodT.data;
-      for (let i = 0; i < n * k; i++) {
-        const s = this.slotOf[i];
-        if (s < 0) continue;
-        const t = (i / k) | 0, g = this.gate[i];
-        let dot = 0;
-        for (let c = 0; c < C; c++) { const d = dyd[t * C + c]; dO[s * C + c] = g * d; dot += d * o[s * C + c]; }
-        dgate[i] = dot;
-      }
+    const sc = this.scratch;
+    if (this.dense) {
+      if (this.recompute) this.expertForward(x, n, this.ydB.rows(n));
+      const gu = this.guB.rows(n), hd = this.hdB.rows(n), dgu = sc.dgu.rows(n);
+      ops.gemm(true, false, F, C, n, 1, hd, dy, 1, this.W2.grad);
+      ops.gemm(false, true, n, F, C, 1, dy, this.W2.value, 0, hd); // hd ← dhd (hd is consumed)
+      ops.swigluBackward(gu, hd, dgu, n, F);
+      ops.gemm(true, false, C, 2 * F, n, 1, x, dgu, 1, this.W13.grad);
+      ops.gemm(false, true, n, C, 2 * F, 1, dgu, this.W13.value, accumulateDx ? 1 : 0, dx);
+      this.counters.expertBackwardMacs += 6 * C * F * n;
+      return;
     }
-    // Experts.
-    for (let e = 0; e < E; e++) {
-      const cnt = this.offsets[e + 1] - this.offsets[e];
-      if (cnt === 0) continue;
-      const off = this.offsets[e] * C;
-      this.experts[e].backward(xdT.view(off, cnt * C), dodT.view(off, cnt * C), dxdT.view(off, cnt * C), cnt);
-    }
-    this.counters.expertBackwardMacs += 6 * C * this.hidden * S;
-    // Scatter dx.
+    const R = n * k, S = this.kept;
+    if (this.recompute) this.expertForward(x, n, null);
+    const xd = this.xdB.rows(R), gu = this.guB.rows(R), hd = this.hdB.rows(R), yd = this.ydB.rows(R);
+    const dyd = sc.dyd.rows(R), dgu = sc.dgu.rows(R), dgate = sc.dgate.rows(n), dlogits = sc.dlogits.rows(n);
+    const slot = this.slot.rows(n), topGate = this.topGate.rows(n), rowToken = this.rowToken.rows(n);
+    ops.moeCombineBackward(yd, slot, topGate, dy, dyd, dgate, n, k, C);
     if (!accumulateDx) ops.fill(dx, 0);
-    {
-      const dxs = dx.data, dxd = dxdT.data;
-      for (let s = 0; s < S; s++) {
-        const t = this.slotToken[s];
-        for (let c = 0; c < C; c++) dxs[t * C + c] += dxd[s * C + c];
-      }
+    if (S > 0) {
+      ops.groupedGemm('tn', E, this.offsets, C, F, hd, dyd, 1, this.W2.grad);
+      ops.groupedGemm('nt', E, this.offsets, F, C, dyd, this.W2.value, 0, hd); // hd ← dhd
+      ops.swigluBackward(gu, hd, dgu, S, F);
+      ops.groupedGemm('tn', E, this.offsets, 2 * F, C, xd, dgu, 1, this.W13.grad);
+      ops.groupedGemm('nt', E, this.offsets, C, 2 * F, dgu, this.W13.value, 0, yd); // yd ← dxd
+      ops.embeddingBackward(yd, rowToken, dx, S, C);
     }
-    // dp from the gates and the balance loss.
-    ops.fill(dpT, 0);
-    const dp = dpT.data, p = probsT.data;
-    for (let t = 0; t < n; t++) {
-      if (this.renormalize) {
-        let sgd = 0;
-        for (let r = 0; r < k; r++) sgd += dgate[t * k + r] * this.gate[t * k + r];
-        for (let r = 0; r < k; r++) dp[t * E + this.chosen[t * k + r]] += (dgate[t * k + r] - sgd) / this.chosenSum[t];
-      } else {
-        for (let r = 0; r < k; r++) dp[t * E + this.chosen[t * k + r]] += dgate[t * k + r];
-      }
-    }
-    if (this.balanceCoef !== 0) {
-      for (let e = 0; e < E; e++) {
-        const d = this.balanceCoef * E * this.frac[e] / n;
-        for (let t = 0; t < n; t++) dp[t * E + e] += d;
-      }
-    }
-    // dlogits (in place over dp) = softmax backward + z-loss term.
-    ops.softmaxBackward(probsT, dpT, dpT, n, E);
-    if (this.zLossCoef !== 0) {
-      const dl = dpT.data, lg = logitsT.data, pp = probsT.data;
-      for (let t = 0; t < n; t++) {
-        const f = 2 * this.zLossCoef * lse(lg, t * E, E) / n;
-        for (let e = 0; e < E; e++) dl[t * E + e] += f * pp[t * E + e];
-      }
-    }
-    this.router.backward(x, dpT, dx, n, true);
+    ops.moeRouteBackward(this.probs.rows(n), this.lse.rows(n), this.topIdx.rows(n), topGate, dgate,
+      this.balanceCoef !== 0 ? this.balanceGrad : null, this.zLossCoef !== 0 ? 2 * this.zLossCoef / n : 0,
+      dlogits, n, E, k, this.renormalize);
+    this.router!.backward(x, dlogits, dx, n, true);
+    this.counters.expertBackwardMacs += 6 * C * F * S;
   }
-}
-
-function lse(v: ArrayLike<number>, off: number, len: number): number {
-  let m = -Infinity;
-  for (let i = 0; i < len; i++) if (v[off + i] > m) m = v[off + i];
-  let s = 0;
-  for (let i = 0; i < len; i++) s += Math.exp(v[off + i] - m);
-  return m + Math.log(s);
 }

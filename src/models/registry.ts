@@ -32,6 +32,7 @@ import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
 import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
+import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 
 /** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
 export type ModelOption =
@@ -192,3 +193,5 @@ registerModel(LSTM_MODEL);
 registerModel(GRU_MODEL);
 registerModel(TRANSFORMER_MODEL);
 registerModel(LSTM_ATTENTION_MODEL);
+registerModel(MOE_MODEL);
+registerModel(MOE_DENSE_MODEL);

@@ -1,0 +1,555 @@
+// A decoder-only transformer whose feed-forward blocks are sparse Mixtures of Experts (issue #6),
+// written only against the ops interface so that the CUDA backend runs it with no host loop over
+// activations: the fused attention, swiglu, grouped GEMM and routing ops do all the work, and the
+// only host reads in a step are a few ints per layer (the experts' routed counts) and the loss.
+//
+//   ids [B, T] (batch-major, rows r = b·T + t)
+//   x₀     = E[ids] + P[pos]                     two row gathers (ops.embedding); pos ids built once
+//   for each of the N blocks (pre-LayerNorm):
+//     qkv  = LN₁(x) · Wqkv                       [n, 3C]  one fused gemm
+//     a    = attention(q, k, v)                  causal, strides 3C (views into qkv); lse saved
+//     xm   = x + a · Wo
+//     x    = xm + MoE(LN₂(xm))                   src/layers/moe.ts (or one dense SwiGLU: 'moe-dense')
+//   logits = LN_f(x_N) · Eᵀ  (tied, default) or · Wout
+//   loss   = mean CE over non-padding targets    (ops.softmaxCrossEntropy)
+// The returned loss is the LM cross-entropy; the MoE auxiliary losses (balance, z) go into the
+// gradient and are exposed separately (lastAuxLoss, stats()).
+//
+// Memory. Saved per layer and token: the layer input (C), qkv (3C), the attention output (C), xm
+// (C), H attention lse values, LayerNorm statistics and the routing state (O(E + k)): ≈ 6C + E.
+// LN₁(x) and LN₂(xm) are recomputed in backward (one cheap LayerNorm each), and with `recompute`
+// (default) the experts' activations are recomputed too, in one scratch set shared by all layers
+// (MoeScratch), as are the block's backward buffers (BlockScratch).
+//
+// Sampling: nextLogProbs keeps a per-layer KV cache (the qkv rows of the positions seen, [context,
+// 3C]); new tokens go through ops.attention with Tq = new rows, qOffset = cache length. When the
+// window is full the cache is rebuilt from the last `context` tokens, positions from 0, as in
+// src/models/transformer.ts (absolute positions cannot be shifted). Inference is dropless, so a
+// token's logits never depend on which other tokens shared its batch (cached == uncached).
+import type { AttentionShape, IntTensor, Ops, Tensor } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import { makeParam, type Param } from '../layers/param.js';
+import { Embedding } from '../layers/embedding.js';
+import { Linear } from '../layers/linear.js';
+import { RowBuffer } from '../layers/buffer.js';
+import { Norm } from '../layers/layernorm.js';
+import { MixtureOfExperts, MoeScratch } from '../layers/moe.js';
+import type { SequenceModel, TokenBatch } from './types.js';
+import type { ModelSpec } from './registry.js';
+
+export interface MoeTransformerConfig {
+  vocabSize: number;
+  context: number;
+  dModel: number;
+  heads: number;
+  layers: number;
+  /** E experts per layer (ignored by the dense variant). */
+  experts: number;
+  /** k experts per token, 1 or 2. */
+  topK: number;
+  /** F: each expert's hidden width (the dense variant uses topK · F). */
+  expertHidden: number;
+  /** null or 0: dropless; otherwise capacity = ceil(c · n · k / E) per expert (training forwards). */
+  capacityFactor?: number | null;
+  balanceCoef?: number;
+  zLossCoef?: number;
+  tiedEmbeddings?: boolean;
+  recompute?: boolean;
+  /** One SwiGLU FFN of hidden topK · expertHidden instead of experts (matched active parameters). */
+  dense?: boolean;
+}
+
+export const MOE_TRANSFORMER_DEFAULTS = {
+  layers: 4, heads: 4, dModel: 128, experts: 8, topK: 2, expertHidden: 256, context: 128,
+  capacityFactor: 0, balanceCoef: 0.01, zLossCoef: 0.001, tiedEmbeddings: true, recompute: true,
+};
+
+/** Per-layer statistics since resetStats() (see MoeTransformer.stats). */
+export interface MoeLayerStats {
+  tokensPerExpert: number[];
+  routedPerExpert: number[];
+  dropped: number;
+}
+
+export interface MoeStats {
+  layers: MoeLayerStats[];
+  /** Multiply-adds the experts (or the dense FFN) actually executed, forward only. */
+  expertMacs: number;
+  /** What running every expert on every token would have cost, forward only. */
+  allExpertsMacs: number;
+  /** Mean over the counted forwards of the auxiliary loss (summed over layers). */
+  auxLoss: number;
+  /** Tokens through the counted forwards. */
+  tokens: number;
+}
+
+/** Backward scratch shared by every block of a model ([n, C] and [n, 3C]). */
+export class BlockScratch {
+  readonly h: RowBuffer;     // LN outputs (recomputed in backward)
+  readonly f: RowBuffer;     // branch outputs in forward
+  readonly dh: RowBuffer;
+  readonly datt: RowBuffer;
+  readonly dxm: RowBuffer;
+  readonly dqkv: RowBuffer;
+  constructor(ops: Ops, readonly dim: number) {
+    this.h = new RowBuffer(ops, dim);
+    this.f = new RowBuffer(ops, dim);
+    this.dh = new RowBuffer(ops, dim);
+    this.datt = new RowBuffer(ops, dim);
+    this.dxm = new RowBuffer(ops, dim);
+    this.dqkv = new RowBuffer(ops, 3 * dim);
+  }
+}
+
+export interface MoeBlockOptions {
+  topK: 1 | 2;
+  capacityFactor: number | null;
+  balanceCoef: number;
+  zLossCoef: number;
+  recompute: boolean;
+  dense: boolean;
+  outScale: number;
+  scratch?: BlockScratch;
+  moeScratch?: MoeScratch;
+}
+
+/** One pre-LN block: x + Wo·Attn(LN₁(x)), then + MoE(LN₂(·)). Owns its saved activations. */
+export class MoeBlock {
+  readonly norm1: Norm;
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly norm2: Norm;
+  readonly ffn: MixtureOfExperts;
+  readonly heads: number;
+  private readonly sc: BlockScratch;
+  // Saved per token: qkv [3C], attention output [C], its lse [H], xm [C].
+  private readonly qkvS: RowBuffer;
+  private readonly attS: RowBuffer;
+  private readonly lseS: RowBuffer;
+  private readonly xmS: RowBuffer;
+
+  constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, experts: number,
+    hidden: number, rng: Rng, o: MoeBlockOptions) {
+    if (dim % heads !== 0) throw new RangeError(`moe-transformer: dModel ${dim} must be a multiple of heads ${heads}`);
+    this.heads = heads;
+    this.norm1 = new Norm(ops, `${name}.norm1`, dim, rng);
+    this.qkv = new Linear(ops, `${name}.qkv`, dim, 3 * dim, rng, { bias: false });
+    this.proj = new Linear(ops, `${name}.proj`, dim, dim, rng, { bias: false });
+    ops.scale(this.proj.W.value, o.outScale);
+    this.norm2 = new Norm(ops, `${name}.norm2`, dim, rng);
+    this.ffn = new MixtureOfExperts(ops, `${name}.${o.dense ? 'ffn' : 'moe'}`, dim, hidden, experts, rng, {
+      topK: o.topK, capacityFactor: o.capacityFactor, balanceCoef: o.balanceCoef, zLossCoef: o.zLossCoef,
+      recompute: o.recompute, dense: o.dense, outScale: o.outScale, scratch: o.moeScratch,
+    });
+    this.sc = o.scratch ?? new BlockScratch(ops, dim);
+    this.qkvS = new RowBuffer(ops, 3 * dim);
+    this.attS = new RowBuffer(ops, dim);
+    this.lseS = new RowBuffer(ops, heads);
+    this.xmS = new RowBuffer(ops, dim);
+  }
+
+  get params(): Param[] {
+    return [...this.norm1.params, ...this.qkv.params, ...this.proj.params, ...this.norm2.params, ...this.ffn.params];
+  }
+
+  private shape(B: number, Tq: number, Tk: number, qOffset: number): AttentionShape {
+    const C = this.dim, H = this.heads, D = C / H;
+    return { B, H, D, Tq, Tk, causal: true, qOffset, qStride: 3 * C, kvStride: 3 * C, oStride: C, scale: 1 / Math.sqrt(D) };
+  }
+
+  /**
+   * x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). With `cache` ([context, 3C], rows
+   * 0 … pos−1 filled), B must be 1 and the T rows are positions pos … pos+T−1 of one sequence.
+   */
+  forward(x: Tensor, y: Tensor, B: number, T: number, mode: { count: boolean; dropless: boolean },
+    cache: Tensor | null = null, pos = 0): void {
+    const { ops, dim: C, sc } = this, n = B * T;
+    const h = sc.h.rows(n), f = sc.f.rows(n), qkv = this.qkvS.rows(n), att = this.attS.rows(n);
+    const lse = this.lseS.rows(n), xm = this.xmS.rows(n);
+    this.norm1.forward(x, h, n);
+    this.qkv.forward(h, qkv, n);
+    const span = n * 3 * C;
+    if (cache) {
+      ops.copy(qkv, cache.view(pos * 3 * C, span));
+      const kvSpan = (pos + n) * 3 * C;
+      ops.attention(qkv.view(0, span), cache.view(C, kvSpan - C), cache.view(2 * C, kvSpan - 2 * C), att, lse,
+        this.shape(1, n, pos + n, pos));
+    } else {
+      ops.attention(qkv.view(0, span), qkv.view(C, span - C), qkv.view(2 * C, span - 2 * C), att, lse, this.shape(B, T, T, 0));
+    }
+    this.proj.forward(att, f, n);
+    ops.add(x, f, xm);
+    this.norm2.forward(xm, h, n);
+    this.ffn.forward(h, f, n, mode);
+    ops.add(xm, f, y);
+  }
+
+  /** Given the forward input x and dy: accumulates parameter gradients, writes dx (overwrites). */
+  backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
+    const { ops, dim: C, sc } = this, n = B * T, span = n * 3 * C;
+    const h = sc.h.rows(n), dh = sc.dh.rows(n), dxm = sc.dxm.rows(n), datt = sc.datt.rows(n), dqkv = sc.dqkv.rows(n);
+    const qkv = this.qkvS.rows(n), att = this.attS.rows(n), lse = this.lseS.rows(n), xm = this.xmS.rows(n);
+    // y = xm + FFN(LN₂(xm)): dxm = dy + LN₂ᵀ(FFNᵀ(dy)); LN₂(xm) is recomputed.
+    ops.copy(dy, dxm);
+    this.norm2.forward(xm, h, n);
+    this.ffn.backward(h, dy, dh, n);
+    this.norm2.backward(xm, dh, dxm, n);
+    // xm = x + Attn(LN₁(x))·Wo: dx = dxm + LN₁ᵀ(Wqkvᵀ(attentionᵀ(Woᵀ dxm))).
+    ops.copy(dxm, dx);
+    this.proj.backward(att, dxm, datt, n);
+    ops.attentionBackward(qkv.view(0, span), qkv.view(C, span - C), qkv.view(2 * C, span - 2 * C), att, lse, datt,
+      dqkv.view(0, span), dqkv.view(C, span - C), dqkv.view(2 * C, span - 2 * C), this.shape(B, T, T, 0));
+    this.norm1.forward(x, h, n);
+    this.qkv.backward(h, dqkv, dh, n);
+    this.norm1.backward(x, dh, dx, n);
+  }
+}
+
+export class MoeTransformer implements SequenceModel {
+  readonly kind: 'moe' | 'moe-dense';
+  readonly config: Record<string, unknown>;
+  readonly params: Param[];
+  readonly vocab: number;
+  readonly dim: number;
+  readonly context: number;
+  readonly topK: 1 | 2;
+  readonly experts: number;
+  readonly expertHidden: number;
+  readonly embedding: Embedding;
+  /** Learned positions [context, C]. */
+  readonly pos: Param;
+  readonly blocks: MoeBlock[];
+  readonly normF: Norm;
+  readonly head: Linear | null;
+  /** The auxiliary loss (balance + z, summed over layers) of the last forward. */
+  lastAuxLoss = 0;
+
+  private readonly xs: RowBuffer[];
+  private readonly hF: RowBuffer;
+  private readonly dA: RowBuffer;
+  private readonly dB: RowBuffer;
+  private readonly logits: RowBuffer;
+  private posIds: IntTensor;
+  private posKey = '';
+  // Statistics.
+  private statTokens = 0;
+  private statForwards = 0;
+  private statAux = 0;
+  private statTokensPerExpert: Float64Array[];
+  private statRouted: Float64Array[];
+  private statDropped: Float64Array;
+  private statExpertMacs = 0;
+  private statAllMacs = 0;
+  private loadSince: Float64Array[];
+  // Sampling.
+  private window: number[] = [];
+  private caches: Tensor[] | null = null;
+  private readonly sampleIds: IntTensor;
+
+  constructor(readonly ops: Ops, config: MoeTransformerConfig, rng: Rng, kind: 'moe' | 'moe-dense' = config.dense ? 'moe-dense' : 'moe') {
+    const c = { ...MOE_TRANSFORMER_DEFAULTS, ...config };
+    const dense = kind === 'moe-dense' || Boolean(c.dense);
+    this.kind = dense ? 'moe-dense' : 'moe';
+    const { vocabSize: V, layers: L, heads: H, dModel: C, context, experts, expertHidden: F } = c;
+    for (const [k, v] of Object.entries({ vocabSize: V, layers: L, heads: H, dModel: C, context, experts, expertHidden: F })) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${this.kind}: ${k} must be an integer ≥ 1, got ${v}`);
+    }
+    if (C % H !== 0) throw new RangeError(`${this.kind}: dModel ${C} must be a multiple of heads ${H}`);
+    if (c.topK !== 1 && c.topK !== 2) throw new RangeError(`${this.kind}: topK must be 1 or 2, got ${c.topK}`);
+    if (!dense && experts < c.topK) throw new RangeError(`${this.kind}: ${experts} experts is fewer than topK = ${c.topK}`);
+    const cf = c.capacityFactor === null || c.capacityFactor === undefined || c.capacityFactor === 0 ? null : c.capacityFactor;
+    if (cf !== null && !(cf > 0)) throw new RangeError(`${this.kind}: capacityFactor must be > 0 (0 or null: dropless), got ${cf}`);
+    for (const [k, v] of Object.entries({ balanceCoef: c.balanceCoef, zLossCoef: c.zLossCoef })) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${this.kind}: ${k} must be a number ≥ 0, got ${v}`);
+    }
+    const tie = Boolean(c.tiedEmbeddings), recompute = Boolean(c.recompute);
+    this.vocab = V; this.dim = C; this.context = context;
+    this.topK = c.topK as 1 | 2;
+    this.experts = dense ? 1 : experts;
+    this.expertHidden = dense ? c.topK * F : F;
+    this.config = {
+      vocabSize: V, context, dModel: C, heads: H, layers: L, experts, topK: c.topK, expertHidden: F,
+      capacityFactor: cf ?? 0, balanceCoef: c.balanceCoef, zLossCoef: c.zLossCoef, tiedEmbeddings: tie, recompute, dense,
+    };
+    this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
+    this.pos = makeParam(ops, 'pos.table', [context, C], { kind: 'normal', std: 0.02 }, rng);
+    const scratch = new BlockScratch(ops, C);
+    const moeScratch = new MoeScratch(ops, C, this.expertHidden, this.experts, dense ? 1 : this.topK);
+    const outScale = 1 / Math.sqrt(2 * L);
+    this.blocks = Array.from({ length: L }, (_, l) => new MoeBlock(ops, `block${l}`, C, H, this.experts, this.expertHidden, rng, {
+      topK: this.topK, capacityFactor: cf, balanceCoef: dense ? 0 : c.balanceCoef, zLossCoef: dense ? 0 : c.zLossCoef,
+      recompute, dense, outScale, scratch, moeScratch,
+    }));
+    this.normF = new Norm(ops, 'normF', C, rng);
+    this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
+    this.params = [...this.embedding.params, this.pos, ...this.blocks.flatMap((b) => b.params),
+      ...this.normF.params, ...(this.head ? this.head.params : [])];
+    this.xs = Array.from({ length: L + 1 }, () => new RowBuffer(ops, C));
+    this.hF = new RowBuffer(ops, C);
+    this.dA = new RowBuffer(ops, C);
+    this.dB = new RowBuffer(ops, C);
+    this.logits = new RowBuffer(ops, V);
+    this.posIds = ops.ints(context);
+    this.sampleIds = ops.ints(context);
+    const E = this.experts;
+    this.statTokensPerExpert = this.blocks.map(() => new Float64Array(E));
+    this.statRouted = this.blocks.map(() => new Float64Array(E));
+    this.statDropped = new Float64Array(L);
+    this.loadSince = this.blocks.map(() => new Float64Array(E));
+  }
+
+  /** Position ids [B·T] (row b·T + t → start + t), rebuilt only when the shape changes. */
+  private positionIds(B: number, T: number, start: number): IntTensor {
+    const key = `${B}x${T}+${start}`;
+    if (key !== this.posKey) {
+      if (this.posIds.size < B * T) this.posIds = this.ops.ints(B * T);
+      const d = this.posIds.data;
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) d[b * T + t] = start + t;
+      this.posKey = key;
+    }
+    return B * T === this.posIds.size ? this.posIds : this.posIds.view(0, B * T);
+  }
+
+  /** ids [B·T] at positions start … → logits [B·T, V] (the rows of this.logits). */
+  private forward(ids: IntTensor, B: number, T: number, start: number, caches: Tensor[] | null, count: boolean,
+    dropless: boolean): Tensor {
+    const { ops, dim: C } = this, n = B * T, L = this.blocks.length;
+    if (start + T > this.context) throw new RangeError(`${this.kind}: positions ${start}..${start + T - 1} exceed the context length ${this.context}`);
+    const x0 = this.xs[0].rows(n), tmp = this.dA.rows(n);
+    this.embedding.forward(ids, x0, n);
+    ops.embedding(this.pos.value, this.positionIds(B, T, start), tmp, n, C);
+    ops.add(x0, tmp, x0);
+    // Sampling (caches, windowLogProbs) is dropless; forwardBackward (training and validation) applies the capacity.
+    const mode = { count, dropless };
+    let aux = 0;
+    for (let l = 0; l < L; l++) {
+      this.blocks[l].forward(this.xs[l].rows(n), this.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
+      aux += this.blocks[l].ffn.auxLoss;
+    }
+    this.lastAuxLoss = aux;
+    const h = this.hF.rows(n), logits = this.logits.rows(n);
+    this.normF.forward(this.xs[L].rows(n), h, n);
+    if (this.head) this.head.forward(h, logits, n);
+    else ops.gemm(false, true, n, this.vocab, C, 1, h, this.embedding.table.value, 0, logits);
+    if (count) this.countForward(n, aux);
+    return logits;
+  }
+
+  private countForward(n: number, aux: number): void {
+    const C = this.dim, F = this.expertHidden, E = this.experts;
+    this.statTokens += n;
+    this.statForwards++;
+    this.statAux += aux;
+    this.blocks.forEach((b, l) => {
+      const moe = b.ffn;
+      let kept = 0;
+      for (let e = 0; e < E; e++) {
+        this.statTokensPerExpert[l][e] += moe.lastCounts[e];
+        this.statRouted[l][e] += moe.lastRouted[e];
+        this.loadSince[l][e] += moe.lastCounts[e];
+        kept += moe.lastCounts[e];
+      }
+      this.statDropped[l] += (moe.dense ? n : n * this.topK) - kept;
+      this.statExpertMacs += 3 * C * F * kept;
+      this.statAllMacs += 3 * C * F * E * n;
+    });
+  }
+
+  forwardBackward(batch: TokenBatch, train: boolean): number {
+    const { ops, vocab: V, dim: C } = this;
+    const B = batch.batch, T = batch.time, n = B * T, L = this.blocks.length;
+    if (T > this.context) {
+      throw new RangeError(`${this.kind}: a window of ${T} tokens is longer than the context length ${this.context} (use --seq ≤ --context)`);
+    }
+    const ids = n === batch.inputs.size ? batch.inputs : batch.inputs.view(0, n);
+    const targets = n === batch.targets.size ? batch.targets : batch.targets.view(0, n);
+    // Token ids and targets live on the host (the batcher writes them): check and count there.
+    let count = 0;
+    const tg = targets.data, idd = ids.data;
+    for (let i = 0; i < n; i++) {
+      if (tg[i] >= 0) count++;
+      if (idd[i] < 0 || idd[i] >= V) throw new RangeError(`${this.kind}: token ${idd[i]} is outside the vocabulary 0..${V - 1}`);
+    }
+    const logits = this.forward(ids, B, T, 0, null, train, false);
+    const grad = train && count > 0;
+    const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
+    if (train) {
+      // The aux losses' gradients are part of every block's backward; with no real target the
+      // LM gradient is zero but the router still gets them.
+      if (!grad) ops.fill(logits, 0);
+      const h = this.hF.rows(n);
+      let dcur = this.dA.rows(n), dnext = this.dB.rows(n);
+      const dh = dnext;
+      if (this.head) this.head.backward(h, logits, dh, n);
+      else {
+        const E = this.embedding.table;
+        ops.gemm(true, false, V, C, n, 1, logits, h, 1, E.grad);
+        ops.gemm(false, false, n, C, V, 1, logits, E.value, 0, dh);
+        E.rows.addAll(); // a tied table's gradient is dense
+      }
+      ops.fill(dcur, 0);
+      this.normF.backward(this.xs[L].rows(n), dh, dcur, n);
+      for (let l = L - 1; l >= 0; l--) {
+        this.blocks[l].backward(this.xs[l].rows(n), dcur, dnext, B, T);
+        [dcur, dnext] = [dnext, dcur];
+      }
+      ops.embeddingBackward(dcur, this.positionIds(B, T, 0), this.pos.grad, n, C);
+      this.embedding.backward(dcur, ids, n);
+    }
+    return count > 0 ? sum / count : 0;
+  }
+
+  resetState(): void { /* not stateful */ }
+
+  /** min over layers of the last forward's routing margin (see MixtureOfExperts.routingMargin). */
+  routingMargin(): number {
+    return Math.min(...this.blocks.map((b) => b.ffn.routingMargin()));
+  }
+
+  // ---- statistics --------------------------------------------------------------------------------
+
+  /** Counters of the training forwards (forwardBackward with train) since resetStats(). */
+  stats(): MoeStats {
+    return {
+      layers: this.blocks.map((_, l) => ({
+        tokensPerExpert: [...this.statTokensPerExpert[l]],
+        routedPerExpert: [...this.statRouted[l]],
+        dropped: this.statDropped[l],
+      })),
+      expertMacs: this.statExpertMacs,
+      allExpertsMacs: this.statAllMacs,
+      auxLoss: this.statForwards > 0 ? this.statAux / this.statForwards : 0,
+      tokens: this.statTokens,
+    };
+  }
+
+  resetStats(): void {
+    this.statTokens = 0; this.statForwards = 0; this.statAux = 0; this.statExpertMacs = 0; this.statAllMacs = 0;
+    for (const a of [...this.statTokensPerExpert, ...this.statRouted, this.statDropped]) a.fill(0);
+  }
+
+  /** Share of kept assignments per expert, per layer, since the last call (then resets). */
+  expertLoad(): number[][] {
+    return this.loadSince.map((a) => {
+      const total = a.reduce((s, v) => s + v, 0);
+      const shares = [...a].map((v) => (total > 0 ? v / total : 0));
+      a.fill(0);
+      return shares;
+    });
+  }
+
+  /**
+   * Training FLOPs per token (forward + backward, 2 FLOPs per multiply-add, backward = 2× forward):
+   * 6 × the active weights a token meets (QKV, Wo, router, k experts or the dense FFN, LM head)
+   * plus attention 12·L·C·context (QKᵀ and PV over the full context, PaLM's convention, no causal
+   * halving). Dropped assignments are not subtracted.
+   */
+  flopsPerToken(): number {
+    const C = this.dim, L = this.blocks.length, F = this.expertHidden;
+    const dense = this.kind === 'moe-dense';
+    const perLayer = 4 * C * C + (dense ? 3 * C * F : C * this.experts + this.topK * 3 * C * F);
+    return 6 * (L * perLayer + C * this.vocab) + 12 * L * C * this.context;
+  }
+
+  // ---- sampling ----------------------------------------------------------------------------------
+
+  /** Log-softmax rows of an uncached (dropless, uncounted) forward over one window, for tests. */
+  windowLogProbs(tokens: number[]): Float64Array[] {
+    const T = tokens.length;
+    if (T < 1 || T > this.context) throw new RangeError(`${this.kind}: a window must have 1..${this.context} tokens, got ${T}`);
+    this.checkTokens(tokens);
+    const ids = this.sampleIds.view(0, T);
+    ids.data.set(tokens);
+    const logits = this.forward(ids, 1, T, 0, null, false, true);
+    return Array.from({ length: T }, (_, t) => logSoftmaxRow(logits.data, t, this.vocab));
+  }
+
+  private checkTokens(tokens: number[]): void {
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocab) throw new RangeError(`${this.kind}: token ${id} is outside the vocabulary 0..${this.vocab - 1}`);
+    }
+  }
+
+  nextLogProbs(tokens: number[]): Float64Array {
+    const V = this.vocab, ctx = this.context;
+    this.checkTokens(tokens);
+    if (this.caches === null) this.caches = this.blocks.map(() => this.ops.tensor(ctx * 3 * this.dim));
+    if (tokens.length === 0 && this.window.length === 0) return new Float64Array(V).fill(-Math.log(V));
+    let logits: Tensor | null = null, rows = 0;
+    if (this.window.length + tokens.length <= ctx) {
+      const pos = this.window.length, n = tokens.length;
+      if (n > 0) {
+        const ids = this.sampleIds.view(0, n);
+        ids.data.set(tokens);
+        logits = this.forward(ids, 1, n, pos, this.caches, false, true);
+        rows = n;
+        this.window.push(...tokens);
+      }
+    } else {
+      // The window slides: rebuild every cache from the last `context` tokens, positions from 0.
+      this.window = [...this.window, ...tokens].slice(-ctx);
+      const n = this.window.length, ids = this.sampleIds.view(0, n);
+      ids.data.set(this.window);
+      logits = this.forward(ids, 1, n, 0, this.caches, false, true);
+      rows = n;
+    }
+    if (logits === null) {
+      const w = this.window;
+      this.window = [];
+      return this.nextLogProbs(w);
+    }
+    return logSoftmaxRow(logits.data, rows - 1, V);
+  }
+
+  resetSampling(): void {
+    this.window = [];
+  }
+}
+
+function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
+  const out = new Float64Array(V);
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
+  let s = 0;
+  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
+  const lse = max + Math.log(s);
+  for (let j = 0; j < V; j++) out[j] -= lse;
+  return out;
+}
+
+// ---- registry specs ------------------------------------------------------------------------------
+
+const MOE_OPTIONS: ModelSpec['options'] = [
+  { key: 'layers', type: 'int', min: 1, max: 64, description: 'transformer blocks' },
+  { key: 'heads', type: 'int', min: 1, max: 256, description: 'attention heads (--d-model must be a multiple)' },
+  { key: 'dModel', type: 'int', min: 1, max: 8192, description: 'residual stream width' },
+  { key: 'context', type: 'int', min: 1, max: 65536, description: 'longest window (learned position rows); --seq must not exceed it' },
+  { key: 'experts', type: 'int', min: 1, max: 256, description: 'experts per MoE layer (moe-dense: ignored)' },
+  { key: 'topK', type: 'int', min: 1, max: 2, description: 'experts per token, 1 or 2 (moe-dense: FFN hidden = top-k · expert-hidden)' },
+  { key: 'expertHidden', type: 'int', min: 1, max: 65536, description: 'hidden width of each SwiGLU expert' },
+  { key: 'capacityFactor', type: 'float', min: 0, max: 64, description: 'expert capacity = ceil(c·tokens·k/E) in training; 0: dropless' },
+  { key: 'balanceCoef', type: 'float', min: 0, max: 100, description: 'load-balancing loss coefficient α' },
+  { key: 'zLossCoef', type: 'float', min: 0, max: 100, description: 'router z-loss coefficient β' },
+  { key: 'tiedEmbeddings', type: 'boolean', description: 'tie the LM head to the token embedding table' },
+  { key: 'recompute', type: 'boolean', description: 'recompute the experts in backward instead of saving their activations' },
+];
+
+export const MOE_MODEL: ModelSpec = {
+  name: 'moe',
+  description: 'sparse Mixture-of-Experts transformer: pre-LN attention + top-k routed SwiGLU experts (grouped GEMM), KV-cached sampling',
+  stateful: false,
+  defaults: { ...MOE_TRANSFORMER_DEFAULTS },
+  options: MOE_OPTIONS,
+  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  create: (ops, config, rng) => new MoeTransformer(ops, config as unknown as MoeTransformerConfig, rng, 'moe'),
+};
+
+export const MOE_DENSE_MODEL: ModelSpec = {
+  name: 'moe-dense',
+  description: 'dense baseline of moe: the same transformer with one SwiGLU FFN of hidden top-k · expert-hidden (matched active parameters)',
+  stateful: false,
+  defaults: { ...MOE_TRANSFORMER_DEFAULTS },
+  options: MOE_OPTIONS,
+  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  create: (ops, config, rng) => new MoeTransformer(ops, { ...(config as unknown as MoeTransformerConfig), dense: true }, rng, 'moe-dense'),
+};
