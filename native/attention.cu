@@ -1,0 +1,555 @@
+// Fused causal / non-causal attention, forward and backward, flash-style: no Tq×Tk matrix ever
+// reaches global memory. Semantics: Ops.attention / Ops.attentionBackward in src/ops/types.ts,
+// specified by src/backends/reference/transformer-ops.ts. fp32 throughout (SIMT FMA).
+//
+// Layout: query row (b, i) of head h starts at q + (b·Tq + i)·qStride + h·D, key/value row (b, j) at
+// (b·Tk + j)·kvStride + h·D, so q, k, v (and dq, dk, dv) may be views into one fused [rows, 3C]
+// buffer. lse and the backward's rowsum term are [B, H, Tq].
+//
+// Work split. Every kernel gives one warp a few rows of its own side and lets the 32 lanes walk the
+// other side 32 rows at a time: for a score tile, lane l owns key (or query) l and computes full
+// dot products against rows held in shared memory; for the weighted sums, lane l owns output
+// columns l, l+32, … (D ≤ 128 → at most 4 per lane, DV below) and the 32 probabilities are
+// broadcast with shuffles. Shared-memory rows that a lane reads "down a column" are padded to an odd
+// stride (D | 1) so the 32 lanes hit 32 different banks.
+//
+// Forward:  grid (⌈Tq/16⌉, B·H), 4 warps × 4 query rows; key tiles of 32 in shared memory, online
+//           softmax (running max m, sum l, rescaled accumulators), lse = m + log l saved.
+// Decode:   Tq ≤ 4 (KV-cache generation): one block per (b, h, i) spreads the keys over 256 threads
+//           (8 lanes per key dot product, coalesced), keeps the score row in shared memory, and
+//           splits the P·V sum over key groups; Tk up to ~10k keys stays in one block.
+// Backward: D_i = rowsum(dO_i ⊙ O_i) into the scratch buffer first. Then dK/dV per key block
+//           (FA2: grid over key blocks, loop over the query tiles that can see them) and dQ by a
+//           separate pass over query blocks (loop over key tiles). The separate dQ pass recomputes
+//           the scores once more (~+40% backward FLOPs) but is deterministic, needs no zeroing of
+//           strided dq head blocks before the kernel, and has no atomic traffic; with fp32 SIMT the
+//           atomics' contention (16 key blocks adding into each dq row) would cost about as much.
+// Masked (and padding) positions get p = 0 exactly, so they contribute exactly zero everywhere.
+#include <cuda_runtime.h>
+#include <cmath>
+#include <cstdio>
+#include "kernels.h"
+
+namespace handgrad {
+namespace {
+
+constexpr int kWarps = 4;             // warps per block in the tiled kernels
+constexpr int kThreadsT = kWarps * 32;
+constexpr int kRows = 4;              // rows of the block's own side per warp
+constexpr int kBlockRows = kWarps * kRows;
+constexpr int kTile = 32;             // rows of the other side per tile (one per lane)
+constexpr int kMaxD = 128;
+
+struct Args {
+  const float* q;
+  const float* k;
+  const float* v;
+  const float* out;
+  const float* lse;
+  const float* dout;
+  float* o;       // forward output
+  float* lseOut;  // forward lse
+  float* dq;
+  float* dk;
+  float* dv;
+  float* rowD;    // backward scratch: rowsum(dO ⊙ O)
+  int B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride;
+  bool causal;
+  float scale;
+};
+
+__device__ __forceinline__ float warpMax(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ __forceinline__ float warpSum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Number of keys query i sees (clamped to 0…Tk).
+__device__ __forceinline__ int visibleKeys(const Args& a, int i) {
+  if (!a.causal) return a.Tk;
+  return max(0, min(a.Tk, i + a.qOffset + 1));
+}
+
+// Copies `rows` rows of D floats (row r at src + (row0 + r)·stride) into dst with row pitch `pitch`,
+// scaled by `mul`; rows at or past `limit` are zero. Whole block cooperates, one warp per row.
+__device__ __forceinline__ void loadRows(float* dst, int pitch, const float* src, size_t stride, int row0, int rows,
+                                         int limit, int D, float mul) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int r = warp; r < rows; r += nw) {
+    const int g = row0 + r;
+    const float* s = src + static_cast<size_t>(g) * stride;
+    for (int d = lane; d < D; d += 32) dst[r * pitch + d] = g < limit ? s[d] * mul : 0.f;
+  }
+}
+
+// ---- forward, tiled ------------------------------------------------------------------------------
+template <int DV>
+__global__ void __launch_bounds__(kThreadsT) attnFwdKernel(Args a) {
+  extern __shared__ float sm[];
+  const int D = a.D, KS = D | 1;
+  float* Qs = sm;                         // [kBlockRows][D], pre-scaled
+  float* Ks = Qs + kBlockRows * D;        // [kTile][KS]
+  float* Vs = Ks + kTile * KS;            // [kTile][D]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int q0 = blockIdx.x * kBlockRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  loadRows(Qs, D, qBase, a.qStride, q0, kBlockRows, a.Tq, D, a.scale);
+
+  // Keys any row of this block can see.
+  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kBlockRows - 1));
+  const int rowBase = warp * kRows;
+  int rowVis[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    const int i = q0 + rowBase + r;
+    rowVis[r] = i < a.Tq ? visibleKeys(a, i) : 0;
+  }
+  float m[kRows], l[kRows], acc[kRows][DV];
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    m[r] = -INFINITY;
+    l[r] = 0.f;
+#pragma unroll
+    for (int c = 0; c < DV; c++) acc[r][c] = 0.f;
+  }
+  for (int k0 = 0; k0 < kEnd; k0 += kTile) {
+    __syncthreads();  // the previous tile is consumed (first time: nothing, Q is covered below)
+    loadRows(Ks, KS, kBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    loadRows(Vs, D, vBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    __syncthreads();
+    float s[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; r++) s[r] = 0.f;
+    const float* kr = Ks + lane * KS;
+    const float* qr = Qs + rowBase * D;
+    for (int d = 0; d < D; d++) {
+      const float kd = kr[d];
+#pragma unroll
+      for (int r = 0; r < kRows; r++) s[r] = fmaf(qr[r * D + d], kd, s[r]);
+    }
+    const int j = k0 + lane;
+#pragma unroll
+    for (int r = 0; r < kRows; r++) {
+      const bool vis = j < rowVis[r];
+      const float sv = vis ? s[r] : -INFINITY;
+      const float mNew = fmaxf(m[r], warpMax(sv));
+      // mNew is finite whenever this row has seen a visible key; otherwise every p and l stay 0.
+      const float p = vis ? expf(sv - mNew) : 0.f;
+      const float corr = m[r] == -INFINITY ? 0.f : expf(m[r] - mNew);
+      l[r] = l[r] * corr + warpSum(p);
+      m[r] = mNew;
+#pragma unroll
+      for (int c = 0; c < DV; c++) acc[r][c] *= corr;
+      s[r] = p;
+    }
+    const int nj = min(kTile, kEnd - k0);
+    for (int jj = 0; jj < nj; jj++) {
+      const float* vr = Vs + jj * D;
+      float vd[DV];
+#pragma unroll
+      for (int c = 0; c < DV; c++) {
+        const int d = lane + 32 * c;
+        vd[c] = d < D ? vr[d] : 0.f;
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        const float p = __shfl_sync(0xffffffffu, s[r], jj);
+#pragma unroll
+        for (int c = 0; c < DV; c++) acc[r][c] = fmaf(p, vd[c], acc[r][c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    const int i = q0 + rowBase + r;
+    if (i >= a.Tq) continue;
+    const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+    float* o = a.o + (static_cast<size_t>(b) * a.Tq + i) * a.oStride + h * D;
+#pragma unroll
+    for (int c = 0; c < DV; c++) {
+      const int d = lane + 32 * c;
+      if (d < D) o[d] = acc[r][c] * inv;
+    }
+    if (lane == 0) a.lseOut[static_cast<size_t>(bh) * a.Tq + i] = l[r] > 0.f ? m[r] + logf(l[r]) : -INFINITY;
+  }
+}
+
+// ---- forward, decoding (few query rows, many keys) -----------------------------------------------
+constexpr int kDecThreads = 256;
+constexpr int kDecGroup = 8;  // lanes per key dot product
+
+__device__ __forceinline__ float blockReduce(float v, float* red, bool isMax) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = isMax ? warpMax(v) : warpSum(v);
+  __syncthreads();  // red may still be read by a previous reduction
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float r = isMax ? -INFINITY : 0.f;
+  for (int w = 0; w < kDecThreads / 32; w++) r = isMax ? fmaxf(r, red[w]) : r + red[w];
+  return r;
+}
+
+__global__ void __launch_bounds__(kDecThreads) attnDecodeKernel(Args a) {
+  extern __shared__ float sm[];
+  const int D = a.D;
+  float* qs = sm;                  // [kMaxD]
+  float* part = qs + kMaxD;        // [kDecThreads]
+  float* red = part + kDecThreads; // [32]
+  float* sc = red + 32;            // [Tk]
+  const int i = blockIdx.x, bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int tid = threadIdx.x;
+  const float* qr = a.q + (static_cast<size_t>(b) * a.Tq + i) * a.qStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  for (int d = tid; d < D; d += kDecThreads) qs[d] = qr[d] * a.scale;
+  __syncthreads();
+  const int nk = visibleKeys(a, i);
+  // Scores: 8 lanes per key, 32 keys per block pass; lanes of a group read consecutive floats.
+  const int sub = tid % kDecGroup, grp = tid / kDecGroup, groups = kDecThreads / kDecGroup;
+  float mx = -INFINITY;
+  // The trip count is the same for every thread, so the whole warp reaches each shuffle.
+  for (int j0 = 0; j0 < nk; j0 += groups) {
+    const int j = j0 + grp;
+    const bool ok = j < nk;
+    float s = 0.f;
+    if (ok) {
+      const float* kr = kBase + static_cast<size_t>(j) * a.kvStride;
+      for (int d = sub; d < D; d += kDecGroup) s = fmaf(qs[d], kr[d], s);
+    }
+#pragma unroll
+    for (int o = kDecGroup / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (ok) {
+      if (sub == 0) sc[j] = s;
+      mx = fmaxf(mx, s);
+    }
+  }
+  mx = blockReduce(mx, red, true);
+  // Probabilities (unnormalised) and their sum; every thread now reads sc written by others.
+  __syncthreads();
+  float sum = 0.f;
+  for (int j = tid; j < nk; j += kDecThreads) {
+    const float p = expf(sc[j] - mx);
+    sc[j] = p;
+    sum += p;
+  }
+  sum = blockReduce(sum, red, false);  // its barriers also publish sc
+  // P·V: threads split into G = 256 / D key groups × D columns (coalesced along the row).
+  const int G = kDecThreads / D;
+  const int g = tid / D, d = tid - g * D;
+  float acc = 0.f;
+  if (g < G)
+    for (int j = g; j < nk; j += G) acc = fmaf(sc[j], vBase[static_cast<size_t>(j) * a.kvStride + d], acc);
+  part[tid] = acc;
+  __syncthreads();
+  if (tid < D) {
+    float o = 0.f;
+    for (int gg = 0; gg < G; gg++) o += part[gg * D + tid];
+    const float inv = sum > 0.f ? 1.f / sum : 0.f;
+    a.o[(static_cast<size_t>(b) * a.Tq + i) * a.oStride + h * D + tid] = o * inv;
+  }
+  if (tid == 0) a.lseOut[static_cast<size_t>(bh) * a.Tq + i] = nk > 0 ? mx + logf(sum) : -INFINITY;
+}
+
+// ---- backward ------------------------------------------------------------------------------------
+// rowD[(b·H + h)·Tq + i] = dO_i · O_i: one warp per row.
+__global__ void attnRowDotKernel(Args a) {
+  const int warpsPerBlock = blockDim.x >> 5, lane = threadIdx.x & 31;
+  const size_t rows = static_cast<size_t>(a.B) * a.H * a.Tq;
+  for (size_t row = blockIdx.x * (size_t)warpsPerBlock + (threadIdx.x >> 5); row < rows;
+       row += (size_t)gridDim.x * warpsPerBlock) {
+    const int i = static_cast<int>(row % a.Tq);
+    const size_t bh = row / a.Tq;
+    const int b = static_cast<int>(bh / a.H), h = static_cast<int>(bh % a.H);
+    const size_t off = (static_cast<size_t>(b) * a.Tq + i) * a.oStride + static_cast<size_t>(h) * a.D;
+    float s = 0.f;
+    for (int d = lane; d < a.D; d += 32) s = fmaf(a.dout[off + d], a.out[off + d], s);
+    s = warpSum(s);
+    if (lane == 0) a.rowD[row] = s;
+  }
+}
+
+// dK, dV for a block of 16 keys (4 per warp); lanes walk query rows 32 at a time.
+template <int DV>
+__global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
+  extern __shared__ float sm[];
+  const int D = a.D, KS = D | 1;
+  float* Kw = sm;                      // [kBlockRows][D]
+  float* Vw = Kw + kBlockRows * D;     // [kBlockRows][D]
+  float* Qs = Vw + kBlockRows * D;     // [kTile][KS]
+  float* Os = Qs + kTile * KS;         // [kTile][KS]  (dO)
+  float* Ls = Os + kTile * KS;         // [kTile] lse
+  float* Ds = Ls + kTile;              // [kTile] rowD
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int k0 = blockIdx.x * kBlockRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  loadRows(Kw, D, kBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
+  loadRows(Vw, D, vBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
+  const int rowBase = warp * kRows;
+  float dk[kRows][DV], dv[kRows][DV];
+#pragma unroll
+  for (int r = 0; r < kRows; r++)
+#pragma unroll
+    for (int c = 0; c < DV; c++) dk[r][c] = dv[r][c] = 0.f;
+  // First query that sees key k0: i + qOffset ≥ k0.
+  const int iStart = a.causal ? max(0, k0 - a.qOffset) : 0;
+  for (int i0 = iStart; i0 < a.Tq; i0 += kTile) {
+    __syncthreads();
+    loadRows(Qs, KS, qBase, a.qStride, i0, kTile, a.Tq, D, 1.f);
+    loadRows(Os, KS, oBase, a.oStride, i0, kTile, a.Tq, D, 1.f);
+    if (threadIdx.x < kTile) {
+      const int i = i0 + threadIdx.x;
+      Ls[threadIdx.x] = i < a.Tq ? a.lse[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
+      Ds[threadIdx.x] = i < a.Tq ? a.rowD[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
+    }
+    __syncthreads();
+    float s[kRows], dp[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; r++) s[r] = dp[r] = 0.f;
+    const float* qr = Qs + lane * KS;
+    const float* orow = Os + lane * KS;
+    const float* kw = Kw + rowBase * D;
+    const float* vw = Vw + rowBase * D;
+    for (int d = 0; d < D; d++) {
+      const float qd = qr[d], od = orow[d];
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        s[r] = fmaf(qd, kw[r * D + d], s[r]);
+        dp[r] = fmaf(od, vw[r * D + d], dp[r]);
+      }
+    }
+    const int i = i0 + lane;
+    const int vis = i < a.Tq ? visibleKeys(a, i) : 0;  // keys j < vis are visible to query i
+    const float li = Ls[lane], Di = Ds[lane];
+    float p[kRows], ds[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; r++) {
+      const int j = k0 + rowBase + r;
+      const bool ok = j < vis;
+      p[r] = ok ? expf(a.scale * s[r] - li) : 0.f;
+      ds[r] = ok ? p[r] * (dp[r] - Di) : 0.f;
+    }
+    const int ni = min(kTile, a.Tq - i0);
+    for (int ii = 0; ii < ni; ii++) {
+      float qd[DV], od[DV];
+#pragma unroll
+      for (int c = 0; c < DV; c++) {
+        const int d = lane + 32 * c;
+        qd[c] = d < D ? Qs[ii * KS + d] : 0.f;
+        od[c] = d < D ? Os[ii * KS + d] : 0.f;
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        const float pr = __shfl_sync(0xffffffffu, p[r], ii);
+        const float dsr = __shfl_sync(0xffffffffu, ds[r], ii);
+#pragma unroll
+        for (int c = 0; c < DV; c++) {
+          dv[r][c] = fmaf(pr, od[c], dv[r][c]);
+          dk[r][c] = fmaf(dsr, qd[c], dk[r][c]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    const int j = k0 + rowBase + r;
+    if (j >= a.Tk) continue;
+    const size_t off = (static_cast<size_t>(b) * a.Tk + j) * a.kvStride + h * D;
+#pragma unroll
+    for (int c = 0; c < DV; c++) {
+      const int d = lane + 32 * c;
+      if (d < D) {
+        a.dk[off + d] = dk[r][c] * a.scale;
+        a.dv[off + d] = dv[r][c];
+      }
+    }
+  }
+}
+
+// dQ for a block of 16 query rows (4 per warp); lanes walk key rows 32 at a time.
+template <int DV>
+__global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
+  extern __shared__ float sm[];
+  const int D = a.D, KS = D | 1;
+  float* Qw = sm;                      // [kBlockRows][D]
+  float* Ow = Qw + kBlockRows * D;     // [kBlockRows][D]  (dO)
+  float* Ks = Ow + kBlockRows * D;     // [kTile][KS]
+  float* Vs = Ks + kTile * KS;         // [kTile][KS]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int q0 = blockIdx.x * kBlockRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  loadRows(Qw, D, qBase, a.qStride, q0, kBlockRows, a.Tq, D, 1.f);
+  loadRows(Ow, D, oBase, a.oStride, q0, kBlockRows, a.Tq, D, 1.f);
+  const int rowBase = warp * kRows;
+  int rowVis[kRows];
+  float li[kRows], Di[kRows], dq[kRows][DV];
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    const int i = q0 + rowBase + r;
+    const bool in = i < a.Tq;
+    rowVis[r] = in ? visibleKeys(a, i) : 0;
+    li[r] = in ? a.lse[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
+    Di[r] = in ? a.rowD[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
+#pragma unroll
+    for (int c = 0; c < DV; c++) dq[r][c] = 0.f;
+  }
+  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kBlockRows - 1));
+  for (int k0 = 0; k0 < kEnd; k0 += kTile) {
+    __syncthreads();
+    loadRows(Ks, KS, kBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    loadRows(Vs, KS, vBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    __syncthreads();
+    float s[kRows], dp[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; r++) s[r] = dp[r] = 0.f;
+    const float* kr = Ks + lane * KS;
+    const float* vr = Vs + lane * KS;
+    const float* qw = Qw + rowBase * D;
+    const float* ow = Ow + rowBase * D;
+    for (int d = 0; d < D; d++) {
+      const float kd = kr[d], vd = vr[d];
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        s[r] = fmaf(qw[r * D + d], kd, s[r]);
+        dp[r] = fmaf(ow[r * D + d], vd, dp[r]);
+      }
+    }
+    const int j = k0 + lane;
+    float ds[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; r++) {
+      const bool ok = j < rowVis[r];
+      const float p = ok ? expf(a.scale * s[r] - li[r]) : 0.f;
+      ds[r] = ok ? p * (dp[r] - Di[r]) : 0.f;
+    }
+    const int nj = min(kTile, kEnd - k0);
+    for (int jj = 0; jj < nj; jj++) {
+      float kd[DV];
+#pragma unroll
+      for (int c = 0; c < DV; c++) {
+        const int d = lane + 32 * c;
+        kd[c] = d < D ? Ks[jj * KS + d] : 0.f;
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        const float dsr = __shfl_sync(0xffffffffu, ds[r], jj);
+#pragma unroll
+        for (int c = 0; c < DV; c++) dq[r][c] = fmaf(dsr, kd[c], dq[r][c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    const int i = q0 + rowBase + r;
+    if (i >= a.Tq) continue;
+    float* o = a.dq + (static_cast<size_t>(b) * a.Tq + i) * a.qStride + h * D;
+#pragma unroll
+    for (int c = 0; c < DV; c++) {
+      const int d = lane + 32 * c;
+      if (d < D) o[d] = dq[r][c] * a.scale;
+    }
+  }
+}
+
+Args makeArgs(const AttentionShape& s) {
+  Args a{};
+  a.B = s.B; a.H = s.H; a.D = s.D; a.Tq = s.Tq; a.Tk = s.Tk; a.qOffset = s.qOffset;
+  a.qStride = s.qStride; a.kvStride = s.kvStride; a.oStride = s.oStride;
+  a.causal = s.causal; a.scale = s.scale;
+  return a;
+}
+
+bool checkShape(const AttentionShape& s, const char* who) {
+  if (s.D < 1 || s.D > kMaxD) {
+    std::fprintf(stderr, "handgrad %s: head width D = %d is outside 1…%d\n", who, s.D, kMaxD);
+    return false;
+  }
+  return s.B > 0 && s.H > 0 && s.Tq > 0;
+}
+
+// Dynamic shared memory above 48 KB needs an opt-in per kernel; the tiled kernels stay below it
+// (at D = 128: 41 KB forward, 49.9 KB for dK/dV), so only that one asks.
+template <typename K>
+void allowSmem(K kernel, size_t bytes) {
+  if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+}
+
+template <int DV>
+void launchForward(const Args& a) {
+  const int D = a.D, KS = D | 1;
+  const size_t smem = (kBlockRows * D + kTile * KS + kTile * D) * sizeof(float);
+  allowSmem(attnFwdKernel<DV>, smem);
+  dim3 grid((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
+  attnFwdKernel<DV><<<grid, kThreadsT, smem>>>(a);
+}
+
+template <int DV>
+void launchBackward(const Args& a) {
+  const int D = a.D, KS = D | 1;
+  const size_t smemKV = (2 * kBlockRows * D + 2 * kTile * KS + 2 * kTile) * sizeof(float);
+  allowSmem(attnBwdKVKernel<DV>, smemKV);
+  dim3 gridKV((a.Tk + kBlockRows - 1) / kBlockRows, a.B * a.H);
+  if (a.Tk > 0) attnBwdKVKernel<DV><<<gridKV, kThreadsT, smemKV>>>(a);
+  const size_t smemQ = (2 * kBlockRows * D + 2 * kTile * KS) * sizeof(float);
+  allowSmem(attnBwdQKernel<DV>, smemQ);
+  dim3 gridQ((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
+  attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
+}
+
+}  // namespace
+
+void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
+                      const AttentionShape& s) {
+  if (!checkShape(s, "attention")) return;
+  Args a = makeArgs(s);
+  a.q = q; a.k = k; a.v = v; a.o = out; a.lseOut = lse;
+  // Decoding: few query rows, so the tiled kernel would leave most of its 16 rows idle and walk
+  // the keys serially; the row kernel spreads the keys over a whole block instead.
+  const size_t decSmem = (kMaxD + kDecThreads + 32 + static_cast<size_t>(s.Tk)) * sizeof(float);
+  if (s.Tq <= 4 && decSmem <= 48 * 1024) {
+    dim3 grid(s.Tq, s.B * s.H);
+    attnDecodeKernel<<<grid, kDecThreads, decSmem>>>(a);
+    return;
+  }
+  switch ((s.D + 31) / 32) {
+    case 1: launchForward<1>(a); break;
+    case 2: launchForward<2>(a); break;
+    case 3: launchForward<3>(a); break;
+    default: launchForward<4>(a); break;
+  }
+}
+
+void attentionBackward(const float* q, const float* k, const float* v, const float* out, const float* lse,
+                       const float* dout, float* dq, float* dk, float* dv, float* scratch, const AttentionShape& s) {
+  if (!checkShape(s, "attentionBackward")) return;
+  Args a = makeArgs(s);
+  a.q = q; a.k = k; a.v = v; a.out = out; a.lse = lse; a.dout = dout;
+  a.dq = dq; a.dk = dk; a.dv = dv; a.rowD = scratch;
+  {
+    const size_t rows = static_cast<size_t>(s.B) * s.H * s.Tq;
+    size_t blocks = (rows + 7) / 8;
+    if (blocks > 4096) blocks = 4096;
+    attnRowDotKernel<<<static_cast<int>(blocks), 256>>>(a);
+  }
+  switch ((s.D + 31) / 32) {
+    case 1: launchBackward<1>(a); break;
+    case 2: launchBackward<2>(a); break;
+    case 3: launchBackward<3>(a); break;
+    default: launchBackward<4>(a); break;
+  }
+}
+
+}  // namespace handgrad

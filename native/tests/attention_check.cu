@@ -1,0 +1,365 @@
+// Standalone check of native/attention.cu against a straightforward host implementation in double
+// (the maths of src/backends/reference/transformer-ops.ts), plus timings of the standard shape.
+// Build and run on a GPU machine:
+//   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/attention_check.cu native/attention.cu -o /tmp/attention_check
+//   /tmp/attention_check            (exit status 1 when any case fails)
+#include <cuda_runtime.h>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#include "kernels.h"
+
+using handgrad::AttentionShape;
+
+#define CK(x)                                                                                  \
+  do {                                                                                         \
+    cudaError_t e_ = (x);                                                                      \
+    if (e_ != cudaSuccess) {                                                                   \
+      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(2);                                                                            \
+    }                                                                                          \
+  } while (0)
+
+static unsigned long long rngState = 12345;
+static float frand() {  // uniform in [-1, 1)
+  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
+  return ((rngState >> 40) & 0xffffff) / float(1 << 23) - 1.f;
+}
+
+static int visible(const AttentionShape& s, int i) {
+  if (!s.causal) return s.Tk;
+  return std::max(0, std::min(s.Tk, i + s.qOffset + 1));
+}
+
+// Host reference, double accumulation.
+static void hostForward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                        std::vector<double>& out, std::vector<double>& lse, const AttentionShape& s) {
+  const int D = s.D;
+  out.assign(static_cast<size_t>(s.B) * s.Tq * s.H * D, 0.0);  // compact [B, Tq, H, D]
+  lse.assign(static_cast<size_t>(s.B) * s.H * s.Tq, 0.0);
+  std::vector<double> sc(s.Tk);
+  for (int b = 0; b < s.B; b++)
+    for (int h = 0; h < s.H; h++)
+      for (int i = 0; i < s.Tq; i++) {
+        const size_t qo = (static_cast<size_t>(b) * s.Tq + i) * s.qStride + h * D;
+        const int nk = visible(s, i);
+        double mx = -INFINITY;
+        for (int j = 0; j < nk; j++) {
+          const size_t ko = (static_cast<size_t>(b) * s.Tk + j) * s.kvStride + h * D;
+          double dot = 0;
+          for (int d = 0; d < D; d++) dot += double(q[qo + d]) * k[ko + d];
+          sc[j] = s.scale * dot;
+          mx = std::max(mx, sc[j]);
+        }
+        double sum = 0;
+        double* o = &out[((static_cast<size_t>(b) * s.Tq + i) * s.H + h) * D];
+        for (int j = 0; j < nk; j++) {
+          const double e = std::exp(sc[j] - mx);
+          sum += e;
+          const size_t vo = (static_cast<size_t>(b) * s.Tk + j) * s.kvStride + h * D;
+          for (int d = 0; d < D; d++) o[d] += e * v[vo + d];
+        }
+        for (int d = 0; d < D; d++) o[d] = sum > 0 ? o[d] / sum : 0.0;
+        lse[(static_cast<size_t>(b) * s.H + h) * s.Tq + i] = nk > 0 ? mx + std::log(sum) : -INFINITY;
+      }
+}
+
+// Gradients into compact [B, T, H, D] arrays, using the exact (double) O and lse.
+static void hostBackward(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                         const std::vector<double>& out, const std::vector<double>& lse, const std::vector<float>& dout,
+                         std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv,
+                         const AttentionShape& s) {
+  const int D = s.D;
+  dq.assign(static_cast<size_t>(s.B) * s.Tq * s.H * D, 0.0);
+  dk.assign(static_cast<size_t>(s.B) * s.Tk * s.H * D, 0.0);
+  dv.assign(static_cast<size_t>(s.B) * s.Tk * s.H * D, 0.0);
+  for (int b = 0; b < s.B; b++)
+    for (int h = 0; h < s.H; h++)
+      for (int i = 0; i < s.Tq; i++) {
+        const size_t qo = (static_cast<size_t>(b) * s.Tq + i) * s.qStride + h * D;
+        const size_t oo = (static_cast<size_t>(b) * s.Tq + i) * s.oStride + h * D;
+        const size_t co = ((static_cast<size_t>(b) * s.Tq + i) * s.H + h) * D;
+        const int nk = visible(s, i);
+        const double l = lse[(static_cast<size_t>(b) * s.H + h) * s.Tq + i];
+        double rowD = 0;
+        for (int d = 0; d < D; d++) rowD += double(dout[oo + d]) * out[co + d];
+        for (int j = 0; j < nk; j++) {
+          const size_t ko = (static_cast<size_t>(b) * s.Tk + j) * s.kvStride + h * D;
+          const size_t ck = ((static_cast<size_t>(b) * s.Tk + j) * s.H + h) * D;
+          double dot = 0, dP = 0;
+          for (int d = 0; d < D; d++) {
+            dot += double(q[qo + d]) * k[ko + d];
+            dP += double(dout[oo + d]) * v[ko + d];
+          }
+          const double p = std::exp(s.scale * dot - l);
+          const double dS = p * (dP - rowD);
+          for (int d = 0; d < D; d++) {
+            dv[ck + d] += p * dout[oo + d];
+            dk[ck + d] += s.scale * dS * q[qo + d];
+            dq[co + d] += s.scale * dS * k[ko + d];
+          }
+        }
+      }
+}
+
+struct Cmp {
+  double maxErr = 0, maxRef = 0;
+  long bad = 0, badZero = 0;
+};
+
+// Tolerance: |x − r| ≤ atol + rtol·|r| with atol relative to the array's largest magnitude (fp32
+// sums of up to a few thousand terms); exact zeros of the reference must be exact zeros.
+// `masked`: the element belongs to a row that sees nothing (a query with no visible key, a key no
+// query sees), so it must be exactly zero.
+static void compare(Cmp& c, double x, double r, double scaleRef, bool masked = false) {
+  const double err = std::fabs(x - r);
+  c.maxErr = std::max(c.maxErr, err);
+  c.maxRef = std::max(c.maxRef, std::fabs(r));
+  if (masked && x != 0.0) c.badZero++;
+  if (!(err <= 2e-5 * scaleRef + 2e-4 * std::fabs(r))) c.bad++;
+}
+
+static double maxAbs(const std::vector<double>& a) {
+  double m = 0;
+  for (double x : a)
+    if (std::isfinite(x)) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+static int failures = 0;
+
+static void report(const char* name, const char* what, const Cmp& c) {
+  const bool ok = c.bad == 0 && c.badZero == 0;
+  std::printf("%s %-44s %-4s maxErr %.3g (max |ref| %.3g)%s\n", ok ? "PASS" : "FAIL", name, what, c.maxErr, c.maxRef,
+              c.badZero ? " NONZERO-WHERE-MASKED" : "");
+  if (!ok) failures++;
+}
+
+// fused: q, k, v are views into one [B·T, 3C] buffer (needs Tq == Tk), dq/dk/dv likewise.
+// Otherwise separate buffers, with a row stride of C + pad to catch stride mistakes.
+static void runCase(const char* name, int B, int H, int D, int Tq, int Tk, bool causal, int qOffset, bool fused,
+                    bool backward = true) {
+  const int C = H * D;
+  AttentionShape s{};
+  s.B = B; s.H = H; s.D = D; s.Tq = Tq; s.Tk = Tk; s.causal = causal; s.qOffset = qOffset;
+  s.scale = 1.f / std::sqrt(float(D));
+  const int pad = 3;
+  size_t qElems, kvElems;
+  std::vector<float> hq, hk, hv;
+  if (fused) {
+    if (Tq != Tk) { std::printf("bad case\n"); std::exit(2); }
+    s.qStride = s.kvStride = 3 * C;
+    qElems = kvElems = static_cast<size_t>(B) * Tq * 3 * C;
+  } else {
+    s.qStride = C + pad;
+    s.kvStride = C + 2 * pad;
+    qElems = static_cast<size_t>(B) * Tq * s.qStride;
+    kvElems = static_cast<size_t>(B) * Tk * s.kvStride;
+  }
+  s.oStride = C + pad;
+  const size_t oElems = static_cast<size_t>(B) * Tq * s.oStride;
+  // Host arrays indexed exactly like the device views (q/k/v share one array when fused).
+  std::vector<float> qkv;
+  if (fused) {
+    qkv.resize(qElems);
+    for (auto& x : qkv) x = frand();
+    hq = std::vector<float>(qkv.begin(), qkv.end());
+    hk = std::vector<float>(qkv.begin() + C, qkv.end()); hk.resize(qElems, 0.f);
+    hv = std::vector<float>(qkv.begin() + 2 * C, qkv.end()); hv.resize(qElems, 0.f);
+  } else {
+    hq.resize(qElems); hk.resize(kvElems); hv.resize(kvElems);
+    for (auto& x : hq) x = frand();
+    for (auto& x : hk) x = frand();
+    for (auto& x : hv) x = frand();
+  }
+  // Larger logits than 1/√D·U(−1,1)² would give: scale q so the softmax is not nearly flat.
+  for (auto& x : hq) x *= 2.f;
+  if (fused) for (size_t r = 0; r < qElems / (3 * C); r++) for (int c = 0; c < C; c++) qkv[r * 3 * C + c] *= 2.f;
+  std::vector<float> hdout(oElems);
+  for (auto& x : hdout) x = frand();
+
+  float *dq_ = nullptr, *dk_ = nullptr, *dv_ = nullptr, *dqkv = nullptr, *dQ = nullptr, *dK = nullptr, *dV = nullptr;
+  float *dOut, *dLse, *dDout, *dGq = nullptr, *dGk = nullptr, *dGv = nullptr, *dScratch;
+  const size_t lseN = static_cast<size_t>(B) * H * Tq;
+  if (fused) {
+    CK(cudaMalloc(&dqkv, qElems * 4));
+    CK(cudaMemcpy(dqkv, qkv.data(), qElems * 4, cudaMemcpyHostToDevice));
+    dQ = dqkv; dK = dqkv + C; dV = dqkv + 2 * C;
+    CK(cudaMalloc(&dq_, qElems * 4));  // the fused gradient buffer
+    dGq = dq_; dGk = dq_ + C; dGv = dq_ + 2 * C;
+  } else {
+    CK(cudaMalloc(&dQ, qElems * 4)); CK(cudaMalloc(&dK, kvElems * 4)); CK(cudaMalloc(&dV, kvElems * 4));
+    CK(cudaMemcpy(dQ, hq.data(), qElems * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dK, hk.data(), kvElems * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dV, hv.data(), kvElems * 4, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&dq_, qElems * 4)); CK(cudaMalloc(&dk_, kvElems * 4)); CK(cudaMalloc(&dv_, kvElems * 4));
+    dGq = dq_; dGk = dk_; dGv = dv_;
+  }
+  CK(cudaMalloc(&dOut, oElems * 4)); CK(cudaMalloc(&dLse, lseN * 4)); CK(cudaMalloc(&dDout, oElems * 4));
+  CK(cudaMalloc(&dScratch, lseN * 4));
+  // Sentinel 7 in out: the pad columns must keep it.
+  std::vector<float> sentinel(oElems, 7.f);
+  CK(cudaMemcpy(dOut, sentinel.data(), oElems * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dDout, hdout.data(), oElems * 4, cudaMemcpyHostToDevice));
+
+  handgrad::attentionForward(dQ, dK, dV, dOut, dLse, s);
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<float> gOut(oElems), gLse(lseN);
+  CK(cudaMemcpy(gOut.data(), dOut, oElems * 4, cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(gLse.data(), dLse, lseN * 4, cudaMemcpyDeviceToHost));
+
+  // With the fused layout, the host views are offset copies: element (row·3C + c) of hk is k's c.
+  std::vector<double> rOut, rLse;
+  hostForward(fused ? qkv : hq, hk, hv, rOut, rLse, s);
+  {
+    Cmp c;
+    const double ms = maxAbs(rOut);
+    long padBad = 0;
+    for (int b = 0; b < B; b++)
+      for (int i = 0; i < Tq; i++) {
+        for (int h = 0; h < H; h++)
+          for (int d = 0; d < D; d++)
+            compare(c, gOut[(static_cast<size_t>(b) * Tq + i) * s.oStride + h * D + d],
+                    rOut[((static_cast<size_t>(b) * Tq + i) * H + h) * D + d], ms, visible(s, i) == 0);
+        for (int p = C; p < s.oStride; p++)
+          if (gOut[(static_cast<size_t>(b) * Tq + i) * s.oStride + p] != 7.f) padBad++;
+      }
+    if (padBad) { c.bad += padBad; std::printf("  %ld out elements outside the head blocks were written\n", padBad); }
+    report(name, "out", c);
+    Cmp cl;
+    for (size_t x = 0; x < lseN; x++) {
+      if (std::isinf(rLse[x])) {
+        if (!(std::isinf(gLse[x]) && gLse[x] < 0)) cl.bad++;
+      } else {
+        compare(cl, gLse[x], rLse[x], std::max(1.0, std::fabs(rLse[x])));
+      }
+    }
+    report(name, "lse", cl);
+  }
+  if (backward) {
+    // Garbage in the gradient buffers: every head block must be overwritten.
+    std::vector<float> junk(fused ? qElems : std::max(qElems, kvElems), 1e30f);
+    CK(cudaMemcpy(dq_, junk.data(), qElems * 4, cudaMemcpyHostToDevice));
+    if (!fused) {
+      CK(cudaMemcpy(dk_, junk.data(), kvElems * 4, cudaMemcpyHostToDevice));
+      CK(cudaMemcpy(dv_, junk.data(), kvElems * 4, cudaMemcpyHostToDevice));
+    }
+    handgrad::attentionBackward(dQ, dK, dV, dOut, dLse, dDout, dGq, dGk, dGv, dScratch, s);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<float> gq(qElems), gk(fused ? 0 : kvElems), gv(fused ? 0 : kvElems);
+    CK(cudaMemcpy(gq.data(), dq_, qElems * 4, cudaMemcpyDeviceToHost));
+    if (!fused) {
+      CK(cudaMemcpy(gk.data(), dk_, kvElems * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(gv.data(), dv_, kvElems * 4, cudaMemcpyDeviceToHost));
+    }
+    std::vector<double> rdq, rdk, rdv;
+    hostBackward(fused ? qkv : hq, hk, hv, rOut, rLse, hdout, rdq, rdk, rdv, s);
+    // A key j is seen by some query iff j < visible(s, Tq − 1) (visibility grows with i).
+    const int seenKeys = visible(s, Tq - 1);
+    auto check = [&](const char* what, const std::vector<float>& g, int offset, int T, int stride,
+                     const std::vector<double>& r, bool isQuery) {
+      Cmp c;
+      const double ms = maxAbs(r);
+      for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+          for (int h = 0; h < H; h++)
+            for (int d = 0; d < D; d++)
+              compare(c, g[(static_cast<size_t>(b) * T + t) * stride + offset + h * D + d],
+                      r[((static_cast<size_t>(b) * T + t) * H + h) * D + d], ms,
+                      isQuery ? visible(s, t) == 0 : t >= seenKeys);
+      report(name, what, c);
+    };
+    check("dq", gq, 0, Tq, s.qStride, rdq, true);
+    check("dk", fused ? gq : gk, fused ? C : 0, Tk, s.kvStride, rdk, false);
+    check("dv", fused ? gq : gv, fused ? 2 * C : 0, Tk, s.kvStride, rdv, false);
+  }
+  if (fused) { cudaFree(dqkv); cudaFree(dq_); }
+  else { cudaFree(dQ); cudaFree(dK); cudaFree(dV); cudaFree(dq_); cudaFree(dk_); cudaFree(dv_); }
+  cudaFree(dOut); cudaFree(dLse); cudaFree(dDout); cudaFree(dScratch);
+}
+
+static void timeStandard() {
+  // Standard config: B=32, H=8, T=256, D=64, causal, fused QKV [B·T, 3C].
+  const int B = 32, H = 8, T = 256, D = 64, C = H * D;
+  AttentionShape s{};
+  s.B = B; s.H = H; s.D = D; s.Tq = T; s.Tk = T; s.causal = true; s.qOffset = 0;
+  s.qStride = s.kvStride = 3 * C; s.oStride = C; s.scale = 0.125f;
+  const size_t qkvN = static_cast<size_t>(B) * T * 3 * C, oN = static_cast<size_t>(B) * T * C;
+  std::vector<float> h(qkvN);
+  for (auto& x : h) x = frand();
+  float *qkv, *dqkv, *out, *dout, *lse, *scratch;
+  CK(cudaMalloc(&qkv, qkvN * 4)); CK(cudaMalloc(&dqkv, qkvN * 4));
+  CK(cudaMalloc(&out, oN * 4)); CK(cudaMalloc(&dout, oN * 4));
+  CK(cudaMalloc(&lse, static_cast<size_t>(B) * H * T * 4)); CK(cudaMalloc(&scratch, static_cast<size_t>(B) * H * T * 4));
+  CK(cudaMemcpy(qkv, h.data(), qkvN * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dout, h.data(), oN * 4, cudaMemcpyHostToDevice));
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0); cudaEventCreate(&e1);
+  // Causal FLOPs: QKᵀ and PV over the lower triangle, 2·T²/2·D each.
+  const double fwdFlops = 2.0 * B * H * (double(T) * (T + 1) / 2) * D * 2;
+  auto timeIt = [&](const char* what, int iters, double flops, auto fn) {
+    for (int w = 0; w < 3; w++) fn();
+    CK(cudaDeviceSynchronize());
+    cudaEventRecord(e0);
+    for (int it = 0; it < iters; it++) fn();
+    cudaEventRecord(e1);
+    CK(cudaEventSynchronize(e1));
+    CK(cudaGetLastError());
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    const double per = ms / iters;
+    if (flops > 0)
+      std::printf("TIME %-52s %9.4f ms  %7.2f TFLOP/s\n", what, per, flops / (per * 1e-3) / 1e12);
+    else
+      std::printf("TIME %-52s %9.2f us\n", what, per * 1e3);
+  };
+  timeIt("forward  B=32 H=8 T=256 D=64 causal", 20, fwdFlops,
+         [&] { handgrad::attentionForward(qkv, qkv + C, qkv + 2 * C, out, lse, s); });
+  // Backward: dV, dP, dK, dQ products (4) plus the recomputed scores (1) and dQ's recomputed S, dP (2).
+  timeIt("backward B=32 H=8 T=256 D=64 causal", 20, fwdFlops / 2 * 7, [&] {
+    handgrad::attentionBackward(qkv, qkv + C, qkv + 2 * C, out, lse, dout, dqkv, dqkv + C, dqkv + 2 * C, scratch, s);
+  });
+  // Decoding: one new query against a KV cache, B=1.
+  for (int Tk : {256, 4096}) {
+    AttentionShape d{};
+    d.B = 1; d.H = H; d.D = D; d.Tq = 1; d.Tk = Tk; d.causal = true; d.qOffset = Tk - 1;
+    d.qStride = 3 * C; d.kvStride = 3 * C; d.oStride = C; d.scale = 0.125f;
+    char label[96];
+    std::snprintf(label, sizeof label, "decode   B=1 H=8 Tq=1 Tk=%d D=64 (per call)", Tk);
+    // The KV cache lives in the same big buffer (Tk·3C floats fit in it).
+    timeIt(label, 200, 0, [&] { handgrad::attentionForward(qkv, qkv + C, qkv + 2 * C, out, lse, d); });
+  }
+  cudaFree(qkv); cudaFree(dqkv); cudaFree(out); cudaFree(dout); cudaFree(lse); cudaFree(scratch);
+}
+
+int main() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    std::fprintf(stderr, "no CUDA device\n");
+    return 2;
+  }
+  runCase("B2 H3 T17 D5 causal fused-3C", 2, 3, 5, 17, 17, true, 0, true);
+  runCase("B2 H3 T17 D5 non-causal fused-3C", 2, 3, 5, 17, 17, false, 0, true);
+  runCase("B2 H3 Tq7 Tk23 D5 causal qOffset16", 2, 3, 5, 7, 23, true, 16, false);
+  runCase("B2 H2 Tq20 Tk45 D33 non-causal", 2, 2, 33, 20, 45, false, 0, false);
+  runCase("B1 H2 T19 D8 causal qOffset-3 (empty rows)", 1, 2, 8, 19, 19, true, -3, false);
+  runCase("B2 H2 Tq40 Tk40 D128 causal", 2, 2, 128, 40, 40, true, 0, false);
+  runCase("B1 H3 T37 D100 causal fused-3C", 1, 3, 100, 37, 37, true, 0, true);
+  runCase("B2 H2 T256 D64 causal fused-3C", 2, 2, 64, 256, 256, true, 0, true);
+  runCase("B1 H2 Tq1 Tk300 D64 decode", 1, 2, 64, 1, 300, true, 299, false);
+  runCase("B2 H2 Tq3 Tk50 D64 decode causal", 2, 2, 64, 3, 50, true, 47, false);
+  runCase("B1 H2 Tq1 Tk2000 D64 decode", 1, 2, 64, 1, 2000, true, 1999, false);
+  runCase("B1 H1 Tq1 Tk13000 D64 (tiled path)", 1, 1, 64, 1, 13000, true, 12999, false);
+  runCase("B1 H1 Tq5 Tk9 D7 non-causal", 1, 1, 7, 5, 9, false, 0, false);
+  timeStandard();
+  if (failures) {
+    std::printf("%d check(s) FAILED\n", failures);
+    return 1;
+  }
+  std::printf("all attention checks passed\n");
+  return 0;
+}
