@@ -11,6 +11,7 @@ import { escapeXml } from './svg.js';
 import { alignmentSvg } from './alignment-svg.js';
 import type { AttentionMap } from '../models/types.js';
 import { loadRun, runCharts, type RunCharts, type RunData } from './run.js';
+import { expertLoadCharts, expertLoadHistory, expertLoadSummary } from './expert-load.js';
 
 export interface ReportSample {
   seed: number;
@@ -30,6 +31,15 @@ export interface ReportInput {
   temperature: number;
   /** Attention maps over a short sample (models with attentionMaps only; absent otherwise). */
   attention?: ReportAttention | null;
+  /** Mixture-of-Experts runs: per-layer expert-load charts and the last logged shares (absent otherwise). */
+  experts?: ReportExperts | null;
+}
+
+export interface ReportExperts {
+  charts: string[];
+  /** The step of the last logged load. */
+  step: number;
+  rows: { layer: number; shares: number[]; max: number; min: number }[];
 }
 
 export interface ReportAttention {
@@ -99,7 +109,9 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
     }
   }
   const kind = run.checkpoint?.state.kind ?? 'run';
-  return { title: `handgrad report: ${kind} — ${dir}`, dir, figures, settings, charts, samples, samplesNote, temperature, attention };
+  const h = expertLoadHistory(run.metrics);
+  const experts = h ? { charts: expertLoadCharts(h, { width: 480, height: 300 }), step: h.steps[h.steps.length - 1], rows: expertLoadSummary(h) } : null;
+  return { title: `handgrad report: ${kind} — ${dir}`, dir, figures, settings, charts, samples, samplesNote, temperature, attention, experts };
 }
 
 /** The final-figures and settings tables. */
@@ -151,6 +163,24 @@ ${svgs.join('\n')}
 `;
 }
 
+/** The "Expert load" section: per-layer charts and the last logged shares as a table. */
+function expertsSection(x: ReportExperts): string {
+  const E = x.rows[0]?.shares.length ?? 0;
+  const head = `<tr><th>layer</th>${Array.from({ length: E }, (_, e) => `<th>expert ${e}</th>`).join('')}<th>max / min</th></tr>`;
+  const body = x.rows.map((r) => `<tr><th>${r.layer}</th>${r.shares.map((v) => `<td>${(100 * v).toFixed(1)}%</td>`).join('')}` +
+    `<td>${r.min > 0 ? (r.max / r.min).toFixed(2) : '∞'}</td></tr>`).join('\n');
+  return `<h2 id="expert-load">Expert load</h2>
+<p class="note">share of routed tokens per expert, per layer, over the training steps between validations (uniform = ${E ? (100 / E).toFixed(1) : '–'}%); the table is the last interval (step ${x.step}).</p>
+<table>
+${head}
+${body}
+</table>
+<div class="charts">
+${x.charts.join('\n')}
+</div>
+`;
+}
+
 /** The HTML page (no scripts, no external resources). */
 export function renderReport(r: ReportInput): string {
   const samples = r.samples.length === 0 ? `<p class="note">${escapeXml(r.samplesNote ?? 'no samples')}</p>`
@@ -185,7 +215,7 @@ ${r.charts.gradNorm}
 </div>
 <h2>Samples (temperature ${r.temperature})</h2>
 ${samples}
-${r.attention && r.attention.maps.length ? attentionSection(r.attention) : ''}<h2>Model and settings</h2>
+${r.experts ? expertsSection(r.experts) : ''}${r.attention && r.attention.maps.length ? attentionSection(r.attention) : ''}<h2>Model and settings</h2>
 ${r.settings.length ? table(r.settings) : '<p class="note">no checkpoint in this folder</p>'}
 </body>
 </html>

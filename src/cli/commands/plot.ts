@@ -1,12 +1,15 @@
 // `handgrad plot RUN_DIR [--out FILE.svg]`: the run's loss (train and validation), learning-rate
 // and gradient-norm curves as SVG (src/viz). Without --out: loss.svg, lr.svg and grad-norm.svg in
-// RUN_DIR; with --out: one file holding the three charts one above the other.
+// RUN_DIR; with --out: one file holding the three charts one above the other. A Mixture-of-Experts
+// run (metrics with `expertLoad`) also gets expert-load.svg: one chart per layer, the share of
+// routed tokens per expert against step (src/viz/expert-load.ts); with --out, they go below the rest.
 import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../args.js';
 import type { CliContext } from '../main.js';
 import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
+import { expertLoadCharts, expertLoadHistory, expertLoadSvg } from '../../viz/expert-load.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
 
 /** Checks that `out` can be written as a file of the given extension (exit 2 before any work otherwise). */
@@ -29,7 +32,7 @@ export function stackSvgs(svgs: string[], width = 640, height = 360): string {
 
 export function registerPlot(program: Command, ctx: CliContext): void {
   program.command('plot')
-    .description('draw a training run\'s loss, learning-rate and gradient-norm curves as SVG')
+    .description('draw a training run\'s loss, learning-rate and gradient-norm curves (and a MoE run\'s expert load) as SVG')
     .argument('<runDir>', 'the --out folder of `handgrad train` (reads its metrics.jsonl)')
     .option('--out <file.svg>', 'one SVG file with all three charts (default: loss.svg, lr.svg, grad-norm.svg in RUN_DIR)')
     .option('--json', 'print the written files as one JSON object, the last line of stdout')
@@ -42,12 +45,16 @@ export function registerPlot(program: Command, ctx: CliContext): void {
         throw e;
       }
       const charts = runCharts(run);
+      const experts = expertLoadHistory(run.metrics);
       const files: string[] = [];
       if (opts.out !== undefined) {
-        writeFileAtomic(opts.out, stackSvgs([charts.loss, charts.lr, charts.gradNorm]));
+        const layers = experts ? expertLoadCharts(experts) : [];
+        writeFileAtomic(opts.out, stackSvgs([charts.loss, charts.lr, charts.gradNorm, ...layers]));
         files.push(opts.out);
       } else {
-        for (const [name, svg] of [['loss.svg', charts.loss], ['lr.svg', charts.lr], ['grad-norm.svg', charts.gradNorm]] as const) {
+        const outputs: [string, string][] = [['loss.svg', charts.loss], ['lr.svg', charts.lr], ['grad-norm.svg', charts.gradNorm]];
+        if (experts) outputs.push(['expert-load.svg', expertLoadSvg(experts, { title: 'Share of routed tokens per expert' }).trimEnd()]);
+        for (const [name, svg] of outputs) {
           writeFileAtomic(join(dir, name), svg + '\n');
           files.push(join(dir, name));
         }
