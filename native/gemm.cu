@@ -50,18 +50,22 @@ namespace {
 
 constexpr int BM = 128;      // block tile rows (of C)
 constexpr int BN = 128;      // block tile columns (of C)
-constexpr int BK = 32;       // k per stage
 constexpr int THREADS = 256; // 8 warps, 2 (m) × 4 (n)
 constexpr int WM = 64;       // warp tile rows
 constexpr int WN = 32;       // warp tile columns
 constexpr int MI = WM / 16;  // m16 tiles per warp
 constexpr int NI = WN / 8;   // n8 tiles per warp
 constexpr int PAD = 8;       // bf16 elements of padding per shared row (16 bytes)
-// Shared elements per operand per stage: max of [128][BK+PAD] and [BK][128+PAD].
-constexpr int KC_ELEMS = BM * (BK + PAD);   // 5120
-constexpr int RC_ELEMS = BK * (BM + PAD);   // 4352
-constexpr int STAGE_ELEMS = KC_ELEMS > RC_ELEMS ? KC_ELEMS : RC_ELEMS;
-constexpr int LOADS = (BM * BK) / (4 * THREADS);  // float4 loads per thread per operand: 4
+// Shared bf16 elements per operand per stage: max of [128][BK+PAD] and [BK][128+PAD].
+template <int BK>
+__host__ __device__ constexpr int stageElems() {
+  return BM * (BK + PAD) > BK * (BM + PAD) ? BM * (BK + PAD) : BK * (BM + PAD);
+}
+// Dynamic shared memory of one block: 2 stages × 2 operands (BK 32: 40 KB, BK 64: 72 KB).
+template <int BK>
+__host__ __device__ constexpr int smemBytes() {
+  return 2 * 2 * stageElems<BK>() * 2;
+}
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("handgrad gemm: ") + what + ": " + cudaGetErrorString(e));
@@ -112,8 +116,9 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], 
 
 // One operand tile (R rows of C's dimension × BK of k) moving global → registers → shared.
 // KCONTIG: element (r, kk) lives at p[r*ld + kk] (k contiguous); else at p[kk*ld + r].
-template <bool KCONTIG>
+template <bool KCONTIG, int BK>
 struct TileLoader {
+  static constexpr int LOADS = (BM * BK) / (4 * THREADS);  // float4 loads per thread: 4 (BK 32) or 8
   float4 v[LOADS];
 
   __device__ __forceinline__ void load(const float* __restrict__ p, int ld, int r0, int rLim, int k0, int kLim,
@@ -173,10 +178,13 @@ struct TileLoader {
 };
 
 // C = alpha·op(A)·op(B) + beta·C on one 128×128 tile; TA/TB are the stored transpositions.
-template <bool TA, bool TB>
-__global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
-  __shared__ __align__(16) __nv_bfloat16 sA[2][STAGE_ELEMS];
-  __shared__ __align__(16) __nv_bfloat16 sB[2][STAGE_ELEMS];
+// BK = k per stage; MINB = blocks per SM the register allocation must allow (see the variants).
+template <bool TA, bool TB, int BK, int MINB>
+__global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
+  constexpr int STAGE = stageElems<BK>();
+  extern __shared__ __align__(16) unsigned char smemRaw[];
+  __nv_bfloat16* const sA0 = reinterpret_cast<__nv_bfloat16*>(smemRaw);
+  __nv_bfloat16* const sB0 = sA0 + 2 * STAGE;
 
   const float* A = p.A;
   const float* B = p.B;
@@ -232,8 +240,8 @@ __global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
   const int wn = (warp & 3) * WN;   // 4 warps along n
 
   // A: k-contiguous unless transA. B: k-contiguous only when transB (stored n×k).
-  TileLoader<!TA> la;
-  TileLoader<TB> lb;
+  TileLoader<!TA, BK> la;
+  TileLoader<TB, BK> lb;
 
   float acc[MI][NI][4];
 #pragma unroll
@@ -246,8 +254,8 @@ __global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
   const int nk = (kEnd - kBegin + BK - 1) / BK;
   la.load(A, p.lda, m0, M, kBegin, kEnd, p.vecA, tid);
   lb.load(B, p.ldb, n0, N, kBegin, kEnd, p.vecB, tid);
-  la.store(sA[0], tid);
-  lb.store(sB[0], tid);
+  la.store(sA0, tid);
+  lb.store(sB0, tid);
   __syncthreads();
 
   // Per-lane ldmatrix coordinates (see the layout notes at the top).
@@ -261,8 +269,8 @@ __global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
       la.load(A, p.lda, m0, M, k0, kEnd, p.vecA, tid);
       lb.load(B, p.ldb, n0, N, k0, kEnd, p.vecB, tid);
     }
-    const __nv_bfloat16* a = sA[cur];
-    const __nv_bfloat16* b = sB[cur];
+    const __nv_bfloat16* a = sA0 + cur * STAGE;
+    const __nv_bfloat16* b = sB0 + cur * STAGE;
 #pragma unroll
     for (int ks = 0; ks < BK; ks += 16) {
       uint32_t af[MI][4];
@@ -305,8 +313,8 @@ __global__ void __launch_bounds__(THREADS, 1) gemmKernel(GemmParams p) {
     }
     if (kt + 1 < nk) {
       // The other buffer was last read in iteration kt-1, which ended with a barrier.
-      la.store(sA[cur ^ 1], tid);
-      lb.store(sB[cur ^ 1], tid);
+      la.store(sA0 + (cur ^ 1) * STAGE, tid);
+      lb.store(sB0 + (cur ^ 1) * STAGE, tid);
     }
     __syncthreads();
   }
@@ -449,35 +457,87 @@ void launchSkinny(bool transA, bool transB, int m, int n, int k, float alpha, co
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 bool aligned8(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 7) == 0; }
 
+// Tiled-kernel variants (all compute the same function; the lead times them with gemm_check):
+//   0: BK 32, 1 block/SM (≈220 registers, no spills, 40 KB shared): one 32 KB load batch in flight.
+//   1: BK 32, 2 blocks/SM (capped at 128 registers, ~150 bytes of spills): two blocks hide each
+//      other's load latency.
+//   2: BK 64, 1 block/SM (72 KB shared, opt-in): twice the bytes in flight per k-tile and half the
+//      barriers; each stage's loads have ~800 tensor-core cycles of mma to hide behind.
+// Default 2: latency hiding is the expected limit of a register-staged pipeline with one prefetch
+// distance (L2 latency ≈ the 400 cycles of mma in a BK 32 stage). Change after measuring.
+int gVariant = 2;
+constexpr int NUM_VARIANTS = 3;
+
+template <int BK, int MINB>
+struct Variant {
+  template <bool TA, bool TB>
+  static void prepare() {
+    // Raising the dynamic shared-memory limit is a host-side attribute, set once per kernel.
+    static bool done = false;
+    if (!done) {
+      check(cudaFuncSetAttribute(gemmKernel<TA, TB, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 smemBytes<BK>()),
+            "cudaFuncSetAttribute");
+      done = true;
+    }
+  }
+  template <bool TA, bool TB>
+  static void launch(dim3 grid, const GemmParams& p) {
+    prepare<TA, TB>();
+    gemmKernel<TA, TB, BK, MINB><<<grid, THREADS, smemBytes<BK>()>>>(p);
+  }
+  static void launch(bool transA, bool transB, dim3 grid, const GemmParams& p) {
+    if (!transA && !transB) launch<false, false>(grid, p);
+    else if (!transA && transB) launch<false, true>(grid, p);
+    else if (transA && !transB) launch<true, false>(grid, p);
+    else launch<true, true>(grid, p);
+  }
+  static int blocksPerSm() {
+    prepare<false, false>();
+    int b = 1;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemmKernel<false, false, BK, MINB>, THREADS,
+                                                      smemBytes<BK>()) != cudaSuccess || b < 1)
+      b = 1;
+    return b;
+  }
+};
+
+int variantBK() { return gVariant == 2 ? 64 : 32; }
+
 void launchTiled(bool transA, bool transB, dim3 grid, const GemmParams& p) {
-  if (!transA && !transB) gemmKernel<false, false><<<grid, THREADS>>>(p);
-  else if (!transA && transB) gemmKernel<false, true><<<grid, THREADS>>>(p);
-  else if (transA && !transB) gemmKernel<true, false><<<grid, THREADS>>>(p);
-  else gemmKernel<true, true><<<grid, THREADS>>>(p);
+  switch (gVariant) {
+    case 0: Variant<32, 1>::launch(transA, transB, grid, p); break;
+    case 1: Variant<32, 2>::launch(transA, transB, grid, p); break;
+    default: Variant<64, 1>::launch(transA, transB, grid, p); break;
+  }
 }
 
-// Streaming multiprocessors and resident tiled blocks per SM, read once (no device sync).
-struct DeviceInfo {
-  int sms = 0;
-  int blocksPerSm = 1;
-};
-DeviceInfo& deviceInfo() {
-  static DeviceInfo info;
-  if (info.sms == 0) {
+// Streaming multiprocessors and resident tiled blocks per SM, read once per variant (no sync).
+int smCount() {
+  static int sms = 0;
+  if (sms == 0) {
     int dev = 0;
     check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&info.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-    int b = 1;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemmKernel<false, false>, THREADS, 0) == cudaSuccess && b > 0)
-      info.blocksPerSm = b;
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
   }
-  return info;
+  return sms;
+}
+int blocksPerSm() {
+  static int cache[NUM_VARIANTS] = {0, 0, 0};
+  int& b = cache[gVariant];
+  if (b == 0) {
+    switch (gVariant) {
+      case 0: b = Variant<32, 1>::blocksPerSm(); break;
+      case 1: b = Variant<32, 2>::blocksPerSm(); break;
+      default: b = Variant<64, 1>::blocksPerSm(); break;
+    }
+  }
+  return b;
 }
 
 // Split-K factor: pick the slice count (each slice ≥ 512 of k) that best fills whole waves.
 int chooseSplit(int tiles, int K) {
-  const DeviceInfo& d = deviceInfo();
-  const int slots = d.sms * d.blocksPerSm;
+  const int slots = smCount() * blocksPerSm();
   if (tiles >= slots || K < 1024) return 1;
   const int maxS = K / 512;
   int best = 1;
@@ -495,6 +555,14 @@ int chooseSplit(int tiles, int K) {
 }
 
 }  // namespace
+
+// Tuning hook, not part of the kernels.h contract (gemm_check declares it itself): selects the
+// tiled-kernel variant for later calls; returns false for an unknown variant.
+bool gemmSetVariant(int v) {
+  if (v < 0 || v >= NUM_VARIANTS) return false;
+  gVariant = v;
+  return true;
+}
 
 void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B, float beta,
           float* C) {
@@ -536,7 +604,8 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
   if (split > 1) {
     // Slices are whole multiples of BK so only the last one has a ragged k edge.
     int len = (k + split - 1) / split;
-    len = (len + BK - 1) / BK * BK;
+    const int bk = variantBK();
+    len = (len + bk - 1) / bk * bk;
     p.kSplitLen = len;
     grid.z = (k + len - 1) / len;
     const size_t total = (size_t)m * n;

@@ -24,6 +24,12 @@
 
 #include "kernels.h"
 
+namespace handgrad {
+bool gemmSetVariant(int v);  // tuning hook in gemm.cu (not in kernels.h): tiled-kernel variant
+}
+static const int kVariants = 3;
+static int curVariant = -1;
+
 #define CK(x)                                                                                  \
   do {                                                                                         \
     cudaError_t e_ = (x);                                                                      \
@@ -35,6 +41,8 @@
 
 static int failures = 0;
 static int cases = 0;
+static std::vector<std::string> failedNames;  // repeated at the end, where the output tail shows it
+static double worstNorm[8], worstElem[8];      // per variant
 static std::mt19937_64 rng(12345);
 
 static float bf16r(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
@@ -112,8 +120,15 @@ static void accumulateErr(const std::vector<float>& out, const std::vector<doubl
 static bool report(const std::string& name, const Err& e) {
   cases++;
   const bool ok = e.nonFinite == 0 && e.changedOutside == 0 && e.norm <= 1e-3 && e.elem <= 1e-3;
-  if (!ok) failures++;
-  std::printf("%s %-58s norm %.2e  elem %.2e%s%s\n", ok ? "PASS" : "FAIL", name.c_str(), e.norm, e.elem,
+  if (!ok) {
+    failures++;
+    failedNames.push_back("v" + std::to_string(curVariant) + " " + name);
+  }
+  if (curVariant >= 0) {
+    worstNorm[curVariant] = std::max(worstNorm[curVariant], e.norm);
+    worstElem[curVariant] = std::max(worstElem[curVariant], e.elem);
+  }
+  std::printf("%s v%d %-58s norm %.2e  elem %.2e%s%s\n", ok ? "PASS" : "FAIL", curVariant, name.c_str(), e.norm, e.elem,
               e.nonFinite ? ("  nonfinite " + std::to_string(e.nonFinite)).c_str() : "",
               e.changedOutside ? ("  touched-outside " + std::to_string(e.changedOutside)).c_str() : "");
   return ok;
@@ -273,8 +288,8 @@ static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, f
   C.up(hC);
   const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p); });
   const double flop = 2.0 * m * n * k;
-  std::printf("TIME %-34s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", label, ta ? "t" : "n", tb ? "t" : "n", m,
-              n, k, ms, flop / ms * 1e-9);
+  std::printf("TIME v%d %-26s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", curVariant, label, ta ? "t" : "n", tb ? "t" : "n",
+              m, n, k, ms, flop / ms * 1e-9);
 }
 
 static void timeGrouped(const char* label, int mode, const std::vector<int>& rows, int n, int k) {
@@ -298,7 +313,7 @@ static void timeGrouped(const char* label, int mode, const std::vector<int>& row
   const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p); });
   cudaFree(dOff);
   const double flop = 2.0 * maxRows * n * k;
-  std::printf("TIME %-34s %s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", label, modeName(mode), maxRows, n, k, ms,
+  std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", curVariant, label, modeName(mode), maxRows, n, k, ms,
               flop / ms * 1e-9);
 }
 
@@ -310,69 +325,84 @@ int main(int argc, char** argv) {
   CK(cudaGetDeviceProperties(&prop, dev));
   std::printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
 
-  // Ragged shapes × all transpositions × alpha/beta (beta = 0 with NaN-filled C).
-  const int shapes[][3] = {{1, 1, 1},     {1, 7, 3},       {2, 33, 64},    {5, 7, 513},     {16, 300, 77},
-                           {17, 33, 5},   {1, 4096, 512},  {3, 1000, 17},  {67, 131, 300},  {128, 128, 32},
-                           {129, 257, 65}, {257, 255, 1023}, {1000, 1, 1}, {300, 200, 1},   {96, 520, 4100},
-                           {200, 300, 9000}};
-  const float ab[][2] = {{1.f, 0.f}, {0.5f, 1.f}, {-1.5f, 0.25f}};
-  for (auto& s : shapes)
-    for (int t = 0; t < 4; ++t)
-      for (auto& x : ab) checkGemm(t & 2, t & 1, s[0], s[1], s[2], x[0], x[1]);
-
-  // The MoE training step's shapes (batch 8192 tokens, d 512, vocab 4096) and decoding (m = 1..16).
-  struct S { bool ta, tb; int m, n, k; };
-  const S moe[] = {{false, false, 8192, 1536, 512}, {false, false, 8192, 512, 512}, {false, true, 8192, 512, 1536},
-                   {true, false, 512, 1536, 8192},  {false, false, 8192, 4096, 512}, {false, true, 8192, 512, 4096},
-                   {true, false, 512, 4096, 8192},  {false, false, 1, 4096, 512},    {false, false, 16, 1536, 512},
-                   {false, true, 4, 512, 1536}};
-  for (auto& s : moe) {
-    checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 0.f);
-    checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 1.f);
-  }
-
-  // Grouped: uneven groups with an empty one, and spare rows past offsets[G] that must stay put.
-  const std::vector<int> uneven = {130, 0, 1, 257, 64, 3};
-  for (int mode = 0; mode < 3; ++mode) {
-    for (float beta : {0.f, 1.f}) {
-      if (mode == 2 && beta == 0.f) continue;  // 'tn' always accumulates
-      checkGrouped(mode, uneven, 500, 96, 64, beta, "uneven+empty");
-      checkGrouped(mode, uneven, 455, 37, 29, beta, "ragged n,k");
-      checkGrouped(mode, {0, 0, 5}, 9, 130, 17, beta, "leading empties");
-      checkGrouped(mode, {1}, 1, 1, 1, beta, "1x1x1");
+  // MoE expert rows: 8 experts, ~2048 rows each (uneven), 16384 = 8192 tokens · top-2.
+  const std::vector<int> moeRows = {2300, 1800, 2048, 2100, 1950, 2200, 1700, 2286};
+  // Every variant of the tiled kernel is checked (the small-m path is the same for all).
+  for (int v = 0; v < kVariants; ++v) {
+    if (!handgrad::gemmSetVariant(v)) {
+      std::printf("FAIL gemmSetVariant(%d) refused\n", v);
+      return 1;
     }
-  }
-  // MoE expert shapes: 8 experts, ~2048 rows each (uneven), d 512, hidden 1024 (gu = 2048).
-  const std::vector<int> moeRows = {2300, 1800, 2048, 2100, 1950, 2200, 1700, 2286};  // 16384 = 8192·2
-  for (float beta : {0.f, 1.f}) {
-    checkGrouped(0, moeRows, 16384, 2048, 512, beta, "moe W1");
-    checkGrouped(0, moeRows, 16384, 512, 1024, beta, "moe W2");
-    checkGrouped(1, moeRows, 16384, 512, 2048, beta, "moe dX1");
-    checkGrouped(1, moeRows, 16384, 1024, 512, beta, "moe dH");
-  }
-  checkGrouped(2, moeRows, 16384, 2048, 512, 1.f, "moe dW1");
-  checkGrouped(2, moeRows, 16384, 512, 1024, 1.f, "moe dW2");
+    curVariant = v;
+    // Ragged shapes × all transpositions × alpha/beta (beta = 0 with NaN-filled C).
+    const int shapes[][3] = {{1, 1, 1},     {1, 7, 3},       {2, 33, 64},    {5, 7, 513},     {16, 300, 77},
+                             {17, 33, 5},   {1, 4096, 512},  {3, 1000, 17},  {67, 131, 300},  {128, 128, 32},
+                             {129, 257, 65}, {257, 255, 1023}, {1000, 1, 1}, {300, 200, 1},   {96, 520, 4100},
+                             {200, 300, 9000}};
+    const float ab[][2] = {{1.f, 0.f}, {0.5f, 1.f}, {-1.5f, 0.25f}};
+    for (auto& s : shapes)
+      for (int t = 0; t < 4; ++t)
+        for (auto& x : ab) checkGemm(t & 2, t & 1, s[0], s[1], s[2], x[0], x[1]);
 
+    // The MoE training step's shapes (batch 8192 tokens, d 512, vocab 4096) and decoding (m = 1..16).
+    struct S { bool ta, tb; int m, n, k; };
+    const S moe[] = {{false, false, 8192, 1536, 512}, {false, false, 8192, 512, 512}, {false, true, 8192, 512, 1536},
+                     {true, false, 512, 1536, 8192},  {false, false, 8192, 4096, 512}, {false, true, 8192, 512, 4096},
+                     {true, false, 512, 4096, 8192},  {false, false, 1, 4096, 512},    {false, false, 16, 1536, 512},
+                     {false, true, 4, 512, 1536}};
+    for (auto& s : moe) {
+      checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 0.f);
+      checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 1.f);
+    }
+
+    // Grouped: uneven groups with an empty one, and spare rows past offsets[G] that must stay put.
+    const std::vector<int> uneven = {130, 0, 1, 257, 64, 3};
+    for (int mode = 0; mode < 3; ++mode) {
+      for (float beta : {0.f, 1.f}) {
+        if (mode == 2 && beta == 0.f) continue;  // 'tn' always accumulates
+        checkGrouped(mode, uneven, 500, 96, 64, beta, "uneven+empty");
+        checkGrouped(mode, uneven, 455, 37, 29, beta, "ragged n,k");
+        checkGrouped(mode, {0, 0, 5}, 9, 130, 17, beta, "leading empties");
+        checkGrouped(mode, {1}, 1, 1, 1, beta, "1x1x1");
+      }
+    }
+    // MoE expert shapes: 8 experts, ~2048 rows each (uneven), d 512, hidden 1024 (gu = 2048).
+    for (float beta : {0.f, 1.f}) {
+      checkGrouped(0, moeRows, 16384, 2048, 512, beta, "moe W1");
+      checkGrouped(0, moeRows, 16384, 512, 1024, beta, "moe W2");
+      checkGrouped(1, moeRows, 16384, 512, 2048, beta, "moe dX1");
+      checkGrouped(1, moeRows, 16384, 1024, 512, beta, "moe dH");
+    }
+    checkGrouped(2, moeRows, 16384, 2048, 512, 1.f, "moe dW1");
+    checkGrouped(2, moeRows, 16384, 512, 1024, 1.f, "moe dW2");
+  }
   std::printf("%d/%d cases passed\n", cases - failures, cases);
+  for (int v = 0; v < kVariants; ++v)
+    std::printf("variant %d: worst normwise error %.2e, worst elementwise %.2e\n", v, worstNorm[v], worstElem[v]);
 
   if (!quick) {
-    timeGemm("QKV", false, false, 8192, 1536, 512, 0.f);
-    timeGemm("attn out / proj", false, false, 8192, 512, 512, 0.f);
-    timeGemm("dX of QKV", false, true, 8192, 512, 1536, 0.f);
-    timeGemm("dW of QKV (+=)", true, false, 512, 1536, 8192, 1.f);
-    timeGemm("logits", false, false, 8192, 4096, 512, 0.f);
-    timeGemm("dX of logits", false, true, 8192, 512, 4096, 0.f);
-    timeGemm("dW of logits (+=)", true, false, 512, 4096, 8192, 1.f);
-    timeGemm("decode logits m=1", false, false, 1, 4096, 512, 0.f);
-    timeGemm("decode QKV m=16", false, false, 16, 1536, 512, 0.f);
-    timeGrouped("experts W1 (gu)", 0, moeRows, 2048, 512);
-    timeGrouped("experts W2", 0, moeRows, 512, 1024);
-    timeGrouped("experts dX of W1", 1, moeRows, 512, 2048);
-    timeGrouped("experts dH of W2", 1, moeRows, 1024, 512);
-    timeGrouped("experts dW1 (+=)", 2, moeRows, 2048, 512);
-    timeGrouped("experts dW2 (+=)", 2, moeRows, 512, 1024);
+    for (int v = 0; v < kVariants; ++v) {
+      handgrad::gemmSetVariant(v);
+      curVariant = v;
+      timeGemm("QKV", false, false, 8192, 1536, 512, 0.f);
+      timeGemm("attn out / proj", false, false, 8192, 512, 512, 0.f);
+      timeGemm("dX of QKV", false, true, 8192, 512, 1536, 0.f);
+      timeGemm("dW of QKV (+=)", true, false, 512, 1536, 8192, 1.f);
+      timeGemm("logits", false, false, 8192, 4096, 512, 0.f);
+      timeGemm("dX of logits", false, true, 8192, 512, 4096, 0.f);
+      timeGemm("dW of logits (+=)", true, false, 512, 4096, 8192, 1.f);
+      timeGemm("decode logits m=1", false, false, 1, 4096, 512, 0.f);
+      timeGemm("decode QKV m=16", false, false, 16, 1536, 512, 0.f);
+      timeGrouped("experts W1 (gu)", 0, moeRows, 2048, 512);
+      timeGrouped("experts W2", 0, moeRows, 512, 1024);
+      timeGrouped("experts dX of W1", 1, moeRows, 512, 2048);
+      timeGrouped("experts dH of W2", 1, moeRows, 1024, 512);
+      timeGrouped("experts dW1 (+=)", 2, moeRows, 2048, 512);
+      timeGrouped("experts dW2 (+=)", 2, moeRows, 512, 1024);
+    }
   }
   if (failures) {
+    for (auto& f : failedNames) std::printf("FAILED CASE %s\n", f.c_str());
     std::printf("FAILED: %d of %d cases\n", failures, cases);
     return 1;
   }
