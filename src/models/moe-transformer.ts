@@ -127,6 +127,9 @@ export class MoeBlock {
   private readonly attS: RowBuffer;
   private readonly lseS: RowBuffer;
   private readonly xmS: RowBuffer;
+  // q, k, v views into qkv and dq, dk, dv into dqkv for the last row count (made once per size, not per step).
+  private viewRows = -1;
+  private views: Tensor[] = [];
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, experts: number,
     hidden: number, rng: Rng, o: MoeBlockOptions) {
@@ -152,6 +155,16 @@ export class MoeBlock {
     return [...this.norm1.params, ...this.qkv.params, ...this.proj.params, ...this.norm2.params, ...this.ffn.params];
   }
 
+  /** [q, k, v, dq, dk, dv]: strided views into the fused qkv and dqkv buffers of n rows. */
+  private qkvViews(n: number): Tensor[] {
+    if (n !== this.viewRows) {
+      const C = this.dim, span = n * 3 * C, qkv = this.qkvS.rows(n), dqkv = this.sc.dqkv.rows(n);
+      this.views = [qkv, dqkv].flatMap((t) => [t.view(0, span), t.view(C, span - C), t.view(2 * C, span - 2 * C)]);
+      this.viewRows = n;
+    }
+    return this.views;
+  }
+
   private shape(B: number, Tq: number, Tk: number, qOffset: number): AttentionShape {
     const C = this.dim, H = this.heads, D = C / H;
     return { B, H, D, Tq, Tk, causal: true, qOffset, qStride: 3 * C, kvStride: 3 * C, oStride: C, scale: 1 / Math.sqrt(D) };
@@ -175,7 +188,8 @@ export class MoeBlock {
       ops.attention(qkv.view(0, span), cache.view(C, kvSpan - C), cache.view(2 * C, kvSpan - 2 * C), att, lse,
         this.shape(1, n, pos + n, pos));
     } else {
-      ops.attention(qkv.view(0, span), qkv.view(C, span - C), qkv.view(2 * C, span - 2 * C), att, lse, this.shape(B, T, T, 0));
+      const [q, k, v] = this.qkvViews(n);
+      ops.attention(q, k, v, att, lse, this.shape(B, T, T, 0));
     }
     this.proj.forward(att, f, n);
     ops.add(x, f, xm);
@@ -186,9 +200,10 @@ export class MoeBlock {
 
   /** Given the forward input x and dy: accumulates parameter gradients, writes dx (overwrites). */
   backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
-    const { ops, dim: C, sc } = this, n = B * T, span = n * 3 * C;
+    const { ops, sc } = this, n = B * T;
     const h = sc.h.rows(n), dh = sc.dh.rows(n), dxm = sc.dxm.rows(n), datt = sc.datt.rows(n), dqkv = sc.dqkv.rows(n);
-    const qkv = this.qkvS.rows(n), att = this.attS.rows(n), lse = this.lseS.rows(n), xm = this.xmS.rows(n);
+    const att = this.attS.rows(n), lse = this.lseS.rows(n), xm = this.xmS.rows(n);
+    const [q, k, v, dq, dk, dv] = this.qkvViews(n);
     // y = xm + FFN(LN₂(xm)): dxm = dy + LN₂ᵀ(FFNᵀ(dy)); LN₂(xm) is recomputed.
     ops.copy(dy, dxm);
     this.norm2.forward(xm, h, n);
@@ -197,8 +212,7 @@ export class MoeBlock {
     // xm = x + Attn(LN₁(x))·Wo: dx = dxm + LN₁ᵀ(Wqkvᵀ(attentionᵀ(Woᵀ dxm))).
     ops.copy(dxm, dx);
     this.proj.backward(att, dxm, datt, n);
-    ops.attentionBackward(qkv.view(0, span), qkv.view(C, span - C), qkv.view(2 * C, span - 2 * C), att, lse, datt,
-      dqkv.view(0, span), dqkv.view(C, span - C), dqkv.view(2 * C, span - 2 * C), this.shape(B, T, T, 0));
+    ops.attentionBackward(q, k, v, att, lse, datt, dq, dk, dv, this.shape(B, T, T, 0));
     this.norm1.forward(x, h, n);
     this.qkv.backward(h, dqkv, dh, n);
     this.norm1.backward(x, dh, dx, n);
@@ -230,7 +244,8 @@ export class MoeTransformer implements SequenceModel {
   private readonly dB: RowBuffer;
   private readonly logits: RowBuffer;
   private posIds: IntTensor;
-  private posKey = '';
+  private readonly posKey = [-1, -1, -1]; // B, T, start of posIds
+  private posView: IntTensor;
   // Statistics.
   private statTokens = 0;
   private statForwards = 0;
@@ -290,6 +305,7 @@ export class MoeTransformer implements SequenceModel {
     this.dB = new RowBuffer(ops, C);
     this.logits = new RowBuffer(ops, V);
     this.posIds = ops.ints(context);
+    this.posView = this.posIds;
     this.sampleIds = ops.ints(context);
     const E = this.experts;
     this.statTokensPerExpert = this.blocks.map(() => new Float64Array(E));
@@ -300,14 +316,15 @@ export class MoeTransformer implements SequenceModel {
 
   /** Position ids [B·T] (row b·T + t → start + t), rebuilt only when the shape changes. */
   private positionIds(B: number, T: number, start: number): IntTensor {
-    const key = `${B}x${T}+${start}`;
-    if (key !== this.posKey) {
+    const key = this.posKey;
+    if (key[0] !== B || key[1] !== T || key[2] !== start) {
       if (this.posIds.size < B * T) this.posIds = this.ops.ints(B * T);
       const d = this.posIds.data;
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) d[b * T + t] = start + t;
-      this.posKey = key;
+      key[0] = B; key[1] = T; key[2] = start;
+      this.posView = B * T === this.posIds.size ? this.posIds : this.posIds.view(0, B * T);
     }
-    return B * T === this.posIds.size ? this.posIds : this.posIds.view(0, B * T);
+    return this.posView;
   }
 
   /** ids [B·T] at positions start … → logits [B·T, V] (the rows of this.logits). */
