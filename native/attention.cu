@@ -10,10 +10,10 @@
 // other side 32 rows at a time: for a score tile, lane l owns key (or query) l and computes full
 // dot products against rows held in shared memory; for the weighted sums, lane l owns output
 // columns l, l+32, … (D ≤ 128 → at most 4 per lane, DV below) and the 32 probabilities are
-// broadcast with shuffles. Shared-memory rows that a lane reads "down a column" are padded to an odd
-// stride (D | 1) so the 32 lanes hit 32 different banks.
+// broadcast (from shared memory in the forward, by shuffles in the backward). Dot products run on
+// float4 over zero-padded shared-memory rows (see lanePitch for the bank-conflict-free pitch).
 //
-// Forward:  grid (⌈Tq/16⌉, B·H), 4 warps × 4 query rows; key tiles of 32 in shared memory, online
+// Forward:  grid (⌈Tq/32⌉, B·H), 4 warps × 8 query rows; key tiles of 32 in shared memory, online
 //           softmax (running max m, sum l, rescaled accumulators), lse = m + log l saved.
 // Decode:   Tq ≤ 4 (KV-cache generation): one block per (b, h, i) spreads the keys over 256 threads
 //           (8 lanes per key dot product, coalesced), keeps the score row in shared memory, and
@@ -73,69 +73,94 @@ __device__ __forceinline__ int visibleKeys(const Args& a, int i) {
   return max(0, min(a.Tk, i + a.qOffset + 1));
 }
 
-// Copies `rows` rows of D floats (row r at src + (row0 + r)·stride) into dst with row pitch `pitch`,
-// scaled by `mul`; rows at or past `limit` are zero. Whole block cooperates, one warp per row.
+// Shared-memory rows are zero-padded to Dp = D rounded up to 4, so dot products run on float4
+// (LDS.128) for any D. Rows that the 32 lanes read "down a column" (lane l reads row l) use pitch
+// P ≥ Dp with P/4 odd: the 8 lanes of each LDS.128 phase then land in 8 different 16-byte bank
+// groups. Rows read by every lane at once (broadcast) use pitch Dp.
+__host__ __device__ __forceinline__ int padD(int D) { return (D + 3) & ~3; }
+__host__ __device__ __forceinline__ int lanePitch(int D) {
+  const int p = padD(D);
+  return ((p / 4) & 1) ? p : p + 4;
+}
+
+// Copies `rows` rows of D floats (row r at src + (row0 + r)·stride) into dst with row pitch
+// `pitch`, scaled by `mul`; columns D…Dp−1 and rows at or past `limit` are zero. Whole block
+// cooperates, one warp per row (coalesced along the row).
 __device__ __forceinline__ void loadRows(float* dst, int pitch, const float* src, size_t stride, int row0, int rows,
                                          int limit, int D, float mul) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  const int Dp = padD(D);
   for (int r = warp; r < rows; r += nw) {
     const int g = row0 + r;
     const float* s = src + static_cast<size_t>(g) * stride;
-    for (int d = lane; d < D; d += 32) dst[r * pitch + d] = g < limit ? s[d] * mul : 0.f;
+    for (int d = lane; d < Dp; d += 32) dst[r * pitch + d] = (g < limit && d < D) ? s[d] * mul : 0.f;
   }
 }
 
+__device__ __forceinline__ float dot4(const float4 a, const float4 b, float acc) {
+  acc = fmaf(a.x, b.x, acc);
+  acc = fmaf(a.y, b.y, acc);
+  acc = fmaf(a.z, b.z, acc);
+  return fmaf(a.w, b.w, acc);
+}
+
 // ---- forward, tiled ------------------------------------------------------------------------------
+// 4 warps × 8 query rows; per key tile: scores (lane = key, float4 over D against the 8 broadcast
+// query rows), online-softmax update, probabilities parked in shared memory (per warp) so that the
+// P·V product reads them four keys at a time as a broadcast float4.
+constexpr int kRowsF = 8;
+constexpr int kBlockRowsF = kWarps * kRowsF;
+
 template <int DV>
 __global__ void __launch_bounds__(kThreadsT) attnFwdKernel(Args a) {
-  extern __shared__ float sm[];
-  const int D = a.D, KS = D | 1;
-  float* Qs = sm;                         // [kBlockRows][D], pre-scaled
-  float* Ks = Qs + kBlockRows * D;        // [kTile][KS]
-  float* Vs = Ks + kTile * KS;            // [kTile][D]
+  extern __shared__ float4 smem4[];
+  float* sm = reinterpret_cast<float*>(smem4);
+  const int D = a.D, Dp = padD(D), P = lanePitch(D), D4 = Dp / 4;
+  float* Qs = sm;                         // [kBlockRowsF][Dp], pre-scaled
+  float* Ks = Qs + kBlockRowsF * Dp;      // [kTile][P]
+  float* Vs = Ks + kTile * P;             // [kTile][Dp]
+  float* Ps = Vs + kTile * Dp;            // [kWarps][kRowsF][kTile]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
-  const int q0 = blockIdx.x * kBlockRows;
+  const int q0 = blockIdx.x * kBlockRowsF;
   const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
-  loadRows(Qs, D, qBase, a.qStride, q0, kBlockRows, a.Tq, D, a.scale);
+  loadRows(Qs, Dp, qBase, a.qStride, q0, kBlockRowsF, a.Tq, D, a.scale);
 
-  // Keys any row of this block can see.
-  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kBlockRows - 1));
-  const int rowBase = warp * kRows;
-  int rowVis[kRows];
+  // Keys any row of this block can see (visibility grows with the row).
+  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kBlockRowsF - 1));
+  const int rowBase = warp * kRowsF;
+  float* myP = Ps + rowBase * kTile;
+  int rowVis[kRowsF];
+  float m[kRowsF], l[kRowsF], acc[kRowsF][DV];
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
+  for (int r = 0; r < kRowsF; r++) {
     const int i = q0 + rowBase + r;
     rowVis[r] = i < a.Tq ? visibleKeys(a, i) : 0;
-  }
-  float m[kRows], l[kRows], acc[kRows][DV];
-#pragma unroll
-  for (int r = 0; r < kRows; r++) {
     m[r] = -INFINITY;
     l[r] = 0.f;
 #pragma unroll
     for (int c = 0; c < DV; c++) acc[r][c] = 0.f;
   }
   for (int k0 = 0; k0 < kEnd; k0 += kTile) {
-    __syncthreads();  // the previous tile is consumed (first time: nothing, Q is covered below)
-    loadRows(Ks, KS, kBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
-    loadRows(Vs, D, vBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    __syncthreads();  // the previous tile (and Ps) is consumed; the first time it publishes Qs
+    loadRows(Ks, P, kBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
+    loadRows(Vs, Dp, vBase, a.kvStride, k0, kTile, a.Tk, D, 1.f);
     __syncthreads();
-    float s[kRows];
+    float s[kRowsF];
 #pragma unroll
-    for (int r = 0; r < kRows; r++) s[r] = 0.f;
-    const float* kr = Ks + lane * KS;
-    const float* qr = Qs + rowBase * D;
-    for (int d = 0; d < D; d++) {
-      const float kd = kr[d];
+    for (int r = 0; r < kRowsF; r++) s[r] = 0.f;
+    const float4* kr = reinterpret_cast<const float4*>(Ks + lane * P);
+    const float4* qr = reinterpret_cast<const float4*>(Qs + rowBase * Dp);
+    for (int d4 = 0; d4 < D4; d4++) {
+      const float4 kv = kr[d4];
 #pragma unroll
-      for (int r = 0; r < kRows; r++) s[r] = fmaf(qr[r * D + d], kd, s[r]);
+      for (int r = 0; r < kRowsF; r++) s[r] = dot4(qr[r * D4 + d4], kv, s[r]);
     }
     const int j = k0 + lane;
 #pragma unroll
-    for (int r = 0; r < kRows; r++) {
+    for (int r = 0; r < kRowsF; r++) {
       const bool vis = j < rowVis[r];
       const float sv = vis ? s[r] : -INFINITY;
       const float mNew = fmaxf(m[r], warpMax(sv));
@@ -146,27 +171,37 @@ __global__ void __launch_bounds__(kThreadsT) attnFwdKernel(Args a) {
       m[r] = mNew;
 #pragma unroll
       for (int c = 0; c < DV; c++) acc[r][c] *= corr;
-      s[r] = p;
+      myP[r * kTile + lane] = p;
     }
+    __syncwarp();
+    // Keys past kEnd have p = 0 in every row (and finite, zero-padded V rows), so the loop may run
+    // to the next multiple of 4.
     const int nj = min(kTile, kEnd - k0);
-    for (int jj = 0; jj < nj; jj++) {
-      const float* vr = Vs + jj * D;
-      float vd[DV];
+    for (int jj = 0; jj < nj; jj += 4) {
+      float vd[4][DV];
 #pragma unroll
-      for (int c = 0; c < DV; c++) {
-        const int d = lane + 32 * c;
-        vd[c] = d < D ? vr[d] : 0.f;
-      }
+      for (int u = 0; u < 4; u++)
 #pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        const float p = __shfl_sync(0xffffffffu, s[r], jj);
+        for (int c = 0; c < DV; c++) {
+          const int d = lane + 32 * c;
+          vd[u][c] = d < D ? Vs[(jj + u) * Dp + d] : 0.f;
+        }
 #pragma unroll
-        for (int c = 0; c < DV; c++) acc[r][c] = fmaf(p, vd[c], acc[r][c]);
+      for (int r = 0; r < kRowsF; r++) {
+        const float4 pv = *reinterpret_cast<const float4*>(myP + r * kTile + jj);
+#pragma unroll
+        for (int c = 0; c < DV; c++) {
+          float x = acc[r][c];
+          x = fmaf(pv.x, vd[0][c], x);
+          x = fmaf(pv.y, vd[1][c], x);
+          x = fmaf(pv.z, vd[2][c], x);
+          acc[r][c] = fmaf(pv.w, vd[3][c], x);
+        }
       }
     }
   }
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
+  for (int r = 0; r < kRowsF; r++) {
     const int i = q0 + rowBase + r;
     if (i >= a.Tq) continue;
     const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
@@ -277,11 +312,12 @@ __global__ void attnRowDotKernel(Args a) {
 // dK, dV for a block of 16 keys (4 per warp); lanes walk query rows 32 at a time.
 template <int DV>
 __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
-  extern __shared__ float sm[];
-  const int D = a.D, KS = D | 1;
-  float* Kw = sm;                      // [kBlockRows][D]
-  float* Vw = Kw + kBlockRows * D;     // [kBlockRows][D]
-  float* Qs = Vw + kBlockRows * D;     // [kTile][KS]
+  extern __shared__ float4 smem4[];
+  float* sm = reinterpret_cast<float*>(smem4);
+  const int D = a.D, Dp = padD(D), KS = lanePitch(D), D4 = Dp / 4;
+  float* Kw = sm;                      // [kBlockRows][Dp]
+  float* Vw = Kw + kBlockRows * Dp;    // [kBlockRows][Dp]
+  float* Qs = Vw + kBlockRows * Dp;    // [kTile][KS]
   float* Os = Qs + kTile * KS;         // [kTile][KS]  (dO)
   float* Ls = Os + kTile * KS;         // [kTile] lse
   float* Ds = Ls + kTile;              // [kTile] rowD
@@ -292,8 +328,8 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
   const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
-  loadRows(Kw, D, kBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
-  loadRows(Vw, D, vBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
+  loadRows(Kw, Dp, kBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
+  loadRows(Vw, Dp, vBase, a.kvStride, k0, kBlockRows, a.Tk, D, 1.f);
   const int rowBase = warp * kRows;
   float dk[kRows][DV], dv[kRows][DV];
 #pragma unroll
@@ -315,16 +351,16 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
     float s[kRows], dp[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; r++) s[r] = dp[r] = 0.f;
-    const float* qr = Qs + lane * KS;
-    const float* orow = Os + lane * KS;
-    const float* kw = Kw + rowBase * D;
-    const float* vw = Vw + rowBase * D;
-    for (int d = 0; d < D; d++) {
-      const float qd = qr[d], od = orow[d];
+    const float4* qr = reinterpret_cast<const float4*>(Qs + lane * KS);
+    const float4* orow = reinterpret_cast<const float4*>(Os + lane * KS);
+    const float4* kw = reinterpret_cast<const float4*>(Kw + rowBase * Dp);
+    const float4* vw = reinterpret_cast<const float4*>(Vw + rowBase * Dp);
+    for (int d4 = 0; d4 < D4; d4++) {
+      const float4 qd = qr[d4], od = orow[d4];
 #pragma unroll
       for (int r = 0; r < kRows; r++) {
-        s[r] = fmaf(qd, kw[r * D + d], s[r]);
-        dp[r] = fmaf(od, vw[r * D + d], dp[r]);
+        s[r] = dot4(qd, kw[r * D4 + d4], s[r]);
+        dp[r] = dot4(od, vw[r * D4 + d4], dp[r]);
       }
     }
     const int i = i0 + lane;
@@ -378,11 +414,12 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
 // dQ for a block of 16 query rows (4 per warp); lanes walk key rows 32 at a time.
 template <int DV>
 __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
-  extern __shared__ float sm[];
-  const int D = a.D, KS = D | 1;
-  float* Qw = sm;                      // [kBlockRows][D]
-  float* Ow = Qw + kBlockRows * D;     // [kBlockRows][D]  (dO)
-  float* Ks = Ow + kBlockRows * D;     // [kTile][KS]
+  extern __shared__ float4 smem4[];
+  float* sm = reinterpret_cast<float*>(smem4);
+  const int D = a.D, Dp = padD(D), KS = lanePitch(D), D4 = Dp / 4;
+  float* Qw = sm;                      // [kBlockRows][Dp]
+  float* Ow = Qw + kBlockRows * Dp;    // [kBlockRows][Dp]  (dO)
+  float* Ks = Ow + kBlockRows * Dp;    // [kTile][KS]
   float* Vs = Ks + kTile * KS;         // [kTile][KS]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
@@ -391,8 +428,8 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
   const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
-  loadRows(Qw, D, qBase, a.qStride, q0, kBlockRows, a.Tq, D, 1.f);
-  loadRows(Ow, D, oBase, a.oStride, q0, kBlockRows, a.Tq, D, 1.f);
+  loadRows(Qw, Dp, qBase, a.qStride, q0, kBlockRows, a.Tq, D, 1.f);
+  loadRows(Ow, Dp, oBase, a.oStride, q0, kBlockRows, a.Tq, D, 1.f);
   const int rowBase = warp * kRows;
   int rowVis[kRows];
   float li[kRows], Di[kRows], dq[kRows][DV];
@@ -415,16 +452,16 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
     float s[kRows], dp[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; r++) s[r] = dp[r] = 0.f;
-    const float* kr = Ks + lane * KS;
-    const float* vr = Vs + lane * KS;
-    const float* qw = Qw + rowBase * D;
-    const float* ow = Ow + rowBase * D;
-    for (int d = 0; d < D; d++) {
-      const float kd = kr[d], vd = vr[d];
+    const float4* kr = reinterpret_cast<const float4*>(Ks + lane * KS);
+    const float4* vr = reinterpret_cast<const float4*>(Vs + lane * KS);
+    const float4* qw = reinterpret_cast<const float4*>(Qw + rowBase * Dp);
+    const float4* ow = reinterpret_cast<const float4*>(Ow + rowBase * Dp);
+    for (int d4 = 0; d4 < D4; d4++) {
+      const float4 kd = kr[d4], vd = vr[d4];
 #pragma unroll
       for (int r = 0; r < kRows; r++) {
-        s[r] = fmaf(qw[r * D + d], kd, s[r]);
-        dp[r] = fmaf(ow[r * D + d], vd, dp[r]);
+        s[r] = dot4(qw[r * D4 + d4], kd, s[r]);
+        dp[r] = dot4(ow[r * D4 + d4], vd, dp[r]);
       }
     }
     const int j = k0 + lane;
@@ -489,21 +526,21 @@ void allowSmem(K kernel, size_t bytes) {
 
 template <int DV>
 void launchForward(const Args& a) {
-  const int D = a.D, KS = D | 1;
-  const size_t smem = (kBlockRows * D + kTile * KS + kTile * D) * sizeof(float);
+  const int Dp = padD(a.D), P = lanePitch(a.D);
+  const size_t smem = (kBlockRowsF * Dp + kTile * P + kTile * Dp + kWarps * kRowsF * kTile) * sizeof(float);
   allowSmem(attnFwdKernel<DV>, smem);
-  dim3 grid((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
+  dim3 grid((a.Tq + kBlockRowsF - 1) / kBlockRowsF, a.B * a.H);
   attnFwdKernel<DV><<<grid, kThreadsT, smem>>>(a);
 }
 
 template <int DV>
 void launchBackward(const Args& a) {
-  const int D = a.D, KS = D | 1;
-  const size_t smemKV = (2 * kBlockRows * D + 2 * kTile * KS + 2 * kTile) * sizeof(float);
+  const int Dp = padD(a.D), KS = lanePitch(a.D);
+  const size_t smemKV = (2 * kBlockRows * Dp + 2 * kTile * KS + 2 * kTile) * sizeof(float);
   allowSmem(attnBwdKVKernel<DV>, smemKV);
   dim3 gridKV((a.Tk + kBlockRows - 1) / kBlockRows, a.B * a.H);
   if (a.Tk > 0) attnBwdKVKernel<DV><<<gridKV, kThreadsT, smemKV>>>(a);
-  const size_t smemQ = (2 * kBlockRows * D + 2 * kTile * KS) * sizeof(float);
+  const size_t smemQ = (2 * kBlockRows * Dp + 2 * kTile * KS) * sizeof(float);
   allowSmem(attnBwdQKernel<DV>, smemQ);
   dim3 gridQ((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
   attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
