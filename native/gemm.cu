@@ -39,6 +39,7 @@
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -55,6 +56,7 @@ constexpr int WM = 64;       // warp tile rows
 constexpr int WN = 32;       // warp tile columns
 constexpr int MI = WM / 16;  // m16 tiles per warp
 constexpr int NI = WN / 8;   // n8 tiles per warp
+static_assert(BM == BN, "TileLoader uses one tile width for both operands");
 constexpr int PAD = 8;       // bf16 elements of padding per shared row (16 bytes)
 // Shared bf16 elements per operand per stage: max of [128][BK+PAD] and [BK][128+PAD].
 template <int BK>
@@ -362,30 +364,65 @@ __global__ void scaleKernel(float* C, size_t n, float beta) {
     C[i] = beta == 0.f ? 0.f : beta * C[i];
 }
 
+void launchScale(float* C, size_t total, float beta) {
+  const size_t blocks = std::min<size_t>((total + 1023) / 1024, 4096);
+  scaleKernel<<<(unsigned)blocks, 256>>>(C, total, beta);
+  check(cudaGetLastError(), "gemm scale launch");
+}
+
 __device__ __forceinline__ float bf16Round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
 // ---- small m (≤ 16): memory-bound on B, CUDA cores ------------------------------------------
-// B stored k×n: 8 warps per block share 32 columns (one per lane, 128-byte coalesced rows of B)
-// and split k among themselves, then reduce through shared memory. A's values are warp-uniform
-// loads (broadcast, L1-resident).
+// Decoding multiplies 1..16 rows by a weight matrix: the time is the one pass over B, so the
+// design goal is many independent loads in flight. blockIdx.y cuts k into slices so that even a
+// 1536-column B fills every SM (atomics then add the slices into C, pre-scaled by beta), and each
+// warp issues its B loads in batches of U before using them.
+constexpr int SK_THREADS = 256;
+// Batch depth per warp: deep for few rows; shallower for many, where the per-row A loads already
+// keep plenty in flight and a deeper batch would spill registers (16 rows × 8 = 128 A values).
+__host__ __device__ constexpr int skU(int mr) { return mr <= 4 ? 8 : mr == 8 ? 4 : 2; }
+__host__ __device__ constexpr int skUVec(int mr) { return mr <= 4 ? 4 : mr == 8 ? 2 : 1; }
+
+__device__ __forceinline__ void skinnyStore(float* c, float v, float alpha, float beta, bool atomic) {
+  if (atomic) atomicAdd(c, alpha * v);
+  else *c = beta != 0.f ? alpha * v + beta * *c : alpha * v;
+}
+
+// B stored k×n: the 8 warps of a block share 32 columns (one per lane: 128-byte rows of B) and
+// interleave over the block's k slice, then reduce through shared memory. A's values are
+// warp-uniform loads (one broadcast transaction each, L1-resident).
 template <int MR, bool TA>
-__global__ void __launch_bounds__(256) skinnyNN(int m, int n, int k, float alpha, const float* __restrict__ A,
-                                                const float* __restrict__ B, float beta, float* C) {
-  __shared__ float red[8][MR][32];
+__global__ void __launch_bounds__(SK_THREADS) skinnyNN(int m, int n, int k, int kSlice, float alpha,
+                                                       const float* __restrict__ A, const float* __restrict__ B,
+                                                       float beta, float* C, bool atomic) {
+  __shared__ float red[SK_THREADS / 32][MR][32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int j = blockIdx.x * 32 + lane;
+  const int kb = blockIdx.y * kSlice, ke = min(k, kb + kSlice);
   float acc[MR];
 #pragma unroll
   for (int i = 0; i < MR; ++i) acc[i] = 0.f;
   if (j < n) {
-#pragma unroll 4
-    for (int kk = warp; kk < k; kk += 8) {
-      const float b = bf16Round(__ldg(B + (size_t)kk * n + j));
+    constexpr int W = SK_THREADS / 32;
+    constexpr int U = skU(MR);
+    for (int k0 = kb + warp; k0 < ke; k0 += W * U) {
+      float b[U];
 #pragma unroll
-      for (int i = 0; i < MR; ++i) {
-        if (i < m) {
-          const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
-          acc[i] = fmaf(bf16Round(a), b, acc[i]);
+      for (int u = 0; u < U; ++u) {  // all loads of the batch first
+        const int kk = k0 + u * W;
+        b[u] = kk < ke ? __ldg(B + (size_t)kk * n + j) : 0.f;
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + u * W;
+        if (kk >= ke) break;
+        const float bv = bf16Round(b[u]);
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
+            acc[i] = fmaf(bf16Round(a), bv, acc[i]);
+          }
         }
       }
     }
@@ -393,38 +430,87 @@ __global__ void __launch_bounds__(256) skinnyNN(int m, int n, int k, float alpha
 #pragma unroll
   for (int i = 0; i < MR; ++i) red[warp][i][lane] = acc[i];
   __syncthreads();
-  for (int idx = threadIdx.x; idx < MR * 32; idx += 256) {
+  for (int idx = threadIdx.x; idx < MR * 32; idx += SK_THREADS) {
     const int i = idx / 32, l = idx % 32;
     const int jj = blockIdx.x * 32 + l;
     if (i >= m || jj >= n) continue;
     float s = 0.f;
 #pragma unroll
-    for (int w = 0; w < 8; ++w) s += red[w][i][l];
-    float* c = C + (size_t)i * n + jj;
-    *c = beta != 0.f ? alpha * s + beta * *c : alpha * s;
+    for (int w = 0; w < SK_THREADS / 32; ++w) s += red[w][i][l];
+    skinnyStore(C + (size_t)i * n + jj, s, alpha, beta, atomic);
   }
 }
 
-// B stored n×k: one warp per output column j; lanes stride along the contiguous k, then a
-// shuffle reduction per row.
+// B stored n×k: one warp per output column j; lanes read the contiguous k (16-byte loads when k
+// and the pointers allow), then a shuffle reduction per row.
 template <int MR, bool TA>
-__global__ void __launch_bounds__(256) skinnyNT(int m, int n, int k, float alpha, const float* __restrict__ A,
-                                                const float* __restrict__ B, float beta, float* C) {
+__global__ void __launch_bounds__(SK_THREADS) skinnyNT(int m, int n, int k, int kSlice, float alpha,
+                                                       const float* __restrict__ A, const float* __restrict__ B,
+                                                       float beta, float* C, bool atomic, bool vec) {
   const int lane = threadIdx.x & 31;
-  const int j = blockIdx.x * 8 + (threadIdx.x >> 5);
+  const int j = blockIdx.x * (SK_THREADS / 32) + (threadIdx.x >> 5);
   if (j >= n) return;
+  const int kb = blockIdx.y * kSlice, ke = min(k, kb + kSlice);
   float acc[MR];
 #pragma unroll
   for (int i = 0; i < MR; ++i) acc[i] = 0.f;
   const float* brow = B + (size_t)j * k;
-#pragma unroll 4
-  for (int kk = lane; kk < k; kk += 32) {
-    const float b = bf16Round(__ldg(brow + kk));
+  if (vec) {  // kSlice is a multiple of 128, k of 4: every float4 lies inside [kb, ke)
+    constexpr int U = skUVec(MR);
+    for (int k0 = kb + 4 * lane; k0 < ke; k0 += 128 * U) {
+      float4 b[U];
 #pragma unroll
-    for (int i = 0; i < MR; ++i) {
-      if (i < m) {
-        const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
-        acc[i] = fmaf(bf16Round(a), b, acc[i]);
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + 128 * u;
+        b[u] = kk < ke ? __ldg(reinterpret_cast<const float4*>(brow + kk)) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + 128 * u;
+        if (kk >= ke) break;
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            float4 a;
+            if (TA) {
+              a.x = __ldg(A + (size_t)kk * m + i);
+              a.y = __ldg(A + (size_t)(kk + 1) * m + i);
+              a.z = __ldg(A + (size_t)(kk + 2) * m + i);
+              a.w = __ldg(A + (size_t)(kk + 3) * m + i);
+            } else {
+              a = __ldg(reinterpret_cast<const float4*>(A + (size_t)i * k + kk));
+            }
+            float s = acc[i];
+            s = fmaf(bf16Round(a.x), bf16Round(b[u].x), s);
+            s = fmaf(bf16Round(a.y), bf16Round(b[u].y), s);
+            s = fmaf(bf16Round(a.z), bf16Round(b[u].z), s);
+            s = fmaf(bf16Round(a.w), bf16Round(b[u].w), s);
+            acc[i] = s;
+          }
+        }
+      }
+    }
+  } else {
+    constexpr int U = skU(MR);
+    for (int k0 = kb + lane; k0 < ke; k0 += 32 * U) {
+      float b[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + 32 * u;
+        b[u] = kk < ke ? __ldg(brow + kk) : 0.f;
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int kk = k0 + 32 * u;
+        if (kk >= ke) break;
+        const float bv = bf16Round(b[u]);
+#pragma unroll
+        for (int i = 0; i < MR; ++i) {
+          if (i < m) {
+            const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
+            acc[i] = fmaf(bf16Round(a), bv, acc[i]);
+          }
+        }
       }
     }
   }
@@ -433,24 +519,35 @@ __global__ void __launch_bounds__(256) skinnyNT(int m, int n, int k, float alpha
     float s = acc[i];
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if (lane == 0 && i < m) {
-      float* c = C + (size_t)i * n + j;
-      *c = beta != 0.f ? alpha * s + beta * *c : alpha * s;
-    }
+    if (lane == 0 && i < m) skinnyStore(C + (size_t)i * n + j, s, alpha, beta, atomic);
   }
 }
+
+int smCount();
 
 template <int MR>
 void launchSkinny(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B,
                   float beta, float* C) {
+  // Column blocks, then k slices until there are about 4 blocks per SM (each slice ≥ 128 of k and
+  // a multiple of 128 so the 16-byte path's float4s never straddle a slice end).
+  const int colBlocks = transB ? (n + SK_THREADS / 32 - 1) / (SK_THREADS / 32) : (n + 31) / 32;
+  const int want = 4 * smCount();
+  int slices = 1;
+  if (colBlocks < want) slices = std::min((want + colBlocks - 1) / colBlocks, std::max(1, k / 128));
+  int kSlice = (k + slices - 1) / slices;
+  kSlice = (kSlice + 127) / 128 * 128;
+  slices = (k + kSlice - 1) / kSlice;
+  const bool atomic = slices > 1;
+  if (atomic) launchScale(C, (size_t)m * n, beta);
+  dim3 grid(colBlocks, slices);
   if (!transB) {
-    dim3 grid((n + 31) / 32);
-    if (transA) skinnyNN<MR, true><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
-    else skinnyNN<MR, false><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+    if (transA) skinnyNN<MR, true><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic);
+    else skinnyNN<MR, false><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic);
   } else {
-    dim3 grid((n + 7) / 8);
-    if (transA) skinnyNT<MR, true><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
-    else skinnyNT<MR, false><<<grid, 256>>>(m, n, k, alpha, A, B, beta, C);
+    const bool vec = k % 4 == 0 && (reinterpret_cast<uintptr_t>(B) & 15) == 0 &&
+                     (transA || (reinterpret_cast<uintptr_t>(A) & 15) == 0);
+    if (transA) skinnyNT<MR, true><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic, vec);
+    else skinnyNT<MR, false><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic, vec);
   }
 }
 
@@ -608,10 +705,7 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
     len = (len + bk - 1) / bk * bk;
     p.kSplitLen = len;
     grid.z = (k + len - 1) / len;
-    const size_t total = (size_t)m * n;
-    const int blocks = (int)((total + 1023) / 1024 < 4096 ? (total + 1023) / 1024 : 4096);
-    scaleKernel<<<blocks, 256>>>(C, total, beta);
-    check(cudaGetLastError(), "gemm scale launch");
+    launchScale(C, (size_t)m * n, beta);
   }
   launchTiled(transA, transB, grid, p);
   check(cudaGetLastError(), "gemm launch");
