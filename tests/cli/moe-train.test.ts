@@ -110,6 +110,18 @@ describe.skipIf(!have)('handgrad train moe on TinyStories', () => {
     const strip = (r: Record<string, unknown>) => ({ step: r.step, trainLoss: r.trainLoss, valLoss: r.valLoss, expertLoad: r.expertLoad });
     expect(readMetrics(part).map(strip)).toEqual(readMetrics(whole).map(strip));
     expect(readCheckpoint(part).state.tokenizer).toEqual(readCheckpoint(whole).state.tokenizer);
+
+    // Two runs compared on shared charts (needs --out).
+    const cmp = join(tmp, 'exact', 'cmp.svg');
+    const pc = await cli('plot', whole, part, '--out', cmp, '--title', 'whole vs part');
+    expect(pc.code, pc.stderr).toBe(0);
+    const svg = readFileSync(cmp, 'utf8');
+    expect(svg).toContain('whole vs part: validation loss');
+    expect(svg).toContain('>whole<');
+    expect(svg).toContain('>part<');
+    const noOut = await cli('plot', whole, part);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toContain('need --out');
   });
 
   it.skipIf(cudaStatus().available)('--device cuda without a GPU: one line, exit 2, nothing trained', async () => {
