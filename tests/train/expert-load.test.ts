@@ -12,6 +12,8 @@ import { loadEmbeddedCorpus, type Corpus } from '../../src/data/corpus.js';
 import { readMetrics } from '../../src/train/metrics-log.js';
 import { ExpertLoadTracker, expertLoadOf, type MoeStats } from '../../src/train/expert-load.js';
 import { train } from '../../src/train/trainer.js';
+import { expertLoadHistory, expertLoadSvg, expertLoadSummary } from '../../src/viz/expert-load.js';
+import type { MetricsRecord } from '../../src/train/metrics-log.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-expert-load-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -103,5 +105,21 @@ describe('expert load in metrics.jsonl', () => {
     const r = t.take();
     expect(r.expertLoad).toEqual([[0.75, 0.25, 0], [0, 0, 1]]);
     expect(r.droppedFraction).toBeCloseTo(0.8 / 16, 6);
+  });
+
+  it('the plot reads the records that carry a well-formed load, of one shape, and draws a chart per layer', () => {
+    const rec = (step: number, extra: Record<string, unknown>): MetricsRecord =>
+      ({ step, trainLoss: 1, lr: 0, gradNorm: 0, tokensPerSec: 0, elapsed: 0, ...extra });
+    expect(expertLoadHistory([rec(1, {}), rec(2, { expertLoad: 'x' })])).toBeNull();
+    const h = expertLoadHistory([
+      rec(1, {}), rec(2, { expertLoad: [[0.5, 0.5], [1, 0]] }), rec(3, { expertLoad: [[1, 0, 0]] }), // a foreign shape: skipped
+      rec(4, { expertLoad: [[0.25, 0.75], [0, 1]] }), rec(5, { expertLoad: [['a', 1]] }),
+    ])!;
+    expect(h).toMatchObject({ steps: [2, 4], layers: 2, experts: 2 });
+    expect(expertLoadSummary(h)).toEqual([{ layer: 1, shares: [0.25, 0.75], max: 0.75, min: 0.25 }, { layer: 2, shares: [0, 1], max: 1, min: 0 }]);
+    const svg = expertLoadSvg(h, { title: 't<' });
+    expect(svg.match(/Expert load, layer \d/g)).toEqual(['Expert load, layer 1', 'Expert load, layer 2']);
+    expect(svg).toContain('uniform 1/2');
+    expect(svg).toContain('t&lt;');
   });
 });

@@ -80,8 +80,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .argument('[model]', `the model to train: ${knownNames().join(', ')} (with --resume: the checkpoint's)`)
     .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (alice, crow, tinystories, …); ' +
       'default: Moby Dick, embedded')
-    .option('--tokenizer <kind>', `${TOKENIZER_KINDS.join(' or ')} (default ${d.tokenizer})`, parseChoice('--tokenizer', TOKENIZER_KINDS))
-    .option('--vocab-size <n>', 'word tokenizer: keep the n−1 most frequent tokens plus <unk> (default 10000)', parseInteger('--vocab-size', 2))
+    .option('--tokenizer <kind>', `${TOKENIZER_KINDS.join(', ')} (default ${d.tokenizer}; bpe for moe and moe-dense)`, parseChoice('--tokenizer', TOKENIZER_KINDS))
+    .option('--vocab-size <n>', 'word tokenizer: keep the n−1 most frequent tokens plus <unk> (default 10000); bpe: the vocabulary size (default 4096)',
+      parseInteger('--vocab-size', 2))
     .option('--steps <n>', `optimizer steps (default ${d.steps}, or unlimited with --time)`, parseInteger('--steps', 1))
     .option('--time <duration>', 'stop after this long, e.g. 30s, 5m, 1h (with --steps: whichever comes first)', parseDurationOption('--time'))
     .option('--batch <n>', `parallel sequences per step (default ${d.batch})`, parseInteger('--batch', 1, 1 << 16))
