@@ -15,16 +15,20 @@
 //    of tile k+1 (16-byte float4 loads) before computing tile k, so their latency hides behind
 //    the 32 mma per warp of that tile; then it converts and stores them into the other shared
 //    buffer. One __syncthreads per k-tile.
-//  * Block tile 128×128×32, 256 threads (8 warps as 2×4, warp tile 64×32 = 4×4 mma tiles, 64 fp32
+//  * Block tile 128×128, 256 threads (8 warps as 2×4, warp tile 64×32 = 4×4 mma tiles, 64 fp32
 //    accumulators per thread): the classic shape that balances the fragment loads (6 ldmatrix.x4
-//    per 16 mma) and keeps two 20 KB stages = 40 KB of static shared memory — under the 48 KB
-//    that needs no opt-in, so the same code runs on sm_86 (RTX 3050) unchanged. 128×128 tiles
-//    also give the MoE shapes enough blocks (8192×512 → 256 blocks on 132 SMs).
+//    per 16 mma) against registers; 128×256 would need 128 accumulators per thread and spill once
+//    the fp32 staging registers are added. 128×128 tiles also give the MoE shapes enough blocks
+//    (8192×512 → 256 blocks on 132 SMs). k per stage (BK) is 64 by default: two 36 KB stages =
+//    72 KB of dynamic shared memory (opt-in; fits sm_86's 99 KB too), and 64 KB of operand loads
+//    in flight per block — with one block per SM (≈220 registers per thread) the loads must hide
+//    behind one stage's mma, and a BK 32 stage (≈400 tensor cycles) is about one L2 latency.
+//    The BK 32 variants (40 KB, no opt-in) stay selectable for measurement (gemmSetVariant).
 //  * Shared-memory layout follows the operand's memory layout, so the global loads stay 16 bytes
 //    wide whatever the transposition: a k-contiguous operand (A, or B when transB) is stored
 //    [rows][BK] and read with ldmatrix; a row-contiguous operand (A when transA, B) is stored
 //    [BK][rows] and read with ldmatrix.trans, which hands out the transposed fragment. Rows are
-//    padded by 16 bytes (row pitch 80 B or 272 B), which makes the 8 row addresses of every
+//    padded by 16 bytes (row pitch 80/144 B or 272 B), which makes the 8 row addresses of every
 //    ldmatrix phase fall in 8 distinct 16-byte bank groups: conflict-free without an XOR swizzle.
 //  * Ragged edges: a 16-byte load is used when the whole float4 lies inside the matrix and the
 //    leading dimension/base pointer allow it; otherwise scalar loads with zero fill. k = 1, m = 1
@@ -365,6 +369,7 @@ __global__ void scaleKernel(float* C, size_t n, float beta) {
 }
 
 void launchScale(float* C, size_t total, float beta) {
+  if (beta == 1.f) return;  // accumulating: C already holds beta·C
   const size_t blocks = std::min<size_t>((total + 1023) / 1024, 4096);
   scaleKernel<<<(unsigned)blocks, 256>>>(C, total, beta);
   check(cudaGetLastError(), "gemm scale launch");
