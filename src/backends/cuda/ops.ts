@@ -104,6 +104,11 @@ export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
   return new CudaOps(addon, info.shortName ?? info.names[0] ?? 'gpu', opts.debug ?? process.env.HANDGRAD_CUDA_DEBUG === '1');
 }
 
+// The addon holds one device memory pool per process, shared by every CudaOps: dispose() frees it
+// only when the last live instance goes (a trainer and a sampler may each open the backend).
+// mark()/release() scopes of two instances must nest like one stack.
+let liveInstances = 0;
+
 export class CudaOps implements Ops {
   readonly name: string;
   readonly dtype = 'f32' as const;
@@ -115,6 +120,7 @@ export class CudaOps implements Ops {
     this.name = `cuda-${deviceName}`;
     this.k = addon as unknown as Record<string, Fn>;
     addon.setDebug(debug);
+    liveInstances++;
   }
 
   // ---- host mirrors ------------------------------------------------------------------------------
@@ -179,8 +185,8 @@ export class CudaOps implements Ops {
   release(mark: number): void { this.live(); this.addon.release(mark); }
   dispose(): void {
     if (this.disposed) return;
-    this.addon.freeAll();
     this.disposed = true;
+    if (--liveInstances === 0) this.addon.freeAll();
   }
 
   /** Waits for every queued kernel (for timing); throws any pending CUDA error. */
