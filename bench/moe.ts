@@ -110,6 +110,7 @@ interface MoeModel extends SequenceModel {
 interface CudaLike extends Ops {
   memory?(): { bytesInUse: number; peakBytes: number; totalDevice: number };
   synchronize?(): void;
+  resetPeak?(): void;
 }
 
 /** The model config from the shape (only the keys the registered model knows are set). */
@@ -144,6 +145,8 @@ async function openBackend(backend: BackendName, threads?: number): Promise<Ops>
 async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOptions, 'config'>> & MoeBenchOptions, shape: MoeShape): Promise<{ r: MoeModelResult; opsName: string }> {
   const progress = o.onProgress ?? (() => {});
   const ops = await openBackend(o.backend ?? 'wasm', o.threads);
+  // The addon's peak counter is per process: start it afresh so each model's peak is its own.
+  (ops as CudaLike).resetPeak?.();
   try {
     const rng = new Rng(1234);
     const model = getModel(name).create(ops, moeModelConfig(name, shape), rng.fork()) as MoeModel;
@@ -227,7 +230,7 @@ export async function benchMoe(opts: MoeBenchOptions): Promise<MoeBenchResult> {
   }
   const isCuda = (opts.backend as string) === 'cuda';
   return {
-    config: opts.config, shape, backend: backendName, device: isCuda ? 'cuda' : cpuModel(),
+    config: opts.config, shape, backend: backendName, device: isCuda ? backendName.replace(/^cuda-/, '') : cpuModel(),
     threads: isCuda || opts.backend === 'reference' ? null : opts.threads ?? null,
     tokensPerSec: moe?.tokensPerSec ?? null, modelTflops: moe?.modelTflops ?? null, decodeMsPerToken: moe?.decodeMsPerToken ?? null,
     peakBytes: moe?.peakBytes ?? null, computeSavingPct: moe?.computeSavingPct ?? null,
