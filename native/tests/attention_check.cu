@@ -353,9 +353,11 @@ int main() {
   runCase("B1 H2 Tq1 Tk300 D64 decode", 1, 2, 64, 1, 300, true, 299, false);
   runCase("B2 H2 Tq3 Tk50 D64 decode causal", 2, 2, 64, 3, 50, true, 47, false);
   runCase("B1 H2 Tq1 Tk2000 D64 decode", 1, 2, 64, 1, 2000, true, 1999, false);
-  runCase("B1 H1 Tq1 Tk13000 D64 (tiled path)", 1, 1, 64, 1, 13000, true, 12999, false);
   runCase("B1 H1 Tq5 Tk9 D7 non-causal", 1, 1, 7, 5, 9, false, 0, false);
+#ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: too slow there, and its timings mean nothing
+  runCase("B1 H1 Tq1 Tk13000 D64 (tiled path)", 1, 1, 64, 1, 13000, true, 12999, false);
   timeStandard();
+#endif
   if (failures) {
     std::printf("%d check(s) FAILED\n", failures);
     return 1;

@@ -1,0 +1,141 @@
+// A small host emulation of the CUDA features the kernels in attention.cu and moe.cu use, so that
+// their logic (indexing, masks, the dispatch-plan scan, reductions) can be checked on a machine
+// without a GPU. One OS thread per CUDA thread; blocks of a launch run one after another (so
+// `__shared__` variables become plain statics); warp primitives exchange values through a per-warp
+// barrier, which requires every lane of the warp to reach them (the kernels are written that way).
+// It checks logic only: no memory model, no races, no timing. See run.sh.
+#pragma once
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+namespace emu {
+struct Warp {
+  std::barrier<> bar{32};
+  uint64_t val[32];
+};
+inline std::unique_ptr<std::barrier<>> blockBar;
+inline std::vector<std::unique_ptr<Warp>> warps;
+inline thread_local int lane, warp;
+
+template <typename T>
+T exchange(T v, int src) {
+  static_assert(sizeof(T) <= 8, "");
+  Warp& w = *warps[warp];
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  w.val[lane] = bits;
+  w.bar.arrive_and_wait();
+  T r;
+  const uint64_t got = w.val[src & 31];
+  std::memcpy(&r, &got, sizeof(T));
+  w.bar.arrive_and_wait();
+  return r;
+}
+}  // namespace emu
+
+template <typename T>
+T __shfl_xor_sync(unsigned, T v, int o) { return emu::exchange(v, emu::lane ^ o); }
+template <typename T>
+T __shfl_sync(unsigned, T v, int src) { return emu::exchange(v, src); }
+inline unsigned __ballot_sync(unsigned, bool pred) {
+  emu::Warp& w = *emu::warps[emu::warp];
+  w.val[emu::lane] = pred ? 1 : 0;
+  w.bar.arrive_and_wait();
+  unsigned r = 0;
+  for (int l = 0; l < 32; l++) r |= (w.val[l] ? 1u : 0u) << l;
+  w.bar.arrive_and_wait();
+  return r;
+}
+inline unsigned __match_any_sync(unsigned, int value) {
+  emu::Warp& w = *emu::warps[emu::warp];
+  w.val[emu::lane] = static_cast<uint32_t>(value);
+  w.bar.arrive_and_wait();
+  unsigned r = 0;
+  for (int l = 0; l < 32; l++) r |= (w.val[l] == static_cast<uint32_t>(value) ? 1u : 0u) << l;
+  w.bar.arrive_and_wait();
+  return r;
+}
+inline void __syncwarp(unsigned = 0xffffffffu) { emu::warps[emu::warp]->bar.arrive_and_wait(); }
+inline void __syncthreads() { emu::blockBar->arrive_and_wait(); }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+
+// ---- runtime API -----------------------------------------------------------------------------
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+typedef int cudaEvent_t;
+typedef int cudaStream_t;
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
+template <typename T>
+cudaError_t cudaMalloc(T** p, size_t n) {
+  *p = static_cast<T*>(std::aligned_alloc(256, (n + 255) / 256 * 256));
+  return *p ? cudaSuccess : cudaErrorInvalidValue;
+}
+inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memcpy(d, s, n); return cudaSuccess; }
+inline cudaError_t cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return cudaSuccess; }
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = 0) { std::memset(d, v, n); return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+template <typename K>
+cudaError_t cudaFuncSetAttribute(K, cudaFuncAttribute, int) { return cudaSuccess; }
+inline cudaError_t cudaEventCreate(cudaEvent_t*) { return cudaSuccess; }
+inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t = 0) { return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) { *ms = 0; return cudaSuccess; }
+
+// kernel<<<grid, block, smem>>>(args) is rewritten by run.sh into emuLaunch(kernel, grid, block, smem, args).
+template <typename... P, typename... A>
+void emuLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
+  const unsigned n = block.x * block.y * block.z;
+  if (n == 0 || n % 32 != 0 || n > 1024 || smem > 228 * 1024) {
+    std::fprintf(stderr, "emu: bad launch (%u threads, %zu bytes shared)\n", n, smem);
+    std::exit(3);
+  }
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) {
+    std::fprintf(stderr, "emu: empty grid\n");
+    std::exit(3);
+  }
+  blockDim = block;
+  gridDim = grid;
+  emu::blockBar = std::make_unique<std::barrier<>>(n);
+  emu::warps.clear();
+  for (unsigned w = 0; w < n / 32; w++) emu::warps.push_back(std::make_unique<emu::Warp>());
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < n; t++)
+    ts.emplace_back([&, t] {
+      threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+      emu::lane = t % 32;
+      emu::warp = t / 32;
+      for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+          for (unsigned x = 0; x < grid.x; x++) {
+            blockIdx = dim3(x, y, z);
+            kernel(args...);
+            emu::blockBar->arrive_and_wait();  // the next block reuses the shared statics
+          }
+    });
+  for (auto& t : ts) t.join();
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs the GPU check programs (native/tests/attention_check.cu, moe_check.cu) on the CPU through the
+# emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one OS thread per CUDA
+# thread; the timing sections and the largest cases are skipped). Usage, from the repository root:
+#   native/tests/host-emu/run.sh [attention|moe]...     (default: both)
+# Needs g++ with C++20 (<barrier>). Exit status non-zero when a check fails.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# CUDA source → host C++: launch syntax, qualifiers, shared memory (blocks run one at a time, so
+# shared variables become statics; dynamic shared memory is a static array defined up front).
+translate() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+src = open(sys.argv[1]).read()
+src = src.replace('#include <cuda_runtime.h>', '')
+src = src.replace('extern __shared__', 'extern').replace('__shared__', 'static')
+def split_top(s):
+    parts, depth, cur = [], 0, ''
+    for ch in s:
+        if ch in '(<[': depth += 1
+        if ch in ')>]': depth -= 1
+        if ch == ',' and depth == 0:
+            parts.append(cur); cur = ''
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p.strip() for p in parts]
+def launch(m):
+    cfg = split_top(m.group(2))
+    if len(cfg) == 2: cfg.append('0')
+    return 'emuLaunch(%s, %s, ' % (m.group(1), ', '.join(cfg[:3]))
+src = re.sub(r'([A-Za-z_]\w*(?:<\w+>)?)<<<(.*?)>>>\(', launch, src)
+pre = '''#include "cuda_emu.h"
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __restrict__ __restrict
+#define HANDGRAD_HOST_EMU 1
+namespace handgrad { namespace {
+alignas(16) float4 smem4[232448 / 16];
+alignas(16) int sm[232448 / 4];
+} }
+'''
+open(sys.argv[2], 'w').write(pre + src)
+PY
+}
+
+run() {
+  local name=$1
+  translate "$root/native/$name.cu" "$work/$name.cc"
+  translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc"
+  g++ -std=c++20 -O2 -pthread -w -I"$here" -I"$root/native" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
+  "$work/$name"
+}
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(attention moe)
+for t in "${targets[@]}"; do run "$t"; done
