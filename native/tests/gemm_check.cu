@@ -60,11 +60,17 @@ static void randomFill(std::vector<float>& v) {
   for (auto& x : v) x = bf16r(uniformPm1());
 }
 
+// Device buffer; `shift` > 0 starts the data that many floats past the allocation (a pointer
+// that is not 16-byte aligned, to exercise the kernels' scalar-load paths).
 struct DevBuf {
+  float* base = nullptr;
   float* p = nullptr;
   size_t n = 0;
-  explicit DevBuf(size_t n_) : n(n_) { CK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float))); }
-  ~DevBuf() { cudaFree(p); }
+  explicit DevBuf(size_t n_, int shift = 0) : n(n_) {
+    CK(cudaMalloc(&base, (std::max<size_t>(n, 1) + shift) * sizeof(float)));
+    p = base + shift;
+  }
+  ~DevBuf() { cudaFree(base); }
   void up(const std::vector<float>& h) { CK(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice)); }
   std::vector<float> down() const {
     std::vector<float> h(n);
@@ -142,13 +148,13 @@ static bool report(const std::string& name, const Err& e) {
 }
 
 // ---- plain gemm ---------------------------------------------------------------------------------
-static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta) {
+static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int shift = 0) {
   std::vector<float> hA((size_t)m * k), hB((size_t)k * n), hC((size_t)m * n);
   randomFill(hA);
   randomFill(hB);
   if (beta == 0.f) std::fill(hC.begin(), hC.end(), NAN);  // must never be read
   else randomFill(hC);
-  DevBuf A(hA.size()), B(hB.size()), C(hC.size()), C0(hC.size());
+  DevBuf A(hA.size(), shift), B(hB.size(), shift), C(hC.size(), shift), C0(hC.size());
   A.up(hA);
   B.up(hB);
   C.up(hC);
@@ -171,8 +177,8 @@ static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float 
   accumulateErr(out, hr, hb, 0, out.size(), num, den, e);
   e.norm = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   char name[160];
-  std::snprintf(name, sizeof name, "gemm %s%s m=%d n=%d k=%d alpha=%g beta=%g", ta ? "t" : "n", tb ? "t" : "n", m, n,
-                k, alpha, beta);
+  std::snprintf(name, sizeof name, "gemm %s%s m=%d n=%d k=%d alpha=%g beta=%g%s", ta ? "t" : "n", tb ? "t" : "n", m,
+                n, k, alpha, beta, shift ? " misaligned" : "");
   report(name, e);
 }
 
@@ -357,6 +363,11 @@ int main(int argc, char** argv) {
     for (auto& s : shapes)
       for (int t = 0; t < 4; ++t)
         for (auto& x : ab) checkGemm(t & 2, t & 1, s[0], s[1], s[2], x[0], x[1]);
+    // Leading dimensions that allow 16-byte loads but pointers that do not (scalar fallbacks).
+    for (int t = 0; t < 4; ++t) {
+      checkGemm(t & 2, t & 1, 132, 260, 516, 1.f, 0.f, 1);
+      checkGemm(t & 2, t & 1, 8, 260, 516, 1.f, 1.f, 1);
+    }
 
     // The MoE training step's shapes (batch 8192 tokens, d 512, vocab 4096) and decoding (m = 1..16).
     struct S { bool ta, tb; int m, n, k; };
