@@ -42,7 +42,9 @@ export class Pair {
   where = '';
   /** Label of the current shape, for the report. */
   shape = '';
-  constructor(readonly gpu: Ops, readonly ref: Ops, readonly rng: Rng) {}
+  constructor(readonly gpu: Ops, readonly ref: Ops, readonly rng: Rng, readonly quick = false) {}
+  /** In quick mode (CPU tests of the glue), shapes above 40k elements are skipped. */
+  skip(elements: number): boolean { return this.quick && elements > 40_000; }
 
   /** Values are rounded to f32 first, so both backends see exactly the same inputs. */
   from(values: ArrayLike<number>): P<Tensor> {
@@ -118,10 +120,18 @@ const SIZES = [1, 7, 33, 4096, 513 * 64 + 3];
 const FP32 = 1e-5, BF16 = 1e-2, BF16_ELEM = 0.3;
 
 function forShapes(h: Pair, shapes: [number, number][], fn: (rows: number, cols: number) => void): void {
-  for (const [rows, cols] of shapes) { h.shape = `${rows}×${cols}`; fn(rows, cols); }
+  for (const [rows, cols] of shapes) {
+    if (h.skip(rows * cols)) continue;
+    h.shape = `${rows}×${cols}`;
+    fn(rows, cols);
+  }
 }
 function forSizes(h: Pair, fn: (n: number, unaligned: boolean) => void): void {
-  for (const n of SIZES) { h.shape = `n=${n}`; fn(n, false); }
+  for (const n of SIZES) {
+    if (h.skip(n)) continue;
+    h.shape = `n=${n}`;
+    fn(n, false);
+  }
   // A view at an odd offset: misaligned for float4, so the scalar path and view pointers are exercised.
   h.shape = 'n=1000 at offset 1';
   fn(1000, true);
@@ -258,6 +268,7 @@ export function conformanceCases(): ConformanceCase[] {
   // optimisation
   add('sumSquares', FP32, (h) => {
     for (const n of [1, 7, 4097, 1_000_003]) {
+      if (h.skip(n)) continue;
       h.shape = `n=${n}`;
       const x = h.rand(n); const [a, b] = h.both((o, t) => o.sumSquares(t(x))); h.compareNum('Σx²', a, b);
     }
@@ -277,6 +288,7 @@ export function conformanceCases(): ConformanceCase[] {
   for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
     add(`gemm ${ta ? 't' : 'n'}${tb ? 't' : 'n'} (alpha, beta 0 over NaN, beta 1, beta 0.5)`, BF16, (h) => {
       for (const [m, n, k] of GEMM) {
+        if (h.skip(m * n * k / 8)) continue;
         h.shape = `${m}×${n}×${k}`;
         const A = h.rand(m * k), B = h.rand(k * n);
         const C = h.from(new Float32Array(m * n).fill(NaN));
@@ -336,6 +348,7 @@ export function conformanceCases(): ConformanceCase[] {
   };
   add('attention forward', BF16, (h) => {
     for (const c of ATTN) {
+      if (h.skip(c.B * c.H * c.Tq * c.Tk)) continue;
       const { s, q, k, v, C } = attnLayout(h, c);
       const out = h.rand(c.B * c.Tq * C), lse = h.zeros(c.B * c.H * c.Tq);
       h.both((o, t) => o.attention(t(q), t(k), t(v), t(out), t(lse), s));
@@ -344,6 +357,7 @@ export function conformanceCases(): ConformanceCase[] {
   }, BF16_ELEM);
   add('attention backward', BF16, (h) => {
     for (const c of ATTN) {
+      if (h.skip(c.B * c.H * c.Tq * c.Tk)) continue;
       const { s, q, k, v, C, split } = attnLayout(h, c);
       // out and lse from the reference, so both backward passes start from the same forward.
       const out0 = h.zeros(c.B * c.Tq * C), lse0 = h.zeros(c.B * c.H * c.Tq);
@@ -443,12 +457,16 @@ export function conformanceCases(): ConformanceCase[] {
   return cases;
 }
 
-/** Runs the cases (those whose name contains `filter`, when given) and returns one result each. */
-export function runConformance(gpu: Ops, ref: Ops, filter?: string, onResult?: (r: CaseResult) => void): CaseResult[] {
+/**
+ * Runs the cases (those whose name contains `filter`, when given) and returns one result each.
+ * quick: skip the big shapes (for CPU tests of the glue, where the reference is the bottleneck).
+ */
+export function runConformance(gpu: Ops, ref: Ops, filter?: string, onResult?: (r: CaseResult) => void,
+  quick = false): CaseResult[] {
   const results: CaseResult[] = [];
   for (const c of conformanceCases()) {
     if (filter && !c.name.includes(filter)) continue;
-    const h = new Pair(gpu, ref, new Rng(0x5eed + results.length));
+    const h = new Pair(gpu, ref, new Rng(0x5eed + results.length), quick);
     const elemTol = c.elemTol ?? 10 * c.tol;
     const t0 = performance.now();
     const mg = gpu.mark(), mr = ref.mark();

@@ -1,0 +1,170 @@
+// A stand-in for the CUDA addon (native/addon.cc) in plain JS, for testing CudaOps on machines
+// without a GPU: "device memory" is one ArrayBuffer addressed by fake 47-bit pointers, "kernels"
+// are the f32 reference backend run on views of it, and the argument order of every function is
+// transcribed from addon.cc (not from ops.ts), so a mismatch between the two shows up as a wrong
+// result. What this tests: CudaOps' host-mirror protocol (uploads before ops, downloads on .data),
+// view pointer arithmetic, mark/release, and the argument order across the N-API boundary.
+// What it cannot test: the CUDA kernels themselves (scripts/gpu-check.ts does, on a GPU).
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import type { AttentionShape, IntTensor, Tensor } from '../../src/ops/types.js';
+import type { CudaAddon } from '../../src/backends/cuda/ops.js';
+
+const BASE = 0x7f00_0000_0000; // above 2^32, like a real device address, to exercise number precision
+const ALIGN = 256;
+
+export interface EmulatedAddon extends CudaAddon {
+  /** Live allocations (for leak checks). */
+  records(): number;
+  /** How many bytes were uploaded and downloaded (to check the mirror protocol does not copy needlessly). */
+  traffic: { up: number; down: number };
+}
+
+export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
+  const heap = new ArrayBuffer(heapBytes);
+  const f32 = new Float32Array(heap), i32 = new Int32Array(heap), u8 = new Uint8Array(heap);
+  const ref = new ReferenceOps('f32');
+  const recs: { off: number; bytes: number }[] = [];
+  let inUse = 0, peak = 0;
+  const traffic = { up: 0, down: 0 };
+
+  const off = (ptr: number): number => {
+    const o = ptr - BASE;
+    if (!Number.isInteger(o) || o < 0 || o >= heapBytes || o % 4 !== 0) throw new Error(`emulated addon: bad pointer ${ptr}`);
+    return o;
+  };
+  /** Elements from ptr to the end of the allocation holding it (for operands whose size the launch does not say). */
+  const rest = (ptr: number): number => {
+    const o = off(ptr);
+    for (const r of recs) if (o >= r.off && o < r.off + r.bytes) return (r.off + r.bytes - o) / 4;
+    throw new Error(`emulated addon: pointer ${ptr} is not in a live allocation`);
+  };
+  const T = (ptr: number, n: number): Tensor => {
+    if (n > rest(ptr)) throw new Error(`emulated addon: ${n} elements at ${ptr} run past the allocation`);
+    const data = f32.subarray(off(ptr) / 4, off(ptr) / 4 + n);
+    return { size: n, data, view: () => { throw new Error('no views here'); } };
+  };
+  const I = (ptr: number, n: number): IntTensor => {
+    if (n > rest(ptr)) throw new Error(`emulated addon: ${n} ints at ${ptr} run past the allocation`);
+    const data = i32.subarray(off(ptr) / 4, off(ptr) / 4 + n);
+    return { size: n, data, view: () => { throw new Error('no views here'); } };
+  };
+  const span = (rows: number, stride: number, width: number) => (rows === 0 ? 0 : (rows - 1) * stride + width);
+  const shape = (a: number[], causal: boolean): AttentionShape => ({
+    B: a[0], H: a[1], D: a[2], Tq: a[3], Tk: a[4], qOffset: a[5], qStride: a[6], kvStride: a[7], oStride: a[8], causal, scale: a[9],
+  });
+  const ACT = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'] as const;
+  const MODES = ['nn', 'nt', 'tn'] as const;
+  const f = Math.fround;
+
+  const addon = {
+    traffic,
+    records: () => recs.length,
+    info: () => ({ cuda: true, built: true, devices: 1, names: ['Emulated (sm_00, 256 MiB)'], shortName: 'Emulated' }),
+    alloc(bytes: number): number {
+      const rounded = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+      const last = recs[recs.length - 1];
+      const o = last ? last.off + last.bytes : 0;
+      if (o + rounded > heapBytes) throw new Error('CUDA out of memory: emulated heap is full');
+      u8.fill(0, o, o + rounded);
+      recs.push({ off: o, bytes: rounded });
+      inUse += rounded;
+      peak = Math.max(peak, inUse);
+      return BASE + o;
+    },
+    mark: () => recs.length,
+    release(m: number): void {
+      if (m > recs.length) throw new RangeError(`release(${m}): no such mark`);
+      while (recs.length > m) inUse -= recs.pop()!.bytes;
+    },
+    freeAll(): void { recs.length = 0; inUse = 0; },
+    memory: () => ({ bytesInUse: inUse, peakBytes: peak, reservedBytes: heapBytes, totalDevice: heapBytes, freeDevice: heapBytes - inUse }),
+    resetPeak(): void { peak = inUse; },
+    synchronize(): void {},
+    setDebug(): void {},
+    upload(ptr: number, a: Float32Array | Int32Array): void {
+      u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off(ptr));
+      traffic.up += a.byteLength;
+    },
+    download(ptr: number, a: Float32Array | Int32Array): void {
+      new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(u8.subarray(off(ptr), off(ptr) + a.byteLength));
+      traffic.down += a.byteLength;
+    },
+
+    // ---- elementwise.cu (argument order as in addon.cc) ----
+    fill: (x: number, n: number, v: number) => ref.fill(T(x, n), f(v)),
+    fillInts: (x: number, n: number, v: number) => I(x, n).data.fill(v),
+    copy: (src: number, dst: number, n: number) => ref.copy(T(src, n), T(dst, n)),
+    scale: (x: number, n: number, a: number) => ref.scale(T(x, n), f(a)),
+    axpy: (a: number, x: number, y: number, n: number) => ref.axpy(f(a), T(x, n), T(y, n)),
+    add: (a: number, b: number, o: number, n: number) => ref.add(T(a, n), T(b, n), T(o, n)),
+    mul: (a: number, b: number, o: number, n: number, acc: boolean) => ref.mul(T(a, n), T(b, n), T(o, n), acc),
+    activation: (k: number, x: number, y: number, n: number) => ref.activation(ACT[k], T(x, n), T(y, n)),
+    activationBackward: (k: number, x: number, y: number, dy: number, dx: number, n: number, acc: boolean) =>
+      ref.activationBackward(ACT[k], T(x, n), T(y, n), T(dy, n), T(dx, n), acc),
+    addBias: (y: number, b: number, R: number, C: number) => ref.addBias(T(y, R * C), T(b, C), R, C),
+    sumRows: (x: number, o: number, R: number, C: number) => ref.sumRows(T(x, R * C), T(o, C), R, C),
+    sumCols: (x: number, o: number, R: number, C: number) => ref.sumCols(T(x, R * C), T(o, R), R, C),
+    softmax: (x: number, y: number, R: number, C: number) => ref.softmax(T(x, R * C), T(y, R * C), R, C),
+    logSoftmax: (x: number, y: number, R: number, C: number) => ref.logSoftmax(T(x, R * C), T(y, R * C), R, C),
+    softmaxBackward: (y: number, dy: number, dx: number, R: number, C: number) =>
+      ref.softmaxBackward(T(y, R * C), T(dy, R * C), T(dx, R * C), R, C),
+    logSoftmaxBackward: (y: number, dy: number, dx: number, R: number, C: number) =>
+      ref.logSoftmaxBackward(T(y, R * C), T(dy, R * C), T(dx, R * C), R, C),
+    softmaxCrossEntropy: (x: number, t: number, R: number, C: number, d: number, gs: number) =>
+      ref.softmaxCrossEntropy(T(x, R * C), I(t, R), R, C, d ? T(d, R * C) : null, f(gs)),
+    layerNorm: (x: number, g: number, b: number, y: number, mu: number, rs: number, R: number, C: number, eps: number) =>
+      ref.layerNorm(T(x, R * C), T(g, C), T(b, C), T(y, R * C), T(mu, R), T(rs, R), R, C, f(eps)),
+    layerNormBackward: (x: number, g: number, mu: number, rs: number, dy: number, dx: number, dg: number, db: number, R: number, C: number) =>
+      ref.layerNormBackward(T(x, R * C), T(g, C), T(mu, R), T(rs, R), T(dy, R * C), T(dx, R * C), T(dg, C), T(db, C), R, C),
+    embedding: (tab: number, ids: number, o: number, n: number, dim: number) =>
+      ref.embedding(T(tab, Math.floor(rest(tab) / dim) * dim), I(ids, n), T(o, n * dim), n, dim),
+    embeddingBackward: (d: number, ids: number, tab: number, n: number, dim: number) =>
+      ref.embeddingBackward(T(d, n * dim), I(ids, n), T(tab, Math.floor(rest(tab) / dim) * dim), n, dim),
+    sumSquares: (x: number, n: number) => ref.sumSquares(T(x, n)),
+    adam: (w: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number,
+      decoupled: boolean, step: number) =>
+      ref.adam(T(w, n), T(g, n), T(m, n), T(v, n), { lr: f(lr), beta1: f(b1), beta2: f(b2), eps: f(eps), weightDecay: f(wd), decoupled, step }),
+
+    // ---- gemm.cu ----
+    gemm: (ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, A: number, B: number, beta: number, C: number) =>
+      ref.gemm(ta, tb, m, n, k, f(alpha), T(A, m * k), T(B, k * n), f(beta), T(C, m * n)),
+    groupedGemm: (mode: number, G: number, offs: number, maxRows: number, n: number, k: number, A: number, B: number, beta: number, C: number) => {
+      const tn = mode === 2;
+      ref.groupedGemm(MODES[mode], G, I(offs, G + 1), n, k, T(A, maxRows * k), T(B, tn ? maxRows * n : G * k * n),
+        beta as 0 | 1, T(C, tn ? G * k * n : maxRows * n));
+    },
+
+    // ---- attention.cu: shape = B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, causal, scale ----
+    attention: (q: number, k: number, v: number, o: number, lse: number, B: number, H: number, D: number, Tq: number, Tk: number,
+      qOffset: number, qStride: number, kvStride: number, oStride: number, causal: boolean, scale: number) => {
+      const s = shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), W = H * D;
+      ref.attention(T(q, span(B * Tq, qStride, W)), T(k, span(B * Tk, kvStride, W)), T(v, span(B * Tk, kvStride, W)),
+        T(o, span(B * Tq, oStride, W)), T(lse, B * H * Tq), s);
+    },
+    attentionBackward: (q: number, k: number, v: number, o: number, lse: number, dout: number, dq: number, dk: number, dv: number,
+      B: number, H: number, D: number, Tq: number, Tk: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
+      causal: boolean, scale: number) => {
+      const s = shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), W = H * D;
+      const qs = span(B * Tq, qStride, W), ks = span(B * Tk, kvStride, W), os = span(B * Tq, oStride, W);
+      ref.attentionBackward(T(q, qs), T(k, ks), T(v, ks), T(o, os), T(lse, B * H * Tq), T(dout, os), T(dq, qs), T(dk, ks), T(dv, ks), s);
+    },
+
+    // ---- moe.cu ----
+    swiglu: (gu: number, o: number, R: number, F: number) => ref.swiglu(T(gu, R * 2 * F), T(o, R * F), R, F),
+    swigluBackward: (gu: number, d: number, dgu: number, R: number, F: number) =>
+      ref.swigluBackward(T(gu, R * 2 * F), T(d, R * F), T(dgu, R * 2 * F), R, F),
+    moeRoute: (lg: number, pr: number, lse: number, idx: number, gate: number, n: number, E: number, k: number, renorm: boolean) =>
+      ref.moeRoute(T(lg, n * E), T(pr, n * E), T(lse, n), I(idx, n * k), T(gate, n * k), n, E, k, renorm),
+    moePlan: (idx: number, n: number, E: number, k: number, cap: number, slot: number, rt: number, offs: number, routed: number) =>
+      ref.moePlan(I(idx, n * k), n, E, k, cap, I(slot, n * k), I(rt, n * k), I(offs, E + 1), I(routed, E)),
+    moeCombine: (yd: number, slot: number, gate: number, y: number, n: number, k: number, C: number) =>
+      ref.moeCombine(T(yd, Math.floor(rest(yd) / Math.max(C, 1)) * C), I(slot, n * k), T(gate, n * k), T(y, n * C), n, k, C),
+    moeCombineBackward: (yd: number, slot: number, gate: number, dy: number, dyd: number, dgate: number, n: number, k: number, C: number) =>
+      ref.moeCombineBackward(T(yd, n * k * C), I(slot, n * k), T(gate, n * k), T(dy, n * C), T(dyd, n * k * C), T(dgate, n * k), n, k, C),
+    moeRouteBackward: (pr: number, lse: number, idx: number, gate: number, dgate: number, bal: number, zGrad: number, dl: number,
+      n: number, E: number, k: number, renorm: boolean) =>
+      ref.moeRouteBackward(T(pr, n * E), T(lse, n), I(idx, n * k), T(gate, n * k), T(dgate, n * k), bal ? T(bal, E) : null, f(zGrad),
+        T(dl, n * E), n, E, k, renorm),
+  };
+  return addon as unknown as EmulatedAddon;
+}

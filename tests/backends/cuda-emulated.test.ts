@@ -1,0 +1,83 @@
+// CudaOps on the CPU, through an emulated addon (./cuda-emulated-addon.ts): the host-mirror
+// protocol, pointers of views, scopes and the argument order across the N-API boundary, on every
+// conformance case. The CUDA kernels themselves are checked on a GPU (scripts/gpu-check.ts).
+import { describe, expect, it } from 'vitest';
+import { CudaOps } from '../../src/backends/cuda/ops.js';
+import { conformanceCases, runConformance } from '../../src/backends/cuda/conformance.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { emulatedAddon } from './cuda-emulated-addon.js';
+
+describe('CudaOps over an emulated addon', () => {
+  it('passes every conformance case against reference-f64 (small shapes)', () => {
+    const emu = emulatedAddon();
+    const ops = new CudaOps(emu, 'Emulated');
+    expect(ops.name).toBe('cuda-Emulated');
+    expect(ops.dtype).toBe('f32');
+    const results = runConformance(ops, new ReferenceOps('f64'), undefined, undefined, true);
+    expect(results.length).toBe(conformanceCases().length);
+    const failed = results.filter((r) => !r.pass).map((r) => `${r.name}: ${r.detail} (${r.normwise}, ${r.elementwise})`);
+    expect(failed).toEqual([]);
+    expect(emu.records()).toBe(0); // every case released what it allocated
+    ops.dispose();
+  });
+
+  it('copies only what the mirror protocol needs', () => {
+    const emu = emulatedAddon(1 << 20);
+    const ops = new CudaOps(emu, 'Emulated');
+    const x = ops.tensorFrom([1, 2, 3, 4]), y = ops.tensor(4);
+    expect(emu.traffic).toEqual({ up: 0, down: 0 });       // nothing moves until an op needs it
+    ops.scale(x, 2);
+    expect(emu.traffic).toEqual({ up: 16, down: 0 });      // x uploaded once
+    ops.copy(x, y);
+    ops.scale(y, 0.5);
+    expect(emu.traffic).toEqual({ up: 16, down: 0 });      // device-resident from then on
+    expect(Array.from(y.data)).toEqual([1, 2, 3, 4]);
+    expect(emu.traffic.down).toBe(16);                     // one download for .data …
+    expect(Array.from(y.data)).toEqual([1, 2, 3, 4]);
+    expect(emu.traffic.down).toBe(16);                     // … and none for a second read
+    y.view(1, 2).data[1] = 30;                             // a write through a view's mirror
+    ops.add(x, y, x);                                      // is uploaded before the next op
+    expect(emu.traffic.up).toBe(32);
+    expect(Array.from(x.data)).toEqual([3, 6, 36, 12]);
+    expect(Array.from(x.view(2, 2).data)).toEqual([36, 12]);
+    // A fresh tensor is zero on the device: its first .data needs no download.
+    const before = emu.traffic.down;
+    expect(Array.from(ops.ints(3).data)).toEqual([0, 0, 0]);
+    expect(emu.traffic.down).toBe(before);
+    ops.dispose();
+  });
+
+  it('scopes, memory accounting and dispose of the shared pool', () => {
+    const emu = emulatedAddon(1 << 20);
+    const a = new CudaOps(emu, 'Emulated'), b = new CudaOps(emu, 'Emulated');
+    const m = a.mark();
+    a.tensor(1000);
+    expect(a.memory().bytesInUse).toBe(4096);
+    a.release(m);
+    expect(a.memory()).toEqual({ bytesInUse: 0, peakBytes: 4096, totalDevice: 1 << 20 });
+    a.resetPeak();
+    expect(a.memory().peakBytes).toBe(0);
+    const t = b.tensorFrom([5]);
+    a.dispose();
+    expect(emu.records()).toBe(1);           // b still owns memory in the shared pool
+    expect(Array.from(t.data)).toEqual([5]);
+    expect(() => a.tensor(1)).toThrow(/after dispose/);
+    b.dispose();
+    expect(emu.records()).toBe(0);
+  });
+
+  it('rejects bad arguments before they reach the device', () => {
+    const ops = new CudaOps(emulatedAddon(1 << 20), 'Emulated');
+    const a = ops.tensor(6), b = ops.tensor(9), c = ops.tensor(3);
+    expect(() => ops.gemm(false, false, 2, 3, 3, 1, a, b, 0, c)).toThrow(/C holds 3 elements, needs m·n/);
+    expect(() => ops.softmaxCrossEntropy(a, ops.intsFrom([0, 5]), 2, 3, null, 1)).toThrow(/target 5 in row 1 is not below 3/);
+    expect(() => ops.embedding(a, ops.intsFrom([2]), c, 1, 3)).toThrow(/id 2 at position 0 is outside 0..1/);
+    expect(() => ops.activation('swish' as never, a, a)).toThrow(/unknown activation 'swish'/);
+    expect(() => ops.moePlan(ops.intsFrom([0, 9]), 2, 4, 1, -1, ops.ints(2), ops.ints(2), ops.ints(5), ops.ints(4))).toThrow(/topIdx\[1\] = 9/);
+    expect(() => ops.groupedGemm('nn', 2, ops.intsFrom([0, 3, 1]), 1, 1, a, a, 0, a)).toThrow(/non-decreasing/);
+    expect(() => ops.lstmCell(a, a, a, a, a, 1, 1)).toThrow(/lstmCell is not implemented on the CUDA backend/);
+    expect(() => ops.copy(new ReferenceOps('f32').tensor(6), a)).toThrow(/another backend/);
+    expect(() => a.view(4, 3)).toThrow(RangeError);
+    ops.dispose();
+  });
+});
