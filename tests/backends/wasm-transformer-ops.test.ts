@@ -109,6 +109,8 @@ const CASES: Case[] = [
   { name: 'D=33 non-causal Tq≠Tk', B: 2, H: 1, D: 33, Tq: 40, Tk: 131, causal: false, qOffset: 0, fused: false },
   { name: 'KV cache: Tq=1, Tk=23, qOffset=22', B: 1, H: 3, D: 7, Tq: 1, Tk: 23, causal: true, qOffset: 22, fused: false },
   { name: 'KV cache chunk: Tq=5, Tk=100, qOffset=95', B: 1, H: 2, D: 16, Tq: 5, Tk: 100, causal: true, qOffset: 95, fused: false },
+  { name: 'D=260 (wider than the tiled path: the general kernel)', B: 1, H: 1, D: 260, Tq: 5, Tk: 7, causal: true, qOffset: 2, fused: false },
+  { name: 'D=12 H=2 T=40 qOffset=3 (row and key tails)', B: 2, H: 2, D: 12, Tq: 40, Tk: 43, causal: true, qOffset: 3, fused: false },
   { name: 'negative qOffset: rows with no visible key', B: 1, H: 1, D: 4, Tq: 6, Tk: 6, causal: true, qOffset: -2, fused: false },
 ];
 
