@@ -342,6 +342,12 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
         const float v0 = p.alpha * acc[i][j][2 * h];
         const float v1 = p.alpha * acc[i][j][2 * h + 1];
         if (atomic) {  // C was pre-scaled by beta; slices add their partial products
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+          if (p.vecC && col + 1 < N) {  // sm_90: one 8-byte vector reduction instead of two
+            atomicAdd(reinterpret_cast<float2*>(crow + col), make_float2(v0, v1));
+            continue;
+          }
+#endif
           if (col < N) atomicAdd(crow + col, v0);
           if (col + 1 < N) atomicAdd(crow + col + 1, v1);
         } else if (p.vecC && col + 1 < N) {
