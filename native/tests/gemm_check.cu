@@ -301,8 +301,10 @@ static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, f
   C.up(hC);
   const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p); });
   const double flop = 2.0 * m * n * k;
-  std::printf("TIME v%d %-26s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", curVariant, label, ta ? "t" : "n", tb ? "t" : "n",
-              m, n, k, ms, flop / ms * 1e-9);
+  // Fewest bytes: A and B read once, C written once (and read once when accumulating).
+  const double bytes = 4.0 * ((double)m * k + (double)k * n + (double)m * n * (beta != 0.f ? 2 : 1));
+  std::printf("TIME v%d %-26s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)\n", curVariant,
+              label, ta ? "t" : "n", tb ? "t" : "n", m, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6);
 }
 
 static void timeGrouped(const char* label, int mode, const std::vector<int>& rows, int n, int k) {
@@ -326,8 +328,9 @@ static void timeGrouped(const char* label, int mode, const std::vector<int>& row
   const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p); });
   cudaFree(dOff);
   const double flop = 2.0 * maxRows * n * k;
-  std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s\n", curVariant, label, modeName(mode), maxRows, n, k, ms,
-              flop / ms * 1e-9);
+  const double bytes = 4.0 * ((double)hA.size() + (double)hB.size() + (double)hC.size() * (mode == 2 ? 2 : 1));
+  std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)\n", curVariant,
+              label, modeName(mode), maxRows, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6);
 }
 
 int main(int argc, char** argv) {
