@@ -327,14 +327,14 @@ export class CudaOps implements Ops {
   }
 
   // ---- recurrent cells: not on the GPU path (the MoE transformer needs none) -----------------------
-  lstmCell(): void { notOnCuda('lstmCell'); }
-  lstmCellBackward(): void { notOnCuda('lstmCellBackward'); }
-  gruCell(): void { notOnCuda('gruCell'); }
-  gruCellBackward(): void { notOnCuda('gruCellBackward'); }
-  gruPaperGates(): void { notOnCuda('gruPaperGates'); }
-  gruPaperOutput(): void { notOnCuda('gruPaperOutput'); }
-  gruPaperOutputBackward(): void { notOnCuda('gruPaperOutputBackward'); }
-  gruPaperGatesBackward(): void { notOnCuda('gruPaperGatesBackward'); }
+  lstmCell(..._args: unknown[]): void { notOnCuda('lstmCell'); }
+  lstmCellBackward(..._args: unknown[]): void { notOnCuda('lstmCellBackward'); }
+  gruCell(..._args: unknown[]): void { notOnCuda('gruCell'); }
+  gruCellBackward(..._args: unknown[]): void { notOnCuda('gruCellBackward'); }
+  gruPaperGates(..._args: unknown[]): void { notOnCuda('gruPaperGates'); }
+  gruPaperOutput(..._args: unknown[]): void { notOnCuda('gruPaperOutput'); }
+  gruPaperOutputBackward(..._args: unknown[]): void { notOnCuda('gruPaperOutputBackward'); }
+  gruPaperGatesBackward(..._args: unknown[]): void { notOnCuda('gruPaperGatesBackward'); }
 
   // ---- transformer and MoE -----------------------------------------------------------------------
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
