@@ -111,7 +111,8 @@ struct Err {
   long long nonFinite = 0, changedOutside = 0;
 };
 
-// Compare out against ref over `count` elements; `inside[e]` says which elements the op may write.
+// Accumulate the error of out[begin, end) against ref: normwise sums, the worst elementwise ratio,
+// and non-finite outputs (a NaN left from the poisoned C, or an unwritten element).
 static void accumulateErr(const std::vector<float>& out, const std::vector<double>& ref,
                           const std::vector<double>& bound, size_t begin, size_t end, double& num, double& den,
                           Err& e) {
