@@ -440,10 +440,10 @@ function attentionBackwardGeneral(q: usize, k: usize, v: usize, out: usize, lse:
   }
 }
 
-/** All score tiles of one block: dst[jj·FBR + ii] for jj < jn (rounded up to 4), ii < FBR. */
+/** The score tiles of one block: dst[jj·FBR + ii] for jj < jn (rounded up to 4), ii < r (rounded up to 8). */
 // @ts-ignore: decorator
 @inline function blockScores(x: usize, firstRow: i32, jn: i32, strideBytes: usize, col: usize, yt: usize, D: i32,
-  dst: usize, vscale: v128): void {
+  dst: usize, vscale: v128, r: i32): void {
   const lastRow = firstRow + jn - 1;
   for (let jj = 0; jj < jn; jj += 4) {
     const r0 = firstRow + jj;
@@ -451,7 +451,7 @@ function attentionBackwardGeneral(q: usize, k: usize, v: usize, out: usize, lse:
     const p1 = x + <usize>minI(r0 + 1, lastRow) * strideBytes + col;
     const p2 = x + <usize>minI(r0 + 2, lastRow) * strideBytes + col;
     const p3 = x + <usize>minI(r0 + 3, lastRow) * strideBytes + col;
-    for (let ii = 0; ii < FBR; ii += 8) {
+    for (let ii = 0; ii < r; ii += 8) { // only the tiles that hold real rows (r = 1 when decoding)
       tileScores(p0, p1, p2, p3, yt + (<usize>ii << 2), D, dst + (<usize>(jj * FBR + ii) << 2), vscale);
     }
   }
@@ -489,9 +489,9 @@ function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
         for (let ii = 0; ii < r; ii++) memory.fill(oRow0 + <usize>ii * osb, 0, <usize>D << 2);
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
-          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale);
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r);
           // Online softmax, four query rows per vector: mask, block max, rescale, exp, sums.
-          for (let g = 0; g < FBR; g += 4) {
+          for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
             let mb = NEG_INF;
             for (let jj = 0; jj < jn; jj++) {
@@ -586,10 +586,10 @@ function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize, lse: u
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
           const kRow0 = k + <usize>(b * Tk + j0) * kvsb + col, vRow0 = v + <usize>(b * Tk + j0) * kvsb + col;
-          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale); // S = scale·K·Qᵀ
-          blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one); // dP = V·dOᵀ
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r); // S = scale·K·Qᵀ
+          blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one, r); // dP = V·dOᵀ
           // P = exp(S − lse) and scale·dS = scale·P ⊙ (dP − Drow), exactly 0 where masked.
-          for (let g = 0; g < FBR; g += 4) {
+          for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
             const vl = v128.load(LS + (<usize>g << 2)), vD = v128.load(DR + (<usize>g << 2));
             for (let jj = 0; jj < jn; jj++) {
