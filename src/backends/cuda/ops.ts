@@ -16,7 +16,6 @@
 // the same words as the other backends, so the addon can stay a thin, unchecked layer.
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
-import { checkGemmArgs, checkRows, checkSameSize } from '../../ops/checks.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
 
 /** The addon's functions (see native/addon.cc for the argument order of each). */
@@ -200,71 +199,74 @@ export class CudaOps implements Ops {
   // ---- matrix products ---------------------------------------------------------------------------
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
-    checkGemmArgs(m, n, k, A, B, C);
+    count('gemm', 'm', m); count('gemm', 'n', n); count('gemm', 'k', k);
+    if (A.size < m * k) throw new RangeError(`gemm: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
+    if (B.size < k * n) throw new RangeError(`gemm: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
+    if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
     this.k.gemm(transA, transB, m, n, k, alpha, this.r(A), this.r(B), beta, this.w(C));
   }
 
   // ---- elementwise -------------------------------------------------------------------------------
   fill(x: Tensor, value: number): void { this.k.fill(this.w(x), x.size, value); }
   copy(src: Tensor, dst: Tensor): void {
-    checkSameSize('copy', ['src', src], ['dst', dst]);
+    same('copy', 'src', src, 'dst', dst);
     this.k.copy(this.r(src), this.w(dst), src.size);
   }
   scale(x: Tensor, alpha: number): void { this.k.scale(this.w(x), x.size, alpha); }
   axpy(alpha: number, x: Tensor, y: Tensor): void {
-    checkSameSize('axpy', ['x', x], ['y', y]);
+    same('axpy', 'x', x, 'y', y);
     this.k.axpy(alpha, this.r(x), this.w(y), x.size);
   }
   add(a: Tensor, b: Tensor, out: Tensor): void {
-    checkSameSize('add', ['a', a], ['b', b], ['out', out]);
+    same('add', 'a', a, 'b', b); same('add', 'a', a, 'out', out);
     this.k.add(this.r(a), this.r(b), this.w(out), a.size);
   }
   mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
-    checkSameSize('mul', ['a', a], ['b', b], ['out', out]);
+    same('mul', 'a', a, 'b', b); same('mul', 'a', a, 'out', out);
     this.k.mul(this.r(a), this.r(b), this.w(out), a.size, accumulate);
   }
   activation(kind: Activation, x: Tensor, y: Tensor): void {
-    checkSameSize('activation', ['x', x], ['y', y]);
+    same('activation', 'x', x, 'y', y);
     this.k.activation(activationIndex(kind), this.r(x), this.w(y), x.size);
   }
   activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
-    checkSameSize('activationBackward', ['dy', dy], ['x', x], ['y', y], ['dx', dx]);
+    same('activationBackward', 'dy', dy, 'x', x); same('activationBackward', 'dy', dy, 'y', y); same('activationBackward', 'dy', dy, 'dx', dx);
     this.k.activationBackward(activationIndex(kind), this.r(x), this.r(y), this.r(dy), this.w(dx), dy.size, accumulate);
   }
 
   // ---- row-wise ----------------------------------------------------------------------------------
   addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
-    checkRows('addBias', rows, cols, ['y', y]); checkRows('addBias', 1, cols, ['bias', bias]);
+    fits('addBias', rows, cols, 'y', y); fits('addBias', 1, cols, 'bias', bias);
     this.k.addBias(this.w(y), this.r(bias), rows, cols);
   }
   sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    checkRows('sumRows', rows, cols, ['x', x]); checkRows('sumRows', 1, cols, ['out', out]);
+    fits('sumRows', rows, cols, 'x', x); fits('sumRows', 1, cols, 'out', out);
     this.k.sumRows(this.r(x), this.w(out), rows, cols);
   }
   sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    checkRows('sumCols', rows, cols, ['x', x]); checkRows('sumCols', rows, 1, ['out', out]);
+    fits('sumCols', rows, cols, 'x', x); fits('sumCols', rows, 1, 'out', out);
     this.k.sumCols(this.r(x), this.w(out), rows, cols);
   }
   softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    checkRows('softmax', rows, cols, ['x', x], ['y', y]);
+    fits('softmax', rows, cols, 'x', x); fits('softmax', rows, cols, 'y', y);
     this.k.softmax(this.r(x), this.w(y), rows, cols);
   }
   logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    checkRows('logSoftmax', rows, cols, ['x', x], ['y', y]);
+    fits('logSoftmax', rows, cols, 'x', x); fits('logSoftmax', rows, cols, 'y', y);
     this.k.logSoftmax(this.r(x), this.w(y), rows, cols);
   }
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    checkRows('softmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    fits('softmaxBackward', rows, cols, 'y', y); fits('softmaxBackward', rows, cols, 'dy', dy); fits('softmaxBackward', rows, cols, 'dx', dx);
     this.k.softmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
   }
   logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    checkRows('logSoftmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
+    fits('logSoftmaxBackward', rows, cols, 'y', y); fits('logSoftmaxBackward', rows, cols, 'dy', dy); fits('logSoftmaxBackward', rows, cols, 'dx', dx);
     this.k.logSoftmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
   }
   softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
     dlogits: Tensor | null, gradScale: number): number {
-    checkRows('softmaxCrossEntropy', rows, cols, ['logits', logits]);
-    if (dlogits) checkRows('softmaxCrossEntropy', rows, cols, ['dlogits', dlogits]);
+    fits('softmaxCrossEntropy', rows, cols, 'logits', logits);
+    if (dlogits) fits('softmaxCrossEntropy', rows, cols, 'dlogits', dlogits);
     if (targets.size < rows) throw new RangeError(`softmaxCrossEntropy: targets holds ${targets.size} ids, needs ${rows}`);
     // The targets usually come from the host (a data batch): check them there when the mirror is
     // current. A bad target produced on the device counts as a padded row in the kernel.
@@ -279,16 +281,16 @@ export class CudaOps implements Ops {
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
     rows: number, cols: number, eps: number): void {
-    checkRows('layerNorm', rows, cols, ['x', x], ['y', y]);
-    checkRows('layerNorm', 1, cols, ['gamma', gamma], ['beta', beta]);
-    checkRows('layerNorm', rows, 1, ['mean', mean], ['rstd', rstd]);
+    fits('layerNorm', rows, cols, 'x', x); fits('layerNorm', rows, cols, 'y', y);
+    fits('layerNorm', 1, cols, 'gamma', gamma); fits('layerNorm', 1, cols, 'beta', beta);
+    fits('layerNorm', rows, 1, 'mean', mean); fits('layerNorm', rows, 1, 'rstd', rstd);
     this.k.layerNorm(this.r(x), this.r(gamma), this.r(beta), this.w(y), this.w(mean), this.w(rstd), rows, cols, eps);
   }
   layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
     dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
-    checkRows('layerNormBackward', rows, cols, ['x', x], ['dy', dy], ['dx', dx]);
-    checkRows('layerNormBackward', 1, cols, ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]);
-    checkRows('layerNormBackward', rows, 1, ['mean', mean], ['rstd', rstd]);
+    fits('layerNormBackward', rows, cols, 'x', x); fits('layerNormBackward', rows, cols, 'dy', dy); fits('layerNormBackward', rows, cols, 'dx', dx);
+    fits('layerNormBackward', 1, cols, 'gamma', gamma); fits('layerNormBackward', 1, cols, 'dgamma', dgamma); fits('layerNormBackward', 1, cols, 'dbeta', dbeta);
+    fits('layerNormBackward', rows, 1, 'mean', mean); fits('layerNormBackward', rows, 1, 'rstd', rstd);
     this.k.layerNormBackward(this.r(x), this.r(gamma), this.r(mean), this.r(rstd), this.r(dy),
       this.w(dx), this.w(dgamma), this.w(dbeta), rows, cols);
   }
@@ -296,16 +298,16 @@ export class CudaOps implements Ops {
   // ---- embeddings --------------------------------------------------------------------------------
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
     this.checkIds('embedding', ids, n, dim, table);
-    checkRows('embedding', n, dim, ['out', out]);
+    fits('embedding', n, dim, 'out', out);
     this.k.embedding(this.r(table), this.r(ids), this.w(out), n, dim);
   }
   embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
     this.checkIds('embeddingBackward', ids, n, dim, dtable);
-    checkRows('embeddingBackward', n, dim, ['dout', dout]);
+    fits('embeddingBackward', n, dim, 'dout', dout);
     this.k.embeddingBackward(this.r(dout), this.r(ids), this.w(dtable), n, dim);
   }
   private checkIds(op: string, ids: IntTensor, n: number, dim: number, table: Tensor): void {
-    checkRows(op, n, dim);
+    dims(op, n, dim);
     if (ids.size < n) throw new RangeError(`${op}: ids holds ${ids.size} ids, needs ${n}`);
     const vocab = dim > 0 ? Math.floor(table.size / dim) : 0;
     // Only ids whose host copy is current can be checked without a device round trip.
@@ -320,7 +322,7 @@ export class CudaOps implements Ops {
   // ---- optimisation ------------------------------------------------------------------------------
   sumSquares(x: Tensor): number { return this.k.sumSquares(this.r(x), x.size) as number; }
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
-    checkSameSize('adam', ['param', param], ['grad', grad], ['m', m], ['v', v]);
+    same('adam', 'param', param, 'grad', grad); same('adam', 'param', param, 'm', m); same('adam', 'param', param, 'v', v);
     if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adam: step must be a positive integer, got ${p.step}`);
     this.k.adam(this.w(param), this.r(grad), this.w(m), this.w(v), param.size,
       p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled, p.step);
@@ -358,13 +360,13 @@ export class CudaOps implements Ops {
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkCounts('swiglu', rows, F);
+    count('swiglu', 'rows', rows); count('swiglu', 'F', F);
     need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swiglu', 'out', out, rows * F, 'rows·F');
     this.k.swiglu(this.r(gu), this.w(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkCounts('swigluBackward', rows, F);
+    count('swigluBackward', 'rows', rows); count('swigluBackward', 'F', F);
     need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
     need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
@@ -376,7 +378,7 @@ export class CudaOps implements Ops {
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : mode === 'tn' ? 2 : -1;
     if (m < 0) throw new RangeError(`groupedGemm: unknown mode '${mode as string}'`);
     if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta as number}`);
-    checkCounts(op, G, n, k);
+    count(op, 'G', G); count(op, 'n', n); count(op, 'k', k);
     if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
     // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
     // them there. maxRows bounds offsets[G] by what A (and B for 'tn') can hold.
@@ -421,7 +423,7 @@ export class CudaOps implements Ops {
     this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkCounts('moeCombine', n, k, C);
+    count('moeCombine', 'n', n); count('moeCombine', 'k', k); count('moeCombine', 'C', C);
     need('moeCombine', 'slot', slot, n * k, 'n·k');
     need('moeCombine', 'topGate', topGate, n * k, 'n·k');
     need('moeCombine', 'y', y, n * C, 'n·C');
@@ -437,7 +439,7 @@ export class CudaOps implements Ops {
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
     const op = 'moeCombineBackward';
-    checkCounts(op, n, k, C);
+    count(op, 'n', n); count(op, 'k', k); count(op, 'C', C);
     need(op, 'yd', yd, n * k * C, 'n·k·C');
     need(op, 'slot', slot, n * k, 'n·k');
     need(op, 'topGate', topGate, n * k, 'n·k');
@@ -476,10 +478,22 @@ function notOnCuda(op: string): never {
   throw new Error(`${op} is not implemented on the CUDA backend (recurrent cells run on the reference and wasm backends)`);
 }
 
-function checkCounts(op: string, ...values: number[]): void {
-  for (const v of values) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: sizes must be non-negative integers, got ${values.join(', ')}`);
+// Fixed-arity helpers (no rest arrays, no tuples), so a check allocates nothing unless it fails;
+// the messages are those of src/ops/checks.ts and the reference backend.
+function count(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+}
+function dims(op: string, rows: number, cols: number): void {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
+    throw new RangeError(`${op}: rows and cols must be non-negative integers, got ${rows}×${cols}`);
   }
+}
+function fits(op: string, rows: number, cols: number, name: string, t: { size: number }): void {
+  dims(op, rows, cols);
+  if (t.size < rows * cols) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${rows}×${cols} = ${rows * cols}`);
+}
+function same(op: string, n0: string, t0: { size: number }, name: string, t: { size: number }): void {
+  if (t.size < t0.size) throw new RangeError(`${op}: ${name} holds ${t.size} elements, ${n0} holds ${t0.size}`);
 }
 
 function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
@@ -492,7 +506,8 @@ function spanOf(rows: number, stride: number, width: number): number {
 }
 
 function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
-  checkCounts(op, s.B, s.H, s.D, s.Tq, s.Tk, s.qStride, s.kvStride, s.oStride);
+  count(op, 'B', s.B); count(op, 'H', s.H); count(op, 'D', s.D); count(op, 'Tq', s.Tq); count(op, 'Tk', s.Tk);
+  count(op, 'qStride', s.qStride); count(op, 'kvStride', s.kvStride); count(op, 'oStride', s.oStride);
   if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
   if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
   const width = s.H * s.D;
@@ -507,7 +522,7 @@ function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: 
 }
 
 function checkRouting(op: string, n: number, E: number, k: number): void {
-  checkCounts(op, n, E);
+  count(op, 'n', n); count(op, 'E', E);
   if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
   if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
 }
