@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One GPU-machine session in one call (the lent machine has nvcc, cmake and PyTorch but no Node, and
+# every call starts bare, so everything that belongs together runs here in one go).
+# Usage on the GPU machine, from the repository root:  bash scripts/gpu-session.sh STEP…
+# Steps:
+#   kernels   build and run the standalone CUDA checks in native/tests (no Node needed)
+#   node      unpack the carried Node and node_modules from .device (see scripts/device-pack.sh)
+#   check     node: every CUDA op against the reference backend (scripts/gpu-check.ts)
+#   peer      PyTorch peer of the standard MoE config (fp32 and bf16 autocast)
+#   bench     node: npx handgrad bench moe --device cuda --json (standard config)
+# Logs and JSON go to $OUT (when set) so they come back with the call.
+set -uo pipefail
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+status=0
+step() { echo; echo "==== $* ($(date +%T))"; }
+for s in "$@"; do
+  case "$s" in
+    kernels)
+      step "standalone kernel checks"
+      nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv,noheader || true
+      for t in native/tests/*_check.cu; do
+        name=$(basename "$t" .cu); src=native/${name%_check}.cu
+        [ -f "$src" ] || { echo "skip $name: no $src"; continue; }
+        ( nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "$src" -o "/tmp/$name" > "$OUT/$name.build.log" 2>&1 \
+          || { echo "BUILD FAILED: $name"; tail -20 "$OUT/$name.build.log"; exit 1; } ) &
+      done
+      wait
+      for t in native/tests/*_check.cu; do
+        name=$(basename "$t" .cu)
+        [ -x "/tmp/$name" ] || continue
+        echo "-- $name"
+        timeout 120 "/tmp/$name" > "$OUT/$name.log" 2>&1; rc=$?
+        grep -E "FAIL|TFLOP|us|ms|PASS" "$OUT/$name.log" | tail -40
+        [ $rc = 0 ] || { echo "$name exit $rc"; status=1; }
+      done
+      ;;
+    node)
+      step "node"
+      xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
+      [ -d node_modules ] || cp -r .device/node_modules ./node_modules
+      node --version
+      ;;
+    check)
+      step "gpu-check"
+      timeout 300 node --import tsx scripts/gpu-check.ts 2>&1 | tee "$OUT/gpu-check.log" | tail -80 || status=1
+      ;;
+    peer)
+      step "PyTorch peer"
+      cfg='{"vocab":4096,"context":256,"dModel":512,"heads":8,"layers":8,"experts":8,"topK":2,"expertHidden":1024,"batch":32,"steps":20'
+      for dt in fp32 bf16; do
+        timeout 180 python3 bench/peers/torch_moe_train.py "$cfg,\"dtype\":\"$dt\"}" 2>&1 | tee -a "$OUT/torch-peer.jsonl" | tail -3
+      done
+      ;;
+    bench)
+      step "bench moe --device cuda"
+      timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
+      ;;
+    *) echo "unknown step $s"; status=2 ;;
+  esac
+done
+exit $status
