@@ -35,11 +35,14 @@
 //    and odd leading dimensions all take the scalar edge code and stay correct.
 //  * Split-K for small output grids (the weight gradients, e.g. 512×1536 over k = 8192, would be
 //    48 blocks on 132 SMs): the k range is cut into slices whose partial products are added with
-//    fp32 atomics after C has been scaled by beta. The summation order then varies from run to
-//    run (rounding-level differences only).
+//    fp32 atomics (8-byte vector atomics on sm_90) after C has been scaled by beta. The summation
+//    order then varies from run to run (rounding-level differences only). The slice count is the
+//    one that best fills whole waves of resident blocks.
 //  * m ≤ 16 (decoding): tensor-core tiles would be ≥ 87% padding and the product is memory-bound
-//    on B, so a CUDA-core kernel streams B once with coalesced loads and keeps m accumulators per
-//    thread.
+//    on B, so a CUDA-core kernel streams B once with coalesced loads, keeps m accumulators per
+//    thread, and cuts k into slices across blocks (atomics again) so a small B still fills the GPU.
+//  * No allocation, no synchronisation, default stream. The only host-side state is read once:
+//    the SM count, the occupancy of the tiled kernel, and the raised shared-memory limit.
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 
