@@ -646,11 +646,13 @@ int blocksPerSm() {
   return b;
 }
 
-// Split-K factor: pick the slice count (each slice ≥ 512 of k) that best fills whole waves.
+// Split-K factor: pick the slice count (each slice ≥ 128 of k, at most 16 slices) that best fills
+// whole waves. Small slices matter for short-and-wide products (m = 17..128 rows of a decode batch
+// times a 512×4096 weight: 32 tiles, k 512 → 4 slices of 128).
 int chooseSplit(int tiles, int K) {
   const int slots = smCount() * blocksPerSm();
-  if (tiles >= slots || K < 1024) return 1;
-  const int maxS = K / 512;
+  if (tiles >= slots || K < 256) return 1;
+  const int maxS = K / 128;
   int best = 1;
   double bestEff = 0;
   for (int s = 1; s <= maxS && s <= 16; ++s) {

@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
     const S moe[] = {{false, false, 8192, 1536, 512}, {false, false, 8192, 512, 512}, {false, true, 8192, 512, 1536},
                      {true, false, 512, 1536, 8192},  {false, false, 8192, 4096, 512}, {false, true, 8192, 512, 4096},
                      {true, false, 512, 4096, 8192},  {false, false, 1, 4096, 512},    {false, false, 16, 1536, 512},
-                     {false, true, 4, 512, 1536}};
+                     {false, true, 4, 512, 1536},     {false, false, 32, 4096, 512},   {false, true, 64, 1536, 512}};
     for (auto& s : moe) {
       checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 0.f);
       checkGemm(s.ta, s.tb, s.m, s.n, s.k, 1.f, 1.f);
@@ -423,6 +423,7 @@ int main(int argc, char** argv) {
       timeGemm("dW of logits (+=)", true, false, 512, 4096, 8192, 1.f);
       timeGemm("decode logits m=1", false, false, 1, 4096, 512, 0.f);
       timeGemm("decode QKV m=16", false, false, 16, 1536, 512, 0.f);
+      timeGemm("decode logits m=32", false, false, 32, 4096, 512, 0.f);
       timeGrouped("experts W1 (gu)", 0, moeRows, 2048, 512);
       timeGrouped("experts W2", 0, moeRows, 512, 1024);
       timeGrouped("experts dX of W1", 1, moeRows, 512, 2048);
