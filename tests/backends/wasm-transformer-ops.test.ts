@@ -13,6 +13,8 @@ import { createWasmOps } from '../../src/backends/wasm/index.js';
 import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { AttentionShape, IntTensor, Ops, Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { CausalSelfAttention } from '../../src/layers/attention.js';
+import { Rng } from '../../src/util/rng.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
@@ -198,6 +200,22 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
       expect(() => W.attention(t, t, t, t, wt(uniform(4)), { ...s, qStride: 7 })).toThrow(/qStride = 7 is less than H·D = 8/);
       expect(() => W.attention(t, t, t, t, wt(uniform(4)), { ...s, Tq: 3 })).toThrow(/q holds 16 elements/);
       expect(() => W.attention(t, t, t, t, wt(uniform(3)), s)).toThrow(/lse holds 3/);
+    });
+  });
+
+  describe('attention layer on the fused op', () => {
+    it('KV-cached decoding (token by token, then a chunk) equals the training-path forward', () => {
+      // The decode path: Tq = n new rows, Tk = pos + n cached rows ([context, C], kvStride C), qOffset = pos.
+      const T = 21, C = 15, H = 3;
+      const a = new CausalSelfAttention(W, 'attn', C, H, new Rng(3));
+      const prng = new Rng(4);
+      for (const p of a.params) prng.fillNormal(p.value.data, 0, 0.5);
+      const x = W.tensorFrom(uniform(T * C, -2, 2)), y = W.tensor(T * C), out = W.tensor(T * C);
+      a.forward(x, y, 1, T);
+      const cache = a.newCache(24);
+      for (let t = 0; t < 17; t++) a.forwardCached(x.view(t * C, C), out.view(t * C, C), 1, t, cache);
+      a.forwardCached(x.view(17 * C, 4 * C), out.view(17 * C, 4 * C), 4, 17, cache);
+      expectClose(out.data, y.data, 1e-5, 'cached vs uncached');
     });
   });
 
