@@ -29,8 +29,9 @@ for s in "$@"; do
         name=$(basename "$t" .cu)
         [ -x "/tmp/$name" ] || continue
         echo "-- $name"
-        timeout 120 "/tmp/$name" > "$OUT/$name.log" 2>&1; rc=$?
-        grep -E "FAIL|TFLOP|us|ms|PASS" "$OUT/$name.log" | tail -40
+        args_var="ARGS_${name}"   # e.g. ARGS_gemm_check="--time-only"
+        timeout "${CHECK_TIMEOUT:-150}" "/tmp/$name" ${!args_var:-} > "$OUT/$name.log" 2>&1; rc=$?
+        grep -E "FAIL|TIME|passed|worst" "$OUT/$name.log" | tail -40
         [ $rc = 0 ] || { echo "$name exit $rc"; status=1; }
       done
       ;;
