@@ -109,7 +109,7 @@ __global__ void mapKernel(size_t n, bool vec, Op op) {
 template <class Op>
 void launchMap(size_t n, bool vec, Op op) {
   if (n == 0) return;
-  mapKernel<<<gridFor(vec ? (n + 3) / 4 : n), kThreads>>>(n, vec, op);
+  mapKernel<Op><<<gridFor(vec ? (n + 3) / 4 : n), kThreads>>>(n, vec, op);
 }
 
 struct FillOp {
