@@ -10,7 +10,7 @@
 // other side 32 rows at a time: for a score tile, lane l owns key (or query) l and computes full
 // dot products against rows held in shared memory; for the weighted sums, lane l owns output
 // columns l, l+32, … (D ≤ 128 → at most 4 per lane, DV below) and the 32 probabilities are
-// broadcast (from shared memory in the forward, by shuffles in the backward). Dot products run on
+// broadcast from shared memory, four at a time as a float4. Dot products run on
 // float4 over zero-padded shared-memory rows (see lanePitch for the bank-conflict-free pitch).
 //
 // Forward:  grid (⌈Tq/32⌉, B·H), 4 warps × 8 query rows; key tiles of 32 in shared memory, online
@@ -231,7 +231,8 @@ __device__ __forceinline__ float blockReduce(float v, float* red, bool isMax) {
 }
 
 __global__ void __launch_bounds__(kDecThreads) attnDecodeKernel(Args a) {
-  extern __shared__ float sm[];
+  extern __shared__ float4 smem4[];
+  float* sm = reinterpret_cast<float*>(smem4);
   const int D = a.D;
   float* qs = sm;                  // [kMaxD]
   float* part = qs + kMaxD;        // [kDecThreads]
@@ -245,23 +246,36 @@ __global__ void __launch_bounds__(kDecThreads) attnDecodeKernel(Args a) {
   for (int d = tid; d < D; d += kDecThreads) qs[d] = qr[d] * a.scale;
   __syncthreads();
   const int nk = visibleKeys(a, i);
-  // Scores: 8 lanes per key, 32 keys per block pass; lanes of a group read consecutive floats.
+  // Scores: 8 lanes per key (a group), 32 groups; lanes of a group read consecutive floats.
   const int sub = tid % kDecGroup, grp = tid / kDecGroup, groups = kDecThreads / kDecGroup;
   float mx = -INFINITY;
-  // The trip count is the same for every thread, so the whole warp reaches each shuffle.
-  for (int j0 = 0; j0 < nk; j0 += groups) {
-    const int j = j0 + grp;
-    const bool ok = j < nk;
-    float s = 0.f;
-    if (ok) {
-      const float* kr = kBase + static_cast<size_t>(j) * a.kvStride;
-      for (int d = sub; d < D; d += kDecGroup) s = fmaf(qs[d], kr[d], s);
+  // Four keys per group and pass, with the column loop unrolled to its compile-time maximum, so
+  // a thread has up to 64 independent loads in flight (the kernel is latency-bound: one block per
+  // (b, h), few blocks). The trip count is the same for every thread, so whole warps reach each
+  // shuffle.
+  for (int j0 = 0; j0 < nk; j0 += 4 * groups) {
+    float s[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int j = j0 + u * groups + grp;
+      if (j < nk) {
+        const float* kr = kBase + static_cast<size_t>(j) * a.kvStride;
+#pragma unroll
+        for (int c = 0; c < kMaxD / kDecGroup; c++) {
+          const int d = sub + kDecGroup * c;
+          if (d < D) s[u] = fmaf(qs[d], kr[d], s[u]);
+        }
+      }
     }
 #pragma unroll
-    for (int o = kDecGroup / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if (ok) {
-      if (sub == 0) sc[j] = s;
-      mx = fmaxf(mx, s);
+    for (int u = 0; u < 4; u++) {
+#pragma unroll
+      for (int o = kDecGroup / 2; o > 0; o >>= 1) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o);
+      const int j = j0 + u * groups + grp;
+      if (j < nk) {
+        if (sub == 0) sc[j] = s[u];
+        mx = fmaxf(mx, s[u]);
+      }
     }
   }
   mx = blockReduce(mx, red, true);
@@ -278,8 +292,10 @@ __global__ void __launch_bounds__(kDecThreads) attnDecodeKernel(Args a) {
   const int G = kDecThreads / D;
   const int g = tid / D, d = tid - g * D;
   float acc = 0.f;
-  if (g < G)
+  if (g < G) {
+#pragma unroll 8
     for (int j = g; j < nk; j += G) acc = fmaf(sc[j], vBase[static_cast<size_t>(j) * a.kvStride + d], acc);
+  }
   part[tid] = acc;
   __syncthreads();
   if (tid < D) {
@@ -319,11 +335,15 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
   float* Vw = Kw + kBlockRows * Dp;    // [kBlockRows][Dp]
   float* Qs = Vw + kBlockRows * Dp;    // [kTile][KS]
   float* Os = Qs + kTile * KS;         // [kTile][KS]  (dO)
-  float* Ls = Os + kTile * KS;         // [kTile] lse
+  float* Pw = Os + kTile * KS;         // [kWarps][kRows][kTile] P of each warp's keys
+  float* Sw = Pw + kBlockRows * kTile; // [kWarps][kRows][kTile] dS
+  float* Ls = Sw + kBlockRows * kTile; // [kTile] lse
   float* Ds = Ls + kTile;              // [kTile] rowD
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
   const int k0 = blockIdx.x * kBlockRows;
+  float* myP = Pw + warp * kRows * kTile;
+  float* myS = Sw + warp * kRows * kTile;
   const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
   const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
@@ -366,31 +386,42 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
     const int i = i0 + lane;
     const int vis = i < a.Tq ? visibleKeys(a, i) : 0;  // keys j < vis are visible to query i
     const float li = Ls[lane], Di = Ds[lane];
-    float p[kRows], ds[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; r++) {
       const int j = k0 + rowBase + r;
       const bool ok = j < vis;
-      p[r] = ok ? expf(a.scale * s[r] - li) : 0.f;
-      ds[r] = ok ? p[r] * (dp[r] - Di) : 0.f;
+      const float p = ok ? expf(a.scale * s[r] - li) : 0.f;
+      myP[r * kTile + lane] = p;
+      myS[r * kTile + lane] = ok ? p * (dp[r] - Di) : 0.f;
     }
+    __syncwarp();
+    // Query rows past Tq are zero in Qs/Os and have p = dS = 0: run to the next multiple of 4.
     const int ni = min(kTile, a.Tq - i0);
-    for (int ii = 0; ii < ni; ii++) {
-      float qd[DV], od[DV];
+    for (int ii = 0; ii < ni; ii += 4) {
+      float qd[4][DV], od[4][DV];
 #pragma unroll
-      for (int c = 0; c < DV; c++) {
-        const int d = lane + 32 * c;
-        qd[c] = d < D ? Qs[ii * KS + d] : 0.f;
-        od[c] = d < D ? Os[ii * KS + d] : 0.f;
-      }
-#pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        const float pr = __shfl_sync(0xffffffffu, p[r], ii);
-        const float dsr = __shfl_sync(0xffffffffu, ds[r], ii);
+      for (int u = 0; u < 4; u++)
 #pragma unroll
         for (int c = 0; c < DV; c++) {
-          dv[r][c] = fmaf(pr, od[c], dv[r][c]);
-          dk[r][c] = fmaf(dsr, qd[c], dk[r][c]);
+          const int d = lane + 32 * c;
+          qd[u][c] = d < D ? Qs[(ii + u) * KS + d] : 0.f;
+          od[u][c] = d < D ? Os[(ii + u) * KS + d] : 0.f;
+        }
+#pragma unroll
+      for (int r = 0; r < kRows; r++) {
+        const float4 pv = *reinterpret_cast<const float4*>(myP + r * kTile + ii);
+        const float4 sv = *reinterpret_cast<const float4*>(myS + r * kTile + ii);
+#pragma unroll
+        for (int c = 0; c < DV; c++) {
+          float x = dv[r][c], y = dk[r][c];
+          x = fmaf(pv.x, od[0][c], x);
+          y = fmaf(sv.x, qd[0][c], y);
+          x = fmaf(pv.y, od[1][c], x);
+          y = fmaf(sv.y, qd[1][c], y);
+          x = fmaf(pv.z, od[2][c], x);
+          y = fmaf(sv.z, qd[2][c], y);
+          dv[r][c] = fmaf(pv.w, od[3][c], x);
+          dk[r][c] = fmaf(sv.w, qd[3][c], y);
         }
       }
     }
@@ -421,7 +452,9 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
   float* Ow = Qw + kBlockRows * Dp;    // [kBlockRows][Dp]  (dO)
   float* Ks = Ow + kBlockRows * Dp;    // [kTile][KS]
   float* Vs = Ks + kTile * KS;         // [kTile][KS]
+  float* Sw = Vs + kTile * KS;         // [kWarps][kRows][kTile] dS of each warp's rows
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* myS = Sw + warp * kRows * kTile;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
   const int q0 = blockIdx.x * kBlockRows;
   const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
@@ -465,26 +498,35 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
       }
     }
     const int j = k0 + lane;
-    float ds[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; r++) {
       const bool ok = j < rowVis[r];
       const float p = ok ? expf(a.scale * s[r] - li[r]) : 0.f;
-      ds[r] = ok ? p * (dp[r] - Di[r]) : 0.f;
+      myS[r * kTile + lane] = ok ? p * (dp[r] - Di[r]) : 0.f;
     }
+    __syncwarp();
+    // Keys past kEnd have dS = 0 in every row (and finite or zero K rows): run to a multiple of 4.
     const int nj = min(kTile, kEnd - k0);
-    for (int jj = 0; jj < nj; jj++) {
-      float kd[DV];
+    for (int jj = 0; jj < nj; jj += 4) {
+      float kd[4][DV];
 #pragma unroll
-      for (int c = 0; c < DV; c++) {
-        const int d = lane + 32 * c;
-        kd[c] = d < D ? Ks[jj * KS + d] : 0.f;
-      }
+      for (int u = 0; u < 4; u++)
+#pragma unroll
+        for (int c = 0; c < DV; c++) {
+          const int d = lane + 32 * c;
+          kd[u][c] = d < D ? Ks[(jj + u) * KS + d] : 0.f;
+        }
 #pragma unroll
       for (int r = 0; r < kRows; r++) {
-        const float dsr = __shfl_sync(0xffffffffu, ds[r], jj);
+        const float4 sv = *reinterpret_cast<const float4*>(myS + r * kTile + jj);
 #pragma unroll
-        for (int c = 0; c < DV; c++) dq[r][c] = fmaf(dsr, kd[c], dq[r][c]);
+        for (int c = 0; c < DV; c++) {
+          float x = dq[r][c];
+          x = fmaf(sv.x, kd[0][c], x);
+          x = fmaf(sv.y, kd[1][c], x);
+          x = fmaf(sv.z, kd[2][c], x);
+          dq[r][c] = fmaf(sv.w, kd[3][c], x);
+        }
       }
     }
   }
@@ -517,8 +559,8 @@ bool checkShape(const AttentionShape& s, const char* who) {
   return s.B > 0 && s.H > 0 && s.Tq > 0;
 }
 
-// Dynamic shared memory above 48 KB needs an opt-in per kernel; the tiled kernels stay below it
-// (at D = 128: 41 KB forward, 49.9 KB for dK/dV), so only that one asks.
+// Dynamic shared memory above 48 KB needs an opt-in per kernel: the tiled kernels use about 29 KB
+// at D = 64 but 51–55 KB at D = 128 (still within sm_86's 99 KB and sm_90's 227 KB per block).
 template <typename K>
 void allowSmem(K kernel, size_t bytes) {
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
@@ -536,11 +578,11 @@ void launchForward(const Args& a) {
 template <int DV>
 void launchBackward(const Args& a) {
   const int Dp = padD(a.D), KS = lanePitch(a.D);
-  const size_t smemKV = (2 * kBlockRows * Dp + 2 * kTile * KS + 2 * kTile) * sizeof(float);
+  const size_t smemKV = (2 * kBlockRows * Dp + 2 * kTile * KS + 2 * kBlockRows * kTile + 2 * kTile) * sizeof(float);
   allowSmem(attnBwdKVKernel<DV>, smemKV);
   dim3 gridKV((a.Tk + kBlockRows - 1) / kBlockRows, a.B * a.H);
   if (a.Tk > 0) attnBwdKVKernel<DV><<<gridKV, kThreadsT, smemKV>>>(a);
-  const size_t smemQ = (2 * kBlockRows * Dp + 2 * kTile * KS) * sizeof(float);
+  const size_t smemQ = (2 * kBlockRows * Dp + 2 * kTile * KS + kBlockRows * kTile) * sizeof(float);
   allowSmem(attnBwdQKernel<DV>, smemQ);
   dim3 gridQ((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
   attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
