@@ -304,3 +304,30 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
       });
   });
 });
+
+describe('fused attention on two threads (batch items split across threads)', () => {
+  it('gives bit-for-bit the results of one thread, forward and backward, fused QKV layout', async () => {
+    // The same kernel path on both (the default), so the arithmetic is the same.
+    const one = await createWasmOps({ threads: 1 }), two = await createWasmOps({ threads: 2 });
+    try {
+      const B = 5, H = 3, D = 20, T = 33, C = H * D, n = B * T * 3 * C;
+      const vals = uniform(n, -2, 2), dout = uniform(B * T * C);
+      const s: AttentionShape = { B, H, D, Tq: T, Tk: T, causal: true, qOffset: 0, qStride: 3 * C, kvStride: 3 * C, oStride: C, scale: 0.3 };
+      const results = [one, two].map((ops) => {
+        const qkv = ops.tensorFrom(vals), dqkv = ops.tensor(n), out = ops.tensor(B * T * C), lse = ops.tensor(B * H * T);
+        const q = qkv.view(0, n), k = qkv.view(C, n - C), v = qkv.view(2 * C, n - 2 * C);
+        ops.attention(q, k, v, out, lse, s);
+        ops.attentionBackward(q, k, v, out, lse, ops.tensorFrom(dout), dqkv.view(0, n), dqkv.view(C, n - C), dqkv.view(2 * C, n - 2 * C), s);
+        return [Array.from(out.data), Array.from(lse.data), Array.from(dqkv.data)];
+      });
+      for (let i = 0; i < 3; i++) expect(results[1][i]).toEqual(results[0][i]);
+      // and against the reference
+      const r = { qkv: R.tensorFrom(vals), out: R.tensor(B * T * C), lse: R.tensor(B * H * T) };
+      R.attention(r.qkv, r.qkv.view(C, n - C), r.qkv.view(2 * C, n - 2 * C), r.out, r.lse, s);
+      expectClose(results[1][0], r.out.data, TOL, 'two threads: out');
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+});

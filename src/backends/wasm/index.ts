@@ -11,6 +11,7 @@ import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
+import { AttentionPool, type AttentionArgs } from './attention-pool.js';
 import * as tx from '../reference/transformer-ops.js';
 
 export type { KernelPath } from './runtime.js';
@@ -86,11 +87,17 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   const heap = new WasmHeap(base);
   const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
   const k = instance.exports as unknown as Kernels;
-  // The fused attention kernels' block scratch: allocated once, first, so no mark/release of a
-  // caller can ever hand it out again.
-  const attnScratch = heap.alloc(k.attentionScratchBytes());
-  const gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
-  return new WasmOps(path, k, heap, gemm, attnScratch);
+  // The fused attention kernels' threads and block scratch: allocated once, first, so no
+  // mark/release of a caller can ever hand it out again.
+  const attn = await AttentionPool.create(module, k, heap, threads);
+  let gemm: GemmEngine;
+  try {
+    gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
+  } catch (e) {
+    attn.dispose();
+    throw e;
+  }
+  return new WasmOps(path, k, heap, gemm, attn);
 }
 
 function abort(): never {
@@ -110,8 +117,12 @@ export class WasmOps implements Ops {
   readonly name: string;
   readonly dtype = 'f32' as const;
 
+  // The arguments of one attention call, reused (no allocation per call).
+  private readonly attnArgs: AttentionArgs = { q: 0, k: 0, v: 0, out: 0, lse: 0, dout: 0, dq: 0, dk: 0, dv: 0,
+    B: 0, H: 0, D: 0, Tq: 0, Tk: 0, causal: 0, qOffset: 0, qStride: 0, kvStride: 0, oStride: 0, scale: 0 };
+
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
-    private readonly attnScratch: number) {
+    private readonly attnPool: AttentionPool) {
     this.name = `wasm-${path}`;
   }
 
@@ -181,7 +192,7 @@ export class WasmOps implements Ops {
   }
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
-  dispose(): void { this.gemmEngine.dispose(); }
+  dispose(): void { this.gemmEngine.dispose(); this.attnPool.dispose(); }
 
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -341,15 +352,17 @@ export class WasmOps implements Ops {
 
   // ==== transformer and MoE ops (contracts in src/ops/types.ts; semantics:
   // src/backends/reference/transformer-ops.ts). Attention and SwiGLU are fused SIMD kernels
-  // (assembly/attention.ts, assembly/moe.ts); the grouped GEMM runs the packed (threaded) GEMM once
+  // (assembly/attention.ts, assembly/moe.ts; attention split over batch items across threads by
+  // ./attention-pool.ts); the grouped GEMM runs the packed (threaded) GEMM once
   // per group on pointer offsets; routing and the dispatch plan are O(n·E) loops, run by the
   // reference functions on Float32Array views of the heap.
 
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
     checkAttention('attention', s, q, k, v, out);
     need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
-    this.k.attention(ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), s.B, s.H, s.D, s.Tq, s.Tk, s.causal ? 1 : 0, s.qOffset,
-      s.qStride, s.kvStride, s.oStride, s.scale, this.attnScratch);
+    const a = this.attnShape(s);
+    a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
+    this.attnPool.run(0, a);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
@@ -361,8 +374,16 @@ export class WasmOps implements Ops {
     need(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
     need(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
     need(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-    this.k.attentionBackward(ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), ptr(dout), ptr(dq), ptr(dk), ptr(dv),
-      s.B, s.H, s.D, s.Tq, s.Tk, s.causal ? 1 : 0, s.qOffset, s.qStride, s.kvStride, s.oStride, s.scale, this.attnScratch);
+    const a = this.attnShape(s);
+    a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
+    a.dout = ptr(dout); a.dq = ptr(dq); a.dk = ptr(dk); a.dv = ptr(dv);
+    this.attnPool.run(1, a);
+  }
+  private attnShape(s: AttentionShape): AttentionArgs {
+    const a = this.attnArgs;
+    a.B = s.B; a.H = s.H; a.D = s.D; a.Tq = s.Tq; a.Tk = s.Tk; a.causal = s.causal ? 1 : 0; a.qOffset = s.qOffset;
+    a.qStride = s.qStride; a.kvStride = s.kvStride; a.oStride = s.oStride; a.scale = s.scale;
+    return a;
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
