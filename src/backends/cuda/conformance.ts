@@ -458,14 +458,15 @@ export function conformanceCases(): ConformanceCase[] {
 }
 
 /**
- * Runs the cases (those whose name contains `filter`, when given) and returns one result each.
+ * Runs the cases (those whose name contains `filter`, or for which it answers true) and returns one result each.
  * quick: skip the big shapes (for CPU tests of the glue, where the reference is the bottleneck).
  */
-export function runConformance(gpu: Ops, ref: Ops, filter?: string, onResult?: (r: CaseResult) => void,
-  quick = false): CaseResult[] {
+export function runConformance(gpu: Ops, ref: Ops, filter?: string | ((name: string) => boolean),
+  onResult?: (r: CaseResult) => void, quick = false): CaseResult[] {
   const results: CaseResult[] = [];
+  const wanted = typeof filter === 'function' ? filter : (name: string) => !filter || name.includes(filter);
   for (const c of conformanceCases()) {
-    if (filter && !c.name.includes(filter)) continue;
+    if (!wanted(c.name)) continue;
     const h = new Pair(gpu, ref, new Rng(0x5eed + results.length), quick);
     const elemTol = c.elemTol ?? 10 * c.tol;
     const t0 = performance.now();
