@@ -50,7 +50,7 @@ export function expertLoadCharts(h: ExpertLoadHistory, size: { width?: number; h
       points: h.steps.map((s, i) => [s, h.loads[i][l][e]] as [number, number]),
       markers: h.steps.length < 40,
     }));
-    series.push({ name: `uniform 1/${h.experts}`, points: [[x0, uniform], [x1, uniform]], markers: false, color: '#999' });
+    series.push({ name: `uniform 1/${h.experts}`, points: [[x0, uniform], [x1, uniform]], markers: false, color: '#000' });
     charts.push(linePlot({ ...size, title: `Expert load, layer ${l + 1}`, xLabel: 'step', yLabel: 'share of routed tokens', series }));
   }
   return charts;
