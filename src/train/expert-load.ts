@@ -53,18 +53,26 @@ function totals(s: MoeStats): { routed: number; dropped: number; macs: number; a
 
 export class ExpertLoadTracker {
   private last: ReturnType<typeof totals> | null = null;
+  /** false once a layer is seen with a single expert (a dense twin): there is no load to report. */
+  private routed = true;
 
   constructor(private readonly source: ExpertLoadSource) {}
 
   /** Starts a new interval, forgetting whatever was routed since the previous one (e.g. validation passes). */
   discard(): void {
-    this.source.expertLoad();
+    const load = this.source.expertLoad();
+    if (load.some((row) => row.length <= 1)) this.routed = false;
     if (this.source.stats) this.last = totals(this.source.stats());
   }
 
-  /** The interval since the previous take() or discard(), and starts the next one. */
-  take(): ExpertLoadRecord {
-    const load = this.source.expertLoad().map((row) => row.map(round4));
+  /**
+   * The interval since the previous take() or discard(), and starts the next one; null for a
+   * model whose layers have one "expert" each (moe-dense: nothing is routed).
+   */
+  take(): ExpertLoadRecord | null {
+    const raw = this.source.expertLoad();
+    if (!this.routed || raw.some((row) => row.length <= 1)) { this.routed = false; return null; }
+    const load = raw.map((row) => row.map(round4));
     const rec: ExpertLoadRecord = { expertLoad: load };
     if (this.source.stats) {
       const now = totals(this.source.stats());

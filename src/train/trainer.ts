@@ -454,7 +454,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     // steps since the previous one (the validation passes' routing is left out).
     const experts = expertLoadOf(model) ? new ExpertLoadTracker(expertLoadOf(model)!) : null;
     experts?.discard();
-    const logExperts = () => { if (experts && metrics) metrics.attach(experts.take()); };
+    const logExperts = () => {
+      const rec = experts?.take();
+      if (rec && metrics) metrics.attach(rec);
+    };
 
     reporter.start?.({
       model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,

@@ -111,6 +111,12 @@ describe.skipIf(!have)('handgrad train moe on TinyStories', () => {
     expect(readMetrics(part).map(strip)).toEqual(readMetrics(whole).map(strip));
     expect(readCheckpoint(part).state.tokenizer).toEqual(readCheckpoint(whole).state.tokenizer);
 
+    // The dense twin routes nothing: no expert-load fields in its metrics.
+    const dense = join(tmp, 'exact', 'dense');
+    const d = await cli('train', 'moe-dense', ...args, '--steps', '3', '--out', dense);
+    expect(d.code, d.stderr).toBe(0);
+    expect(readMetrics(dense).some((r) => 'expertLoad' in r || 'expertComputeFraction' in r)).toBe(false);
+
     // Two runs compared on shared charts (needs --out).
     const cmp = join(tmp, 'exact', 'cmp.svg');
     const pc = await cli('plot', whole, part, '--out', cmp, '--title', 'whole vs part');

@@ -100,9 +100,9 @@ describe('expert load in metrics.jsonl', () => {
     count(8, true);
     t.discard();
     count(40, false);
-    expect(t.take().expertLoad).toEqual([[0, 0, 1], [0, 0, 0]]); // the validation-only interval
+    expect(t.take()!.expertLoad).toEqual([[0, 0, 1], [0, 0, 0]]); // the validation-only interval
     count(8, true);
-    const r = t.take();
+    const r = t.take()!;
     expect(r.expertLoad).toEqual([[0.75, 0.25, 0], [0, 0, 1]]);
     expect(r.droppedFraction).toBeCloseTo(0.8 / 16, 6);
   });
