@@ -43,7 +43,7 @@ for s in "$@"; do
       ;;
     check)
       step "gpu-check"
-      timeout 300 node --import tsx scripts/gpu-check.ts 2>&1 | tee "$OUT/gpu-check.log" | tail -80 || status=1
+      timeout 300 node --import tsx scripts/gpu-check.ts ${CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log" | tail -80 || status=1
       ;;
     peer)
       step "PyTorch peer"
@@ -54,7 +54,7 @@ for s in "$@"; do
       ;;
     bench)
       step "bench moe --device cuda"
-      timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
+      timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard ${BENCH_ARGS:-} --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
       ;;
     *) echo "unknown step $s"; status=2 ;;
   esac
