@@ -6,6 +6,7 @@ import { createOps, type BackendName } from '../ops/index.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { sampleTokens } from '../models/sample.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';
+import { BpeTokenizer } from '../data/bpe-tokenizer.js';
 import { Rng } from '../util/rng.js';
 import { escapeXml } from './svg.js';
 import { alignmentSvg } from './alignment-svg.js';
@@ -88,11 +89,18 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
     try {
       const { model, tokenizer } = loadCheckpoint(run.checkpoint.dir, ops);
       const brk = tokenizer.kind === 'word' ? PARAGRAPH : '\n';
-      const prime = tokenizer.covers(brk) ? brk : tokenizer.token(0);
+      // BPE (TinyStories): start a story the way training saw them start, after <|endoftext|>,
+      // and show it up to the model's own <|endoftext|>.
+      const bpe = tokenizer instanceof BpeTokenizer ? tokenizer : null;
+      const prime = bpe ? bpe.special : tokenizer.covers(brk) ? brk : tokenizer.token(0);
+      const story = (ids: number[]) => {
+        const end = bpe ? ids.indexOf(bpe.eotId) : -1;
+        return end >= 0 ? ids.slice(0, end) : ids;
+      };
       const promptIds = Array.from(tokenizer.encode(prime));
       for (let i = 0; i < count; i++) {
         const ids = sampleTokens(model, promptIds, { length, temperature, rng: new Rng(seed0 + i) });
-        samples.push({ seed: seed0 + i, prime, text: tokenizer.decode(ids) });
+        samples.push({ seed: seed0 + i, prime, text: bpe ? tokenizer.decode(story(ids)).trim() : tokenizer.decode(ids) });
       }
       if (model.attentionMaps) {
         // The prime, then the start of the first sample (same seed): a short sequence the model wrote itself.
