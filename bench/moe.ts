@@ -20,6 +20,7 @@
 //   memory     wasm: the WASM heap's high-water mark (its memory only grows), bytes; cuda:
 //              ops.memory().peakBytes.
 // A benchmark reports; it never asserts a speed.
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { createOps, type BackendName } from '../src/ops/index.js';
@@ -231,7 +232,7 @@ export async function benchMoe(opts: MoeBenchOptions): Promise<MoeBenchResult> {
   const isCuda = (opts.backend as string) === 'cuda';
   return {
     config: opts.config, shape, backend: backendName, device: isCuda ? backendName.replace(/^cuda-/, '') : cpuModel(),
-    threads: isCuda || opts.backend === 'reference' ? null : opts.threads ?? null,
+    threads: isCuda || opts.backend === 'reference' ? null : opts.threads ?? availableParallelism(),
     tokensPerSec: moe?.tokensPerSec ?? null, modelTflops: moe?.modelTflops ?? null, decodeMsPerToken: moe?.decodeMsPerToken ?? null,
     peakBytes: moe?.peakBytes ?? null, computeSavingPct: moe?.computeSavingPct ?? null,
     moe, dense,
