@@ -27,7 +27,13 @@
 // Masked (and padding) positions get p = 0 exactly, so they contribute exactly zero everywhere.
 #include <cuda_runtime.h>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#ifndef HANDGRAD_HOST_EMU
+#include <cuda_bf16.h>
+#endif
 #include "kernels.h"
 
 namespace handgrad {
@@ -56,6 +62,7 @@ struct Args {
   int B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride;
   bool causal;
   float scale;
+  bool vec;       // tensor-core staging may use float4 loads (16-byte aligned bases, strides % 4 == 0)
 };
 
 __device__ __forceinline__ float warpMax(float v) {
@@ -566,6 +573,506 @@ void allowSmem(K kernel, size_t bytes) {
   if (bytes > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
 }
 
+// ---- tensor-core path (D a multiple of 16, ≤ 128) -------------------------------------------------
+// FA2-style, mma.sync.m16n8k16 bf16 with fp32 accumulation (valid on sm_80+, so the same code serves
+// the sm_86 and sm_90 builds; fragment layouts and the ldmatrix addressing are those of gemm.cu).
+// Operands are rounded to bf16 (RNE) when a tile is staged from fp32 global memory into shared
+// memory; scores, softmax statistics, P (before its bf16 rounding for the P·V product), dS and all
+// accumulators stay fp32. Blocks are 4 warps; each warp owns 16 rows of the block's own side (64 per
+// block) and walks the other side in tiles of 64 rows held in shared memory as [row][D + 8] bf16
+// (the 16-byte pad makes the 8 row addresses of each ldmatrix phase hit 8 distinct bank groups,
+// since (D + 8)·2 / 16 is odd for D % 16 == 0).
+//  * Forward: S = Q·Kᵀ per 64-key tile (Q fragments kept in registers), online softmax in base 2
+//    (the scale·log2 e factor folded into one multiply), P re-packed from the S accumulators
+//    straight into A fragments (the C layout of two n-tiles is the A layout of one k-step), O += P·V
+//    with V read through ldmatrix.trans.
+//  * Backward, dK/dV: per 64-key block, loop over the query tiles that can see it; computes Sᵀ = K·Qᵀ
+//    and dPᵀ = V·dOᵀ with the keys as the M side, so Pᵀ and dSᵀ land in A-fragment layout for
+//    dV += Pᵀ·dO and dK += dSᵀ·Q with no shared-memory round trip.
+//  * Backward, dQ: per 64-query block, loop over key tiles; S and dP again, dQ += dS·K. A separate
+//    pass (as the fp32 path) rather than atomics: deterministic, no zeroing of strided dq blocks.
+// Masked and padding entries get p = dS = 0 exactly (select, not exp of −∞ arithmetic), and rows
+// past T are staged as zeros, so they contribute exactly nothing.
+constexpr int kTcRows = 64;  // own-side rows per block (4 warps × 16)
+constexpr int kTcTile = 64;  // other-side rows per tile
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+struct alignas(8) U2 {
+  uint32_t x, y;
+};
+
+#ifndef HANDGRAD_HOST_EMU
+__device__ __forceinline__ uint32_t packBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ uint32_t smemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// Four 8×8 b16 matrices; lane t gives the address of row t % 8 of matrix t / 8.
+__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smemAddr(p)));
+}
+__device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smemAddr(p)));
+}
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+#else
+// Host emulation (native/tests/host-emu): the PTX semantics of ldmatrix / mma.m16n8k16, one lane
+// per OS thread, exchanging fragments through a per-warp buffer.
+inline uint32_t bf16Bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return u >> 16;
+}
+inline float bf16Float(uint32_t b) {
+  const uint32_t u = (b & 0xffffu) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+inline uint32_t packBf16(float lo, float hi) { return bf16Bits(lo) | (bf16Bits(hi) << 16); }
+alignas(16) uint64_t emuX[32][32][8];
+inline void ldmatrixEmu(uint32_t (&r)[4], const uint16_t* p, bool trans) {
+  uint64_t* mine = emuX[emu::warp][emu::lane];
+  mine[0] = reinterpret_cast<uint64_t>(p);
+  __syncwarp();
+  const int l = emu::lane;
+  for (int m = 0; m < 4; m++) {
+    uint32_t lo, hi;
+    if (!trans) {  // row l/4 of matrix m, elements 2(l%4), 2(l%4)+1
+      const uint16_t* row = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + l / 4][0]);
+      lo = row[2 * (l % 4)];
+      hi = row[2 * (l % 4) + 1];
+    } else {  // transposed: stored rows 2(l%4), 2(l%4)+1, element l/4
+      lo = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + 2 * (l % 4)][0])[l / 4];
+      hi = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + 2 * (l % 4) + 1][0])[l / 4];
+    }
+    r[m] = lo | (hi << 16);
+  }
+  __syncwarp();
+}
+inline void ldmatrixX4(uint32_t (&r)[4], const uint16_t* p) { ldmatrixEmu(r, p, false); }
+inline void ldmatrixX4T(uint32_t (&r)[4], const uint16_t* p) { ldmatrixEmu(r, p, true); }
+inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  uint64_t* mine = emuX[emu::warp][emu::lane];
+  for (int i = 0; i < 4; i++) mine[i] = a[i];
+  mine[4] = b0;
+  mine[5] = b1;
+  __syncwarp();
+  float A[16][16], B[16][8];
+  for (int t = 0; t < 32; t++) {
+    const uint64_t* x = emuX[emu::warp][t];
+    const int g = t / 4, c = 2 * (t % 4);
+    for (int e = 0; e < 2; e++) {
+      A[g][c + e] = bf16Float(uint32_t(x[0]) >> (16 * e));
+      A[g + 8][c + e] = bf16Float(uint32_t(x[1]) >> (16 * e));
+      A[g][c + 8 + e] = bf16Float(uint32_t(x[2]) >> (16 * e));
+      A[g + 8][c + 8 + e] = bf16Float(uint32_t(x[3]) >> (16 * e));
+      B[c + e][g] = bf16Float(uint32_t(x[4]) >> (16 * e));
+      B[c + 8 + e][g] = bf16Float(uint32_t(x[5]) >> (16 * e));
+    }
+  }
+  __syncwarp();
+  const int g = emu::lane / 4, cc = 2 * (emu::lane % 4);
+  for (int q = 0; q < 4; q++) {
+    const int row = g + 8 * (q >> 1), col = cc + (q & 1);
+    float s = c[q];
+    for (int k = 0; k < 16; k++) s += A[row][k] * B[k][col];
+    c[q] = s;
+  }
+}
+#endif
+
+// Stages rows row0 … row0+63 of a [rows, D] view (row stride `stride` floats) as bf16 into
+// dst[64][D + 8]; rows at or past `limit` become zeros. The whole block cooperates; consecutive
+// threads take consecutive 16-byte chunks of a row (coalesced).
+template <int D>
+__device__ __forceinline__ void stageRows(uint16_t* dst, const float* src, size_t stride, int row0, int limit,
+                                          bool vec) {
+  constexpr int C4 = D / 4, P = D + 8, N = kTcRows * C4 / kThreadsT;
+  static_assert(kTcRows * C4 % kThreadsT == 0, "D must be a multiple of 16");
+  float4 v[N];
+#pragma unroll
+  for (int u = 0; u < N; u++) {  // all loads first, so they are in flight together
+    const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4, g = row0 + r;
+    v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (g < limit) {
+      const float* s = src + static_cast<size_t>(g) * stride + c * 4;
+      if (vec) v[u] = *reinterpret_cast<const float4*>(s);
+      else v[u] = make_float4(s[0], s[1], s[2], s[3]);
+    }
+  }
+#pragma unroll
+  for (int u = 0; u < N; u++) {
+    const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4;
+    U2 w;
+    w.x = packBf16(v[u].x, v[u].y);
+    w.y = packBf16(v[u].z, v[u].w);
+    *reinterpret_cast<U2*>(dst + r * P + c * 4) = w;
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
+  constexpr int P = D + 8, KD = D / 16, ND = D / 8;
+  extern __shared__ float4 smem4[];
+  uint16_t* Qs = reinterpret_cast<uint16_t*>(smem4);
+  uint16_t* Ks = Qs + kTcRows * P;
+  uint16_t* Vs = Ks + kTcTile * P;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int q0 = blockIdx.x * kTcRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  stageRows<D>(Qs, qBase, a.qStride, q0, a.Tq, a.vec);
+  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kTcRows - 1));
+  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+  const int vis0 = row0 < a.Tq ? visibleKeys(a, row0) : 0;
+  const int vis1 = row1 < a.Tq ? visibleKeys(a, row1) : 0;
+  const float sc = a.scale * kLog2e;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
+  float o[ND][4];
+#pragma unroll
+  for (int n = 0; n < ND; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+  __syncthreads();
+  uint32_t qf[KD][4];
+#pragma unroll
+  for (int kk = 0; kk < KD; kk++)
+    ldmatrixX4(qf[kk], Qs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+  for (int k0 = 0; k0 < kEnd; k0 += kTcTile) {
+    __syncthreads();  // every warp is done with the previous K/V tile
+    stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
+    stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
+    __syncthreads();
+    float s[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KD; kk++)
+#pragma unroll
+      for (int j = 0; j < 8; j += 2) {  // keys as [n][k]: (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+        uint32_t r[4];
+        ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
+        mma16816(s[j], qf[kk], r[0], r[1]);
+        mma16816(s[j + 1], qf[kk], r[2], r[3]);
+      }
+    // Scale, mask, running max (rows row0: entries 0,1; row1: entries 2,3; a row spans a lane quad).
+    float mx0 = m0, mx1 = m1;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int key = k0 + j * 8 + c2 + e;
+        s[j][e] = key < vis0 ? s[j][e] * sc : -INFINITY;
+        s[j][2 + e] = key < vis1 ? s[j][2 + e] * sc : -INFINITY;
+        mx0 = fmaxf(mx0, s[j][e]);
+        mx1 = fmaxf(mx1, s[j][2 + e]);
+      }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    // A row with no visible key so far keeps max −∞: subtract 0 instead (all its p are 0 anyway).
+    const float base0 = mx0 == -INFINITY ? 0.f : mx0, base1 = mx1 == -INFINITY ? 0.f : mx1;
+    const float corr0 = exp2f(m0 - base0), corr1 = exp2f(m1 - base1);  // 0 while m = −∞
+    m0 = mx0;
+    m1 = mx1;
+    float ls0 = 0.f, ls1 = 0.f;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const float p0 = s[j][e] == -INFINITY ? 0.f : exp2f(s[j][e] - base0);
+        const float p1 = s[j][2 + e] == -INFINITY ? 0.f : exp2f(s[j][2 + e] - base1);
+        s[j][e] = p0;
+        s[j][2 + e] = p1;
+        ls0 += p0;
+        ls1 += p1;
+      }
+    l0 = l0 * corr0 + ls0;  // per-lane partial sums; the quad is summed at the end
+    l1 = l1 * corr1 + ls1;
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+      o[n][0] *= corr0;
+      o[n][1] *= corr0;
+      o[n][2] *= corr1;
+      o[n][3] *= corr1;
+    }
+    // O += P·V: the accumulators of key n-tiles 2t, 2t+1 are the A fragment of k-step t.
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+      uint32_t pa[4];
+      pa[0] = packBf16(s[2 * t][0], s[2 * t][1]);
+      pa[1] = packBf16(s[2 * t][2], s[2 * t][3]);
+      pa[2] = packBf16(s[2 * t + 1][0], s[2 * t + 1][1]);
+      pa[3] = packBf16(s[2 * t + 1][2], s[2 * t + 1][3]);
+#pragma unroll
+      for (int n = 0; n < ND; n += 2) {  // V as [k][n], transposed on load
+        uint32_t r[4];
+        ldmatrixX4T(r, Vs + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
+        mma16816(o[n], pa, r[0], r[1]);
+        mma16816(o[n + 1], pa, r[2], r[3]);
+      }
+    }
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int i = half ? row1 : row0;
+    if (i >= a.Tq) continue;
+    const float l = half ? l1 : l0, m = half ? m1 : m0;
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    float* out = a.o + (static_cast<size_t>(b) * a.Tq + i) * a.oStride + h * D + c2;
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+      out[n * 8] = o[n][2 * half] * inv;
+      out[n * 8 + 1] = o[n][2 * half + 1] * inv;
+    }
+    if ((lane & 3) == 0) a.lseOut[static_cast<size_t>(bh) * a.Tq + i] = l > 0.f ? (m + log2f(l)) * kLn2 : -INFINITY;
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
+  constexpr int P = D + 8, KD = D / 16, ND = D / 8;
+  extern __shared__ float4 smem4[];
+  uint16_t* Ks = reinterpret_cast<uint16_t*>(smem4);
+  uint16_t* Vs = Ks + kTcRows * P;
+  uint16_t* Qs = Vs + kTcRows * P;
+  uint16_t* Os = Qs + kTcTile * P;  // dO
+  float* Ls = reinterpret_cast<float*>(Os + kTcTile * P);  // lse · log2 e
+  float* Dr = Ls + kTcTile;                                // rowsum(dO ⊙ O)
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int k0 = blockIdx.x * kTcRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
+  stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
+  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int key0 = k0 + warp * 16 + g, key1 = key0 + 8;
+  const float sc = a.scale * kLog2e;
+  float dv[ND][4], dk[ND][4];
+#pragma unroll
+  for (int n = 0; n < ND; n++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) dv[n][e] = dk[n][e] = 0.f;
+  const int iStart = a.causal ? max(0, k0 - a.qOffset) : 0;  // first query that sees key k0
+  for (int i0 = iStart; i0 < a.Tq; i0 += kTcTile) {
+    __syncthreads();
+    stageRows<D>(Qs, qBase, a.qStride, i0, a.Tq, a.vec);
+    stageRows<D>(Os, oBase, a.oStride, i0, a.Tq, a.vec);
+    if (threadIdx.x < kTcTile) {
+      const int i = i0 + threadIdx.x;
+      Ls[threadIdx.x] = i < a.Tq ? a.lse[static_cast<size_t>(bh) * a.Tq + i] * kLog2e : 0.f;
+      Dr[threadIdx.x] = i < a.Tq ? a.rowD[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
+    }
+    __syncthreads();
+    float st[8][4], dp[8][4];  // Sᵀ and dPᵀ: rows = this warp's 16 keys, columns = 64 queries
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) st[j][e] = dp[j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KD; kk++) {
+      uint32_t kf[4], vf[4];
+      ldmatrixX4(kf, Ks + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+      ldmatrixX4(vf, Vs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+#pragma unroll
+      for (int j = 0; j < 8; j += 2) {
+        uint32_t r[4];
+        ldmatrixX4(r, Qs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
+        mma16816(st[j], kf, r[0], r[1]);
+        mma16816(st[j + 1], kf, r[2], r[3]);
+        ldmatrixX4(r, Os + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
+        mma16816(dp[j], vf, r[0], r[1]);
+        mma16816(dp[j + 1], vf, r[2], r[3]);
+      }
+    }
+    // Pᵀ (into st) and dSᵀ (into dp); query rows past Tq fail `i < Tq` and get zeros.
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int col = j * 8 + c2 + (e & 1), i = i0 + col;
+        const int key = e < 2 ? key0 : key1;
+        const bool ok = i < a.Tq && key < visibleKeys(a, i);
+        const float p = ok ? exp2f(st[j][e] * sc - Ls[col]) : 0.f;
+        st[j][e] = p;
+        dp[j][e] = ok ? p * (dp[j][e] - Dr[col]) : 0.f;
+      }
+    // dV += Pᵀ·dO, dK += dSᵀ·Q (k = queries): dO and Q as [k][n], transposed on load.
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+      uint32_t pa[4], sa[4];
+      pa[0] = packBf16(st[2 * t][0], st[2 * t][1]);
+      pa[1] = packBf16(st[2 * t][2], st[2 * t][3]);
+      pa[2] = packBf16(st[2 * t + 1][0], st[2 * t + 1][1]);
+      pa[3] = packBf16(st[2 * t + 1][2], st[2 * t + 1][3]);
+      sa[0] = packBf16(dp[2 * t][0], dp[2 * t][1]);
+      sa[1] = packBf16(dp[2 * t][2], dp[2 * t][3]);
+      sa[2] = packBf16(dp[2 * t + 1][0], dp[2 * t + 1][1]);
+      sa[3] = packBf16(dp[2 * t + 1][2], dp[2 * t + 1][3]);
+#pragma unroll
+      for (int n = 0; n < ND; n += 2) {
+        uint32_t r[4];
+        ldmatrixX4T(r, Os + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
+        mma16816(dv[n], pa, r[0], r[1]);
+        mma16816(dv[n + 1], pa, r[2], r[3]);
+        ldmatrixX4T(r, Qs + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
+        mma16816(dk[n], sa, r[0], r[1]);
+        mma16816(dk[n + 1], sa, r[2], r[3]);
+      }
+    }
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int j = half ? key1 : key0;
+    if (j >= a.Tk) continue;
+    const size_t off = (static_cast<size_t>(b) * a.Tk + j) * a.kvStride + h * D + c2;
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+      a.dk[off + n * 8] = dk[n][2 * half] * a.scale;
+      a.dk[off + n * 8 + 1] = dk[n][2 * half + 1] * a.scale;
+      a.dv[off + n * 8] = dv[n][2 * half];
+      a.dv[off + n * 8 + 1] = dv[n][2 * half + 1];
+    }
+  }
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
+  constexpr int P = D + 8, KD = D / 16, ND = D / 8;
+  extern __shared__ float4 smem4[];
+  uint16_t* Qs = reinterpret_cast<uint16_t*>(smem4);
+  uint16_t* Os = Qs + kTcRows * P;  // dO
+  uint16_t* Ks = Os + kTcRows * P;
+  uint16_t* Vs = Ks + kTcTile * P;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
+  const int q0 = blockIdx.x * kTcRows;
+  const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
+  const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
+  const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
+  stageRows<D>(Qs, qBase, a.qStride, q0, a.Tq, a.vec);
+  stageRows<D>(Os, oBase, a.oStride, q0, a.Tq, a.vec);
+  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+  const bool in0 = row0 < a.Tq, in1 = row1 < a.Tq;
+  const int vis0 = in0 ? visibleKeys(a, row0) : 0, vis1 = in1 ? visibleKeys(a, row1) : 0;
+  const float L0 = in0 ? a.lse[static_cast<size_t>(bh) * a.Tq + row0] * kLog2e : 0.f;
+  const float L1 = in1 ? a.lse[static_cast<size_t>(bh) * a.Tq + row1] * kLog2e : 0.f;
+  const float D0 = in0 ? a.rowD[static_cast<size_t>(bh) * a.Tq + row0] : 0.f;
+  const float D1 = in1 ? a.rowD[static_cast<size_t>(bh) * a.Tq + row1] : 0.f;
+  const float sc = a.scale * kLog2e;
+  const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kTcRows - 1));
+  float dq[ND][4];
+#pragma unroll
+  for (int n = 0; n < ND; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
+  for (int k0 = 0; k0 < kEnd; k0 += kTcTile) {
+    __syncthreads();  // the first time this also publishes Qs and Os
+    stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
+    stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
+    __syncthreads();
+    float s[8][4], dp[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) s[j][e] = dp[j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KD; kk++) {
+      uint32_t qf[4], of[4];
+      ldmatrixX4(qf, Qs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+      ldmatrixX4(of, Os + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+#pragma unroll
+      for (int j = 0; j < 8; j += 2) {
+        uint32_t r[4];
+        ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
+        mma16816(s[j], qf, r[0], r[1]);
+        mma16816(s[j + 1], qf, r[2], r[3]);
+        ldmatrixX4(r, Vs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
+        mma16816(dp[j], of, r[0], r[1]);
+        mma16816(dp[j + 1], of, r[2], r[3]);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int key = k0 + j * 8 + c2 + (e & 1);
+        const bool ok = key < (e < 2 ? vis0 : vis1);
+        const float p = ok ? exp2f(s[j][e] * sc - (e < 2 ? L0 : L1)) : 0.f;
+        dp[j][e] = ok ? p * (dp[j][e] - (e < 2 ? D0 : D1)) : 0.f;
+      }
+    // dQ += dS·K (k = keys): K as [k][n], transposed on load.
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+      uint32_t sa[4];
+      sa[0] = packBf16(dp[2 * t][0], dp[2 * t][1]);
+      sa[1] = packBf16(dp[2 * t][2], dp[2 * t][3]);
+      sa[2] = packBf16(dp[2 * t + 1][0], dp[2 * t + 1][1]);
+      sa[3] = packBf16(dp[2 * t + 1][2], dp[2 * t + 1][3]);
+#pragma unroll
+      for (int n = 0; n < ND; n += 2) {
+        uint32_t r[4];
+        ldmatrixX4T(r, Ks + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
+        mma16816(dq[n], sa, r[0], r[1]);
+        mma16816(dq[n + 1], sa, r[2], r[3]);
+      }
+    }
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int i = half ? row1 : row0;
+    if (i >= a.Tq) continue;
+    float* out = a.dq + (static_cast<size_t>(b) * a.Tq + i) * a.qStride + h * D + c2;
+#pragma unroll
+    for (int n = 0; n < ND; n++) {
+      out[n * 8] = dq[n][2 * half] * a.scale;
+      out[n * 8 + 1] = dq[n][2 * half + 1] * a.scale;
+    }
+  }
+}
+
+template <int D>
+void launchTcForward(const Args& a) {
+  const size_t smem = (kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t);
+  allowSmem(attnTcFwdKernel<D>, smem);
+  dim3 grid((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
+  attnTcFwdKernel<D><<<grid, kThreadsT, smem>>>(a);
+}
+
+template <int D>
+void launchTcBackward(const Args& a) {
+  const size_t smemKV = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t) + 2 * kTcTile * sizeof(float);
+  allowSmem(attnTcBwdKVKernel<D>, smemKV);
+  dim3 gridKV((a.Tk + kTcRows - 1) / kTcRows, a.B * a.H);
+  if (a.Tk > 0) attnTcBwdKVKernel<D><<<gridKV, kThreadsT, smemKV>>>(a);
+  const size_t smemQ = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t);
+  allowSmem(attnTcBwdQKernel<D>, smemQ);
+  dim3 gridQ((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
+  attnTcBwdQKernel<D><<<gridQ, kThreadsT, smemQ>>>(a);
+}
+
 template <int DV>
 void launchForward(const Args& a) {
   const int Dp = padD(a.D), P = lanePitch(a.D);
@@ -588,13 +1095,45 @@ void launchBackward(const Args& a) {
   attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
 }
 
+// float4 staging needs 16-byte aligned row starts: every base pointer and every row stride.
+bool vecOk(const AttentionShape& s, std::initializer_list<const float*> ptrs) {
+  for (const float* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return s.qStride % 4 == 0 && s.kvStride % 4 == 0 && s.oStride % 4 == 0;
+}
+
+int gPathMode = 0;  // 0 automatic, 1 fp32 kernels only, 2 tensor cores wherever D allows
+
 }  // namespace
+
+void attentionSetPath(int mode) { gPathMode = mode; }
+
+bool attentionUsesTensorCores(const AttentionShape& s) {
+  if (s.D % 16 != 0 || s.D < 16 || s.D > kMaxD || gPathMode == 1) return false;
+  // Decoding (a handful of query rows) stays on the fp32 row kernel: a 64-row tile would be
+  // almost all padding, and the decode kernel spreads the keys over a whole block instead.
+  return gPathMode == 2 || s.Tq > 4;
+}
 
 void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
                       const AttentionShape& s) {
   if (!checkShape(s, "attention")) return;
   Args a = makeArgs(s);
   a.q = q; a.k = k; a.v = v; a.o = out; a.lseOut = lse;
+  if (attentionUsesTensorCores(s)) {
+    a.vec = vecOk(s, {q, k, v});
+    switch (s.D) {
+      case 16: launchTcForward<16>(a); break;
+      case 32: launchTcForward<32>(a); break;
+      case 48: launchTcForward<48>(a); break;
+      case 64: launchTcForward<64>(a); break;
+      case 80: launchTcForward<80>(a); break;
+      case 96: launchTcForward<96>(a); break;
+      case 112: launchTcForward<112>(a); break;
+      default: launchTcForward<128>(a); break;
+    }
+    return;
+  }
   // Decoding: few query rows, so the tiled kernel would leave most of its 16 rows idle and walk
   // the keys serially; the row kernel spreads the keys over a whole block instead.
   const size_t decSmem = (kMaxD + kDecThreads + 32 + static_cast<size_t>(s.Tk)) * sizeof(float);
@@ -622,6 +1161,20 @@ void attentionBackward(const float* q, const float* k, const float* v, const flo
     size_t blocks = (rows + 7) / 8;
     if (blocks > 4096) blocks = 4096;
     attnRowDotKernel<<<static_cast<int>(blocks), 256>>>(a);
+  }
+  if (attentionUsesTensorCores(s)) {
+    a.vec = vecOk(s, {q, k, v, dout});
+    switch (s.D) {
+      case 16: launchTcBackward<16>(a); break;
+      case 32: launchTcBackward<32>(a); break;
+      case 48: launchTcBackward<48>(a); break;
+      case 64: launchTcBackward<64>(a); break;
+      case 80: launchTcBackward<80>(a); break;
+      case 96: launchTcBackward<96>(a); break;
+      case 112: launchTcBackward<112>(a); break;
+      default: launchTcBackward<128>(a); break;
+    }
+    return;
   }
   switch ((s.D + 31) / 32) {
     case 1: launchBackward<1>(a); break;
