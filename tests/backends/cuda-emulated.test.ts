@@ -47,6 +47,33 @@ describe('CudaOps over an emulated addon', () => {
     ops.dispose();
   });
 
+  it('moves only the viewed range of a big storage, and keeps every handed-out write', () => {
+    const emu = emulatedAddon(1 << 20);
+    const ops = new CudaOps(emu, 'Emulated');
+    const big = ops.tensor(1000);
+    ops.fill(big, 1);
+    const d0 = emu.traffic.down, u0 = emu.traffic.up;
+    expect(Array.from(big.view(990, 10).data)).toEqual(new Array(10).fill(1)); // e.g. the last logits row
+    expect(emu.traffic.down - d0).toBe(40);                // 10 floats, not 1000
+    big.view(990, 10).data[0] = 5;                         // already current: no second download
+    big.view(0, 2).data[1] = 7;                            // a second, disjoint range
+    expect(emu.traffic.down - d0).toBe(48);
+    ops.scale(big, 2);                                     // both ranges go up before the op
+    expect(emu.traffic.up - u0).toBe(48);
+    const all = big.data;
+    expect(all[0]).toBe(2); expect(all[1]).toBe(14); expect(all[990]).toBe(10); expect(all[500]).toBe(2);
+    // Many small views written between two ops: past the range limit the whole mirror is used,
+    // and no write is lost on the way.
+    ops.fill(big, 0);
+    const views = Array.from({ length: 40 }, (_, i) => big.view(i * 20, 3).data);
+    views.forEach((v, i) => { v[2] = i + 1; });
+    ops.scale(big, 1);
+    const back = big.data;
+    for (let i = 0; i < 40; i++) expect(back[i * 20 + 2]).toBe(i + 1);
+    expect(back[1]).toBe(0);
+    ops.dispose();
+  });
+
   it('scopes, memory accounting and dispose of the shared pool', () => {
     const emu = emulatedAddon(1 << 20);
     const a = new CudaOps(emu, 'Emulated'), b = new CudaOps(emu, 'Emulated');

@@ -3,14 +3,16 @@
 //
 // Host mirrors. Code written for the CPU backends reads and writes `.data` (parameter init,
 // checkpoints, the trainer's loss read-out). Each allocation (a "storage") therefore has a lazily
-// made host mirror and a state:
-//   CLEAN         device and mirror agree (or there is no mirror and the device holds the truth);
-//   HOST_DIRTY    `.data` was handed out, so the caller may have written the mirror: the next op
-//                 that touches the storage uploads it first;
-//   DEVICE_NEWER  an op wrote the storage: the next `.data` downloads it first.
-// Every op uploads host-dirty storages among its arguments and marks its outputs DEVICE_NEWER.
-// So `.data` is always right, merely slow in a hot path (it is a blocking copy). A typed array
-// obtained from `.data` is a snapshot: read `.data` again after running ops.
+// made host mirror, tracked by element RANGES so that `.data` on a small view of a big buffer (the
+// last row of a [8192 × 4096] logits buffer when sampling, one layer's routing counts) moves only
+// that view, not the whole storage:
+//   devNewer   an op wrote the storage: the mirror is stale except for the `valid` ranges
+//              downloaded since (`.data` on a view downloads just that view's range);
+//   dirty      ranges handed out by `.data` since the last op: the caller may have written them,
+//              so the next op that touches the storage uploads exactly those ranges first.
+// Every op uploads the dirty ranges of its arguments and marks its outputs devNewer. So `.data` is
+// always right, merely slow in a hot path (it is a blocking copy). A typed array obtained from
+// `.data` is a snapshot: read `.data` again after running ops, and write it before the next op.
 //
 // Pointers cross N-API as JS numbers (device addresses fit in 2^53). Sizes are checked here, in
 // the same words as the other backends, so the addon can stay a thin, unchecked layer.
@@ -44,12 +46,23 @@ export interface CudaMemory {
   totalDevice: number;
 }
 
-const CLEAN = 0, HOST_DIRTY = 1, DEVICE_NEWER = 2;
+/** More tracked ranges than this and a storage falls back to whole-buffer transfers. */
+const MAX_RANGES = 32;
 
 class Storage {
   host: Float32Array | Int32Array | null = null;
-  state = CLEAN;
+  /** The device copy is newer than the mirror, except inside `valid`. */
+  devNewer = false;
+  /** [lo, hi) element ranges of the mirror that are current although devNewer (flat pairs). */
+  valid: number[] = [];
+  /** [lo, hi) ranges handed out by `.data` since the last upload (flat pairs). */
+  dirty: number[] = [];
   constructor(readonly ops: CudaOps, readonly ptr: number, readonly size: number, readonly ints: boolean) {}
+}
+
+function covered(ranges: number[], lo: number, hi: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2) if (ranges[i] <= lo && hi <= ranges[i + 1]) return true;
+  return false;
 }
 
 class CudaTensor implements Tensor {
@@ -58,7 +71,7 @@ class CudaTensor implements Tensor {
     this.ptr = s.ptr + offset * 4;
   }
   get data(): Float32Array {
-    const h = this.s.ops.hostData(this.s) as Float32Array;
+    const h = this.s.ops.hostData(this.s, this.offset, this.offset + this.size) as Float32Array;
     return this.offset === 0 && this.size === h.length ? h : h.subarray(this.offset, this.offset + this.size);
   }
   view(offset: number, size: number): Tensor {
@@ -75,7 +88,7 @@ class CudaInts implements IntTensor {
     this.ptr = s.ptr + offset * 4;
   }
   get data(): Int32Array {
-    const h = this.s.ops.hostData(this.s) as Int32Array;
+    const h = this.s.ops.hostData(this.s, this.offset, this.offset + this.size) as Int32Array;
     return this.offset === 0 && this.size === h.length ? h : h.subarray(this.offset, this.offset + this.size);
   }
   view(offset: number, size: number): IntTensor {
@@ -123,31 +136,70 @@ export class CudaOps implements Ops {
   }
 
   // ---- host mirrors ------------------------------------------------------------------------------
-  /** The mirror of `s`, current, and from now on presumed written by the caller. */
-  hostData(s: Storage): Float32Array | Int32Array {
+  /**
+   * The mirror of `s`, current over [lo, hi), and that range from now on presumed written by the
+   * caller (uploaded before the next op that touches `s`).
+   */
+  hostData(s: Storage, lo: number, hi: number): Float32Array | Int32Array {
     this.live();
     if (s.host === null) s.host = s.ints ? new Int32Array(s.size) : new Float32Array(s.size);
-    if (s.state === DEVICE_NEWER) this.addon.download(s.ptr, s.host);
-    s.state = HOST_DIRTY;
+    if (s.devNewer && !covered(s.valid, lo, hi)) {
+      if ((lo === 0 && hi === s.size) || s.valid.length >= 2 * MAX_RANGES) this.pullAll(s);
+      else if (hi > lo) {
+        this.addon.download(s.ptr + lo * 4, s.host.subarray(lo, hi));
+        s.valid.push(lo, hi);
+      }
+    }
+    if (hi > lo && !covered(s.dirty, lo, hi)) {
+      if (s.dirty.length >= 2 * MAX_RANGES) {
+        this.pullAll(s);
+        s.dirty.length = 0;
+        s.dirty.push(0, s.size);
+      } else s.dirty.push(lo, hi);
+    }
     return s.host;
+  }
+  /**
+   * Makes the whole mirror current. Ranges already handed out hold the caller's writes: they go to
+   * the device first (and stay listed as dirty), so the download brings them back unchanged.
+   */
+  private pullAll(s: Storage): void {
+    if (!s.devNewer) return;
+    this.push(s);
+    this.addon.download(s.ptr, s.host!);
+    s.devNewer = false;
+    s.valid.length = 0;
+  }
+  /** Uploads the ranges handed out by `.data` (the caller may have written them). */
+  private push(s: Storage): void {
+    const d = s.dirty;
+    for (let i = 0; i < d.length; i += 2) {
+      if (d[i + 1] > d[i]) this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
+    }
+  }
+  private flush(s: Storage): void {
+    this.push(s);
+    s.dirty.length = 0;
   }
   /** The mirror when it is known current (for cheap host-side argument checks), else null. */
   private peek(t: Dev): Float32Array | Int32Array | null {
     const s = t.s;
-    if (s.state === DEVICE_NEWER || s.host === null) return null;
+    if (s.host === null || (s.devNewer && !covered(s.valid, t.offset, t.offset + t.size))) return null;
     return s.host.subarray(t.offset, t.offset + t.size);
   }
-  /** An input: upload a host-dirty storage, then its device pointer. */
+  /** An input: upload the storage's handed-out ranges, then its device pointer. */
   private r(t: Tensor | IntTensor): number {
     const s = (t as Dev).s;
     if (s === undefined || s.ops !== this) throw new TypeError(`${this.name}: tensor from another backend`);
-    if (s.state === HOST_DIRTY) { this.addon.upload(s.ptr, s.host!); s.state = CLEAN; }
+    if (s.dirty.length !== 0) this.flush(s);
     return (t as Dev).ptr;
   }
   /** An output (possibly also read): as r(), then the device copy is the newer one. */
   private w(t: Tensor | IntTensor): number {
     const p = this.r(t);
-    (t as Dev).s.state = DEVICE_NEWER;
+    const s = (t as Dev).s;
+    s.devNewer = true;
+    s.valid.length = 0;
     return p;
   }
   private live(): void {
@@ -167,7 +219,7 @@ export class CudaOps implements Ops {
   tensorFrom(values: ArrayLike<number>): Tensor {
     const s = this.storage(values.length, false);
     s.host = Float32Array.from(values);
-    s.state = HOST_DIRTY;
+    s.dirty.push(0, s.size);
     return new CudaTensor(s, 0, values.length);
   }
   ints(size: number): IntTensor {
@@ -177,7 +229,7 @@ export class CudaOps implements Ops {
   intsFrom(values: ArrayLike<number>): IntTensor {
     const s = this.storage(values.length, true);
     s.host = Int32Array.from(values);
-    s.state = HOST_DIRTY;
+    s.dirty.push(0, s.size);
     return new CudaInts(s, 0, values.length);
   }
   mark(): number { this.live(); return this.addon.mark(); }
