@@ -128,12 +128,61 @@ export class CudaOps implements Ops {
   // The kernels, looked up once (a property read per call is cheap, but this keeps them typed).
   private readonly k: Record<string, Fn>;
 
-  constructor(readonly addon: CudaAddon, deviceName: string, debug = false) {
+  constructor(readonly addon: CudaAddon, deviceName: string, debug = false,
+    profile = process.env.HANDGRAD_CUDA_PROFILE === '1') {
     this.name = `cuda-${deviceName}`;
     this.k = addon as unknown as Record<string, Fn>;
     addon.setDebug(debug);
     liveInstances++;
+    if (profile) this.startProfiling();
   }
+
+  // ---- profiling ---------------------------------------------------------------------------------
+  // HANDGRAD_CUDA_PROFILE=1: every op and every host transfer is followed by a synchronisation and
+  // timed on the host, so each row is launch + kernel + wait (the waits inflate small ops by a few
+  // µs; the point is to see where a step's time goes, host reads included).
+  private prof: Map<string, { calls: number; ms: number; bytes: number }> | null = null;
+  private startProfiling(): void {
+    const prof = new Map<string, { calls: number; ms: number; bytes: number }>();
+    this.prof = prof;
+    const rec = (name: string, t0: number, bytes = 0): void => {
+      let r = prof.get(name);
+      if (!r) prof.set(name, (r = { calls: 0, ms: 0, bytes: 0 }));
+      r.calls++; r.ms += performance.now() - t0; r.bytes += bytes;
+    };
+    const addon = this.addon;
+    const sync = addon.synchronize.bind(addon);
+    for (const kind of ['upload', 'download'] as const) {
+      const f = addon[kind].bind(addon);
+      (addon as unknown as Record<string, unknown>)[kind] = (ptr: number, a: Float32Array | Int32Array) => {
+        const t0 = performance.now(); f(ptr, a); rec(`(host ${kind})`, t0, a.byteLength);
+      };
+    }
+    const timed = ['gemm', 'fill', 'copy', 'scale', 'axpy', 'add', 'mul', 'activation', 'activationBackward', 'addBias',
+      'sumRows', 'sumCols', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
+      'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward', 'sumSquares', 'adam', 'attention',
+      'attentionBackward', 'swiglu', 'swigluBackward', 'groupedGemm', 'moeRoute', 'moePlan', 'moeCombine',
+      'moeCombineBackward', 'moeRouteBackward'];
+    for (const name of timed) {
+      const f = (this as unknown as Record<string, unknown>)[name];
+      (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        const t0 = performance.now();
+        const out = (f as (...a: unknown[]) => unknown).apply(this, args);
+        sync();
+        // GEMMs by shape: they are most of a step, and which shape is slow is the question.
+        const label = name === 'gemm' ? `gemm ${args[0] ? 't' : 'n'}${args[1] ? 't' : 'n'} ${args[2]}×${args[3]}×${args[4]}`
+          : name === 'groupedGemm' ? `groupedGemm ${args[0]} G${args[1]} n${args[3]} k${args[4]}` : name;
+        rec(label, t0);
+        return out;
+      };
+    }
+  }
+  /** Rows of the profile (HANDGRAD_CUDA_PROFILE=1), most expensive first; null when not profiling. */
+  profile(): { op: string; calls: number; ms: number; bytes: number }[] | null {
+    if (!this.prof) return null;
+    return [...this.prof].map(([op, r]) => ({ op, ...r })).sort((a, b) => b.ms - a.ms);
+  }
+  resetProfile(): void { this.prof?.clear(); }
 
   // ---- host mirrors ------------------------------------------------------------------------------
   /**
