@@ -109,6 +109,8 @@ interface MoeModel extends SequenceModel {
 }
 
 interface CudaLike extends Ops {
+  profile?(): { op: string; calls: number; ms: number; bytes: number }[] | null;
+  resetProfile?(): void;
   memory?(): { bytesInUse: number; peakBytes: number; totalDevice: number };
   synchronize?(): void;
   resetPeak?(): void;
@@ -173,6 +175,7 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
     for (let i = 0; i < 2; i++) { fill(); step(); }
     sync(ops);
     model.resetStats?.();
+    (ops as CudaLike).resetProfile?.();
     const budget = o.timeMs ?? (o.config === 'standard' ? 20_000 : o.config === 'small' ? 5_000 : 200);
     let steps = 0, ms = 0;
     while (steps < 1 || (o.steps !== undefined ? steps < o.steps : ms < budget)) {
@@ -191,6 +194,7 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
     for (const l of stats?.layers ?? []) { for (const r of l.routedPerExpert) routed += r; dropped += l.dropped; }
     progress(`${name}: ${steps} timed steps, ${Math.round(tokensPerSec)} tokens/s; decoding`);
 
+    printProfile(ops, `${name}: training, ${steps} steps`, steps);
     // Decode at batch 1 with the KV cache: 1-token prompt, warm-up, then timed tokens, greedy.
     const W = 8;
     const n = Math.max(1, Math.min(o.decodeTokens ?? 64, shape.context - W - 2));
@@ -200,10 +204,12 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
     const argmax = (a: Float64Array) => { let b = 0; for (let j = 1; j < a.length; j++) if (a[j] > a[b]) b = j; return b; };
     for (let i = 0; i < W; i++) { next[0] = argmax(logp); logp = model.nextLogProbs(next); }
     sync(ops);
+    (ops as CudaLike).resetProfile?.();
     const d0 = performance.now();
     for (let i = 0; i < n; i++) { next[0] = argmax(logp); logp = model.nextLogProbs(next); }
     sync(ops);
     const decodeMsPerToken = (performance.now() - d0) / n;
+    printProfile(ops, `${name}: decoding, ${n} tokens`, n);
     const expertMacs = stats ? stats.expertMacs : null, allExpertsMacs = stats ? stats.allExpertsMacs : null;
     return {
       opsName: ops.name,
@@ -218,6 +224,19 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
   } finally {
     ops.dispose();
   }
+}
+
+/** With HANDGRAD_CUDA_PROFILE=1 on the CUDA backend: where the time went, per step or token (stderr). */
+function printProfile(ops: Ops, what: string, per: number): void {
+  const rows = (ops as CudaLike).profile?.();
+  if (!rows) return;
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  const lines = [`profile (${what}; ms per ${what.includes('decod') ? 'token' : 'step'}, each op synchronised): total ${(total / per).toFixed(3)}`];
+  for (const r of rows.slice(0, 40)) {
+    lines.push(`  ${r.op.padEnd(40)} ${(r.ms / per).toFixed(3).padStart(9)} ms  ${(r.calls / per).toFixed(1).padStart(7)} calls` +
+      (r.bytes ? `  ${(r.bytes / per / 1024).toFixed(1)} KiB` : ''));
+  }
+  process.stderr.write(lines.join('\n') + '\n');
 }
 
 export async function benchMoe(opts: MoeBenchOptions): Promise<MoeBenchResult> {
