@@ -8,6 +8,8 @@
 #   check     node: every CUDA op against the reference backend (scripts/gpu-check.ts)
 #   peer      PyTorch peer of the standard MoE config (fp32 and bf16 autocast)
 #   bench     node: npx handgrad bench moe --device cuda --json (standard config)
+#   compare   node: one training step on CPU and GPU from the same weights (scripts/gpu-step-compare.ts)
+#   profile   node: bench moe with HANDGRAD_CUDA_PROFILE=1 (per-op times, each op synchronised)
 # Logs and JSON go to $OUT (when set) so they come back with the call.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -55,6 +57,15 @@ for s in "$@"; do
     bench)
       step "bench moe --device cuda"
       timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard ${BENCH_ARGS:-} --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
+      ;;
+    compare)
+      step "one training step, CPU vs GPU"
+      timeout 300 node --import tsx scripts/gpu-step-compare.ts ${COMPARE_ARGS:-} 2>&1 | tee "$OUT/step-compare.log" | tail -40 || status=1
+      ;;
+    profile)
+      step "profile (every op synchronised)"
+      HANDGRAD_CUDA_PROFILE=1 timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard --models moe \
+        --steps 3 --decode-tokens 16 --json 2>&1 | tee "$OUT/profile.log" | tail -100 || status=1
       ;;
     *) echo "unknown step $s"; status=2 ;;
   esac
