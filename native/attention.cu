@@ -696,34 +696,52 @@ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
 
 // Stages rows row0 … row0+63 of a [rows, D] view (row stride `stride` floats) as bf16 into
 // dst[64][D + 8]; rows at or past `limit` become zeros. The whole block cooperates; consecutive
-// threads take consecutive 16-byte chunks of a row (coalesced).
+// threads take consecutive 16-byte chunks of a row (coalesced). Split into load (global → registers)
+// and store (convert, registers → shared) so that a kernel can issue the next tile's loads before
+// the current tile's mma work and let them land meanwhile (kPipe below).
+template <int D>
+struct Stage {
+  static constexpr int C4 = D / 4, P = D + 8, N = kTcRows * C4 / kThreadsT;
+  static_assert(kTcRows * C4 % kThreadsT == 0, "D must be a multiple of 16");
+  float4 v[N];
+  __device__ __forceinline__ void load(const float* src, size_t stride, int row0, int limit, bool vec) {
+#pragma unroll
+    for (int u = 0; u < N; u++) {  // all loads first, so they are in flight together
+      const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4, g = row0 + r;
+      v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (g < limit) {
+        const float* s = src + static_cast<size_t>(g) * stride + c * 4;
+        if (vec) v[u] = *reinterpret_cast<const float4*>(s);
+        else v[u] = make_float4(s[0], s[1], s[2], s[3]);
+      }
+    }
+  }
+  __device__ __forceinline__ void store(uint16_t* dst) const {
+#pragma unroll
+    for (int u = 0; u < N; u++) {
+      const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4;
+      U2 w;
+      w.x = packBf16(v[u].x, v[u].y);
+      w.y = packBf16(v[u].z, v[u].w);
+      *reinterpret_cast<U2*>(dst + r * P + c * 4) = w;
+    }
+  }
+};
 template <int D>
 __device__ __forceinline__ void stageRows(uint16_t* dst, const float* src, size_t stride, int row0, int limit,
                                           bool vec) {
-  constexpr int C4 = D / 4, P = D + 8, N = kTcRows * C4 / kThreadsT;
-  static_assert(kTcRows * C4 % kThreadsT == 0, "D must be a multiple of 16");
-  float4 v[N];
-#pragma unroll
-  for (int u = 0; u < N; u++) {  // all loads first, so they are in flight together
-    const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4, g = row0 + r;
-    v[u] = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (g < limit) {
-      const float* s = src + static_cast<size_t>(g) * stride + c * 4;
-      if (vec) v[u] = *reinterpret_cast<const float4*>(s);
-      else v[u] = make_float4(s[0], s[1], s[2], s[3]);
-    }
-  }
-#pragma unroll
-  for (int u = 0; u < N; u++) {
-    const int idx = threadIdx.x + u * kThreadsT, r = idx / C4, c = idx - r * C4;
-    U2 w;
-    w.x = packBf16(v[u].x, v[u].y);
-    w.y = packBf16(v[u].z, v[u].w);
-    *reinterpret_cast<U2*>(dst + r * P + c * 4) = w;
-  }
+  Stage<D> st;
+  st.load(src, stride, row0, limit, vec);
+  st.store(dst);
 }
-
+// Pipe: prefetch the next tile into registers during the current one (D/8 float4 per operand and
+// thread, live across the mma work). That fits the register budget up to D = 64; wider heads would
+// spill, so they load at the top of each iteration instead. (Path mode 3 turns it off everywhere,
+// for timing comparisons.)
 template <int D>
+constexpr bool kPipe = D <= 64;
+
+template <int D, bool Pipe>
 __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   constexpr int P = D + 8, KD = D / 16, ND = D / 8;
   extern __shared__ float4 smem4[];
@@ -752,11 +770,24 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
 #pragma unroll
   for (int kk = 0; kk < KD; kk++)
     ldmatrixX4(qf[kk], Qs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+  Stage<D> pk, pv;
+  if (Pipe && kEnd > 0) {
+    pk.load(kBase, a.kvStride, 0, a.Tk, a.vec);
+    pv.load(vBase, a.kvStride, 0, a.Tk, a.vec);
+  }
   for (int k0 = 0; k0 < kEnd; k0 += kTcTile) {
+    if (!Pipe) {
+      pk.load(kBase, a.kvStride, k0, a.Tk, a.vec);
+      pv.load(vBase, a.kvStride, k0, a.Tk, a.vec);
+    }
     __syncthreads();  // every warp is done with the previous K/V tile
-    stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
-    stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
+    pk.store(Ks);
+    pv.store(Vs);
     __syncthreads();
+    if (Pipe && k0 + kTcTile < kEnd) {
+      pk.load(kBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
+      pv.load(vBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
+    }
     float s[8][4];
 #pragma unroll
     for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
@@ -848,7 +879,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   }
 }
 
-template <int D>
+template <int D, bool Pipe>
 __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
   constexpr int P = D + 8, KD = D / 16, ND = D / 8;
   extern __shared__ float4 smem4[];
@@ -876,16 +907,29 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
 #pragma unroll
     for (int e = 0; e < 4; e++) dv[n][e] = dk[n][e] = 0.f;
   const int iStart = a.causal ? max(0, k0 - a.qOffset) : 0;  // first query that sees key k0
+  Stage<D> pq, po;
+  if (Pipe && iStart < a.Tq) {
+    pq.load(qBase, a.qStride, iStart, a.Tq, a.vec);
+    po.load(oBase, a.oStride, iStart, a.Tq, a.vec);
+  }
   for (int i0 = iStart; i0 < a.Tq; i0 += kTcTile) {
+    if (!Pipe) {
+      pq.load(qBase, a.qStride, i0, a.Tq, a.vec);
+      po.load(oBase, a.oStride, i0, a.Tq, a.vec);
+    }
     __syncthreads();
-    stageRows<D>(Qs, qBase, a.qStride, i0, a.Tq, a.vec);
-    stageRows<D>(Os, oBase, a.oStride, i0, a.Tq, a.vec);
+    pq.store(Qs);
+    po.store(Os);
     if (threadIdx.x < kTcTile) {
       const int i = i0 + threadIdx.x;
       Ls[threadIdx.x] = i < a.Tq ? a.lse[static_cast<size_t>(bh) * a.Tq + i] * kLog2e : 0.f;
       Dr[threadIdx.x] = i < a.Tq ? a.rowD[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
     }
     __syncthreads();
+    if (Pipe && i0 + kTcTile < a.Tq) {
+      pq.load(qBase, a.qStride, i0 + kTcTile, a.Tq, a.vec);
+      po.load(oBase, a.oStride, i0 + kTcTile, a.Tq, a.vec);
+    }
     float st[8][4], dp[8][4];  // Sᵀ and dPᵀ: rows = this warp's 16 keys, columns = 64 queries
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -958,7 +1002,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
   }
 }
 
-template <int D>
+template <int D, bool Pipe>
 __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   constexpr int P = D + 8, KD = D / 16, ND = D / 8;
   extern __shared__ float4 smem4[];
@@ -988,11 +1032,24 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   float dq[ND][4];
 #pragma unroll
   for (int n = 0; n < ND; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
+  Stage<D> pk, pv;
+  if (Pipe && kEnd > 0) {
+    pk.load(kBase, a.kvStride, 0, a.Tk, a.vec);
+    pv.load(vBase, a.kvStride, 0, a.Tk, a.vec);
+  }
   for (int k0 = 0; k0 < kEnd; k0 += kTcTile) {
+    if (!Pipe) {
+      pk.load(kBase, a.kvStride, k0, a.Tk, a.vec);
+      pv.load(vBase, a.kvStride, k0, a.Tk, a.vec);
+    }
     __syncthreads();  // the first time this also publishes Qs and Os
-    stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
-    stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
+    pk.store(Ks);
+    pv.store(Vs);
     __syncthreads();
+    if (Pipe && k0 + kTcTile < kEnd) {
+      pk.load(kBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
+      pv.load(vBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
+    }
     float s[8][4], dp[8][4];
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -1053,24 +1110,27 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   }
 }
 
-template <int D>
+template <int D, bool Pipe>
 void launchTcForward(const Args& a) {
   const size_t smem = (kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t);
-  allowSmem(attnTcFwdKernel<D>, smem);
+  auto* kernel = attnTcFwdKernel<D, Pipe>;  // (a plain name for the host emulation's launch rewrite)
+  allowSmem(kernel, smem);
   dim3 grid((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
-  attnTcFwdKernel<D><<<grid, kThreadsT, smem>>>(a);
+  kernel<<<grid, kThreadsT, smem>>>(a);
 }
 
-template <int D>
+template <int D, bool Pipe>
 void launchTcBackward(const Args& a) {
   const size_t smemKV = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t) + 2 * kTcTile * sizeof(float);
-  allowSmem(attnTcBwdKVKernel<D>, smemKV);
+  auto* kernelKV = attnTcBwdKVKernel<D, Pipe>;
+  allowSmem(kernelKV, smemKV);
   dim3 gridKV((a.Tk + kTcRows - 1) / kTcRows, a.B * a.H);
-  if (a.Tk > 0) attnTcBwdKVKernel<D><<<gridKV, kThreadsT, smemKV>>>(a);
+  if (a.Tk > 0) kernelKV<<<gridKV, kThreadsT, smemKV>>>(a);
   const size_t smemQ = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t);
-  allowSmem(attnTcBwdQKernel<D>, smemQ);
+  auto* kernelQ = attnTcBwdQKernel<D, Pipe>;
+  allowSmem(kernelQ, smemQ);
   dim3 gridQ((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
-  attnTcBwdQKernel<D><<<gridQ, kThreadsT, smemQ>>>(a);
+  kernelQ<<<gridQ, kThreadsT, smemQ>>>(a);
 }
 
 template <int DV>
@@ -1095,14 +1155,25 @@ void launchBackward(const Args& a) {
   attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
 }
 
+int gPathMode = 0;  // 0 automatic, 1 fp32 kernels only, 2 tensor cores wherever D allows, 3 as 2 without prefetch
+
+template <int D>
+void tcForward(const Args& a) {
+  if (gPathMode == 3) launchTcForward<D, false>(a);
+  else launchTcForward<D, kPipe<D>>(a);
+}
+template <int D>
+void tcBackward(const Args& a) {
+  if (gPathMode == 3) launchTcBackward<D, false>(a);
+  else launchTcBackward<D, kPipe<D>>(a);
+}
+
 // float4 staging needs 16-byte aligned row starts: every base pointer and every row stride.
 bool vecOk(const AttentionShape& s, std::initializer_list<const float*> ptrs) {
   for (const float* p : ptrs)
     if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
   return s.qStride % 4 == 0 && s.kvStride % 4 == 0 && s.oStride % 4 == 0;
 }
-
-int gPathMode = 0;  // 0 automatic, 1 fp32 kernels only, 2 tensor cores wherever D allows
 
 }  // namespace
 
@@ -1112,7 +1183,7 @@ bool attentionUsesTensorCores(const AttentionShape& s) {
   if (s.D % 16 != 0 || s.D < 16 || s.D > kMaxD || gPathMode == 1) return false;
   // Decoding (a handful of query rows) stays on the fp32 row kernel: a 64-row tile would be
   // almost all padding, and the decode kernel spreads the keys over a whole block instead.
-  return gPathMode == 2 || s.Tq > 4;
+  return gPathMode >= 2 || s.Tq > 4;
 }
 
 void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse,
@@ -1123,14 +1194,14 @@ void attentionForward(const float* q, const float* k, const float* v, float* out
   if (attentionUsesTensorCores(s)) {
     a.vec = vecOk(s, {q, k, v});
     switch (s.D) {
-      case 16: launchTcForward<16>(a); break;
-      case 32: launchTcForward<32>(a); break;
-      case 48: launchTcForward<48>(a); break;
-      case 64: launchTcForward<64>(a); break;
-      case 80: launchTcForward<80>(a); break;
-      case 96: launchTcForward<96>(a); break;
-      case 112: launchTcForward<112>(a); break;
-      default: launchTcForward<128>(a); break;
+      case 16: tcForward<16>(a); break;
+      case 32: tcForward<32>(a); break;
+      case 48: tcForward<48>(a); break;
+      case 64: tcForward<64>(a); break;
+      case 80: tcForward<80>(a); break;
+      case 96: tcForward<96>(a); break;
+      case 112: tcForward<112>(a); break;
+      default: tcForward<128>(a); break;
     }
     return;
   }
@@ -1165,14 +1236,14 @@ void attentionBackward(const float* q, const float* k, const float* v, const flo
   if (attentionUsesTensorCores(s)) {
     a.vec = vecOk(s, {q, k, v, dout});
     switch (s.D) {
-      case 16: launchTcBackward<16>(a); break;
-      case 32: launchTcBackward<32>(a); break;
-      case 48: launchTcBackward<48>(a); break;
-      case 64: launchTcBackward<64>(a); break;
-      case 80: launchTcBackward<80>(a); break;
-      case 96: launchTcBackward<96>(a); break;
-      case 112: launchTcBackward<112>(a); break;
-      default: launchTcBackward<128>(a); break;
+      case 16: tcBackward<16>(a); break;
+      case 32: tcBackward<32>(a); break;
+      case 48: tcBackward<48>(a); break;
+      case 64: tcBackward<64>(a); break;
+      case 80: tcBackward<80>(a); break;
+      case 96: tcBackward<96>(a); break;
+      case 112: tcBackward<112>(a); break;
+      default: tcBackward<128>(a); break;
     }
     return;
   }

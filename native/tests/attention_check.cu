@@ -13,7 +13,8 @@
 
 using handgrad::AttentionShape;
 // Defined in attention.cu (test hooks, not part of kernels.h): path mode 0 automatic, 1 fp32 kernels
-// only, 2 tensor cores wherever D allows; and which path a shape takes under the current mode.
+// only, 2 tensor cores wherever D allows, 3 as 2 without the register prefetch of the next tile;
+// and which path a shape takes under the current mode.
 namespace handgrad {
 void attentionSetPath(int mode);
 bool attentionUsesTensorCores(const AttentionShape& s);
@@ -337,9 +338,11 @@ static void timeStandard() {
     else
       std::printf("TIME %-52s %9.2f us\n", what, per * 1e3);
   };
-  for (int path : {1, 0}) {  // the fp32 kernels, then whatever the dispatcher picks (tensor cores)
+  // The fp32 kernels, the tensor-core kernels without prefetch, then what the dispatcher picks
+  // (tensor cores with prefetch).
+  for (int path : {1, 3, 0}) {
     handgrad::attentionSetPath(path);
-    const char* tag = path == 1 ? "[fp32]" : "[auto]";
+    const char* tag = path == 1 ? "[fp32]" : path == 3 ? "[tc, no prefetch]" : "[auto]";
     char label[96];
     std::snprintf(label, sizeof label, "forward  B=32 H=8 T=256 D=64 causal %s", tag);
     timeIt(label, 20, fwdFlops, [&] { handgrad::attentionForward(qkv, qkv + C, qkv + 2 * C, out, lse, s); });
@@ -399,6 +402,8 @@ int main() {
   runCase("B1 H2 T80 D48 causal [tc]", 1, 2, 48, 80, 80, true, 0, false, true, 2);
   runCase("B1 H2 T65 D128 causal fused-3C [tc]", 1, 2, 128, 65, 65, true, 0, true, true, 2);
   runCase("B1 H2 Tq3 Tk50 D64 causal qOffset47 [tc]", 1, 2, 64, 3, 50, true, 47, false, true, 2);
+  runCase("B1 H2 T150 D64 causal fused-3C [tc no prefetch]", 1, 2, 64, 150, 150, true, 0, true, true, 3);
+  runCase("B2 H1 Tq70 Tk200 D32 non-causal [tc no prefetch]", 2, 1, 32, 70, 200, false, 0, false, true, 3);
 #ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: too slow there, and its timings mean nothing
   runCase("B1 H1 Tq1 Tk13000 D64 (tiled path)", 1, 1, 64, 1, 13000, true, 12999, false);
   timeStandard();
