@@ -125,6 +125,28 @@ describe('row-sparse optimizer updates', () => {
     });
   }
 
+  it('every row touched: one dense kernel call, the same result as the per-row lazy step', () => {
+    for (const kind of ['adam', 'momentum'] as const) {
+      const all = Array.from({ length: 10 }, (_, i) => 9 - i);
+      const a = setup(ref, all), b = setup(ref, all);
+      const make = () => (kind === 'adam' ? new Adam(ref, { weightDecay: 0.01 }) : new Sgd(ref, { momentum: 0.9 }));
+      const oa = make(), ob = make();
+      // b: the same gradient, but with the dense path taken because `rows` is absent.
+      const pb: ParamRef = { value: b.p.value, grad: b.p.grad };
+      let calls = 0;
+      const spy = new Proxy(ref, { get: (t, k) => (k === 'adam' || k === 'axpy' || k === 'scale'
+        ? (...args: unknown[]) => { calls++; return (t as unknown as Record<string, (...x: unknown[]) => unknown>)[k as string](...args); }
+        : (t as unknown as Record<string | symbol, unknown>)[k]) });
+      (oa as unknown as { ops: Ops }).ops = spy as Ops;
+      oa.step([a.p], 0.05);
+      ob.step([pb], 0.05);
+      expect(Array.from(a.p.value.data), kind).toEqual(Array.from(b.p.value.data));
+      expect(a.p.rows!.count).toBe(0);
+      expect(calls, `${kind}: kernel calls`).toBeGreaterThan(0);
+      expect(calls, `${kind}: kernel calls`).toBeLessThanOrEqual(3); // not one per row
+    }
+  });
+
   it('SGD with momentum updates only the touched rows (and their velocity)', () => {
     const { p, V, D } = setup(ref, [1, 3]);
     const w0 = Array.from(p.value.data);
