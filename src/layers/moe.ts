@@ -164,7 +164,8 @@ export class MixtureOfExperts {
   balanceLoss = 0;
   zLoss = 0;
   get auxLoss(): number { return this.balanceLoss + this.zLoss; }
-  /** Per expert, the kept assignments of the last forward pass. */
+  /** Per expert, the kept assignments of the last forward pass that read them back (every forward
+   *  except an uncounted dropless one — sampling — which skips the host read). */
   readonly lastCounts: Int32Array;
   /** Per expert, the assignments before dropping of the last forward pass. */
   readonly lastRouted: Int32Array;
@@ -290,6 +291,7 @@ export class MixtureOfExperts {
    * x: [n, C] → y: [n, C] (overwrites; y may not alias x). Sets balanceLoss and zLoss and, with
    * `count` (default true), the counters. `dropless` ignores the capacity (inference: a token's
    * output must not depend on which other tokens share its batch, e.g. KV-cached decoding).
+   * dropless and not count together mean sampling: no auxiliary losses (0) and no host read.
    */
   forward(x: Tensor, y: Tensor, n: number, opts: { count?: boolean; dropless?: boolean } = {}): void {
     const { ops, numExperts: E, topK: k, dim: C, hidden: F } = this;
@@ -315,6 +317,17 @@ export class MixtureOfExperts {
     ops.moeRoute(logits, probs, lse, topIdx, topGate, n, E, k, this.renormalize);
     const cap = opts.dropless || this.capacityFactor === null ? -1 : this.capacity(n);
     ops.moePlan(topIdx, n, E, k, cap, slot, rowToken, this.offsets, this.routed);
+    if (opts.dropless && !count) {
+      // Sampling (dropless, uncounted): every assignment is kept, so S = n·k is known without a
+      // host read, and the auxiliary losses are not needed. No synchronisation at all: on a GPU a
+      // decoded token then costs launches only (the grouped GEMM reads the offsets on the device).
+      this.kept = n * k;
+      const yd = this.expertForward(x, n, null);
+      ops.moeCombine(yd, slot, topGate, y, n, k, C);
+      this.balanceLoss = 0;
+      this.zLoss = 0;
+      return;
+    }
     // The one host read per forward: E + 1 offsets and E routed counts (counters, balance loss, S).
     const off = this.offsets.data, rt = this.routed.data;
     for (let e = 0; e < E; e++) { this.lastCounts[e] = off[e + 1] - off[e]; this.lastRouted[e] = rt[e]; }

@@ -78,9 +78,17 @@ describe('mixture of experts (ops interface)', () => {
     expect(cap.moe.counters.dropped).toBeGreaterThan(0);
     expect(Math.max(...cap.moe.lastCounts)).toBeLessThanOrEqual(2);
     expect(cap.moe.counters.dropped).toBe(16 - cap.moe.lastCounts.reduce((a, b) => a + b, 0));
-    // dropless at inference, same layer: every assignment kept.
-    cap.moe.forward(cap.x, cap.y, 8, { dropless: true, count: false });
+    // dropless, same layer: every assignment kept.
+    cap.moe.forward(cap.x, cap.y, 8, { dropless: true });
     expect(cap.moe.lastCounts.reduce((a, b) => a + b, 0)).toBe(16);
+    // Sampling (dropless, uncounted) skips the host read of the counts (lastCounts is left as it
+    // was; on a GPU a decoded token then never synchronises) and the auxiliary losses.
+    const y0 = Array.from(cap.y.data);
+    cap.moe.lastCounts.fill(-1);
+    cap.moe.forward(cap.x, cap.y, 8, { dropless: true, count: false });
+    expect(Array.from(cap.moe.lastCounts)).toEqual(new Array(cap.moe.lastCounts.length).fill(-1));
+    expect(cap.moe.auxLoss).toBe(0);
+    expect(Array.from(cap.y.data)).toEqual(y0); // the same output as the counted dropless forward
     const free = setup({ topK: 2 }, 8);
     free.moe.forward(free.x, free.y, 8);
     expect(free.moe.counters.dropped).toBe(0);
