@@ -166,6 +166,11 @@ export interface Ops {
   /** Σ x²: the building block of gradient-norm clipping. Accumulates in double precision. */
   sumSquares(x: Tensor): number;
   /**
+   * Optional: Σ over all of xs of sumSquares(x), in one go. A backend where every number returned
+   * costs a synchronisation (CUDA) provides it so that clipping waits once, not once per tensor.
+   */
+  sumSquaresMany?(xs: readonly Tensor[]): number;
+  /**
    * One Adam/AdamW step over param, grad, and the moment buffers m and v (all the same size),
    * with bias correction: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), θ −= lr · m̂ / (√v̂ + eps).
    */

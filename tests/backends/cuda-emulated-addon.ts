@@ -121,6 +121,7 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
     embeddingBackward: (d: number, ids: number, tab: number, n: number, dim: number) =>
       ref.embeddingBackward(T(d, n * dim), I(ids, n), T(tab, Math.floor(rest(tab) / dim) * dim), n, dim),
     sumSquares: (x: number, n: number) => ref.sumSquares(T(x, n)),
+    sumSquaresList: (list: Float64Array) => { let s = 0; for (let i = 0; i < list.length; i += 2) s += ref.sumSquares(T(list[i], list[i + 1])); return s; },
     adam: (w: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number,
       decoupled: boolean, step: number) =>
       ref.adam(T(w, n), T(g, n), T(m, n), T(v, n), { lr: f(lr), beta1: f(b1), beta2: f(b2), eps: f(eps), weightDecay: f(wd), decoupled, step }),

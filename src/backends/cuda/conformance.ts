@@ -273,6 +273,13 @@ export function conformanceCases(): ConformanceCase[] {
       const x = h.rand(n); const [a, b] = h.both((o, t) => o.sumSquares(t(x))); h.compareNum('Σx²', a, b);
     }
   });
+  add('sumSquaresMany (one synchronisation over many tensors)', FP32, (h) => {
+    const xs = [1, 33, 4097, 100_003].filter((n) => !h.skip(n)).map((n) => h.rand(n));
+    h.shape = `${xs.length} tensors`;
+    // The reference has no sumSquaresMany: the sum of its sumSquares is the specification.
+    const [a, b] = h.both((o, t) => (o.sumSquaresMany ? o.sumSquaresMany(xs.map((x) => t(x))) : xs.reduce((s, x) => s + o.sumSquares(t(x)), 0)));
+    h.compareNum('Σ Σx²', a, b);
+  });
   for (const decoupled of [false, true]) {
     add(decoupled ? 'adam (AdamW, decoupled decay)' : 'adam (L2 decay)', FP32, (h) => forSizes(h, (n, u) => {
       const w = randMaybeView(h, n, u), g = h.rand(n), m = h.rand(n, -0.1, 0.1), v = h.rand(n, 0, 0.01);

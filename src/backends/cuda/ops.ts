@@ -160,7 +160,7 @@ export class CudaOps implements Ops {
     }
     const timed = ['gemm', 'fill', 'copy', 'scale', 'axpy', 'add', 'mul', 'activation', 'activationBackward', 'addBias',
       'sumRows', 'sumCols', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
-      'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward', 'sumSquares', 'adam', 'attention',
+      'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward', 'sumSquares', 'sumSquaresMany', 'adam', 'attention',
       'attentionBackward', 'swiglu', 'swigluBackward', 'groupedGemm', 'moeRoute', 'moePlan', 'moeCombine',
       'moeCombineBackward', 'moeRouteBackward'];
     for (const name of timed) {
@@ -422,6 +422,15 @@ export class CudaOps implements Ops {
 
   // ---- optimisation ------------------------------------------------------------------------------
   sumSquares(x: Tensor): number { return this.k.sumSquares(this.r(x), x.size) as number; }
+  /** Σ over every tensor of Σ x², with one synchronisation (see Ops.sumSquaresMany). */
+  sumSquaresMany(xs: readonly Tensor[]): number {
+    if (typeof this.k.sumSquaresList !== 'function') { let s = 0; for (const x of xs) s += this.sumSquares(x); return s; }
+    if (this.listBuf.length < 2 * xs.length) this.listBuf = new Float64Array(2 * xs.length);
+    const list = this.listBuf;
+    for (let i = 0; i < xs.length; i++) { list[2 * i] = this.r(xs[i]); list[2 * i + 1] = xs[i].size; }
+    return this.k.sumSquaresList(list.length === 2 * xs.length ? list : list.subarray(0, 2 * xs.length) as never) as number;
+  }
+  private listBuf = new Float64Array(0);
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
     same('adam', 'param', param, 'grad', grad); same('adam', 'param', param, 'm', m); same('adam', 'param', param, 'v', v);
     if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adam: step must be a positive integer, got ${p.step}`);
