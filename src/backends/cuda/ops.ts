@@ -428,7 +428,8 @@ export class CudaOps implements Ops {
     if (this.listBuf.length < 2 * xs.length) this.listBuf = new Float64Array(2 * xs.length);
     const list = this.listBuf;
     for (let i = 0; i < xs.length; i++) { list[2 * i] = this.r(xs[i]); list[2 * i + 1] = xs[i].size; }
-    return this.k.sumSquaresList(list.length === 2 * xs.length ? list : list.subarray(0, 2 * xs.length) as never) as number;
+    const fn = this.k.sumSquaresList as unknown as (l: Float64Array) => number;
+    return fn(list.length === 2 * xs.length ? list : list.subarray(0, 2 * xs.length));
   }
   private listBuf = new Float64Array(0);
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
