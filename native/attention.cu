@@ -761,6 +761,9 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   const int vis0 = row0 < a.Tq ? visibleKeys(a, row0) : 0;
   const int vis1 = row1 < a.Tq ? visibleKeys(a, row1) : 0;
   const float sc = a.scale * kLog2e;
+  // Keys any row of this warp sees: key n-tiles (8 keys) past it are skipped (causal diagonal,
+  // ragged Tk); their scores stay 0 and the mask below gives them p = 0 as before.
+  const int warpVis = q0 + warp * 16 < a.Tq ? visibleKeys(a, min(a.Tq - 1, q0 + warp * 16 + 15)) : 0;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;
   float o[ND][4];
 #pragma unroll
@@ -788,6 +791,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
       pk.load(kBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
       pv.load(vBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
     }
+    const int nt = min(8, (max(0, warpVis - k0) + 7) / 8);  // live key n-tiles (warp-uniform)
     float s[8][4];
 #pragma unroll
     for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
@@ -795,6 +799,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
     for (int kk = 0; kk < KD; kk++)
 #pragma unroll
       for (int j = 0; j < 8; j += 2) {  // keys as [n][k]: (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+        if (j >= nt) continue;
         uint32_t r[4];
         ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
         mma16816(s[j], qf[kk], r[0], r[1]);
@@ -845,6 +850,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
     // O += P·V: the accumulators of key n-tiles 2t, 2t+1 are the A fragment of k-step t.
 #pragma unroll
     for (int t = 0; t < 4; t++) {
+      if (2 * t >= nt) continue;  // p = 0 for all 16 keys
       uint32_t pa[4];
       pa[0] = packBf16(s[2 * t][0], s[2 * t][1]);
       pa[1] = packBf16(s[2 * t][2], s[2 * t][3]);
@@ -930,6 +936,13 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
       pq.load(qBase, a.qStride, i0 + kTcTile, a.Tq, a.vec);
       po.load(oBase, a.oStride, i0 + kTcTile, a.Tq, a.vec);
     }
+    // Query n-tiles (8 queries) that can see at least one of this warp's keys; the others (causal
+    // diagonal, rows past Tq, a warp with no keys) skip their mma work and get p = dS = 0 below.
+    const int kmin = k0 + warp * 16;
+    unsigned live = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+      if (kmin < a.Tk && i0 + 8 * j < a.Tq && (!a.causal || i0 + 8 * j + 8 + a.qOffset > kmin)) live |= 1u << j;
     float st[8][4], dp[8][4];  // Sᵀ and dPᵀ: rows = this warp's 16 keys, columns = 64 queries
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -942,6 +955,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
       ldmatrixX4(vf, Vs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
 #pragma unroll
       for (int j = 0; j < 8; j += 2) {
+        if (!(live & (3u << j))) continue;
         uint32_t r[4];
         ldmatrixX4(r, Qs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
         mma16816(st[j], kf, r[0], r[1]);
@@ -966,6 +980,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
     // dV += Pᵀ·dO, dK += dSᵀ·Q (k = queries): dO and Q as [k][n], transposed on load.
 #pragma unroll
     for (int t = 0; t < 4; t++) {
+      if (!(live & (3u << (2 * t)))) continue;
       uint32_t pa[4], sa[4];
       pa[0] = packBf16(st[2 * t][0], st[2 * t][1]);
       pa[1] = packBf16(st[2 * t][2], st[2 * t][3]);
@@ -1029,6 +1044,8 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   const float D1 = in1 ? a.rowD[static_cast<size_t>(bh) * a.Tq + row1] : 0.f;
   const float sc = a.scale * kLog2e;
   const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kTcRows - 1));
+  // As in the forward: key n-tiles past what this warp's rows see skip their mma work.
+  const int warpVis = q0 + warp * 16 < a.Tq ? visibleKeys(a, min(a.Tq - 1, q0 + warp * 16 + 15)) : 0;
   float dq[ND][4];
 #pragma unroll
   for (int n = 0; n < ND; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
@@ -1050,6 +1067,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
       pk.load(kBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
       pv.load(vBase, a.kvStride, k0 + kTcTile, a.Tk, a.vec);
     }
+    const int nt = min(8, (max(0, warpVis - k0) + 7) / 8);  // live key n-tiles (warp-uniform)
     float s[8][4], dp[8][4];
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -1062,6 +1080,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
       ldmatrixX4(of, Os + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
 #pragma unroll
       for (int j = 0; j < 8; j += 2) {
+        if (j >= nt) continue;
         uint32_t r[4];
         ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
         mma16816(s[j], qf, r[0], r[1]);
@@ -1083,6 +1102,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
     // dQ += dS·K (k = keys): K as [k][n], transposed on load.
 #pragma unroll
     for (int t = 0; t < 4; t++) {
+      if (2 * t >= nt) continue;  // dS = 0 for all 16 keys
       uint32_t sa[4];
       sa[0] = packBf16(dp[2 * t][0], dp[2 * t][1]);
       sa[1] = packBf16(dp[2 * t][2], dp[2 * t][3]);
@@ -1122,7 +1142,10 @@ void launchTcForward(const Args& a) {
 template <int D, bool Pipe>
 void launchTcBackward(const Args& a) {
   const size_t smemKV = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t) + 2 * kTcTile * sizeof(float);
-  auto* kernelKV = attnTcBwdKVKernel<D, Pipe>;
+  // The dK/dV kernel holds two accumulator sets (dK, dV) besides Sᵀ and dPᵀ: with the prefetch
+  // registers on top it spills from D = 64 on (ptxas: 255 registers, 40 bytes), so it prefetches
+  // only for D ≤ 32.
+  auto* kernelKV = attnTcBwdKVKernel<D, Pipe && (D <= 32)>;
   allowSmem(kernelKV, smemKV);
   dim3 gridKV((a.Tk + kTcRows - 1) / kTcRows, a.B * a.H);
   if (a.Tk > 0) kernelKV<<<gridKV, kThreadsT, smemKV>>>(a);
