@@ -67,6 +67,29 @@ for s in "$@"; do
       HANDGRAD_CUDA_PROFILE=1 timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard --models moe \
         --steps 3 --decode-tokens 16 --json 2>&1 | tee "$OUT/profile.log" | tail -100 || status=1
       ;;
+    leg)
+      # One leg of the long GPU training run (issue #8): starts runs/gpu-long, or resumes it, until the
+      # run's total time reaches LEG_TOTAL (e.g. 4m, 8m, …). The data travels in .device/data.
+      step "long run: leg to ${LEG_TOTAL:-4m} in total"
+      export HANDGRAD_DATA=$PWD/.device/data
+      if [ -f runs/gpu-long/state.json ]; then
+        timeout 590 node bin/handgrad.mjs train --resume runs/gpu-long --time "${LEG_TOTAL:-4m}" 2>&1 | tee -a "$OUT/long-run.log" | grep -v "validation loss" | tail -8 || status=1
+      else
+        timeout 590 node bin/handgrad.mjs train moe --device cuda --data tinystories --vocab-size 4096 --context 256 --seq 256 \
+          --d-model 512 --layers 8 --heads 8 --experts 8 --top-k 2 --expert-hidden 1024 --batch 32 --steps ${LEG_STEPS:-20000} \
+          --time "${LEG_TOTAL:-4m}" --val-every ${LEG_VAL_EVERY:-250} --checkpoint-every 2m --seed 1 --out runs/gpu-long \
+          2>&1 | tee -a "$OUT/long-run.log" | grep -v "validation loss" | tail -8 || status=1
+      fi
+      cp runs/gpu-long/metrics.jsonl "$OUT/" 2>/dev/null
+      ;;
+    stories)
+      step "sample stories from the long run"
+      for seed in 1 2 3; do
+        timeout 60 node bin/handgrad.mjs sample runs/gpu-long --device cuda --temperature 0.8 --top-k 40 --length 300 --seed $seed 2>&1 | tee -a "$OUT/stories.txt"
+        echo "-----" | tee -a "$OUT/stories.txt"
+      done
+      timeout 60 node bin/handgrad.mjs plot runs/gpu-long 2>&1 | tail -3; cp runs/gpu-long/*.svg "$OUT/" 2>/dev/null; ls "$OUT"
+      ;;
     *) echo "unknown step $s"; status=2 ;;
   esac
 done
