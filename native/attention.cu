@@ -1,12 +1,21 @@
 // Fused causal / non-causal attention, forward and backward, flash-style: no Tq×Tk matrix ever
 // reaches global memory. Semantics: Ops.attention / Ops.attentionBackward in src/ops/types.ts,
-// specified by src/backends/reference/transformer-ops.ts. fp32 throughout (SIMT FMA).
+// specified by src/backends/reference/transformer-ops.ts.
 //
-// Layout: query row (b, i) of head h starts at q + (b·Tq + i)·qStride + h·D, key/value row (b, j) at
+// Two implementations, picked per call in attentionForward / attentionBackward:
+//  * tensor cores (section "tensor-core path" below): head width D a multiple of 16 up to 128 and
+//    more than 4 query rows, i.e. training and prefill. mma.sync bf16 products with fp32
+//    accumulation and fp32 softmax statistics: bf16-level accuracy (normwise relative error a few
+//    1e-3 against an fp64 reference, native/tests/attention_check.cu).
+//  * fp32 SIMT FMA (the kernels right below): every other D, and decoding (Tq ≤ 4). Accurate to
+//    fp32 rounding.
+// attentionSetPath (a test hook, not in kernels.h) can force either for checks and timings.
+//
+// Layout (both paths): query row (b, i) of head h starts at q + (b·Tq + i)·qStride + h·D, key/value row (b, j) at
 // (b·Tk + j)·kvStride + h·D, so q, k, v (and dq, dk, dv) may be views into one fused [rows, 3C]
 // buffer. lse and the backward's rowsum term are [B, H, Tq].
 //
-// Work split. Every kernel gives one warp a few rows of its own side and lets the 32 lanes walk the
+// fp32 work split. Every kernel gives one warp a few rows of its own side and lets the 32 lanes walk the
 // other side 32 rows at a time: for a score tile, lane l owns key (or query) l and computes full
 // dot products against rows held in shared memory; for the weighted sums, lane l owns output
 // columns l, l+32, … (D ≤ 128 → at most 4 per lane, DV below) and the 32 probabilities are
@@ -694,15 +703,15 @@ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
 }
 #endif
 
-// Stages rows row0 … row0+63 of a [rows, D] view (row stride `stride` floats) as bf16 into
-// dst[64][D + 8]; rows at or past `limit` become zeros. The whole block cooperates; consecutive
+// Stages rows row0 … row0+R−1 (R = 64 unless given) of a [rows, D] view (row stride `stride` floats) as bf16 into
+// dst[R][D + 8]; rows at or past `limit` become zeros. The whole block cooperates; consecutive
 // threads take consecutive 16-byte chunks of a row (coalesced). Split into load (global → registers)
 // and store (convert, registers → shared) so that a kernel can issue the next tile's loads before
 // the current tile's mma work and let them land meanwhile (kPipe below).
-template <int D>
+template <int D, int R = kTcRows>
 struct Stage {
-  static constexpr int C4 = D / 4, P = D + 8, N = kTcRows * C4 / kThreadsT;
-  static_assert(kTcRows * C4 % kThreadsT == 0, "D must be a multiple of 16");
+  static constexpr int C4 = D / 4, P = D + 8, N = R * C4 / kThreadsT;
+  static_assert(R * C4 % kThreadsT == 0, "D must be a multiple of 16 (of 32 with R = 32)");
   float4 v[N];
   __device__ __forceinline__ void load(const float* src, size_t stride, int row0, int limit, bool vec) {
 #pragma unroll
@@ -885,16 +894,18 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   }
 }
 
-template <int D, bool Pipe>
+// QT: query rows per tile (64; 32 for D ≥ 96, where Sᵀ and dPᵀ of 64 queries next to the dK, dV
+// accumulators would spill).
+template <int D, bool Pipe, int QT>
 __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
-  constexpr int P = D + 8, KD = D / 16, ND = D / 8;
+  constexpr int P = D + 8, KD = D / 16, ND = D / 8, NJ = QT / 8;
   extern __shared__ float4 smem4[];
   uint16_t* Ks = reinterpret_cast<uint16_t*>(smem4);
   uint16_t* Vs = Ks + kTcRows * P;
   uint16_t* Qs = Vs + kTcRows * P;
-  uint16_t* Os = Qs + kTcTile * P;  // dO
-  float* Ls = reinterpret_cast<float*>(Os + kTcTile * P);  // lse · log2 e
-  float* Dr = Ls + kTcTile;                                // rowsum(dO ⊙ O)
+  uint16_t* Os = Qs + QT * P;  // dO
+  float* Ls = reinterpret_cast<float*>(Os + QT * P);  // lse · log2 e
+  float* Dr = Ls + QT;                                // rowsum(dO ⊙ O)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
   const int k0 = blockIdx.x * kTcRows;
@@ -913,12 +924,12 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
 #pragma unroll
     for (int e = 0; e < 4; e++) dv[n][e] = dk[n][e] = 0.f;
   const int iStart = a.causal ? max(0, k0 - a.qOffset) : 0;  // first query that sees key k0
-  Stage<D> pq, po;
+  Stage<D, QT> pq, po;
   if (Pipe && iStart < a.Tq) {
     pq.load(qBase, a.qStride, iStart, a.Tq, a.vec);
     po.load(oBase, a.oStride, iStart, a.Tq, a.vec);
   }
-  for (int i0 = iStart; i0 < a.Tq; i0 += kTcTile) {
+  for (int i0 = iStart; i0 < a.Tq; i0 += QT) {
     if (!Pipe) {
       pq.load(qBase, a.qStride, i0, a.Tq, a.vec);
       po.load(oBase, a.oStride, i0, a.Tq, a.vec);
@@ -926,26 +937,26 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
     __syncthreads();
     pq.store(Qs);
     po.store(Os);
-    if (threadIdx.x < kTcTile) {
+    if (threadIdx.x < QT) {
       const int i = i0 + threadIdx.x;
       Ls[threadIdx.x] = i < a.Tq ? a.lse[static_cast<size_t>(bh) * a.Tq + i] * kLog2e : 0.f;
       Dr[threadIdx.x] = i < a.Tq ? a.rowD[static_cast<size_t>(bh) * a.Tq + i] : 0.f;
     }
     __syncthreads();
-    if (Pipe && i0 + kTcTile < a.Tq) {
-      pq.load(qBase, a.qStride, i0 + kTcTile, a.Tq, a.vec);
-      po.load(oBase, a.oStride, i0 + kTcTile, a.Tq, a.vec);
+    if (Pipe && i0 + QT < a.Tq) {
+      pq.load(qBase, a.qStride, i0 + QT, a.Tq, a.vec);
+      po.load(oBase, a.oStride, i0 + QT, a.Tq, a.vec);
     }
     // Query n-tiles (8 queries) that can see at least one of this warp's keys; the others (causal
     // diagonal, rows past Tq, a warp with no keys) skip their mma work and get p = dS = 0 below.
     const int kmin = k0 + warp * 16;
     unsigned live = 0;
 #pragma unroll
-    for (int j = 0; j < 8; j++)
+    for (int j = 0; j < NJ; j++)
       if (kmin < a.Tk && i0 + 8 * j < a.Tq && (!a.causal || i0 + 8 * j + 8 + a.qOffset > kmin)) live |= 1u << j;
-    float st[8][4], dp[8][4];  // Sᵀ and dPᵀ: rows = this warp's 16 keys, columns = 64 queries
+    float st[NJ][4], dp[NJ][4];  // Sᵀ and dPᵀ: rows = this warp's 16 keys, columns = QT queries
 #pragma unroll
-    for (int j = 0; j < 8; j++)
+    for (int j = 0; j < NJ; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) st[j][e] = dp[j][e] = 0.f;
 #pragma unroll
@@ -954,7 +965,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
       ldmatrixX4(kf, Ks + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
       ldmatrixX4(vf, Vs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
 #pragma unroll
-      for (int j = 0; j < 8; j += 2) {
+      for (int j = 0; j < NJ; j += 2) {
         if (!(live & (3u << j))) continue;
         uint32_t r[4];
         ldmatrixX4(r, Qs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
@@ -967,7 +978,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
     }
     // Pᵀ (into st) and dSᵀ (into dp); query rows past Tq fail `i < Tq` and get zeros.
 #pragma unroll
-    for (int j = 0; j < 8; j++)
+    for (int j = 0; j < NJ; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int col = j * 8 + c2 + (e & 1), i = i0 + col;
@@ -979,7 +990,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
       }
     // dV += Pᵀ·dO, dK += dSᵀ·Q (k = queries): dO and Q as [k][n], transposed on load.
 #pragma unroll
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < NJ / 2; t++) {
       if (!(live & (3u << (2 * t)))) continue;
       uint32_t pa[4], sa[4];
       pa[0] = packBf16(st[2 * t][0], st[2 * t][1]);
@@ -1141,11 +1152,12 @@ void launchTcForward(const Args& a) {
 
 template <int D, bool Pipe>
 void launchTcBackward(const Args& a) {
-  const size_t smemKV = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t) + 2 * kTcTile * sizeof(float);
+  constexpr int QT = D >= 96 ? 32 : 64;
+  const size_t smemKV = (2 * kTcRows + 2 * QT) * (D + 8) * sizeof(uint16_t) + 2 * QT * sizeof(float);
   // The dK/dV kernel holds two accumulator sets (dK, dV) besides Sᵀ and dPᵀ: with the prefetch
   // registers on top it spills from D = 64 on (ptxas: 255 registers, 40 bytes), so it prefetches
   // only for D ≤ 32.
-  auto* kernelKV = attnTcBwdKVKernel<D, Pipe && (D <= 32)>;
+  auto* kernelKV = attnTcBwdKVKernel<D, Pipe && (D <= 32), QT>;
   allowSmem(kernelKV, smemKV);
   dim3 gridKV((a.Tk + kTcRows - 1) / kTcRows, a.B * a.H);
   if (a.Tk > 0) kernelKV<<<gridKV, kThreadsT, smemKV>>>(a);

@@ -401,6 +401,8 @@ int main() {
   runCase("B1 H2 T70 D32 non-causal fused-3C [tc]", 1, 2, 32, 70, 70, false, 0, true, true, 2);
   runCase("B1 H2 T80 D48 causal [tc]", 1, 2, 48, 80, 80, true, 0, false, true, 2);
   runCase("B1 H2 T65 D128 causal fused-3C [tc]", 1, 2, 128, 65, 65, true, 0, true, true, 2);
+  runCase("B1 H2 Tq45 Tk110 D96 causal qOffset65 [tc]", 1, 2, 96, 45, 110, true, 65, false, true, 2);
+  runCase("B1 H1 Tq70 Tk40 D112 non-causal [tc]", 1, 1, 112, 70, 40, false, 0, false, true, 2);
   runCase("B1 H2 Tq3 Tk50 D64 causal qOffset47 [tc]", 1, 2, 64, 3, 50, true, 47, false, true, 2);
   runCase("B1 H2 T150 D64 causal fused-3C [tc no prefetch]", 1, 2, 64, 150, 150, true, 0, true, true, 3);
   runCase("B2 H1 Tq70 Tk200 D32 non-causal [tc no prefetch]", 2, 1, 32, 70, 200, false, 0, false, true, 3);
