@@ -759,7 +759,9 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   uint16_t* Vs = Ks + kTcTile * P;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
-  const int q0 = blockIdx.x * kTcRows;
+  // Last query block first: under a causal mask it has the most key tiles, and starting the
+  // longest blocks first shortens the tail of the grid.
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTcRows;
   const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
@@ -1038,7 +1040,9 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   uint16_t* Vs = Ks + kTcTile * P;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int bh = blockIdx.y, b = bh / a.H, h = bh - b * a.H;
-  const int q0 = blockIdx.x * kTcRows;
+  // Last query block first: under a causal mask it has the most key tiles, and starting the
+  // longest blocks first shortens the tail of the grid.
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTcRows;
   const float* qBase = a.q + static_cast<size_t>(b) * a.Tq * a.qStride + h * D;
   const float* oBase = a.dout + static_cast<size_t>(b) * a.Tq * a.oStride + h * D;
   const float* kBase = a.k + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
