@@ -1216,6 +1216,10 @@ bool vecOk(const AttentionShape& s, std::initializer_list<const float*> ptrs) {
 
 }  // namespace
 
+// Test hooks, declared where used (native/tests/attention_check.cu), not in kernels.h: force a path
+// (0 automatic, 1 fp32 kernels only, 2 tensor cores wherever D allows, 3 as 2 without the register
+// prefetch; process-wide, not thread-safe, checks and timings only), and ask which path a shape
+// takes under the current mode.
 void attentionSetPath(int mode) { gPathMode = mode; }
 
 bool attentionUsesTensorCores(const AttentionShape& s) {
