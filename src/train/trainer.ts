@@ -801,6 +801,10 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
   if (opts.steps === undefined && opts.timeMs === undefined) {
     merged.steps = saved.settings.totalSteps ?? undefined;
     merged.timeMs = saved.settings.timeMs ?? undefined;
+  } else if (opts.steps === undefined && saved.settings.schedule === 'cosine') {
+    // A new --time total alone (legs of a long run: --time 8m, then 16m, …) keeps the step count the
+    // cosine schedule decays over; the run stops at whichever comes first, as it would have.
+    merged.steps = saved.settings.totalSteps ?? undefined;
   }
   if (saved.settings.schedule === 'cosine' && merged.steps !== saved.settings.totalSteps) {
     throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);

@@ -87,6 +87,18 @@ describe('mid-run checkpoints, interruption and divergence', () => {
     expectSameCheckpoint(straight, every);
   });
 
+  it('a cosine run resumed with only a new --time total keeps its --steps (legs of a long run)', async () => {
+    const dir = join(tmp, 'cosine-legs');
+    const cos = { ...ref, schedule: 'cosine' as const, warmup: 2 };
+    await train({ ...cos, steps: 10, timeMs: 600_000, out: dir });
+    // The next leg: only --time, as `train --resume dir --time 8m` gives (this used to be refused
+    // as "changing" the schedule's --steps).
+    const r = await train({ model: 'lstm', backend: 'reference', resume: dir, timeMs: 120_000 });
+    expect(r.steps).toBe(10);
+    await expect(train({ model: 'lstm', backend: 'reference', resume: dir, steps: 20 }))
+      .rejects.toThrow(/the cosine schedule decays over --steps 10; a resume cannot change it/);
+  });
+
   it('refuses another model kind, other model options and other settings', async () => {
     const dir = join(tmp, 'refuse');
     await train({ ...ref, steps: 2, out: dir });
