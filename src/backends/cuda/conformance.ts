@@ -249,7 +249,11 @@ export function conformanceCases(): ConformanceCase[] {
     const mu = h.from(mu0.r.data), rs = h.from(rs0.r.data);
     const dy = h.rand(R * C), dx = h.rand(R * C), dg = h.rand(C), db = h.rand(C);
     h.both((o, t) => o.layerNormBackward(t(x), t(g), t(mu), t(rs), t(dy), t(dx), t(dg), t(db), R, C));
-    h.compare('dx', dx); h.compare('dgamma', dg); h.compare('dbeta', db);
+    // Over ONE column LayerNorm is constant (y ≡ β), so the exact dx is 0 and what both sides hold
+    // is rounding noise times rstd = 1/√eps ≈ 316: nothing to compare (seen on the H100: f32 noise
+    // 1.4e-4 "relative" to f64 noise). dgamma and dbeta are still compared.
+    if (C > 1) h.compare('dx', dx);
+    h.compare('dgamma', dg); h.compare('dbeta', db);
   }), 1e-4);
 
   // embeddings
@@ -376,7 +380,10 @@ export function conformanceCases(): ConformanceCase[] {
       h.both((o, t) => o.attentionBackward(t(q), t(k), t(v), t(out), t(lse), t(dout), t(dq), t(dk), t(dv), s));
       h.compare('dq', dq); h.compare('dk', dk); h.compare('dv', dv);
     }
-  }, BF16_ELEM);
+    // Elementwise 1.0, not BF16_ELEM: dS = P ⊙ (dP − rowsum(dO ⊙ O)) cancels, so single elements of
+    // dq/dk from bf16 operands can be far off relative to their own size (H100, tensor-core path:
+    // worst 0.55 at a normwise 5e-3). The normwise bound is the judge here.
+  }, 1.0);
 
   // SwiGLU
   const SWI: [number, number][] = [[1, 1], [7, 5], [513, 64], [33, 1024]];
