@@ -2,7 +2,9 @@
 // continuum-memory.ts: the Hebbian rule, the delta rule (plain inner GD), the delta rule with an
 // inner momentum and with an inner Adam, one delta memory committing every 3 steps, and a three-level
 // continuum memory (periods 1, 4, 16 over T = 17, so the slow level commits once, at t = 16, and
-// is read at t = 16 and 17).
+// is read at t = 16 and 17), and two whole memory-lm models (src/models/memory-lm.ts: two heads,
+// two blocks, levels 1 and 3 over T = 7; one delta/gd with summed levels, one Hebbian/momentum
+// with learned level weights and RMSNorm/GELU).
 //
 // Every check runs BPTT through every memory update: L = Σ w ⊙ y over all steps. Projections are
 // N(0, 0.5²); the unnormalised rules use a small η so the memory stays bounded over T steps.
@@ -13,6 +15,8 @@ import { RandomProjection, randomCheckTensor, type Checkable } from './harness.j
 import type { GradCheckDef } from './registry.js';
 import { LinearMemory, type LinearMemoryOptions } from '../layers/linear-memory.js';
 import { ContinuumMemory, type ContinuumMemoryOptions } from '../layers/continuum-memory.js';
+import { MemoryLM, MEMORY_LM_DEFAULTS, type MemoryLMConfig } from '../models/memory-lm.js';
+import { modelCheck, randomBatch } from './model-checks.js';
 
 function randomize(params: Param[], rng: Rng, std = 0.5): void {
   for (const p of params) rng.fillNormal(p.value.data, 0, std);
@@ -65,6 +69,11 @@ function continuumCheck(name: string, opts: ContinuumMemoryOptions): GradCheckDe
   });
 }
 
+/** A tiny memory-lm: V = 7, C = 6 in 2 heads of 3, 2 blocks, levels with periods 1 and 3. */
+export function smallMemoryLMConfig(extra: Partial<MemoryLMConfig> = {}): MemoryLMConfig {
+  return { ...MEMORY_LM_DEFAULTS, vocabSize: 7, layers: 2, heads: 2, dModel: 6, ffHidden: 8, levels: 2, periodBase: 3, ...extra };
+}
+
 export const MEMORY_CHECKS: GradCheckDef[] = [
   memoryCheck('memory-hebbian', { rule: 'hebbian', optimizer: 'gd', eta: 0.5 }),
   memoryCheck('memory-hebbian-normalized', { rule: 'hebbian', optimizer: 'gd', eta: 1, normalize: true }),
@@ -75,4 +84,10 @@ export const MEMORY_CHECKS: GradCheckDef[] = [
   memoryCheck('memory-delta-period3', { rule: 'delta', optimizer: 'momentum', eta: 0.5, beta: 0.6, normalize: true, period: 3 }, 8),
   continuumCheck('continuum', { rule: 'delta', optimizer: 'gd', eta: 0.8, normalize: true, mix: 'learned' }),
   continuumCheck('continuum-momentum-sum', { rule: 'delta', optimizer: 'momentum', eta: 0.3, beta: 0.5, normalize: true }),
+  modelCheck('memory-lm', (ops, rng) => ({ model: new MemoryLM(ops, smallMemoryLMConfig(), rng), batch: randomBatch(ops, rng, 7, 2, 7) })),
+  modelCheck('memory-lm-hebbian-momentum-learned', (ops, rng) => ({
+    model: new MemoryLM(ops, smallMemoryLMConfig({ rule: 'hebbian', innerOptimizer: 'momentum', innerLr: 0.5, mix: 'learned',
+      norm: 'rmsnorm', ffn: 'gelu' }), rng),
+    batch: randomBatch(ops, rng, 7, 2, 7),
+  })),
 ];

@@ -33,6 +33,7 @@ import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
 import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
+import { MEMORY_LM_MODEL } from './memory-lm.js';
 
 /** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
 export type ModelOption =
@@ -195,3 +196,4 @@ registerModel(TRANSFORMER_MODEL);
 registerModel(LSTM_ATTENTION_MODEL);
 registerModel(MOE_MODEL);
 registerModel(MOE_DENSE_MODEL);
+registerModel(MEMORY_LM_MODEL);

@@ -1,0 +1,135 @@
+// The continuum-memory language model (src/models/memory-lm.ts): registration and option checks,
+// its registered gradient checks (whole model, BPTT through every memory update), step-by-step
+// sampling against the batched forward (every rule and inner optimiser), learning a short
+// repetitive text on WASM, and the one training loop with sampling.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createOps } from '../../src/ops/index.js';
+import type { Ops } from '../../src/ops/types.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { MemoryLM, type MemoryLMConfig } from '../../src/models/memory-lm.js';
+import { getModel, modelConfig, createModel } from '../../src/models/registry.js';
+import { runGradChecks } from '../../src/gradcheck/registry.js';
+import { smallMemoryLMConfig } from '../../src/gradcheck/memory-checks.js';
+import { randomizeParams } from '../../src/gradcheck/model-checks.js';
+import type { TokenBatch } from '../../src/models/types.js';
+import { zeroGrads } from '../../src/layers/param.js';
+import { Adam } from '../../src/train/optimizers.js';
+import { clipGradNorm } from '../../src/train/clip.js';
+import { sampleTokens } from '../../src/models/sample.js';
+import { train } from '../../src/train/trainer.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ref = new ReferenceOps('f64');
+let wasm: Ops;
+beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
+
+describe('registration', () => {
+  it('registers memory-lm as a non-stateful model and validates its options', () => {
+    const spec = getModel('memory-lm');
+    expect(spec.stateful).toBe(false);
+    const config = modelConfig(spec, { dModel: '8', heads: 2, levels: '2', rule: 'hebbian', innerOptimizer: 'adam' }, 11);
+    const m = createModel(ref, 'memory-lm', config, new Rng(1)) as MemoryLM;
+    expect(m.config).toMatchObject({ vocabSize: 11, dModel: 8, heads: 2, levels: 2, periodBase: 4, rule: 'hebbian', innerOptimizer: 'adam' });
+    expect(m.blocks[0].memories).toHaveLength(2);
+    expect(m.blocks[0].memories[0].periods).toEqual([1, 4]);
+    // level l steps by innerLr / period_l
+    expect(m.blocks[0].memories[0].levels.map((l) => l.core.eta)).toEqual([1, 0.25]);
+    expect(() => modelConfig(spec, { rule: 'oja' }, 5)).toThrow(/--rule expects one of delta, hebbian/);
+    expect(() => new MemoryLM(ref, smallMemoryLMConfig({ dModel: 7 }), new Rng(1))).toThrow(/multiple of heads/);
+    expect(() => m.nextLogProbs([11])).toThrow(/outside the vocabulary/);
+  });
+});
+
+describe('gradients', () => {
+  it.each(['memory-lm', 'memory-lm-hebbian-momentum-learned'])("passes the registered gradient check '%s'", (name) => {
+    const [r] = runGradChecks([name]);
+    expect(r.passed, `${name}: max rel error ${r.maxRelError}`).toBe(true);
+    expect(r.maxRelError).toBeLessThan(1e-6);
+  });
+});
+
+describe('sampling', () => {
+  const VARIANTS: Array<[string, Partial<MemoryLMConfig>]> = [
+    ['delta, gd, sum', {}],
+    ['hebbian, momentum, learned', { rule: 'hebbian', innerOptimizer: 'momentum', innerLr: 0.5, mix: 'learned' }],
+    ['delta, adam', { innerOptimizer: 'adam', innerLr: 0.1 }],
+  ];
+  it.each(VARIANTS)('step-by-step nextLogProbs equals the batched forward token for token (%s)', (_, extra) => {
+    const m = new MemoryLM(ref, smallMemoryLMConfig(extra), new Rng(3));
+    randomizeParams(m, new Rng(4));
+    const tokens = [1, 4, 2, 6, 0, 3, 3, 5, 1, 2, 4]; // 11 tokens: levels with period 3 commit three times
+    const rows = m.windowLogProbs(tokens);
+    m.resetSampling();
+    // Fed in uneven pieces: the memories carry across calls.
+    const pieces = [[1, 4, 2], [6], [0, 3, 3, 5], [1], [2, 4]];
+    let t = -1;
+    for (const p of pieces) {
+      const lp = m.nextLogProbs(p);
+      t += p.length;
+      for (let j = 0; j < 7; j++) expect(lp[j]).toBeCloseTo(rows[t][j], 10);
+    }
+    // resetSampling starts over.
+    m.resetSampling();
+    const first = m.nextLogProbs([1]);
+    for (let j = 0; j < 7; j++) expect(first[j]).toBeCloseTo(rows[0][j], 10);
+  });
+});
+
+describe('learning', () => {
+  it('learns a short repetitive text (WASM, Adam) and greedy decoding continues it', () => {
+    const text = 'the cat sat on the mat. ';
+    const chars = [...new Set(text)].sort();
+    const stream = Array.from(text.repeat(12), (c) => chars.indexOf(c));
+    const V = chars.length, B = 4, T = 24;
+    const m = new MemoryLM(wasm, { ...smallMemoryLMConfig(), vocabSize: V, dModel: 32, heads: 4, ffHidden: 0, levels: 3, periodBase: 4 }, new Rng(1));
+    const opt = new Adam(wasm);
+    const refs = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
+    const grads = m.params.map((p) => p.grad);
+    const inputs = wasm.ints(B * T), targets = wasm.ints(B * T);
+    const batch: TokenBatch = { inputs, targets, batch: B, time: T };
+    const rng = new Rng(2);
+    let first = 0, loss = Infinity;
+    for (let step = 0; step < 200; step++) {
+      for (let b = 0; b < B; b++) {
+        const s = rng.int(0, stream.length - T - 1);
+        for (let t = 0; t < T; t++) {
+          inputs.data[b * T + t] = stream[s + t];
+          targets.data[b * T + t] = stream[s + t + 1];
+        }
+      }
+      zeroGrads(wasm, m.params);
+      loss = m.forwardBackward(batch, true);
+      if (step === 0) first = loss;
+      clipGradNorm(wasm, grads, 1);
+      opt.step(refs, 1e-2);
+      if (step > 30 && loss < 0.1) break;
+    }
+    expect(first).toBeGreaterThan(Math.log(V) - 0.3);
+    expect(loss).toBeLessThan(0.3);
+    // After a full period of the text as prompt, greedy decoding continues it.
+    const prompt = Array.from(text, (c) => chars.indexOf(c));
+    m.resetSampling();
+    let logp = m.nextLogProbs(prompt);
+    const out: number[] = [];
+    for (let i = 0; i < text.length; i++) {
+      const id = logp.indexOf(Math.max(...logp));
+      out.push(id);
+      logp = m.nextLogProbs([id]);
+    }
+    expect(out.map((i) => chars[i]).join('')).toBe(text);
+  });
+
+  it('trains through the one training loop and samples', async () => {
+    const text = 'abcabcabdabcabcabd '.repeat(60);
+    const summary = await train({
+      model: 'memory-lm', modelOptions: { dModel: 16, heads: 2, layers: 1 }, data: { name: 'abc', source: 'test', text },
+      steps: 30, batch: 4, seq: 16, valEvery: 0, out: null, ops: wasm,
+    });
+    expect(summary.steps).toBe(30);
+    expect(summary.valLoss!).toBeLessThan(Math.log(5));
+    const m = new MemoryLM(wasm, { ...smallMemoryLMConfig(), vocabSize: 5 }, new Rng(1));
+    const out = sampleTokens(m, [1, 2], { length: 20, temperature: 1, rng: new Rng(1) });
+    expect(out).toHaveLength(20);
+    expect(out.every((id) => Number.isInteger(id) && id >= 0 && id < 5)).toBe(true);
+  });
+});
