@@ -88,7 +88,7 @@ for s in "$@"; do
         timeout 60 node bin/handgrad.mjs sample runs/gpu-long --device cuda --temperature 0.8 --top-k 40 --length 300 --seed $seed 2>&1 | tee -a "$OUT/stories.txt"
         echo "-----" | tee -a "$OUT/stories.txt"
       done
-      timeout 60 node bin/handgrad.mjs plot runs/gpu-long 2>&1 | tail -3; cp runs/gpu-long/*.svg "$OUT/" 2>/dev/null; ls "$OUT"
+      timeout 60 node bin/handgrad.mjs plot runs/gpu-long 2>&1 | tail -3; cp runs/gpu-long/loss.svg runs/gpu-long/expert-load.svg "$OUT/" 2>/dev/null; ls "$OUT"
       ;;
     *) echo "unknown step $s"; status=2 ;;
   esac

@@ -1,6 +1,6 @@
 // Argument checks shared by every backend, so a shape mistake fails the same way everywhere:
 // a clear message naming the operand, instead of silently reading past a buffer.
-import type { Tensor } from './types.js';
+import type { AttentionShape, Tensor } from './types.js';
 
 export function checkGemmArgs(m: number, n: number, k: number, A: Tensor, B: Tensor, C: Tensor): void {
   for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
@@ -24,5 +24,66 @@ export function checkSameSize(op: string, ...tensors: [string, { size: number }]
   const [n0, t0] = tensors[0];
   for (const [name, t] of tensors.slice(1)) {
     if (t.size < t0.size) throw new RangeError(`${op}: ${name} holds ${t.size} elements, ${n0} holds ${t0.size}`);
+  }
+}
+
+// ---- the transformer / MoE ops -------------------------------------------------------------------
+// Fixed-arity helpers (no rest arrays or object literals), so a check allocates nothing unless it
+// fails: the CUDA backend runs them on every launch.
+
+export function checkCount(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
+}
+
+/** t must hold at least n elements (`what` says how n was worked out, e.g. 'n·k'). */
+export function checkNeed(op: string, name: string, t: { size: number }, n: number, what: string): void {
+  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
+}
+
+/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
+export function spanOf(rows: number, stride: number, width: number): number {
+  return rows === 0 ? 0 : (rows - 1) * stride + width;
+}
+
+function checkStride(op: string, name: string, stride: number, width: number): void {
+  if (stride < width) throw new RangeError(`${op}: ${name} = ${stride} is less than H·D = ${width}, so rows would overlap`);
+}
+
+export function checkAttentionArgs(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
+  checkCount(op, 'B', s.B); checkCount(op, 'H', s.H); checkCount(op, 'D', s.D); checkCount(op, 'Tq', s.Tq);
+  checkCount(op, 'Tk', s.Tk); checkCount(op, 'qStride', s.qStride); checkCount(op, 'kvStride', s.kvStride);
+  checkCount(op, 'oStride', s.oStride);
+  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
+  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
+  const width = s.H * s.D;
+  checkStride(op, 'qStride', s.qStride, width);
+  checkStride(op, 'kvStride', s.kvStride, width);
+  checkStride(op, 'oStride', s.oStride, width);
+  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
+  checkNeed(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
+  checkNeed(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  checkNeed(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  checkNeed(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
+}
+
+export function checkRoutingArgs(op: string, n: number, E: number, k: number): void {
+  checkCount(op, 'n', n); checkCount(op, 'E', E);
+  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
+  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
+}
+
+/** Expert ids in 0..E−1. `d` null: not checked (the CUDA backend's device-made ids, not on the host). */
+export function checkExpertIds(op: string, d: ArrayLike<number> | null, count: number, E: number): void {
+  if (!d) return;
+  for (let a = 0; a < count; a++) {
+    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
+  }
+}
+
+/** Dispatch slots below `rows` (−1 = dropped). `d` null: not checked, as in checkExpertIds. */
+export function checkSlots(op: string, d: ArrayLike<number> | null, count: number, rows: number): void {
+  if (!d) return;
+  for (let a = 0; a < count; a++) {
+    if (d[a] >= rows) throw new RangeError(`${op}: slot[${a}] = ${d[a]} is past the ${rows} dispatched rows of yd`);
   }
 }

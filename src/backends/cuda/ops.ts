@@ -19,6 +19,7 @@
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
+import { checkAttentionArgs as checkAttention, checkCount, checkExpertIds, checkNeed as need, checkRoutingArgs as checkRouting, spanOf } from '../../ops/checks.js';
 
 /** The addon's functions (see native/addon.cc for the argument order of each). */
 export interface CudaAddon {
@@ -300,7 +301,7 @@ export class CudaOps implements Ops {
   // ---- matrix products ---------------------------------------------------------------------------
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
-    count('gemm', 'm', m); count('gemm', 'n', n); count('gemm', 'k', k);
+    checkCount('gemm', 'm', m); checkCount('gemm', 'n', n); checkCount('gemm', 'k', k);
     if (A.size < m * k) throw new RangeError(`gemm: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
     if (B.size < k * n) throw new RangeError(`gemm: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
     if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
@@ -471,13 +472,13 @@ export class CudaOps implements Ops {
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    count('swiglu', 'rows', rows); count('swiglu', 'F', F);
+    checkCount('swiglu', 'rows', rows); checkCount('swiglu', 'F', F);
     need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swiglu', 'out', out, rows * F, 'rows·F');
     this.k.swiglu(this.r(gu), this.w(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    count('swigluBackward', 'rows', rows); count('swigluBackward', 'F', F);
+    checkCount('swigluBackward', 'rows', rows); checkCount('swigluBackward', 'F', F);
     need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
     need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
@@ -489,7 +490,7 @@ export class CudaOps implements Ops {
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : mode === 'tn' ? 2 : -1;
     if (m < 0) throw new RangeError(`groupedGemm: unknown mode '${mode as string}'`);
     if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta as number}`);
-    count(op, 'G', G); count(op, 'n', n); count(op, 'k', k);
+    checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
     if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
     // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
     // them there. maxRows bounds offsets[G] by what A (and B for 'tn') can hold.
@@ -530,11 +531,11 @@ export class CudaOps implements Ops {
     need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
     need('moePlan', 'offsets', offsets, E + 1, 'E+1');
     need('moePlan', 'routed', routed, E, 'E');
-    checkExperts('moePlan', this.peek(topIdx as Dev), n * k, E);
+    checkExpertIds('moePlan', this.peek(topIdx as Dev), n * k, E);
     this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    count('moeCombine', 'n', n); count('moeCombine', 'k', k); count('moeCombine', 'C', C);
+    checkCount('moeCombine', 'n', n); checkCount('moeCombine', 'k', k); checkCount('moeCombine', 'C', C);
     need('moeCombine', 'slot', slot, n * k, 'n·k');
     need('moeCombine', 'topGate', topGate, n * k, 'n·k');
     need('moeCombine', 'y', y, n * C, 'n·C');
@@ -550,7 +551,7 @@ export class CudaOps implements Ops {
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
     const op = 'moeCombineBackward';
-    count(op, 'n', n); count(op, 'k', k); count(op, 'C', C);
+    checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
     need(op, 'yd', yd, n * k * C, 'n·k·C');
     need(op, 'slot', slot, n * k, 'n·k');
     need(op, 'topGate', topGate, n * k, 'n·k');
@@ -571,7 +572,7 @@ export class CudaOps implements Ops {
     need(op, 'dgate', dgate, n * k, 'n·k');
     if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
     need(op, 'dlogits', dlogits, n * E, 'n·E');
-    checkExperts(op, this.peek(topIdx as Dev), n * k, E);
+    checkExpertIds(op, this.peek(topIdx as Dev), n * k, E);
     this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
       balanceGrad ? this.r(balanceGrad) : 0, zGrad, this.w(dlogits), n, E, k, renormalize);
   }
@@ -591,9 +592,6 @@ function notOnCuda(op: string): never {
 
 // Fixed-arity helpers (no rest arrays, no tuples), so a check allocates nothing unless it fails;
 // the messages are those of src/ops/checks.ts and the reference backend.
-function count(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
-}
 function dims(op: string, rows: number, cols: number): void {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
     throw new RangeError(`${op}: rows and cols must be non-negative integers, got ${rows}×${cols}`);
@@ -607,41 +605,7 @@ function same(op: string, n0: string, t0: { size: number }, name: string, t: { s
   if (t.size < t0.size) throw new RangeError(`${op}: ${name} holds ${t.size} elements, ${n0} holds ${t0.size}`);
 }
 
-function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
-  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
-}
 
-/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
-function spanOf(rows: number, stride: number, width: number): number {
-  return rows === 0 ? 0 : (rows - 1) * stride + width;
-}
 
-function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
-  count(op, 'B', s.B); count(op, 'H', s.H); count(op, 'D', s.D); count(op, 'Tq', s.Tq); count(op, 'Tk', s.Tk);
-  count(op, 'qStride', s.qStride); count(op, 'kvStride', s.kvStride); count(op, 'oStride', s.oStride);
-  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
-  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
-  const width = s.H * s.D;
-  if (s.qStride < width || s.kvStride < width || s.oStride < width) {
-    throw new RangeError(`${op}: strides (${s.qStride}, ${s.kvStride}, ${s.oStride}) must be at least H·D = ${width}, so rows would overlap`);
-  }
-  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
-  need(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
-  need(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-  need(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-  need(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
-}
 
-function checkRouting(op: string, n: number, E: number, k: number): void {
-  count(op, 'n', n); count(op, 'E', E);
-  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
-  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
-}
 
-/** Expert ids are checked when their host copy is current (d non-null); device-made ones are trusted. */
-function checkExperts(op: string, d: Float32Array | Int32Array | null, count: number, E: number): void {
-  if (!d) return;
-  for (let a = 0; a < count; a++) {
-    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
-  }
-}

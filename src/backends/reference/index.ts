@@ -4,6 +4,7 @@
 import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { checkGemmArgs } from '../../ops/checks.js';
 import * as tx from './transformer-ops.js';
+import { checkAttentionArgs as checkAttention, checkCount, checkExpertIds, checkNeed as need, checkRoutingArgs as checkRouting, checkSlots as checkSlotIds, spanOf } from '../../ops/checks.js';
 
 class RefTensor implements Tensor {
   constructor(readonly data: FloatArray) {}
@@ -414,13 +415,13 @@ export class ReferenceOps implements Ops {
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkCounts('swiglu', { rows, F });
+    checkCount('swiglu', 'rows', rows); checkCount('swiglu', 'F', F);
     need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swiglu', 'out', out, rows * F, 'rows·F');
     tx.swigluForward(gu.data, out.data, rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkCounts('swigluBackward', { rows, F });
+    checkCount('swigluBackward', 'rows', rows); checkCount('swigluBackward', 'F', F);
     need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
     need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
     need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
@@ -432,7 +433,7 @@ export class ReferenceOps implements Ops {
     const op = `groupedGemm(${mode})`;
     if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
     if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
-    checkCounts(op, { G, n, k });
+    checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
     if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
     const off = offsets.data;
     if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
@@ -470,28 +471,28 @@ export class ReferenceOps implements Ops {
     need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
     need('moePlan', 'offsets', offsets, E + 1, 'E+1');
     need('moePlan', 'routed', routed, E, 'E');
-    checkExperts('moePlan', topIdx, n * k, E);
+    checkExpertIds('moePlan', topIdx.data, n * k, E);
     tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkCounts('moeCombine', { n, k, C });
+    checkCount('moeCombine', 'n', n); checkCount('moeCombine', 'k', k); checkCount('moeCombine', 'C', C);
     need('moeCombine', 'slot', slot, n * k, 'n·k');
     need('moeCombine', 'topGate', topGate, n * k, 'n·k');
     need('moeCombine', 'y', y, n * C, 'n·C');
-    checkSlots('moeCombine', slot, n * k, yd.size / Math.max(C, 1));
+    checkSlotIds('moeCombine', slot.data, n * k, yd.size / Math.max(C, 1));
     tx.moeCombine(yd.data, slot.data, topGate.data, y.data, n, k, C);
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
     const op = 'moeCombineBackward';
-    checkCounts(op, { n, k, C });
+    checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
     need(op, 'yd', yd, n * k * C, 'n·k·C');
     need(op, 'slot', slot, n * k, 'n·k');
     need(op, 'topGate', topGate, n * k, 'n·k');
     need(op, 'dy', dy, n * C, 'n·C');
     need(op, 'dyd', dyd, n * k * C, 'n·k·C');
     need(op, 'dgate', dgate, n * k, 'n·k');
-    checkSlots(op, slot, n * k, n * k);
+    checkSlotIds(op, slot.data, n * k, n * k);
     tx.moeCombineBackward(yd.data, slot.data, topGate.data, dy.data, dyd.data, dgate.data, n, k, C);
   }
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
@@ -506,64 +507,11 @@ export class ReferenceOps implements Ops {
     need(op, 'dgate', dgate, n * k, 'n·k');
     if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
     need(op, 'dlogits', dlogits, n * E, 'n·E');
-    checkExperts(op, topIdx, n * k, E);
+    checkExpertIds(op, topIdx.data, n * k, E);
     tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);
   }
 }
-
-// ---- argument checks of the transformer / MoE ops ----------------------------------------------
-
-function checkCounts(op: string, counts: Record<string, number>): void {
-  for (const [name, v] of Object.entries(counts)) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
-  }
-}
-
-function need(op: string, name: string, t: { size: number }, n: number, what: string): void {
-  if (t.size < n) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${what} = ${n}`);
-}
-
-/** Elements a strided [rows, width] matrix spans: the last row need only hold its width. */
-function spanOf(rows: number, stride: number, width: number): number {
-  return rows === 0 ? 0 : (rows - 1) * stride + width;
-}
-
-function checkAttention(op: string, s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor): void {
-  checkCounts(op, { B: s.B, H: s.H, D: s.D, Tq: s.Tq, Tk: s.Tk, qStride: s.qStride, kvStride: s.kvStride, oStride: s.oStride });
-  if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
-  if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
-  const width = s.H * s.D;
-  for (const [name, st] of [['qStride', s.qStride], ['kvStride', s.kvStride], ['oStride', s.oStride]] as const) {
-    if (st < width) throw new RangeError(`${op}: ${name} = ${st} is less than H·D = ${width}, so rows would overlap`);
-  }
-  const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
-  need(op, 'q', q, spanOf(qRows, s.qStride, width), 'rows·qStride');
-  need(op, 'k', k, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-  need(op, 'v', v, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-  need(op, 'out', out, spanOf(qRows, s.oStride, width), 'rows·oStride');
-}
-
-function checkRouting(op: string, n: number, E: number, k: number): void {
-  checkCounts(op, { n, E });
-  if (k !== 1 && k !== 2) throw new RangeError(`${op}: k must be 1 or 2, got ${k}`);
-  if (E < k) throw new RangeError(`${op}: E = ${E} experts cannot give k = ${k} distinct choices`);
-}
-
-function checkExperts(op: string, topIdx: IntTensor, count: number, E: number): void {
-  const d = topIdx.data;
-  for (let a = 0; a < count; a++) {
-    if (d[a] < 0 || d[a] >= E) throw new RangeError(`${op}: topIdx[${a}] = ${d[a]} is outside 0..${E - 1}`);
-  }
-}
-
-function checkSlots(op: string, slot: IntTensor, count: number, rows: number): void {
-  const d = slot.data;
-  for (let a = 0; a < count; a++) {
-    if (d[a] >= rows) throw new RangeError(`${op}: slot[${a}] = ${d[a]} is past the ${rows} dispatched rows of yd`);
-  }
-}
-
 
 function sigmoid(x: number): number {
   return activate('sigmoid', x);
