@@ -54,7 +54,7 @@ import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 import type { Init } from './init.js';
 import { Linear } from './linear.js';
-import { RowBuffer } from './buffer.js';
+import { IntRowBuffer, RowBuffer } from './buffer.js';
 
 export interface MoeOptions {
   /** Experts per token, 1 or 2 (default 2). */
@@ -95,28 +95,6 @@ export interface MoeCounters {
   forwards: number;
 }
 
-/** An int buffer that grows on demand (never per step), like RowBuffer for floats. */
-export class IntRowBuffer {
-  private storage: IntTensor | null = null;
-  private capacity = 0;
-  private lastRows = -1;
-  private lastView: IntTensor | null = null;
-
-  constructor(private readonly ops: Ops, readonly cols: number) {}
-
-  rows(n: number): IntTensor {
-    if (this.storage === null || n > this.capacity) {
-      this.storage = this.ops.ints(Math.max(1, n) * this.cols);
-      this.capacity = Math.max(1, n);
-      this.lastRows = -1;
-    }
-    if (n !== this.lastRows) {
-      this.lastView = n === this.capacity ? this.storage : this.storage.view(0, n * this.cols);
-      this.lastRows = n;
-    }
-    return this.lastView!;
-  }
-}
 
 /**
  * The expert activations and backward scratch of MoE layers of one size: dispatched inputs xd [R, C],
