@@ -87,3 +87,87 @@ export function checkSlots(op: string, d: ArrayLike<number> | null, count: numbe
     if (d[a] >= rows) throw new RangeError(`${op}: slot[${a}] = ${d[a]} is past the ${rows} dispatched rows of yd`);
   }
 }
+
+// One function per op, for the sizes every backend checks before touching memory (the checks that
+// read data — expert ids, slots, offsets — stay in the backends: the CUDA one skips device-made data).
+
+export function checkAttentionForwardArgs(s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor): void {
+  checkAttentionArgs('attention', s, q, k, v, out);
+  checkNeed('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+}
+
+export function checkAttentionBackwardArgs(s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+  dout: Tensor, dq: Tensor, dk: Tensor, dv: Tensor): void {
+  const op = 'attentionBackward';
+  checkAttentionArgs(op, s, q, k, v, out);
+  checkNeed(op, 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+  const qRows = s.B * s.Tq, kRows = s.B * s.Tk, width = s.H * s.D;
+  checkNeed(op, 'dout', dout, spanOf(qRows, s.oStride, width), 'rows·oStride');
+  checkNeed(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
+  checkNeed(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+  checkNeed(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+}
+
+/** swiglu (dgu null) and swigluBackward (`out` is then dout). */
+export function checkSwigluArgs(op: string, rows: number, F: number, gu: Tensor, out: Tensor, dgu: Tensor | null): void {
+  checkCount(op, 'rows', rows); checkCount(op, 'F', F);
+  checkNeed(op, 'gu', gu, rows * 2 * F, 'rows·2F');
+  checkNeed(op, dgu ? 'dout' : 'out', out, rows * F, 'rows·F');
+  if (dgu) checkNeed(op, 'dgu', dgu, rows * 2 * F, 'rows·2F');
+}
+
+export function checkMoeRouteArgs(n: number, E: number, k: number, logits: Tensor, probs: Tensor, lse: Tensor,
+  topIdx: { size: number }, topGate: Tensor): void {
+  const op = 'moeRoute';
+  checkRoutingArgs(op, n, E, k);
+  checkNeed(op, 'logits', logits, n * E, 'n·E');
+  checkNeed(op, 'probs', probs, n * E, 'n·E');
+  checkNeed(op, 'lse', lse, n, 'n');
+  checkNeed(op, 'topIdx', topIdx, n * k, 'n·k');
+  checkNeed(op, 'topGate', topGate, n * k, 'n·k');
+}
+
+export function checkMoePlanArgs(n: number, E: number, k: number, capacity: number, topIdx: { size: number },
+  slot: { size: number }, rowToken: { size: number }, offsets: { size: number }, routed: { size: number }): void {
+  const op = 'moePlan';
+  checkRoutingArgs(op, n, E, k);
+  if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
+  checkNeed(op, 'topIdx', topIdx, n * k, 'n·k');
+  checkNeed(op, 'slot', slot, n * k, 'n·k');
+  checkNeed(op, 'rowToken', rowToken, n * k, 'n·k');
+  checkNeed(op, 'offsets', offsets, E + 1, 'E+1');
+  checkNeed(op, 'routed', routed, E, 'E');
+}
+
+export function checkMoeCombineArgs(n: number, k: number, C: number, slot: { size: number }, topGate: Tensor, y: Tensor): void {
+  const op = 'moeCombine';
+  checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
+  checkNeed(op, 'slot', slot, n * k, 'n·k');
+  checkNeed(op, 'topGate', topGate, n * k, 'n·k');
+  checkNeed(op, 'y', y, n * C, 'n·C');
+}
+
+export function checkMoeCombineBackwardArgs(n: number, k: number, C: number, yd: Tensor, slot: { size: number },
+  topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor): void {
+  const op = 'moeCombineBackward';
+  checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
+  checkNeed(op, 'yd', yd, n * k * C, 'n·k·C');
+  checkNeed(op, 'slot', slot, n * k, 'n·k');
+  checkNeed(op, 'topGate', topGate, n * k, 'n·k');
+  checkNeed(op, 'dy', dy, n * C, 'n·C');
+  checkNeed(op, 'dyd', dyd, n * k * C, 'n·k·C');
+  checkNeed(op, 'dgate', dgate, n * k, 'n·k');
+}
+
+export function checkMoeRouteBackwardArgs(n: number, E: number, k: number, probs: Tensor, lse: Tensor,
+  topIdx: { size: number }, topGate: Tensor, dgate: Tensor, balanceGrad: Tensor | null, dlogits: Tensor): void {
+  const op = 'moeRouteBackward';
+  checkRoutingArgs(op, n, E, k);
+  checkNeed(op, 'probs', probs, n * E, 'n·E');
+  checkNeed(op, 'lse', lse, n, 'n');
+  checkNeed(op, 'topIdx', topIdx, n * k, 'n·k');
+  checkNeed(op, 'topGate', topGate, n * k, 'n·k');
+  checkNeed(op, 'dgate', dgate, n * k, 'n·k');
+  if (balanceGrad) checkNeed(op, 'balanceGrad', balanceGrad, E, 'E');
+  checkNeed(op, 'dlogits', dlogits, n * E, 'n·E');
+}

@@ -19,7 +19,19 @@
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
-import { checkAttentionArgs as checkAttention, checkCount, checkExpertIds, checkNeed as need, checkRoutingArgs as checkRouting, spanOf } from '../../ops/checks.js';
+import {
+  checkCount,
+  checkExpertIds,
+  checkNeed as need,
+  checkAttentionForwardArgs,
+  checkAttentionBackwardArgs,
+  checkSwigluArgs,
+  checkMoeRouteArgs,
+  checkMoePlanArgs,
+  checkMoeCombineArgs,
+  checkMoeCombineBackwardArgs,
+  checkMoeRouteBackwardArgs,
+} from '../../ops/checks.js';
 
 /** The addon's functions (see native/addon.cc for the argument order of each). */
 export interface CudaAddon {
@@ -452,36 +464,23 @@ export class CudaOps implements Ops {
 
   // ---- transformer and MoE -----------------------------------------------------------------------
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttention('attention', s, q, k, v, out);
-    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    checkAttentionForwardArgs(s, q, k, v, out, lse);
     this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    const op = 'attentionBackward';
-    checkAttention(op, s, q, k, v, out);
-    need(op, 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
-    const qRows = s.B * s.Tq, kRows = s.B * s.Tk, width = s.H * s.D;
-    need(op, 'dout', dout, spanOf(qRows, s.oStride, width), 'rows·oStride');
-    need(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
-    need(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-    need(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
       this.w(dq), this.w(dk), this.w(dv),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkCount('swiglu', 'rows', rows); checkCount('swiglu', 'F', F);
-    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swiglu', 'out', out, rows * F, 'rows·F');
+    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     this.k.swiglu(this.r(gu), this.w(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkCount('swigluBackward', 'rows', rows); checkCount('swigluBackward', 'F', F);
-    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
-    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     this.k.swigluBackward(this.r(gu), this.r(dout), this.w(dgu), rows, F);
   }
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
@@ -514,31 +513,17 @@ export class CudaOps implements Ops {
   }
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkRouting('moeRoute', n, E, k);
-    need('moeRoute', 'logits', logits, n * E, 'n·E');
-    need('moeRoute', 'probs', probs, n * E, 'n·E');
-    need('moeRoute', 'lse', lse, n, 'n');
-    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
-    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
     this.k.moeRoute(this.r(logits), this.w(probs), this.w(lse), this.w(topIdx), this.w(topGate), n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkRouting('moePlan', n, E, k);
-    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
-    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
-    need('moePlan', 'slot', slot, n * k, 'n·k');
-    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
-    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
-    need('moePlan', 'routed', routed, E, 'E');
+    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
     checkExpertIds('moePlan', this.peek(topIdx as Dev), n * k, E);
     this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkCount('moeCombine', 'n', n); checkCount('moeCombine', 'k', k); checkCount('moeCombine', 'C', C);
-    need('moeCombine', 'slot', slot, n * k, 'n·k');
-    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
-    need('moeCombine', 'y', y, n * C, 'n·C');
+    checkMoeCombineArgs(n, k, C, slot, topGate, y);
     // yd's rows are addressed through slot: check the slots whose host copy is current.
     const sl = this.peek(slot as Dev), ydRows = C > 0 ? Math.floor(yd.size / C) : 0;
     if (sl) {
@@ -550,28 +535,14 @@ export class CudaOps implements Ops {
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
-    const op = 'moeCombineBackward';
-    checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
-    need(op, 'yd', yd, n * k * C, 'n·k·C');
-    need(op, 'slot', slot, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dy', dy, n * C, 'n·C');
-    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
-    need(op, 'dgate', dgate, n * k, 'n·k');
+    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
     this.k.moeCombineBackward(this.r(yd), this.r(slot), this.r(topGate), this.r(dy), this.w(dyd), this.w(dgate), n, k, C);
   }
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
+    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
     const op = 'moeRouteBackward';
-    checkRouting(op, n, E, k);
-    need(op, 'probs', probs, n * E, 'n·E');
-    need(op, 'lse', lse, n, 'n');
-    need(op, 'topIdx', topIdx, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dgate', dgate, n * k, 'n·k');
-    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
-    need(op, 'dlogits', dlogits, n * E, 'n·E');
     checkExpertIds(op, this.peek(topIdx as Dev), n * k, E);
     this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
       balanceGrad ? this.r(balanceGrad) : 0, zGrad, this.w(dlogits), n, E, k, renormalize);

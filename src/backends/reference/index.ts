@@ -2,9 +2,22 @@
 // It is the specification of every op: other backends are tested against it. Clarity beats
 // speed here; each loop is written the way the maths reads.
 import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
-import { checkGemmArgs } from '../../ops/checks.js';
 import * as tx from './transformer-ops.js';
-import { checkAttentionArgs as checkAttention, checkCount, checkExpertIds, checkNeed as need, checkRoutingArgs as checkRouting, checkSlots as checkSlotIds, spanOf } from '../../ops/checks.js';
+import {
+  checkGemmArgs,
+  checkAttentionForwardArgs,
+  checkAttentionBackwardArgs,
+  checkSwigluArgs,
+  checkMoeRouteArgs,
+  checkMoePlanArgs,
+  checkMoeCombineArgs,
+  checkMoeCombineBackwardArgs,
+  checkMoeRouteBackwardArgs,
+  checkCount,
+  checkExpertIds,
+  checkNeed as need,
+  checkSlots as checkSlotIds,
+} from '../../ops/checks.js';
 
 class RefTensor implements Tensor {
   constructor(readonly data: FloatArray) {}
@@ -398,33 +411,21 @@ export class ReferenceOps implements Ops {
   // tested against); these wrappers check sizes so a shape mistake fails loudly here.
 
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttention('attention', s, q, k, v, out);
-    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    checkAttentionForwardArgs(s, q, k, v, out, lse);
     tx.attentionForward(q.data, k.data, v.data, out.data, lse.data, s);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    checkAttention('attentionBackward', s, q, k, v, out);
-    need('attentionBackward', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
-    const qRows = s.B * s.Tq, kRows = s.B * s.Tk;
-    need('attentionBackward', 'dout', dout, spanOf(qRows, s.oStride, s.H * s.D), 'rows·oStride');
-    need('attentionBackward', 'dq', dq, spanOf(qRows, s.qStride, s.H * s.D), 'rows·qStride');
-    need('attentionBackward', 'dk', dk, spanOf(kRows, s.kvStride, s.H * s.D), 'rows·kvStride');
-    need('attentionBackward', 'dv', dv, spanOf(kRows, s.kvStride, s.H * s.D), 'rows·kvStride');
+    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     tx.attentionBackward(q.data, k.data, v.data, out.data, lse.data, dout.data, dq.data, dk.data, dv.data, s);
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkCount('swiglu', 'rows', rows); checkCount('swiglu', 'F', F);
-    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swiglu', 'out', out, rows * F, 'rows·F');
+    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     tx.swigluForward(gu.data, out.data, rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkCount('swigluBackward', 'rows', rows); checkCount('swigluBackward', 'F', F);
-    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
-    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     tx.swigluBackward(gu.data, dout.data, dgu.data, rows, F);
   }
 
@@ -454,59 +455,32 @@ export class ReferenceOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkRouting('moeRoute', n, E, k);
-    need('moeRoute', 'logits', logits, n * E, 'n·E');
-    need('moeRoute', 'probs', probs, n * E, 'n·E');
-    need('moeRoute', 'lse', lse, n, 'n');
-    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
-    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
     tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkRouting('moePlan', n, E, k);
-    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
-    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
-    need('moePlan', 'slot', slot, n * k, 'n·k');
-    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
-    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
-    need('moePlan', 'routed', routed, E, 'E');
+    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
     checkExpertIds('moePlan', topIdx.data, n * k, E);
     tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkCount('moeCombine', 'n', n); checkCount('moeCombine', 'k', k); checkCount('moeCombine', 'C', C);
-    need('moeCombine', 'slot', slot, n * k, 'n·k');
-    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
-    need('moeCombine', 'y', y, n * C, 'n·C');
+    checkMoeCombineArgs(n, k, C, slot, topGate, y);
     checkSlotIds('moeCombine', slot.data, n * k, yd.size / Math.max(C, 1));
     tx.moeCombine(yd.data, slot.data, topGate.data, y.data, n, k, C);
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
+    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
     const op = 'moeCombineBackward';
-    checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
-    need(op, 'yd', yd, n * k * C, 'n·k·C');
-    need(op, 'slot', slot, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dy', dy, n * C, 'n·C');
-    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
-    need(op, 'dgate', dgate, n * k, 'n·k');
     checkSlotIds(op, slot.data, n * k, n * k);
     tx.moeCombineBackward(yd.data, slot.data, topGate.data, dy.data, dyd.data, dgate.data, n, k, C);
   }
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
+    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
     const op = 'moeRouteBackward';
-    checkRouting(op, n, E, k);
-    need(op, 'probs', probs, n * E, 'n·E');
-    need(op, 'lse', lse, n, 'n');
-    need(op, 'topIdx', topIdx, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dgate', dgate, n * k, 'n·k');
-    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
-    need(op, 'dlogits', dlogits, n * E, 'n·E');
     checkExpertIds(op, topIdx.data, n * k, E);
     tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);

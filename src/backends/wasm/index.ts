@@ -6,14 +6,29 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
-import { checkGemmArgs, checkRows, checkSameSize } from '../../ops/checks.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { AttentionPool, type AttentionArgs } from './attention-pool.js';
 import * as tx from '../reference/transformer-ops.js';
-import { checkAttentionArgs as checkAttention, checkCount, checkExpertIds, checkNeed as need, checkRoutingArgs as checkRouting, checkSlots as checkSlotIds, spanOf } from '../../ops/checks.js';
+import {
+  checkGemmArgs,
+  checkRows,
+  checkSameSize,
+  checkAttentionForwardArgs,
+  checkAttentionBackwardArgs,
+  checkSwigluArgs,
+  checkMoeRouteArgs,
+  checkMoePlanArgs,
+  checkMoeCombineArgs,
+  checkMoeCombineBackwardArgs,
+  checkMoeRouteBackwardArgs,
+  checkCount,
+  checkExpertIds,
+  checkNeed as need,
+  checkSlots as checkSlotIds,
+} from '../../ops/checks.js';
 
 export type { KernelPath } from './runtime.js';
 
@@ -359,22 +374,14 @@ export class WasmOps implements Ops {
   // reference functions on Float32Array views of the heap.
 
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttention('attention', s, q, k, v, out);
-    need('attention', 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
+    checkAttentionForwardArgs(s, q, k, v, out, lse);
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
     this.attnPool.run(0, a);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    const op = 'attentionBackward';
-    checkAttention(op, s, q, k, v, out);
-    need(op, 'lse', lse, s.B * s.H * s.Tq, 'B·H·Tq');
-    const qRows = s.B * s.Tq, kRows = s.B * s.Tk, width = s.H * s.D;
-    need(op, 'dout', dout, spanOf(qRows, s.oStride, width), 'rows·oStride');
-    need(op, 'dq', dq, spanOf(qRows, s.qStride, width), 'rows·qStride');
-    need(op, 'dk', dk, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
-    need(op, 'dv', dv, spanOf(kRows, s.kvStride, width), 'rows·kvStride');
+    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
     a.dout = ptr(dout); a.dq = ptr(dq); a.dk = ptr(dk); a.dv = ptr(dv);
@@ -388,16 +395,11 @@ export class WasmOps implements Ops {
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkCount('swiglu', 'rows', rows); checkCount('swiglu', 'F', F);
-    need('swiglu', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swiglu', 'out', out, rows * F, 'rows·F');
+    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     this.k.swiglu(ptr(gu), ptr(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkCount('swigluBackward', 'rows', rows); checkCount('swigluBackward', 'F', F);
-    need('swigluBackward', 'gu', gu, rows * 2 * F, 'rows·2F');
-    need('swigluBackward', 'dout', dout, rows * F, 'rows·F');
-    need('swigluBackward', 'dgu', dgu, rows * 2 * F, 'rows·2F');
+    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     this.k.swigluBackward(ptr(gu), ptr(dout), ptr(dgu), rows, F);
   }
 
@@ -437,31 +439,17 @@ export class WasmOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkRouting('moeRoute', n, E, k);
-    need('moeRoute', 'logits', logits, n * E, 'n·E');
-    need('moeRoute', 'probs', probs, n * E, 'n·E');
-    need('moeRoute', 'lse', lse, n, 'n');
-    need('moeRoute', 'topIdx', topIdx, n * k, 'n·k');
-    need('moeRoute', 'topGate', topGate, n * k, 'n·k');
+    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
     tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkRouting('moePlan', n, E, k);
-    if (!Number.isInteger(capacity)) throw new RangeError(`moePlan: capacity must be an integer (negative: dropless), got ${capacity}`);
-    need('moePlan', 'topIdx', topIdx, n * k, 'n·k');
-    need('moePlan', 'slot', slot, n * k, 'n·k');
-    need('moePlan', 'rowToken', rowToken, n * k, 'n·k');
-    need('moePlan', 'offsets', offsets, E + 1, 'E+1');
-    need('moePlan', 'routed', routed, E, 'E');
+    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
     checkExpertIds('moePlan', topIdx.data, n * k, E);
     tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkCount('moeCombine', 'n', n); checkCount('moeCombine', 'k', k); checkCount('moeCombine', 'C', C);
-    need('moeCombine', 'slot', slot, n * k, 'n·k');
-    need('moeCombine', 'topGate', topGate, n * k, 'n·k');
-    need('moeCombine', 'y', y, n * C, 'n·C');
+    checkMoeCombineArgs(n, k, C, slot, topGate, y);
     checkSlotIds('moeCombine', slot.data, n * k, yd.size / Math.max(C, 1));
     // Row by row with the SIMD fill/axpy kernels (C is the model width: hundreds of floats).
     const s = slot.data, g = topGate.data, yp = ptr(y), ydp = ptr(yd);
@@ -476,14 +464,8 @@ export class WasmOps implements Ops {
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
+    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
     const op = 'moeCombineBackward';
-    checkCount(op, 'n', n); checkCount(op, 'k', k); checkCount(op, 'C', C);
-    need(op, 'yd', yd, n * k * C, 'n·k·C');
-    need(op, 'slot', slot, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dy', dy, n * C, 'n·C');
-    need(op, 'dyd', dyd, n * k * C, 'n·k·C');
-    need(op, 'dgate', dgate, n * k, 'n·k');
     checkSlotIds(op, slot.data, n * k, n * k);
     const s = slot.data, g = topGate.data, dg = dgate.data;
     const ydp = ptr(yd), dyp = ptr(dy), dydp = ptr(dyd);
@@ -501,15 +483,8 @@ export class WasmOps implements Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
+    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
     const op = 'moeRouteBackward';
-    checkRouting(op, n, E, k);
-    need(op, 'probs', probs, n * E, 'n·E');
-    need(op, 'lse', lse, n, 'n');
-    need(op, 'topIdx', topIdx, n * k, 'n·k');
-    need(op, 'topGate', topGate, n * k, 'n·k');
-    need(op, 'dgate', dgate, n * k, 'n·k');
-    if (balanceGrad) need(op, 'balanceGrad', balanceGrad, E, 'E');
-    need(op, 'dlogits', dlogits, n * E, 'n·E');
     checkExpertIds(op, topIdx.data, n * k, E);
     tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);
