@@ -171,3 +171,36 @@ export function checkMoeRouteBackwardArgs(n: number, E: number, k: number, probs
   if (balanceGrad) checkNeed(op, 'balanceGrad', balanceGrad, E, 'E');
   checkNeed(op, 'dlogits', dlogits, n * E, 'n·E');
 }
+
+/**
+ * groupedGemm: mode, beta, sizes, and — when the offsets are on the host (`off` non-null) — that they
+ * start at 0, never decrease, and that their last row fits A, B and C. Returns the most rows A, B
+ * and C can hold (the CUDA kernel's grid bound when the offsets stay on the device).
+ */
+export function checkGroupedGemmArgs(mode: string, G: number, offsets: { size: number }, off: ArrayLike<number> | null,
+  n: number, k: number, A: Tensor, B: Tensor, beta: number, C: Tensor): number {
+  const op = `groupedGemm(${mode})`;
+  if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
+  if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
+  checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
+  if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
+  let maxRows = k > 0 ? Math.floor(A.size / k) : Infinity;
+  if (mode === 'tn') {
+    if (n > 0) maxRows = Math.min(maxRows, Math.floor(B.size / n));
+    checkNeed(op, 'C', C, G * k * n, 'G·k·n');
+  } else {
+    checkNeed(op, 'B', B, G * k * n, 'G·k·n');
+    if (n > 0) maxRows = Math.min(maxRows, Math.floor(C.size / n));
+  }
+  if (off) {
+    if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
+    for (let g = 0; g < G; g++) {
+      if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
+    }
+    const rows = off[G];
+    checkNeed(op, 'A', A, rows * k, 'offsets[G]·k');
+    if (mode === 'tn') checkNeed(op, 'B', B, rows * n, 'offsets[G]·n');
+    else checkNeed(op, 'C', C, rows * n, 'offsets[G]·n');
+  }
+  return maxRows === Infinity ? 0 : maxRows;
+}

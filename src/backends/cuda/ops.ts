@@ -22,7 +22,6 @@ import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
 import {
   checkCount,
   checkExpertIds,
-  checkNeed as need,
   checkAttentionForwardArgs,
   checkAttentionBackwardArgs,
   checkSwigluArgs,
@@ -31,6 +30,7 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
+  checkGroupedGemmArgs,
 } from '../../ops/checks.js';
 
 /** The addon's functions (see native/addon.cc for the argument order of each). */
@@ -485,30 +485,10 @@ export class CudaOps implements Ops {
   }
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
     A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
-    const op = `groupedGemm(${mode})`;
-    const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : mode === 'tn' ? 2 : -1;
-    if (m < 0) throw new RangeError(`groupedGemm: unknown mode '${mode as string}'`);
-    if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta as number}`);
-    checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
-    if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
     // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
-    // them there. maxRows bounds offsets[G] by what A (and B for 'tn') can hold.
-    let maxRows = k > 0 ? Math.floor(A.size / k) : 0;
-    if (mode === 'tn') {
-      if (n > 0) maxRows = Math.min(maxRows, Math.floor(B.size / n));
-      need(op, 'C', C, G * k * n, 'G·k·n');
-    } else {
-      need(op, 'B', B, G * k * n, 'G·k·n');
-      if (n > 0) maxRows = Math.min(maxRows, Math.floor(C.size / n));
-    }
-    const off = this.peek(offsets as Dev);
-    if (off) {
-      if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
-      for (let g = 0; g < G; g++) {
-        if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
-      }
-      if (off[G] > maxRows) throw new RangeError(`${op}: offsets[G] = ${off[G]} rows do not fit A, B and C (at most ${maxRows})`);
-    }
+    // them there, with maxRows (what A, B and C can hold) bounding its grid.
+    const maxRows = checkGroupedGemmArgs(mode, G, offsets, this.peek(offsets as Dev), n, k, A, B, beta, C);
+    const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : 2;
     this.k.groupedGemm(m, G, this.r(offsets), maxRows, n, k, this.r(A), this.r(B), beta, this.w(C));
   }
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,

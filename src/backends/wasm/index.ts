@@ -24,10 +24,9 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
-  checkCount,
   checkExpertIds,
-  checkNeed as need,
   checkSlots as checkSlotIds,
+  checkGroupedGemmArgs,
 } from '../../ops/checks.js';
 
 export type { KernelPath } from './runtime.js';
@@ -405,25 +404,8 @@ export class WasmOps implements Ops {
 
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
     A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
-    const op = `groupedGemm(${mode})`;
-    if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
-    if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
-    checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
-    if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
     const off = offsets.data;
-    if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
-    for (let g = 0; g < G; g++) {
-      if (off[g + 1] < off[g]) throw new RangeError(`${op}: offsets must be non-decreasing, offsets[${g + 1}] = ${off[g + 1]} < offsets[${g}] = ${off[g]}`);
-    }
-    const rows = off[G];
-    need(op, 'A', A, rows * k, 'offsets[G]·k');
-    if (mode === 'tn') {
-      need(op, 'B', B, rows * n, 'offsets[G]·n');
-      need(op, 'C', C, G * k * n, 'G·k·n');
-    } else {
-      need(op, 'B', B, G * k * n, 'G·k·n');
-      need(op, 'C', C, rows * n, 'offsets[G]·n');
-    }
+    checkGroupedGemmArgs(mode, G, offsets, off, n, k, A, B, beta, C);
     // Byte offsets straight into the packed GEMM: no view objects per group.
     const a = ptr(A), b = ptr(B), c = ptr(C);
     for (let g = 0; g < G; g++) {
