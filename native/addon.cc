@@ -7,6 +7,7 @@
 // so that a fault is reported by the op that caused it) becomes a JS Error carrying the CUDA
 // error string. Without nvcc at build time (HANDGRAD_WITH_CUDA unset) only info() exists.
 #include <napi.h>
+#include <exception>
 #include <cstdint>
 #include <string>
 #include "device.h"
@@ -214,11 +215,11 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   return done(info, "layerNormBackward");
 }
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  embedding(F(0), I(1), F(2), i32(info, 3), i32(info, 4));
+  embedding(F(0), I(1), F(2), i32(info, 3), i32(info, 4), i32(info, 5));
   return done(info, "embedding");
 }
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  embeddingBackward(F(0), I(1), F(2), i32(info, 3), i32(info, 4));
+  embeddingBackward(F(0), I(1), F(2), i32(info, 3), i32(info, 4), i32(info, 5));
   return done(info, "embeddingBackward");
 }
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
@@ -259,15 +260,25 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
 
 // ---- gemm.cu ------------------------------------------------------------------------------------
 // gemm(transA, transB, m, n, k, alpha, A, B, beta, C)
+// gemm.cu reports bad arguments and launch failures as C++ exceptions; the addon is built without
+// N-API C++ exceptions, so one escaping here would abort Node: they become JS Errors instead.
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  gemm(flag(info, 0), flag(info, 1), i32(info, 2), i32(info, 3), i32(info, 4), f32(info, 5), F(6), F(7), f32(info, 8),
-       F(9));
+  try {
+    gemm(flag(info, 0), flag(info, 1), i32(info, 2), i32(info, 3), i32(info, 4), f32(info, 5), F(6), F(7), f32(info, 8),
+         F(9));
+  } catch (const std::exception& e) {
+    return throwError(info.Env(), "gemm", e.what());
+  }
   return done(info, "gemm");
 }
 // groupedGemm(mode, G, offsets, maxRows, n, k, A, B, beta, C)
 Napi::Value GroupedGemm(const Napi::CallbackInfo& info) {
-  groupedGemm(i32(info, 0), i32(info, 1), I(2), i32(info, 3), i32(info, 4), i32(info, 5), F(6), F(7), f32(info, 8),
-              F(9));
+  try {
+    groupedGemm(i32(info, 0), i32(info, 1), I(2), i32(info, 3), i32(info, 4), i32(info, 5), F(6), F(7), f32(info, 8),
+                F(9));
+  } catch (const std::exception& e) {
+    return throwError(info.Env(), "groupedGemm", e.what());
+  }
   return done(info, "groupedGemm");
 }
 

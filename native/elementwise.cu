@@ -346,11 +346,11 @@ __global__ void embeddingKernel(const float* table, const int* ids, float* out, 
     out[i] = (id >= 0 && id < vocab) ? table[size_t(id) * dim + c] : 0.f;
   }
 }
-__global__ void embeddingBackwardKernel(const float* dout, const int* ids, float* dtable, int n, int dim) {
+__global__ void embeddingBackwardKernel(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim, stride = size_t(gridDim.x) * blockDim.x;
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     int row = int(i / dim), c = int(i % dim), id = ids[row];
-    if (id >= 0) atomicAdd(dtable + size_t(id) * dim + c, dout[i]);
+    if (id >= 0 && id < vocab) atomicAdd(dtable + size_t(id) * dim + c, dout[i]);
   }
 }
 
@@ -458,16 +458,15 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
   layerNormBackwardKernel<<<blocks, rowThreads(cols), sharedPartials ? smem : 0>>>(
       x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, sharedPartials);
 }
-void embedding(const float* table, const int* ids, float* out, int n, int dim) {
-  // The vocabulary bound is not in the launch contract; the host has checked the ids it could see.
+void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim;
   if (total == 0) return;
-  embeddingKernel<<<gridFor(total), kThreads>>>(table, ids, out, n, dim, 0x7fffffff);
+  embeddingKernel<<<gridFor(total), kThreads>>>(table, ids, out, n, dim, vocab);
 }
-void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim) {
+void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim;
   if (total == 0) return;
-  embeddingBackwardKernel<<<gridFor(total), kThreads>>>(dout, ids, dtable, n, dim);
+  embeddingBackwardKernel<<<gridFor(total), kThreads>>>(dout, ids, dtable, n, dim, vocab);
 }
 void sumSquares(const float* x, size_t n, double* out) {
   if (n == 0) return;

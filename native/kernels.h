@@ -72,8 +72,10 @@ void layerNorm(const float* x, const float* gamma, const float* beta, float* y, 
                int cols, float eps);
 void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
                        float* dx, float* dgamma, float* dbeta, int rows, int cols);
-void embedding(const float* table, const int* ids, float* out, int n, int dim);
-void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim);
+// vocab = the table's rows: ids outside 0..vocab−1 that the host could not check (made on the
+// device) give a zero row / no update instead of an out-of-bounds access.
+void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab);
+void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab);
 // Adds Σ x² (accumulated in double) to *out (device).
 void sumSquares(const float* x, size_t n, double* out);
 void adam(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1, float beta2,

@@ -285,10 +285,10 @@ int main() {
     std::vector<int> ids(R);
     for (auto& i : ids) i = irand(4);
     float* dtab = dev(tab); int* dids = dev(ids); float* demb = dev(Vec(N));
-    embedding(dtab, dids, demb, R, C);
+    embedding(dtab, dids, demb, R, C, V);
     { DVec w(N); for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) w[size_t(r) * C + c] = tab[size_t(ids[r]) * C + c]; check("embedding", shape, back(demb, N), w, 0); }
     float* ddt = dev(dt0);
-    embeddingBackward(dgy, dids, ddt, R, C);
+    embeddingBackward(dgy, dids, ddt, R, C, V);
     { DVec w = D(dt0); for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) w[size_t(ids[r]) * C + c] += gy[size_t(r) * C + c]; check("embeddingBackward", shape, back(ddt, size_t(V) * C), w, 1e-5); }
   }
 

@@ -515,7 +515,8 @@ export class MoeTransformer implements SequenceModel {
       this.window = [];
       return this.nextLogProbs(w);
     }
-    return logSoftmaxRow(logits.data, rows - 1, V);
+    // Only the last row: on a GPU `.data` of that view moves V floats, not the whole window's logits.
+    return logSoftmaxRow(logits.view((rows - 1) * V, V).data, 0, V);
   }
 
   resetSampling(): void {

@@ -358,9 +358,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     'the cosine schedule needs --steps (it decays to its floor at the last step), not only --time');
   check(scheduleKind !== 'cosine' || totalSteps === null || totalSteps > warmup,
     `the cosine schedule needs more --steps than --warmup steps, got ${totalSteps} steps and ${warmup} warmup steps`);
-  // A GPU backend that is not there is a mistake in the call: say so before any data work.
-  let earlyOps: Ops | null = null;
-  if (!opts.ops && (opts.backend as string) === 'cuda') earlyOps = await openBackend('cuda', opts.threads);
+  // A GPU backend that is not there is a mistake in the call: say so before any data work. (Only a
+  // probe: opened and closed at once, so a config error below leaves no device pool behind.)
+  if (!opts.ops && (opts.backend as string) === 'cuda') (await openBackend('cuda', opts.threads)).dispose();
   const schedule = asConfig(() => createSchedule({
     kind: scheduleKind, lr, warmupSteps: warmup, totalSteps: totalSteps ?? undefined, minLr: opts.minLr,
   }));
@@ -415,7 +415,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     }
   }
 
-  const ops = opts.ops ?? earlyOps ?? await createOps({
+  const ops = opts.ops ?? await createOps({
     backend: opts.backend ?? TRAIN_DEFAULTS.backend,
     threads: opts.threads,
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,

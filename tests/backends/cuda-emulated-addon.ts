@@ -116,10 +116,10 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
       ref.layerNorm(T(x, R * C), T(g, C), T(b, C), T(y, R * C), T(mu, R), T(rs, R), R, C, f(eps)),
     layerNormBackward: (x: number, g: number, mu: number, rs: number, dy: number, dx: number, dg: number, db: number, R: number, C: number) =>
       ref.layerNormBackward(T(x, R * C), T(g, C), T(mu, R), T(rs, R), T(dy, R * C), T(dx, R * C), T(dg, C), T(db, C), R, C),
-    embedding: (tab: number, ids: number, o: number, n: number, dim: number) =>
-      ref.embedding(T(tab, Math.floor(rest(tab) / dim) * dim), I(ids, n), T(o, n * dim), n, dim),
-    embeddingBackward: (d: number, ids: number, tab: number, n: number, dim: number) =>
-      ref.embeddingBackward(T(d, n * dim), I(ids, n), T(tab, Math.floor(rest(tab) / dim) * dim), n, dim),
+    embedding: (tab: number, ids: number, o: number, n: number, dim: number, vocab: number) =>
+      ref.embedding(T(tab, vocab * dim), I(ids, n), T(o, n * dim), n, dim),
+    embeddingBackward: (d: number, ids: number, tab: number, n: number, dim: number, vocab: number) =>
+      ref.embeddingBackward(T(d, n * dim), I(ids, n), T(tab, vocab * dim), n, dim),
     sumSquares: (x: number, n: number) => ref.sumSquares(T(x, n)),
     sumSquaresList: (list: Float64Array) => { let s = 0; for (let i = 0; i < list.length; i += 2) s += ref.sumSquares(T(list[i], list[i + 1])); return s; },
     adam: (w: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number,

@@ -62,6 +62,14 @@ describe('CudaOps over an emulated addon', () => {
     expect(emu.traffic.up - u0).toBe(48);
     const all = big.data;
     expect(all[0]).toBe(2); expect(all[1]).toBe(14); expect(all[990]).toBe(10); expect(all[500]).toBe(2);
+    // Overlapping views: a write through the first survives the second's download.
+    const t = ops.tensor(20), c = ops.tensor(20);
+    ops.fill(t, 1);
+    const first = t.view(0, 10).data;
+    first[7] = 42;
+    expect(t.view(5, 10).data[2]).toBe(42);
+    ops.copy(t, c);
+    expect(c.data[7]).toBe(42);
     // Many small views written between two ops: past the range limit the whole mirror is used,
     // and no write is lost on the way.
     ops.fill(big, 0);
@@ -100,6 +108,16 @@ describe('CudaOps over an emulated addon', () => {
     expect(() => ops.softmaxCrossEntropy(a, ops.intsFrom([0, 5]), 2, 3, null, 1)).toThrow(/target 5 in row 1 is not below 3/);
     expect(() => ops.embedding(a, ops.intsFrom([2]), c, 1, 3)).toThrow(/id 2 at position 0 is outside 0..1/);
     expect(() => ops.activation('swish' as never, a, a)).toThrow(/unknown activation 'swish'/);
+    // The kernels' own limits fail loudly here rather than in a kernel that would write nothing.
+    const big = ops.tensor(2 * 256 * 3), lse = ops.tensor(2);
+    const wide = { B: 1, H: 1, D: 256, Tq: 2, Tk: 2, causal: true, qOffset: 0, qStride: 256, kvStride: 256, oStride: 256, scale: 1 };
+    expect(() => ops.attention(big, big, big, big, lse, wide)).toThrow(/head width D = 256 is outside 1..128/);
+    const ids = ops.ints(400);
+    expect(() => ops.moePlan(ids, 1, 400, 1, -1, ids, ids, ops.ints(401), ids)).toThrow(/E = 400 experts is above the CUDA kernel's limit of 360/);
+    // Empty products follow the reference: k = 0 gives C = beta·C (beta 0: zeros, over NaN too).
+    const cz = ops.tensorFrom([NaN, 2, 3]);
+    ops.gemm(false, false, 1, 3, 0, 1, a, b, 0, cz);
+    expect(Array.from(cz.data)).toEqual([0, 0, 0]);
     expect(() => ops.moePlan(ops.intsFrom([0, 9]), 2, 4, 1, -1, ops.ints(2), ops.ints(2), ops.ints(5), ops.ints(4))).toThrow(/topIdx\[1\] = 9/);
     expect(() => ops.groupedGemm('nn', 2, ops.intsFrom([0, 3, 1]), 1, 1, a, a, 0, a)).toThrow(/non-decreasing/);
     expect(() => ops.lstmCell(a, a, a, a, a, 1, 1)).toThrow(/lstmCell is not implemented on the CUDA backend/);

@@ -208,6 +208,9 @@ export class CudaOps implements Ops {
     if (s.devNewer && !covered(s.valid, lo, hi)) {
       if ((lo === 0 && hi === s.size) || s.valid.length >= 2 * MAX_RANGES) this.pullAll(s);
       else if (hi > lo) {
+        // Ranges handed out earlier may overlap this one and hold the caller's writes: those go to
+        // the device first (and stay dirty), so the download brings them back instead of losing them.
+        if (s.dirty.length !== 0) this.push(s, lo, hi);
         this.addon.download(s.ptr + lo * 4, s.host.subarray(lo, hi));
         s.valid.push(lo, hi);
       }
@@ -232,11 +235,11 @@ export class CudaOps implements Ops {
     s.devNewer = false;
     s.valid.length = 0;
   }
-  /** Uploads the ranges handed out by `.data` (the caller may have written them). */
-  private push(s: Storage): void {
+  /** Uploads the ranges handed out by `.data` (the caller may have written them) that overlap [lo, hi). */
+  private push(s: Storage, lo = 0, hi = s.size): void {
     const d = s.dirty;
     for (let i = 0; i < d.length; i += 2) {
-      if (d[i + 1] > d[i]) this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
+      if (d[i + 1] > d[i] && d[i] < hi && lo < d[i + 1]) this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
     }
   }
   private flush(s: Storage): void {
@@ -317,6 +320,14 @@ export class CudaOps implements Ops {
     if (A.size < m * k) throw new RangeError(`gemm: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
     if (B.size < k * n) throw new RangeError(`gemm: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
     if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
+    // Empty products, as the reference defines them (the kernels take sizes ≥ 1): nothing to write,
+    // or, with k = 0, C = beta·C (beta 0 overwrites, NaN included).
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      const c = C.size === m * n ? C : C.view(0, m * n);
+      if (beta === 0) this.fill(c, 0); else if (beta !== 1) this.scale(c, beta);
+      return;
+    }
     this.k.gemm(transA, transB, m, n, k, alpha, this.r(A), this.r(B), beta, this.w(C));
   }
 
@@ -413,12 +424,12 @@ export class CudaOps implements Ops {
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
     this.checkIds('embedding', ids, n, dim, table);
     fits('embedding', n, dim, 'out', out);
-    this.k.embedding(this.r(table), this.r(ids), this.w(out), n, dim);
+    this.k.embedding(this.r(table), this.r(ids), this.w(out), n, dim, dim > 0 ? Math.floor(table.size / dim) : 0);
   }
   embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
     this.checkIds('embeddingBackward', ids, n, dim, dtable);
     fits('embeddingBackward', n, dim, 'dout', dout);
-    this.k.embeddingBackward(this.r(dout), this.r(ids), this.w(dtable), n, dim);
+    this.k.embeddingBackward(this.r(dout), this.r(ids), this.w(dtable), n, dim, dim > 0 ? Math.floor(dtable.size / dim) : 0);
   }
   private checkIds(op: string, ids: IntTensor, n: number, dim: number, table: Tensor): void {
     dims(op, n, dim);
@@ -465,12 +476,14 @@ export class CudaOps implements Ops {
   // ---- transformer and MoE -----------------------------------------------------------------------
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
     checkAttentionForwardArgs(s, q, k, v, out, lse);
+    if (cudaAttentionLimits('attention', s)) return;
     this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
     checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
+    if (cudaAttentionLimits('attentionBackward', s)) return;
     this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
       this.w(dq), this.w(dk), this.w(dv),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
@@ -488,6 +501,8 @@ export class CudaOps implements Ops {
     // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
     // them there, with maxRows (what A, B and C can hold) bounding its grid.
     const maxRows = checkGroupedGemmArgs(mode, G, offsets, this.peek(offsets as Dev), n, k, A, B, beta, C);
+    if (G === 0 || maxRows === 0) return; // no group, or no row can be in one: nothing to write
+    if (n === 0 || k === 0) throw new RangeError(`groupedGemm(${mode}): n = ${n}, k = ${k}: empty products are not supported on the CUDA backend`);
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : 2;
     this.k.groupedGemm(m, G, this.r(offsets), maxRows, n, k, this.r(A), this.r(B), beta, this.w(C));
   }
@@ -499,6 +514,7 @@ export class CudaOps implements Ops {
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
     checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
+    if (E > 360) throw new RangeError(`moePlan: E = ${E} experts is above the CUDA kernel's limit of 360`);
     checkExpertIds('moePlan', this.peek(topIdx as Dev), n * k, E);
     this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
   }
@@ -522,6 +538,7 @@ export class CudaOps implements Ops {
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
     checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
+    if (E > 256) throw new RangeError(`moeRouteBackward: E = ${E} experts is above the CUDA kernel's limit of 256`);
     const op = 'moeRouteBackward';
     checkExpertIds(op, this.peek(topIdx as Dev), n * k, E);
     this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
@@ -535,6 +552,18 @@ function activationIndex(kind: Activation): number {
   const i = ACTIVATIONS.indexOf(kind);
   if (i < 0) throw new RangeError(`unknown activation '${kind as string}' (expected one of ${ACTIVATIONS.join(', ')})`);
   return i;
+}
+
+/**
+ * The CUDA attention kernels' limits (native/attention.cu: head width ≤ 128, B·H ≤ 65535 grid rows),
+ * which the kernels would otherwise meet by printing to stderr and writing nothing. Returns true
+ * when there is nothing to compute (no batch, head or query row).
+ */
+function cudaAttentionLimits(op: string, s: AttentionShape): boolean {
+  if (s.B === 0 || s.H === 0 || s.Tq === 0) return true;
+  if (s.D < 1 || s.D > 128) throw new RangeError(`${op}: head width D = ${s.D} is outside 1..128, the CUDA kernels' range (d_model / heads)`);
+  if (s.B * s.H > 65535) throw new RangeError(`${op}: B·H = ${s.B * s.H} is above the CUDA kernels' limit of 65535`);
+  return false;
 }
 
 function notOnCuda(op: string): never {
