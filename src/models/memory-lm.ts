@@ -231,13 +231,13 @@ export class MemoryBlock {
     const h1 = this.h1.rows(n), cat = this.cat.rows(n), a = this.a.rows(n), xm = this.xm.rows(n);
     this.norm1.forward(x, h1, n);
     const cd = cat.data;
-    this.memories.forEach((mem, j) => {
+    for (let j = 0; j < this.memories.length; j++) {
       const yj = this.yh[j].rows(n);
-      mem.forward(h1, yj, B, T);
+      this.memories[j].forward(h1, yj, B, T);
       // Interleave the head's columns into cat (host copy: the memories are host loops anyway).
       const yd = yj.data;
       for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) cd[r * C + j * d + i] = yd[r * d + i];
-    });
+    }
     this.out.forward(cat, a, n);
     this.ops.add(x, a, xm);
     this.finish(xm, y, n);
@@ -263,11 +263,11 @@ export class MemoryBlock {
     // xm = x + Wo·cat: dcat = dxm·Woᵀ, then each head's slice through its memory into dh (summed).
     this.out.backward(cat, dxm, dcat, n);
     const gd = dcat.data;
-    this.memories.forEach((mem, j) => {
+    for (let j = 0; j < this.memories.length; j++) {
       const dyj = this.yh[j].rows(n), yd = dyj.data; // the forward output is no longer needed
       for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) yd[r * d + i] = gd[r * C + j * d + i];
-      mem.backward(h1, dyj, dh, B, T, j > 0);
-    });
+      this.memories[j].backward(h1, dyj, dh, B, T, j > 0);
+    }
     ops.copy(dxm, dx);
     this.norm1.backward(x, dh, dx, n);
   }
