@@ -27,7 +27,7 @@ import { createOps } from '../src/ops/index.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { train, type TrainSummary } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { loadCorpus, type Corpus } from '../src/data/corpus.js';
+import { loadCorpus, trimGutenberg, type Corpus } from '../src/data/corpus.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -118,7 +118,7 @@ export async function benchCharModels(opts: CharModelsOptions = {}): Promise<Cha
   const progress = opts.onProgress ?? (() => {});
   const budgetMs = opts.budgetMs ?? 90_000;
   const models = opts.models ?? CHAR_MODELS;
-  const loaded = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data ?? 'alice');
+  const loaded = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data ?? 'alice', { trimGutenberg: false });
   const text = (opts.trimGutenberg ?? true) ? trimGutenberg(loaded.text) : loaded.text;
   const corpus: Corpus = { ...loaded, text };
   const sampleChars = opts.sampleChars ?? 400;
@@ -285,18 +285,6 @@ export function formatCharModelsReport(r: CharModelsReport): string[] {
   ];
 }
 
-/**
- * The text without a Project Gutenberg licence footer (from the "*** END OF THE PROJECT GUTENBERG"
- * / "*** END OF THIS PROJECT GUTENBERG" line on) and header (up to the "*** START OF …" line),
- * when those markers are present; otherwise unchanged.
- */
-export function trimGutenberg(text: string): string {
-  const end = text.search(/^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG/m);
-  if (end >= 0) text = text.slice(0, end);
-  const start = /^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG[^\n]*\n/m.exec(text);
-  if (start) text = text.slice(start.index + start[0].length);
-  return text.trimEnd() + '\n';
-}
 
 /**
  * Writes `body` between `<!-- name:begin -->` and `<!-- name:end -->` in the Markdown file,

@@ -50,6 +50,12 @@ export class CorpusError extends Error {
 export interface ResolveOptions {
   /** The named-corpus folder; default `process.env.HANDGRAD_DATA`. */
   dataDir?: string;
+  /**
+   * loadCorpus: cut a Project Gutenberg header and licence footer when present (default true). In
+   * alice_in_wonderland.txt the footer is the last 11% of the file, which is exactly the held-out
+   * validation tail a run would otherwise score itself on.
+   */
+  trimGutenberg?: boolean;
 }
 
 /**
@@ -102,7 +108,22 @@ export function loadCorpus(spec?: string, opts: ResolveOptions = {}): Corpus {
   const path = resolveCorpusPath(spec, opts);
   if (path === null) return loadEmbeddedCorpus();
   const name = spec && CORPUS_ALIASES[spec] !== undefined ? spec : path.split(/[\\/]/).pop()!.replace(/\.txt$/, '');
-  return { name, source: path, text: readTextFile(path) };
+  const text = readTextFile(path);
+  return { name, source: path, text: opts.trimGutenberg ?? true ? trimGutenberg(text) : text };
+}
+
+/**
+ * The text without a Project Gutenberg licence footer (from the "*** END OF THE PROJECT GUTENBERG"
+ * / "*** END OF THIS PROJECT GUTENBERG" line on) and header (up to the "*** START OF …" line),
+ * when those markers are present; otherwise unchanged.
+ */
+export function trimGutenberg(text: string): string {
+  const end = text.search(/^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG/m);
+  const start = /^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG[^\n]*\n/m.exec(text);
+  if (end < 0 && !start) return text;
+  if (end >= 0) text = text.slice(0, end);
+  if (start && start.index < text.length) text = text.slice(start.index + start[0].length);
+  return text.trimEnd() + '\n';
 }
 
 /** Reads a file as strict UTF-8 text; a CorpusError for a directory, an empty file, or non-text bytes. */

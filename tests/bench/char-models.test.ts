@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHAR_MODELS, mergeCharModelsSection, trimGutenberg, writeSection } from '../../bench/char-models.js';
+import { CHAR_MODELS, mergeCharModelsSection, writeSection } from '../../bench/char-models.js';
+import { trimGutenberg } from '../../src/data/corpus.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const localNode = join(root, 'node_modules', '.bin', 'node');

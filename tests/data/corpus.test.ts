@@ -161,3 +161,15 @@ describe('named corpora from the shared data folder', () => {
     expect(c.text).toContain('Alice');
   });
 });
+
+describe('Project Gutenberg files', () => {
+  it('loadCorpus cuts the header and licence footer (the footer would be the validation tail), unless asked not to', () => {
+    const body = 'Alice was beginning to get very tired.\n'.repeat(3);
+    const p = file('gutenberg.txt', `The Project Gutenberg eBook\n*** START OF THE PROJECT GUTENBERG EBOOK ALICE ***\n${body}` +
+      `*** END OF THE PROJECT GUTENBERG EBOOK ALICE ***\nSection 1. General Terms of Use\n`);
+    expect(loadCorpus(p).text).toBe(body);
+    expect(loadCorpus(p, { trimGutenberg: false }).text).toContain('General Terms of Use');
+    const plain = file('plain.txt', 'no markers here  \n\n');
+    expect(loadCorpus(plain).text).toBe('no markers here  \n\n'); // other text is left exactly as it is
+  });
+});
