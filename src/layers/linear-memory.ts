@@ -89,8 +89,16 @@ export class MemoryCore {
   private aS = new Float64Array(0);
   private lastB = 0;
   private lastT = 0;
+  // Per-sequence working state of forward and backward ([dv·dk] and [dv] each), made once: the
+  // sizes are fixed by dk and dv, and these run for every head and level at every step.
+  private readonly w: Float64Array[];
+  private readonly e: Float64Array;
+  private readonly de: Float64Array;
 
   constructor(readonly dk: number, readonly dv: number, opts: MemoryCoreOptions = {}) {
+    this.w = Array.from({ length: 5 }, () => new Float64Array(dk * dv));
+    this.e = new Float64Array(dv);
+    this.de = new Float64Array(dv);
     this.rule = opts.rule ?? 'delta';
     this.optimizer = opts.optimizer ?? 'gd';
     this.eta = opts.eta ?? 1;
@@ -117,8 +125,7 @@ export class MemoryCore {
     if (optimizer === 'adam' && this.mS.length < B * T * S) {
       this.mS = new Float64Array(B * T * S); this.uS = new Float64Array(B * T * S); this.aS = new Float64Array(B * T * S);
     }
-    const M = new Float64Array(S), A = new Float64Array(S), Sm = new Float64Array(S), m = new Float64Array(S), u = new Float64Array(S);
-    const e = new Float64Array(dv);
+    const [M, A, Sm, m, u] = this.w, e = this.e;
     for (let b = 0; b < B; b++) {
       M.fill(0); A.fill(0); Sm.fill(0); m.fill(0); u.fill(0);
       let commits = 0;
@@ -172,8 +179,7 @@ export class MemoryCore {
     dK: { [i: number]: number }, dV: { [i: number]: number }, dQ: { [i: number]: number }): void {
     const { dk, dv, period: C, eta, optimizer } = this;
     const B = this.lastB, T = this.lastT, S = dk * dv, R = this.R;
-    const dM = new Float64Array(S), dA = new Float64Array(S), dS = new Float64Array(S), dm = new Float64Array(S), du = new Float64Array(S);
-    const e = new Float64Array(dv), de = new Float64Array(dv);
+    const [dM, dA, dS, dm, du] = this.w, e = this.e, de = this.de;
     for (let b = 0; b < B; b++) {
       dM.fill(0); dA.fill(0); dS.fill(0); dm.fill(0); du.fill(0);
       let commits = Math.floor(T / C);
