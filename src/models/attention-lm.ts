@@ -30,6 +30,7 @@ import type { RecurrentState } from '../layers/recurrent.js';
 import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { logSoftmaxRow } from './sample.js';
 
 export interface AttentionLMConfig {
   vocabSize: number;
@@ -232,23 +233,13 @@ export class AttentionLM implements SequenceModel {
       this.history.push(id);
     }
     if (this.history.length > this.context) this.history.splice(0, this.history.length - this.context);
-    const out = new Float64Array(V);
-    if (this.history.length === 0) {
-      out.set(this.head.b!.value.data.subarray(0, V)); // h̃ = 0 before any token: logits = bo
-    } else {
-      const T = this.history.length;
-      this.ensure(T, 1, T);
-      this.ids!.data.set(this.history);
-      this.forward(1, T);
-      out.set(this.logits!.data.subarray((T - 1) * V, T * V));
-    }
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) if (out[j] > max) max = out[j];
-    let s = 0;
-    for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
-    const lse = max + Math.log(s);
-    for (let j = 0; j < V; j++) out[j] -= lse;
-    return out;
+    // h̃ = 0 before any token: the logits are the head's bias bo.
+    if (this.history.length === 0) return logSoftmaxRow(this.head.b!.value.data, 0, V);
+    const T = this.history.length;
+    this.ensure(T, 1, T);
+    this.ids!.data.set(this.history);
+    this.forward(1, T);
+    return logSoftmaxRow(this.logits!.data, T - 1, V);
   }
 
   resetSampling(): void { this.history = []; }

@@ -51,6 +51,7 @@ import type { LinearMemory, MemoryOptimizer, MemoryRule } from '../layers/linear
 import { autoFfHidden } from './transformer.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { logSoftmaxRow } from './sample.js';
 
 export const MEMORY_RULES: readonly MemoryRule[] = ['delta', 'hebbian'];
 export const INNER_OPTIMIZERS: readonly MemoryOptimizer[] = ['gd', 'momentum', 'adam'];
@@ -425,17 +426,6 @@ export class MemoryLM implements SequenceModel {
     for (const b of this.blocks) b.resetSampling();
     this.lastLogProbs = null;
   }
-}
-
-function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
-  const out = new Float64Array(V);
-  let max = -Infinity;
-  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
-  let s = 0;
-  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
-  const lse = max + Math.log(s);
-  for (let j = 0; j < V; j++) out[j] -= lse;
-  return out;
 }
 
 // ---- registry spec ------------------------------------------------------------------------------

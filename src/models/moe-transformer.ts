@@ -36,6 +36,7 @@ import { Norm } from '../layers/layernorm.js';
 import { MixtureOfExperts, MoeScratch } from '../layers/moe.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { logSoftmaxRow } from './sample.js';
 
 export interface MoeTransformerConfig {
   vocabSize: number;
@@ -522,17 +523,6 @@ export class MoeTransformer implements SequenceModel {
   resetSampling(): void {
     this.window = [];
   }
-}
-
-function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
-  const out = new Float64Array(V);
-  let max = -Infinity;
-  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
-  let s = 0;
-  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
-  const lse = max + Math.log(s);
-  for (let j = 0; j < V; j++) out[j] -= lse;
-  return out;
 }
 
 // ---- registry specs ------------------------------------------------------------------------------

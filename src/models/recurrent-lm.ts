@@ -30,6 +30,7 @@ import type { RecurrentStack, RecurrentState } from '../layers/recurrent.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
 import type { ModelOption, ModelSpec } from './registry.js';
+import { logSoftmaxRow } from './sample.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
 
@@ -163,14 +164,7 @@ export class RecurrentLM implements SequenceModel {
     // (before any token: the head on the zero state).
     const top = state.hs[state.hs.length - 1];
     this.head.forward(top, this.logits!, 1);
-    const l = this.logits!.data, out = new Float64Array(V);
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) { out[j] = l[j]; if (out[j] > max) max = out[j]; }
-    let s = 0;
-    for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
-    const lse = max + Math.log(s);
-    for (let j = 0; j < V; j++) out[j] -= lse;
-    return out;
+    return logSoftmaxRow(this.logits!.data, 0, V);
   }
 
   resetSampling(): void {

@@ -5,6 +5,21 @@
 import type { Rng } from '../util/rng.js';
 import type { SequenceModel } from './types.js';
 
+/**
+ * log-softmax of row `row` of a [rows, V] logits array, in float64: what every model's
+ * nextLogProbs returns (max-subtracted, so large logits do not overflow).
+ */
+export function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
+  const out = new Float64Array(V);
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
+  let s = 0;
+  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
+  const lse = max + Math.log(s);
+  for (let j = 0; j < V; j++) out[j] -= lse;
+  return out;
+}
+
 export interface SampleOptions {
   /** Tokens to generate after the prompt. */
   length: number;

@@ -39,6 +39,7 @@ import { Positional, POSITION_KINDS, type PositionKind } from '../layers/positio
 import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
 import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { logSoftmaxRow } from './sample.js';
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -331,23 +332,12 @@ export class TransformerLM implements SequenceModel {
       this.window = [];
       return this.nextLogProbs(w);
     }
-    return logSoftmaxRow(logits.data, rows - 1, V);
+    return logSoftmaxRow(logits.view((rows - 1) * V, V).data, 0, V);
   }
 
   resetSampling(): void {
     this.window = [];
   }
-}
-
-function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
-  const out = new Float64Array(V);
-  let max = -Infinity;
-  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
-  let s = 0;
-  for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
-  const lse = max + Math.log(s);
-  for (let j = 0; j < V; j++) out[j] -= lse;
-  return out;
 }
 
 // ---- registry spec ------------------------------------------------------------------------------
