@@ -3,7 +3,7 @@
 // path of the float4 kernels), aliasing and accumulation. Build and run on a GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/elementwise_check.cu native/elementwise.cu -o /tmp/ew
 //   /tmp/ew            (exit status 1 when any case fails)
-// or on the CPU through the host emulation: native/tests/elementwise-emu.sh
+// or on the CPU through the host emulation: native/tests/host-emu/run.sh elementwise
 #include <cuda_runtime.h>
 #include <cmath>
 #include <cstdio>

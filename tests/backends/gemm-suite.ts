@@ -18,6 +18,7 @@ import type { Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import type { KernelPath, WasmOps } from '../../src/backends/wasm/index.js';
 import { DEFAULT_TUNING, type GemmTuning } from '../../src/backends/wasm/gemm.js';
+import { rng } from './seeded.js';
 
 export interface SuiteOptions {
   /** Loads the backend; the caller sets process.env (HANDGRAD_REVECTORIZE) before importing it. */
@@ -48,17 +49,6 @@ const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, 
 /** Splits every product, however small, into up to 2 chunks per thread: tests the split. */
 const SPLIT_EVERYTHING: GemmTuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
 
-// mulberry32: a small seeded generator, so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   m: number; n: number; k: number; ta: boolean; tb: boolean; alpha: number; beta: number;

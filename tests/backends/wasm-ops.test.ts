@@ -12,6 +12,7 @@ import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { Activation, FloatArray, IntTensor, Ops, Tensor } from '../../src/ops/types.js';
 import { ACTIVATIONS } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { rng } from './seeded.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
@@ -19,17 +20,6 @@ const R = new ReferenceOps('f64');
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-// mulberry32: a small seeded generator, so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let rand = rng(1);
 /** n values uniform in [lo, hi), rounded to f32. */
 function uniform(n: number, lo = -1, hi = 1): number[] {

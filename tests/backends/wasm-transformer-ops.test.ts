@@ -15,20 +15,11 @@ import type { AttentionShape, IntTensor, Ops, Tensor } from '../../src/ops/types
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { CausalSelfAttention } from '../../src/layers/attention.js';
 import { Rng } from '../../src/util/rng.js';
+import { rng } from './seeded.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 let rand = rng(1);
 function uniform(n: number, lo = -1, hi = 1): number[] {
   return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * rand()));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the GPU check programs (native/tests/attention_check.cu, moe_check.cu) on the CPU through the
-# emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one OS thread per CUDA
+# Runs the GPU check programs (native/tests/{attention,moe,elementwise}_check.cu) on the CPU through
+# the emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one OS thread per CUDA
 # thread; the timing sections and the largest cases are skipped). Usage, from the repository root:
-#   native/tests/host-emu/run.sh [attention|moe]...     (default: both)
+#   native/tests/host-emu/run.sh [attention|moe|elementwise]...     (default: attention moe)
 # Needs g++ with C++20 (<barrier>). Exit status non-zero when a check fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -12,8 +12,9 @@ trap 'rm -rf "$work"' EXIT
 
 # CUDA source → host C++: launch syntax, qualifiers, shared memory (blocks run one at a time, so
 # shared variables become statics; dynamic shared memory is a static array defined up front).
+# $3: what the file needs beyond cuda_emu.h — each kernel file names its dynamic shared array.
 translate() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "$3" <<'PY'
 import re, sys
 src = open(sys.argv[1]).read()
 src = src.replace('#include <cuda_runtime.h>', '')
@@ -35,6 +36,7 @@ def launch(m):
     return 'emuLaunch(%s, %s, ' % (m.group(1), ', '.join(cfg[:3]))
 src = re.sub(r'([A-Za-z_]\w*(?:<\w+>)?)<<<(.*?)>>>\(', launch, src)
 pre = '''#include "cuda_emu.h"
+#include <atomic>
 #define __global__
 #define __device__
 #define __host__
@@ -42,19 +44,24 @@ pre = '''#include "cuda_emu.h"
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define HANDGRAD_HOST_EMU 1
-namespace handgrad { namespace {
-alignas(16) float4 smem4[232448 / 16];
-alignas(16) int sm[232448 / 4];
-} }
 '''
-open(sys.argv[2], 'w').write(pre + src)
+open(sys.argv[2], 'w').write(pre + sys.argv[3] + '\n' + src)
 PY
 }
 
+# Dynamic shared memory of attention.cu / moe.cu (smem4, sm) and of elementwise.cu (part, plus the
+# int4 and float/double atomicAdd it uses).
+SHARED_ATTN='namespace handgrad { namespace { alignas(16) float4 smem4[232448 / 16]; alignas(16) int sm[232448 / 4]; } }'
+SHARED_EW='struct alignas(16) int4 { int x, y, z, w; };
+inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
+template <class T> T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }
+namespace handgrad { namespace { alignas(16) float part[232448 / 4]; } }'
+
 run() {
-  local name=$1
-  translate "$root/native/$name.cu" "$work/$name.cc"
-  translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc"
+  local name=$1 extra
+  if [ "$name" = elementwise ]; then extra=$SHARED_EW; else extra=$SHARED_ATTN; fi
+  translate "$root/native/$name.cu" "$work/$name.cc" "$extra"
+  translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
   g++ -std=c++20 -O2 -pthread -w -I"$here" -I"$root/native" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
   "$work/$name"
 }
