@@ -37,6 +37,7 @@ import { MixtureOfExperts, MoeScratch } from '../layers/moe.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+import { CachedWindow } from './cached-window.js';
 
 export interface MoeTransformerConfig {
   vocabSize: number;
@@ -258,9 +259,9 @@ export class MoeTransformer implements SequenceModel {
   private statAllMacs = 0;
   private loadSince: Float64Array[];
   // Sampling.
-  private window: number[] = [];
   private caches: Tensor[] | null = null;
   private readonly sampleIds: IntTensor;
+  private readonly sampling: CachedWindow;
 
   constructor(readonly ops: Ops, config: MoeTransformerConfig, rng: Rng, kind: 'moe' | 'moe-dense' = config.dense ? 'moe-dense' : 'moe') {
     const c = { ...MOE_TRANSFORMER_DEFAULTS, ...config };
@@ -308,6 +309,7 @@ export class MoeTransformer implements SequenceModel {
     this.posIds = ops.ints(context);
     this.posView = this.posIds;
     this.sampleIds = ops.ints(context);
+    this.sampling = new CachedWindow(context, this.vocab, this.sampleIds);
     const E = this.experts;
     this.statTokensPerExpert = this.blocks.map(() => new Float64Array(E));
     this.statRouted = this.blocks.map(() => new Float64Array(E));
@@ -489,39 +491,15 @@ export class MoeTransformer implements SequenceModel {
   }
 
   nextLogProbs(tokens: number[]): Float64Array {
-    const V = this.vocab, ctx = this.context;
     this.checkTokens(tokens);
-    if (this.caches === null) this.caches = this.blocks.map(() => this.ops.tensor(ctx * 3 * this.dim));
-    if (tokens.length === 0 && this.window.length === 0) return new Float64Array(V).fill(-Math.log(V));
-    let logits: Tensor | null = null, rows = 0;
-    if (this.window.length + tokens.length <= ctx) {
-      const pos = this.window.length, n = tokens.length;
-      if (n > 0) {
-        const ids = this.sampleIds.view(0, n);
-        ids.data.set(tokens);
-        logits = this.forward(ids, 1, n, pos, this.caches, false, true);
-        rows = n;
-        this.window.push(...tokens);
-      }
-    } else {
-      // The window slides: rebuild every cache from the last `context` tokens, positions from 0.
-      this.window = [...this.window, ...tokens].slice(-ctx);
-      const n = this.window.length, ids = this.sampleIds.view(0, n);
-      ids.data.set(this.window);
-      logits = this.forward(ids, 1, n, 0, this.caches, false, true);
-      rows = n;
-    }
-    if (logits === null) {
-      const w = this.window;
-      this.window = [];
-      return this.nextLogProbs(w);
-    }
-    // Only the last row: on a GPU `.data` of that view moves V floats, not the whole window's logits.
-    return logSoftmaxRow(logits.view((rows - 1) * V, V).data, 0, V);
+    if (this.caches === null) this.caches = this.blocks.map(() => this.ops.tensor(this.context * 3 * this.dim));
+    const caches = this.caches;
+    return this.sampling.next(tokens, (ids, n, pos) => this.forward(ids, 1, n, pos, caches, false, true));
   }
 
+
   resetSampling(): void {
-    this.window = [];
+    this.sampling.reset();
   }
 }
 

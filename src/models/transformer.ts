@@ -40,6 +40,7 @@ import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
 import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+import { CachedWindow } from './cached-window.js';
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -159,9 +160,9 @@ export class TransformerLM implements SequenceModel {
   private readonly dB: RowBuffer;
   private readonly logits: RowBuffer;
   // Sampling state: the tokens in the window, one KV cache per block, and a small id buffer.
-  private window: number[] = [];
   private caches: KVCache[] | null = null;
   private sampleIds: IntTensor;
+  private readonly sampling: CachedWindow;
 
   constructor(readonly ops: Ops, config: TransformerConfig, rng: Rng) {
     const c = { ...TRANSFORMER_DEFAULTS, ...config };
@@ -195,6 +196,7 @@ export class TransformerLM implements SequenceModel {
     this.dB = new RowBuffer(ops, C);
     this.logits = new RowBuffer(ops, V);
     this.sampleIds = ops.ints(context);
+    this.sampling = new CachedWindow(context, this.vocab, this.sampleIds);
   }
 
   /** ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of `this.logits`). */
@@ -301,42 +303,18 @@ export class TransformerLM implements SequenceModel {
   }
 
   nextLogProbs(tokens: number[]): Float64Array {
-    const V = this.vocab, ctx = this.context;
+    const V = this.vocab;
     for (const id of tokens) {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
     }
-    if (this.caches === null) this.caches = this.blocks.map((b) => b.attn.newCache(ctx));
-    if (tokens.length === 0 && this.window.length === 0) return new Float64Array(V).fill(-Math.log(V));
-    let logits: Tensor | null = null, rows = 0;
-    if (this.window.length + tokens.length <= ctx) {
-      // The cache has room: only the new tokens go through the layers.
-      const pos = this.window.length, n = tokens.length;
-      if (n > 0) {
-        const ids = this.sampleIds.view(0, n);
-        ids.data.set(tokens);
-        logits = this.forward(ids, 1, n, pos, this.caches);
-        rows = n;
-        this.window.push(...tokens);
-      }
-    } else {
-      // The window slides: rebuild every cache from the last `context` tokens, positions from 0.
-      this.window = [...this.window, ...tokens].slice(-ctx);
-      const n = this.window.length, ids = this.sampleIds.view(0, n);
-      ids.data.set(this.window);
-      logits = this.forward(ids, 1, n, 0, this.caches);
-      rows = n;
-    }
-    if (logits === null) {
-      // No new tokens: recompute the last position's logits from the window (cheap enough, rare).
-      const w = this.window;
-      this.window = [];
-      return this.nextLogProbs(w);
-    }
-    return logSoftmaxRow(logits.view((rows - 1) * V, V).data, 0, V);
+    if (this.caches === null) this.caches = this.blocks.map((b) => b.attn.newCache(this.context));
+    const caches = this.caches;
+    return this.sampling.next(tokens, (ids, n, pos) => this.forward(ids, 1, n, pos, caches));
   }
 
+
   resetSampling(): void {
-    this.window = [];
+    this.sampling.reset();
   }
 }
 
