@@ -12,48 +12,37 @@ import { parseDurationOption, parseNumber } from '../values.js';
 import { parseDuration } from '../../util/duration.js';
 import type { CliContext } from '../main.js';
 import { getModel, knownNames, listModels, optionFlag, UnknownModelError, type ModelOption } from '../../models/registry.js';
-import { OPTIMIZER_KINDS, type OptimizerKind } from '../../train/optimizers.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from '../../train/schedules.js';
-import { SAMPLER_KINDS, type SamplerKind } from '../../data/batcher.js';
-import { TOKENIZER_KINDS, type TokenizerKind } from '../../data/tokenizer.js';
+import { OPTIMIZER_KINDS } from '../../train/optimizers.js';
+import { SCHEDULE_KINDS } from '../../train/schedules.js';
+import { SAMPLER_KINDS } from '../../data/batcher.js';
+import { TOKENIZER_KINDS } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
-import { train, TRAIN_DEFAULTS, TrainConfigError } from '../../train/trainer.js';
+import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions } from '../../train/trainer.js';
 import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import type { BackendName } from '../../ops/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
-interface TrainCliOptions {
-  data?: string;
-  tokenizer?: TokenizerKind;
-  vocabSize?: number;
-  steps?: number;
+/**
+ * The train() options the command passes on as they are, under the same names (commander's
+ * camelCase of each flag); the others it translates below (--time, --backend/--device,
+ * --checkpoint-every, --json).
+ */
+const PASSED_THROUGH = [
+  'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
+  'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
+  'resume',
+] as const satisfies readonly (keyof TrainOptions)[];
+
+/** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
+type TrainCliOptions = Pick<TrainOptions, (typeof PASSED_THROUGH)[number]> & {
   time?: number;
-  batch?: number;
-  seq?: number;
-  lr?: number;
-  optimizer?: OptimizerKind;
-  weightDecay?: number;
-  schedule?: ScheduleKind;
-  warmup?: number;
-  minLr?: number;
-  clip?: number;
-  seed?: number;
-  valEvery?: number;
-  valFraction?: number;
-  valBatches?: number;
-  sampler?: SamplerKind;
-  out?: string;
-  threads?: number;
   backend?: BackendName;
   device?: BackendName;
-  valData?: string;
-  tokenCache?: string;
   json?: boolean;
-  resume?: string;
   checkpointEvery?: { steps?: number; ms?: number };
   [modelOption: string]: unknown;
-}
+};
 
 /** commander's camelCase property for a flag name: "embed-size" → "embedSize". */
 function camel(flag: string): string {
@@ -155,35 +144,15 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     };
     process.on('SIGINT', onSigint);
     try {
+      const passed: Partial<TrainOptions> = {};
+      for (const key of PASSED_THROUGH) (passed as Record<string, unknown>)[key] = opts[key];
       const summary = await train({
+        ...passed,
         model: spec.name,
         modelOptions,
-        data: opts.data,
-        tokenizer: opts.tokenizer,
-        vocabSize: opts.vocabSize,
-        steps: opts.steps,
         timeMs: opts.time,
-        batch: opts.batch,
-        seq: opts.seq,
-        lr: opts.lr,
-        optimizer: opts.optimizer,
-        weightDecay: opts.weightDecay,
-        schedule: opts.schedule,
-        warmup: opts.warmup,
-        minLr: opts.minLr,
-        clip: opts.clip,
-        seed: opts.seed,
-        valEvery: opts.valEvery,
-        valFraction: opts.valFraction,
-        valBatches: opts.valBatches,
-        sampler: opts.sampler,
-        out: opts.out,
-        threads: opts.threads,
         backend,
-        valData: opts.valData,
-        tokenCache: opts.tokenCache,
         reporter,
-        resume: opts.resume,
         checkpointEverySteps: opts.checkpointEvery?.steps,
         checkpointEveryMs: opts.checkpointEvery?.ms,
         signal: interrupt.signal,
