@@ -19,6 +19,10 @@
 // timed for a short window in turn, the order rotated each round, so all of them see the same
 // weather. Each contender's figure is its best over the rounds; the median of the per-round ratios
 // is reported next to the ratio of the bests.
+//
+// With the peers, the core's floating-point ceiling is timed too (bench/peak.ts: 256-bit FMAs with no
+// memory traffic, in the table phase and as a contender of every paired round), and the report gives
+// each 1-thread GEMM figure as a share of it: a goal above 100% of peak is not a goal for this CPU.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -29,6 +33,7 @@ import type { Ops, Tensor } from '../src/ops/types.js';
 import { ReferenceOps } from '../src/backends/reference/index.js';
 import { createWasmOps } from '../src/backends/wasm/index.js';
 import { canRevectorize, cpuModel, KERNEL_PATHS, setWasmFlags, type KernelPath } from '../src/backends/wasm/runtime.js';
+import { buildPeak, runPeak } from './peak.js';
 
 export type Variant = 'nn' | 'nt' | 'tn';
 export const VARIANTS: readonly Variant[] = ['nn', 'nt', 'tn'];
@@ -74,7 +79,8 @@ export interface PairedFigure {
   /** e.g. "revec4x16 1t nn 512×512·512×512", "openblas 2t nn 512×512·512×512". */
   label: string;
   path?: KernelPath;
-  peer?: Peer;
+  /** 'fma-peak': the core's FMA ceiling (bench/peak.ts), not a GEMM: its m = n = k = 0. */
+  peer?: Peer | 'fma-peak';
   variant: Variant;
   m: number;
   n: number;
@@ -112,6 +118,21 @@ export interface PairedReport {
   loadAverage: { start: number; end: number };
 }
 
+/** The core's FMA ceiling and the 1-thread figures as shares of it (bench/peak.ts). */
+export interface PeakReport {
+  /** What was timed: single-precision FMAs on 256-bit vectors, one thread, no memory traffic. */
+  what: string;
+  /** Best figure: over the paired rounds when they ran (then paired with the shares below), else the table phase's. */
+  gflops: number | null;
+  method: 'paired' | 'table';
+  /** Shares of the peak (null where not measured): our best 1-thread GEMM at nn 512³, OpenBLAS 1t, tfjs-wasm. */
+  shares: { wasm: number | null; openblas: number | null; tfjs: number | null };
+  /** The "≥ 2× tfjs-wasm" goal as a share of the peak: above 1, no GEMM on this core can meet it. */
+  tfjsGoalShare: number | null;
+  /** Why it was not measured, when it was not. */
+  why?: string;
+}
+
 export interface KernelBenchReport {
   op: 'gemm';
   machine: {
@@ -126,6 +147,8 @@ export interface KernelBenchReport {
   ratios: Ratios;
   /** The paired, interleaved phase (null with --quick or rounds 0). */
   paired: PairedReport | null;
+  /** The core's FMA ceiling (measured with the peers; null with --no-peers). */
+  peak: PeakReport | null;
   /** The best WASM figure for nn 512×512×512 on one thread (null when not measured). */
   gflops: number | null;
   notes: string[];
@@ -218,10 +241,19 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
     for (const n of child.notes) notes.push(n); // already shown through progress
   }
   let blas: string | null = null;
+  let peakBin: string | null = null, tablePeak: number | null = null, peakWhy: string | undefined;
   if (peers) {
     const ob = await measureOpenblas(plan, note, progress);
     rows.push(...ob.rows);
     blas = ob.blas;
+    const built = buildPeak();
+    if ('bin' in built) {
+      peakBin = built.bin;
+      tablePeak = await runPeak(peakBin, quick ? 0.1 : 1);
+      if (tablePeak === null) peakWhy = `${peakBin} failed`;
+      else progress(`fma peak 1t (256-bit FMA, no memory traffic): ${round(tablePeak)} GFLOP/s`);
+    } else peakWhy = built.why;
+    if (peakWhy) note(`fma peak not measured: ${peakWhy}`);
   }
 
   const tableRatios = computeRatios(rows);
@@ -229,7 +261,7 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
   if (rounds > 0) {
     paired = await measurePaired({
       rounds, windowSeconds: opts.pairedWindowSeconds ?? 0.25, minRepSeconds: 0.03,
-      local, tableRows: rows, twoThreads: threads.includes(2), skinny: skinny.length > 0, peers,
+      local, tableRows: rows, twoThreads: threads.includes(2), skinny: skinny.length > 0, peers, peakBin: tablePeak === null ? null : peakBin,
     }, tableRatios, note, progress);
   }
   const ratios = paired ? pairedRatios(paired) : tableRatios;
@@ -244,6 +276,7 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
     rows,
     ratios,
     paired,
+    peak: peers ? peakReport(rows, paired, tablePeak, peakWhy) : null,
     gflops: best512 ? best512.gflops : paired?.figures.wasm1t?.gflops ?? null,
     notes,
   };
@@ -497,6 +530,8 @@ interface PairedPlan {
   twoThreads: boolean;
   skinny: boolean;
   peers: boolean;
+  /** The built FMA-peak program (bench/peak.ts), timed as one more contender; null: left out. */
+  peakBin: string | null;
 }
 
 const SQ512: Shape = { m: 512, k: 512, n: 512 };
@@ -720,6 +755,15 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
         });
       }
     }
+    if (pp.peakBin) {
+      const bin = pp.peakBin;
+      contenders.push({
+        key: 'peak',
+        figure: { label: 'fma-peak 1t (256-bit FMA)', peer: 'fma-peak', variant: 'nn', m: 0, n: 0, k: 0, threads: 1, gflops: null, median: null, rounds: [] },
+        measure: () => runPeak(bin, window),
+        settle: 0,
+      });
+    }
 
     progress(`paired phase: ${pp.rounds} rounds of ${contenders.map((c) => c.figure.label).join(', ')}, ~${window} s each`);
     for (let r = 0; r < pp.rounds; r++) {
@@ -776,6 +820,33 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
     fromTable,
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
     loadAverage: { start: Number(loadStart.toFixed(2)), end: Number(loadavg()[0].toFixed(2)) },
+  };
+}
+
+/**
+ * The core's FMA ceiling and the 1-thread GEMM figures as shares of it: from the paired rounds when
+ * the peak was one of their contenders (all four figures then saw the same weather), else from the
+ * table phase.
+ */
+export function peakReport(rows: GemmRow[], paired: PairedReport | null, tablePeak: number | null, why?: string): PeakReport {
+  const what = 'single-precision FMA on 256-bit vectors, 1 thread, no memory traffic (bench/peers/peak_fma.c)';
+  const share = (g: number | null | undefined, peak: number) => (g == null ? null : Number((g / peak).toFixed(3)));
+  const f = paired?.figures;
+  if (f?.peak?.gflops) {
+    const peak = f.peak.gflops;
+    return {
+      what, gflops: peak, method: 'paired',
+      shares: { wasm: share(f.wasm1t?.gflops, peak), openblas: share(f.openblas1t?.gflops, peak), tfjs: share(f.tfjs?.gflops, peak) },
+      tfjsGoalShare: share(f.tfjs?.gflops == null ? null : 2 * f.tfjs.gflops, peak),
+    };
+  }
+  if (tablePeak === null) return { what, gflops: null, method: 'table', shares: { wasm: null, openblas: null, tfjs: null }, tfjsGoalShare: null, why };
+  const peak = round(tablePeak);
+  const tfjs = peerRow(rows, 'tfjs-wasm', 'nn', SQ512, 1)?.gflops;
+  return {
+    what, gflops: peak, method: 'table',
+    shares: { wasm: share(bestWasm(rows, 'nn', SQ512, 1)?.gflops, peak), openblas: share(peerRow(rows, 'openblas', 'nn', SQ512, 1)?.gflops, peak), tfjs: share(tfjs, peak) },
+    tfjsGoalShare: share(tfjs == null ? null : 2 * tfjs, peak),
   };
 }
 
@@ -957,6 +1028,13 @@ export function formatReport(rep: KernelBenchReport): string[] {
     const t = p.fromTable;
     const v = (r: Ratio) => (r.value === null ? 'n/a' : r.value.toFixed(2));
     lines.push(`  from the table instead (one contender after another, not paired): WASM/OpenBLAS ${v(t.wasmVsOpenblas)}, 2t/1t ${v(t.threads2VsThreads1)}, skinny/square ${v(t.skinnyVsSquare)}, WASM/tfjs ${v(t.wasmVsTfjs)}`);
+  }
+  const pk = rep.peak;
+  if (pk?.gflops) {
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${Math.round(100 * x)}%`);
+    lines.push(`core ceiling (${pk.method}): ${pk.what}: ${pk.gflops} GFLOP/s. Shares of it at nn 512³, 1 thread: best WASM ${pct(pk.shares.wasm)},`
+      + ` OpenBLAS ${pct(pk.shares.openblas)}, tfjs-wasm ${pct(pk.shares.tfjs)}; the ≥ 2× tfjs-wasm goal is ${pct(pk.tfjsGoalShare)} of peak`
+      + (pk.tfjsGoalShare !== null && pk.tfjsGoalShare > 1 ? ' (above the ceiling: no GEMM can meet it on this core)' : ''));
   }
   for (const n of rep.notes) lines.push(`note: ${n}`);
   return lines;
