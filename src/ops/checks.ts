@@ -204,3 +204,26 @@ export function checkGroupedGemmArgs(mode: string, G: number, offsets: { size: n
   }
   return maxRows === Infinity ? 0 : maxRows;
 }
+
+export function checkMoeAuxLossArgs(n: number, E: number, k: number, balanceCoef: number, zLossCoef: number,
+  probs: Tensor, lse: Tensor, offsets: { size: number }, routed: { size: number }, balanceGrad: Tensor, loss: Tensor,
+  counts: { size: number }, accumulate: boolean): void {
+  const op = 'moeAuxLoss';
+  checkRoutingArgs(op, n, E, k);
+  if (!Number.isFinite(balanceCoef) || !Number.isFinite(zLossCoef)) {
+    throw new RangeError(`moeAuxLoss: balanceCoef and zLossCoef must be finite, got ${balanceCoef} and ${zLossCoef}`);
+  }
+  checkNeed(op, 'probs', probs, n * E, 'n·E');
+  checkNeed(op, 'lse', lse, n, 'n');
+  checkNeed(op, 'offsets', offsets, E + 1, 'E+1');
+  checkNeed(op, 'routed', routed, E, 'E');
+  checkNeed(op, 'balanceGrad', balanceGrad, E, 'E');
+  // The running totals follow the last forward's values: 2 more losses and 2E more counts.
+  if (accumulate) {
+    checkNeed(op, 'loss', loss, 4, '4 (accumulate)');
+    checkNeed(op, 'counts', counts, 4 * E, '4E (accumulate)');
+  } else {
+    checkNeed(op, 'loss', loss, 2, '2');
+    checkNeed(op, 'counts', counts, 2 * E, '2E');
+  }
+}

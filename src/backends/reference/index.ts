@@ -3,6 +3,7 @@
 // speed here; each loop is written the way the maths reads.
 import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import * as tx from './transformer-ops.js';
+import { moeAuxLoss } from './moe-aux.js';
 import {
   checkGemmArgs,
   checkAttentionForwardArgs,
@@ -13,6 +14,7 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
+  checkMoeAuxLossArgs,
   checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
@@ -466,6 +468,12 @@ export class ReferenceOps implements Ops {
     checkExpertIds(op, topIdx.data, n * k, E);
     tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);
+  }
+  moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
+    balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
+    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
+    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
+      loss.data, counts.data, accumulate);
   }
 }
 

@@ -12,6 +12,7 @@ import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { AttentionPool, type AttentionArgs } from './attention-pool.js';
 import * as tx from '../reference/transformer-ops.js';
+import { moeAuxLoss } from '../reference/moe-aux.js';
 import {
   checkGemmArgs,
   checkRows,
@@ -24,6 +25,7 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
+  checkMoeAuxLossArgs,
   checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
@@ -470,6 +472,12 @@ export class WasmOps implements Ops {
     checkExpertIds(op, topIdx.data, n * k, E);
     tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);
+  }
+  moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
+    balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
+    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
+    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
+      loss.data, counts.data, accumulate);
   }
 }
 
