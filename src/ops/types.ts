@@ -72,6 +72,29 @@ export interface AttentionShape {
   scale: number;
 }
 
+/** Write rule and inner optimiser of an associative memory (src/layers/linear-memory.ts). */
+export type MemoryRule = 'hebbian' | 'delta';
+export type MemoryOptimizer = 'gd' | 'momentum' | 'adam';
+
+/** The shape and fixed inner hyper-parameters of one memory recurrence call (see Ops.memoryForward). */
+export interface MemoryShape {
+  /** Sequences, steps per sequence, key (and query) width, value width. */
+  B: number;
+  T: number;
+  dk: number;
+  dv: number;
+  rule: MemoryRule;
+  optimizer: MemoryOptimizer;
+  /** Inner learning rate η, momentum β, Adam β1, β2, ε (inside the root). */
+  eta: number;
+  beta: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Commit period C ≥ 1: the accumulated inner gradient is applied at t = C, 2C, … */
+  period: number;
+}
+
 export interface Ops {
   /** e.g. "reference-f64", "wasm-revec4x16". */
   readonly name: string;
@@ -323,6 +346,42 @@ export interface Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void;
+  /**
+   * MoE auxiliary losses and routing counts of one forward, computed where the routing lives so
+   * that a training forward needs no host read. From moeRoute's probs [n, E] and lse [n] and
+   * moePlan's offsets [E+1] and routed [E], with f_e = routed[e] / (n·k):
+   *   balanceGrad[e] = α·E·f_e / n                              OVERWRITTEN (moeRouteBackward's input)
+   *   loss[0] = α·E·Σ_e f_e·P_e,  P_e = (1/n)·Σ_t probs[t,e]     the balance loss, OVERWRITTEN
+   *   loss[1] = β·(1/n)·Σ_t lse[t]²                              the router z-loss, OVERWRITTEN
+   *   counts[e] = offsets[e+1] − offsets[e] (kept), counts[E+e] = routed[e]   OVERWRITTEN
+   * (α = balanceCoef, β = zLossCoef; 0 gives exact zeros). With `accumulate`, also running totals:
+   *   loss[2] += loss[0], loss[3] += loss[1], counts[2E+e] += kept, counts[3E+e] += routed[e]
+   * (loss then needs 4 elements and counts 4E; without, 2 and 2E). The sums use a double accumulator.
+   */
+  moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
+    balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void;
+
+  // ==== associative memory (optional) ===========================================================
+  /**
+   * Optional: the inner loop of an associative memory, src/layers/linear-memory.ts (its header
+   * writes out the maths of both passes), over B independent sequences of T steps, each starting
+   * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major). OVERWRITES
+   * y [B·T, dv] (y_t = M_t q_t, M_t the committed state after step t) and fills `saved`, which
+   * must hold at least memorySavedSize(s) elements (src/ops/memory.ts), laid out as
+   *   R [B, T+1, dv·dk]  the committed state after every step (R[b, 0] = 0), row-major [dv, dk];
+   *   Adam only: m, u, A [B·T, dv·dk] each: the moments and the accumulated gradient at the
+   *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
+   *   a working area of 5·dv·dk + 2·dv elements (unspecified; so that the op allocates nothing).
+   * A backend without it (CUDA) leaves the recurrence to the layer's host loop.
+   */
+  memoryForward?(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
+  /**
+   * Backward of memoryForward (BPTT through every update), given its inputs, its `saved` and
+   * dy [B·T, dv]: OVERWRITES dk, dq [B·T, dk] and dv [B·T, dv]. May overwrite the working area of
+   * `saved`, never R or the Adam blocks (backward may run again from the same forward).
+   */
+  memoryBackward?(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
+    s: MemoryShape): void;
 
   /** Frees worker threads and other resources. The ops object is unusable afterwards. */
   dispose(): void;
