@@ -166,6 +166,10 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
       n: number, E: number, k: number, renorm: boolean) =>
       ref.moeRouteBackward(T(pr, n * E), T(lse, n), I(idx, n * k), T(gate, n * k), T(dgate, n * k), bal ? T(bal, E) : null, f(zGrad),
         T(dl, n * E), n, E, k, renorm),
+    moeAuxLoss: (pr: number, lse: number, offs: number, routed: number, n: number, E: number, k: number, bal: number, z: number,
+      bg: number, loss: number, counts: number, acc: boolean) =>
+      ref.moeAuxLoss(T(pr, n * E), T(lse, n), I(offs, E + 1), I(routed, E), n, E, k, f(bal), f(z), T(bg, E),
+        T(loss, acc ? 4 : 2), I(counts, acc ? 4 * E : 2 * E), acc),
   };
   return addon as unknown as EmulatedAddon;
 }

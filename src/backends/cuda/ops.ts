@@ -30,6 +30,7 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
+  checkMoeAuxLossArgs,
   checkGroupedGemmArgs,
 } from '../../ops/checks.js';
 
@@ -175,7 +176,7 @@ export class CudaOps implements Ops {
       'sumRows', 'sumCols', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
       'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward', 'sumSquares', 'sumSquaresMany', 'adam', 'attention',
       'attentionBackward', 'swiglu', 'swigluBackward', 'groupedGemm', 'moeRoute', 'moePlan', 'moeCombine',
-      'moeCombineBackward', 'moeRouteBackward'];
+      'moeCombineBackward', 'moeRouteBackward', 'moeAuxLoss'];
     for (const name of timed) {
       const f = (this as unknown as Record<string, unknown>)[name];
       (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
@@ -543,6 +544,15 @@ export class CudaOps implements Ops {
     checkExpertIds(op, this.peek(topIdx as Dev), n * k, E);
     this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
       balanceGrad ? this.r(balanceGrad) : 0, zGrad, this.w(dlogits), n, E, k, renormalize);
+  }
+  moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
+    balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
+    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
+    // One block holds routed[] in shared memory (native/moe.cu); far above any router this project builds.
+    if (E > 4096) throw new RangeError(`moeAuxLoss: E = ${E} experts is above the CUDA kernel's limit of 4096`);
+    // Everything stays on the device: the losses and counts are read only when someone asks (.data).
+    this.k.moeAuxLoss(this.r(probs), this.r(lse), this.r(offsets), this.r(routed), n, E, k, balanceCoef, zLossCoef,
+      this.w(balanceGrad), this.w(loss), this.w(counts), accumulate);
   }
 }
 
