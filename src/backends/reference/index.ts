@@ -1,8 +1,10 @@
 // The reference backend: plain TypeScript loops, in float64 (used by gradient checks) or float32.
 // It is the specification of every op: other backends are tested against it. Clarity beats
 // speed here; each loop is written the way the maths reads.
-import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
 import * as tx from './transformer-ops.js';
+import * as memory from './memory-ops.js';
+import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
 import { moeAuxLoss } from './moe-aux.js';
 import {
   checkGemmArgs,
@@ -474,6 +476,17 @@ export class ReferenceOps implements Ops {
     checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
     moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
       loss.data, counts.data, accumulate);
+  }
+
+  // The associative-memory recurrence; the maths lives in ./memory-ops.ts.
+  memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
+    checkMemoryForwardArgs(s, k, v, q, y, saved);
+    memory.memoryForward(k.data, v.data, q.data, y.data, saved.data, s);
+  }
+  memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
+    s: MemoryShape): void {
+    checkMemoryBackwardArgs(s, k, v, q, saved, dy, dk, dv, dq);
+    memory.memoryBackward(k.data, v.data, q.data, saved.data, dy.data, dk.data, dv.data, dq.data, s);
   }
 }
 
