@@ -43,17 +43,21 @@
 //     hebbian: dv = −dG k;  dk = −dGᵀ v
 // (dM is then the adjoint of R_{t−1}, which is what the previous step reads and updates.)
 //
-// The inner loops are small matrix-vector products on the host (`.data`), like the head split in
-// attention.ts: there is no ops kernel for them yet, so this runs on any backend, unaccelerated.
-import type { Ops, Tensor } from '../ops/types.js';
+// The recurrence itself is an op (Ops.memoryForward / memoryBackward: the reference loops in
+// src/backends/reference/memory-ops.ts, a SIMD kernel on the WASM backend). A backend without it
+// (CUDA) runs those same reference loops here on `.data`, with the saved states on the host.
+import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops, Tensor } from '../ops/types.js';
+import { memorySavedSize } from '../ops/memory.js';
+// The one host implementation of the recurrence, for backends without the op (a layer importing a
+// backend module: the price of keeping a single copy of the maths).
+import * as hostMemory from '../backends/reference/memory-ops.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from './param.js';
 import type { Init } from './init.js';
 import { Linear } from './linear.js';
 import { RowBuffer } from './buffer.js';
 
-export type MemoryRule = 'hebbian' | 'delta';
-export type MemoryOptimizer = 'gd' | 'momentum' | 'adam';
+export type { MemoryOptimizer, MemoryRule } from '../ops/types.js';
 
 export interface MemoryCoreOptions {
   rule?: MemoryRule;
@@ -82,23 +86,14 @@ export class MemoryCore {
   readonly beta2: number;
   readonly eps: number;
   readonly period: number;
-  // Saved forward state: R [B, T+1, dv·dk]; Adam: m, u, A at commits [B, T, dv·dk].
-  private R = new Float64Array(0);
-  private mS = new Float64Array(0);
-  private uS = new Float64Array(0);
-  private aS = new Float64Array(0);
-  private lastB = 0;
-  private lastT = 0;
-  // Per-sequence working state of forward and backward ([dv·dk] and [dv] each), made once: the
-  // sizes are fixed by dk and dv, and these run for every head and level at every step.
-  private readonly w: Float64Array[];
-  private readonly e: Float64Array;
-  private readonly de: Float64Array;
+  /** The shape of the last forward (B, T set per call; one object, no allocation per step). */
+  readonly shape: MemoryShape;
+  // What the forward saves for backward (layout: Ops.memoryForward): a backend tensor when the
+  // backend has the op, else a host array. Grow-only.
+  private saved: Tensor | null = null;
+  private savedHost = new Float64Array(0);
 
-  constructor(readonly dk: number, readonly dv: number, opts: MemoryCoreOptions = {}) {
-    this.w = Array.from({ length: 5 }, () => new Float64Array(dk * dv));
-    this.e = new Float64Array(dv);
-    this.de = new Float64Array(dv);
+  constructor(private readonly ops: Ops, readonly dk: number, readonly dv: number, opts: MemoryCoreOptions = {}) {
     this.rule = opts.rule ?? 'delta';
     this.optimizer = opts.optimizer ?? 'gd';
     this.eta = opts.eta ?? 1;
@@ -108,140 +103,37 @@ export class MemoryCore {
     this.eps = opts.eps ?? 1e-8;
     this.period = opts.period ?? 1;
     if (!Number.isInteger(this.period) || this.period < 1) throw new RangeError(`memory: period must be an integer ≥ 1, got ${this.period}`);
+    this.shape = { B: 0, T: 0, dk, dv, rule: this.rule, optimizer: this.optimizer, eta: this.eta, beta: this.beta,
+      beta1: this.beta1, beta2: this.beta2, eps: this.eps, period: this.period };
   }
 
   /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. */
   state(b: number, t: number): Float64Array {
-    const S = this.dk * this.dv;
-    return this.R.slice((b * (this.lastT + 1) + t) * S, (b * (this.lastT + 1) + t + 1) * S);
+    const S = this.dk * this.dv, o = (b * (this.shape.T + 1) + t) * S;
+    const saved = this.saved ? this.saved.data : this.savedHost;
+    return Float64Array.from(saved.subarray(o, o + S));
   }
 
   /** Writes Y (overwrites) and saves the states for backward. */
-  forward(K: ArrayLike<number>, V: ArrayLike<number>, Q: ArrayLike<number>, Y: { [i: number]: number }, B: number, T: number): void {
-    const { dk, dv, period: C, eta, optimizer } = this;
-    const S = dk * dv;
-    this.lastB = B; this.lastT = T;
-    if (this.R.length < B * (T + 1) * S) this.R = new Float64Array(B * (T + 1) * S);
-    if (optimizer === 'adam' && this.mS.length < B * T * S) {
-      this.mS = new Float64Array(B * T * S); this.uS = new Float64Array(B * T * S); this.aS = new Float64Array(B * T * S);
-    }
-    const [M, A, Sm, m, u] = this.w, e = this.e;
-    for (let b = 0; b < B; b++) {
-      M.fill(0); A.fill(0); Sm.fill(0); m.fill(0); u.fill(0);
-      let commits = 0;
-      const base = b * (T + 1) * S;
-      this.R.fill(0, base, base + S);
-      for (let t = 1; t <= T; t++) {
-        const row = b * T + t - 1, ko = row * dk, vo = row * dv;
-        // A += G_t at the committed state M.
-        if (this.rule === 'delta') {
-          for (let i = 0; i < dv; i++) {
-            let s = -V[vo + i];
-            for (let j = 0; j < dk; j++) s += M[i * dk + j] * K[ko + j];
-            e[i] = s;
-          }
-        } else {
-          for (let i = 0; i < dv; i++) e[i] = -V[vo + i];
-        }
-        for (let i = 0; i < dv; i++) for (let j = 0; j < dk; j++) A[i * dk + j] += e[i] * K[ko + j];
-        if (t % C === 0) {
-          commits++;
-          if (optimizer === 'gd') {
-            for (let x = 0; x < S; x++) M[x] -= eta * A[x];
-          } else if (optimizer === 'momentum') {
-            for (let x = 0; x < S; x++) { Sm[x] = this.beta * Sm[x] - eta * A[x]; M[x] += Sm[x]; }
-          } else {
-            const { beta1: b1, beta2: b2, eps } = this;
-            const c1 = 1 / (1 - b1 ** commits), c2 = 1 / (1 - b2 ** commits);
-            const so = row * S;
-            for (let x = 0; x < S; x++) {
-              m[x] = b1 * m[x] + (1 - b1) * A[x];
-              u[x] = b2 * u[x] + (1 - b2) * A[x] * A[x];
-              M[x] -= eta * c1 * m[x] / Math.sqrt(c2 * u[x] + eps);
-              this.mS[so + x] = m[x]; this.uS[so + x] = u[x]; this.aS[so + x] = A[x];
-            }
-          }
-          A.fill(0);
-        }
-        this.R.set(M, base + t * S);
-        const qo = row * dk;
-        for (let i = 0; i < dv; i++) {
-          let s = 0;
-          for (let j = 0; j < dk; j++) s += M[i * dk + j] * Q[qo + j];
-          Y[vo + i] = s;
-        }
-      }
+  forward(K: Tensor, V: Tensor, Q: Tensor, Y: Tensor, B: number, T: number): void {
+    const s = this.shape;
+    s.B = B; s.T = T;
+    const need = memorySavedSize(s);
+    if (this.ops.memoryForward) {
+      if (this.saved === null || this.saved.size < need) this.saved = this.ops.tensor(need);
+      this.ops.memoryForward(K, V, Q, Y, this.saved, s);
+    } else {
+      if (this.savedHost.length < need) this.savedHost = new Float64Array(need);
+      hostMemory.memoryForward(K.data, V.data, Q.data, Y.data, this.savedHost, s);
     }
   }
 
   /** Given dY [B·T, dv]: writes dK, dQ [B·T, dk] and dV [B·T, dv] (overwrites). Uses the last forward. */
-  backward(K: ArrayLike<number>, V: ArrayLike<number>, Q: ArrayLike<number>, dY: ArrayLike<number>,
-    dK: { [i: number]: number }, dV: { [i: number]: number }, dQ: { [i: number]: number }): void {
-    const { dk, dv, period: C, eta, optimizer } = this;
-    const B = this.lastB, T = this.lastT, S = dk * dv, R = this.R;
-    const [dM, dA, dS, dm, du] = this.w, e = this.e, de = this.de;
-    for (let b = 0; b < B; b++) {
-      dM.fill(0); dA.fill(0); dS.fill(0); dm.fill(0); du.fill(0);
-      let commits = Math.floor(T / C);
-      const base = b * (T + 1) * S;
-      for (let t = T; t >= 1; t--) {
-        const row = b * T + t - 1, ko = row * dk, vo = row * dv, qo = row * dk;
-        const Rt = base + t * S, Rp = base + (t - 1) * S;
-        // read y_t = R_t q_t
-        for (let j = 0; j < dk; j++) dQ[qo + j] = 0;
-        for (let i = 0; i < dv; i++) {
-          const g = dY[vo + i];
-          for (let j = 0; j < dk; j++) { dM[i * dk + j] += g * Q[qo + j]; dQ[qo + j] += R[Rt + i * dk + j] * g; }
-        }
-        // commit
-        if (t % C === 0) {
-          if (optimizer === 'gd') {
-            for (let x = 0; x < S; x++) dA[x] = -eta * dM[x];
-          } else if (optimizer === 'momentum') {
-            for (let x = 0; x < S; x++) { dS[x] += dM[x]; dA[x] = -eta * dS[x]; dS[x] *= this.beta; }
-          } else {
-            const { beta1: b1, beta2: b2, eps } = this;
-            const c1 = 1 / (1 - b1 ** commits), c2 = 1 / (1 - b2 ** commits);
-            const so = row * S;
-            for (let x = 0; x < S; x++) {
-              const mx = this.mS[so + x], ux = this.uS[so + x], D = Math.sqrt(c2 * ux + eps);
-              dm[x] += dM[x] * (-eta * c1 / D);
-              du[x] += dM[x] * (eta * c1 * mx * c2 / (2 * D * D * D));
-              dA[x] = (1 - b1) * dm[x] + 2 * (1 - b2) * this.aS[so + x] * du[x];
-              dm[x] *= b1; du[x] *= b2;
-            }
-          }
-          commits--;
-        }
-        // A += G_t (dG = dA)
-        if (this.rule === 'delta') {
-          for (let i = 0; i < dv; i++) {
-            let s = -V[vo + i], g = 0;
-            for (let j = 0; j < dk; j++) { s += R[Rp + i * dk + j] * K[ko + j]; g += dA[i * dk + j] * K[ko + j]; }
-            e[i] = s; de[i] = g;
-          }
-          for (let j = 0; j < dk; j++) {
-            let s = 0;
-            for (let i = 0; i < dv; i++) s += dA[i * dk + j] * e[i] + R[Rp + i * dk + j] * de[i];
-            dK[ko + j] = s;
-          }
-          for (let i = 0; i < dv; i++) {
-            dV[vo + i] = -de[i];
-            for (let j = 0; j < dk; j++) dM[i * dk + j] += de[i] * K[ko + j];
-          }
-        } else {
-          for (let i = 0; i < dv; i++) {
-            let g = 0;
-            for (let j = 0; j < dk; j++) g += dA[i * dk + j] * K[ko + j];
-            dV[vo + i] = -g;
-          }
-          for (let j = 0; j < dk; j++) {
-            let s = 0;
-            for (let i = 0; i < dv; i++) s -= dA[i * dk + j] * V[vo + i];
-            dK[ko + j] = s;
-          }
-        }
-      }
+  backward(K: Tensor, V: Tensor, Q: Tensor, dY: Tensor, dK: Tensor, dV: Tensor, dQ: Tensor): void {
+    if (this.ops.memoryBackward && this.saved) {
+      this.ops.memoryBackward(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
+    } else {
+      hostMemory.memoryBackward(K.data, V.data, Q.data, this.savedHost, dY.data, dK.data, dV.data, dQ.data, this.shape);
     }
   }
 }
@@ -273,7 +165,7 @@ export class LinearMemory {
     this.Wk = new Linear(ops, `${name}.Wk`, inDim, dk, rng, lin);
     this.Wv = new Linear(ops, `${name}.Wv`, inDim, dv, rng, lin);
     this.Wq = new Linear(ops, `${name}.Wq`, inDim, dk, rng, lin);
-    this.core = new MemoryCore(dk, dv, opts);
+    this.core = new MemoryCore(ops, dk, dv, opts);
     this.normalize = opts.normalize ?? false;
     this.kRaw = new RowBuffer(ops, dk); this.qRaw = new RowBuffer(ops, dk); this.v = new RowBuffer(ops, dv);
     this.k = new RowBuffer(ops, dk); this.q = new RowBuffer(ops, dk);
@@ -296,7 +188,7 @@ export class LinearMemory {
       l2Normalize(kRaw.data, k.data, this.kNorm, n, this.dk);
       l2Normalize(qRaw.data, q.data, this.qNorm, n, this.dk);
     }
-    this.core.forward(k.data, v.data, q.data, y.data, B, T);
+    this.core.forward(k, v, q, y, B, T);
   }
 
   /** Accumulates the projections' gradients; writes dx (or adds to it, with accumulateDx). */
@@ -305,7 +197,7 @@ export class LinearMemory {
     const v = this.v.rows(n);
     const k = this.normalize ? this.k.rows(n) : this.kRaw.rows(n), q = this.normalize ? this.q.rows(n) : this.qRaw.rows(n);
     const dk = this.dk_.rows(n), dq = this.dq_.rows(n), dv = this.dv_.rows(n);
-    this.core.backward(k.data, v.data, q.data, dy.data, dk.data, dv.data, dq.data);
+    this.core.backward(k, v, q, dy, dk, dv, dq);
     if (this.normalize) {
       l2NormalizeBackward(k.data, this.kNorm, dk.data, n, this.dk);
       l2NormalizeBackward(q.data, this.qNorm, dq.data, n, this.dk);

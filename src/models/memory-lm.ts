@@ -33,8 +33,8 @@
 // and would make the windows' gradients depend on each other.
 //
 // Sampling carries the memories across tokens: nextLogProbs runs one token at a time through a
-// step-by-step copy of the memory recurrence (MemoryStepper below: the same update as
-// MemoryCore.forward, forward only), so a token costs O(1) whatever the history; the memories are
+// step-by-step run of the memory recurrence (MemoryStepper below: the reference write and read of
+// Ops.memoryForward, forward only), so a token costs O(1) whatever the history; the memories are
 // never reset until resetSampling(). Beyond the training window length this is extrapolation (the
 // memories were trained on windows of --seq tokens); with normalised keys the delta rule keeps them
 // bounded. The tests check the stepper against the batched forward token for token.
@@ -52,6 +52,8 @@ import { autoFfHidden } from './transformer.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+// The sampler steps the reference recurrence directly (see MemoryStepper).
+import { MemoryState, memoryRead, memoryWrite } from '../backends/reference/memory-ops.js';
 
 export const MEMORY_RULES: readonly MemoryRule[] = ['delta', 'hebbian'];
 export const INNER_OPTIMIZERS: readonly MemoryOptimizer[] = ['gd', 'momentum', 'adam'];
@@ -88,73 +90,36 @@ export const MEMORY_LM_DEFAULTS = {
 };
 
 /**
- * One level's memory, stepped one token at a time for sampling: the recurrence of
- * MemoryCore.forward (linear-memory.ts) for a single sequence, with its state kept between calls.
+ * One level's memory, stepped one token at a time for sampling: the recurrence of Ops.memoryForward
+ * for a single sequence, its state kept between calls. The write and read are the reference
+ * functions themselves (src/backends/reference/memory-ops.ts), so there is one copy of the maths.
  */
 class MemoryStepper {
-  private readonly M: Float64Array;
-  private readonly A: Float64Array;
-  private readonly Sm: Float64Array;
-  private readonly m: Float64Array;
-  private readonly u: Float64Array;
+  private readonly state: MemoryState;
   private readonly k: Float64Array;
   private readonly v: Float64Array;
   private readonly q: Float64Array;
-  private readonly e: Float64Array;
-  private t = 0;
-  private commits = 0;
+  private readonly y: Float64Array;
 
   constructor(private readonly mem: LinearMemory) {
-    const S = mem.dk * mem.dv;
-    this.M = new Float64Array(S); this.A = new Float64Array(S); this.Sm = new Float64Array(S);
-    this.m = new Float64Array(S); this.u = new Float64Array(S);
+    this.state = new MemoryState(mem.dk, mem.dv);
     this.k = new Float64Array(mem.dk); this.q = new Float64Array(mem.dk);
-    this.v = new Float64Array(mem.dv); this.e = new Float64Array(mem.dv);
+    this.v = new Float64Array(mem.dv); this.y = new Float64Array(mem.dv);
   }
 
-  reset(): void {
-    this.M.fill(0); this.A.fill(0); this.Sm.fill(0); this.m.fill(0); this.u.fill(0);
-    this.t = 0; this.commits = 0;
-  }
+  reset(): void { this.state.reset(); }
 
   /** x [inDim] (one normalised row) → adds scale · y [dv] into out at offset `o`. */
   step(x: ArrayLike<number>, out: Float64Array, o: number, scale: number): void {
-    const mem = this.mem, core = mem.core, dk = mem.dk, dv = mem.dv, inDim = mem.inDim;
-    const { M, A, k, v, q, e } = this;
+    const mem = this.mem, dk = mem.dk, dv = mem.dv, inDim = mem.inDim;
+    const { k, v, q, y } = this;
     project(x, mem.Wk.W.value.data, k, inDim, dk);
     project(x, mem.Wv.W.value.data, v, inDim, dv);
     project(x, mem.Wq.W.value.data, q, inDim, dk);
     if (mem.normalize) { normalizeRow(k); normalizeRow(q); }
-    for (let i = 0; i < dv; i++) {
-      let s = -v[i];
-      if (core.rule === 'delta') for (let j = 0; j < dk; j++) s += M[i * dk + j] * k[j];
-      e[i] = s;
-    }
-    for (let i = 0; i < dv; i++) for (let j = 0; j < dk; j++) A[i * dk + j] += e[i] * k[j];
-    this.t++;
-    if (this.t % core.period === 0) {
-      this.commits++;
-      const S = dk * dv, eta = core.eta;
-      if (core.optimizer === 'gd') {
-        for (let x = 0; x < S; x++) M[x] -= eta * A[x];
-      } else if (core.optimizer === 'momentum') {
-        for (let x = 0; x < S; x++) { this.Sm[x] = core.beta * this.Sm[x] - eta * A[x]; M[x] += this.Sm[x]; }
-      } else {
-        const { beta1: b1, beta2: b2, eps } = core, m = this.m, u = this.u;
-        const c1 = 1 / (1 - b1 ** this.commits), c2 = 1 / (1 - b2 ** this.commits);
-        for (let x = 0; x < S; x++) {
-          m[x] = b1 * m[x] + (1 - b1) * A[x];
-          u[x] = b2 * u[x] + (1 - b2) * A[x] * A[x];
-          M[x] -= eta * c1 * m[x] / Math.sqrt(c2 * u[x] + eps);
-        }
-      }
-      A.fill(0);
-    }
-    for (let i = 0; i < dv; i++) {
-      let s = 0;
-      for (let j = 0; j < dk; j++) s += M[i * dk + j] * q[j];
-      out[o + i] += scale * s;
-    }
+    memoryWrite(mem.core.shape, this.state, k, 0, v, 0);
+    memoryRead(this.state, q, 0, y, 0);
+    for (let i = 0; i < dv; i++) out[o + i] += scale * y[i];
   }
 }
 

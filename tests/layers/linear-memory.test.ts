@@ -34,6 +34,8 @@ function matVec(M: Float64Array, x: ArrayLike<number>, rows: number, cols: numbe
   });
 }
 
+const f64 = new ReferenceOps('f64');
+
 describe('linear memory', () => {
   it.each(['memory-hebbian', 'memory-hebbian-normalized', 'memory-delta', 'memory-delta-raw', 'memory-momentum',
     'memory-adam', 'memory-delta-period3'])("passes the registered gradient check '%s'", (name) => {
@@ -44,25 +46,26 @@ describe('linear memory', () => {
 
   it('the delta rule at η = 1 stores orthonormal key→value pairs exactly after one pass', () => {
     const d = 8, dv = 5, T = 8, rng = new Rng(4);
-    const K = orthonormal(T, d, rng), V = new Float64Array(T * dv), Y = new Float64Array(T * dv);
+    const K = orthonormal(T, d, rng), V = new Float64Array(T * dv);
     rng.fillNormal(V);
-    const delta = new MemoryCore(d, dv, { rule: 'delta', optimizer: 'gd', eta: 1 });
-    delta.forward(K, V, K, Y, 1, T);
+    const delta = new MemoryCore(f64, d, dv, { rule: 'delta', optimizer: 'gd', eta: 1 });
+    const Kt = f64.tensorFrom(K), Y = f64.tensor(T * dv);
+    delta.forward(Kt, f64.tensorFrom(V), Kt, Y, 1, T);
     const M = delta.state(0, T);
     for (let i = 0; i < T; i++) {
       matVec(M, K, dv, d, i * d).forEach((y, c) => expect(y).toBeCloseTo(V[i * dv + c], 12));
     }
     // Each step reads what it has just written.
-    Y.forEach((y, i) => expect(y).toBeCloseTo(V[i], 12));
+    Y.data.forEach((y, i) => expect(y).toBeCloseTo(V[i], 12));
   });
 
   it('the delta rule overwrites a key: writing k→v1 then k→v2 retrieves v2 (Hebbian retrieves v1 + v2)', () => {
     const d = 4, dv = 3;
     const K = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0]), V = Float64Array.from([1, 2, 3, -1, 0, 5]);
     const read = (rule: 'delta' | 'hebbian') => {
-      const core = new MemoryCore(d, dv, { rule, eta: 1 }), Y = new Float64Array(2 * dv);
-      core.forward(K, V, K, Y, 1, 2);
-      return Array.from(Y.subarray(dv));
+      const core = new MemoryCore(f64, d, dv, { rule, eta: 1 }), Y = f64.tensor(2 * dv), Kt = f64.tensorFrom(K);
+      core.forward(Kt, f64.tensorFrom(V), Kt, Y, 1, 2);
+      return Array.from(Y.data.subarray(dv));
     };
     expect(read('delta')).toEqual([-1, 0, 5]);
     expect(read('hebbian')).toEqual([0, 2, 8]);
@@ -70,15 +73,15 @@ describe('linear memory', () => {
 
   it('Hebbian at η = 1 is M_t = M_{t−1} + v_t k_tᵀ, read y_t = M_t q_t', () => {
     const d = 3, dv = 2, T = 4, rng = new Rng(9);
-    const K = new Float64Array(T * d), V = new Float64Array(T * dv), Q = new Float64Array(T * d), Y = new Float64Array(T * dv);
+    const K = new Float64Array(T * d), V = new Float64Array(T * dv), Q = new Float64Array(T * d);
     rng.fillNormal(K); rng.fillNormal(V); rng.fillNormal(Q);
-    const core = new MemoryCore(d, dv, { rule: 'hebbian', eta: 1 });
-    core.forward(K, V, Q, Y, 1, T);
+    const core = new MemoryCore(f64, d, dv, { rule: 'hebbian', eta: 1 }), Y = f64.tensor(T * dv);
+    core.forward(f64.tensorFrom(K), f64.tensorFrom(V), f64.tensorFrom(Q), Y, 1, T);
     const M = new Float64Array(d * dv);
     for (let t = 0; t < T; t++) {
       for (let i = 0; i < dv; i++) for (let j = 0; j < d; j++) M[i * d + j] += V[t * dv + i] * K[t * d + j];
       Array.from(core.state(0, t + 1)).forEach((m, x) => expect(m).toBeCloseTo(M[x], 13));
-      matVec(M, Q, dv, d, t * d).forEach((y, i) => expect(Y[t * dv + i]).toBeCloseTo(y, 13));
+      matVec(M, Q, dv, d, t * d).forEach((y, i) => expect(Y.data[t * dv + i]).toBeCloseTo(y, 13));
     }
   });
 
