@@ -28,43 +28,38 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 import { zeros } from './init.js';
-import { RecurrentStack, SeqBuffer, checkLayerSizes, stackDepth, type RecurrentLayer } from './recurrent.js';
+import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
 
 export type GruVariant = 'pytorch' | 'paper';
 export const GRU_VARIANTS: readonly GruVariant[] = ['pytorch', 'paper'];
 
 /** The PyTorch-convention GRU layer (reset gate after the recurrent product). */
-export class GruLayer implements RecurrentLayer {
+export class GruLayer extends RecurrentLayerBase {
   readonly Wx: Param;
   readonly bx: Param;
   readonly Wh: Param;
   readonly bh: Param;
   readonly params: Param[];
-  /** xp [T,B,3H] (pre-activations, then r, z, n), hp [T,B,3H], hs [T+1,B,H]. */
+  /** xp [T,B,3H] (pre-activations, then r, z, n), hp [T,B,3H] (hs and dy: RecurrentLayerBase). */
   private readonly xp: SeqBuffer;
   private readonly hp: SeqBuffer;
-  private readonly hs: SeqBuffer;
-  /** dxp, dhp [T,B,3H], dy [T,B,H], dh0 scratch [B,H]. */
+  /** dxp, dhp [T,B,3H], dh0 scratch [B,H]. */
   private readonly dxp: SeqBuffer;
   private readonly dhp: SeqBuffer;
-  private readonly dy: SeqBuffer;
   private readonly scratch: SeqBuffer;
-  private x: Tensor | null = null;
 
-  constructor(private readonly ops: Ops, name: string, readonly inDim: number, readonly hidden: number, rng: Rng) {
-    checkLayerSizes('gru', inDim, hidden);
-    const H = hidden, u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
-    this.Wx = makeParam(ops, `${name}.Wx`, [inDim, 3 * H], u, rng);
+  constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
+    super(ops, 'gru', inDim, hidden);
+    const H = hidden;
+    this.Wx = this.weight(`${name}.Wx`, inDim, 3 * H, rng);
     this.bx = makeParam(ops, `${name}.bx`, [3 * H], zeros, rng);
-    this.Wh = makeParam(ops, `${name}.Wh`, [H, 3 * H], u, rng);
+    this.Wh = this.weight(`${name}.Wh`, H, 3 * H, rng);
     this.bh = makeParam(ops, `${name}.bh`, [3 * H], zeros, rng);
     this.params = [this.Wx, this.bx, this.Wh, this.bh];
     this.xp = new SeqBuffer(ops, 3 * H);
     this.hp = new SeqBuffer(ops, 3 * H);
-    this.hs = new SeqBuffer(ops, H);
     this.dxp = new SeqBuffer(ops, 3 * H);
     this.dhp = new SeqBuffer(ops, 3 * H);
-    this.dy = new SeqBuffer(ops, H);
     this.scratch = new SeqBuffer(ops, H);
   }
 
@@ -75,21 +70,14 @@ export class GruLayer implements RecurrentLayer {
     hp.prepare(T, B);
     hs.prepare(T + 1, B);
     this.x = x;
-    ops.gemm(false, false, T * B, 3 * H, this.inDim, 1, x, this.Wx.value, 0, xp.all); // XP = X·Wx + bx
-    ops.addBias(xp.all, this.bx.value, T * B, 3 * H);
+    projectRows(ops, x, this.Wx, this.bx, T * B, this.inDim, 3 * H, xp.all); // XP = X·Wx + bx
     ops.copy(h0, hs.at(0));
     for (let t = 0; t < T; t++) {
-      ops.gemm(false, false, B, 3 * H, H, 1, hs.at(t), this.Wh.value, 0, hp.at(t)); // hp_t = h_{t−1}·Wh + bh
-      ops.addBias(hp.at(t), this.bh.value, B, 3 * H);
+      projectRows(ops, hs.at(t), this.Wh, this.bh, B, H, 3 * H, hp.at(t)); // hp_t = h_{t−1}·Wh + bh
       ops.gruCell(xp.at(t), hp.at(t), hs.at(t), hs.at(t + 1), B, H);
     }
     ops.copy(hs.at(T), hT);
     return hs.tail;
-  }
-
-  outputGrad(T: number, B: number): Tensor {
-    this.dy.prepare(T, B);
-    return this.dy.all;
   }
 
   /** dy (in outputGrad) → dx [T,B,I], dh0 [B,H]; accumulates dWx, dbx, dWh, dbh. */
@@ -107,16 +95,13 @@ export class GruLayer implements RecurrentLayer {
       if (t > 0 || dh0) ops.gemm(false, true, B, H, 3 * H, 1, dhp.at(t), this.Wh.value, 1, dPrev);
     }
     const n = T * B;
-    ops.gemm(true, false, this.inDim, 3 * H, n, 1, this.x!, dxp.all, 1, this.Wx.grad); // dWx += Xᵀ·dXP
-    ops.sumRows(dxp.all, this.bx.grad, n, 3 * H);
-    ops.gemm(true, false, H, 3 * H, n, 1, hs.all, dhp.all, 1, this.Wh.grad); // dWh += H_prevᵀ·dHP
-    ops.sumRows(dhp.all, this.bh.grad, n, 3 * H);
-    if (dx) ops.gemm(false, true, n, this.inDim, 3 * H, 1, dxp.all, this.Wx.value, 0, dx); // dX = dXP·Wxᵀ
+    projectRowsBackward(ops, this.x!, dxp.all, this.Wx, this.bx, n, this.inDim, 3 * H, dx); // dWx += Xᵀ·dXP, dbx, dX = dXP·Wxᵀ
+    projectRowsBackward(ops, hs.all, dhp.all, this.Wh, this.bh, n, H, 3 * H, null); // dWh += H_prevᵀ·dHP, dbh
   }
 }
 
 /** The paper-convention GRU layer (Cho et al. 2014: reset gate before the recurrent product). */
-export class GruPaperLayer implements RecurrentLayer {
+export class GruPaperLayer extends RecurrentLayerBase {
   readonly Wrz: Param;
   readonly brz: Param;
   readonly Wn: Param;
@@ -124,40 +109,35 @@ export class GruPaperLayer implements RecurrentLayer {
   readonly Urz: Param;
   readonly Un: Param;
   readonly params: Param[];
-  /** xrz [T,B,2H] (pre-activations, then r, z), xn [T,B,H] (then n), rh [T,B,H] = r⊙h_{t−1}, hs [T+1,B,H]. */
+  /** xrz [T,B,2H] (pre-activations, then r, z), xn [T,B,H] (then n), rh [T,B,H] = r⊙h_{t−1} (hs and dy: RecurrentLayerBase). */
   private readonly xrz: SeqBuffer;
   private readonly xn: SeqBuffer;
   private readonly rh: SeqBuffer;
-  private readonly hs: SeqBuffer;
   /** hrz [B,2H] = h_{t−1}·Urz (one step's scratch). */
   private readonly hrz: SeqBuffer;
-  /** drz [T,B,2H], dn [T,B,H], drh [B,H] scratch, dy [T,B,H], dh0 scratch [B,H]. */
+  /** drz [T,B,2H], dn [T,B,H], drh [B,H] scratch, dh0 scratch [B,H]. */
   private readonly drz: SeqBuffer;
   private readonly dn: SeqBuffer;
   private readonly drh: SeqBuffer;
-  private readonly dy: SeqBuffer;
   private readonly scratch: SeqBuffer;
-  private x: Tensor | null = null;
 
-  constructor(private readonly ops: Ops, name: string, readonly inDim: number, readonly hidden: number, rng: Rng) {
-    checkLayerSizes('gru', inDim, hidden);
-    const H = hidden, u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
-    this.Wrz = makeParam(ops, `${name}.Wrz`, [inDim, 2 * H], u, rng);
+  constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
+    super(ops, 'gru', inDim, hidden);
+    const H = hidden;
+    this.Wrz = this.weight(`${name}.Wrz`, inDim, 2 * H, rng);
     this.brz = makeParam(ops, `${name}.brz`, [2 * H], zeros, rng);
-    this.Wn = makeParam(ops, `${name}.Wn`, [inDim, H], u, rng);
+    this.Wn = this.weight(`${name}.Wn`, inDim, H, rng);
     this.bn = makeParam(ops, `${name}.bn`, [H], zeros, rng);
-    this.Urz = makeParam(ops, `${name}.Urz`, [H, 2 * H], u, rng);
-    this.Un = makeParam(ops, `${name}.Un`, [H, H], u, rng);
+    this.Urz = this.weight(`${name}.Urz`, H, 2 * H, rng);
+    this.Un = this.weight(`${name}.Un`, H, H, rng);
     this.params = [this.Wrz, this.brz, this.Wn, this.bn, this.Urz, this.Un];
     this.xrz = new SeqBuffer(ops, 2 * H);
     this.xn = new SeqBuffer(ops, H);
     this.rh = new SeqBuffer(ops, H);
-    this.hs = new SeqBuffer(ops, H);
     this.hrz = new SeqBuffer(ops, 2 * H);
     this.drz = new SeqBuffer(ops, 2 * H);
     this.dn = new SeqBuffer(ops, H);
     this.drh = new SeqBuffer(ops, H);
-    this.dy = new SeqBuffer(ops, H);
     this.scratch = new SeqBuffer(ops, H);
   }
 
@@ -171,10 +151,8 @@ export class GruPaperLayer implements RecurrentLayer {
     this.hrz.prepare(1, B);
     const hrz = this.hrz.at(0);
     this.x = x;
-    ops.gemm(false, false, n, 2 * H, this.inDim, 1, x, this.Wrz.value, 0, xrz.all); // XRZ = X·Wrz + brz
-    ops.addBias(xrz.all, this.brz.value, n, 2 * H);
-    ops.gemm(false, false, n, H, this.inDim, 1, x, this.Wn.value, 0, xn.all); // XN = X·Wn + bn
-    ops.addBias(xn.all, this.bn.value, n, H);
+    projectRows(ops, x, this.Wrz, this.brz, n, this.inDim, 2 * H, xrz.all); // XRZ = X·Wrz + brz
+    projectRows(ops, x, this.Wn, this.bn, n, this.inDim, H, xn.all); // XN = X·Wn + bn
     ops.copy(h0, hs.at(0));
     for (let t = 0; t < T; t++) {
       ops.gemm(false, false, B, 2 * H, H, 1, hs.at(t), this.Urz.value, 0, hrz); // h_{t−1}·Urz
@@ -184,11 +162,6 @@ export class GruPaperLayer implements RecurrentLayer {
     }
     ops.copy(hs.at(T), hT);
     return hs.tail;
-  }
-
-  outputGrad(T: number, B: number): Tensor {
-    this.dy.prepare(T, B);
-    return this.dy.all;
   }
 
   /** dy (in outputGrad) → dx [T,B,I], dh0 [B,H]; accumulates every parameter gradient. */
@@ -209,16 +182,10 @@ export class GruPaperLayer implements RecurrentLayer {
       if (t > 0 || dh0) ops.gemm(false, true, B, H, 2 * H, 1, drz.at(t), this.Urz.value, 1, dPrev); // += drz·Urzᵀ
     }
     const n = T * B;
-    ops.gemm(true, false, this.inDim, 2 * H, n, 1, this.x!, drz.all, 1, this.Wrz.grad); // dWrz += Xᵀ·dRZ
-    ops.sumRows(drz.all, this.brz.grad, n, 2 * H);
-    ops.gemm(true, false, this.inDim, H, n, 1, this.x!, dn.all, 1, this.Wn.grad); // dWn += Xᵀ·dN
-    ops.sumRows(dn.all, this.bn.grad, n, H);
-    ops.gemm(true, false, H, 2 * H, n, 1, hs.all, drz.all, 1, this.Urz.grad); // dUrz += H_prevᵀ·dRZ
-    ops.gemm(true, false, H, H, n, 1, rh.all, dn.all, 1, this.Un.grad); // dUn += (R⊙H_prev)ᵀ·dN
-    if (dx) {
-      ops.gemm(false, true, n, this.inDim, 2 * H, 1, drz.all, this.Wrz.value, 0, dx); // dX = dRZ·Wrzᵀ
-      ops.gemm(false, true, n, this.inDim, H, 1, dn.all, this.Wn.value, 1, dx); //    + dN·Wnᵀ
-    }
+    projectRowsBackward(ops, this.x!, drz.all, this.Wrz, this.brz, n, this.inDim, 2 * H, dx); // dWrz += Xᵀ·dRZ, dbrz, dX = dRZ·Wrzᵀ
+    projectRowsBackward(ops, this.x!, dn.all, this.Wn, this.bn, n, this.inDim, H, dx, true); // dWn += Xᵀ·dN, dbn, dX += dN·Wnᵀ
+    projectRowsBackward(ops, hs.all, drz.all, this.Urz, null, n, H, 2 * H, null); // dUrz += H_prevᵀ·dRZ
+    projectRowsBackward(ops, rh.all, dn.all, this.Un, null, n, H, H, null); // dUn += (R⊙H_prev)ᵀ·dN
   }
 }
 
@@ -234,11 +201,10 @@ export class GRU extends RecurrentStack {
   readonly variant: GruVariant;
 
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng, opts: GruOptions = {}) {
-    const layers = stackDepth('gru', opts.layers);
     const variant = opts.variant ?? 'pytorch';
     if (!GRU_VARIANTS.includes(variant)) throw new RangeError(`gru: variant must be one of ${GRU_VARIANTS.join(', ')}, got '${variant}'`);
     const Layer = variant === 'pytorch' ? GruLayer : GruPaperLayer;
-    super(ops, Array.from({ length: layers }, (_, l) => new Layer(ops, `${name}.${l}`, l === 0 ? inDim : hidden, hidden, rng)), false);
+    super(ops, stackLayers('gru', name, inDim, hidden, opts.layers, (n, i) => new Layer(ops, n, i, hidden, rng)), false);
     this.variant = variant;
   }
 }

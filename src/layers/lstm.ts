@@ -20,38 +20,33 @@
 import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
-import { RecurrentStack, SeqBuffer, checkLayerSizes, stackDepth, type RecurrentLayer } from './recurrent.js';
+import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
 
-export class LstmLayer implements RecurrentLayer {
+export class LstmLayer extends RecurrentLayerBase {
   readonly Wx: Param;
   readonly Wh: Param;
   readonly b: Param;
   readonly params: Param[];
-  /** gates [T,B,4H] (pre-activations, then activations); cs, hs [T+1,B,H] (slot 0 = initial); tanhC [T,B,H]. */
+  /** gates [T,B,4H] (pre-activations, then activations); cs [T+1,B,H] (slot 0 = initial); tanhC [T,B,H]. */
   private readonly gates: SeqBuffer;
   private readonly cs: SeqBuffer;
-  private readonly hs: SeqBuffer;
   private readonly tanhC: SeqBuffer;
-  /** dgates [T,B,4H], dy [T,B,H], dc [B,H] (the running dL/dc). */
+  /** dgates [T,B,4H], dc [B,H] (the running dL/dc). hs and dy: RecurrentLayerBase. */
   private readonly dgates: SeqBuffer;
-  private readonly dy: SeqBuffer;
   private readonly dc: SeqBuffer;
-  private x: Tensor | null = null;
 
-  constructor(private readonly ops: Ops, name: string, readonly inDim: number, readonly hidden: number, rng: Rng) {
-    checkLayerSizes('lstm', inDim, hidden);
-    const H = hidden, u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
-    this.Wx = makeParam(ops, `${name}.Wx`, [inDim, 4 * H], u, rng);
-    this.Wh = makeParam(ops, `${name}.Wh`, [H, 4 * H], u, rng);
+  constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
+    super(ops, 'lstm', inDim, hidden);
+    const H = hidden;
+    this.Wx = this.weight(`${name}.Wx`, inDim, 4 * H, rng);
+    this.Wh = this.weight(`${name}.Wh`, H, 4 * H, rng);
     this.b = makeParam(ops, `${name}.b`, [4 * H], { kind: 'constant', value: 0 }, rng);
     this.b.value.data.fill(1, H, 2 * H); // forget gate
     this.params = [this.Wx, this.Wh, this.b];
     this.gates = new SeqBuffer(ops, 4 * H);
     this.cs = new SeqBuffer(ops, H);
-    this.hs = new SeqBuffer(ops, H);
     this.tanhC = new SeqBuffer(ops, H);
     this.dgates = new SeqBuffer(ops, 4 * H);
-    this.dy = new SeqBuffer(ops, H);
     this.dc = new SeqBuffer(ops, H);
   }
 
@@ -63,9 +58,7 @@ export class LstmLayer implements RecurrentLayer {
     hs.prepare(T + 1, B);
     tanhC.prepare(T, B);
     this.x = x;
-    // G = X·Wx + b for all T·B rows at once.
-    ops.gemm(false, false, T * B, 4 * H, this.inDim, 1, x, this.Wx.value, 0, gates.all);
-    ops.addBias(gates.all, this.b.value, T * B, 4 * H);
+    projectRows(ops, x, this.Wx, this.b, T * B, this.inDim, 4 * H, gates.all); // G = X·Wx + b for all T·B rows at once
     ops.copy(h0, hs.at(0));
     if (c0) ops.copy(c0, cs.at(0)); else ops.fill(cs.at(0), 0);
     for (let t = 0; t < T; t++) {
@@ -75,11 +68,6 @@ export class LstmLayer implements RecurrentLayer {
     ops.copy(hs.at(T), hT);
     if (cT) ops.copy(cs.at(T), cT);
     return hs.tail;
-  }
-
-  outputGrad(T: number, B: number): Tensor {
-    this.dy.prepare(T, B);
-    return this.dy.all;
   }
 
   /** dy (in outputGrad) → dx [T,B,I], dh0, dc0 [B,H]; accumulates dWx, dWh, db. */
@@ -97,10 +85,8 @@ export class LstmLayer implements RecurrentLayer {
     }
     if (dc0) ops.copy(dc, dc0);
     const n = T * B;
-    ops.gemm(true, false, this.inDim, 4 * H, n, 1, this.x!, dgates.all, 1, this.Wx.grad); // dWx += Xᵀ·dG
-    ops.gemm(true, false, H, 4 * H, n, 1, hs.all, dgates.all, 1, this.Wh.grad); // dWh += H_prevᵀ·dG
-    ops.sumRows(dgates.all, this.b.grad, n, 4 * H);
-    if (dx) ops.gemm(false, true, n, this.inDim, 4 * H, 1, dgates.all, this.Wx.value, 0, dx); // dX = dG·Wxᵀ
+    projectRowsBackward(ops, this.x!, dgates.all, this.Wx, this.b, n, this.inDim, 4 * H, dx); // dWx += Xᵀ·dG, db += Σ dG, dX = dG·Wxᵀ
+    projectRowsBackward(ops, hs.all, dgates.all, this.Wh, null, n, H, 4 * H, null); // dWh += H_prevᵀ·dG
   }
 }
 
@@ -112,7 +98,6 @@ export interface LstmOptions {
 /** A stack of LSTM layers: x [T,B,I] → y [T,B,H]; its state carries h and c. */
 export class LSTM extends RecurrentStack {
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng, opts: LstmOptions = {}) {
-    const layers = stackDepth('lstm', opts.layers);
-    super(ops, Array.from({ length: layers }, (_, l) => new LstmLayer(ops, `${name}.${l}`, l === 0 ? inDim : hidden, hidden, rng)), true);
+    super(ops, stackLayers('lstm', name, inDim, hidden, opts.layers, (n, i) => new LstmLayer(ops, n, i, hidden, rng)), true);
   }
 }

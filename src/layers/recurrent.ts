@@ -1,5 +1,6 @@
 // What the recurrent layers (rnn.ts, lstm.ts, gru.ts) share: the carried state, the stacking of
-// layers, and time-major sequence buffers with per-step views made once.
+// layers, the per-layer plumbing (RecurrentLayerBase), the big products over all steps
+// (projectRows and its backward), and time-major sequence buffers with per-step views made once.
 //
 // Shapes. A sequence is time-major, [T, B, width]: step t of every batch row is one contiguous
 // [B, width] block, so a step is a plain view and all T·B rows together are one matrix for the
@@ -23,7 +24,8 @@
 // Buffers are allocated on first use and grown only when a larger T·B comes (never per step);
 // per-step views are made once per (T, B).
 import type { Ops, Tensor } from '../ops/types.js';
-import type { Param } from './param.js';
+import type { Rng } from '../util/rng.js';
+import { makeParam, type Param } from './param.js';
 
 /** The state carried between chunks: per layer, h (and for the LSTM c), each [B, H]. */
 export class RecurrentState {
@@ -62,6 +64,55 @@ export interface RecurrentLayer {
    * and dh0 (dc0) [B,H] when given (null: not needed, not computed).
    */
   backward(dx: Tensor | null, T: number, B: number, dh0: Tensor | null, dc0: Tensor | null): void;
+}
+
+/**
+ * What every layer keeps the same way: its sizes (checked), the input x of the last forward (by
+ * reference, for the weight gradients), the hidden states hs [T+1,B,H] (slot 0 = h0), the output
+ * gradient dy [T,B,H] the caller writes, and PyTorch's weight init U(±1/√H). The cell, its
+ * buffers and its forward and backward are the subclass's own.
+ */
+export abstract class RecurrentLayerBase implements RecurrentLayer {
+  abstract readonly params: Param[];
+  protected readonly hs: SeqBuffer;
+  protected readonly dy: SeqBuffer;
+  protected x: Tensor | null = null;
+
+  constructor(protected readonly ops: Ops, kind: string, readonly inDim: number, readonly hidden: number) {
+    checkLayerSizes(kind, inDim, hidden);
+    this.hs = new SeqBuffer(ops, hidden);
+    this.dy = new SeqBuffer(ops, hidden);
+  }
+
+  /** A [rows, cols] weight, U(±1/√H) as in torch.nn.RNN / LSTM / GRU. */
+  protected weight(name: string, rows: number, cols: number, rng: Rng): Param {
+    return makeParam(this.ops, name, [rows, cols], { kind: 'uniform', a: 1 / Math.sqrt(this.hidden) }, rng);
+  }
+
+  outputGrad(T: number, B: number): Tensor {
+    this.dy.prepare(T, B);
+    return this.dy.all;
+  }
+
+  abstract forward(x: Tensor, T: number, B: number, h0: Tensor, c0: Tensor | null, hT: Tensor, cT: Tensor | null): Tensor;
+  abstract backward(dx: Tensor | null, T: number, B: number, dh0: Tensor | null, dc0: Tensor | null): void;
+}
+
+/** out [n,G] = in [n,K]·W [K,G] (+ b [G]): the input product over all n = T·B rows at once, or one step's (n = B). */
+export function projectRows(ops: Ops, input: Tensor, W: Param, b: Param | null, n: number, K: number, G: number, out: Tensor): void {
+  ops.gemm(false, false, n, G, K, 1, input, W.value, 0, out);
+  if (b) ops.addBias(out, b.value, n, G);
+}
+
+/**
+ * The backward of projectRows: dW += inᵀ·dOut and db += Σ dOut (ACCUMULATED), and, when dIn is
+ * given, dIn = dOut·Wᵀ (or += with accumulate, for an input that feeds two products).
+ */
+export function projectRowsBackward(ops: Ops, input: Tensor, dOut: Tensor, W: Param, b: Param | null, n: number, K: number, G: number,
+  dIn: Tensor | null, accumulate = false): void {
+  ops.gemm(true, false, K, G, n, 1, input, dOut, 1, W.grad);
+  if (b) ops.sumRows(dOut, b.grad, n, G);
+  if (dIn) ops.gemm(false, true, n, K, G, 1, dOut, W.value, accumulate ? 1 : 0, dIn);
 }
 
 /**
@@ -157,15 +208,19 @@ export class RecurrentStack {
   }
 }
 
-/** The `layers` option of a stack (default 1), checked. */
-export function stackDepth(kind: string, layers: number | undefined): number {
+/**
+ * The layers of a stack: `layers` (default 1, checked) made by make(name, inDim), layer 0 on the
+ * input and every other one on the H outputs of the layer below; named `${name}.${l}`.
+ */
+export function stackLayers(kind: string, name: string, inDim: number, hidden: number, layers: number | undefined,
+  make: (name: string, inDim: number) => RecurrentLayer): RecurrentLayer[] {
   const L = layers ?? 1;
   if (!Number.isInteger(L) || L < 1) throw new RangeError(`${kind}: layers must be an integer ≥ 1, got ${L}`);
-  return L;
+  return Array.from({ length: L }, (_, l) => make(`${name}.${l}`, l === 0 ? inDim : hidden));
 }
 
 /** Checks the sizes every recurrent layer takes. */
-export function checkLayerSizes(kind: string, inDim: number, hidden: number): void {
+function checkLayerSizes(kind: string, inDim: number, hidden: number): void {
   if (!Number.isInteger(inDim) || inDim < 1 || !Number.isInteger(hidden) || hidden < 1) {
     throw new RangeError(`${kind}: input and hidden sizes must be integers ≥ 1, got ${inDim} and ${hidden}`);
   }

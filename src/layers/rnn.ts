@@ -13,31 +13,26 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 import { zeros } from './init.js';
-import { RecurrentStack, SeqBuffer, checkLayerSizes, stackDepth, type RecurrentLayer } from './recurrent.js';
+import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
 
-export class RnnLayer implements RecurrentLayer {
+export class RnnLayer extends RecurrentLayerBase {
   readonly Wx: Param;
   readonly Wh: Param;
   readonly b: Param;
   readonly params: Param[];
-  /** a [T,B,H] pre-activations, hs [T+1,B,H] (slot 0 = h0), da [T,B,H], dy [T,B,H]. */
+  /** a [T,B,H] pre-activations, da [T,B,H] (hs and dy: RecurrentLayerBase). */
   private readonly a: SeqBuffer;
-  private readonly hs: SeqBuffer;
   private readonly da: SeqBuffer;
-  private readonly dy: SeqBuffer;
-  private x: Tensor | null = null;
 
-  constructor(private readonly ops: Ops, name: string, readonly inDim: number, readonly hidden: number, rng: Rng) {
-    checkLayerSizes('rnn', inDim, hidden);
-    const H = hidden, u = { kind: 'uniform' as const, a: 1 / Math.sqrt(H) };
-    this.Wx = makeParam(ops, `${name}.Wx`, [inDim, H], u, rng);
-    this.Wh = makeParam(ops, `${name}.Wh`, [H, H], u, rng);
+  constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
+    super(ops, 'rnn', inDim, hidden);
+    const H = hidden;
+    this.Wx = this.weight(`${name}.Wx`, inDim, H, rng);
+    this.Wh = this.weight(`${name}.Wh`, H, H, rng);
     this.b = makeParam(ops, `${name}.b`, [H], zeros, rng);
     this.params = [this.Wx, this.Wh, this.b];
     this.a = new SeqBuffer(ops, H);
-    this.hs = new SeqBuffer(ops, H);
     this.da = new SeqBuffer(ops, H);
-    this.dy = new SeqBuffer(ops, H);
   }
 
   /** x [T,B,I] → y [T,B,H]. */
@@ -46,9 +41,7 @@ export class RnnLayer implements RecurrentLayer {
     a.prepare(T, B);
     hs.prepare(T + 1, B);
     this.x = x;
-    // A = X·Wx + b for all T·B rows at once.
-    ops.gemm(false, false, T * B, H, this.inDim, 1, x, this.Wx.value, 0, a.all);
-    ops.addBias(a.all, this.b.value, T * B, H);
+    projectRows(ops, x, this.Wx, this.b, T * B, this.inDim, H, a.all); // A = X·Wx + b for all T·B rows at once
     ops.copy(h0, hs.at(0));
     for (let t = 0; t < T; t++) {
       ops.gemm(false, false, B, H, H, 1, hs.at(t), this.Wh.value, 1, a.at(t)); // a_t += h_{t−1}·Wh
@@ -56,11 +49,6 @@ export class RnnLayer implements RecurrentLayer {
     }
     ops.copy(hs.at(T), hT);
     return hs.tail;
-  }
-
-  outputGrad(T: number, B: number): Tensor {
-    this.dy.prepare(T, B);
-    return this.dy.all;
   }
 
   /** dy (in outputGrad) → dx [T,B,I], dh0 [B,H]; accumulates dWx, dWh, db. */
@@ -74,10 +62,8 @@ export class RnnLayer implements RecurrentLayer {
       else if (dh0) ops.gemm(false, true, B, H, H, 1, da.at(0), this.Wh.value, 0, dh0);
     }
     const n = T * B;
-    ops.gemm(true, false, this.inDim, H, n, 1, this.x!, da.all, 1, this.Wx.grad); // dWx += Xᵀ·dA
-    ops.gemm(true, false, H, H, n, 1, hs.all, da.all, 1, this.Wh.grad); // dWh += H_prevᵀ·dA
-    ops.sumRows(da.all, this.b.grad, n, H);
-    if (dx) ops.gemm(false, true, n, this.inDim, H, 1, da.all, this.Wx.value, 0, dx); // dX = dA·Wxᵀ
+    projectRowsBackward(ops, this.x!, da.all, this.Wx, this.b, n, this.inDim, H, dx); // dWx += Xᵀ·dA, db += Σ dA, dX = dA·Wxᵀ
+    projectRowsBackward(ops, hs.all, da.all, this.Wh, null, n, H, H, null); // dWh += H_prevᵀ·dA
   }
 }
 
@@ -89,7 +75,6 @@ export interface RnnOptions {
 /** A stack of tanh RNN layers: x [T,B,I] → y [T,B,H]. */
 export class RNN extends RecurrentStack {
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng, opts: RnnOptions = {}) {
-    const layers = stackDepth('rnn', opts.layers);
-    super(ops, Array.from({ length: layers }, (_, l) => new RnnLayer(ops, `${name}.${l}`, l === 0 ? inDim : hidden, hidden, rng)), false);
+    super(ops, stackLayers('rnn', name, inDim, hidden, opts.layers, (n, i) => new RnnLayer(ops, n, i, hidden, rng)), false);
   }
 }
