@@ -41,10 +41,11 @@
 //  * m ≤ 16 (decoding): tensor-core tiles would be ≥ 87% padding and the product is memory-bound
 //    on B, so a CUDA-core kernel streams B once with coalesced loads, keeps m accumulators per
 //    thread, and cuts k into slices across blocks (atomics again) so a small B still fills the GPU.
+//    groupedGemm 'nn'/'nt' with maxRows ≤ 16 (MoE decoding) runs the same kernels, one grid.z
+//    slice per group, without k slices (deterministic; see "small m" below).
 //  * No allocation, no synchronisation, default stream. The only host-side state is read once:
 //    the SM count, the occupancy of the tiled kernel, and the raised shared-memory limit.
 #include <cuda_runtime.h>
-#include <cuda_bf16.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -52,6 +53,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "mma.h"
 
 namespace handgrad {
 namespace {
@@ -97,31 +99,7 @@ struct GemmParams {
   int kSplitLen;        // split-K: k elements per blockIdx.z slice (multiple of BK); 0 = no split
 };
 
-__device__ __forceinline__ uint32_t packBf16(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-
-__device__ __forceinline__ uint32_t smemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-}
-__device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
-}
-
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+// packBf16, bf16Round, ldmatrixX4(T), mma16816 (and their host emulation): mma.h.
 
 // One operand tile (R rows of C's dimension × BK of k) moving global → registers → shared.
 // KCONTIG: element (r, kk) lives at p[r*ld + kk] (k contiguous); else at p[kk*ld + r].
@@ -173,7 +151,7 @@ struct TileLoader {
     }
   }
 
-  __device__ __forceinline__ void store(__nv_bfloat16* s, int tid) const {
+  __device__ __forceinline__ void store(uint16_t* s, int tid) const {
 #pragma unroll
     for (int i = 0; i < LOADS; ++i) {
       const int c = tid + i * THREADS;
@@ -192,8 +170,8 @@ template <bool TA, bool TB, int BK, int MINB>
 __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
   constexpr int STAGE = stageElems<BK>();
   extern __shared__ __align__(16) unsigned char smemRaw[];
-  __nv_bfloat16* const sA0 = reinterpret_cast<__nv_bfloat16*>(smemRaw);
-  __nv_bfloat16* const sB0 = sA0 + 2 * STAGE;
+  uint16_t* const sA0 = reinterpret_cast<uint16_t*>(smemRaw);  // bf16 bits
+  uint16_t* const sB0 = sA0 + 2 * STAGE;
 
   const float* A = p.A;
   const float* B = p.B;
@@ -278,8 +256,8 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
       la.load(A, p.lda, m0, M, k0, kEnd, p.vecA, tid);
       lb.load(B, p.ldb, n0, N, k0, kEnd, p.vecB, tid);
     }
-    const __nv_bfloat16* a = sA0 + cur * STAGE;
-    const __nv_bfloat16* b = sB0 + cur * STAGE;
+    const uint16_t* a = sA0 + cur * STAGE;
+    const uint16_t* b = sB0 + cur * STAGE;
 #pragma unroll
     for (int ks = 0; ks < BK; ks += 16) {
       uint32_t af[MI][4];
@@ -290,11 +268,11 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
         if (!TA) {  // [m][k]: matrices (m0-7,k0-7) (m8-15,k0-7) (m0-7,k8-15) (m8-15,k8-15)
           const int row = mb + lr + 8 * (lq & 1);
           const int col = ks + 8 * (lq >> 1);
-          ldmatrixX4(af[i], smemAddr(a + row * (BK + PAD) + col));
+          ldmatrixX4(af[i], a + row * (BK + PAD) + col);
         } else {  // [k][m], transposed on load; same matrix order
           const int krow = ks + lr + 8 * (lq >> 1);
           const int col = mb + 8 * (lq & 1);
-          ldmatrixX4T(af[i], smemAddr(a + krow * (BM + PAD) + col));
+          ldmatrixX4T(af[i], a + krow * (BM + PAD) + col);
         }
       }
 #pragma unroll
@@ -304,11 +282,11 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
         if (TB) {  // [n][k]: (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
           const int row = nb + lr + 8 * (lq >> 1);
           const int col = ks + 8 * (lq & 1);
-          ldmatrixX4(r, smemAddr(b + row * (BK + PAD) + col));
+          ldmatrixX4(r, b + row * (BK + PAD) + col);
         } else {  // [k][n], transposed on load; same matrix order
           const int krow = ks + lr + 8 * (lq & 1);
           const int col = nb + 8 * (lq >> 1);
-          ldmatrixX4T(r, smemAddr(b + krow * (BN + PAD) + col));
+          ldmatrixX4T(r, b + krow * (BN + PAD) + col);
         }
         bf[j][0] = r[0];
         bf[j][1] = r[1];
@@ -384,18 +362,59 @@ void launchScale(float* C, size_t total, float beta) {
   check(cudaGetLastError(), "gemm scale launch");
 }
 
-__device__ __forceinline__ float bf16Round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-
 // ---- small m (≤ 16): memory-bound on B, CUDA cores ------------------------------------------
 // Decoding multiplies 1..16 rows by a weight matrix: the time is the one pass over B, so the
 // design goal is many independent loads in flight. blockIdx.y cuts k into slices so that even a
 // 1536-column B fills every SM (atomics then add the slices into C, pre-scaled by beta), and each
 // warp issues its B loads in batches of U before using them.
+//
+// The same kernels serve groupedGemm 'nn'/'nt' when maxRows ≤ 16 (decoding a MoE layer: top-2 of
+// one token gives 2 rows in 2 of the G experts). blockIdx.z is then the group: each block reads its
+// group's row range from the device offsets, returns at once for an empty group, and multiplies
+// its ≤ maxRows rows by B_g. No k slices there: split-K would need C pre-scaled by beta on rows
+// only the device knows, and atomics would make decoding non-deterministic. The cost is fill: at
+// the MoE decode shapes (G = 8, 2 active groups) W13 (k 512, n 2048) gets 2 × 64 = 128 working
+// blocks on 132 SMs, each streaming 64 KB of B, but W2 (k 1024, n 512) only 2 × 16 = 32 blocks
+// (a quarter of an H100), each streaming 128 KB; both far better than the 128×128 tensor-core
+// tiles (127 of 128 rows padding), though W2 leaves bandwidth unused.
 constexpr int SK_THREADS = 256;
 // Batch depth per warp: deep for few rows; shallower for many, where the per-row A loads already
 // keep plenty in flight and a deeper batch would spill registers (16 rows × 8 = 128 A values).
 __host__ __device__ constexpr int skU(int mr) { return mr <= 4 ? 8 : mr == 8 ? 4 : 2; }
 __host__ __device__ constexpr int skUVec(int mr) { return mr <= 4 ? 4 : mr == 8 ? 2 : 1; }
+
+struct SkinnyParams {
+  int m, n, k;          // op(A) m×k, op(B) k×n (per group when offsets is set: m from the offsets)
+  int kSlice;           // k per blockIdx.y slice
+  float alpha, beta;
+  const float* A;       // m×k, or k×m when transA (never in grouped mode)
+  const float* B;       // k×n, or n×k when transB
+  float* C;             // m×n
+  bool atomic;          // slices add into C (pre-scaled by beta) instead of storing
+  bool vec;             // skinnyNT: 16-byte loads of A and B are allowed
+  const int* offsets;   // grouped mode: G+1 row boundaries on the device; null for a dense product
+  int maxRows;          // grouped mode: rows A and C hold (group ends are clamped to it)
+  long long strideB;    // grouped mode: floats between consecutive B_g
+};
+
+// This block's operands: the whole product, or (grouped mode) group blockIdx.z's rows and B_g.
+// Returns false for an empty group, which must leave C untouched.
+__device__ __forceinline__ bool skinnyOperands(const SkinnyParams& p, int& m, const float*& A, const float*& B,
+                                               float*& C) {
+  m = p.m;
+  A = p.A;
+  B = p.B;
+  C = p.C;
+  if (!p.offsets) return true;
+  const int g = blockIdx.z;
+  const int r0 = __ldg(p.offsets + g);
+  m = min(__ldg(p.offsets + g + 1), p.maxRows) - r0;
+  if (m <= 0) return false;
+  A += (size_t)r0 * p.k;  // grouped operands are never transposed A: row pitch k
+  C += (size_t)r0 * p.n;
+  B += (size_t)g * p.strideB;
+  return true;
+}
 
 __device__ __forceinline__ void skinnyStore(float* c, float v, float alpha, float beta, bool atomic) {
   if (atomic) atomicAdd(c, alpha * v);
@@ -406,13 +425,16 @@ __device__ __forceinline__ void skinnyStore(float* c, float v, float alpha, floa
 // interleave over the block's k slice, then reduce through shared memory. A's values are
 // warp-uniform loads (one broadcast transaction each, L1-resident).
 template <int MR, bool TA>
-__global__ void __launch_bounds__(SK_THREADS) skinnyNN(int m, int n, int k, int kSlice, float alpha,
-                                                       const float* __restrict__ A, const float* __restrict__ B,
-                                                       float beta, float* C, bool atomic) {
+__global__ void __launch_bounds__(SK_THREADS) skinnyNN(SkinnyParams p) {
   __shared__ float red[SK_THREADS / 32][MR][32];
+  int m;
+  const float *A, *B;
+  float* C;
+  if (!skinnyOperands(p, m, A, B, C)) return;  // block-uniform: before any barrier
+  const int n = p.n, k = p.k;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int j = blockIdx.x * 32 + lane;
-  const int kb = blockIdx.y * kSlice, ke = min(k, kb + kSlice);
+  const int kb = blockIdx.y * p.kSlice, ke = min(k, kb + p.kSlice);
   float acc[MR];
 #pragma unroll
   for (int i = 0; i < MR; ++i) acc[i] = 0.f;
@@ -451,25 +473,28 @@ __global__ void __launch_bounds__(SK_THREADS) skinnyNN(int m, int n, int k, int 
     float s = 0.f;
 #pragma unroll
     for (int w = 0; w < SK_THREADS / 32; ++w) s += red[w][i][l];
-    skinnyStore(C + (size_t)i * n + jj, s, alpha, beta, atomic);
+    skinnyStore(C + (size_t)i * n + jj, s, p.alpha, p.beta, p.atomic);
   }
 }
 
 // B stored n×k: one warp per output column j; lanes read the contiguous k (16-byte loads when k
 // and the pointers allow), then a shuffle reduction per row.
 template <int MR, bool TA>
-__global__ void __launch_bounds__(SK_THREADS) skinnyNT(int m, int n, int k, int kSlice, float alpha,
-                                                       const float* __restrict__ A, const float* __restrict__ B,
-                                                       float beta, float* C, bool atomic, bool vec) {
+__global__ void __launch_bounds__(SK_THREADS) skinnyNT(SkinnyParams p) {
+  int m;
+  const float *A, *B;
+  float* C;
+  if (!skinnyOperands(p, m, A, B, C)) return;
+  const int n = p.n, k = p.k;
   const int lane = threadIdx.x & 31;
   const int j = blockIdx.x * (SK_THREADS / 32) + (threadIdx.x >> 5);
-  if (j >= n) return;
-  const int kb = blockIdx.y * kSlice, ke = min(k, kb + kSlice);
+  if (j >= n) return;  // warp-uniform; no block barrier below
+  const int kb = blockIdx.y * p.kSlice, ke = min(k, kb + p.kSlice);
   float acc[MR];
 #pragma unroll
   for (int i = 0; i < MR; ++i) acc[i] = 0.f;
   const float* brow = B + (size_t)j * k;
-  if (vec) {  // kSlice is a multiple of 128, k of 4: every float4 lies inside [kb, ke)
+  if (p.vec) {  // kSlice is a multiple of 128, k of 4: every float4 lies inside [kb, ke)
     constexpr int U = skUVec(MR);
     for (int k0 = kb + 4 * lane; k0 < ke; k0 += 128 * U) {
       float4 b[U];
@@ -533,36 +558,49 @@ __global__ void __launch_bounds__(SK_THREADS) skinnyNT(int m, int n, int k, int 
     float s = acc[i];
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if (lane == 0 && i < m) skinnyStore(C + (size_t)i * n + j, s, alpha, beta, atomic);
+    if (lane == 0 && i < m) skinnyStore(C + (size_t)i * n + j, s, p.alpha, p.beta, p.atomic);
   }
 }
 
 int smCount();
 
+// One launch of the skinny kernels with MR ≥ the rows of any block (1, 2, 4, 8 or 16); groups = 0
+// for a dense product, else G (grid.z, no k slices; see the section comment).
 template <int MR>
-void launchSkinny(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B,
-                  float beta, float* C) {
-  // Column blocks, then k slices until there are about 4 blocks per SM (each slice ≥ 128 of k and
-  // a multiple of 128 so the 16-byte path's float4s never straddle a slice end).
-  const int colBlocks = transB ? (n + SK_THREADS / 32 - 1) / (SK_THREADS / 32) : (n + 31) / 32;
-  const int want = 4 * smCount();
+void launchSkinny(bool transA, bool transB, SkinnyParams p, int groups) {
+  // Column blocks, then (dense only) k slices until there are about 4 blocks per SM (each slice
+  // ≥ 128 of k and a multiple of 128 so the 16-byte path's float4s never straddle a slice end).
+  const int colBlocks = transB ? (p.n + SK_THREADS / 32 - 1) / (SK_THREADS / 32) : (p.n + 31) / 32;
   int slices = 1;
-  if (colBlocks < want) slices = std::min((want + colBlocks - 1) / colBlocks, std::max(1, k / 128));
-  int kSlice = (k + slices - 1) / slices;
-  kSlice = (kSlice + 127) / 128 * 128;
-  slices = (k + kSlice - 1) / kSlice;
-  const bool atomic = slices > 1;
-  if (atomic) launchScale(C, (size_t)m * n, beta);
-  dim3 grid(colBlocks, slices);
-  if (!transB) {
-    if (transA) skinnyNN<MR, true><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic);
-    else skinnyNN<MR, false><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic);
-  } else {
-    const bool vec = k % 4 == 0 && (reinterpret_cast<uintptr_t>(B) & 15) == 0 &&
-                     (transA || (reinterpret_cast<uintptr_t>(A) & 15) == 0);
-    if (transA) skinnyNT<MR, true><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic, vec);
-    else skinnyNT<MR, false><<<grid, SK_THREADS>>>(m, n, k, kSlice, alpha, A, B, beta, C, atomic, vec);
+  if (groups == 0) {
+    const int want = 4 * smCount();
+    if (colBlocks < want) slices = std::min((want + colBlocks - 1) / colBlocks, std::max(1, p.k / 128));
   }
+  p.kSlice = (p.k + slices - 1) / slices;
+  p.kSlice = (p.kSlice + 127) / 128 * 128;
+  slices = (p.k + p.kSlice - 1) / p.kSlice;
+  p.atomic = slices > 1;
+  if (p.atomic) launchScale(p.C, (size_t)p.m * p.n, p.beta);
+  const dim3 grid(colBlocks, slices, groups > 0 ? groups : 1);
+  if (!transB) {
+    if (transA) skinnyNN<MR, true><<<grid, SK_THREADS>>>(p);
+    else skinnyNN<MR, false><<<grid, SK_THREADS>>>(p);
+  } else {
+    // Grouped: A_g and B_g start k·(rows) and k·n floats in, so k % 4 keeps them 16-byte aligned.
+    p.vec = p.k % 4 == 0 && (reinterpret_cast<uintptr_t>(p.B) & 15) == 0 &&
+            (transA || (reinterpret_cast<uintptr_t>(p.A) & 15) == 0);
+    if (transA) skinnyNT<MR, true><<<grid, SK_THREADS>>>(p);
+    else skinnyNT<MR, false><<<grid, SK_THREADS>>>(p);
+  }
+}
+
+// The MR template for `rows` (≤ 16) rows per block.
+void launchSkinnyRows(int rows, bool transA, bool transB, const SkinnyParams& p, int groups) {
+  if (rows <= 1) launchSkinny<1>(transA, transB, p, groups);
+  else if (rows <= 2) launchSkinny<2>(transA, transB, p, groups);
+  else if (rows <= 4) launchSkinny<4>(transA, transB, p, groups);
+  else if (rows <= 8) launchSkinny<8>(transA, transB, p, groups);
+  else launchSkinny<16>(transA, transB, p, groups);
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
@@ -685,11 +723,16 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
   if (!A || !B || !C) throw std::invalid_argument("handgrad gemm: null pointer");
 
   if (m <= 16) {
-    if (m == 1) launchSkinny<1>(transA, transB, m, n, k, alpha, A, B, beta, C);
-    else if (m <= 2) launchSkinny<2>(transA, transB, m, n, k, alpha, A, B, beta, C);
-    else if (m <= 4) launchSkinny<4>(transA, transB, m, n, k, alpha, A, B, beta, C);
-    else if (m <= 8) launchSkinny<8>(transA, transB, m, n, k, alpha, A, B, beta, C);
-    else launchSkinny<16>(transA, transB, m, n, k, alpha, A, B, beta, C);
+    SkinnyParams sp{};
+    sp.m = m;
+    sp.n = n;
+    sp.k = k;
+    sp.alpha = alpha;
+    sp.beta = beta;
+    sp.A = A;
+    sp.B = B;
+    sp.C = C;
+    launchSkinnyRows(m, transA, transB, sp, 0);
     check(cudaGetLastError(), "skinny gemm launch");
     return;
   }
@@ -736,6 +779,24 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
                                 ", maxRows=" + std::to_string(maxRows) + ")");
   if (!offsets || !A || !B || !C) throw std::invalid_argument("handgrad groupedGemm: null pointer");
   if (maxRows == 0) return;  // no rows anywhere: nothing to compute or touch
+
+  if (mode != 2 && maxRows <= 16) {  // decoding: no group can have more than maxRows rows
+    SkinnyParams sp{};
+    sp.n = n;
+    sp.k = k;
+    sp.alpha = 1.f;
+    sp.beta = beta;
+    sp.A = A;
+    sp.B = B;
+    sp.C = C;
+    sp.offsets = offsets;
+    sp.maxRows = maxRows;
+    sp.strideB = (long long)k * n;
+    if (G > 65535) throw std::invalid_argument("handgrad groupedGemm: too many groups for the grid");
+    launchSkinnyRows(maxRows, false, mode == 1, sp, G);
+    check(cudaGetLastError(), "grouped skinny gemm launch");
+    return;
+  }
 
   GemmParams p{};
   p.A = A;

@@ -4,6 +4,9 @@
 //   /tmp/gemm_check            (all checks, then timings)
 //   /tmp/gemm_check --quick    (checks only)
 //   /tmp/gemm_check --variant 2 (one tiled-kernel variant only; see gemmSetVariant in gemm.cu)
+// On a machine without a GPU: native/tests/host-emu/run.sh gemm (a logic check: small shapes only,
+// a host reference, no timings; the emulated device has 4 SMs, so split-K and the k-sliced
+// small-m path are taken on small shapes).
 // Inputs are drawn already rounded to bf16, so the kernels' bf16 conversion is exact and the only
 // difference from the reference (a naive kernel accumulating in double) is fp32 accumulation
 // order: the errors reported should sit near 1e-6, and anything above 1e-3 FAILs.
@@ -80,11 +83,9 @@ struct DevBuf {
 };
 
 // Reference: C = alpha·op(A)·op(B) + beta·C0 in double; bound = Σ|alpha a b| + |beta c|.
-__global__ void refGemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
-                        int ldb, float beta, const float* C0, int ldc, double* ref, double* bound) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  const int i = blockIdx.y;
-  if (j >= n || i >= m) return;
+__host__ __device__ void refGemmAt(int i, int j, bool ta, bool tb, int k, float alpha, const float* A, int lda,
+                                   const float* B, int ldb, float beta, const float* C0, int ldc, double* ref,
+                                   double* bound) {
   double s = 0, sa = 0;
   for (int kk = 0; kk < k; ++kk) {
     const double a = ta ? A[(size_t)kk * lda + i] : A[(size_t)i * lda + kk];
@@ -98,12 +99,25 @@ __global__ void refGemm(bool ta, bool tb, int m, int n, int k, float alpha, cons
   bound[(size_t)i * ldc + j] = fabs((double)alpha) * sa + fabs(c);
 }
 
+__global__ void refGemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, const float* C0, int ldc, double* ref, double* bound) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int i = blockIdx.y;
+  if (j >= n || i >= m) return;
+  refGemmAt(i, j, ta, tb, k, alpha, A, lda, B, ldb, beta, C0, ldc, ref, bound);
+}
+
 static void runRef(bool ta, bool tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
                    float beta, const float* C0, int ldc, double* ref, double* bound) {
   if (m <= 0) return;
+#ifdef HANDGRAD_HOST_EMU  // device memory is host memory there, and a launch costs an OS thread per column
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) refGemmAt(i, j, ta, tb, k, alpha, A, lda, B, ldb, beta, C0, ldc, ref, bound);
+#else
   dim3 grid((n + 127) / 128, m);
   refGemm<<<grid, 128>>>(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C0, ldc, ref, bound);
   CK(cudaGetLastError());
+#endif
 }
 
 struct Err {
@@ -266,6 +280,55 @@ static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, in
   report(name, e);
 }
 
+// ---- the small cases: every path on shapes an emulated run can afford (native/tests/host-emu) ----
+// Tiled kernel (m > 16) for the current variant; with variantFree, also the paths that do not
+// depend on the variant: the dense small-m kernels (m = 1..16) and the small-row grouped path.
+static void smallCases(bool variantFree) {
+  // Ragged tiles, k not a multiple of BK, two row tiles, split-K (on the emulated 4-SM device and
+  // on any GPU: 1–2 tiles with k ≥ 256), and 16-byte loads (multiples of 4) with and without an
+  // aligned pointer.
+  struct Case { int m, n, k; float alpha, beta; int shift; };
+  const Case tiled[] = {{17, 3, 129, 1.f, 0.f, 0},   {129, 17, 65, -1.5f, 0.25f, 0}, {33, 129, 300, 0.5f, 1.f, 0},
+                        {32, 132, 68, 1.f, 0.f, 0},  {32, 132, 68, 1.f, 1.f, 1}};
+  for (const Case& c : tiled)
+    for (int t = 0; t < 4; ++t) checkGemm(t & 2, t & 1, c.m, c.n, c.k, c.alpha, c.beta, c.shift);
+  // Grouped, tensor-core path: uneven groups with an empty one and one of a single row, and spare
+  // rows past offsets[G] that must stay put.
+  const std::vector<int> uneven = {17, 0, 1, 30, 3};
+  for (int mode = 0; mode < 3; ++mode)
+    for (float beta : {0.f, 1.f})
+      if (mode != 2 || beta != 0.f) checkGrouped(mode, uneven, 60, 37, 29, beta, "uneven+empty");
+  if (!variantFree) return;
+
+  // Dense small m, every row count; k 300 (scalar loads) or 256 (16-byte loads when B is n×k) cut
+  // into k slices (atomics) on the emulated device; every transposition for a few m.
+  for (int m = 1; m <= 16; ++m) {
+    const bool all = m == 1 || m == 2 || m == 5 || m == 9 || m == 16;
+    for (int t = 0; t < 4; ++t)
+      if (all || t == m % 4) checkGemm(t & 2, t & 1, m, 33, m % 2 ? 300 : 256, m % 3 ? 1.f : 0.5f, m % 2 ? 0.f : 1.f);
+  }
+  checkGemm(false, false, 3, 5, 7, 1.f, 0.f);  // one k slice: plain stores
+  checkGemm(false, true, 3, 5, 8, 1.f, 1.f);
+
+  // Grouped, small-row path (maxRows ≤ 16): decode-like groups (G = 8, two active), empty groups,
+  // a single row, every MR template, and spare rows the groups do not reach.
+  struct GCase { std::vector<int> rows; int maxRows; const char* label; };
+  const GCase small[] = {{{0, 1, 0}, 1, "small maxRows 1"},
+                         {{0, 1, 0, 0, 0, 1, 0, 0}, 2, "small maxRows 2 decode"},
+                         {{0, 1, 0}, 2, "small maxRows 2 spare row"},
+                         {{2, 0, 3}, 5, "small maxRows 5"},
+                         {{0, 2, 1}, 5, "small maxRows 5 spare rows"},
+                         {{5, 0, 1, 7}, 16, "small maxRows 16 spare rows"},
+                         {{16}, 16, "small maxRows 16 one group"}};
+  for (const GCase& g : small)
+    for (int mode = 0; mode < 2; ++mode)
+      for (float beta : {0.f, 1.f}) checkGrouped(mode, g.rows, g.maxRows, 37, 29, beta, g.label);
+  for (float beta : {0.f, 1.f}) {  // 16-byte loads in 'nt' (k % 4 == 0)
+    checkGrouped(1, {1, 0, 1}, 2, 40, 64, beta, "small maxRows 2 vec");
+    checkGrouped(0, {1, 0, 1}, 2, 40, 64, beta, "small maxRows 2 vec");
+  }
+}
+
 // ---- timing ------------------------------------------------------------------------------------
 template <class F>
 static double medianMs(F f) {
@@ -352,7 +415,11 @@ int main(int argc, char** argv) {
 
   // MoE expert rows: 8 experts, ~2048 rows each (uneven), 16384 = 8192 tokens · top-2.
   const std::vector<int> moeRows = {2300, 1800, 2048, 2100, 1950, 2200, 1700, 2286};
-  // Every variant of the tiled kernel is checked (the small-m path is the same for all).
+  // Decoding one token: top-2 of 8 experts, so 2 rows in 2 groups (the small-row grouped path).
+  const std::vector<int> decodeRows = {0, 1, 0, 0, 0, 1, 0, 0};
+  // Every variant of the tiled kernel is checked (the small-m paths are the same for all, so they
+  // run once).
+  bool first = true;
   for (int v = 0; v < kVariants; ++v) {
     if (timeOnly || (onlyVariant >= 0 && v != onlyVariant)) continue;
     if (!handgrad::gemmSetVariant(v)) {
@@ -360,6 +427,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     curVariant = v;
+    smallCases(first);
+    first = false;
+#ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: the shapes below take hours there
     // Ragged shapes × all transpositions × alpha/beta (beta = 0 with NaN-filled C).
     const int shapes[][3] = {{1, 1, 1},     {1, 7, 3},       {2, 33, 64},    {5, 7, 513},     {16, 300, 77},
                              {17, 33, 5},   {1, 4096, 512},  {3, 1000, 17},  {67, 131, 300},  {128, 128, 32},
@@ -403,14 +473,23 @@ int main(int argc, char** argv) {
       checkGrouped(0, moeRows, 16384, 512, 1024, beta, "moe W2");
       checkGrouped(1, moeRows, 16384, 512, 2048, beta, "moe dX1");
       checkGrouped(1, moeRows, 16384, 1024, 512, beta, "moe dH");
+      // Decoding (maxRows 2: the small-row grouped path).
+      checkGrouped(0, decodeRows, 2, 2048, 512, beta, "decode W13");
+      checkGrouped(0, decodeRows, 2, 512, 1024, beta, "decode W2");
+      checkGrouped(1, decodeRows, 2, 512, 2048, beta, "decode dX13");
+      checkGrouped(1, {0, 0, 1, 0, 0, 0, 0, 0}, 1, 1024, 512, beta, "decode dH maxRows 1");
     }
     checkGrouped(2, moeRows, 16384, 2048, 512, 1.f, "moe dW1");
     checkGrouped(2, moeRows, 16384, 512, 1024, 1.f, "moe dW2");
+#endif
   }
   std::printf("%d/%d cases passed\n", cases - failures, cases);
   for (int v = 0; v < kVariants; ++v)
     if (onlyVariant < 0 || v == onlyVariant) std::printf("variant %d: worst normwise error %.2e, worst elementwise %.2e\n", v, worstNorm[v], worstElem[v]);
 
+#ifdef HANDGRAD_HOST_EMU  // timings mean nothing there
+  quick = true;
+#endif
   if (!quick) {
     for (int v = 0; v < kVariants; ++v) {
       if (onlyVariant >= 0 && v != onlyVariant) continue;
@@ -432,6 +511,8 @@ int main(int argc, char** argv) {
       timeGrouped("experts dH of W2", 1, moeRows, 1024, 512);
       timeGrouped("experts dW1 (+=)", 2, moeRows, 2048, 512);
       timeGrouped("experts dW2 (+=)", 2, moeRows, 512, 1024);
+      timeGrouped("decode experts W13 2 rows", 0, decodeRows, 2048, 512);
+      timeGrouped("decode experts W2 2 rows", 0, decodeRows, 512, 1024);
     }
   }
   if (failures) {

@@ -1,10 +1,11 @@
-// A small host emulation of the CUDA features the kernels in attention.cu and moe.cu use, so that
+// A small host emulation of the CUDA features the kernel files (native/*.cu) use, so that
 // their logic (indexing, masks, the dispatch-plan scan, reductions) can be checked on a machine
 // without a GPU. One OS thread per CUDA thread; blocks of a launch run one after another (so
 // `__shared__` variables become plain statics); warp primitives exchange values through a per-warp
 // barrier, which requires every lane of the warp to reach them (the kernels are written that way).
 // It checks logic only: no memory model, no races, no timing. See run.sh.
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +24,14 @@ struct alignas(16) float4 {
   float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+struct alignas(8) float2 {
+  float x, y;
+};
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
+struct alignas(8) uint2 {
+  unsigned x, y;
+};
+inline uint2 make_uint2(unsigned x, unsigned y) { return uint2{x, y}; }
 
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
@@ -79,11 +88,41 @@ inline void __syncthreads() { emu::blockBar->arrive_and_wait(); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
+template <typename T>
+T __ldg(const T* p) { return *p; }
+// Atomics: threads of a block really run concurrently here.
+template <typename T>
+T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }
+
+// bf16 conversions the check programs use on the host (round to nearest even; finite inputs).
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline __nv_bfloat16 __float2bfloat16_rn(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return __nv_bfloat16{uint16_t(u >> 16)};
+}
+inline float __bfloat162float(__nv_bfloat16 b) {
+  const uint32_t u = uint32_t(b.bits) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
 
 // ---- runtime API -----------------------------------------------------------------------------
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount };
+// An emulated device with a few SMs: the kernels' grid-filling heuristics (split-K, k slices)
+// then take their multi-block paths on the small shapes an emulated run can afford.
+constexpr int kEmuSMs = 4;
+struct cudaDeviceProp {
+  char name[256] = "host emulation";
+  int major = 9, minor = 0, multiProcessorCount = kEmuSMs;
+};
 typedef int cudaEvent_t;
 typedef int cudaStream_t;
 inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
@@ -99,6 +138,12 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = 0) {
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) { *p = cudaDeviceProp{}; return cudaSuccess; }
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) { *v = kEmuSMs; return cudaSuccess; }
+template <typename K>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* b, K, int, size_t) { *b = 1; return cudaSuccess; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t) { return cudaSuccess; }
 template <typename K>
 cudaError_t cudaFuncSetAttribute(K, cudaFuncAttribute, int) { return cudaSuccess; }
 inline cudaError_t cudaEventCreate(cudaEvent_t*) { return cudaSuccess; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the GPU check programs (native/tests/{attention,moe,elementwise}_check.cu) on the CPU through
+# Runs the GPU check programs (native/tests/{gemm,attention,moe,elementwise}_check.cu) on the CPU through
 # the emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one OS thread per CUDA
 # thread; the timing sections and the largest cases are skipped). Usage, from the repository root:
-#   native/tests/host-emu/run.sh [attention|moe|elementwise]...     (default: attention moe)
+#   native/tests/host-emu/run.sh [gemm|attention|moe|elementwise]...     (default: all four)
 # Needs g++ with C++20 (<barrier>). Exit status non-zero when a check fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,7 +17,7 @@ translate() {
   python3 - "$1" "$2" "$3" <<'PY'
 import re, sys
 src = open(sys.argv[1]).read()
-src = src.replace('#include <cuda_runtime.h>', '')
+src = src.replace('#include <cuda_runtime.h>', '').replace('#include <cuda_bf16.h>', '')
 src = src.replace('extern __shared__', 'extern').replace('__shared__', 'static')
 def split_top(s):
     parts, depth, cur = [], 0, ''
@@ -34,7 +34,7 @@ def launch(m):
     cfg = split_top(m.group(2))
     if len(cfg) == 2: cfg.append('0')
     return 'emuLaunch(%s, %s, ' % (m.group(1), ', '.join(cfg[:3]))
-src = re.sub(r'([A-Za-z_]\w*(?:<\w+>)?)<<<(.*?)>>>\(', launch, src)
+src = re.sub(r'([A-Za-z_]\w*(?:<[\w\s,]+>)?)<<<(.*?)>>>\(', launch, src)
 pre = '''#include "cuda_emu.h"
 #include <atomic>
 #define __global__
@@ -43,23 +43,29 @@ pre = '''#include "cuda_emu.h"
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
+#define __align__(n) __attribute__((aligned(n)))
 #define HANDGRAD_HOST_EMU 1
 '''
 open(sys.argv[2], 'w').write(pre + sys.argv[3] + '\n' + src)
 PY
 }
 
-# Dynamic shared memory of attention.cu / moe.cu (smem4, sm) and of elementwise.cu (part, plus the
-# int4 and float/double atomicAdd it uses).
+# Dynamic shared memory of each kernel file (attention.cu / moe.cu: smem4, sm; gemm.cu: smemRaw;
+# elementwise.cu: part, plus the int4 it uses).
 SHARED_ATTN='namespace handgrad { namespace { alignas(16) float4 smem4[232448 / 16]; alignas(16) int sm[232448 / 4]; } }'
+SHARED_GEMM='namespace handgrad { namespace { alignas(16) unsigned char smemRaw[232448]; } }'
 SHARED_EW='struct alignas(16) int4 { int x, y, z, w; };
 inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
-template <class T> T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }
 namespace handgrad { namespace { alignas(16) float part[232448 / 4]; } }'
 
 run() {
   local name=$1 extra
-  if [ "$name" = elementwise ]; then extra=$SHARED_EW; else extra=$SHARED_ATTN; fi
+  case "$name" in
+    elementwise) extra=$SHARED_EW ;;
+    gemm) extra=$SHARED_GEMM ;;
+    attention | moe) extra=$SHARED_ATTN ;;
+    *) echo "run.sh: unknown target '$name' (gemm, attention, moe, elementwise)" >&2; return 2 ;;
+  esac
   translate "$root/native/$name.cu" "$work/$name.cc" "$extra"
   translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
   g++ -std=c++20 -O2 -pthread -w -I"$here" -I"$root/native" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
@@ -67,5 +73,5 @@ run() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(attention moe)
+[ ${#targets[@]} -eq 0 ] && targets=(gemm attention moe elementwise)
 for t in "${targets[@]}"; do run "$t"; done

@@ -1,0 +1,117 @@
+// Tensor-core building blocks shared by gemm.cu and attention.cu: bf16 packing/rounding, ldmatrix
+// and mma.sync.m16n8k16 (bf16 inputs, fp32 accumulation; valid on sm_80+, so on both targets we
+// build, sm_86 and sm_90).
+//
+// Under HANDGRAD_HOST_EMU (native/tests/host-emu/run.sh, which includes cuda_emu.h first) the same
+// functions are implemented on the host with the PTX semantics, one lane per OS thread exchanging
+// fragments through a per-warp buffer, so both kernel files' fragment addressing runs on a machine
+// without a GPU. This header is not rewritten by run.sh, so it must stay free of `__shared__` and
+// launch syntax.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#ifndef HANDGRAD_HOST_EMU
+#include <cuda_bf16.h>
+#endif
+
+namespace handgrad {
+
+#ifndef HANDGRAD_HOST_EMU
+// Two floats → two bf16 (round to nearest even) in one register, lo in the low half (the order
+// mma fragments expect).
+__device__ __forceinline__ uint32_t packBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+// x rounded to bf16 and back: the CUDA-core paths round operands exactly as the tensor-core paths do.
+__device__ __forceinline__ float bf16Round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+__device__ __forceinline__ uint32_t smemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// Four 8×8 b16 matrices from shared memory; lane t gives the address of row t % 8 of matrix t / 8.
+__device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smemAddr(p)));
+}
+// The same, each matrix transposed on the way (for operands stored with k as the row index).
+__device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], const uint16_t* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smemAddr(p)));
+}
+// c (16×8 fp32) += a (16×16 bf16, row) · b (16×8 bf16, col).
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+#else
+inline uint32_t bf16Bits(float x) {  // round to nearest even (inputs here are finite)
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return u >> 16;
+}
+inline float bf16Float(uint32_t b) {
+  const uint32_t u = (b & 0xffffu) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+inline uint32_t packBf16(float lo, float hi) { return bf16Bits(lo) | (bf16Bits(hi) << 16); }
+inline float bf16Round(float x) { return bf16Float(bf16Bits(x)); }
+// Per warp, per lane: the values a lane contributes to one collective (an address, or a fragment).
+alignas(16) inline uint64_t emuX[32][32][8];
+inline void ldmatrixEmu(uint32_t (&r)[4], const uint16_t* p, bool trans) {
+  uint64_t* mine = emuX[emu::warp][emu::lane];
+  mine[0] = reinterpret_cast<uint64_t>(p);
+  __syncwarp();
+  const int l = emu::lane;
+  for (int m = 0; m < 4; m++) {
+    uint32_t lo, hi;
+    if (!trans) {  // row l/4 of matrix m, elements 2(l%4), 2(l%4)+1
+      const uint16_t* row = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + l / 4][0]);
+      lo = row[2 * (l % 4)];
+      hi = row[2 * (l % 4) + 1];
+    } else {  // transposed: stored rows 2(l%4), 2(l%4)+1, element l/4
+      lo = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + 2 * (l % 4)][0])[l / 4];
+      hi = reinterpret_cast<const uint16_t*>(emuX[emu::warp][m * 8 + 2 * (l % 4) + 1][0])[l / 4];
+    }
+    r[m] = lo | (hi << 16);
+  }
+  __syncwarp();
+}
+inline void ldmatrixX4(uint32_t (&r)[4], const uint16_t* p) { ldmatrixEmu(r, p, false); }
+inline void ldmatrixX4T(uint32_t (&r)[4], const uint16_t* p) { ldmatrixEmu(r, p, true); }
+inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  uint64_t* mine = emuX[emu::warp][emu::lane];
+  for (int i = 0; i < 4; i++) mine[i] = a[i];
+  mine[4] = b0;
+  mine[5] = b1;
+  __syncwarp();
+  float A[16][16], B[16][8];
+  for (int t = 0; t < 32; t++) {
+    const uint64_t* x = emuX[emu::warp][t];
+    const int g = t / 4, c = 2 * (t % 4);
+    for (int e = 0; e < 2; e++) {
+      A[g][c + e] = bf16Float(uint32_t(x[0]) >> (16 * e));
+      A[g + 8][c + e] = bf16Float(uint32_t(x[1]) >> (16 * e));
+      A[g][c + 8 + e] = bf16Float(uint32_t(x[2]) >> (16 * e));
+      A[g + 8][c + 8 + e] = bf16Float(uint32_t(x[3]) >> (16 * e));
+      B[c + e][g] = bf16Float(uint32_t(x[4]) >> (16 * e));
+      B[c + 8 + e][g] = bf16Float(uint32_t(x[5]) >> (16 * e));
+    }
+  }
+  __syncwarp();
+  const int g = emu::lane / 4, cc = 2 * (emu::lane % 4);
+  for (int q = 0; q < 4; q++) {
+    const int row = g + 8 * (q >> 1), col = cc + (q & 1);
+    float s = c[q];
+    for (int k = 0; k < 16; k++) s += A[row][k] * B[k][col];
+    c[q] = s;
+  }
+}
+#endif
+
+}  // namespace handgrad
