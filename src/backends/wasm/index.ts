@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
@@ -12,6 +12,7 @@ import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { AttentionPool, type AttentionArgs } from './attention-pool.js';
 import * as tx from '../reference/transformer-ops.js';
+import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
 import { moeAuxLoss } from '../reference/moe-aux.js';
 import {
   checkGemmArgs,
@@ -479,7 +480,23 @@ export class WasmOps implements Ops {
     moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
       loss.data, counts.data, accumulate);
   }
+
+  // ==== associative memory (assembly/memory_recurrence.ts; contract: Ops.memoryForward) =========
+  memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
+    checkMemoryForwardArgs(s, k, v, q, y, saved);
+    this.k.memoryForward(ptr(k), ptr(v), ptr(q), ptr(y), ptr(saved), s.B, s.T, s.dk, s.dv, s.rule === 'delta' ? 0 : 1,
+      MEMORY_OPTIMIZERS.indexOf(s.optimizer), s.period, s.eta, s.beta, s.beta1, s.beta2, s.eps);
+  }
+  memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
+    s: MemoryShape): void {
+    checkMemoryBackwardArgs(s, k, v, q, saved, dy, dk, dv, dq);
+    this.k.memoryBackward(ptr(k), ptr(v), ptr(q), ptr(saved), ptr(dy), ptr(dk), ptr(dv), ptr(dq), s.B, s.T, s.dk, s.dv,
+      s.rule === 'delta' ? 0 : 1, MEMORY_OPTIMIZERS.indexOf(s.optimizer), s.period, s.eta, s.beta, s.beta1, s.beta2, s.eps);
+  }
 }
+
+/** The kernel's optimiser codes, by index. */
+const MEMORY_OPTIMIZERS = ['gd', 'momentum', 'adam'] as const;
 
 function activationIndex(kind: Activation): number {
   const i = ACTIVATIONS.indexOf(kind);

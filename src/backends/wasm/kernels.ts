@@ -67,4 +67,12 @@ export interface Kernels {
   swiglu(gu: number, out: number, rows: number, F: number): void;
   swigluBackward(gu: number, dout: number, dgu: number, rows: number, F: number): void;
   dot(a: number, b: number, n: number): number;
+
+  // assembly/memory_recurrence.ts (contract: Ops.memoryForward). rule: 0 delta, 1 hebbian;
+  // opt: 0 gd, 1 momentum, 2 adam.
+  memoryForward(k: number, v: number, q: number, y: number, saved: number, B: number, T: number, dk: number, dv: number,
+    rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
+  memoryBackward(k: number, v: number, q: number, saved: number, dy: number, dK: number, dV: number, dQ: number,
+    B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
+    eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
 }

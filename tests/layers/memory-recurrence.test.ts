@@ -1,0 +1,111 @@
+// The associative-memory recurrence op (Ops.memoryForward / memoryBackward; reference loops in
+// src/backends/reference/memory-ops.ts, WASM kernel in assembly/memory_recurrence.ts): the WASM
+// kernel against the float64 reference for every rule × inner optimiser × period {1, 4}, on ragged
+// widths (1, 3, 5, 17) and T = 11 (not a multiple of the period, so a partial chunk is never
+// committed): outputs y, the stored committed states R, and dk, dv, dq. Plus the argument checks.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOps } from '../../src/ops/index.js';
+import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
+import { memorySavedSize } from '../../src/ops/memory.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ref = new ReferenceOps('f64');
+let wasm: Ops;
+beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
+afterAll(() => wasm.dispose());
+
+function shapeOf(rule: MemoryRule, optimizer: MemoryOptimizer, period: number, B: number, T: number, dk: number, dv: number): MemoryShape {
+  // η small enough that the unnormalised values keep every rule bounded over T steps; Adam's ε
+  // well above float32 rounding of u, whose 1/D³ factor the backward multiplies by.
+  const eta = optimizer === 'adam' ? 0.05 : rule === 'delta' ? 0.6 : 0.3;
+  return { B, T, dk, dv, rule, optimizer, eta, beta: 0.7, beta1: 0.8, beta2: 0.9, eps: 1e-3, period };
+}
+
+/** Unit keys and queries (as the layer's `normalize` gives), Gaussian values and dy. */
+function inputs(s: MemoryShape, seed: number): { k: Float64Array; v: Float64Array; q: Float64Array; dy: Float64Array } {
+  const rng = new Rng(seed), n = s.B * s.T;
+  const unitRows = (a: Float64Array) => {
+    rng.fillNormal(a);
+    for (let r = 0; r < n; r++) {
+      let ss = 0;
+      for (let j = 0; j < s.dk; j++) ss += a[r * s.dk + j] ** 2;
+      for (let j = 0; j < s.dk; j++) a[r * s.dk + j] /= Math.sqrt(ss);
+    }
+    return a;
+  };
+  const k = unitRows(new Float64Array(n * s.dk)), q = unitRows(new Float64Array(n * s.dk));
+  const v = new Float64Array(n * s.dv), dy = new Float64Array(n * s.dv);
+  rng.fillNormal(v); rng.fillNormal(dy);
+  return { k, v, q, dy };
+}
+
+/** Runs forward then backward on one backend; returns y, R, dk, dv, dq as plain arrays. */
+function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>): Record<'y' | 'R' | 'dk' | 'dv' | 'dq', number[]> {
+  const mark = ops.mark();
+  try {
+    const n = s.B * s.T;
+    const k = ops.tensorFrom(x.k), v = ops.tensorFrom(x.v), q = ops.tensorFrom(x.q), dy = ops.tensorFrom(x.dy);
+    const y = ops.tensor(n * s.dv), saved = ops.tensor(memorySavedSize(s));
+    const dk = ops.tensor(n * s.dk), dv = ops.tensor(n * s.dv), dq = ops.tensor(n * s.dk);
+    // Outputs are overwritten, not accumulated: start them from garbage.
+    for (const t of [y, dk, dv, dq]) ops.fill(t, 7);
+    ops.memoryForward!(k, v, q, y, saved, s);
+    ops.memoryBackward!(k, v, q, saved, dy, dk, dv, dq, s);
+    const R = Array.from(saved.data.subarray(0, s.B * (s.T + 1) * s.dk * s.dv));
+    return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
+  } finally {
+    ops.release(mark);
+  }
+}
+
+/** max |a − b| / max |b|: one relative error per output, robust to entries near zero. */
+function relError(a: number[], b: number[]): number {
+  let err = 0, scale = 0;
+  for (let i = 0; i < b.length; i++) { err = Math.max(err, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(b[i])); }
+  return scale === 0 ? err : err / scale;
+}
+
+const WIDTHS: [number, number][] = [[1, 3], [3, 5], [5, 17], [17, 1], [17, 17], [8, 4]];
+const CASES = (['delta', 'hebbian'] as const).flatMap((rule) => (['gd', 'momentum', 'adam'] as const).flatMap(
+  (optimizer) => [1, 4].map((period) => [rule, optimizer, period] as const)));
+
+describe('memory recurrence op: WASM kernel vs the float64 reference', () => {
+  it.each(CASES)('%s / %s / period %i: y, states R, dk, dv, dq on ragged widths, T = 11', (rule, optimizer, period) => {
+    for (const [dk, dv] of WIDTHS) {
+      const s = shapeOf(rule, optimizer, period, 2, 11, dk, dv);
+      const x = inputs(s, 100 * dk + dv);
+      const r = run(ref, s, x), w = run(wasm, s, x);
+      for (const key of ['y', 'R', 'dk', 'dv', 'dq'] as const) {
+        const scale = Math.max(...r[key].map(Math.abs));
+        expect(scale, `${key} is not all zero (dk ${dk}, dv ${dv})`).toBeGreaterThan(0);
+        expect(relError(w[key], r[key]), `${key}, dk ${dk}, dv ${dv}`).toBeLessThan(2e-5);
+      }
+    }
+  });
+
+  it('a level whose period exceeds T never commits: y = 0, R = 0, and every gradient is 0 but dq', () => {
+    const s = shapeOf('delta', 'momentum', 16, 1, 5, 3, 2);
+    const w = run(wasm, s, inputs(s, 3));
+    for (const key of ['y', 'R', 'dk', 'dv', 'dq'] as const) expect(w[key].every((x) => x === 0), key).toBe(true);
+  });
+});
+
+describe('memory recurrence op: argument checks', () => {
+  it.each([['reference', () => ref], ['wasm', () => wasm]] as const)('%s: says what is wrong', (_, get) => {
+    const ops = get(), s = shapeOf('delta', 'gd', 1, 2, 3, 4, 2);
+    const mark = ops.mark();
+    try {
+      const n = s.B * s.T, k = ops.tensor(n * 4), v = ops.tensor(n * 2), q = ops.tensor(n * 4), y = ops.tensor(n * 2);
+      const saved = ops.tensor(memorySavedSize(s));
+      expect(() => ops.memoryForward!(k, v, q, y, ops.tensor(memorySavedSize(s) - 1), s)).toThrow(/saved holds .* needs memorySavedSize/);
+      expect(() => ops.memoryForward!(k, v, ops.tensor(n * 4 - 1), y, saved, s)).toThrow(/q holds 23 elements, needs B·T·dk = 24/);
+      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, period: 0 })).toThrow(/period must be an integer ≥ 1/);
+      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, rule: 'oja' as MemoryRule })).toThrow(/rule must be delta or hebbian/);
+      expect(() => ops.memoryBackward!(k, v, q, saved, y, k, ops.tensor(1), q, s)).toThrow(/dv holds 1 elements/);
+      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, optimizer: 'adam', beta1: 1 })).toThrow(/adam needs/);
+    } finally {
+      ops.release(mark);
+    }
+  });
+});
