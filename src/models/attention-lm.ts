@@ -20,9 +20,10 @@
 // it trains on independent random windows (stateful: false in the spec); resetState() does nothing.
 // Sampling keeps the last `context` tokens and re-runs the window for each next-token distribution
 // (O(context) per token: fine for a demonstration model).
-import type { IntTensor, Ops, Tensor } from '../ops/types.js';
+import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
+import { IntRowBuffer, RowBuffer } from '../layers/buffer.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { LSTM } from '../layers/lstm.js';
@@ -31,6 +32,8 @@ import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+import { checkSizes, checkTokens } from './checks.js';
+import { RECURRENT_LM_DEFAULTS, RECURRENT_LM_OPTIONS } from './recurrent-lm.js';
 
 export interface AttentionLMConfig {
   vocabSize: number;
@@ -54,18 +57,18 @@ export class AttentionLM implements SequenceModel {
   readonly head: Linear;
   private readonly H: number;
   private readonly context: number;
-  private rows = 0;
-  private ids: IntTensor | null = null;
-  private targets: IntTensor | null = null;
-  private x: Tensor | null = null;
-  private dx: Tensor | null = null;
-  private K: Tensor | null = null;
-  private dK: Tensor | null = null;
-  private C: Tensor | null = null;
-  private dC: Tensor | null = null;
-  private Ht: Tensor | null = null;
-  private dHt: Tensor | null = null;
-  private logits: Tensor | null = null;
+  /** Time-major ids and targets, and the [n, ·] activations and gradients: grown on demand, never per step. */
+  private readonly ids: IntRowBuffer;
+  private readonly targets: IntRowBuffer;
+  private readonly x: RowBuffer;
+  private readonly dx: RowBuffer;
+  private readonly K: RowBuffer;
+  private readonly dK: RowBuffer;
+  private readonly C: RowBuffer;
+  private readonly dC: RowBuffer;
+  private readonly Ht: RowBuffer;
+  private readonly dHt: RowBuffer;
+  private readonly logits: RowBuffer;
   private alpha = new Float64Array(0);   // [B,T,T]: α of row b, step t, key j at (b·T + t)·T + j
   private scratch = new Float64Array(0);
   private state: RecurrentState | null = null;
@@ -76,9 +79,7 @@ export class AttentionLM implements SequenceModel {
   constructor(readonly ops: Ops, config: AttentionLMConfig, rng: Rng) {
     const { vocabSize: V, hidden: H, layers: L, embed: E } = config;
     const context = config.context ?? 128;
-    for (const [k, v] of [['vocabSize', V], ['hidden', H], ['layers', L], ['embed', E], ['context', context]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`lstm-attention: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes('lstm-attention', { vocabSize: V, hidden: H, layers: L, embed: E, context });
     this.vocab = V; this.H = H; this.context = context;
     this.config = { vocabSize: V, hidden: H, layers: L, embed: E, context };
     this.embedding = new Embedding(ops, 'embed', V, E, rng);
@@ -88,32 +89,27 @@ export class AttentionLM implements SequenceModel {
     this.Wcs = makeParam(ops, 'attn.Wcs', [H, H], { kind: 'xavier' }, rng);
     this.head = new Linear(ops, 'head', H, V, rng);
     this.params = [...this.embedding.params, ...this.stack.params, this.Wa, this.Wcc, this.Wcs, ...this.head.params];
+    this.ids = new IntRowBuffer(ops, 1); this.targets = new IntRowBuffer(ops, 1);
+    this.x = new RowBuffer(ops, E); this.dx = new RowBuffer(ops, E);
+    this.K = new RowBuffer(ops, H); this.dK = new RowBuffer(ops, H);
+    this.C = new RowBuffer(ops, H); this.dC = new RowBuffer(ops, H);
+    this.Ht = new RowBuffer(ops, H); this.dHt = new RowBuffer(ops, H);
+    this.logits = new RowBuffer(ops, V);
   }
 
-  private ensure(n: number, B: number, T: number): void {
-    const { ops, H } = this, E = this.embedding.dim;
-    if (n > this.rows) {
-      this.ids = ops.ints(n); this.targets = ops.ints(n);
-      this.x = ops.tensor(n * E); this.dx = ops.tensor(n * E);
-      this.K = ops.tensor(n * H); this.dK = ops.tensor(n * H);
-      this.C = ops.tensor(n * H); this.dC = ops.tensor(n * H);
-      this.Ht = ops.tensor(n * H); this.dHt = ops.tensor(n * H);
-      this.logits = ops.tensor(n * this.vocab);
-      this.rows = n;
-    }
+  /** The scratch and the recurrent state for a [B, T] window (the row buffers size themselves). */
+  private ensure(B: number, T: number): void {
     if (this.alpha.length < B * T * T) this.alpha = new Float64Array(B * T * T);
     if (this.scratch.length < T) this.scratch = new Float64Array(T);
     if (this.state === null || this.state.batch !== B) this.state = this.stack.newState(B);
     this.B = B; this.T = T;
   }
 
-  private v(t: Tensor | null, n: number): Tensor { return t!.view(0, n); }
-
   /** The forward pass over ids (time-major, already in this.ids) → logits [n,V]; returns h. */
   private forward(B: number, T: number): Tensor {
-    const { ops, H } = this, n = B * T, E = this.embedding.dim;
-    const x = this.v(this.x, n * E), K = this.v(this.K, n * H), C = this.v(this.C, n * H), Ht = this.v(this.Ht, n * H);
-    this.embedding.forward(this.ids!.view(0, n), x, n);
+    const { ops, H } = this, n = B * T;
+    const x = this.x.rows(n), K = this.K.rows(n), C = this.C.rows(n), Ht = this.Ht.rows(n);
+    this.embedding.forward(this.ids.rows(n), x, n);
     this.stack.resetState(this.state!);
     const h = this.stack.forward(x, T, B, this.state!);
     ops.gemm(false, false, n, H, H, 1, h, this.Wa.value, 0, K);
@@ -142,22 +138,23 @@ export class AttentionLM implements SequenceModel {
     ops.gemm(false, false, n, H, H, 1, C, this.Wcc.value, 0, Ht);
     ops.gemm(false, false, n, H, H, 1, h, this.Wcs.value, 1, Ht);
     ops.activation('tanh', Ht, Ht);
-    this.head.forward(Ht, this.v(this.logits, n * this.vocab), n);
+    this.head.forward(Ht, this.logits.rows(n), n);
     return h;
   }
 
   forwardBackward(batch: TokenBatch, train: boolean): number {
     const { ops, H, vocab: V } = this;
     const B = batch.batch, T = batch.time, n = B * T;
-    this.ensure(n, B, T);
-    const count = toTimeMajor(batch, this.ids!.data, this.targets!.data);
+    this.ensure(B, T);
+    const targets = this.targets.rows(n);
+    const count = toTimeMajor(batch, this.ids.rows(n).data, targets.data);
     const h = this.forward(B, T);
-    const logits = this.v(this.logits, n * V);
+    const logits = this.logits.rows(n);
     const grad = train && count > 0;
-    const sum = ops.softmaxCrossEntropy(logits, this.targets!.view(0, n), n, V, grad ? logits : null, grad ? 1 / count : 0);
+    const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
-      const Ht = this.v(this.Ht, n * H), dHt = this.v(this.dHt, n * H), C = this.v(this.C, n * H), dC = this.v(this.dC, n * H);
-      const K = this.v(this.K, n * H), dK = this.v(this.dK, n * H);
+      const Ht = this.Ht.rows(n), dHt = this.dHt.rows(n), C = this.C.rows(n), dC = this.dC.rows(n);
+      const K = this.K.rows(n), dK = this.dK.rows(n);
       this.head.backward(Ht, logits, dHt, n);
       const dp = dK; // scratch for dpre until the keys' gradient starts
       ops.activationBackward('tanh', Ht, Ht, dHt, dp);
@@ -187,9 +184,9 @@ export class AttentionLM implements SequenceModel {
       }
       ops.gemm(true, false, H, H, n, 1, h, dK, 1, this.Wa.grad);
       ops.gemm(false, true, n, H, H, 1, dK, this.Wa.value, 1, dh);
-      const dx = this.v(this.dx, n * this.embedding.dim);
+      const dx = this.dx.rows(n);
       this.stack.backward(dx, T, B);
-      this.embedding.backward(dx, this.ids!.view(0, n), n);
+      this.embedding.backward(dx, this.ids.rows(n), n);
     }
     return count > 0 ? sum / count : 0;
   }
@@ -215,11 +212,9 @@ export class AttentionLM implements SequenceModel {
   attentionMaps(tokens: number[]): AttentionMap[] {
     const T = tokens.length, V = this.vocab;
     if (T < 1 || T > this.context) throw new RangeError(`lstm-attention: a sequence must have 1..${this.context} tokens, got ${T}`);
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`lstm-attention: token ${id} is outside the vocabulary 0..${V - 1}`);
-    }
-    this.ensure(T, 1, T);
-    this.ids!.data.set(tokens);
+    checkTokens('lstm-attention', tokens, V);
+    this.ensure(1, T);
+    this.ids.rows(T).data.set(tokens);
     this.forward(1, T);
     const matrix = Array.from({ length: T }, (_, t) =>
       Array.from({ length: T }, (_, j) => (j > t ? 0 : this.alpha[t * T + j])));
@@ -228,18 +223,16 @@ export class AttentionLM implements SequenceModel {
 
   nextLogProbs(tokens: number[]): Float64Array {
     const V = this.vocab;
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`lstm-attention: token ${id} is outside the vocabulary 0..${V - 1}`);
-      this.history.push(id);
-    }
+    checkTokens('lstm-attention', tokens, V);
+    for (const id of tokens) this.history.push(id);
     if (this.history.length > this.context) this.history.splice(0, this.history.length - this.context);
     // h̃ = 0 before any token: the logits are the head's bias bo.
     if (this.history.length === 0) return logSoftmaxRow(this.head.b!.value.data, 0, V);
     const T = this.history.length;
-    this.ensure(T, 1, T);
-    this.ids!.data.set(this.history);
+    this.ensure(1, T);
+    this.ids.rows(T).data.set(this.history);
     this.forward(1, T);
-    return logSoftmaxRow(this.logits!.data, T - 1, V);
+    return logSoftmaxRow(this.logits.rows(T).data, T - 1, V);
   }
 
   resetSampling(): void { this.history = []; }
@@ -249,11 +242,9 @@ export const LSTM_ATTENTION_MODEL: ModelSpec = {
   name: 'lstm-attention',
   description: 'LSTM language model attending over its own earlier hidden states in the window (Luong general score, causal; random windows)',
   stateful: false,
-  defaults: { hidden: 128, layers: 1, embed: 32, context: 128 },
+  defaults: { ...RECURRENT_LM_DEFAULTS, context: 128 },
   options: [
-    { key: 'hidden', type: 'int', min: 1, max: 8192, description: 'hidden units per layer' },
-    { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked recurrent layers' },
-    { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
+    ...RECURRENT_LM_OPTIONS,
     { key: 'context', type: 'int', min: 1, max: 4096, description: 'lstm-attention: tokens of history when sampling' },
   ],
   trainDefaults: { lr: 2e-3, optimizer: 'adam' },

@@ -18,9 +18,10 @@
 // Defaults: hidden 128, 1 layer, a learned 32-dimensional embedding (not one-hot: a one-hot input
 // is the same as an embedding of size V folded into Wx, and a smaller table is cheaper for a word
 // vocabulary). Trained with Adam at 2e-3 and gradient clipping at 5 (the trainer's defaults).
-import type { IntTensor, Ops, Tensor } from '../ops/types.js';
+import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
+import { IntRowBuffer, RowBuffer } from '../layers/buffer.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { RNN } from '../layers/rnn.js';
@@ -31,6 +32,7 @@ import type { SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
 import type { ModelOption, ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+import { checkSizes, checkTokens } from './checks.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
 
@@ -60,22 +62,15 @@ export class RecurrentLM implements SequenceModel {
   private trainState: RecurrentState | null = null;
   private sampleState: RecurrentState | null = null;
   /** Time-major ids and targets, embeddings and their gradient, logits: grown on demand, never per step. */
-  private ids: IntTensor | null = null;
-  private targets: IntTensor | null = null;
-  private x: Tensor | null = null;
-  private dx: Tensor | null = null;
-  private logits: Tensor | null = null;
-  private rows = 0;
-  /** Exact-size views for the last row count (elementwise ops run over a whole tensor). */
-  private viewRows = -1;
-  private xv: Tensor | null = null;
-  private dxv: Tensor | null = null;
+  private readonly ids: IntRowBuffer;
+  private readonly targets: IntRowBuffer;
+  private readonly x: RowBuffer;
+  private readonly dx: RowBuffer;
+  private readonly logits: RowBuffer;
 
   constructor(readonly ops: Ops, readonly kind: CellKind, config: RecurrentLMConfig, rng: Rng) {
     const { vocabSize: V, hidden: H, layers: L, embed: E } = config;
-    for (const [k, v] of [['vocabSize', V], ['hidden', H], ['layers', L], ['embed', E]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${kind}: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes(kind, { vocabSize: V, hidden: H, layers: L, embed: E });
     this.vocab = V;
     this.config = { vocabSize: V, hidden: H, layers: L, embed: E };
     this.embedding = new Embedding(ops, 'embed', V, E, rng);
@@ -92,25 +87,11 @@ export class RecurrentLM implements SequenceModel {
     }
     this.head = new Linear(ops, 'head', H, V, rng);
     this.params = [...this.embedding.params, ...this.stack.params, ...this.head.params];
-  }
-
-  /** Buffers for n = T·B rows. */
-  private ensure(n: number): void {
-    const { ops } = this, E = this.embedding.dim;
-    if (this.ids === null || n > this.rows) {
-      this.ids = ops.ints(n);
-      this.targets = ops.ints(n);
-      this.x = ops.tensor(n * E);
-      this.dx = ops.tensor(n * E);
-      this.logits = ops.tensor(n * this.vocab);
-      this.rows = n;
-      this.viewRows = -1;
-    }
-    if (n !== this.viewRows) {
-      this.xv = this.x!.view(0, n * E);
-      this.dxv = this.dx!.view(0, n * E);
-      this.viewRows = n;
-    }
+    this.ids = new IntRowBuffer(ops, 1);
+    this.targets = new IntRowBuffer(ops, 1);
+    this.x = new RowBuffer(ops, E);
+    this.dx = new RowBuffer(ops, E);
+    this.logits = new RowBuffer(ops, V);
   }
 
   /** The carried training state for batch B (a fresh zero state when B changes). */
@@ -122,19 +103,19 @@ export class RecurrentLM implements SequenceModel {
   forwardBackward(batch: TokenBatch, train: boolean): number {
     const { ops, vocab: V } = this;
     const B = batch.batch, T = batch.time, n = B * T;
-    this.ensure(n);
-    const count = toTimeMajor(batch, this.ids!.data, this.targets!.data);
-    const x = this.xv!, logits = this.logits!;
-    this.embedding.forward(this.ids!, x, n);
+    const ids = this.ids.rows(n), targets = this.targets.rows(n), x = this.x.rows(n), logits = this.logits.rows(n);
+    const count = toTimeMajor(batch, ids.data, targets.data);
+    this.embedding.forward(ids, x, n);
     const y = this.stack.forward(x, T, B, this.stateFor(B));
     this.head.forward(y, logits, n);
     // dlogits overwrites the logits (allowed by the op): they are not needed after the loss.
     const grad = train && count > 0;
-    const sum = ops.softmaxCrossEntropy(logits, this.targets!, n, V, grad ? logits : null, grad ? 1 / count : 0);
+    const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
+      const dx = this.dx.rows(n);
       this.head.backward(y, logits, this.stack.outputGrad(T, B), n);
-      this.stack.backward(this.dxv!, T, B);
-      this.embedding.backward(this.dxv!, this.ids!, n);
+      this.stack.backward(dx, T, B);
+      this.embedding.backward(dx, ids, n);
     }
     return count > 0 ? sum / count : 0;
   }
@@ -145,26 +126,22 @@ export class RecurrentLM implements SequenceModel {
 
   nextLogProbs(tokens: number[]): Float64Array {
     const V = this.vocab;
-    this.ensure(1);
+    checkTokens(this.kind, tokens, V);
     if (this.sampleState === null) this.sampleState = this.stack.newState(1);
     const state = this.sampleState;
     for (let start = 0; start < tokens.length; start += SAMPLE_CHUNK) {
       const T = Math.min(SAMPLE_CHUNK, tokens.length - start);
-      this.ensure(T);
-      const ids = this.ids!.data;
-      for (let t = 0; t < T; t++) {
-        const id = tokens[start + t];
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${this.kind}: token ${id} is outside the vocabulary 0..${V - 1}`);
-        ids[t] = id;
-      }
-      this.embedding.forward(this.ids!, this.xv!, T);
-      this.stack.forward(this.xv!, T, 1, state);
+      const ids = this.ids.rows(T), x = this.x.rows(T);
+      for (let t = 0; t < T; t++) ids.data[t] = tokens[start + t];
+      this.embedding.forward(ids, x, T);
+      this.stack.forward(x, T, 1, state);
     }
     // The top layer's state is the last output: the head on it gives the next token's logits
     // (before any token: the head on the zero state).
     const top = state.hs[state.hs.length - 1];
-    this.head.forward(top, this.logits!, 1);
-    return logSoftmaxRow(this.logits!.data, 0, V);
+    const logits = this.logits.rows(1);
+    this.head.forward(top, logits, 1);
+    return logSoftmaxRow(logits.data, 0, V);
   }
 
   resetSampling(): void {
@@ -174,8 +151,9 @@ export class RecurrentLM implements SequenceModel {
 
 // ---- registry specs ----------------------------------------------------------------------------
 
-const DEFAULTS = { hidden: 128, layers: 1, embed: 32 };
-const OPTIONS: ModelOption[] = [
+/** The sizes and options every recurrent LM takes (lstm-attention too, beside its own). */
+export const RECURRENT_LM_DEFAULTS = { hidden: 128, layers: 1, embed: 32 };
+export const RECURRENT_LM_OPTIONS: readonly ModelOption[] = [
   { key: 'hidden', type: 'int', min: 1, max: 8192, description: 'hidden units per layer' },
   { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked recurrent layers' },
   { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
@@ -186,8 +164,8 @@ function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {
     name: kind,
     description,
     stateful: true,
-    defaults: { ...DEFAULTS },
-    options: OPTIONS,
+    defaults: { ...RECURRENT_LM_DEFAULTS },
+    options: [...RECURRENT_LM_OPTIONS],
     trainDefaults: { lr: 2e-3, optimizer: 'adam' },
     create: (ops, config, rng) => new RecurrentLM(ops, kind, config as unknown as RecurrentLMConfig, rng),
     ...extra,
@@ -197,8 +175,8 @@ function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {
 export const RNN_MODEL = spec('rnn', 'tanh RNN language model: embedding → stacked Elman RNN → linear head (truncated BPTT)');
 export const LSTM_MODEL = spec('lstm', 'LSTM language model: embedding → stacked LSTM → linear head (truncated BPTT)');
 export const GRU_MODEL = spec('gru', 'GRU language model: embedding → stacked GRU → linear head (--gru-variant pytorch|paper)', {
-  defaults: { ...DEFAULTS, gruVariant: 'pytorch' },
-  options: [...OPTIONS, {
+  defaults: { ...RECURRENT_LM_DEFAULTS, gruVariant: 'pytorch' },
+  options: [...RECURRENT_LM_OPTIONS, {
     key: 'gruVariant', type: 'choice', choices: GRU_VARIANTS,
     description: 'reset gate after the recurrent product (pytorch, cuDNN) or before it (paper: Cho et al. 2014)',
   }],
