@@ -17,12 +17,12 @@ The bench runs this script once per thread setting (1 and 2) and reports the bes
 """
 import json
 import sys
-import time
 
 try:
     import torch
 except ImportError:
     sys.exit(3)
+from torch_peer import report_training_throughput
 
 
 def main() -> None:
@@ -39,28 +39,14 @@ def main() -> None:
     data = torch.randint(0, V, (8, T + 1, B))
     state = None
 
-    def step(k: int) -> None:
+    def loss_of_step(k: int) -> torch.Tensor:
         nonlocal state
         x, y = data[k % 8, :T], data[k % 8, 1:]
-        opt.zero_grad(set_to_none=False)
         out, state = rnn(emb(x), state)
         state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-        loss = torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(T * B))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
+        return torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(T * B))
 
-    for k in range(3):
-        step(k)
-    times = []
-    for k in range(int(cfg["steps"])):
-        t0 = time.perf_counter()
-        step(k)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    mid = len(times) // 2
-    med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
-    print(json.dumps({"tokensPerSec": B * T / med, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    report_training_throughput(loss_of_step, params, opt, int(cfg["steps"]), B * T)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ Prints one JSON line {tokensPerSec, torch, threads}. Exit code 3: torch is not i
 import json
 import math
 import sys
-import time
 
 try:
     import torch
     import torch.nn.functional as F
 except ImportError:
     sys.exit(3)
+from torch_peer import report_training_throughput
 
 
 class Block(torch.nn.Module):
@@ -71,28 +71,14 @@ def main() -> None:
     mask = torch.triu(torch.ones(ctx, ctx, dtype=torch.bool), diagonal=1)
     data = torch.randint(0, V, (8, B, T + 1))
 
-    def step(k: int) -> None:
+    def loss_of_step(k: int) -> torch.Tensor:
         x, y = data[k % 8, :, :T], data[k % 8, :, 1:]
-        opt.zero_grad(set_to_none=False)
         h = emb(x) + pos[:T]
         for b in blocks:
             h = b(h, mask)
-        loss = F.cross_entropy(head(lnf(h)).reshape(B * T, V), y.reshape(B * T))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
+        return F.cross_entropy(head(lnf(h)).reshape(B * T, V), y.reshape(B * T))
 
-    for k in range(3):
-        step(k)
-    times = []
-    for k in range(int(cfg["steps"])):
-        t0 = time.perf_counter()
-        step(k)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    mid = len(times) // 2
-    med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
-    print(json.dumps({"tokensPerSec": B * T / med, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    report_training_throughput(loss_of_step, params, opt, int(cfg["steps"]), B * T)
 
 
 if __name__ == "__main__":

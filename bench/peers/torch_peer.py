@@ -1,0 +1,36 @@
+"""What the PyTorch CPU training peers of bench/train.ts (torch_rnn_train.py,
+torch_transformer_train.py) share: the step as ours is timed (zero-grad + forward + backward +
+global-norm clip at 5 + the optimizer) and the measurement (3 warm-up steps, then tokens/s from the
+median of `steps` timed steps), printed as the one JSON line bench/train.ts reads.
+
+Imported by those scripts after their own `import torch` (they exit 3 when it fails); running the
+script puts this folder on sys.path.
+"""
+import json
+import time
+
+import torch
+
+
+def report_training_throughput(loss_of_step, params, opt, steps: int, tokens_per_step: int, warmup: int = 3) -> None:
+    """Runs `warmup` untimed and `steps` timed training steps, step k minimising loss_of_step(k);
+    prints {tokensPerSec, torch, threads}, tokens/s = tokens_per_step / median step time."""
+
+    def step(k: int) -> None:
+        opt.zero_grad(set_to_none=False)
+        loss = loss_of_step(k)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+
+    for k in range(warmup):
+        step(k)
+    times = []
+    for k in range(steps):
+        t0 = time.perf_counter()
+        step(k)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    mid = len(times) // 2
+    med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+    print(json.dumps({"tokensPerSec": tokens_per_step / med, "torch": torch.__version__, "threads": torch.get_num_threads()}))
