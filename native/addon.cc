@@ -344,6 +344,13 @@ Napi::Value MoeRouteBackward(const Napi::CallbackInfo& info) {
                    flag(info, 11));
   return done(info, "moeRouteBackward");
 }
+// moeAuxLoss(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad, loss, counts, accumulate):
+// no return value and no synchronisation (the losses and counts stay on the device until read).
+Napi::Value MoeAuxLoss(const Napi::CallbackInfo& info) {
+  moeAuxLoss(F(0), F(1), I(2), I(3), i32(info, 4), i32(info, 5), i32(info, 6), f32(info, 7), f32(info, 8), F(9), F(10),
+             I(11), flag(info, 12));
+  return done(info, "moeAuxLoss");
+}
 #undef F
 #undef I
 #endif  // HANDGRAD_WITH_CUDA
@@ -366,6 +373,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gemm", Gemm}, {"groupedGemm", GroupedGemm}, {"attention", Attention}, {"attentionBackward", AttentionBackward},
       {"swiglu", Swiglu}, {"swigluBackward", SwigluBackward}, {"moeRoute", MoeRoute}, {"moePlan", MoePlan},
       {"moeCombine", MoeCombine}, {"moeCombineBackward", MoeCombineBackward}, {"moeRouteBackward", MoeRouteBackward},
+      {"moeAuxLoss", MoeAuxLoss},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
 #endif

@@ -46,6 +46,11 @@ void moeCombineBackward(const float* yd, const int* slot, const float* topGate, 
 void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, const float* topGate,
                       const float* dgate, const float* balanceGrad, float zGrad, float* dlogits, int n, int E, int k,
                       bool renormalize);
+// Ops.moeAuxLoss: balanceGrad [E], loss [2] (the balance and z-losses) and counts [2E] (kept,
+// routed) are overwritten; with accumulate, loss[2..3] and counts[2E..4E) also get them added.
+// One block; E ≤ 4096 (routed[] in shared memory).
+void moeAuxLoss(const float* probs, const float* lse, const int* offsets, const int* routed, int n, int E, int k,
+                float balanceCoef, float zLossCoef, float* balanceGrad, float* loss, int* counts, bool accumulate);
 
 // ---- elementwise.cu (everything else in the ops interface) -----------------------------------
 void fill(float* x, size_t n, float value);

@@ -94,6 +94,10 @@ __device__ __forceinline__ float warpSum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
+__device__ __forceinline__ double warpSum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
 // Arg-max over the warp: larger value wins, equal values go to the lower index (idx −1 = none).
 __device__ __forceinline__ void warpArgMax(float& v, int& idx) {
   for (int o = 16; o > 0; o >>= 1) {
@@ -360,6 +364,75 @@ __global__ void moeRouteBackKernel(const float* __restrict__ probs, const float*
   }
 }
 
+// ---- auxiliary losses and routing counts -----------------------------------------------------------
+// One block of 1024 threads (n·E is at most a few hundred thousand probabilities: a few µs, and one
+// block needs no zero-initialised global scratch or second launch, like moePlan). The balance loss
+// is one weighted sum, Σ_e f_e·P_e = Σ_{t,e} routed[e]·p[t,e] / (n·k·n), so every thread walks
+// the flat probabilities with routed[] in shared memory; both sums are double, then a block
+// reduction. Thread e < E writes expert e's gradient and counts; thread 0 the two losses.
+constexpr int kAuxThreads = 1024;
+
+__global__ void __launch_bounds__(kAuxThreads) moeAuxLossKernel(
+    const float* __restrict__ probs, const float* __restrict__ lse, const int* __restrict__ offsets,
+    const int* __restrict__ routed, int n, int E, int k, float balanceCoef, float zLossCoef,
+    float* __restrict__ balanceGrad, float* __restrict__ loss, int* __restrict__ counts, bool accumulate) {
+  extern __shared__ int sm[];  // routed[E]
+  __shared__ double red[2][kAuxThreads / 32];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  for (int e = tid; e < E; e += blockDim.x) sm[e] = routed[e];
+  __syncthreads();
+  double bs = 0.0, zs = 0.0;
+  const size_t total = static_cast<size_t>(n) * E;
+  // Flat index i = t·E + e; the expert index advances with i (no division per element).
+  size_t i = tid;
+  int e = static_cast<int>(i % E);
+  const int step = static_cast<int>(blockDim.x % E);
+  for (; i < total; i += blockDim.x) {
+    bs += static_cast<double>(sm[e]) * probs[i];
+    e += step;
+    if (e >= E) e -= E;
+  }
+  for (int t = tid; t < n; t += blockDim.x) {
+    const double l = lse[t];
+    zs += l * l;
+  }
+  bs = warpSum(bs);
+  zs = warpSum(zs);
+  if (lane == 0) {
+    red[0][warp] = bs;
+    red[1][warp] = zs;
+  }
+  __syncthreads();
+  const double nk = static_cast<double>(n) * k;
+  for (int x = tid; x < E; x += blockDim.x) {
+    const int kept = offsets[x + 1] - offsets[x], r = sm[x];
+    // α·E·f_e/n in double, then rounded once (as the host computed it before).
+    balanceGrad[x] = n > 0 ? static_cast<float>(static_cast<double>(balanceCoef) * E * (r / nk) / n) : 0.f;
+    counts[x] = kept;
+    counts[E + x] = r;
+    if (accumulate) {
+      counts[2 * E + x] += kept;
+      counts[3 * E + x] += r;
+    }
+  }
+  if (warp == 0) {
+    const int warps = blockDim.x / 32;
+    double b = lane < warps ? red[0][lane] : 0.0, z = lane < warps ? red[1][lane] : 0.0;
+    b = warpSum(b);
+    z = warpSum(z);
+    if (lane == 0) {
+      const float balance = n > 0 ? static_cast<float>(static_cast<double>(balanceCoef) * E * b / (nk * n)) : 0.f;
+      const float zl = n > 0 ? static_cast<float>(static_cast<double>(zLossCoef) * z / n) : 0.f;
+      loss[0] = balance;
+      loss[1] = zl;
+      if (accumulate) {
+        loss[2] += balance;
+        loss[3] += zl;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void swiglu(const float* gu, float* out, int rows, int F) {
@@ -442,6 +515,18 @@ void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, c
   if (blocks > 4096) blocks = 4096;
   moeRouteBackKernel<<<blocks, kThreads>>>(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k,
                                            renormalize);
+}
+
+void moeAuxLoss(const float* probs, const float* lse, const int* offsets, const int* routed, int n, int E, int k,
+                float balanceCoef, float zLossCoef, float* balanceGrad, float* loss, int* counts, bool accumulate) {
+  if (E <= 0) return;
+  const size_t smem = static_cast<size_t>(E) * sizeof(int);
+  if (smem > 16 * 1024) {
+    std::fprintf(stderr, "handgrad moeAuxLoss: E = %d experts exceeds the kernel's limit of 4096\n", E);
+    return;
+  }
+  moeAuxLossKernel<<<1, kAuxThreads, smem>>>(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad,
+                                             loss, counts, accumulate);
 }
 
 }  // namespace handgrad

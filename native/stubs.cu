@@ -49,6 +49,10 @@ void moeRouteBackward(const float*, const float*, const int*, const float*, cons
                       int, int, int, bool) {
   stubError = "moeRouteBackward: native/moe.cu was not built into this addon";
 }
+void moeAuxLoss(const float*, const float*, const int*, const int*, int, int, int, float, float, float*, float*, int*,
+                bool) {
+  stubError = "moeAuxLoss: native/moe.cu was not built into this addon";
+}
 #endif
 
 }  // namespace handgrad

@@ -1,4 +1,4 @@
-// Standalone check of native/moe.cu (swiglu, router, dispatch plan, combine, router backward)
+// Standalone check of native/moe.cu (swiglu, router, dispatch plan, combine, router backward, aux losses)
 // against host implementations in double that follow src/backends/reference/transformer-ops.ts.
 // Build and run on a GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/moe_check.cu native/moe.cu -o /tmp/moe_check
@@ -288,6 +288,74 @@ static void checkRouting(int n, int E, int k, bool renormalize, int capacity, bo
     cudaFree(p);
 }
 
+// moeAuxLoss against a host loop in double (src/backends/reference/moe-aux.ts): balanceGrad, the two
+// losses and the kept/routed counts are overwritten; with accumulate the totals (preset to random
+// values here, as after earlier forwards) grow by exactly this forward's values, without they stay.
+static void checkAuxLoss(int n, int E, int k, int capacity, float alpha, float beta, bool accumulate) {
+  char name[128], detail[128];
+  std::vector<float> probs(static_cast<size_t>(n) * E), lse(n);
+  for (int t = 0; t < n; t++) {
+    double sum = 0;
+    for (int e = 0; e < E; e++) sum += (probs[static_cast<size_t>(t) * E + e] = std::exp(2 * frand()));
+    for (int e = 0; e < E; e++) probs[static_cast<size_t>(t) * E + e] = static_cast<float>(probs[static_cast<size_t>(t) * E + e] / sum);
+    lse[t] = 3 * frand();
+  }
+  std::vector<int> topIdx(static_cast<size_t>(n) * k);
+  for (int t = 0; t < n; t++) {
+    topIdx[t * k] = irand(E);
+    if (k == 2) topIdx[t * k + 1] = (topIdx[t * k] + 1 + irand(E - 1)) % E;
+  }
+  std::vector<int> slot, rowToken, offsets, routed;
+  hostPlan(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
+  std::vector<int> counts0(4 * static_cast<size_t>(E));
+  for (auto& c : counts0) c = irand(1000);
+  std::vector<float> loss0 = {frand(), frand(), frand(), frand()};
+  // Host values in double.
+  double bal = 0, z = 0;
+  std::vector<double> wantGrad(E);
+  for (int e = 0; e < E; e++) {
+    double P = 0;
+    for (int t = 0; t < n; t++) P += probs[static_cast<size_t>(t) * E + e];
+    const double f = static_cast<double>(routed[e]) / (static_cast<double>(n) * k);
+    bal += f * P / n;
+    wantGrad[e] = static_cast<double>(alpha) * E * f / n;
+  }
+  bal *= static_cast<double>(alpha) * E;
+  for (int t = 0; t < n; t++) z += static_cast<double>(lse[t]) * lse[t];
+  z *= static_cast<double>(beta) / n;
+  std::vector<double> wantLoss = {bal, z, loss0[2] + (accumulate ? bal : 0.0), loss0[3] + (accumulate ? z : 0.0)};
+  std::vector<int> wantCounts = counts0;
+  for (int e = 0; e < E; e++) {
+    const int kept = offsets[e + 1] - offsets[e];
+    wantCounts[e] = kept;
+    wantCounts[E + e] = routed[e];
+    if (accumulate) {
+      wantCounts[2 * E + e] += kept;
+      wantCounts[3 * E + e] += routed[e];
+    }
+  }
+  float* dProbs = up(probs);
+  float* dLse = up(lse);
+  int* dOffsets = up(offsets);
+  int* dRouted = up(routed);
+  float* dGrad = up(std::vector<float>(E, NAN));  // overwritten: stale NaN must not leak through
+  float* dLoss = up(loss0);
+  int* dCounts = up(counts0);
+  handgrad::moeAuxLoss(dProbs, dLse, dOffsets, dRouted, n, E, k, alpha, beta, dGrad, dLoss, dCounts, accumulate);
+  const std::vector<float> grad = down(dGrad, E), loss = down(dLoss, 4);
+  const std::vector<int> counts = down(dCounts, 4 * static_cast<size_t>(E));
+  std::snprintf(name, sizeof name, "moeAuxLoss n=%d E=%d k=%d cap=%d a=%g b=%g%s", n, E, k, capacity, alpha, beta,
+                accumulate ? " acc" : "");
+  bool ok = close(grad, wantGrad, 1e-9, 1e-6, detail);
+  ok = close(loss, wantLoss, 1e-7, 1e-5, detail) && ok;
+  long badCounts = 0;
+  for (size_t i = 0; i < counts.size(); i++) badCounts += counts[i] != wantCounts[i];
+  if (badCounts) std::snprintf(detail, sizeof detail, "%ld count(s) differ", badCounts);
+  result(ok && badCounts == 0, name, detail);
+  for (void* p : {(void*)dProbs, (void*)dLse, (void*)dOffsets, (void*)dRouted, (void*)dGrad, (void*)dLoss, (void*)dCounts})
+    cudaFree(p);
+}
+
 static void timing() {
   // Standard MoE config per layer: n = 32·256 tokens, E = 8, k = 2, d = 512, F = 1024.
   const int n = 32 * 256, E = 8, k = 2, C = 512, F = 1024;
@@ -328,6 +396,14 @@ static void timing() {
   timeIt("moeRouteBackward n=8192 E=8 k=2", [&] {
     handgrad::moeRouteBackward(probs, lse, idx, gate, dgate, nullptr, 1e-3f, dl, n, E, k, true);
   });
+  float* aux;
+  int* counts;
+  CK(cudaMalloc(&aux, 4 * 4)); CK(cudaMalloc(&counts, 4 * 4 * E));
+  CK(cudaMemset(aux, 0, 4 * 4)); CK(cudaMemset(counts, 0, 4 * 4 * E));
+  timeIt("moeAuxLoss n=8192 E=8 k=2 accumulate", [&] {
+    handgrad::moeAuxLoss(probs, lse, offs, routed, n, E, k, 1e-2f, 1e-3f, dl, aux, counts, true);
+  });
+  cudaFree(aux); cudaFree(counts);
   for (void* p : {(void*)logits, (void*)probs, (void*)lse, (void*)gate, (void*)idx, (void*)slot, (void*)rowTok,
                   (void*)offs, (void*)routed, (void*)gu, (void*)h, (void*)dgu, (void*)yd, (void*)y, (void*)dy,
                   (void*)dyd, (void*)dgate, (void*)dl})
@@ -355,6 +431,13 @@ int main() {
   checkRouting(40,   8,  2, true,  0,   false, false, 8,  false, 0.f);
   checkRouting(5000, 64, 2, true,  170, true,  false, 12, true,  1e-3f);
   checkRouting(3000, 40, 2, false, -1,  false, false, 33, false, 1e-3f);
+  //           n     E    k  cap  alpha  beta   accumulate
+  checkAuxLoss(100,  8,   2, -1,  1e-2f, 1e-3f, true);
+  checkAuxLoss(37,   5,   1, -1,  0.5f,  0.f,   false);
+  checkAuxLoss(1,    3,   2, 1,   1.f,   1.f,   true);
+  checkAuxLoss(257,  8,   2, 20,  1e-2f, 1e-3f, true);    // capacity: kept < routed
+  checkAuxLoss(3000, 40,  1, -1,  0.f,   1e-2f, true);    // 3000·40 > 1024 threads: several passes, E ∤ 1024
+  checkAuxLoss(2000, 300, 2, -1,  1e-2f, 0.f,   false);   // E > 1024/4: the counts loop strides too
 #ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: too slow there, and its timings mean nothing
   checkRouting(32768, 8, 2, true,  -1,  false, false, 4,  false, 0.f);
   timing();
