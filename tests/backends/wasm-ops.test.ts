@@ -12,7 +12,7 @@ import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { Activation, FloatArray, IntTensor, Ops, Tensor } from '../../src/ops/types.js';
 import { ACTIVATIONS } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { rng } from './seeded.js';
+import { guardedViews } from './guarded-views.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
@@ -20,49 +20,10 @@ const R = new ReferenceOps('f64');
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-let rand = rng(1);
-/** n values uniform in [lo, hi), rounded to f32. */
-function uniform(n: number, lo = -1, hi = 1): number[] {
-  return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * rand()));
-}
-
-const SENTINEL = 777.25;
-const guards: { buf: Tensor; off: number; n: number; label: string }[] = [];
-let viewCounter = 0;
-let mark = 0;
-
-/** A WASM tensor holding `values`, made as a misaligned view into a sentinel-filled buffer. */
-function wt(values: ArrayLike<number>, label = 'tensor'): Tensor {
-  const off = 1 + (viewCounter++ % 3);
-  const n = values.length;
-  const buf = W.tensor(off + n + 5);
-  buf.data.fill(SENTINEL);
-  const t = buf.view(off, n);
-  t.data.set(values);
-  guards.push({ buf, off, n, label });
-  return t;
-}
+const { uniform, random, wt, nextOffset } = guardedViews(() => W, 1234);
 function rt(values: ArrayLike<number>): Tensor { return R.tensorFrom(values); }
 /** The same values on both backends. */
 function both(values: ArrayLike<number>, label?: string): [Tensor, Tensor] { return [wt(values, label), rt(values)]; }
-
-function checkGuards(): void {
-  for (const g of guards) {
-    const d = g.buf.data;
-    for (let i = 0; i < d.length; i++) {
-      if (i >= g.off && i < g.off + g.n) continue;
-      if (d[i] !== SENTINEL) {
-        throw new Error(`${g.label}: element ${i - g.off} outside the view (size ${g.n}) was overwritten with ${d[i]}`);
-      }
-    }
-  }
-  guards.length = 0;
-}
-
-beforeEach(() => { rand = rng(1234); mark = W.mark(); });
-afterEach(() => {
-  try { checkGuards(); } finally { guards.length = 0; W.release(mark); }
-});
 
 /**
  * Asserts max_i |a_i − e_i| ≤ tol · scale, where scale = max_i |e_i| (the magnitude of the
@@ -351,10 +312,10 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
     });
 
     function targetsFor(rows: number, cols: number, ignoreEvery = 3): number[] {
-      return Array.from({ length: rows }, (_, r) => (r % ignoreEvery === 1 ? -1 : Math.floor(rand() * cols)));
+      return Array.from({ length: rows }, (_, r) => (r % ignoreEvery === 1 ? -1 : Math.floor(random() * cols)));
     }
     function intsBoth(v: number[]): [IntTensor, IntTensor] {
-      const off = 1 + (viewCounter++ % 3);
+      const off = nextOffset();
       const w = W.ints(v.length + off + 2).view(off, v.length);
       w.data.set(v);
       return [w, R.intsFrom(v)];

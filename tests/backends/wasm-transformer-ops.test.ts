@@ -15,52 +15,13 @@ import type { AttentionShape, IntTensor, Ops, Tensor } from '../../src/ops/types
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { CausalSelfAttention } from '../../src/layers/attention.js';
 import { Rng } from '../../src/util/rng.js';
-import { rng } from './seeded.js';
+import { guardedViews, SENTINEL } from './guarded-views.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
 
-let rand = rng(1);
-function uniform(n: number, lo = -1, hi = 1): number[] {
-  return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * rand()));
-}
-
-const SENTINEL = 777.25;
-const guards: { buf: Tensor; off: number; n: number; label: string; inside?: (i: number) => boolean }[] = [];
-let viewCounter = 0;
-let mark = 0;
-
-/**
- * A WASM tensor holding `values` as a misaligned view into a sentinel-filled buffer. `inside`
- * (optional) marks which cells of the view the op may write; the others must keep their values.
- */
-function wt(values: ArrayLike<number>, label = 'tensor'): Tensor {
-  const off = 1 + (viewCounter++ % 3);
-  const n = values.length;
-  const buf = W.tensor(off + n + 5);
-  buf.data.fill(SENTINEL);
-  const t = buf.view(off, n);
-  t.data.set(values);
-  guards.push({ buf, off, n, label });
-  return t;
-}
+const { uniform, wt } = guardedViews(() => W, 4321);
 function wi(values: ArrayLike<number>): IntTensor { return W.intsFrom(values); }
-
-function checkGuards(): void {
-  for (const g of guards) {
-    const d = g.buf.data;
-    for (let i = 0; i < d.length; i++) {
-      if (i >= g.off && i < g.off + g.n) continue;
-      if (d[i] !== SENTINEL) throw new Error(`${g.label}: element ${i - g.off} outside the view (size ${g.n}) was overwritten with ${d[i]}`);
-    }
-  }
-  guards.length = 0;
-}
-
-beforeEach(() => { rand = rng(4321); mark = W.mark(); });
-afterEach(() => {
-  try { checkGuards(); } finally { guards.length = 0; W.release(mark); }
-});
 
 /**
  * max |a − e| ≤ tol · max |e| (the result's magnitude); infinities, and cells the reference left

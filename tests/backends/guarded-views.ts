@@ -1,0 +1,66 @@
+// What the WASM-against-reference op tests (wasm-ops, wasm-transformer-ops) share: f32-rounded
+// random inputs from a seeded generator, reseeded before every test so a failure reproduces on its
+// own; and WASM tensors made as misaligned views (1–3 elements in) into buffers whose other cells
+// hold a sentinel, checked after every test, so a kernel that writes one element past its view
+// fails and misaligned starts are always exercised. Each test's tensors are released afterwards.
+import { afterEach, beforeEach } from 'vitest';
+import type { Ops, Tensor } from '../../src/ops/types.js';
+import { rng } from './seeded.js';
+
+/** The value every guard cell holds (exactly representable in f32). */
+export const SENTINEL = 777.25;
+
+export interface GuardedViews {
+  /** n values uniform in [lo, hi), rounded to f32. */
+  uniform(n: number, lo?: number, hi?: number): number[];
+  /** The next draw of the test's generator, uniform in [0, 1). */
+  random(): number;
+  /** A WASM tensor holding `values`, made as a misaligned view into a sentinel-filled buffer. */
+  wt(values: ArrayLike<number>, label?: string): Tensor;
+  /** The next misaligned start, 1, 2 or 3 in turn (wt's; for views a test makes itself). */
+  nextOffset(): number;
+}
+
+/**
+ * Registers the beforeEach/afterEach hooks (call it at the top level of a test file) and returns
+ * the helpers. `ops()` is the WASM backend in use (the files swap it per kernel path); every test
+ * starts its generator from `seed`.
+ */
+export function guardedViews(ops: () => Ops, seed: number): GuardedViews {
+  let rand = rng(1); // what draws outside a test (while collecting) use
+  const guards: { buf: Tensor; off: number; n: number; label: string }[] = [];
+  let viewCounter = 0;
+  let mark = 0;
+
+  function checkGuards(): void {
+    for (const g of guards) {
+      const d = g.buf.data;
+      for (let i = 0; i < d.length; i++) {
+        if (i >= g.off && i < g.off + g.n) continue;
+        if (d[i] !== SENTINEL) throw new Error(`${g.label}: element ${i - g.off} outside the view (size ${g.n}) was overwritten with ${d[i]}`);
+      }
+    }
+    guards.length = 0;
+  }
+
+  beforeEach(() => { rand = rng(seed); mark = ops().mark(); });
+  afterEach(() => {
+    try { checkGuards(); } finally { guards.length = 0; ops().release(mark); }
+  });
+
+  return {
+    uniform: (n, lo = -1, hi = 1) => Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * rand())),
+    random: () => rand(),
+    nextOffset: () => 1 + (viewCounter++ % 3),
+    wt(values, label = 'tensor') {
+      const off = 1 + (viewCounter++ % 3);
+      const n = values.length;
+      const buf = ops().tensor(off + n + 5);
+      buf.data.fill(SENTINEL);
+      const t = buf.view(off, n);
+      t.data.set(values);
+      guards.push({ buf, off, n, label });
+      return t;
+    },
+  };
+}
