@@ -29,8 +29,15 @@
 //
 // Auxiliary losses (added to `auxLoss`; their gradient is part of backward()):
 //   balance = α · E · Σ_i f_i · P_i,  f_i = routed_i / (n·k) (before dropping; no gradient),
-//             P_i = mean_t p[t,i] (ops.sumRows of probs).   dp[t,i] += α·E·f_i / n  (balanceGrad [E])
-//   z-loss  = β · mean_t lse_t² (ops.sumSquares(lse) / n).  dlogits[t,i] += (2β/n)·lse_t·p[t,i]
+//             P_i = mean_t p[t,i].                      dp[t,i] += α·E·f_i / n  (balanceGrad [E])
+//   z-loss  = β · mean_t lse_t².                        dlogits[t,i] += (2β/n)·lse_t·p[t,i]
+// Both, balanceGrad and the per-expert kept/routed counts come from one op (ops.moeAuxLoss), into
+// small tensors on the backend: a dropless training forward reads NOTHING back to the host (on a
+// GPU it only enqueues launches). The losses and counts are read when asked for (auxLoss,
+// lastCounts, counters): running totals accumulate on the backend and are folded into the host
+// counters (float64) by syncCounters(), so int32 totals only have to span one read interval.
+// With a capacity the forward still reads offsets[E] = S, the kept rows: the gather, swiglu and
+// the scatter-add of dx must stop there (rows past S hold stale data the scatter would add to dx).
 //
 // Backward, given dy [n, C]:
 //   dyd, dgate = moeCombineBackward                       dW2 += hdᵀ·dyd (tn), dhd = dyd·W2ᵀ (nt)
@@ -77,10 +84,14 @@ export interface MoeOptions {
   dense?: boolean;
   /** Scratch shared with other layers of the same sizes (default: the layer makes its own). */
   scratch?: MoeScratch;
+  /** Where the auxiliary losses and counts live on the backend (default: the layer's own). */
+  stats?: MoeStatBuffers;
 }
 
 /** Counters for statistics; cumulative since construction or resetCounters(). */
 export interface MoeCounters {
+  /** Σ over the counted forwards of their auxiliary loss (balance + z). */
+  auxLoss: number;
   /** Multiply-adds executed by the experts in forward passes (3·C·F per kept assignment). */
   expertForwardMacs: number;
   /** Multiply-adds executed by the experts in backward passes (6·C·F per kept assignment; recompute not counted). */
@@ -93,6 +104,16 @@ export interface MoeCounters {
   dropped: number;
   /** Forward passes counted. */
   forwards: number;
+}
+
+/**
+ * Where a layer keeps what ops.moeAuxLoss writes: loss [4] (last balance and z-loss, then their
+ * running totals) and counts [4E] (last kept and routed per expert, then their totals). A model
+ * hands its layers views of one tensor of each kind, so that all layers are read in one go.
+ */
+export interface MoeStatBuffers {
+  loss: Tensor;
+  counts: IntTensor;
 }
 
 
@@ -138,16 +159,32 @@ export class MixtureOfExperts {
   readonly zLossCoef: number;
   readonly recompute: boolean;
   readonly dense: boolean;
-  /** Auxiliary losses of the last forward pass (already multiplied by α and β). */
-  balanceLoss = 0;
-  zLoss = 0;
-  get auxLoss(): number { return this.balanceLoss + this.zLoss; }
-  /** Per expert, the kept assignments of the last forward pass that read them back (every forward
-   *  except an uncounted dropless one — sampling — which skips the host read). */
-  readonly lastCounts: Int32Array;
-  /** Per expert, the assignments before dropping of the last forward pass. */
-  readonly lastRouted: Int32Array;
-  counters!: MoeCounters;
+  /** Auxiliary losses of the last forward pass (already multiplied by α and β; 0 after a sampling
+   *  or dense forward). Each read is a read from the backend (a synchronisation on a GPU). */
+  get balanceLoss(): number { return this.auxValid ? this.auxOut.data[0] : 0; }
+  get zLoss(): number { return this.auxValid ? this.auxOut.data[1] : 0; }
+  get auxLoss(): number {
+    if (!this.auxValid) return 0;
+    const l = this.auxOut.data;
+    return l[0] + l[1];
+  }
+  /** Per expert, the kept assignments of the last forward pass that computed them (every forward
+   *  except an uncounted dropless one — sampling — which leaves them as they were). Read from the
+   *  backend on each access: a view of its storage, current until the next forward. */
+  get lastCounts(): Int32Array {
+    return this.dense ? this.denseLast : this.lastCountsView.data.subarray(0, this.numExperts);
+  }
+  /** Per expert, the assignments before dropping of the last forward pass (as lastCounts). */
+  get lastRouted(): Int32Array {
+    return this.dense ? this.denseLast : this.lastCountsView.data.subarray(this.numExperts, 2 * this.numExperts);
+  }
+  /** The counters, with the backend's running totals folded in first (a read when any are pending). */
+  get counters(): MoeCounters {
+    this.syncCounters();
+    return this.hostCounters;
+  }
+  /** true while counted forwards have added to the backend's totals since the last syncCounters(). */
+  get countersPending(): boolean { return this.pending; }
 
   private readonly scratch: MoeScratch;
   // Expert activations: the scratch's (recompute) or the layer's own (saved for backward).
@@ -165,10 +202,17 @@ export class MixtureOfExperts {
   private readonly rowToken: IntRowBuffer; // [n·k]
   private readonly offsets: IntTensor;     // [E + 1]
   private readonly routed: IntTensor;      // [E]
-  private readonly probSum: Tensor;        // [E] Σ_t p[t,i]
   private readonly balanceGrad: Tensor;    // [E] α·E·f_i/n
+  // ops.moeAuxLoss's outputs (MoeStatBuffers): [4] losses, [4E] counts, and a view of the last 2E.
+  private readonly auxOut: Tensor;
+  private readonly countsOut: IntTensor;
+  private readonly lastCountsView: IntTensor;
+  private readonly denseLast = new Int32Array(1); // dense mode: n of the last counted forward
+  private hostCounters!: MoeCounters;
+  private auxValid = false;                // the last forward computed auxiliary losses
+  private pending = false;                 // totals on the backend not yet folded into hostCounters
   private n = 0;
-  private kept = 0;                        // S = offsets[E] of the last forward
+  private kept = 0;                        // S: kept assignments (rows) of the last forward
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, readonly hidden: number,
     readonly numExperts: number, rng: Rng, opts: MoeOptions = {}) {
@@ -217,23 +261,55 @@ export class MixtureOfExperts {
     this.rowToken = new IntRowBuffer(ops, this.topK);
     this.offsets = ops.ints(E + 1);
     this.routed = ops.ints(E);
-    this.probSum = ops.tensor(E);
     this.balanceGrad = ops.tensor(E);
-    this.lastCounts = new Int32Array(E);
-    this.lastRouted = new Int32Array(E);
-    this.resetCounters();
+    const st = opts.stats;
+    if (st && (st.loss.size < 4 || st.counts.size < 4 * E)) {
+      throw new RangeError(`moe: stats buffers hold ${st.loss.size} losses and ${st.counts.size} counts, need 4 and 4E = ${4 * E}`);
+    }
+    this.auxOut = st ? st.loss : ops.tensor(4);
+    this.countsOut = st ? st.counts : ops.ints(4 * E);
+    this.lastCountsView = this.countsOut.view(0, 2 * E);
+    this.resetHostCounters();
   }
 
   get params(): Param[] {
     return this.router ? [...this.router.params, this.W13, this.W2] : [this.W13, this.W2];
   }
 
+  /** Zeroes the counters, on the host and the backend's running totals (a read and write there). */
   resetCounters(): void {
+    this.resetHostCounters();
+    if (this.dense) return;
+    const E = this.numExperts, c = this.countsOut.data, l = this.auxOut.data;
+    c.fill(0, 2 * E, 4 * E);
+    l[2] = 0; l[3] = 0;
+    this.pending = false;
+  }
+  private resetHostCounters(): void {
     const E = this.numExperts;
-    this.counters = {
-      expertForwardMacs: 0, expertBackwardMacs: 0, tokensPerExpert: new Float64Array(E),
+    this.hostCounters = {
+      auxLoss: 0, expertForwardMacs: 0, expertBackwardMacs: 0, tokensPerExpert: new Float64Array(E),
       routedPerExpert: new Float64Array(E), dropped: 0, forwards: 0,
     };
+  }
+
+  /**
+   * Folds the backend's running totals (counts and auxiliary losses of the counted forwards since
+   * the last fold) into the host counters and zeroes them there: one read of the layer's stat
+   * buffers, only when counted forwards ran since. A model reads the tensors these are views of
+   * first, so that all layers cost one read.
+   */
+  syncCounters(): void {
+    if (!this.pending) return;
+    const E = this.numExperts, c = this.countsOut.data, l = this.auxOut.data, h = this.hostCounters;
+    for (let e = 0; e < E; e++) {
+      h.tokensPerExpert[e] += c[2 * E + e];
+      h.routedPerExpert[e] += c[3 * E + e];
+    }
+    h.auxLoss += l[2] + l[3];
+    c.fill(0, 2 * E, 4 * E);
+    l[2] = 0; l[3] = 0;
+    this.pending = false;
   }
 
   /** Each expert's share of the kept assignments counted so far (sums to 1; zeros before any). */
@@ -269,22 +345,25 @@ export class MixtureOfExperts {
    * x: [n, C] → y: [n, C] (overwrites; y may not alias x). Sets balanceLoss and zLoss and, with
    * `count` (default true), the counters. `dropless` ignores the capacity (inference: a token's
    * output must not depend on which other tokens share its batch, e.g. KV-cached decoding).
-   * dropless and not count together mean sampling: no auxiliary losses (0) and no host read.
+   * dropless and not count together mean sampling: no auxiliary losses (0) and no counts.
+   * No host read unless the layer has a capacity and this forward applies it (S, see the header).
    */
   forward(x: Tensor, y: Tensor, n: number, opts: { count?: boolean; dropless?: boolean } = {}): void {
     const { ops, numExperts: E, topK: k, dim: C, hidden: F } = this;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`moe: n must be an integer ≥ 1, got ${n}`);
     this.n = n;
     const count = opts.count ?? true;
+    this.auxValid = false;
+    const h = this.hostCounters;
     if (this.dense) {
       this.kept = n;
       this.expertForward(x, n, y);
       if (count) {
-        this.lastCounts[0] = n; this.lastRouted[0] = n;
-        this.counters.tokensPerExpert[0] += n;
-        this.counters.routedPerExpert[0] += n;
-        this.counters.expertForwardMacs += 3 * C * F * n;
-        this.counters.forwards++;
+        this.denseLast[0] = n;
+        h.tokensPerExpert[0] += n;
+        h.routedPerExpert[0] += n;
+        h.expertForwardMacs += 3 * C * F * n;
+        h.forwards++;
       }
       return;
     }
@@ -293,50 +372,26 @@ export class MixtureOfExperts {
     const rowToken = this.rowToken.rows(n);
     ops.gemm(false, false, n, E, C, 1, x, this.router!.W.value, 0, logits);
     ops.moeRoute(logits, probs, lse, topIdx, topGate, n, E, k, this.renormalize);
-    const cap = opts.dropless || this.capacityFactor === null ? -1 : this.capacity(n);
-    ops.moePlan(topIdx, n, E, k, cap, slot, rowToken, this.offsets, this.routed);
-    if (opts.dropless && !count) {
-      // Sampling (dropless, uncounted): every assignment is kept, so S = n·k is known without a
-      // host read, and the auxiliary losses are not needed. No synchronisation at all: on a GPU a
-      // decoded token then costs launches only (the grouped GEMM reads the offsets on the device).
-      this.kept = n * k;
-      const yd = this.expertForward(x, n, null);
-      ops.moeCombine(yd, slot, topGate, y, n, k, C);
-      this.balanceLoss = 0;
-      this.zLoss = 0;
-      return;
-    }
-    // The one host read per forward: E + 1 offsets and E routed counts (counters, balance loss, S).
-    const off = this.offsets.data, rt = this.routed.data;
-    for (let e = 0; e < E; e++) { this.lastCounts[e] = off[e + 1] - off[e]; this.lastRouted[e] = rt[e]; }
-    this.kept = off[E];
+    const dropless = opts.dropless || this.capacityFactor === null;
+    ops.moePlan(topIdx, n, E, k, dropless ? -1 : this.capacity(n), slot, rowToken, this.offsets, this.routed);
+    // S: dropless keeps every assignment, so S = n·k without a read; with a capacity, the one host
+    // read of this layer (the expert work and the dx scatter-add must stop at the kept rows).
+    this.kept = dropless ? n * k : this.offsets.data[E];
     const S = this.kept;
+    // Sampling (dropless, uncounted) needs no auxiliary losses or counts: a decoded token costs
+    // launches only. Every other forward computes them on the backend, and reads nothing back.
+    if (!(opts.dropless && !count)) {
+      ops.moeAuxLoss(probs, lse, this.offsets, this.routed, n, E, k, this.balanceCoef, this.zLossCoef,
+        this.balanceGrad, this.auxOut, this.countsOut, count);
+      this.auxValid = true;
+    }
     const yd = this.expertForward(x, n, null);
     ops.moeCombine(yd, slot, topGate, y, n, k, C);
-
-    // Auxiliary losses. balanceGrad [E] = α·E·f_i/n (written from the counts already on the host).
-    if (this.balanceCoef !== 0) {
-      ops.fill(this.probSum, 0);
-      ops.sumRows(probs, this.probSum, n, E);
-      const P = this.probSum.data, g = this.balanceGrad.data;
-      let bal = 0;
-      for (let e = 0; e < E; e++) {
-        const f = this.lastRouted[e] / (n * k);
-        bal += f * P[e] / n;
-        g[e] = this.balanceCoef * E * f / n;
-      }
-      this.balanceLoss = this.balanceCoef * E * bal;
-    } else this.balanceLoss = 0;
-    this.zLoss = this.zLossCoef !== 0 ? this.zLossCoef * ops.sumSquares(lse) / n : 0;
-
     if (count) {
-      for (let e = 0; e < E; e++) {
-        this.counters.tokensPerExpert[e] += this.lastCounts[e];
-        this.counters.routedPerExpert[e] += this.lastRouted[e];
-      }
-      this.counters.expertForwardMacs += 3 * C * F * S;
-      this.counters.dropped += n * k - S;
-      this.counters.forwards++;
+      this.pending = true;
+      h.expertForwardMacs += 3 * C * F * S;
+      h.dropped += n * k - S;
+      h.forwards++;
     }
   }
 
@@ -381,7 +436,7 @@ export class MixtureOfExperts {
       ops.swigluBackward(gu, hd, dgu, n, F);
       ops.gemm(true, false, C, 2 * F, n, 1, x, dgu, 1, this.W13.grad);
       ops.gemm(false, true, n, C, 2 * F, 1, dgu, this.W13.value, accumulateDx ? 1 : 0, dx);
-      this.counters.expertBackwardMacs += 6 * C * F * n;
+      this.hostCounters.expertBackwardMacs += 6 * C * F * n;
       return;
     }
     const R = n * k, S = this.kept;
@@ -403,6 +458,6 @@ export class MixtureOfExperts {
       this.balanceCoef !== 0 ? this.balanceGrad : null, this.zLossCoef !== 0 ? 2 * this.zLossCoef / n : 0,
       dlogits, n, E, k, this.renormalize);
     this.router!.backward(x, dlogits, dx, n, true);
-    this.counters.expertBackwardMacs += 6 * C * F * S;
+    this.hostCounters.expertBackwardMacs += 6 * C * F * S;
   }
 }
