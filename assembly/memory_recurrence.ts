@@ -15,10 +15,12 @@
 // dM, dA, dS, dm, du.
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
+import { hsum } from './math';
 
 const RULE_DELTA = 0;
 const OPT_GD = 0;
 const OPT_MOMENTUM = 1;
+const OPT_ADAM = 2;
 
 /** Σ_j a[j]·b[j] over n floats (two vector accumulators, scalar tail). */
 // @ts-ignore: decorator
@@ -35,9 +37,7 @@ const OPT_MOMENTUM = 1;
     s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
     j += 4;
   }
-  const h = f32x4.add(s0, s1);
-  const h2 = f32x4.add(h, v128.shuffle<f32>(h, h, 2, 3, 0, 1));
-  let s = f32x4.extract_lane(h2, 0) + f32x4.extract_lane(h2, 1);
+  let s = hsum(f32x4.add(s0, s1));
   for (; j < n; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
   return s;
 }
@@ -100,15 +100,99 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   }
 }
 
+// ---- fused row passes ---------------------------------------------------------------------------
+// The optimisers act elementwise, so a commit of row i needs only row i of A: each step is one pass
+// per row that accumulates, commits (or copies) and reads at once, instead of a pass per operation.
+
+/** Step without a commit, row i: A_i += e k; Mn_i = Mp_i; returns Mp_i · q. */
+// @ts-ignore: decorator
+@inline function rowAccumulate(e: f32, k: usize, A: usize, Mp: usize, Mn: usize, q: usize, n: i32): f32 {
+  const ve = f32x4.splat(e);
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(A + o, f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o))));
+    const mp = v128.load(Mp + o);
+    v128.store(Mn + o, mp);
+    acc = f32x4.add(acc, f32x4.mul(mp, v128.load(q + o)));
+  }
+  let s = hsum(acc);
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(A + o, load<f32>(A + o) + e * load<f32>(k + o));
+    const mp = load<f32>(Mp + o);
+    store<f32>(Mn + o, mp);
+    s += mp * load<f32>(q + o);
+  }
+  return s;
+}
+
+/** Commit with gd, row i: Mn_i = Mp_i − η (A_i + e k); A_i ← 0; returns Mn_i · q. */
+// @ts-ignore: decorator
+@inline function rowCommitGd(e: f32, eta: f32, k: usize, A: usize, Mp: usize, Mn: usize, q: usize, n: i32): f32 {
+  const ve = f32x4.splat(e), veta = f32x4.splat(eta), z = f32x4.splat(0);
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const a = f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o)));
+    v128.store(A + o, z);
+    const mn = f32x4.sub(v128.load(Mp + o), f32x4.mul(veta, a));
+    v128.store(Mn + o, mn);
+    acc = f32x4.add(acc, f32x4.mul(mn, v128.load(q + o)));
+  }
+  let s = hsum(acc);
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const a = load<f32>(A + o) + e * load<f32>(k + o);
+    store<f32>(A + o, 0);
+    const mn = load<f32>(Mp + o) - eta * a;
+    store<f32>(Mn + o, mn);
+    s += mn * load<f32>(q + o);
+  }
+  return s;
+}
+
+/** Commit with momentum, row i: a = A_i + e k; S_i = β S_i − η a; Mn_i = Mp_i + S_i; A_i ← 0; returns Mn_i · q. */
+// @ts-ignore: decorator
+@inline function rowCommitMomentum(e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
+  q: usize, n: i32): f32 {
+  const ve = f32x4.splat(e), veta = f32x4.splat(eta), vbeta = f32x4.splat(beta), z = f32x4.splat(0);
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const a = f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o)));
+    v128.store(A + o, z);
+    const sv = f32x4.sub(f32x4.mul(vbeta, v128.load(Sm + o)), f32x4.mul(veta, a));
+    v128.store(Sm + o, sv);
+    const mn = f32x4.add(v128.load(Mp + o), sv);
+    v128.store(Mn + o, mn);
+    acc = f32x4.add(acc, f32x4.mul(mn, v128.load(q + o)));
+  }
+  let s = hsum(acc);
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const a = load<f32>(A + o) + e * load<f32>(k + o);
+    store<f32>(A + o, 0);
+    const sv = beta * load<f32>(Sm + o) - eta * a;
+    store<f32>(Sm + o, sv);
+    const mn = load<f32>(Mp + o) + sv;
+    store<f32>(Mn + o, mn);
+    s += mn * load<f32>(q + o);
+  }
+  return s;
+}
+
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
   const eta = <f32>eta64, beta = <f32>beta64;
-  const adamBlock = opt == 2 ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const mBase = saved + <usize>B * <usize>(T + 1) * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const work = aBase + adamBlock;
   const A = work, Sm = A + SB, m = Sm + SB, u = m + SB;
-  const veta = f32x4.splat(eta), vbeta = f32x4.splat(beta);
   for (let b = 0; b < B; b++) {
     zero(A, 4 * S);
     let commits = 0;
@@ -118,49 +202,142 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
       const row = <usize>(b * T + t - 1);
       const Mp = Rb + <usize>(t - 1) * SB, Mn = Mp + SB;
       const kp = k + row * rowBytes, vp = v + row * (<usize>dv << 2), qp = q + row * rowBytes;
-      // A += G_t at the committed state: e = M k − v (delta) or −v (hebbian); A_i += e_i k.
-      for (let i = 0; i < dv; i++) {
-        const Mi = <usize>i * rowBytes;
-        let ei = -load<f32>(vp + (<usize>i << 2));
-        if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
-        axpyRow(ei, kp, A + Mi, dk);
-      }
-      if (t % period == 0) {
-        commits++;
-        if (opt == OPT_GD) {
-          let x = 0;
-          for (; x + 4 <= S; x += 4) {
-            const o = <usize>x << 2;
-            v128.store(Mn + o, f32x4.sub(v128.load(Mp + o), f32x4.mul(veta, v128.load(A + o))));
-          }
-          for (; x < S; x++) { const o = <usize>x << 2; store<f32>(Mn + o, load<f32>(Mp + o) - eta * load<f32>(A + o)); }
-        } else if (opt == OPT_MOMENTUM) {
-          let x = 0;
-          for (; x + 4 <= S; x += 4) {
-            const o = <usize>x << 2;
-            const sv = f32x4.sub(f32x4.mul(vbeta, v128.load(Sm + o)), f32x4.mul(veta, v128.load(A + o)));
-            v128.store(Sm + o, sv);
-            v128.store(Mn + o, f32x4.add(v128.load(Mp + o), sv));
-          }
-          for (; x < S; x++) {
-            const o = <usize>x << 2;
-            const sv = beta * load<f32>(Sm + o) - eta * load<f32>(A + o);
-            store<f32>(Sm + o, sv);
-            store<f32>(Mn + o, load<f32>(Mp + o) + sv);
-          }
-        } else {
-          const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-          const so = row * SB;
-          adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
-        }
-        zero(A, S);
-      } else {
-        memory.copy(Mn, Mp, SB);
-      }
-      // y_t = M_t q_t
       const yp = y + row * (<usize>dv << 2);
-      for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
+      const commit = t % period == 0;
+      if (commit) commits++;
+      // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
+      if (opt != OPT_ADAM || !commit) {
+        for (let i = 0; i < dv; i++) {
+          const Mi = <usize>i * rowBytes;
+          let ei = -load<f32>(vp + (<usize>i << 2));
+          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
+          let yi: f32;
+          if (!commit) yi = rowAccumulate(ei, kp, A + Mi, Mp + Mi, Mn + Mi, qp, dk);
+          else if (opt == OPT_GD) yi = rowCommitGd(ei, eta, kp, A + Mi, Mp + Mi, Mn + Mi, qp, dk);
+          else yi = rowCommitMomentum(ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk);
+          store<f32>(yp + (<usize>i << 2), yi);
+        }
+      } else {
+        // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
+        for (let i = 0; i < dv; i++) {
+          const Mi = <usize>i * rowBytes;
+          let ei = -load<f32>(vp + (<usize>i << 2));
+          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
+          axpyRow(ei, kp, A + Mi, dk);
+        }
+        const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
+        const so = row * SB;
+        adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
+        zero(A, S);
+        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
+      }
     }
+  }
+}
+
+/** Read row i (y_i = R_i·q): dM_i += g q; dq += g R_i. */
+// @ts-ignore: decorator
+@inline function rowRead(g: f32, q: usize, dM: usize, R: usize, dq: usize, n: i32): void {
+  const vg = f32x4.splat(g);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(dM + o, f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o))));
+    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dM + o, load<f32>(dM + o) + g * load<f32>(q + o));
+    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
+  }
+}
+
+/** Read row i, then the backward of a gd commit: dA_i = −η dM_i. */
+// @ts-ignore: decorator
+@inline function rowReadGd(g: f32, eta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize, n: i32): void {
+  const vg = f32x4.splat(g), vneg = f32x4.splat(-eta);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const d = f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o)));
+    v128.store(dM + o, d);
+    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
+    v128.store(dA + o, f32x4.mul(vneg, d));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const d = load<f32>(dM + o) + g * load<f32>(q + o);
+    store<f32>(dM + o, d);
+    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
+    store<f32>(dA + o, -eta * d);
+  }
+}
+
+/** Read row i, then the backward of a momentum commit: dS_i += dM_i; dA_i = −η dS_i; dS_i ← β dS_i. */
+// @ts-ignore: decorator
+@inline function rowReadMomentum(g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
+  dS: usize, n: i32): void {
+  const vg = f32x4.splat(g), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const d = f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o)));
+    v128.store(dM + o, d);
+    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
+    const sv = f32x4.add(v128.load(dS + o), d);
+    v128.store(dA + o, f32x4.mul(vneg, sv));
+    v128.store(dS + o, f32x4.mul(vbeta, sv));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const d = load<f32>(dM + o) + g * load<f32>(q + o);
+    store<f32>(dM + o, d);
+    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
+    const sv = load<f32>(dS + o) + d;
+    store<f32>(dA + o, -eta * sv);
+    store<f32>(dS + o, beta * sv);
+  }
+}
+
+/** dotPair's second result (AssemblyScript returns one value; this instance runs on one thread). */
+let pairSecond: f32 = 0;
+
+/** Returns a·c and leaves b·c in pairSecond: two dot products sharing the loads of c. */
+// @ts-ignore: decorator
+@inline function dotPair(a: usize, b: usize, c: usize, n: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const cv = v128.load(c + o);
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), cv));
+    s1 = f32x4.add(s1, f32x4.mul(v128.load(b + o), cv));
+  }
+  let r0 = hsum(s0), r1 = hsum(s1);
+  for (; j < n; j++) {
+    const o = <usize>j << 2, cj = load<f32>(c + o);
+    r0 += load<f32>(a + o) * cj;
+    r1 += load<f32>(b + o) * cj;
+  }
+  pairSecond = r1;
+  return r0;
+}
+
+/** Delta-rule write, row i backward: dk += e dA_i + de R_i; dM_i += de k. */
+// @ts-ignore: decorator
+@inline function rowDeltaGrad(e: f32, de: f32, dA: usize, R: usize, k: usize, dkp: usize, dM: usize, n: i32): void {
+  const ve = f32x4.splat(e), vde = f32x4.splat(de);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(dkp + o, f32x4.add(v128.load(dkp + o),
+      f32x4.add(f32x4.mul(ve, v128.load(dA + o)), f32x4.mul(vde, v128.load(R + o)))));
+    v128.store(dM + o, f32x4.add(v128.load(dM + o), f32x4.mul(vde, v128.load(k + o))));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(dkp + o, load<f32>(dkp + o) + (e * load<f32>(dA + o) + de * load<f32>(R + o)));
+    store<f32>(dM + o, load<f32>(dM + o) + de * load<f32>(k + o));
   }
 }
 
@@ -169,12 +346,11 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
   eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, vBytes = <usize>dv << 2, SB = <usize>S << 2;
   const eta = <f32>eta64, beta = <f32>beta64, b1 = <f32>beta1, b2 = <f32>beta2, eps = <f32>eps64;
-  const adamBlock = opt == 2 ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const mBase = saved + <usize>B * <usize>(T + 1) * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const work = aBase + adamBlock;
   // e and de [dv] of the layout are not needed: the loops below keep e_i and de_i in registers.
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
-  const vnegeta = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
   for (let b = 0; b < B; b++) {
     zero(dM, 5 * S);
     let commits = T / period;
@@ -184,67 +360,46 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
       const Rt = Rb + <usize>t * SB, Rp = Rt - SB;
       const kp = k + row * rowBytes, qp = q + row * rowBytes, vp = v + row * vBytes;
       const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
-      // read y_t = R_t q_t: dM += dy qᵀ; dq = R_tᵀ dy
+      const commit = t % period == 0;
+      // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
+      // it, so the dA of later steps is dropped): gd and momentum row by row, fused with the read.
       zero(dqp, dk);
       for (let i = 0; i < dv; i++) {
         const g = load<f32>(dyp + (<usize>i << 2)), Mi = <usize>i * rowBytes;
-        axpyRow(g, qp, dM + Mi, dk);
-        axpyRow(g, Rt + Mi, dqp, dk);
+        if (!commit || opt == OPT_ADAM) rowRead(g, qp, dM + Mi, Rt + Mi, dqp, dk);
+        else if (opt == OPT_GD) rowReadGd(g, eta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dk);
+        else rowReadMomentum(g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
       }
-      // commit (A was reset after it, so the dA of later steps is dropped)
-      if (t % period == 0) {
-        if (opt == OPT_GD) {
-          let x = 0;
-          for (; x + 4 <= S; x += 4) { const o = <usize>x << 2; v128.store(dA + o, f32x4.mul(vnegeta, v128.load(dM + o))); }
-          for (; x < S; x++) { const o = <usize>x << 2; store<f32>(dA + o, -eta * load<f32>(dM + o)); }
-        } else if (opt == OPT_MOMENTUM) {
-          let x = 0;
-          for (; x + 4 <= S; x += 4) {
-            const o = <usize>x << 2;
-            const sv = f32x4.add(v128.load(dS + o), v128.load(dM + o));
-            v128.store(dA + o, f32x4.mul(vnegeta, sv));
-            v128.store(dS + o, f32x4.mul(vbeta, sv));
-          }
-          for (; x < S; x++) {
-            const o = <usize>x << 2;
-            const sv = load<f32>(dS + o) + load<f32>(dM + o);
-            store<f32>(dA + o, -eta * sv);
-            store<f32>(dS + o, beta * sv);
-          }
-        } else {
-          // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
-          // dA = (1−β1) dm + 2(1−β2) A du; dm ← β1 dm; du ← β2 du. Scalar: Adam memories are rare.
-          const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-          const so = row * SB;
-          for (let x = 0; x < S; x++) {
-            const o = <usize>x << 2;
-            const mx = load<f32>(mBase + so + o), ux = load<f32>(uBase + so + o), ax = load<f32>(aBase + so + o);
-            const D = sqrt<f32>(c2 * ux + eps), g = load<f32>(dM + o);
-            const dmx = load<f32>(dm + o) + g * (-eta * c1 / D);
-            const dux = load<f32>(du + o) + g * (eta * c1 * mx * c2 / (2 * D * D * D));
-            store<f32>(dA + o, (1 - b1) * dmx + 2 * (1 - b2) * ax * dux);
-            store<f32>(dm + o, b1 * dmx);
-            store<f32>(du + o, b2 * dux);
-          }
+      if (commit && opt == OPT_ADAM) {
+        // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
+        // dA = (1−β1) dm + 2(1−β2) A du; dm ← β1 dm; du ← β2 du. Scalar: Adam memories are rare.
+        const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
+        const so = row * SB;
+        for (let x = 0; x < S; x++) {
+          const o = <usize>x << 2;
+          const mx = load<f32>(mBase + so + o), ux = load<f32>(uBase + so + o), ax = load<f32>(aBase + so + o);
+          const D = sqrt<f32>(c2 * ux + eps), g = load<f32>(dM + o);
+          const dmx = load<f32>(dm + o) + g * (-eta * c1 / D);
+          const dux = load<f32>(du + o) + g * (eta * c1 * mx * c2 / (2 * D * D * D));
+          store<f32>(dA + o, (1 - b1) * dmx + 2 * (1 - b2) * ax * dux);
+          store<f32>(dm + o, b1 * dmx);
+          store<f32>(du + o, b2 * dux);
         }
-        commits--;
       }
+      if (commit) commits--;
       // A += G_t, dG = dA
+      zero(dkp, dk);
       if (rule == RULE_DELTA) {
         // e = R_{t−1} k − v; de = dA k; dk = dAᵀ e + R_{t−1}ᵀ de; dv = −de; dM += de kᵀ
-        zero(dkp, dk);
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
-          const ei = dotRow(Rp + Mi, kp, dk) - load<f32>(vp + (<usize>i << 2));
-          const dei = dotRow(dA + Mi, kp, dk);
+          const ei = dotPair(Rp + Mi, dA + Mi, kp, dk) - load<f32>(vp + (<usize>i << 2));
+          const dei = pairSecond;
           store<f32>(dvp + (<usize>i << 2), -dei);
-          axpyRow(ei, dA + Mi, dkp, dk);
-          axpyRow(dei, Rp + Mi, dkp, dk);
-          axpyRow(dei, kp, dM + Mi, dk);
+          rowDeltaGrad(ei, dei, dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dk);
         }
       } else {
         // dv = −dA k; dk = −dAᵀ v
-        zero(dkp, dk);
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
           store<f32>(dvp + (<usize>i << 2), -dotRow(dA + Mi, kp, dk));
