@@ -1,7 +1,10 @@
 // A decoder-only transformer whose feed-forward blocks are sparse Mixtures of Experts (issue #6),
 // written only against the ops interface so that the CUDA backend runs it with no host loop over
 // activations: the fused attention, swiglu, grouped GEMM and routing ops do all the work, and the
-// only host reads in a step are a few ints per layer (the experts' routed counts) and the loss.
+// only host read in a dropless training step is the loss. The MoE auxiliary losses and expert
+// counts stay on the backend (ops.moeAuxLoss, into views of two small model-wide tensors) until
+// lastAuxLoss, stats() or expertLoad() asks: then one read of each tensor covers every layer.
+// With a capacity each layer also reads its kept-row count S (see src/layers/moe.ts).
 //
 //   ids [B, T] (batch-major, rows r = b·T + t)
 //   x₀     = E[ids] + P[pos]                     two row gathers (ops.embedding); pos ids built once
@@ -33,7 +36,7 @@ import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { Norm } from '../layers/layernorm.js';
-import { MixtureOfExperts, MoeScratch } from '../layers/moe.js';
+import { MixtureOfExperts, MoeScratch, type MoeCounters, type MoeStatBuffers } from '../layers/moe.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
@@ -113,6 +116,7 @@ export interface MoeBlockOptions {
   outScale: number;
   scratch?: BlockScratch;
   moeScratch?: MoeScratch;
+  stats?: MoeStatBuffers;
 }
 
 /** One pre-LN block: x + Wo·Attn(LN₁(x)), then + MoE(LN₂(·)). Owns its saved activations. */
@@ -144,7 +148,7 @@ export class MoeBlock {
     this.norm2 = new Norm(ops, `${name}.norm2`, dim, rng);
     this.ffn = new MixtureOfExperts(ops, `${name}.${o.dense ? 'ffn' : 'moe'}`, dim, hidden, experts, rng, {
       topK: o.topK, capacityFactor: o.capacityFactor, balanceCoef: o.balanceCoef, zLossCoef: o.zLossCoef,
-      recompute: o.recompute, dense: o.dense, outScale: o.outScale, scratch: o.moeScratch,
+      recompute: o.recompute, dense: o.dense, outScale: o.outScale, scratch: o.moeScratch, stats: o.stats,
     });
     this.sc = o.scratch ?? new BlockScratch(ops, dim);
     this.qkvS = new RowBuffer(ops, 3 * dim);
@@ -237,8 +241,14 @@ export class MoeTransformer implements SequenceModel {
   readonly blocks: MoeBlock[];
   readonly normF: Norm;
   readonly head: Linear | null;
-  /** The auxiliary loss (balance + z, summed over layers) of the last forward. */
-  lastAuxLoss = 0;
+  /** The auxiliary loss (balance + z, summed over layers) of the last forward: read from the
+   *  backend when asked (one read), never during a step. */
+  get lastAuxLoss(): number {
+    if (this.auxAll) void this.auxAll.data; // one read for all layers; their views then hit the host copy
+    let aux = 0;
+    for (const b of this.blocks) aux += b.ffn.auxLoss;
+    return aux;
+  }
 
   private readonly xs: RowBuffer[];
   private readonly hF: RowBuffer;
@@ -248,16 +258,16 @@ export class MoeTransformer implements SequenceModel {
   private posIds: IntTensor;
   private readonly posKey = [-1, -1, -1]; // B, T, start of posIds
   private posView: IntTensor;
-  // Statistics.
+  // Statistics: every layer's losses [4] and counts [4E] (MoeStatBuffers) as views of these two
+  // (null for the dense variant, which has neither); the layers' cumulative counters are read
+  // against baselines taken at resetStats() (stats) and at the previous expertLoad() call.
+  private readonly auxAll: Tensor | null;
+  private readonly countsAll: IntTensor | null;
   private statTokens = 0;
   private statForwards = 0;
-  private statAux = 0;
-  private statTokensPerExpert: Float64Array[];
-  private statRouted: Float64Array[];
-  private statDropped: Float64Array;
-  private statExpertMacs = 0;
   private statAllMacs = 0;
-  private loadSince: Float64Array[];
+  private readonly base: { tokens: Float64Array[]; routed: Float64Array[]; dropped: Float64Array; macs: Float64Array; aux: Float64Array };
+  private readonly loadBase: Float64Array[];
   // Sampling.
   private caches: Tensor[] | null = null;
   private readonly sampleIds: IntTensor;
@@ -293,9 +303,14 @@ export class MoeTransformer implements SequenceModel {
     const scratch = new BlockScratch(ops, C);
     const moeScratch = new MoeScratch(ops, C, this.expertHidden, this.experts, dense ? 1 : this.topK);
     const outScale = 1 / Math.sqrt(2 * L);
+    const E = this.experts;
+    this.auxAll = dense ? null : ops.tensor(4 * L);
+    this.countsAll = dense ? null : ops.ints(4 * E * L);
+    const statsOf = (l: number): MoeStatBuffers | undefined => (this.auxAll && this.countsAll
+      ? { loss: this.auxAll.view(4 * l, 4), counts: this.countsAll.view(4 * E * l, 4 * E) } : undefined);
     this.blocks = Array.from({ length: L }, (_, l) => new MoeBlock(ops, `block${l}`, C, H, this.experts, this.expertHidden, rng, {
       topK: this.topK, capacityFactor: cf, balanceCoef: dense ? 0 : c.balanceCoef, zLossCoef: dense ? 0 : c.zLossCoef,
-      recompute, dense, outScale, scratch, moeScratch,
+      recompute, dense, outScale, scratch, moeScratch, stats: statsOf(l),
     }));
     this.normF = new Norm(ops, 'normF', C, rng);
     this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
@@ -310,11 +325,11 @@ export class MoeTransformer implements SequenceModel {
     this.posView = this.posIds;
     this.sampleIds = ops.ints(context);
     this.sampling = new CachedWindow(context, this.vocab, this.sampleIds);
-    const E = this.experts;
-    this.statTokensPerExpert = this.blocks.map(() => new Float64Array(E));
-    this.statRouted = this.blocks.map(() => new Float64Array(E));
-    this.statDropped = new Float64Array(L);
-    this.loadSince = this.blocks.map(() => new Float64Array(E));
+    this.base = {
+      tokens: this.blocks.map(() => new Float64Array(E)), routed: this.blocks.map(() => new Float64Array(E)),
+      dropped: new Float64Array(L), macs: new Float64Array(L), aux: new Float64Array(L),
+    };
+    this.loadBase = this.blocks.map(() => new Float64Array(E));
   }
 
   /** Position ids [B·T] (row b·T + t → start + t), rebuilt only when the shape changes. */
@@ -341,38 +356,20 @@ export class MoeTransformer implements SequenceModel {
     ops.add(x0, tmp, x0);
     // Sampling (caches, windowLogProbs) is dropless; forwardBackward (training and validation) applies the capacity.
     const mode = { count, dropless };
-    let aux = 0;
     for (let l = 0; l < L; l++) {
       this.blocks[l].forward(this.xs[l].rows(n), this.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
-      aux += this.blocks[l].ffn.auxLoss;
     }
-    this.lastAuxLoss = aux;
     const h = this.hF.rows(n), logits = this.logits.rows(n);
     this.normF.forward(this.xs[L].rows(n), h, n);
     if (this.head) this.head.forward(h, logits, n);
     else ops.gemm(false, true, n, this.vocab, C, 1, h, this.embedding.table.value, 0, logits);
-    if (count) this.countForward(n, aux);
+    if (count) {
+      // Host-known totals only; per-layer counts and losses accumulate on the backend (layer counters).
+      this.statTokens += n;
+      this.statForwards++;
+      this.statAllMacs += 3 * C * this.expertHidden * this.experts * n * L;
+    }
     return logits;
-  }
-
-  private countForward(n: number, aux: number): void {
-    const C = this.dim, F = this.expertHidden, E = this.experts;
-    this.statTokens += n;
-    this.statForwards++;
-    this.statAux += aux;
-    this.blocks.forEach((b, l) => {
-      const moe = b.ffn;
-      let kept = 0;
-      for (let e = 0; e < E; e++) {
-        this.statTokensPerExpert[l][e] += moe.lastCounts[e];
-        this.statRouted[l][e] += moe.lastRouted[e];
-        this.loadSince[l][e] += moe.lastCounts[e];
-        kept += moe.lastCounts[e];
-      }
-      this.statDropped[l] += (moe.dense ? n : n * this.topK) - kept;
-      this.statExpertMacs += 3 * C * F * kept;
-      this.statAllMacs += 3 * C * F * E * n;
-    });
   }
 
   forwardBackward(batch: TokenBatch, train: boolean): number {
@@ -428,33 +425,51 @@ export class MoeTransformer implements SequenceModel {
 
   // ---- statistics --------------------------------------------------------------------------------
 
+  /**
+   * Every layer's cumulative counters with the backend's totals folded in: one read of each
+   * model-wide stat tensor when a counted forward ran since the last fold, none otherwise.
+   */
+  private layerCounters(): MoeCounters[] {
+    if (this.auxAll && this.countsAll && this.blocks.some((b) => b.ffn.countersPending)) {
+      void this.auxAll.data; void this.countsAll.data; // whole tensors: the layers' views then read the host copy
+    }
+    return this.blocks.map((b) => b.ffn.counters);
+  }
+
   /** Counters of the training forwards (forwardBackward with train) since resetStats(). */
   stats(): MoeStats {
+    const cs = this.layerCounters(), b = this.base;
+    let expertMacs = 0, aux = 0;
+    cs.forEach((c, l) => { expertMacs += c.expertForwardMacs - b.macs[l]; aux += c.auxLoss - b.aux[l]; });
     return {
-      layers: this.blocks.map((_, l) => ({
-        tokensPerExpert: [...this.statTokensPerExpert[l]],
-        routedPerExpert: [...this.statRouted[l]],
-        dropped: this.statDropped[l],
+      layers: cs.map((c, l) => ({
+        tokensPerExpert: Array.from(c.tokensPerExpert, (v, e) => v - b.tokens[l][e]),
+        routedPerExpert: Array.from(c.routedPerExpert, (v, e) => v - b.routed[l][e]),
+        dropped: c.dropped - b.dropped[l],
       })),
-      expertMacs: this.statExpertMacs,
+      expertMacs,
       allExpertsMacs: this.statAllMacs,
-      auxLoss: this.statForwards > 0 ? this.statAux / this.statForwards : 0,
+      auxLoss: this.statForwards > 0 ? aux / this.statForwards : 0,
       tokens: this.statTokens,
     };
   }
 
   resetStats(): void {
-    this.statTokens = 0; this.statForwards = 0; this.statAux = 0; this.statExpertMacs = 0; this.statAllMacs = 0;
-    for (const a of [...this.statTokensPerExpert, ...this.statRouted, this.statDropped]) a.fill(0);
+    this.statTokens = 0; this.statForwards = 0; this.statAllMacs = 0;
+    const b = this.base;
+    this.layerCounters().forEach((c, l) => {
+      b.tokens[l].set(c.tokensPerExpert); b.routed[l].set(c.routedPerExpert);
+      b.dropped[l] = c.dropped; b.macs[l] = c.expertForwardMacs; b.aux[l] = c.auxLoss;
+    });
   }
 
   /** Share of kept assignments per expert, per layer, since the last call (then resets). */
   expertLoad(): number[][] {
-    return this.loadSince.map((a) => {
-      const total = a.reduce((s, v) => s + v, 0);
-      const shares = [...a].map((v) => (total > 0 ? v / total : 0));
-      a.fill(0);
-      return shares;
+    return this.layerCounters().map((c, l) => {
+      const since = Array.from(c.tokensPerExpert, (v, e) => v - this.loadBase[l][e]);
+      this.loadBase[l].set(c.tokensPerExpert);
+      const total = since.reduce((s, v) => s + v, 0);
+      return since.map((v) => (total > 0 ? v / total : 0));
     });
   }
 
