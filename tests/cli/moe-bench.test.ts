@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { cudaStatus } from '../../src/backends/cuda/index.js';
 import { MOE_CONFIGS } from '../../bench/moe.js';
-import { cli, lastJson } from './moe-helpers.js';
+import { cli, lastJson } from './helpers.js';
 
 describe('handgrad bench moe', () => {
   it('--config tiny --json: MoE and dense rows, FLOP rate from flopsPerToken, saving measured from the MAC counters', async () => {

@@ -11,7 +11,7 @@ import { cudaStatus } from '../../src/backends/cuda/index.js';
 import { END_OF_TEXT } from '../../src/data/bpe-tokenizer.js';
 import { readMetrics } from '../../src/train/metrics-log.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
-import { cli, lastJson } from './moe-helpers.js';
+import { cli, lastJson } from './helpers.js';
 
 const dataDir = process.env.HANDGRAD_DATA;
 const tinyFile = dataDir ? join(dataDir, 'tinystories_tiny.txt') : '';

@@ -1,29 +1,23 @@
 // `handgrad train --resume / --checkpoint-every`, Ctrl-C and kill -9, as a user meets them: child
 // processes on the Node in node_modules/.bin, a tiny corpus in a temporary file.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { cliEnv, handgradScript, node, root, runHandgrad } from './helpers.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-cli-resume-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const data = join(tmp, 'tiny.txt');
 writeFileSync(data, loadEmbeddedCorpus().text.slice(0, 6000));
-const env = { ...process.env, HANDGRAD_DEBUG: '' };
-
-function handgrad(...args: string[]) {
-  const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', env, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const handgrad = (...args: string[]) => runHandgrad(args, 60_000);
 
 /** Starts a training run in the background; resolves with its exit once `until` holds, after sending `signal`. */
 function startThenSignal(args: string[], until: () => boolean, signal: NodeJS.Signals) {
-  const child = spawn(node, [join(root, 'bin/handgrad.mjs'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node, [handgradScript, ...args], { cwd: root, env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });

@@ -1,22 +1,15 @@
 // The train and sample commands end to end, as a user runs them: a child process on the Node
 // in node_modules/.bin, stdout not a terminal (so no progress bar), the embedded default corpus.
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runHandgrad } from './helpers.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-cli-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function handgrad(...args: string[]) {
-  const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, HANDGRAD_DEBUG: '' }, timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const handgrad = (...args: string[]) => runHandgrad(args, 60_000);
 
 const lastLine = (s: string) => s.trimEnd().split('\n').pop()!;
 

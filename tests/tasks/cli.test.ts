@@ -1,18 +1,9 @@
 // `handgrad task` as a user runs it: a separate process, judged by exit code, stdout and stderr.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listTasks } from '../../src/tasks/registry.js';
+import { runHandgrad } from '../cli/helpers.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const localNode = join(root, 'node_modules', '.bin', 'node');
-const node = existsSync(localNode) ? localNode : process.execPath;
-
-function handgrad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const handgrad = (...args: string[]) => runHandgrad(args);
 
 describe('handgrad task', () => {
   it('task xor --json: exit 0, the result as one JSON object on the only stdout line', () => {
