@@ -199,3 +199,23 @@ export class RandomProjection {
     this.ops.copy(this.w, dout);
   }
 }
+
+/**
+ * The usual checkable for a layer y = f(x): a random input x [inSize] (N(0, xStd²)) whose gradient
+ * is checked beside the parameters, the output y [outSize] reduced by a RandomProjection.
+ * `forward(x, y)` and `backward(x, dy, dx)` are the layer's own calls (backward ACCUMULATES the
+ * parameter gradients). Draws x, then the projection, from `rng`, after whatever the caller drew.
+ */
+export function layerCheckable(ops: Ops, rng: Rng, name: string, params: CheckTensor[], inSize: number, outSize: number,
+  forward: (x: Tensor, y: Tensor) => void, backward: (x: Tensor, dy: Tensor, dx: Tensor) => void, xStd = 1): Checkable {
+  const x = randomCheckTensor(ops, 'x', inSize, rng, xStd);
+  const y = ops.tensor(outSize), dy = ops.tensor(outSize);
+  const proj = new RandomProjection(ops, outSize, rng);
+  return {
+    name,
+    params,
+    inputs: [x],
+    loss() { forward(x.value, y); return proj.loss(y); },
+    backward() { proj.backward(dy); backward(x.value, dy, x.grad); },
+  };
+}

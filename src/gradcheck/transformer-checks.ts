@@ -8,7 +8,7 @@
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
-import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
+import { layerCheckable, type Checkable } from './harness.js';
 import type { GradCheckDef } from './registry.js';
 import { modelCheck, randomBatch } from './model-checks.js';
 import { CausalSelfAttention } from '../layers/attention.js';
@@ -29,16 +29,8 @@ export function attentionCheck(heads: number, B = 2, T = 6, C = 6): GradCheckDef
     make(ops: Ops, rng: Rng): Checkable {
       const attn = new CausalSelfAttention(ops, 'attn', C, heads, rng);
       randomize(attn.params, rng);
-      const x = randomCheckTensor(ops, 'x', B * T * C, rng);
-      const y = ops.tensor(B * T * C), dy = ops.tensor(B * T * C);
-      const proj = new RandomProjection(ops, B * T * C, rng);
-      return {
-        name,
-        params: attn.params,
-        inputs: [x],
-        loss() { attn.forward(x.value, y, B, T); return proj.loss(y); },
-        backward() { proj.backward(dy); attn.backward(x.value, dy, x.grad, B, T); },
-      };
+      return layerCheckable(ops, rng, name, attn.params, B * T * C, B * T * C,
+        (x, y) => attn.forward(x, y, B, T), (x, dy, dx) => attn.backward(x, dy, dx, B, T));
     },
   };
 }
@@ -50,16 +42,8 @@ function normCheck(kind: NormKind): GradCheckDef {
       const n = 4, C = 7;
       const norm = new Norm(ops, kind, C, rng, { kind });
       randomize(norm.params, rng);
-      const x = randomCheckTensor(ops, 'x', n * C, rng, 2);
-      const y = ops.tensor(n * C), dy = ops.tensor(n * C);
-      const proj = new RandomProjection(ops, n * C, rng);
-      return {
-        name: kind,
-        params: norm.params,
-        inputs: [x],
-        loss() { norm.forward(x.value, y, n); return proj.loss(y); },
-        backward() { proj.backward(dy); norm.backward(x.value, dy, x.grad, n); },
-      };
+      return layerCheckable(ops, rng, kind, norm.params, n * C, n * C,
+        (x, y) => norm.forward(x, y, n), (x, dy, dx) => norm.backward(x, dy, dx, n), 2);
     },
   };
 }
@@ -72,16 +56,8 @@ function ffnCheck(kind: FfnKind): GradCheckDef {
       const n = 5, C = 6, F = 9;
       const ffn = new FeedForward(ops, 'ffn', C, F, rng, { kind });
       randomize(ffn.params, rng);
-      const x = randomCheckTensor(ops, 'x', n * C, rng);
-      const y = ops.tensor(n * C), dy = ops.tensor(n * C);
-      const proj = new RandomProjection(ops, n * C, rng);
-      return {
-        name,
-        params: ffn.params,
-        inputs: [x],
-        loss() { ffn.forward(x.value, y, n); return proj.loss(y); },
-        backward() { proj.backward(dy); ffn.backward(x.value, dy, x.grad, n); },
-      };
+      return layerCheckable(ops, rng, name, ffn.params, n * C, n * C,
+        (x, y) => ffn.forward(x, y, n), (x, dy, dx) => ffn.backward(x, dy, dx, n));
     },
   };
 }
@@ -91,16 +67,9 @@ function positionsCheck(ops: Ops, rng: Rng): Checkable {
   const B = 2, T = 5, C = 4, start = 2;
   const pos = new Positional(ops, 'pos', 9, C, rng, { kind: 'learned' });
   randomize(pos.params, rng);
-  const x = randomCheckTensor(ops, 'x', B * T * C, rng);
-  const y = ops.tensor(B * T * C), dy = ops.tensor(B * T * C);
-  const proj = new RandomProjection(ops, B * T * C, rng);
-  return {
-    name: 'positions-learned',
-    params: pos.params,
-    inputs: [x],
-    loss() { ops.copy(x.value, y); pos.forward(y, B, T, start); return proj.loss(y); },
-    backward() { proj.backward(dy); ops.copy(dy, x.grad); pos.backward(dy, B, T, start); },
-  };
+  return layerCheckable(ops, rng, 'positions-learned', pos.params, B * T * C, B * T * C,
+    (x, y) => { ops.copy(x, y); pos.forward(y, B, T, start); },
+    (_x, dy, dx) => { ops.copy(dy, dx); pos.backward(dy, B, T, start); });
 }
 
 function blockCheck(name: string, norm: NormKind, ffn: FfnKind): GradCheckDef {
@@ -110,16 +79,8 @@ function blockCheck(name: string, norm: NormKind, ffn: FfnKind): GradCheckDef {
       const B = 2, T = 5, C = 8, H = 2, F = 12;
       const block = new TransformerBlock(ops, 'block', C, H, F, rng, { norm, ffn });
       randomize(block.params, rng);
-      const x = randomCheckTensor(ops, 'x', B * T * C, rng);
-      const y = ops.tensor(B * T * C), dy = ops.tensor(B * T * C);
-      const proj = new RandomProjection(ops, B * T * C, rng);
-      return {
-        name,
-        params: block.params,
-        inputs: [x],
-        loss() { block.forward(x.value, y, B, T); return proj.loss(y); },
-        backward() { proj.backward(dy); block.backward(x.value, dy, x.grad, B, T); },
-      };
+      return layerCheckable(ops, rng, name, block.params, B * T * C, B * T * C,
+        (x, y) => block.forward(x, y, B, T), (x, dy, dx) => block.backward(x, dy, dx, B, T));
     },
   };
 }
