@@ -15,32 +15,12 @@
 // dM, dA, dS, dm, du.
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
-import { hsum } from './math';
+import { hsum, rowDot } from './math';
 
 const RULE_DELTA = 0;
 const OPT_GD = 0;
 const OPT_MOMENTUM = 1;
 const OPT_ADAM = 2;
-
-/** Σ_j a[j]·b[j] over n floats (two vector accumulators, scalar tail). */
-// @ts-ignore: decorator
-@inline function dotRow(a: usize, b: usize, n: i32): f32 {
-  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-  let j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const o = <usize>j << 2;
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
-  }
-  if (j + 4 <= n) {
-    const o = <usize>j << 2;
-    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), v128.load(b + o)));
-    j += 4;
-  }
-  let s = hsum(f32x4.add(s0, s1));
-  for (; j < n; j++) s += load<f32>(a + (<usize>j << 2)) * load<f32>(b + (<usize>j << 2));
-  return s;
-}
 
 /** y[j] += alpha·x[j] over n floats. */
 // @ts-ignore: decorator
@@ -104,70 +84,33 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
 // The optimisers act elementwise, so a commit of row i needs only row i of A: each step is one pass
 // per row that accumulates, commits (or copies) and reads at once, instead of a pass per operation.
 
-/** Step without a commit, row i: A_i += e k; Mn_i = Mp_i; returns Mp_i · q. */
-// @ts-ignore: decorator
-@inline function rowAccumulate(e: f32, k: usize, A: usize, Mp: usize, Mn: usize, q: usize, n: i32): f32 {
-  const ve = f32x4.splat(e);
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(A + o, f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o))));
-    const mp = v128.load(Mp + o);
-    v128.store(Mn + o, mp);
-    acc = f32x4.add(acc, f32x4.mul(mp, v128.load(q + o)));
-  }
-  let s = hsum(acc);
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(A + o, load<f32>(A + o) + e * load<f32>(k + o));
-    const mp = load<f32>(Mp + o);
-    store<f32>(Mn + o, mp);
-    s += mp * load<f32>(q + o);
-  }
-  return s;
-}
+// mode of a row pass: what the step does besides accumulating A_i += e k.
+const KEEP = 0; // no commit: M_i is carried over
+const COMMIT_GD = 1; // M_i ← M_i − η A_i
+const COMMIT_MOMENTUM = 2; // S_i ← β S_i − η A_i; M_i ← M_i + S_i
 
-/** Commit with gd, row i: Mn_i = Mp_i − η (A_i + e k); A_i ← 0; returns Mn_i · q. */
+/**
+ * One step of row i: a = A_i + e k; then KEEP: A_i = a, Mn_i = Mp_i; or commit: A_i ← 0,
+ * d = −η a (momentum: S_i ← β S_i + d, d = S_i), Mn_i = Mp_i + d. Returns Mn_i · q (the read).
+ */
 // @ts-ignore: decorator
-@inline function rowCommitGd(e: f32, eta: f32, k: usize, A: usize, Mp: usize, Mn: usize, q: usize, n: i32): f32 {
-  const ve = f32x4.splat(e), veta = f32x4.splat(eta), z = f32x4.splat(0);
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    const a = f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o)));
-    v128.store(A + o, z);
-    const mn = f32x4.sub(v128.load(Mp + o), f32x4.mul(veta, a));
-    v128.store(Mn + o, mn);
-    acc = f32x4.add(acc, f32x4.mul(mn, v128.load(q + o)));
-  }
-  let s = hsum(acc);
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    const a = load<f32>(A + o) + e * load<f32>(k + o);
-    store<f32>(A + o, 0);
-    const mn = load<f32>(Mp + o) - eta * a;
-    store<f32>(Mn + o, mn);
-    s += mn * load<f32>(q + o);
-  }
-  return s;
-}
-
-/** Commit with momentum, row i: a = A_i + e k; S_i = β S_i − η a; Mn_i = Mp_i + S_i; A_i ← 0; returns Mn_i · q. */
-// @ts-ignore: decorator
-@inline function rowCommitMomentum(e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
+@inline function rowStep(mode: i32, e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
   q: usize, n: i32): f32 {
-  const ve = f32x4.splat(e), veta = f32x4.splat(eta), vbeta = f32x4.splat(beta), z = f32x4.splat(0);
+  const ve = f32x4.splat(e), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta), z = f32x4.splat(0);
   let acc = f32x4.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
     const o = <usize>j << 2;
     const a = f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o)));
-    v128.store(A + o, z);
-    const sv = f32x4.sub(f32x4.mul(vbeta, v128.load(Sm + o)), f32x4.mul(veta, a));
-    v128.store(Sm + o, sv);
-    const mn = f32x4.add(v128.load(Mp + o), sv);
+    let mn = v128.load(Mp + o);
+    if (mode == KEEP) {
+      v128.store(A + o, a);
+    } else {
+      v128.store(A + o, z);
+      let d = f32x4.mul(vneg, a);
+      if (mode == COMMIT_MOMENTUM) { d = f32x4.add(f32x4.mul(vbeta, v128.load(Sm + o)), d); v128.store(Sm + o, d); }
+      mn = f32x4.add(mn, d);
+    }
     v128.store(Mn + o, mn);
     acc = f32x4.add(acc, f32x4.mul(mn, v128.load(q + o)));
   }
@@ -175,10 +118,15 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   for (; j < n; j++) {
     const o = <usize>j << 2;
     const a = load<f32>(A + o) + e * load<f32>(k + o);
-    store<f32>(A + o, 0);
-    const sv = beta * load<f32>(Sm + o) - eta * a;
-    store<f32>(Sm + o, sv);
-    const mn = load<f32>(Mp + o) + sv;
+    let mn = load<f32>(Mp + o);
+    if (mode == KEEP) {
+      store<f32>(A + o, a);
+    } else {
+      store<f32>(A + o, 0);
+      let d = -eta * a;
+      if (mode == COMMIT_MOMENTUM) { d = beta * load<f32>(Sm + o) + d; store<f32>(Sm + o, d); }
+      mn += d;
+    }
     store<f32>(Mn + o, mn);
     s += mn * load<f32>(q + o);
   }
@@ -207,75 +155,37 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
       if (commit) commits++;
       // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
       if (opt != OPT_ADAM || !commit) {
+        const mode = !commit ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
           let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
-          let yi: f32;
-          if (!commit) yi = rowAccumulate(ei, kp, A + Mi, Mp + Mi, Mn + Mi, qp, dk);
-          else if (opt == OPT_GD) yi = rowCommitGd(ei, eta, kp, A + Mi, Mp + Mi, Mn + Mi, qp, dk);
-          else yi = rowCommitMomentum(ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk);
-          store<f32>(yp + (<usize>i << 2), yi);
+          if (rule == RULE_DELTA) ei += rowDot(Mp + Mi, kp, dk);
+          store<f32>(yp + (<usize>i << 2), rowStep(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk));
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
           let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
+          if (rule == RULE_DELTA) ei += rowDot(Mp + Mi, kp, dk);
           axpyRow(ei, kp, A + Mi, dk);
         }
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
         const so = row * SB;
         adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
         zero(A, S);
-        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
+        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), rowDot(Mn + <usize>i * rowBytes, qp, dk));
       }
     }
   }
 }
 
-/** Read row i (y_i = R_i·q): dM_i += g q; dq += g R_i. */
+/**
+ * Read of row i backward (y_i = R_i·q): dM_i += g q; dq += g R_i; then the commit's backward:
+ * COMMIT_GD: dA_i = −η dM_i; COMMIT_MOMENTUM: dS_i += dM_i, dA_i = −η dS_i, dS_i ← β dS_i.
+ */
 // @ts-ignore: decorator
-@inline function rowRead(g: f32, q: usize, dM: usize, R: usize, dq: usize, n: i32): void {
-  const vg = f32x4.splat(g);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(dM + o, f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o))));
-    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dM + o, load<f32>(dM + o) + g * load<f32>(q + o));
-    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
-  }
-}
-
-/** Read row i, then the backward of a gd commit: dA_i = −η dM_i. */
-// @ts-ignore: decorator
-@inline function rowReadGd(g: f32, eta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize, n: i32): void {
-  const vg = f32x4.splat(g), vneg = f32x4.splat(-eta);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    const d = f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o)));
-    v128.store(dM + o, d);
-    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
-    v128.store(dA + o, f32x4.mul(vneg, d));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    const d = load<f32>(dM + o) + g * load<f32>(q + o);
-    store<f32>(dM + o, d);
-    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
-    store<f32>(dA + o, -eta * d);
-  }
-}
-
-/** Read row i, then the backward of a momentum commit: dS_i += dM_i; dA_i = −η dS_i; dS_i ← β dS_i. */
-// @ts-ignore: decorator
-@inline function rowReadMomentum(g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
+@inline function rowRead(mode: i32, g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
   dS: usize, n: i32): void {
   const vg = f32x4.splat(g), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
   let j = 0;
@@ -284,18 +194,24 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
     const d = f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o)));
     v128.store(dM + o, d);
     v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
-    const sv = f32x4.add(v128.load(dS + o), d);
-    v128.store(dA + o, f32x4.mul(vneg, sv));
-    v128.store(dS + o, f32x4.mul(vbeta, sv));
+    if (mode == COMMIT_GD) v128.store(dA + o, f32x4.mul(vneg, d));
+    else if (mode == COMMIT_MOMENTUM) {
+      const sv = f32x4.add(v128.load(dS + o), d);
+      v128.store(dA + o, f32x4.mul(vneg, sv));
+      v128.store(dS + o, f32x4.mul(vbeta, sv));
+    }
   }
   for (; j < n; j++) {
     const o = <usize>j << 2;
     const d = load<f32>(dM + o) + g * load<f32>(q + o);
     store<f32>(dM + o, d);
     store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
-    const sv = load<f32>(dS + o) + d;
-    store<f32>(dA + o, -eta * sv);
-    store<f32>(dS + o, beta * sv);
+    if (mode == COMMIT_GD) store<f32>(dA + o, -eta * d);
+    else if (mode == COMMIT_MOMENTUM) {
+      const sv = load<f32>(dS + o) + d;
+      store<f32>(dA + o, -eta * sv);
+      store<f32>(dS + o, beta * sv);
+    }
   }
 }
 
@@ -364,11 +280,10 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
       // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
       // it, so the dA of later steps is dropped): gd and momentum row by row, fused with the read.
       zero(dqp, dk);
+      const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
       for (let i = 0; i < dv; i++) {
-        const g = load<f32>(dyp + (<usize>i << 2)), Mi = <usize>i * rowBytes;
-        if (!commit || opt == OPT_ADAM) rowRead(g, qp, dM + Mi, Rt + Mi, dqp, dk);
-        else if (opt == OPT_GD) rowReadGd(g, eta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dk);
-        else rowReadMomentum(g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
+        const Mi = <usize>i * rowBytes;
+        rowRead(mode, load<f32>(dyp + (<usize>i << 2)), eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
       }
       if (commit && opt == OPT_ADAM) {
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
@@ -402,7 +317,7 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
         // dv = −dA k; dk = −dAᵀ v
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
-          store<f32>(dvp + (<usize>i << 2), -dotRow(dA + Mi, kp, dk));
+          store<f32>(dvp + (<usize>i << 2), -rowDot(dA + Mi, kp, dk));
           axpyRow(-load<f32>(vp + (<usize>i << 2)), dA + Mi, dkp, dk);
         }
       }
