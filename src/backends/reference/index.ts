@@ -5,7 +5,7 @@ import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTens
 import * as tx from './transformer-ops.js';
 import * as memory from './memory-ops.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLoss } from './moe-aux.js';
+import { moeAuxLossOnHost } from './moe-aux.js';
 import {
   checkGemmArgs,
   checkAttentionForwardArgs,
@@ -16,7 +16,6 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
-  checkMoeAuxLossArgs,
   checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
@@ -473,9 +472,7 @@ export class ReferenceOps implements Ops {
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
-    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
-      loss.data, counts.data, accumulate);
+    moeAuxLossOnHost(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad, loss, counts, accumulate);
   }
 
   // The associative-memory recurrence; the maths lives in ./memory-ops.ts.

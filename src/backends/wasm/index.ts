@@ -13,7 +13,7 @@ import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { AttentionPool, type AttentionArgs } from './attention-pool.js';
 import * as tx from '../reference/transformer-ops.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLoss } from '../reference/moe-aux.js';
+import { moeAuxLossOnHost } from '../reference/moe-aux.js';
 import {
   checkGemmArgs,
   checkRows,
@@ -26,7 +26,6 @@ import {
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
   checkMoeRouteBackwardArgs,
-  checkMoeAuxLossArgs,
   checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
@@ -476,9 +475,7 @@ export class WasmOps implements Ops {
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
-    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
-      loss.data, counts.data, accumulate);
+    moeAuxLossOnHost(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad, loss, counts, accumulate);
   }
 
   // ==== associative memory (assembly/memory_recurrence.ts; contract: Ops.memoryForward) =========
