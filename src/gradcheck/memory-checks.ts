@@ -8,7 +8,11 @@
 //
 // Every check runs BPTT through every memory update: L = Σ w ⊙ y over all steps. Projections are
 // N(0, 0.5²); the unnormalised rules use a small η so the memory stays bounded over T steps.
-import type { Ops } from '../ops/types.js';
+// Two more check the op itself (Ops.memoryForward / memoryBackward) on raw k, v, q, without the
+// layer's projections: delta/momentum committing every 3 steps and Hebbian/Adam every 2 (T = 8 and
+// 7, so each ends on a partial chunk that is never committed).
+import type { MemoryShape, Ops } from '../ops/types.js';
+import { memorySavedSize } from '../ops/memory.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
 import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
@@ -69,6 +73,31 @@ function continuumCheck(name: string, opts: ContinuumMemoryOptions): GradCheckDe
   });
 }
 
+/** The op alone: k, q [2·T, 3], v [2·T, 4] → y; gradients of all three from memoryBackward. */
+function opCheck(name: string, shape: Omit<MemoryShape, 'B' | 'dk' | 'dv'>): GradCheckDef {
+  const s: MemoryShape = { ...shape, B: 2, dk: 3, dv: 4 }, n = s.B * s.T;
+  return {
+    name,
+    make(ops: Ops, rng: Rng): Checkable {
+      if (!ops.memoryForward || !ops.memoryBackward) throw new Error(`${name}: ${ops.name} has no memory recurrence op`);
+      const k = randomCheckTensor(ops, 'k', n * s.dk, rng), v = randomCheckTensor(ops, 'v', n * s.dv, rng);
+      const q = randomCheckTensor(ops, 'q', n * s.dk, rng);
+      const y = ops.tensor(n * s.dv), dy = ops.tensor(n * s.dv), saved = ops.tensor(memorySavedSize(s));
+      const proj = new RandomProjection(ops, n * s.dv, rng);
+      return {
+        name,
+        params: [],
+        inputs: [k, v, q],
+        loss() { ops.memoryForward!(k.value, v.value, q.value, y, saved, s); return proj.loss(y); },
+        backward() {
+          proj.backward(dy);
+          ops.memoryBackward!(k.value, v.value, q.value, saved, dy, k.grad, v.grad, q.grad, s);
+        },
+      };
+    },
+  };
+}
+
 /** A tiny memory-lm: V = 7, C = 6 in 2 heads of 3, 2 blocks, levels with periods 1 and 3. */
 export function smallMemoryLMConfig(extra: Partial<MemoryLMConfig> = {}): MemoryLMConfig {
   return { ...MEMORY_LM_DEFAULTS, vocabSize: 7, layers: 2, heads: 2, dModel: 6, ffHidden: 8, levels: 2, periodBase: 3, ...extra };
@@ -82,6 +111,8 @@ export const MEMORY_CHECKS: GradCheckDef[] = [
   memoryCheck('memory-momentum', { rule: 'delta', optimizer: 'momentum', eta: 0.4, beta: 0.7, normalize: true }),
   memoryCheck('memory-adam', { rule: 'delta', optimizer: 'adam', eta: 0.1, beta1: 0.8, beta2: 0.9, eps: 1e-2, normalize: true }),
   memoryCheck('memory-delta-period3', { rule: 'delta', optimizer: 'momentum', eta: 0.5, beta: 0.6, normalize: true, period: 3 }, 8),
+  opCheck('memory-op-delta-momentum', { T: 8, rule: 'delta', optimizer: 'momentum', eta: 0.2, beta: 0.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, period: 3 }),
+  opCheck('memory-op-hebbian-adam', { T: 7, rule: 'hebbian', optimizer: 'adam', eta: 0.1, beta: 0.9, beta1: 0.8, beta2: 0.9, eps: 1e-2, period: 2 }),
   continuumCheck('continuum', { rule: 'delta', optimizer: 'gd', eta: 0.8, normalize: true, mix: 'learned' }),
   continuumCheck('continuum-momentum-sum', { rule: 'delta', optimizer: 'momentum', eta: 0.3, beta: 0.5, normalize: true }),
   modelCheck('memory-lm', (ops, rng) => ({ model: new MemoryLM(ops, smallMemoryLMConfig(), rng), batch: randomBatch(ops, rng, 7, 2, 7) })),

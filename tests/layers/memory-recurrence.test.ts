@@ -2,13 +2,15 @@
 // src/backends/reference/memory-ops.ts, WASM kernel in assembly/memory_recurrence.ts): the WASM
 // kernel against the float64 reference for every rule × inner optimiser × period {1, 4}, on ragged
 // widths (1, 3, 5, 17) and T = 11 (not a multiple of the period, so a partial chunk is never
-// committed): outputs y, the stored committed states R, and dk, dv, dq. Plus the argument checks.
+// committed): outputs y, the stored committed states R, and dk, dv, dq. The op's own registered
+// gradient checks (float64 reference, no layer around it), and the argument checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOps } from '../../src/ops/index.js';
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
 import { memorySavedSize } from '../../src/ops/memory.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
+import { runGradChecks } from '../../src/gradcheck/registry.js';
 
 const ref = new ReferenceOps('f64');
 let wasm: Ops;
@@ -88,6 +90,14 @@ describe('memory recurrence op: WASM kernel vs the float64 reference', () => {
     const s = shapeOf('delta', 'momentum', 16, 1, 5, 3, 2);
     const w = run(wasm, s, inputs(s, 3));
     for (const key of ['y', 'R', 'dk', 'dv', 'dq'] as const) expect(w[key].every((x) => x === 0), key).toBe(true);
+  });
+});
+
+describe('memory recurrence op: gradients (float64 reference)', () => {
+  it.each(['memory-op-delta-momentum', 'memory-op-hebbian-adam'])("passes the registered gradient check '%s'", (name) => {
+    const [r] = runGradChecks([name]);
+    expect(r.tensors.map((t) => t.name)).toEqual(['k', 'v', 'q']);
+    for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);
   });
 });
 
