@@ -296,7 +296,7 @@ static void checkAuxLoss(int n, int E, int k, int capacity, float alpha, float b
   std::vector<float> probs(static_cast<size_t>(n) * E), lse(n);
   for (int t = 0; t < n; t++) {
     double sum = 0;
-    for (int e = 0; e < E; e++) sum += (probs[static_cast<size_t>(t) * E + e] = std::exp(2 * frand()));
+    for (int e = 0; e < E; e++) sum += (probs[static_cast<size_t>(t) * E + e] = std::exp(4 * frand()));
     for (int e = 0; e < E; e++) probs[static_cast<size_t>(t) * E + e] = static_cast<float>(probs[static_cast<size_t>(t) * E + e] / sum);
     lse[t] = 3 * frand();
   }
@@ -346,12 +346,19 @@ static void checkAuxLoss(int n, int E, int k, int capacity, float alpha, float b
   const std::vector<int> counts = down(dCounts, 4 * static_cast<size_t>(E));
   std::snprintf(name, sizeof name, "moeAuxLoss n=%d E=%d k=%d cap=%d a=%g b=%g%s", n, E, k, capacity, alpha, beta,
                 accumulate ? " acc" : "");
-  bool ok = close(grad, wantGrad, 1e-9, 1e-6, detail);
-  ok = close(loss, wantLoss, 1e-7, 1e-5, detail) && ok;
+  char gradDetail[128], lossDetail[128];
+  const bool gradOk = close(grad, wantGrad, 1e-9, 1e-6, gradDetail);
+  const bool lossOk = close(loss, wantLoss, 1e-7, 1e-5, lossDetail);
   long badCounts = 0;
   for (size_t i = 0; i < counts.size(); i++) badCounts += counts[i] != wantCounts[i];
-  if (badCounts) std::snprintf(detail, sizeof detail, "%ld count(s) differ", badCounts);
-  result(ok && badCounts == 0, name, detail);
+  // α = 0 (β = 0) must give exact zeros, not merely small values.
+  bool zerosOk = true;
+  if (alpha == 0.f) for (int e = 0; e < E; e++) zerosOk = zerosOk && grad[e] == 0.f;
+  if (alpha == 0.f) zerosOk = zerosOk && loss[0] == 0.f;
+  if (beta == 0.f) zerosOk = zerosOk && loss[1] == 0.f;
+  std::snprintf(detail, sizeof detail, "grad %s, loss %s%s%s", gradDetail, lossDetail,
+                badCounts ? ", counts differ" : "", zerosOk ? "" : ", zero coefficient gave a non-zero");
+  result(gradOk && lossOk && badCounts == 0 && zerosOk, name, detail);
   for (void* p : {(void*)dProbs, (void*)dLse, (void*)dOffsets, (void*)dRouted, (void*)dGrad, (void*)dLoss, (void*)dCounts})
     cudaFree(p);
 }
@@ -436,7 +443,8 @@ int main() {
   checkAuxLoss(37,   5,   1, -1,  0.5f,  0.f,   false);
   checkAuxLoss(1,    3,   2, 1,   1.f,   1.f,   true);
   checkAuxLoss(257,  8,   2, 20,  1e-2f, 1e-3f, true);    // capacity: kept < routed
-  checkAuxLoss(3000, 40,  1, -1,  0.f,   1e-2f, true);    // 3000·40 > 1024 threads: several passes, E ∤ 1024
+  checkAuxLoss(3000, 40,  1, -1,  1e-2f, 1e-2f, true);    // 3000·40 > 1024 threads: several passes, E ∤ 1024
+  checkAuxLoss(50,   6,   2, 5,   0.f,   1e-2f, true);    // α = 0: exact zeros
   checkAuxLoss(2000, 300, 2, -1,  1e-2f, 0.f,   false);   // E > 1024/4: the counts loop strides too
 #ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: too slow there, and its timings mean nothing
   checkRouting(32768, 8, 2, true,  -1,  false, false, 4,  false, 0.f);
