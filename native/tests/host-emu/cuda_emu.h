@@ -1,19 +1,19 @@
 // A small host emulation of the CUDA features the kernel files (native/*.cu) use, so that
 // their logic (indexing, masks, the dispatch-plan scan, reductions) can be checked on a machine
-// without a GPU. One OS thread per CUDA thread; blocks of a launch run one after another (so
-// `__shared__` variables become plain statics); warp primitives exchange values through a per-warp
-// barrier, which requires every lane of the warp to reach them (the kernels are written that way).
+// without a GPU. One fiber per CUDA thread, all on one OS thread (see emu::Scheduler); blocks of a
+// launch run one after another (so `__shared__` variables become plain statics); warp primitives
+// exchange values through a per-warp barrier, which requires every lane of the warp to reach them
+// (the kernels are written that way).
 // It checks logic only: no memory model, no races, no timing. See run.sh.
 #pragma once
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <thread>
+#include <ucontext.h>
 #include <vector>
 
 struct dim3 {
@@ -33,17 +33,37 @@ struct alignas(8) uint2 {
 };
 inline uint2 make_uint2(unsigned x, unsigned y) { return uint2{x, y}; }
 
-inline thread_local dim3 threadIdx, blockIdx;
-inline dim3 blockDim, gridDim;
+inline dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 namespace emu {
+// CUDA threads are fibers (ucontext), run by one OS thread: a barrier is a yield until every
+// participant has arrived. Cooperative switching costs no system call per barrier (OS threads
+// and std::barrier cost futex waits and wake-ups: most of the run time on a 2-core machine) and
+// makes every run identical. The scheduler sets threadIdx, lane and warp before resuming a fiber.
+inline int lane, warp;
+inline unsigned long progress;  // barrier arrivals; unchanged over a whole round = deadlock
+void yield();
+
+struct Barrier {
+  unsigned expected = 0, count = 0;
+  unsigned long generation = 0;
+  void arrive_and_wait() {
+    const unsigned long g = generation;
+    progress++;
+    if (++count == expected) {
+      count = 0;
+      generation++;
+      return;
+    }
+    while (generation == g) yield();
+  }
+};
 struct Warp {
-  std::barrier<> bar{32};
+  Barrier bar{32};
   uint64_t val[32];
 };
-inline std::unique_ptr<std::barrier<>> blockBar;
+inline Barrier blockBar;
 inline std::vector<std::unique_ptr<Warp>> warps;
-inline thread_local int lane, warp;
 
 template <typename T>
 T exchange(T v, int src) {
@@ -84,7 +104,7 @@ inline unsigned __match_any_sync(unsigned, int value) {
   return r;
 }
 inline void __syncwarp(unsigned = 0xffffffffu) { emu::warps[emu::warp]->bar.arrive_and_wait(); }
-inline void __syncthreads() { emu::blockBar->arrive_and_wait(); }
+inline void __syncthreads() { emu::blockBar.arrive_and_wait(); }
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }
@@ -151,7 +171,62 @@ inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t = 0) { return cudaS
 inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) { *ms = 0; return cudaSuccess; }
 
+// ---- fibers -------------------------------------------------------------------------------------
+namespace emu {
+constexpr size_t kStack = 256 * 1024;  // per CUDA thread; untouched pages cost no memory
+struct Scheduler {
+  ucontext_t main;
+  std::vector<ucontext_t> ctx;
+  std::vector<std::unique_ptr<char[]>> stacks;
+  std::vector<char> done;
+  unsigned cur = 0;
+  void (*body)(void*) = nullptr;  // the thread body of the current launch, and its argument
+  void* arg = nullptr;
+};
+inline Scheduler sched;
+inline void yield() { swapcontext(&sched.ctx[sched.cur], &sched.main); }
+inline void entry() {
+  sched.body(sched.arg);
+  sched.done[sched.cur] = 1;
+}  // returns to sched.main through uc_link
+
+// Runs body(arg) as n fibers (thread index t = sched.cur) round-robin until all have returned.
+inline void runFibers(unsigned n, dim3 block, void (*body)(void*), void* arg) {
+  sched.body = body;
+  sched.arg = arg;
+  sched.ctx.resize(n);
+  sched.done.assign(n, 0);
+  while (sched.stacks.size() < n) sched.stacks.emplace_back(new char[kStack]);
+  for (unsigned t = 0; t < n; t++) {
+    getcontext(&sched.ctx[t]);
+    sched.ctx[t].uc_stack.ss_sp = sched.stacks[t].get();
+    sched.ctx[t].uc_stack.ss_size = kStack;
+    sched.ctx[t].uc_link = &sched.main;
+    makecontext(&sched.ctx[t], entry, 0);
+  }
+  for (unsigned left = n; left > 0;) {
+    const unsigned long before = progress;
+    const unsigned leftBefore = left;
+    for (unsigned t = 0; t < n; t++) {
+      if (sched.done[t]) continue;
+      sched.cur = t;
+      threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+      lane = t % 32;
+      warp = t / 32;
+      swapcontext(&sched.main, &sched.ctx[t]);
+      if (sched.done[t]) left--;
+    }
+    if (left > 0 && left == leftBefore && progress == before) {
+      std::fprintf(stderr, "emu: deadlock: %u threads wait at a barrier the others never reach\n", left);
+      std::exit(3);
+    }
+  }
+}
+}  // namespace emu
+
 // kernel<<<grid, block, smem>>>(args) is rewritten by run.sh into emuLaunch(kernel, grid, block, smem, args).
+// Every CUDA thread walks all blocks of the grid in order, with a block barrier between blocks
+// (the next block reuses the shared statics), so blockIdx is the same for every running fiber.
 template <typename... P, typename... A>
 void emuLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
   const unsigned n = block.x * block.y * block.z;
@@ -165,22 +240,17 @@ void emuLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, A... ar
   }
   blockDim = block;
   gridDim = grid;
-  emu::blockBar = std::make_unique<std::barrier<>>(n);
+  emu::blockBar = emu::Barrier{n};
   emu::warps.clear();
   for (unsigned w = 0; w < n / 32; w++) emu::warps.push_back(std::make_unique<emu::Warp>());
-  std::vector<std::thread> ts;
-  for (unsigned t = 0; t < n; t++)
-    ts.emplace_back([&, t] {
-      threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
-      emu::lane = t % 32;
-      emu::warp = t / 32;
-      for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-          for (unsigned x = 0; x < grid.x; x++) {
-            blockIdx = dim3(x, y, z);
-            kernel(args...);
-            emu::blockBar->arrive_and_wait();  // the next block reuses the shared statics
-          }
-    });
-  for (auto& t : ts) t.join();
+  auto run = [&] {
+    for (unsigned z = 0; z < grid.z; z++)
+      for (unsigned y = 0; y < grid.y; y++)
+        for (unsigned x = 0; x < grid.x; x++) {
+          blockIdx = dim3(x, y, z);
+          kernel(args...);
+          emu::blockBar.arrive_and_wait();
+        }
+  };
+  emu::runFibers(n, block, [](void* f) { (*static_cast<decltype(run)*>(f))(); }, &run);
 }

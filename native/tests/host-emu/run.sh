@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the GPU check programs (native/tests/{gemm,attention,moe,elementwise}_check.cu) on the CPU through
-# the emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one OS thread per CUDA
+# the emulation in cuda_emu.h: a logic check for machines without a GPU (slow: one fiber per CUDA
 # thread; the timing sections and the largest cases are skipped). Usage, from the repository root:
 #   native/tests/host-emu/run.sh [gemm|attention|moe|elementwise]...     (default: all four)
-# Needs g++ with C++20 (<barrier>). Exit status non-zero when a check fails.
+# Needs g++ with C++20 (std::atomic_ref) and python3. Exit status non-zero when a check fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
