@@ -9,12 +9,10 @@
 //   2000 steps of 32 fresh sequences, Adam at 2e-2 with cosine decay to 2e-4, clip 1.
 // Training sits on the baseline for a few hundred steps (the network has not yet found the
 // markers), then drops by two orders of magnitude within a few hundred more.
-import { createOps } from '../ops/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskSpec } from './registry.js';
 
 export const ADDING_LENGTH = 50;
@@ -56,8 +54,7 @@ export const ADDING_TASK: TaskSpec = {
   description: `the adding problem over ${ADDING_LENGTH} steps: an LSTM sums the two marked values (MSE far below the 0.167 baseline)`,
   defaultSteps: ADDING_STEPS,
   async run({ seed, steps = ADDING_STEPS }) {
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const rng = new Rng(seed);
       const hidden = 16;
       const model = new RecurrentRegressor(ops, { cell: 'lstm', inDim: 2, hidden, outDim: 1 }, rng.fork());
@@ -65,8 +62,7 @@ export const ADDING_TASK: TaskSpec = {
       const train = new AddingBatch(ops, 32, ADDING_LENGTH);
       const dataRng = rng.fork();
       const lr0 = 2e-2;
-      const lr = createSchedule({ kind: 'cosine', lr: lr0, totalSteps: steps, minLr: lr0 / 100 });
-      const result = fit(ops, model, () => train.fill(dataRng), { steps, lr, clip: 1 });
+      const result = fitCosine(ops, model, () => train.fill(dataRng), { steps, lr: lr0, minLr: lr0 / 100, clip: 1 });
       const mse = model.forwardBackward(test, false);
       const goal = 0.01;
       return {
@@ -85,8 +81,6 @@ export const ADDING_TASK: TaskSpec = {
         baseline: ADDING_BASELINE,
         trainMse: result.loss,
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

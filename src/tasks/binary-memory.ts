@@ -8,12 +8,10 @@
 //
 //   x [1 + delay, B, 2] = (bit, flag)   RNN(2 → 16) tanh   head 16 → 2 at every step, scored at the last
 //   500 steps of 32 fresh sequences, Adam at 1e-2 with cosine decay to 1e-4, clip 5.
-import { createOps } from '../ops/index.js';
 import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { RecurrentTagger } from './recurrent-net.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskSpec } from './registry.js';
 
 export const BINARY_MEMORY_DELAY = 5;
@@ -54,8 +52,7 @@ export const BINARY_MEMORY_TASK: TaskSpec = {
   description: `a vanilla RNN remembers a bit across ${BINARY_MEMORY_DELAY} distractor steps (100% on held-out sequences)`,
   defaultSteps: BINARY_MEMORY_STEPS,
   async run({ seed, steps = BINARY_MEMORY_STEPS }) {
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const rng = new Rng(seed);
       const hidden = 16;
       const model = new RecurrentTagger(ops, { cell: 'rnn', inDim: 2, hidden, outDim: 2 }, rng.fork());
@@ -63,8 +60,7 @@ export const BINARY_MEMORY_TASK: TaskSpec = {
       const train = new BitBatch(ops, 32, BINARY_MEMORY_DELAY);
       const dataRng = rng.fork();
       const lr0 = 1e-2;
-      const lr = createSchedule({ kind: 'cosine', lr: lr0, totalSteps: steps, minLr: lr0 / 100 });
-      const result = fit(ops, model, () => train.fill(dataRng), { steps, lr, clip: 5 });
+      const result = fitCosine(ops, model, () => train.fill(dataRng), { steps, lr: lr0, minLr: lr0 / 100, clip: 5 });
       const { T, B } = test;
       const pred = model.predict(test.x, T, B);
       const tg = test.targets.data;
@@ -86,8 +82,6 @@ export const BINARY_MEMORY_TASK: TaskSpec = {
         trainLoss: result.loss,
         testLoss: model.forwardBackward(test, false),
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

@@ -11,13 +11,11 @@
 // Without $HANDGRAD_DATA, or without the file in it, the task throws one line naming both.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createOps } from '../ops/index.js';
 import type { Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { Seq2Seq, type Seq2SeqBatch } from '../models/seq2seq.js';
 import { DATA_ENV } from '../data/corpus.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskResult, TaskSpec } from './registry.js';
 
 export const CROW_FILE = 'thirsty_crow_v2.txt';
@@ -69,8 +67,7 @@ export function trainCrow(ops: Ops, text: string, seed: number, steps: number, h
   const rng = new Rng(seed);
   const model = new Seq2Seq(ops, { srcVocab: chars.length, tgtVocab: V, bos, eos, embed: 16, hidden, attention: 'luong-general' }, rng.fork());
   const batch = pairBatch(ops, pairs, chars);
-  const lr = createSchedule({ kind: 'cosine', lr: 1e-2, totalSteps: steps, minLr: 1e-4 });
-  fit(ops, model, () => batch, { steps, lr, clip: 5 });
+  fitCosine(ops, model, () => batch, { steps, lr: 1e-2, minLr: 1e-4, clip: 5 });
   const trainLoss = model.forwardBackward(batch, false);
   const maxLen = batch.T + 8;
   const out = model.greedy(batch.src, batch.srcLen, batch.S, batch.B, maxLen);
@@ -97,8 +94,7 @@ export const CROW_TASK: TaskSpec = {
   defaultSteps: 300,
   async run({ seed, steps = 300 }): Promise<TaskResult> {
     const text = readFileSync(crowPath(), 'utf8');
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const r = trainCrow(ops, text, seed, steps);
       return {
         task: 'crow',
@@ -119,8 +115,6 @@ export const CROW_TASK: TaskSpec = {
         alignment: r.alignment,
         alignmentLabels: r.alignmentLabels,
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

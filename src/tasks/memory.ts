@@ -12,12 +12,10 @@
 // 1/steps), and a start with the input gate shut (bias −5) and the forget gate open (bias 3), so
 // that the noise stays out of the cell from the beginning and only the flag has to learn to open
 // it. With the layer's default biases (0 and 1) the error after 10000 steps is about 3× larger.
-import { createOps } from '../ops/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskSpec } from './registry.js';
 
 export const MEMORY_NOISE_STEPS = 14;
@@ -57,16 +55,14 @@ export const MEMORY_TASK: TaskSpec = {
   description: `an LSTM remembers the first value of a sequence across ${MEMORY_NOISE_STEPS} noise steps (mean abs error ≤ 5e-4)`,
   defaultSteps: MEMORY_STEPS,
   async run({ seed, steps = MEMORY_STEPS }) {
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const rng = new Rng(seed);
       const model = new RecurrentRegressor(ops,
         { cell: 'lstm', inDim: 2, hidden: 16, outDim: 1, inputGateBias: -5, forgetGateBias: 3 }, rng.fork());
       const test = new MemoryBatch(ops, 1000).fill(rng.fork());
       const train = new MemoryBatch(ops, 64);
       const dataRng = rng.fork();
-      const lr = createSchedule({ kind: 'cosine', lr: 0.1, totalSteps: steps, minLr: 1e-3 });
-      const result = fit(ops, model, () => train.fill(dataRng), { steps, lr, clip: 1 });
+      const result = fitCosine(ops, model, () => train.fill(dataRng), { steps, lr: 0.1, minLr: 1e-3, clip: 1 });
 
       const { T, B } = test;
       const pred = model.predict(test.x, T, B);
@@ -94,8 +90,6 @@ export const MEMORY_TASK: TaskSpec = {
         maxAbsError: max,
         trainMse: result.loss,
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

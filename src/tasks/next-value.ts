@@ -9,12 +9,10 @@
 //
 //   x [30, B, 1]   RNN(1 → 32) tanh   head 32 → 1 at every step, MSE on steps ≥ 4
 //   1000 steps of 32 fresh sequences, Adam at 1e-2 with cosine decay to 1e-4, clip 5.
-import { createOps } from '../ops/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskSpec } from './registry.js';
 
 export const NEXT_VALUE_LENGTH = 30;
@@ -66,8 +64,7 @@ export const NEXT_VALUE_TASK: TaskSpec = {
   description: 'a vanilla RNN predicts the next value of sine waves of unknown frequency and phase (MSE ≤ 1e-3)',
   defaultSteps: NEXT_VALUE_STEPS,
   async run({ seed, steps = NEXT_VALUE_STEPS }) {
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const rng = new Rng(seed);
       const hidden = 32;
       const model = new RecurrentRegressor(ops, { cell: 'rnn', inDim: 1, hidden, outDim: 1 }, rng.fork());
@@ -75,8 +72,7 @@ export const NEXT_VALUE_TASK: TaskSpec = {
       const train = new SineBatch(ops, 32, NEXT_VALUE_LENGTH);
       const dataRng = rng.fork();
       const lr0 = 1e-2;
-      const lr = createSchedule({ kind: 'cosine', lr: lr0, totalSteps: steps, minLr: lr0 / 100 });
-      const result = fit(ops, model, () => train.fill(dataRng), { steps, lr, clip: 5 });
+      const result = fitCosine(ops, model, () => train.fill(dataRng), { steps, lr: lr0, minLr: lr0 / 100, clip: 5 });
       const mse = model.forwardBackward(test, false);
       const persistence = test.persistenceMse();
       const goal = 1e-3;
@@ -95,8 +91,6 @@ export const NEXT_VALUE_TASK: TaskSpec = {
         persistenceMse: persistence,
         trainMse: result.loss,
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

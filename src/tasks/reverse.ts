@@ -11,12 +11,10 @@
 //
 //   LSTM(12 → 64) + linear head 64 → 10 at every step, softmax cross-entropy where scored;
 //   2500 steps of 32 fresh sequences, Adam at 2e-2 with cosine decay to 1e-4, clip 5.
-import { createOps } from '../ops/index.js';
 import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { RecurrentTagger } from './recurrent-net.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskSpec } from './registry.js';
 
 export const REVERSE_LENGTH = 5;
@@ -73,8 +71,7 @@ export const REVERSE_TASK: TaskSpec = {
   description: `an LSTM reads ${REVERSE_LENGTH} digits and a delimiter, then writes them reversed (100% exact match on held-out sequences)`,
   defaultSteps: REVERSE_STEPS,
   async run({ seed, steps = REVERSE_STEPS }) {
-    const ops = await createOps({ backend: 'wasm', threads: 1 });
-    try {
+    return onTaskBackend((ops) => {
       const rng = new Rng(seed);
       const hidden = 64;
       const model = new RecurrentTagger(ops, { cell: 'lstm', inDim: SYMBOLS, hidden, outDim: DIGITS }, rng.fork());
@@ -82,8 +79,7 @@ export const REVERSE_TASK: TaskSpec = {
       const held = new Set(Array.from({ length: test.B }, (_, b) => test.key(b)));
       const train = new ReverseBatch(ops, 32, REVERSE_LENGTH);
       const dataRng = rng.fork();
-      const lr = createSchedule({ kind: 'cosine', lr: 2e-2, totalSteps: steps, minLr: 1e-4 });
-      const result = fit(ops, model, () => train.fill(dataRng, held), { steps, lr, clip: 5 });
+      const result = fitCosine(ops, model, () => train.fill(dataRng, held), { steps, lr: 2e-2, minLr: 1e-4, clip: 5 });
 
       const pred = model.predict(test.x, test.T, test.B);
       const tg = test.targets.data;
@@ -115,8 +111,6 @@ export const REVERSE_TASK: TaskSpec = {
         digitAccuracy,
         trainLoss: result.loss,
       };
-    } finally {
-      ops.dispose();
-    }
+    });
   },
 };

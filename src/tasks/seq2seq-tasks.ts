@@ -13,12 +13,10 @@
 //
 // Model: embeddings 16, LSTM 64 both sides, additive attention width 32; Adam 1e-2 with cosine
 // decay to 1e-4, clip 5, 32 fresh sequences per step; WASM backend, 1 thread.
-import { createOps } from '../ops/index.js';
 import type { IntTensor, Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { fit } from '../train/fit.js';
-import { createSchedule } from '../train/schedules.js';
 import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
+import { fitCosine, onTaskBackend } from './training.js';
 import type { TaskResult, TaskSpec } from './registry.js';
 import { heatmap } from '../viz/heatmap.js';
 
@@ -104,8 +102,7 @@ export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention,
   const held = new Set(test.sources.map((s) => s.join('')));
   const train = new PairBatch(ops, 32, p);
   const dataRng = rng.fork();
-  const lr = createSchedule({ kind: 'cosine', lr: 1e-2, totalSteps: steps, minLr: 1e-4 });
-  const result = fit(ops, model, () => train.fill(dataRng, held), { steps, lr, clip: 5 });
+  const result = fitCosine(ops, model, () => train.fill(dataRng, held), { steps, lr: 1e-2, minLr: 1e-4, clip: 5 });
   const out = model.greedy(test.src, test.srcLen, test.S, test.B, p.maxTarget + 1);
   const right: Record<number, [number, number]> = {};
   let exact = 0;
@@ -155,8 +152,7 @@ function seq2seqTask(def: TaskDef): TaskSpec {
     description: def.description,
     defaultSteps: def.steps,
     async run({ seed, steps = def.steps }): Promise<TaskResult> {
-      const ops = await createOps({ backend: 'wasm', threads: 1 });
-      try {
+      return onTaskBackend((ops) => {
         const { problem: p } = def;
         const main = trainAndScore(ops, p, def.attention, seed, steps);
         const other = def.compare ? trainAndScore(ops, p, def.compare, seed, steps) : null;
@@ -178,9 +174,7 @@ function seq2seqTask(def: TaskDef): TaskSpec {
           alignmentLabels: main.alignmentLabels,
           ...(other ? { comparison: { attention: other.attention, accuracy: other.accuracy, byLength: other.byLength, trainLoss: other.trainLoss } } : {}),
         };
-      } finally {
-        ops.dispose();
-      }
+      });
     },
   };
 }
