@@ -5,8 +5,9 @@
 //
 // A task trains its models from scratch, seeded by --seed alone, and returns one plain-data
 // TaskResult. The feed-forward tasks run on the float64 reference backend (four-row truth tables:
-// nothing to accelerate); the recurrent ones on the WASM backend with one thread (onTaskBackend in training.ts; about 15×
-// faster at these sizes, float32, and deterministic on a given machine). `passed` means "behaved as the curriculum says":
+// nothing to accelerate); the recurrent ones on the WASM backend with one thread (onTaskBackend in
+// training.ts: about 15× faster at these sizes, float32, and deterministic on a given machine).
+// `passed` means "behaved as the curriculum says":
 // for a demonstration of a failure (the perceptron on XOR) that includes failing as expected.
 import { XOR_TASK } from './xor.js';
 import { GATES_TASK } from './gates.js';
