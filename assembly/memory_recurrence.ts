@@ -5,36 +5,49 @@
 //
 // Every per-step product is a row operation on a [dv, dk] matrix: a dot of a row with a dk-vector
 // (M k, M q, dA k) or a row update by a multiple of a dk-vector (A += e kᵀ, dM += dy qᵀ,
-// dq += R ᵀdy as Σ_i dy_i R_i). Those run f32x4 over dk with a scalar tail (dk is often not a
-// multiple of 4: 14 in memory-lm at dModel 56 with 4 heads); whole-matrix commits run f32x4 over
-// the flat dv·dk state. Everything is float32; Adam's bias corrections are worked out in float64.
+// dq += Rᵀ dy as Σ_i dy_i R_i). The optimisers act elementwise, so a commit of row i needs only
+// row i of A: each step is one fused pass per row (accumulate, commit or keep, read) rather than a
+// pass per operation. Rows run f32x4 over dk; dk is often not a multiple of 4 (14 in memory-lm at
+// dModel 56 with 4 heads), so the last 1–3 floats of a row run as one partial vector (lanes past
+// the row are zero on load and never stored), through the same vector code as the full ones:
+// each pass is an @inline body called with t = 4 in the loop (the t branches fold away) and once
+// with the tail's t. Everything is float32; Adam's bias corrections are worked out in float64.
 //
 // `saved` (layout: Ops.memoryForward): R [B, T+1, S] (S = dv·dk), for Adam m, u, A [B·T, S] each,
 // then a working area of 5·S + 2·dv floats. The forward writes M_t straight into R[b, t] (built
 // from R[b, t−1]), so its working area holds only A, the momentum S, m and u; the backward's holds
-// dM, dA, dS, dm, du.
+// dM, dA, dS, dm, du (e_i and de_i stay in registers).
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
-import { hsum, rowDot } from './math';
+import { hsum } from './math';
 
 const RULE_DELTA = 0;
 const OPT_GD = 0;
-const OPT_MOMENTUM = 1;
 const OPT_ADAM = 2;
 
-/** y[j] += alpha·x[j] over n floats. */
+// What a row pass does besides its accumulation (forward: A_i += e k; backward: the read).
+const KEEP = 0; // no commit
+const COMMIT_GD = 1; // M ← M − η A
+const COMMIT_MOMENTUM = 2; // S ← β S − η A; M ← M + S
+
+// ---- partial vectors ------------------------------------------------------------------------------
+
+/** The first t (1…4) floats at p, zeros in the other lanes; reads nothing past p + 4t. */
 // @ts-ignore: decorator
-@inline function axpyRow(alpha: f32, x: usize, y: usize, n: i32): void {
-  const va = f32x4.splat(alpha);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(va, v128.load(x + o))));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(y + o, load<f32>(y + o) + alpha * load<f32>(x + o));
-  }
+@inline function ld(p: usize, t: i32): v128 {
+  if (t == 4) return v128.load(p);
+  if (t == 1) return v128.load32_zero(p);
+  const lo = v128.load64_zero(p);
+  return t == 2 ? lo : v128.load32_lane(p, lo, 2, 8);
+}
+
+/** Stores the first t (1…4) lanes of v at p. */
+// @ts-ignore: decorator
+@inline function st(p: usize, v: v128, t: i32): void {
+  if (t == 4) { v128.store(p, v); return; }
+  if (t == 1) { v128.store32_lane(p, v, 0); return; }
+  v128.store64_lane(p, v, 0);
+  if (t == 3) v128.store32_lane(p, v, 2, 8);
 }
 
 /** n floats of p set to 0. */
@@ -50,87 +63,101 @@ function powi(b: f64, n: i32): f64 {
   return r;
 }
 
+// ---- row passes -----------------------------------------------------------------------------------
+// Each is a vector body (o: byte offset in the row, t: lanes) and a driver over the row.
+
+/** Lanes of a·c (reduce with hsum). */
+// @ts-ignore: decorator
+@inline function dotVec(a: usize, c: usize, o: usize, t: i32): v128 {
+  return f32x4.mul(ld(a + o, t), ld(c + o, t));
+}
+
+/** Σ_j a[j]·c[j] over n floats. */
+// @ts-ignore: decorator
+@inline function dotRow(a: usize, c: usize, n: i32): f32 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    s0 = f32x4.add(s0, dotVec(a, c, <usize>j << 2, 4));
+    s1 = f32x4.add(s1, dotVec(a, c, <usize>(j + 4) << 2, 4));
+  }
+  if (j + 4 <= n) { s0 = f32x4.add(s0, dotVec(a, c, <usize>j << 2, 4)); j += 4; }
+  if (j < n) s1 = f32x4.add(s1, dotVec(a, c, <usize>j << 2, n - j));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** y += alpha·x over the lanes. */
+// @ts-ignore: decorator
+@inline function axpyVec(va: v128, x: usize, y: usize, o: usize, t: i32): void {
+  st(y + o, f32x4.add(ld(y + o, t), f32x4.mul(va, ld(x + o, t))), t);
+}
+
+/** y[j] += alpha·x[j] over n floats. */
+// @ts-ignore: decorator
+@inline function axpyRow(alpha: f32, x: usize, y: usize, n: i32): void {
+  const va = f32x4.splat(alpha);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) axpyVec(va, x, y, <usize>j << 2, 4);
+  if (j < n) axpyVec(va, x, y, <usize>j << 2, n - j);
+}
+
 /**
- * The Adam commit over the flat state: m ← β1 m + (1−β1) A; u ← β2 u + (1−β2) A²;
- * Mn = Mp − η c1 m / √(c2 u + ε); stores m, u, A at sm, su, sa.
+ * Forward step of row i, per lane: a = A + e k; KEEP: A = a, Mn = Mp; commit: A ← 0, d = −η a
+ * (momentum: S ← β S + d, d = S), Mn = Mp + d. Returns the lanes of Mn ⊙ q (the read).
  */
+// @ts-ignore: decorator
+@inline function stepVec(mode: i32, ve: v128, vneg: v128, vbeta: v128, k: usize, A: usize, Sm: usize, Mp: usize,
+  Mn: usize, q: usize, o: usize, t: i32): v128 {
+  const a = f32x4.add(ld(A + o, t), f32x4.mul(ve, ld(k + o, t)));
+  let mn = ld(Mp + o, t);
+  if (mode == KEEP) {
+    st(A + o, a, t);
+  } else {
+    st(A + o, f32x4.splat(0), t);
+    let d = f32x4.mul(vneg, a);
+    if (mode == COMMIT_MOMENTUM) { d = f32x4.add(f32x4.mul(vbeta, ld(Sm + o, t)), d); st(Sm + o, d, t); }
+    mn = f32x4.add(mn, d);
+  }
+  st(Mn + o, mn, t);
+  return f32x4.mul(mn, ld(q + o, t));
+}
+
+/** The forward step of row i over its n floats; returns y_i = Mn_i · q. */
+// @ts-ignore: decorator
+@inline function stepRow(mode: i32, e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
+  q: usize, n: i32): f32 {
+  const ve = f32x4.splat(e), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, 4));
+  if (j < n) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, n - j));
+  return hsum(acc);
+}
+
+/**
+ * Adam's commit, per lane: m ← β1 m + (1−β1) A; u ← β2 u + (1−β2) A²; Mn = Mp − η c1 m / √(c2 u + ε);
+ * stores m, u, A at sm, su, sa (the saved blocks).
+ */
+// @ts-ignore: decorator
+@inline function adamVec(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usize, su: usize, sa: usize,
+  vb1: v128, vob1: v128, vb2: v128, vob2: v128, vstep: v128, vc2: v128, veps: v128, o: usize, t: i32): void {
+  const a = ld(A + o, t);
+  const mv = f32x4.add(f32x4.mul(vb1, ld(m + o, t)), f32x4.mul(vob1, a));
+  const uv = f32x4.add(f32x4.mul(vb2, ld(u + o, t)), f32x4.mul(vob2, f32x4.mul(a, a)));
+  st(m + o, mv, t); st(u + o, uv, t);
+  st(sm + o, mv, t); st(su + o, uv, t); st(sa + o, a, t);
+  const d = f32x4.sqrt(f32x4.add(f32x4.mul(vc2, uv), veps));
+  st(Mn + o, f32x4.sub(ld(Mp + o, t), f32x4.div(f32x4.mul(vstep, mv), d)), t);
+}
+
+/** Adam's commit over the flat state of S floats. */
 function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usize, su: usize, sa: usize, S: i32,
   eta: f32, b1: f32, b2: f32, eps: f32, c1: f32, c2: f32): void {
   const vb1 = f32x4.splat(b1), vob1 = f32x4.splat(1 - b1), vb2 = f32x4.splat(b2), vob2 = f32x4.splat(1 - b2);
   const vstep = f32x4.splat(eta * c1), vc2 = f32x4.splat(c2), veps = f32x4.splat(eps);
   let x = 0;
-  for (; x + 4 <= S; x += 4) {
-    const o = <usize>x << 2;
-    const a = v128.load(A + o);
-    const mv = f32x4.add(f32x4.mul(vb1, v128.load(m + o)), f32x4.mul(vob1, a));
-    const uv = f32x4.add(f32x4.mul(vb2, v128.load(u + o)), f32x4.mul(vob2, f32x4.mul(a, a)));
-    v128.store(m + o, mv); v128.store(u + o, uv);
-    v128.store(sm + o, mv); v128.store(su + o, uv); v128.store(sa + o, a);
-    const d = f32x4.sqrt(f32x4.add(f32x4.mul(vc2, uv), veps));
-    v128.store(Mn + o, f32x4.sub(v128.load(Mp + o), f32x4.div(f32x4.mul(vstep, mv), d)));
-  }
-  for (; x < S; x++) {
-    const o = <usize>x << 2;
-    const a = load<f32>(A + o);
-    const mv = b1 * load<f32>(m + o) + (1 - b1) * a;
-    const uv = b2 * load<f32>(u + o) + (1 - b2) * a * a;
-    store<f32>(m + o, mv); store<f32>(u + o, uv);
-    store<f32>(sm + o, mv); store<f32>(su + o, uv); store<f32>(sa + o, a);
-    store<f32>(Mn + o, load<f32>(Mp + o) - eta * c1 * mv / sqrt<f32>(c2 * uv + eps));
-  }
-}
-
-// ---- fused row passes ---------------------------------------------------------------------------
-// The optimisers act elementwise, so a commit of row i needs only row i of A: each step is one pass
-// per row that accumulates, commits (or copies) and reads at once, instead of a pass per operation.
-
-// mode of a row pass: what the step does besides accumulating A_i += e k.
-const KEEP = 0; // no commit: M_i is carried over
-const COMMIT_GD = 1; // M_i ← M_i − η A_i
-const COMMIT_MOMENTUM = 2; // S_i ← β S_i − η A_i; M_i ← M_i + S_i
-
-/**
- * One step of row i: a = A_i + e k; then KEEP: A_i = a, Mn_i = Mp_i; or commit: A_i ← 0,
- * d = −η a (momentum: S_i ← β S_i + d, d = S_i), Mn_i = Mp_i + d. Returns Mn_i · q (the read).
- */
-// @ts-ignore: decorator
-@inline function rowStep(mode: i32, e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
-  q: usize, n: i32): f32 {
-  const ve = f32x4.splat(e), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta), z = f32x4.splat(0);
-  let acc = f32x4.splat(0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    const a = f32x4.add(v128.load(A + o), f32x4.mul(ve, v128.load(k + o)));
-    let mn = v128.load(Mp + o);
-    if (mode == KEEP) {
-      v128.store(A + o, a);
-    } else {
-      v128.store(A + o, z);
-      let d = f32x4.mul(vneg, a);
-      if (mode == COMMIT_MOMENTUM) { d = f32x4.add(f32x4.mul(vbeta, v128.load(Sm + o)), d); v128.store(Sm + o, d); }
-      mn = f32x4.add(mn, d);
-    }
-    v128.store(Mn + o, mn);
-    acc = f32x4.add(acc, f32x4.mul(mn, v128.load(q + o)));
-  }
-  let s = hsum(acc);
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    const a = load<f32>(A + o) + e * load<f32>(k + o);
-    let mn = load<f32>(Mp + o);
-    if (mode == KEEP) {
-      store<f32>(A + o, a);
-    } else {
-      store<f32>(A + o, 0);
-      let d = -eta * a;
-      if (mode == COMMIT_MOMENTUM) { d = beta * load<f32>(Sm + o) + d; store<f32>(Sm + o, d); }
-      mn += d;
-    }
-    store<f32>(Mn + o, mn);
-    s += mn * load<f32>(q + o);
-  }
-  return s;
+  for (; x + 4 <= S; x += 4) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, 4);
+  if (x < S) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, S - x);
 }
 
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
@@ -159,60 +186,54 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
           let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += rowDot(Mp + Mi, kp, dk);
-          store<f32>(yp + (<usize>i << 2), rowStep(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk));
+          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
+          store<f32>(yp + (<usize>i << 2), stepRow(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk));
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
           let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += rowDot(Mp + Mi, kp, dk);
+          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
           axpyRow(ei, kp, A + Mi, dk);
         }
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
         const so = row * SB;
         adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
         zero(A, S);
-        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), rowDot(Mn + <usize>i * rowBytes, qp, dk));
+        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
       }
     }
   }
 }
 
 /**
- * Read of row i backward (y_i = R_i·q): dM_i += g q; dq += g R_i; then the commit's backward:
- * COMMIT_GD: dA_i = −η dM_i; COMMIT_MOMENTUM: dS_i += dM_i, dA_i = −η dS_i, dS_i ← β dS_i.
+ * Backward of the read of row i (y_i = R_i·q), per lane: dM += g q; dq += g R; then of the commit:
+ * COMMIT_GD: dA = −η dM; COMMIT_MOMENTUM: dS += dM, dA = −η dS, dS ← β dS.
  */
 // @ts-ignore: decorator
-@inline function rowRead(mode: i32, g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
+@inline function readVec(mode: i32, vg: v128, vneg: v128, vbeta: v128, q: usize, dM: usize, R: usize, dq: usize,
+  dA: usize, dS: usize, o: usize, t: i32): void {
+  const d = f32x4.add(ld(dM + o, t), f32x4.mul(vg, ld(q + o, t)));
+  st(dM + o, d, t);
+  st(dq + o, f32x4.add(ld(dq + o, t), f32x4.mul(vg, ld(R + o, t))), t);
+  if (mode == COMMIT_GD) {
+    st(dA + o, f32x4.mul(vneg, d), t);
+  } else if (mode == COMMIT_MOMENTUM) {
+    const sv = f32x4.add(ld(dS + o, t), d);
+    st(dA + o, f32x4.mul(vneg, sv), t);
+    st(dS + o, f32x4.mul(vbeta, sv), t);
+  }
+}
+
+/** The read's (and commit's) backward for row i over its n floats. */
+// @ts-ignore: decorator
+@inline function readRow(mode: i32, g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
   dS: usize, n: i32): void {
   const vg = f32x4.splat(g), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
   let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    const d = f32x4.add(v128.load(dM + o), f32x4.mul(vg, v128.load(q + o)));
-    v128.store(dM + o, d);
-    v128.store(dq + o, f32x4.add(v128.load(dq + o), f32x4.mul(vg, v128.load(R + o))));
-    if (mode == COMMIT_GD) v128.store(dA + o, f32x4.mul(vneg, d));
-    else if (mode == COMMIT_MOMENTUM) {
-      const sv = f32x4.add(v128.load(dS + o), d);
-      v128.store(dA + o, f32x4.mul(vneg, sv));
-      v128.store(dS + o, f32x4.mul(vbeta, sv));
-    }
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    const d = load<f32>(dM + o) + g * load<f32>(q + o);
-    store<f32>(dM + o, d);
-    store<f32>(dq + o, load<f32>(dq + o) + g * load<f32>(R + o));
-    if (mode == COMMIT_GD) store<f32>(dA + o, -eta * d);
-    else if (mode == COMMIT_MOMENTUM) {
-      const sv = load<f32>(dS + o) + d;
-      store<f32>(dA + o, -eta * sv);
-      store<f32>(dS + o, beta * sv);
-    }
-  }
+  for (; j + 4 <= n; j += 4) readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, <usize>j << 2, 4);
+  if (j < n) readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, <usize>j << 2, n - j);
 }
 
 /** dotPair's second result (AssemblyScript returns one value; this instance runs on one thread). */
@@ -224,37 +245,32 @@ let pairSecond: f32 = 0;
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    const cv = v128.load(c + o);
+    const o = <usize>j << 2, cv = v128.load(c + o);
     s0 = f32x4.add(s0, f32x4.mul(v128.load(a + o), cv));
     s1 = f32x4.add(s1, f32x4.mul(v128.load(b + o), cv));
   }
-  let r0 = hsum(s0), r1 = hsum(s1);
-  for (; j < n; j++) {
-    const o = <usize>j << 2, cj = load<f32>(c + o);
-    r0 += load<f32>(a + o) * cj;
-    r1 += load<f32>(b + o) * cj;
+  if (j < n) {
+    const o = <usize>j << 2, t = n - j, cv = ld(c + o, t);
+    s0 = f32x4.add(s0, f32x4.mul(ld(a + o, t), cv));
+    s1 = f32x4.add(s1, f32x4.mul(ld(b + o, t), cv));
   }
-  pairSecond = r1;
-  return r0;
+  pairSecond = hsum(s1);
+  return hsum(s0);
 }
 
-/** Delta-rule write, row i backward: dk += e dA_i + de R_i; dM_i += de k. */
+/** Delta-rule write backward, row i, per lane: dk += e dA + de R; dM += de k. */
 // @ts-ignore: decorator
-@inline function rowDeltaGrad(e: f32, de: f32, dA: usize, R: usize, k: usize, dkp: usize, dM: usize, n: i32): void {
+@inline function deltaVec(ve: v128, vde: v128, dA: usize, R: usize, k: usize, dkp: usize, dM: usize, o: usize, t: i32): void {
+  st(dkp + o, f32x4.add(ld(dkp + o, t), f32x4.add(f32x4.mul(ve, ld(dA + o, t)), f32x4.mul(vde, ld(R + o, t)))), t);
+  st(dM + o, f32x4.add(ld(dM + o, t), f32x4.mul(vde, ld(k + o, t))), t);
+}
+
+// @ts-ignore: decorator
+@inline function deltaRow(e: f32, de: f32, dA: usize, R: usize, k: usize, dkp: usize, dM: usize, n: i32): void {
   const ve = f32x4.splat(e), vde = f32x4.splat(de);
   let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const o = <usize>j << 2;
-    v128.store(dkp + o, f32x4.add(v128.load(dkp + o),
-      f32x4.add(f32x4.mul(ve, v128.load(dA + o)), f32x4.mul(vde, v128.load(R + o)))));
-    v128.store(dM + o, f32x4.add(v128.load(dM + o), f32x4.mul(vde, v128.load(k + o))));
-  }
-  for (; j < n; j++) {
-    const o = <usize>j << 2;
-    store<f32>(dkp + o, load<f32>(dkp + o) + (e * load<f32>(dA + o) + de * load<f32>(R + o)));
-    store<f32>(dM + o, load<f32>(dM + o) + de * load<f32>(k + o));
-  }
+  for (; j + 4 <= n; j += 4) deltaVec(ve, vde, dA, R, k, dkp, dM, <usize>j << 2, 4);
+  if (j < n) deltaVec(ve, vde, dA, R, k, dkp, dM, <usize>j << 2, n - j);
 }
 
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
@@ -265,7 +281,6 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const mBase = saved + <usize>B * <usize>(T + 1) * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const work = aBase + adamBlock;
-  // e and de [dv] of the layout are not needed: the loops below keep e_i and de_i in registers.
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
   for (let b = 0; b < B; b++) {
     zero(dM, 5 * S);
@@ -283,7 +298,7 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
       const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
       for (let i = 0; i < dv; i++) {
         const Mi = <usize>i * rowBytes;
-        rowRead(mode, load<f32>(dyp + (<usize>i << 2)), eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
+        readRow(mode, load<f32>(dyp + (<usize>i << 2)), eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
       }
       if (commit && opt == OPT_ADAM) {
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
@@ -311,13 +326,13 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
           const ei = dotPair(Rp + Mi, dA + Mi, kp, dk) - load<f32>(vp + (<usize>i << 2));
           const dei = pairSecond;
           store<f32>(dvp + (<usize>i << 2), -dei);
-          rowDeltaGrad(ei, dei, dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dk);
+          deltaRow(ei, dei, dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dk);
         }
       } else {
         // dv = −dA k; dk = −dAᵀ v
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;
-          store<f32>(dvp + (<usize>i << 2), -rowDot(dA + Mi, kp, dk));
+          store<f32>(dvp + (<usize>i << 2), -dotRow(dA + Mi, kp, dk));
           axpyRow(-load<f32>(vp + (<usize>i << 2)), dA + Mi, dkp, dk);
         }
       }
