@@ -3,7 +3,8 @@
 // own; and WASM tensors made as misaligned views (1–3 elements in) into buffers whose other cells
 // hold a sentinel, checked after every test, so a kernel that writes one element past its view
 // fails and misaligned starts are always exercised. Each test's tensors are released afterwards.
-import { afterEach, beforeEach } from 'vitest';
+// And the comparison itself, expectClose.
+import { afterEach, beforeEach, expect } from 'vitest';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 import { rng } from './seeded.js';
 
@@ -63,4 +64,33 @@ export function guardedViews(ops: () => Ops, seed: number): GuardedViews {
       return t;
     },
   };
+}
+
+/**
+ * Asserts max_i |a_i − e_i| ≤ tol · scale, where scale = max_i |e_i| (the result's magnitude)
+ * unless given. Non-finite values must match exactly (NaN matching NaN), and so must cells the
+ * reference left at SENTINEL (outside what the op may write, e.g. other heads' blocks of a fused
+ * buffer); neither counts in the magnitude.
+ */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, label: string, scale?: number): void {
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  let mag = 0;
+  for (let i = 0; i < expected.length; i++) {
+    if (Number.isFinite(expected[i]) && expected[i] !== SENTINEL) mag = Math.max(mag, Math.abs(expected[i]));
+  }
+  const s = scale ?? (mag > 0 ? mag : 1);
+  let worst = 0, at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (Number.isNaN(e) && Number.isNaN(a)) continue;
+    if (!Number.isFinite(e) || !Number.isFinite(a) || e === SENTINEL) {
+      if (a !== e) throw new Error(`${label}: element ${i} is ${a}, expected ${e}`);
+      continue;
+    }
+    const err = Math.abs(a - e) / s;
+    if (!(err <= worst)) { worst = err; at = i; }
+  }
+  if (!(worst <= tol)) {
+    throw new Error(`${label}: relative error ${worst.toExponential(2)} > ${tol} at element ${at} (got ${actual[at]}, expected ${expected[at]}, scale ${s})`);
+  }
 }

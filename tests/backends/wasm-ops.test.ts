@@ -12,7 +12,7 @@ import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { Activation, FloatArray, IntTensor, Ops, Tensor } from '../../src/ops/types.js';
 import { ACTIVATIONS } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { guardedViews } from './guarded-views.js';
+import { expectClose, guardedViews } from './guarded-views.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
@@ -24,31 +24,6 @@ const { uniform, random, wt, nextOffset } = guardedViews(() => W, 1234);
 function rt(values: ArrayLike<number>): Tensor { return R.tensorFrom(values); }
 /** The same values on both backends. */
 function both(values: ArrayLike<number>, label?: string): [Tensor, Tensor] { return [wt(values, label), rt(values)]; }
-
-/**
- * Asserts max_i |a_i − e_i| ≤ tol · scale, where scale = max_i |e_i| (the magnitude of the
- * result), unless given. NaN where the reference is finite (or vice versa) always fails.
- */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, label: string, scale?: number): void {
-  expect(actual.length, `${label}: length`).toBe(expected.length);
-  let mag = 0;
-  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) mag = Math.max(mag, Math.abs(expected[i]));
-  const s = scale ?? (mag > 0 ? mag : 1);
-  let worst = 0, at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (Number.isNaN(e) && Number.isNaN(a)) continue;
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      if (a !== e) throw new Error(`${label}: element ${i} is ${a}, expected ${e}`);
-      continue;
-    }
-    const err = Math.abs(a - e) / s;
-    if (!(err <= worst)) { worst = err; at = i; }
-  }
-  if (!(worst <= tol)) {
-    throw new Error(`${label}: relative error ${worst.toExponential(2)} > ${tol} at element ${at} (got ${actual[at]}, expected ${expected[at]}, scale ${s})`);
-  }
-}
 
 /** Element by element: |a_i − e_i| ≤ tol·|e_i| + atol. */
 function expectEach(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, atol: number, label: string): void {

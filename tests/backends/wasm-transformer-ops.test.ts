@@ -15,39 +15,13 @@ import type { AttentionShape, IntTensor, Ops, Tensor } from '../../src/ops/types
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { CausalSelfAttention } from '../../src/layers/attention.js';
 import { Rng } from '../../src/util/rng.js';
-import { guardedViews, SENTINEL } from './guarded-views.js';
+import { expectClose, guardedViews, SENTINEL } from './guarded-views.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
 
 const { uniform, wt } = guardedViews(() => W, 4321);
 function wi(values: ArrayLike<number>): IntTensor { return W.intsFrom(values); }
-
-/**
- * max |a − e| ≤ tol · max |e| (the result's magnitude); infinities, and cells the reference left
- * at the sentinel (not to be written), must match exactly and do not count in the magnitude.
- */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, label: string): void {
-  expect(actual.length, `${label}: length`).toBe(expected.length);
-  let mag = 0;
-  for (let i = 0; i < expected.length; i++) {
-    if (Number.isFinite(expected[i]) && expected[i] !== SENTINEL) mag = Math.max(mag, Math.abs(expected[i]));
-  }
-  const s = mag > 0 ? mag : 1;
-  let worst = 0, at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (!Number.isFinite(e) || !Number.isFinite(a) || e === SENTINEL) {
-      if (a !== e) throw new Error(`${label}: element ${i} is ${a}, expected ${e}`);
-      continue;
-    }
-    const err = Math.abs(a - e) / s;
-    if (!(err <= worst)) { worst = err; at = i; }
-  }
-  if (!(worst <= tol)) {
-    throw new Error(`${label}: relative error ${worst.toExponential(2)} > ${tol} at element ${at} (got ${actual[at]}, expected ${expected[at]}, scale ${s})`);
-  }
-}
 
 const TOL = 5e-6; // measured worst: about 5e-7 (f32 sums of exps and products over up to 131 keys)
 
