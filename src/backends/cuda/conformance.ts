@@ -334,6 +334,32 @@ export function conformanceCases(): ConformanceCase[] {
     }, BF16_ELEM);
   }
 
+  // groupedGemm while decoding: A and C hold at most 16 rows (maxRows, from their sizes), which
+  // takes the CUDA-core small-row path. Top-2 of one token over G = 8 experts (maxRows 2), top-1
+  // (maxRows 1, and 2 with a spare row), and a few tokens (12 rows, 3 spare); the MoE decode
+  // shapes (W13: k 512, n 2048; W2: k 1024, n 512) and a ragged one. Rows outside every group
+  // must come back untouched (C is random, so a write there shows).
+  const DECODE: [number[], number][] = [
+    [[0, 1, 0, 0, 0, 1, 0, 0], 2], [[0, 0, 1, 0, 0, 0, 0, 0], 1], [[0, 0, 1, 0, 0, 0, 0, 0], 2], [[3, 0, 0, 2, 0, 0, 0, 4], 12],
+  ];
+  for (const mode of ['nn', 'nt'] as const) {
+    add(`groupedGemm ${mode} decode (maxRows ≤ 16, G = 8)`, BF16, (h) => {
+      for (const [sizes, rows] of DECODE) {
+        for (const [n, k] of [[2048, 512], [512, 1024], [37, 29]]) {
+          const G = sizes.length;
+          // The 8M-float weights only with the first (top-2) pattern: drawing them dominates the case.
+          if (h.skip(G * k * n) || (n > 37 && sizes !== DECODE[0][0])) continue;
+          h.shape = `groups [${sizes.join(',')}] in ${rows} rows, n=${n}, k=${k}`;
+          const offs = [0];
+          for (const s of sizes) offs.push(offs[offs.length - 1] + s);
+          const off = h.ints(offs), A = h.rand(rows * k), B = h.rand(G * k * n), C = h.rand(rows * n);
+          h.both((o, t) => o.groupedGemm(mode, G, t(off), n, k, t(A), t(B), 0, t(C))); h.compare('C (beta 0)', C);
+          h.both((o, t) => o.groupedGemm(mode, G, t(off), n, k, t(A), t(B), 1, t(C))); h.compare('C (beta 1)', C);
+        }
+      }
+    }, BF16_ELEM);
+  }
+
   // attention: fused QKV (stride 3C), causal and not, Tq < Tk with a KV-cache offset
   interface AttnCfg { B: number; H: number; D: number; Tq: number; Tk: number; causal: boolean; qOffset: number; fused: boolean }
   const ATTN: AttnCfg[] = [
