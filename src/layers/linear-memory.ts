@@ -210,20 +210,21 @@ export class LinearMemory {
 
 /** y[r,:] = x[r,:] / ‖x[r,:]‖ (norm floored at 1e-12, saved in norms[r]). */
 export function l2Normalize(x: ArrayLike<number>, y: { [i: number]: number }, norms: Float64Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
     let s = 0;
-    for (let c = 0; c < cols; c++) s += x[r * cols + c] ** 2;
+    for (let c = 0; c < cols; c++) { const v = x[o + c]; s += v * v; }
     const nrm = Math.max(Math.sqrt(s), 1e-12);
     norms[r] = nrm;
-    for (let c = 0; c < cols; c++) y[r * cols + c] = x[r * cols + c] / nrm;
+    for (let c = 0; c < cols; c++) y[o + c] = x[o + c] / nrm;
   }
 }
 
 /** Given y = x/‖x‖ and dy: dy ← (dy − y (y·dy)) / ‖x‖, in place. */
 export function l2NormalizeBackward(y: ArrayLike<number>, norms: Float64Array, dy: { [i: number]: number }, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
     let dot = 0;
-    for (let c = 0; c < cols; c++) dot += y[r * cols + c] * dy[r * cols + c];
-    for (let c = 0; c < cols; c++) dy[r * cols + c] = (dy[r * cols + c] - y[r * cols + c] * dot) / norms[r];
+    for (let c = 0; c < cols; c++) dot += y[o + c] * dy[o + c];
+    const nrm = norms[r];
+    for (let c = 0; c < cols; c++) dy[o + c] = (dy[o + c] - y[o + c] * dot) / nrm;
   }
 }
