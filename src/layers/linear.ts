@@ -30,8 +30,7 @@ export class Linear {
 
   /** x: [n, in] → y: [n, out] (overwrites y). */
   forward(x: Tensor, y: Tensor, n: number): void {
-    this.ops.gemm(false, false, n, this.outDim, this.inDim, 1, x, this.W.value, 0, y);
-    if (this.b) this.ops.addBias(y, this.b.value, n, this.outDim);
+    projectRows(this.ops, x, this.W, this.b, n, this.inDim, this.outDim, y);
   }
 
   /**
@@ -39,8 +38,26 @@ export class Linear {
    * (or adds it, with accumulateDx, for an input that feeds several layers).
    */
   backward(x: Tensor, dy: Tensor, dx: Tensor | null, n: number, accumulateDx = false): void {
-    this.ops.gemm(true, false, this.inDim, this.outDim, n, 1, x, dy, 1, this.W.grad);
-    if (this.b) this.ops.sumRows(dy, this.b.grad, n, this.outDim);
-    if (dx) this.ops.gemm(false, true, n, this.inDim, this.outDim, 1, dy, this.W.value, accumulateDx ? 1 : 0, dx);
+    projectRowsBackward(this.ops, x, dy, this.W, this.b, n, this.inDim, this.outDim, dx, accumulateDx);
   }
+}
+
+/**
+ * The dense layer's forward on given parameters: out [n,G] = in [n,K]·W [K,G] (+ b [G]). The
+ * recurrent layers call it for their input product over all T·B rows at once (or one step's).
+ */
+export function projectRows(ops: Ops, input: Tensor, W: Param, b: Param | null, n: number, K: number, G: number, out: Tensor): void {
+  ops.gemm(false, false, n, G, K, 1, input, W.value, 0, out);
+  if (b) ops.addBias(out, b.value, n, G);
+}
+
+/**
+ * The backward of projectRows: dW += inᵀ·dOut and db += Σ dOut (ACCUMULATED), and, when dIn is
+ * given, dIn = dOut·Wᵀ (or += with accumulate, for an input that feeds two products).
+ */
+export function projectRowsBackward(ops: Ops, input: Tensor, dOut: Tensor, W: Param, b: Param | null, n: number, K: number, G: number,
+  dIn: Tensor | null, accumulate = false): void {
+  ops.gemm(true, false, K, G, n, 1, input, dOut, 1, W.grad);
+  if (b) ops.sumRows(dOut, b.grad, n, G);
+  if (dIn) ops.gemm(false, true, n, K, G, 1, dOut, W.value, accumulate ? 1 : 0, dIn);
 }

@@ -98,22 +98,8 @@ export abstract class RecurrentLayerBase implements RecurrentLayer {
   abstract backward(dx: Tensor | null, T: number, B: number, dh0: Tensor | null, dc0: Tensor | null): void;
 }
 
-/** out [n,G] = in [n,K]·W [K,G] (+ b [G]): the input product over all n = T·B rows at once, or one step's (n = B). */
-export function projectRows(ops: Ops, input: Tensor, W: Param, b: Param | null, n: number, K: number, G: number, out: Tensor): void {
-  ops.gemm(false, false, n, G, K, 1, input, W.value, 0, out);
-  if (b) ops.addBias(out, b.value, n, G);
-}
-
-/**
- * The backward of projectRows: dW += inᵀ·dOut and db += Σ dOut (ACCUMULATED), and, when dIn is
- * given, dIn = dOut·Wᵀ (or += with accumulate, for an input that feeds two products).
- */
-export function projectRowsBackward(ops: Ops, input: Tensor, dOut: Tensor, W: Param, b: Param | null, n: number, K: number, G: number,
-  dIn: Tensor | null, accumulate = false): void {
-  ops.gemm(true, false, K, G, n, 1, input, dOut, 1, W.grad);
-  if (b) ops.sumRows(dOut, b.grad, n, G);
-  if (dIn) ops.gemm(false, true, n, K, G, 1, dOut, W.value, accumulate ? 1 : 0, dIn);
-}
+// projectRows / projectRowsBackward (the dense layer's two passes on given W, b) live in linear.ts.
+export { projectRows, projectRowsBackward } from './linear.js';
 
 /**
  * A [steps, B, width] time-major buffer with per-step [B, width] views. `prepare(steps, B)`
