@@ -200,7 +200,7 @@ export class MemoryBlock {
     for (let j = 0; j < this.memories.length; j++) {
       const yj = this.yh[j].rows(n);
       this.memories[j].forward(h1, yj, B, T);
-      // Interleave the head's columns into cat (host copy: the memories are host loops anyway).
+      // Interleave the head's columns into cat (a host copy: n·d floats, small next to the recurrence).
       const yd = yj.data;
       for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) cd[r * C + j * d + i] = yd[r * d + i];
     }
