@@ -397,6 +397,12 @@ struct SkinnyParams {
   long long strideB;    // grouped mode: floats between consecutive B_g
 };
 
+// A dense product's parameters (grouped mode adds offsets, maxRows and strideB).
+SkinnyParams skinnyParams(int m, int n, int k, float alpha, float beta, const float* A, const float* B, float* C) {
+  // kSlice, atomic and vec are set at launch.
+  return SkinnyParams{m, n, k, 0, alpha, beta, A, B, C, false, false, nullptr, 0, 0};
+}
+
 // This block's operands: the whole product, or (grouped mode) group blockIdx.z's rows and B_g.
 // Returns false for an empty group, which must leave C untouched.
 __device__ __forceinline__ bool skinnyOperands(const SkinnyParams& p, int& m, const float*& A, const float*& B,
@@ -723,16 +729,7 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
   if (!A || !B || !C) throw std::invalid_argument("handgrad gemm: null pointer");
 
   if (m <= 16) {
-    SkinnyParams sp{};
-    sp.m = m;
-    sp.n = n;
-    sp.k = k;
-    sp.alpha = alpha;
-    sp.beta = beta;
-    sp.A = A;
-    sp.B = B;
-    sp.C = C;
-    launchSkinnyRows(m, transA, transB, sp, 0);
+    launchSkinnyRows(m, transA, transB, skinnyParams(m, n, k, alpha, beta, A, B, C), 0);
     check(cudaGetLastError(), "skinny gemm launch");
     return;
   }
@@ -781,14 +778,7 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
   if (maxRows == 0) return;  // no rows anywhere: nothing to compute or touch
 
   if (mode != 2 && maxRows <= 16) {  // decoding: no group can have more than maxRows rows
-    SkinnyParams sp{};
-    sp.n = n;
-    sp.k = k;
-    sp.alpha = 1.f;
-    sp.beta = beta;
-    sp.A = A;
-    sp.B = B;
-    sp.C = C;
+    SkinnyParams sp = skinnyParams(0, n, k, 1.f, beta, A, B, C);  // m: per group, from the offsets
     sp.offsets = offsets;
     sp.maxRows = maxRows;
     sp.strideB = (long long)k * n;
