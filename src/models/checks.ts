@@ -8,9 +8,14 @@ export function checkSizes(kind: string, sizes: Record<string, number>): void {
   }
 }
 
-/** Throws a RangeError for the first token that is not an integer in 0..V−1. */
-export function checkTokens(kind: string, tokens: readonly number[], V: number): void {
-  for (const id of tokens) {
+/**
+ * Throws a RangeError for the first of tokens[0 … n) that is not an integer in 0..V−1. Takes a
+ * prompt (number[]) or a batch's ids (Int32Array, only its first n cells in use): an indexed loop,
+ * so the per-step check of a training batch allocates nothing.
+ */
+export function checkTokens(kind: string, tokens: ArrayLike<number>, V: number, n = tokens.length): void {
+  for (let i = 0; i < n; i++) {
+    const id = tokens[i];
     if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${kind}: token ${id} is outside the vocabulary 0..${V - 1}`);
   }
 }

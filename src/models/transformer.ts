@@ -41,6 +41,8 @@ import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
+import { checkSizes, checkTokens } from './checks.js';
+import { countTargets } from './bigram.js';
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -167,9 +169,7 @@ export class TransformerLM implements SequenceModel {
   constructor(readonly ops: Ops, config: TransformerConfig, rng: Rng) {
     const c = { ...TRANSFORMER_DEFAULTS, ...config };
     const { vocabSize: V, layers: L, heads: H, dModel: C, context } = c;
-    for (const [k, v] of Object.entries({ vocabSize: V, layers: L, heads: H, dModel: C, context })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`transformer: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes('transformer', { vocabSize: V, layers: L, heads: H, dModel: C, context });
     if (C % H !== 0) throw new RangeError(`transformer: dModel ${C} must be a multiple of heads ${H}`);
     if (!NORM_KINDS.includes(c.norm)) throw new RangeError(`transformer: norm must be ${NORM_KINDS.join(' or ')}, got '${c.norm}'`);
     if (!FFN_KINDS.includes(c.ffn)) throw new RangeError(`transformer: ffn must be ${FFN_KINDS.join(' or ')}, got '${c.ffn}'`);
@@ -225,14 +225,8 @@ export class TransformerLM implements SequenceModel {
     }
     const ids = n === batch.inputs.size ? batch.inputs : batch.inputs.view(0, n);
     const targets = n === batch.targets.size ? batch.targets : batch.targets.view(0, n);
-    let count = 0;
-    const tg = targets.data;
-    for (let i = 0; i < n; i++) if (tg[i] >= 0) count++;
-    const idd = ids.data;
-    for (let i = 0; i < n; i++) {
-      const id = idd[i];
-      if (id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
-    }
+    const count = countTargets(targets, n);
+    checkTokens('transformer', ids.data, V, n);
     const logits = this.forward(ids, B, T, 0, null);
     const grad = train && count > 0;
     // dlogits overwrites the logits (allowed by the op).
@@ -286,9 +280,7 @@ export class TransformerLM implements SequenceModel {
   attentionMaps(tokens: number[]): AttentionMap[] {
     const T = tokens.length, V = this.vocab;
     if (T < 1 || T > this.context) throw new RangeError(`transformer: a window must have 1..${this.context} tokens, got ${T}`);
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
-    }
+    checkTokens('transformer', tokens, V);
     this.forward(this.ops.intsFrom(tokens), 1, T, 0, null);
     const maps: AttentionMap[] = [];
     this.blocks.forEach((block, l) => {
@@ -303,10 +295,7 @@ export class TransformerLM implements SequenceModel {
   }
 
   nextLogProbs(tokens: number[]): Float64Array {
-    const V = this.vocab;
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`transformer: token ${id} is outside the vocabulary 0..${V - 1}`);
-    }
+    checkTokens('transformer', tokens, this.vocab);
     if (this.caches === null) this.caches = this.blocks.map((b) => b.attn.newCache(this.context));
     const caches = this.caches;
     return this.sampling.next(tokens, (ids, n, pos) => this.forward(ids, 1, n, pos, caches));

@@ -48,6 +48,20 @@ describe('registration', () => {
     expect(() => modelConfig(spec, { ffn: 'relu' }, 5)).toThrow(/--ffn/);
     expect(() => new TransformerLM(ref, smallTransformerConfig({ heads: 3 }), new Rng(1))).toThrow(/multiple of heads/);
   });
+
+  it('refuses bad sizes and tokens outside the vocabulary wherever tokens come in', () => {
+    expect(() => new TransformerLM(ref, smallTransformerConfig({ layers: 0 }), new Rng(1))).toThrow('transformer: layers must be an integer ≥ 1, got 0');
+    const m = new TransformerLM(ref, smallTransformerConfig({ context: 4 }), new Rng(1));
+    const V = m.vocab;
+    const outside = `transformer: token ${V} is outside the vocabulary 0..${V - 1}`;
+    // The batch's id tensor is longer than batch·time: only its first n cells are checked.
+    const batch = batchOf(ref, [[1, 2], [3, V]], [[2, 3], [4, 0]]);
+    expect(() => m.forwardBackward(batch, true)).toThrow(outside);
+    const spare = { ...batch, inputs: ref.intsFrom([1, 2, 3, 0, V]), targets: ref.intsFrom([2, 3, 4, 0, 0]) };
+    expect(() => m.forwardBackward(spare, false)).not.toThrow();
+    expect(() => m.attentionMaps([1, V])).toThrow(outside);
+    expect(() => m.nextLogProbs([1.5])).toThrow('transformer: token 1.5 is outside');
+  });
 });
 
 describe('gradient checks (float64)', () => {
