@@ -27,6 +27,7 @@ import { RowBuffer } from '../layers/buffer.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { countTargets } from './bigram.js';
+import { checkSizes, checkTokens } from './checks.js';
 
 export interface MlpLMConfig {
   vocabSize: number;
@@ -61,9 +62,7 @@ export class MlpLM implements SequenceModel {
 
   constructor(readonly ops: Ops, config: MlpLMConfig, rng: Rng) {
     const { vocabSize: V, context: N, embed: E, hidden: H } = config;
-    for (const [k, v] of Object.entries({ vocabSize: V, context: N, embed: E, hidden: H })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`mlp-lm: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes('mlp-lm', { vocabSize: V, context: N, embed: E, hidden: H });
     this.vocab = V;
     this.context = N;
     this.embed = E;
@@ -86,6 +85,7 @@ export class MlpLM implements SequenceModel {
     const n = B * T;
     if (this.ctx === null || this.ctx.size < n * N) this.ctx = this.ops.ints(n * N);
     const ids = this.ctx.data, inputs = batch.inputs.data;
+    checkTokens('mlp-lm', inputs, V, n);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const row = (b * T + t) * N;
@@ -95,9 +95,7 @@ export class MlpLM implements SequenceModel {
             ids[row + j] = V;
             continue;
           }
-          const id = inputs[b * T + s];
-          if (!(id >= 0 && id < V)) throw new RangeError(`mlp-lm: input token ${id} is outside the vocabulary 0..${V - 1}`);
-          ids[row + j] = id;
+          ids[row + j] = inputs[b * T + s];
         }
       }
     }
@@ -129,8 +127,8 @@ export class MlpLM implements SequenceModel {
 
   nextLogProbs(tokens: number[]): Float64Array {
     const { ops, vocab: V, context: N, embed: E } = this;
+    checkTokens('mlp-lm', tokens, V); // all of them before any enters the history
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= V) throw new RangeError(`mlp-lm: token ${t} is outside the vocabulary 0..${V - 1}`);
       this.history.push(t);
       this.history.shift();
     }

@@ -58,12 +58,17 @@ describe('MlpLM', () => {
     expect(Array.from(m.nextLogProbs([batch.inputs.data[0]]))).toEqual(Array.from(again));
   });
 
-  it('refuses tokens outside the vocabulary', () => {
+  it('refuses bad sizes, and tokens outside the vocabulary before any enters the sampling history', () => {
+    expect(() => new MlpLM(ops, { vocabSize: 4, context: 2, embed: 0, hidden: 3 }, new Rng(1))).toThrow('mlp-lm: embed must be an integer ≥ 1, got 0');
     const m = new MlpLM(ops, { vocabSize: 4, context: 2, embed: 2, hidden: 3 }, new Rng(1));
-    expect(() => m.nextLogProbs([4])).toThrow(/outside the vocabulary 0..3/);
+    expect(() => m.nextLogProbs([4])).toThrow('mlp-lm: token 4 is outside the vocabulary 0..3');
+    const before = Array.from(m.nextLogProbs([2])); // context 2: PAD, 2
+    m.resetSampling();
+    expect(() => m.nextLogProbs([3, 3, 1.5])).toThrow('mlp-lm: token 1.5 is outside');
+    expect(Array.from(m.nextLogProbs([2]))).toEqual(before);
     const batch = randomBatch(ops, new Rng(1), 4, 1, 3);
     batch.inputs.data[1] = 9;
-    expect(() => m.forwardBackward(batch, false)).toThrow(/outside the vocabulary/);
+    expect(() => m.forwardBackward(batch, false)).toThrow('mlp-lm: token 9 is outside the vocabulary 0..3');
   });
 
   it('learns what a bigram cannot: trained on text where the next character depends on the last three', async () => {
