@@ -18,6 +18,7 @@ import { makeParam, type Param } from '../layers/param.js';
 import { zeros } from '../layers/init.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { checkSizes, checkTokens } from './checks.js';
 
 export interface BigramConfig {
   vocabSize: number;
@@ -38,7 +39,7 @@ export class BigramLM implements SequenceModel {
 
   constructor(readonly ops: Ops, config: BigramConfig, rng: Rng) {
     const V = config.vocabSize;
-    if (!Number.isInteger(V) || V < 1) throw new RangeError(`bigram: vocabSize must be an integer ≥ 1, got ${V}`);
+    checkSizes('bigram', { vocabSize: V });
     this.vocab = V;
     this.config = { vocabSize: V };
     this.W = makeParam(ops, 'W', [V, V], zeros, rng);
@@ -80,9 +81,10 @@ export class BigramLM implements SequenceModel {
   }
 
   nextLogProbs(tokens: number[]): Float64Array {
-    if (tokens.length > 0) this.last = tokens[tokens.length - 1];
     const V = this.vocab;
-    if (this.last < -1 || this.last >= V) throw new RangeError(`bigram: token ${this.last} is outside the vocabulary 0..${V - 1}`);
+    // Only the last token matters, but every one is checked (before the state changes), as in the other models.
+    checkTokens('bigram', tokens, V);
+    if (tokens.length > 0) this.last = tokens[tokens.length - 1];
     // On the host in float64: one row of V logits, not worth a kernel call. Without any token
     // yet, only the bias speaks.
     const w = this.W.value.data, b = this.b.value.data;

@@ -73,6 +73,11 @@ describe('BigramLM', () => {
     expect(lp[1] - lp[4]).toBeCloseTo(row[1] - row[4], 12);
     // The state is the last token: feeding nothing more gives the same distribution.
     expect(Array.from(m.nextLogProbs([]))).toEqual(Array.from(lp));
+    // Every token of a prompt is checked, not only the last, and a refused prompt leaves the state alone.
+    expect(() => m.nextLogProbs([6, 1])).toThrow('bigram: token 6 is outside the vocabulary 0..5');
+    expect(() => m.nextLogProbs([1.5])).toThrow('bigram: token 1.5 is outside');
+    expect(Array.from(m.nextLogProbs([]))).toEqual(Array.from(lp));
+    expect(() => new BigramLM(ops, { vocabSize: 0 }, rng)).toThrow('bigram: vocabSize must be an integer ≥ 1, got 0');
   });
 
   it('gives the same loss on the wasm backend as on the reference, to f32 precision', async () => {
