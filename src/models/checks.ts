@@ -1,5 +1,5 @@
-// The argument checks the language models share, so every model says the same thing about the
-// same mistake: a size that is not a positive integer, a token id outside the vocabulary.
+// The argument checks the models share, so every model says the same thing about the same
+// mistake: a size that is not a positive integer, a token id outside the vocabulary.
 
 /** Throws a RangeError naming the first of `sizes` that is not an integer ≥ 1 (`kind`: the model). */
 export function checkSizes(kind: string, sizes: Record<string, number>): void {

@@ -20,6 +20,7 @@ import { zeros, type Init } from '../layers/init.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { binaryCrossEntropyWithLogits } from '../layers/losses.js';
 import type { Param } from '../layers/param.js';
+import { checkSizes } from './checks.js';
 
 /** n examples: inputs x [n, in] and targets y [n] in {0, 1} (any value in [0, 1] works). */
 export interface BinaryBatch {
@@ -40,7 +41,7 @@ export class Perceptron {
   private readonly dz: RowBuffer;
 
   constructor(readonly ops: Ops, readonly inDim: number, rng: Rng, opts: PerceptronOptions = {}) {
-    if (!Number.isInteger(inDim) || inDim < 1) throw new RangeError(`perceptron: inDim must be an integer ≥ 1, got ${inDim}`);
+    checkSizes('perceptron', { inDim });
     this.linear = new Linear(ops, 'perceptron', inDim, 1, rng, { init: opts.init ?? zeros });
     this.z = new RowBuffer(ops, 1);
     this.p = new RowBuffer(ops, 1);
