@@ -1,17 +1,14 @@
 // `handgrad bench char-models`: a tiny budget on a temporary corpus (so it never needs
 // HANDGRAD_DATA), written into a temporary Markdown file; checks the table's structure and that
 // rewriting the section keeps the rest of the file. A smoke test, not a measurement.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHAR_MODELS, mergeCharModelsSection, writeSection } from '../../bench/char-models.js';
 import { trimGutenberg } from '../../src/data/corpus.js';
+import { lastJson, runHandgrad } from '../cli/helpers.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const localNode = join(root, 'node_modules', '.bin', 'node');
-const node = existsSync(localNode) ? localNode : process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'handgrad-char-models-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -35,13 +32,11 @@ describe('handgrad bench char-models', () => {
     writeFileSync(corpus, tinyCorpus());
     const md = join(dir, 'results.md');
     writeFileSync(md, '# Measured results\n\nintro kept\n\n<!-- other:begin -->\nother section\n<!-- other:end -->\n');
-    const run = () => spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), 'bench', 'char-models', '--budget', '300ms', '--data', corpus,
-      '--threads', '1', '--out', md, '--json'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const run = () => runHandgrad(['bench', 'char-models', '--budget', '300ms', '--data', corpus, '--threads', '1', '--out', md, '--json']);
     for (let k = 0; k < 2; k++) { // twice: the section is replaced, not appended again
       const r = run();
-      expect(r.status, r.stderr).toBe(0);
-      const lines = r.stdout.trim().split('\n');
-      const report = JSON.parse(lines[lines.length - 1]) as { rows: { model: string; steps: number; trainLoss: number; valLoss: number }[]; trimmedChars: number };
+      expect(r.code, r.stderr).toBe(0);
+      const report = lastJson(r.stdout) as { rows: { model: string; steps: number; trainLoss: number; valLoss: number }[]; trimmedChars: number };
       expect(report.rows.map((x) => x.model)).toEqual([...CHAR_MODELS]);
       for (const x of report.rows) {
         expect(x.steps, x.model).toBeGreaterThan(0);

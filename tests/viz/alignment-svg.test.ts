@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { alignmentSvg, cellOpacity } from '../../src/viz/alignment-svg.js';
+import { lastJson, runHandgrad } from '../cli/helpers.js';
 
 const cells = (svg: string) => [...svg.matchAll(/<rect class="cell"[^>]*fill-opacity="([0-9.]+)"/g)].map((m) => Number(m[1]));
 
@@ -45,17 +45,12 @@ describe('alignmentSvg', () => {
 });
 
 describe('handgrad task --plot', () => {
-  const root = join(import.meta.dirname, '..', '..');
-  const localNode = join(root, 'node_modules', '.bin', 'node');
-  const node = existsSync(localNode) ? localNode : process.execPath;
-  const run = (...args: string[]) => spawnSync(node, [join(root, 'bin', 'handgrad.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
-
   it('writes the first held-out alignment of a seq2seq task as an SVG, one cell per weight', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hg-plot-')), file = join(dir, 'a.svg');
     try {
-      const r = run('task', 'copy', '--steps', '20', '--json', '--plot', file);
-      expect(r.status).toBe(0);
-      const result = JSON.parse(r.stdout.trimEnd().split('\n').pop()!) as { alignment: number[][]; alignmentLabels: { rows: string[]; cols: string[] } };
+      const r = runHandgrad(['task', 'copy', '--steps', '20', '--json', '--plot', file]);
+      expect(r.code, r.stderr).toBe(0);
+      const result = lastJson(r.stdout) as { alignment: number[][]; alignmentLabels: { rows: string[]; cols: string[] } };
       const svg = readFileSync(file, 'utf8');
       expect(cells(svg)).toHaveLength(result.alignment.length * result.alignment[0].length);
       expect(result.alignmentLabels.cols).toHaveLength(result.alignment[0].length);
@@ -66,8 +61,8 @@ describe('handgrad task --plot', () => {
   }, 120_000);
 
   it('refuses a file name not ending in .svg (exit 2)', () => {
-    const r = run('task', 'copy', '--plot', 'out.png');
-    expect(r.status).toBe(2);
+    const r = runHandgrad(['task', 'copy', '--plot', 'out.png']);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('--plot');
   });
 });

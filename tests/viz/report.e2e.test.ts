@@ -5,22 +5,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastJson, runHandgrad } from '../cli/helpers.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const node = existsSync(join(root, 'node_modules/.bin/node')) ? join(root, 'node_modules/.bin/node') : process.execPath;
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!CHROMIUM) console.warn('report.e2e: /usr/bin/chromium not found; skipping the browser check (apt-get install -y chromium)');
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-report-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function handgrad(...args: string[]) {
-  const r = spawnSync(node, [join(root, 'bin/handgrad.mjs'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, HANDGRAD_DEBUG: '' }, timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const PROBE = `<script>
 addEventListener('load', () => {
@@ -40,28 +32,28 @@ describe('handgrad report', () => {
   const run = join(tmp, 'run');
   const report = join(tmp, 'report.html');
   beforeAll(() => {
-    const t = handgrad('train', 'lstm', '--hidden', '8', '--steps', '30', '--batch', '4', '--seq', '16', '--val-every', '10',
-      '--backend', 'reference', '--out', run, '--json');
+    const t = runHandgrad(['train', 'lstm', '--hidden', '8', '--steps', '30', '--batch', '4', '--seq', '16', '--val-every', '10',
+      '--backend', 'reference', '--out', run, '--json']);
     expect(t.code, t.stderr).toBe(0);
   });
 
   it('plot writes three SVG files, or one with --out', () => {
-    const r = handgrad('plot', run, '--json');
+    const r = runHandgrad(['plot', run, '--json']);
     expect(r.code, r.stderr).toBe(0);
     for (const f of ['loss.svg', 'lr.svg', 'grad-norm.svg']) {
       const svg = readFileSync(join(run, f), 'utf8');
       expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
       expect(svg).toContain('<polyline');
     }
-    const one = handgrad('plot', run, '--out', join(tmp, 'all.svg'));
+    const one = runHandgrad(['plot', run, '--out', join(tmp, 'all.svg')]);
     expect(one.code, one.stderr).toBe(0);
     expect(readFileSync(join(tmp, 'all.svg'), 'utf8').match(/<polyline/g)!.length).toBeGreaterThanOrEqual(4);
   });
 
   it('writes a self-contained page with figures, settings and samples', () => {
-    const r = handgrad('report', run, '--out', report, '--samples', '2', '--length', '50', '--json');
+    const r = runHandgrad(['report', run, '--out', report, '--samples', '2', '--length', '50', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ out: report, samples: 2 });
+    expect(lastJson(r.stdout)).toMatchObject({ out: report, samples: 2 });
     const html = readFileSync(report, 'utf8');
     expect(html.match(/<svg /g)!.length).toBe(3);
     expect(html).not.toMatch(/<script|<link|<img|(src|href)=|url\(/i); // nothing loaded from anywhere
