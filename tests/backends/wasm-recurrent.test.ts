@@ -1,51 +1,26 @@
 // The fused recurrent cell ops of the WASM backend against the float64 reference backend (the
 // specification), on random data and every ragged combination of B, H in {1, 3, 5, 17, 129}.
 //
-// As in wasm-ops.test.ts: inputs are rounded to f32 and the reference gets the same values, and
-// every WASM tensor is a misaligned view into a sentinel-filled buffer, so a kernel that writes
-// one element past a tensor (or past a row's gate block) fails.
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+// As in wasm-ops.test.ts (tests/backends/guarded-views.ts): inputs are rounded to f32 and the
+// reference gets the same values, and every WASM tensor is a misaligned view into a sentinel-filled
+// buffer, so a kernel that writes one element past a tensor (or past a row's gate block) fails.
+// The comparison stays per element, |a − e| ≤ tol·(|e| + 1): the values here are O(1).
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createWasmOps } from '../../src/backends/wasm/index.js';
 import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { Rng } from '../../src/util/rng.js';
+import { guardedViews } from './guarded-views.js';
 
 let W: Ops;
 const R = new ReferenceOps('f64');
-
-const SENTINEL = 777.25;
-const guards: { buf: Tensor; off: number; n: number; label: string }[] = [];
-let rng = new Rng(1);
-let mark = 0;
-let counter = 0;
-beforeEach(() => { rng = new Rng(1234); mark = W.mark(); });
-afterEach(() => {
-  try {
-    for (const g of guards) {
-      const d = g.buf.data;
-      for (let i = 0; i < d.length; i++) {
-        if ((i < g.off || i >= g.off + g.n) && d[i] !== SENTINEL) {
-          throw new Error(`${g.label}: element ${i - g.off} outside the view (size ${g.n}) was overwritten with ${d[i]}`);
-        }
-      }
-    }
-  } finally { guards.length = 0; W.release(mark); }
-});
+const g = guardedViews(() => W, 1234);
 
 /** n values uniform in [lo, hi), rounded to f32. */
-function uniform(n: number, lo = -3, hi = 3): number[] {
-  return Array.from({ length: n }, () => Math.fround(rng.uniform(lo, hi)));
-}
+const uniform = (n: number, lo = -3, hi = 3): number[] => g.uniform(n, lo, hi);
 /** The same values as a misaligned WASM view (sentinels around it) and a reference tensor. */
 function both(values: number[], label: string): [Tensor, Tensor] {
-  const off = 1 + (counter++ % 3), n = values.length;
-  const buf = W.tensor(off + n + 5);
-  buf.data.fill(SENTINEL);
-  const w = buf.view(off, n);
-  w.data.set(values);
-  guards.push({ buf, off, n, label });
-  return [w, R.tensorFrom(values)];
+  return [g.wt(values, label), R.tensorFrom(values)];
 }
 /** |a − e| ≤ tol·(|e| + 1) element by element (values here are O(1)). */
 function expectClose(w: Tensor, r: Tensor, tol: number, label: string): void {
