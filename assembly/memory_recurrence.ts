@@ -63,6 +63,9 @@ function powi(b: f64, n: i32): f64 {
   return r;
 }
 
+/** The second result of readRow and dotPair (AssemblyScript returns one value; this instance runs on one thread). */
+let pairSecond: f32 = 0;
+
 // ---- row passes -----------------------------------------------------------------------------------
 // Each is a vector body (o: byte offset in the row, t: lanes) and a driver over the row.
 
@@ -209,35 +212,52 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
 
 /**
  * Backward of the read of row i (y_i = R_i·q), per lane: dM += g q; dq += g R; then of the commit:
- * COMMIT_GD: dA = −η dM; COMMIT_MOMENTUM: dS += dM, dA = −η dS, dS ← β dS.
+ * COMMIT_GD: dA = −η dM; COMMIT_MOMENTUM: dS += dM, dA = −η dS, dS ← β dS. Returns the lanes of
+ * dA as the write's backward will see them.
  */
 // @ts-ignore: decorator
 @inline function readVec(mode: i32, vg: v128, vneg: v128, vbeta: v128, q: usize, dM: usize, R: usize, dq: usize,
-  dA: usize, dS: usize, o: usize, t: i32): void {
+  dA: usize, dS: usize, o: usize, t: i32): v128 {
   const d = f32x4.add(ld(dM + o, t), f32x4.mul(vg, ld(q + o, t)));
   st(dM + o, d, t);
   st(dq + o, f32x4.add(ld(dq + o, t), f32x4.mul(vg, ld(R + o, t))), t);
+  if (mode == KEEP) return ld(dA + o, t);
+  let da: v128;
   if (mode == COMMIT_GD) {
-    st(dA + o, f32x4.mul(vneg, d), t);
-  } else if (mode == COMMIT_MOMENTUM) {
+    da = f32x4.mul(vneg, d);
+  } else {
     const sv = f32x4.add(ld(dS + o, t), d);
-    st(dA + o, f32x4.mul(vneg, sv), t);
+    da = f32x4.mul(vneg, sv);
     st(dS + o, f32x4.mul(vbeta, sv), t);
   }
+  st(dA + o, da, t);
+  return da;
 }
 
-/** The read's (and commit's) backward for row i over its n floats. */
+/**
+ * The read's (and commit's) backward for row i over its n floats, and the two dot products the
+ * write's backward needs, sharing the pass: returns Rp_i·k (delta only, else 0) and leaves dA_i·k
+ * in pairSecond.
+ */
 // @ts-ignore: decorator
-@inline function readRow(mode: i32, g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize, dA: usize,
-  dS: usize, n: i32): void {
+@inline function readRow(mode: i32, delta: bool, g: f32, eta: f32, beta: f32, q: usize, dM: usize, R: usize, dq: usize,
+  dA: usize, dS: usize, Rp: usize, k: usize, n: i32): f32 {
   const vg = f32x4.splat(g), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  let se = f32x4.splat(0), sd = f32x4.splat(0);
   let j = 0;
-  for (; j + 4 <= n; j += 4) readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, <usize>j << 2, 4);
-  if (j < n) readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, <usize>j << 2, n - j);
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2, kv = v128.load(k + o);
+    sd = f32x4.add(sd, f32x4.mul(readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, o, 4), kv));
+    if (delta) se = f32x4.add(se, f32x4.mul(v128.load(Rp + o), kv));
+  }
+  if (j < n) {
+    const o = <usize>j << 2, t = n - j, kv = ld(k + o, t);
+    sd = f32x4.add(sd, f32x4.mul(readVec(mode, vg, vneg, vbeta, q, dM, R, dq, dA, dS, o, t), kv));
+    if (delta) se = f32x4.add(se, f32x4.mul(ld(Rp + o, t), kv));
+  }
+  pairSecond = hsum(sd);
+  return hsum(se);
 }
-
-/** dotPair's second result (AssemblyScript returns one value; this instance runs on one thread). */
-let pairSecond: f32 = 0;
 
 /** Returns a·c and leaves b·c in pairSecond: two dot products sharing the loads of c. */
 // @ts-ignore: decorator
@@ -273,6 +293,19 @@ let pairSecond: f32 = 0;
   if (j < n) deltaVec(ve, vde, dA, R, k, dkp, dM, <usize>j << 2, n - j);
 }
 
+/**
+ * The write's backward for row i, given rk = R_{t−1,i}·k and dAk = dA_i·k:
+ *   delta:   e = rk − v_i, de = dAk; dv_i = −de; dk += e dA_i + de R_{t−1,i}; dM_i += de k;
+ *   hebbian: dv_i = −dAk; dk += −v_i dA_i.
+ */
+// @ts-ignore: decorator
+@inline function writeGrad(delta: bool, rk: f32, dAk: f32, vi: f32, dA: usize, Rp: usize, k: usize, dkp: usize, dM: usize,
+  dvi: usize, n: i32): void {
+  store<f32>(dvi, -dAk);
+  if (delta) deltaRow(rk - vi, dAk, dA, Rp, k, dkp, dM, n);
+  else axpyRow(-vi, dA, dkp, n);
+}
+
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
   eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
@@ -293,14 +326,18 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
       const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
       const commit = t % period == 0;
       // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
-      // it, so the dA of later steps is dropped): gd and momentum row by row, fused with the read.
+      // it, so the dA of later steps is dropped); then the write's (A += G_t, dG = dA). With gd and
+      // momentum all three run row by row; Adam's commit needs the whole of dM first.
       zero(dqp, dk);
+      zero(dkp, dk);
+      const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
       const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
       for (let i = 0; i < dv; i++) {
-        const Mi = <usize>i * rowBytes;
-        readRow(mode, load<f32>(dyp + (<usize>i << 2)), eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, dk);
+        const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
+        const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
+        if (!adamCommit) writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
       }
-      if (commit && opt == OPT_ADAM) {
+      if (adamCommit) {
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
         // dA = (1−β1) dm + 2(1−β2) A du; dm ← β1 dm; du ← β2 du. Scalar: Adam memories are rare.
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
@@ -315,27 +352,13 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
           store<f32>(dm + o, b1 * dmx);
           store<f32>(du + o, b2 * dux);
         }
+        for (let i = 0; i < dv; i++) {
+          const Mi = <usize>i * rowBytes;
+          const rk = dotPair(Rp + Mi, dA + Mi, kp, dk);
+          writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
+        }
       }
       if (commit) commits--;
-      // A += G_t, dG = dA
-      zero(dkp, dk);
-      if (rule == RULE_DELTA) {
-        // e = R_{t−1} k − v; de = dA k; dk = dAᵀ e + R_{t−1}ᵀ de; dv = −de; dM += de kᵀ
-        for (let i = 0; i < dv; i++) {
-          const Mi = <usize>i * rowBytes;
-          const ei = dotPair(Rp + Mi, dA + Mi, kp, dk) - load<f32>(vp + (<usize>i << 2));
-          const dei = pairSecond;
-          store<f32>(dvp + (<usize>i << 2), -dei);
-          deltaRow(ei, dei, dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dk);
-        }
-      } else {
-        // dv = −dA k; dk = −dAᵀ v
-        for (let i = 0; i < dv; i++) {
-          const Mi = <usize>i * rowBytes;
-          store<f32>(dvp + (<usize>i << 2), -dotRow(dA + Mi, kp, dk));
-          axpyRow(-load<f32>(vp + (<usize>i << 2)), dA + Mi, dkp, dk);
-        }
-      }
     }
   }
 }
