@@ -1,15 +1,44 @@
-// What the WASM-against-reference op tests (wasm-ops, wasm-transformer-ops) share: f32-rounded
-// random inputs from a seeded generator, reseeded before every test so a failure reproduces on its
-// own; and WASM tensors made as misaligned views (1–3 elements in) into buffers whose other cells
-// hold a sentinel, checked after every test, so a kernel that writes one element past its view
-// fails and misaligned starts are always exercised. Each test's tensors are released afterwards.
-// And the comparison itself, expectClose.
+// What the WASM-against-reference op tests (wasm-ops, wasm-transformer-ops, wasm-recurrent, the
+// GEMM suite) share: f32-rounded random inputs from a seeded generator, reseeded before every test
+// so a failure reproduces on its own; and WASM tensors made as misaligned views (1–3 elements in)
+// into buffers whose other cells hold a sentinel, checked after every test, so a kernel that
+// writes one element past its view fails and misaligned starts are always exercised. Each test's
+// tensors are released afterwards. And the comparison itself, expectClose. (sentinelView alone is
+// the guarded tensor, for a suite that picks its own offsets and collects failures: gemm-suite.ts.)
 import { afterEach, beforeEach, expect } from 'vitest';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 import { rng } from './seeded.js';
 
 /** The value every guard cell holds (exactly representable in f32). */
 export const SENTINEL = 777.25;
+/** Guard cells after a view: as wide as the widest store a kernel might spill (8 f32 lanes, less the last). */
+const PAD_AFTER = 7;
+
+export interface SentinelView {
+  /** The view: `values` at `offset` in a buffer whose other cells hold SENTINEL. */
+  t: Tensor;
+  /** The first guard cell that no longer holds SENTINEL, said with the label; null when none. */
+  check(): string | null;
+}
+
+/** A WASM tensor holding `values` as a view `offset` cells into a sentinel-filled buffer. */
+export function sentinelView(ops: Ops, values: ArrayLike<number>, offset: number, label: string): SentinelView {
+  const n = values.length;
+  const buf = ops.tensor(offset + n + PAD_AFTER);
+  buf.data.fill(SENTINEL);
+  const t = buf.view(offset, n);
+  t.data.set(values);
+  return {
+    t,
+    check() {
+      const d = buf.data;
+      for (let i = 0; i < d.length; i++) {
+        if ((i < offset || i >= offset + n) && d[i] !== SENTINEL) return `${label}: element ${i - offset} outside the view (size ${n}) was overwritten with ${d[i]}`;
+      }
+      return null;
+    },
+  };
+}
 
 export interface GuardedViews {
   /** n values uniform in [lo, hi), rounded to f32. */
@@ -29,17 +58,14 @@ export interface GuardedViews {
  */
 export function guardedViews(ops: () => Ops, seed: number): GuardedViews {
   let rand = rng(1); // what draws outside a test (while collecting) use
-  const guards: { buf: Tensor; off: number; n: number; label: string }[] = [];
+  const guards: SentinelView[] = [];
   let viewCounter = 0;
   let mark = 0;
 
   function checkGuards(): void {
     for (const g of guards) {
-      const d = g.buf.data;
-      for (let i = 0; i < d.length; i++) {
-        if (i >= g.off && i < g.off + g.n) continue;
-        if (d[i] !== SENTINEL) throw new Error(`${g.label}: element ${i - g.off} outside the view (size ${g.n}) was overwritten with ${d[i]}`);
-      }
+      const err = g.check();
+      if (err) throw new Error(err);
     }
     guards.length = 0;
   }
@@ -54,14 +80,9 @@ export function guardedViews(ops: () => Ops, seed: number): GuardedViews {
     random: () => rand(),
     nextOffset: () => 1 + (viewCounter++ % 3),
     wt(values, label = 'tensor') {
-      const off = 1 + (viewCounter++ % 3);
-      const n = values.length;
-      const buf = ops().tensor(off + n + 5);
-      buf.data.fill(SENTINEL);
-      const t = buf.view(off, n);
-      t.data.set(values);
-      guards.push({ buf, off, n, label });
-      return t;
+      const g = sentinelView(ops(), values, 1 + (viewCounter++ % 3), label);
+      guards.push(g);
+      return g.t;
     },
   };
 }
