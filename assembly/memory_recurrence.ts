@@ -16,7 +16,11 @@
 // `saved` (layout: Ops.memoryForward): R [B, T+1, S] (S = dv·dk), for Adam m, u, A [B·T, S] each,
 // then a working area of 5·S + 2·dv floats. The forward writes M_t straight into R[b, t] (built
 // from R[b, t−1]), so its working area holds only A, the momentum S, m and u; the backward's holds
-// dM, dA, dS, dm, du (e_i and de_i stay in registers).
+// dM, dA, dS, dm, du (e_i and de_i stay in registers). R runs backwards in time within a sequence
+// (R[b, t] at b·(T+1) + T − t) because the backward pass walks t downwards and, by the time it
+// runs, R (0.8 MB per memory in memory-lm, 24 memories) has left the cache: read in ascending
+// order the prefetcher keeps up; read descending, the backward took 1.6× as long (628 against
+// 407 ns per token at dk = dv = 14, measured with the cache flushed between the passes).
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
 import { hsum } from './math';
@@ -175,10 +179,10 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
     zero(A, 4 * S);
     let commits = 0;
     const Rb = saved + <usize>b * <usize>(T + 1) * SB;
-    zero(Rb, S);
+    zero(Rb + <usize>T * SB, S); // R[b, 0]
     for (let t = 1; t <= T; t++) {
       const row = <usize>(b * T + t - 1);
-      const Mp = Rb + <usize>(t - 1) * SB, Mn = Mp + SB;
+      const Mp = Rb + <usize>(T - t + 1) * SB, Mn = Mp - SB;
       const kp = k + row * rowBytes, vp = v + row * (<usize>dv << 2), qp = q + row * rowBytes;
       const yp = y + row * (<usize>dv << 2);
       const commit = t % period == 0;
@@ -321,7 +325,7 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
     const Rb = saved + <usize>b * <usize>(T + 1) * SB;
     for (let t = T; t >= 1; t--) {
       const row = <usize>(b * T + t - 1);
-      const Rt = Rb + <usize>t * SB, Rp = Rt - SB;
+      const Rt = Rb + <usize>(T - t) * SB, Rp = Rt + SB;
       const kp = k + row * rowBytes, qp = q + row * rowBytes, vp = v + row * vBytes;
       const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
       const commit = t % period == 0;

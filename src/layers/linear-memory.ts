@@ -47,7 +47,7 @@
 // src/backends/reference/memory-ops.ts, a SIMD kernel on the WASM backend). A backend without it
 // (CUDA) runs those same reference loops here on `.data`, with the saved states on the host.
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops, Tensor } from '../ops/types.js';
-import { memorySavedSize } from '../ops/memory.js';
+import { memorySavedSize, memoryStateOffset } from '../ops/memory.js';
 // The one host implementation of the recurrence, for backends without the op (a layer importing a
 // backend module: the price of keeping a single copy of the maths).
 import * as hostMemory from '../backends/reference/memory-ops.js';
@@ -109,7 +109,7 @@ export class MemoryCore {
 
   /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. */
   state(b: number, t: number): Float64Array {
-    const S = this.dk * this.dv, o = (b * (this.shape.T + 1) + t) * S;
+    const S = this.dk * this.dv, o = memoryStateOffset(this.shape, b, t);
     const saved = this.saved ? this.saved.data : this.savedHost;
     return Float64Array.from(saved.subarray(o, o + S));
   }

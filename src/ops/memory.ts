@@ -4,6 +4,11 @@
 import type { MemoryShape, Tensor } from './types.js';
 import { checkCount, checkNeed } from './checks.js';
 
+/** Where R[b, t] starts in `saved` (time-reversed within a sequence; see Ops.memoryForward). */
+export function memoryStateOffset(s: MemoryShape, b: number, t: number): number {
+  return (b * (s.T + 1) + s.T - t) * s.dk * s.dv;
+}
+
 /** Elements of the Adam blocks m, u, A of `saved` (each; 0 for gd and momentum). */
 export function memoryAdamBlock(s: MemoryShape): number {
   return s.optimizer === 'adam' ? s.B * s.T * s.dk * s.dv : 0;

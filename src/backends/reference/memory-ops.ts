@@ -9,7 +9,7 @@
 // (the Ops wrapper checks), no allocation per call. The running state is float64 whatever the
 // arrays' type (a `MemoryState`, cached per (dk, dv) here), rounded only when stored.
 import type { FloatArray, MemoryShape } from '../../ops/types.js';
-import { memoryAdamBlock } from '../../ops/memory.js';
+import { memoryAdamBlock, memoryStateOffset } from '../../ops/memory.js';
 
 /** The inner hyper-parameters a step needs (a MemoryShape has them all). */
 export type MemoryRuleParams = Pick<MemoryShape, 'dk' | 'dv' | 'rule' | 'optimizer' | 'eta' | 'beta' | 'beta1' | 'beta2' | 'eps' | 'period'>;
@@ -115,12 +115,11 @@ export function memoryForward(k: ArrayLike<number>, v: ArrayLike<number>, q: Arr
   const st = stateFor('fwd', dk, dv), mBase = B * (T + 1) * S;
   for (let b = 0; b < B; b++) {
     st.reset();
-    const base = b * (T + 1) * S;
-    saved.fill(0, base, base + S); // R[b, 0] = 0
+    saved.fill(0, memoryStateOffset(s, b, 0), memoryStateOffset(s, b, 0) + S); // R[b, 0] = 0
     for (let t = 1; t <= T; t++) {
       const row = b * T + t - 1, so = mBase + row * S;
       memoryWrite(s, st, k, row * dk, v, row * dv, saved, so, so + adam, so + 2 * adam);
-      saved.set(st.M, base + t * S);
+      saved.set(st.M, memoryStateOffset(s, b, t));
       memoryRead(st, q, row * dk, y, row * dv);
     }
   }
@@ -137,10 +136,9 @@ export function memoryBackward(k: ArrayLike<number>, v: ArrayLike<number>, q: Ar
   for (let b = 0; b < B; b++) {
     st.reset();
     let commits = Math.floor(T / C);
-    const base = b * (T + 1) * S;
     for (let t = T; t >= 1; t--) {
       const row = b * T + t - 1, ko = row * dk, vo = row * dv, qo = row * dk;
-      const Rt = base + t * S, Rp = base + (t - 1) * S;
+      const Rt = memoryStateOffset(s, b, t), Rp = memoryStateOffset(s, b, t - 1);
       // read y_t = R_t q_t
       for (let j = 0; j < dk; j++) dQ[qo + j] = 0;
       for (let i = 0; i < dv; i++) {
