@@ -35,6 +35,7 @@ import { SeqBuffer, type RecurrentLayer } from '../layers/recurrent.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { BahdanauAttention } from '../layers/bahdanau.js';
 import { LuongAttention } from '../layers/luong.js';
+import { checkSizes } from './checks.js';
 
 export type Seq2SeqAttention = 'none' | 'bahdanau' | 'luong-dot' | 'luong-general' | 'luong-concat';
 export const SEQ2SEQ_ATTENTIONS: readonly Seq2SeqAttention[] = ['none', 'bahdanau', 'luong-dot', 'luong-general', 'luong-concat'];
@@ -388,7 +389,7 @@ export class Seq2Seq {
    */
   beam(src: ArrayLike<number>, opts: BeamOptions): { tokens: number[]; logProb: number } {
     const { ops, H, V } = this, K = opts.width, S = src.length;
-    if (!Number.isInteger(K) || K < 1) throw new RangeError(`beam: width must be an integer ≥ 1, got ${K}`);
+    checkSizes('beam', { width: K });
     const ids = new Int32Array(S * K);
     for (let j = 0; j < S; j++) for (let k = 0; k < K; k++) ids[j * K + k] = src[j];
     {

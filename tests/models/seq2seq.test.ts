@@ -68,6 +68,7 @@ describe('Seq2Seq', () => {
         const wide = model.beam(src, { width: 4, maxLen: 7 });
         expect(wide.logProb).toBeLessThanOrEqual(0);
       }
+      expect(() => model.beam([1, 2], { width: 0, maxLen: 7 })).toThrow('beam: width must be an integer ≥ 1, got 0');
     });
   }
 
