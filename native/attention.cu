@@ -118,6 +118,37 @@ __device__ __forceinline__ float dot4(const float4 a, const float4 b, float acc)
   return fmaf(a.w, b.w, acc);
 }
 
+// acc[r][c] += Σ_{j < nj} w[r·kTile + j] · X[j·pitch + lane + 32c] for a warp's R rows: lane l owns
+// output columns l, l+32, … (DV of them). Four rows of X per step, their weights read as one
+// broadcast float4; j runs to the next multiple of 4, so the caller guarantees zero weights and
+// finite X rows up to there. The fp32 P·V of the forward and dS·K of the dQ pass.
+template <int R, int DV>
+__device__ __forceinline__ void addWeightedRows(float (&acc)[R][DV], const float* w, const float* X, int pitch, int nj,
+                                                int D, int lane) {
+  for (int jj = 0; jj < nj; jj += 4) {
+    float x[4][DV];
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+#pragma unroll
+      for (int c = 0; c < DV; c++) {
+        const int d = lane + 32 * c;
+        x[u][c] = d < D ? X[(jj + u) * pitch + d] : 0.f;
+      }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      const float4 wv = *reinterpret_cast<const float4*>(w + r * kTile + jj);
+#pragma unroll
+      for (int c = 0; c < DV; c++) {
+        float y = acc[r][c];
+        y = fmaf(wv.x, x[0][c], y);
+        y = fmaf(wv.y, x[1][c], y);
+        y = fmaf(wv.z, x[2][c], y);
+        acc[r][c] = fmaf(wv.w, x[3][c], y);
+      }
+    }
+  }
+}
+
 // ---- forward, tiled ------------------------------------------------------------------------------
 // 4 warps × 8 query rows; per key tile: scores (lane = key, float4 over D against the 8 broadcast
 // query rows), online-softmax update, probabilities parked in shared memory (per warp) so that the
@@ -188,31 +219,8 @@ __global__ void __launch_bounds__(kThreadsT) attnFwdKernel(Args a) {
       myP[r * kTile + lane] = p;
     }
     __syncwarp();
-    // Keys past kEnd have p = 0 in every row (and finite, zero-padded V rows), so the loop may run
-    // to the next multiple of 4.
-    const int nj = min(kTile, kEnd - k0);
-    for (int jj = 0; jj < nj; jj += 4) {
-      float vd[4][DV];
-#pragma unroll
-      for (int u = 0; u < 4; u++)
-#pragma unroll
-        for (int c = 0; c < DV; c++) {
-          const int d = lane + 32 * c;
-          vd[u][c] = d < D ? Vs[(jj + u) * Dp + d] : 0.f;
-        }
-#pragma unroll
-      for (int r = 0; r < kRowsF; r++) {
-        const float4 pv = *reinterpret_cast<const float4*>(myP + r * kTile + jj);
-#pragma unroll
-        for (int c = 0; c < DV; c++) {
-          float x = acc[r][c];
-          x = fmaf(pv.x, vd[0][c], x);
-          x = fmaf(pv.y, vd[1][c], x);
-          x = fmaf(pv.z, vd[2][c], x);
-          acc[r][c] = fmaf(pv.w, vd[3][c], x);
-        }
-      }
-    }
+    // Keys past kEnd have p = 0 in every row (and finite, zero-padded V rows).
+    addWeightedRows(acc, myP, Vs, Dp, min(kTile, kEnd - k0), D, lane);
   }
 #pragma unroll
   for (int r = 0; r < kRowsF; r++) {
@@ -519,30 +527,8 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
       myS[r * kTile + lane] = ok ? p * (dp[r] - Di[r]) : 0.f;
     }
     __syncwarp();
-    // Keys past kEnd have dS = 0 in every row (and finite or zero K rows): run to a multiple of 4.
-    const int nj = min(kTile, kEnd - k0);
-    for (int jj = 0; jj < nj; jj += 4) {
-      float kd[4][DV];
-#pragma unroll
-      for (int u = 0; u < 4; u++)
-#pragma unroll
-        for (int c = 0; c < DV; c++) {
-          const int d = lane + 32 * c;
-          kd[u][c] = d < D ? Ks[(jj + u) * KS + d] : 0.f;
-        }
-#pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        const float4 sv = *reinterpret_cast<const float4*>(myS + r * kTile + jj);
-#pragma unroll
-        for (int c = 0; c < DV; c++) {
-          float x = dq[r][c];
-          x = fmaf(sv.x, kd[0][c], x);
-          x = fmaf(sv.y, kd[1][c], x);
-          x = fmaf(sv.z, kd[2][c], x);
-          dq[r][c] = fmaf(sv.w, kd[3][c], x);
-        }
-      }
-    }
+    // Keys past kEnd have dS = 0 in every row (and finite or zero K rows).
+    addWeightedRows(dq, myS, Ks, KS, min(kTile, kEnd - k0), D, lane);
   }
 #pragma unroll
   for (int r = 0; r < kRows; r++) {
