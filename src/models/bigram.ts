@@ -19,6 +19,7 @@ import { zeros } from '../layers/init.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { checkSizes, checkTokens } from './checks.js';
+import { logSoftmaxInPlace } from './sample.js';
 
 export interface BigramConfig {
   vocabSize: number;
@@ -89,16 +90,8 @@ export class BigramLM implements SequenceModel {
     // yet, only the bias speaks.
     const w = this.W.value.data, b = this.b.value.data;
     const out = new Float64Array(V);
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) {
-      out[j] = b[j] + (this.last >= 0 ? w[this.last * V + j] : 0);
-      if (out[j] > max) max = out[j];
-    }
-    let sum = 0;
-    for (let j = 0; j < V; j++) sum += Math.exp(out[j] - max);
-    const lse = max + Math.log(sum);
-    for (let j = 0; j < V; j++) out[j] -= lse;
-    return out;
+    for (let j = 0; j < V; j++) out[j] = b[j] + (this.last >= 0 ? w[this.last * V + j] : 0);
+    return logSoftmaxInPlace(out);
   }
 
   resetSampling(): void {

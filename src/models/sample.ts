@@ -11,8 +11,15 @@ import type { SequenceModel } from './types.js';
  */
 export function logSoftmaxRow(l: ArrayLike<number>, row: number, V: number): Float64Array {
   const out = new Float64Array(V);
+  for (let j = 0; j < V; j++) out[j] = l[row * V + j];
+  return logSoftmaxInPlace(out);
+}
+
+/** Replaces the logits in `out` by their log-softmax (for a row computed on the host); returns it. */
+export function logSoftmaxInPlace(out: Float64Array): Float64Array {
+  const V = out.length;
   let max = -Infinity;
-  for (let j = 0; j < V; j++) { out[j] = l[row * V + j]; if (out[j] > max) max = out[j]; }
+  for (let j = 0; j < V; j++) if (out[j] > max) max = out[j];
   let s = 0;
   for (let j = 0; j < V; j++) s += Math.exp(out[j] - max);
   const lse = max + Math.log(s);
