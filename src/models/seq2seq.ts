@@ -36,6 +36,7 @@ import { RowBuffer } from '../layers/buffer.js';
 import { BahdanauAttention } from '../layers/bahdanau.js';
 import { LuongAttention } from '../layers/luong.js';
 import { checkSizes } from './checks.js';
+import { logSoftmaxInPlace } from './sample.js';
 
 export type Seq2SeqAttention = 'none' | 'bahdanau' | 'luong-dot' | 'luong-general' | 'luong-concat';
 export const SEQ2SEQ_ATTENTIONS: readonly Seq2SeqAttention[] = ['none', 'bahdanau', 'luong-dot', 'luong-general', 'luong-concat'];
@@ -409,12 +410,9 @@ export class Seq2Seq {
         const o = this.logits.at(t).data;
         for (let k = 0; k < K; k++) {
           if (scores[k] === -Infinity) continue;
-          let max = -Infinity;
-          for (let v = 0; v < V; v++) max = Math.max(max, o[k * V + v]);
-          let z = 0;
-          for (let v = 0; v < V; v++) z += Math.exp(o[k * V + v] - max);
-          const lz = max + Math.log(z);
-          for (let v = 0; v < V; v++) { lp[v] = o[k * V + v] - lz; cands.push({ score: scores[k] + lp[v], k, v }); }
+          for (let v = 0; v < V; v++) lp[v] = o[k * V + v];
+          logSoftmaxInPlace(lp);
+          for (let v = 0; v < V; v++) cands.push({ score: scores[k] + lp[v], k, v });
         }
         cands.sort((a, b) => b.score - a.score || a.k - b.k || a.v - b.v);
         const nextScores: number[] = [], nextHyps: number[][] = [], parents: number[] = [];
