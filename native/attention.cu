@@ -595,7 +595,7 @@ struct alignas(8) U2 {
   uint32_t x, y;
 };
 
-// packBf16, ldmatrixX4(T), mma16816 (and their host emulation): mma.h.
+// packBf16, loadA, mmaPairNK/KN, packA (and their host emulation): mma.h.
 
 // Stages rows row0 … row0+R−1 (R = 64 unless given) of a [rows, D] view (row stride `stride` floats) as bf16 into
 // dst[R][D + 8]; rows at or past `limit` become zeros. The whole block cooperates; consecutive
@@ -661,7 +661,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   stageRows<D>(Qs, qBase, a.qStride, q0, a.Tq, a.vec);
   const int kEnd = visibleKeys(a, min(a.Tq - 1, q0 + kTcRows - 1));
-  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int g = lane >> 2, c2 = (lane & 3) * 2;
   const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
   const int vis0 = row0 < a.Tq ? visibleKeys(a, row0) : 0;
   const int vis1 = row1 < a.Tq ? visibleKeys(a, row1) : 0;
@@ -677,7 +677,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
   uint32_t qf[KD][4];
 #pragma unroll
   for (int kk = 0; kk < KD; kk++)
-    ldmatrixX4(qf[kk], Qs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+    loadA(qf[kk], Qs, P, warp * 16, kk * 16, lane);
   Stage<D> pk, pv;
   if (Pipe && kEnd > 0) {
     pk.load(kBase, a.kvStride, 0, a.Tk, a.vec);
@@ -705,10 +705,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
 #pragma unroll
       for (int j = 0; j < 8; j += 2) {  // keys as [n][k]: (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
         if (j >= nt) continue;
-        uint32_t r[4];
-        ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
-        mma16816(s[j], qf[kk], r[0], r[1]);
-        mma16816(s[j + 1], qf[kk], r[2], r[3]);
+        mmaPairNK(s[j], s[j + 1], qf[kk], Ks, P, j * 8, kk * 16, lane);
       }
     // Scale, mask, running max (rows row0: entries 0,1; row1: entries 2,3; a row spans a lane quad).
     float mx0 = m0, mx1 = m1;
@@ -757,16 +754,10 @@ __global__ void __launch_bounds__(kThreadsT) attnTcFwdKernel(Args a) {
     for (int t = 0; t < 4; t++) {
       if (2 * t >= nt) continue;  // p = 0 for all 16 keys
       uint32_t pa[4];
-      pa[0] = packBf16(s[2 * t][0], s[2 * t][1]);
-      pa[1] = packBf16(s[2 * t][2], s[2 * t][3]);
-      pa[2] = packBf16(s[2 * t + 1][0], s[2 * t + 1][1]);
-      pa[3] = packBf16(s[2 * t + 1][2], s[2 * t + 1][3]);
+      packA(pa, s[2 * t], s[2 * t + 1]);
 #pragma unroll
       for (int n = 0; n < ND; n += 2) {  // V as [k][n], transposed on load
-        uint32_t r[4];
-        ldmatrixX4T(r, Vs + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
-        mma16816(o[n], pa, r[0], r[1]);
-        mma16816(o[n + 1], pa, r[2], r[3]);
+        mmaPairKN(o[n], o[n + 1], pa, Vs, P, t * 16, n * 8, lane);
       }
     }
   }
@@ -811,7 +802,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   stageRows<D>(Ks, kBase, a.kvStride, k0, a.Tk, a.vec);
   stageRows<D>(Vs, vBase, a.kvStride, k0, a.Tk, a.vec);
-  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int g = lane >> 2, c2 = (lane & 3) * 2;
   const int key0 = k0 + warp * 16 + g, key1 = key0 + 8;
   const float sc = a.scale * kLog2e;
   float dv[ND][4], dk[ND][4];
@@ -858,18 +849,13 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
 #pragma unroll
     for (int kk = 0; kk < KD; kk++) {
       uint32_t kf[4], vf[4];
-      ldmatrixX4(kf, Ks + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
-      ldmatrixX4(vf, Vs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+      loadA(kf, Ks, P, warp * 16, kk * 16, lane);
+      loadA(vf, Vs, P, warp * 16, kk * 16, lane);
 #pragma unroll
       for (int j = 0; j < NJ; j += 2) {
         if (!(live & (3u << j))) continue;
-        uint32_t r[4];
-        ldmatrixX4(r, Qs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
-        mma16816(st[j], kf, r[0], r[1]);
-        mma16816(st[j + 1], kf, r[2], r[3]);
-        ldmatrixX4(r, Os + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
-        mma16816(dp[j], vf, r[0], r[1]);
-        mma16816(dp[j + 1], vf, r[2], r[3]);
+        mmaPairNK(st[j], st[j + 1], kf, Qs, P, j * 8, kk * 16, lane);
+        mmaPairNK(dp[j], dp[j + 1], vf, Os, P, j * 8, kk * 16, lane);
       }
     }
     // Pᵀ (into st) and dSᵀ (into dp); query rows past Tq fail `i < Tq` and get zeros.
@@ -889,23 +875,12 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdKVKernel(Args a) {
     for (int t = 0; t < NJ / 2; t++) {
       if (!(live & (3u << (2 * t)))) continue;
       uint32_t pa[4], sa[4];
-      pa[0] = packBf16(st[2 * t][0], st[2 * t][1]);
-      pa[1] = packBf16(st[2 * t][2], st[2 * t][3]);
-      pa[2] = packBf16(st[2 * t + 1][0], st[2 * t + 1][1]);
-      pa[3] = packBf16(st[2 * t + 1][2], st[2 * t + 1][3]);
-      sa[0] = packBf16(dp[2 * t][0], dp[2 * t][1]);
-      sa[1] = packBf16(dp[2 * t][2], dp[2 * t][3]);
-      sa[2] = packBf16(dp[2 * t + 1][0], dp[2 * t + 1][1]);
-      sa[3] = packBf16(dp[2 * t + 1][2], dp[2 * t + 1][3]);
+      packA(pa, st[2 * t], st[2 * t + 1]);
+      packA(sa, dp[2 * t], dp[2 * t + 1]);
 #pragma unroll
       for (int n = 0; n < ND; n += 2) {
-        uint32_t r[4];
-        ldmatrixX4T(r, Os + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
-        mma16816(dv[n], pa, r[0], r[1]);
-        mma16816(dv[n + 1], pa, r[2], r[3]);
-        ldmatrixX4T(r, Qs + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
-        mma16816(dk[n], sa, r[0], r[1]);
-        mma16816(dk[n + 1], sa, r[2], r[3]);
+        mmaPairKN(dv[n], dv[n + 1], pa, Os, P, t * 16, n * 8, lane);
+        mmaPairKN(dk[n], dk[n + 1], sa, Qs, P, t * 16, n * 8, lane);
       }
     }
   }
@@ -943,7 +918,7 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
   const float* vBase = a.v + static_cast<size_t>(b) * a.Tk * a.kvStride + h * D;
   stageRows<D>(Qs, qBase, a.qStride, q0, a.Tq, a.vec);
   stageRows<D>(Os, oBase, a.oStride, q0, a.Tq, a.vec);
-  const int g = lane >> 2, c2 = (lane & 3) * 2, lr = lane & 7, lq = lane >> 3;
+  const int g = lane >> 2, c2 = (lane & 3) * 2;
   const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
   const bool in0 = row0 < a.Tq, in1 = row1 < a.Tq;
   const int vis0 = in0 ? visibleKeys(a, row0) : 0, vis1 = in1 ? visibleKeys(a, row1) : 0;
@@ -985,18 +960,13 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
 #pragma unroll
     for (int kk = 0; kk < KD; kk++) {
       uint32_t qf[4], of[4];
-      ldmatrixX4(qf, Qs + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
-      ldmatrixX4(of, Os + (warp * 16 + lr + 8 * (lq & 1)) * P + kk * 16 + 8 * (lq >> 1));
+      loadA(qf, Qs, P, warp * 16, kk * 16, lane);
+      loadA(of, Os, P, warp * 16, kk * 16, lane);
 #pragma unroll
       for (int j = 0; j < 8; j += 2) {
         if (j >= nt) continue;
-        uint32_t r[4];
-        ldmatrixX4(r, Ks + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
-        mma16816(s[j], qf, r[0], r[1]);
-        mma16816(s[j + 1], qf, r[2], r[3]);
-        ldmatrixX4(r, Vs + (j * 8 + lr + 8 * (lq >> 1)) * P + kk * 16 + 8 * (lq & 1));
-        mma16816(dp[j], of, r[0], r[1]);
-        mma16816(dp[j + 1], of, r[2], r[3]);
+        mmaPairNK(s[j], s[j + 1], qf, Ks, P, j * 8, kk * 16, lane);
+        mmaPairNK(dp[j], dp[j + 1], of, Vs, P, j * 8, kk * 16, lane);
       }
     }
 #pragma unroll
@@ -1013,16 +983,10 @@ __global__ void __launch_bounds__(kThreadsT) attnTcBwdQKernel(Args a) {
     for (int t = 0; t < 4; t++) {
       if (2 * t >= nt) continue;  // dS = 0 for all 16 keys
       uint32_t sa[4];
-      sa[0] = packBf16(dp[2 * t][0], dp[2 * t][1]);
-      sa[1] = packBf16(dp[2 * t][2], dp[2 * t][3]);
-      sa[2] = packBf16(dp[2 * t + 1][0], dp[2 * t + 1][1]);
-      sa[3] = packBf16(dp[2 * t + 1][2], dp[2 * t + 1][3]);
+      packA(sa, dp[2 * t], dp[2 * t + 1]);
 #pragma unroll
       for (int n = 0; n < ND; n += 2) {
-        uint32_t r[4];
-        ldmatrixX4T(r, Ks + (t * 16 + lr + 8 * (lq & 1)) * P + n * 8 + 8 * (lq >> 1));
-        mma16816(dq[n], sa, r[0], r[1]);
-        mma16816(dq[n + 1], sa, r[2], r[3]);
+        mmaPairKN(dq[n], dq[n + 1], sa, Ks, P, t * 16, n * 8, lane);
       }
     }
   }

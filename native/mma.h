@@ -114,4 +114,41 @@ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
 }
 #endif
 
+// ---- fragments of whole 16×16 operand blocks from shared memory (bf16, row pitch P elements) ----
+// The addressing of the four 8×8 matrices of each ldmatrix.x4 (lane t gives row t % 8 of matrix
+// t / 8) in the order the m16n8k16 fragments want them. Used by attention.cu; gemm.cu inlines the
+// same addressing so it can issue all of a k-step's loads before its mma.
+
+// A fragment of rows row0…row0+15, k columns k0…k0+15, stored [row][k].
+__device__ __forceinline__ void loadA(uint32_t (&a)[4], const uint16_t* X, int P, int row0, int k0, int lane) {
+  const int lr = lane & 7, lq = lane >> 3;  // matrices: (r0-7,k0-7) (r8-15,k0-7) (r0-7,k8-15) (r8-15,k8-15)
+  ldmatrixX4(a, X + (row0 + lr + 8 * (lq & 1)) * P + k0 + 8 * (lq >> 1));
+}
+// c0, c1 (the n8 tiles n0 and n0+8) += a · B, with B's 16 columns stored as rows: [n][k].
+__device__ __forceinline__ void mmaPairNK(float (&c0)[4], float (&c1)[4], const uint32_t (&a)[4], const uint16_t* X,
+                                          int P, int n0, int k0, int lane) {
+  const int lr = lane & 7, lq = lane >> 3;  // (n0-7,k0-7) (n0-7,k8-15) (n8-15,k0-7) (n8-15,k8-15)
+  uint32_t r[4];
+  ldmatrixX4(r, X + (n0 + lr + 8 * (lq >> 1)) * P + k0 + 8 * (lq & 1));
+  mma16816(c0, a, r[0], r[1]);
+  mma16816(c1, a, r[2], r[3]);
+}
+// The same with B stored [k][n], transposed on load.
+__device__ __forceinline__ void mmaPairKN(float (&c0)[4], float (&c1)[4], const uint32_t (&a)[4], const uint16_t* X,
+                                          int P, int k0, int n0, int lane) {
+  const int lr = lane & 7, lq = lane >> 3;
+  uint32_t r[4];
+  ldmatrixX4T(r, X + (k0 + lr + 8 * (lq & 1)) * P + n0 + 8 * (lq >> 1));
+  mma16816(c0, a, r[0], r[1]);
+  mma16816(c1, a, r[2], r[3]);
+}
+// The accumulators of two adjacent n8 tiles, rounded to bf16, as the A fragment of one k16 step
+// (the C layout of tiles j, j+1 is the A layout of k columns 8j…8j+15): S → P·V without shared memory.
+__device__ __forceinline__ void packA(uint32_t (&a)[4], const float (&c0)[4], const float (&c1)[4]) {
+  a[0] = packBf16(c0[0], c0[1]);
+  a[1] = packBf16(c0[2], c0[3]);
+  a[2] = packBf16(c1[0], c1[1]);
+  a[3] = packBf16(c1[2], c1[3]);
+}
+
 }  // namespace handgrad
