@@ -13,14 +13,15 @@
 // each pass is an @inline body called with t = 4 in the loop (the t branches fold away) and once
 // with the tail's t. Everything is float32; Adam's bias corrections are worked out in float64.
 //
-// `saved` (layout: Ops.memoryForward): R [B, T+1, S] (S = dv·dk), for Adam m, u, A [B·T, S] each,
-// then a working area of 5·S + 2·dv floats. The forward writes M_t straight into R[b, t] (built
-// from R[b, t−1]), so its working area holds only A, the momentum S, m and u; the backward's holds
-// dM, dA, dS, dm, du (e_i and de_i stay in registers). R runs backwards in time within a sequence
-// (R[b, t] at b·(T+1) + T − t) because the backward pass walks t downwards and, by the time it
-// runs, R (0.8 MB per memory in memory-lm, 24 memories) has left the cache: read in ascending
-// order the prefetcher keeps up; read descending, the backward took 1.6× as long (628 against
-// 407 ns per token at dk = dv = 14, measured with the cache flushed between the passes).
+// `saved` (layout: Ops.memoryForward): R [B, n, S] (S = dv·dk, n = ⌊T/C⌋ + 1: one state per
+// commit), for Adam m, u, A [B·T, S] each, then a working area of 5·S + 2·dv floats. A commit writes
+// the new state straight into the next R slot (built from the last), so the forward's working area
+// holds only A, the momentum S, m and u; the backward's holds dM, dA, dS, dm, du (e_i and de_i stay
+// in registers). R runs backwards in time within a sequence (R[b, c] at b·n + n − 1 − c) because
+// the backward pass walks t downwards and, by the time it runs, R (0.8 MB for a period-1 memory of
+// memory-lm, 24 memories) has left the cache: read in ascending order the prefetcher keeps up;
+// read descending, the backward took 1.6× as long (628 against 407 ns per token at dk = dv = 14,
+// measured with the cache flushed between the passes).
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
 import { hsum } from './math';
@@ -109,7 +110,7 @@ let pairSecond: f32 = 0;
 }
 
 /**
- * Forward step of row i, per lane: a = A + e k; KEEP: A = a, Mn = Mp; commit: A ← 0, d = −η a
+ * Forward step of row i, per lane: a = A + e k; KEEP: A = a (Mn is Mp); commit: A ← 0, d = −η a
  * (momentum: S ← β S + d, d = S), Mn = Mp + d. Returns the lanes of Mn ⊙ q (the read).
  */
 // @ts-ignore: decorator
@@ -125,7 +126,7 @@ let pairSecond: f32 = 0;
     if (mode == COMMIT_MOMENTUM) { d = f32x4.add(f32x4.mul(vbeta, ld(Sm + o, t)), d); st(Sm + o, d, t); }
     mn = f32x4.add(mn, d);
   }
-  st(Mn + o, mn, t);
+  if (mode != KEEP) st(Mn + o, mn, t); // without a commit Mn is Mp: R holds one state per commit
   return f32x4.mul(mn, ld(q + o, t));
 }
 
@@ -172,17 +173,18 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
   const eta = <f32>eta64, beta = <f32>beta64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
-  const mBase = saved + <usize>B * <usize>(T + 1) * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const nc = T / period + 1; // states per sequence
+  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const work = aBase + adamBlock;
   const A = work, Sm = A + SB, m = Sm + SB, u = m + SB;
   for (let b = 0; b < B; b++) {
     zero(A, 4 * S);
     let commits = 0;
-    const Rb = saved + <usize>b * <usize>(T + 1) * SB;
-    zero(Rb + <usize>T * SB, S); // R[b, 0]
+    const Rlast = saved + <usize>(b * nc + nc - 1) * SB; // R[b, c] at Rlast − c·S (time-reversed)
+    zero(Rlast, S); // R[b, 0]
     for (let t = 1; t <= T; t++) {
       const row = <usize>(b * T + t - 1);
-      const Mp = Rb + <usize>(T - t + 1) * SB, Mn = Mp - SB;
+      const Mp = Rlast - <usize>((t - 1) / period) * SB, Mn = Rlast - <usize>(t / period) * SB;
       const kp = k + row * rowBytes, vp = v + row * (<usize>dv << 2), qp = q + row * rowBytes;
       const yp = y + row * (<usize>dv << 2);
       const commit = t % period == 0;
@@ -316,16 +318,17 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
   const S = dk * dv, rowBytes = <usize>dk << 2, vBytes = <usize>dv << 2, SB = <usize>S << 2;
   const eta = <f32>eta64, beta = <f32>beta64, b1 = <f32>beta1, b2 = <f32>beta2, eps = <f32>eps64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
-  const mBase = saved + <usize>B * <usize>(T + 1) * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const nc = T / period + 1;
+  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const work = aBase + adamBlock;
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
   for (let b = 0; b < B; b++) {
     zero(dM, 5 * S);
     let commits = T / period;
-    const Rb = saved + <usize>b * <usize>(T + 1) * SB;
+    const Rlast = saved + <usize>(b * nc + nc - 1) * SB;
     for (let t = T; t >= 1; t--) {
       const row = <usize>(b * T + t - 1);
-      const Rt = Rb + <usize>(T - t) * SB, Rp = Rt + SB;
+      const Rt = Rlast - <usize>(t / period) * SB, Rp = Rlast - <usize>((t - 1) / period) * SB;
       const kp = k + row * rowBytes, qp = q + row * rowBytes, vp = v + row * vBytes;
       const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
       const commit = t % period == 0;

@@ -27,10 +27,11 @@
 // and reads from the last committed state. At t = C, 2C, … it applies the optimiser to A, resets A,
 // and step t reads the new state. A partial chunk at the end of a sequence is never committed.
 //
-// Backward (BPTT through every memory update). The forward pass STORES the committed state R_t
-// after every step t (R_0 = 0), and for Adam the moments m, u and the accumulated A at each
-// commit: O(T·dv·dk) per sequence, fine for the model sizes here (recomputing from checkpoints
-// every √T steps would trade that for one more forward pass; left for when it matters).
+// Backward (BPTT through every memory update). R_t is the committed state step t reads (R_0 = 0);
+// it changes only at commits, so the forward pass STORES one state per commit (T/C + 1 per
+// sequence), and for Adam the moments m, u and the accumulated A at each commit: O(T·dv·dk/C) per
+// sequence, fine for the model sizes here (recomputing from checkpoints every √T steps would trade
+// that for one more forward pass; left for when it matters).
 // Walking t = T … 1 with adjoints dM (of the current committed state), dS / dm, du, and dA:
 //   read:    dM += dy_t q_tᵀ;  dq_t = R_tᵀ dy_t
 //   commit (when t % C = 0; A was reset afterwards, so dA from later steps is dropped):
@@ -107,7 +108,7 @@ export class MemoryCore {
       beta1: this.beta1, beta2: this.beta2, eps: this.eps, period: this.period };
   }
 
-  /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. */
+  /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. Last forward. */
   state(b: number, t: number): Float64Array {
     const S = this.dk * this.dv, o = memoryStateOffset(this.shape, b, t);
     const saved = this.saved ? this.saved.data : this.savedHost;

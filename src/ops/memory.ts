@@ -4,9 +4,18 @@
 import type { MemoryShape, Tensor } from './types.js';
 import { checkCount, checkNeed } from './checks.js';
 
-/** Where R[b, t] starts in `saved` (time-reversed within a sequence; see Ops.memoryForward). */
+/** States stored per sequence: the zero start and one per commit, ⌊T/C⌋ + 1. */
+export function memoryStates(s: MemoryShape): number {
+  return Math.floor(s.T / s.period) + 1;
+}
+
+/**
+ * Where the state read at step t (the one after ⌊t/C⌋ commits) starts in `saved`: R is stored
+ * time-reversed within a sequence (see Ops.memoryForward).
+ */
 export function memoryStateOffset(s: MemoryShape, b: number, t: number): number {
-  return (b * (s.T + 1) + s.T - t) * s.dk * s.dv;
+  const n = memoryStates(s);
+  return (b * n + n - 1 - Math.floor(t / s.period)) * s.dk * s.dv;
 }
 
 /** Elements of the Adam blocks m, u, A of `saved` (each; 0 for gd and momentum). */
@@ -14,9 +23,14 @@ export function memoryAdamBlock(s: MemoryShape): number {
   return s.optimizer === 'adam' ? s.B * s.T * s.dk * s.dv : 0;
 }
 
+/** Where the Adam blocks of `saved` start: after R. */
+export function memoryAdamOffset(s: MemoryShape): number {
+  return s.B * memoryStates(s) * s.dk * s.dv;
+}
+
 /** Where the working area of `saved` starts: after R and the three Adam blocks. */
 export function memoryWorkOffset(s: MemoryShape): number {
-  return s.B * (s.T + 1) * s.dk * s.dv + 3 * memoryAdamBlock(s);
+  return memoryAdamOffset(s) + 3 * memoryAdamBlock(s);
 }
 
 /** Elements the `saved` tensor of memoryForward must hold at least (layout: Ops.memoryForward). */

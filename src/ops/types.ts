@@ -368,9 +368,10 @@ export interface Ops {
    * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major). OVERWRITES
    * y [B·T, dv] (y_t = M_t q_t, M_t the committed state after step t) and fills `saved`, which
    * must hold at least memorySavedSize(s) elements (src/ops/memory.ts), laid out as
-   *   R [B, T+1, dv·dk]  the committed state after every step (R[b, 0] = 0), row-major [dv, dk],
-   *                      TIME-REVERSED within a sequence: R[b, t] at element (b·(T+1) + T − t)·dv·dk,
-   *                      so that the backward pass, walking t downwards, reads it in ascending order;
+   *   R [B, n, dv·dk]    the committed states, n = ⌊T/C⌋ + 1: R[b, c] after c commits (R[b, 0] = 0),
+   *                      row-major [dv, dk]; step t reads R[b, ⌊t/C⌋]. TIME-REVERSED within a
+   *                      sequence, R[b, c] at element (b·n + n − 1 − c)·dv·dk, so that the backward
+   *                      pass, walking t downwards, reads it in ascending order (memoryStateOffset);
    *   Adam only: m, u, A [B·T, dv·dk] each: the moments and the accumulated gradient at the
    *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
    *   a working area of 5·dv·dk + 2·dv elements (unspecified; so that the op allocates nothing).

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOps } from '../../src/ops/index.js';
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
-import { memorySavedSize } from '../../src/ops/memory.js';
+import { memoryAdamOffset, memorySavedSize } from '../../src/ops/memory.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { runGradChecks } from '../../src/gradcheck/registry.js';
@@ -59,7 +59,7 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>): Record<'y'
   const dk = out(n * s.dk, 'dk'), dv = out(n * s.dv, 'dv'), dq = out(n * s.dk, 'dq');
   ops.memoryForward!(k, v, q, y, saved, s);
   ops.memoryBackward!(k, v, q, saved, dy, dk, dv, dq, s);
-  const R = Array.from(saved.data.subarray(0, s.B * (s.T + 1) * s.dk * s.dv));
+  const R = Array.from(saved.data.subarray(0, memoryAdamOffset(s)));
   return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
 }
 

@@ -9,7 +9,7 @@
 // (the Ops wrapper checks), no allocation per call. The running state is float64 whatever the
 // arrays' type (a `MemoryState`, cached per (dk, dv) here), rounded only when stored.
 import type { FloatArray, MemoryShape } from '../../ops/types.js';
-import { memoryAdamBlock, memoryStateOffset } from '../../ops/memory.js';
+import { memoryAdamBlock, memoryAdamOffset, memoryStateOffset } from '../../ops/memory.js';
 
 /** The inner hyper-parameters a step needs (a MemoryShape has them all). */
 export type MemoryRuleParams = Pick<MemoryShape, 'dk' | 'dv' | 'rule' | 'optimizer' | 'eta' | 'beta' | 'beta1' | 'beta2' | 'eps' | 'period'>;
@@ -108,18 +108,18 @@ export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y:
   }
 }
 
-/** Ops.memoryForward: B sequences of T steps from M = 0; writes y and `saved` (R, Adam blocks). */
+/** Ops.memoryForward: B sequences of T steps from M = 0; writes y and `saved` (R at every commit, Adam blocks). */
 export function memoryForward(k: ArrayLike<number>, v: ArrayLike<number>, q: ArrayLike<number>, y: { [i: number]: number },
   saved: FloatArray, s: MemoryShape): void {
   const { B, T, dk, dv } = s, S = dk * dv, adam = memoryAdamBlock(s);
-  const st = stateFor('fwd', dk, dv), mBase = B * (T + 1) * S;
+  const st = stateFor('fwd', dk, dv), mBase = memoryAdamOffset(s);
   for (let b = 0; b < B; b++) {
     st.reset();
     saved.fill(0, memoryStateOffset(s, b, 0), memoryStateOffset(s, b, 0) + S); // R[b, 0] = 0
     for (let t = 1; t <= T; t++) {
       const row = b * T + t - 1, so = mBase + row * S;
       memoryWrite(s, st, k, row * dk, v, row * dv, saved, so, so + adam, so + 2 * adam);
-      saved.set(st.M, memoryStateOffset(s, b, t));
+      if (t % s.period === 0) saved.set(st.M, memoryStateOffset(s, b, t)); // a new committed state
       memoryRead(st, q, row * dk, y, row * dv);
     }
   }
@@ -130,7 +130,7 @@ export function memoryBackward(k: ArrayLike<number>, v: ArrayLike<number>, q: Ar
   dY: ArrayLike<number>, dK: { [i: number]: number }, dV: { [i: number]: number }, dQ: { [i: number]: number },
   s: MemoryShape): void {
   const { B, T, dk, dv, period: C, eta, optimizer } = s, S = dk * dv, R = saved;
-  const adam = memoryAdamBlock(s), mBase = B * (T + 1) * S, uBase = mBase + adam, aBase = mBase + 2 * adam;
+  const adam = memoryAdamBlock(s), mBase = memoryAdamOffset(s), uBase = mBase + adam, aBase = mBase + 2 * adam;
   const st = stateFor('bwd', dk, dv);
   const { M: dM, A: dA, Sm: dS, m: dm, u: du, e, de } = st;
   for (let b = 0; b < B; b++) {
