@@ -10,7 +10,7 @@
 // pass per operation. Rows run f32x4 over dk; dk is often not a multiple of 4 (14 in memory-lm at
 // dModel 56 with 4 heads), so the last 1–3 floats of a row run as one partial vector (lanes past
 // the row are zero on load and never stored), through the same vector code as the full ones:
-// each pass is an @inline body called with t = 4 in the loop (the t branches fold away) and once
+// each pass is an @inline body called with t = 4 in the loop (so the t branches can fold) and once
 // with the tail's t. Everything is float32; Adam's bias corrections are worked out in float64.
 //
 // `saved` (layout: Ops.memoryForward): R [B, n, S] (S = dv·dk, n = ⌊T/C⌋ + 1: one state per
