@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+#include "check_util.h"
 #include "kernels.h"
 
 using handgrad::AttentionShape;
@@ -19,21 +20,6 @@ namespace handgrad {
 void attentionSetPath(int mode);
 bool attentionUsesTensorCores(const AttentionShape& s);
 }  // namespace handgrad
-
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
-
-static unsigned long long rngState = 12345;
-static float frand() {  // uniform in [-1, 1)
-  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
-  return ((rngState >> 40) & 0xffffff) / float(1 << 23) - 1.f;
-}
 
 static int visible(const AttentionShape& s, int i) {
   if (!s.causal) return s.Tk;

@@ -9,21 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+#include "check_util.h"
 #include "kernels.h"
 
 using namespace handgrad;
 using Vec = std::vector<float>;
 using DVec = std::vector<double>;
 
-static unsigned long long rngState = 12345;
-static float frand(float lo = -1.f, float hi = 1.f) {
-  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
-  return lo + (hi - lo) * (((rngState >> 40) & 0xffffff) / float(1 << 24));
-}
-static int irand(int n) {
-  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
-  return static_cast<int>((rngState >> 33) % static_cast<unsigned long long>(n));
-}
 static Vec rand(size_t n, float lo = -1.f, float hi = 1.f) {
   Vec v(n);
   for (auto& x : v) x = frand(lo, hi);

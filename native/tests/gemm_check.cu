@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "check_util.h"
 #include "kernels.h"
 
 namespace handgrad {
@@ -33,26 +34,17 @@ bool gemmSetVariant(int v);  // tuning hook in gemm.cu (not in kernels.h): tiled
 static const int kVariants = 3;
 static int curVariant = -1;
 
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__, #x); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
-
 static int failures = 0;
 static int cases = 0;
 static std::vector<std::string> failedNames;  // repeated at the end, where the output tail shows it
 static double worstNorm[8], worstElem[8];      // per variant
-static uint64_t rngState = 0x9E3779B97F4A7C15ull;
+static uint64_t xorshiftState = 0x9E3779B97F4A7C15ull;
 // xorshift64*: fast enough to draw the ~10^9 inputs of a full run in seconds.
 static inline float uniformPm1() {
-  rngState ^= rngState >> 12;
-  rngState ^= rngState << 25;
-  rngState ^= rngState >> 27;
-  const uint64_t r = rngState * 0x2545F4914F6CDD1Dull;
+  xorshiftState ^= xorshiftState >> 12;
+  xorshiftState ^= xorshiftState << 25;
+  xorshiftState ^= xorshiftState >> 27;
+  const uint64_t r = xorshiftState * 0x2545F4914F6CDD1Dull;
   return (float)((double)(r >> 11) * (2.0 / 9007199254740992.0) - 1.0);
 }
 
@@ -120,6 +112,27 @@ static void runRef(bool ta, bool tb, int m, int n, int k, float alpha, const flo
 #endif
 }
 
+// The reference product and its error bound (device, double), freed with the object.
+struct RefBuf {
+  double* ref = nullptr;
+  double* bound = nullptr;
+  size_t n;
+  explicit RefBuf(size_t n_) : n(n_) {
+    CK(cudaMalloc(&ref, std::max<size_t>(n, 1) * sizeof(double)));
+    CK(cudaMalloc(&bound, std::max<size_t>(n, 1) * sizeof(double)));
+  }
+  ~RefBuf() {
+    cudaFree(ref);
+    cudaFree(bound);
+  }
+  void down(std::vector<double>& hr, std::vector<double>& hb) const {
+    hr.resize(n);
+    hb.resize(n);
+    CK(cudaMemcpy(hr.data(), ref, n * sizeof(double), cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(hb.data(), bound, n * sizeof(double), cudaMemcpyDeviceToHost));
+  }
+};
+
 struct Err {
   double norm = 0, elem = 0;
   long long nonFinite = 0, changedOutside = 0;
@@ -174,18 +187,14 @@ static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float 
   B.up(hB);
   C.up(hC);
   C0.up(hC);
-  double *ref, *bound;
-  CK(cudaMalloc(&ref, hC.size() * sizeof(double)));
-  CK(cudaMalloc(&bound, hC.size() * sizeof(double)));
+  RefBuf rb(hC.size());
+  double *ref = rb.ref, *bound = rb.bound;
   runRef(ta, tb, m, n, k, alpha, A.p, ta ? m : k, B.p, tb ? k : n, beta, C0.p, n, ref, bound);
   handgrad::gemm(ta, tb, m, n, k, alpha, A.p, B.p, beta, C.p);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  std::vector<double> hr(hC.size()), hb(hC.size());
-  CK(cudaMemcpy(hr.data(), ref, hr.size() * sizeof(double), cudaMemcpyDeviceToHost));
-  CK(cudaMemcpy(hb.data(), bound, hb.size() * sizeof(double), cudaMemcpyDeviceToHost));
-  cudaFree(ref);
-  cudaFree(bound);
+  std::vector<double> hr, hb;
+  rb.down(hr, hb);
   const auto out = C.down();
   Err e;
   double num = 0, den = 0;
@@ -231,9 +240,8 @@ static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, in
   int* dOff;
   CK(cudaMalloc(&dOff, (G + 1) * sizeof(int)));
   CK(cudaMemcpy(dOff, off.data(), (G + 1) * sizeof(int), cudaMemcpyHostToDevice));
-  double *ref, *bound;
-  CK(cudaMalloc(&ref, hC.size() * sizeof(double)));
-  CK(cudaMalloc(&bound, hC.size() * sizeof(double)));
+  RefBuf rb(hC.size());
+  double *ref = rb.ref, *bound = rb.bound;
   for (int g = 0; g < G; ++g) {
     const int r = rows[g];
     if (mode == 0)
@@ -249,11 +257,8 @@ static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, in
   handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, beta, C.p);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
-  std::vector<double> hr(hC.size()), hb(hC.size());
-  CK(cudaMemcpy(hr.data(), ref, hr.size() * sizeof(double), cudaMemcpyDeviceToHost));
-  CK(cudaMemcpy(hb.data(), bound, hb.size() * sizeof(double), cudaMemcpyDeviceToHost));
-  cudaFree(ref);
-  cudaFree(bound);
+  std::vector<double> hr, hb;
+  rb.down(hr, hb);
   cudaFree(dOff);
   const auto out = C.down();
   Err e;

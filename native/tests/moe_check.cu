@@ -9,26 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+#include "check_util.h"
 #include "kernels.h"
-
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
-      std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(2);                                                                            \
-    }                                                                                          \
-  } while (0)
-
-static unsigned long long rngState = 987654321;
-static float frand() {  // uniform in [-1, 1)
-  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
-  return ((rngState >> 40) & 0xffffff) / float(1 << 23) - 1.f;
-}
-static int irand(int n) {
-  rngState = rngState * 6364136223846793005ULL + 1442695040888963407ULL;
-  return static_cast<int>((rngState >> 33) % static_cast<unsigned long long>(n));
-}
 
 static int failures = 0;
 static void result(bool ok, const char* name, const char* detail) {
@@ -418,6 +400,7 @@ static void timing() {
 }
 
 int main() {
+  rngState = 987654321;  // this program's seed
   int devs = 0;
   if (cudaGetDeviceCount(&devs) != cudaSuccess || devs == 0) {
     std::fprintf(stderr, "no CUDA device\n");

@@ -68,7 +68,7 @@ run() {
   esac
   translate "$root/native/$name.cu" "$work/$name.cc" "$extra"
   translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
-  g++ -std=c++20 -O2 -pthread -w -I"$here" -I"$root/native" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
+  g++ -std=c++20 -O2 -w -I"$here" -I"$root/native" -I"$root/native/tests" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
   "$work/$name"
 }
 
