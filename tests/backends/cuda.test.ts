@@ -43,13 +43,13 @@ describe('CUDA addon loader', () => {
 describe('conformance harness (on the CPU)', () => {
   // A sample of cases keeps this fast; scripts/gpu-check.ts and the device block run them all.
   const sample = ['storage', 'softmaxCrossEntropy', 'layerNormBackward', 'gemm tn', 'groupedGemm tn', 'attention backward',
-    'moePlan', 'moeRoute k=2 renormalized', 'moeRouteBackward k=2 renormalized', 'adam (AdamW'];
+    'moePlan', 'moeRoute k=2 renormalized', 'moeRouteBackward k=2 renormalized', 'moeAuxLoss k=2', 'adam (AdamW'];
 
   it('has a case for every op the MoE transformer uses', () => {
     const names = conformanceCases().map((c) => c.name).join('\n');
     for (const op of ['gemm nn', 'gemm nt', 'gemm tn', 'gemm tt', 'groupedGemm nn', 'groupedGemm nt', 'groupedGemm tn',
       'attention forward', 'attention backward', 'swiglu', 'swigluBackward', 'moeRoute', 'moePlan', 'moeCombine',
-      'moeCombineBackward', 'moeRouteBackward', 'layerNorm', 'layerNormBackward', 'softmaxCrossEntropy', 'embedding',
+      'moeCombineBackward', 'moeRouteBackward', 'moeAuxLoss', 'layerNorm', 'layerNormBackward', 'softmaxCrossEntropy', 'embedding',
       'embeddingBackward', 'adam', 'sumSquares', 'addBias', 'sumRows', 'copy', 'axpy', 'scale', 'fill', 'add', 'mul']) {
       expect(names, op).toContain(op);
     }

@@ -494,6 +494,26 @@ export function conformanceCases(): ConformanceCase[] {
       }));
     }
   }
+  // moeAuxLoss on a reference routing and plan (dropless and capacity-limited): the losses,
+  // balanceGrad and counts, with running totals on top of preset ones, then without (α = 0).
+  const AUX: [number, number][] = [[1, 2], [7, 8], [513, 8], [2048, 64]];
+  for (const k of [1, 2]) {
+    add(`moeAuxLoss k=${k} (balance, z, counts)`, FP32, (h) => forShapes(h, AUX, (n, E) => {
+      for (const cap of [-1, Math.max(1, Math.floor((n * k) / E / 2))]) {
+        const lg = h.ref.tensorFrom(gridLogits(h, n, E)), pr = h.ref.tensor(n * E), ls = h.ref.tensor(n);
+        const ix = h.ref.ints(n * k), gt = h.ref.tensor(n * k);
+        h.ref.moeRoute(lg, pr, ls, ix, gt, n, E, k, k === 2);
+        const slot = h.ref.ints(n * k), rt = h.ref.ints(n * k), off = h.ref.ints(E + 1), rd = h.ref.ints(E);
+        h.ref.moePlan(ix, n, E, k, cap, slot, rt, off, rd);
+        const probs = h.from(pr.data), lse = h.from(ls.data), offsets = h.ints(off.data), routed = h.ints(rd.data);
+        const grad = h.rand(E), loss = h.rand(4), counts = h.ints(Array.from({ length: 4 * E }, (_, i) => 3 * i));
+        h.both((o, t) => o.moeAuxLoss(t(probs), t(lse), t(offsets), t(routed), n, E, k, 0.01, 0.001, t(grad), t(loss), t(counts), true));
+        h.compare('balanceGrad', grad); h.compare('loss', loss); h.compareInts('counts', counts);
+        h.both((o, t) => o.moeAuxLoss(t(probs), t(lse), t(offsets), t(routed), n, E, k, 0, 0.5, t(grad), t(loss), t(counts), false));
+        h.compare('loss (α = 0, no totals)', loss); h.compareInts('counts (no totals)', counts);
+      }
+    }));
+  }
   return cases;
 }
 
