@@ -34,6 +34,19 @@
 // (the causal mask is applied after the full QKᵀ product); the causal-only count (half of it,
 // (T+1)/2 instead of T keys on average) is reported alongside as `flopsPerTokenCausal`.
 // Its peer is bench/peers/torch_transformer_train.py (the same decoder built by hand in PyTorch).
+//
+// memory-lm (`--model memory-lm`, `--config` ignored): src/models/memory-lm.ts at the config of the
+// Alice run in docs/results.md (`handgrad train memory-lm --d-model 56 --batch 16 --seq 64`, the
+// other options at their defaults): d_model C = 56, H = 4 heads of d = 14, N = 2 blocks, 3 memory
+// levels (periods 1, 4, 16; delta rule, inner GD, normalised keys), SwiGLU F = 152 (the auto width
+// of C = 56), batch 16, window T = 64, vocab 73 (Alice's characters: 122,528 parameters, as that
+// run had), Adam, clip 5; random windows. FLOPs per token, 6 × multiply-adds as above:
+//   per layer:  3·levels·C² (each level of each head projects to its own k, q [d] and v [d]:
+//               H·levels·3·C·d) + C² (output projection) + 3·C·F (SwiGLU)
+//               + 3·H·levels·d² (the memory recurrence: M·k and the outer-product write, M·q)
+//   head:       C·V
+// The recurrence is no GEMM, but it is the model's token mixer, counted as the transformer's
+// attention is. No PyTorch peer: there is no standard PyTorch version of this model to compare with.
 // A benchmark reports; it never asserts a speed.
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -45,14 +58,15 @@ import { createWasmOps } from '../src/backends/wasm/index.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { RecurrentLM, type CellKind } from '../src/models/recurrent-lm.js';
 import { TransformerLM } from '../src/models/transformer.js';
+import { MemoryLM, MEMORY_LM_DEFAULTS } from '../src/models/memory-lm.js';
 import type { SequenceModel, TokenBatch } from '../src/models/types.js';
 import { zeroGrads } from '../src/layers/param.js';
 import { Adam, type ParamRef } from '../src/train/optimizers.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { Rng } from '../src/util/rng.js';
 
-export type TrainBenchModel = CellKind | 'transformer';
-export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn', 'transformer'];
+export type TrainBenchModel = CellKind | 'transformer' | 'memory-lm';
+export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn', 'transformer', 'memory-lm'];
 export type TrainBenchConfig = 'small' | 'medium';
 export const TRAIN_BENCH_CONFIGS: readonly TrainBenchConfig[] = ['small', 'medium'];
 
@@ -67,9 +81,15 @@ export const TRANSFORMER_CONFIG = {
 } as const;
 export type TransformerBenchConfig = typeof TRANSFORMER_CONFIG;
 
-/** The batch and window of a model/config pair (the transformer has its own single config). */
+/** memory-lm's one config: the Alice run of docs/results.md (see the top of this file). */
+export const MEMORY_LM_CONFIG = {
+  dModel: 56, heads: 4, layers: 2, levels: 3, periodBase: 4, ffHidden: 152, batch: 16, seq: 64, vocab: 73,
+} as const;
+export type MemoryLMBenchConfig = typeof MEMORY_LM_CONFIG;
+
+/** The batch and window of a model/config pair (the transformer and memory-lm have one config each). */
 function shape(model: TrainBenchModel, config: TrainBenchConfig): { batch: number; seq: number; vocab: number } {
-  return model === 'transformer' ? TRANSFORMER_CONFIG : CONFIGS[config];
+  return model === 'transformer' ? TRANSFORMER_CONFIG : model === 'memory-lm' ? MEMORY_LM_CONFIG : CONFIGS[config];
 }
 
 export interface TrainBenchOptions {
@@ -77,7 +97,7 @@ export interface TrainBenchOptions {
   config: TrainBenchConfig;
   /** GEMM threads, the calling thread included (default: every core). */
   threads?: number;
-  /** Timed training steps (default 30 small, 15 medium, 10 transformer), after 3 warm-up steps. */
+  /** Timed training steps (default 30 small, 15 medium, 10 transformer and memory-lm), after 3 warm-up steps. */
   steps?: number;
   /** Run the PyTorch CPU peer when torch imports (default true). */
   peer?: boolean;
@@ -89,8 +109,8 @@ export interface TrainBenchOptions {
 /** The JSON line: what was asked for, the figures (null when not measured). */
 export interface TrainBenchResult {
   model: TrainBenchModel;
-  /** 'transformer' for the transformer's single config. */
-  config: TrainBenchConfig | 'transformer';
+  /** The model's name for the transformer's and memory-lm's single configs. */
+  config: TrainBenchConfig | 'transformer' | 'memory-lm';
   threads: number;
   tokensPerSec: number;
   modelGflops: number;
@@ -118,7 +138,9 @@ export interface TrainBenchResult {
 }
 
 /** Model FLOPs (matrix products only) per training token; see the top of this file. */
-export function flopsPerToken(model: TrainBenchModel, c: { hidden: number; embed: number; vocab: number; layers: number } | TransformerBenchConfig): number {
+export function flopsPerToken(model: TrainBenchModel,
+  c: { hidden: number; embed: number; vocab: number; layers: number } | TransformerBenchConfig | MemoryLMBenchConfig): number {
+  if (model === 'memory-lm' || 'levels' in c) return memoryLmFlopsPerToken(c as MemoryLMBenchConfig);
   if (model === 'transformer' || 'dModel' in c) return transformerFlopsPerToken(c as TransformerBenchConfig);
   const g = model === 'lstm' ? 4 : model === 'gru' ? 3 : 1;
   let macs = c.hidden * c.vocab;
@@ -136,9 +158,39 @@ export function transformerFlopsPerToken(c: TransformerBenchConfig, causal = fal
   return 6 * (c.layers * (4 * C * C + 3 * C * F + 2 * keys * C) + C * c.vocab);
 }
 
+/**
+ * memory-lm FLOPs per training token (fwd + bwd, 6 × multiply-adds): per layer 3·levels·C² (the
+ * levels' k, v, q projections) + C² (output) + 3·C·F (SwiGLU) + 3·H·levels·d² (the recurrence),
+ * plus the head C·V.
+ */
+export function memoryLmFlopsPerToken(c: MemoryLMBenchConfig): number {
+  const C = c.dModel, d = C / c.heads;
+  return 6 * (c.layers * (3 * c.levels * C * C + C * C + 3 * C * c.ffHidden + 3 * c.heads * c.levels * d * d) + C * c.vocab);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The benchmarked model of a model/config pair, initialised from `rng`. */
+export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig, rng: Rng): SequenceModel {
+  if (model === 'transformer') {
+    const t = TRANSFORMER_CONFIG;
+    return new TransformerLM(ops, {
+      vocabSize: t.vocab, layers: t.layers, heads: t.heads, dModel: t.dModel, ffHidden: t.ffHidden, context: t.context,
+      norm: 'layernorm', ffn: 'swiglu', positions: 'learned', tie: false,
+    }, rng);
+  }
+  if (model === 'memory-lm') {
+    const k = MEMORY_LM_CONFIG;
+    return new MemoryLM(ops, {
+      ...MEMORY_LM_DEFAULTS, vocabSize: k.vocab, layers: k.layers, heads: k.heads, dModel: k.dModel, ffHidden: k.ffHidden,
+      levels: k.levels, periodBase: k.periodBase,
+    }, rng);
+  }
+  const r = CONFIGS[config];
+  return new RecurrentLM(ops, model, { vocabSize: r.vocab, hidden: r.hidden, layers: r.layers, embed: r.embed }, rng);
 }
 
 /**
@@ -151,17 +203,7 @@ export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainB
   { tokensPerSec: number; gemmGflops: number } {
   const c = shape(model, config);
   const rng = new Rng(42);
-  let m: SequenceModel;
-  if (model === 'transformer') {
-    const t = TRANSFORMER_CONFIG;
-    m = new TransformerLM(ops, {
-      vocabSize: t.vocab, layers: t.layers, heads: t.heads, dModel: t.dModel, ffHidden: t.ffHidden, context: t.context,
-      norm: 'layernorm', ffn: 'swiglu', positions: 'learned', tie: false,
-    }, rng);
-  } else {
-    const r = CONFIGS[config];
-    m = new RecurrentLM(ops, model, { vocabSize: r.vocab, hidden: r.hidden, layers: r.layers, embed: r.embed }, rng);
-  }
+  const m = buildModel(ops, model, config, rng);
   const refs: ParamRef[] = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
   const grads = m.params.map((p) => p.grad);
   const opt = new Adam(ops);
@@ -205,27 +247,25 @@ function time(fn: () => void): number {
 export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
   const progress = opts.onProgress ?? (() => {});
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
-  const tx = opts.model === 'transformer';
-  const c = CONFIGS[opts.config];
-  const steps = opts.steps ?? (tx ? 10 : opts.config === 'small' ? 30 : 15);
+  const tx = opts.model === 'transformer', mem = opts.model === 'memory-lm';
+  const steps = opts.steps ?? (tx || mem ? 10 : opts.config === 'small' ? 30 : 15);
   const ops = await createWasmOps({ threads, onNotice: progress });
   let tokensPerSec: number, gemmGflops: number;
   try {
-    const t = TRANSFORMER_CONFIG;
-    progress(tx
-      ? `measuring transformer (d_model ${t.dModel}, ${t.heads} heads, ${t.layers} layers, context/window ${t.seq}, SwiGLU ${t.ffHidden}, batch ${t.batch}, vocab ${t.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`
-      : `measuring ${opts.model} ${opts.config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed}, vocab ${c.vocab}) on ${ops.name}, ${threads} thread(s), ${steps} steps`);
+    progress(`measuring ${describeConfig(opts.model, opts.config)}, vocab ${shape(opts.model, opts.config).vocab}, on ${ops.name}, ${threads} thread(s), ${steps} steps`);
     ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, opts.config, steps));
   } finally {
     ops.dispose();
   }
-  const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : flopsPerToken(opts.model, c);
+  const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : mem ? memoryLmFlopsPerToken(MEMORY_LM_CONFIG) : flopsPerToken(opts.model, CONFIGS[opts.config]);
   const fptCausal = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG, true) : null;
   const modelGflops = (tokensPerSec * fpt) / 1e9;
   let torchTokensPerSec: number | null = null, torchThreads: number | null = null;
   const torchRuns: { threads: number; tokensPerSec: number }[] = [];
   let peerNote = 'PyTorch peer not run (--no-peer)';
-  if (opts.peer ?? true) {
+  if (mem) {
+    peerNote = 'none for memory-lm (there is no standard PyTorch version of this model)';
+  } else if (opts.peer ?? true) {
     const py = findTorchPython();
     if (!py.python) {
       peerNote = py.note;
@@ -246,7 +286,7 @@ export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRes
   const same = torchRuns.find((r) => r.threads === threads);
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
-    model: opts.model, config: tx ? 'transformer' : opts.config, threads,
+    model: opts.model, config: tx || mem ? opts.model as 'transformer' | 'memory-lm' : opts.config, threads,
     tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
     utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt,
     flopsPerTokenCausal: fptCausal,
@@ -264,14 +304,27 @@ function round(x: number): number {
   return Number(x.toPrecision(4));
 }
 
+/** The model and its sizes, for the progress line and the report. */
+function describeConfig(model: TrainBenchModel, config: TrainBenchConfig): string {
+  if (model === 'transformer') {
+    const t = TRANSFORMER_CONFIG;
+    return `transformer (d_model ${t.dModel}, ${t.heads} heads, ${t.layers} layers, window ${t.seq}, SwiGLU ${t.ffHidden}, batch ${t.batch})`;
+  }
+  if (model === 'memory-lm') {
+    const k = MEMORY_LM_CONFIG, periods = Array.from({ length: k.levels }, (_, l) => k.periodBase ** l).join('/');
+    return `memory-lm (d_model ${k.dModel}, ${k.heads} heads, ${k.layers} blocks, ${k.levels} levels every ${periods} tokens, ` +
+      `SwiGLU ${k.ffHidden}, window ${k.seq}, batch ${k.batch}: the Alice config of docs/results.md)`;
+  }
+  const c = CONFIGS[config];
+  return `${model} ${config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed})`;
+}
+
 /** Human-readable lines for the report (the JSON line is printed by the caller). */
 export function formatTrainReport(r: TrainBenchResult): string[] {
-  const name = r.model === 'transformer'
-    ? `transformer (d_model ${TRANSFORMER_CONFIG.dModel}, ${TRANSFORMER_CONFIG.heads} heads, ${TRANSFORMER_CONFIG.layers} layers, window ${TRANSFORMER_CONFIG.seq}, SwiGLU ${TRANSFORMER_CONFIG.ffHidden}, batch ${TRANSFORMER_CONFIG.batch})`
-    : `${r.model} ${r.config}`;
+  const what = r.model === 'transformer' ? 'GEMMs only, attention full T×T' : r.model === 'memory-lm' ? 'GEMMs and the memory recurrence' : 'GEMMs only';
   const lines = [
-    `${name}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
-    `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, GEMMs only${r.flopsPerTokenCausal !== null ? ', attention full T×T' : ''}) = ` +
+    `${describeConfig(r.model, r.config as TrainBenchConfig)}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
+    `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, ${what}) = ` +
       `${(100 * r.utilisation).toFixed(1)}% of the square GEMM's ${r.gemmGflops} GFLOP/s (n = 512, same process, same threads)`,
   ];
   if (r.flopsPerTokenCausal !== null && r.utilisationCausal !== null) {

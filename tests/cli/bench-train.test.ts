@@ -1,8 +1,13 @@
 // `handgrad bench train`: runs as a user runs it (a separate process), prints the report and the
 // JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
 import { describe, expect, it } from 'vitest';
-import { CONFIGS, flopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken } from '../../bench/train.js';
-import { runHandgrad } from './helpers.js';
+import {
+  buildModel, CONFIGS, flopsPerToken, MEMORY_LM_CONFIG, memoryLmFlopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken,
+} from '../../bench/train.js';
+import { autoFfHidden } from '../../src/models/transformer.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { lastJson, runHandgrad } from './helpers.js';
 
 const handgrad = (...args: string[]) => runHandgrad(args);
 
@@ -29,6 +34,17 @@ describe('handgrad bench train', () => {
     expect(r.stdout + r.stderr).toContain('attention counted causally');
   });
 
+  it('--model memory-lm runs the Alice config and says it has no PyTorch peer', () => {
+    const r = handgrad('bench', 'train', '--model', 'memory-lm', '--threads', '1', '--steps', '1', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out).toMatchObject({ model: 'memory-lm', config: 'memory-lm', threads: 1, torchTokensPerSec: null, torchRuns: [] });
+    for (const k of ['tokensPerSec', 'modelGflops', 'gemmGflops', 'utilisation']) expect(out[k], k).toBeGreaterThan(0);
+    expect(out.modelGflops as number).toBeCloseTo((out.tokensPerSec as number) * memoryLmFlopsPerToken(MEMORY_LM_CONFIG) / 1e9, 1);
+    expect(out.peerNote).toMatch(/no standard PyTorch version/);
+    expect(r.stdout + r.stderr).toContain('d_model 56');
+  });
+
   it('rejects an unknown model or config with one usage line', () => {
     for (const args of [['--model', 'nosuchmodel'], ['--config', 'large']]) {
       const r = handgrad('bench', 'train', ...args);
@@ -45,6 +61,12 @@ describe('handgrad bench train', () => {
     // transformer: per layer 4C² (qkv, out) + 3CF (SwiGLU) + 2TC (QKᵀ, P·V, full T×T); head C·V
     const C = 128, F = 512, T = 128, L = 4, V = 65;
     expect(flopsPerToken('transformer', TRANSFORMER_CONFIG)).toBe(6 * (L * (4 * C * C + 3 * C * F + 2 * T * C) + C * V));
+    // memory-lm: per layer 3·levels·C² (k, v, q of every level) + C² (out) + 3CF + 3·H·levels·d² (recurrence); head C·V
+    const M = MEMORY_LM_CONFIG, d = M.dModel / M.heads;
+    expect(M.ffHidden).toBe(autoFfHidden(M.dModel, 'swiglu')); // the width the Alice run got from --ff-hidden 0
+    const alice = buildModel(new ReferenceOps(), 'memory-lm', 'small', new Rng(1));
+    expect(alice.params.reduce((s, p) => s + p.value.size, 0)).toBe(122_528); // the Alice row's parameter count
+    expect(flopsPerToken('memory-lm', M)).toBe(6 * (2 * (3 * 3 * 56 * 56 + 56 * 56 + 3 * 56 * 152 + 3 * 4 * 3 * d * d) + 56 * 73));
     expect(transformerFlopsPerToken(TRANSFORMER_CONFIG, true)).toBe(6 * (L * (4 * C * C + 3 * C * F + 2 * ((T + 1) / 2) * C) + C * V));
   });
 });

@@ -100,12 +100,13 @@ export function registerBench(program: Command, ctx: CliContext): void {
     });
 
   bench.command('train')
-    .description('recurrent LM training tokens/s (forward + backward + Adam) on random tokens, model FLOP rate vs the GEMM kernel, PyTorch CPU peer')
-    .option('--model <name>', `model: ${TRAIN_BENCH_MODELS.join(', ')}`, parseChoice('--model', TRAIN_BENCH_MODELS), 'lstm' as TrainBenchModel)
-    .option('--config <name>', 'small (hidden 128, batch 16) or medium (hidden 256, batch 32); BPTT 64, embedding 64, vocab 65',
+    .description('LM training tokens/s (forward + backward + Adam) on random tokens, model FLOP rate vs the GEMM kernel, PyTorch CPU peer where there is one')
+    .option('--model <name>', `model: ${TRAIN_BENCH_MODELS.join(', ')} (transformer and memory-lm: one config each, see bench/train.ts)`,
+      parseChoice('--model', TRAIN_BENCH_MODELS), 'lstm' as TrainBenchModel)
+    .option('--config <name>', 'recurrent models: small (hidden 128, batch 16) or medium (hidden 256, batch 32); BPTT 64, embedding 64, vocab 65',
       parseChoice('--config', TRAIN_BENCH_CONFIGS), 'small' as TrainBenchConfig)
     .option('--threads <n>', 'GEMM threads, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
-    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium)', parseInteger('--steps', 1, 100000))
+    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
     .option('--no-peer', 'leave out the PyTorch CPU peer')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (opts: TrainBenchCliOptions) => {
