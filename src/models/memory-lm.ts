@@ -52,6 +52,8 @@ import { autoFfHidden } from './transformer.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
+import { checkSizes, checkTokens } from './checks.js';
+import { countTargets } from './bigram.js';
 // The sampler steps the reference recurrence directly (see MemoryStepper).
 import { MemoryState, memoryRead, memoryWrite } from '../backends/reference/memory-ops.js';
 
@@ -282,9 +284,7 @@ export class MemoryLM implements SequenceModel {
   constructor(readonly ops: Ops, config: MemoryLMConfig, rng: Rng) {
     const c = { ...MEMORY_LM_DEFAULTS, ...config };
     const { vocabSize: V, layers: L, heads: H, dModel: C, levels, periodBase } = c;
-    for (const [k, v] of Object.entries({ vocabSize: V, layers: L, heads: H, dModel: C, levels, periodBase })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`memory-lm: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes('memory-lm', { vocabSize: V, layers: L, heads: H, dModel: C, levels, periodBase });
     if (C % H !== 0) throw new RangeError(`memory-lm: dModel ${C} must be a multiple of heads ${H}`);
     if (!MEMORY_RULES.includes(c.rule)) throw new RangeError(`memory-lm: rule must be ${MEMORY_RULES.join(' or ')}, got '${c.rule}'`);
     if (!INNER_OPTIMIZERS.includes(c.innerOptimizer)) throw new RangeError(`memory-lm: innerOptimizer must be ${INNER_OPTIMIZERS.join(', ')}, got '${c.innerOptimizer}'`);
@@ -316,13 +316,6 @@ export class MemoryLM implements SequenceModel {
     this.sampleId = ops.ints(1);
   }
 
-  private checkIds(ids: ArrayLike<number>, n: number): void {
-    for (let i = 0; i < n; i++) {
-      const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocab) throw new RangeError(`memory-lm: token ${id} is outside the vocabulary 0..${this.vocab - 1}`);
-    }
-  }
-
   /** ids [B·T] → logits [B·T, V] (the rows of `this.logits`). */
   private forward(ids: IntTensor, B: number, T: number): Tensor {
     const n = B * T, L = this.blocks.length;
@@ -338,10 +331,8 @@ export class MemoryLM implements SequenceModel {
     const { ops, vocab: V } = this;
     const B = batch.batch, T = batch.time, n = B * T, L = this.blocks.length;
     const ids = batch.inputs, targets = batch.targets;
-    this.checkIds(ids.data, n);
-    let count = 0;
-    const tg = targets.data;
-    for (let i = 0; i < n; i++) if (tg[i] >= 0) count++;
+    checkTokens('memory-lm', ids.data, V, n);
+    const count = countTargets(targets, n);
     const logits = this.forward(ids, B, T);
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
@@ -366,14 +357,14 @@ export class MemoryLM implements SequenceModel {
   windowLogProbs(tokens: number[]): Float64Array[] {
     const T = tokens.length;
     if (T < 1) throw new RangeError('memory-lm: a window must have at least 1 token');
-    this.checkIds(tokens, T);
+    checkTokens('memory-lm', tokens, this.vocab);
     const logits = this.forward(this.ops.intsFrom(tokens), 1, T);
     return Array.from({ length: T }, (_, t) => logSoftmaxRow(logits.data, t, this.vocab));
   }
 
   nextLogProbs(tokens: number[]): Float64Array {
     const V = this.vocab, L = this.blocks.length;
-    this.checkIds(tokens, tokens.length);
+    checkTokens('memory-lm', tokens, V);
     if (tokens.length === 0) return this.lastLogProbs ? this.lastLogProbs.slice() : new Float64Array(V).fill(-Math.log(V));
     for (const id of tokens) {
       this.sampleId.data[0] = id;

@@ -41,6 +41,8 @@ import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
+import { checkSizes, checkTokens } from './checks.js';
+import { countTargets } from './bigram.js';
 
 export interface MoeTransformerConfig {
   vocabSize: number;
@@ -278,9 +280,7 @@ export class MoeTransformer implements SequenceModel {
     const dense = kind === 'moe-dense' || Boolean(c.dense);
     this.kind = dense ? 'moe-dense' : 'moe';
     const { vocabSize: V, layers: L, heads: H, dModel: C, context, experts, expertHidden: F } = c;
-    for (const [k, v] of Object.entries({ vocabSize: V, layers: L, heads: H, dModel: C, context, experts, expertHidden: F })) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${this.kind}: ${k} must be an integer ≥ 1, got ${v}`);
-    }
+    checkSizes(this.kind, { vocabSize: V, layers: L, heads: H, dModel: C, context, experts, expertHidden: F });
     if (C % H !== 0) throw new RangeError(`${this.kind}: dModel ${C} must be a multiple of heads ${H}`);
     if (c.topK !== 1 && c.topK !== 2) throw new RangeError(`${this.kind}: topK must be 1 or 2, got ${c.topK}`);
     if (!dense && experts < c.topK) throw new RangeError(`${this.kind}: ${experts} experts is fewer than topK = ${c.topK}`);
@@ -381,12 +381,8 @@ export class MoeTransformer implements SequenceModel {
     const ids = n === batch.inputs.size ? batch.inputs : batch.inputs.view(0, n);
     const targets = n === batch.targets.size ? batch.targets : batch.targets.view(0, n);
     // Token ids and targets live on the host (the batcher writes them): check and count there.
-    let count = 0;
-    const tg = targets.data, idd = ids.data;
-    for (let i = 0; i < n; i++) {
-      if (tg[i] >= 0) count++;
-      if (idd[i] < 0 || idd[i] >= V) throw new RangeError(`${this.kind}: token ${idd[i]} is outside the vocabulary 0..${V - 1}`);
-    }
+    const count = countTargets(targets, n);
+    checkTokens(this.kind, ids.data, V, n);
     const logits = this.forward(ids, B, T, 0, null, train, false);
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
@@ -492,21 +488,15 @@ export class MoeTransformer implements SequenceModel {
   windowLogProbs(tokens: number[]): Float64Array[] {
     const T = tokens.length;
     if (T < 1 || T > this.context) throw new RangeError(`${this.kind}: a window must have 1..${this.context} tokens, got ${T}`);
-    this.checkTokens(tokens);
+    checkTokens(this.kind, tokens, this.vocab);
     const ids = this.sampleIds.view(0, T);
     ids.data.set(tokens);
     const logits = this.forward(ids, 1, T, 0, null, false, true);
     return Array.from({ length: T }, (_, t) => logSoftmaxRow(logits.data, t, this.vocab));
   }
 
-  private checkTokens(tokens: number[]): void {
-    for (const id of tokens) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocab) throw new RangeError(`${this.kind}: token ${id} is outside the vocabulary 0..${this.vocab - 1}`);
-    }
-  }
-
   nextLogProbs(tokens: number[]): Float64Array {
-    this.checkTokens(tokens);
+    checkTokens(this.kind, tokens, this.vocab);
     if (this.caches === null) this.caches = this.blocks.map(() => this.ops.tensor(this.context * 3 * this.dim));
     const caches = this.caches;
     return this.sampling.next(tokens, (ids, n, pos) => this.forward(ids, 1, n, pos, caches, false, true));

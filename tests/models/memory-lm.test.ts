@@ -10,7 +10,7 @@ import { MemoryLM, type MemoryLMConfig } from '../../src/models/memory-lm.js';
 import { getModel, modelConfig, createModel } from '../../src/models/registry.js';
 import { runGradChecks } from '../../src/gradcheck/registry.js';
 import { smallMemoryLMConfig } from '../../src/gradcheck/memory-checks.js';
-import { randomizeParams } from '../../src/gradcheck/model-checks.js';
+import { randomBatch, randomizeParams } from '../../src/gradcheck/model-checks.js';
 import type { TokenBatch } from '../../src/models/types.js';
 import { zeroGrads } from '../../src/layers/param.js';
 import { Adam } from '../../src/train/optimizers.js';
@@ -37,6 +37,14 @@ describe('registration', () => {
     expect(() => modelConfig(spec, { rule: 'oja' }, 5)).toThrow(/--rule expects one of delta, hebbian/);
     expect(() => new MemoryLM(ref, smallMemoryLMConfig({ dModel: 7 }), new Rng(1))).toThrow(/multiple of heads/);
     expect(() => m.nextLogProbs([11])).toThrow(/outside the vocabulary/);
+    expect(() => new MemoryLM(ref, smallMemoryLMConfig({ levels: 0 }), new Rng(1))).toThrow('memory-lm: levels must be an integer ≥ 1, got 0');
+    // A batch's ids are checked before the forward; a prompt's (fractional ids too) before any enters the memories.
+    const small = new MemoryLM(ref, smallMemoryLMConfig(), new Rng(1));
+    const bad = randomBatch(ref, new Rng(2), 7, 2, 3);
+    bad.inputs.data[4] = 7;
+    expect(() => small.forwardBackward(bad, true)).toThrow('memory-lm: token 7 is outside the vocabulary 0..6');
+    expect(() => small.nextLogProbs([1, 1.5])).toThrow('memory-lm: token 1.5 is outside the vocabulary 0..6');
+    expect(() => small.windowLogProbs([1, -1])).toThrow('memory-lm: token -1 is outside the vocabulary 0..6');
   });
 });
 

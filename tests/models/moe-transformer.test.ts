@@ -51,6 +51,9 @@ describe('moe transformer', () => {
     bad.inputs.data[2] = 11;
     expect(() => m.forwardBackward(bad, true)).toThrow(/outside the vocabulary/);
     expect(() => m.nextLogProbs([12])).toThrow(/outside the vocabulary/);
+    expect(() => m.windowLogProbs([1, 0.5])).toThrow('moe: token 0.5 is outside the vocabulary 0..10');
+    expect(() => new MoeTransformer(ops, config({ experts: 0 }), new Rng(1))).toThrow('moe: experts must be an integer ≥ 1, got 0');
+    expect(() => new MoeTransformer(ops, config({ dense: true, context: 2.5 }), new Rng(1))).toThrow('moe-dense: context must be an integer ≥ 1, got 2.5');
   });
 
   it.each(['moe', 'moe-dense'])('%s: KV-cached decoding gives the uncached logits, also once the window slides', (kind) => {
