@@ -11,11 +11,11 @@
 // Two more check the op itself (Ops.memoryForward / memoryBackward) on raw k, v, q, without the
 // layer's projections: delta/momentum committing every 3 steps and Hebbian/Adam every 2 (T = 8 and
 // 7, so each ends on a partial chunk that is never committed).
-import type { MemoryShape, Ops } from '../ops/types.js';
+import type { MemoryShape, Ops, Tensor } from '../ops/types.js';
 import { memorySavedSize } from '../ops/memory.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
-import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
+import { layerCheckable, RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
 import type { GradCheckDef } from './registry.js';
 import { LinearMemory, type LinearMemoryOptions } from '../layers/linear-memory.js';
 import { ContinuumMemory, type ContinuumMemoryOptions } from '../layers/continuum-memory.js';
@@ -28,26 +28,19 @@ function randomize(params: Param[], rng: Rng, std = 0.5): void {
 
 interface MemoryLayer {
   params: Param[];
-  forward(x: import('../ops/types.js').Tensor, y: import('../ops/types.js').Tensor, B: number, T: number): void;
-  backward(x: import('../ops/types.js').Tensor, dy: import('../ops/types.js').Tensor, dx: import('../ops/types.js').Tensor, B: number, T: number): void;
+  forward(x: Tensor, y: Tensor, B: number, T: number): void;
+  backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void;
 }
 
+/** A memory layer x [B·T, inDim] → y [B·T, dv] through layerCheckable (x, then the projection, drawn after build's draws). */
 function layerCheck(name: string, B: number, T: number, inDim: number, dv: number,
   build: (ops: Ops, rng: Rng) => MemoryLayer): GradCheckDef {
   return {
     name,
     make(ops: Ops, rng: Rng): Checkable {
       const layer = build(ops, rng);
-      const x = randomCheckTensor(ops, 'x', B * T * inDim, rng);
-      const y = ops.tensor(B * T * dv), dy = ops.tensor(B * T * dv);
-      const proj = new RandomProjection(ops, B * T * dv, rng);
-      return {
-        name,
-        params: layer.params,
-        inputs: [x],
-        loss() { layer.forward(x.value, y, B, T); return proj.loss(y); },
-        backward() { proj.backward(dy); layer.backward(x.value, dy, x.grad, B, T); },
-      };
+      return layerCheckable(ops, rng, name, layer.params, B * T * inDim, B * T * dv,
+        (x, y) => layer.forward(x, y, B, T), (x, dy, dx) => layer.backward(x, dy, dx, B, T));
     },
   };
 }
