@@ -13,11 +13,10 @@ import { smallMemoryLMConfig } from '../../src/gradcheck/memory-checks.js';
 import { randomBatch, randomizeParams } from '../../src/gradcheck/model-checks.js';
 import type { TokenBatch } from '../../src/models/types.js';
 import { zeroGrads } from '../../src/layers/param.js';
-import { Adam } from '../../src/train/optimizers.js';
-import { clipGradNorm } from '../../src/train/clip.js';
 import { sampleTokens } from '../../src/models/sample.js';
 import { train } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
+import { charStream, greedyDecode, memorise } from './helpers.js';
 
 const ref = new ReferenceOps('f64');
 let wasm: Ops;
@@ -121,44 +120,13 @@ describe('the memory recurrence op', () => {
 describe('learning', () => {
   it('learns a short repetitive text (WASM, Adam) and greedy decoding continues it', () => {
     const text = 'the cat sat on the mat. ';
-    const chars = [...new Set(text)].sort();
-    const stream = Array.from(text.repeat(12), (c) => chars.indexOf(c));
-    const V = chars.length, B = 4, T = 24;
-    const m = new MemoryLM(wasm, { ...smallMemoryLMConfig(), vocabSize: V, dModel: 32, heads: 4, ffHidden: 0, levels: 3, periodBase: 4 }, new Rng(1));
-    const opt = new Adam(wasm);
-    const refs = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
-    const grads = m.params.map((p) => p.grad);
-    const inputs = wasm.ints(B * T), targets = wasm.ints(B * T);
-    const batch: TokenBatch = { inputs, targets, batch: B, time: T };
-    const rng = new Rng(2);
-    let first = 0, loss = Infinity;
-    for (let step = 0; step < 200; step++) {
-      for (let b = 0; b < B; b++) {
-        const s = rng.int(0, stream.length - T - 1);
-        for (let t = 0; t < T; t++) {
-          inputs.data[b * T + t] = stream[s + t];
-          targets.data[b * T + t] = stream[s + t + 1];
-        }
-      }
-      zeroGrads(wasm, m.params);
-      loss = m.forwardBackward(batch, true);
-      if (step === 0) first = loss;
-      clipGradNorm(wasm, grads, 1);
-      opt.step(refs, 1e-2);
-      if (step > 30 && loss < 0.1) break;
-    }
-    expect(first).toBeGreaterThan(Math.log(V) - 0.3);
-    expect(loss).toBeLessThan(0.3);
+    const { chars, stream } = charStream(text, 12);
+    const m = new MemoryLM(wasm, { ...smallMemoryLMConfig(), vocabSize: chars.length, dModel: 32, heads: 4, ffHidden: 0, levels: 3, periodBase: 4 }, new Rng(1));
+    const { first, last } = memorise(wasm, m, stream, { batch: 4, time: 24, maxSteps: 200, lr: 1e-2, clip: 1, stopBelow: 0.1, seed: 2 });
+    expect(first).toBeGreaterThan(Math.log(chars.length) - 0.3);
+    expect(last).toBeLessThan(0.3);
     // After a full period of the text as prompt, greedy decoding continues it.
-    const prompt = Array.from(text, (c) => chars.indexOf(c));
-    m.resetSampling();
-    let logp = m.nextLogProbs(prompt);
-    const out: number[] = [];
-    for (let i = 0; i < text.length; i++) {
-      const id = logp.indexOf(Math.max(...logp));
-      out.push(id);
-      logp = m.nextLogProbs([id]);
-    }
+    const out = greedyDecode(m, Array.from(text, (c) => chars.indexOf(c)), text.length);
     expect(out.map((i) => chars[i]).join('')).toBe(text);
   });
 

@@ -13,11 +13,10 @@ import { smallTransformerConfig } from '../../src/gradcheck/transformer-checks.j
 import { randomizeParams } from '../../src/gradcheck/model-checks.js';
 import type { TokenBatch } from '../../src/models/types.js';
 import { zeroGrads } from '../../src/layers/param.js';
-import { Adam } from '../../src/train/optimizers.js';
-import { clipGradNorm } from '../../src/train/clip.js';
 import { sampleTokens } from '../../src/models/sample.js';
 import { train } from '../../src/train/trainer.js';
 import { Rng } from '../../src/util/rng.js';
+import { charStream, greedyDecode, memorise } from './helpers.js';
 
 const ref = new ReferenceOps('f64');
 let wasm: Ops;
@@ -170,42 +169,14 @@ describe('backends', () => {
 describe('learning', () => {
   it('memorises a short string to near-zero loss (WASM, Adam)', () => {
     const text = 'hello transformer; ';
-    const chars = [...new Set(text)].sort();
-    const stream = Array.from(text.repeat(20), (c) => chars.indexOf(c));
-    const V = chars.length, B = 4, T = 16;
-    const m = new TransformerLM(wasm, { vocabSize: V, layers: 2, heads: 2, dModel: 32, ffHidden: 0, context: T,
+    const { chars, stream } = charStream(text, 20);
+    const T = 16;
+    const m = new TransformerLM(wasm, { vocabSize: chars.length, layers: 2, heads: 2, dModel: 32, ffHidden: 0, context: T,
       norm: 'layernorm', ffn: 'swiglu', positions: 'learned', tie: false }, new Rng(1));
-    const opt = new Adam(wasm);
-    const refs = m.params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows }));
-    const grads = m.params.map((p) => p.grad);
-    const inputs = wasm.ints(B * T), targets = wasm.ints(B * T);
-    const batch: TokenBatch = { inputs, targets, batch: B, time: T };
-    const rng = new Rng(2);
-    let loss = Infinity, step = 0;
-    for (; step < 300; step++) {
-      for (let b = 0; b < B; b++) {
-        const s = rng.int(0, stream.length - T - 1);
-        for (let t = 0; t < T; t++) {
-          inputs.data[b * T + t] = stream[s + t];
-          targets.data[b * T + t] = stream[s + t + 1];
-        }
-      }
-      zeroGrads(wasm, m.params);
-      loss = m.forwardBackward(batch, true);
-      clipGradNorm(wasm, grads, 1);
-      opt.step(refs, 3e-3);
-      if (step > 30 && loss < 0.05) break;
-    }
-    expect(loss).toBeLessThan(0.1);
+    const { last } = memorise(wasm, m, stream, { batch: 4, time: T, maxSteps: 300, lr: 3e-3, clip: 1, stopBelow: 0.05, seed: 2 });
+    expect(last).toBeLessThan(0.1);
     // Greedy decoding from the string's start reproduces it.
-    m.resetSampling();
-    const out: number[] = [];
-    let logp = m.nextLogProbs([chars.indexOf('h')]);
-    for (let i = 0; i < text.length - 1; i++) {
-      const id = logp.indexOf(Math.max(...logp));
-      out.push(id);
-      logp = m.nextLogProbs([id]);
-    }
+    const out = greedyDecode(m, [chars.indexOf('h')], text.length - 1);
     expect('h' + out.map((i) => chars[i]).join('')).toBe(text.slice(0, text.length));
   });
 
