@@ -525,22 +525,24 @@ const MOE_OPTIONS: ModelSpec['options'] = [
   { key: 'recompute', type: 'boolean', description: 'recompute the experts in backward instead of saving their activations' },
 ];
 
-export const MOE_MODEL: ModelSpec = {
-  name: 'moe',
-  description: 'sparse Mixture-of-Experts transformer: pre-LN attention + top-k routed SwiGLU experts (grouped GEMM), KV-cached sampling',
-  stateful: false,
-  defaults: { ...MOE_TRANSFORMER_DEFAULTS },
-  options: MOE_OPTIONS,
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
-  create: (ops, config, rng) => new MoeTransformer(ops, config as unknown as MoeTransformerConfig, rng, 'moe'),
-};
+/** The registry spec of one variant; both share the options, defaults and training defaults. */
+function moeSpec(kind: 'moe' | 'moe-dense', description: string): ModelSpec {
+  return {
+    name: kind,
+    description,
+    stateful: false,
+    defaults: { ...MOE_TRANSFORMER_DEFAULTS },
+    options: MOE_OPTIONS,
+    trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+    create: (ops, config, rng) => {
+      const c = config as unknown as MoeTransformerConfig;
+      return new MoeTransformer(ops, kind === 'moe-dense' ? { ...c, dense: true } : c, rng, kind);
+    },
+  };
+}
 
-export const MOE_DENSE_MODEL: ModelSpec = {
-  name: 'moe-dense',
-  description: 'dense baseline of moe: the same transformer with one SwiGLU FFN of hidden top-k · expert-hidden (matched active parameters)',
-  stateful: false,
-  defaults: { ...MOE_TRANSFORMER_DEFAULTS },
-  options: MOE_OPTIONS,
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
-  create: (ops, config, rng) => new MoeTransformer(ops, { ...(config as unknown as MoeTransformerConfig), dense: true }, rng, 'moe-dense'),
-};
+export const MOE_MODEL = moeSpec('moe',
+  'sparse Mixture-of-Experts transformer: pre-LN attention + top-k routed SwiGLU experts (grouped GEMM), KV-cached sampling');
+
+export const MOE_DENSE_MODEL = moeSpec('moe-dense',
+  'dense baseline of moe: the same transformer with one SwiGLU FFN of hidden top-k · expert-hidden (matched active parameters)');
