@@ -54,6 +54,7 @@ import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
+import { StackBuffers } from './block-stack.js';
 // The sampler steps the reference recurrence directly (see MemoryStepper).
 import { MemoryState, memoryRead, memoryWrite } from '../backends/reference/memory-ops.js';
 
@@ -272,11 +273,7 @@ export class MemoryLM implements SequenceModel {
   readonly blocks: MemoryBlock[];
   readonly normF: Norm;
   readonly head: Linear;
-  private readonly xs: RowBuffer[];
-  private readonly hF: RowBuffer;
-  private readonly dA: RowBuffer;
-  private readonly dB: RowBuffer;
-  private readonly logits: RowBuffer;
+  private readonly stack: StackBuffers;
   private readonly sampleId: IntTensor;
   /** The last nextLogProbs answer (a call with no new tokens repeats it; null: nothing fed yet, uniform). */
   private lastLogProbs: Float64Array | null = null;
@@ -308,28 +305,24 @@ export class MemoryLM implements SequenceModel {
     this.normF = new Norm(ops, 'normF', C, rng, { kind: c.norm });
     this.head = new Linear(ops, 'head', C, V, rng, { bias: false });
     this.params = [...this.embedding.params, ...this.blocks.flatMap((b) => b.params), ...this.normF.params, ...this.head.params];
-    this.xs = Array.from({ length: L + 1 }, () => new RowBuffer(ops, C));
-    this.hF = new RowBuffer(ops, C);
-    this.dA = new RowBuffer(ops, C);
-    this.dB = new RowBuffer(ops, C);
-    this.logits = new RowBuffer(ops, V);
+    this.stack = new StackBuffers(ops, L, C, V);
     this.sampleId = ops.ints(1);
   }
 
   /** ids [B·T] → logits [B·T, V] (the rows of `this.logits`). */
   private forward(ids: IntTensor, B: number, T: number): Tensor {
     const n = B * T, L = this.blocks.length;
-    this.embedding.forward(ids, this.xs[0].rows(n), n);
-    for (let l = 0; l < L; l++) this.blocks[l].forward(this.xs[l].rows(n), this.xs[l + 1].rows(n), B, T);
-    const h = this.hF.rows(n), logits = this.logits.rows(n);
-    this.normF.forward(this.xs[L].rows(n), h, n);
+    this.embedding.forward(ids, this.stack.xs[0].rows(n), n);
+    for (let l = 0; l < L; l++) this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T);
+    const h = this.stack.hF.rows(n), logits = this.stack.logits.rows(n);
+    this.normF.forward(this.stack.xs[L].rows(n), h, n);
     this.head.forward(h, logits, n);
     return logits;
   }
 
   forwardBackward(batch: TokenBatch, train: boolean): number {
     const { ops, vocab: V } = this;
-    const B = batch.batch, T = batch.time, n = B * T, L = this.blocks.length;
+    const B = batch.batch, T = batch.time, n = B * T;
     const ids = batch.inputs, targets = batch.targets;
     checkTokens('memory-lm', ids.data, V, n);
     const count = countTargets(targets, n);
@@ -337,16 +330,9 @@ export class MemoryLM implements SequenceModel {
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
-      const h = this.hF.rows(n);
-      let dcur = this.dA.rows(n), dnext = this.dB.rows(n);
-      this.head.backward(h, logits, dnext, n);
-      ops.fill(dcur, 0); // Norm backward accumulates
-      this.normF.backward(this.xs[L].rows(n), dnext, dcur, n);
-      for (let l = L - 1; l >= 0; l--) {
-        this.blocks[l].backward(this.xs[l].rows(n), dcur, dnext, B, T);
-        [dcur, dnext] = [dnext, dcur];
-      }
-      this.embedding.backward(dcur, ids, n);
+      const { stack } = this;
+      this.head.backward(stack.hF.rows(n), logits, stack.dB.rows(n), n);
+      this.embedding.backward(stack.backward(ops, this.normF, this.blocks, B, T), ids, n);
     }
     return count > 0 ? sum / count : 0;
   }
@@ -368,11 +354,11 @@ export class MemoryLM implements SequenceModel {
     if (tokens.length === 0) return this.lastLogProbs ? this.lastLogProbs.slice() : new Float64Array(V).fill(-Math.log(V));
     for (const id of tokens) {
       this.sampleId.data[0] = id;
-      this.embedding.forward(this.sampleId, this.xs[0].rows(1), 1);
-      for (let l = 0; l < L; l++) this.blocks[l].step(this.xs[l].rows(1), this.xs[l + 1].rows(1));
+      this.embedding.forward(this.sampleId, this.stack.xs[0].rows(1), 1);
+      for (let l = 0; l < L; l++) this.blocks[l].step(this.stack.xs[l].rows(1), this.stack.xs[l + 1].rows(1));
     }
-    const h = this.hF.rows(1), logits = this.logits.rows(1);
-    this.normF.forward(this.xs[L].rows(1), h, 1);
+    const h = this.stack.hF.rows(1), logits = this.stack.logits.rows(1);
+    this.normF.forward(this.stack.xs[L].rows(1), h, 1);
     this.head.forward(h, logits, 1);
     this.lastLogProbs = logSoftmaxRow(logits.data, 0, V);
     return this.lastLogProbs.slice();

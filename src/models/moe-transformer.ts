@@ -41,6 +41,7 @@ import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
+import { StackBuffers } from './block-stack.js';
 import { checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
@@ -252,11 +253,7 @@ export class MoeTransformer implements SequenceModel {
     return aux;
   }
 
-  private readonly xs: RowBuffer[];
-  private readonly hF: RowBuffer;
-  private readonly dA: RowBuffer;
-  private readonly dB: RowBuffer;
-  private readonly logits: RowBuffer;
+  private readonly stack: StackBuffers;
   private posIds: IntTensor;
   private readonly posKey = [-1, -1, -1]; // B, T, start of posIds
   private posView: IntTensor;
@@ -316,11 +313,7 @@ export class MoeTransformer implements SequenceModel {
     this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
     this.params = [...this.embedding.params, this.pos, ...this.blocks.flatMap((b) => b.params),
       ...this.normF.params, ...(this.head ? this.head.params : [])];
-    this.xs = Array.from({ length: L + 1 }, () => new RowBuffer(ops, C));
-    this.hF = new RowBuffer(ops, C);
-    this.dA = new RowBuffer(ops, C);
-    this.dB = new RowBuffer(ops, C);
-    this.logits = new RowBuffer(ops, V);
+    this.stack = new StackBuffers(ops, L, C, V);
     this.posIds = ops.ints(context);
     this.posView = this.posIds;
     this.sampleIds = ops.ints(context);
@@ -350,17 +343,17 @@ export class MoeTransformer implements SequenceModel {
     dropless: boolean): Tensor {
     const { ops, dim: C } = this, n = B * T, L = this.blocks.length;
     if (start + T > this.context) throw new RangeError(`${this.kind}: positions ${start}..${start + T - 1} exceed the context length ${this.context}`);
-    const x0 = this.xs[0].rows(n), tmp = this.dA.rows(n);
+    const x0 = this.stack.xs[0].rows(n), tmp = this.stack.dA.rows(n);
     this.embedding.forward(ids, x0, n);
     ops.embedding(this.pos.value, this.positionIds(B, T, start), tmp, n, C);
     ops.add(x0, tmp, x0);
     // Sampling (caches, windowLogProbs) is dropless; forwardBackward (training and validation) applies the capacity.
     const mode = { count, dropless };
     for (let l = 0; l < L; l++) {
-      this.blocks[l].forward(this.xs[l].rows(n), this.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
+      this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
     }
-    const h = this.hF.rows(n), logits = this.logits.rows(n);
-    this.normF.forward(this.xs[L].rows(n), h, n);
+    const h = this.stack.hF.rows(n), logits = this.stack.logits.rows(n);
+    this.normF.forward(this.stack.xs[L].rows(n), h, n);
     if (this.head) this.head.forward(h, logits, n);
     else ops.gemm(false, true, n, this.vocab, C, 1, h, this.embedding.table.value, 0, logits);
     if (count) {
@@ -374,7 +367,7 @@ export class MoeTransformer implements SequenceModel {
 
   forwardBackward(batch: TokenBatch, train: boolean): number {
     const { ops, vocab: V, dim: C } = this;
-    const B = batch.batch, T = batch.time, n = B * T, L = this.blocks.length;
+    const B = batch.batch, T = batch.time, n = B * T;
     if (T > this.context) {
       throw new RangeError(`${this.kind}: a window of ${T} tokens is longer than the context length ${this.context} (use --seq ≤ --context)`);
     }
@@ -390,9 +383,8 @@ export class MoeTransformer implements SequenceModel {
       // The aux losses' gradients are part of every block's backward; with no real target the
       // LM gradient is zero but the router still gets them.
       if (!grad) ops.fill(logits, 0);
-      const h = this.hF.rows(n);
-      let dcur = this.dA.rows(n), dnext = this.dB.rows(n);
-      const dh = dnext;
+      const { stack } = this;
+      const h = stack.hF.rows(n), dh = stack.dB.rows(n);
       if (this.head) this.head.backward(h, logits, dh, n);
       else {
         const E = this.embedding.table;
@@ -400,14 +392,9 @@ export class MoeTransformer implements SequenceModel {
         ops.gemm(false, false, n, C, V, 1, logits, E.value, 0, dh);
         E.rows.addAll(); // a tied table's gradient is dense
       }
-      ops.fill(dcur, 0);
-      this.normF.backward(this.xs[L].rows(n), dh, dcur, n);
-      for (let l = L - 1; l >= 0; l--) {
-        this.blocks[l].backward(this.xs[l].rows(n), dcur, dnext, B, T);
-        [dcur, dnext] = [dnext, dcur];
-      }
-      ops.embeddingBackward(dcur, this.positionIds(B, T, 0), this.pos.grad, n, C);
-      this.embedding.backward(dcur, ids, n);
+      const dx0 = stack.backward(ops, this.normF, this.blocks, B, T);
+      ops.embeddingBackward(dx0, this.positionIds(B, T, 0), this.pos.grad, n, C);
+      this.embedding.backward(dx0, ids, n);
     }
     return count > 0 ? sum / count : 0;
   }
