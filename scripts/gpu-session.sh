@@ -19,13 +19,20 @@
 #   stories   node: three sampled stories, the loss and expert-load SVGs of the long run
 # Logs and JSON go to $OUT (when set) so they come back with the call.
 #
-# The long run of issue #8 (≥ 20 min in legs of < 9 min) with 30 min of device time in all, calls
-# back to back (each ≤ 10 min; the machine is released 30 s after a call ends, and the checkpoints,
-# ~1.3 GB, cannot come back, so every leg must run on the same machine):
-#   call 1: bash scripts/gpu-session.sh node kernels check bench legs      (~4 min, then returns)
-#   call 2: WAIT_S=560 bash scripts/gpu-session.sh node wait               (legs 1–2 run meanwhile)
-#   call 3: WAIT_S=560 bash scripts/gpu-session.sh node wait
-#   call 4: bash scripts/gpu-session.sh node wait stories                  (the last minutes, samples)
+# The rest of issue #8 in one lease (30 min of device time in all, counted from the machine's start,
+# ~1.5 min, to its return; each call ≤ 10 min; the machine goes back 30 s after a call ends and the
+# background run dies with it, and the checkpoints, ~1.3 GB, cannot come back: so the calls follow
+# each other at once). Estimated device minutes in brackets:
+#   call 1 [~5]: BENCH_ARGS="--models moe" bash scripts/gpu-session.sh node check bench legs
+#                (conformance incl. the decode-sized grouped GEMM and moeAuxLoss; throughput, peak memory
+#                and decode latency; then the long run starts in the background and the call returns)
+#   call 2 [~9.5]: WAIT_S=560 bash scripts/gpu-session.sh node wait
+#   call 3 [~9.5]: WAIT_S=560 bash scripts/gpu-session.sh node wait
+#   call 4 [~3]:   bash scripts/gpu-session.sh node wait stories   (the legs end ~22 min after call 1;
+#                  samples, loss and expert-load SVGs come back in $OUT)
+# The three legs (LEGS=3, LEG_TIME=6m50s: 20.5 min of training) plus their start-ups take ~22 min of
+# the ~28 left after the machine's start; `kernels` (the standalone check programs) and `compare`
+# belong to another lease.
 # carry: .device (Node, node_modules, the addon, data: scripts/device-pack.sh, ~34 MB) and build/wasm.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
