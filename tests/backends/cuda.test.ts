@@ -43,7 +43,7 @@ describe('CUDA addon loader', () => {
 describe('conformance harness (on the CPU)', () => {
   // A sample of cases keeps this fast; scripts/gpu-check.ts and the device block run them all.
   const sample = ['storage', 'softmaxCrossEntropy', 'layerNormBackward', 'gemm tn', 'groupedGemm tn', 'attention backward',
-    'moePlan', 'moeRoute k=2 renormalized', 'moeRouteBackward k=2 renormalized', 'moeAuxLoss k=2', 'adam (AdamW'];
+    'moePlan', 'moeRoute k=2 renormalized', 'moeRouteBackward k=2 renormalized', 'moeAuxLoss k=2', 'groupedGemm nn decode', 'adam (AdamW'];
 
   it('has a case for every op the MoE transformer uses', () => {
     const names = conformanceCases().map((c) => c.name).join('\n');
