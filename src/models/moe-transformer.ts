@@ -352,10 +352,8 @@ export class MoeTransformer implements SequenceModel {
     for (let l = 0; l < L; l++) {
       this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
     }
-    const h = this.stack.hF.rows(n), logits = this.stack.logits.rows(n);
-    this.normF.forward(this.stack.xs[L].rows(n), h, n);
-    if (this.head) this.head.forward(h, logits, n);
-    else ops.gemm(false, true, n, this.vocab, C, 1, h, this.embedding.table.value, 0, logits);
+    this.normF.forward(this.stack.xs[L].rows(n), this.stack.hF.rows(n), n);
+    const logits = this.stack.headForward(ops, this.head, this.embedding, n);
     if (count) {
       // Host-known totals only; per-layer counts and losses accumulate on the backend (layer counters).
       this.statTokens += n;
@@ -384,14 +382,7 @@ export class MoeTransformer implements SequenceModel {
       // LM gradient is zero but the router still gets them.
       if (!grad) ops.fill(logits, 0);
       const { stack } = this;
-      const h = stack.hF.rows(n), dh = stack.dB.rows(n);
-      if (this.head) this.head.backward(h, logits, dh, n);
-      else {
-        const E = this.embedding.table;
-        ops.gemm(true, false, V, C, n, 1, logits, h, 1, E.grad);
-        ops.gemm(false, false, n, C, V, 1, logits, E.value, 0, dh);
-        E.rows.addAll(); // a tied table's gradient is dense
-      }
+      stack.headBackward(ops, this.head, this.embedding, logits, n);
       const dx0 = stack.backward(ops, this.normF, this.blocks, B, T);
       ops.embeddingBackward(dx0, this.positionIds(B, T, 0), this.pos.grad, n, C);
       this.embedding.backward(dx0, ids, n);

@@ -39,6 +39,7 @@ import { Positional, POSITION_KINDS, type PositionKind } from '../layers/positio
 import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
 import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
+import { StackBuffers } from './block-stack.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
 import { checkSizes, checkTokens } from './checks.js';
@@ -155,12 +156,8 @@ export class TransformerLM implements SequenceModel {
   readonly normF: Norm;
   /** The untied output projection [C, V] (null when tied to the embedding table). */
   readonly head: Linear | null;
-  /** The residual stream after each block: xs[0] = embeddings, xs[N] = the last block's output. */
-  private readonly xs: RowBuffer[];
-  private readonly hF: RowBuffer;
-  private readonly dA: RowBuffer;
-  private readonly dB: RowBuffer;
-  private readonly logits: RowBuffer;
+  /** The residual stream, the final norm's output, the logits and the backward's gradient buffers. */
+  private readonly stack: StackBuffers;
   // Sampling state: the tokens in the window, one KV cache per block, and a small id buffer.
   private caches: KVCache[] | null = null;
   private sampleIds: IntTensor;
@@ -190,31 +187,24 @@ export class TransformerLM implements SequenceModel {
     this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
     this.params = [...this.embedding.params, ...this.positions.params, ...this.blocks.flatMap((b) => b.params),
       ...this.normF.params, ...(this.head ? this.head.params : [])];
-    this.xs = Array.from({ length: L + 1 }, () => new RowBuffer(ops, C));
-    this.hF = new RowBuffer(ops, C);
-    this.dA = new RowBuffer(ops, C);
-    this.dB = new RowBuffer(ops, C);
-    this.logits = new RowBuffer(ops, V);
+    this.stack = new StackBuffers(ops, L, C, V);
     this.sampleIds = ops.ints(context);
     this.sampling = new CachedWindow(context, this.vocab, this.sampleIds);
   }
 
-  /** ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of `this.logits`). */
+  /** ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of the stack's logits). */
   private forward(ids: IntTensor, B: number, T: number, start: number, caches: KVCache[] | null): Tensor {
-    const n = B * T, L = this.blocks.length;
-    const x0 = this.xs[0].rows(n);
+    const n = B * T, L = this.blocks.length, { xs } = this.stack;
+    const x0 = xs[0].rows(n);
     this.embedding.forward(ids, x0, n);
     this.positions.forward(x0, B, T, start);
     for (let l = 0; l < L; l++) {
-      const xin = this.xs[l].rows(n), xout = this.xs[l + 1].rows(n);
+      const xin = xs[l].rows(n), xout = xs[l + 1].rows(n);
       if (caches) this.blocks[l].forwardCached(xin, xout, n, start, caches[l]);
       else this.blocks[l].forward(xin, xout, B, T);
     }
-    const h = this.hF.rows(n), logits = this.logits.rows(n);
-    this.normF.forward(this.xs[L].rows(n), h, n);
-    if (this.head) this.head.forward(h, logits, n);
-    else this.ops.gemm(false, true, n, this.vocab, this.dim, 1, h, this.embedding.table.value, 0, logits);
-    return logits;
+    this.normF.forward(xs[L].rows(n), this.stack.hF.rows(n), n);
+    return this.stack.headForward(this.ops, this.head, this.embedding, n);
   }
 
   forwardBackward(batch: TokenBatch, train: boolean): number {
@@ -232,26 +222,12 @@ export class TransformerLM implements SequenceModel {
     // dlogits overwrites the logits (allowed by the op).
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
-      const h = this.hF.rows(n);
-      let dcur = this.dA.rows(n), dnext = this.dB.rows(n);
-      // head: dh = dlogits · Wᵀ (or · E), dW += hᵀ·dlogits (or dE += dlogitsᵀ·h)
-      const dh = dnext;
-      if (this.head) this.head.backward(h, logits, dh, n);
-      else {
-        const E = this.embedding.table;
-        ops.gemm(true, false, V, this.dim, n, 1, logits, h, 1, E.grad);
-        ops.gemm(false, false, n, this.dim, V, 1, logits, E.value, 0, dh);
-        E.rows.addAll(); // a tied table's gradient is dense
-      }
-      // final norm: dx_N = Norm_fᵀ(dh) (the op accumulates, so start from zero)
-      ops.fill(dcur, 0);
-      this.normF.backward(this.xs[L].rows(n), dh, dcur, n);
-      for (let l = L - 1; l >= 0; l--) {
-        this.blocks[l].backward(this.xs[l].rows(n), dcur, dnext, B, T);
-        [dcur, dnext] = [dnext, dcur];
-      }
-      this.positions.backward(dcur, B, T, 0);
-      this.embedding.backward(dcur, ids, n);
+      // head: dh = dlogits · Wᵀ (or · E), dW += hᵀ·dlogits (or dE += dlogitsᵀ·h); then the final norm
+      // and the blocks, last to first (block-stack.ts)
+      this.stack.headBackward(ops, this.head, this.embedding, logits, n);
+      const dx0 = this.stack.backward(ops, this.normF, this.blocks, B, T);
+      this.positions.backward(dx0, B, T, 0);
+      this.embedding.backward(dx0, ids, n);
     }
     return count > 0 ? sum / count : 0;
   }
