@@ -5,18 +5,14 @@ import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTens
 import * as tx from './transformer-ops.js';
 import * as memory from './memory-ops.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLossOnHost } from './moe-aux.js';
+import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from './moe-host.js';
 import {
   checkGemmArgs,
   checkAttentionForwardArgs,
   checkAttentionBackwardArgs,
   checkSwigluArgs,
-  checkMoeRouteArgs,
-  checkMoePlanArgs,
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
-  checkMoeRouteBackwardArgs,
-  checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
 } from '../../ops/checks.js';
@@ -440,14 +436,11 @@ export class ReferenceOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
-    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
+    moeRouteOnHost(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
-    checkExpertIds('moePlan', topIdx.data, n * k, E);
-    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
+    moePlanOnHost(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
     checkMoeCombineArgs(n, k, C, slot, topGate, y);
@@ -464,11 +457,7 @@ export class ReferenceOps implements Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
-    const op = 'moeRouteBackward';
-    checkExpertIds(op, topIdx.data, n * k, E);
-    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
-      zGrad, dlogits.data, n, E, k, renormalize);
+    moeRouteBackwardOnHost(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {

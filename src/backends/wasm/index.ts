@@ -11,9 +11,8 @@ import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { AttentionPool, type AttentionArgs } from './attention-pool.js';
-import * as tx from '../reference/transformer-ops.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLossOnHost } from '../reference/moe-aux.js';
+import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from '../reference/moe-host.js';
 import {
   checkGemmArgs,
   checkRows,
@@ -21,12 +20,8 @@ import {
   checkAttentionForwardArgs,
   checkAttentionBackwardArgs,
   checkSwigluArgs,
-  checkMoeRouteArgs,
-  checkMoePlanArgs,
   checkMoeCombineArgs,
   checkMoeCombineBackwardArgs,
-  checkMoeRouteBackwardArgs,
-  checkExpertIds,
   checkSlots as checkSlotIds,
   checkGroupedGemmArgs,
 } from '../../ops/checks.js';
@@ -423,14 +418,11 @@ export class WasmOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
-    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
+    moeRouteOnHost(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
-    checkExpertIds('moePlan', topIdx.data, n * k, E);
-    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
+    moePlanOnHost(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
     checkMoeCombineArgs(n, k, C, slot, topGate, y);
@@ -467,11 +459,7 @@ export class WasmOps implements Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
-    const op = 'moeRouteBackward';
-    checkExpertIds(op, topIdx.data, n * k, E);
-    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
-      zGrad, dlogits.data, n, E, k, renormalize);
+    moeRouteBackwardOnHost(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
