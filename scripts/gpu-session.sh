@@ -34,6 +34,10 @@
 # the ~28 left after the machine's start; `kernels` (the standalone check programs) and `compare`
 # belong to another lease.
 # carry: .device (Node, node_modules, the addon, data: scripts/device-pack.sh, ~34 MB) and build/wasm.
+# The legs/wait flow can be rehearsed on the CPU with a tiny model, e.g.
+#   PATH=$PWD/node_modules/.bin:$PATH HANDGRAD_DATA=../shared/data LEGS=3 LEG_TIME=12s LEG_OUT=/tmp/legs \
+#   LEG_TRAIN_ARGS="moe --data tinystories-tiny --vocab-size 300 --context 32 --seq 32 --d-model 32 --layers 1 \
+#   --heads 2 --experts 4 --expert-hidden 32 --batch 4 --steps 100000 --val-every 50" bash scripts/gpu-session.sh legs wait
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 status=0
@@ -122,19 +126,23 @@ for s in "$@"; do
       cat > /tmp/handgrad-legs.sh <<'RUNNER'
 #!/usr/bin/env bash
 # Runs legs 1..LEGS of the long run; leg i stops when the run's total training time reaches i·LEG_TIME.
-cd "$1"; export PATH=/tmp:$PATH HANDGRAD_DATA=$PWD/.device/data
+# LEG_TRAIN_ARGS replaces the first leg's model and data arguments (a CPU smoke test of this runner
+# uses a tiny model); LEG_OUT the run folder.
+cd "$1"; export PATH=/tmp:$PATH HANDGRAD_DATA=${HANDGRAD_DATA:-$PWD/.device/data}
+out=${LEG_OUT:-runs/gpu-long}
 # LEG_TIME as 6m50s, 7m, 410s or 410 → seconds
 secs() { local t=$1 r; case $t in *m*s) r=${t#*m}; echo $(( ${t%%m*} * 60 + ${r%s} ));; *m) echo $(( ${t%m} * 60 ));; *s) echo "${t%s}";; *) echo "$t";; esac; }
 per=$(secs "${LEG_TIME:-6m50s}")
 for i in $(seq 1 "${LEGS:-3}"); do
   total="$(( i * per ))s"
   echo "== leg $i/${LEGS:-3} to ${total} of training ($(date +%T))"
-  if [ -f runs/gpu-long/state.json ]; then
-    node bin/handgrad.mjs train --resume runs/gpu-long --time "$total" || { echo "leg $i failed"; break; }
+  if [ -f "$out/state.json" ]; then
+    node bin/handgrad.mjs train --resume "$out" --time "$total" || { echo "leg $i failed"; break; }
   else
-    node bin/handgrad.mjs train moe --device cuda --data tinystories --vocab-size 4096 --context 256 --seq 256 \
+    # shellcheck disable=SC2086  # LEG_TRAIN_ARGS is a list of arguments
+    node bin/handgrad.mjs train ${LEG_TRAIN_ARGS:-moe --device cuda --data tinystories --vocab-size 4096 --context 256 --seq 256 \
       --d-model 512 --layers 8 --heads 8 --experts 8 --top-k 2 --expert-hidden 1024 --batch 32 --steps ${LEG_STEPS:-48000} \
-      --time "$total" --val-every ${LEG_VAL_EVERY:-500} --checkpoint-every 2m --seed 1 --out runs/gpu-long || { echo "leg $i failed"; break; }
+      --val-every ${LEG_VAL_EVERY:-500} --checkpoint-every 2m --seed 1} --time "$total" --out "$out" || { echo "leg $i failed"; break; }
   fi
 done
 echo "== legs done ($(date +%T))"
@@ -148,7 +156,7 @@ RUNNER
       end=$(( $(date +%s) + ${WAIT_S:-540} ))
       while [ "$(date +%s)" -lt "$end" ] && ! grep -q "== legs done" /tmp/handgrad-legs.log 2>/dev/null; do sleep 5; done
       grep -E "^== |resum|step .*loss|val|failed|Error" /tmp/handgrad-legs.log | grep -v "validation loss" | tail -25
-      cp /tmp/handgrad-legs.log "$OUT/long-run.log" 2>/dev/null; cp runs/gpu-long/metrics.jsonl "$OUT/" 2>/dev/null
+      cp /tmp/handgrad-legs.log "$OUT/long-run.log" 2>/dev/null; cp "${LEG_OUT:-runs/gpu-long}/metrics.jsonl" "$OUT/" 2>/dev/null
       ;;
     stories)
       step "sample stories from the long run"
