@@ -49,6 +49,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -620,8 +621,15 @@ bool aligned8(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 7) == 0;
 //      barriers; each stage's loads have ~800 tensor-core cycles of mma to hide behind.
 // Default 2: latency hiding is the expected limit of a register-staged pipeline with one prefetch
 // distance (L2 latency ≈ the 400 cycles of mma in a BK 32 stage). Change after measuring.
-int gVariant = 2;
+// HANDGRAD_GEMM_VARIANT=0|1|2 picks another for a whole process (read once, at load), so a real
+// training step — not only gemm_check's isolated products — can be timed with each.
 constexpr int NUM_VARIANTS = 3;
+int initialVariant() {
+  const char* v = std::getenv("HANDGRAD_GEMM_VARIANT");
+  if (v && v[0] >= '0' && v[0] < '0' + NUM_VARIANTS && v[1] == '\0') return v[0] - '0';
+  return 2;
+}
+int gVariant = initialVariant();
 
 template <int BK, int MINB>
 struct Variant {
