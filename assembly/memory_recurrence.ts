@@ -23,6 +23,9 @@
 // read descending, the backward took 1.6× as long (628 against 407 ns per token at dk = dv = 14,
 // measured with the cache flushed between the passes).
 //
+// Sequences are independent: the *Range entries run sequences b0 ≤ b < b1 with a working area
+// the caller gives, so threads can split a call by sequence, each with a working area of its own.
+//
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
 import { hsum } from './math';
 
@@ -68,7 +71,10 @@ function powi(b: f64, n: i32): f64 {
   return r;
 }
 
-/** The second result of readRow and dotPair (AssemblyScript returns one value; this instance runs on one thread). */
+/**
+ * The second result of readRow and dotPair (AssemblyScript returns one value). A global is per
+ * instance, and every thread has an instance of its own: no sharing between threads.
+ */
 let pairSecond: f32 = 0;
 
 // ---- row passes -----------------------------------------------------------------------------------
@@ -168,16 +174,36 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   if (x < S) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, S - x);
 }
 
+/** Where `saved`'s working area starts (src/ops/memory.ts: memoryWorkOffset), in bytes. */
+function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize {
+  const SB = <usize>(dk * dv) << 2;
+  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
+  return saved + <usize>B * <usize>(T / period + 1) * SB + 3 * adamBlock;
+}
+
+/** Ops.memoryForward on all B sequences, with `saved`'s own working area. */
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  memoryForwardRange(k, v, q, y, saved, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
+    0, B, workOf(saved, B, T, dk, dv, opt, period));
+}
+
+/**
+ * memoryForward on sequences b0 ≤ b < b1 of the B the arguments describe, with the working area
+ * (4·dk·dv floats) at `work`: threads run disjoint ranges, each with a working area of its own
+ * (src/backends/wasm/batch-pool.ts). Each sequence is computed by the same code whatever the
+ * range, so a split call is bit-identical to a whole one.
+ */
+export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
+  rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
+  b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
   const eta = <f32>eta64, beta = <f32>beta64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const nc = T / period + 1; // states per sequence
   const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
-  const work = aBase + adamBlock;
   const A = work, Sm = A + SB, m = Sm + SB, u = m + SB;
-  for (let b = 0; b < B; b++) {
+  for (let b = b0; b < b1; b++) {
     zero(A, 4 * S);
     let commits = 0;
     const Rlast = saved + <usize>(b * nc + nc - 1) * SB; // R[b, c] at Rlast − c·S (time-reversed)
@@ -312,17 +338,25 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
   else axpyRow(-vi, dA, dkp, n);
 }
 
+/** Ops.memoryBackward on all B sequences, with `saved`'s own working area. */
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
   eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  memoryBackwardRange(k, v, q, saved, dy, dK, dV, dQ, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
+    0, B, workOf(saved, B, T, dk, dv, opt, period));
+}
+
+/** memoryBackward on sequences b0 ≤ b < b1, working area (5·dk·dv floats) at `work` (as memoryForwardRange). */
+export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
+  B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, vBytes = <usize>dv << 2, SB = <usize>S << 2;
-  const eta = <f32>eta64, beta = <f32>beta64, b1 = <f32>beta1, b2 = <f32>beta2, eps = <f32>eps64;
+  const eta = <f32>eta64, beta = <f32>beta64, b1f = <f32>beta1, b2f = <f32>beta2, eps = <f32>eps64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const nc = T / period + 1;
   const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
-  const work = aBase + adamBlock;
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
-  for (let b = 0; b < B; b++) {
+  for (let b = b0; b < b1; b++) {
     zero(dM, 5 * S);
     let commits = T / period;
     const Rlast = saved + <usize>(b * nc + nc - 1) * SB;
@@ -355,9 +389,9 @@ export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: u
           const D = sqrt<f32>(c2 * ux + eps), g = load<f32>(dM + o);
           const dmx = load<f32>(dm + o) + g * (-eta * c1 / D);
           const dux = load<f32>(du + o) + g * (eta * c1 * mx * c2 / (2 * D * D * D));
-          store<f32>(dA + o, (1 - b1) * dmx + 2 * (1 - b2) * ax * dux);
-          store<f32>(dm + o, b1 * dmx);
-          store<f32>(du + o, b2 * dux);
+          store<f32>(dA + o, (1 - b1f) * dmx + 2 * (1 - b2f) * ax * dux);
+          store<f32>(dm + o, b1f * dmx);
+          store<f32>(du + o, b2f * dux);
         }
         for (let i = 0; i < dv; i++) {
           const Mi = <usize>i * rowBytes;

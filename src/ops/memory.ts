@@ -33,9 +33,18 @@ export function memoryWorkOffset(s: MemoryShape): number {
   return memoryAdamOffset(s) + 3 * memoryAdamBlock(s);
 }
 
+/**
+ * Elements of the working area at the end of `saved`: what one thread running the recurrence
+ * needs besides R and the Adam blocks (a backend that splits a call over threads gives each of
+ * the others an area of this size of its own).
+ */
+export function memoryWorkSize(dk: number, dv: number): number {
+  return 5 * dk * dv + 2 * dv;
+}
+
 /** Elements the `saved` tensor of memoryForward must hold at least (layout: Ops.memoryForward). */
 export function memorySavedSize(s: MemoryShape): number {
-  return memoryWorkOffset(s) + 5 * s.dk * s.dv + 2 * s.dv;
+  return memoryWorkOffset(s) + memoryWorkSize(s.dk, s.dv);
 }
 
 function checkShape(op: string, s: MemoryShape): void {

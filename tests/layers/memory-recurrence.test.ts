@@ -3,21 +3,27 @@
 // kernel against the float64 reference for every rule × inner optimiser × period {1, 4}, on ragged
 // widths (1, 3, 5, 17, 14, …) and T = 11 (not a multiple of the period, so a partial chunk is never
 // committed): outputs y, the stored committed states R, and dk, dv, dq, with every WASM tensor a
-// misaligned view between sentinels (tests/backends/guarded-views.ts). The op's own registered
-// gradient checks (float64 reference, no layer around it), and the argument checks.
+// misaligned view between sentinels (tests/backends/guarded-views.ts). The WASM backend split over
+// sequences across threads (src/backends/wasm/batch-pool.ts) against one thread, bit for bit. The
+// op's own registered gradient checks (float64 reference, no layer around it), and the argument checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOps } from '../../src/ops/index.js';
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
-import { memoryAdamOffset, memorySavedSize } from '../../src/ops/memory.js';
+import { memoryAdamOffset, memorySavedSize, memoryWorkOffset } from '../../src/ops/memory.js';
+import { createWasmOps, type WasmOps } from '../../src/backends/wasm/index.js';
+import { MEMORY_SCRATCH_FLOATS } from '../../src/backends/wasm/batch-pool.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { runGradChecks } from '../../src/gradcheck/registry.js';
 import { expectClose, guardedViews } from '../backends/guarded-views.js';
 
 const ref = new ReferenceOps('f64');
-let wasm: Ops;
-beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
-afterAll(() => wasm.dispose());
+let wasm: Ops, wasm3: WasmOps; // one thread; three (more than the machine's two cores: B < threads happens)
+beforeAll(async () => {
+  wasm = await createOps({ backend: 'wasm', threads: 1 });
+  wasm3 = await createWasmOps({ threads: 3 });
+});
+afterAll(() => { wasm.dispose(); wasm3.dispose(); });
 
 function shapeOf(rule: MemoryRule, optimizer: MemoryOptimizer, period: number, B: number, T: number, dk: number, dv: number): MemoryShape {
   // η small enough that the unnormalised values keep every rule bounded over T steps; Adam's ε
@@ -47,10 +53,15 @@ function inputs(s: MemoryShape, seed: number): { k: Float64Array; v: Float64Arra
 // WASM tensors are misaligned views into sentinel-filled buffers, checked after every test: a
 // kernel that writes one float past an output (a partial last vector stored whole) fails.
 const { wt } = guardedViews(() => wasm, 4321);
+const { wt: wt3 } = guardedViews(() => wasm3, 4322);
 
-/** Runs forward then backward on one backend; returns y, R, dk, dv, dq as plain arrays. */
-function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>): Record<'y' | 'R' | 'dk' | 'dv' | 'dq', number[]> {
-  const make = (values: ArrayLike<number>, label: string) => (ops === wasm ? wt(values, label) : ops.tensorFrom(values));
+/**
+ * Runs forward then backward on one backend; returns y, R (with saveAll, all of `saved` before its
+ * working area: R and the Adam blocks), dk, dv, dq as plain arrays.
+ */
+function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = false): Record<'y' | 'R' | 'dk' | 'dv' | 'dq', number[]> {
+  const make = (values: ArrayLike<number>, label: string) =>
+    (ops === wasm ? wt(values, label) : ops === wasm3 ? wt3(values, label) : ops.tensorFrom(values));
   // Outputs are overwritten, not accumulated: start them from garbage.
   const out = (size: number, label: string) => make(new Float64Array(size).fill(7), label);
   const n = s.B * s.T;
@@ -59,7 +70,7 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>): Record<'y'
   const dk = out(n * s.dk, 'dk'), dv = out(n * s.dv, 'dv'), dq = out(n * s.dk, 'dq');
   ops.memoryForward!(k, v, q, y, saved, s);
   ops.memoryBackward!(k, v, q, saved, dy, dk, dv, dq, s);
-  const R = Array.from(saved.data.subarray(0, memoryAdamOffset(s)));
+  const R = Array.from(saved.data.subarray(0, saveAll ? memoryWorkOffset(s) : memoryAdamOffset(s)));
   return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
 }
 
@@ -85,6 +96,51 @@ describe('memory recurrence op: WASM kernel vs the float64 reference', () => {
     const s = shapeOf('delta', 'momentum', 16, 1, 5, 3, 2);
     const w = run(wasm, s, inputs(s, 3));
     for (const key of ['y', 'R', 'dk', 'dv', 'dq'] as const) expect(w[key].every((x) => x === 0), key).toBe(true);
+  });
+});
+
+describe('memory recurrence op: WASM split over sequences across threads', () => {
+  const KEYS = ['y', 'R', 'dk', 'dv', 'dq'] as const;
+  /** Exact equality, saying where the first difference is (toEqual would print both arrays). */
+  function expectSame(a: number[], b: number[], label: string): void {
+    expect(a.length, `${label}: length`).toBe(b.length);
+    const i = a.findIndex((x, j) => !Object.is(x, b[j]));
+    expect(i, `${label}: element ${i} is ${a[i]}, one thread gives ${b[i]}`).toBe(-1);
+  }
+  // [B, T, dk, dv, period]: B odd, B < threads, B = 1 (not split), periods 1 to 4 with T not a
+  // multiple of them, ragged widths.
+  const SHAPES = [[5, 13, 14, 14, 1], [2, 11, 5, 17, 4], [3, 10, 8, 4, 3], [7, 9, 3, 5, 2], [1, 6, 6, 2, 1]] as const;
+  const RULE_OPT = (['delta', 'hebbian'] as const).flatMap((rule) => (['gd', 'momentum', 'adam'] as const).map((o) => [rule, o] as const));
+
+  it.each(RULE_OPT)('%s / %s: three threads give bit for bit what one does (y, saved, dk, dv, dq)', (rule, optimizer) => {
+    try {
+      // Workers alone (each item on a worker's scratch, two workers at once), then with the
+      // calling thread claiming items too (the default).
+      for (const callerClaims of [false, true]) {
+        wasm3.pool.callerClaims = callerClaims;
+        for (const [B, T, dk, dv, period] of SHAPES) {
+          const s = shapeOf(rule, optimizer, period, B, T, dk, dv);
+          const x = inputs(s, 7 * B + dk);
+          const before = wasm3.pool.workerItems;
+          const one = run(wasm, s, x, true), three = run(wasm3, s, x, true);
+          // Forward and backward each split into B items (B = 1: not split at all).
+          if (!callerClaims) expect(wasm3.pool.workerItems - before, `B ${B}: items the workers ran`).toBe(B > 1 ? 2 * B : 0);
+          for (const key of KEYS) expectSame(three[key], one[key], `${key}, B ${B} T ${T} dk ${dk} dv ${dv} period ${period}`);
+        }
+      }
+    } finally {
+      wasm3.pool.callerClaims = true;
+    }
+  });
+
+  it('a memory wider than the per-thread scratch runs whole on the calling thread, with the same result', () => {
+    const dk = 129, dv = 129; // 5·dk·dv + 2·dv floats: more than the scratch
+    expect(5 * dk * dv + 2 * dv).toBeGreaterThan(MEMORY_SCRATCH_FLOATS);
+    const s = shapeOf('delta', 'momentum', 2, 2, 3, dk, dv), x = inputs(s, 5);
+    const before = wasm3.pool.workerItems;
+    const one = run(wasm, s, x, true), three = run(wasm3, s, x, true);
+    expect(wasm3.pool.workerItems, 'items the workers ran').toBe(before);
+    for (const key of KEYS) expectSame(three[key], one[key], key);
   });
 });
 

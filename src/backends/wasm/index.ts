@@ -10,7 +10,7 @@ import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
-import { AttentionPool, type AttentionArgs } from './attention-pool.js';
+import { BatchPool, type AttentionArgs, type MemoryArgs, type MemoryRangeKernels } from './batch-pool.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
 import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from '../reference/moe-host.js';
 import {
@@ -98,18 +98,19 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   const base = (new WebAssembly.Instance(module, { env: { memory: probe, abort } }).exports as unknown as Kernels).heapBase();
   const heap = new WasmHeap(base);
   const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
-  const k = instance.exports as unknown as Kernels;
-  // The fused attention kernels' threads and block scratch: allocated once, first, so no
-  // mark/release of a caller can ever hand it out again.
-  const attn = await AttentionPool.create(module, k, heap, threads);
+  // (the memory recurrence's sequence-range entries are declared by ./batch-items.d.mts)
+  const k = instance.exports as unknown as Kernels & MemoryRangeKernels;
+  // The threads and per-thread scratch of the attention and memory kernels: allocated once,
+  // first, so no mark/release of a caller can ever hand it out again.
+  const pool = await BatchPool.create(module, k, heap, threads);
   let gemm: GemmEngine;
   try {
     gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
   } catch (e) {
-    attn.dispose();
+    pool.dispose();
     throw e;
   }
-  return new WasmOps(path, k, heap, gemm, attn);
+  return new WasmOps(path, k, heap, gemm, pool);
 }
 
 function abort(): never {
@@ -132,9 +133,12 @@ export class WasmOps implements Ops {
   // The arguments of one attention call, reused (no allocation per call).
   private readonly attnArgs: AttentionArgs = { q: 0, k: 0, v: 0, out: 0, lse: 0, dout: 0, dq: 0, dk: 0, dv: 0,
     B: 0, H: 0, D: 0, Tq: 0, Tk: 0, causal: 0, qOffset: 0, qStride: 0, kvStride: 0, oStride: 0, scale: 0 };
+  // The same for the memory recurrence.
+  private readonly memArgs: MemoryArgs = { k: 0, v: 0, q: 0, y: 0, saved: 0, dy: 0, dK: 0, dV: 0, dQ: 0,
+    B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0 };
 
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
-    private readonly attnPool: AttentionPool) {
+    readonly pool: BatchPool) {
     this.name = `wasm-${path}`;
   }
 
@@ -204,7 +208,7 @@ export class WasmOps implements Ops {
   }
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
-  dispose(): void { this.gemmEngine.dispose(); this.attnPool.dispose(); }
+  dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); }
 
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -365,7 +369,7 @@ export class WasmOps implements Ops {
   // ==== transformer and MoE ops (contracts in src/ops/types.ts; semantics:
   // src/backends/reference/transformer-ops.ts). Attention and SwiGLU are fused SIMD kernels
   // (assembly/attention.ts, assembly/moe.ts; attention split over batch items across threads by
-  // ./attention-pool.ts); the grouped GEMM runs the packed (threaded) GEMM once
+  // ./batch-pool.ts); the grouped GEMM runs the packed (threaded) GEMM once
   // per group on pointer offsets; routing and the dispatch plan are O(n·E) loops, run by the
   // reference functions on Float32Array views of the heap.
 
@@ -373,7 +377,7 @@ export class WasmOps implements Ops {
     checkAttentionForwardArgs(s, q, k, v, out, lse);
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
-    this.attnPool.run(0, a);
+    this.pool.attention(0, a);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
@@ -381,7 +385,7 @@ export class WasmOps implements Ops {
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
     a.dout = ptr(dout); a.dq = ptr(dq); a.dk = ptr(dk); a.dv = ptr(dv);
-    this.attnPool.run(1, a);
+    this.pool.attention(1, a);
   }
   private attnShape(s: AttentionShape): AttentionArgs {
     const a = this.attnArgs;
@@ -467,16 +471,27 @@ export class WasmOps implements Ops {
   }
 
   // ==== associative memory (assembly/memory_recurrence.ts; contract: Ops.memoryForward) =========
+  // The B sequences are split across threads by ./batch-pool.ts.
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
     checkMemoryForwardArgs(s, k, v, q, y, saved);
-    this.k.memoryForward(ptr(k), ptr(v), ptr(q), ptr(y), ptr(saved), s.B, s.T, s.dk, s.dv, s.rule === 'delta' ? 0 : 1,
-      MEMORY_OPTIMIZERS.indexOf(s.optimizer), s.period, s.eta, s.beta, s.beta1, s.beta2, s.eps);
+    const a = this.memShape(s);
+    a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.y = ptr(y); a.saved = ptr(saved);
+    this.pool.memory(0, a);
   }
   memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void {
     checkMemoryBackwardArgs(s, k, v, q, saved, dy, dk, dv, dq);
-    this.k.memoryBackward(ptr(k), ptr(v), ptr(q), ptr(saved), ptr(dy), ptr(dk), ptr(dv), ptr(dq), s.B, s.T, s.dk, s.dv,
-      s.rule === 'delta' ? 0 : 1, MEMORY_OPTIMIZERS.indexOf(s.optimizer), s.period, s.eta, s.beta, s.beta1, s.beta2, s.eps);
+    const a = this.memShape(s);
+    a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.saved = ptr(saved);
+    a.dy = ptr(dy); a.dK = ptr(dk); a.dV = ptr(dv); a.dQ = ptr(dq);
+    this.pool.memory(1, a);
+  }
+  private memShape(s: MemoryShape): MemoryArgs {
+    const a = this.memArgs;
+    a.B = s.B; a.T = s.T; a.dk = s.dk; a.dv = s.dv; a.rule = s.rule === 'delta' ? 0 : 1;
+    a.opt = MEMORY_OPTIMIZERS.indexOf(s.optimizer); a.period = s.period;
+    a.eta = s.eta; a.beta = s.beta; a.beta1 = s.beta1; a.beta2 = s.beta2; a.eps = s.eps;
+    return a;
   }
 }
 

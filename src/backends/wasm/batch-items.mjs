@@ -1,0 +1,59 @@
+// One batch item of a job of the batch pool (src/backends/wasm/batch-pool.ts): the control block's
+// layout and the code that runs item i, shared by the calling thread and the workers
+// (./batch-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
+// imports it without a TypeScript loader (types: ./batch-items.d.mts).
+
+/**
+ * The control block, in 32-bit words (F64: index in a Float64Array over the same block, words
+ * 56–65). Lines of 16 words keep what idle workers wait on, what the caller waits on and the
+ * arguments off each other's cache lines.
+ */
+export const CTL = Object.freeze({
+  CLAIM: 0, QUIT: 1, // line 0: what idle workers wait on
+  DONE: 16, ERROR: 17, // line 1: what the caller waits on
+  KIND: 32, ITEMS: 33, // the job's kind (JOB) and its item count
+  // attention: q, k, v, out, lse, dout, dq, dk, dv (byte pointers), H, D, Tq, Tk, causal, qOffset,
+  //            qStride, kvStride, oStride (ints), scale (f32 bits)
+  // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period
+  ARGS: 34,
+  F64: 28, // memory: eta, beta, beta1, beta2, eps (float64: the kernel takes them so)
+  INTS: 80,
+});
+
+/** Job kinds. Items are batch items (attention) or sequences (memory). */
+export const JOB = Object.freeze({ ATTENTION: 0, ATTENTION_BACKWARD: 1, MEMORY: 2, MEMORY_BACKWARD: 3 });
+
+/**
+ * Runs item i of the current job on kernels `x` with this thread's scratch. Attention: the kernel
+ * on B = 1 with every pointer moved to item i. Memory: the range kernel on sequence i alone, the
+ * scratch as its working area (every other argument is the whole call's: `saved` is laid out by B).
+ */
+export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
+  const a = CTL.ARGS, kind = ctl[CTL.KIND];
+  if (kind === JOB.ATTENTION || kind === JOB.ATTENTION_BACKWARD) {
+    const H = ctl[a + 10], D = ctl[a + 11], Tq = ctl[a + 12], Tk = ctl[a + 13], causal = ctl[a + 14];
+    const qOffset = ctl[a + 15], qs = ctl[a + 16], kvs = ctl[a + 17], os = ctl[a + 18], scale = ctlF[a + 19];
+    const qo = i * Tq * qs * 4, ko = i * Tk * kvs * 4, oo = i * Tq * os * 4, lo = i * H * Tq * 4;
+    if (kind === JOB.ATTENTION) {
+      x.attention(ctl[a] + qo, ctl[a + 1] + ko, ctl[a + 2] + ko, ctl[a + 3] + oo, ctl[a + 4] + lo,
+        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, scratch);
+    } else {
+      x.attentionBackward(ctl[a] + qo, ctl[a + 1] + ko, ctl[a + 2] + ko, ctl[a + 3] + oo, ctl[a + 4] + lo, ctl[a + 5] + oo,
+        ctl[a + 6] + qo, ctl[a + 7] + ko, ctl[a + 8] + ko,
+        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, scratch);
+    }
+    return;
+  }
+  const f = CTL.F64;
+  if (kind === JOB.MEMORY) {
+    x.memoryForwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4],
+      ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+  } else if (kind === JOB.MEMORY_BACKWARD) {
+    x.memoryBackwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8],
+      ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+  } else {
+    throw new Error(`handgrad: batch pool: unknown job kind ${kind}`);
+  }
+}
