@@ -108,6 +108,13 @@ export class MemoryCore {
       beta1: this.beta1, beta2: this.beta2, eps: this.eps, period: this.period };
   }
 
+  /**
+   * The op pair runs only as a pair: its saved states live in the backend's tensor, which the host
+   * loops do not read, so a backend with memoryForward but not memoryBackward (the interface allows
+   * it) takes the host path for both.
+   */
+  private usesOp(): boolean { return this.ops.memoryForward !== undefined && this.ops.memoryBackward !== undefined; }
+
   /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. Last forward. */
   state(b: number, t: number): Float64Array {
     const S = this.dk * this.dv, o = memoryStateOffset(this.shape, b, t);
@@ -120,9 +127,9 @@ export class MemoryCore {
     const s = this.shape;
     s.B = B; s.T = T;
     const need = memorySavedSize(s);
-    if (this.ops.memoryForward) {
+    if (this.usesOp()) {
       if (this.saved === null || this.saved.size < need) this.saved = this.ops.tensor(need);
-      this.ops.memoryForward(K, V, Q, Y, this.saved, s);
+      this.ops.memoryForward!(K, V, Q, Y, this.saved, s);
     } else {
       if (this.savedHost.length < need) this.savedHost = new Float64Array(need);
       hostMemory.memoryForward(K.data, V.data, Q.data, Y.data, this.savedHost, s);
@@ -131,8 +138,9 @@ export class MemoryCore {
 
   /** Given dY [B·T, dv]: writes dK, dQ [B·T, dk] and dV [B·T, dv] (overwrites). Uses the last forward. */
   backward(K: Tensor, V: Tensor, Q: Tensor, dY: Tensor, dK: Tensor, dV: Tensor, dQ: Tensor): void {
-    if (this.ops.memoryBackward && this.saved) {
-      this.ops.memoryBackward(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
+    if (this.usesOp()) {
+      if (!this.saved) throw new Error('memory: backward before forward');
+      this.ops.memoryBackward!(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
     } else {
       hostMemory.memoryBackward(K.data, V.data, Q.data, this.savedHost, dY.data, dK.data, dV.data, dQ.data, this.shape);
     }
