@@ -23,9 +23,12 @@
 # ~1.5 min, to its return; each call ≤ 10 min; the machine goes back 30 s after a call ends and the
 # background run dies with it, and the checkpoints, ~1.3 GB, cannot come back: so the calls follow
 # each other at once). Estimated device minutes in brackets:
-#   call 1 [~5]: BENCH_ARGS="--models moe" bash scripts/gpu-session.sh node check bench legs
+#   call 1 [~5]: CHECK_TIMEOUT_S=180 BENCH_TIMEOUT_S=150 BENCH_ARGS="--models moe" \
+#                bash scripts/gpu-session.sh node check bench legs
 #                (conformance incl. the decode-sized grouped GEMM and moeAuxLoss; throughput, peak memory
 #                and decode latency; then the long run starts in the background and the call returns)
+#   (calls 2–4 need not carry .device again: node_modules, the addon and the data stay unpacked on
+#   the machine, and the data lives in /tmp/handgrad-data, outside the tree a carry replaces)
 #   call 2 [~9.5]: WAIT_S=560 bash scripts/gpu-session.sh node wait
 #   call 3 [~9.5]: WAIT_S=560 bash scripts/gpu-session.sh node wait
 #   call 4 [~3]:   bash scripts/gpu-session.sh node wait stories   (the legs end ~22 min after call 1;
@@ -40,6 +43,8 @@
 #   --heads 2 --experts 4 --expert-hidden 32 --batch 4 --steps 100000 --val-every 50" bash scripts/gpu-session.sh legs wait
 set -uo pipefail
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+DATA=${HANDGRAD_DATA:-/tmp/handgrad-data}   # where `node` unpacks .device/data.tar.xz
+PIDFILE=/tmp/handgrad-legs.pid
 status=0
 step() { echo; echo "==== $* ($(date +%T))"; }
 for s in "$@"; do
@@ -73,15 +78,18 @@ for s in "$@"; do
         if [ -f .device/node_modules.tar.xz ]; then xz -dc .device/node_modules.tar.xz | tar -xf -
         else cp -r .device/node_modules ./node_modules; fi
       fi
-      [ -d .device/data ] || { [ -f .device/data.tar.xz ] && xz -dc .device/data.tar.xz | tar -C .device -xf -; }
-      if [ ! -f build/cuda/Release/handgrad.node ] && [ -f .device/handgrad.node.xz ]; then
+      # The data goes OUTSIDE the tree: a later call that carries .device again replaces that folder
+      # (carried paths replace what is there), which would pull the data from under a running leg.
+      [ -d "$DATA" ] || { [ -f .device/data.tar.xz ] && mkdir -p "$DATA" && xz -dc .device/data.tar.xz | tar -C "$DATA" --strip-components=1 -xf -; }
+      # The addon again whenever the carried one is newer (a warm machine would keep a stale build).
+      if [ -f .device/handgrad.node.xz ] && { [ ! -f build/cuda/Release/handgrad.node ] || [ .device/handgrad.node.xz -nt build/cuda/Release/handgrad.node ]; }; then
         mkdir -p build/cuda/Release && xz -dc .device/handgrad.node.xz > build/cuda/Release/handgrad.node
       fi
-      node --version; ls -la build/cuda/Release/handgrad.node .device/data 2>&1 | tail -4
+      node --version; ls -la build/cuda/Release/handgrad.node "$DATA" 2>&1 | tail -4
       ;;
     check)
       step "gpu-check"
-      timeout 300 node --import tsx scripts/gpu-check.ts ${CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log" | tail -80 || status=1
+      timeout "${CHECK_TIMEOUT_S:-300}" node --import tsx scripts/gpu-check.ts ${CHECK_ARGS:-} 2>&1 | tee "$OUT/gpu-check.log" | tail -80 || status=1
       ;;
     peer)
       step "PyTorch peer"
@@ -92,7 +100,7 @@ for s in "$@"; do
       ;;
     bench)
       step "bench moe --device cuda"
-      timeout 300 node bin/handgrad.mjs bench moe --device cuda --config standard ${BENCH_ARGS:-} --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
+      timeout "${BENCH_TIMEOUT_S:-300}" node bin/handgrad.mjs bench moe --device cuda --config standard ${BENCH_ARGS:-} --json 2>&1 | tee "$OUT/bench-moe-cuda.log" | tail -30 || status=1
       ;;
     compare)
       step "one training step, CPU vs GPU"
@@ -105,9 +113,9 @@ for s in "$@"; do
       ;;
     leg)
       # One leg of the long GPU training run (issue #8): starts runs/gpu-long, or resumes it, until the
-      # run's total time reaches LEG_TOTAL (e.g. 4m, 8m, …). The data travels in .device/data.
+      # run's total time reaches LEG_TOTAL (e.g. 4m, 8m, …). The data: .device/data.tar.xz, unpacked by `node`.
       step "long run: leg to ${LEG_TOTAL:-4m} in total"
-      export HANDGRAD_DATA=$PWD/.device/data
+      export HANDGRAD_DATA=$DATA
       if [ -f runs/gpu-long/state.json ]; then
         timeout 590 node bin/handgrad.mjs train --resume runs/gpu-long --time "${LEG_TOTAL:-4m}" 2>&1 | tee -a "$OUT/long-run.log" | grep -v "validation loss" | tail -8 || status=1
       else
@@ -128,7 +136,7 @@ for s in "$@"; do
 # Runs legs 1..LEGS of the long run; leg i stops when the run's total training time reaches i·LEG_TIME.
 # LEG_TRAIN_ARGS replaces the first leg's model and data arguments (a CPU smoke test of this runner
 # uses a tiny model); LEG_OUT the run folder.
-cd "$1"; export PATH=/tmp:$PATH HANDGRAD_DATA=${HANDGRAD_DATA:-$PWD/.device/data}
+cd "$1"; export PATH=/tmp:$PATH
 out=${LEG_OUT:-runs/gpu-long}
 # LEG_TIME as 6m50s, 7m, 410s or 410 → seconds
 secs() { local t=$1 r; case $t in *m*s) r=${t#*m}; echo $(( ${t%%m*} * 60 + ${r%s} ));; *m) echo $(( ${t%m} * 60 ));; *s) echo "${t%s}";; *) echo "$t";; esac; }
@@ -148,13 +156,21 @@ done
 echo "== legs done ($(date +%T))"
 RUNNER
       chmod +x /tmp/handgrad-legs.sh
-      LEG_TIME=${LEG_TIME:-6m50s} LEGS=${LEGS:-3} setsid nohup /tmp/handgrad-legs.sh "$PWD" > /tmp/handgrad-legs.log 2>&1 < /dev/null &
-      sleep 20; tail -5 /tmp/handgrad-legs.log
+      if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+        echo "a background run is already going (pid $(cat "$PIDFILE")): not starting a second on the same folder"; status=1
+      else
+        HANDGRAD_DATA=$DATA LEG_TIME=${LEG_TIME:-6m50s} LEGS=${LEGS:-3} setsid nohup /tmp/handgrad-legs.sh "$PWD" > /tmp/handgrad-legs.log 2>&1 < /dev/null &
+        echo $! > "$PIDFILE"
+        sleep 20; tail -5 /tmp/handgrad-legs.log
+      fi
       ;;
     wait)
       step "waiting for the background run (at most ${WAIT_S:-540} s)"
       end=$(( $(date +%s) + ${WAIT_S:-540} ))
-      while [ "$(date +%s)" -lt "$end" ] && ! grep -q "== legs done" /tmp/handgrad-legs.log 2>/dev/null; do sleep 5; done
+      # Until the runner exits (or was never started on this machine: no pid file), not only until
+      # its last line: a dead run must not hold the machine for WAIT_S seconds of device time.
+      if [ ! -f "$PIDFILE" ]; then echo "no background run on this machine (no $PIDFILE)"; status=1; fi
+      while [ "$(date +%s)" -lt "$end" ] && [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; do sleep 5; done
       grep -E "^== |resum|step .*loss|val|failed|Error" /tmp/handgrad-legs.log | grep -v "validation loss" | tail -25
       cp /tmp/handgrad-legs.log "$OUT/long-run.log" 2>/dev/null; cp "${LEG_OUT:-runs/gpu-long}/metrics.jsonl" "$OUT/" 2>/dev/null
       ;;
