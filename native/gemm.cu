@@ -817,6 +817,7 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
     p.vecA = k % 4 == 0 && aligned16(A);
     p.vecB = n % 4 == 0 && aligned16(B);
     p.vecC = n % 2 == 0 && aligned8(C);
+    if (G > 65535) throw std::invalid_argument("handgrad groupedGemm: at most 65535 groups (grid z), got " + std::to_string(G));
     dim3 grid((n + BN - 1) / BN, (k + BM - 1) / BM, G);
     launchTiled(true, false, grid, p);
   } else {

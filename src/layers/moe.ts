@@ -201,6 +201,7 @@ export class MixtureOfExperts {
   private readonly slot: IntRowBuffer;     // [n, k]
   private readonly rowToken: IntRowBuffer; // [n·k]
   private readonly offsets: IntTensor;     // [E + 1]
+  private readonly offsetsEnd: IntTensor;  // view of offsets[E] = S, the kept rows
   private readonly routed: IntTensor;      // [E]
   private readonly balanceGrad: Tensor;    // [E] α·E·f_i/n
   // ops.moeAuxLoss's outputs (MoeStatBuffers): [4] losses, [4E] counts, and a view of the last 2E.
@@ -260,6 +261,7 @@ export class MixtureOfExperts {
     this.slot = new IntRowBuffer(ops, this.topK);
     this.rowToken = new IntRowBuffer(ops, this.topK);
     this.offsets = ops.ints(E + 1);
+    this.offsetsEnd = this.offsets.view(E, 1);
     this.routed = ops.ints(E);
     this.balanceGrad = ops.tensor(E);
     const st = opts.stats;
@@ -376,7 +378,9 @@ export class MixtureOfExperts {
     ops.moePlan(topIdx, n, E, k, dropless ? -1 : this.capacity(n), slot, rowToken, this.offsets, this.routed);
     // S: dropless keeps every assignment, so S = n·k without a read; with a capacity, the one host
     // read of this layer (the expert work and the dx scatter-add must stop at the kept rows).
-    this.kept = dropless ? n * k : this.offsets.data[E];
+    // With a capacity, S = offsets[E] is the one value read back (a one-int view: on CUDA only that
+    // element crosses, not the E + 1 offsets).
+    this.kept = dropless ? n * k : this.offsetsEnd.data[0];
     const S = this.kept;
     // Sampling (dropless, uncounted) needs no auxiliary losses or counts: a decoded token costs
     // launches only. Every other forward computes them on the backend, and reads nothing back.
