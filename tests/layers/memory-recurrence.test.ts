@@ -114,6 +114,7 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
 
   it.each(RULE_OPT)('%s / %s: three threads give bit for bit what one does (y, saved, dk, dv, dq)', (rule, optimizer) => {
     try {
+      wasm3.pool.memoryMinWork = 0; // split these small calls too
       // Workers alone (each item on a worker's scratch, two workers at once), then with the
       // calling thread claiming items too (the default).
       for (const callerClaims of [false, true]) {
@@ -130,18 +131,30 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
       }
     } finally {
       wasm3.pool.callerClaims = true;
+      wasm3.pool.memoryMinWork = 2 ** 16;
     }
   });
 
-  it('a memory wider than the per-thread scratch runs whole on the calling thread, with the same result', () => {
+  it('a small call, or a memory wider than the per-thread scratch, runs whole on the calling thread', () => {
     const dk = 129, dv = 129; // 5·dk·dv + 2·dv floats: more than the scratch
     expect(5 * dk * dv + 2 * dv).toBeGreaterThan(MEMORY_SCRATCH_FLOATS);
-    const s = shapeOf('delta', 'momentum', 2, 2, 3, dk, dv), x = inputs(s, 5);
+    const small = shapeOf('delta', 'gd', 1, 4, 8, 14, 14); // B·T·dk·dv = 6272, below memoryMinWork
+    const wide = shapeOf('delta', 'momentum', 2, 2, 3, dk, dv), x = inputs(wide, 5);
     const before = wasm3.pool.workerItems;
-    const one = run(wasm, s, x, true), three = run(wasm3, s, x, true);
-    expect(wasm3.pool.workerItems, 'items the workers ran').toBe(before);
-    for (const key of KEYS) expectSame(three[key], one[key], key);
+    try {
+      wasm3.pool.callerClaims = false; // a split call would be run by the workers alone
+      run(wasm3, small, inputs(small, 9));
+      expect(wasm3.pool.workerItems, 'items the workers ran (small call)').toBe(before);
+      wasm3.pool.memoryMinWork = 0;
+      const one = run(wasm, wide, x, true), three = run(wasm3, wide, x, true);
+      expect(wasm3.pool.workerItems, 'items the workers ran (wide memory)').toBe(before);
+      for (const key of KEYS) expectSame(three[key], one[key], key);
+    } finally {
+      wasm3.pool.callerClaims = true;
+      wasm3.pool.memoryMinWork = 2 ** 16;
+    }
   });
+
 });
 
 describe('memory recurrence op: gradients (float64 reference)', () => {

@@ -31,7 +31,10 @@ export type { KernelPath } from './runtime.js';
 const buildDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'wasm');
 
 export interface WasmOptions {
-  /** Threads for large products, the calling thread included (default: every core). */
+  /**
+   * Threads for large products, attention and the memory recurrence (split by batch item), the
+   * calling thread included (default: every core).
+   */
   threads?: number;
   /** Force a kernel path; 'auto' (default) takes the fastest that passes its self-check. */
   path?: KernelPath | 'auto';
@@ -138,7 +141,7 @@ export class WasmOps implements Ops {
     B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0 };
 
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
-    readonly pool: BatchPool) {
+    readonly pool: BatchPool) { // the attention and memory threads (public: tests tune and watch it)
     this.name = `wasm-${path}`;
   }
 
