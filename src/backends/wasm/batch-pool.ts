@@ -19,10 +19,9 @@
 import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
-import { CTL, JOB, runItem, type MemoryRangeKernels } from './batch-items.mjs';
+import { CTL, JOB, runItem } from './batch-items.mjs';
 import { memoryWorkSize } from '../../ops/memory.js';
 
-export type { MemoryRangeKernels } from './batch-items.mjs';
 
 const MAX_ITEMS = 0xffff; // the claim word keeps the item index in its low 16 bits
 
@@ -46,8 +45,6 @@ export interface MemoryArgs {
   eta: number; beta: number; beta1: number; beta2: number; eps: number;
 }
 
-type PoolKernels = Kernels & MemoryRangeKernels;
-
 export class BatchPool {
   private readonly ctl: Int32Array;
   private readonly ctlF: Float32Array;
@@ -68,7 +65,7 @@ export class BatchPool {
   /** Items the workers ran, in all (tests: whether a call was split). */
   workerItems = 0;
 
-  private constructor(private readonly k: PoolKernels, private readonly workers: Worker[],
+  private constructor(private readonly k: Kernels, private readonly workers: Worker[],
     private readonly scratch: number, private readonly scratchBytes: number, ctlPtr: number, heap: WasmHeap) {
     // A shared memory only grows, never detaches: views made now stay valid.
     this.ctl = new Int32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
@@ -79,7 +76,7 @@ export class BatchPool {
   get threads(): number { return this.workers.length + 1; }
 
   /** `threads` − 1 workers on the module and memory of `k`; scratch for every thread from `heap`. */
-  static async create(module: WebAssembly.Module, k: PoolKernels, heap: WasmHeap, threads: number): Promise<BatchPool> {
+  static async create(module: WebAssembly.Module, k: Kernels, heap: WasmHeap, threads: number): Promise<BatchPool> {
     // One thread needs no scratch of its own for the memory kernel (it runs in `saved`'s area).
     const bytes = Math.max(k.attentionScratchBytes(), threads > 1 ? 4 * MEMORY_SCRATCH_FLOATS : 0);
     const scratch = heap.alloc(bytes); // the calling thread's

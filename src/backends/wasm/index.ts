@@ -10,7 +10,7 @@ import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
-import { BatchPool, type AttentionArgs, type MemoryArgs, type MemoryRangeKernels } from './batch-pool.js';
+import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
 import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
 import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from '../reference/moe-host.js';
 import {
@@ -102,7 +102,7 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   const heap = new WasmHeap(base);
   const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
   // (the memory recurrence's sequence-range entries are declared by ./batch-items.d.mts)
-  const k = instance.exports as unknown as Kernels & MemoryRangeKernels;
+  const k = instance.exports as unknown as Kernels;
   // The threads and per-thread scratch of the attention and memory kernels: allocated once,
   // first, so no mark/release of a caller can ever hand it out again.
   const pool = await BatchPool.create(module, k, heap, threads);

@@ -75,4 +75,12 @@ export interface Kernels {
   memoryBackward(k: number, v: number, q: number, saved: number, dy: number, dK: number, dV: number, dQ: number,
     B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
     eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
+  // The same on sequences b0 ≤ b < b1 with the working area at `work` (memoryWorkSize floats): what
+  // the batch pool's threads run, each with its own working area (src/backends/wasm/batch-pool.ts).
+  memoryForwardRange(k: number, v: number, q: number, y: number, saved: number, B: number, T: number, dk: number,
+    dv: number, rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number,
+    eps: number, b0: number, b1: number, work: number): void;
+  memoryBackwardRange(k: number, v: number, q: number, saved: number, dy: number, dK: number, dV: number, dQ: number,
+    B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
+    eta: number, beta: number, beta1: number, beta2: number, eps: number, b0: number, b1: number, work: number): void;
 }

@@ -105,7 +105,7 @@ export function registerBench(program: Command, ctx: CliContext): void {
       parseChoice('--model', TRAIN_BENCH_MODELS), 'lstm' as TrainBenchModel)
     .option('--config <name>', 'recurrent models: small (hidden 128, batch 16) or medium (hidden 256, batch 32); BPTT 64, embedding 64, vocab 65',
       parseChoice('--config', TRAIN_BENCH_CONFIGS), 'small' as TrainBenchConfig)
-    .option('--threads <n>', 'GEMM threads, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--threads <n>', 'threads for the GEMMs, the fused attention and the memory recurrence, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
     .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
     .option('--no-peer', 'leave out the PyTorch CPU peer')
     .option('--json', 'print one JSON object as the last line of stdout')
@@ -133,7 +133,7 @@ export function registerBench(program: Command, ctx: CliContext): void {
       parseChoice('--config', MOE_BENCH_CONFIGS), 'small' as MoeBenchConfig)
     .option('--device <name>', 'wasm (CPU), reference or cuda (default wasm)', parseChoice('--device', BACKEND_CHOICES))
     .option('--backend <name>', 'the same as --device', parseChoice('--backend', BACKEND_CHOICES))
-    .option('--threads <n>', 'wasm: GEMM threads (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--threads <n>', 'wasm: threads for the GEMMs, attention and the memory recurrence (default: every core)', parseInteger('--threads', 1, 256))
     .option('--steps <n>', 'timed training steps per model (default: as many as --time allows)', parseInteger('--steps', 1, 100000))
     .option('--time <duration>', 'time budget of the timed training steps per model (default 20s standard, 5s small)', parseDurationOption('--time'))
     .option('--decode-tokens <n>', 'decode tokens timed at batch 1 (default 64)', parseInteger('--decode-tokens', 1, 100000))

@@ -94,7 +94,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
     .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
-    .option('--threads <n>', 'wasm backend: threads for large products (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--threads <n>', 'wasm backend: threads for large products, the fused attention and the memory recurrence (default: every core)', parseInteger('--threads', 1, 256))
     .option('--backend <name>', 'wasm (f32 SIMD), reference (f64 TypeScript) or cuda (the GPU addon) (default wasm)',
       parseChoice('--backend', BACKEND_CHOICES))
     .option('--device <name>', 'the same as --backend (e.g. --device cuda)', parseChoice('--device', BACKEND_CHOICES))
