@@ -428,6 +428,36 @@ __device__ __forceinline__ void skinnyStore(float* c, float v, float alpha, floa
   else *c = beta != 0.f ? alpha * v + beta * *c : alpha * v;
 }
 
+// One thread's scalar pass over its k positions kFirst, kFirst + step, … < ke: B loads in batches
+// of U issued before any is used (loadB(kk) reads this thread's element kk of B), each multiplied
+// into the m ≤ MR rows of A (warp-uniform loads). Both layouts of B use it; only loadB and the
+// step differ.
+template <int MR, bool TA, int U, class LoadB>
+__device__ __forceinline__ void skinnyScalarPass(float (&acc)[MR], int kFirst, int step, int ke, int m, int k,
+                                                 const float* __restrict__ A, LoadB loadB) {
+  for (int k0 = kFirst; k0 < ke; k0 += step * U) {
+    float b[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {  // all loads of the batch first
+      const int kk = k0 + u * step;
+      b[u] = kk < ke ? loadB(kk) : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int kk = k0 + u * step;
+      if (kk >= ke) break;
+      const float bv = bf16Round(b[u]);
+#pragma unroll
+      for (int i = 0; i < MR; ++i) {
+        if (i < m) {
+          const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
+          acc[i] = fmaf(bf16Round(a), bv, acc[i]);
+        }
+      }
+    }
+  }
+}
+
 // B stored k×n: the 8 warps of a block share 32 columns (one per lane: 128-byte rows of B) and
 // interleave over the block's k slice, then reduce through shared memory. A's values are
 // warp-uniform loads (one broadcast transaction each, L1-resident).
@@ -446,29 +476,8 @@ __global__ void __launch_bounds__(SK_THREADS) skinnyNN(SkinnyParams p) {
 #pragma unroll
   for (int i = 0; i < MR; ++i) acc[i] = 0.f;
   if (j < n) {
-    constexpr int W = SK_THREADS / 32;
-    constexpr int U = skU(MR);
-    for (int k0 = kb + warp; k0 < ke; k0 += W * U) {
-      float b[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u) {  // all loads of the batch first
-        const int kk = k0 + u * W;
-        b[u] = kk < ke ? __ldg(B + (size_t)kk * n + j) : 0.f;
-      }
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int kk = k0 + u * W;
-        if (kk >= ke) break;
-        const float bv = bf16Round(b[u]);
-#pragma unroll
-        for (int i = 0; i < MR; ++i) {
-          if (i < m) {
-            const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
-            acc[i] = fmaf(bf16Round(a), bv, acc[i]);
-          }
-        }
-      }
-    }
+    skinnyScalarPass<MR, TA, skU(MR)>(acc, kb + warp, SK_THREADS / 32, ke, m, k, A,
+                                      [&](int kk) { return __ldg(B + (size_t)kk * n + j); });
   }
 #pragma unroll
   for (int i = 0; i < MR; ++i) red[warp][i][lane] = acc[i];
@@ -537,28 +546,7 @@ __global__ void __launch_bounds__(SK_THREADS) skinnyNT(SkinnyParams p) {
       }
     }
   } else {
-    constexpr int U = skU(MR);
-    for (int k0 = kb + lane; k0 < ke; k0 += 32 * U) {
-      float b[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int kk = k0 + 32 * u;
-        b[u] = kk < ke ? __ldg(brow + kk) : 0.f;
-      }
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int kk = k0 + 32 * u;
-        if (kk >= ke) break;
-        const float bv = bf16Round(b[u]);
-#pragma unroll
-        for (int i = 0; i < MR; ++i) {
-          if (i < m) {
-            const float a = __ldg(TA ? A + (size_t)kk * m + i : A + (size_t)i * k + kk);
-            acc[i] = fmaf(bf16Round(a), bv, acc[i]);
-          }
-        }
-      }
-    }
+    skinnyScalarPass<MR, TA, skU(MR)>(acc, kb + lane, 32, ke, m, k, A, [&](int kk) { return __ldg(brow + kk); });
   }
 #pragma unroll
   for (int i = 0; i < MR; ++i) {

@@ -67,6 +67,12 @@ struct DevBuf {
   }
   ~DevBuf() { cudaFree(base); }
   void up(const std::vector<float>& h) { CK(cudaMemcpy(p, h.data(), n * sizeof(float), cudaMemcpyHostToDevice)); }
+  // Random contents, for the timing runs (whose results are not checked).
+  void upRandom() {
+    std::vector<float> h(n);
+    randomFill(h);
+    up(h);
+  }
   std::vector<float> down() const {
     std::vector<float> h(n);
     CK(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost));
@@ -360,14 +366,10 @@ static double medianMs(F f) {
 }
 
 static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, float beta) {
-  std::vector<float> hA((size_t)m * k), hB((size_t)k * n), hC((size_t)m * n);
-  randomFill(hA);
-  randomFill(hB);
-  randomFill(hC);
-  DevBuf A(hA.size()), B(hB.size()), C(hC.size());
-  A.up(hA);
-  B.up(hB);
-  C.up(hC);
+  DevBuf A((size_t)m * k), B((size_t)k * n), C((size_t)m * n);
+  A.upRandom();
+  B.upRandom();
+  C.upRandom();
   const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p); });
   const double flop = 2.0 * m * n * k;
   // Fewest bytes: A and B read once, C written once (and read once when accumulating).
@@ -381,23 +383,19 @@ static void timeGrouped(const char* label, int mode, const std::vector<int>& row
   std::vector<int> off(G + 1, 0);
   for (int g = 0; g < G; ++g) off[g + 1] = off[g] + rows[g];
   const int maxRows = off[G];
-  std::vector<float> hA((size_t)maxRows * k);
-  std::vector<float> hB(mode == 2 ? (size_t)maxRows * n : (size_t)G * k * n);
-  std::vector<float> hC(mode == 2 ? (size_t)G * k * n : (size_t)maxRows * n);
-  randomFill(hA);
-  randomFill(hB);
-  randomFill(hC);
-  DevBuf A(hA.size()), B(hB.size()), C(hC.size());
-  A.up(hA);
-  B.up(hB);
-  C.up(hC);
+  DevBuf A((size_t)maxRows * k);
+  DevBuf B(mode == 2 ? (size_t)maxRows * n : (size_t)G * k * n);
+  DevBuf C(mode == 2 ? (size_t)G * k * n : (size_t)maxRows * n);
+  A.upRandom();
+  B.upRandom();
+  C.upRandom();
   int* dOff;
   CK(cudaMalloc(&dOff, (G + 1) * sizeof(int)));
   CK(cudaMemcpy(dOff, off.data(), (G + 1) * sizeof(int), cudaMemcpyHostToDevice));
   const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p); });
   cudaFree(dOff);
   const double flop = 2.0 * maxRows * n * k;
-  const double bytes = 4.0 * ((double)hA.size() + (double)hB.size() + (double)hC.size() * (mode == 2 ? 2 : 1));
+  const double bytes = 4.0 * ((double)A.n + (double)B.n + (double)C.n * (mode == 2 ? 2 : 1));
   std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)\n", curVariant,
               label, modeName(mode), maxRows, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6);
 }
