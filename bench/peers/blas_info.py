@@ -8,7 +8,9 @@ kernel cannot pass for OpenBLAS at full strength.
 blas_core() is called after `import numpy` / `import torch` (the library must already be loaded):
   1. threadpoolctl, when installed (its "architecture" is OpenBLAS's core name);
   2. else every loaded shared library whose name has "blas" in it (/proc/self/maps, Linux), asked
-     through ctypes for openblas_get_corename() and openblas_get_config().
+     through ctypes for openblas_get_corename() and openblas_get_config() — under their plain names
+     (Debian's libopenblas) or the ones of the OpenBLAS bundled in pip's NumPy wheels
+     (scipy_openblas_get_corename64_, …).
 Returns {"corename": str | None, "config": str | None, "library": path | None}: all None where the
 BLAS is not OpenBLAS or cannot be asked (the reports then say "unknown").
 
@@ -46,21 +48,34 @@ def _loaded_blas_libraries():
     return out
 
 
+# (prefix, suffix) of OpenBLAS's exported names: a plain build, the 64-bit-integer builds, and the
+# scipy-openblas library inside pip's NumPy and SciPy wheels
+SYMBOL_STYLES = (("", ""), ("", "64_"), ("scipy_", "64_"), ("scipy_", ""))
+
+
+def _function(lib, name):
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        return None
+    fn.restype = ctypes.c_char_p
+    return fn
+
+
 def _from_loaded_library():
     for path in _loaded_blas_libraries():
         try:
             lib = ctypes.CDLL(path)  # already loaded: the same instance the peer computes with
-            get_core = lib.openblas_get_corename
-        except (OSError, AttributeError):
+        except OSError:
             continue
-        get_core.restype = ctypes.c_char_p
-        config = None
-        try:
-            get_config = lib.openblas_get_config
-            get_config.restype = ctypes.c_char_p
-            config = get_config().decode(errors="replace").strip()
-        except AttributeError:
-            pass
+        for prefix, suffix in SYMBOL_STYLES:
+            get_core = _function(lib, f"{prefix}openblas_get_corename{suffix}")
+            if get_core:
+                get_config = _function(lib, f"{prefix}openblas_get_config{suffix}")
+                break
+        else:
+            continue
+        config = get_config().decode(errors="replace").strip() if get_config else None
         core = get_core()
         return {"corename": core.decode(errors="replace").strip() if core else None, "config": config, "library": path}
     return None
