@@ -130,6 +130,8 @@ export interface TrainBenchOptions {
   peer?: boolean;
   /** Peer thread settings to try (default 1 and 2). */
   peerThreads?: number[];
+  /** Which peers to run, where the model has them (default both; a test runs only the quick NumPy one). */
+  peerKinds?: ('torch' | 'numpy')[];
   onProgress?: (line: string) => void;
 }
 
@@ -336,17 +338,18 @@ export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRes
   const modelGflops = (tokensPerSec * fpt) / 1e9;
   const peerThreads = opts.peerThreads ?? [1, 2];
   const notRun: PeerRuns = { best: null, bestThreads: null, runs: [], note: '', blasCore: null };
-  let torch: PeerRuns = { ...notRun, note: 'PyTorch peer not run (--no-peer)' };
+  const why = opts.peer === false ? ' (--no-peer)' : '';
+  let torch: PeerRuns = { ...notRun, note: `PyTorch peer not run${why}` };
   if (mem) {
     torch = { ...notRun, note: 'none for memory-lm (there is no standard PyTorch version of this model)' };
-  } else if (opts.peer ?? true) {
+  } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['torch']).includes('torch')) {
     torch = await runPeerAtThreads('torch', tx ? 'torch_transformer_train.py' : 'torch_rnn_train.py',
       tx ? { model: opts.model, ...TRANSFORMER_CONFIG, steps } : { model: opts.model, ...sizes, steps }, peerThreads, progress, 'PyTorch CPU peer');
   }
-  let numpy: PeerRuns = { ...notRun, note: 'NumPy peer not run (--no-peer)' };
+  let numpy: PeerRuns = { ...notRun, note: `NumPy peer not run${why}` };
   if (opts.model !== 'lstm') {
     numpy = { ...notRun, note: `none for ${opts.model} (the seed-style NumPy peer is an LSTM)` };
-  } else if (opts.peer ?? true) {
+  } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['numpy']).includes('numpy')) {
     numpy = await runPeerAtThreads('numpy', 'numpy_seed_lstm.py',
       { hidden: sizes!.hidden, batch: sizes!.batch, seq: sizes!.seq, vocab: sizes!.vocab, steps }, peerThreads, progress, 'NumPy seed-style peer');
   }
