@@ -41,6 +41,7 @@
 #include <cstring>
 #include <initializer_list>
 #include "kernels.h"
+#include "stream.h"
 #include "mma.h"
 
 namespace handgrad {
@@ -1009,7 +1010,7 @@ void launchTcForward(const Args& a) {
   auto* kernel = attnTcFwdKernel<D, Pipe>;  // (a plain name for the host emulation's launch rewrite)
   allowSmem(kernel, smem);
   dim3 grid((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
-  kernel<<<grid, kThreadsT, smem>>>(a);
+  kernel<<<grid, kThreadsT, smem, stream()>>>(a);
 }
 
 template <int D, bool Pipe>
@@ -1022,12 +1023,12 @@ void launchTcBackward(const Args& a) {
   auto* kernelKV = attnTcBwdKVKernel<D, Pipe && (D <= 32), QT>;
   allowSmem(kernelKV, smemKV);
   dim3 gridKV((a.Tk + kTcRows - 1) / kTcRows, a.B * a.H);
-  if (a.Tk > 0) kernelKV<<<gridKV, kThreadsT, smemKV>>>(a);
+  if (a.Tk > 0) kernelKV<<<gridKV, kThreadsT, smemKV, stream()>>>(a);
   const size_t smemQ = (2 * kTcRows + 2 * kTcTile) * (D + 8) * sizeof(uint16_t);
   auto* kernelQ = attnTcBwdQKernel<D, Pipe>;
   allowSmem(kernelQ, smemQ);
   dim3 gridQ((a.Tq + kTcRows - 1) / kTcRows, a.B * a.H);
-  kernelQ<<<gridQ, kThreadsT, smemQ>>>(a);
+  kernelQ<<<gridQ, kThreadsT, smemQ, stream()>>>(a);
 }
 
 template <int DV>
@@ -1036,7 +1037,7 @@ void launchForward(const Args& a) {
   const size_t smem = (kBlockRowsF * Dp + kTile * P + kTile * Dp + kWarps * kRowsF * kTile) * sizeof(float);
   allowSmem(attnFwdKernel<DV>, smem);
   dim3 grid((a.Tq + kBlockRowsF - 1) / kBlockRowsF, a.B * a.H);
-  attnFwdKernel<DV><<<grid, kThreadsT, smem>>>(a);
+  attnFwdKernel<DV><<<grid, kThreadsT, smem, stream()>>>(a);
 }
 
 template <int DV>
@@ -1045,11 +1046,11 @@ void launchBackward(const Args& a) {
   const size_t smemKV = (2 * kBlockRows * Dp + 2 * kTile * KS + 2 * kBlockRows * kTile + 2 * kTile) * sizeof(float);
   allowSmem(attnBwdKVKernel<DV>, smemKV);
   dim3 gridKV((a.Tk + kBlockRows - 1) / kBlockRows, a.B * a.H);
-  if (a.Tk > 0) attnBwdKVKernel<DV><<<gridKV, kThreadsT, smemKV>>>(a);
+  if (a.Tk > 0) attnBwdKVKernel<DV><<<gridKV, kThreadsT, smemKV, stream()>>>(a);
   const size_t smemQ = (2 * kBlockRows * Dp + 2 * kTile * KS + kBlockRows * kTile) * sizeof(float);
   allowSmem(attnBwdQKernel<DV>, smemQ);
   dim3 gridQ((a.Tq + kBlockRows - 1) / kBlockRows, a.B * a.H);
-  attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ>>>(a);
+  attnBwdQKernel<DV><<<gridQ, kThreadsT, smemQ, stream()>>>(a);
 }
 
 int gPathMode = 0;  // 0 automatic, 1 fp32 kernels only, 2 tensor cores wherever D allows, 3 as 2 without prefetch
@@ -1111,7 +1112,7 @@ void attentionForward(const float* q, const float* k, const float* v, float* out
   const size_t decSmem = (kMaxD + kDecThreads + 32 + static_cast<size_t>(s.Tk)) * sizeof(float);
   if (s.Tq <= 4 && decSmem <= 48 * 1024) {
     dim3 grid(s.Tq, s.B * s.H);
-    attnDecodeKernel<<<grid, kDecThreads, decSmem>>>(a);
+    attnDecodeKernel<<<grid, kDecThreads, decSmem, stream()>>>(a);
     return;
   }
   switch ((s.D + 31) / 32) {
@@ -1132,7 +1133,7 @@ void attentionBackward(const float* q, const float* k, const float* v, const flo
     const size_t rows = static_cast<size_t>(s.B) * s.H * s.Tq;
     size_t blocks = (rows + 7) / 8;
     if (blocks > 4096) blocks = 4096;
-    attnRowDotKernel<<<static_cast<int>(blocks), 256>>>(a);
+    attnRowDotKernel<<<static_cast<int>(blocks), 256, 0, stream()>>>(a);
   }
   if (attentionUsesTensorCores(s)) {
     a.vec = vecOk(s, {q, k, v, dout});

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include "kernels.h"
+#include "stream.h"
 
 namespace handgrad {
 namespace {
@@ -109,7 +110,7 @@ __global__ void mapKernel(size_t n, bool vec, Op op) {
 template <class Op>
 void launchMap(size_t n, bool vec, Op op) {
   if (n == 0) return;
-  mapKernel<Op><<<gridFor(vec ? (n + 3) / 4 : n), kThreads>>>(n, vec, op);
+  mapKernel<Op><<<gridFor(vec ? (n + 3) / 4 : n), kThreads, 0, stream()>>>(n, vec, op);
 }
 
 struct FillOp {
@@ -427,43 +428,43 @@ void activationBackward(int kind, const float* x, const float* y, const float* d
 void addBias(float* y, const float* bias, int rows, int cols) {
   size_t n = size_t(rows) * cols;
   if (n == 0) return;
-  addBiasKernel<<<gridFor(n), kThreads>>>(y, bias, rows, cols);
+  addBiasKernel<<<gridFor(n), kThreads, 0, stream()>>>(y, bias, rows, cols);
 }
 void sumRows(const float* x, float* out, int rows, int cols) {
   if (rows == 0 || cols == 0) return;
   // Enough row slices to fill the device for tall matrices, one (deterministic) for short ones.
   int slices = std::min(std::max(1, rows / 256), 128);
-  sumRowsKernel<<<dim3((cols + 31) / 32, slices), dim3(32, 8)>>>(x, out, rows, cols);
+  sumRowsKernel<<<dim3((cols + 31) / 32, slices), dim3(32, 8), 0, stream()>>>(x, out, rows, cols);
 }
 void sumCols(const float* x, float* out, int rows, int cols) {
   if (rows == 0) return;
-  sumColsKernel<<<(rows + 7) / 8, 256>>>(x, out, rows, cols);
+  sumColsKernel<<<(rows + 7) / 8, 256, 0, stream()>>>(x, out, rows, cols);
 }
 void softmax(const float* x, float* y, int rows, int cols) {
   if (rows == 0 || cols == 0) return;
-  softmaxKernel<<<rows, rowThreads(cols)>>>(x, y, cols, 0);
+  softmaxKernel<<<rows, rowThreads(cols), 0, stream()>>>(x, y, cols, 0);
 }
 void logSoftmax(const float* x, float* y, int rows, int cols) {
   if (rows == 0 || cols == 0) return;
-  softmaxKernel<<<rows, rowThreads(cols)>>>(x, y, cols, 1);
+  softmaxKernel<<<rows, rowThreads(cols), 0, stream()>>>(x, y, cols, 1);
 }
 void softmaxBackward(const float* y, const float* dy, float* dx, int rows, int cols) {
   if (rows == 0 || cols == 0) return;
-  softmaxBackwardKernel<<<rows, rowThreads(cols)>>>(y, dy, dx, cols, 0);
+  softmaxBackwardKernel<<<rows, rowThreads(cols), 0, stream()>>>(y, dy, dx, cols, 0);
 }
 void logSoftmaxBackward(const float* y, const float* dy, float* dx, int rows, int cols) {
   if (rows == 0 || cols == 0) return;
-  softmaxBackwardKernel<<<rows, rowThreads(cols)>>>(y, dy, dx, cols, 1);
+  softmaxBackwardKernel<<<rows, rowThreads(cols), 0, stream()>>>(y, dy, dx, cols, 1);
 }
 void softmaxCrossEntropy(const float* logits, const int* targets, int rows, int cols, float* dlogits,
                          float gradScale, double* lossOut) {
   if (rows == 0) return;
-  crossEntropyKernel<<<rows, rowThreads(cols)>>>(logits, targets, cols, dlogits, gradScale, lossOut);
+  crossEntropyKernel<<<rows, rowThreads(cols), 0, stream()>>>(logits, targets, cols, dlogits, gradScale, lossOut);
 }
 void layerNorm(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, int rows,
                int cols, float eps) {
   if (rows == 0 || cols == 0) return;
-  layerNormKernel<<<rows, rowThreads(cols)>>>(x, gamma, beta, y, mean, rstd, cols, eps);
+  layerNormKernel<<<rows, rowThreads(cols), 0, stream()>>>(x, gamma, beta, y, mean, rstd, cols, eps);
 }
 void layerNormBackward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
                        float* dx, float* dgamma, float* dbeta, int rows, int cols) {
@@ -471,22 +472,22 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
   size_t smem = size_t(2) * cols * sizeof(float);
   bool sharedPartials = smem <= 40 * 1024;  // stays under the 48 KiB default with room for the reductions
   int blocks = std::min(rows, 512);
-  layerNormBackwardKernel<<<blocks, rowThreads(cols), sharedPartials ? smem : 0>>>(
+  layerNormBackwardKernel<<<blocks, rowThreads(cols), sharedPartials ? smem : 0, stream()>>>(
       x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, sharedPartials);
 }
 void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim;
   if (total == 0) return;
-  embeddingKernel<<<gridFor(total), kThreads>>>(table, ids, out, n, dim, vocab);
+  embeddingKernel<<<gridFor(total), kThreads, 0, stream()>>>(table, ids, out, n, dim, vocab);
 }
 void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim;
   if (total == 0) return;
-  embeddingBackwardKernel<<<gridFor(total), kThreads>>>(dout, ids, dtable, n, dim, vocab);
+  embeddingBackwardKernel<<<gridFor(total), kThreads, 0, stream()>>>(dout, ids, dtable, n, dim, vocab);
 }
 void sumSquares(const float* x, size_t n, double* out) {
   if (n == 0) return;
-  sumSquaresKernel<<<std::min<unsigned>(gridFor(n), 1024), kThreads>>>(x, n, out);
+  sumSquaresKernel<<<std::min<unsigned>(gridFor(n), 1024), kThreads, 0, stream()>>>(x, n, out);
 }
 void adam(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1, float beta2,
           float eps, float weightDecay, bool decoupled, int step) {

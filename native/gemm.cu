@@ -54,6 +54,7 @@
 #include <string>
 
 #include "kernels.h"
+#include "stream.h"
 #include "mma.h"
 
 namespace handgrad {
@@ -73,10 +74,11 @@ template <int BK>
 __host__ __device__ constexpr int stageElems() {
   return BM * (BK + PAD) > BK * (BM + PAD) ? BM * (BK + PAD) : BK * (BM + PAD);
 }
-// Dynamic shared memory of one block: 2 stages × 2 operands (BK 32: 40 KB, BK 64: 72 KB).
-template <int BK>
+// Dynamic shared memory of one block: STAGES × 2 operands (2 stages: BK 32 40 KB, BK 64 72 KB;
+// 3 stages: BK 32 60 KB, BK 64 108 KB).
+template <int BK, int STAGES = 2>
 __host__ __device__ constexpr int smemBytes() {
-  return 2 * 2 * stageElems<BK>() * 2;
+  return STAGES * 2 * stageElems<BK>() * 2;
 }
 
 void check(cudaError_t e, const char* what) {
@@ -98,6 +100,11 @@ struct GemmParams {
   long long strideB;    // per-group B stride (floats), row-group modes
   long long strideC;    // per-group C stride (floats), 'tn'
   int kSplitLen;        // split-K: k elements per blockIdx.z slice (multiple of BK); 0 = no split
+  // bf16 copies of A and/or B (same layout and leading dimension, 16-bit elements), or null: a
+  // kernel instantiated for a bf16 operand stages it with cp.async instead of A / B.
+  const uint16_t* Ah;
+  const uint16_t* Bh;
+  bool vecAh, vecBh;    // 16-byte cp.async allowed (ld % 8 == 0 and a 16-byte aligned base)
 };
 
 // packBf16, bf16Round, ldmatrixX4(T), mma16816 (and their host emulation): mma.h.
@@ -165,17 +172,77 @@ struct TileLoader {
   }
 };
 
+// One bf16 operand tile (R rows of C's dimension × BK of k) moving global → shared with cp.async:
+// no registers, no conversion (the copy in memory is already bf16, rounded exactly as TileLoader
+// rounds), so a stage's loads can be issued several stages ahead. Same shared layout as TileLoader.
+// 16-byte chunks of 8 elements; a chunk that straddles the matrix edge copies its valid part and
+// zero-fills the rest; without `vec` (a leading dimension or base that breaks 16-byte alignment)
+// the chunk is assembled from scalar loads instead (correct, slow; the model's shapes never do it).
+template <bool KCONTIG, int BK>
+struct Bf16TileLoader {
+  static constexpr int CHUNKS = (BM * BK) / (8 * THREADS);  // per thread: 2 (BK 32) or 4 (BK 64)
+  __device__ __forceinline__ void issue(uint16_t* s, const uint16_t* __restrict__ p, int ld, int r0, int rLim, int k0,
+                                        int kLim, bool vec, int tid) const {
+#pragma unroll
+    for (int i = 0; i < CHUNKS; ++i) {
+      const int c = tid + i * THREADS;
+      int r, kk, off, valid;
+      const uint16_t* q;
+      if (KCONTIG) {  // BK/8 chunks per row of BK k
+        const int rl = c / (BK / 8), kl = (c % (BK / 8)) * 8;
+        r = r0 + rl;
+        kk = k0 + kl;
+        off = rl * (BK + PAD) + kl;
+        valid = r < rLim ? min(8, kLim - kk) : 0;
+        q = p + (size_t)r * ld + kk;
+      } else {  // BM/8 chunks per k row of BM r
+        const int kl = c / (BM / 8), rl = (c % (BM / 8)) * 8;
+        kk = k0 + kl;
+        r = r0 + rl;
+        off = kl * (BM + PAD) + rl;
+        valid = kk < kLim ? min(8, rLim - r) : 0;
+        q = p + (size_t)kk * ld + r;
+      }
+      uint16_t* d = s + off;
+      if (valid <= 0) {
+        cpAsync16(d, p, 0);  // all zeros; nothing is read
+      } else if (vec) {
+        cpAsync16(d, q, 2 * valid);
+      } else {
+        uint32_t w[4];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const uint32_t lo = 2 * e < valid ? q[2 * e] : 0u;  // both layouts: the chunk is contiguous
+          const uint32_t hi = 2 * e + 1 < valid ? q[2 * e + 1] : 0u;
+          w[e] = lo | (hi << 16);
+        }
+        *reinterpret_cast<uint2*>(d) = make_uint2(w[0], w[1]);
+        *reinterpret_cast<uint2*>(d + 4) = make_uint2(w[2], w[3]);
+      }
+    }
+  }
+};
+
 // C = alpha·op(A)·op(B) + beta·C on one 128×128 tile; TA/TB are the stored transpositions.
-// BK = k per stage; MINB = blocks per SM the register allocation must allow (see the variants).
-template <bool TA, bool TB, int BK, int MINB>
+// AH/BH: that operand is read from its bf16 copy (p.Ah / p.Bh) with cp.async; otherwise from fp32
+// through registers. BK = k per stage; STAGES = shared-memory stages (the ring the cp.async
+// operands are fetched into STAGES − 1 tiles ahead; fp32 operands are always fetched one tile
+// ahead, into registers, and stored after the tile's mma); MINB = blocks per SM the register
+// allocation must allow (see the variants). The fp32-only kernels are STAGES = 2: the register-
+// staged double buffer described at the top.
+template <bool TA, bool TB, bool AH, bool BH, int BK, int STAGES, int MINB>
 __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
+  static_assert(STAGES >= 2, "at least a double buffer");
+  constexpr bool ASYNC = AH || BH;
   constexpr int STAGE = stageElems<BK>();
   extern __shared__ __align__(16) unsigned char smemRaw[];
   uint16_t* const sA0 = reinterpret_cast<uint16_t*>(smemRaw);  // bf16 bits
-  uint16_t* const sB0 = sA0 + 2 * STAGE;
+  uint16_t* const sB0 = sA0 + STAGES * STAGE;
 
   const float* A = p.A;
   const float* B = p.B;
+  const uint16_t* Ah = p.Ah;
+  const uint16_t* Bh = p.Bh;
   float* C = p.C;
   int M = p.M, K = p.K;
   const int N = p.N;
@@ -199,6 +266,8 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
     A += (size_t)off * p.lda;
     C += (size_t)off * p.ldc;
     B += (size_t)g * p.strideB;
+    if (AH) Ah += (size_t)off * p.lda;
+    if (BH) Bh += (size_t)g * p.strideB;
   } else if (p.group == 2) {
     // 'tn': group blockIdx.z reduces over its own rows; an empty group must leave C_g untouched.
     const int g = blockIdx.z;
@@ -208,6 +277,8 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
     A += (size_t)off * p.lda;
     B += (size_t)off * p.ldb;
     C += (size_t)g * p.strideC;
+    if (AH) Ah += (size_t)off * p.lda;
+    if (BH) Bh += (size_t)off * p.ldb;
   }
 
   const int m0 = tileM * BM;
@@ -230,6 +301,8 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
   // A: k-contiguous unless transA. B: k-contiguous only when transB (stored n×k).
   TileLoader<!TA, BK> la;
   TileLoader<TB, BK> lb;
+  Bf16TileLoader<!TA, BK> ha;
+  Bf16TileLoader<TB, BK> hb;
 
   float acc[MI][NI][4];
 #pragma unroll
@@ -240,10 +313,28 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.f;
 
   const int nk = (kEnd - kBegin + BK - 1) / BK;
-  la.load(A, p.lda, m0, M, kBegin, kEnd, p.vecA, tid);
-  lb.load(B, p.ldb, n0, N, kBegin, kEnd, p.vecB, tid);
-  la.store(sA0, tid);
-  lb.store(sB0, tid);
+  // Prologue: the cp.async operands' first STAGES − 1 tiles (one commit group per tile, empty
+  // groups past the end keep the count uniform), the fp32 operands' first tile.
+  if constexpr (ASYNC) {
+#pragma unroll
+    for (int st = 0; st < STAGES - 1; ++st) {
+      if (st < nk) {
+        const int k0 = kBegin + st * BK;
+        if constexpr (AH) ha.issue(sA0 + st * STAGE, Ah, p.lda, m0, M, k0, kEnd, p.vecAh, tid);
+        if constexpr (BH) hb.issue(sB0 + st * STAGE, Bh, p.ldb, n0, N, k0, kEnd, p.vecBh, tid);
+      }
+      cpAsyncCommit();
+    }
+  }
+  if constexpr (!AH) {
+    la.load(A, p.lda, m0, M, kBegin, kEnd, p.vecA, tid);
+    la.store(sA0, tid);
+  }
+  if constexpr (!BH) {
+    lb.load(B, p.ldb, n0, N, kBegin, kEnd, p.vecB, tid);
+    lb.store(sB0, tid);
+  }
+  if constexpr (ASYNC) cpAsyncWait<STAGES - 2>();  // tile 0 has landed
   __syncthreads();
 
   // Per-lane ldmatrix coordinates (see the layout notes at the top).
@@ -251,11 +342,21 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
   const int lq = lane >> 3;  // which 8×8 matrix this lane addresses
 
   for (int kt = 0; kt < nk; ++kt) {
-    const int cur = kt & 1;
+    const int cur = kt % STAGES;
+    if constexpr (ASYNC) {
+      // Tile kt + STAGES − 1 into the stage read in iteration kt − 1 (which ended with a barrier).
+      const int kn = kt + STAGES - 1;
+      if (kn < nk) {
+        const int st = kn % STAGES, k0 = kBegin + kn * BK;
+        if constexpr (AH) ha.issue(sA0 + st * STAGE, Ah, p.lda, m0, M, k0, kEnd, p.vecAh, tid);
+        if constexpr (BH) hb.issue(sB0 + st * STAGE, Bh, p.ldb, n0, N, k0, kEnd, p.vecBh, tid);
+      }
+      cpAsyncCommit();
+    }
     if (kt + 1 < nk) {  // issue the next tile's global loads now; they land during the mma below
       const int k0 = kBegin + (kt + 1) * BK;
-      la.load(A, p.lda, m0, M, k0, kEnd, p.vecA, tid);
-      lb.load(B, p.ldb, n0, N, k0, kEnd, p.vecB, tid);
+      if constexpr (!AH) la.load(A, p.lda, m0, M, k0, kEnd, p.vecA, tid);
+      if constexpr (!BH) lb.load(B, p.ldb, n0, N, k0, kEnd, p.vecB, tid);
     }
     const uint16_t* a = sA0 + cur * STAGE;
     const uint16_t* b = sB0 + cur * STAGE;
@@ -300,10 +401,12 @@ __global__ void __launch_bounds__(THREADS, MINB) gemmKernel(GemmParams p) {
         for (int j = 0; j < NI; ++j) mma16816(acc[i][j], af[i], bf[j][0], bf[j][1]);
     }
     if (kt + 1 < nk) {
-      // The other buffer was last read in iteration kt-1, which ended with a barrier.
-      la.store(sA0 + (cur ^ 1) * STAGE, tid);
-      lb.store(sB0 + (cur ^ 1) * STAGE, tid);
+      // Stage (kt+1) % STAGES was last read in iteration kt+1−STAGES ≤ kt−1, which ended with a barrier.
+      const int nx = (kt + 1) % STAGES;
+      if constexpr (!AH) la.store(sA0 + nx * STAGE, tid);
+      if constexpr (!BH) lb.store(sB0 + nx * STAGE, tid);
     }
+    if constexpr (ASYNC) cpAsyncWait<STAGES - 2>();  // tile kt + 1 has landed (this thread's copies)
     __syncthreads();
   }
 
@@ -359,7 +462,7 @@ __global__ void scaleKernel(float* C, size_t n, float beta) {
 void launchScale(float* C, size_t total, float beta) {
   if (beta == 1.f) return;  // accumulating: C already holds beta·C
   const size_t blocks = std::min<size_t>((total + 1023) / 1024, 4096);
-  scaleKernel<<<(unsigned)blocks, 256>>>(C, total, beta);
+  scaleKernel<<<(unsigned)blocks, 256, 0, stream()>>>(C, total, beta);
   check(cudaGetLastError(), "gemm scale launch");
 }
 
@@ -578,14 +681,14 @@ void launchSkinny(bool transA, bool transB, SkinnyParams p, int groups) {
   if (p.atomic) launchScale(p.C, (size_t)p.m * p.n, p.beta);
   const dim3 grid(colBlocks, slices, groups > 0 ? groups : 1);
   if (!transB) {
-    if (transA) skinnyNN<MR, true><<<grid, SK_THREADS>>>(p);
-    else skinnyNN<MR, false><<<grid, SK_THREADS>>>(p);
+    if (transA) skinnyNN<MR, true><<<grid, SK_THREADS, 0, stream()>>>(p);
+    else skinnyNN<MR, false><<<grid, SK_THREADS, 0, stream()>>>(p);
   } else {
     // Grouped: A_g and B_g start k·(rows) and k·n floats in, so k % 4 keeps them 16-byte aligned.
     p.vec = p.k % 4 == 0 && (reinterpret_cast<uintptr_t>(p.B) & 15) == 0 &&
             (transA || (reinterpret_cast<uintptr_t>(p.A) & 15) == 0);
-    if (transA) skinnyNT<MR, true><<<grid, SK_THREADS>>>(p);
-    else skinnyNT<MR, false><<<grid, SK_THREADS>>>(p);
+    if (transA) skinnyNT<MR, true><<<grid, SK_THREADS, 0, stream()>>>(p);
+    else skinnyNT<MR, false><<<grid, SK_THREADS, 0, stream()>>>(p);
   }
 }
 
@@ -619,35 +722,48 @@ int initialVariant() {
 }
 int gVariant = initialVariant();
 
-template <int BK, int MINB>
+template <int BK, int STAGES, int MINB>
 struct Variant {
-  template <bool TA, bool TB>
+  static constexpr int kSmem = smemBytes<BK, STAGES>();
+  template <bool TA, bool TB, bool AH, bool BH>
   static void prepare() {
     // Raising the dynamic shared-memory limit is a host-side attribute, set once per kernel.
     static bool done = false;
     if (!done) {
-      check(cudaFuncSetAttribute(gemmKernel<TA, TB, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 smemBytes<BK>()),
+      check(cudaFuncSetAttribute(gemmKernel<TA, TB, AH, BH, BK, STAGES, MINB>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem),
             "cudaFuncSetAttribute");
       done = true;
     }
   }
-  template <bool TA, bool TB>
+  template <bool TA, bool TB, bool AH, bool BH>
   static void launch(dim3 grid, const GemmParams& p) {
-    prepare<TA, TB>();
-    gemmKernel<TA, TB, BK, MINB><<<grid, THREADS, smemBytes<BK>()>>>(p);
+    prepare<TA, TB, AH, BH>();
+    gemmKernel<TA, TB, AH, BH, BK, STAGES, MINB><<<grid, THREADS, kSmem, stream()>>>(p);
   }
+  // fp32 operands.
   static void launch(bool transA, bool transB, dim3 grid, const GemmParams& p) {
-    if (!transA && !transB) launch<false, false>(grid, p);
-    else if (!transA && transB) launch<false, true>(grid, p);
-    else if (transA && !transB) launch<true, false>(grid, p);
-    else launch<true, true>(grid, p);
+    if (!transA && !transB) launch<false, false, false, false>(grid, p);
+    else if (!transA && transB) launch<false, true, false, false>(grid, p);
+    else if (transA && !transB) launch<true, false, false, false>(grid, p);
+    else launch<true, true, false, false>(grid, p);
+  }
+  // At least one bf16 operand, in one of the combinations hasBf16Kernel() accepts.
+  static void launchBf16(bool transA, bool transB, dim3 grid, const GemmParams& p) {
+    if (!transA && !transB) {
+      if (p.Ah) launch<false, false, true, true>(grid, p);
+      else launch<false, false, false, true>(grid, p);
+    } else if (!transA && transB) {
+      launch<false, true, false, true>(grid, p);
+    } else {
+      launch<true, false, true, false>(grid, p);
+    }
   }
   static int blocksPerSm() {
-    prepare<false, false>();
+    prepare<false, false, false, false>();
     int b = 1;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemmKernel<false, false, BK, MINB>, THREADS,
-                                                      smemBytes<BK>()) != cudaSuccess || b < 1)
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, gemmKernel<false, false, false, false, BK, STAGES, MINB>,
+                                                      THREADS, kSmem) != cudaSuccess || b < 1)
       b = 1;
     return b;
   }
@@ -655,11 +771,67 @@ struct Variant {
 
 int variantBK() { return gVariant == 2 ? 64 : 32; }
 
+// ---- bf16 operands (copies the caller keeps: the weights' written by adam, the MoE gather's) ----
+// Kernels exist for the combinations the models use: 'nn' with B bf16 (x·W; A bf16 too for the
+// gathered expert rows), 'nt' with B bf16 (dy·Wᵀ), 'tn' with A bf16 (the experts' dW from the
+// gathered rows). Any other combination drops a copy (A's first) and reads that operand as fp32:
+// the same products, since a copy holds exactly the bf16 rounding the fp32 path applies.
+bool hasBf16Kernel(bool ta, bool tb, bool ah, bool bh) {
+  if (!ah && !bh) return true;        // the fp32 kernels
+  if (!ta && !tb) return bh;          // nn: (fp32 | bf16) × bf16
+  if (!ta && tb) return !ah && bh;    // nt: fp32 × bf16
+  if (ta && !tb) return ah && !bh;    // tn: bf16 × fp32
+  return false;
+}
+void chooseOperands(bool ta, bool tb, GemmParams& p) {
+  const bool ah0 = p.Ah != nullptr, bh0 = p.Bh != nullptr;
+  bool ah = ah0, bh = bh0;
+  if (!hasBf16Kernel(ta, tb, ah, bh)) ah = false;
+  if (!hasBf16Kernel(ta, tb, ah, bh)) { ah = ah0; bh = false; }
+  if (!hasBf16Kernel(ta, tb, ah, bh)) ah = false;
+  if (!ah) p.Ah = nullptr;
+  if (!bh) p.Bh = nullptr;
+  p.vecAh = ah && p.lda % 8 == 0 && aligned16(p.Ah);
+  p.vecBh = bh && p.ldb % 8 == 0 && aligned16(p.Bh);
+}
+
+// Pipelines for bf16 operands (cp.async, so the stages cost no registers):
+//   0: BK 64, 2 stages (72 KB), the fp32 default's shape;
+//   1: BK 32, 3 stages (60 KB): two tiles in flight while one is multiplied; fits sm_86;
+//   2: BK 64, 3 stages (108 KB: sm_90's opt-in limit allows it, sm_86's 99 KB does not).
+// Default: 2 where the device allows 108 KB per block, else 1. HANDGRAD_GEMM_BF16_VARIANT=0|1|2
+// picks another (falling back to 1 where 2 does not fit). To be measured on the GPU (gemm_check).
+constexpr int NUM_BF16_VARIANTS = 3;
+int gBf16Variant = -1;  // -1: not chosen yet (needs the device)
+int bf16Variant() {
+  if (gBf16Variant < 0) {
+    int dev = 0, optin = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) optin = 0;
+    const bool big = optin >= Variant<64, 3, 1>::kSmem;
+    gBf16Variant = big ? 2 : 1;
+    const char* v = std::getenv("HANDGRAD_GEMM_BF16_VARIANT");
+    if (v && v[0] >= '0' && v[0] < '0' + NUM_BF16_VARIANTS && v[1] == '\0') gBf16Variant = v[0] - '0';
+    if (gBf16Variant == 2 && !big) gBf16Variant = 1;
+  }
+  return gBf16Variant;
+}
+int bf16BK() { return bf16Variant() == 1 ? 32 : 64; }
+int tiledBK(const GemmParams& p) { return p.Ah || p.Bh ? bf16BK() : variantBK(); }
+
 void launchTiled(bool transA, bool transB, dim3 grid, const GemmParams& p) {
+  if (p.Ah || p.Bh) {
+    switch (bf16Variant()) {
+      case 0: Variant<64, 2, 1>::launchBf16(transA, transB, grid, p); break;
+      case 1: Variant<32, 3, 1>::launchBf16(transA, transB, grid, p); break;
+      default: Variant<64, 3, 1>::launchBf16(transA, transB, grid, p); break;
+    }
+    return;
+  }
   switch (gVariant) {
-    case 0: Variant<32, 1>::launch(transA, transB, grid, p); break;
-    case 1: Variant<32, 2>::launch(transA, transB, grid, p); break;
-    default: Variant<64, 1>::launch(transA, transB, grid, p); break;
+    case 0: Variant<32, 2, 1>::launch(transA, transB, grid, p); break;
+    case 1: Variant<32, 2, 2>::launch(transA, transB, grid, p); break;
+    default: Variant<64, 2, 1>::launch(transA, transB, grid, p); break;
   }
 }
 
@@ -678,9 +850,9 @@ int blocksPerSm() {
   int& b = cache[gVariant];
   if (b == 0) {
     switch (gVariant) {
-      case 0: b = Variant<32, 1>::blocksPerSm(); break;
-      case 1: b = Variant<32, 2>::blocksPerSm(); break;
-      default: b = Variant<64, 1>::blocksPerSm(); break;
+      case 0: b = Variant<32, 2, 1>::blocksPerSm(); break;
+      case 1: b = Variant<32, 2, 2>::blocksPerSm(); break;
+      default: b = Variant<64, 2, 1>::blocksPerSm(); break;
     }
   }
   return b;
@@ -716,9 +888,21 @@ bool gemmSetVariant(int v) {
   gVariant = v;
   return true;
 }
+// The same for the bf16-operand pipelines (see bf16Variant); false for an unknown one or one whose
+// shared memory the device does not allow.
+bool gemmSetBf16Variant(int v) {
+  if (v < 0 || v >= NUM_BF16_VARIANTS) return false;
+  bf16Variant();  // the device's default first, so the check below sees the device's limit
+  int dev = 0, optin = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) optin = 0;
+  if (v == 2 && optin < Variant<64, 3, 1>::kSmem) return false;
+  gBf16Variant = v;
+  return true;
+}
 
 void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B, float beta,
-          float* C) {
+          float* C, const uint16_t* Ah, const uint16_t* Bh) {
   if (m < 1 || n < 1 || k < 1)
     throw std::invalid_argument("handgrad gemm: m, n, k must be >= 1 (got " + std::to_string(m) + ", " +
                                 std::to_string(n) + ", " + std::to_string(k) + ")");
@@ -746,6 +930,9 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
   p.vecB = p.ldb % 4 == 0 && aligned16(B);
   p.vecC = p.ldc % 2 == 0 && aligned8(C);
   p.group = 0;
+  p.Ah = Ah;
+  p.Bh = Bh;
+  chooseOperands(transA, transB, p);
 
   const int tilesM = (m + BM - 1) / BM, tilesN = (n + BN - 1) / BN;
   const int split = chooseSplit(tilesM * tilesN, k);
@@ -753,7 +940,7 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
   if (split > 1) {
     // Slices are whole multiples of BK so only the last one has a ragged k edge.
     int len = (k + split - 1) / split;
-    const int bk = variantBK();
+    const int bk = tiledBK(p);
     len = (len + bk - 1) / bk * bk;
     p.kSplitLen = len;
     grid.z = (k + len - 1) / len;
@@ -764,7 +951,7 @@ void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const floa
 }
 
 void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k, const float* A, const float* B,
-                 float beta, float* C) {
+                 float beta, float* C, const uint16_t* Ah, const uint16_t* Bh) {
   if (mode < 0 || mode > 2) throw std::invalid_argument("handgrad groupedGemm: mode must be 0 (nn), 1 (nt) or 2 (tn)");
   if (G < 1 || n < 1 || k < 1 || maxRows < 0)
     throw std::invalid_argument("handgrad groupedGemm: need G, n, k >= 1 and maxRows >= 0 (got G=" + std::to_string(G) +
@@ -792,6 +979,8 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
   p.G = G;
   p.offsets = offsets;
   p.N = n;
+  p.Ah = Ah;
+  p.Bh = Bh;
   if (mode == 2) {
     // C_g[k×n] += A_gᵀ · B_g: op(A) = A_gᵀ (stored rows×k, so "transA" with pitch k), B_g rows×n.
     p.group = 2;
@@ -806,6 +995,7 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
     p.vecB = n % 4 == 0 && aligned16(B);
     p.vecC = n % 2 == 0 && aligned8(C);
     if (G > 65535) throw std::invalid_argument("handgrad groupedGemm: at most 65535 groups (grid z), got " + std::to_string(G));
+    chooseOperands(true, false, p);
     dim3 grid((n + BN - 1) / BN, (k + BM - 1) / BM, G);
     launchTiled(true, false, grid, p);
   } else {
@@ -824,6 +1014,7 @@ void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k,
     // Σ_g ceil(rows_g / BM) ≤ ceil(maxRows / BM) + G - 1: an upper bound on the row tiles.
     const long long tilesY = ((long long)maxRows + BM - 1) / BM + G;
     if (tilesY > 65535) throw std::invalid_argument("handgrad groupedGemm: too many rows for the grid");
+    chooseOperands(false, tb, p);
     dim3 grid((n + BN - 1) / BN, (unsigned)tilesY, 1);
     launchTiled(false, tb, grid, p);
   }

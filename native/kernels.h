@@ -14,13 +14,18 @@ namespace handgrad {
 // ---- gemm.cu --------------------------------------------------------------------------------
 // C[m×n] = alpha · op(A) · op(B) + beta · C (row-major; A is m×k or k×m when transA, B is k×n or
 // n×k when transB). beta == 0 must not read C (it may hold NaN).
+// Ah / Bh (optional): bf16 copies of A / B (the 16-bit patterns of bf16(A), bf16(B), same layout),
+// which the tensor-core kernels then read instead (half the bytes, cp.async staging); the result is
+// the same, since every product rounds its operands to bf16 anyway. A copy is ignored where no
+// kernel takes it (gemm.cu: hasBf16Kernel) and on the m ≤ 16 path.
 void gemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* A, const float* B,
-          float beta, float* C);
+          float beta, float* C, const uint16_t* Ah = nullptr, const uint16_t* Bh = nullptr);
 // Grouped GEMM: mode 0 = 'nn', 1 = 'nt', 2 = 'tn' (see Ops.groupedGemm). offsets (G+1 ints) is a
 // device array: the kernel reads the group boundaries itself, so no host synchronisation.
 // maxRows is an upper bound on offsets[G] (the dispatched buffer's row count), for grid sizing.
+// Ah / Bh: optional bf16 copies, as for gemm.
 void groupedGemm(int mode, int G, const int* offsets, int maxRows, int n, int k, const float* A, const float* B,
-                 float beta, float* C);
+                 float beta, float* C, const uint16_t* Ah = nullptr, const uint16_t* Bh = nullptr);
 
 // ---- attention.cu ---------------------------------------------------------------------------
 struct AttentionShape {

@@ -10,6 +10,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#ifdef HANDGRAD_HOST_EMU
+#include <vector>
+#endif
 #ifndef HANDGRAD_HOST_EMU
 #include <cuda_bf16.h>
 #endif
@@ -38,6 +41,21 @@ __device__ __forceinline__ void ldmatrixX4T(uint32_t (&r)[4], const uint16_t* p)
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smemAddr(p)));
 }
+// x rounded to bf16 (round to nearest even), as the 16-bit pattern stored in a bf16 array.
+__device__ __forceinline__ uint16_t toBf16(float x) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+// cp.async (sm_80+): 16 bytes global → shared without passing through registers; the first
+// srcBytes (0…16) are copied and the rest of the 16 zero-filled (ragged edges). Copies issued by a
+// thread form a group at each cpAsyncCommit(); cpAsyncWait<N>() returns once at most N of the
+// thread's groups are still in flight (a __syncthreads() after it publishes them to the block).
+// .cg: cached in L2 only, since an operand tile is read once per block.
+__device__ __forceinline__ void cpAsync16(void* dst, const void* src, int srcBytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smemAddr(dst)), "l"(src), "r"(srcBytes));
+}
+__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
 // c (16×8 fp32) += a (16×16 bf16, row) · b (16×8 bf16, col).
 __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
@@ -61,6 +79,37 @@ inline float bf16Float(uint32_t b) {
 }
 inline uint32_t packBf16(float lo, float hi) { return bf16Bits(lo) | (bf16Bits(hi) << 16); }
 inline float bf16Round(float x) { return bf16Float(bf16Bits(x)); }
+inline uint16_t toBf16(float x) { return static_cast<uint16_t>(bf16Bits(x)); }
+// cp.async, emulated ASYNCHRONOUSLY: a copy reads its source at issue (as the hardware may) but
+// lands in shared memory only when a cpAsyncWait<N>() retires its group, so a kernel that reads a
+// stage before waiting for it, or refills a stage another warp may still read, gets wrong data
+// here too. Queues are per CUDA thread (emu::sched.cur, the thread's index in its block).
+struct EmuCpAsync {
+  void* dst;
+  unsigned char bytes[16];
+  unsigned group;
+};
+inline std::vector<EmuCpAsync> emuCpQueue[1024];
+inline unsigned emuCpGroup[1024];  // the open group's number, per thread
+inline void cpAsync16(void* dst, const void* src, int srcBytes) {
+  EmuCpAsync c{dst, {}, emuCpGroup[emu::sched.cur]};
+  std::memset(c.bytes, 0, 16);
+  if (srcBytes > 0) std::memcpy(c.bytes, src, srcBytes);
+  emuCpQueue[emu::sched.cur].push_back(c);
+}
+inline void cpAsyncCommit() { emuCpGroup[emu::sched.cur]++; }
+template <int N>
+inline void cpAsyncWait() {
+  // Groups numbered below (open group − N) must have landed: the newest N committed may wait.
+  auto& q = emuCpQueue[emu::sched.cur];
+  const unsigned open = emuCpGroup[emu::sched.cur];
+  size_t keep = 0;
+  for (size_t i = 0; i < q.size(); i++) {
+    if (q[i].group + N < open) std::memcpy(q[i].dst, q[i].bytes, 16);
+    else q[keep++] = q[i];
+  }
+  q.resize(keep);
+}
 // Per warp, per lane: the values a lane contributes to one collective (an address, or a fragment).
 alignas(16) inline uint64_t emuX[32][32][8];
 inline void ldmatrixEmu(uint32_t (&r)[4], const uint16_t* p, bool trans) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include "kernels.h"
+#include "stream.h"
 
 namespace handgrad {
 namespace {
@@ -439,10 +440,10 @@ void swiglu(const float* gu, float* out, int rows, int F) {
   if (rows <= 0 || F <= 0) return;
   if (F % 4 == 0 && aligned16(gu) && aligned16(out)) {
     const int F4 = F / 4;
-    swigluVec<<<gridFor(static_cast<size_t>(rows) * F4), kThreads>>>(reinterpret_cast<const float4*>(gu),
+    swigluVec<<<gridFor(static_cast<size_t>(rows) * F4), kThreads, 0, stream()>>>(reinterpret_cast<const float4*>(gu),
                                                                       reinterpret_cast<float4*>(out), rows, F4);
   } else {
-    swigluScalar<<<gridFor(static_cast<size_t>(rows) * F), kThreads>>>(gu, out, rows, F);
+    swigluScalar<<<gridFor(static_cast<size_t>(rows) * F), kThreads, 0, stream()>>>(gu, out, rows, F);
   }
 }
 
@@ -450,11 +451,11 @@ void swigluBackward(const float* gu, const float* dout, float* dgu, int rows, in
   if (rows <= 0 || F <= 0) return;
   if (F % 4 == 0 && aligned16(gu) && aligned16(dout) && aligned16(dgu)) {
     const int F4 = F / 4;
-    swigluBackVec<<<gridFor(static_cast<size_t>(rows) * F4), kThreads>>>(
+    swigluBackVec<<<gridFor(static_cast<size_t>(rows) * F4), kThreads, 0, stream()>>>(
         reinterpret_cast<const float4*>(gu), reinterpret_cast<const float4*>(dout), reinterpret_cast<float4*>(dgu),
         rows, F4);
   } else {
-    swigluBackScalar<<<gridFor(static_cast<size_t>(rows) * F), kThreads>>>(gu, dout, dgu, rows, F);
+    swigluBackScalar<<<gridFor(static_cast<size_t>(rows) * F), kThreads, 0, stream()>>>(gu, dout, dgu, rows, F);
   }
 }
 
@@ -464,7 +465,7 @@ void moeRoute(const float* logits, float* probs, float* lse, int* topIdx, float*
   const int warps = kThreads / 32;
   int blocks = (n + warps - 1) / warps;
   if (blocks > 4096) blocks = 4096;
-  moeRouteKernel<<<blocks, kThreads>>>(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
+  moeRouteKernel<<<blocks, kThreads, 0, stream()>>>(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
 }
 
 void moePlan(const int* topIdx, int n, int E, int k, int capacity, int* slot, int* rowToken, int* offsets,
@@ -476,17 +477,17 @@ void moePlan(const int* topIdx, int n, int E, int k, int capacity, int* slot, in
     std::fprintf(stderr, "handgrad moePlan: E = %d experts exceeds the kernel's limit of 360\n", E);
     return;
   }
-  moePlanKernel<<<1, kPlanThreads, smem>>>(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
+  moePlanKernel<<<1, kPlanThreads, smem, stream()>>>(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
 }
 
 void moeCombine(const float* yd, const int* slot, const float* topGate, float* y, int n, int k, int C) {
   if (n <= 0 || C <= 0) return;
   if (C % 4 == 0 && aligned16(yd) && aligned16(y)) {
     const int C4 = C / 4;
-    moeCombineVec<<<gridFor(static_cast<size_t>(n) * C4), kThreads>>>(
+    moeCombineVec<<<gridFor(static_cast<size_t>(n) * C4), kThreads, 0, stream()>>>(
         reinterpret_cast<const float4*>(yd), slot, topGate, reinterpret_cast<float4*>(y), n, k, C4);
   } else {
-    moeCombineScalar<<<gridFor(static_cast<size_t>(n) * C), kThreads>>>(yd, slot, topGate, y, n, k, C);
+    moeCombineScalar<<<gridFor(static_cast<size_t>(n) * C), kThreads, 0, stream()>>>(yd, slot, topGate, y, n, k, C);
   }
 }
 
@@ -495,10 +496,10 @@ void moeCombineBackward(const float* yd, const int* slot, const float* topGate, 
   if (n <= 0) return;
   // Zero every row first (the kept rows are overwritten right after): a memset runs at full
   // bandwidth and keeps the contract independent of how the slots are laid out.
-  cudaMemsetAsync(dyd, 0, static_cast<size_t>(n) * k * C * sizeof(float), 0);
+  cudaMemsetAsync(dyd, 0, static_cast<size_t>(n) * k * C * sizeof(float), stream());
   int threads = 128;
   while (threads < 1024 && threads < C) threads *= 2;
-  moeCombineBackKernel<<<n * k, threads>>>(yd, slot, topGate, dy, dyd, dgate, n, k, C);
+  moeCombineBackKernel<<<n * k, threads, 0, stream()>>>(yd, slot, topGate, dy, dyd, dgate, n, k, C);
 }
 
 void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, const float* topGate,
@@ -513,7 +514,7 @@ void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, c
   const int warps = kThreads / 32;
   int blocks = (n + warps - 1) / warps;
   if (blocks > 4096) blocks = 4096;
-  moeRouteBackKernel<<<blocks, kThreads>>>(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k,
+  moeRouteBackKernel<<<blocks, kThreads, 0, stream()>>>(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k,
                                            renormalize);
 }
 
@@ -525,7 +526,7 @@ void moeAuxLoss(const float* probs, const float* lse, const int* offsets, const 
     std::fprintf(stderr, "handgrad moeAuxLoss: E = %d experts exceeds the kernel's limit of 4096\n", E);
     return;
   }
-  moeAuxLossKernel<<<1, kAuxThreads, smem>>>(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad,
+  moeAuxLossKernel<<<1, kAuxThreads, smem, stream()>>>(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad,
                                              loss, counts, accumulate);
 }
 

@@ -10,10 +10,11 @@ namespace handgrad {
 
 
 #ifdef HANDGRAD_STUB_GEMM
-void gemm(bool, bool, int, int, int, float, const float*, const float*, float, float*) {
+void gemm(bool, bool, int, int, int, float, const float*, const float*, float, float*, const uint16_t*, const uint16_t*) {
   stubError = "gemm: native/gemm.cu was not built into this addon";
 }
-void groupedGemm(int, int, const int*, int, int, int, const float*, const float*, float, float*) {
+void groupedGemm(int, int, const int*, int, int, int, const float*, const float*, float, float*, const uint16_t*,
+                 const uint16_t*) {
   stubError = "groupedGemm: native/gemm.cu was not built into this addon";
 }
 #endif

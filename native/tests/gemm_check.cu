@@ -29,15 +29,17 @@
 #include "kernels.h"
 
 namespace handgrad {
-bool gemmSetVariant(int v);  // tuning hook in gemm.cu (not in kernels.h): tiled-kernel variant
+bool gemmSetVariant(int v);      // tuning hooks in gemm.cu (not in kernels.h): tiled-kernel variant,
+bool gemmSetBf16Variant(int v);  // and the pipeline used when an operand comes as a bf16 copy
 }
 static const int kVariants = 3;
-static int curVariant = -1;
+static const int kBf16Variants = 3;
+static int curVariant = -1;  // fp32 variant 0..2, or 10 + bf16 variant (the cases with bf16 copies)
 
 static int failures = 0;
 static int cases = 0;
 static std::vector<std::string> failedNames;  // repeated at the end, where the output tail shows it
-static double worstNorm[8], worstElem[8];      // per variant
+static double worstNorm[16], worstElem[16];    // per variant (10 + v: bf16 variant v)
 static uint64_t xorshiftState = 0x9E3779B97F4A7C15ull;
 // xorshift64*: fast enough to draw the ~10^9 inputs of a full run in seconds.
 static inline float uniformPm1() {
@@ -79,6 +81,43 @@ struct DevBuf {
     return h;
   }
 };
+
+// The bf16 copy of an operand (what adam writes beside a weight, or the MoE gather beside its rows):
+// the 16-bit patterns of the values, which the tests draw bf16-representable, so the copy is exact.
+struct DevBf16 {
+  uint16_t* base = nullptr;
+  uint16_t* p = nullptr;
+  DevBf16(const std::vector<float>& h, int shift = 0) {
+    std::vector<uint16_t> b(h.size());
+    for (size_t i = 0; i < h.size(); ++i) {
+      uint32_t u;
+      std::memcpy(&u, &h[i], 4);
+      b[i] = (uint16_t)(u >> 16);
+    }
+    CK(cudaMalloc(&base, (std::max<size_t>(h.size(), 1) + shift) * sizeof(uint16_t)));
+    p = base + shift;
+    CK(cudaMemcpy(p, b.data(), b.size() * sizeof(uint16_t), cudaMemcpyHostToDevice));
+  }
+  ~DevBf16() { cudaFree(base); }
+};
+// Which operands get a bf16 copy: bit 0 A, bit 1 B.
+static const char* copiesName(int bf) { return bf == 0 ? "" : bf == 1 ? " bf16 A" : bf == 2 ? " bf16 B" : " bf16 A+B"; }
+// With copies, the result must equal the fp32 operands' result: bit for bit under the emulation
+// (one block at a time, so even split-K's atomics add in a fixed order), within the tolerance on a
+// GPU (split-K's atomics add in a varying order). Counted as touched-outside when not.
+static long long bitDifferences(const std::vector<float>& a, const std::vector<float>& b) {
+  long long d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += std::memcmp(&a[i], &b[i], 4) != 0;
+  return d;
+}
+#ifdef HANDGRAD_HOST_EMU
+static const bool kExactCopies = true;
+#else
+static const bool kExactCopies = false;
+#endif
+// The fp32 variant whose k tile (BK) equals the current bf16 pipeline's, so split-K cuts k at the
+// same places (within a slice the k order does not depend on BK): bf16 variant 1 is BK 32.
+static void matchFp32Variant() { handgrad::gemmSetVariant(curVariant == 11 ? 0 : 2); }
 
 // Reference: C = alpha·op(A)·op(B) + beta·C0 in double; bound = Σ|alpha a b| + |beta c|.
 __host__ __device__ void refGemmAt(int i, int j, bool ta, bool tb, int k, float alpha, const float* A, int lda,
@@ -182,7 +221,7 @@ static bool report(const std::string& name, const Err& e) {
 }
 
 // ---- plain gemm ---------------------------------------------------------------------------------
-static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int shift = 0) {
+static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float beta, int shift = 0, int bf = 0) {
   std::vector<float> hA((size_t)m * k), hB((size_t)k * n), hC((size_t)m * n);
   randomFill(hA);
   randomFill(hB);
@@ -196,7 +235,8 @@ static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float 
   RefBuf rb(hC.size());
   double *ref = rb.ref, *bound = rb.bound;
   runRef(ta, tb, m, n, k, alpha, A.p, ta ? m : k, B.p, tb ? k : n, beta, C0.p, n, ref, bound);
-  handgrad::gemm(ta, tb, m, n, k, alpha, A.p, B.p, beta, C.p);
+  DevBf16 Ah(bf & 1 ? hA : std::vector<float>(), shift), Bh(bf & 2 ? hB : std::vector<float>(), shift);
+  handgrad::gemm(ta, tb, m, n, k, alpha, A.p, B.p, beta, C.p, bf & 1 ? Ah.p : nullptr, bf & 2 ? Bh.p : nullptr);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   std::vector<double> hr, hb;
@@ -205,10 +245,17 @@ static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float 
   Err e;
   double num = 0, den = 0;
   accumulateErr(out, hr, hb, 0, out.size(), num, den, e);
+  if (bf && kExactCopies) {  // the same product from the fp32 operands
+    C.up(hC);
+    matchFp32Variant();
+    handgrad::gemm(ta, tb, m, n, k, alpha, A.p, B.p, beta, C.p);
+    CK(cudaDeviceSynchronize());
+    e.changedOutside += bitDifferences(out, C.down());
+  }
   e.norm = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
   char name[160];
-  std::snprintf(name, sizeof name, "gemm %s%s m=%d n=%d k=%d alpha=%g beta=%g%s", ta ? "t" : "n", tb ? "t" : "n", m,
-                n, k, alpha, beta, shift ? " misaligned" : "");
+  std::snprintf(name, sizeof name, "gemm %s%s m=%d n=%d k=%d alpha=%g beta=%g%s%s", ta ? "t" : "n", tb ? "t" : "n", m,
+                n, k, alpha, beta, shift ? " misaligned" : "", copiesName(bf));
   report(name, e);
 }
 
@@ -216,7 +263,7 @@ static void checkGemm(bool ta, bool tb, int m, int n, int k, float alpha, float 
 static const char* modeName(int mode) { return mode == 0 ? "nn" : mode == 1 ? "nt" : "tn"; }
 
 static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, int n, int k, float beta,
-                         const char* label) {
+                         const char* label, int bf = 0) {
   const int G = (int)rows.size();
   std::vector<int> off(G + 1, 0);
   for (int g = 0; g < G; ++g) off[g + 1] = off[g] + rows[g];
@@ -260,13 +307,23 @@ static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, in
       runRef(true, false, k, n, r, 1.f, A.p + (size_t)off[g] * k, k, B.p + (size_t)off[g] * n, n, 1.f,
              C0.p + (size_t)g * k * n, n, ref + (size_t)g * k * n, bound + (size_t)g * k * n);
   }
-  handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, beta, C.p);
+  DevBf16 Ah(bf & 1 ? hA : std::vector<float>()), Bh(bf & 2 ? hB : std::vector<float>());
+  handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, beta, C.p, bf & 1 ? Ah.p : nullptr,
+                        bf & 2 ? Bh.p : nullptr);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   std::vector<double> hr, hb;
   rb.down(hr, hb);
-  cudaFree(dOff);
   const auto out = C.down();
+  long long copyDiffs = 0;
+  if (bf && kExactCopies) {
+    C.up(hC);
+    matchFp32Variant();
+    handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, beta, C.p);
+    CK(cudaDeviceSynchronize());
+    copyDiffs = bitDifferences(out, C.down());
+  }
+  cudaFree(dOff);
   Err e;
   double num = 0, den = 0;
   if (mode == 2) {
@@ -285,9 +342,10 @@ static void checkGrouped(int mode, const std::vector<int>& rows, int maxRows, in
       if (std::memcmp(&out[x], &hC[x], 4) != 0) e.changedOutside++;
   }
   e.norm = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  e.changedOutside += copyDiffs;
   char name[200];
-  std::snprintf(name, sizeof name, "grouped %s G=%d rows=%d/%d n=%d k=%d beta=%g %s", modeName(mode), G, total,
-                maxRows, n, k, beta, label);
+  std::snprintf(name, sizeof name, "grouped %s G=%d rows=%d/%d n=%d k=%d beta=%g %s%s", modeName(mode), G, total,
+                maxRows, n, k, beta, label, copiesName(bf));
   report(name, e);
 }
 
@@ -340,6 +398,35 @@ static void smallCases(bool variantFree) {
   }
 }
 
+// ---- bf16 copies of the operands (cp.async pipelines) -------------------------------------------
+// Every combination with a bf16 kernel ('nn' B and A+B, 'nt' B, 'tn' A) on ragged tiles, k edges,
+// split-K and misaligned copies (the scalar fallback); the combinations without one (the copy is
+// dropped); grouped products of all three modes. Run for the current bf16 variant.
+static void bf16SmallCases() {
+  struct Case { int m, n, k; float alpha, beta; int shift; };
+  const Case tiled[] = {{17, 3, 129, 1.f, 0.f, 0}, {129, 17, 65, -1.5f, 0.25f, 0}, {33, 129, 300, 0.5f, 1.f, 0},
+                        {32, 136, 72, 1.f, 0.f, 0}, {32, 136, 72, 1.f, 1.f, 1}};
+  for (const Case& c : tiled) {
+    checkGemm(false, false, c.m, c.n, c.k, c.alpha, c.beta, c.shift, 2);
+    checkGemm(false, false, c.m, c.n, c.k, c.alpha, c.beta, c.shift, 3);
+    checkGemm(false, true, c.m, c.n, c.k, c.alpha, c.beta, c.shift, 2);
+    checkGemm(true, false, c.m, c.n, c.k, c.alpha, c.beta, c.shift, 1);
+  }
+  // No kernel for these: the copies are dropped (A's first) and the fp32 operands used.
+  checkGemm(true, true, 33, 40, 48, 1.f, 0.f, 0, 3);
+  checkGemm(false, true, 33, 40, 48, 1.f, 0.f, 0, 3);
+  checkGemm(true, false, 33, 40, 48, 1.f, 1.f, 0, 2);
+  checkGemm(false, false, 3, 40, 48, 1.f, 0.f, 0, 3);  // m ≤ 16: the CUDA-core path ignores copies
+  const std::vector<int> uneven = {17, 0, 1, 30, 3};
+  for (float beta : {0.f, 1.f}) {
+    checkGrouped(0, uneven, 60, 37, 29, beta, "uneven+empty", 2);
+    checkGrouped(0, uneven, 60, 40, 32, beta, "uneven+empty", 3);
+    checkGrouped(1, uneven, 60, 40, 32, beta, "uneven+empty", 2);
+  }
+  checkGrouped(2, uneven, 60, 40, 32, 1.f, "uneven+empty", 1);
+  checkGrouped(2, uneven, 60, 37, 29, 1.f, "uneven+empty ragged", 1);
+}
+
 // ---- timing ------------------------------------------------------------------------------------
 template <class F>
 static double medianMs(F f) {
@@ -365,20 +452,23 @@ static double medianMs(F f) {
   return 0.5 * (t[9] + t[10]);
 }
 
-static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, float beta) {
+// bf: bf16 copies of the operands (bit 0 A, bit 1 B), as in the checks.
+static void timeGemm(const char* label, bool ta, bool tb, int m, int n, int k, float beta, int bf = 0) {
   DevBuf A((size_t)m * k), B((size_t)k * n), C((size_t)m * n);
   A.upRandom();
   B.upRandom();
   C.upRandom();
-  const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p); });
+  DevBf16 Ah(bf & 1 ? A.down() : std::vector<float>()), Bh(bf & 2 ? B.down() : std::vector<float>());
+  const uint16_t *ah = bf & 1 ? Ah.p : nullptr, *bh = bf & 2 ? Bh.p : nullptr;
+  const double ms = medianMs([&] { handgrad::gemm(ta, tb, m, n, k, 1.f, A.p, B.p, beta, C.p, ah, bh); });
   const double flop = 2.0 * m * n * k;
   // Fewest bytes: A and B read once, C written once (and read once when accumulating).
   const double bytes = 4.0 * ((double)m * k + (double)k * n + (double)m * n * (beta != 0.f ? 2 : 1));
-  std::printf("TIME v%d %-26s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)\n", curVariant,
-              label, ta ? "t" : "n", tb ? "t" : "n", m, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6);
+  std::printf("TIME v%d %-26s %s%s %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)%s\n", curVariant,
+              label, ta ? "t" : "n", tb ? "t" : "n", m, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6, copiesName(bf));
 }
 
-static void timeGrouped(const char* label, int mode, const std::vector<int>& rows, int n, int k) {
+static void timeGrouped(const char* label, int mode, const std::vector<int>& rows, int n, int k, int bf = 0) {
   const int G = (int)rows.size();
   std::vector<int> off(G + 1, 0);
   for (int g = 0; g < G; ++g) off[g + 1] = off[g] + rows[g];
@@ -392,23 +482,26 @@ static void timeGrouped(const char* label, int mode, const std::vector<int>& row
   int* dOff;
   CK(cudaMalloc(&dOff, (G + 1) * sizeof(int)));
   CK(cudaMemcpy(dOff, off.data(), (G + 1) * sizeof(int), cudaMemcpyHostToDevice));
-  const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p); });
+  DevBf16 Ah(bf & 1 ? A.down() : std::vector<float>()), Bh(bf & 2 ? B.down() : std::vector<float>());
+  const uint16_t *ah = bf & 1 ? Ah.p : nullptr, *bh = bf & 2 ? Bh.p : nullptr;
+  const double ms = medianMs([&] { handgrad::groupedGemm(mode, G, dOff, maxRows, n, k, A.p, B.p, 0.f, C.p, ah, bh); });
   cudaFree(dOff);
   const double flop = 2.0 * maxRows * n * k;
   const double bytes = 4.0 * ((double)A.n + (double)B.n + (double)C.n * (mode == 2 ? 2 : 1));
-  std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)\n", curVariant,
-              label, modeName(mode), maxRows, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6);
+  std::printf("TIME v%d %-26s %s  %5d x %5d x %5d  %8.3f ms  %7.1f TFLOP/s  %6.0f GB/s (min bytes)%s\n", curVariant,
+              label, modeName(mode), maxRows, n, k, ms, flop / ms * 1e-9, bytes / ms * 1e-6, copiesName(bf));
 }
 
 int main(int argc, char** argv) {
   // --quick: checks only. --variant N: check and time only variant N.
   // --time-only: skip the checks (they dominate the run time: the reference product is naive).
   bool quick = false, timeOnly = false;
-  int onlyVariant = -1;
+  int onlyVariant = -1, onlyBf16 = -1;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--time-only") == 0) timeOnly = true;
     else if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) onlyVariant = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--bf16-variant") == 0 && i + 1 < argc) onlyBf16 = std::atoi(argv[++i]);
   }
   int dev = 0;
   CK(cudaGetDevice(&dev));
@@ -420,6 +513,7 @@ int main(int argc, char** argv) {
   const std::vector<int> moeRows = {2300, 1800, 2048, 2100, 1950, 2200, 1700, 2286};
   // Decoding one token: top-2 of 8 experts, so 2 rows in 2 groups (the small-row grouped path).
   const std::vector<int> decodeRows = {0, 1, 0, 0, 0, 1, 0, 0};
+  struct S16 { bool ta, tb; int m, n, k, bf; };
   // Every variant of the tiled kernel is checked (the small-m paths are the same for all, so they
   // run once).
   bool first = true;
@@ -486,9 +580,34 @@ int main(int argc, char** argv) {
     checkGrouped(2, moeRows, 16384, 512, 1024, 1.f, "moe dW2");
 #endif
   }
+  // The bf16-copy pipelines (cp.async): --bf16-variant N limits them to one.
+  for (int v = 0; v < kBf16Variants; ++v) {
+    if (timeOnly || (onlyBf16 >= 0 && v != onlyBf16)) continue;
+    if (!handgrad::gemmSetBf16Variant(v)) {
+      std::printf("bf16 variant %d: not available on this device (shared memory); skipped\n", v);
+      continue;
+    }
+    curVariant = 10 + v;
+    bf16SmallCases();
+#ifndef HANDGRAD_HOST_EMU
+    const S16 big[] = {{false, false, 8192, 1536, 512, 2}, {false, true, 8192, 512, 1536, 2},
+                       {false, false, 8192, 4096, 512, 2}, {false, true, 8192, 512, 4096, 2},
+                       {false, false, 96, 520, 4104, 2},   {false, false, 200, 304, 9000, 3}};
+    for (auto& x : big) checkGemm(x.ta, x.tb, x.m, x.n, x.k, 1.f, 0.f, 0, x.bf);
+    for (float beta : {0.f, 1.f}) {
+      checkGrouped(0, moeRows, 16384, 2048, 512, beta, "moe W1", 3);
+      checkGrouped(0, moeRows, 16384, 512, 1024, beta, "moe W2", 2);
+      checkGrouped(1, moeRows, 16384, 512, 2048, beta, "moe dX1", 2);
+    }
+    checkGrouped(2, moeRows, 16384, 2048, 512, 1.f, "moe dW1", 1);
+#endif
+  }
   std::printf("%d/%d cases passed\n", cases - failures, cases);
   for (int v = 0; v < kVariants; ++v)
     if (onlyVariant < 0 || v == onlyVariant) std::printf("variant %d: worst normwise error %.2e, worst elementwise %.2e\n", v, worstNorm[v], worstElem[v]);
+  for (int v = 0; v < kBf16Variants; ++v)
+    if (onlyBf16 < 0 || v == onlyBf16)
+      std::printf("bf16 variant %d: worst normwise error %.2e, worst elementwise %.2e\n", v, worstNorm[10 + v], worstElem[10 + v]);
 
 #ifdef HANDGRAD_HOST_EMU  // timings mean nothing there
   quick = true;
@@ -516,6 +635,22 @@ int main(int argc, char** argv) {
       timeGrouped("experts dW2 (+=)", 2, moeRows, 512, 1024);
       timeGrouped("decode experts W13 2 rows", 0, decodeRows, 2048, 512);
       timeGrouped("decode experts W2 2 rows", 0, decodeRows, 512, 1024);
+    }
+    // The same training shapes with the bf16 copies a step would have (weights: B of x·W and
+    // dy·Wᵀ; the gathered rows: A of W1 and dW1), per bf16 pipeline.
+    for (int v = 0; v < kBf16Variants; ++v) {
+      if ((onlyBf16 >= 0 && v != onlyBf16) || !handgrad::gemmSetBf16Variant(v)) continue;
+      curVariant = 10 + v;
+      timeGemm("QKV", false, false, 8192, 1536, 512, 0.f, 2);
+      timeGemm("attn out / proj", false, false, 8192, 512, 512, 0.f, 2);
+      timeGemm("dX of QKV", false, true, 8192, 512, 1536, 0.f, 2);
+      timeGemm("logits", false, false, 8192, 4096, 512, 0.f, 2);
+      timeGemm("dX of logits", false, true, 8192, 512, 4096, 0.f, 2);
+      timeGrouped("experts W1 (gu)", 0, moeRows, 2048, 512, 3);
+      timeGrouped("experts W2", 0, moeRows, 512, 1024, 2);
+      timeGrouped("experts dX of W1", 1, moeRows, 512, 2048, 2);
+      timeGrouped("experts dH of W2", 1, moeRows, 1024, 512, 2);
+      timeGrouped("experts dW1 (+=)", 2, moeRows, 2048, 512, 1);
     }
   }
   if (failures) {
