@@ -60,6 +60,10 @@ inline T* ptr(const Napi::CallbackInfo& info, size_t i) {
 }
 #define F(i) ptr<float>(info, i)
 #define I(i) ptr<int>(info, i)
+// An optional trailing pointer argument (a bf16 copy): null when absent or 0.
+inline uint16_t* optH(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? ptr<uint16_t>(info, i) : nullptr;
+}
 
 Napi::Value throwError(Napi::Env env, const std::string& what, const std::string& error) {
   Napi::Error::New(env, "CUDA " + what + ": " + error).ThrowAsJavaScriptException();
@@ -214,8 +218,9 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   layerNormBackward(F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), i32(info, 8), i32(info, 9));
   return done(info, "layerNormBackward");
 }
+// embedding(table, ids, out, n, dim, vocab[, outBf16])
 Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  embedding(F(0), I(1), F(2), i32(info, 3), i32(info, 4), i32(info, 5));
+  embedding(F(0), I(1), F(2), i32(info, 3), i32(info, 4), i32(info, 5), optH(info, 6));
   return done(info, "embedding");
 }
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
@@ -251,31 +256,31 @@ Napi::Value SumSquaresList(const Napi::CallbackInfo& info) {
   if (!readDoubles(&s, d, 1, error)) return throwError(env, "sumSquaresList", error);
   return Napi::Number::New(env, s);
 }
-// adam(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, step)
+// adam(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, step[, paramBf16])
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   adam(F(0), F(1), F(2), F(3), sz(info, 4), f32(info, 5), f32(info, 6), f32(info, 7), f32(info, 8), f32(info, 9),
-       flag(info, 10), i32(info, 11));
+       flag(info, 10), i32(info, 11), optH(info, 12));
   return done(info, "adam");
 }
 
 // ---- gemm.cu ------------------------------------------------------------------------------------
-// gemm(transA, transB, m, n, k, alpha, A, B, beta, C)
+// gemm(transA, transB, m, n, k, alpha, A, B, beta, C[, Abf16, Bbf16])
 // gemm.cu reports bad arguments and launch failures as C++ exceptions; the addon is built without
 // N-API C++ exceptions, so one escaping here would abort Node: they become JS Errors instead.
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   try {
     gemm(flag(info, 0), flag(info, 1), i32(info, 2), i32(info, 3), i32(info, 4), f32(info, 5), F(6), F(7), f32(info, 8),
-         F(9));
+         F(9), optH(info, 10), optH(info, 11));
   } catch (const std::exception& e) {
     return throwError(info.Env(), "gemm", e.what());
   }
   return done(info, "gemm");
 }
-// groupedGemm(mode, G, offsets, maxRows, n, k, A, B, beta, C)
+// groupedGemm(mode, G, offsets, maxRows, n, k, A, B, beta, C[, Abf16, Bbf16])
 Napi::Value GroupedGemm(const Napi::CallbackInfo& info) {
   try {
     groupedGemm(i32(info, 0), i32(info, 1), I(2), i32(info, 3), i32(info, 4), i32(info, 5), F(6), F(7), f32(info, 8),
-                F(9));
+                F(9), optH(info, 10), optH(info, 11));
   } catch (const std::exception& e) {
     return throwError(info.Env(), "groupedGemm", e.what());
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include "kernels.h"
+#include "mma.h"
 #include "stream.h"
 
 namespace handgrad {
@@ -340,11 +341,28 @@ __global__ void layerNormBackwardKernel(const float* x, const float* gamma, cons
 
 // Ids outside the table were rejected on the host when it could see them; on the device they
 // give zero rows / no update rather than an out-of-bounds access. vocab = table rows.
-__global__ void embeddingKernel(const float* table, const int* ids, float* out, int n, int dim, int vocab) {
+// With outH, the rows are also written as bf16 (the MoE gather: the grouped GEMM then reads
+// those, half the bytes of the fp32 rows, through cp.async).
+__global__ void embeddingKernel(const float* table, const int* ids, float* out, int n, int dim, int vocab,
+                                uint16_t* outH) {
   size_t total = size_t(n) * dim, stride = size_t(gridDim.x) * blockDim.x;
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     int row = int(i / dim), c = int(i % dim), id = ids[row];
-    out[i] = (id >= 0 && id < vocab) ? table[size_t(id) * dim + c] : 0.f;
+    const float x = (id >= 0 && id < vocab) ? table[size_t(id) * dim + c] : 0.f;
+    out[i] = x;
+    if (outH) outH[i] = toBf16(x);
+  }
+}
+// The same four columns at a time (dim % 4 == 0, 16-byte aligned table and out): the MoE gather
+// moves 16384 × 512 floats a layer, so its width matters.
+__global__ void embeddingVecKernel(const float4* table, const int* ids, float4* out, int n, int dim4, int vocab,
+                                   uint2* outH) {
+  size_t total = size_t(n) * dim4, stride = size_t(gridDim.x) * blockDim.x;
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    int row = int(i / dim4), c = int(i % dim4), id = ids[row];
+    const float4 x = (id >= 0 && id < vocab) ? table[size_t(id) * dim4 + c] : make_float4(0.f, 0.f, 0.f, 0.f);
+    out[i] = x;
+    if (outH) outH[i] = make_uint2(packBf16(x.x, x.y), packBf16(x.z, x.w));
   }
 }
 __global__ void embeddingBackwardKernel(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab) {
@@ -370,9 +388,11 @@ __global__ void sumSquaresKernel(const float* x, size_t n, double* out) {
 // Adam / AdamW on one element (same operation order as the reference backend). Memory-bound: 7
 // floats of traffic per parameter (w, g, m, v read; w, m, v written), so the map's float4 body,
 // which moves them in 16-byte transactions, is what sets the speed of the optimiser step (111M
-// parameters: ~3.1 GB a step).
+// parameters: ~3.1 GB a step). With `wh`, the updated weight's bf16 rounding is written there too
+// (one more 2-byte write per parameter): the copy the GEMMs read instead of the fp32 master.
 struct AdamOp {
   float* w; const float* g; float* m; float* v;
+  uint16_t* wh;
   float lr, b1, b2, eps, wd, c1, c2;
   bool decoupled;
   __device__ __forceinline__ void update(float& wi, float gi, float& mi, float& vi) const {
@@ -387,6 +407,7 @@ struct AdamOp {
     float wi = w[i], mi = m[i], vi = v[i];
     update(wi, g[i], mi, vi);
     w[i] = wi; m[i] = mi; v[i] = vi;
+    if (wh) wh[i] = toBf16(wi);
   }
   __device__ void vec4(size_t j) const {
     float4 W = reinterpret_cast<float4*>(w)[j], M = reinterpret_cast<float4*>(m)[j], V = reinterpret_cast<float4*>(v)[j];
@@ -396,6 +417,7 @@ struct AdamOp {
     update(W.z, G.z, M.z, V.z);
     update(W.w, G.w, M.w, V.w);
     reinterpret_cast<float4*>(w)[j] = W; reinterpret_cast<float4*>(m)[j] = M; reinterpret_cast<float4*>(v)[j] = V;
+    if (wh) reinterpret_cast<uint2*>(wh)[j] = make_uint2(packBf16(W.x, W.y), packBf16(W.z, W.w));  // 8-byte aligned (vec)
   }
 };
 
@@ -475,10 +497,17 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
   layerNormBackwardKernel<<<blocks, rowThreads(cols), sharedPartials ? smem : 0, stream()>>>(
       x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, sharedPartials);
 }
-void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab) {
+void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab, uint16_t* outBf16) {
   size_t total = size_t(n) * dim;
   if (total == 0) return;
-  embeddingKernel<<<gridFor(total), kThreads, 0, stream()>>>(table, ids, out, n, dim, vocab);
+  if (dim % 4 == 0 && aligned16(table) && aligned16(out) && (reinterpret_cast<uintptr_t>(outBf16) & 7) == 0) {
+    const size_t total4 = total / 4;
+    embeddingVecKernel<<<gridFor(total4), kThreads, 0, stream()>>>(
+        reinterpret_cast<const float4*>(table), ids, reinterpret_cast<float4*>(out), n, dim / 4, vocab,
+        reinterpret_cast<uint2*>(outBf16));
+    return;
+  }
+  embeddingKernel<<<gridFor(total), kThreads, 0, stream()>>>(table, ids, out, n, dim, vocab, outBf16);
 }
 void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab) {
   size_t total = size_t(n) * dim;
@@ -490,12 +519,13 @@ void sumSquares(const float* x, size_t n, double* out) {
   sumSquaresKernel<<<std::min<unsigned>(gridFor(n), 1024), kThreads, 0, stream()>>>(x, n, out);
 }
 void adam(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1, float beta2,
-          float eps, float weightDecay, bool decoupled, int step) {
+          float eps, float weightDecay, bool decoupled, int step, uint16_t* paramBf16) {
   if (n == 0) return;
   // Bias corrections in double on the host, as the reference computes them.
   float c1 = float(1.0 - std::pow(double(beta1), step)), c2 = float(1.0 - std::pow(double(beta2), step));
-  const bool vec = aligned16(param) && aligned16(grad) && aligned16(m) && aligned16(v);
-  launchMap(n, vec, AdamOp{param, grad, m, v, lr, beta1, beta2, eps, weightDecay, c1, c2, decoupled});
+  const bool vec = aligned16(param) && aligned16(grad) && aligned16(m) && aligned16(v) &&
+                   (reinterpret_cast<uintptr_t>(paramBf16) & 7) == 0;
+  launchMap(n, vec, AdamOp{param, grad, m, v, paramBf16, lr, beta1, beta2, eps, weightDecay, c1, c2, decoupled});
 }
 
 }  // namespace handgrad

@@ -84,11 +84,13 @@ void layerNormBackward(const float* x, const float* gamma, const float* mean, co
                        float* dx, float* dgamma, float* dbeta, int rows, int cols);
 // vocab = the table's rows: ids outside 0..vocab−1 that the host could not check (made on the
 // device) give a zero row / no update instead of an out-of-bounds access.
-void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab);
+// outBf16 (optional): the same rows as bf16 too (the MoE gather's copy for the grouped GEMM).
+void embedding(const float* table, const int* ids, float* out, int n, int dim, int vocab, uint16_t* outBf16 = nullptr);
 void embeddingBackward(const float* dout, const int* ids, float* dtable, int n, int dim, int vocab);
 // Adds Σ x² (accumulated in double) to *out (device).
 void sumSquares(const float* x, size_t n, double* out);
+// paramBf16 (optional): also writes the updated weights' bf16 rounding there (the copy gemm's Bh reads).
 void adam(float* param, const float* grad, float* m, float* v, size_t n, float lr, float beta1, float beta2,
-          float eps, float weightDecay, bool decoupled, int step);
+          float eps, float weightDecay, bool decoupled, int step, uint16_t* paramBf16 = nullptr);
 
 }  // namespace handgrad

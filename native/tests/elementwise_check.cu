@@ -6,6 +6,7 @@
 // or on the CPU through the host emulation: native/tests/host-emu/run.sh elementwise
 #include <cuda_runtime.h>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -62,6 +63,28 @@ static void check(const char* name, const char* shape, const Vec& got, const DVe
   if (!ok || std::getenv("VERBOSE")) std::printf("%s %-28s %-14s err %.2e (tol %.0e)\n", ok ? "PASS" : "FAIL", name, shape, err, tol);
 }
 static DVec D(const Vec& v) { return DVec(v.begin(), v.end()); }
+
+// The bf16 copies (adam's of the weights, the gather's of its rows) must be exactly the round-to-
+// nearest-even bf16 of the fp32 values written beside them: compared bit for bit.
+static uint16_t hostBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+static void checkBf16Copy(const char* name, const char* shape, const std::vector<uint16_t>& got, const Vec& of) {
+  size_t bad = got.size() == of.size() ? 0 : 1;
+  for (size_t i = 0; i < of.size() && !bad; i++) bad += got[i] != hostBf16(of[i]);
+  cases++;
+  if (bad) failures++;
+  if (bad || std::getenv("VERBOSE")) std::printf("%s %-28s %-14s %zu of %zu bf16 values differ\n", bad ? "FAIL" : "PASS", name, shape, bad, of.size());
+}
+static void checkBitwise(const char* name, const char* shape, const Vec& got, const Vec& want) {
+  const bool same = got.size() == want.size() && std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0;
+  cases++;
+  if (!same) failures++;
+  if (!same || std::getenv("VERBOSE")) std::printf("%s %-28s %-14s %s\n", same ? "PASS" : "FAIL", name, shape, same ? "bit-identical" : "differs");
+}
 
 // ---- host reference (double) ----------------------------------------------------------------------
 static double sigm(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
@@ -279,6 +302,15 @@ int main() {
     float* dtab = dev(tab); int* dids = dev(ids); float* demb = dev(Vec(N));
     embedding(dtab, dids, demb, R, C, V);
     { DVec w(N); for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) w[size_t(r) * C + c] = tab[size_t(ids[r]) * C + c]; check("embedding", shape, back(demb, N), w, 0); }
+    // The gather with its bf16 copy (aligned: the float4 kernel where C % 4 == 0; misaligned copy: scalar).
+    for (bool mis : {false, true}) {
+      float* demb2 = dev(Vec(N));
+      uint16_t* dh = dev(std::vector<uint16_t>(N), mis);
+      embedding(dtab, dids, demb2, R, C, V, dh);
+      const Vec got = back(demb2, N);
+      checkBitwise(mis ? "embedding+bf16 misaligned" : "embedding+bf16", shape, got, back(demb, N));
+      checkBf16Copy(mis ? "embedding bf16 copy misal." : "embedding bf16 copy", shape, back(dh, N), got);
+    }
     float* ddt = dev(dt0);
     embeddingBackward(dgy, dids, ddt, R, C, V);
     { DVec w = D(dt0); for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) w[size_t(ids[r]) * C + c] += gy[size_t(r) * C + c]; check("embeddingBackward", shape, back(ddt, size_t(V) * C), w, 1e-5); }
@@ -314,6 +346,17 @@ int main() {
       check(decoupled ? "adamw param" : "adam param", shape, back(dp, n), wp, 1e-6);
       check(decoupled ? "adamw m" : "adam m", shape, back(dm, n), wm, 1e-6);
       check(decoupled ? "adamw v" : "adam v", shape, back(dv, n), wv, 1e-6);
+      // With the bf16 copy of the weights: the same fp32 results bit for bit, and the copy is their
+      // rounding (aligned: the float4 body; a misaligned copy: the scalar path).
+      for (bool mis : {false, true}) {
+        float* dp2 = dev(p); float* dm2 = dev(m); float* dv2 = dev(v);
+        uint16_t* dh = dev(std::vector<uint16_t>(n), mis);
+        for (int step : {1, 7}) adam(dp2, dg, dm2, dv2, n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, decoupled, step, dh);
+        const Vec got = back(dp2, n);
+        checkBitwise(mis ? "adam+bf16 param misaligned" : "adam+bf16 param", shape, got, back(dp, n));
+        checkBitwise("adam+bf16 m", shape, back(dm2, n), back(dm, n));
+        checkBf16Copy(mis ? "adam bf16 copy misaligned" : "adam bf16 copy", shape, back(dh, n), got);
+      }
     }
   }
 

@@ -21,7 +21,7 @@ export interface EmulatedAddon extends CudaAddon {
 
 export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
   const heap = new ArrayBuffer(heapBytes);
-  const f32 = new Float32Array(heap), i32 = new Int32Array(heap), u8 = new Uint8Array(heap);
+  const f32 = new Float32Array(heap), i32 = new Int32Array(heap), u8 = new Uint8Array(heap), u16 = new Uint16Array(heap);
   const ref = new ReferenceOps('f32');
   const recs: { off: number; bytes: number }[] = [];
   let inUse = 0, peak = 0;
@@ -46,6 +46,30 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
   const I = (ptr: number, n: number): IntTensor => {
     if (n > rest(ptr)) throw new Error(`emulated addon: ${n} ints at ${ptr} run past the allocation`);
     const data = i32.subarray(off(ptr) / 4, off(ptr) / 4 + n);
+    return { size: n, data, view: () => { throw new Error('no views here'); } };
+  };
+  // bf16 copies (optional trailing pointers of adam, embedding, gemm, groupedGemm; 0 = none): 2-byte
+  // elements. Unlike the real kernels (which round every operand to bf16, so a copy changes
+  // nothing), the reference GEMM here is fp32, so a product that reads a copy comes out visibly
+  // rounded: what lets a test tell whether CudaOps passed one.
+  const bf16Bits = (x: number): number => {
+    const u = new Uint32Array(new Float32Array([x]).buffer)[0];
+    return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  };
+  const H16 = (ptr: number, n: number): Uint16Array => {
+    const o = ptr - BASE;
+    if (!Number.isInteger(o) || o < 0 || o % 2 !== 0 || o + 2 * n > heapBytes) throw new Error(`emulated addon: bad bf16 pointer ${ptr}`);
+    return u16.subarray(o / 2, o / 2 + n);
+  };
+  const writeCopy = (ptr: number, values: Float32Array): void => {
+    const h = H16(ptr, values.length);
+    for (let i = 0; i < values.length; i++) h[i] = bf16Bits(values[i]);
+  };
+  /** The operand a GEMM reads: the copy's values when given, else the fp32 tensor. */
+  const operand = (ptr: number, copy: number | undefined, n: number): Tensor => {
+    if (!copy) return T(ptr, n);
+    const h = H16(copy, n), data = new Float32Array(n), w = new Uint32Array(data.buffer);
+    for (let i = 0; i < n; i++) w[i] = h[i] << 16;
     return { size: n, data, view: () => { throw new Error('no views here'); } };
   };
   const span = (rows: number, stride: number, width: number) => (rows === 0 ? 0 : (rows - 1) * stride + width);
@@ -116,22 +140,28 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
       ref.layerNorm(T(x, R * C), T(g, C), T(b, C), T(y, R * C), T(mu, R), T(rs, R), R, C, f(eps)),
     layerNormBackward: (x: number, g: number, mu: number, rs: number, dy: number, dx: number, dg: number, db: number, R: number, C: number) =>
       ref.layerNormBackward(T(x, R * C), T(g, C), T(mu, R), T(rs, R), T(dy, R * C), T(dx, R * C), T(dg, C), T(db, C), R, C),
-    embedding: (tab: number, ids: number, o: number, n: number, dim: number, vocab: number) =>
-      ref.embedding(T(tab, vocab * dim), I(ids, n), T(o, n * dim), n, dim),
+    embedding: (tab: number, ids: number, o: number, n: number, dim: number, vocab: number, oh?: number) => {
+      ref.embedding(T(tab, vocab * dim), I(ids, n), T(o, n * dim), n, dim);
+      if (oh) writeCopy(oh, T(o, n * dim).data);
+    },
     embeddingBackward: (d: number, ids: number, tab: number, n: number, dim: number, vocab: number) =>
       ref.embeddingBackward(T(d, n * dim), I(ids, n), T(tab, vocab * dim), n, dim),
     sumSquares: (x: number, n: number) => ref.sumSquares(T(x, n)),
     sumSquaresList: (list: Float64Array) => { let s = 0; for (let i = 0; i < list.length; i += 2) s += ref.sumSquares(T(list[i], list[i + 1])); return s; },
     adam: (w: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number,
-      decoupled: boolean, step: number) =>
-      ref.adam(T(w, n), T(g, n), T(m, n), T(v, n), { lr: f(lr), beta1: f(b1), beta2: f(b2), eps: f(eps), weightDecay: f(wd), decoupled, step }),
+      decoupled: boolean, step: number, wh?: number) => {
+      ref.adam(T(w, n), T(g, n), T(m, n), T(v, n), { lr: f(lr), beta1: f(b1), beta2: f(b2), eps: f(eps), weightDecay: f(wd), decoupled, step });
+      if (wh) writeCopy(wh, T(w, n).data);
+    },
 
     // ---- gemm.cu ----
-    gemm: (ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, A: number, B: number, beta: number, C: number) =>
-      ref.gemm(ta, tb, m, n, k, f(alpha), T(A, m * k), T(B, k * n), f(beta), T(C, m * n)),
-    groupedGemm: (mode: number, G: number, offs: number, maxRows: number, n: number, k: number, A: number, B: number, beta: number, C: number) => {
+    gemm: (ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, A: number, B: number, beta: number, C: number,
+      Ah?: number, Bh?: number) =>
+      ref.gemm(ta, tb, m, n, k, f(alpha), operand(A, Ah, m * k), operand(B, Bh, k * n), f(beta), T(C, m * n)),
+    groupedGemm: (mode: number, G: number, offs: number, maxRows: number, n: number, k: number, A: number, B: number, beta: number, C: number,
+      Ah?: number, Bh?: number) => {
       const tn = mode === 2;
-      ref.groupedGemm(MODES[mode], G, I(offs, G + 1), n, k, T(A, maxRows * k), T(B, tn ? maxRows * n : G * k * n),
+      ref.groupedGemm(MODES[mode], G, I(offs, G + 1), n, k, operand(A, Ah, maxRows * k), operand(B, Bh, tn ? maxRows * n : G * k * n),
         beta as 0 | 1, T(C, tn ? G * k * n : maxRows * n));
     },
 

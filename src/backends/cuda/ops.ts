@@ -19,6 +19,7 @@
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
+import { Bf16Copies } from './bf16-copies.js';
 import {
   checkCount,
   checkExpertIds,
@@ -71,6 +72,8 @@ class Storage {
   valid: number[] = [];
   /** [lo, hi) ranges handed out by `.data` since the last upload (flat pairs). */
   dirty: number[] = [];
+  /** Bumped by every op that writes the storage and every upload of host writes (bf16-copies.ts). */
+  version = 0;
   constructor(readonly ops: CudaOps, readonly ptr: number, readonly size: number, readonly ints: boolean) {}
 }
 
@@ -121,13 +124,17 @@ export interface CudaOpsOptions {
   /** Synchronise after every launch so a device fault is reported by the op that caused it
    *  (slow; also on with HANDGRAD_CUDA_DEBUG=1). */
   debug?: boolean;
+  /** bf16 copies of the weights and the MoE gather's rows for the GEMMs (bf16-copies.ts; also on
+   *  with HANDGRAD_CUDA_BF16_WEIGHTS=1). */
+  bf16Copies?: boolean;
 }
 
 export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
   const addon = loadCudaAddon(opts.addonPath ?? defaultAddonPath) as CudaAddon;
   const info = addon.info();
   if (!info.cuda) throw new Error(`CUDA backend unavailable: ${info.error ?? 'no CUDA device'}`);
-  return new CudaOps(addon, info.shortName ?? info.names[0] ?? 'gpu', opts.debug ?? process.env.HANDGRAD_CUDA_DEBUG === '1');
+  return new CudaOps(addon, info.shortName ?? info.names[0] ?? 'gpu', opts.debug ?? process.env.HANDGRAD_CUDA_DEBUG === '1',
+    undefined, opts.bf16Copies);
 }
 
 // The addon holds one device memory pool per process, shared by every CudaOps: dispose() frees it
@@ -142,10 +149,14 @@ export class CudaOps implements Ops {
   // The kernels, looked up once (a property read per call is cheap, but this keeps them typed).
   private readonly k: Record<string, Fn>;
 
+  /** bf16 copies for the GEMMs, or null (the default: HANDGRAD_CUDA_BF16_WEIGHTS unset). */
+  readonly bf16: Bf16Copies | null;
+
   constructor(readonly addon: CudaAddon, deviceName: string, debug = false,
-    profile = process.env.HANDGRAD_CUDA_PROFILE === '1') {
+    profile = process.env.HANDGRAD_CUDA_PROFILE === '1', bf16Copies = process.env.HANDGRAD_CUDA_BF16_WEIGHTS === '1') {
     this.name = `cuda-${deviceName}`;
     this.k = addon as unknown as Record<string, Fn>;
+    this.bf16 = bf16Copies ? new Bf16Copies(addon) : null;
     addon.setDebug(debug);
     liveInstances++;
     if (profile) this.startProfiling();
@@ -240,7 +251,10 @@ export class CudaOps implements Ops {
   private push(s: Storage, lo = 0, hi = s.size): void {
     const d = s.dirty;
     for (let i = 0; i < d.length; i += 2) {
-      if (d[i + 1] > d[i] && d[i] < hi && lo < d[i + 1]) this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
+      if (d[i + 1] > d[i] && d[i] < hi && lo < d[i + 1]) {
+        this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
+        s.version++;
+      }
     }
   }
   private flush(s: Storage): void {
@@ -266,6 +280,7 @@ export class CudaOps implements Ops {
     const s = (t as Dev).s;
     s.devNewer = true;
     s.valid.length = 0;
+    s.version++;
     return p;
   }
   private live(): void {
@@ -299,7 +314,7 @@ export class CudaOps implements Ops {
     return new CudaInts(s, 0, values.length);
   }
   mark(): number { this.live(); return this.addon.mark(); }
-  release(mark: number): void { this.live(); this.addon.release(mark); }
+  release(mark: number): void { this.live(); this.addon.release(mark); this.bf16?.release(mark); }
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -329,7 +344,8 @@ export class CudaOps implements Ops {
       if (beta === 0) this.fill(c, 0); else if (beta !== 1) this.scale(c, beta);
       return;
     }
-    this.k.gemm(transA, transB, m, n, k, alpha, this.r(A), this.r(B), beta, this.w(C));
+    const pa = this.r(A), pb = this.r(B), pc = this.w(C), h = this.bf16;
+    this.k.gemm(transA, transB, m, n, k, alpha, pa, pb, beta, pc, h ? h.of(A as CudaTensor) : 0, h ? h.of(B as CudaTensor) : 0);
   }
 
   // ---- elementwise -------------------------------------------------------------------------------
@@ -425,7 +441,10 @@ export class CudaOps implements Ops {
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
     this.checkIds('embedding', ids, n, dim, table);
     fits('embedding', n, dim, 'out', out);
-    this.k.embedding(this.r(table), this.r(ids), this.w(out), n, dim, dim > 0 ? Math.floor(table.size / dim) : 0);
+    const pt = this.r(table), pi = this.r(ids), po = this.w(out);
+    // The MoE gather's rows also as bf16 when a grouped GEMM wanted them (bf16-copies.ts).
+    const oh = this.bf16 ? this.bf16.writingIfWanted(out as CudaTensor) : 0;
+    this.k.embedding(pt, pi, po, n, dim, dim > 0 ? Math.floor(table.size / dim) : 0, oh);
   }
   embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
     this.checkIds('embeddingBackward', ids, n, dim, dtable);
@@ -460,8 +479,9 @@ export class CudaOps implements Ops {
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
     same('adam', 'param', param, 'grad', grad); same('adam', 'param', param, 'm', m); same('adam', 'param', param, 'v', v);
     if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adam: step must be a positive integer, got ${p.step}`);
-    this.k.adam(this.w(param), this.r(grad), this.w(m), this.w(v), param.size,
-      p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled, p.step);
+    const pw = this.w(param);
+    this.k.adam(pw, this.r(grad), this.w(m), this.w(v), param.size,
+      p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled, p.step, this.bf16 ? this.bf16.writing(param as CudaTensor) : 0);
   }
 
   // ---- recurrent cells: not on the GPU path (the MoE transformer needs none) -----------------------
@@ -505,7 +525,10 @@ export class CudaOps implements Ops {
     if (G === 0 || maxRows === 0) return; // no group, or no row can be in one: nothing to write
     if (n === 0 || k === 0) throw new RangeError(`groupedGemm(${mode}): n = ${n}, k = ${k}: empty products are not supported on the CUDA backend`);
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : 2;
-    this.k.groupedGemm(m, G, this.r(offsets), maxRows, n, k, this.r(A), this.r(B), beta, this.w(C));
+    const po = this.r(offsets), pa = this.r(A), pb = this.r(B), pc = this.w(C), h = this.bf16;
+    // A's copy is the gathered rows' (nn, tn), B's the weights' (nn, nt); see bf16-copies.ts.
+    this.k.groupedGemm(m, G, po, maxRows, n, k, pa, pb, beta, pc,
+      h && m !== 1 ? h.ofOrWant(A as CudaTensor) : 0, h && m !== 2 ? h.of(B as CudaTensor) : 0);
   }
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
