@@ -12,6 +12,7 @@
 #include <string>
 #include "device.h"
 #ifdef HANDGRAD_WITH_CUDA
+#include "graph.h"
 #include "kernels.h"
 #include "memory.h"
 #include "stubs.h"
@@ -287,6 +288,35 @@ Napi::Value GroupedGemm(const Napi::CallbackInfo& info) {
   return done(info, "groupedGemm");
 }
 
+// copyAt(src, dst, n, pos, stride): dst[pos[0]·stride + i] = src[i]
+Napi::Value CopyAt(const Napi::CallbackInfo& info) {
+  copyAt(F(0), F(1), sz(info, 2), I(3), sz(info, 4));
+  return done(info, "copyAt");
+}
+
+// ---- graph.cu: capture and replay of op sequences (see graph.h) ----------------------------------
+// graphBegin(); …ops…; graphEnd() → handle (a number), or throws; graphLaunch(handle); graphDestroy(handle).
+Napi::Value GraphBegin(const Napi::CallbackInfo& info) {
+  std::string error;
+  if (!graphBegin(error)) return throwError(info.Env(), "graphBegin", error);
+  return info.Env().Undefined();
+}
+Napi::Value GraphEnd(const Napi::CallbackInfo& info) {
+  std::string error;
+  uintptr_t exec = 0;
+  if (!graphEnd(exec, error)) return throwError(info.Env(), "graphEnd", error);
+  return Napi::Number::New(info.Env(), static_cast<double>(exec));
+}
+Napi::Value GraphLaunch(const Napi::CallbackInfo& info) {
+  std::string error;
+  if (!graphLaunch(static_cast<uintptr_t>(num(info, 0)), error)) return throwError(info.Env(), "graphLaunch", error);
+  return done(info, "graphLaunch");
+}
+Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
+  graphDestroy(static_cast<uintptr_t>(num(info, 0)));
+  return info.Env().Undefined();
+}
+
 // ---- attention.cu -------------------------------------------------------------------------------
 // The shape travels as 11 trailing numbers: B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, causal, scale.
 AttentionShape shapeAt(const Napi::CallbackInfo& info, size_t i) {
@@ -302,6 +332,13 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   AttentionShape s = shapeAt(info, 5);
   attentionForward(F(0), F(1), F(2), F(3), F(4), s);
   return done(info, "attention");
+}
+// attentionAt(q, k, v, out, lse, pos, ...shape): qOffset = pos[0], Tk = pos[0] + Tq ≤ shape's Tk, on the device.
+Napi::Value AttentionAt(const Napi::CallbackInfo& info) {
+  AttentionShape s = shapeAt(info, 6);
+  if (!attentionForwardAt(F(0), F(1), F(2), F(3), F(4), s, I(5)) && !stubError)
+    return throwError(info.Env(), "attentionAt", "needs B = 1, Tq <= 4, D <= 128 and a cache of at most ~11k rows");
+  return done(info, "attentionAt");
 }
 // attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, ...shape); the rowsum scratch is ours.
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
@@ -379,6 +416,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"swiglu", Swiglu}, {"swigluBackward", SwigluBackward}, {"moeRoute", MoeRoute}, {"moePlan", MoePlan},
       {"moeCombine", MoeCombine}, {"moeCombineBackward", MoeCombineBackward}, {"moeRouteBackward", MoeRouteBackward},
       {"moeAuxLoss", MoeAuxLoss},
+      {"copyAt", CopyAt}, {"attentionAt", AttentionAt},
+      {"graphBegin", GraphBegin}, {"graphEnd", GraphEnd}, {"graphLaunch", GraphLaunch}, {"graphDestroy", GraphDestroy},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
 #endif

@@ -71,6 +71,7 @@ struct Args {
   bool causal;
   float scale;
   bool vec;       // tensor-core staging may use float4 loads (16-byte aligned bases, strides % 4 == 0)
+  const int* pos; // attnDecodeKernel: qOffset = *pos, Tk = *pos + Tq (≤ Tk given) read on the device; or null
 };
 
 __device__ __forceinline__ float warpMax(float v) {
@@ -254,6 +255,11 @@ __device__ __forceinline__ float blockReduce(float v, float* red, bool isMax) {
 }
 
 __global__ void __launch_bounds__(kDecThreads) attnDecodeKernel(Args a) {
+  if (a.pos) {  // the position from device memory (attentionForwardAt): B = 1, so no base moves with Tk
+    const int p = *a.pos;
+    a.qOffset = p;
+    a.Tk = min(a.Tk, p + a.Tq);
+  }
   extern __shared__ float4 smem4[];
   float* sm = reinterpret_cast<float*>(smem4);
   const int D = a.D;
@@ -1121,6 +1127,18 @@ void attentionForward(const float* q, const float* k, const float* v, float* out
     case 3: launchForward<3>(a); break;
     default: launchForward<4>(a); break;
   }
+}
+
+bool attentionForwardAt(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
+                        const int* pos) {
+  const size_t decSmem = (kMaxD + kDecThreads + 32 + static_cast<size_t>(s.Tk)) * sizeof(float);
+  if (!pos || s.B != 1 || s.Tq < 1 || s.Tq > 4 || s.H < 1 || s.D < 1 || s.D > kMaxD || decSmem > 48 * 1024) return false;
+  Args a = makeArgs(s);
+  a.q = q; a.k = k; a.v = v; a.o = out; a.lseOut = lse;
+  a.pos = pos;
+  dim3 grid(s.Tq, s.H);
+  attnDecodeKernel<<<grid, kDecThreads, decSmem, stream()>>>(a);
+  return true;
 }
 
 void attentionBackward(const float* q, const float* k, const float* v, const float* out, const float* lse,

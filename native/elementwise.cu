@@ -429,6 +429,15 @@ void fillInts(int* x, size_t n, int value) { launchMap(n, aligned16(x), FillInts
 void copy(const float* src, float* dst, size_t n) {
   launchMap(n, aligned16(src) && aligned16(dst), CopyOp{src, dst});
 }
+__global__ void copyAtKernel(const float* __restrict__ src, float* __restrict__ dst, size_t n, const int* pos,
+                             size_t stride) {
+  float* d = dst + size_t(__ldg(pos)) * stride;
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) d[i] = src[i];
+}
+void copyAt(const float* src, float* dst, size_t n, const int* pos, size_t stride) {
+  if (n == 0) return;
+  copyAtKernel<<<gridFor(n), kThreads, 0, stream()>>>(src, dst, n, pos, stride);
+}
 void scale(float* x, size_t n, float alpha) { launchMap(n, aligned16(x), ScaleOp{x, alpha}); }
 void axpy(float alpha, const float* x, float* y, size_t n) {
   launchMap(n, aligned16(x) && aligned16(y), AxpyOp{alpha, x, y});

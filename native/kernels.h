@@ -34,6 +34,11 @@ struct AttentionShape {
   float scale;
 };
 void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s);
+// The same with the position read on the device: qOffset = pos[0] and Tk = pos[0] + Tq (at most
+// s.Tk, the rows the cache holds); s.qOffset is ignored. Decoding only: B = 1, Tq ≤ 4 (the row
+// kernel). Returns false (and launches nothing) for a shape outside that.
+bool attentionForwardAt(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s,
+                        const int* pos);
 // dq, dk, dv are overwritten. `scratch` holds at least B·H·Tq floats (the rowsum(dO ⊙ O) term).
 void attentionBackward(const float* q, const float* k, const float* v, const float* out, const float* lse,
                        const float* dout, float* dq, float* dk, float* dv, float* scratch, const AttentionShape& s);
@@ -61,6 +66,10 @@ void moeAuxLoss(const float* probs, const float* lse, const int* offsets, const 
 void fill(float* x, size_t n, float value);
 void fillInts(int* x, size_t n, int value);
 void copy(const float* src, float* dst, size_t n);
+// dst[pos[0]·stride + i] = src[i] for i < n, with pos a device int: a decode step appends its row
+// to the KV cache at a position the step reads on the device, so a CUDA graph of the step replays
+// for every position (graph.h).
+void copyAt(const float* src, float* dst, size_t n, const int* pos, size_t stride);
 void scale(float* x, size_t n, float alpha);
 void axpy(float alpha, const float* x, float* y, size_t n);
 void add(const float* a, const float* b, float* out, size_t n);

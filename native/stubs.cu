@@ -23,6 +23,10 @@ void groupedGemm(int, int, const int*, int, int, int, const float*, const float*
 void attentionForward(const float*, const float*, const float*, float*, float*, const AttentionShape&) {
   stubError = "attention: native/attention.cu was not built into this addon";
 }
+bool attentionForwardAt(const float*, const float*, const float*, float*, float*, const AttentionShape&, const int*) {
+  stubError = "attentionAt: native/attention.cu was not built into this addon";
+  return false;
+}
 void attentionBackward(const float*, const float*, const float*, const float*, const float*, const float*, float*,
                        float*, float*, float*, const AttentionShape&) {
   stubError = "attentionBackward: native/attention.cu was not built into this addon";

@@ -352,6 +352,54 @@ static void timeStandard() {
   cudaFree(qkv); cudaFree(dqkv); cudaFree(out); cudaFree(dout); cudaFree(lse); cudaFree(scratch);
 }
 
+// attentionForwardAt (the decode step of a CUDA graph): the position comes from device memory, the
+// shape gives the cache's rows. It must equal attentionForward with qOffset = pos, Tk = pos + Tq,
+// bit for bit (the same kernel), for every position, including 0 and the last row.
+static void positionAtCases() {
+  const int H = 2, D = 64, C = H * D, cap = 40;
+  std::vector<float> hkv(static_cast<size_t>(cap) * 3 * C);
+  for (auto& x : hkv) x = frand();
+  float *kv, *o1, *o2, *l1, *l2;
+  int* pos;
+  CK(cudaMalloc(&kv, hkv.size() * 4));
+  CK(cudaMemcpy(kv, hkv.data(), hkv.size() * 4, cudaMemcpyHostToDevice));
+  CK(cudaMalloc(&o1, 4 * C * 4)); CK(cudaMalloc(&o2, 4 * C * 4));
+  CK(cudaMalloc(&l1, 4 * H * 4)); CK(cudaMalloc(&l2, 4 * H * 4));
+  CK(cudaMalloc(&pos, sizeof(int)));
+  handgrad::attentionSetPath(0);
+  for (int Tq : {1, 3}) {
+    for (int p : {0, 17, cap - Tq}) {
+      AttentionShape s{};
+      s.B = 1; s.H = H; s.D = D; s.Tq = Tq; s.causal = true; s.scale = 0.125f;
+      s.qStride = s.kvStride = 3 * C; s.oStride = C;
+      const float* q = kv + static_cast<size_t>(p) * 3 * C;  // the new rows are the cache's rows p…
+      s.Tk = p + Tq; s.qOffset = p;
+      handgrad::attentionForward(q, kv + C, kv + 2 * C, o1, l1, s);
+      CK(cudaMemcpy(pos, &p, sizeof(int), cudaMemcpyHostToDevice));
+      s.Tk = cap; s.qOffset = -12345;  // ignored
+      const bool ok = handgrad::attentionForwardAt(q, kv + C, kv + 2 * C, o2, l2, s, pos);
+      CK(cudaDeviceSynchronize());
+      std::vector<float> a(Tq * C), b(Tq * C), la(Tq * H), lb(Tq * H);
+      CK(cudaMemcpy(a.data(), o1, a.size() * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(b.data(), o2, b.size() * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(la.data(), l1, la.size() * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(lb.data(), l2, lb.size() * 4, cudaMemcpyDeviceToHost));
+      const bool same = ok && std::memcmp(a.data(), b.data(), a.size() * 4) == 0 &&
+                        std::memcmp(la.data(), lb.data(), la.size() * 4) == 0;
+      if (!same) failures++;
+      std::printf("%s attentionForwardAt Tq=%d pos=%d cache=%d: %s\n", same ? "PASS" : "FAIL", Tq, p, cap,
+                  ok ? (same ? "bit-identical to attentionForward" : "differs") : "refused");
+    }
+  }
+  AttentionShape bad{};
+  bad.B = 2; bad.H = H; bad.D = D; bad.Tq = 1; bad.Tk = cap; bad.causal = true; bad.qStride = bad.kvStride = 3 * C; bad.oStride = C;
+  if (handgrad::attentionForwardAt(kv, kv + C, kv + 2 * C, o2, l2, bad, pos)) {
+    failures++;
+    std::printf("FAIL attentionForwardAt accepted B = 2\n");
+  }
+  cudaFree(kv); cudaFree(o1); cudaFree(o2); cudaFree(l1); cudaFree(l2); cudaFree(pos);
+}
+
 int main() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
@@ -392,6 +440,7 @@ int main() {
   runCase("B1 H2 Tq3 Tk50 D64 causal qOffset47 [tc]", 1, 2, 64, 3, 50, true, 47, false, true, 2);
   runCase("B1 H2 T150 D64 causal fused-3C [tc no prefetch]", 1, 2, 64, 150, 150, true, 0, true, true, 3);
   runCase("B2 H1 Tq70 Tk200 D32 non-causal [tc no prefetch]", 2, 1, 32, 70, 200, false, 0, false, true, 3);
+  positionAtCases();
 #ifndef HANDGRAD_HOST_EMU  // native/tests/host-emu: too slow there, and its timings mean nothing
   runCase("B1 H1 Tq1 Tk13000 D64 (tiled path)", 1, 1, 64, 1, 13000, true, 12999, false);
   timeStandard();

@@ -61,7 +61,7 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
     if (!Number.isInteger(o) || o < 0 || o % 2 !== 0 || o + 2 * n > heapBytes) throw new Error(`emulated addon: bad bf16 pointer ${ptr}`);
     return u16.subarray(o / 2, o / 2 + n);
   };
-  const writeCopy = (ptr: number, values: Float32Array): void => {
+  const writeCopy = (ptr: number, values: ArrayLike<number>): void => {
     const h = H16(ptr, values.length);
     for (let i = 0; i < values.length; i++) h[i] = bf16Bits(values[i]);
   };

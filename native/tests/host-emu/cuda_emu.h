@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <ucontext.h>
 #include <vector>
@@ -132,7 +133,7 @@ inline float __bfloat162float(__nv_bfloat16 b) {
 }
 
 // ---- runtime API -----------------------------------------------------------------------------
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorStreamCaptureInvalidated = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount, cudaDevAttrMaxSharedMemoryPerBlockOptin };
@@ -154,7 +155,47 @@ cudaError_t cudaMalloc(T** p, size_t n) {
 inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
 inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memcpy(d, s, n); return cudaSuccess; }
 inline cudaError_t cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return cudaSuccess; }
-inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = 0) { std::memset(d, v, n); return cudaSuccess; }
+// ---- CUDA graphs: a capture RECORDS the launches (and async memsets) instead of running them, and
+// a graph launch replays the recording, arguments as captured. So a kernel that took a per-replay
+// value (a position) as an argument instead of reading it from memory replays the stale value here
+// too. Every launch during a capture is recorded, whatever stream it names (the kernel files send
+// all of theirs to stream(), which is the capture stream then).
+namespace emu {
+struct Graph {
+  std::vector<std::function<void()>> ops;
+};
+inline Graph* capture = nullptr;  // the open capture, or null
+}  // namespace emu
+typedef emu::Graph* cudaGraph_t;
+typedef emu::Graph* cudaGraphExec_t;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal, cudaStreamCaptureModeRelaxed };
+constexpr unsigned cudaStreamNonBlocking = 1;
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = 1; return cudaSuccess; }
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  if (emu::capture) return cudaErrorInvalidValue;
+  emu::capture = new emu::Graph;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t* g) {
+  *g = emu::capture;
+  emu::capture = nullptr;
+  return *g ? cudaSuccess : cudaErrorStreamCaptureInvalidated;
+}
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t* x, cudaGraph_t g, unsigned long long = 0) {
+  *x = new emu::Graph(*g);
+  return cudaSuccess;
+}
+inline cudaError_t cudaGraphDestroy(cudaGraph_t g) { delete g; return cudaSuccess; }
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t x) { delete x; return cudaSuccess; }
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t x, cudaStream_t) {
+  for (auto& f : x->ops) f();
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = 0) {
+  if (emu::capture) emu::capture->ops.push_back([=] { std::memset(d, v, n); });
+  else std::memset(d, v, n);
+  return cudaSuccess;
+}
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
@@ -233,6 +274,10 @@ inline void runFibers(unsigned n, dim3 block, void (*body)(void*), void* arg) {
 // (the next block reuses the shared statics), so blockIdx is the same for every running fiber.
 template <typename... P, typename... A>
 void emuLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, A... args) {
+  if (emu::capture) {  // recorded for the graph's replays (see cudaStreamBeginCapture)
+    emu::capture->ops.push_back([=] { emuLaunch(kernel, grid, block, smem, args...); });
+    return;
+  }
   const unsigned n = block.x * block.y * block.z;
   if (n == 0 || n % 32 != 0 || n > 1024 || smem > 228 * 1024) {
     std::fprintf(stderr, "emu: bad launch (%u threads, %zu bytes shared)\n", n, smem);

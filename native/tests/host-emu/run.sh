@@ -68,7 +68,10 @@ run() {
   esac
   translate "$root/native/$name.cu" "$work/$name.cc" "$extra"
   translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
-  g++ -std=c++20 -O2 -w -I"$here" -I"$root/native" -I"$root/native/tests" "$work/$name.cc" "$work/${name}_check.cc" -o "$work/$name"
+  # elementwise_check also checks a CUDA graph capture and replay (graph.cu, emulated in cuda_emu.h).
+  local more=()
+  if [ "$name" = elementwise ]; then translate "$root/native/graph.cu" "$work/graph.cc" ""; more=("$work/graph.cc"); fi
+  g++ -std=c++20 -O2 -w -I"$here" -I"$root/native" -I"$root/native/tests" "$work/$name.cc" "$work/${name}_check.cc" "${more[@]}" -o "$work/$name"
   "$work/$name"
 }
 

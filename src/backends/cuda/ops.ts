@@ -20,6 +20,8 @@ import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } f
 import { ACTIVATIONS } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
 import { Bf16Copies } from './bf16-copies.js';
+import { DecodeGraphs, type GraphAddon, type Recorder } from './decode-graphs.js';
+import type { DecodeGraphOps } from '../../ops/decode-graph.js';
 import {
   checkCount,
   checkExpertIds,
@@ -127,6 +129,8 @@ export interface CudaOpsOptions {
   /** bf16 copies of the weights and the MoE gather's rows for the GEMMs (bf16-copies.ts; also on
    *  with HANDGRAD_CUDA_BF16_WEIGHTS=1). */
   bf16Copies?: boolean;
+  /** Decode steps as CUDA graphs (decode-graphs.ts; also on with HANDGRAD_CUDA_GRAPHS=1). */
+  graphs?: boolean;
 }
 
 export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
@@ -134,7 +138,7 @@ export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
   const info = addon.info();
   if (!info.cuda) throw new Error(`CUDA backend unavailable: ${info.error ?? 'no CUDA device'}`);
   return new CudaOps(addon, info.shortName ?? info.names[0] ?? 'gpu', opts.debug ?? process.env.HANDGRAD_CUDA_DEBUG === '1',
-    undefined, opts.bf16Copies);
+    undefined, opts.bf16Copies, opts.graphs);
 }
 
 // The addon holds one device memory pool per process, shared by every CudaOps: dispose() frees it
@@ -142,7 +146,7 @@ export function createCudaOps(opts: CudaOpsOptions = {}): CudaOps {
 // mark()/release() scopes of two instances must nest like one stack.
 let liveInstances = 0;
 
-export class CudaOps implements Ops {
+export class CudaOps implements Ops, DecodeGraphOps {
   readonly name: string;
   readonly dtype = 'f32' as const;
   private disposed = false;
@@ -151,12 +155,35 @@ export class CudaOps implements Ops {
 
   /** bf16 copies for the GEMMs, or null (the default: HANDGRAD_CUDA_BF16_WEIGHTS unset). */
   readonly bf16: Bf16Copies | null;
+  /** Decode steps as CUDA graphs (src/ops/decode-graph.ts), or null (the default: HANDGRAD_CUDA_GRAPHS unset). */
+  readonly graphs: DecodeGraphs<Storage, CudaTensor> | null;
+  /** decodeGraphOps(ops) hands models this backend's graphStep only when true. */
+  readonly decodeGraphs: boolean;
+  /** Allocations and releases so far: a graph captured before one may point at moved buffers. */
+  private generation = 0;
+  /** Reports the storages each op reads and writes while a decode step is warmed up or captured. */
+  private rec: Recorder<Storage, CudaTensor> | null = null;
 
   constructor(readonly addon: CudaAddon, deviceName: string, debug = false,
-    profile = process.env.HANDGRAD_CUDA_PROFILE === '1', bf16Copies = process.env.HANDGRAD_CUDA_BF16_WEIGHTS === '1') {
+    profile = process.env.HANDGRAD_CUDA_PROFILE === '1', bf16Copies = process.env.HANDGRAD_CUDA_BF16_WEIGHTS === '1',
+    graphs = process.env.HANDGRAD_CUDA_GRAPHS === '1') {
     this.name = `cuda-${deviceName}`;
     this.k = addon as unknown as Record<string, Fn>;
     this.bf16 = bf16Copies ? new Bf16Copies(addon) : null;
+    // Not with debug (it synchronises inside the capture) or the profile (it times each op); not
+    // with an addon built before graphs existed.
+    const self = this;
+    this.graphs = graphs && !debug && !profile && typeof this.k.graphBegin === 'function'
+      ? new DecodeGraphs<Storage, CudaTensor>({
+        addon: addon as unknown as GraphAddon,
+        get generation() { return self.generation; },
+        flushStorage: (s) => self.flush(s),
+        copyOf: (v) => (self.bf16 ? self.bf16.of(v) : 0),
+        get recorder() { return self.rec; },
+        set recorder(r) { self.rec = r; },
+      })
+      : null;
+    this.decodeGraphs = this.graphs !== null;
     addon.setDebug(debug);
     liveInstances++;
     if (profile) this.startProfiling();
@@ -223,6 +250,7 @@ export class CudaOps implements Ops {
         // Ranges handed out earlier may overlap this one and hold the caller's writes: those go to
         // the device first (and stay dirty), so the download brings them back instead of losing them.
         if (s.dirty.length !== 0) this.push(s, lo, hi);
+        this.rec?.transfer('download');
         this.addon.download(s.ptr + lo * 4, s.host.subarray(lo, hi));
         s.valid.push(lo, hi);
       }
@@ -243,6 +271,7 @@ export class CudaOps implements Ops {
   private pullAll(s: Storage): void {
     if (!s.devNewer) return;
     this.push(s);
+    this.rec?.transfer('download');
     this.addon.download(s.ptr, s.host!);
     s.devNewer = false;
     s.valid.length = 0;
@@ -252,6 +281,7 @@ export class CudaOps implements Ops {
     const d = s.dirty;
     for (let i = 0; i < d.length; i += 2) {
       if (d[i + 1] > d[i] && d[i] < hi && lo < d[i + 1]) {
+        this.rec?.transfer('upload');
         this.addon.upload(s.ptr + d[i] * 4, s.host!.subarray(d[i], d[i + 1]));
         s.version++;
       }
@@ -272,6 +302,7 @@ export class CudaOps implements Ops {
     const s = (t as Dev).s;
     if (s === undefined || s.ops !== this) throw new TypeError(`${this.name}: tensor from another backend`);
     if (s.dirty.length !== 0) this.flush(s);
+    if (this.rec !== null) this.rec.read(s);
     return (t as Dev).ptr;
   }
   /** An output (possibly also read): as r(), then the device copy is the newer one. */
@@ -281,6 +312,7 @@ export class CudaOps implements Ops {
     s.devNewer = true;
     s.valid.length = 0;
     s.version++;
+    if (this.rec !== null) this.rec.write(s);
     return p;
   }
   private live(): void {
@@ -291,6 +323,7 @@ export class CudaOps implements Ops {
   private storage(size: number, ints: boolean): Storage {
     this.live();
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`tensor size must be a non-negative integer, got ${size}`);
+    this.generation++;
     return new Storage(this, this.addon.alloc(size * 4), size, ints);
   }
   tensor(size: number): Tensor {
@@ -314,9 +347,15 @@ export class CudaOps implements Ops {
     return new CudaInts(s, 0, values.length);
   }
   mark(): number { this.live(); return this.addon.mark(); }
-  release(mark: number): void { this.live(); this.addon.release(mark); this.bf16?.release(mark); }
+  release(mark: number): void {
+    this.live();
+    this.addon.release(mark);
+    this.bf16?.release(mark);
+    this.generation++;
+  }
   dispose(): void {
     if (this.disposed) return;
+    this.graphs?.dispose();
     this.disposed = true;
     if (--liveInstances === 0) this.addon.freeAll();
   }
@@ -345,7 +384,9 @@ export class CudaOps implements Ops {
       return;
     }
     const pa = this.r(A), pb = this.r(B), pc = this.w(C), h = this.bf16;
-    this.k.gemm(transA, transB, m, n, k, alpha, pa, pb, beta, pc, h ? h.of(A as CudaTensor) : 0, h ? h.of(B as CudaTensor) : 0);
+    const ha = h ? h.of(A as CudaTensor) : 0, hb = h ? h.of(B as CudaTensor) : 0;
+    if (this.rec !== null) { this.rec.copy(A as CudaTensor, ha); this.rec.copy(B as CudaTensor, hb); }
+    this.k.gemm(transA, transB, m, n, k, alpha, pa, pb, beta, pc, ha, hb);
   }
 
   // ---- elementwise -------------------------------------------------------------------------------
@@ -509,6 +550,34 @@ export class CudaOps implements Ops {
       this.w(dq), this.w(dk), this.w(dv),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
+  // ---- decode graphs (src/ops/decode-graph.ts) ------------------------------------------------------
+  copyAt(src: Tensor, dst: Tensor, n: number, pos: IntTensor, stride: number): void {
+    checkCount('copyAt', 'n', n); checkCount('copyAt', 'stride', stride);
+    if (src.size < n) throw new RangeError(`copyAt: src holds ${src.size} elements, needs ${n}`);
+    if (pos.size < 1) throw new RangeError('copyAt: pos holds no position');
+    // The position lives on the device; check it when its host copy is current (it usually is: the
+    // caller just wrote it).
+    const p = this.peek(pos as Dev);
+    if (p && (p[0] < 0 || p[0] * stride + n > dst.size)) {
+      throw new RangeError(`copyAt: position ${p[0]} · stride ${stride} + ${n} is outside dst's ${dst.size} elements`);
+    }
+    if (n === 0) return;
+    this.k.copyAt(this.r(src), this.w(dst), n, this.r(pos), stride);
+  }
+  attentionAt(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape, pos: IntTensor): void {
+    checkAttentionForwardArgs(s, q, k, v, out, lse);
+    if (s.B !== 1 || s.Tq < 1 || s.Tq > 4) throw new RangeError(`attentionAt: decoding only (B = 1, Tq 1..4), got B = ${s.B}, Tq = ${s.Tq}`);
+    if (s.D < 1 || s.D > 128) throw new RangeError(`attentionAt: head width D = ${s.D} is outside 1..128, the CUDA kernels' range`);
+    if (pos.size < 1) throw new RangeError('attentionAt: pos holds no position');
+    const p = this.peek(pos as Dev);
+    if (p && (p[0] < 0 || p[0] + s.Tq > s.Tk)) throw new RangeError(`attentionAt: position ${p[0]} + ${s.Tq} rows is past the ${s.Tk} keys k and v hold`);
+    this.k.attentionAt(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse), this.r(pos),
+      s.B, s.H, s.D, s.Tq, s.Tk, 0, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
+  }
+  graphStep<T>(key: object, body: () => T): T {
+    return this.graphs ? this.graphs.run(key, body) : body();
+  }
+
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
     checkSwigluArgs('swiglu', rows, F, gu, out, null);
     this.k.swiglu(this.r(gu), this.w(out), rows, F);
@@ -527,8 +596,9 @@ export class CudaOps implements Ops {
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : 2;
     const po = this.r(offsets), pa = this.r(A), pb = this.r(B), pc = this.w(C), h = this.bf16;
     // A's copy is the gathered rows' (nn, tn), B's the weights' (nn, nt); see bf16-copies.ts.
-    this.k.groupedGemm(m, G, po, maxRows, n, k, pa, pb, beta, pc,
-      h && m !== 1 ? h.ofOrWant(A as CudaTensor) : 0, h && m !== 2 ? h.of(B as CudaTensor) : 0);
+    const ha = h && m !== 1 ? h.ofOrWant(A as CudaTensor) : 0, hb = h && m !== 2 ? h.of(B as CudaTensor) : 0;
+    if (this.rec !== null) { this.rec.copy(A as CudaTensor, ha); this.rec.copy(B as CudaTensor, hb); }
+    this.k.groupedGemm(m, G, po, maxRows, n, k, pa, pb, beta, pc, ha, hb);
   }
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
