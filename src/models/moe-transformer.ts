@@ -29,7 +29,11 @@
 // window is full the cache is rebuilt from the last `context` tokens, positions from 0, as in
 // src/models/transformer.ts (absolute positions cannot be shifted). Inference is dropless, so a
 // token's logits never depend on which other tokens shared its batch (cached == uncached).
+// On a backend with decode graphs (src/ops/decode-graph.ts: CUDA with HANDGRAD_CUDA_GRAPHS=1) a
+// one-token step is replayed as one graph: its position then lives on the device (decodePos), read
+// by the cache append, the attention and the position embedding.
 import type { AttentionShape, IntTensor, Ops, Tensor } from '../ops/types.js';
+import { decodeGraphOps } from '../ops/decode-graph.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
 import { Embedding } from '../layers/embedding.js';
@@ -184,14 +188,21 @@ export class MoeBlock {
    * 0 … pos−1 filled), B must be 1 and the T rows are positions pos … pos+T−1 of one sequence.
    */
   forward(x: Tensor, y: Tensor, B: number, T: number, mode: { count: boolean; dropless: boolean },
-    cache: Tensor | null = null, pos = 0): void {
+    cache: Tensor | null = null, pos = 0, devicePos: IntTensor | null = null): void {
     const { ops, dim: C, sc } = this, n = B * T;
     const h = sc.h.rows(n), f = sc.f.rows(n), qkv = this.qkvS.rows(n), att = this.attS.rows(n);
     const lse = this.lseS.rows(n), xm = this.xmS.rows(n);
     this.norm1.forward(x, h, n);
     this.qkv.forward(h, qkv, n);
     const span = n * 3 * C;
-    if (cache) {
+    const g = cache && devicePos ? decodeGraphOps(ops) : null;
+    if (cache && devicePos && g) {
+      // The same step for every position (a decode graph): the position is read on the device.
+      g.copyAt(qkv, cache, span, devicePos, 3 * C);
+      const rows = cache.size / (3 * C);
+      g.attentionAt(qkv.view(0, span), cache.view(C, cache.size - C), cache.view(2 * C, cache.size - 2 * C), att, lse,
+        this.shape(1, n, rows, 0), devicePos);
+    } else if (cache) {
       ops.copy(qkv, cache.view(pos * 3 * C, span));
       const kvSpan = (pos + n) * 3 * C;
       ops.attention(qkv.view(0, span), cache.view(C, kvSpan - C), cache.view(2 * C, kvSpan - 2 * C), att, lse,
@@ -269,6 +280,8 @@ export class MoeTransformer implements SequenceModel {
   private readonly loadBase: Float64Array[];
   // Sampling.
   private caches: Tensor[] | null = null;
+  /** The decode graph's position [1] on the device (decode-graph.ts), made on first use. */
+  private decodePos: IntTensor | null = null;
   private readonly sampleIds: IntTensor;
   private readonly sampling: CachedWindow;
 
@@ -340,17 +353,18 @@ export class MoeTransformer implements SequenceModel {
 
   /** ids [B·T] at positions start … → logits [B·T, V] (the rows of this.logits). */
   private forward(ids: IntTensor, B: number, T: number, start: number, caches: Tensor[] | null, count: boolean,
-    dropless: boolean): Tensor {
+    dropless: boolean, devicePos: IntTensor | null = null): Tensor {
     const { ops, dim: C } = this, n = B * T, L = this.blocks.length;
     if (start + T > this.context) throw new RangeError(`${this.kind}: positions ${start}..${start + T - 1} exceed the context length ${this.context}`);
     const x0 = this.stack.xs[0].rows(n), tmp = this.stack.dA.rows(n);
     this.embedding.forward(ids, x0, n);
-    ops.embedding(this.pos.value, this.positionIds(B, T, start), tmp, n, C);
+    ops.embedding(this.pos.value, devicePos ?? this.positionIds(B, T, start), tmp, n, C);
     ops.add(x0, tmp, x0);
     // Sampling (caches, windowLogProbs) is dropless; forwardBackward (training and validation) applies the capacity.
     const mode = { count, dropless };
     for (let l = 0; l < L; l++) {
-      this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start);
+      this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start,
+        devicePos);
     }
     this.normF.forward(this.stack.xs[L].rows(n), this.stack.hF.rows(n), n);
     const logits = this.stack.headForward(ops, this.head, this.embedding, n);
@@ -477,7 +491,14 @@ export class MoeTransformer implements SequenceModel {
     checkTokens(this.kind, tokens, this.vocab);
     if (this.caches === null) this.caches = this.blocks.map(() => this.ops.tensor(this.context * 3 * this.dim));
     const caches = this.caches;
-    return this.sampling.next(tokens, (ids, n, pos) => this.forward(ids, 1, n, pos, caches, false, true));
+    const g = decodeGraphOps(this.ops);
+    return this.sampling.next(tokens, (ids, n, pos) => {
+      if (g === null || n !== 1) return this.forward(ids, 1, n, pos, caches, false, true);
+      // One new token: the same launches at every position, so one graph (see decode-graph.ts).
+      const dp = (this.decodePos ??= this.ops.ints(1));
+      dp.data[0] = pos;
+      return g.graphStep(this, () => this.forward(ids, 1, 1, pos, caches, false, true, dp));
+    });
   }
 
 

@@ -17,6 +17,8 @@ export interface EmulatedAddon extends CudaAddon {
   records(): number;
   /** How many bytes were uploaded and downloaded (to check the mirror protocol does not copy needlessly). */
   traffic: { up: number; down: number };
+  /** CUDA graphs instantiated and not destroyed. */
+  liveGraphs(): number;
 }
 
 export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
@@ -118,6 +120,9 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
     fill: (x: number, n: number, v: number) => ref.fill(T(x, n), f(v)),
     fillInts: (x: number, n: number, v: number) => I(x, n).data.fill(v),
     copy: (src: number, dst: number, n: number) => ref.copy(T(src, n), T(dst, n)),
+    // The position is read when the "kernel" runs: at a graph's replay, not at its capture.
+    copyAt: (src: number, dst: number, n: number, pos: number, stride: number) =>
+      ref.copy(T(src, n), T(dst + 4 * I(pos, 1).data[0] * stride, n)),
     scale: (x: number, n: number, a: number) => ref.scale(T(x, n), f(a)),
     axpy: (a: number, x: number, y: number, n: number) => ref.axpy(f(a), T(x, n), T(y, n)),
     add: (a: number, b: number, o: number, n: number) => ref.add(T(a, n), T(b, n), T(o, n)),
@@ -172,6 +177,13 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
       ref.attention(T(q, span(B * Tq, qStride, W)), T(k, span(B * Tk, kvStride, W)), T(v, span(B * Tk, kvStride, W)),
         T(o, span(B * Tq, oStride, W)), T(lse, B * H * Tq), s);
     },
+    attentionAt: (q: number, k: number, v: number, o: number, lse: number, pos: number, B: number, H: number, D: number, Tq: number,
+      Tk: number, _qOffset: number, qStride: number, kvStride: number, oStride: number, causal: boolean, scale: number) => {
+      const p = I(pos, 1).data[0], W = H * D, tk = Math.min(Tk, p + Tq);
+      const s = shape([B, H, D, Tq, tk, p, qStride, kvStride, oStride, f(scale)], causal);
+      ref.attention(T(q, span(B * Tq, qStride, W)), T(k, span(B * tk, kvStride, W)), T(v, span(B * tk, kvStride, W)),
+        T(o, span(B * Tq, oStride, W)), T(lse, B * H * Tq), s);
+    },
     attentionBackward: (q: number, k: number, v: number, o: number, lse: number, dout: number, dq: number, dk: number, dv: number,
       B: number, H: number, D: number, Tq: number, Tk: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
       causal: boolean, scale: number) => {
@@ -201,5 +213,48 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
       ref.moeAuxLoss(T(pr, n * E), T(lse, n), I(offs, E + 1), I(routed, E), n, E, k, f(bal), f(z), T(bg, E),
         T(loss, acc ? 4 : 2), I(counts, acc ? 4 * E : 2 * E), acc),
   };
+  // ---- graph.cu: a capture RECORDS the kernel calls (arguments as given) instead of running them;
+  // a launch replays the recording. Memory, copies and queries run at once, as on a GPU. A kernel
+  // that returns a value (it synchronises to read it back) cannot be captured: graphEnd refuses.
+  const immediate = new Set(['traffic', 'records', 'info', 'alloc', 'mark', 'release', 'freeAll', 'memory', 'resetPeak',
+    'synchronize', 'setDebug', 'upload', 'download']);
+  const returnsValue = new Set(['softmaxCrossEntropy', 'sumSquares', 'sumSquaresList']);
+  let capture: (() => void)[] | null = null;
+  let captureError: string | null = null;
+  const graphs = new Map<number, (() => void)[]>();
+  let nextGraph = 1;
+  const fns = addon as unknown as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(fns)) {
+    if (typeof fn !== 'function' || immediate.has(name)) continue;
+    fns[name] = (...args: unknown[]) => {
+      if (capture === null) return (fn as (...a: unknown[]) => unknown)(...args);
+      if (returnsValue.has(name)) captureError ??= `${name} synchronised during the capture`;
+      capture.push(() => { (fn as (...a: unknown[]) => unknown)(...args); });
+      return undefined;
+    };
+  }
+  Object.assign(fns, {
+    graphBegin(): void {
+      if (capture !== null) throw new Error('CUDA graphBegin: graphBegin: a capture is already open');
+      capture = [];
+      captureError = null;
+    },
+    graphEnd(): number {
+      const c = capture;
+      capture = null;
+      if (c === null) throw new Error('CUDA graphEnd: graphEnd: no capture is open');
+      if (captureError !== null) throw new Error(`CUDA graphEnd: ${captureError}`);
+      graphs.set(nextGraph, c);
+      return nextGraph++;
+    },
+    graphLaunch(g: number): void {
+      const ops = graphs.get(g);
+      if (ops === undefined) throw new Error(`CUDA graphLaunch: no graph ${g}`);
+      for (const op of ops) op();
+    },
+    graphDestroy(g: number): void { graphs.delete(g); },
+    /** Graphs alive (for leak checks). */
+    liveGraphs: () => graphs.size,
+  });
   return addon as unknown as EmulatedAddon;
 }
