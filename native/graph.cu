@@ -12,7 +12,7 @@
 
 namespace handgrad {
 namespace {
-cudaStream_t captureStream = nullptr;
+cudaStream_t captureStream = 0;  // created on first use
 bool capturing = false;
 
 bool fail(cudaError_t e, std::string& error, const char* what) {
