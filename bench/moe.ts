@@ -84,6 +84,9 @@ export interface MoeModelResult {
   computeSavingPct: number | null;
   /** Dropped ÷ routed (token, expert) assignments over the timed steps. */
   droppedFraction: number | null;
+  /** cuda only: whether the GEMMs had bf16 copies (HANDGRAD_CUDA_BF16_WEIGHTS) and decode ran as graphs
+   *  (HANDGRAD_CUDA_GRAPHS; with the graph counts over the decode). */
+  cuda?: { bf16Copies: boolean; decodeGraphs: { replays: number; captures: number; eager: number } | null };
 }
 
 export interface MoeBenchResult {
@@ -211,6 +214,8 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
     const decodeMsPerToken = (performance.now() - d0) / n;
     printProfile(ops, `${name}: decoding, ${n} tokens`, n);
     const expertMacs = stats ? stats.expertMacs : null, allExpertsMacs = stats ? stats.allExpertsMacs : null;
+    const cu = ops as unknown as { bf16?: unknown; graphs?: { counts: { replays: number; captures: number; eager: number } } | null };
+    const cuda = 'bf16' in ops ? { bf16Copies: cu.bf16 != null, decodeGraphs: cu.graphs ? { ...cu.graphs.counts } : null } : undefined;
     return {
       opsName: ops.name,
       r: {
@@ -219,6 +224,7 @@ async function benchModel(name: 'moe' | 'moe-dense', o: Required<Pick<MoeBenchOp
         expertMacs, allExpertsMacs,
         computeSavingPct: expertMacs !== null && allExpertsMacs ? 100 * (1 - expertMacs / allExpertsMacs) : null,
         droppedFraction: stats && routed > 0 ? dropped / routed : null,
+        ...(cuda ? { cuda } : {}),
       },
     };
   } finally {

