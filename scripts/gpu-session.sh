@@ -177,6 +177,7 @@ for i in $(seq 1 "${LEGS:-2}"); do
   total="$(( i * per ))s"
   echo "== leg $i/${LEGS:-2} to ${total} of training ($(date +%T))"
   if [ -f "$out/state.json" ]; then
+    echo "== resuming $out from its checkpoint (train --resume)"
     node bin/handgrad.mjs train --resume "$out" --time "$total" || { echo "leg $i failed"; break; }
   else
     # shellcheck disable=SC2086  # LEG_TRAIN_ARGS is a list of arguments
@@ -293,8 +294,11 @@ log = os.path.join(out, 'long-run.log')
 if os.path.exists(log):
     text = open(log).read()
     legs = re.findall(r'^== leg (\d+)', text, re.M)
-    print(f"long run: {len(legs)} leg(s) started, resumed: {'yes' if re.search('resum', text, re.I) else 'no'}, "
-          f"failed: {'yes' if 'failed' in text else 'no'}")
+    done = re.findall(r'^done: (\d+) steps in ([^,\s]+)', text, re.M)
+    finished = ', '.join(f'{a} steps at {b}' for a, b in done)
+    failed = 'yes' if re.search(r'leg \d+ failed', text) else 'no'
+    resumed = 'yes' if '== resuming' in text else 'no'
+    print(f"long run: {len(legs)} leg(s) started, {len(done)} finished ({finished}), resumed: {resumed}, failed: {failed}")
 sc = os.path.join(out, 'gpu-step-compare.json')
 if os.path.exists(sc):
     print('step compare: ' + open(sc).read()[:400])
