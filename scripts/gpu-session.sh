@@ -39,7 +39,8 @@
 #   legs      node: the long run in the BACKGROUND (setsid): LEGS legs (default 2) of LEG_TIME training
 #             each (default 2m30s), every leg after the first a `train --resume`; returns at once
 #   kernels   the standalone CUDA checks (native/tests/*_check.cu; prebuilt in .device when packed,
-#             else built here), correctness only (gemm_check --quick)
+#             else built here), correctness only (gemm_check --quick --variant 2: the default fp32
+#             variant and every bf16 pipeline; the emulation checks all variants in the test suite)
 #   check     node: every CUDA op against the reference backend (scripts/gpu-check.ts)
 #   compare   node: one training step on CPU and GPU from the same weights (scripts/gpu-step-compare.ts)
 #   wait      wait until the background run ends or WAIT_S seconds pass (default 300), then show it
@@ -216,7 +217,7 @@ RUNNER
       for name in elementwise_check attention_check moe_check gemm_check; do
         [ -x "$CHECKS/$name" ] || continue
         echo "-- $name"
-        args=""; [ $name = gemm_check ] && args="--quick"
+        args=""; [ $name = gemm_check ] && args="--quick --variant 2"  # the default fp32 variant and every bf16 pipeline
         # shellcheck disable=SC2086
         timeout "${CHECK_TIMEOUT:-240}" "$CHECKS/$name" $args > "$OUT/$name.log" 2>&1; rc=$?
         grep -E "FAIL|passed|worst|bit-identical|skipped" "$OUT/$name.log" | grep -v "^PASS" | tail -12
