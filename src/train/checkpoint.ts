@@ -398,9 +398,10 @@ function looksComplete(gen: string): boolean {
 }
 
 /**
- * Removes what a killed save left in the run folder `dir`: temporary files and folders of
- * processes that are no longer running, and generation folders whose manifest is missing or does
- * not list their files (matching only the names this module writes). Called by every save.
+ * Removes what a killed save left in the run folder `dir` and its best/: temporary files and
+ * folders of processes that are no longer running, and generation folders whose manifest is
+ * missing or does not list their files (matching only the names this module writes). Called by
+ * every save (best/ is cleaned with its run folder, since a run may not write best/ again).
  */
 export function cleanCheckpointLeftovers(dir: string): void {
   let names: string[];
@@ -411,6 +412,8 @@ export function cleanCheckpointLeftovers(dir: string): void {
       if (!isRunning(Number(tmp[1]))) removeQuietly(join(dir, name));
     } else if (GENERATION_NAME.test(name) && !looksComplete(join(dir, name))) {
       removeQuietly(join(dir, name));
+    } else if (name === BEST_DIR) {
+      cleanCheckpointLeftovers(join(dir, name));
     }
   }
 }

@@ -16,7 +16,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const data = join(tmp, 'tiny.txt');
 writeFileSync(data, loadEmbeddedCorpus().text.slice(0, 6000));
 
-const bytes = (dir: string, f: string) => readFileSync(join(dir, f));
+/** A file of the checkpoint the run folder's pointer leads to. */
+const bytes = (dir: string, f: string) => readFileSync(join(readCheckpoint(dir).dir, f));
 function expectSameCheckpoint(a: string, b: string): void {
   for (const f of ['model.safetensors', 'state.safetensors']) {
     expect(bytes(a, f).equals(bytes(b, f)), `${f} differs`).toBe(true);
