@@ -1,7 +1,7 @@
 // `handgrad train --resume / --checkpoint-every`, Ctrl-C and kill -9, as a user meets them: child
 // processes on the Node in node_modules/.bin, a tiny corpus in a temporary file.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,6 +89,16 @@ describe('handgrad train --resume', () => {
     expect(r.code).toBe(0);
     expect(stepOf(dir)).toBe(30);
     expect(listGenerations(dir).map((g) => g.step)).toEqual([28, 29, 30]);
+  });
+
+  it('resumes from the newest generation that verifies when the newest is damaged, and says so', () => {
+    const dir = join(tmp, 'damaged');
+    cpSync(join(tmp, 'timed'), dir, { recursive: true }); // generations 28, 29, 30
+    truncateSync(join(dir, 'ckpt-000000030', 'model.safetensors'), 64);
+    const r = handgrad('train', '--resume', dir, '--steps', '31', '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^train: --resume: .*ckpt-000000030\/model\.safetensors: 64 bytes, manifest\.json says \d+ \(truncated or altered\); resuming from .*ckpt-000000029 \(step 29\)\n$/);
+    expect(stepOf(dir)).toBe(31);
   });
 
   it.each([
