@@ -3,6 +3,7 @@
 // ONNX Runtime in float32). Recurrent graphs carry their state: two consecutive windows, the second
 // started from the first's h_out (c_out), against our model carrying its state the same way.
 import { describe, expect, it } from 'vitest';
+import type { Tensor as OrtTensor } from 'onnxruntime-web';
 import { exportOnnx } from '../../src/interop/onnx.js';
 import type { RecurrentLM } from '../../src/models/recurrent-lm.js';
 import type { TransformerLM } from '../../src/models/transformer.js';
@@ -26,7 +27,7 @@ describe('ONNX export of the recurrent models (state in and out)', () => {
       const session = await ort.InferenceSession.create(exportOnnx(model, tokenizer));
       const L = options.layers as number, H = options.hidden as number, B = 3, T = 5;
       const state = model.stack.newState(B);
-      let feeds: Record<string, ort.Tensor> = {
+      let feeds: Record<string, OrtTensor> = {
         h_in: new ort.Tensor('float32', new Float32Array(L * B * H), [L, B, H]),
         ...(kind === 'lstm' ? { c_in: new ort.Tensor('float32', new Float32Array(L * B * H), [L, B, H]) } : {}),
       };
