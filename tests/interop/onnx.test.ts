@@ -4,11 +4,12 @@
 // started from the first's h_out (c_out), against our model carrying its state the same way.
 import { describe, expect, it } from 'vitest';
 import type { Tensor as OrtTensor } from 'onnxruntime-web';
+import onnxProto from 'onnx-proto';
 import { exportOnnx } from '../../src/interop/onnx.js';
 import type { RecurrentLM } from '../../src/models/recurrent-lm.js';
 import type { TransformerLM } from '../../src/models/transformer.js';
 import type { MoeTransformer } from '../../src/models/moe-transformer.js';
-import { int64, logSoftmaxRows, maxAbsDiff, onnxRuntime, randomIds, recurrentLogits, ref, tinyModel, tokenizer, V } from './helpers.js';
+import { int64, logSoftmaxRows, maxAbsDiff, onnxRuntime, randomIds, recurrentLogits, tinyModel, tokenizer, V } from './helpers.js';
 
 const TOL = 1e-4;
 
@@ -82,11 +83,17 @@ describe('ONNX export of the transformers', () => {
     expect(() => exportOnnx(tinyModel('bigram', {}), tokenizer)).toThrow(/ONNX export covers rnn, lstm, gru, transformer, moe, moe-dense; this run is a bigram model/);
   });
 
-  it('records the kind, config and tokenizer in the metadata', async () => {
+  it('names its inputs and outputs, and records the kind, config and tokenizer in the metadata', async () => {
     const model = tinyModel('lstm', { hidden: 4, layers: 1, embed: 3 });
-    const session = await onnxRuntime().InferenceSession.create(exportOnnx(model, tokenizer));
+    const bytes = exportOnnx(model, tokenizer);
+    const session = await onnxRuntime().InferenceSession.create(bytes);
     expect(session.inputNames).toEqual(['ids', 'h_in', 'c_in']);
     expect(session.outputNames).toEqual(['logits', 'h_out', 'c_out']);
-    void ref;
+    const proto = onnxProto.onnx.ModelProto.decode(bytes);
+    const meta = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));
+    expect(meta['handgrad.kind']).toBe('lstm');
+    expect(JSON.parse(meta['handgrad.config']!)).toEqual(model.config);
+    expect(JSON.parse(meta['handgrad.tokenizer']!)).toEqual(tokenizer.toJSON());
+    expect(Number(proto.opsetImport[0].version)).toBe(17);
   });
 });
