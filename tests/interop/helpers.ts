@@ -11,6 +11,8 @@ import { randomizeParams } from '../../src/gradcheck/model-checks.js';
 import { CharTokenizer } from '../../src/data/char-tokenizer.js';
 import { Rng } from '../../src/util/rng.js';
 
+/** The repository root. */
+export const root = join(import.meta.dirname, '..', '..');
 export const ref = new ReferenceOps('f64');
 export const CHARS = 'abcdefghijklmnopqrstuvwxyz .,\n'.split('');
 export const tokenizer = new CharTokenizer(CHARS);
