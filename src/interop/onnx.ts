@@ -29,10 +29,16 @@ import { ExportError } from './errors.js';
 export const ONNX_KINDS: readonly string[] = ['rnn', 'lstm', 'gru', 'transformer', 'moe', 'moe-dense'];
 
 const NORM_EPS = 1e-5;
+/** A protobuf message cannot exceed 2 GiB; ONNX's external-data files are not written here. */
+const MAX_ONNX_BYTES = 2 ** 31 - 2 ** 24;
 const MASKED = -1e30;
 
 /** The ONNX model bytes of `model`'s forward pass (see the top of this file). */
 export function exportOnnx(model: SequenceModel, tokenizer: Tokenizer, producerVersion = ''): Uint8Array {
+  const bytes = 4 * model.params.reduce((s, p) => s + p.value.size, 0);
+  if (bytes > MAX_ONNX_BYTES) {
+    throw new ExportError(`the weights take ${(bytes / 2 ** 30).toFixed(1)} GiB in float32; one ONNX file holds at most 2 GiB (use --format safetensors or hf)`);
+  }
   const w = new Weights(model);
   const g = new OnnxGraph(`handgrad-${model.kind}`);
   switch (model.kind) {
