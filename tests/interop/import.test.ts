@@ -8,6 +8,7 @@ import { cli, lastJson } from '../cli/helpers.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, type SafeTensorInput } from '../../src/train/safetensors.js';
 import type { SequenceModel } from '../../src/models/types.js';
+import { listModels } from '../../src/models/registry.js';
 import { ref, tinyModel, tokenizer } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'handgrad-import-'));
@@ -59,6 +60,26 @@ describe('handgrad import', () => {
     expect(back.tokenizer.toJSON()).toEqual(tokenizer.toJSON());
     back.model.params.forEach((p, i) => expect(Array.from(p.value.data)).toEqual(Array.from(model.params[i].value.data)));
     expect(Array.from(back.model.nextLogProbs([1, 2, 3]))).toEqual(Array.from(model.nextLogProbs([1, 2, 3])));
+  });
+
+  it('every registered model comes back from export --format safetensors → import with the same predictions', async () => {
+    const small: Record<string, Record<string, unknown>> = {
+      'mlp-lm': { context: 3, embed: 3, hidden: 5 }, rnn: { hidden: 4, embed: 3 }, lstm: { hidden: 4, embed: 3 }, gru: { hidden: 4, embed: 3 },
+      transformer: { layers: 1, heads: 2, dModel: 8, context: 8, tie: true }, 'lstm-attention': { hidden: 4, embed: 3, context: 8 },
+      moe: { layers: 1, heads: 2, dModel: 8, context: 8, experts: 3, expertHidden: 4, capacityFactor: 1.5 },
+      'moe-dense': { layers: 1, heads: 2, dModel: 8, context: 8, expertHidden: 4 },
+      'memory-lm': { layers: 1, heads: 2, dModel: 8, levels: 2, mix: 'learned' },
+    };
+    for (const spec of listModels()) {
+      const model = tinyModel(spec.name, small[spec.name] ?? {});
+      const file = join(dir, `all-${spec.name}.safetensors`);
+      expect((await cli('export', runOf(model, `all-${spec.name}`), '--format', 'safetensors', '--out', file)).code, spec.name).toBe(0);
+      const r = await cli('import', file, '--out', join(dir, `all-${spec.name}-back`));
+      expect(r.code, `${spec.name}: ${r.stderr}`).toBe(0);
+      const back = loadCheckpoint(join(dir, `all-${spec.name}-back`), ref).model;
+      expect(back.config, spec.name).toEqual(model.config);
+      expect(Array.from(back.nextLogProbs([3, 1, 4, 1, 5])), spec.name).toEqual(Array.from(model.nextLogProbs([3, 1, 4, 1, 5])));
+    }
   });
 
   it('builds a run from bare weights (no metadata) with --model, its options and --tokenizer; the run samples', async () => {
