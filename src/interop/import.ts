@@ -11,7 +11,7 @@
 //   5. write the run with saveCheckpoint (step 0, manifest and checksums as for any run) and load
 //      it back once, so what was written is known to be a valid run.
 // The run can be sampled and exported; it has no training state, so `train --resume` refuses it.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createOps } from '../ops/index.js';
 import type { Ops } from '../ops/types.js';
 import { getModel, modelConfig, UnknownModelError } from '../models/registry.js';
@@ -115,8 +115,9 @@ export async function importWeights(opts: ImportOptions): Promise<ImportSummary>
     if (!p.value.data.every(Number.isFinite)) throw new ImportError(`${opts.weights}: '${p.name}' holds NaN or infinite values`);
   }
 
-  if (existsSync(opts.out) && readdirSync(opts.out).length > 0) {
-    throw new ImportError(`--out ${opts.out} already exists and is not empty (choose a new folder)`);
+  if (existsSync(opts.out)) {
+    if (!statSync(opts.out).isDirectory()) throw new ImportError(`--out ${opts.out} is a file, not a folder`);
+    if (readdirSync(opts.out).length > 0) throw new ImportError(`--out ${opts.out} already exists and is not empty (choose a new folder)`);
   }
   saveCheckpoint(opts.out, {
     model, tokenizer, step: 0, seed: opts.seed ?? 0,

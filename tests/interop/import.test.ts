@@ -131,6 +131,8 @@ describe('handgrad import', () => {
     writeFileSync(join(used, 'notes.txt'), 'mine');
     expectOneLine(await cli('import', file, '--model', 'lstm', '--hidden', '6', '--layers', '2', '--embed', '5', '--tokenizer', tokFile, '--out', used),
       `--out ${used} already exists and is not empty`);
+    expectOneLine(await cli('import', file, '--model', 'lstm', '--hidden', '6', '--layers', '2', '--embed', '5', '--tokenizer', tokFile, '--out', tokFile),
+      `--out ${tokFile} is a file, not a folder`);
     expectOneLine(await cli('import', join(dir, 'missing.safetensors'), '--out', join(dir, 'v')), 'missing.safetensors: cannot read the weights (ENOENT)');
     const nan = bareWeights(model, (t) => t.set('head.b', { dtype: 'F32', shape: [30], data: new Float32Array(30).fill(Number.NaN) }));
     expectOneLine(await cli('import', nan, '--model', 'lstm', '--hidden', '6', '--layers', '2', '--embed', '5', '--tokenizer', tokFile, '--out', join(dir, 'v')),
