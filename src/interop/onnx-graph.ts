@@ -1,6 +1,7 @@
-// A small builder for ONNX graphs, on top of the official ONNX protobuf schema (the `onnx-proto`
-// package: onnx.proto compiled for protobufjs). Model exporters (onnx.ts) say what they compute
-// as a list of standard ops; this file turns that into a ModelProto and its bytes.
+// A small builder for ONNX graphs, on top of our subset of the ONNX protobuf schema
+// (scripts/proto/onnx_subset.proto, compiled for @bufbuild/protobuf into generated/onnx_subset_pb.ts
+// by scripts/generate-onnx-proto.mjs). Model exporters (onnx.ts) say what they compute as a list of
+// standard ops; this file turns that into a ModelProto and its bytes.
 //
 //   const g = new OnnxGraph('lstm');
 //   const ids = g.input('ids', 'int64', ['B', 'T']);
@@ -11,19 +12,25 @@
 //
 // Names: g.op() invents unique value names (`MatMul_12`); weights keep the names given (ours, so
 // a graph viewer shows `block0.attn.qkv.W`). Opset 17 (LayerNormalization is there), IR version 8.
-import onnxProto from 'onnx-proto';
-import type { onnx as OnnxTypes } from 'onnx-proto';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import {
+  AttributeProto_AttributeType as AttrType, ModelProtoSchema, TensorProto_DataType as DataType,
+  type AttributeProtoSchema, type NodeProtoSchema, type TensorProtoSchema, type ValueInfoProtoSchema,
+} from './generated/onnx_subset_pb.js';
 
-const { onnx } = onnxProto;
+type NodeInit = MessageInitShape<typeof NodeProtoSchema>;
+type TensorInit = MessageInitShape<typeof TensorProtoSchema>;
+type ValueInfoInit = MessageInitShape<typeof ValueInfoProtoSchema>;
+type AttributeInit = MessageInitShape<typeof AttributeProtoSchema>;
 
 export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 
 export type OnnxElem = 'float' | 'int64' | 'bool';
-const ELEM: Record<OnnxElem, number> = {
-  float: onnx.TensorProto.DataType.FLOAT,
-  int64: onnx.TensorProto.DataType.INT64,
-  bool: onnx.TensorProto.DataType.BOOL,
+const ELEM: Record<OnnxElem, DataType> = {
+  float: DataType.FLOAT,
+  int64: DataType.INT64,
+  bool: DataType.BOOL,
 };
 
 /** An attribute value: a number is an INT unless it has a fraction (use { f } to force a FLOAT). */
@@ -33,10 +40,10 @@ export type OnnxAttr = number | { f: number } | number[] | { floats: number[] } 
 export type OnnxDim = number | string;
 
 export class OnnxGraph {
-  private readonly nodes: OnnxTypes.INodeProto[] = [];
-  private readonly initializers: OnnxTypes.ITensorProto[] = [];
-  private readonly inputs: OnnxTypes.IValueInfoProto[] = [];
-  private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
+  private readonly nodes: NodeInit[] = [];
+  private readonly initializers: TensorInit[] = [];
+  private readonly inputs: ValueInfoInit[] = [];
+  private readonly outputs: ValueInfoInit[] = [];
   private readonly names = new Set<string>();
   private counter = 0;
 
@@ -74,7 +81,7 @@ export class OnnxGraph {
     if (values.length !== size) throw new Error(`onnx graph ${this.name}: '${name}' has ${values.length} values for shape ${dims.join('×')}`);
     const f32 = Float32Array.from(values);
     this.initializers.push({
-      name: this.claim(name), dims: [...dims], dataType: ELEM.float,
+      name: this.claim(name), dims: int64s(dims), dataType: ELEM.float,
       rawData: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength),
     });
     return name;
@@ -84,7 +91,7 @@ export class OnnxGraph {
   ints(values: readonly number[], dims: readonly number[] = [values.length], base = 'const'): string {
     const name = this.fresh(base);
     const i64 = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims: [...dims], dataType: ELEM.int64, rawData: new Uint8Array(i64.buffer) });
+    this.initializers.push({ name, dims: int64s(dims), dataType: ELEM.int64, rawData: new Uint8Array(i64.buffer) });
     return name;
   }
 
@@ -110,37 +117,43 @@ export class OnnxGraph {
     return out;
   }
 
-  /** The ModelProto's bytes. `metadata` goes into metadata_props (strings). */
+  /**
+   * The ModelProto's bytes. `metadata` goes into metadata_props (strings). Repeated numbers (dims,
+   * ints, floats) are written unpacked, as ONNX declares them (proto2, not packed) and as the
+   * official onnx package writes them; every protobuf reader takes either form.
+   */
   encode(opts: { producerVersion?: string; metadata?: Record<string, string>; docString?: string } = {}): Uint8Array {
-    const model = onnx.ModelProto.create({
-      irVersion: ONNX_IR_VERSION,
+    const model = create(ModelProtoSchema, {
+      irVersion: BigInt(ONNX_IR_VERSION),
       producerName: 'handgrad',
       producerVersion: opts.producerVersion ?? '',
       docString: opts.docString ?? '',
-      opsetImport: [{ domain: '', version: ONNX_OPSET }],
+      opsetImport: [{ domain: '', version: BigInt(ONNX_OPSET) }],
       metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: {
         name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs,
       },
     });
-    return onnx.ModelProto.encode(model).finish();
+    return toBinary(ModelProtoSchema, model);
   }
 }
 
-function valueInfo(name: string, elem: OnnxElem, dims: OnnxDim[]): OnnxTypes.IValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType: ELEM[elem], shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
-  };
+/** int64 fields are bigints in @bufbuild/protobuf. */
+const int64s = (values: readonly number[]): bigint[] => values.map((v) => BigInt(v));
+
+function valueInfo(name: string, elem: OnnxElem, dims: OnnxDim[]): ValueInfoInit {
+  const dim = dims.map((d) => ({
+    value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+  }));
+  return { name, type: { value: { case: 'tensorType', value: { elemType: ELEM[elem], shape: { dim } } } } };
 }
 
-function attribute(name: string, v: OnnxAttr): OnnxTypes.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+function attribute(name: string, v: OnnxAttr): AttributeInit {
+  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
   if (typeof v === 'number') {
-    return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+    return Number.isInteger(v) ? { name, type: AttrType.INT, i: BigInt(v) } : { name, type: AttrType.FLOAT, f: v };
   }
-  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
-  return { name, type: T.FLOAT, f: v.f };
+  if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: int64s(v) };
+  if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  return { name, type: AttrType.FLOAT, f: v.f };
 }
