@@ -16,7 +16,7 @@ import { memorySavedSize } from '../ops/memory.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
 import { layerCheckable, RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { LinearMemory, type LinearMemoryOptions } from '../layers/linear-memory.js';
 import { ContinuumMemory, type ContinuumMemoryOptions } from '../layers/continuum-memory.js';
 import { MemoryLM, MEMORY_LM_DEFAULTS, type MemoryLMConfig } from '../models/memory-lm.js';

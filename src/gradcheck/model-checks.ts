@@ -11,7 +11,7 @@ import type { Rng } from '../util/rng.js';
 import type { SequenceModel, TokenBatch } from '../models/types.js';
 import { BigramLM } from '../models/bigram.js';
 import type { Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 
 /**
  * A batch of random tokens from a vocabulary of `vocab`, batch×time, with the last target of the

@@ -7,7 +7,7 @@
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { BahdanauAttention } from '../layers/bahdanau.js';
 import { LuongAttention, type LuongScore } from '../layers/luong.js';
 import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';

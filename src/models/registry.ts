@@ -25,8 +25,7 @@
 // be rebuilt in `model.config` (checkpoints save it and call create() again with it).
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
-import type { OptimizerKind } from '../train/optimizers.js';
-import type { SequenceModel } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
@@ -35,41 +34,7 @@ import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 import { MEMORY_LM_MODEL } from './memory-lm.js';
 
-/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
-export type ModelOption =
-  | { key: string; type: 'int'; description: string; min?: number; max?: number }
-  | { key: string; type: 'float'; description: string; min?: number; max?: number }
-  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
-  | { key: string; type: 'boolean'; description: string };
-
-/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
-export interface ModelTrainDefaults {
-  lr?: number;
-  optimizer?: OptimizerKind;
-  batch?: number;
-  seq?: number;
-}
-
-export interface ModelSpec {
-  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
-  name: string;
-  /** Other names for it (e.g. `neuron` for `bigram`). */
-  aliases?: readonly string[];
-  /** One line for `--help` and listings. */
-  description: string;
-  /**
-   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
-   * on consecutive windows (SequentialBatcher); false: independent random windows.
-   */
-  stateful: boolean;
-  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
-  defaults: Record<string, number | string | boolean>;
-  /** The subset of config keys a user may set from the CLI. */
-  options: readonly ModelOption[];
-  trainDefaults?: ModelTrainDefaults;
-  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
-  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
-}
+export type { ModelOption, ModelSpec, ModelTrainDefaults } from './types.js';
 
 /** An unknown model name: one line that lists the known ones. */
 export class UnknownModelError extends Error {

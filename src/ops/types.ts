@@ -38,6 +38,9 @@ export interface IntTensor {
 export type Activation = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'];
 
+/** The optimizers of src/train/optimizers.ts (named here so a model spec can prefer one). */
+export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw';
+
 /** Hyper-parameters of one Adam / AdamW step. */
 export interface AdamParams {
   lr: number;

@@ -13,7 +13,7 @@ import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } fro
 import { parseDurationOption } from '../values.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import type { BackendName } from '../../ops/index.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface KernelsOptions {
   json?: boolean;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseNumber } from '../values.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { collectReport, renderReport } from '../../viz/report.js';
 import { RunDirError } from '../../viz/run.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';

@@ -10,7 +10,7 @@ import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import { BpeTokenizer, END_OF_TEXT } from '../../data/bpe-tokenizer.js';
 import type { SequenceModel } from '../../models/types.js';
 import { parseNumber } from '../values.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import type { BackendName } from '../../ops/index.js';
 import { checkpointKind, CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { pickToken, sampleTokens } from '../../models/sample.js';

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
 import { parseDuration } from '../../util/duration.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { getModel, knownNames, listModels, optionFlag, UnknownModelError, type ModelOption } from '../../models/registry.js';
 import { OPTIMIZER_KINDS } from '../../train/optimizers.js';
 import { SCHEDULE_KINDS } from '../../train/schedules.js';
