@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { cudaStatus } from '../../src/backends/cuda/index.js';
 import { conformanceCases, runConformance } from '../../src/backends/cuda/conformance.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 
 const status = cudaStatus();

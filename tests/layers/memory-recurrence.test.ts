@@ -7,7 +7,7 @@
 // sequences across threads (src/backends/wasm/batch-pool.ts) against one thread, bit for bit. The
 // op's own registered gradient checks (float64 reference, no layer around it), and the argument checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
 import { memoryAdamOffset, memorySavedSize, memoryWorkOffset } from '../../src/ops/memory.js';
 import { createWasmOps, type WasmOps } from '../../src/backends/wasm/index.js';

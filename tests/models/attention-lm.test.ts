@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Ops } from '../../src/ops/types.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { AttentionLM } from '../../src/models/attention-lm.js';

@@ -3,7 +3,7 @@
 // sampling against the batched forward (every rule and inner optimiser), learning a short
 // repetitive text on WASM, and the one training loop with sampling.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { MemoryLM, type MemoryLMConfig } from '../../src/models/memory-lm.js';

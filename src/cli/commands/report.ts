@@ -9,7 +9,7 @@ import { collectReport, renderReport } from '../../viz/report.js';
 import { RunDirError } from '../../viz/run.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
 import { UnknownModelError } from '../../models/registry.js';
-import type { BackendName } from '../../ops/index.js';
+import type { BackendName } from '../../backends/index.js';
 import { checkOutFile } from './plot.js';
 
 interface ReportCliOptions {

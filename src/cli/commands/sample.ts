@@ -11,7 +11,7 @@ import { BpeTokenizer, END_OF_TEXT } from '../../data/bpe-tokenizer.js';
 import type { SequenceModel } from '../../models/types.js';
 import { parseNumber } from '../values.js';
 import type { CliContext } from '../context.js';
-import type { BackendName } from '../../ops/index.js';
+import type { BackendName } from '../../backends/index.js';
 import { checkpointKind, CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
 import { pickToken, sampleTokens } from '../../models/sample.js';
 import { PARAGRAPH } from '../../data/word-tokenizer.js';

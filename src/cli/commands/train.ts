@@ -20,7 +20,7 @@ import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions } from '../../train/trainer.js';
 import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
-import type { BackendName } from '../../ops/index.js';
+import type { BackendName } from '../../backends/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
 /**
