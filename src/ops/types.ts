@@ -192,10 +192,10 @@ export interface Ops {
   /** Σ x²: the building block of gradient-norm clipping. Accumulates in double precision. */
   sumSquares(x: Tensor): number;
   /**
-   * Optional: Σ over all of xs of sumSquares(x), in one go. A backend where every number returned
-   * costs a synchronisation (CUDA) provides it so that clipping waits once, not once per tensor.
+   * Σ over all of xs of sumSquares(x), in one go (in the order of xs). On a backend where every
+   * number returned costs a synchronisation (CUDA) clipping then waits once, not once per tensor.
    */
-  sumSquaresMany?(xs: readonly Tensor[]): number;
+  sumSquaresMany(xs: readonly Tensor[]): number;
   /**
    * One Adam/AdamW step over param, grad, and the moment buffers m and v (all the same size),
    * with bias correction: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), θ −= lr · m̂ / (√v̂ + eps).
@@ -364,13 +364,13 @@ export interface Ops {
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void;
 
-  // ==== associative memory (optional) ===========================================================
+  // ==== associative memory ======================================================================
   /**
-   * Optional: the inner loop of an associative memory, src/layers/linear-memory.ts (its header
+   * The inner loop of an associative memory, src/layers/linear-memory.ts (its header
    * writes out the maths of both passes), over B independent sequences of T steps, each starting
    * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major). OVERWRITES
    * y [B·T, dv] (y_t = M_t q_t, M_t the committed state after step t) and fills `saved`, which
-   * must hold at least memorySavedSize(s) elements (src/ops/memory.ts), laid out as
+   * must hold at least memorySavedSize(s) elements (src/ops/memory-recurrence.ts), laid out as
    *   R [B, n, dv·dk]    the committed states, n = ⌊T/C⌋ + 1: R[b, c] after c commits (R[b, 0] = 0),
    *                      row-major [dv, dk]; step t reads R[b, ⌊t/C⌋]. TIME-REVERSED within a
    *                      sequence, R[b, c] at element (b·n + n − 1 − c)·dv·dk, so that the backward
@@ -378,15 +378,14 @@ export interface Ops {
    *   Adam only: m, u, A [B·T, dv·dk] each: the moments and the accumulated gradient at the
    *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
    *   a working area of 5·dv·dk + 2·dv elements (unspecified; so that the op allocates nothing).
-   * A backend without it (CUDA) leaves the recurrence to the layer's host loop.
    */
-  memoryForward?(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
+  memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
   /**
    * Backward of memoryForward (BPTT through every update), given its inputs, its `saved` and
    * dy [B·T, dv]: OVERWRITES dk, dq [B·T, dk] and dv [B·T, dv]. May overwrite the working area of
    * `saved`, never R or the Adam blocks (backward may run again from the same forward).
    */
-  memoryBackward?(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
+  memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void;
 
   /** Frees worker threads and other resources. The ops object is unusable afterwards. */

@@ -3,19 +3,9 @@
 // speed here; each loop is written the way the maths reads.
 import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
 import * as tx from './transformer-ops.js';
-import * as memory from './memory-ops.js';
-import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from './moe-host.js';
-import {
-  checkGemmArgs,
-  checkAttentionForwardArgs,
-  checkAttentionBackwardArgs,
-  checkSwigluArgs,
-  checkMoeCombineArgs,
-  checkMoeCombineBackwardArgs,
-  checkSlots as checkSlotIds,
-  checkGroupedGemmArgs,
-} from '../../ops/checks.js';
+import * as memory from './memory-recurrence.js';
+import { installArgumentChecks } from '../../ops/checked.js';
+import { moeAuxLoss } from './moe-aux.js';
 
 class RefTensor implements Tensor {
   constructor(readonly data: FloatArray) {}
@@ -98,7 +88,6 @@ export class ReferenceOps implements Ops {
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
-    checkGemmArgs(m, n, k, A, B, C);
     const a = A.data, b = B.data, c = C.data;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
@@ -204,7 +193,6 @@ export class ReferenceOps implements Ops {
     for (let r = 0; r < rows; r++) {
       const o = r * cols, t = td[r];
       if (t < 0) { if (dd) dd.fill(0, o, o + cols); continue; }
-      if (t >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t} in row ${r} is not below ${cols} classes`);
       const lse = logSumExp(xd, o, cols);
       loss += lse - xd[o + t];
       if (dd) {
@@ -257,10 +245,9 @@ export class ReferenceOps implements Ops {
   }
 
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
-    const td = table.data, od = out.data, vocab = td.length / dim;
+    const td = table.data, od = out.data;
     for (let i = 0; i < n; i++) {
       const id = ids.data[i];
-      if (id < 0 || id >= vocab) throw new RangeError(`embedding: id ${id} at position ${i} is outside 0..${vocab - 1}`);
       for (let c = 0; c < dim; c++) od[i * dim + c] = td[id * dim + c];
     }
   }
@@ -276,6 +263,11 @@ export class ReferenceOps implements Ops {
     const d = x.data;
     let s = 0;
     for (let i = 0; i < d.length; i++) s += d[i] * d[i];
+    return s;
+  }
+  sumSquaresMany(xs: readonly Tensor[]): number {
+    let s = 0;
+    for (const x of xs) s += this.sumSquares(x);
     return s;
   }
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
@@ -405,76 +397,69 @@ export class ReferenceOps implements Ops {
   }
 
   // ==== transformer and MoE ops ====================================================================
-  // The maths lives in ./transformer-ops.ts (raw-array functions other backends share and are
-  // tested against); these wrappers check sizes so a shape mistake fails loudly here.
+  // The maths lives in ./transformer-ops.ts and ./moe-aux.ts (raw-array functions other backends
+  // share and are tested against).
 
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttentionForwardArgs(s, q, k, v, out, lse);
     tx.attentionForward(q.data, k.data, v.data, out.data, lse.data, s);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     tx.attentionBackward(q.data, k.data, v.data, out.data, lse.data, dout.data, dq.data, dk.data, dv.data, s);
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     tx.swigluForward(gu.data, out.data, rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     tx.swigluBackward(gu.data, dout.data, dgu.data, rows, F);
   }
 
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
     A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
     const off = offsets.data;
-    checkGroupedGemmArgs(mode, G, offsets, off, n, k, A, B, beta, C);
     tx.groupedGemm(mode, G, off, n, k, A.data, B.data, beta, C.data);
   }
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    moeRouteOnHost(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
+    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    moePlanOnHost(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
+    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkMoeCombineArgs(n, k, C, slot, topGate, y);
-    checkSlotIds('moeCombine', slot.data, n * k, yd.size / Math.max(C, 1));
     tx.moeCombine(yd.data, slot.data, topGate.data, y.data, n, k, C);
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
-    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
-    const op = 'moeCombineBackward';
-    checkSlotIds(op, slot.data, n * k, n * k);
     tx.moeCombineBackward(yd.data, slot.data, topGate.data, dy.data, dyd.data, dgate.data, n, k, C);
   }
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    moeRouteBackwardOnHost(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k, renormalize);
+    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
+      zGrad, dlogits.data, n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    moeAuxLossOnHost(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad, loss, counts, accumulate);
+    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
+      loss.data, counts.data, accumulate);
   }
 
-  // The associative-memory recurrence; the maths lives in ./memory-ops.ts.
+  // The associative-memory recurrence; the maths lives in ./memory-recurrence.ts.
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
-    checkMemoryForwardArgs(s, k, v, q, y, saved);
     memory.memoryForward(k.data, v.data, q.data, y.data, saved.data, s);
   }
   memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void {
-    checkMemoryBackwardArgs(s, k, v, q, saved, dy, dk, dv, dq);
     memory.memoryBackward(k.data, v.data, q.data, saved.data, dy.data, dk.data, dv.data, dq.data, s);
   }
 }
+
+// Every op checks its arguments first (src/ops/checked.ts).
+installArgumentChecks(ReferenceOps.prototype);
 
 function sigmoid(x: number): number {
   return activate('sigmoid', x);

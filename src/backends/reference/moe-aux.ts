@@ -2,17 +2,7 @@
 // function: the specification the CUDA kernel (native/moe.cu) is checked against, and the whole
 // implementation on the reference and WASM backends (an O(n·E) loop; the WASM backend runs it on
 // Float32Array views of its heap, so it allocates nothing).
-import type { FloatArray, IntTensor, Tensor } from '../../ops/types.js';
-import { checkMoeAuxLossArgs } from '../../ops/checks.js';
-
-/** Ops.moeAuxLoss for a backend whose tensors' `.data` is their storage (reference, WASM). */
-export function moeAuxLossOnHost(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number,
-  k: number, balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor,
-  accumulate: boolean): void {
-  checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
-  moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
-    loss.data, counts.data, accumulate);
-}
+import type { FloatArray } from '../../ops/types.js';
 
 /**
  * See Ops.moeAuxLoss. The sums run in double precision whatever the storage (as ops.sumRows and

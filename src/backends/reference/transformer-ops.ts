@@ -8,7 +8,7 @@
 // - they allocate nothing per call: the O(rows) scratch (one score row, one head-width row, one
 //   E-wide row) lives in grow-only module buffers, reused by every later call (JS is
 //   single-threaded and none of these functions calls another while holding its scratch);
-// - they check nothing: argument checks live in the Ops wrapper (src/backends/reference/index.ts),
+// - they check nothing: argument checks run before every op of every backend (src/ops/checked.ts),
 //   so a host fallback that has already validated its arguments pays nothing twice.
 // Sums are kept in JS numbers (float64) and rounded once on store; for float64 arrays that is the
 // array's precision, for float32 arrays it is at least as accurate as a float32 kernel.

@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { CTL, JOB, runItem } from './batch-items.mjs';
-import { memoryWorkSize } from '../../ops/memory.js';
+import { memoryWorkSize } from '../../ops/memory-recurrence.js';
 
 
 const MAX_ITEMS = 0xffff; // the claim word keeps the item index in its low 16 bits
