@@ -3,7 +3,7 @@
 // conformance case. The CUDA kernels themselves are checked on a GPU (scripts/gpu-check.ts).
 import { describe, expect, it } from 'vitest';
 import { CudaOps } from '../../src/backends/cuda/ops.js';
-import { conformanceCases, runConformance } from '../../src/backends/cuda/conformance.js';
+import { CUDA_CONFORMANCE, conformanceCases, runConformance } from '../../src/backends/conformance.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { emulatedAddon } from './cuda-emulated-addon.js';
 
@@ -13,7 +13,7 @@ describe('CudaOps over an emulated addon', () => {
     const ops = new CudaOps(emu, 'Emulated');
     expect(ops.name).toBe('cuda-Emulated');
     expect(ops.dtype).toBe('f32');
-    const results = runConformance(ops, new ReferenceOps('f64'), undefined, undefined, true);
+    const results = runConformance(ops, new ReferenceOps('f64'), { ...CUDA_CONFORMANCE, quick: true });
     expect(results.length).toBe(conformanceCases().length);
     const failed = results.filter((r) => !r.pass).map((r) => `${r.name}: ${r.detail} (${r.normwise}, ${r.elementwise})`);
     expect(failed).toEqual([]);
