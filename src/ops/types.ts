@@ -1,5 +1,8 @@
 // The ops interface: the one contract that every layer and model is written against, and that
-// every backend (reference TypeScript, WASM SIMD, later CUDA) implements.
+// every backend implements: reference (plain TypeScript, the specification), WASM (AssemblyScript
+// SIMD kernels) and CUDA (the optional GPU addon). Every backend has every op: the interface has no
+// optional members, so a model's type never claims a backend it cannot run on (where the CUDA
+// addon has no kernel, CudaOps runs the reference loops on its host mirrors).
 //
 // Conventions (read these once; every op follows them):
 // - All matrices are row-major and contiguous. A matrix "rows×cols" is `rows*cols` elements.
@@ -10,6 +13,37 @@
 //   accumulate (a weight used at every time step needs no special case; the training loop zeroes
 //   gradients once per step). Backward ops that produce *activation* gradients say which they do.
 // - Outputs may not alias inputs unless an op says so.
+// - Arguments are checked before any op runs, once for every backend (./checked.ts).
+//
+// Adding an op — say `fooForward(x, y, rows, cols)`, in the family of an existing file (the
+// families: elementwise, rows, layernorm, embedding, optim, recurrent, attention, moe, gemm,
+// memory_recurrence; one file per family per backend). These files, and no others:
+//   1. src/ops/types.ts (here): the method on Ops, with its contract in a comment (shapes, what it
+//      overwrites or accumulates, what may alias).
+//   2. src/ops/checked.ts: its entry in OP_CHECKS (the size checks, once for every backend; null
+//      for none). The compiler refuses the build until the entry exists; the CUDA profiler and the
+//      argument-check installer find the op there (OP_NAMES).
+//   3. Reference backend: the maths, on raw typed arrays, in the family's file
+//      (src/backends/reference/transformer-ops.ts, memory-recurrence.ts, …; the small row-wise
+//      and elementwise ops are written in place), and the method in src/backends/reference/index.ts.
+//   4. WASM backend: the kernel in assembly/<family>.ts (assembly/index.ts re-exports every
+//      family), its signature in src/backends/wasm/kernels.ts, and the method in
+//      src/backends/wasm/index.ts. (Or, for an O(n) host loop, the method calls the reference's
+//      raw-array function on `.data`, as moeRoute does: then no assembly, no kernels.ts.)
+//   5. CUDA backend, either
+//      - no kernel: one line in the "ops without a CUDA kernel" block of src/backends/cuda/ops.ts
+//        (`fooForward(...a) { this.host.fooForward(...a); }`: the reference on the host mirrors); or
+//      - a kernel: its launch function in native/<family>.cu, declared in native/kernels.h, with a
+//        stub in native/stubs.cu (under the family's HANDGRAD_STUB_ flag, for partial builds); the
+//        N-API binding in native/addon.cc (a function and a row of its `entries` table); the
+//        method in src/backends/cuda/ops.ts; and the same function in the emulated addon,
+//        tests/backends/cuda-emulated-addon.ts (argument order transcribed from addon.cc).
+//   6. src/backends/conformance.ts: a case comparing the op with the reference on ragged shapes;
+//      it runs on every backend (tests/backends/conformance.test.ts, cuda-emulated.test.ts,
+//      cuda.test.ts on a GPU). The case's name must contain the op's name (a test checks).
+//   7. If it has a backward: a gradient check in src/gradcheck/<family>-checks.ts (the registry
+//      runs every check of the family's list; tests/gradcheck/ops.test.ts runs them all).
+// Then run tsc, tests/backends/conformance.test.ts and the family's gradient check.
 
 export type DType = 'f32' | 'f64';
 export type FloatArray = Float32Array | Float64Array;
