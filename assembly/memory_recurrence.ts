@@ -1,7 +1,7 @@
 // The associative-memory recurrence (Ops.memoryForward / memoryBackward in src/ops/types.ts; the
 // maths of both passes is in the header of src/layers/linear-memory.ts, the reference loops in
 // src/backends/reference/memory-recurrence.ts). One call runs all B sequences × T steps, so a token costs
-// arithmetic, not a JS↔WASM crossing. (assembly/memory.ts is the heap base, not this.)
+// arithmetic, not a JS↔WASM crossing. (assembly/heap_base.ts is where the JS allocator starts, not this.)
 //
 // Every per-step product is a row operation on a [dv, dk] matrix: a dot of a row with a dk-vector
 // (M k, M q, dA k) or a row update by a multiple of a dk-vector (A += e kᵀ, dM += dy qᵀ,

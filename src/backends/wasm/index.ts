@@ -325,14 +325,14 @@ export class WasmOps implements Ops {
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
-    this.pool.attention(0, a);
+    this.pool.attention('forward', a);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
     a.dout = ptr(dout); a.dq = ptr(dq); a.dk = ptr(dk); a.dv = ptr(dv);
-    this.pool.attention(1, a);
+    this.pool.attention('backward', a);
   }
   private attnShape(s: AttentionShape): AttentionArgs {
     const a = this.attnArgs;
@@ -416,14 +416,14 @@ export class WasmOps implements Ops {
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
     const a = this.memShape(s);
     a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.y = ptr(y); a.saved = ptr(saved);
-    this.pool.memory(0, a);
+    this.pool.memory('forward', a);
   }
   memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void {
     const a = this.memShape(s);
     a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.saved = ptr(saved);
     a.dy = ptr(dy); a.dK = ptr(dk); a.dV = ptr(dv); a.dQ = ptr(dq);
-    this.pool.memory(1, a);
+    this.pool.memory('backward', a);
   }
   private memShape(s: MemoryShape): MemoryArgs {
     const a = this.memArgs;
