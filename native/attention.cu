@@ -1,6 +1,6 @@
 // Fused causal / non-causal attention, forward and backward, flash-style: no Tq×Tk matrix ever
 // reaches global memory. Semantics: Ops.attention / Ops.attentionBackward in src/ops/types.ts,
-// specified by src/backends/reference/transformer-ops.ts.
+// specified by src/backends/reference/attention.ts.
 //
 // Two implementations, picked per call in attentionForward / attentionBackward:
 //  * tensor cores (section "tensor-core path" below): head width D a multiple of 16 up to 128 and

@@ -17,15 +17,15 @@
 //
 // Adding an op — say `fooForward(x, y, rows, cols)`, in the family of an existing file (the
 // families: elementwise, rows, layernorm, embedding, optim, recurrent, attention, moe, gemm,
-// memory_recurrence; one file per family per backend). These files, and no others:
+// memory-recurrence; one file per family per backend). These files, and no others:
 //   1. src/ops/types.ts (here): the method on Ops, with its contract in a comment (shapes, what it
 //      overwrites or accumulates, what may alias).
 //   2. src/ops/checked.ts: its entry in OP_CHECKS (the size checks, once for every backend; null
 //      for none). The compiler refuses the build until the entry exists; the CUDA profiler and the
 //      argument-check installer find the op there (OP_NAMES).
 //   3. Reference backend: the maths, on raw typed arrays, in the family's file
-//      (src/backends/reference/transformer-ops.ts, memory-recurrence.ts, …; the small row-wise
-//      and elementwise ops are written in place), and the method in src/backends/reference/index.ts.
+//      (src/backends/reference/<family>.ts: the same name as assembly/<family>.ts), and the method
+//      in src/backends/reference/index.ts, which hands it the tensors' `.data`.
 //   4. WASM backend: the kernel in assembly/<family>.ts (assembly/index.ts re-exports every
 //      family), its signature in src/backends/wasm/kernels.ts, and the method in
 //      src/backends/wasm/index.ts. (Or, for an O(n) host loop, the method calls the reference's

@@ -6,7 +6,7 @@
 // reference backend delegates to them, and the WASM kernel (assembly/memory_recurrence.ts) is
 // tested against them.
 //
-// As in ./transformer-ops.ts: typed arrays in (Float32Array or Float64Array), no argument checks
+// As every reference family file (./index.ts): typed arrays in (Float32Array or Float64Array), no argument checks
 // (src/ops/checked.ts runs them), no allocation per call. The running state is float64 whatever
 // the arrays' type (a `MemoryState`, cached per (dk, dv) here), rounded only when stored.
 import type { FloatArray, MemoryShape } from '../../ops/types.js';

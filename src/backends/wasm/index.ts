@@ -12,8 +12,7 @@ import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
-import * as tx from '../reference/transformer-ops.js';
-import { moeAuxLoss } from '../reference/moe-aux.js';
+import * as moe from '../reference/moe.js';
 
 export type { KernelPath } from './runtime.js';
 
@@ -316,7 +315,7 @@ export class WasmOps implements Ops {
   }
 
   // ==== transformer and MoE ops (contracts in src/ops/types.ts; semantics:
-  // src/backends/reference/transformer-ops.ts). Attention and SwiGLU are fused SIMD kernels
+  // src/backends/reference/attention.ts and moe.ts). Attention and SwiGLU are fused SIMD kernels
   // (assembly/attention.ts, assembly/moe.ts; attention split over batch items across threads by
   // ./batch-pool.ts); the grouped GEMM runs the packed (threaded) GEMM once
   // per group on pointer offsets; routing and the dispatch plan are O(n·E) loops, run by the
@@ -366,11 +365,11 @@ export class WasmOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    tx.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
+    moe.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    tx.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
+    moe.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
     // Row by row with the SIMD fill/axpy kernels (C is the model width: hundreds of floats).
@@ -402,12 +401,12 @@ export class WasmOps implements Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    tx.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
+    moe.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
       zGrad, dlogits.data, n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
+    moe.moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
       loss.data, counts.data, accumulate);
   }
 
