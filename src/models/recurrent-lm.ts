@@ -166,7 +166,7 @@ function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {
     stateful: true,
     defaults: { ...RECURRENT_LM_DEFAULTS },
     options: [...RECURRENT_LM_OPTIONS],
-    trainDefaults: { lr: 2e-3, optimizer: 'adam' },
+    trainDefaults: { lr: 2e-3, sgdLr: kind === 'rnn' ? 0.5 : 2, optimizer: 'adam' },
     create: (ops, config, rng) => new RecurrentLM(ops, kind, config as unknown as RecurrentLMConfig, rng),
     ...extra,
   };

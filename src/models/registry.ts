@@ -26,6 +26,8 @@
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { OptimizerKind } from '../train/optimizers.js';
+import type { ScheduleKind } from '../train/schedules.js';
+import type { TokenizerKind } from '../data/tokenizer.js';
 import type { SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
@@ -42,12 +44,30 @@ export type ModelOption =
   | { key: string; type: 'choice'; description: string; choices: readonly string[] }
   | { key: string; type: 'boolean'; description: string };
 
-/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+/**
+ * Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model);
+ * src/train/settings.ts resolves them. Every field is optional.
+ */
 export interface ModelTrainDefaults {
+  /** The Adam/AdamW learning rate. */
   lr?: number;
+  /** The plain SGD learning rate (momentum and Nesterov take a fifth of it). */
+  sgdLr?: number;
   optimizer?: OptimizerKind;
   batch?: number;
-  seq?: number;
+  /** The window length; 'context': the model's own `context` option (so every position row is trained). */
+  seq?: number | 'context';
+  tokenizer?: TokenizerKind;
+  /** Weight decay, when the run uses this spec's optimizer. */
+  weightDecay?: number;
+  clip?: number;
+  valBatches?: number;
+  /** 'cosine': warmup then cosine decay when the run has a step count (constant with only --time). */
+  schedule?: ScheduleKind;
+  /** Warmup steps as a fraction of --steps, at most maxWarmup; timeWarmup steps with only --time. */
+  warmupFraction?: number;
+  maxWarmup?: number;
+  timeWarmup?: number;
 }
 
 export interface ModelSpec {
@@ -83,7 +103,7 @@ export class UnknownModelError extends Error {
 export const RESERVED_OPTION_KEYS: readonly string[] = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'time', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule',
   'warmup', 'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'backend',
-  'json', 'help', 'version',
+  'json', 'help', 'version', 'patience',
 ];
 
 const specs = new Map<string, ModelSpec>();

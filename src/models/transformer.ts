@@ -301,6 +301,7 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
     { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
   ],
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  // seq 'context': every learned position row is trained (a shorter window leaves the rest random).
+  trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam', seq: 'context' },
   create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),
 };
