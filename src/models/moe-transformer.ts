@@ -484,6 +484,10 @@ export class MoeTransformer implements SequenceModel {
   resetSampling(): void {
     this.sampling.reset();
   }
+
+  limitWindow(n: number): void {
+    this.sampling.limit(n);
+  }
 }
 
 // ---- registry specs ------------------------------------------------------------------------------

@@ -281,6 +281,10 @@ export class TransformerLM implements SequenceModel {
   resetSampling(): void {
     this.sampling.reset();
   }
+
+  limitWindow(n: number): void {
+    this.sampling.limit(n);
+  }
 }
 
 // ---- registry spec ------------------------------------------------------------------------------

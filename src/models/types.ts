@@ -47,6 +47,12 @@ export interface SequenceModel {
   /** Starts a fresh sampling state. */
   resetSampling(): void;
   /**
+   * Optional, for models with positions: sample (and read windows) of at most `n` tokens, the
+   * length the model was trained on, sliding the window past it; positions it never trained are
+   * never used. A checkpoint's reader calls it with the run's --seq.
+   */
+  limitWindow?(n: number): void;
+  /**
    * Optional, for models with attention (for reports and plots): runs one forward pass over
    * `tokens` (one short sequence, e.g. ≤ 32 tokens) and returns its attention probability
    * matrices, T × T each. Never changes parameters or gradients; may overwrite the training
