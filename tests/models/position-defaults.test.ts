@@ -17,24 +17,12 @@ import { train } from '../../src/train/trainer.js';
 import { openTrainedRun, runValidationTokens } from '../../src/train/trained-run.js';
 import { evaluateText, type EvalResult } from '../../src/train/eval-run.js';
 import { Rng } from '../../src/util/rng.js';
+import { wordLines } from './word-lines.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-positions-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let wasm: Ops;
 beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
-
-/** Lines of random words from a small vocabulary: a transformer learns it in a few hundred steps. */
-export function wordLines(chars: number, seed = 5): { text: string; words: string[] } {
-  const words = ['the', 'cat', 'sat', 'on', 'a', 'mat', 'and', 'dog', 'ran', 'to', 'old', 'red', 'barn', 'where', 'hen', 'laid',
-    'an', 'egg', 'every', 'morning', 'while', 'farmer', 'slept', 'in', 'his', 'chair', 'by', 'warm', 'fire', 'quietly'];
-  const rng = new Rng(seed);
-  let text = '';
-  while (text.length < chars) {
-    const n = 5 + rng.int(0, 6);
-    text += Array.from({ length: n }, () => words[rng.int(0, words.length)]).join(' ') + '\n';
-  }
-  return { text, words };
-}
 
 /** Trains a small transformer (default context and positions) and returns its validation profile in two halves. */
 async function halves(seq: number | undefined, name: string): Promise<EvalResult> {
