@@ -169,7 +169,8 @@ export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, voc
   return config;
 }
 
-function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
+/** One typed option value from what was given (CLI text or a value); a RangeError naming the flag otherwise. */
+export function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
   const flag = `--${optionFlag(opt.key)}`;
   switch (opt.type) {
     case 'int':

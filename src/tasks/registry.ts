@@ -19,12 +19,28 @@ import { BINARY_MEMORY_TASK } from './binary-memory.js';
 import { ASSOCIATIVE_RECALL_TASK } from './associative-recall.js';
 import { COPY_TASK, REVERSE_SEQ2SEQ_TASK, SORT_TASK, TRANSLATE_TASK } from './seq2seq-tasks.js';
 import { CROW_TASK } from './crow.js';
+import { optionFlag, parseOptionValue, type ModelOption } from '../models/registry.js';
+
+/**
+ * A task-specific setting, settable as `--<kebab-case key>` on `handgrad task` (the same shape as a
+ * model option; tasks that share a key share the flag, so keep the meanings the same).
+ */
+export type TaskOption = ModelOption;
 
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
   seed: number;
   /** Training steps (default: the task's defaultSteps). */
   steps?: number;
+  /** Task-specific settings by key (TaskSpec.options), given as values or CLI text; the rest take the defaults. */
+  options?: Record<string, unknown>;
+}
+
+/** What a task's run() receives: the options checked and filled in. */
+export interface ResolvedTaskOptions {
+  seed: number;
+  steps: number;
+  options: Record<string, number | string | boolean>;
 }
 
 /** What a task reports: the headline number, the goal, and whatever details explain it. */
@@ -52,7 +68,10 @@ export interface TaskSpec {
   /** One line for `--list`. */
   description: string;
   defaultSteps: number;
-  run(opts: TaskOptions): TaskResult | Promise<TaskResult>;
+  /** The settings a user may change (default: none), each with its default in `defaults`. */
+  options?: readonly TaskOption[];
+  defaults?: Readonly<Record<string, number | string | boolean>>;
+  run(opts: ResolvedTaskOptions): TaskResult | Promise<TaskResult>;
 }
 
 /** An unknown task name: one line that lists the known ones. */
@@ -66,6 +85,10 @@ export function registerTask(spec: TaskSpec): void {
   if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) throw new Error(`task name '${spec.name}' must be lowercase letters, digits and dashes`);
   if (tasks.has(spec.name)) throw new Error(`task '${spec.name}' is already registered`);
   if (!Number.isInteger(spec.defaultSteps) || spec.defaultSteps < 1) throw new Error(`task '${spec.name}': defaultSteps must be an integer ≥ 1`);
+  for (const o of spec.options ?? []) {
+    if (!(o.key in (spec.defaults ?? {}))) throw new Error(`task '${spec.name}': option '${o.key}' has no default in defaults`);
+    if (['seed', 'steps', 'list', 'json', 'plot', 'help'].includes(o.key)) throw new Error(`task '${spec.name}': option '${o.key}' clashes with a task flag`);
+  }
   tasks.set(spec.name, spec);
 }
 
@@ -86,7 +109,22 @@ export async function runTask(name: string, opts: TaskOptions): Promise<TaskResu
   const steps = opts.steps ?? spec.defaultSteps;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`task ${name}: steps must be an integer ≥ 1, got ${steps}`);
   if (!Number.isFinite(opts.seed)) throw new RangeError(`task ${name}: seed must be a number, got ${opts.seed}`);
-  return spec.run({ seed: opts.seed, steps });
+  return spec.run({ seed: opts.seed, steps, options: taskOptions(spec, opts.options ?? {}) });
+}
+
+/** The task's defaults with the given options checked and laid over them; a RangeError naming the flag otherwise. */
+export function taskOptions(spec: TaskSpec, given: Record<string, unknown>): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = { ...(spec.defaults ?? {}) };
+  for (const [key, raw] of Object.entries(given)) {
+    if (raw === undefined) continue;
+    const opt = spec.options?.find((o) => o.key === key);
+    if (!opt) {
+      const known = (spec.options ?? []).map((o) => `--${optionFlag(o.key)}`).join(', ') || 'none';
+      throw new RangeError(`task ${spec.name} has no option --${optionFlag(key)} (its options: ${known})`);
+    }
+    out[key] = parseOptionValue(opt, raw);
+  }
+  return out;
 }
 
 // ---- the built-in tasks: one line each ---------------------------------------------------------
