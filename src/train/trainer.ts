@@ -1,10 +1,12 @@
 // THE training loop: the same for every model in the registry.
 //
-//   setup:  corpus → tokenizer → ids → train/validation split → batchers → model, optimizer, schedule
+//   setup:  settings (settings.ts) → corpus → tokenizer → ids → train/validation split → batchers →
+//           model, optimizer, schedule
 //   loop:   [next window; resetState when the batcher says the window does not continue the last]
 //           zero grads → forwardBackward → global-norm clip → optimizer step at lr = schedule(step)
-//           every valEvery steps: validation loss on the held-out tail (mean nats per token, and bits)
-//           until --steps are done or --time has passed
+//           at multiples of valEvery steps, at least valEveryMs apart: validation loss on the held-out
+//           tail (mean nats per token, and bits), the carried state put back after it
+//           until --steps are done, --time has passed, or --patience validations bring no new best
 //   end:    final validation, checkpoint (src/train/checkpoint.ts), summary
 //
 // Checkpoints and resume: with checkpointEverySteps / checkpointEveryMs the loop also saves
