@@ -391,6 +391,6 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
   ],
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam' },
   create: (ops, config, rng) => new MemoryLM(ops, config as unknown as MemoryLMConfig, rng),
 };
