@@ -16,12 +16,11 @@ import type { Tokenizer } from '../data/tokenizer.js';
 import { CorpusError, loadCorpus, loadEmbeddedCorpus, splitTokens, type Corpus } from '../data/corpus.js';
 import { BpeTokenizer } from '../data/bpe-tokenizer.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';
-import { loadCheckpoint, MANIFEST_FILE } from './checkpoint.js';
+import { BEST_DIR, hasCheckpointFiles, loadCheckpoint } from './checkpoint.js';
 import { encodeCorpus, type TrainingState } from './trainer.js';
 import type { Rng } from '../util/rng.js';
 
-/** The best-validation checkpoint's folder inside a run folder. */
-export const BEST_DIR = 'best';
+export { BEST_DIR } from './checkpoint.js';
 
 export interface TrainedRun {
   /** The checkpoint folder read: the run folder, or its best/ copy. */
@@ -47,7 +46,7 @@ export interface TrainedRun {
  */
 export function openTrainedRun(runDir: string, ops: Ops, opts: { last?: boolean } = {}): TrainedRun {
   const bestDir = join(runDir, BEST_DIR);
-  const best = !opts.last && existsSync(join(bestDir, MANIFEST_FILE));
+  const best = !opts.last && hasCheckpointFiles(bestDir);
   const dir = best ? bestDir : runDir;
   const loaded = loadCheckpoint(dir, ops);
   const state = loaded.files?.state ?? null;

@@ -9,6 +9,7 @@ import type { TokenBatch } from '../../src/models/types.js';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { listGenerations, loadCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
+import { openTrainedRun } from '../../src/train/trained-run.js';
 import { train, TrainConfigError, TrainingDivergedError, type TrainOptions } from '../../src/train/trainer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-resume-'));
@@ -198,5 +199,9 @@ describe('mid-run checkpoints, interruption and divergence', () => {
     // A resumed run keeps the record: a worse validation does not replace best/.
     await train({ model: 'bigram', backend: 'reference', resume: dir, steps: 16 });
     expect(readCheckpoint(join(dir, 'best')).state.step).toBe(2);
+    // sample and eval open a run at its best/ (the generation layout's pointer, not a top-level manifest), or at its last with `last`.
+    const ops = new ReferenceOps('f64');
+    expect(openTrainedRun(dir, ops)).toMatchObject({ best: true, step: 2 });
+    expect(openTrainedRun(dir, ops, { last: true })).toMatchObject({ best: false, step: 16 });
   });
 });

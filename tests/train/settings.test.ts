@@ -146,7 +146,8 @@ describe('the loop', () => {
 });
 
 /** Rewrites a checkpoint's state.json as an older version saved it (these settings absent), fixing the manifest. */
-function ageCheckpoint(dir: string, drop: string[]): void {
+function ageCheckpoint(run: string, drop: string[]): void {
+  const dir = readCheckpoint(run).dir; // the newest generation
   const statePath = join(dir, 'state.json');
   const state = JSON.parse(readFileSync(statePath, 'utf8'));
   for (const k of drop) delete state.training.settings[k];
