@@ -52,7 +52,7 @@ import { autoFfHidden } from './transformer.js';
 import type { SequenceModel, TokenBatch } from './types.js';
 import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 import { StackBuffers } from './block-stack.js';
 // The sampler steps the reference recurrence directly (see MemoryStepper).
@@ -393,5 +393,6 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
   ],
   trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new MemoryLM(ops, config as unknown as MemoryLMConfig, rng),
 };

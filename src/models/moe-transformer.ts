@@ -42,7 +42,7 @@ import type { ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
 import { StackBuffers } from './block-stack.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface MoeTransformerConfig {
@@ -512,6 +512,13 @@ function moeSpec(kind: 'moe' | 'moe-dense', description: string): ModelSpec {
     defaults: { ...MOE_TRANSFORMER_DEFAULTS },
     options: MOE_OPTIONS,
     trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+    check: (c) => {
+      checkHeadsDivide(c.dModel, c.heads);
+      if (kind === 'moe' && Number(c.experts) < Number(c.topK)) {
+        throw new RangeError(`--experts ${c.experts} is fewer than --top-k ${c.topK} (each token goes to top-k different experts)`);
+      }
+    },
+    longestWindow: (c) => c.context as number,
     create: (ops, config, rng) => {
       const c = config as unknown as MoeTransformerConfig;
       return new MoeTransformer(ops, kind === 'moe-dense' ? { ...c, dense: true } : c, rng, kind);

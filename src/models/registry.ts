@@ -67,6 +67,17 @@ export interface ModelSpec {
   /** The subset of config keys a user may set from the CLI. */
   options: readonly ModelOption[];
   trainDefaults?: ModelTrainDefaults;
+  /**
+   * Checks that go across options (e.g. --d-model a multiple of --heads), on the merged config
+   * without vocabSize; throws a RangeError naming the flags. Run by checkModelOptions before any
+   * data is loaded, so a mistake costs nothing (the constructor checks again).
+   */
+  check?(config: Record<string, unknown>): void;
+  /**
+   * The longest training window (--seq) the model takes with this config: the position rows it
+   * learns (`context`). Absent: any length.
+   */
+  longestWindow?(config: Record<string, unknown>): number;
   /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
   create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }
@@ -146,6 +157,21 @@ export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, voc
     config[key] = parseOptionValue(opt, raw);
   }
   config.vocabSize = vocabSize;
+  return config;
+}
+
+/**
+ * The user-given options merged over `base` (default: the spec's defaults; a resume passes the
+ * checkpoint's config), each checked as modelConfig does, then the spec's cross-option check.
+ * Needs no data (no vocabSize), so train() runs it first. Errors are RangeErrors naming the flags.
+ */
+export function checkModelOptions(spec: ModelSpec, given: Record<string, unknown>, base?: Record<string, unknown>): Record<string, unknown> {
+  const parsed = modelConfig(spec, given, 0);
+  delete parsed.vocabSize;
+  const config: Record<string, unknown> = { ...(base ?? spec.defaults) };
+  for (const [key, v] of Object.entries(given)) if (v !== undefined) config[key] = parsed[key];
+  delete config.vocabSize;
+  spec.check?.(config);
   return config;
 }
 

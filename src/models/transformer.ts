@@ -42,7 +42,7 @@ import type { ModelSpec } from './registry.js';
 import { StackBuffers } from './block-stack.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface TransformerConfig {
@@ -302,5 +302,7 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
   ],
   trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
+  longestWindow: (c) => c.context as number,
   create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),
 };
