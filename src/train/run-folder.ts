@@ -78,6 +78,12 @@ export function asWriteFailure(e: unknown, path?: string): RunFolderError | null
   return new RunFolderError(`cannot write ${where}: ${why}`);
 }
 
+/** "<label>: cannot <what>: <why>" for a failed file-system call. */
+function cannot(label: string, what: string, e: unknown): RunFolderError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new RunFolderError(`${label}: cannot ${what}: ${writeFailureReason(code) ?? code ?? (e as Error).message}`);
+}
+
 /** What a lock file holds. */
 export interface LockInfo {
   pid: number;
@@ -143,7 +149,7 @@ export function openRunFolder(dir: string, opts: OpenRunFolderOptions = {}): Run
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST') throw asWriteFailure(e, target) ?? new RunFolderError(`${label}: cannot create the folder (${code ?? (e as Error).message})`);
+        if (code !== 'EEXIST') throw cannot(label, 'create the folder', e);
         if (opts.unique) { target = `${dir}-${i}`; continue; }
         break;
       }
@@ -267,7 +273,7 @@ function makeParents(parent: string, label: string): string[] {
         made.push(p);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(p).isDirectory()) continue;
-        throw asWriteFailure(e, p) ?? new RunFolderError(`${label}: cannot create ${p} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw cannot(label, `create ${p}`, e);
       }
     }
   } catch (e) {
@@ -340,8 +346,7 @@ function probe(dir: string, label: string): void {
     writeSync(fd, Buffer.alloc(4096, 0x0a));
     fsyncSync(fd);
   } catch (e) {
-    const why = writeFailureReason((e as NodeJS.ErrnoException).code);
-    throw new RunFolderError(`${label}: cannot write in the folder: ${why ?? (e as Error).message}`);
+    throw cannot(label, 'write in the folder', e);
   } finally {
     if (fd !== null) closeSync(fd);
     try { unlinkSync(path); } catch { /* never created */ }
@@ -368,7 +373,7 @@ function acquireLock(dir: string, label: string, notice?: (line: string) => void
       fd = openSync(path, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw asWriteFailure(e, path) ?? new RunFolderError(`${label}: cannot create the lock file ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw cannot(label, 'write in the folder', e);
       }
       const holder = readLock(path);
       if (holder === undefined) continue; // removed meanwhile: try again

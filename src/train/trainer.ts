@@ -42,6 +42,7 @@ import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
 import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
+import { checkResumeState } from './resume-state.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
 export const TRAIN_DEFAULTS = {
@@ -801,10 +802,8 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
   if (state.kind !== model) {
     throw new TrainConfigError(`${where}: the checkpoint is a ${state.kind} model, not ${model} (train ${state.kind} to resume it)`);
   }
+  checkResumeState(files); // every value used below: CheckpointErrors naming state.json and the field
   const saved = state.training as unknown as TrainingState;
-  if (!saved?.settings || !saved.optimizer || !saved.batcher || !saved.rng || !saved.metrics || !saved.data) {
-    throw new CheckpointError(`${files.dir}: state.json lacks the training state a resume needs`);
-  }
   const merged: TrainOptions = { ...opts };
   const s = saved.settings as Record<string, unknown>;
   for (const key of KEPT_SETTINGS) {
