@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE, openRunFolder, readLock, RunFolderError, type LockInfo } from '../../src/train/run-folder.js';
 import { CheckpointWriteError } from '../../src/train/checkpoint.js';
+import { train, TrainConfigError, TrainingDivergedError } from '../../src/train/trainer.js';
+import { BigramLM } from '../../src/models/bigram.js';
+import { registerModel } from '../../src/models/registry.js';
+import { CorpusError } from '../../src/data/corpus.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-run-folder-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -215,5 +219,47 @@ describe('a failed run', () => {
     const h = openRunFolder(fresh());
     const elsewhere = errno('EACCES', '/etc/shadow');
     expect(h.fail(elsewhere)).toBe(elsewhere);
+  });
+});
+
+describe('train() in its run folder', () => {
+  const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
+  const corpus = { name: 'fox', source: 'test:fox', text };
+  const base = { model: 'bigram', data: corpus, batch: 2, seq: 8, valEvery: 0, backend: 'reference' as const };
+  const snapshot = (dir: string) => Object.fromEntries(listing(dir).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+
+  it('a run that fails at step 1 leaves the folder it was forced into as it was (metrics.jsonl included)', async () => {
+    class FailsAtOnce extends BigramLM {
+      override forwardBackward(): number { return Number.NaN; }
+    }
+    registerModel({
+      name: 'nan-at-1-test', description: 'diverges at once', stateful: false, defaults: {}, options: [],
+      create: (ops, c, rng) => new FailsAtOnce(ops, { vocabSize: c.vocabSize as number }, rng),
+    });
+    const dir = fresh();
+    await train({ ...base, steps: 5, out: dir });
+    const before = snapshot(dir);
+    expect(before['metrics.jsonl']).not.toBe('');
+    await expect(train({ ...base, model: 'nan-at-1-test', steps: 5, out: dir })).rejects.toThrow(/is not empty/);
+    await expect(train({ ...base, model: 'nan-at-1-test', steps: 5, out: dir, force: true })).rejects.toThrow(TrainingDivergedError);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('writes nothing for a mistake found in setup: no folder, no parents', async () => {
+    const top = fresh();
+    await expect(train({ ...base, data: join(tmp, 'no-such-corpus.txt'), steps: 2, out: join(top, 'run') })).rejects.toThrow(CorpusError);
+    expect(existsSync(top)).toBe(false);
+  });
+
+  it('checks --d-model against --heads, and --seq against --context, before the data is read', async () => {
+    const missing = join(tmp, 'never-read.txt');
+    const out = fresh();
+    const t = { model: 'transformer', data: missing, steps: 2, out, backend: 'reference' as const };
+    await expect(train({ ...t, modelOptions: { dModel: 30, heads: 4 } })).rejects.toThrow(
+      new TrainConfigError('--d-model 30 must be a multiple of --heads 4 (each head gets d-model / heads dimensions)'));
+    await expect(train({ ...t, seq: 64, modelOptions: { context: 16 } })).rejects.toThrow(
+      new TrainConfigError('--seq 64 is longer than --context 16, the positions the transformer learns; use --seq ≤ 16 or --context ≥ 64'));
+    await expect(train({ ...t, model: 'moe', modelOptions: { context: 32 }, seq: 33 })).rejects.toThrow(/--seq 33 is longer than --context 32/);
+    expect(existsSync(out)).toBe(false);
   });
 });
