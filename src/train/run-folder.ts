@@ -342,7 +342,7 @@ function probe(dir: string, label: string): void {
   const path = join(dir, `${PROBE_PREFIX}${process.pid}`);
   let fd: number | null = null;
   try {
-    fd = openSync(path, 'wx');
+    fd = openSync(path, 'w'); // named by our pid: one left by a killed process with the same pid is ours to reuse
     writeSync(fd, Buffer.alloc(4096, 0x0a));
     fsyncSync(fd);
   } catch (e) {
