@@ -16,6 +16,8 @@ import { registerSample } from './commands/sample.js';
 import { registerTask } from './commands/task.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
+import { registerExport } from './commands/export.js';
+import { registerImport } from './commands/import.js';
 
 /** What commands write to and report back through. */
 export interface CliContext {
@@ -62,6 +64,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerTask(program, ctx);
   registerPlot(program, ctx);
   registerReport(program, ctx);
+  registerExport(program, ctx);
+  registerImport(program, ctx);
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });

@@ -25,7 +25,9 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { INCOMING_DIR, MANIFEST_FILE, STATE_FILE, STATE_TENSORS_FILE, WEIGHTS_FILE } from './checkpoint.js';
+import {
+  BEST_DIR, INCOMING_DIR, MANIFEST_FILE, POINTER_FILE, STATE_FILE, STATE_TENSORS_FILE, WEIGHTS_FILE,
+} from './checkpoint.js';
 
 /** The lock file inside a run folder (JSON: pid, hostname, startedAt, …). */
 export const LOCK_FILE = '.handgrad-lock';
@@ -33,10 +35,18 @@ const TAKEOVER_FILE = `${LOCK_FILE}.takeover`;
 const PROBE_PREFIX = '.handgrad-probe-';
 const METRICS_FILE = 'metrics.jsonl'; // metrics-log.ts's METRICS_FILE (it imports this module)
 
-/** The files a run writes into its folder: what `force` may replace and what a failed run may remove. */
-const OWN_FILES = new Set([WEIGHTS_FILE, STATE_TENSORS_FILE, STATE_FILE, MANIFEST_FILE, METRICS_FILE, INCOMING_DIR]);
-/** Temporary files of an atomic write (checkpoint.ts's writeFileAtomic: `<file>.tmp-<pid>`). */
-const isTempOf = (name: string) => /\.tmp-\d+$/.test(name) && OWN_FILES.has(name.replace(/\.tmp-\d+$/, ''));
+/**
+ * The names a run writes into its folder (src/train/checkpoint.ts's layout: the pointer,
+ * generations, best/, and the old single-folder layout's files; the metrics log): what `force`
+ * may replace and what a failed run may remove.
+ */
+const OWN_NAMES = new Set([POINTER_FILE, BEST_DIR, METRICS_FILE, WEIGHTS_FILE, STATE_TENSORS_FILE, STATE_FILE, MANIFEST_FILE, INCOMING_DIR]);
+const GENERATION_NAME = /^ckpt-\d+(?:-\d+)?$/;
+const isOwnName = (name: string): boolean =>
+  OWN_NAMES.has(name) || GENERATION_NAME.test(name) || (/\.tmp-\d+$/.test(name) && isOwnName(name.replace(/\.tmp-\d+$/, '')));
+/** Names that show a run has been here (a checkpoint, or its metrics). */
+const isRunName = (name: string): boolean =>
+  name === POINTER_FILE || name === MANIFEST_FILE || name === INCOMING_DIR || name === METRICS_FILE || name === BEST_DIR || GENERATION_NAME.test(name);
 /** Entries that do not make a folder "hold something": the lock machinery and probes. */
 const isLockMachinery = (name: string) => name === LOCK_FILE || name === TAKEOVER_FILE || name.startsWith(PROBE_PREFIX);
 
@@ -220,8 +230,8 @@ class OpenFolder implements RunFolder {
     let names: string[];
     try { names = readdirSync(this.dir); } catch { return; }
     for (const name of names) {
-      if (!OWN_FILES.has(name) && !isTempOf(name)) continue;
-      try { rmSync(join(this.dir, name), { recursive: name === INCOMING_DIR, force: true }); } catch { /* left as it is */ }
+      if (!isOwnName(name)) continue;
+      try { rmSync(join(this.dir, name), { recursive: true, force: true }); } catch { /* left as it is */ }
     }
   }
 }
@@ -305,7 +315,7 @@ function checkContents(dir: string, label: string, opts: OpenRunFolderOptions): 
   if (names.length === 0) return;
   const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, … (${names.length} entries)` : '');
   if (!opts.force) {
-    const run = names.some((n) => n === MANIFEST_FILE || n === INCOMING_DIR || n === METRICS_FILE);
+    const run = names.some(isRunName);
     throw new RunFolderError(`${label}: is not empty (${shown})${run ? ', another run is there' : ''}; choose a new folder` +
       `${run ? `, continue that run with --resume ${dir}` : ''}, or add --force to replace handgrad's files in it`);
   }
@@ -313,7 +323,7 @@ function checkContents(dir: string, label: string, opts: OpenRunFolderOptions): 
   const incoming = join(dir, INCOMING_DIR);
   let inside: string[] = [];
   try { inside = readdirSync(incoming); } catch { /* none, or not a folder: handled below */ }
-  const foreign = inside.filter((n) => !OWN_FILES.has(n) && !isTempOf(n));
+  const foreign = inside.filter((n) => !isOwnName(n));
   let incomingIsDir = true;
   try { incomingIsDir = lstatSync(incoming).isDirectory(); } catch { /* absent */ }
   if (foreign.length > 0 || !incomingIsDir) {

@@ -25,7 +25,7 @@ import { SAMPLER_KINDS } from '../../data/batcher.js';
 import { TOKENIZER_KINDS } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions, type TrainReporter } from '../../train/trainer.js';
-import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
+import { checkpointKind, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, isLegacyCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import { checkNotInUse, RunFolderError, sameFolder } from '../../train/run-folder.js';
 import type { BackendName } from '../../ops/index.js';
@@ -39,7 +39,7 @@ import { BACKEND_CHOICES, pickBackend } from '../device.js';
 const PASSED_THROUGH = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
   'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
-  'resume', 'force',
+  'resume', 'keepCheckpoints', 'force',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 /** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
@@ -103,6 +103,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--force', 'write into a non-empty --out, replacing the checkpoint and metrics there (never other files)')
     .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
+    .option('--keep-checkpoints <n>', `checkpoint generations kept in the --out folder, newest first (default ${DEFAULT_KEEP_CHECKPOINTS})`,
+      parseInteger('--keep-checkpoints', 1))
     .option('--threads <n>', 'wasm backend: threads for large products, the fused attention and the memory recurrence (default: every core)', parseInteger('--threads', 1, 256))
     .option('--backend <name>', 'wasm (f32 SIMD), reference (f64 TypeScript) or cuda (the GPU addon) (default wasm)',
       parseChoice('--backend', BACKEND_CHOICES))
@@ -125,7 +127,13 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       try {
         // A run still writing the folder is named, rather than its checkpoint read mid-save.
         if (opts.out === undefined || (opts.out !== null && sameFolder(opts.out, opts.resume))) checkNotInUse(opts.resume, `--resume ${opts.resume}`);
-        kind = checkpointKind(opts.resume);
+        if (isLegacyCheckpoint(opts.resume)) kind = checkpointKind(opts.resume);
+        else {
+          const found = readCheckpoint(opts.resume);
+          kind = found.state.kind;
+          // A newer checkpoint that did not verify: say which one is resumed instead, and why.
+          if (found.passedOver.length > 0) ctx.note(`train: --resume: ${found.passedOver[0]}; resuming from ${found.dir} (step ${found.state.step})`);
+        }
       } catch (e) {
         if (e instanceof RunFolderError) throw new UsageError(`train: ${e.message}`);
         if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
