@@ -7,10 +7,12 @@
 //   - A folder that already holds something is refused unless it is the folder being resumed or
 //     `force` is given: a run never replaces another run's checkpoint, or a user's files, silently.
 //     `force` lets the run replace handgrad's own files there (checkpoint, metrics) and nothing else.
-//   - One run at a time: a lock file (LOCK_FILE: pid, hostname, start time) created with O_EXCL.
-//     A second run on the same folder is refused, naming the holder. A lock whose process is gone
-//     (same host, pid not running, or running but a different process that reused the pid) is
-//     stale: it is taken over with a notice. Killed runs (kill -9, a second Ctrl-C) leave such locks.
+//   - One run at a time: a lock file (LOCK_FILE: pid, hostname, start time) created exclusively
+//     (a hard link of a fully written staging file, which fails if the name exists; O_EXCL where
+//     there are no hard links). A second run on the same folder is refused, naming the holder. A
+//     lock whose process is gone (same host, pid not running, or running but a different process
+//     that reused the pid) is stale: it is taken over, with a notice. Killed runs (kill -9, a
+//     Ctrl-C before the step loop, a second Ctrl-C) leave such locks.
 //   - The folder is writable: a small probe file is created, fsynced and removed before any step,
 //     so a read-only or full disk is reported before the time is spent.
 //   - On failure the run leaves the place as it found it: the lock is removed, and a folder this
@@ -20,8 +22,8 @@
 // Errors are RunFolderErrors: one line naming the folder or file and what to do (the CLI exits 2).
 import { randomUUID } from 'node:crypto';
 import {
-  closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statSync,
-  unlinkSync, writeSync, type Stats,
+  closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync,
+  rmSync, statSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -31,7 +33,6 @@ import {
 
 /** The lock file inside a run folder (JSON: pid, hostname, startedAt, …). */
 export const LOCK_FILE = '.handgrad-lock';
-const TAKEOVER_FILE = `${LOCK_FILE}.takeover`;
 const PROBE_PREFIX = '.handgrad-probe-';
 const METRICS_FILE = 'metrics.jsonl'; // metrics-log.ts's METRICS_FILE (it imports this module)
 
@@ -47,8 +48,8 @@ const isOwnName = (name: string): boolean =>
 /** Names that show a run has been here (a checkpoint, or its metrics). */
 const isRunName = (name: string): boolean =>
   name === POINTER_FILE || name === MANIFEST_FILE || name === INCOMING_DIR || name === METRICS_FILE || name === BEST_DIR || GENERATION_NAME.test(name);
-/** Entries that do not make a folder "hold something": the lock machinery and probes. */
-const isLockMachinery = (name: string) => name === LOCK_FILE || name === TAKEOVER_FILE || name.startsWith(PROBE_PREFIX);
+/** Entries that do not make a folder "hold something": the lock, its staging and moved-away files, probes. */
+const isLockMachinery = (name: string) => name.startsWith(LOCK_FILE) || name.startsWith(PROBE_PREFIX);
 
 /** System folders that are no place for a run (files there are not files); /dev/shm is an ordinary tmpfs. */
 const SYSTEM_ROOTS = ['/proc', '/sys', '/dev'];
@@ -370,47 +371,85 @@ function tryRmdir(p: string): boolean {
 
 // ---- the lock ------------------------------------------------------------------------------------
 
-/** Takes `<dir>/LOCK_FILE` (O_EXCL), taking over a stale one; returns the lock's path. */
+/**
+ * Takes `<dir>/LOCK_FILE`, taking over a stale one; returns the lock's path. The lock is written
+ * in full to a staging file first and then hard-linked to its name, which fails if the name exists
+ * (O_EXCL's guarantee) and makes the lock appear complete: a run killed at any moment never leaves
+ * a half-written lock that the next run could not judge. Where the file system has no hard links,
+ * it is created with O_EXCL ('wx') and written in place.
+ */
 function acquireLock(dir: string, label: string, notice?: (line: string) => void): string {
   const path = join(dir, LOCK_FILE);
   const info: LockInfo = {
     pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), procStart: procStartTicks(process.pid) ?? undefined,
     token: randomUUID(),
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw cannot(label, 'write in the folder', e);
+  const text = JSON.stringify(info) + '\n';
+  const staging = `${path}.tmp-${process.pid}`;
+  try {
+    writeDurably(staging, text, 'w');
+  } catch (e) {
+    throw cannot(label, 'write in the folder', e);
+  }
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (createExclusive(path, staging, text, label)) {
+        held.set(path, info.token);
+        if (!exitHook) {
+          exitHook = true;
+          // process.exit() elsewhere skips our finally blocks: the locks go anyway.
+          process.once('exit', () => { for (const p of [...held.keys()]) releaseLock(p); });
+        }
+        return path;
       }
-      const holder = readLock(path);
-      if (holder === undefined) continue; // removed meanwhile: try again
+      const seen = readLockText(path);
+      if (seen === undefined) continue; // removed meanwhile: try again
+      const holder = parseLock(seen);
       if (lockIsLive(path, holder)) throw inUse(dir, label, holder);
-      if (takeOver(path, holder)) {
-        notice?.(`${label}: took over the lock of a run that is gone (${holder ? describeHolder(holder) : "an unreadable lock file"})`);
+      if (takeOver(path, seen, label)) {
+        notice?.(`${label}: took over the lock of a run that is gone (${holder ? describeHolder(holder) : 'an unreadable lock file'})`);
       }
-      continue;
     }
-    try {
-      writeSync(fd, JSON.stringify(info) + '\n');
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      try { unlinkSync(path); } catch { /* gone */ }
-      throw asWriteFailure(e, path) ?? e;
-    }
-    closeSync(fd);
-    held.set(path, info.token);
-    if (!exitHook) {
-      exitHook = true;
-      // process.exit() elsewhere skips our finally blocks: the locks go anyway.
-      process.once('exit', () => { for (const p of [...held.keys()]) releaseLock(p); });
-    }
-    return path;
+  } finally {
+    try { unlinkSync(staging); } catch { /* gone */ }
   }
   throw new RunFolderError(`${label}: the lock file ${path} keeps changing (other runs are starting there); try again`);
+}
+
+/** Link errors that mean "no hard links here", not "no": then O_EXCL creation is used instead. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Creates `path` holding `text`, only if it does not exist; false when it does. */
+function createExclusive(path: string, staging: string, text: string, label: string): boolean {
+  try {
+    linkSync(staging, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw cannot(label, 'write in the folder', e);
+  }
+  try {
+    writeDurably(path, text, 'wx');
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw cannot(label, 'write in the folder', e);
+  }
+}
+
+/** Writes `text` to `path` (opened with `flags`) and fsyncs it; a failed write leaves no file. */
+function writeDurably(path: string, text: string, flags: 'w' | 'wx'): void {
+  const fd = openSync(path, flags);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(path); } catch { /* gone */ }
+    throw e;
+  }
+  closeSync(fd);
 }
 
 function releaseLock(path: string): void {
@@ -425,10 +464,18 @@ function releaseLock(path: string): void {
 
 /** The lock in `path`: undefined when there is none, null when it cannot be parsed. */
 export function readLock(path: string): LockInfo | null | undefined {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : null;
+  const text = readLockText(path);
+  return text === undefined ? undefined : parseLock(text);
+}
+
+/** The lock file's text; undefined when there is none ('' when it cannot be read). */
+function readLockText(path: string): string | undefined {
+  try { return readFileSync(path, 'utf8'); } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : '';
   }
+}
+
+function parseLock(text: string): LockInfo | null {
   try {
     const v = JSON.parse(text) as LockInfo;
     return v && typeof v.pid === 'number' && typeof v.hostname === 'string' ? v : null;
@@ -459,28 +506,25 @@ function lockIsLive(path: string, holder: LockInfo | null): boolean {
   return true;
 }
 
-/** Removes a stale lock, unless it changed meanwhile (another run took it over first); true if removed. */
-function takeOver(path: string, stale: LockInfo | null): boolean {
-  const guard = `${path}.takeover`;
-  let fd: number;
+/**
+ * Moves a stale lock (whose text was `seen`) out of the way; true if it was that one. The move is
+ * a rename, atomic: if another run took the lock over between our look and the move, what we moved
+ * is its fresh lock, which goes straight back (and we report "in use" on the next round).
+ */
+function takeOver(path: string, seen: string, label: string): boolean {
+  const moved = `${path}.stale-${process.pid}`;
   try {
-    fd = openSync(guard, 'wx');
+    renameSync(path, moved);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw asWriteFailure(e, guard) ?? e;
-    // Another run is taking over now; a guard left by a crash is removed once it is old.
-    try { if (Date.now() - statSync(guard).mtimeMs >= FRESH_MS) unlinkSync(guard); } catch { /* gone */ }
-    sleep(20);
-    return false;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false; // someone else moved it
+    throw cannot(label, 'take over the lock', e);
   }
   try {
-    closeSync(fd);
-    const now = readLock(path);
-    const same = now === null ? stale === null : now !== undefined && stale !== null && now.token === stale.token && now.pid === stale.pid;
-    if (!same) return false;
-    try { unlinkSync(path); } catch { /* gone */ }
-    return true;
+    if (readLockText(moved) === seen) return true;
+    try { linkSync(moved, path); } catch { /* a third run holds the name now: it is theirs */ }
+    return false;
   } finally {
-    try { unlinkSync(guard); } catch { /* gone */ }
+    try { unlinkSync(moved); } catch { /* gone */ }
   }
 }
 
@@ -504,8 +548,4 @@ function procStartTicks(pid: number): number | null {
   } catch {
     return null;
   }
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

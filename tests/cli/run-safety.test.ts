@@ -2,7 +2,7 @@
 // real signals, real read-only and full disks (tmpfs mounts, which need root on Linux; those tests
 // skip elsewhere with a message). src/train/run-folder.ts is the mechanism.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,9 @@ const lstm = ['lstm', '--hidden', '16', '--embed', '8', '--data', data, '--batch
 let n = 0;
 const fresh = () => join(tmp, `run-${n++}`);
 const listing = (dir: string) => readdirSync(dir).sort();
-const snapshot = (dir: string) => Object.fromEntries(listing(dir).map((f) => [f, existsSync(join(dir, f, '.')) ? 'dir' : readFileSync(join(dir, f)).toString('base64')]));
+/** Every file under `dir`, by relative path, with its bytes. */
+const snapshot = (dir: string): Record<string, string> => Object.fromEntries(
+  (readdirSync(dir, { recursive: true }) as string[]).sort().map((f) => [f, statSync(join(dir, f)).isDirectory() ? 'dir' : readFileSync(join(dir, f)).toString('base64')]));
 const oneLine = (stderr: string) => stderr.trimEnd().split('\n');
 
 interface Background { child: ChildProcess; out: { stdout: string; stderr: string }; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
@@ -60,7 +62,7 @@ describe('two runs, one folder', () => {
   it('a run on a folder in use is refused in one line naming the holder, --force and --resume too; the first run goes on', async () => {
     const dir = fresh();
     const a = start([...lstm, '--steps', '1000000', '--checkpoint-every', '3', '--out', dir]);
-    await until(() => existsSync(join(dir, 'manifest.json')), 'the first checkpoint', a);
+    await until(() => existsSync(join(dir, 'latest.json')), 'the first checkpoint', a);
     const holder = new RegExp(`: in use by another run \\(pid ${a.child.pid} on ${hostname()}, since [^)]+\\); wait for it to finish or choose another --out`);
     for (const extra of [['--out', dir], ['--out', dir, '--force']]) {
       const b = handgrad('train', ...lstm, '--steps', '3', ...extra);
@@ -92,7 +94,7 @@ describe('two runs, one folder', () => {
     expect(JSON.parse(won[0].out.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ steps: 20, out: dir });
     expect(readCheckpoint(dir).state.step).toBe(20);
     expect(parseMetrics(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).map((m) => m.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(listing(dir)).toEqual(['manifest.json', 'metrics.jsonl', 'model.safetensors', 'state.json', 'state.safetensors']);
+    expect(listing(dir)).toEqual(['best', 'ckpt-000000015', 'ckpt-000000020', 'latest.json', 'metrics.jsonl']);
   }, 180_000);
 });
 
@@ -104,7 +106,7 @@ describe('a folder that holds something', () => {
     const before = snapshot(dir);
     const r = handgrad('train', ...lstm, '--steps', '7', '--out', dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`handgrad: train: --out ${dir}: is not empty (manifest.json, metrics.jsonl, model.safetensors, … (6 entries)), ` +
+    expect(r.stderr).toBe(`handgrad: train: --out ${dir}: is not empty (best, ckpt-000000005, latest.json, … (5 entries)), ` +
       `another run is there; choose a new folder, continue that run with --resume ${dir}, or add --force to replace handgrad's files in it\n`);
     expect(snapshot(dir)).toEqual(before);
     const f = handgrad('train', ...lstm, '--steps', '7', '--out', dir, '--force');
@@ -181,7 +183,7 @@ describe('Ctrl-C', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       dir = fresh();
       const bg = start([...big, '--out', dir]);
-      await until(() => existsSync(join(dir, 'manifest.json')), 'the first checkpoint', bg);
+      await until(() => existsSync(join(dir, 'latest.json')), 'the first checkpoint', bg);
       bg.child.kill('SIGINT');
       await until(() => bg.out.stderr.includes('interrupted: finishing this step') || bg.child.exitCode !== null, 'the first Ctrl-C handled');
       // The second is only meaningful while the process still runs (the save may, rarely, be over already).
@@ -242,7 +244,7 @@ describe.skipIf(!canMount)('disks that refuse writes', () => {
     const mnt = mountTmpfs('turns-ro', 'size=4m')!;
     const dir = join(mnt, 'run');
     const bg = start([...lstm, '--steps', '1000000', '--checkpoint-every', '5', '--out', dir]);
-    await until(() => existsSync(join(dir, 'manifest.json')), 'the first checkpoint', bg);
+    await until(() => existsSync(join(dir, 'latest.json')), 'the first checkpoint', bg);
     await remount(mnt, 'ro');
     const exit = await bg.exit;
     await remount(mnt, 'rw');
@@ -258,7 +260,7 @@ describe.skipIf(!canMount)('disks that refuse writes', () => {
     const mnt = mountTmpfs('fills', 'size=512k')!;
     const dir = join(mnt, 'run');
     const bg = start([...lstm, '--steps', '1000000', '--checkpoint-every', '5', '--out', dir]);
-    await until(() => existsSync(join(dir, 'manifest.json')), 'the first checkpoint', bg);
+    await until(() => existsSync(join(dir, 'latest.json')), 'the first checkpoint', bg);
     // Fill what is left (a few bytes of slack in the last pages of files may stay usable).
     try { writeFileSync(join(mnt, 'filler'), Buffer.alloc(1 << 20)); } catch { /* ENOSPC: full now */ }
     const exit = await bg.exit;

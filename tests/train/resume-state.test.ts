@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../src/train/checkpoint.js';
+import { CheckpointError, readCheckpoint } from '../../src/train/checkpoint.js';
 import { train } from '../../src/train/trainer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-resume-state-'));
@@ -18,18 +18,22 @@ beforeAll(async () => {
 });
 
 let n = 0;
-/** A copy of the good checkpoint with state.json changed by `edit`, the manifest updated to match. */
-function edited(edit: (state: Record<string, any>) => void): string {
+/**
+ * A copy of the good run folder with its checkpoint's state.json changed by `edit`, the manifest
+ * updated to match; returns the copy and the checkpoint folder in it (its generation).
+ */
+function edited(edit: (state: Record<string, any>) => void): { dir: string; ckpt: string } {
   const dir = join(tmp, `edited-${n++}`);
   cpSync(good, dir, { recursive: true });
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  const ckpt = join(dir, relative(good, readCheckpoint(good).dir));
+  const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8'));
   edit(state);
   const bytes = Buffer.from(JSON.stringify(state, null, 2) + '\n');
-  writeFileSync(join(dir, 'state.json'), bytes);
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  writeFileSync(join(ckpt, 'state.json'), bytes);
+  const manifest = JSON.parse(readFileSync(join(ckpt, 'manifest.json'), 'utf8'));
   manifest.files['state.json'] = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-  return dir;
+  writeFileSync(join(ckpt, 'manifest.json'), JSON.stringify(manifest));
+  return { dir, ckpt };
 }
 
 describe('resuming a checkpoint whose training state is not usable', () => {
@@ -45,13 +49,13 @@ describe('resuming a checkpoint whose training state is not usable', () => {
     ['an elapsed time that is text', (s) => { s.training.elapsedMs = 'x'; }, 'state.json: training.elapsedMs must be a number ≥ 0, got "x"'],
     ['no batcher state', (s) => { delete s.training.batcher; }, 'state.json: lacks the training state a resume needs'],
   ])('%s', async (_, edit, message) => {
-    const dir = edited(edit);
+    const { dir, ckpt } = edited(edit);
     const run = train({ model: 'bigram', data: corpus, resume: dir, steps: 8, backend: 'reference' });
     await expect(run).rejects.toThrow(CheckpointError);
-    await expect(run).rejects.toThrow(`${dir}/${message}`);
+    await expect(run).rejects.toThrow(`${ckpt}/${message}`);
   });
 
   it('the untouched copy resumes', async () => {
-    await expect(train({ model: 'bigram', data: corpus, resume: edited(() => {}), steps: 6, backend: 'reference' })).resolves.toMatchObject({ steps: 6 });
+    await expect(train({ model: 'bigram', data: corpus, resume: edited(() => {}).dir, steps: 6, backend: 'reference' })).resolves.toMatchObject({ steps: 6 });
   });
 });

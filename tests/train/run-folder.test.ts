@@ -2,7 +2,7 @@
 // stale, taken over), the writability probe, and what a failed run leaves behind — in this
 // process; tests/cli/run-safety.test.ts runs the same as a user meets it, with real processes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,16 @@ describe('openRunFolder', () => {
     const notes: string[] = [];
     openRunFolder(dir, { notice: (l) => notes.push(l) }).release();
     expect(notes).toEqual([`--out ${dir}: took over the lock of a run that is gone (an unreadable lock file)`]);
+  });
+
+  it('what a killed acquisition leaves (a staging file, a lock moved aside) blocks nothing and is not content', () => {
+    const dir = fresh();
+    mkdirSync(dir);
+    writeFileSync(join(dir, `${LOCK_FILE}.tmp-${deadPid()}`), '{"pid":');
+    writeFileSync(join(dir, `${LOCK_FILE}.stale-${deadPid()}`), '{}');
+    const f = openRunFolder(dir);
+    expect(readLock(join(dir, LOCK_FILE))!.pid).toBe(process.pid);
+    f.release();
   });
 
   it('refuses a folder that holds anything, unless it is the resumed folder or --force is given', () => {
@@ -226,7 +236,9 @@ describe('train() in its run folder', () => {
   const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
   const corpus = { name: 'fox', source: 'test:fox', text };
   const base = { model: 'bigram', data: corpus, batch: 2, seq: 8, valEvery: 0, backend: 'reference' as const };
-  const snapshot = (dir: string) => Object.fromEntries(listing(dir).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+  /** Every file under `dir`, by relative path, with its bytes. */
+  const snapshot = (dir: string): Record<string, string> => Object.fromEntries(
+    (readdirSync(dir, { recursive: true }) as string[]).sort().map((f) => [f, statSync(join(dir, f)).isDirectory() ? 'dir' : readFileSync(join(dir, f)).toString('base64')]));
 
   it('a run that fails at step 1 leaves the folder it was forced into as it was (metrics.jsonl included)', async () => {
     class FailsAtOnce extends BigramLM {
