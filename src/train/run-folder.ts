@@ -395,6 +395,7 @@ function acquireLock(dir: string, label: string, notice?: (line: string) => void
     for (let attempt = 0; attempt < 5; attempt++) {
       if (createExclusive(path, staging, text, label)) {
         held.set(path, info.token);
+        removeLockLeftovers(dir);
         if (!exitHook) {
           exitHook = true;
           // process.exit() elsewhere skips our finally blocks: the locks go anyway.
@@ -414,6 +415,31 @@ function acquireLock(dir: string, label: string, notice?: (line: string) => void
     try { unlinkSync(staging); } catch { /* gone */ }
   }
   throw new RunFolderError(`${label}: the lock file ${path} keeps changing (other runs are starting there); try again`);
+}
+
+/**
+ * Removes what killed runs left of the lock machinery (staging files, locks moved aside, probes),
+ * named by their pid: only those of processes that are gone; we hold the lock, so nobody else is
+ * probing. Best effort.
+ */
+function removeLockLeftovers(dir: string): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    const m = /^(?:\.handgrad-lock\.(?:tmp|stale)-|\.handgrad-probe-)(\d+)$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || isRunning(Number(m[1]))) continue;
+    try { unlinkSync(join(dir, name)); } catch { /* left */ }
+  }
+}
+
+/** Is a process with this pid running (EPERM: yes, another user's)? */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Link errors that mean "no hard links here", not "no": then O_EXCL creation is used instead. */
@@ -492,12 +518,7 @@ function lockIsLive(path: string, holder: LockInfo | null): boolean {
   }
   if (holder.hostname !== hostname()) return true; // another machine's process: we cannot tell
   if (holder.pid === process.pid) return held.get(path) === holder.token; // ours, or an earlier process with our pid
-  try {
-    process.kill(holder.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    // EPERM: it exists (another user's process).
-  }
+  if (!isRunning(holder.pid)) return false;
   // Alive — unless the pid was reused by a process that started after the lock's holder.
   if (holder.procStart !== undefined) {
     const now = procStartTicks(holder.pid);

@@ -99,13 +99,15 @@ describe('openRunFolder', () => {
     expect(notes).toEqual([`--out ${dir}: took over the lock of a run that is gone (an unreadable lock file)`]);
   });
 
-  it('what a killed acquisition leaves (a staging file, a lock moved aside) blocks nothing and is not content', () => {
+  it('what killed runs leave of the lock (a staging file, a lock moved aside, a probe) blocks nothing and is removed', () => {
     const dir = fresh();
     mkdirSync(dir);
     writeFileSync(join(dir, `${LOCK_FILE}.tmp-${deadPid()}`), '{"pid":');
     writeFileSync(join(dir, `${LOCK_FILE}.stale-${deadPid()}`), '{}');
+    writeFileSync(join(dir, `.handgrad-probe-${deadPid()}`), '');
     const f = openRunFolder(dir);
     expect(readLock(join(dir, LOCK_FILE))!.pid).toBe(process.pid);
+    expect(listing(dir)).toEqual([LOCK_FILE]); // the leftovers of processes that are gone are removed
     f.release();
   });
 
