@@ -2,21 +2,20 @@
 // user may set from the command line. `handgrad train <model>` and checkpoint loading find
 // models here and nowhere else, so adding a model is one file plus one line:
 //
-//   // src/models/lstm.ts
-//   export const LSTM_MODEL: ModelSpec = {
-//     name: 'lstm',
-//     description: 'character LSTM language model',
-//     stateful: true,                                   // trained with the sequential (BPTT) batcher
-//     defaults: { hidden: 128, layers: 1, embed: 32 },  // vocabSize is added by the trainer
-//     options: [
-//       { key: 'hidden', type: 'int', min: 1, description: 'hidden units per layer' },
-//       { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked layers' },
-//     ],
-//     create: (ops, config, rng) => new LstmLM(ops, config, rng),
+//   // src/models/bigram.ts (the real one; ModelSpec is in ./types.ts)
+//   export const BIGRAM_MODEL: ModelSpec = {
+//     name: 'bigram',
+//     aliases: ['neuron'],
+//     description: 'single-neuron LM: softmax regression on the previous token (a V×V table)',
+//     stateful: false,                        // true: trained on consecutive windows (BPTT batcher)
+//     defaults: {},                           // every config key it reads; vocabSize is added by the trainer
+//     options: [],                            // e.g. { key: 'hidden', type: 'int', min: 1, description: '…' }
+//     trainDefaults: { lr: 0.05, optimizer: 'adam' },
+//     create: (ops, config, rng) => new BigramLM(ops, config as unknown as BigramConfig, rng),
 //   };
 //
 //   // here, at the bottom of this file:
-//   registerModel(LSTM_MODEL);
+//   registerModel(BIGRAM_MODEL);
 //
 // An option's CLI flag is `--<key>` (camelCase keys become kebab-case: `embedSize` → `--embed-size`);
 // two models that declare the same key share the flag, so keep the meanings the same
@@ -25,62 +24,16 @@
 // be rebuilt in `model.config` (checkpoints save it and call create() again with it).
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
-import type { OptimizerKind } from '../train/optimizers.js';
-import type { SequenceModel } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
-import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
+import { LSTM_ATTENTION_MODEL } from './lstm-attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 import { MEMORY_LM_MODEL } from './memory-lm.js';
 
-/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
-export type ModelOption =
-  | { key: string; type: 'int'; description: string; min?: number; max?: number }
-  | { key: string; type: 'float'; description: string; min?: number; max?: number }
-  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
-  | { key: string; type: 'boolean'; description: string };
-
-/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
-export interface ModelTrainDefaults {
-  lr?: number;
-  optimizer?: OptimizerKind;
-  batch?: number;
-  seq?: number;
-}
-
-export interface ModelSpec {
-  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
-  name: string;
-  /** Other names for it (e.g. `neuron` for `bigram`). */
-  aliases?: readonly string[];
-  /** One line for `--help` and listings. */
-  description: string;
-  /**
-   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
-   * on consecutive windows (SequentialBatcher); false: independent random windows.
-   */
-  stateful: boolean;
-  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
-  defaults: Record<string, number | string | boolean>;
-  /** The subset of config keys a user may set from the CLI. */
-  options: readonly ModelOption[];
-  trainDefaults?: ModelTrainDefaults;
-  /**
-   * Checks that go across options (e.g. --d-model a multiple of --heads), on the merged config
-   * without vocabSize; throws a RangeError naming the flags. Run by checkModelOptions before any
-   * data is loaded, so a mistake costs nothing (the constructor checks again).
-   */
-  check?(config: Record<string, unknown>): void;
-  /**
-   * The longest training window (--seq) the model takes with this config: the position rows it
-   * learns (`context`). Absent: any length.
-   */
-  longestWindow?(config: Record<string, unknown>): number;
-  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
-  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
-}
+export type { ModelOption, ModelSpec, ModelTrainDefaults } from './types.js';
 
 /** An unknown model name: one line that lists the known ones. */
 export class UnknownModelError extends Error {

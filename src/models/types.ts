@@ -1,7 +1,8 @@
 // What the one training loop (src/train) knows about a model: parameters, and forward/backward
 // on a batch. Every model file composes layers and implements this; nothing else is shared.
-import type { IntTensor, Ops } from '../ops/types.js';
+import type { IntTensor, OptimizerKind, Ops } from '../ops/types.js';
 import type { Param } from '../layers/param.js';
+import type { Rng } from '../util/rng.js';
 
 /**
  * A batch of token sequences, batch-major: inputs[b·time + t] is fed at step t of sequence b and
@@ -78,4 +79,53 @@ export function toTimeMajor(batch: TokenBatch, ids: Int32Array, targets: Int32Ar
     }
   }
   return count;
+}
+
+// ---- what the registry (./registry.ts) holds: one ModelSpec per model file --------------------------
+
+/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
+export type ModelOption =
+  | { key: string; type: 'int'; description: string; min?: number; max?: number }
+  | { key: string; type: 'float'; description: string; min?: number; max?: number }
+  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
+  | { key: string; type: 'boolean'; description: string };
+
+/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+export interface ModelTrainDefaults {
+  lr?: number;
+  optimizer?: OptimizerKind;
+  batch?: number;
+  seq?: number;
+}
+
+export interface ModelSpec {
+  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
+  name: string;
+  /** Other names for it (e.g. `neuron` for `bigram`). */
+  aliases?: readonly string[];
+  /** One line for `--help` and listings. */
+  description: string;
+  /**
+   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
+   * on consecutive windows (SequentialBatcher); false: independent random windows.
+   */
+  stateful: boolean;
+  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
+  defaults: Record<string, number | string | boolean>;
+  /** The subset of config keys a user may set from the CLI. */
+  options: readonly ModelOption[];
+  trainDefaults?: ModelTrainDefaults;
+  /**
+   * Checks that go across options (e.g. --d-model a multiple of --heads), on the merged config
+   * without vocabSize; throws a RangeError naming the flags. Run by checkModelOptions
+   * (./registry.ts) before any data is loaded, so a mistake costs nothing (the constructor checks again).
+   */
+  check?(config: Record<string, unknown>): void;
+  /**
+   * The longest training window (--seq) the model takes with this config: the position rows it
+   * learns (`context`). Absent: any length.
+   */
+  longestWindow?(config: Record<string, unknown>): number;
+  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
+  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }
