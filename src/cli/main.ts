@@ -14,6 +14,7 @@ import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
+import { registerEval } from './commands/eval.js';
 import { registerTask } from './commands/task.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerBench(program, ctx);
   registerTrain(program, ctx);
   registerSample(program, ctx);
+  registerEval(program, ctx);
   registerTask(program, ctx);
   registerPlot(program, ctx);
   registerReport(program, ctx);

@@ -19,6 +19,7 @@ import { SEQ2SEQ_CHECKS } from './seq2seq-checks.js';
 import { MOE_CHECKS } from './moe-checks.js';
 import { TRANSFORMER_OPS_CHECKS } from './transformer-ops-checks.js';
 import type { GradCheckDef } from './types.js';
+import { DROPOUT_CHECKS } from './dropout-checks.js';
 
 export type { GradCheckDef } from './types.js';
 
@@ -35,7 +36,7 @@ export interface RunGradChecksOptions {
   tolerance?: number;
 }
 
-const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS, MEMORY_CHECKS, SEQ2SEQ_CHECKS, MOE_CHECKS, TRANSFORMER_OPS_CHECKS];
+const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS, MEMORY_CHECKS, SEQ2SEQ_CHECKS, MOE_CHECKS, TRANSFORMER_OPS_CHECKS, DROPOUT_CHECKS];
 
 const checks = new Map<string, GradCheckDef>();
 

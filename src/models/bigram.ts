@@ -114,6 +114,6 @@ export const BIGRAM_MODEL: ModelSpec = {
   defaults: {},
   options: [],
   // Convex and zero-initialised: a large step is safe and reaches the bigram optimum quickly.
-  trainDefaults: { lr: 0.05, optimizer: 'adam' },
+  trainDefaults: { lr: 0.05, sgdLr: 10, optimizer: 'adam' },
   create: (ops, config, rng) => new BigramLM(ops, config as unknown as BigramConfig, rng),
 };

@@ -246,6 +246,6 @@ export const LSTM_ATTENTION_MODEL: ModelSpec = {
     ...RECURRENT_LM_OPTIONS,
     { key: 'context', type: 'int', min: 1, max: 4096, description: 'lstm-attention: tokens of history when sampling' },
   ],
-  trainDefaults: { lr: 2e-3, optimizer: 'adam' },
+  trainDefaults: { lr: 2e-3, sgdLr: 1, optimizer: 'adam' },
   create: (ops, config, rng) => new AttentionLM(ops, config as unknown as AttentionLMConfig, rng),
 };

@@ -391,7 +391,7 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
   ],
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam' },
   check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new MemoryLM(ops, config as unknown as MemoryLMConfig, rng),
 };

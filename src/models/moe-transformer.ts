@@ -483,6 +483,10 @@ export class MoeTransformer implements SequenceModel {
   resetSampling(): void {
     this.sampling.reset();
   }
+
+  limitWindow(n: number): void {
+    this.sampling.limit(n);
+  }
 }
 
 // ---- registry specs ------------------------------------------------------------------------------
@@ -510,15 +514,19 @@ function moeSpec(kind: 'moe' | 'moe-dense', description: string): ModelSpec {
     stateful: false,
     defaults: { ...MOE_TRANSFORMER_DEFAULTS },
     options: MOE_OPTIONS,
-    trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+    // Meant for TinyStories on a CPU: byte-level BPE, AdamW with decoupled weight decay 0.1, warmup
+    // then cosine decay (with a step count), clip 1, windows of the whole context.
+    trainDefaults: {
+      lr: 1e-3, sgdLr: 0.3, optimizer: 'adamw', weightDecay: 0.1, tokenizer: 'bpe', batch: 16, seq: 'context', clip: 1,
+      valBatches: 20, schedule: 'cosine', warmupFraction: 0.05, maxWarmup: 200, timeWarmup: 100,
+    },
     check: (c) => {
       checkHeadsDivide(c.dModel, c.heads);
       if (kind === 'moe' && Number(c.experts) < Number(c.topK)) {
         throw new RangeError(`--experts ${c.experts} is fewer than --top-k ${c.topK} (each token goes to top-k different experts)`);
       }
     },
-    longestWindow: (c) => c.context as number,
-    create: (ops, config, rng) => {
+      create: (ops, config, rng) => {
       const c = config as unknown as MoeTransformerConfig;
       return new MoeTransformer(ops, kind === 'moe-dense' ? { ...c, dense: true } : c, rng, kind);
     },

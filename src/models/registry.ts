@@ -47,7 +47,7 @@ export class UnknownModelError extends Error {
 export const RESERVED_OPTION_KEYS: readonly string[] = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'time', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule',
   'warmup', 'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'backend',
-  'json', 'help', 'version',
+  'json', 'help', 'version', 'patience',
 ];
 
 const specs = new Map<string, ModelSpec>();
@@ -128,7 +128,8 @@ export function checkModelOptions(spec: ModelSpec, given: Record<string, unknown
   return config;
 }
 
-function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
+/** One typed option value from what was given (CLI text or a value); a RangeError naming the flag otherwise. */
+export function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
   const flag = `--${optionFlag(opt.key)}`;
   switch (opt.type) {
     case 'int':

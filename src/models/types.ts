@@ -48,6 +48,12 @@ export interface SequenceModel {
   /** Starts a fresh sampling state. */
   resetSampling(): void;
   /**
+   * Optional, for models with positions: sample (and read windows) of at most `n` tokens, the
+   * length the model was trained on, sliding the window past it; positions it never trained are
+   * never used. A checkpoint's reader calls it with the run's --seq.
+   */
+  limitWindow?(n: number): void;
+  /**
    * Optional, for models with attention (for reports and plots): runs one forward pass over
    * `tokens` (one short sequence, e.g. ≤ 32 tokens) and returns its attention probability
    * matrices, T × T each. Never changes parameters or gradients; may overwrite the training
@@ -91,11 +97,31 @@ export type ModelOption =
   | { key: string; type: 'boolean'; description: string };
 
 /** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+/**
+ * Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model);
+ * src/train/settings.ts resolves them. Every field is optional. (The tokenizer and schedule kinds
+ * are spelled out here rather than imported: data/ and train/ sit above models/.)
+ */
 export interface ModelTrainDefaults {
+  /** The Adam/AdamW learning rate. */
   lr?: number;
+  /** The plain SGD learning rate (momentum and Nesterov take a fifth of it). */
+  sgdLr?: number;
   optimizer?: OptimizerKind;
   batch?: number;
-  seq?: number;
+  /** The window length; 'context': the model's own `context` option (so every position row is trained). */
+  seq?: number | 'context';
+  tokenizer?: 'char' | 'word' | 'bpe';
+  /** Weight decay, when the run uses this spec's optimizer. */
+  weightDecay?: number;
+  clip?: number;
+  valBatches?: number;
+  /** 'cosine': warmup then cosine decay when the run has a step count (constant with only --time). */
+  schedule?: 'constant' | 'cosine';
+  /** Warmup steps as a fraction of --steps, at most maxWarmup; timeWarmup steps with only --time. */
+  warmupFraction?: number;
+  maxWarmup?: number;
+  timeWarmup?: number;
 }
 
 export interface ModelSpec {
@@ -121,11 +147,6 @@ export interface ModelSpec {
    * (./registry.ts) before any data is loaded, so a mistake costs nothing (the constructor checks again).
    */
   check?(config: Record<string, unknown>): void;
-  /**
-   * The longest training window (--seq) the model takes with this config: the position rows it
-   * learns (`context`). Absent: any length.
-   */
-  longestWindow?(config: Record<string, unknown>): number;
   /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
   create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }

@@ -2,11 +2,28 @@
 // registry and the tasks, so that a task file can name its type without importing the registry
 // (which imports every task).
 
+import type { ModelOption } from '../models/types.js';
+
+/**
+ * A task-specific setting, settable as `--<kebab-case key>` on `handgrad task` (the same shape as a
+ * model option; tasks that share a key share the flag, so keep the meanings the same).
+ */
+export type TaskOption = ModelOption;
+
 export interface TaskOptions {
   /** Seeds every random draw: weights, data, order. */
   seed: number;
   /** Training steps (default: the task's defaultSteps). */
   steps?: number;
+  /** Task-specific settings by key (TaskSpec.options), given as values or CLI text; the rest take the defaults. */
+  options?: Record<string, unknown>;
+}
+
+/** What a task's run() receives: the options checked and filled in. */
+export interface ResolvedTaskOptions {
+  seed: number;
+  steps: number;
+  options: Record<string, number | string | boolean>;
 }
 
 /** What a task reports: the headline number, the goal, and whatever details explain it. */
@@ -34,5 +51,8 @@ export interface TaskSpec {
   /** One line for `--list`. */
   description: string;
   defaultSteps: number;
-  run(opts: TaskOptions): TaskResult | Promise<TaskResult>;
+  /** The settings a user may change (default: none), each with its default in `defaults`. */
+  options?: readonly TaskOption[];
+  defaults?: Readonly<Record<string, number | string | boolean>>;
+  run(opts: ResolvedTaskOptions): TaskResult | Promise<TaskResult>;
 }

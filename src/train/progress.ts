@@ -103,8 +103,12 @@ export function createProgressReporter(opts: ProgressOptions): TrainReporter {
       stopBar();
       const val = summary.valLoss === null ? 'no validation split'
         : `validation ${summary.valLoss.toFixed(4)} nats/${unit} (${summary.valBits!.toFixed(3)} bits/${unit})`;
+      // The best validation, where it was not the last one (the best/ checkpoint holds it).
+      const best = summary.bestValLoss !== null && summary.bestStep !== summary.steps
+        ? `; best validation ${summary.bestValLoss.toFixed(4)} at step ${summary.bestStep}` : '';
       opts.print(`done: ${summary.steps} steps in ${formatDuration(summary.seconds * 1000)}, ${compact(summary.tokensPerSec)} tok/s; ` +
-        `train loss ${summary.trainLoss.toFixed(4)}, ${val}` + (summary.out ? `; checkpoint ${summary.out}` : ''));
+        `train loss ${summary.trainLoss.toFixed(4)}, ${val}${best}` + (summary.stoppedEarly ? ' (stopped early: --patience)' : '') +
+        (summary.out ? `; checkpoint ${summary.out}` : ''));
     },
   };
 }

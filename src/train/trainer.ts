@@ -1,10 +1,12 @@
 // THE training loop: the same for every model in the registry.
 //
-//   setup:  corpus → tokenizer → ids → train/validation split → batchers → model, optimizer, schedule
+//   setup:  settings (settings.ts) → corpus → tokenizer → ids → train/validation split → batchers →
+//           model, optimizer, schedule
 //   loop:   [next window; resetState when the batcher says the window does not continue the last]
 //           zero grads → forwardBackward → global-norm clip → optimizer step at lr = schedule(step)
-//           every valEvery steps: validation loss on the held-out tail (mean nats per token, and bits)
-//           until --steps are done or --time has passed
+//           at multiples of valEvery steps, at least valEveryMs apart: validation loss on the held-out
+//           tail (mean nats per token, and bits), the carried state put back after it
+//           until --steps are done, --time has passed, or --patience validations bring no new best
 //   end:    final validation, checkpoint (src/train/checkpoint.ts), summary
 //
 // Checkpoints and resume: with checkpointEverySteps / checkpointEveryMs the loop also saves
@@ -47,46 +49,15 @@ import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
 import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
 import { checkResumeState } from './resume-state.js';
+import { OLD_RUN_SETTINGS, resolveSettings, TRAIN_DEFAULTS, TrainConfigError } from './settings.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
-export const TRAIN_DEFAULTS = {
-  steps: 1000,
-  batch: 16,
-  seq: 64,
-  lr: 2e-3,
-  optimizer: 'adam' as OptimizerKind,
-  schedule: 'constant' as ScheduleKind,
-  warmup: 0,
-  clip: 5,
-  seed: 1,
-  valEvery: 100,
-  valFraction: 0.1,
-  valBatches: 50,
-  tokenizer: 'char' as TokenizerKind,
-  backend: 'wasm' as BackendName,
-};
+export { TRAIN_DEFAULTS, TrainConfigError } from './settings.js';
 
-/**
- * Defaults for the Mixture-of-Experts language models ('moe' and its dense twin 'moe-dense'),
- * used where neither the user nor the model's own trainDefaults say otherwise (the optimizer
- * always: AdamW over the spec's Adam): byte-level BPE
- * (they are meant for TinyStories), AdamW with decoupled weight decay 0.1, and a linear warmup
- * then cosine decay when the run has a step count (with only --time there is no end to decay
- * to, so the rate stays constant after the warmup). Sized to train at a useful rate on a CPU.
- */
-export const MOE_TRAIN_DEFAULTS = {
-  tokenizer: 'bpe' as TokenizerKind,
-  optimizer: 'adamw' as OptimizerKind,
-  weightDecay: 0.1,
-  lr: 3e-3,
-  batch: 16,
-  seq: 128,
-  valBatches: 20,
-  /** Warmup steps: this fraction of --steps, at most maxWarmup (and 100 with only --time). */
-  warmupFraction: 0.05,
-  maxWarmup: 200,
-};
-const MOE_FAMILY = new Set(['moe', 'moe-dense']);
+/** metrics.jsonl has a line for every one of the first this many steps… */
+const METRICS_EVERY_STEP_UNTIL = 100;
+/** …and after them lines at least this far apart (ms of run time), beside the validation steps. */
+const METRICS_INTERVAL_MS = 250;
 
 /** Where a corpus name has a companion validation file in $HANDGRAD_DATA (src/data/corpus.ts aliases). */
 export const VALIDATION_COMPANIONS: Readonly<Record<string, string>> = { tinystories: 'tinystories-valid' };
@@ -117,8 +88,20 @@ export interface TrainOptions {
   /** Global gradient-norm limit; 0 turns clipping off (the norm is still computed and guarded). */
   clip?: number;
   seed?: number;
-  /** Validation every this many steps (and always at the end); 0: only at the end. */
+  /**
+   * Validation at multiples of this many steps (and always at the end); 0: only at the end. Given
+   * alone it is the whole rule; by default validations are also at least `valEveryMs` apart.
+   */
   valEvery?: number;
+  /** Validations at least this many ms of run time apart (given alone: at the first step after that). */
+  valEveryMs?: number;
+  /** Stop after this many validations in a row without a new best validation loss (default 0: never). */
+  patience?: number;
+  /**
+   * Weight decay on 1-D tensors (biases, norm gains) too, not only on matrices. Internal: runs
+   * saved before the distinction decayed everything, and a resume of one keeps doing so.
+   */
+  decayVectors?: boolean;
   /** The held-out tail of the corpus, as a fraction (default 0.1); 0: no validation. */
   valFraction?: number;
   /** At most this many windows per validation (the same ones every time). */
@@ -165,9 +148,9 @@ export interface TrainOptions {
 /** The settings a resumed run keeps: giving another value for one of them is refused. */
 const KEPT_SETTINGS = [
   'tokenizer', 'vocabSize', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup', 'minLr', 'clip', 'seed',
-  'valEvery', 'valFraction', 'valBatches', 'sampler', 'valData',
+  'valEvery', 'valEveryMs', 'valFraction', 'valBatches', 'sampler', 'valData',
 ] as const;
-type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>>;
+type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>> & { decayVectors?: boolean; patience?: number };
 
 /** What the loop saves in state.json's `training` (beside the model, tokenizer, step and seed). */
 export interface TrainingState {
@@ -224,6 +207,11 @@ export interface TrainSummary {
   valLoss: number | null;
   /** The same in bits (per character for the char tokenizer). */
   valBits: number | null;
+  /** The lowest validation loss of the run (resumed legs included) and its step; null without validation. */
+  bestValLoss: number | null;
+  bestStep: number | null;
+  /** true when --patience ended the run (that many validations in a row without a new best). */
+  stoppedEarly: boolean;
   /** Training tokens per second of time spent in training steps (validation excluded). */
   tokensPerSec: number;
   /** Wall time of the loop, validation included, setup and checkpoint excluded. */
@@ -290,11 +278,6 @@ export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }
 
-/** A bad option value or combination, found before training starts (the CLI exits 2 on it). */
-export class TrainConfigError extends RangeError {
-  override name = 'TrainConfigError';
-}
-
 function check(ok: boolean, message: string): void {
   if (!ok) throw new TrainConfigError(message);
 }
@@ -351,46 +334,13 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
   const keepCheckpoints = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
   check(isInt(keepCheckpoints, 1), `--keep-checkpoints must be an integer ≥ 1, got ${opts.keepCheckpoints}`);
   // The model's options are checked before anything else happens (a resume's over its checkpoint's config).
-  const modelChecked = asConfig(() => checkModelOptions(spec, opts.modelOptions ?? {}, resumed?.state.config));
-  const td = spec.trainDefaults ?? {};
-  // The MoE models' own defaults (MOE_TRAIN_DEFAULTS) come between the model spec's and the global ones.
-  const moe = MOE_FAMILY.has(spec.name);
-  const batch = opts.batch ?? td.batch ?? (moe ? MOE_TRAIN_DEFAULTS.batch : TRAIN_DEFAULTS.batch);
-  const seq = opts.seq ?? td.seq ?? (moe ? MOE_TRAIN_DEFAULTS.seq : TRAIN_DEFAULTS.seq);
-  const lr = opts.lr ?? td.lr ?? (moe ? MOE_TRAIN_DEFAULTS.lr : TRAIN_DEFAULTS.lr);
-  // AdamW for the MoE family even where the spec names plain Adam: decoupled weight decay is the
-  // recipe the issue asks for (the spec's lr, batch and seq are kept).
-  const optimizerKind = opts.optimizer ?? (moe ? MOE_TRAIN_DEFAULTS.optimizer : td.optimizer ?? TRAIN_DEFAULTS.optimizer);
-  const weightDecay = opts.weightDecay ?? (moe && optimizerKind === 'adamw' ? MOE_TRAIN_DEFAULTS.weightDecay : undefined);
-  const timeMs = opts.timeMs ?? null;
-  const totalSteps = opts.steps ?? (timeMs === null ? TRAIN_DEFAULTS.steps : null);
-  const scheduleKind = opts.schedule ?? (moe && totalSteps !== null ? 'cosine' : TRAIN_DEFAULTS.schedule);
-  const warmup = opts.warmup ?? (moe
-    ? (totalSteps !== null ? Math.min(MOE_TRAIN_DEFAULTS.maxWarmup, Math.floor(totalSteps * MOE_TRAIN_DEFAULTS.warmupFraction)) : 100)
-    : TRAIN_DEFAULTS.warmup);
-  const clip = opts.clip ?? (moe ? 1 : TRAIN_DEFAULTS.clip);
-  const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
-  const valEvery = opts.valEvery ?? TRAIN_DEFAULTS.valEvery;
-  const valFraction = opts.valFraction ?? TRAIN_DEFAULTS.valFraction;
-  const valBatches = opts.valBatches ?? (moe ? MOE_TRAIN_DEFAULTS.valBatches : TRAIN_DEFAULTS.valBatches);
-  const sampler = opts.sampler ?? (spec.stateful ? 'sequential' : 'random');
-  const tokenizerKind = opts.tokenizer ?? (moe ? MOE_TRAIN_DEFAULTS.tokenizer : TRAIN_DEFAULTS.tokenizer);
-
-  check(isInt(batch, 1) && isInt(seq, 1), `batch and seq must be integers ≥ 1, got ${batch} and ${seq}`);
-  check(totalSteps === null || isInt(totalSteps, 1), `steps must be an integer ≥ 1, got ${totalSteps}`);
-  check(timeMs === null || timeMs > 0, `the time limit must be > 0, got ${timeMs} ms`);
-  check(clip >= 0 && Number.isFinite(clip), `clip must be a number ≥ 0 (0 turns clipping off), got ${clip}`);
-  check(isInt(valEvery, 0), `valEvery must be an integer ≥ 0, got ${valEvery}`);
-  check(isInt(valBatches, 1), `valBatches must be an integer ≥ 1, got ${valBatches}`);
-  check(Number.isFinite(seed), `seed must be a number, got ${seed}`);
-  check(!(opts.weightDecay! < 0), `weight decay must be ≥ 0, got ${opts.weightDecay}`);
-  check(opts.vocabSize === undefined || tokenizerKind === 'word' || tokenizerKind === 'bpe',
-    '--vocab-size applies to the word tokenizer only (add --tokenizer word), or to bpe (--tokenizer bpe)');
-  check(valFraction >= 0 && valFraction < 1, `the validation fraction must be in [0, 1), got ${valFraction}`);
-  check(scheduleKind !== 'cosine' || totalSteps !== null,
-    'the cosine schedule needs --steps (it decays to its floor at the last step), not only --time');
-  check(scheduleKind !== 'cosine' || totalSteps === null || totalSteps > warmup,
-    `the cosine schedule needs more --steps than --warmup steps, got ${totalSteps} steps and ${warmup} warmup steps`);
+  asConfig(() => checkModelOptions(spec, opts.modelOptions ?? {}, resumed?.state.config));
+  // Defaults and checks: src/train/settings.ts (option > the model's trainDefaults > TRAIN_DEFAULTS).
+  const settings = resolveSettings(opts, spec);
+  const {
+    batch, seq, lr, optimizer: optimizerKind, weightDecay, timeMs, totalSteps, schedule: scheduleKind, warmup, clip, seed,
+    valEvery, valEveryMs, valFraction, valBatches, sampler, tokenizer: tokenizerKind, patience, decayVectors,
+  } = settings;
   // A GPU backend that is not there is a mistake in the call: say so before any data work. (Only a
   // probe: opened and closed at once, so a config error below leaves no device pool behind.)
   if (!opts.ops && (opts.backend as string) === 'cuda') (await openBackend('cuda', opts.threads)).dispose();
@@ -404,9 +354,6 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
   const lrAsStored = f32 ? Math.fround(lr) : lr;
   check(!f32 || (Number.isFinite(lrAsStored) && lrAsStored > 0),
     `--lr ${lr}: the ${backendKind} backend computes in f32, which holds learning rates from 1.4e-45 to 3.4e+38 only`);
-  const longest = spec.longestWindow?.(modelChecked);
-  check(longest === undefined || seq <= longest, `--seq ${seq} is longer than --context ${longest}, the positions the ${spec.name} ` +
-    `learns; use --seq ≤ ${longest} or --context ≥ ${seq}`);
 
   // ---- the run folder (src/train/run-folder.ts): refused, locked or unwritable before any data work ----
   const outArg = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
@@ -480,7 +427,9 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     const dataRng = rng.fork();
     const model = resumed ? fromCheckpoint(resumed, () => spec.create(ops, config, modelRng)) : spec.create(ops, config, modelRng);
     const params = model.params;
-    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows })); // rows: sparse (embedding) updates
+    // rows: sparse (embedding) updates; decay: weight decay on matrices, not on biases and norm gains
+    // (1-D), unless the run predates that rule (decayVectors).
+    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows, decay: decayVectors || p.shape.length > 1 }));
     const grads: Tensor[] = params.map((p) => p.grad);
     const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay });
     const trainBatcher = createBatcher(sampler, ops, split.train, batch, seq, dataRng);
@@ -494,6 +443,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     let loggedStep = resumed ? resumed.state.step : 0;
     const logStep = (i: StepInfo, val: number | null) => {
       loggedStep = i.step;
+      lastLineMs = i.elapsedMs;
       metrics?.append(i.step, i.loss, val ?? NaN, i.lr, i.gradNorm, i.tokensPerSec, i.elapsedMs / 1000);
     };
     // Mixture-of-Experts models: the share of tokens each expert of each layer received, logged
@@ -520,6 +470,21 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     let step = resumed ? resumed.state.step : 0;
     let trainMs = saved?.trainMs ?? 0, valLoss: number | null = saved?.metrics.valLoss ?? null;
     const validations = saved ? [...saved.metrics.validations] : [];
+    // Early stopping (--patience): the best validation so far and how many validations since it.
+    let best: { step: number; valLoss: number } | null = null, sinceBest = 0;
+    for (const v of validations) {
+      if (best === null || v.valLoss < best.valLoss) { best = v; sinceBest = 0; } else sinceBest++;
+    }
+    let stoppedEarly = false;
+    // Validation cadence (settings.ts): multiples of valEvery steps at least valEveryMs apart.
+    let lastValElapsedMs = saved?.elapsedMs ?? 0;
+    const validationDue = (elapsedMs: number) =>
+      valEvery > 0 && step % valEvery === 0 && step > 0 && (valEveryMs === 0 || elapsedMs - lastValElapsedMs >= valEveryMs);
+    // metrics.jsonl cadence: every step at first (the steep part of the curve), then lines at least
+    // METRICS_INTERVAL_MS apart plus every validation step, so a fast model's log stays small (the
+    // full loss history is in state.safetensors either way).
+    let lastLineMs = -Infinity;
+    const lineDue = (elapsedMs: number) => step <= METRICS_EVERY_STEP_UNTIL || elapsedMs - lastLineMs >= METRICS_INTERVAL_MS;
     let lossHistory = new Float64Array(Math.max(1024, 2 * step));
     if (resumed) {
       const h = resumed.tensors.tensors.get('metrics.train_loss');
@@ -539,6 +504,11 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
       const h = Float64Array.from(s.h.data), c = s.c ? Float64Array.from(s.c.data) : null;
       if (zero) { h.fill(0); c?.fill(0); }
       return { h, c };
+    };
+    const putCarry = (carry: NonNullable<ReturnType<typeof carrySnapshot>>) => {
+      const s = (model as SequenceModel & CarriesState).stateFor(batch);
+      s.h.data.set(carry.h);
+      if (s.c && carry.c) s.c.data.set(carry.c);
     };
     // best/: the checkpoint of the lowest validation loss so far (a resumed run continues the
     // record of the one it resumed); written at the first validation when the folder has none.
@@ -573,8 +543,8 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
       const training: TrainingState = {
         settings: {
           tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay,
-          schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valFraction, valBatches, sampler, totalSteps, timeMs,
-          valData: valArg ?? undefined,
+          schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valEveryMs, valFraction, valBatches, sampler, totalSteps, timeMs,
+          valData: valArg ?? undefined, patience, decayVectors,
         },
         data: {
           arg: typeof opts.data === 'string' ? opts.data : null, name: corpus.name, source: corpus.source, tokens: ids.length,
@@ -619,7 +589,13 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
 
     const runValidation = (final: boolean) => {
       logExperts(); // the training steps' routing, before validation routes tokens of its own
+      // Validation runs the model on other text from a fresh state: the carried training state is
+      // put back afterwards, so when (and whether) validation runs never changes the training.
+      const held = carrySnapshot(false);
       valLoss = evaluate(model, valBatcher!, valBatches);
+      if (held) putCarry(held);
+      else model.resetState();
+      lastValElapsedMs = performance.now() - t0;
       experts?.discard();
       if (!Number.isFinite(valLoss)) {
         throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)${lastGood()}`);
@@ -629,6 +605,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
         bestValLoss = valLoss;
         bestDue = true;
       }
+      if (best === null || valLoss < best.valLoss) { best = { step, valLoss }; sinceBest = 0; } else sinceBest++;
       valInfo.step = step;
       valInfo.valLoss = valLoss;
       valInfo.valBits = valLoss / Math.LN2;
@@ -685,25 +662,27 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
       reporter.step?.(info);
 
       const last = (totalSteps !== null && step >= totalSteps) || (timeMs !== null && info.elapsedMs >= timeMs);
-      const validating = !!valBatcher && valEvery > 0 && step % valEvery === 0 && !last;
-      if (validating) {
-        runValidation(false);
-        // Validation ran the model on other text: its carried state no longer belongs to the
-        // training streams, so the next training window starts from a fresh state.
-        model.resetState();
+      const due = !last && validationDue(info.elapsedMs);
+      const validating = !!valBatcher && due;
+      if (validating) runValidation(false);
+      if (validating && patience > 0 && sinceBest >= patience) stoppedEarly = true;
+      // Without a validation split, expert load is still logged at the validation cadence.
+      if (!validating && due && experts) {
+        logExperts();
+        lastValElapsedMs = info.elapsedMs;
       }
-      // Without a validation split, expert load is still logged every valEvery steps.
-      if (!validating && !last && experts && valEvery > 0 && step % valEvery === 0) logExperts();
-      if (!last) logStep(info, validating ? valLoss : null); // the last step is logged after the final validation
+      // The last step is logged after the final validation.
+      if (!last && !stoppedEarly && (validating || lineDue(info.elapsedMs))) logStep(info, validating ? valLoss : null);
       const periodic = dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
         (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs));
       if (periodic || bestDue) save(false, carrySnapshot(false), periodic);
+      if (stoppedEarly) break;
     }
-    // The state a run that went on would carry into the next step: the final validation below
-    // overwrites it, and a run that went on would have validated (and reset) here if due.
-    const dueValidation = !!valBatcher && valEvery > 0 && step % valEvery === 0 && step > 0;
-    const carry = carrySnapshot(dueValidation && !interrupted);
-    if (valBatcher && step > 0 && !interrupted) runValidation(true);
+    // The state a run that went on would carry into the next step (validation leaves it as it was).
+    const carry = carrySnapshot(false);
+    // Early stopping has just validated at this step: that is the final validation.
+    if (stoppedEarly) valInfo.final = true;
+    else if (valBatcher && step > 0 && !interrupted) runValidation(true);
     else if (step > loggedStep) logExperts();
     if (info.step === step && step > loggedStep) logStep(info, valBatcher && !interrupted ? valLoss : null);
     const seconds = (performance.now() - t0) / 1000;
@@ -716,6 +695,9 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
       trainLoss,
       valLoss: finalVal,
       valBits: finalVal === null ? null : finalVal / Math.LN2,
+      bestValLoss: best?.valLoss ?? null,
+      bestStep: best?.step ?? null,
+      stoppedEarly,
       tokensPerSec: trainMs > 0 ? (step * tokensPerStep) / (trainMs / 1000) : 0,
       seconds,
       params: nParams,
@@ -866,13 +848,17 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
   const s = saved.settings as Record<string, unknown>;
   for (const key of KEPT_SETTINGS) {
     const given = opts[key];
-    const kept = s[key] ?? undefined;
+    // A setting the checkpoint's version did not save: what that version ran with.
+    const kept = s[key] ?? (key in OLD_RUN_SETTINGS ? OLD_RUN_SETTINGS[key as keyof typeof OLD_RUN_SETTINGS] : undefined);
     if (given !== undefined && given !== kept) {
       throw new TrainConfigError(`${where}: the checkpoint was trained with ${flagOf(key)} ${kept ?? '(unset)'}, ` +
         `not ${given}; a resumed run keeps its settings (leave ${flagOf(key)} out)`);
     }
     (merged as unknown as Record<string, unknown>)[key] = kept;
   }
+  merged.decayVectors = (s.decayVectors as boolean | undefined) ?? OLD_RUN_SETTINGS.decayVectors;
+  // Patience is a stopping rule like the limits: a resume may change it.
+  merged.patience = opts.patience ?? (s.patience as number | undefined) ?? OLD_RUN_SETTINGS.patience;
   if (opts.steps === undefined && opts.timeMs === undefined) {
     merged.steps = saved.settings.totalSteps ?? undefined;
     merged.timeMs = saved.settings.timeMs ?? undefined;

@@ -150,11 +150,12 @@ function buildCases(): void {
     const { argv, out } = trainArgs(`zz${name}`);
     cases.push({ argv, names: [`zz${name}`], absent: [out] });
     cases.push({ argv: [`zz${name}`], names: [`zz${name}`] });
-    for (const cmd of ['train', 'sample', 'plot', 'report', 'task', 'info', 'gradcheck', 'bench']) {
+    for (const cmd of ['train', 'sample', 'eval', 'plot', 'report', 'task', 'info', 'gradcheck', 'bench']) {
       cases.push({ argv: [cmd, `--zz${name}`], names: [`--zz${name}`] });
     }
   }
-  cases.push({ argv: ['train'], names: ['model'] }, { argv: ['sample'], names: ['checkpointDir'] }, { argv: ['plot'], names: ['runDir'] },
+  cases.push({ argv: ['train'], names: ['model'] }, { argv: ['sample'], names: ['checkpointDir'] }, { argv: ['eval'], names: ['runDir'] },
+    { argv: ['plot'], names: ['runDir'] },
     { argv: ['report'], names: ['runDir'] }, { argv: ['bench'], names: ['command'] });
 
   // ---- data files ----
@@ -212,8 +213,12 @@ function buildCases(): void {
 
   // ---- sample and report: numeric options ----
   const sampleOpts: [string, string[]][] = [['length', [...NOT_INT, '-1', '10000001']], ['temperature', [...NOT_NUMBER, '-1']],
-    ['top-k', [...NOT_INT, '-1']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]], ['backend', ['x', '', 'cuda ']]];
+    ['top-k', [...NOT_INT, '-1']], ['top-p', [...NOT_NUMBER, '0', '-0.5', '1.5']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]],
+    ['backend', ['x', '', 'cuda ']]];
   for (const [flag, vals] of sampleOpts) optionCases(['sample', ckBigram], flag, vals);
+  const evalOpts: [string, string[]][] = [['seq', [...NOT_INT, '0']], ['max-tokens', [...NOT_INT, '0']], ['backend', ['x', '']]];
+  for (const [flag, vals] of evalOpts) optionCases(['eval', ckBigram], flag, vals);
+  optionCases(['train', 'bigram', '--data', good], 'patience', [...NOT_INT, '-1']);
   const reportOut = join(tmp, 'report-never.html');
   const reportOpts: [string, string[]][] = [['samples', [...NOT_INT, '-1', '101']], ['length', [...NOT_INT, '0', '100001']],
     ['temperature', [...NOT_NUMBER, '-1']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]], ['backend', ['x', '']]];

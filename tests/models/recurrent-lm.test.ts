@@ -30,11 +30,11 @@ describe('registration', () => {
       const spec = getModel(name);
       expect(spec.stateful).toBe(true);
       expect(spec.defaults).toMatchObject({ hidden: 128, layers: 1, embed: 32 });
-      expect(spec.trainDefaults).toEqual({ lr: 2e-3, optimizer: 'adam' });
+      expect(spec.trainDefaults).toEqual({ lr: 2e-3, sgdLr: name === 'rnn' ? 0.5 : 2, optimizer: 'adam' });
     }
     expect(getModel('gru').defaults.gruVariant).toBe('pytorch');
     expect(modelConfig(getModel('gru'), { gruVariant: 'paper', hidden: '16' }, 30))
-      .toEqual({ hidden: 16, layers: 1, embed: 32, gruVariant: 'paper', vocabSize: 30 });
+      .toEqual({ hidden: 16, layers: 1, embed: 32, dropout: 0, gruVariant: 'paper', vocabSize: 30 });
     expect(() => modelConfig(getModel('gru'), { gruVariant: 'cudnn' }, 30)).toThrow(/--gru-variant/);
     expect(() => modelConfig(getModel('lstm'), { gruVariant: 'paper' }, 30)).toThrow(/no option --gru-variant/);
   });

@@ -90,10 +90,4 @@ describe('checkModelOptions: the checks that need no data, run before any is loa
     expect(checkModelOptions(spec, { heads: '3' }, base)).toEqual({ ...spec.defaults, dModel: 30, heads: 3 });
     expect(() => checkModelOptions(spec, { heads: '4' }, base)).toThrow(/--d-model 30 must be a multiple of --heads 4/);
   });
-
-  it('says which models learn positions, and how many', () => {
-    expect(getModel('transformer').longestWindow?.({ context: 16 })).toBe(16);
-    expect(getModel('moe').longestWindow?.({ context: 32 })).toBe(32);
-    expect(getModel('lstm').longestWindow).toBeUndefined();
-  });
 });

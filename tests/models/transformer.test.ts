@@ -35,7 +35,7 @@ describe('registration', () => {
   it('registers transformer as a non-stateful model with its options', () => {
     const spec = getModel('transformer');
     expect(spec.stateful).toBe(false);
-    expect(spec.options.map((o) => o.key)).toEqual(['layers', 'heads', 'dModel', 'ffHidden', 'context', 'norm', 'ffn', 'positions', 'tie']);
+    expect(spec.options.map((o) => o.key)).toEqual(['layers', 'heads', 'dModel', 'ffHidden', 'context', 'norm', 'ffn', 'positions', 'tie', 'dropout']);
     const config = modelConfig(spec, { dModel: '16', heads: 2, norm: 'rmsnorm', tie: 'true' }, 11);
     expect(config).toMatchObject({ dModel: 16, heads: 2, norm: 'rmsnorm', tie: true, vocabSize: 11, ffHidden: 0 });
     const m = createModel(ref, 'transformer', config, new Rng(1));

@@ -10,6 +10,7 @@
 //   4 models     layers composed into models (src/ops only, never a backend)
 //   5 data       corpora, tokenizers, batchers: batches are shaped for the models (models/types.ts)
 //   6 train      the training loop, optimisers, checkpoints (it picks a backend: createOps)
+//   6b interop   export (ONNX, Hugging Face, safetensors) and import of trained runs: reads checkpoints
 //   7 gradcheck  gradient checks of ops, layers and models, on the reference backend
 //   8 viz        plots and reports of runs and checkpoints (reads train's checkpoints)
 //   9 tasks      toy tasks that train small models end to end (train/fit, viz heatmaps)
@@ -20,7 +21,7 @@
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-export const LAYERS = ['util', 'ops', 'backends', 'layers', 'models', 'data', 'train', 'gradcheck', 'viz', 'tasks', 'bench', 'cli'] as const;
+export const LAYERS = ['util', 'ops', 'backends', 'layers', 'models', 'data', 'train', 'interop', 'gradcheck', 'viz', 'tasks', 'bench', 'cli'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export interface Edge {

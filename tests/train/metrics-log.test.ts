@@ -1,4 +1,5 @@
-// <out>/metrics.jsonl: one line per step, validation on its steps, continued (and truncated) on resume.
+// <out>/metrics.jsonl: a line per step for the first 100 steps, then lines at least 250 ms apart and on every
+// validation step, continued (and truncated) on resume.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,20 @@ describe('metrics.jsonl', () => {
     expect(m[24].valLoss).toBeCloseTo(s.valLoss!, 12);
     for (const r of m) {
       for (const k of ['trainLoss', 'lr', 'gradNorm', 'tokensPerSec', 'elapsed'] as const) expect(Number.isFinite(r[k]), k).toBe(true);
+    }
+  });
+
+  it('after the first 100 steps, logs only lines 250 ms apart, validation steps and the last step', async () => {
+    const out = join(tmp, 'thin');
+    await train({ ...base, steps: 400, valEvery: 50, out });
+    const m = lines(out);
+    expect(m.slice(0, 100).map((r) => r.step)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(m.filter((r) => r.valLoss !== undefined).map((r) => r.step)).toEqual([50, 100, 150, 200, 250, 300, 350, 400]);
+    expect(m[m.length - 1].step).toBe(400);
+    for (let i = 100; i < m.length - 1; i++) {
+      if (m[i].valLoss !== undefined) continue;
+      // The previous line's clock is the one the rule measures from (elapsed rounds to the ms here).
+      expect(m[i].elapsed - m[i - 1].elapsed, `line for step ${m[i].step}`).toBeGreaterThanOrEqual(0.25 - 1e-3);
     }
   });
 

@@ -87,7 +87,9 @@ describe('train()', () => {
     expect(summary).toMatchObject({ model: 'bigram', steps: 60, out: null });
     expect(summary.valBits).toBeCloseTo(summary.valLoss! / Math.LN2, 12);
     expect(summary.tokensPerSec).toBeGreaterThan(0);
-    expect(Object.keys(summary).sort()).toEqual(['model', 'out', 'params', 'seconds', 'steps', 'tokensPerSec', 'trainLoss', 'valBits', 'valLoss']);
+    expect(Object.keys(summary).sort()).toEqual(['bestStep', 'bestValLoss', 'model', 'out', 'params', 'seconds', 'steps', 'stoppedEarly',
+      'tokensPerSec', 'trainLoss', 'valBits', 'valLoss']);
+    expect(summary).toMatchObject({ bestValLoss: Math.min(...vals), stoppedEarly: false });
   });
 
   it('trains on words, and without a validation split', async () => {
@@ -115,14 +117,14 @@ describe('train()', () => {
     expect(summary.seconds).toBeLessThan(2);
   });
 
-  it('resets carried state at the start of each pass and after each validation (sequential sampler)', async () => {
+  it('resets carried state at the start of each pass, and around validation when it cannot hand the state over', async () => {
     // 27k train tokens in 4 streams of ⌊(27000−1)/4⌋ = 6749 → 421 windows of 16 per pass.
     resets = 0;
     const { summary } = await run({ model: 'counting-test', steps: 30, valEvery: 10 });
     expect(summary.steps).toBe(30);
-    // 1 at the first window; 2 validations mid-run, each resetting before (evaluate) and after;
-    // the final validation resets once before it.
-    expect(resets).toBe(1 + 2 * 2 + 1);
+    // 1 at the first window; 3 validations (2 mid-run, the final), each resetting before (evaluate)
+    // and after (the model has no stateFor(), so its training state cannot be put back).
+    expect(resets).toBe(1 + 3 * 2);
   });
 
   it('refuses bad options before doing any work', async () => {

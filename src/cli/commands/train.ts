@@ -38,8 +38,8 @@ import { BACKEND_CHOICES, pickBackend } from '../device.js';
  */
 const PASSED_THROUGH = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
-  'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
-  'resume', 'keepCheckpoints', 'force',
+  'minLr', 'clip', 'seed', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
+  'resume', 'keepCheckpoints', 'patience', 'force',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 /** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
@@ -49,6 +49,7 @@ type TrainCliOptions = Pick<TrainOptions, (typeof PASSED_THROUGH)[number]> & {
   device?: BackendName;
   json?: boolean;
   checkpointEvery?: { steps?: number; ms?: number };
+  valEvery?: { steps?: number; ms?: number };
   [modelOption: string]: unknown;
 };
 
@@ -83,16 +84,20 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--steps <n>', `optimizer steps (default ${d.steps}, or unlimited with --time)`, parseInteger('--steps', 1))
     .option('--time <duration>', 'stop after this long, e.g. 30s, 5m, 1h (with --steps: whichever comes first)', parseDurationOption('--time'))
     .option('--batch <n>', `parallel sequences per step (default ${d.batch})`, parseInteger('--batch', 1, 1 << 16))
-    .option('--seq <n>', `time steps per window, the BPTT length (default ${d.seq})`, parseInteger('--seq', 1, 1 << 20))
-    .option('--lr <x>', `peak learning rate (default ${d.lr}, or the model's own)`, parseNumber('--lr', { min: 0, minExclusive: true }))
+    .option('--seq <n>', `time steps per window, the BPTT length (default: the model's --context for transformers, else ${d.seq})`,
+      parseInteger('--seq', 1, 1 << 20))
+    .option('--lr <x>', `peak learning rate (default: the model's own for the optimizer, e.g. ${d.lr} for adam, ${d.sgdLr} for sgd)`,
+      parseNumber('--lr', { min: 0, minExclusive: true }))
     .option('--optimizer <kind>', `${OPTIMIZER_KINDS.join(', ')} (default ${d.optimizer})`, parseChoice('--optimizer', OPTIMIZER_KINDS))
-    .option('--weight-decay <x>', 'weight decay (default 0)', parseNumber('--weight-decay', { min: 0 }))
+    .option('--weight-decay <x>', 'weight decay on weight matrices, any optimizer (default 0; 0.1 with adamw for moe)', parseNumber('--weight-decay', { min: 0 }))
     .option('--schedule <kind>', `learning-rate schedule: ${SCHEDULE_KINDS.join(', ')} (default ${d.schedule})`, parseChoice('--schedule', SCHEDULE_KINDS))
     .option('--warmup <n>', 'linear warmup steps (default 0)', parseInteger('--warmup', 0))
     .option('--min-lr <x>', 'cosine schedule: the final learning rate (default 0)', parseNumber('--min-lr', { min: 0 }))
     .option('--clip <x>', `global gradient-norm limit, 0 for none (default ${d.clip})`, parseNumber('--clip', { min: 0 }))
     .option('--seed <n>', `seed for weights, data order and everything else random (default ${d.seed})`, parseInteger('--seed', 0, 2 ** 32 - 1))
-    .option('--val-every <n>', `validation every n steps, 0 for only at the end (default ${d.valEvery})`, parseInteger('--val-every', 0))
+    .option('--val-every <n|duration>', `validation every n steps (0: only at the end) or every duration (e.g. 30s); ` +
+      `default: every ${d.valEvery} steps but at most once per ${d.valEveryMs / 1000}s`, parseValEvery)
+    .option('--patience <n>', 'stop after n validations in a row without a new best (default 0: never)', parseInteger('--patience', 0))
     .option('--val-fraction <x>', `held-out tail of the corpus, 0 for none (default ${d.valFraction})`,
       parseNumber('--val-fraction', { min: 0, max: 1, maxExclusive: true }))
     .option('--val-data <file|name>', 'validate on this corpus instead of the held-out tail (default for --data tinystories: tinystories-valid)')
@@ -183,6 +188,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         timeMs: opts.time,
         backend,
         reporter,
+        valEvery: opts.valEvery?.steps,
+        valEveryMs: opts.valEvery?.ms,
         checkpointEverySteps: opts.checkpointEvery?.steps,
         checkpointEveryMs: opts.checkpointEvery?.ms,
         signal: interrupt.signal,
@@ -203,6 +210,20 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       process.off('SIGINT', onSigint);
     }
   });
+}
+
+/** --val-every: a whole number ≥ 0 is steps (0: only at the end); a duration with a unit is time. */
+function parseValEvery(text: string): { steps?: number; ms?: number } {
+  const t = text.trim();
+  if (/^\d+$/.test(t) && Number.isSafeInteger(Number(t))) return { steps: Number(t) };
+  // A duration needs its unit here: a bare number is a step count.
+  if (/[a-z]$/i.test(t)) {
+    try {
+      const ms = parseDuration(t);
+      if (ms > 0) return { ms };
+    } catch { /* below */ }
+  }
+  throw new UsageError(`--val-every expects a step count ≥ 0 or a duration like 30s, 2m; got '${text}'`);
 }
 
 /** --checkpoint-every: a whole number is steps; a duration with a unit (30s, 2m, 1h) is time. */
