@@ -336,7 +336,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
   // The model's options are checked before anything else happens (a resume's over its checkpoint's config).
   asConfig(() => checkModelOptions(spec, opts.modelOptions ?? {}, resumed?.state.config));
   // Defaults and checks: src/train/settings.ts (option > the model's trainDefaults > TRAIN_DEFAULTS).
-  const settings = resolveSettings(opts, spec);
+  const settings = resolveSettings(opts, spec, resumed?.state.config); // a resume's context is its checkpoint's
   const {
     batch, seq, lr, optimizer: optimizerKind, weightDecay, timeMs, totalSteps, schedule: scheduleKind, warmup, clip, seed,
     valEvery, valEveryMs, valFraction, valBatches, sampler, tokenizer: tokenizerKind, patience, decayVectors,

@@ -149,7 +149,7 @@ describe('places that are not folders', () => {
 describe('mistakes found before any data is read', () => {
   it.each([
     [['transformer', '--d-model', '30', '--heads', '4'], 'handgrad: train: --d-model 30 must be a multiple of --heads 4 (each head gets d-model / heads dimensions)\n'],
-    [['transformer', '--seq', '64', '--context', '16'], 'handgrad: train: --seq 64 is longer than --context 16, the positions the transformer learns; use --seq ≤ 16 or --context ≥ 64\n'],
+    [['transformer', '--seq', '64', '--context', '16'], "handgrad: train: --seq 64 is longer than the model's --context 16: positions past 16 have no embedding (give --seq ≤ --context, or a larger --context)\n"],
   ])('%j: exit 2, one line', (args, message) => {
     const out = fresh();
     const r = handgrad('train', ...args, '--data', join(tmp, 'not-there.txt'), '--steps', '2', '--out', out);

@@ -58,4 +58,11 @@ describe('resuming a checkpoint whose training state is not usable', () => {
   it('the untouched copy resumes', async () => {
     await expect(train({ model: 'bigram', data: corpus, resume: edited(() => {}).dir, steps: 6, backend: 'reference' })).resolves.toMatchObject({ steps: 6 });
   });
+
+  it("a transformer's context comes from its checkpoint: windows longer than the default context resume", async () => {
+    const dir = join(tmp, 'long-context');
+    const t = { model: 'transformer', data: corpus, batch: 1, valFraction: 0.3, valEvery: 0, backend: 'reference' as const };
+    await train({ ...t, modelOptions: { dModel: 8, heads: 2, layers: 1, context: 160 }, seq: 160, steps: 1, out: dir });
+    await expect(train({ model: 'transformer', data: corpus, resume: dir, steps: 2, backend: 'reference' })).resolves.toMatchObject({ steps: 2 });
+  });
 });
