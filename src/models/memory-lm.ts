@@ -51,7 +51,7 @@ import type { LinearMemory, MemoryOptimizer, MemoryRule } from '../layers/linear
 import { autoFfHidden } from './transformer.js';
 import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { logSoftmaxRow } from './sample.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 import { StackBuffers } from './block-stack.js';
 // The sampler steps the recurrence's definition directly (see MemoryStepper).
@@ -392,5 +392,6 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
   ],
   trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new MemoryLM(ops, config as unknown as MemoryLMConfig, rng),
 };

@@ -41,7 +41,7 @@ import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
 import { StackBuffers } from './block-stack.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface MoeTransformerConfig {
@@ -520,7 +520,13 @@ function moeSpec(kind: 'moe' | 'moe-dense', description: string): ModelSpec {
       lr: 1e-3, sgdLr: 0.3, optimizer: 'adamw', weightDecay: 0.1, tokenizer: 'bpe', batch: 16, seq: 'context', clip: 1,
       valBatches: 20, schedule: 'cosine', warmupFraction: 0.05, maxWarmup: 200, timeWarmup: 100,
     },
-    create: (ops, config, rng) => {
+    check: (c) => {
+      checkHeadsDivide(c.dModel, c.heads);
+      if (kind === 'moe' && Number(c.experts) < Number(c.topK)) {
+        throw new RangeError(`--experts ${c.experts} is fewer than --top-k ${c.topK} (each token goes to top-k different experts)`);
+      }
+    },
+      create: (ops, config, rng) => {
       const c = config as unknown as MoeTransformerConfig;
       return new MoeTransformer(ops, kind === 'moe-dense' ? { ...c, dense: true } : c, rng, kind);
     },

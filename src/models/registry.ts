@@ -113,6 +113,21 @@ export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, voc
   return config;
 }
 
+/**
+ * The user-given options merged over `base` (default: the spec's defaults; a resume passes the
+ * checkpoint's config), each checked as modelConfig does, then the spec's cross-option check.
+ * Needs no data (no vocabSize), so train() runs it first. Errors are RangeErrors naming the flags.
+ */
+export function checkModelOptions(spec: ModelSpec, given: Record<string, unknown>, base?: Record<string, unknown>): Record<string, unknown> {
+  const parsed = modelConfig(spec, given, 0);
+  delete parsed.vocabSize;
+  const config: Record<string, unknown> = { ...(base ?? spec.defaults) };
+  for (const [key, v] of Object.entries(given)) if (v !== undefined) config[key] = parsed[key];
+  delete config.vocabSize;
+  spec.check?.(config);
+  return config;
+}
+
 /** One typed option value from what was given (CLI text or a value); a RangeError naming the flag otherwise. */
 export function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
   const flag = `--${optionFlag(opt.key)}`;

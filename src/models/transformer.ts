@@ -48,7 +48,7 @@ import type { AttentionMap, ModelSpec, SequenceModel, TokenBatch } from './types
 import { StackBuffers } from './block-stack.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface TransformerConfig {
@@ -345,5 +345,6 @@ export const TRANSFORMER_MODEL: ModelSpec = {
   ],
   // seq 'context': every learned position row is trained (a shorter window leaves the rest random).
   trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam', seq: 'context' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),
 };

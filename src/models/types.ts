@@ -141,6 +141,12 @@ export interface ModelSpec {
   /** The subset of config keys a user may set from the CLI. */
   options: readonly ModelOption[];
   trainDefaults?: ModelTrainDefaults;
+  /**
+   * Checks that go across options (e.g. --d-model a multiple of --heads), on the merged config
+   * without vocabSize; throws a RangeError naming the flags. Run by checkModelOptions
+   * (./registry.ts) before any data is loaded, so a mistake costs nothing (the constructor checks again).
+   */
+  check?(config: Record<string, unknown>): void;
   /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
   create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }

@@ -23,7 +23,7 @@
 // resumeOptions), so a default changed here never changes a run that was started before — a
 // setting an old checkpoint did not save gets the value the old code used (OLD_RUN_SETTINGS).
 import type { ModelSpec, ModelTrainDefaults } from '../models/registry.js';
-import { modelConfig } from '../models/registry.js';
+import { checkModelOptions } from '../models/registry.js';
 import type { BackendName } from '../backends/index.js';
 import type { SamplerKind } from '../data/batcher.js';
 import type { TokenizerKind } from '../data/tokenizer.js';
@@ -137,13 +137,14 @@ export function defaultLr(td: ModelTrainDefaults, optimizer: OptimizerKind): num
 }
 
 /**
- * The model's context length (the longest window it can be trained on) from the options given,
- * or null when its spec has no `context` option. Options are checked here (a typo costs nothing).
+ * The model's context length (the longest window it can be trained on) from the options given
+ * over `base` (a resume's checkpoint config; default the spec's defaults), or null when its spec
+ * has no `context` option. Options are checked here (a typo costs nothing).
  */
-export function modelContext(spec: ModelSpec, modelOptions: Record<string, unknown>): number | null {
+export function modelContext(spec: ModelSpec, modelOptions: Record<string, unknown>, base?: Record<string, unknown>): number | null {
   if (!('context' in spec.defaults)) return null;
   let config: Record<string, unknown>;
-  try { config = modelConfig(spec, modelOptions, 2); } catch (e) {
+  try { config = checkModelOptions(spec, modelOptions, base); } catch (e) {
     if (e instanceof RangeError) throw new TrainConfigError(e.message);
     throw e;
   }
@@ -151,10 +152,10 @@ export function modelContext(spec: ModelSpec, modelOptions: Record<string, unkno
 }
 
 /** Fills in and checks the settings of a run of `spec` (see the top of this file). */
-export function resolveSettings(opts: SettingsInput, spec: ModelSpec): TrainSettings {
+export function resolveSettings(opts: SettingsInput, spec: ModelSpec, baseConfig?: Record<string, unknown>): TrainSettings {
   const td: ModelTrainDefaults = spec.trainDefaults ?? {};
   const d = TRAIN_DEFAULTS;
-  const context = td.seq === 'context' ? modelContext(spec, opts.modelOptions ?? {}) : null;
+  const context = td.seq === 'context' ? modelContext(spec, opts.modelOptions ?? {}, baseConfig) : null;
   const batch = opts.batch ?? td.batch ?? d.batch;
   const seq = opts.seq ?? (td.seq === 'context' ? context ?? d.seq : td.seq) ?? d.seq;
   const optimizer = opts.optimizer ?? td.optimizer ?? d.optimizer;

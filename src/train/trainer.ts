@@ -24,13 +24,13 @@
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../backends/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
-import { getModel, modelConfig } from '../models/registry.js';
+import { checkModelOptions, getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
 import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
 import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
@@ -41,12 +41,14 @@ import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
 import {
-  BEST_DIR, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, dtypeOf, loadWeightsInto, POINTER_FILE, readCheckpoint, saveCheckpoint,
+  BEST_DIR, CheckpointError, DEFAULT_KEEP_CHECKPOINTS, dtypeOf, loadWeightsInto, POINTER_FILE, readCheckpoint, saveCheckpoint,
   WEIGHTS_FILE, type CheckpointFiles, type SaveCheckpointInput,
 } from './checkpoint.js';
 import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
+import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
+import { checkResumeState } from './resume-state.js';
 import { OLD_RUN_SETTINGS, resolveSettings, TRAIN_DEFAULTS, TrainConfigError } from './settings.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
@@ -119,8 +121,13 @@ export interface TrainOptions {
   tokenCache?: string | null;
   /** Default: 'sequential' for stateful models, 'random' otherwise. */
   sampler?: SamplerKind;
-  /** Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. */
+  /**
+   * Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. A folder that holds
+   * anything is refused unless it is the `resume` folder or `force` is given (src/train/run-folder.ts).
+   */
   out?: string | null;
+  /** Write into a non-empty `out` anyway, replacing handgrad's own files there (never others). */
+  force?: boolean;
   backend?: BackendName;
   threads?: number;
   /** Use this backend instead of creating one (it is then not disposed at the end). */
@@ -262,6 +269,8 @@ export interface TrainReporter {
   finish?(summary: TrainSummary): void;
   /** Training stopped with an error (after start()): tidy up (e.g. stop a live bar). */
   fail?(error: unknown): void;
+  /** A one-line notice about the run (e.g. a stale lock taken over). */
+  notice?(line: string): void;
 }
 
 /** A NaN or infinite loss or gradient: training stops rather than write garbage into the weights. */
@@ -296,11 +305,26 @@ export function defaultOutDir(model: string, now = new Date()): string {
 
 /** Trains a registered model on a corpus and writes a checkpoint; see the top of this file. */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
+  // The run folder is opened (created, locked, probed) part-way through setup, before any data is
+  // loaded; whatever happens after, it is tidied up and its lock released here.
+  const run: { folder: RunFolder | null } = { folder: null };
+  try {
+    return await trainInFolder(options, run);
+  } catch (e) {
+    throw run.folder ? run.folder.fail(e) : e;
+  } finally {
+    run.folder?.release();
+  }
+}
+
+async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | null }): Promise<TrainSummary> {
   let opts = options;
   const spec = getModel(opts.model);
   let resumed: CheckpointFiles | null = null;
   let saved: TrainingState | null = null;
   if (opts.resume !== undefined) {
+    // Resuming in place: a run still writing there is named, rather than a checkpoint read mid-save.
+    if (opts.out === undefined || (opts.out !== null && sameFolder(opts.out, opts.resume))) checkNotInUse(opts.resume, `--resume ${opts.resume}`);
     resumed = readCheckpoint(opts.resume);
     ({ opts, saved } = resumeOptions(opts, spec.name, resumed));
   }
@@ -309,9 +333,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
   const keepCheckpoints = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
   check(isInt(keepCheckpoints, 1), `--keep-checkpoints must be an integer ≥ 1, got ${opts.keepCheckpoints}`);
-  if (typeof opts.out === 'string') checkOutDir(opts.out);
+  // The model's options are checked before anything else happens (a resume's over its checkpoint's config).
+  asConfig(() => checkModelOptions(spec, opts.modelOptions ?? {}, resumed?.state.config));
   // Defaults and checks: src/train/settings.ts (option > the model's trainDefaults > TRAIN_DEFAULTS).
-  const settings = resolveSettings(opts, spec);
+  const settings = resolveSettings(opts, spec, resumed?.state.config); // a resume's context is its checkpoint's
   const {
     batch, seq, lr, optimizer: optimizerKind, weightDecay, timeMs, totalSteps, schedule: scheduleKind, warmup, clip, seed,
     valEvery, valEveryMs, valFraction, valBatches, sampler, tokenizer: tokenizerKind, patience, decayVectors,
@@ -329,6 +354,15 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   const lrAsStored = f32 ? Math.fround(lr) : lr;
   check(!f32 || (Number.isFinite(lrAsStored) && lrAsStored > 0),
     `--lr ${lr}: the ${backendKind} backend computes in f32, which holds learning rates from 1.4e-45 to 3.4e+38 only`);
+
+  // ---- the run folder (src/train/run-folder.ts): refused, locked or unwritable before any data work ----
+  const outArg = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
+  const folder = run.folder = outArg === null ? null : openRunFolder(outArg, {
+    force: opts.force, resumeDir: opts.resume, unique: opts.out === undefined && opts.resume === undefined,
+    label: opts.out !== undefined ? `--out ${outArg}` : opts.resume !== undefined ? `--resume ${outArg}` : `the run folder ${outArg}`,
+    notice: (line) => opts.reporter?.notice?.(line),
+  });
+  const dir = folder?.dir ?? null;
 
   // ---- data -----------------------------------------------------------------------------------
   const corpus = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data);
@@ -386,9 +420,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,
   });
   let metrics: MetricsLog | null = null;
-  // The --out folder this run creates: removed again if no checkpoint could ever be written in
-  // it (a full disk at the first save), so a failed run leaves no partial output behind.
-  let createdOutDir: string | null = null;
   try {
     // ---- model, optimizer, batchers ----------------------------------------------------------
     const rng = new Rng(seed);
@@ -406,9 +437,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const nParams = countParams(params);
     const tokensPerStep = batch * seq;
     const reporter = opts.reporter ?? {};
-    const dir = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
     if (resumed && saved) restoreState(resumed, saved, { model, optimizer, trainBatcher, modelRng, dataRng, batch });
-    if (dir !== null && !existsSync(dir)) createdOutDir = dir;
     // ---- metrics log (<out>/metrics.jsonl, src/train/metrics-log.ts) ----
     metrics = dir === null ? null : new MetricsLog(dir, resumed ? { dir: opts.resume!, step: resumed.state.step } : null);
     let loggedStep = resumed ? resumed.state.step : 0;
@@ -555,7 +584,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
         saveCheckpoint(join(dir, BEST_DIR), input, { keep: 1 });
         bestDue = false;
       }
-      createdOutDir = null;
+      folder?.keep(); // a failure from now on keeps the folder
     };
 
     const runValidation = (final: boolean) => {
@@ -685,8 +714,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   } catch (e) {
     opts.reporter?.fail?.(e);
     try { metrics?.flush(); } catch { /* the error above is the one to report */ }
-    if (e instanceof CheckpointWriteError && createdOutDir !== null) rmSync(createdOutDir, { recursive: true, force: true });
-    throw e;
+    throw e; // train() tidies the run folder (run-folder.ts)
   } finally {
     if (!opts.ops) ops.dispose();
   }
@@ -762,18 +790,6 @@ function fromCheckpoint<T>(files: CheckpointFiles, fn: () => T): T {
   }
 }
 
-/** --out must be (or become) a folder: refused up front, not after training, when a file is in the way. */
-function checkOutDir(out: string): void {
-  check(out.trim() !== '', '--out must name a folder, got an empty string');
-  for (let p = resolve(out), first = true; ; p = dirname(p), first = false) {
-    let st;
-    try { st = statSync(p); } catch { if (dirname(p) === p) return; continue; }
-    check(st.isDirectory(), first ? `--out ${out}: is a file, expected a folder for the checkpoint`
-      : `--out ${out}: ${p} is a file, so the folder cannot be created there`);
-    return;
-  }
-}
-
 /** Is every value finite? (x·0 is 0 for a finite x and NaN otherwise: one add per value, no branch.) */
 function allFinite(a: ArrayLike<number>): boolean {
   let z = 0;
@@ -826,10 +842,8 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
   if (state.kind !== model) {
     throw new TrainConfigError(`${where}: the checkpoint is a ${state.kind} model, not ${model} (train ${state.kind} to resume it)`);
   }
+  checkResumeState(files); // every value used below: CheckpointErrors naming state.json and the field
   const saved = state.training as unknown as TrainingState;
-  if (!saved?.settings || !saved.optimizer || !saved.batcher || !saved.rng || !saved.metrics || !saved.data) {
-    throw new CheckpointError(`${files.dir}: state.json lacks the training state a resume needs`);
-  }
   const merged: TrainOptions = { ...opts };
   const s = saved.settings as Record<string, unknown>;
   for (const key of KEPT_SETTINGS) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
 import { listGenerations, readCheckpoint } from '../../src/train/checkpoint.js';
+import { LOCK_FILE, readLock } from '../../src/train/run-folder.js';
 import { cliEnv, handgradScript, node, root, runHandgrad } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-cli-resume-'));
@@ -54,11 +55,13 @@ describe('handgrad train --resume', () => {
       () => existsSync(join(dir, 'latest.json')), 'SIGKILL');
     expect(r.signal).toBe('SIGKILL');
     const step = stepOf(dir);
+    const lock = readLock(join(dir, LOCK_FILE))!;
     expect(step % 5).toBe(0);
     expect(step).toBeGreaterThanOrEqual(5);
     // The limit saved is a million steps: give the new total.
     const resumed = handgrad('train', '--resume', dir, '--steps', String(step + 5), '--json');
-    expect(resumed.stderr).toBe('');
+    // The killed run's lock is stale (its pid is gone): taken over, with one line saying so.
+    expect(resumed.stderr).toBe(`--resume ${dir}: took over the lock of a run that is gone (pid ${lock.pid} on ${lock.hostname}, since ${lock.startedAt})\n`);
     expect(resumed.code).toBe(0);
     expect(JSON.parse(resumed.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ model: 'lstm', steps: step + 5, out: dir });
     expect(stepOf(dir)).toBe(step + 5);
@@ -71,14 +74,15 @@ describe('handgrad train --resume', () => {
     expect(handgrad('sample', dir, '--length', '20', '--backend', 'reference').code).toBe(0);
   }, 120_000);
 
-  it('Ctrl-C finishes the step, saves and exits 0 with one line', async () => {
+  it('Ctrl-C finishes the step, saves and exits 0, saying so', async () => {
     const dir = join(tmp, 'interrupted');
     const r = await startThenSignal(['train', ...lstm, '--steps', '1000000', '--checkpoint-every', '3', '--out', dir, '--json'],
       () => existsSync(join(dir, 'latest.json')), 'SIGINT');
     expect(r.code).toBe(0);
     const step = stepOf(dir);
     expect(step).toBeGreaterThanOrEqual(3);
-    expect(r.stderr).toBe(`interrupted after step ${step}: checkpoint saved to ${dir} (continue with --resume ${dir})\n`);
+    expect(r.stderr).toBe('interrupted: finishing this step and saving a checkpoint (Ctrl-C again quits at once; the last checkpoint stays)\n' +
+      `interrupted after step ${step}: checkpoint saved to ${dir} (continue with --resume ${dir})\n`);
     expect(JSON.parse(r.stdout.trimEnd().split('\n').pop()!)).toMatchObject({ steps: step, out: dir });
     expect((readCheckpoint(dir).state.training as { finished: boolean }).finished).toBe(false);
   }, 120_000);

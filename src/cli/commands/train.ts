@@ -4,8 +4,15 @@
 // refuses the ones it does not have.
 //
 // --resume DIR continues a checkpoint exactly (the model comes from the checkpoint, so <model> may
-// be left out); --checkpoint-every N|DURATION saves mid-run; Ctrl-C (SIGINT) finishes the current
-// step, saves and exits 0 (a second Ctrl-C quits at once).
+// be left out); --checkpoint-every N|DURATION saves mid-run; --force writes into a non-empty --out.
+//
+// Ctrl-C (SIGINT): during the step loop the first one finishes the current step, saves and exits 0;
+// the second quits at once, the last checkpoint intact. A JS handler cannot run while synchronous
+// work (a step, a save, BPE training) holds the thread, so the handler is only installed while the
+// loop runs, and removes itself at the first Ctrl-C: the second then meets the default disposition,
+// which kills the process wherever it is. Before the loop (loading data, training a tokenizer) there
+// is nothing to save and the first Ctrl-C kills at once; the run folder's lock is then stale (its
+// pid is gone) and the next run takes it over (src/train/run-folder.ts).
 import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
@@ -17,9 +24,10 @@ import { SCHEDULE_KINDS } from '../../train/schedules.js';
 import { SAMPLER_KINDS } from '../../data/batcher.js';
 import { TOKENIZER_KINDS } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
-import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions } from '../../train/trainer.js';
+import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions, type TrainReporter } from '../../train/trainer.js';
 import { checkpointKind, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, isLegacyCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
+import { checkNotInUse, RunFolderError, sameFolder } from '../../train/run-folder.js';
 import type { BackendName } from '../../backends/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
@@ -31,7 +39,7 @@ import { BACKEND_CHOICES, pickBackend } from '../device.js';
 const PASSED_THROUGH = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
   'minLr', 'clip', 'seed', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
-  'resume', 'keepCheckpoints', 'patience',
+  'resume', 'keepCheckpoints', 'patience', 'force',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 /** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
@@ -97,6 +105,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--val-batches <n>', `at most n windows per validation (default ${d.valBatches})`, parseInteger('--val-batches', 1))
     .option('--sampler <kind>', 'sequential (BPTT, carried state) or random windows (default: by model)', parseChoice('--sampler', SAMPLER_KINDS))
     .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
+    .option('--force', 'write into a non-empty --out, replacing the checkpoint and metrics there (never other files)')
     .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
     .option('--keep-checkpoints <n>', `checkpoint generations kept in the --out folder, newest first (default ${DEFAULT_KEEP_CHECKPOINTS})`,
@@ -121,6 +130,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     if (opts.resume !== undefined) {
       let kind: string;
       try {
+        // A run still writing the folder is named, rather than its checkpoint read mid-save.
+        if (opts.out === undefined || (opts.out !== null && sameFolder(opts.out, opts.resume))) checkNotInUse(opts.resume, `--resume ${opts.resume}`);
         if (isLegacyCheckpoint(opts.resume)) kind = checkpointKind(opts.resume);
         else {
           const found = readCheckpoint(opts.resume);
@@ -129,6 +140,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
           if (found.passedOver.length > 0) ctx.note(`train: --resume: ${found.passedOver[0]}; resuming from ${found.dir} (step ${found.state.step})`);
         }
       } catch (e) {
+        if (e instanceof RunFolderError) throw new UsageError(`train: ${e.message}`);
         if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
         throw e;
       }
@@ -150,14 +162,22 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     // A bar only where someone watches it; plain lines into logs; nothing beside --json in a pipe.
     const tty = !!process.stderr.isTTY;
     const mode = tty ? 'bar' : opts.json ? 'quiet' : 'lines';
-    const reporter = createProgressReporter({ mode, print: (l) => ctx.print(l) });
-    // Ctrl-C: finish the step, save, exit 0. A second one: leave now (the last checkpoint stays).
+    const progress = createProgressReporter({ mode, print: (l) => ctx.print(l) });
+    // Ctrl-C (see the top of this file): listened for only while the loop runs, and only once.
     const interrupt = new AbortController();
     const onSigint = () => {
-      if (interrupt.signal.aborted) process.exit(130);
+      process.off('SIGINT', onSigint); // the next Ctrl-C kills at once, even mid-step or mid-save
+      ctx.note('interrupted: finishing this step and saving a checkpoint (Ctrl-C again quits at once; the last checkpoint stays)');
       interrupt.abort();
     };
-    process.on('SIGINT', onSigint);
+    const reporter: TrainReporter = {
+      ...progress,
+      start: (info) => {
+        progress.start?.(info);
+        if (!interrupt.signal.aborted) process.on('SIGINT', onSigint);
+      },
+      notice: (line) => ctx.note(line),
+    };
     try {
       const passed: Partial<TrainOptions> = {};
       for (const key of PASSED_THROUGH) (passed as Record<string, unknown>)[key] = opts[key];
@@ -184,7 +204,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       if (e instanceof TrainConfigError || e instanceof CorpusError) throw new UsageError(`train: ${e.message}`);
       if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
       // A full disk or an unwritable --out is the user's to fix too (exit 2, nothing left behind).
-      if (e instanceof CheckpointWriteError) throw new UsageError(`train: ${e.message}`);
+      if (e instanceof CheckpointWriteError || e instanceof RunFolderError) throw new UsageError(`train: ${e.message}`);
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
