@@ -91,9 +91,9 @@ class RecurrentLM(torch.nn.Module):
 
     stateful = True
 
-    def __init__(self, kind: str, V: int, E: int, H: int, L: int, p: float) -> None:
+    def __init__(self, kind: str, V: int, E: int, H: int, L: int, p: float, head: bool = True) -> None:
         super().__init__()
-        self.kind, self.H, self.L = kind, H, L
+        self.kind, self.H, self.L, self.has_head = kind, H, L, head
         self.embed = torch.nn.Parameter(torch.randn(V, E))
         cell = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
         self.rnn = cell(E, H, num_layers=L, dropout=p if L > 1 else 0.0)
@@ -106,8 +106,9 @@ class RecurrentLM(torch.nn.Module):
                 if kind in ("rnn", "lstm"):  # ours has one bias: torch's second stays 0
                     getattr(self.rnn, f"bias_hh_l{l}").requires_grad_(False)
         self.drop = torch.nn.Dropout(p)
-        self.head_W = xavier(H, V)
-        self.head_b = zeros(V)
+        if head:
+            self.head_W = xavier(H, V)
+            self.head_b = zeros(V)
 
     def hidden(self, x: torch.Tensor, state):
         return self.rnn(self.drop(F.embedding(x, self.embed)), state)
@@ -130,7 +131,7 @@ class RecurrentLM(torch.nn.Module):
                 else:
                     getattr(self.rnn, f"bias_ih_l{l}").copy_(g("b"))
                     getattr(self.rnn, f"bias_hh_l{l}").zero_()
-            if "head.W" in t:
+            if self.has_head:
                 self.head_W.copy_(t["head.W"])
                 self.head_b.copy_(t["head.b"])
 
@@ -142,8 +143,7 @@ class AttentionLM(torch.nn.Module):
 
     def __init__(self, V: int, E: int, H: int, L: int, p: float) -> None:
         super().__init__()
-        self.lstm = RecurrentLM("lstm", V, E, H, L, p)
-        del self.lstm.head_W, self.lstm.head_b  # the head is ours below
+        self.lstm = RecurrentLM("lstm", V, E, H, L, p, head=False)  # the head is the one below
         self.Wa, self.Wcc, self.Wcs = xavier(H, H), xavier(H, H), xavier(H, H)
         self.drop = torch.nn.Dropout(p)
         self.head_W = xavier(H, V)
@@ -378,14 +378,11 @@ def parity(cfg: dict, val: torch.Tensor) -> float:
     return evaluate(m, val, int(cfg["batch"]), int(cfg["seq"]), int(cfg["valBatches"]))
 
 
-def main() -> None:
-    with open(sys.argv[1]) as f:
-        cfg = json.load(f)
+def run(cfg: dict) -> dict:
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(int(cfg["seed"]))
     model_name, o = cfg["model"], cfg["modelConfig"]
-    B, T, lr, clip = int(cfg["batch"]), int(cfg["seq"]), float(cfg["lr"]), float(cfg["clip"])
-    val_batches = int(cfg["valBatches"])
+    B, T, val_batches = int(cfg["batch"]), int(cfg["seq"]), int(cfg["valBatches"])
     train_ids, val_ids = read_ids(cfg["trainIds"]), read_ids(cfg["valIds"])
     base = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blasCore": blas_core(),
             "trainTokens": train_ids.numel(), "valTokens": val_ids.numel(),
@@ -394,9 +391,9 @@ def main() -> None:
     model = build(model_name, o)
     base.update(params=count_params(model), parityValLoss=parity_loss)
     if cfg.get("parityOnly"):
-        print(json.dumps(base))
-        return
+        return base
 
+    lr, clip = float(cfg["lr"]), float(cfg["clip"])
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
     gen = torch.Generator().manual_seed(int(cfg["seed"]))
@@ -455,7 +452,14 @@ def main() -> None:
         "curve": curve, "bestValLoss": best if curve else None, "finalValLoss": curve[-1]["valLoss"] if curve else None,
         "sampleIds": ids,
     })
-    print(json.dumps(base))
+    return base
+
+
+def main() -> None:
+    for path in sys.argv[1:]:  # one JSON line per config file, in order
+        with open(path) as f:
+            cfg = json.load(f)
+        print(json.dumps(run(cfg)), flush=True)
 
 
 if __name__ == "__main__":
