@@ -12,12 +12,14 @@
 // the peer, and checks afterwards that our run's checkpoint recorded the same tokenizer and token
 // counts (and the peer echoes the counts and id sums it read).
 //
-// Validation in time: train() validates every N steps, not every N seconds, so ours validates
-// nothing during the run (valEvery 0) and instead saves a checkpoint every --val-every of training
-// time (checkpointEveryMs); afterwards every saved generation is validated with the trainer's own
-// `evaluate` on the same windows. The curve's time of a generation is the training time at its
-// step (from the reporter). So validation costs neither side training time: the peer pauses its
-// clock while it validates. The checkpoint saves do cost ours (they are inside its loop).
+// Validation in time, validation time excluded on both sides: train() validates every N steps,
+// not every N seconds, and its clock counts its validations. So ours trains in legs: leg k is a
+// train() call with a time limit that ends after k·--val-every of *training* time (its validation
+// at the end is train()'s own, on the held-out windows); leg k+1 resumes that checkpoint exactly
+// (weights, Adam moments, RNG, batcher position, carried state: train() resume is bit-exact) with
+// the limit moved on by --val-every plus the time the validations took. The saves and resumes
+// between legs are outside the clock. The peer pauses its clock while it validates (every
+// --val-every of training time, and at the end). Curve times are training seconds.
 //
 // Parity: before it trains, the peer loads OUR best weights (model.safetensors) into its own model
 // and validates them: the two losses of the same weights on the same windows agree to fp32 rounding
@@ -40,11 +42,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createOps, type Ops } from '../src/ops/index.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
-import { evaluate, train, type TrainSummary } from '../src/train/trainer.js';
-import { listGenerations, loadCheckpoint, loadWeightsInto, readCheckpoint, WEIGHTS_FILE } from '../src/train/checkpoint.js';
+import { train, type TrainReporter, type TrainSummary } from '../src/train/trainer.js';
+import { BEST_DIR, loadCheckpoint, readCheckpoint, WEIGHTS_FILE } from '../src/train/checkpoint.js';
 import { loadCorpus, splitTokens, type Corpus } from '../src/data/corpus.js';
 import { buildTokenizer, type Tokenizer } from '../src/data/tokenizer.js';
-import { SequentialBatcher } from '../src/data/batcher.js';
 import { getModel } from '../src/models/registry.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
@@ -351,16 +352,16 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
       const s = resolveSettings(model, opts.settings);
       const rowLoadBefore = loadavg()[0];
       const sizes = Object.entries(s.modelOptions).map(([k, v]) => `${k} ${v}`).join(', ');
-      progress(`${model}: ours, ${(timeMs / 1000).toFixed(0)} s (batch ${s.batch}, window ${s.seq}, lr ${s.lr}, clip ${s.clip}, ${sizes})`);
+      progress(`${model}: ours, ${secs(timeMs / 1000)} s (batch ${s.batch}, window ${s.seq}, lr ${s.lr}, clip ${s.clip}, ${sizes})`);
       const ours = await trainOurs(model, s, {
         ops, corpus, tokenizer, split, timeMs, valEveryMs, valFraction, valBatches, seed, sampleChars, temperature, sampleSeed, promptId,
         dir: join(tmp, `ours-${model}`), progress,
       });
-      progress(`${model}: ours best val ${fmt(ours.side.bestValLoss)} at ${fmt(ours.side.bestAtSeconds, 0)} s, ${ours.side.steps} steps, ` +
+      progress(`${model}: ours best val ${fmt(ours.side.bestValLoss)} at ${optSecs(ours.side.bestAtSeconds)} s, ${ours.side.steps} steps, ` +
         `${Math.round(ours.side.tokensPerSec)} tokens/s`);
       let peer: PeerSide | null = null, peerNote = py.note, parityPeer: number | null = null;
       if (py.python) {
-        progress(`${model}: PyTorch peer (${py.python}, ${peerThreads} thread(s)), ${(timeMs / 1000).toFixed(0)} s`);
+        progress(`${model}: PyTorch peer (${py.python}, ${peerThreads} thread(s)), ${secs(timeMs / 1000)} s`);
         const cfg: PeerConfig = {
           model, modelConfig: ours.modelConfig, batch: s.batch, seq: s.seq, lr: s.lr, clip: s.clip, seed, threads: peerThreads,
           timeSec: timeMs / 1000, valEverySec: valEveryMs / 1000, valBatches, trainIds, valIds,
@@ -384,7 +385,7 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
           };
           parityPeer = out.parityValLoss;
           peerNote = `torch ${out.torch} via ${py.python}, ${out.threads} thread(s), fp32; BLAS ${describeBlasCore(out.blasCore)}`;
-          progress(`${model}: peer best val ${fmt(peer.bestValLoss)} at ${fmt(peer.bestAtSeconds, 0)} s, ${peer.steps} steps, ` +
+          progress(`${model}: peer best val ${fmt(peer.bestValLoss)} at ${optSecs(peer.bestAtSeconds)} s, ${peer.steps} steps, ` +
             `${Math.round(peer.tokensPerSec)} tokens/s; parity ${fmt(parityPeer, 5)} (ours ${fmt(ours.parityLoss, 5)})`);
         } catch (e) {
           peerNote = (e as Error).message;
@@ -436,77 +437,77 @@ interface OursContext {
   progress: (line: string) => void;
 }
 
-/** Trains ours, validates every saved generation, samples from the best; see the top of this file. */
+/**
+ * Trains ours in legs of --val-every training time, each a train() call that resumes the previous
+ * leg's checkpoint exactly and ends with train()'s own validation (see the top of this file);
+ * samples from best/, the weights of the lowest validation loss.
+ */
 async function trainOurs(model: QualityModel, s: QualitySettings, c: OursContext):
   Promise<{ side: QualitySide; modelConfig: Record<string, unknown>; bestWeights: string; parityLoss: number }> {
   const spec = getModel(model);
-  // Training time (ms) at the end of each step, index = step.
-  const elapsedAt: number[] = [0];
+  let trainedMs = 0;        // training time so far: the run's clock less the validations
+  let clockAtLegStart = 0;  // the run's clock (train()'s elapsedMs, validations included) where a leg starts
+  let lastStepClock = 0;
   let nextNote = 60_000;
-  const summary: TrainSummary = await train({
-    model, modelOptions: s.modelOptions, data: c.corpus, tokenizer: 'char', timeMs: c.timeMs,
-    batch: s.batch, seq: s.seq, lr: s.lr, optimizer: 'adam', schedule: 'constant', warmup: 0, clip: s.clip, seed: c.seed,
-    valEvery: 0, valFraction: c.valFraction, valBatches: c.valBatches, valData: null,
-    sampler: spec.stateful ? 'sequential' : 'random',
-    out: c.dir, checkpointEveryMs: c.valEveryMs, keepCheckpoints: 1_000_000, ops: c.ops,
-    reporter: {
-      step: (i) => {
-        elapsedAt[i.step] = i.elapsedMs;
-        if (i.elapsedMs >= nextNote) {
-          c.progress(`  ours: step ${i.step}, ${(i.elapsedMs / 1000).toFixed(0)} s, loss ${i.loss.toFixed(3)}, ${Math.round(i.tokensPerSec)} tokens/s`);
-          nextNote += 60_000;
-        }
-      },
+  const reporter: TrainReporter = {
+    step: (i) => {
+      lastStepClock = i.elapsedMs;
+      const t = trainedMs + i.elapsedMs - clockAtLegStart;
+      if (t >= nextNote) {
+        c.progress(`  ours: step ${i.step}, ${(t / 1000).toFixed(0)} s, loss ${i.loss.toFixed(3)}, ${Math.round(i.tokensPerSec)} tokens/s`);
+        nextNote += 60_000;
+      }
     },
-  });
-  const gens = listGenerations(c.dir);
-  if (gens.length === 0) throw new Error(`${model}: train() saved no checkpoint in ${c.dir}`);
-  const last = loadCheckpoint(join(c.dir, gens[gens.length - 1].name), c.ops);
-  const training = last.files!.state.training as { data?: { trainTokens?: number; valTokens?: number } };
+  };
+  const curve: CurvePoint[] = [];
+  let summary: TrainSummary | null = null;
+  for (let leg = 1; ; leg++) {
+    const target = Math.min(leg * c.valEveryMs, c.timeMs);
+    const timeMs = clockAtLegStart + (target - trainedMs);
+    summary = await train(leg === 1 ? {
+      model, modelOptions: s.modelOptions, data: c.corpus, tokenizer: 'char', timeMs,
+      batch: s.batch, seq: s.seq, lr: s.lr, optimizer: 'adam', schedule: 'constant', warmup: 0, clip: s.clip, seed: c.seed,
+      valEvery: 0, valFraction: c.valFraction, valBatches: c.valBatches, valData: null,
+      sampler: spec.stateful ? 'sequential' : 'random', out: c.dir, ops: c.ops, reporter,
+    } : { model, resume: c.dir, data: c.corpus, timeMs, ops: c.ops, reporter });
+    trainedMs += lastStepClock - clockAtLegStart;
+    clockAtLegStart = (readCheckpoint(c.dir).state.training as { elapsedMs: number }).elapsedMs;
+    curve.push({ seconds: round3(trainedMs / 1000), step: summary.steps, valLoss: summary.valLoss! });
+    if (target >= c.timeMs) break;
+  }
+  const best = loadCheckpoint(join(c.dir, BEST_DIR), c.ops);
+  const training = best.files!.state.training as { data?: { trainTokens?: number; valTokens?: number } };
   // The peer trains on the bench's own split: it must be the one train() made.
-  if (JSON.stringify(last.tokenizer.toJSON()) !== JSON.stringify(c.tokenizer.toJSON()) ||
+  if (JSON.stringify(best.tokenizer.toJSON()) !== JSON.stringify(c.tokenizer.toJSON()) ||
     training.data?.trainTokens !== c.split.train.length || training.data?.valTokens !== c.split.val.length) {
     throw new Error(`${model}: train() split the data differently from the bench (${training.data?.trainTokens}/${training.data?.valTokens} tokens, ` +
       `bench ${c.split.train.length}/${c.split.val.length}); the peer would not see the same ids`);
   }
-  const evalModel = last.model;
-  const valBatcher = new SequentialBatcher(c.ops, c.split.val, s.batch, s.seq);
-  const curve: CurvePoint[] = [];
-  let bestGen = '';
-  for (const g of gens) {
-    const genDir = join(c.dir, g.name);
-    const files = readCheckpoint(genDir);
-    loadWeightsInto(evalModel, files.weights, join(genDir, WEIGHTS_FILE));
-    const valLoss = evaluate(evalModel, valBatcher, c.valBatches);
-    const step = files.state.step;
-    if (curve.length > 0 && curve[curve.length - 1].step === step) curve.pop();
-    curve.push({ seconds: round3((elapsedAt[step] ?? NaN) / 1000), step, valLoss });
-    if (valLoss <= Math.min(...curve.map((p) => p.valLoss))) bestGen = genDir;
-  }
-  const best = bestOf(curve)!;
-  // The best weights: sampled from here, and handed to the peer for the parity check.
-  const bestFiles = readCheckpoint(bestGen);
-  loadWeightsInto(evalModel, bestFiles.weights, join(bestGen, WEIGHTS_FILE));
+  const bestPoint = bestOf(curve)!;
   let sample = '';
   if (c.sampleChars > 0) {
-    const ids = sampleTokens(evalModel, [c.promptId], { length: c.sampleChars, temperature: c.temperature, rng: new Rng(c.sampleSeed) });
+    const ids = sampleTokens(best.model, [c.promptId], { length: c.sampleChars, temperature: c.temperature, rng: new Rng(c.sampleSeed) });
     sample = c.tokenizer.decode(ids);
   }
+  // The best weights, for the peer's parity check (the run folder is removed after the peer).
   const weights = join(dirname(c.dir), `ours-${model}-best.safetensors`);
-  writeFileSync(weights, readFileSync(join(bestGen, WEIGHTS_FILE)));
+  writeFileSync(weights, readFileSync(join(best.files!.dir, WEIGHTS_FILE)));
   return {
     side: {
-      params: summary.params, steps: summary.steps, seconds: round3((elapsedAt[summary.steps] ?? 0) / 1000), tokensPerSec: summary.tokensPerSec,
+      params: summary.params, steps: summary.steps, seconds: round3(trainedMs / 1000), tokensPerSec: summary.tokensPerSec,
       trainLoss: Number.isFinite(summary.trainLoss) ? summary.trainLoss : null,
-      bestValLoss: best.valLoss, bestAtSeconds: best.seconds, finalValLoss: summary.valLoss, curve, sample,
+      bestValLoss: bestPoint.valLoss, bestAtSeconds: bestPoint.seconds, finalValLoss: summary.valLoss, curve, sample,
     },
-    modelConfig: last.files!.state.config,
+    modelConfig: best.files!.state.config,
     bestWeights: weights,
-    parityLoss: best.valLoss,
+    parityLoss: bestPoint.valLoss,
   };
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+/** Seconds as the report prints them: whole seconds, tenths below 10 s. */
+const secs = (x: number) => (Math.abs(x) < 10 ? x.toFixed(1) : x.toFixed(0));
+const optSecs = (x: number | null | undefined) => (x === null || x === undefined ? '—' : secs(x));
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 
 /** The human-readable report. */
@@ -523,14 +524,14 @@ export function formatQualityReport(r: QualityReport): string[] {
   ];
   for (const x of r.rows) {
     const p = x.peer;
-    lines.push(`${x.model.padEnd(15)} ${String(x.ours.params).padStart(9)} | ${fmt(x.ours.bestValLoss).padStart(9)} ${fmt(x.ours.bestAtSeconds, 0).padStart(5)} ` +
+    lines.push(`${x.model.padEnd(15)} ${String(x.ours.params).padStart(9)} | ${fmt(x.ours.bestValLoss).padStart(9)} ${optSecs(x.ours.bestAtSeconds).padStart(5)} ` +
       `${String(x.ours.steps).padStart(6)} ${String(Math.round(x.ours.tokensPerSec)).padStart(7)} | ` +
-      `${fmt(p?.bestValLoss).padStart(10)} ${fmt(p?.bestAtSeconds, 0).padStart(5)} ${String(p?.steps ?? '—').padStart(6)} ` +
+      `${fmt(p?.bestValLoss).padStart(10)} ${optSecs(p?.bestAtSeconds).padStart(5)} ${String(p?.steps ?? '—').padStart(6)} ` +
       `${(p ? String(Math.round(p.tokensPerSec)) : '—').padStart(7)} | ${(x.bestValDelta === null ? '—' : (x.bestValDelta > 0 ? '+' : '') + x.bestValDelta.toFixed(3)).padStart(7)} | ` +
       `${fmt(x.parity.ours, 5)} / ${fmt(x.parity.peer, 5)}${p && p.params !== x.ours.params ? `  (peer params ${p.params})` : ''}`);
   }
   lines.push('', 'validation curves (training s: nats/char):');
-  const curve = (c: CurvePoint[]) => c.map((q) => `${q.seconds.toFixed(0)}:${q.valLoss.toFixed(3)}`).join(' ');
+  const curve = (c: CurvePoint[]) => c.map((q) => `${secs(q.seconds)}:${q.valLoss.toFixed(3)}`).join(' ');
   for (const x of r.rows) {
     lines.push(`  ${x.model} ours  ${curve(x.ours.curve)}`);
     lines.push(`  ${x.model} torch ${x.peer ? curve(x.peer.curve) : x.peerNote}`);

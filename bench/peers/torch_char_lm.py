@@ -32,9 +32,9 @@ min(valBatches, windows per pass) windows of the validation ids cut into B strea
 state (carried from window to window for the recurrent models), mean of the window means, in
 eval mode (no dropout).
 
-Time: the clock runs from the first step; validation pauses it (ours validates its saved
-checkpoints afterwards, so neither side spends training time on validation). A validation is
-due once `valEverySec` of training time has passed since the last one; the last is at the end.
+Time: the clock runs from the first step; validation pauses it (ours leaves its validations out of
+its training time too: bench/quality.ts). A validation is due once `valEverySec` of training time
+has passed since the last one; the last is at the end.
 
 Dropout (`dropout` in modelOptions, default 0): on the embedding output, between stacked recurrent
 layers (torch's own `dropout=`) and on the top recurrent output before the head (lstm-attention:

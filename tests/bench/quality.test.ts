@@ -148,8 +148,14 @@ describe('handgrad bench quality', () => {
         expect(side.tokensPerSec, x.model).toBeGreaterThan(0);
         expect([...side.sample], x.model).toHaveLength(40);
       }
-      // The last point of our curve is our final weights, validated again afterwards: the loss train() reported.
-      expect(x.ours.curve[x.ours.curve.length - 1].step).toBe(x.ours.steps);
+      // Ours trains in legs of --val-every training time, each ending with train()'s validation: 1.5 s / 0.5 s = 3 legs.
+      expect(x.ours.curve, x.model).toHaveLength(3);
+      expect(x.ours.curve[2].step).toBe(x.ours.steps);
+      for (const side of sides) {
+        const t = side.curve.map((p) => p.seconds);
+        expect(t, x.model).toEqual([...t].sort((a, b) => a - b));
+        expect(t[t.length - 1], x.model).toBeGreaterThanOrEqual(1.5); // trained for the whole budget (validation not counted)
+      }
       if (noTorch) continue;
       const peer = x.peer!;
       expect(peer.trainTokens, x.model).toBe(report.trainTokens);
