@@ -65,11 +65,22 @@ describe('settings', () => {
     expect(checkSettingsOverrides({ lstm: { lr: 'fast' } })).toMatch(/lstm\.lr: expected a number/);
   });
 
-  it('a bad --settings is one line and exit code 2', () => {
-    const r = runHandgrad(['bench', 'quality', '--settings', '{"lstm": {"hidden": 9}}', '--no-peer']);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--settings: lstm: unknown setting 'hidden'/);
+  it('a bad --settings, a model option ours does not have, or a missing --data is one line and exit code 2', () => {
+    const corpus = join(dir, 'usage.txt');
+    writeFileSync(corpus, tinyCorpus());
+    const cases: [string[], RegExp][] = [
+      [['--settings', '{"lstm": {"hidden": 9}}'], /^handgrad: --settings: lstm: unknown setting 'hidden'/],
+      [['--settings', '{"rnn": {"batch": 4, "seq": 8, "modelOptions": {"hiden": 9}}}', '--models', 'rnn', '--data', corpus],
+        /^handgrad: bench quality: model 'rnn' has no option --hiden/],
+      [['--data', join(dir, 'missing.txt')], /^handgrad: bench quality: --data .*missing\.txt.*no such file/],
+    ];
+    for (const [args, message] of cases) {
+      const r = runHandgrad(['bench', 'quality', '--no-peer', '--time', '1s', ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[lines.length - 1]).toMatch(message);
+      expect(lines.filter((l) => l.startsWith('handgrad:')), r.stderr).toHaveLength(1);
+    }
   });
 });
 

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import {
   benchQuality, checkSettingsOverrides, formatQualityReport, QUALITY_MODELS, type QualityModel, type SettingsOverrides,
 } from '../../../bench/quality.js';
+import { CorpusError } from '../../data/corpus.js';
+import { TrainConfigError } from '../../train/trainer.js';
 import { parseChoiceList, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
 import type { CliContext } from '../main.js';
@@ -61,12 +63,16 @@ export function registerBenchQuality(bench: Command, ctx: CliContext): void {
     .option('--json', 'print the report as one JSON object, the last line of stdout')
     .action(async (opts: QualityCliOptions) => {
       ctx.jsonMode = !!opts.json;
+      // A corpus that cannot be read or split, or a setting train() refuses: a usage error (exit 2).
       const report = await benchQuality({
         data: opts.data, models: opts.models, timeMs: opts.time, threads: opts.threads, peerThreads: opts.peerThreads,
         valEveryMs: opts.valEvery, valFraction: opts.valFraction, valBatches: opts.valBatches, settings: opts.settings,
         sampleChars: opts.sampleChars, temperature: opts.temperature, seed: opts.seed, peer: opts.peer, out: opts.out ?? null,
         command: ['npx handgrad', ...process.argv.slice(2)].join(' '),
         onProgress: (line) => ctx.note(line),
+      }).catch((e: unknown) => {
+        if (e instanceof TrainConfigError || e instanceof CorpusError) throw new UsageError(`bench quality: ${e.message}`);
+        throw e;
       });
       for (const line of formatQualityReport(report)) ctx.print(line);
       if (opts.json) ctx.json(report);
