@@ -29,6 +29,10 @@
 // temperature 0.8, without a prime: as `handgrad sample` without --prime, the generation starts
 // after a line break (the token is fed, not shown).
 //
+// Threads: ours --threads (default 2); the peer, unless --peer-threads fixes it, its best of 1 and
+// --threads, chosen per model by a short trial of training steps before its clock starts (on a
+// loaded machine 2 OpenMP threads can be several times slower than 1; the report names the choice).
+//
 // Settings: QUALITY_SETTINGS, explicit (batch, BPTT/window, lr, clip, every size) so the run does
 // not depend on the trainer's defaults; --settings overrides them per model. Adam, constant lr, no
 // warmup, seed 1 on both sides. Dropout: once our models take `dropout`, add `dropout: 0.2` to a
@@ -126,7 +130,7 @@ export interface QualityOptions {
   timeMs?: number;
   /** Our wasm threads (default 2). */
   threads?: number;
-  /** torch.set_num_threads of the peer (default: the same as ours). */
+  /** torch.set_num_threads of the peer; default: its best of 1 and `threads`, by a short trial per model. */
   peerThreads?: number;
   /** Validation cadence in training time, ms (default 10 s). */
   valEveryMs?: number;
@@ -173,7 +177,10 @@ export interface QualitySide {
 
 export interface PeerSide extends QualitySide {
   torch: string;
+  /** torch.set_num_threads of the run. */
   threads: number;
+  /** The trial that chose it (tokens/s at each choice), [] when there was one choice. */
+  threadTrials: { threads: number; tokensPerSec: number }[];
   blasCore: BlasCore | null;
   /** What the peer read from the token files: must equal the report's counts. */
   trainTokens: number;
@@ -203,7 +210,8 @@ export interface QualityReport {
   node: string;
   backend: string;
   threads: number;
-  peerThreads: number;
+  /** The peer's thread counts: one, or the choices its trial picks the fastest of. */
+  peerThreadChoices: number[];
   python: string | null;
   corpus: string;
   corpusSource: string;
@@ -243,7 +251,7 @@ export interface PeerConfig {
   lr: number;
   clip: number;
   seed: number;
-  threads: number;
+  threadChoices: number[];
   timeSec: number;
   valEverySec: number;
   valBatches: number;
@@ -261,6 +269,7 @@ export interface PeerConfig {
 export interface PeerOutput {
   torch: string;
   threads: number;
+  threadTrials?: { threads: number; tokensPerSec: number }[];
   blasCore: BlasCore | null;
   trainTokens: number;
   valTokens: number;
@@ -280,7 +289,8 @@ export interface PeerOutput {
 
 /**
  * Runs the peer on config files (one JSON output line each, in order) in the peer environment
- * (bench/peer-env.ts) at `threads`; its stderr lines go to `onLine`. Rejects with one line on failure.
+ * (bench/peer-env.ts) with `threads` BLAS/OpenMP threads (the most it may use); its stderr lines
+ * go to `onLine`. Rejects with one line on failure.
  */
 export function runPeer(python: string, configFiles: string[], threads: number, onLine: (line: string) => void = () => {}): Promise<PeerOutput[]> {
   return new Promise((resolve, reject) => {
@@ -324,7 +334,8 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
   const models = opts.models ?? QUALITY_MODELS;
   const timeMs = opts.timeMs ?? 5 * 60_000;
   const threads = opts.threads ?? 2;
-  const peerThreads = opts.peerThreads ?? threads;
+  const peerThreadChoices = opts.peerThreads !== undefined ? [opts.peerThreads] : [...new Set([1, threads])];
+  const peerThreadsText = peerThreadChoices.length > 1 ? `best of ${peerThreadChoices.join(' and ')} thread(s)` : `${peerThreadChoices[0]} thread(s)`;
   const valEveryMs = opts.valEveryMs ?? 10_000;
   const valFraction = opts.valFraction ?? 0.1;
   const valBatches = opts.valBatches ?? 50;
@@ -361,16 +372,16 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
         `${Math.round(ours.side.tokensPerSec)} tokens/s`);
       let peer: PeerSide | null = null, peerNote = py.note, parityPeer: number | null = null;
       if (py.python) {
-        progress(`${model}: PyTorch peer (${py.python}, ${peerThreads} thread(s)), ${secs(timeMs / 1000)} s`);
+        progress(`${model}: PyTorch peer (${py.python}, ${peerThreadsText}), ${secs(timeMs / 1000)} s`);
         const cfg: PeerConfig = {
-          model, modelConfig: ours.modelConfig, batch: s.batch, seq: s.seq, lr: s.lr, clip: s.clip, seed, threads: peerThreads,
+          model, modelConfig: ours.modelConfig, batch: s.batch, seq: s.seq, lr: s.lr, clip: s.clip, seed, threadChoices: peerThreadChoices,
           timeSec: timeMs / 1000, valEverySec: valEveryMs / 1000, valBatches, trainIds, valIds,
           sampleChars, sampleSeed, temperature, promptId, parityWeights: ours.bestWeights,
         };
         const cfgFile = join(tmp, `peer-${model}.json`);
         writeFileSync(cfgFile, JSON.stringify(cfg));
         try {
-          const [out] = await runPeer(py.python, [cfgFile], peerThreads, (l) => progress(`  peer: ${l}`));
+          const [out] = await runPeer(py.python, [cfgFile], Math.max(...peerThreadChoices), (l) => progress(`  peer: ${l}`));
           if (out.trainTokens !== split.train.length || out.valTokens !== split.val.length ||
             out.trainIdSum !== sumIds(split.train) || out.valIdSum !== sumIds(split.val)) {
             throw new Error(`the peer read other token ids (${out.trainTokens}/${out.valTokens} tokens) than ours (${split.train.length}/${split.val.length})`);
@@ -381,7 +392,7 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
             params: out.params, steps: out.steps ?? 0, seconds: out.seconds ?? 0, tokensPerSec: out.tokensPerSec ?? 0,
             trainLoss: out.trainLoss ?? null, bestValLoss: best?.valLoss ?? null, bestAtSeconds: best?.seconds ?? null,
             finalValLoss: out.finalValLoss ?? null, curve, sample: tokenizer.decode(out.sampleIds ?? []),
-            torch: out.torch, threads: out.threads, blasCore: out.blasCore, trainTokens: out.trainTokens, valTokens: out.valTokens,
+            torch: out.torch, threads: out.threads, threadTrials: out.threadTrials ?? [], blasCore: out.blasCore, trainTokens: out.trainTokens, valTokens: out.valTokens,
           };
           parityPeer = out.parityValLoss;
           peerNote = `torch ${out.torch} via ${py.python}, ${out.threads} thread(s), fp32; BLAS ${describeBlasCore(out.blasCore)}`;
@@ -405,7 +416,7 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
     rmSync(tmp, { recursive: true, force: true });
   }
   const report: QualityReport = {
-    date: isoNow(), cpu: cpuModel(), node: process.versions.node, backend: ops.name, threads, peerThreads, python: py.python,
+    date: isoNow(), cpu: cpuModel(), node: process.versions.node, backend: ops.name, threads, peerThreadChoices, python: py.python,
     corpus: corpus.name, corpusSource: corpus.source, corpusChars: corpus.text.length, vocabSize: tokenizer.vocabSize,
     trainTokens: split.train.length, valTokens: split.val.length, valFraction, valBatches,
     timeSeconds: timeMs / 1000, valEverySeconds: valEveryMs / 1000, temperature, sampleChars, seed,
@@ -516,18 +527,18 @@ export function formatQualityReport(r: QualityReport): string[] {
     `quality on ${r.corpus} (${r.corpusChars.toLocaleString('en-US')} chars, vocab ${r.vocabSize}; train ${r.trainTokens.toLocaleString('en-US')} / ` +
       `validation ${r.valTokens.toLocaleString('en-US')} tokens, the last ${r.valFraction}), ${r.timeSeconds} s of training per model and side, ` +
       `validation every ${r.valEverySeconds} s of training time`,
-    `${r.cpu}, Node ${r.node}, ${r.backend} ${r.threads} thread(s); PyTorch peer ${r.peerThreads} thread(s) (${r.python ?? 'no python with torch'}); ` +
+    `${r.cpu}, Node ${r.node}, ${r.backend} ${r.threads} thread(s); PyTorch peer ${r.peerThreadChoices.length > 1 ? `best of ${r.peerThreadChoices.join(' and ')} thread(s) per model` : `${r.peerThreadChoices[0]} thread(s)`} (${r.python ?? 'no python with torch'}); ` +
       `load ${r.loadBefore.toFixed(2)} → ${r.loadAfter.toFixed(2)}`,
     '',
     `${'model'.padEnd(15)} ${'params'.padStart(9)} | ${'ours best'.padStart(9)} ${'at s'.padStart(5)} ${'steps'.padStart(6)} ${'tok/s'.padStart(7)} | ` +
-      `${'torch best'.padStart(10)} ${'at s'.padStart(5)} ${'steps'.padStart(6)} ${'tok/s'.padStart(7)} | ${'Δ best'.padStart(7)} | parity ours / torch`,
+      `${'torch best'.padStart(10)} ${'at s'.padStart(5)} ${'steps'.padStart(6)} ${'tok/s'.padStart(7)} ${'thr'.padStart(3)} | ${'Δ best'.padStart(7)} | parity ours / torch`,
   ];
   for (const x of r.rows) {
     const p = x.peer;
     lines.push(`${x.model.padEnd(15)} ${String(x.ours.params).padStart(9)} | ${fmt(x.ours.bestValLoss).padStart(9)} ${optSecs(x.ours.bestAtSeconds).padStart(5)} ` +
       `${String(x.ours.steps).padStart(6)} ${String(Math.round(x.ours.tokensPerSec)).padStart(7)} | ` +
       `${fmt(p?.bestValLoss).padStart(10)} ${optSecs(p?.bestAtSeconds).padStart(5)} ${String(p?.steps ?? '—').padStart(6)} ` +
-      `${(p ? String(Math.round(p.tokensPerSec)) : '—').padStart(7)} | ${(x.bestValDelta === null ? '—' : (x.bestValDelta > 0 ? '+' : '') + x.bestValDelta.toFixed(3)).padStart(7)} | ` +
+      `${(p ? String(Math.round(p.tokensPerSec)) : '—').padStart(7)} ${String(p?.threads ?? '—').padStart(3)} | ${(x.bestValDelta === null ? '—' : (x.bestValDelta > 0 ? '+' : '') + x.bestValDelta.toFixed(3)).padStart(7)} | ` +
       `${fmt(x.parity.ours, 5)} / ${fmt(x.parity.peer, 5)}${p && p.params !== x.ours.params ? `  (peer params ${p.params})` : ''}`);
   }
   lines.push('', 'validation curves (training s: nats/char):');

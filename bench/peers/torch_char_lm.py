@@ -41,8 +41,11 @@ layers (torch's own `dropout=`) and on the top recurrent output before the head 
 before the attention); transformer: on the embeddings + positions and on each residual branch's
 output before it is added (GPT-2's embd/resid dropout). Ours must place it the same way.
 
-Argument: a path to a JSON config file (see bench/quality.ts, peerConfig()). Progress goes to
-stderr; one JSON line goes to stdout: steps, tokens/s, the validation curve, the best and final
+Threads: with more than one of `threadChoices`, a short trial of training steps at each (before the
+clock starts, from a fresh model) picks the fastest, and the run uses that one ("its best of").
+
+Arguments: paths to JSON config files (see bench/quality.ts, peerConfig()). Progress goes to
+stderr; one JSON line per config goes to stdout: steps, tokens/s, the validation curve, the best and final
 validation loss, the sample from the best weights, the parity loss, the torch version and threads.
 Parity: with `parityWeights` (one of our model.safetensors), the peer first loads those weights into
 its own model and validates them (before its clock starts): equal to ours' validation of the same
@@ -378,32 +381,77 @@ def parity(cfg: dict, val: torch.Tensor) -> float:
     return evaluate(m, val, int(cfg["batch"]), int(cfg["seq"]), int(cfg["valBatches"]))
 
 
-def run(cfg: dict) -> dict:
-    torch.set_num_threads(int(cfg["threads"]))
+def trainer(cfg: dict, train_ids: torch.Tensor):
+    """A fresh model (seeded), its Adam, its batches and one training step: what a run and a thread trial start from."""
     torch.manual_seed(int(cfg["seed"]))
+    model = build(cfg["model"], cfg["modelConfig"])
+    B, T = int(cfg["batch"]), int(cfg["seq"])
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=float(cfg["lr"]), betas=(0.9, 0.999), eps=1e-8)
+    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    batches = Sequential(train_ids, B, T) if model.stateful else Random(train_ids, B, T, gen)
+    clip = float(cfg["clip"])
+    state = None
+
+    def step() -> float:
+        nonlocal state
+        x, y, fresh = batches.next()
+        if fresh:
+            state = None
+        opt.zero_grad(set_to_none=False)
+        loss, state = window_loss(model, x, y, state)
+        state = detach(state)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
+        opt.step()
+        return loss.item()
+
+    model.train()
+    return model, step
+
+
+def pick_threads(cfg: dict, train_ids: torch.Tensor, choices: list) -> tuple:
+    """The thread count (of `choices`) at which training steps run fastest: a short trial of each
+    (one warm-up step, then steps until 2 s or 10 steps), before the clock starts. Returns (best, trials)."""
+    trials = []
+    for t in choices:
+        torch.set_num_threads(t)
+        _, step = trainer(cfg, train_ids)
+        step()
+        n, t0 = 0, time.perf_counter()
+        while n < 2 or (time.perf_counter() - t0 < 2.0 and n < 10):
+            step()
+            n += 1
+        rate = n * int(cfg["batch"]) * int(cfg["seq"]) / (time.perf_counter() - t0)
+        trials.append({"threads": t, "tokensPerSec": rate})
+        log(f"thread trial: {t} thread(s), {rate:.0f} tokens/s")
+    return max(trials, key=lambda r: r["tokensPerSec"])["threads"], trials
+
+
+def run(cfg: dict) -> dict:
+    choices = [int(t) for t in cfg["threadChoices"]]
+    torch.set_num_threads(choices[0])
     model_name, o = cfg["model"], cfg["modelConfig"]
     B, T, val_batches = int(cfg["batch"]), int(cfg["seq"]), int(cfg["valBatches"])
     train_ids, val_ids = read_ids(cfg["trainIds"]), read_ids(cfg["valIds"])
-    base = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blasCore": blas_core(),
+    base = {"torch": torch.__version__, "blasCore": blas_core(),
             "trainTokens": train_ids.numel(), "valTokens": val_ids.numel(),
             "trainIdSum": int(train_ids.sum()), "valIdSum": int(val_ids.sum())}
     parity_loss = parity(cfg, val_ids) if cfg.get("parityWeights") else None
-    model = build(model_name, o)
-    base.update(params=count_params(model), parityValLoss=parity_loss)
+    base.update(params=count_params(build(model_name, o)), parityValLoss=parity_loss)
     if cfg.get("parityOnly"):
+        base["threads"] = torch.get_num_threads()
         return base
 
-    lr, clip = float(cfg["lr"]), float(cfg["clip"])
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
-    batches = Sequential(train_ids, B, T) if model.stateful else Random(train_ids, B, T, gen)
+    threads, trials = pick_threads(cfg, train_ids, choices) if len(choices) > 1 else (choices[0], [])
+    torch.set_num_threads(threads)
+    base.update(threads=torch.get_num_threads(), threadTrials=trials)
+    model, train_step = trainer(cfg, train_ids)
     budget, every = float(cfg["timeSec"]), float(cfg["valEverySec"])
     max_steps = cfg.get("steps")
     curve, recent = [], []
-    best, best_state, state = math.inf, None, None
+    best, best_state = math.inf, None
     step, step_time, paused = 0, 0.0, 0.0
-    model.train()
     t0 = time.perf_counter()
     now = lambda: time.perf_counter() - t0 - paused  # noqa: E731  training time: validation excluded
     last_val = 0.0
@@ -422,17 +470,9 @@ def run(cfg: dict) -> dict:
 
     while now() < budget and (max_steps is None or step < max_steps):
         s0 = time.perf_counter()
-        x, y, fresh = batches.next()
-        if fresh:
-            state = None
-        opt.zero_grad(set_to_none=False)
-        loss, state = window_loss(model, x, y, state)
-        state = detach(state)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
-        opt.step()
+        loss = train_step()
         step += 1
-        recent.append(loss.item())
+        recent.append(loss)
         if len(recent) > 50:
             recent.pop(0)
         step_time += time.perf_counter() - s0

@@ -17,7 +17,7 @@ import { SequentialBatcher } from '../../src/data/batcher.js';
 import { evaluate } from '../../src/train/trainer.js';
 import { encodeWeights } from '../../src/train/checkpoint.js';
 import { Rng } from '../../src/util/rng.js';
-import { lastJson, runHandgrad } from '../cli/helpers.js';
+import { cli, lastJson, runHandgrad } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'handgrad-quality-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,7 +65,7 @@ describe('settings', () => {
     expect(checkSettingsOverrides({ lstm: { lr: 'fast' } })).toMatch(/lstm\.lr: expected a number/);
   });
 
-  it('a bad --settings, a model option ours does not have, or a missing --data is one line and exit code 2', () => {
+  it('a bad --settings, a model option ours does not have, or a missing --data is one line and exit code 2', async () => {
     const corpus = join(dir, 'usage.txt');
     writeFileSync(corpus, tinyCorpus());
     const cases: [string[], RegExp][] = [
@@ -75,7 +75,7 @@ describe('settings', () => {
       [['--data', join(dir, 'missing.txt')], /^handgrad: bench quality: --data .*missing\.txt.*no such file/],
     ];
     for (const [args, message] of cases) {
-      const r = runHandgrad(['bench', 'quality', '--no-peer', '--time', '1s', ...args]);
+      const r = await cli('bench', 'quality', '--no-peer', '--time', '1s', ...args);
       expect(r.code, r.stderr).toBe(2);
       const lines = r.stderr.trim().split('\n');
       expect(lines[lines.length - 1]).toMatch(message);
@@ -107,7 +107,7 @@ describe.skipIf(noTorch !== '')('the PyTorch peer is our model', () => {
         const loss = evaluate(model, new SequentialBatcher(ops, val, B, T), 50);
         expected.push({ loss, params: model.params.reduce((n, p) => n + p.value.size, 0) });
         const cfg: Partial<PeerConfig> = {
-          model: c.model, modelConfig: model.config, batch: B, seq: T, seed: 1, threads: 1, valBatches: 50,
+          model: c.model, modelConfig: model.config, batch: B, seq: T, seed: 1, threadChoices: [1], valBatches: 50,
           trainIds: valIds, valIds, parityWeights: weights, parityOnly: true,
         };
         files.push(join(dir, `parity-${i}.json`));
@@ -144,7 +144,7 @@ describe('handgrad bench quality', () => {
     expect(report.rows.map((x) => x.model)).toEqual(['rnn', 'lstm-attention']);
     expect(report.trainTokens + report.valTokens).toBe(report.corpusChars);
     expect(report.valTokens).toBe(Math.floor(report.corpusChars * 0.1));
-    expect(report).toMatchObject({ timeSeconds: 1.5, valEverySeconds: 0.5, threads: 1, peerThreads: 1, sampleChars: 40, temperature: 0.8 });
+    expect(report).toMatchObject({ timeSeconds: 1.5, valEverySeconds: 0.5, threads: 1, peerThreadChoices: [1], sampleChars: 40, temperature: 0.8 });
     for (const x of report.rows) {
       expect(x.settings.batch, x.model).toBe(4);
       expect(x.modelConfig.vocabSize, x.model).toBe(report.vocabSize);
@@ -172,6 +172,7 @@ describe('handgrad bench quality', () => {
       expect(peer.trainTokens, x.model).toBe(report.trainTokens);
       expect(peer.valTokens, x.model).toBe(report.valTokens);
       expect(peer.params, x.model).toBe(x.ours.params);
+      expect(peer.threads, x.model).toBe(1);
       expect(Math.abs(x.parity.peer! - x.parity.ours), x.model).toBeLessThan(2e-5);
       expect(x.parity.ours).toBe(x.ours.bestValLoss);
       expect(x.bestValDelta).toBeCloseTo(x.ours.bestValLoss! - peer.bestValLoss!, 12);

@@ -50,7 +50,8 @@ export function registerBenchQuality(bench: Command, ctx: CliContext): void {
     .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (default alice)', 'alice')
     .option('--time <duration>', 'training time per model and side, e.g. 5m, 90s (default 5m)', parseDurationOption('--time'), 300_000)
     .option('--threads <n>', 'our wasm threads (default 2)', parseInteger('--threads', 1, 256), 2)
-    .option('--peer-threads <n>', 'the peer\'s torch.set_num_threads (default: --threads)', parseInteger('--peer-threads', 1, 256))
+    .option('--peer-threads <n>', 'the peer\'s torch.set_num_threads (default: its best of 1 and --threads, by a short trial of ' +
+      'training steps per model before its clock starts)', parseInteger('--peer-threads', 1, 256))
     .option('--val-every <duration>', 'validation cadence in training time, both sides (default 10s)', parseDurationOption('--val-every'), 10_000)
     .option('--val-fraction <x>', 'the held-out tail, as train() splits it (default 0.1)', parseNumber('--val-fraction', { min: 0, max: 1, minExclusive: true, maxExclusive: true }), 0.1)
     .option('--val-batches <n>', 'at most this many validation windows (default 50)', parseInteger('--val-batches', 1, 100000), 50)
