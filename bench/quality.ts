@@ -16,9 +16,9 @@
 // not every N seconds, and its clock counts its validations. So ours trains in legs: leg k is a
 // train() call with a time limit that ends after k·--val-every of *training* time (its validation
 // at the end is train()'s own, on the held-out windows); leg k+1 resumes that checkpoint exactly
-// (weights, Adam moments, RNG, batcher position, carried state: train() resume is bit-exact) with
-// the limit moved on by --val-every plus the time the validations took. The saves and resumes
-// between legs are outside the clock. The peer pauses its clock while it validates (every
+// (weights, Adam moments, RNG, batcher position, carried state: train()'s resume is bit-exact on
+// the same backend and threads) with the limit moved on by --val-every plus the time the
+// validations took. The saves and resumes between legs are outside the clock. The peer pauses its clock while it validates (every
 // --val-every of training time, and at the end). Curve times are training seconds.
 //
 // Parity: before it trains, the peer loads OUR best weights (model.safetensors) into its own model
@@ -358,6 +358,13 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
   writeIds(valIds, split.val);
   const ops = await createOps({ backend: 'wasm', threads });
   const rows: QualityRow[] = [];
+  const makeReport = (rowsSoFar: QualityRow[]): QualityReport => ({
+    date: isoNow(), cpu: cpuModel(), node: process.versions.node, backend: ops.name, threads, peerThreadChoices, python: py.python,
+    corpus: corpus.name, corpusSource: corpus.source, corpusChars: corpus.text.length, vocabSize: tokenizer.vocabSize,
+    trainTokens: split.train.length, valTokens: split.val.length, valFraction, valBatches,
+    timeSeconds: timeMs / 1000, valEverySeconds: valEveryMs / 1000, temperature, sampleChars, seed,
+    command: opts.command ?? 'npx handgrad bench quality', loadBefore, loadAfter: loadavg()[0], rows: rowsSoFar,
+  });
   try {
     for (const model of models) {
       const s = resolveSettings(model, opts.settings);
@@ -410,24 +417,23 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
         bestValDelta: peer?.bestValLoss != null && ours.side.bestValLoss !== null ? ours.side.bestValLoss - peer.bestValLoss : null,
         loadBefore: rowLoadBefore, loadAfter: loadavg()[0],
       });
+      // After every model, so a run cut off later keeps the models it finished.
+      if (opts.out && rows.length < models.length) writeReport(makeReport(rows), opts.out);
     }
   } finally {
     ops.dispose();
     rmSync(tmp, { recursive: true, force: true });
   }
-  const report: QualityReport = {
-    date: isoNow(), cpu: cpuModel(), node: process.versions.node, backend: ops.name, threads, peerThreadChoices, python: py.python,
-    corpus: corpus.name, corpusSource: corpus.source, corpusChars: corpus.text.length, vocabSize: tokenizer.vocabSize,
-    trainTokens: split.train.length, valTokens: split.val.length, valFraction, valBatches,
-    timeSeconds: timeMs / 1000, valEverySeconds: valEveryMs / 1000, temperature, sampleChars, seed,
-    command: opts.command ?? 'npx handgrad bench quality', loadBefore, loadAfter: loadavg()[0], rows,
-  };
-  if (opts.out) {
-    mkdirSync(dirname(opts.out) || '.', { recursive: true });
-    writeFileSync(opts.out, JSON.stringify(report, null, 2) + '\n');
-    progress(`wrote ${opts.out}`);
-  }
+  const report = makeReport(rows);
+  if (opts.out) progress(`wrote ${writeReport(report, opts.out)}`);
   return report;
+}
+
+/** Writes the report as indented JSON, creating the folder; returns the file. */
+function writeReport(report: QualityReport, file: string): string {
+  mkdirSync(dirname(file) || '.', { recursive: true });
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
 }
 
 interface OursContext {
@@ -477,7 +483,7 @@ async function trainOurs(model: QualityModel, s: QualitySettings, c: OursContext
     const timeMs = clockAtLegStart + (target - trainedMs);
     summary = await train(leg === 1 ? {
       model, modelOptions: s.modelOptions, data: c.corpus, tokenizer: 'char', timeMs,
-      batch: s.batch, seq: s.seq, lr: s.lr, optimizer: 'adam', schedule: 'constant', warmup: 0, clip: s.clip, seed: c.seed,
+      batch: s.batch, seq: s.seq, lr: s.lr, optimizer: 'adam', weightDecay: 0, schedule: 'constant', warmup: 0, clip: s.clip, seed: c.seed,
       valEvery: 0, valFraction: c.valFraction, valBatches: c.valBatches, valData: null,
       sampler: spec.stateful ? 'sequential' : 'random', out: c.dir, ops: c.ops, reporter,
     } : { model, resume: c.dir, data: c.corpus, timeMs, ops: c.ops, reporter });
