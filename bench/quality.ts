@@ -480,6 +480,11 @@ async function trainOurs(model: QualityModel, s: QualitySettings, c: OursContext
   let summary: TrainSummary | null = null;
   for (let leg = 1; ; leg++) {
     const target = Math.min(leg * c.valEveryMs, c.timeMs);
+    // A step longer than --val-every can carry a leg past the next target too: no empty leg for it.
+    if (target <= trainedMs) {
+      if (target >= c.timeMs) break;
+      continue;
+    }
     const timeMs = clockAtLegStart + (target - trainedMs);
     summary = await train(leg === 1 ? {
       model, modelOptions: s.modelOptions, data: c.corpus, tokenizer: 'char', timeMs,
@@ -487,11 +492,14 @@ async function trainOurs(model: QualityModel, s: QualitySettings, c: OursContext
       valEvery: 0, valFraction: c.valFraction, valBatches: c.valBatches, valData: null,
       sampler: spec.stateful ? 'sequential' : 'random', out: c.dir, ops: c.ops, reporter,
     } : { model, resume: c.dir, data: c.corpus, timeMs, ops: c.ops, reporter });
-    trainedMs += lastStepClock - clockAtLegStart;
+    // The leg stopped at the first check of its clock at or past the limit: after a last step that
+    // ended past it, or after the bookkeeping that follows a step (metrics, progress) crossed it.
+    trainedMs += Math.max(lastStepClock, timeMs) - clockAtLegStart;
     clockAtLegStart = (readCheckpoint(c.dir).state.training as { elapsedMs: number }).elapsedMs;
     curve.push({ seconds: round3(trainedMs / 1000), step: summary.steps, valLoss: summary.valLoss! });
     if (target >= c.timeMs) break;
   }
+  if (summary === null) throw new Error(`${model}: no training leg ran`); // the first leg always runs
   const best = loadCheckpoint(join(c.dir, BEST_DIR), c.ops);
   const training = best.files!.state.training as { data?: { trainTokens?: number; valTokens?: number } };
   // The peer trains on the bench's own split: it must be the one train() made.
