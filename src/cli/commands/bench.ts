@@ -10,6 +10,7 @@ import {
   benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
 } from '../../../bench/char-models.js';
 import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } from '../../../bench/moe.js';
+import { registerBenchQuality } from './bench-quality.js';
 import { parseDurationOption } from '../values.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import type { BackendName } from '../../backends/index.js';
@@ -190,4 +191,6 @@ export function registerBench(program: Command, ctx: CliContext): void {
       for (const line of formatCharModelsReport(report)) ctx.print(line);
       if (opts.json) ctx.json(report);
     });
+
+  registerBenchQuality(bench, ctx);
 }
