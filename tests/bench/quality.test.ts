@@ -11,7 +11,7 @@ import {
   checkSettingsOverrides, QUALITY_MODELS, QUALITY_SETTINGS, resolveSettings, runPeer, writeIds, type PeerConfig, type QualityReport,
 } from '../../bench/quality.js';
 import { findPython } from '../../bench/peer-env.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import { getModel, modelConfig } from '../../src/models/registry.js';
 import { SequentialBatcher } from '../../src/data/batcher.js';
 import { evaluate } from '../../src/train/trainer.js';
