@@ -44,7 +44,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createOps, type Ops } from '../src/backends/index.js';
+import { createOps } from '../src/backends/index.js';
+import type { Ops } from '../src/ops/types.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { train, type TrainReporter, type TrainSummary } from '../src/train/trainer.js';
 import { BEST_DIR, loadCheckpoint, readCheckpoint, WEIGHTS_FILE } from '../src/train/checkpoint.js';

@@ -9,7 +9,7 @@ import { CorpusError } from '../../data/corpus.js';
 import { TrainConfigError } from '../../train/trainer.js';
 import { parseChoiceList, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface QualityCliOptions {
   models?: QualityModel[];
