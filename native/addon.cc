@@ -143,7 +143,7 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- elementwise.cu -----------------------------------------------------------------------------
+// ---- elementwise.cu, rows.cu, layernorm.cu, embedding.cu, optim.cu ------------------------------
 Napi::Value Fill(const Napi::CallbackInfo& info) { fill(F(0), sz(info, 1), f32(info, 2)); return done(info, "fill"); }
 Napi::Value FillInts(const Napi::CallbackInfo& info) {
   fillInts(I(0), sz(info, 1), i32(info, 2));

@@ -53,9 +53,13 @@ for s in "$@"; do
       step "standalone kernel checks"
       nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv,noheader || true
       for t in native/tests/*_check.cu; do
-        name=$(basename "$t" .cu); src=native/${name%_check}.cu
+        name=$(basename "$t" .cu); base=${name%_check}; src=native/$base.cu
         [ -f "$src" ] || { echo "skip $name: no $src"; continue; }
-        ( nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "$src" -o "/tmp/$name" > "$OUT/$name.build.log" 2>&1 \
+        # The target's kernel files: native/<base>.cu and its parts native/<base>_*.cu (attention:
+        # _simt, _tc); the elementwise check covers every fp32 family file.
+        srcs=("$src"); for p in native/"$base"_*.cu; do [ -f "$p" ] && srcs+=("$p"); done
+        [ "$base" = elementwise ] && srcs+=(native/rows.cu native/layernorm.cu native/embedding.cu native/optim.cu)
+        ( nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "${srcs[@]}" -o "/tmp/$name" > "$OUT/$name.build.log" 2>&1 \
           || { echo "BUILD FAILED: $name"; tail -20 "$OUT/$name.build.log"; exit 1; } ) &
       done
       wait

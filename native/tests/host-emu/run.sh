@@ -67,16 +67,19 @@ run() {
     attention | moe) extra=$SHARED_ATTN ;;
     *) echo "run.sh: unknown target '$name' (gemm, attention, moe, elementwise)" >&2; return 2 ;;
   esac
-  # A target's kernel files: native/<name>.cu and its parts native/<name>_*.cu (attention: _simt, _tc),
-  # with their shared header native/<name>_common.cuh translated too (it precedes native/ on the path).
+  # A target's kernel files: native/<name>.cu and its parts native/<name>_*.cu (attention: _simt,
+  # _tc); the elementwise check covers every fp32 family file. The shared headers (native/*.cuh)
+  # are translated too (the work folder precedes native/ on the include path).
+  local files=("$root/native/$name.cu" "$root/native/${name}"_*.cu)
+  [ "$name" = elementwise ] && files+=("$root/native/rows.cu" "$root/native/layernorm.cu" "$root/native/embedding.cu" "$root/native/optim.cu")
   local sources=()
-  for src in "$root/native/$name.cu" "$root/native/${name}"_*.cu; do
+  for src in "${files[@]}"; do
     [ -e "$src" ] || continue
     local base; base=$(basename "$src" .cu)
     translate "$src" "$work/$base.cc" "$extra"
     sources+=("$work/$base.cc")
   done
-  if [ -e "$root/native/${name}_common.cuh" ]; then translate "$root/native/${name}_common.cuh" "$work/${name}_common.cuh" ""; fi
+  for h in "$root"/native/*.cuh; do translate "$h" "$work/$(basename "$h")" ""; done
   translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
   g++ -std=c++20 -O2 -w -I"$work" -I"$here" -I"$root/native" -I"$root/native/tests" "${sources[@]}" "$work/${name}_check.cc" -o "$work/$name"
   "$work/$name"

@@ -1,5 +1,5 @@
 // Reference embedding gather and scatter-add (Ops.embedding, Ops.embeddingBackward; the same family
-// as assembly/embedding.ts and native/elementwise.cu), on raw typed arrays (the conventions of every
+// as assembly/embedding.ts and native/embedding.cu), on raw typed arrays (the conventions of every
 // reference family file: ./index.ts).
 import type { FloatArray } from '../../ops/types.js';
 

@@ -1,5 +1,5 @@
 // Reference LayerNorm (Ops.layerNorm, Ops.layerNormBackward; the same family as
-// assembly/layernorm.ts and native/elementwise.cu), on raw typed arrays (the conventions of every
+// assembly/layernorm.ts and native/layernorm.cu), on raw typed arrays (the conventions of every
 // reference family file: ./index.ts).
 import type { FloatArray } from '../../ops/types.js';
 

@@ -1,5 +1,5 @@
 // Reference optimisation ops (Ops.sumSquares, Ops.adam; the same family as assembly/optim.ts and
-// native/elementwise.cu), on raw typed arrays (the conventions of every reference family file: ./index.ts).
+// native/optim.cu), on raw typed arrays (the conventions of every reference family file: ./index.ts).
 import type { AdamParams, FloatArray } from '../../ops/types.js';
 
 export function sumSquares(x: FloatArray, n: number): number {

@@ -1,5 +1,5 @@
 // Reference row-wise ops on rows×cols matrices (Ops.addBias … Ops.softmaxCrossEntropy; the same
-// family as assembly/rows.ts and native/elementwise.cu), on raw typed arrays (the conventions of every
+// family as assembly/rows.ts and native/rows.cu), on raw typed arrays (the conventions of every
 // reference family file: ./index.ts).
 import type { FloatArray } from '../../ops/types.js';
 
