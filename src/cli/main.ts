@@ -16,6 +16,7 @@ import { registerSample } from './commands/sample.js';
 import { registerTask } from './commands/task.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
+import { registerCompletion } from './commands/completion.js';
 
 /** What commands write to and report back through. */
 export interface CliContext {
@@ -29,6 +30,12 @@ export interface CliContext {
   json(value: unknown): void;
   /** The process exit code the command asks for (0 unless it sets one). */
   exitCode: number;
+  /**
+   * true once stdout's reader has gone (`handgrad sample … | head -c 50`): print() and json()
+   * then drop their output, and a command with nothing else to do may stop early. A training run
+   * goes on to its checkpoint.
+   */
+  stdoutClosed(): boolean;
 }
 
 /** Thrown to leave after --help or --version: not an error. */
@@ -62,6 +69,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerTask(program, ctx);
   registerPlot(program, ctx);
   registerReport(program, ctx);
+  registerCompletion(program); // last: it reads the commands above
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });
@@ -98,16 +106,41 @@ function commandPath(cmd: Command): string {
 }
 
 /**
+ * Watches stdout for the reader going away. Node ignores SIGPIPE, so a write into a pipe whose
+ * reader has closed (`handgrad … | head`) fails with EPIPE, an 'error' event that would end the
+ * process with a stack trace — in a training run, before its checkpoint. A closed stdout is the
+ * reader saying it has enough: from then on output is dropped, quietly, and the exit code stays
+ * the command's own. Any other stdout error is still thrown. Installed once per process.
+ */
+function watchStdout(): { readonly closed: boolean } {
+  if (stdoutWatch) return stdoutWatch;
+  const watch = { closed: false };
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+      watch.closed = true;
+      return;
+    }
+    throw err;
+  });
+  stdoutWatch = watch;
+  return watch;
+}
+let stdoutWatch: { closed: boolean } | null = null;
+
+/**
  * Runs the CLI on `argv` (the user's arguments, without node and the script) and returns the
  * exit code. Never throws and never calls process.exit.
  */
 export async function main(argv: string[]): Promise<number> {
+  const stdout = watchStdout();
+  const out = (text: string): void => { if (!stdout.closed) process.stdout.write(text); };
   const ctx: CliContext = {
     jsonMode: false,
-    print: (line) => (ctx.jsonMode ? process.stderr : process.stdout).write(line + '\n'),
+    print: (line) => (ctx.jsonMode ? process.stderr.write(line + '\n') : out(line + '\n')),
     note: (line) => process.stderr.write(line + '\n'),
-    json: (value) => process.stdout.write(JSON.stringify(value) + '\n'),
+    json: (value) => out(JSON.stringify(value) + '\n'),
     exitCode: 0,
+    stdoutClosed: () => stdout.closed,
   };
   try {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });

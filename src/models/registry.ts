@@ -35,12 +35,16 @@ import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 import { MEMORY_LM_MODEL } from './memory-lm.js';
 
-/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
-export type ModelOption =
-  | { key: string; type: 'int'; description: string; min?: number; max?: number }
-  | { key: string; type: 'float'; description: string; min?: number; max?: number }
-  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
-  | { key: string; type: 'boolean'; description: string };
+/**
+ * One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. `aliases` are
+ * its former keys: still accepted as options (and flags), and read from checkpoints saved with
+ * them, but never written.
+ */
+export type ModelOption = { key: string; description: string; aliases?: readonly string[] } & (
+  | { type: 'int'; min?: number; max?: number }
+  | { type: 'float'; min?: number; max?: number }
+  | { type: 'choice'; choices: readonly string[] }
+  | { type: 'boolean' });
 
 /** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
 export interface ModelTrainDefaults {
@@ -130,13 +134,35 @@ export function optionFlag(key: string): string {
 }
 
 /**
+ * `config` with each option's former key (an alias, e.g. transformer's `tie`) renamed to the
+ * current one (`tiedEmbeddings`): for options given under an old name and for configs read from
+ * checkpoints saved before a rename. Giving both names with different values is a RangeError.
+ */
+export function canonicalConfig(spec: ModelSpec, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const o of spec.options) {
+    for (const alias of o.aliases ?? []) {
+      if (!(alias in out)) continue;
+      const v = out[alias];
+      delete out[alias];
+      if (v === undefined) continue;
+      if (out[o.key] !== undefined && String(out[o.key]) !== String(v)) {
+        throw new RangeError(`--${optionFlag(alias)} is the old name of --${optionFlag(o.key)}; give one of them, not both with different values`);
+      }
+      out[o.key] ??= v;
+    }
+  }
+  return out;
+}
+
+/**
  * Checks user-given option values against the spec (types, ranges, choices) and returns the
  * merged config `{ ...defaults, ...given, vocabSize }`. Errors are RangeErrors naming the flag.
  * Strings are accepted for numbers and booleans (the CLI hands over what was typed).
  */
 export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, vocabSize: number): Record<string, unknown> {
   const config: Record<string, unknown> = { ...spec.defaults };
-  for (const [key, raw] of Object.entries(given)) {
+  for (const [key, raw] of Object.entries(canonicalConfig(spec, given))) {
     if (raw === undefined) continue;
     const opt = spec.options.find((o) => o.key === key);
     if (!opt) {

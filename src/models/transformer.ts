@@ -60,13 +60,15 @@ export interface TransformerConfig {
   norm: NormKind;
   ffn: FfnKind;
   positions: PositionKind;
-  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). */
-  tie: boolean;
+  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). Default false. */
+  tiedEmbeddings?: boolean;
+  /** @deprecated The old name of tiedEmbeddings: checkpoints saved before the rename have it. */
+  tie?: boolean;
 }
 
 export const TRANSFORMER_DEFAULTS = {
   layers: 2, heads: 4, dModel: 64, ffHidden: 0, context: 128,
-  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tie: false,
+  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tiedEmbeddings: false,
 };
 
 /** The auto feed-forward width for `ffHidden: 0`. */
@@ -173,11 +175,12 @@ export class TransformerLM implements SequenceModel {
     if (!POSITION_KINDS.includes(c.positions)) throw new RangeError(`transformer: positions must be ${POSITION_KINDS.join(' or ')}, got '${c.positions}'`);
     const F = c.ffHidden === 0 || c.ffHidden === undefined ? autoFfHidden(C, c.ffn) : c.ffHidden;
     if (!Number.isInteger(F) || F < 1) throw new RangeError(`transformer: ffHidden must be an integer ≥ 0, got ${c.ffHidden}`);
-    const tie = Boolean(c.tie);
+    // The config as given decides (an old checkpoint's config says `tie`, not tiedEmbeddings).
+    const tie = Boolean(config.tiedEmbeddings ?? config.tie ?? TRANSFORMER_DEFAULTS.tiedEmbeddings);
     this.vocab = V;
     this.dim = C;
     this.context = context;
-    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tie };
+    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tiedEmbeddings: tie };
     this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
     this.positions = new Positional(ops, 'pos', context, C, rng, { kind: c.positions });
     const outScale = 1 / Math.sqrt(2 * L);
@@ -299,7 +302,7 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
     { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
-    { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
+    { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the output projection to the token embedding table' },
   ],
   trainDefaults: { lr: 1e-3, optimizer: 'adam' },
   create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),

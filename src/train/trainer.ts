@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../ops/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
-import { getModel, modelConfig } from '../models/registry.js';
+import { canonicalConfig, getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
 import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
 import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
@@ -404,7 +404,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   // The model's options are checked before a backend starts, so a typo costs nothing.
   const checked = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
   // A resumed model is the checkpoint's; options given anyway must agree with it.
-  const config = resumed ? resumed.state.config : checked;
+  const config = resumed ? canonicalConfig(spec, resumed.state.config) : checked;
   if (resumed) {
     for (const k of Object.keys(opts.modelOptions ?? {})) {
       const v = checked[k];
