@@ -6,8 +6,10 @@
 // exits with code 2; a failure while running prints one line and exits with 1 (set
 // HANDGRAD_DEBUG=1 for the stack trace). `--json` output is always the last line of stdout.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './args.js';
+import { packageRoot } from '../util/package-root.js';
 import { registerInfo } from './commands/info.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
@@ -45,7 +47,7 @@ class Finished extends Error {
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -14,8 +14,8 @@
 // the byte offset of the first bad byte so the user can look at it. CRLF line ends become LF,
 // so a corpus saved on Windows gives the same vocabulary as the same text saved on Linux.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { brotliDecompressSync } from 'node:zlib';
+import { packageRoot } from '../util/package-root.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 /** The environment variable naming the folder of named corpora. */
@@ -196,9 +196,9 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 const EMBEDDED_FILE = 'data/moby-dick.txt.br';
 let embeddedCache: Corpus | null = null;
 
-/** data/moby-dick.txt.br in the package root (this file is src/data/ in a checkout, dist/data/ when packed). */
+/** data/moby-dick.txt.br in the package's folder. */
 function embeddedPath(): string {
-  return fileURLToPath(new URL(`../../${EMBEDDED_FILE}`, import.meta.url));
+  return join(packageRoot(), EMBEDDED_FILE);
 }
 
 /** Moby-Dick, decompressed from the package's data folder. Cached. */
