@@ -4,7 +4,9 @@
 //   reference   the plain-TypeScript reference backend in f32 (small products only: it is slow)
 //   tfjs-wasm   @tensorflow/tfjs-backend-wasm 4.22, one thread, in this process (after our
 //               backend has set V8's flags, so it gets revectorization too)
-//   openblas    NumPy's BLAS (bench/peers/numpy_gemm.py) with OPENBLAS_NUM_THREADS = 1, 2, …
+//   openblas    NumPy's BLAS (bench/peers/numpy_gemm.py) with OPENBLAS_NUM_THREADS = 1, 2, …, run
+//               at full strength: without the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE guards of this
+//               environment (bench/peer-env.ts), the kernel ("core") OpenBLAS chose in the report
 //
 // V8's revectorize flag is process-wide and set before the first compile, so the kernel paths
 // that run without it (relaxed4x8, simd4x8) are measured in a child process started with
@@ -20,9 +22,12 @@
 // weather. Each contender's figure is its best over the rounds; the median of the per-round ratios
 // is reported next to the ratio of the bests.
 //
-// With the peers, the core's floating-point ceiling is timed too (bench/peak.ts: 256-bit FMAs with no
-// memory traffic, in the table phase and as a contender of every paired round), and the report gives
-// each 1-thread GEMM figure as a share of it: a goal above 100% of peak is not a goal for this CPU.
+// With the peers, the core's floating-point ceiling is timed too (bench/peak.ts: FMAs with no memory
+// traffic at every vector width the CPU has, in the table phase; the 256-bit and the widest width also
+// as contenders of every paired round), and the report gives each 1-thread GEMM figure as a share of
+// two ceilings: the 256-bit one, the most a WASM kernel can reach (V8 revectorizes to AVX2, no wider),
+// and the CPU's true peak (512-bit on an AVX-512 core, which OpenBLAS can use). A goal above 100% of
+// the ceiling that applies is not a goal for this CPU.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -33,7 +38,8 @@ import type { Ops, Tensor } from '../src/ops/types.js';
 import { ReferenceOps } from '../src/backends/reference/index.js';
 import { createWasmOps } from '../src/backends/wasm/index.js';
 import { canRevectorize, cpuModel, KERNEL_PATHS, setWasmFlags, type KernelPath } from '../src/backends/wasm/runtime.js';
-import { buildPeak, runPeak } from './peak.js';
+import { buildPeak, ceilings, runPeak, type PeakMeasurement, type PeakWidth } from './peak.js';
+import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
 
 export type Variant = 'nn' | 'nt' | 'tn';
 export const VARIANTS: readonly Variant[] = ['nn', 'nt', 'tn'];
@@ -79,7 +85,7 @@ export interface PairedFigure {
   /** e.g. "revec4x16 1t nn 512×512·512×512", "openblas 2t nn 512×512·512×512". */
   label: string;
   path?: KernelPath;
-  /** 'fma-peak': the core's FMA ceiling (bench/peak.ts), not a GEMM: its m = n = k = 0. */
+  /** 'fma-peak': the core's FMA ceiling at one vector width (bench/peak.ts), not a GEMM: its m = n = k = 0. */
   peer?: Peer | 'fma-peak';
   variant: Variant;
   m: number;
@@ -118,16 +124,33 @@ export interface PairedReport {
   loadAverage: { start: number; end: number };
 }
 
-/** The core's FMA ceiling and the 1-thread figures as shares of it (bench/peak.ts). */
+/** Shares of a ceiling (null where not measured): our best 1-thread GEMM at nn 512³, OpenBLAS 1t, tfjs-wasm. */
+export interface PeakShares { wasm: number | null; openblas: number | null; tfjs: number | null }
+
+/** The core's FMA ceilings and the 1-thread figures as shares of them (bench/peak.ts). */
 export interface PeakReport {
-  /** What was timed: single-precision FMAs on 256-bit vectors, one thread, no memory traffic. */
+  /** What was timed: single-precision FMAs, one thread, no memory traffic, at each vector width. */
   what: string;
-  /** Best figure: over the paired rounds when they ran (then paired with the shares below), else the table phase's. */
+  /** Every vector width timed in the table phase (128, 256 and, with AVX-512F, 512 bits on x86). */
+  widths: PeakWidth[];
+  /** Whether the CPU has AVX-512F (null where the peak did not run). */
+  avx512f: boolean | null;
+  /**
+   * The WASM ceiling: the FMA figure at 256 bits (the widest V8's revectorizer reaches; less where the
+   * CPU has less). Over the paired rounds when they ran (then paired with the shares), else the table phase's.
+   */
   gflops: number | null;
+  /** Its vector width. */
+  bits: number | null;
+  /** The CPU's true peak: the FMA figure at its widest vector width (the same as `gflops` without AVX-512). */
+  cpuGflops: number | null;
+  cpuBits: number | null;
   method: 'paired' | 'table';
-  /** Shares of the peak (null where not measured): our best 1-thread GEMM at nn 512³, OpenBLAS 1t, tfjs-wasm. */
-  shares: { wasm: number | null; openblas: number | null; tfjs: number | null };
-  /** The "≥ 2× tfjs-wasm" goal as a share of the peak: above 1, no GEMM on this core can meet it. */
+  /** Shares of the WASM (256-bit) ceiling. */
+  shares: PeakShares;
+  /** Shares of the CPU's true peak. */
+  cpuShares: PeakShares;
+  /** The "≥ 2× tfjs-wasm" goal as a share of the WASM ceiling: above 1, no WASM GEMM on this core can meet it. */
   tfjsGoalShare: number | null;
   /** Why it was not measured, when it was not. */
   why?: string;
@@ -138,6 +161,10 @@ export interface KernelBenchReport {
   machine: {
     cpu: string; cores: number; node: string; v8: string; platform: string; arch: string;
     revectorize: { on: boolean; why: string }; blas: string | null;
+    /** The kernel OpenBLAS chose for this CPU in the NumPy peer (its core name; null without the peer). */
+    blasCore: BlasCore | null;
+    /** The Python the NumPy peer ran in (null without the peer). */
+    python: string | null;
   };
   settings: {
     sizes: number[]; skinny: Shape[]; threads: number[]; variants: Variant[]; reps: number; quick: boolean; peers: boolean; rounds: number;
@@ -240,18 +267,21 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
     rows.push(...child.rows);
     for (const n of child.notes) notes.push(n); // already shown through progress
   }
-  let blas: string | null = null;
-  let peakBin: string | null = null, tablePeak: number | null = null, peakWhy: string | undefined;
+  let blas: string | null = null, blasCore: BlasCore | null = null, python: string | null = null;
+  let peakBin: string | null = null, tablePeak: PeakMeasurement | null = null, peakWhy: string | undefined;
   if (peers) {
     const ob = await measureOpenblas(plan, note, progress);
     rows.push(...ob.rows);
-    blas = ob.blas;
+    ({ blas, blasCore, python } = ob);
     const built = buildPeak();
     if ('bin' in built) {
       peakBin = built.bin;
       tablePeak = await runPeak(peakBin, quick ? 0.1 : 1);
       if (tablePeak === null) peakWhy = `${peakBin} failed`;
-      else progress(`fma peak 1t (256-bit FMA, no memory traffic): ${round(tablePeak)} GFLOP/s`);
+      else {
+        progress(`fma peak 1t (no memory traffic): ${tablePeak.widths.map((w) => `${w.bits}-bit ${round(w.gflops)}`).join(', ')} GFLOP/s`
+          + ` (AVX-512F ${tablePeak.avx512f ? 'yes' : 'no'})`);
+      }
     } else peakWhy = built.why;
     if (peakWhy) note(`fma peak not measured: ${peakWhy}`);
   }
@@ -261,7 +291,8 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
   if (rounds > 0) {
     paired = await measurePaired({
       rounds, windowSeconds: opts.pairedWindowSeconds ?? 0.25, minRepSeconds: 0.03,
-      local, tableRows: rows, twoThreads: threads.includes(2), skinny: skinny.length > 0, peers, peakBin: tablePeak === null ? null : peakBin,
+      local, tableRows: rows, twoThreads: threads.includes(2), skinny: skinny.length > 0, peers,
+      peak: tablePeak === null || peakBin === null ? null : { bin: peakBin, widths: tablePeak.widths },
     }, tableRatios, note, progress);
   }
   const ratios = paired ? pairedRatios(paired) : tableRatios;
@@ -270,7 +301,7 @@ export async function benchKernels(opts: KernelBenchOptions = {}): Promise<Kerne
     op: 'gemm',
     machine: {
       cpu: cpuModel(), cores: availableParallelism(), node: process.versions.node, v8: process.versions.v8,
-      platform: process.platform, arch: process.arch, revectorize: { on: flags.revectorize, why: revecWhy }, blas,
+      platform: process.platform, arch: process.arch, revectorize: { on: flags.revectorize, why: revecWhy }, blas, blasCore, python,
     },
     settings: { sizes, skinny, threads, variants, reps, quick, peers, rounds },
     rows,
@@ -492,30 +523,37 @@ function lastJsonLine<T>(stdout: string): T | null {
 }
 
 async function measureOpenblas(plan: Plan, note: (l: string) => void, progress: (l: string) => void):
-  Promise<{ rows: GemmRow[]; blas: string | null }> {
+  Promise<{ rows: GemmRow[]; blas: string | null; blasCore: BlasCore | null; python: string | null }> {
   const script = join(here, 'peers', 'numpy_gemm.py');
   const rows: GemmRow[] = [];
-  let blas: string | null = null;
+  let blas: string | null = null, blasCore: BlasCore | null = null;
+  const py = findPython('numpy');
+  if (!py.python) {
+    note(`openblas peer: ${py.note}`);
+    return { rows, blas, blasCore, python: null };
+  }
   for (const threads of plan.threads) {
-    const t = String(threads);
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: t, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t };
     const config = JSON.stringify({ shapes: plan.shapes, variants: plan.variants, threads, timing: plan.timing });
     const stderr: string[] = [];
-    const r = await collect('python3', [script, config], env, (l) => {
+    const r = await collect(py.python, [script, config], peerEnv(threads), (l) => {
       if (l.startsWith('gemm ')) progress(l); else stderr.push(l);
     });
-    const out = lastJsonLine<{ blas: string; rows: GemmRow[] }>(r.stdout);
+    const out = lastJsonLine<{ blas: string; blasCore?: BlasCore; rows: GemmRow[] }>(r.stdout);
     if (r.error || r.code === 3 || !out) {
       // exit code 3: numpy_gemm.py could not import numpy
-      note(r.error || r.code === 3 ? 'openblas peer: python3 with numpy not found'
+      note(r.error || r.code === 3 ? `openblas peer: ${py.python} with numpy could not run numpy_gemm.py`
         : `openblas peer: numpy_gemm.py failed (exit ${r.code}${stderr.length ? `: ${stderr[stderr.length - 1]}` : ''})`);
-      return { rows, blas };
+      return { rows, blas, blasCore, python: py.python };
+    }
+    if (blas === null) {
+      progress(`openblas peer: NumPy via ${py.python}, ${out.blas}, OpenBLAS core ${describeBlasCore(out.blasCore)}`);
     }
     blas = out.blas;
+    blasCore = out.blasCore ?? null;
     if (!/openblas/i.test(out.blas)) note(`openblas peer: NumPy here uses ${out.blas}, not OpenBLAS; rows are labelled openblas`);
     rows.push(...out.rows);
   }
-  return { rows, blas };
+  return { rows, blas, blasCore, python: py.python };
 }
 
 // ---- the paired, interleaved phase ---------------------------------------------------------------
@@ -530,8 +568,11 @@ interface PairedPlan {
   twoThreads: boolean;
   skinny: boolean;
   peers: boolean;
-  /** The built FMA-peak program (bench/peak.ts), timed as one more contender; null: left out. */
-  peakBin: string | null;
+  /**
+   * The built FMA-peak program (bench/peak.ts) and the widths its table run measured: the WASM
+   * ceiling's width and, when wider, the CPU's widest are timed as contenders; null: left out.
+   */
+  peak: { bin: string; widths: PeakWidth[] } | null;
 }
 
 const SQ512: Shape = { m: 512, k: 512, n: 512 };
@@ -571,12 +612,16 @@ interface NumpyServer {
   close(): void;
 }
 
-/** Starts `numpy_gemm.py --serve` with OPENBLAS_NUM_THREADS = threads; a string says why it could not. */
+/**
+ * Starts `numpy_gemm.py --serve` with OPENBLAS_NUM_THREADS = threads (and the OpenBLAS guards
+ * removed, bench/peer-env.ts); a string says why it could not.
+ */
 function startNumpyServer(threads: number): Promise<NumpyServer | string> {
   const script = join(here, 'peers', 'numpy_gemm.py');
-  const t = String(threads);
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: t, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t };
-  const child = spawn('python3', [script, '--serve'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const py = findPython('numpy');
+  if (!py.python) return Promise.resolve(`openblas server: ${py.note}`);
+  const python = py.python;
+  const child = spawn(python, [script, '--serve'], { env: peerEnv(threads), stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiting: ((line: string | null) => void)[] = [];
   let buf = '', lastErr = '', ended = false, exitCode: number | null = null, spawnError = '';
@@ -617,8 +662,8 @@ function startNumpyServer(threads: number): Promise<NumpyServer | string> {
     const ready = parse(line);
     if (!ready || ready.ready !== true) {
       child.kill();
-      if (spawnError) return `openblas server ${threads}t: python3 could not start (${spawnError})`;
-      if (exitCode === 3) return 'openblas server: python3 with numpy not found';
+      if (spawnError) return `openblas server ${threads}t: ${python} could not start (${spawnError})`;
+      if (exitCode === 3) return `openblas server: ${python} with numpy not found`;
       return `openblas server ${threads}t: numpy_gemm.py --serve failed (${exitCode === null ? 'no answer' : `exit ${exitCode}`}${lastErr ? `: ${lastErr}` : ''})`;
     }
     return {
@@ -732,7 +777,7 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
         const server = await startNumpyServer(threads);
         if (typeof server === 'string') {
           note(`paired: ${server}`);
-          if (/not found|could not start/.test(server)) break;
+          if (/not found|not available|could not start/.test(server)) break;
           continue;
         }
         cleanup.push(() => server.close());
@@ -755,14 +800,20 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
         });
       }
     }
-    if (pp.peakBin) {
-      const bin = pp.peakBin;
-      contenders.push({
-        key: 'peak',
-        figure: { label: 'fma-peak 1t (256-bit FMA)', peer: 'fma-peak', variant: 'nn', m: 0, n: 0, k: 0, threads: 1, gflops: null, median: null, rounds: [] },
-        measure: () => runPeak(bin, window),
-        settle: 0,
-      });
+    if (pp.peak) {
+      const { bin } = pp.peak;
+      const { wasm, cpu } = ceilings(pp.peak.widths);
+      // 'peak': the WASM ceiling (256-bit); 'peakCpu': the CPU's widest, when wider (512-bit with AVX-512F)
+      for (const [key, w] of [['peak', wasm], ['peakCpu', cpu && cpu.bits !== wasm?.bits ? cpu : null]] as const) {
+        if (!w) continue;
+        const bits = w.bits;
+        contenders.push({
+          key,
+          figure: { label: `fma-peak 1t (${bits}-bit FMA)`, peer: 'fma-peak', variant: 'nn', m: 0, n: 0, k: 0, threads: 1, gflops: null, median: null, rounds: [] },
+          measure: async () => (await runPeak(bin, window, bits))?.widths[0]?.gflops ?? null,
+          settle: 0,
+        });
+      }
     }
 
     progress(`paired phase: ${pp.rounds} rounds of ${contenders.map((c) => c.figure.label).join(', ')}, ~${window} s each`);
@@ -824,29 +875,44 @@ async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l: string
 }
 
 /**
- * The core's FMA ceiling and the 1-thread GEMM figures as shares of it: from the paired rounds when
- * the peak was one of their contenders (all four figures then saw the same weather), else from the
- * table phase.
+ * The core's FMA ceilings — the 256-bit one a WASM kernel can reach and the CPU's true peak at its
+ * widest vector width — and the 1-thread GEMM figures as shares of both: from the paired rounds when
+ * the peaks were among their contenders (all figures then saw the same weather), else from the table
+ * phase. `table`: the peak program's table-phase run (every width), null when it did not run.
  */
-export function peakReport(rows: GemmRow[], paired: PairedReport | null, tablePeak: number | null, why?: string): PeakReport {
-  const what = 'single-precision FMA on 256-bit vectors, 1 thread, no memory traffic (bench/peers/peak_fma.c)';
-  const share = (g: number | null | undefined, peak: number) => (g == null ? null : Number((g / peak).toFixed(3)));
+export function peakReport(rows: GemmRow[], paired: PairedReport | null, table: PeakMeasurement | null, why?: string): PeakReport {
+  const what = 'single-precision FMA, 1 thread, no memory traffic (bench/peers/peak_fma.c)';
+  const share = (g: number | null | undefined, peak: number | null) => (g == null || !peak ? null : Number((g / peak).toFixed(3)));
+  const sharesOf = (peak: number | null, g: { wasm?: number | null; openblas?: number | null; tfjs?: number | null }): PeakShares =>
+    ({ wasm: share(g.wasm, peak), openblas: share(g.openblas, peak), tfjs: share(g.tfjs, peak) });
+  const widths = table?.widths.map((w) => ({ bits: w.bits, gflops: round(w.gflops) })) ?? [];
+  const { wasm: wasmWidth, cpu: cpuWidth } = ceilings(widths);
+  const none: PeakShares = { wasm: null, openblas: null, tfjs: null };
+  if (!wasmWidth || !cpuWidth) {
+    return {
+      what, widths, avx512f: table ? table.avx512f : null, gflops: null, bits: null, cpuGflops: null, cpuBits: null,
+      method: 'table', shares: none, cpuShares: none, tfjsGoalShare: null, why,
+    };
+  }
   const f = paired?.figures;
+  const base = { what, widths, avx512f: table!.avx512f, bits: wasmWidth.bits, cpuBits: cpuWidth.bits };
   if (f?.peak?.gflops) {
     const peak = f.peak.gflops;
+    // the widest width was a contender only when it is wider than the WASM ceiling's
+    const cpuPeak = cpuWidth.bits === wasmWidth.bits ? peak : f.peakCpu?.gflops ?? null;
+    const g = { wasm: f.wasm1t?.gflops, openblas: f.openblas1t?.gflops, tfjs: f.tfjs?.gflops };
     return {
-      what, gflops: peak, method: 'paired',
-      shares: { wasm: share(f.wasm1t?.gflops, peak), openblas: share(f.openblas1t?.gflops, peak), tfjs: share(f.tfjs?.gflops, peak) },
+      ...base, gflops: peak, cpuGflops: cpuPeak, method: 'paired',
+      shares: sharesOf(peak, g), cpuShares: sharesOf(cpuPeak, g),
       tfjsGoalShare: share(f.tfjs?.gflops == null ? null : 2 * f.tfjs.gflops, peak),
     };
   }
-  if (tablePeak === null) return { what, gflops: null, method: 'table', shares: { wasm: null, openblas: null, tfjs: null }, tfjsGoalShare: null, why };
-  const peak = round(tablePeak);
   const tfjs = peerRow(rows, 'tfjs-wasm', 'nn', SQ512, 1)?.gflops;
+  const g = { wasm: bestWasm(rows, 'nn', SQ512, 1)?.gflops, openblas: peerRow(rows, 'openblas', 'nn', SQ512, 1)?.gflops, tfjs };
   return {
-    what, gflops: peak, method: 'table',
-    shares: { wasm: share(bestWasm(rows, 'nn', SQ512, 1)?.gflops, peak), openblas: share(peerRow(rows, 'openblas', 'nn', SQ512, 1)?.gflops, peak), tfjs: share(tfjs, peak) },
-    tfjsGoalShare: share(tfjs == null ? null : 2 * tfjs, peak),
+    ...base, gflops: wasmWidth.gflops, cpuGflops: cpuWidth.gflops, method: 'table',
+    shares: sharesOf(wasmWidth.gflops, g), cpuShares: sharesOf(cpuWidth.gflops, g),
+    tfjsGoalShare: share(tfjs == null ? null : 2 * tfjs, wasmWidth.gflops),
   };
 }
 
@@ -976,7 +1042,8 @@ export function formatReport(rep: KernelBenchReport): string[] {
   const cols = [...new Map([...rep.rows].sort((a, b) => order(a) - order(b)).map((r) => [colKey(r), true])).keys()];
   const lines: string[] = [];
   const m = rep.machine;
-  lines.push(`GEMM GFLOP/s (2mnk / best of ${rep.settings.reps} timed reps), ${m.cpu}, ${m.cores} cores, Node ${m.node}, revectorize ${m.revectorize.on ? 'on' : 'off'}${m.blas ? `, NumPy BLAS ${m.blas}` : ''}`);
+  lines.push(`GEMM GFLOP/s (2mnk / best of ${rep.settings.reps} timed reps), ${m.cpu}, ${m.cores} cores, Node ${m.node}, revectorize ${m.revectorize.on ? 'on' : 'off'}`
+    + (m.blas ? `, NumPy BLAS ${m.blas} via ${m.python}, OpenBLAS core ${describeBlasCore(m.blasCore)}` : ''));
   const rowsByKey = new Map<string, Map<string, number>>();
   const keys: string[] = [];
   for (const r of rep.rows) {
@@ -1031,14 +1098,28 @@ export function formatReport(rep: KernelBenchReport): string[] {
     const v = (r: Ratio) => (r.value === null ? 'n/a' : r.value.toFixed(2));
     lines.push(`  from the table instead (one contender after another, not paired): WASM/OpenBLAS ${v(t.wasmVsOpenblas)}, 2t/1t ${v(t.threads2VsThreads1)}, skinny/square ${v(t.skinnyVsSquare)}, WASM/tfjs ${v(t.wasmVsTfjs)}`);
   }
-  const pk = rep.peak;
-  if (pk?.gflops) {
-    const pct = (x: number | null) => (x === null ? 'n/a' : `${Math.round(100 * x)}%`);
-    lines.push(`core ceiling (${pk.method}): ${pk.what}: ${pk.gflops} GFLOP/s. Shares of it at nn 512³, 1 thread: best WASM ${pct(pk.shares.wasm)},`
-      + ` OpenBLAS ${pct(pk.shares.openblas)}, tfjs-wasm ${pct(pk.shares.tfjs)}; the ≥ 2× tfjs-wasm goal is ${pct(pk.tfjsGoalShare)} of peak`
-      + (pk.tfjsGoalShare !== null && pk.tfjsGoalShare > 1 ? ' (above the ceiling: no GEMM can meet it on this core)' : ''));
-  }
+  lines.push(...formatPeak(rep.peak));
   for (const n of rep.notes) lines.push(`note: ${n}`);
+  return lines;
+}
+
+/** The ceiling lines of the report: every width timed, then the shares of the WASM ceiling and of the CPU's peak. */
+export function formatPeak(pk: PeakReport | null): string[] {
+  if (!pk) return [];
+  if (!pk.gflops) return pk.why ? [] : ['core ceiling: not measured']; // the reason is among the notes
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${Math.round(100 * x)}%`);
+  const shares = (s: PeakShares) => `best WASM ${pct(s.wasm)}, OpenBLAS ${pct(s.openblas)}, tfjs-wasm ${pct(s.tfjs)}`;
+  const lines = [
+    `core ceilings: ${pk.what}: ${pk.widths.map((w) => `${w.bits}-bit ${w.gflops}`).join(', ')} GFLOP/s (table phase; AVX-512F ${pk.avx512f ? 'yes' : 'no'})`,
+    `  shares at nn 512³, 1 thread (${pk.method}) of the ${pk.bits}-bit ceiling a WASM kernel can reach (V8 revectorizes to AVX2, no wider),`
+      + ` ${pk.gflops} GFLOP/s: ${shares(pk.shares)}; the ≥ 2× tfjs-wasm goal is ${pct(pk.tfjsGoalShare)} of it`
+      + (pk.tfjsGoalShare !== null && pk.tfjsGoalShare > 1 ? ' (above the ceiling: no WASM GEMM can meet it on this core)' : ''),
+  ];
+  if (pk.cpuBits !== pk.bits) {
+    lines.push(`  of the CPU's true peak (${pk.cpuBits}-bit FMA), ${pk.cpuGflops ?? 'n/a'} GFLOP/s: ${shares(pk.cpuShares)}`);
+  } else {
+    lines.push(`  the CPU's true peak is the same ${pk.bits}-bit ceiling (no wider FMA on this CPU)`);
+  }
   return lines;
 }
 

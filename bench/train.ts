@@ -6,6 +6,11 @@
 // Configs (the standard char-LM configs of ../shared/notes/toolchain.md), always 1 layer,
 // a learned 64-dimensional embedding (not one-hot), BPTT window 64:
 //   small:  hidden 128, batch 16        medium: hidden 256, batch 32
+// and the seed notebooks' setting:
+//   seed:   hidden 100, batch 1 (one sequence), BPTT 25, embedding 65 = the vocabulary (the
+//           notebooks feed one-hot characters: a 65-wide embedding gives every contender the same
+//           input-projection GEMM as their one-hot product)
+// --hidden, --batch and --seq override a config's sizes for the recurrent models.
 //
 // Model FLOPs per token count the matrix products only: 2 flops per multiply-add, forward once
 // and backward twice (the input gradient and the weight gradient each cost a forward's worth):
@@ -18,10 +23,15 @@
 //
 // Peer: PyTorch on the CPU (torch.nn.LSTM/GRU/RNN, same sizes, Adam, clipping, fp32, tokens
 // counted the same way: batch·BPTT per step over the median step time), run at 1 and 2 threads
-// (torch.set_num_threads) and reported at its best setting, with ours/PyTorch ratios. The Python
-// is the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in which
-// `import torch` works (a pyenv `python3` often lacks the distribution's python3-torch);
-// otherwise the report says it was not available.
+// (torch.set_num_threads) and reported at its best setting, with ours/PyTorch ratios.
+// For the LSTM also the seeds' own style (bench/peers/numpy_seed_lstm.py): NumPy, one-hot input,
+// four gate matrices, a Python loop over the time steps with manual BPTT, Adam, clipping at 5, at
+// the same sizes (a batch of one sequence with --config seed), at 1 and 2 OpenBLAS threads, best
+// reported, with ours/NumPy and PyTorch/NumPy ratios.
+// Both peers run at full strength (bench/peer-env.ts: without this environment's
+// OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE guards) and the report names the kernel OpenBLAS chose. The
+// Python is the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in
+// which `import torch` (`import numpy`) works; otherwise the report says the peer was not available.
 //
 // Transformer (`--model transformer`, `--config` ignored): the decoder-only TransformerLM of
 // src/models/transformer.ts at d_model C = 128, 4 heads, N = 4 layers, context = window T = 128,
@@ -48,7 +58,7 @@
 // The recurrence is no GEMM, but it is the model's token mixer, counted as the transformer's
 // attention is. No PyTorch peer: there is no standard PyTorch version of this model to compare with.
 // A benchmark reports; it never asserts a speed.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,16 +74,30 @@ import { zeroGrads } from '../src/layers/param.js';
 import { Adam, type ParamRef } from '../src/train/optimizers.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { Rng } from '../src/util/rng.js';
+import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
 
 export type TrainBenchModel = CellKind | 'transformer' | 'memory-lm';
 export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn', 'transformer', 'memory-lm'];
-export type TrainBenchConfig = 'small' | 'medium';
-export const TRAIN_BENCH_CONFIGS: readonly TrainBenchConfig[] = ['small', 'medium'];
+export type TrainBenchConfig = 'small' | 'medium' | 'seed';
+export const TRAIN_BENCH_CONFIGS: readonly TrainBenchConfig[] = ['small', 'medium', 'seed'];
 
-export const CONFIGS: Record<TrainBenchConfig, { hidden: number; batch: number; seq: number; embed: number; vocab: number; layers: number }> = {
+/** The sizes of a recurrent model's benchmark. */
+export interface RecurrentSizes { hidden: number; batch: number; seq: number; embed: number; vocab: number; layers: number }
+
+export const CONFIGS: Record<TrainBenchConfig, RecurrentSizes> = {
   small: { hidden: 128, batch: 16, seq: 64, embed: 64, vocab: 65, layers: 1 },
   medium: { hidden: 256, batch: 32, seq: 64, embed: 64, vocab: 65, layers: 1 },
+  seed: { hidden: 100, batch: 1, seq: 25, embed: 65, vocab: 65, layers: 1 },
 };
+
+/** The sizes the command line can override (--hidden, --batch, --seq). */
+export type SizeOverrides = Partial<Pick<RecurrentSizes, 'hidden' | 'batch' | 'seq'>>;
+
+/** A recurrent config's sizes with the overrides applied. */
+export function recurrentSizes(config: TrainBenchConfig, overrides: SizeOverrides = {}): RecurrentSizes {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...CONFIGS[config], ...given };
+}
 
 /** The one transformer config (see the top of this file). `seq` = the window = `context`. */
 export const TRANSFORMER_CONFIG = {
@@ -88,21 +112,26 @@ export const MEMORY_LM_CONFIG = {
 export type MemoryLMBenchConfig = typeof MEMORY_LM_CONFIG;
 
 /** The batch and window of a model/config pair (the transformer and memory-lm have one config each). */
-function shape(model: TrainBenchModel, config: TrainBenchConfig): { batch: number; seq: number; vocab: number } {
-  return model === 'transformer' ? TRANSFORMER_CONFIG : model === 'memory-lm' ? MEMORY_LM_CONFIG : CONFIGS[config];
+function shape(model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes): { batch: number; seq: number; vocab: number } {
+  return model === 'transformer' ? TRANSFORMER_CONFIG : model === 'memory-lm' ? MEMORY_LM_CONFIG
+    : typeof config === 'string' ? CONFIGS[config] : config;
 }
 
 export interface TrainBenchOptions {
   model: TrainBenchModel;
   config: TrainBenchConfig;
+  /** Recurrent models: sizes that replace the config's (--hidden, --batch, --seq). */
+  sizes?: SizeOverrides;
   /** GEMM threads, the calling thread included (default: every core). */
   threads?: number;
-  /** Timed training steps (default 30 small, 15 medium, 10 transformer and memory-lm), after 3 warm-up steps. */
+  /** Timed training steps (default 30 small, 15 medium, 100 seed, 10 transformer and memory-lm), after 3 warm-up steps. */
   steps?: number;
-  /** Run the PyTorch CPU peer when torch imports (default true). */
+  /** Run the peers (PyTorch CPU; for the LSTM also the NumPy seed-style one) where they import (default true). */
   peer?: boolean;
-  /** PyTorch thread settings to try (default 1 and 2). */
+  /** Peer thread settings to try (default 1 and 2). */
   peerThreads?: number[];
+  /** Which peers to run, where the model has them (default both; a test runs only the quick NumPy one). */
+  peerKinds?: ('torch' | 'numpy')[];
   onProgress?: (line: string) => void;
 }
 
@@ -111,6 +140,8 @@ export interface TrainBenchResult {
   model: TrainBenchModel;
   /** The model's name for the transformer's and memory-lm's single configs. */
   config: TrainBenchConfig | 'transformer' | 'memory-lm';
+  /** Recurrent models: the sizes run (the config's, with --hidden/--batch/--seq applied); null otherwise. */
+  sizes: RecurrentSizes | null;
   threads: number;
   tokensPerSec: number;
   modelGflops: number;
@@ -135,6 +166,20 @@ export interface TrainBenchResult {
   /** ours / PyTorch at our thread count (null when that count was not run). */
   ratioVsTorchSameThreads: number | null;
   peerNote: string;
+  /** The kernel OpenBLAS chose in the PyTorch peer (Debian's torch runs on OpenBLAS); null when not run. */
+  torchBlasCore: BlasCore | null;
+  /** LSTM only: the NumPy seed-style peer's tokens/s at its best thread setting, or null with the reason in `numpyNote`. */
+  numpyTokensPerSec: number | null;
+  numpyThreads: number | null;
+  numpyRuns: { threads: number; tokensPerSec: number }[];
+  /** ours / NumPy seed style at its best thread setting. */
+  ratioVsNumpyBest: number | null;
+  /** ours / NumPy seed style at our thread count (null when that count was not run). */
+  ratioVsNumpySameThreads: number | null;
+  /** PyTorch best / NumPy seed style best. */
+  torchVsNumpy: number | null;
+  numpyNote: string;
+  numpyBlasCore: BlasCore | null;
 }
 
 /** Model FLOPs (matrix products only) per training token; see the top of this file. */
@@ -174,7 +219,7 @@ function median(xs: number[]): number {
 }
 
 /** The benchmarked model of a model/config pair, initialised from `rng`. */
-export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig, rng: Rng): SequenceModel {
+export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes, rng: Rng): SequenceModel {
   if (model === 'transformer') {
     const t = TRANSFORMER_CONFIG;
     return new TransformerLM(ops, {
@@ -189,7 +234,7 @@ export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchC
       levels: k.levels, periodBase: k.periodBase,
     }, rng);
   }
-  const r = CONFIGS[config];
+  const r = typeof config === 'string' ? CONFIGS[config] : config;
   return new RecurrentLM(ops, model, { vocabSize: r.vocab, hidden: r.hidden, layers: r.layers, embed: r.embed }, rng);
 }
 
@@ -199,7 +244,7 @@ export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchC
  * GEMM rep of similar length, …) and each figure is the median of its reps, so a machine whose
  * load changes during the run (a shared CI box) shifts both alike and the ratio stays fair.
  */
-export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig, steps: number):
+export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes, steps: number):
   { tokensPerSec: number; gemmGflops: number } {
   const c = shape(model, config);
   const rng = new Rng(42);
@@ -244,59 +289,92 @@ function time(fn: () => void): number {
   return (performance.now() - t0) / 1000;
 }
 
+/** One peer's runs at each thread setting, the best of them, and what it ran on. */
+interface PeerRuns {
+  best: number | null;
+  bestThreads: number | null;
+  runs: { threads: number; tokensPerSec: number }[];
+  note: string;
+  blasCore: BlasCore | null;
+}
+
+/** Runs a training peer script at each thread setting; `note` names the version and interpreter or says why not. */
+async function runPeerAtThreads(module: 'torch' | 'numpy', script: string, config: Record<string, unknown>, threadSettings: number[],
+  progress: (l: string) => void, label: string): Promise<PeerRuns> {
+  const out: PeerRuns = { best: null, bestThreads: null, runs: [], note: '', blasCore: null };
+  const py = findPython(module);
+  if (!py.python) return { ...out, note: py.note };
+  const notes: string[] = [];
+  let versionNote = '';
+  for (const t of [...new Set(threadSettings)]) {
+    progress(`${label} (${py.python}), ${t} thread(s)…`);
+    const r = await trainPeer(py.python, module, script, { ...config, threads: t }, t);
+    if (r.tokensPerSec === null) { notes.push(`${t} thread(s): ${r.note}`); continue; }
+    out.runs.push({ threads: t, tokensPerSec: round(r.tokensPerSec) });
+    if (out.best === null || r.tokensPerSec > out.best) { out.best = r.tokensPerSec; out.bestThreads = t; }
+    versionNote = r.note;
+    out.blasCore = r.blasCore;
+  }
+  out.note = [versionNote, ...notes].filter(Boolean).join('; ') || 'no run';
+  return out;
+}
+
 export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
   const progress = opts.onProgress ?? (() => {});
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const tx = opts.model === 'transformer', mem = opts.model === 'memory-lm';
-  const steps = opts.steps ?? (tx || mem ? 10 : opts.config === 'small' ? 30 : 15);
+  const sizes = tx || mem ? null : recurrentSizes(opts.config, opts.sizes);
+  const steps = opts.steps ?? (tx || mem ? 10 : opts.config === 'small' ? 30 : opts.config === 'seed' ? 100 : 15);
   const ops = await createWasmOps({ threads, onNotice: progress });
   let tokensPerSec: number, gemmGflops: number;
   try {
-    progress(`measuring ${describeConfig(opts.model, opts.config)}, vocab ${shape(opts.model, opts.config).vocab}, on ${ops.name}, ${threads} thread(s), ${steps} steps`);
-    ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, opts.config, steps));
+    progress(`measuring ${describeConfig(opts.model, opts.config, sizes)}, vocab ${shape(opts.model, sizes ?? opts.config).vocab}, on ${ops.name}, ${threads} thread(s), ${steps} steps`);
+    ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, sizes ?? opts.config, steps));
   } finally {
     ops.dispose();
   }
-  const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : mem ? memoryLmFlopsPerToken(MEMORY_LM_CONFIG) : flopsPerToken(opts.model, CONFIGS[opts.config]);
+  const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : mem ? memoryLmFlopsPerToken(MEMORY_LM_CONFIG) : flopsPerToken(opts.model, sizes!);
   const fptCausal = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG, true) : null;
   const modelGflops = (tokensPerSec * fpt) / 1e9;
-  let torchTokensPerSec: number | null = null, torchThreads: number | null = null;
-  const torchRuns: { threads: number; tokensPerSec: number }[] = [];
-  let peerNote = 'PyTorch peer not run (--no-peer)';
+  const peerThreads = opts.peerThreads ?? [1, 2];
+  const notRun: PeerRuns = { best: null, bestThreads: null, runs: [], note: '', blasCore: null };
+  const why = opts.peer === false ? ' (--no-peer)' : '';
+  let torch: PeerRuns = { ...notRun, note: `PyTorch peer not run${why}` };
   if (mem) {
-    peerNote = 'none for memory-lm (there is no standard PyTorch version of this model)';
-  } else if (opts.peer ?? true) {
-    const py = findTorchPython();
-    if (!py.python) {
-      peerNote = py.note;
-    } else {
-      const notes: string[] = [];
-      let versionNote = '';
-      for (const t of [...new Set(opts.peerThreads ?? [1, 2])]) {
-        progress(`PyTorch CPU peer (${py.python}), ${t} thread(s)…`);
-        const r = await torchPeer(py.python, opts.model, opts.config, t, steps);
-        if (r.tokensPerSec === null) { notes.push(`${t} thread(s): ${r.note}`); continue; }
-        torchRuns.push({ threads: t, tokensPerSec: round(r.tokensPerSec) });
-        if (torchTokensPerSec === null || r.tokensPerSec > torchTokensPerSec) { torchTokensPerSec = r.tokensPerSec; torchThreads = t; }
-        versionNote = r.note;
-      }
-      peerNote = [versionNote, ...notes].filter(Boolean).join('; ') || 'no PyTorch run';
-    }
+    torch = { ...notRun, note: 'none for memory-lm (there is no standard PyTorch version of this model)' };
+  } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['torch']).includes('torch')) {
+    torch = await runPeerAtThreads('torch', tx ? 'torch_transformer_train.py' : 'torch_rnn_train.py',
+      tx ? { model: opts.model, ...TRANSFORMER_CONFIG, steps } : { model: opts.model, ...sizes, steps }, peerThreads, progress, 'PyTorch CPU peer');
   }
-  const same = torchRuns.find((r) => r.threads === threads);
+  let numpy: PeerRuns = { ...notRun, note: `NumPy peer not run${why}` };
+  if (opts.model !== 'lstm') {
+    numpy = { ...notRun, note: `none for ${opts.model} (the seed-style NumPy peer is an LSTM)` };
+  } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['numpy']).includes('numpy')) {
+    numpy = await runPeerAtThreads('numpy', 'numpy_seed_lstm.py',
+      { hidden: sizes!.hidden, batch: sizes!.batch, seq: sizes!.seq, vocab: sizes!.vocab, steps }, peerThreads, progress, 'NumPy seed-style peer');
+  }
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+  const same = (p: PeerRuns) => {
+    const run = p.runs.find((r) => r.threads === threads);
+    return run ? ratio(tokensPerSec, run.tokensPerSec) : null;
+  };
   return {
-    model: opts.model, config: tx || mem ? opts.model as 'transformer' | 'memory-lm' : opts.config, threads,
+    model: opts.model, config: tx || mem ? opts.model as 'transformer' | 'memory-lm' : opts.config, sizes, threads,
     tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
     utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt,
     flopsPerTokenCausal: fptCausal,
     utilisationCausal: fptCausal === null ? null : Number(((tokensPerSec * fptCausal) / 1e9 / gemmGflops).toFixed(3)),
     steps,
     kernelPath: ops.name, cpu: cpuModel(),
-    torchTokensPerSec: torchTokensPerSec === null ? null : round(torchTokensPerSec), torchThreads, torchRuns,
-    ratioVsTorchBest: torchTokensPerSec === null ? null : ratio(tokensPerSec, torchTokensPerSec),
-    ratioVsTorchSameThreads: same ? ratio(tokensPerSec, same.tokensPerSec) : null,
-    peerNote,
+    torchTokensPerSec: torch.best === null ? null : round(torch.best), torchThreads: torch.bestThreads, torchRuns: torch.runs,
+    ratioVsTorchBest: torch.best === null ? null : ratio(tokensPerSec, torch.best),
+    ratioVsTorchSameThreads: same(torch),
+    peerNote: torch.note, torchBlasCore: torch.blasCore,
+    numpyTokensPerSec: numpy.best === null ? null : round(numpy.best), numpyThreads: numpy.bestThreads, numpyRuns: numpy.runs,
+    ratioVsNumpyBest: numpy.best === null ? null : ratio(tokensPerSec, numpy.best),
+    ratioVsNumpySameThreads: same(numpy),
+    torchVsNumpy: torch.best === null || numpy.best === null ? null : ratio(torch.best, numpy.best),
+    numpyNote: numpy.note, numpyBlasCore: numpy.blasCore,
   };
 }
 
@@ -305,7 +383,7 @@ function round(x: number): number {
 }
 
 /** The model and its sizes, for the progress line and the report. */
-function describeConfig(model: TrainBenchModel, config: TrainBenchConfig): string {
+function describeConfig(model: TrainBenchModel, config: TrainBenchConfig | 'transformer' | 'memory-lm', sizes: RecurrentSizes | null): string {
   if (model === 'transformer') {
     const t = TRANSFORMER_CONFIG;
     return `transformer (d_model ${t.dModel}, ${t.heads} heads, ${t.layers} layers, window ${t.seq}, SwiGLU ${t.ffHidden}, batch ${t.batch})`;
@@ -315,15 +393,18 @@ function describeConfig(model: TrainBenchModel, config: TrainBenchConfig): strin
     return `memory-lm (d_model ${k.dModel}, ${k.heads} heads, ${k.layers} blocks, ${k.levels} levels every ${periods} tokens, ` +
       `SwiGLU ${k.ffHidden}, window ${k.seq}, batch ${k.batch}: the Alice config of docs/results.md)`;
   }
-  const c = CONFIGS[config];
-  return `${model} ${config} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed})`;
+  const c = sizes ?? CONFIGS[config as TrainBenchConfig];
+  const base = CONFIGS[config as TrainBenchConfig];
+  const changed = base && (c.hidden !== base.hidden || c.batch !== base.batch || c.seq !== base.seq);
+  return `${model} ${config}${changed ? ' with overrides' : ''} (hidden ${c.hidden}, batch ${c.batch}, BPTT ${c.seq}, embed ${c.embed})`;
 }
 
 /** Human-readable lines for the report (the JSON line is printed by the caller). */
 export function formatTrainReport(r: TrainBenchResult): string[] {
   const what = r.model === 'transformer' ? 'GEMMs only, attention full T×T' : r.model === 'memory-lm' ? 'GEMMs and the memory recurrence' : 'GEMMs only';
+  const num = (x: number) => x.toLocaleString('en-US');
   const lines = [
-    `${describeConfig(r.model, r.config as TrainBenchConfig)}: ${r.tokensPerSec.toLocaleString('en-US')} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
+    `${describeConfig(r.model, r.config, r.sizes)}: ${num(r.tokensPerSec)} tokens/s (forward + backward + clip + Adam), ${r.threads} thread(s), ${r.kernelPath}, ${r.cpu}`,
     `  model FLOP rate ${r.modelGflops} GFLOP/s (${(r.flopsPerToken / 1e6).toFixed(3)} MFLOP/token, ${what}) = ` +
       `${(100 * r.utilisation).toFixed(1)}% of the square GEMM's ${r.gemmGflops} GFLOP/s (n = 512, same process, same threads)`,
   ];
@@ -332,62 +413,60 @@ export function formatTrainReport(r: TrainBenchResult): string[] {
   }
   if (r.torchTokensPerSec !== null) {
     for (const run of r.torchRuns) {
-      lines.push(`  PyTorch CPU peer, ${run.threads} thread(s): ${run.tokensPerSec.toLocaleString('en-US')} tokens/s; ours/torch ${(r.tokensPerSec / run.tokensPerSec).toFixed(2)}`);
+      lines.push(`  PyTorch CPU peer, ${run.threads} thread(s): ${num(run.tokensPerSec)} tokens/s; ours/torch ${(r.tokensPerSec / run.tokensPerSec).toFixed(2)}`);
     }
-    lines.push(`  PyTorch best: ${r.torchThreads} thread(s), ${r.torchTokensPerSec.toLocaleString('en-US')} tokens/s (${r.peerNote}); ` +
+    lines.push(`  PyTorch best: ${r.torchThreads} thread(s), ${num(r.torchTokensPerSec)} tokens/s (${r.peerNote}, OpenBLAS core ${describeBlasCore(r.torchBlasCore)}); ` +
       `ratio ours (${r.threads} thread(s)) / torch best ${r.ratioVsTorchBest!.toFixed(2)}` +
       (r.ratioVsTorchSameThreads !== null ? `, at the same thread count ${r.ratioVsTorchSameThreads.toFixed(2)}` : ''));
   } else {
     lines.push(`  PyTorch CPU peer: ${r.peerNote}`);
   }
+  if (r.numpyTokensPerSec !== null) {
+    for (const run of r.numpyRuns) {
+      lines.push(`  NumPy seed-style peer, ${run.threads} thread(s): ${num(run.tokensPerSec)} tokens/s; ours/NumPy ${(r.tokensPerSec / run.tokensPerSec).toFixed(2)}`);
+    }
+    lines.push(`  NumPy seed-style best: ${r.numpyThreads} thread(s), ${num(r.numpyTokensPerSec)} tokens/s (${r.numpyNote}, OpenBLAS core ${describeBlasCore(r.numpyBlasCore)}); ` +
+      `ratio ours (${r.threads} thread(s)) / NumPy best ${r.ratioVsNumpyBest!.toFixed(2)}` +
+      (r.ratioVsNumpySameThreads !== null ? `, at the same thread count ${r.ratioVsNumpySameThreads.toFixed(2)}` : '') +
+      (r.torchVsNumpy !== null ? `; torch best / NumPy best ${r.torchVsNumpy.toFixed(2)}` : ''));
+  } else if (r.model === 'lstm') {
+    lines.push(`  NumPy seed-style peer: ${r.numpyNote}`);
+  }
+  if (r.model === 'lstm' && (r.torchTokensPerSec !== null || r.numpyTokensPerSec !== null)) {
+    const fig = (x: number | null) => (x === null ? 'n/a' : num(x));
+    lines.push(`  tokens/s ours ${num(r.tokensPerSec)} vs PyTorch ${fig(r.torchTokensPerSec)} vs NumPy seed style ${fig(r.numpyTokensPerSec)}` +
+      ` (ours/torch ${r.ratioVsTorchBest?.toFixed(2) ?? 'n/a'}, ours/NumPy ${r.ratioVsNumpyBest?.toFixed(2) ?? 'n/a'}, torch/NumPy ${r.torchVsNumpy?.toFixed(2) ?? 'n/a'}; peers at their best thread count)`);
+  }
   return lines;
 }
 
-// ---- the PyTorch peer --------------------------------------------------------------------------
+// ---- the Python peers -------------------------------------------------------------------------
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-let torchPython: { python: string | null; note: string } | undefined;
-
 /**
- * The first Python in which `import torch` works: $HANDGRAD_PYTHON alone when set, else `python3`
- * then `/usr/bin/python3`. Cached for the process.
+ * One run of a training peer script (bench/peers/*.py) at `threads` BLAS threads, in the peer
+ * environment (bench/peer-env.ts: the OpenBLAS guards removed); its tokens/s, or null with the reason.
  */
-export function findTorchPython(): { python: string | null; note: string } {
-  if (torchPython) return torchPython;
-  const override = process.env.HANDGRAD_PYTHON;
-  const candidates = override ? [override] : ['python3', '/usr/bin/python3'];
-  const tried: string[] = [];
-  for (const py of candidates) {
-    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (r.status === 0) return (torchPython = { python: py, note: '' });
-    tried.push(r.error ? `${py}: ${r.error.message}` : `${py}: import torch fails`);
-  }
-  return (torchPython = { python: null, note: `not available (no Python with torch; tried ${tried.join(', ')}${override ? ' from HANDGRAD_PYTHON' : '; set HANDGRAD_PYTHON'})` });
-}
-
-async function torchPeer(python: string, model: TrainBenchModel, config: TrainBenchConfig, threads: number, steps: number):
-  Promise<{ tokensPerSec: number | null; note: string }> {
-  const script = join(here, 'peers', model === 'transformer' ? 'torch_transformer_train.py' : 'torch_rnn_train.py');
-  const args = JSON.stringify(model === 'transformer' ? { model, ...TRANSFORMER_CONFIG, threads, steps } : { model, ...CONFIGS[config], threads, steps });
-  const t = String(threads);
-  const env = { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t };
+async function trainPeer(python: string, module: 'torch' | 'numpy', script: string, config: Record<string, unknown>, threads: number):
+  Promise<{ tokensPerSec: number | null; note: string; blasCore: BlasCore | null }> {
   const r = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: string }>((resolve) => {
     let stdout = '', stderr = '';
-    const child = spawn(python, [script, args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [join(here, 'peers', script), JSON.stringify(config)], { env: peerEnv(threads), stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', (e) => resolve({ code: null, stdout, stderr, error: e.message }));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-  if (r.error) return { tokensPerSec: null, note: `not available (${python} could not start: ${r.error})` };
-  if (r.code === 3) return { tokensPerSec: null, note: `not available (${python} -c 'import torch' fails: PyTorch is not installed there)` };
+  if (r.error) return { tokensPerSec: null, note: `not available (${python} could not start: ${r.error})`, blasCore: null };
+  if (r.code === 3) return { tokensPerSec: null, note: `not available (${python} -c 'import ${module}' fails: it is not installed there)`, blasCore: null };
   const last = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    const out = JSON.parse(last) as { tokensPerSec: number; torch: string; threads: number };
-    return { tokensPerSec: out.tokensPerSec, note: `torch ${out.torch} via ${python}, fp32` };
+    const out = JSON.parse(last) as { tokensPerSec: number; torch?: string; numpy?: string; dtype?: string; blasCore?: BlasCore };
+    const version = module === 'torch' ? `torch ${out.torch}` : `NumPy ${out.numpy}`;
+    return { tokensPerSec: out.tokensPerSec, note: `${version} via ${python}, ${out.dtype === 'float64' ? 'fp64' : 'fp32'}`, blasCore: out.blasCore ?? null };
   } catch {
     const why = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
-    return { tokensPerSec: null, note: `failed (${why})` };
+    return { tokensPerSec: null, note: `failed (${why})`, blasCore: null };
   }
 }

@@ -8,13 +8,14 @@ The thread count is set by the caller through OPENBLAS_NUM_THREADS / OMP_NUM_THR
 set before NumPy loads); "threads" only labels the rows.
 
 Prints one progress line per measurement to stderr and, as the last line of stdout, one JSON
-object {"blas": "<library version>", "rows": [{"op":"gemm","peer":"openblas",...,"gflops":..}]}.
+object {"blas": "<library version>", "blasCore": {...}, "rows": [{"op":"gemm","peer":"openblas",...,"gflops":..}]}
+("blasCore": the kernel OpenBLAS chose for this CPU, see blas_info.py).
 Timing follows bench/kernels.ts: warm-up, reps of at least minRepSeconds, best rep.
 
 Server mode (the paired, interleaved phase of bench/kernels.ts):
   OPENBLAS_NUM_THREADS=2 python3 bench/peers/numpy_gemm.py --serve
 A persistent process, one per thread count (the count is fixed once NumPy has loaded). It first
-prints {"ready": true, "blas": "<library version>", "threads": <OPENBLAS_NUM_THREADS or null>},
+prints {"ready": true, "blas": "<library version>", "blasCore": {...}, "threads": <OPENBLAS_NUM_THREADS or null>},
 then reads one JSON request per line from stdin,
   {"m":..,"k":..,"n":..,"variant":"nn"|"nt"|"tn","seconds":0.25,"minRepSeconds":0.03,"id":..}
 and answers each with one JSON line
@@ -34,6 +35,7 @@ try:
 except ImportError:
     print("numpy_gemm.py: numpy is not installed", file=sys.stderr)
     sys.exit(3)
+from blas_info import blas_core
 
 
 def blas_name():
@@ -116,7 +118,7 @@ def serve():
     cache = {}
     threads = os.environ.get("OPENBLAS_NUM_THREADS")
     out = sys.stdout
-    out.write(json.dumps({"ready": True, "blas": blas_name(), "threads": int(threads) if threads else None}) + "\n")
+    out.write(json.dumps({"ready": True, "blas": blas_name(), "blasCore": blas_core(), "threads": int(threads) if threads else None}) + "\n")
     out.flush()
     for line in sys.stdin:
         line = line.strip()
@@ -166,7 +168,7 @@ def main():
             rows.append({"op": "gemm", "peer": "openblas", "variant": variant, "m": m, "n": n, "k": k,
                          "threads": threads, "gflops": gflops})
             print(f"gemm openblas {threads}t {variant} {m}×{k}·{k}×{n}: {gflops} GFLOP/s", file=sys.stderr, flush=True)
-    print(json.dumps({"blas": blas_name(), "rows": rows}))
+    print(json.dumps({"blas": blas_name(), "blasCore": blas_core(), "rows": rows}))
 
 
 if __name__ == "__main__":

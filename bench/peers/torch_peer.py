@@ -1,7 +1,8 @@
 """What the PyTorch CPU training peers of bench/train.ts (torch_rnn_train.py,
 torch_transformer_train.py) share: the step as ours is timed (zero-grad + forward + backward +
 global-norm clip at 5 + the optimizer) and the measurement (3 warm-up steps, then tokens/s from the
-median of `steps` timed steps), printed as the one JSON line bench/train.ts reads.
+median of `steps` timed steps), printed as the one JSON line bench/train.ts reads, with the kernel
+OpenBLAS chose for this CPU (blas_info.py; Debian's torch runs its CPU GEMMs on OpenBLAS).
 
 Imported by those scripts after their own `import torch` (they exit 3 when it fails); running the
 script puts this folder on sys.path.
@@ -10,11 +11,12 @@ import json
 import time
 
 import torch
+from blas_info import blas_core
 
 
 def report_training_throughput(loss_of_step, params, opt, steps: int, tokens_per_step: int, warmup: int = 3) -> None:
     """Runs `warmup` untimed and `steps` timed training steps, step k minimising loss_of_step(k);
-    prints {tokensPerSec, torch, threads}, tokens/s = tokens_per_step / median step time."""
+    prints {tokensPerSec, torch, threads, blasCore}, tokens/s = tokens_per_step / median step time."""
 
     def step(k: int) -> None:
         opt.zero_grad(set_to_none=False)
@@ -33,4 +35,5 @@ def report_training_throughput(loss_of_step, params, opt, steps: int, tokens_per
     times.sort()
     mid = len(times) // 2
     med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
-    print(json.dumps({"tokensPerSec": tokens_per_step / med, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({"tokensPerSec": tokens_per_step / med, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "blasCore": blas_core()}))

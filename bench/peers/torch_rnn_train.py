@@ -4,7 +4,7 @@
 clipping at 5, Adam lr 2e-3) on random tokens, fp32, with torch.set_num_threads(threads).
 
 Argument: one JSON object {model, hidden, batch, seq, embed, vocab, layers, threads, steps}.
-Prints one JSON line {tokensPerSec, torch, threads}. Exit code 3: torch is not installed.
+Prints one JSON line {tokensPerSec, torch, threads, blasCore}. Exit code 3: torch is not installed.
 The hidden state is carried (detached) from one window to the next, as truncated BPTT does.
 
 Same as bench/train.ts measures: vocab 65, embedding E, hidden H, L layers, batch B, BPTT T, fp32,

@@ -14,7 +14,7 @@ clipping at 5, fp32, random windows of a random token stream, tokens/s = B*T / m
 `steps` timed steps after 3 warm-up steps, the step being zero-grad + forward + backward + clip + Adam.
 
 Argument: one JSON object {dModel, heads, layers, context, ffHidden, batch, seq, vocab, threads, steps}.
-Prints one JSON line {tokensPerSec, torch, threads}. Exit code 3: torch is not installed.
+Prints one JSON line {tokensPerSec, torch, threads, blasCore}. Exit code 3: torch is not installed.
 """
 import json
 import math

@@ -18,6 +18,8 @@ import { registerSample } from './commands/sample.js';
 import { registerTask } from './commands/task.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
+import { registerExport } from './commands/export.js';
+import { registerImport } from './commands/import.js';
 import { registerCompletion } from './commands/completion.js';
 
 /** What commands write to and report back through. */
@@ -71,6 +73,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerTask(program, ctx);
   registerPlot(program, ctx);
   registerReport(program, ctx);
+  registerExport(program, ctx);
+  registerImport(program, ctx);
   registerCompletion(program); // last: it reads the commands above
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {

@@ -8,7 +8,8 @@
 //   end:    final validation, checkpoint (src/train/checkpoint.ts), summary
 //
 // Checkpoints and resume: with checkpointEverySteps / checkpointEveryMs the loop also saves
-// mid-run (overwriting the folder safely), and on `signal` it stops after the current step,
+// mid-run (a new generation each time, the newest keepCheckpoints kept; after a validation with
+// the lowest loss so far, best/ too), and on `signal` it stops after the current step,
 // saves and returns. `resume` continues a checkpoint exactly: the weights, optimizer buffers and
 // step, RNG and batcher positions, the carried recurrent state, the elapsed time and the metrics
 // come back, so N steps + resume + N steps gives the same bits as 2N steps on a deterministic
@@ -37,7 +38,10 @@ import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind }
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
-import { CheckpointError, CheckpointWriteError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
+import {
+  BEST_DIR, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, dtypeOf, loadWeightsInto, POINTER_FILE, readCheckpoint, saveCheckpoint,
+  WEIGHTS_FILE, type CheckpointFiles, type SaveCheckpointInput,
+} from './checkpoint.js';
 import type { SafeTensorInput } from './safetensors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
@@ -143,8 +147,10 @@ export interface TrainOptions {
   resume?: string;
   /** Also save a checkpoint every this many steps… */
   checkpointEverySteps?: number;
-  /** …or every this many ms of training time (into `out`, replacing the previous one safely). */
+  /** …or every this many ms of training time (into `out`, as a new generation: src/train/checkpoint.ts). */
   checkpointEveryMs?: number;
+  /** Keep this many newest checkpoint generations in `out` (default 2; src/train/checkpoint.ts). */
+  keepCheckpoints?: number;
   /** When aborted: finish the current step, save a checkpoint, and return (the loop checks it between steps). */
   signal?: AbortSignal;
 }
@@ -318,6 +324,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   check(opts.checkpointEverySteps === undefined || isInt(opts.checkpointEverySteps, 1),
     `checkpointEverySteps must be an integer ≥ 1, got ${opts.checkpointEverySteps}`);
   check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
+  const keepCheckpoints = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
+  check(isInt(keepCheckpoints, 1), `--keep-checkpoints must be an integer ≥ 1, got ${opts.keepCheckpoints}`);
   if (typeof opts.out === 'string') checkOutDir(opts.out);
   const td = spec.trainDefaults ?? {};
   // The MoE models' own defaults (MOE_TRAIN_DEFAULTS) come between the model spec's and the global ones.
@@ -364,6 +372,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   const schedule = asConfig(() => createSchedule({
     kind: scheduleKind, lr, warmupSteps: warmup, totalSteps: totalSteps ?? undefined, minLr: opts.minLr,
   }));
+  // A rate the backend's numbers cannot hold (f32: above 3.4e38 it is infinite, below 1.4e-45 it is
+  // 0) would write NaN, or nothing, into every weight on the first step: refused up front.
+  const backendKind = opts.ops ? opts.ops.name : opts.backend ?? TRAIN_DEFAULTS.backend;
+  const f32 = opts.ops ? opts.ops.dtype === 'f32' : backendKind !== 'reference';
+  const lrAsStored = f32 ? Math.fround(lr) : lr;
+  check(!f32 || (Number.isFinite(lrAsStored) && lrAsStored > 0),
+    `--lr ${lr}: the ${backendKind} backend computes in f32, which holds learning rates from 1.4e-45 to 3.4e+38 only`);
 
   // ---- data -----------------------------------------------------------------------------------
   const corpus = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data);
@@ -493,11 +508,22 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       if (zero) { h.fill(0); c?.fill(0); }
       return { h, c };
     };
-    const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>) => {
-      if (dir === null) return;
-      metrics?.flush();
+    // best/: the checkpoint of the lowest validation loss so far (a resumed run continues the
+    // record of the one it resumed); written at the first validation when the folder has none.
+    let bestValLoss = validations.reduce((m, v) => Math.min(m, v.valLoss), Infinity);
+    let bestDue = false;
+
+    /** The run as it stands, for a checkpoint: refused (TrainingDivergedError) when a weight or moment is not finite. */
+    const snapshot = (finished: boolean, carry: ReturnType<typeof carrySnapshot>): SaveCheckpointInput => {
       const dtype = dtypeOf(model);
       const opt = optimizer.exportState();
+      // A NaN or infinity that reached the weights or the optimizer's moments (an overflowing
+      // step) must never become "the last good checkpoint": the previous one stays that.
+      const bad = firstNonFinite(params, opt.buffers);
+      if (bad !== null) {
+        throw new TrainingDivergedError(`training stopped: ${bad} holds NaN or infinite values after step ${step}; ` +
+          `no checkpoint was written for it; lower --lr or --clip${lastGood()}`);
+      }
       const roles = Object.keys(opt.buffers);
       const tensors: [string, SafeTensorInput][] = [];
       for (const role of roles) {
@@ -539,11 +565,24 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           tokensPerSec: trainMs > 0 ? (step * tokensPerStep) / (trainMs / 1000) : 0,
         },
       };
-      saveCheckpoint(dir, { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors });
-      lastSaveStep = step;
-      lastSaveDir = dir;
+      return { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors };
+    };
+    /** Writes the run's checkpoint (`main`: a new generation in `dir`) and/or best/ when a new best is due. */
+    const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>, main = true) => {
+      if (dir === null || !(main || bestDue)) return;
+      metrics?.flush();
+      const input = snapshot(finished, carry);
+      if (main) {
+        saveCheckpoint(dir, input, { keep: keepCheckpoints });
+        lastSaveStep = step;
+        lastSaveDir = dir;
+        lastSaveMs = performance.now();
+      }
+      if (bestDue) {
+        saveCheckpoint(join(dir, BEST_DIR), input, { keep: 1 });
+        bestDue = false;
+      }
       createdOutDir = null;
-      lastSaveMs = performance.now();
     };
 
     const runValidation = (final: boolean) => {
@@ -554,6 +593,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
         throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)${lastGood()}`);
       }
       validations.push({ step, valLoss });
+      if (dir !== null && (valLoss < bestValLoss || !existsSync(join(dir, BEST_DIR, POINTER_FILE)))) {
+        bestValLoss = valLoss;
+        bestDue = true;
+      }
       valInfo.step = step;
       valInfo.valLoss = valLoss;
       valInfo.valBits = valLoss / Math.LN2;
@@ -620,10 +663,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       // Without a validation split, expert load is still logged every valEvery steps.
       if (!validating && !last && experts && valEvery > 0 && step % valEvery === 0) logExperts();
       if (!last) logStep(info, validating ? valLoss : null); // the last step is logged after the final validation
-      if (dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
-        (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs))) {
-        save(false, carrySnapshot(false));
-      }
+      const periodic = dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
+        (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs));
+      if (periodic || bestDue) save(false, carrySnapshot(false), periodic);
     }
     // The state a run that went on would carry into the next step: the final validation below
     // overwrites it, and a run that went on would have validated (and reset) here if due.
@@ -650,7 +692,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
 
     // ---- checkpoint ------------------------------------------------------------------------------
     if (dir !== null) {
-      save(!interrupted, carry);
+      save(!interrupted, carry); // and best/, when the final validation was the best so far
       summary.out = dir;
     }
     reporter.finish?.(summary);
@@ -745,6 +787,22 @@ function checkOutDir(out: string): void {
       : `--out ${out}: ${p} is a file, so the folder cannot be created there`);
     return;
   }
+}
+
+/** Is every value finite? (x·0 is 0 for a finite x and NaN otherwise: one add per value, no branch.) */
+function allFinite(a: ArrayLike<number>): boolean {
+  let z = 0;
+  for (let i = 0; i < a.length; i++) z += a[i] * 0;
+  return z === 0;
+}
+
+/** The first parameter or optimizer buffer holding a NaN or an infinity, in words; null when all are finite. */
+function firstNonFinite(params: SequenceModel['params'], buffers: Record<string, ArrayLike<number>[]>): string | null {
+  for (const p of params) if (!allFinite(p.value.data)) return `the parameter '${p.name}'`;
+  for (const [role, list] of Object.entries(buffers)) {
+    for (let i = 0; i < list.length; i++) if (!allFinite(list[i])) return `the optimizer's ${role} buffer of '${params[i]?.name ?? i}'`;
+  }
+  return null;
 }
 
 /** Mean of the last min(steps, buffer length) losses in the ring buffer. */

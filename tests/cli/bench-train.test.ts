@@ -2,12 +2,15 @@
 // JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
 import { describe, expect, it } from 'vitest';
 import {
-  buildModel, CONFIGS, flopsPerToken, MEMORY_LM_CONFIG, memoryLmFlopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken,
+  benchTrain, buildModel, CONFIGS, flopsPerToken, formatTrainReport, MEMORY_LM_CONFIG, memoryLmFlopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken,
 } from '../../bench/train.js';
 import { autoFfHidden } from '../../src/models/transformer.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { lastJson, runHandgrad } from './helpers.js';
+import { findPython } from '../../bench/peer-env.js';
+
+const numpyPython = findPython('numpy').python;
 
 const handgrad = (...args: string[]) => runHandgrad(args);
 
@@ -44,6 +47,46 @@ describe('handgrad bench train', () => {
     expect(out.peerNote).toMatch(/no standard PyTorch version/);
     expect(r.stdout + r.stderr).toContain('d_model 56');
   });
+
+  it('--config seed runs the seed notebooks\' LSTM sizes (hidden 100, batch 1, BPTT 25) and says the peers were left out', () => {
+    const r = handgrad('bench', 'train', '--model', 'lstm', '--config', 'seed', '--threads', '1', '--steps', '3', '--no-peer', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out).toMatchObject({
+      model: 'lstm', config: 'seed', threads: 1, sizes: { hidden: 100, batch: 1, seq: 25, embed: 65, vocab: 65, layers: 1 },
+      torchTokensPerSec: null, numpyTokensPerSec: null, ratioVsNumpyBest: null, torchBlasCore: null, numpyBlasCore: null,
+    });
+    expect(out.modelGflops as number).toBeCloseTo((out.tokensPerSec as number) * flopsPerToken('lstm', CONFIGS.seed) / 1e9, 1);
+    expect(out.numpyNote).toMatch(/NumPy peer not run/);
+    expect(r.stdout + r.stderr).toContain('lstm seed (hidden 100, batch 1, BPTT 25, embed 65)');
+  });
+
+  it('--hidden, --batch and --seq override a recurrent config; the fixed-config models refuse them in one line', () => {
+    const r = handgrad('bench', 'train', '--model', 'rnn', '--hidden', '24', '--batch', '1', '--seq', '5', '--threads', '1', '--steps', '2', '--no-peer', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out).toMatchObject({ model: 'rnn', config: 'small', sizes: { hidden: 24, batch: 1, seq: 5, embed: 64 } });
+    expect(out.numpyNote).toMatch(/none for rnn/);
+    expect(r.stdout + r.stderr).toContain('rnn small with overrides (hidden 24, batch 1, BPTT 5, embed 64)');
+    const bad = handgrad('bench', 'train', '--model', 'transformer', '--hidden', '64');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--hidden applies to the recurrent models');
+  });
+
+  it.skipIf(!numpyPython)('the LSTM reports ours vs the NumPy seed style (and PyTorch where run) with ratios and the OpenBLAS core', async () => {
+    const r = await benchTrain({ model: 'lstm', config: 'seed', sizes: { hidden: 16, seq: 5 }, threads: 1, steps: 3, peerThreads: [1], peerKinds: ['numpy'] });
+    expect(r.sizes).toMatchObject({ hidden: 16, batch: 1, seq: 5 });
+    expect(r.numpyTokensPerSec!).toBeGreaterThan(0);
+    expect(r.numpyRuns.map((x) => x.threads)).toEqual([1]);
+    expect(r.ratioVsNumpyBest!).toBeCloseTo(r.tokensPerSec / r.numpyTokensPerSec!, 1);
+    expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32$/);
+    expect(r).toHaveProperty('numpyBlasCore');
+    expect(r).toMatchObject({ torchTokensPerSec: null, torchVsNumpy: null }); // only the NumPy peer was asked for
+    const text = formatTrainReport(r).join('\n');
+    expect(text).toMatch(/NumPy seed-style best: 1 thread\(s\), .* OpenBLAS core /);
+    expect(text).toMatch(/tokens\/s ours .* vs PyTorch .* vs NumPy seed style .* ours\/NumPy /);
+  }, 120_000);
 
   it('rejects an unknown model or config with one usage line', () => {
     for (const args of [['--model', 'nosuchmodel'], ['--config', 'large']]) {

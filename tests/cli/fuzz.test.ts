@@ -14,10 +14,11 @@ import {
   cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listModels, optionFlag } from '../../src/models/registry.js';
 import { Rng } from '../../src/util/rng.js';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { cli, runHandgrad } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-fuzz-'));
@@ -221,15 +222,17 @@ function buildCases(): void {
   // ---- checkpoints: another model, truncated, altered, missing files ----
   const variants: { dir: string; what: string; codes?: number[] }[] = [];
   const FILES = ['manifest.json', 'model.safetensors', 'state.safetensors', 'state.json'];
+  // The run folder's only generation (ckpt-…) is the one damaged: nothing to fall back to.
+  const generation = relative(ckBigram, readCheckpoint(ckBigram).dir);
   let v = 0;
   const variant = (what: string, edit: (dir: string) => void, codes?: number[]) => {
     const dir = join(tmp, 'ck', `v${v++}`);
     cpSync(ckBigram, dir, { recursive: true });
-    edit(dir);
+    edit(join(dir, generation));
     variants.push({ dir, what, codes });
   };
   for (const f of FILES) {
-    const size = statSync(join(ckBigram, f)).size;
+    const size = statSync(join(ckBigram, generation, f)).size;
     for (const len of [0, 1, Math.floor(size / 2), size - 2]) // (size - 1 only drops a JSON file's final newline) variant(`${f} truncated to ${len}`, (d) => truncateSync(join(d, f), len));
     for (let k = 0; k < 5; k++) {
       variant(`${f} altered`, (d) => {

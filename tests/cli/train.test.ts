@@ -28,8 +28,9 @@ describe('handgrad train / sample', () => {
     expect(s).toMatchObject({ model: 'bigram', steps: 20, out, params: expect.any(Number) });
     for (const k of ['trainLoss', 'valLoss', 'tokensPerSec', 'seconds']) expect(Number.isFinite(s[k]), k).toBe(true);
     expect(s.trainLoss).toBeLessThan(Math.log(100)); // below uniform over any plausible vocabulary
-    expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
-    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    expect(existsSync(join(out, 'latest.json'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-000000020', 'model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-000000020', 'manifest.json'))).toBe(true);
   });
 
   it('samples from the checkpoint, reproducibly for a seed', () => {

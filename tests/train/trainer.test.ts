@@ -141,15 +141,16 @@ describe('train()', () => {
     const out = join(tmp, 'ckpt');
     const { summary } = await run({ out, steps: 20, seed: 5 });
     expect(summary.out).toBe(out);
-    for (const f of ['model.safetensors', 'state.json', 'state.safetensors', 'manifest.json']) expect(existsSync(join(out, f)), f).toBe(true);
-    const { state, weights } = readCheckpoint(out);
+    const { state, weights, dir: generation } = readCheckpoint(out);
+    expect(generation).toBe(join(out, 'ckpt-000000020'));
+    for (const f of ['model.safetensors', 'state.json', 'state.safetensors', 'manifest.json']) expect(existsSync(join(generation, f)), f).toBe(true);
     expect(state).toMatchObject({ kind: 'bigram', format: 'handgrad-checkpoint', version: 2, params: summary.params, step: 20, seed: 5, dtype: 'F64' });
     expect(state.training).toMatchObject({ settings: { optimizer: 'adam', seed: 5, batch: 4, seq: 16, sampler: 'random' }, finished: true });
     expect((state.training as { metrics: { valLoss: number } }).metrics.valLoss).toBe(summary.valLoss);
     expect(state.tokenizer.kind).toBe('char');
     const V = state.config.vocabSize as number;
     expect([...weights.tensors].map(([n, t]) => [n, t.shape])).toEqual([['W', [V, V]], ['b', [V]]]);
-    expect(readFileSync(join(out, 'model.safetensors')).length).toBeGreaterThan(8 * summary.params); // F64 from the reference backend
+    expect(readFileSync(join(generation, 'model.safetensors')).length).toBeGreaterThan(8 * summary.params); // F64 from the reference backend
     expect(existsSync(join(out, 'manifest.json.tmp-' + process.pid))).toBe(false);
     expect(existsSync(join(out, '.incoming'))).toBe(false);
 

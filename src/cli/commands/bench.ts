@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { KERNEL_PATHS, type KernelPath } from '../../backends/wasm/runtime.js';
 import { benchKernels, formatReport, VARIANTS, writeReport, type Variant } from '../../../bench/kernels.js';
-import { parseChoice, parseChoiceList, parseInteger, parseIntegerList } from '../args.js';
+import { parseChoice, parseChoiceList, parseInteger, parseIntegerList, UsageError } from '../args.js';
 import {
   benchTrain, formatTrainReport, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS, type TrainBenchConfig, type TrainBenchModel,
 } from '../../../bench/train.js';
@@ -43,6 +43,9 @@ interface CharModelsCliOptions {
 interface TrainBenchCliOptions {
   model: TrainBenchModel;
   config: TrainBenchConfig;
+  hidden?: number;
+  batch?: number;
+  seq?: number;
   threads?: number;
   steps?: number;
   peer: boolean;
@@ -100,28 +103,42 @@ export function registerBench(program: Command, ctx: CliContext): void {
     });
 
   bench.command('train')
-    .description('LM training tokens/s (forward + backward + Adam) on random tokens, model FLOP rate vs the GEMM kernel, PyTorch CPU peer where there is one')
+    .description('LM training tokens/s (forward + backward + Adam) on random tokens, model FLOP rate vs the GEMM kernel, ' +
+      'PyTorch CPU peer where there is one (and for the LSTM the seeds\' NumPy style)')
     .option('--model <name>', `model: ${TRAIN_BENCH_MODELS.join(', ')} (transformer and memory-lm: one config each, see bench/train.ts)`,
       parseChoice('--model', TRAIN_BENCH_MODELS), 'lstm' as TrainBenchModel)
-    .option('--config <name>', 'recurrent models: small (hidden 128, batch 16) or medium (hidden 256, batch 32); BPTT 64, embedding 64, vocab 65',
+    .option('--config <name>', 'recurrent models: small (hidden 128, batch 16) or medium (hidden 256, batch 32), BPTT 64, embedding 64; ' +
+      'or seed (the seed notebooks\' setting: hidden 100, batch 1, BPTT 25, embedding 65); vocab 65',
       parseChoice('--config', TRAIN_BENCH_CONFIGS), 'small' as TrainBenchConfig)
+    .option('--hidden <n>', 'recurrent models: hidden size instead of the config\'s', parseInteger('--hidden', 1, 8192))
+    .option('--batch <n>', 'recurrent models: batch (sequences per step) instead of the config\'s', parseInteger('--batch', 1, 4096))
+    .option('--seq <n>', 'recurrent models: BPTT window instead of the config\'s', parseInteger('--seq', 1, 100000))
     .option('--threads <n>', 'threads for the GEMMs, the fused attention and the memory recurrence, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
-    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
-    .option('--no-peer', 'leave out the PyTorch CPU peer')
+    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 100 seed, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
+    .option('--no-peer', 'leave out the peers (PyTorch CPU, NumPy seed style)')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (opts: TrainBenchCliOptions) => {
       ctx.jsonMode = !!opts.json;
+      const overrides = ([['--hidden', opts.hidden], ['--batch', opts.batch], ['--seq', opts.seq]] as const).filter(([, v]) => v !== undefined);
+      if (overrides.length > 0 && (opts.model === 'transformer' || opts.model === 'memory-lm')) {
+        throw new UsageError(`${overrides[0][0]} applies to the recurrent models (lstm, gru, rnn); ${opts.model} has one fixed config`);
+      }
       const r = await benchTrain({
-        model: opts.model, config: opts.config, threads: opts.threads, steps: opts.steps, peer: opts.peer,
+        model: opts.model, config: opts.config, sizes: { hidden: opts.hidden, batch: opts.batch, seq: opts.seq },
+        threads: opts.threads, steps: opts.steps, peer: opts.peer,
         onProgress: (line) => ctx.note(line),
       });
       for (const line of formatTrainReport(r)) ctx.print(line);
       if (opts.json) {
-        const { model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
+        const { model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
         ctx.json({
-          model, config, threads, tokensPerSec, modelGflops, gemmGflops, utilisation,
+          model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation,
           torchTokensPerSec: r.torchTokensPerSec, torchThreads: r.torchThreads, torchRuns: r.torchRuns,
           ratioVsTorchBest: r.ratioVsTorchBest, ratioVsTorchSameThreads: r.ratioVsTorchSameThreads, peerNote: r.peerNote,
+          torchBlasCore: r.torchBlasCore,
+          numpyTokensPerSec: r.numpyTokensPerSec, numpyThreads: r.numpyThreads, numpyRuns: r.numpyRuns,
+          ratioVsNumpyBest: r.ratioVsNumpyBest, ratioVsNumpySameThreads: r.ratioVsNumpySameThreads, torchVsNumpy: r.torchVsNumpy,
+          numpyNote: r.numpyNote, numpyBlasCore: r.numpyBlasCore,
         });
       }
     });

@@ -18,7 +18,7 @@ import { SAMPLER_KINDS } from '../../data/batcher.js';
 import { TOKENIZER_KINDS } from '../../data/tokenizer.js';
 import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions } from '../../train/trainer.js';
-import { checkpointKind, CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
+import { checkpointKind, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, isLegacyCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import type { BackendName } from '../../ops/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
@@ -31,7 +31,7 @@ import { BACKEND_CHOICES, pickBackend } from '../device.js';
 const PASSED_THROUGH = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
   'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
-  'resume',
+  'resume', 'keepCheckpoints',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 /** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
@@ -95,6 +95,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
     .option('--resume <dir>', 'continue the checkpoint in this folder exactly, with its settings (--steps/--time: the new total)')
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
+    .option('--keep-checkpoints <n>', `checkpoint generations kept in the --out folder, newest first (default ${DEFAULT_KEEP_CHECKPOINTS})`,
+      parseInteger('--keep-checkpoints', 1))
     .option('--threads <n>', 'wasm backend: threads for large products, the fused attention and the memory recurrence (default: every core)', parseInteger('--threads', 1, 256))
     .option('--backend <name>', 'wasm (f32 SIMD), reference (f64 TypeScript) or cuda (the GPU addon) (default wasm)',
       parseChoice('--backend', BACKEND_CHOICES))
@@ -116,7 +118,15 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     let modelName = modelArg;
     if (opts.resume !== undefined) {
       let kind: string;
-      try { kind = checkpointKind(opts.resume); } catch (e) {
+      try {
+        if (isLegacyCheckpoint(opts.resume)) kind = checkpointKind(opts.resume);
+        else {
+          const found = readCheckpoint(opts.resume);
+          kind = found.state.kind;
+          // A newer checkpoint that did not verify: say which one is resumed instead, and why.
+          if (found.passedOver.length > 0) ctx.note(`train: --resume: ${found.passedOver[0]}; resuming from ${found.dir} (step ${found.state.step})`);
+        }
+      } catch (e) {
         if (e instanceof CheckpointError) throw new UsageError(`train: --resume: ${e.message}`);
         throw e;
       }
