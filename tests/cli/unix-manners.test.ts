@@ -2,10 +2,11 @@
 // quietly (exit 0) and never costs a training run its checkpoint; shell completion scripts that
 // complete from the CLI itself; and one flag name for tied embeddings (the old one still works).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { cli, cliEnv, handgradScript, node, root, runHandgrad } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-unix-'));
@@ -55,9 +56,7 @@ describe('a closed stdout (EPIPE)', () => {
       const r = await withClosedStdout(['train', 'bigram', '--steps', '20', '--val-every', '5', '--out', out, ...tiny, ...extra]);
       expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
       expect(r.code).toBe(0);
-      const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')) as { step: number };
-      expect(state.step).toBe(20);
-      expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
+      expect(readCheckpoint(out).state.step).toBe(20);
     }
   });
 });
@@ -109,7 +108,7 @@ describe('handgrad completion', () => {
 describe('tied embeddings: one flag, --tied-embeddings, for every model that has them', () => {
   const transformer = ['train', 'transformer', '--steps', '1', '--layers', '1', '--heads', '1', '--d-model', '8', '--context', '8',
     '--val-fraction', '0', ...tiny];
-  const tiedIn = (dir: string) => (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { config: Record<string, unknown> }).config;
+  const tiedIn = (dir: string) => readCheckpoint(dir).state.config;
 
   it('transformer takes --tied-embeddings, and its former --tie (hidden from the help) as the same option', async () => {
     for (const [flag, dir] of [['--tied-embeddings', 'new'], ['--tie', 'old'], [null, 'none']] as const) {
