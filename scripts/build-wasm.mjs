@@ -9,7 +9,8 @@
 // assembly/*.ts, the compiler version and the options below) and of each .wasm file. A build is
 // skipped when that hash is unchanged and the files are the ones recorded (use --force to rebuild).
 //
-// When it runs: `npm ci`/`npm install` in a checkout (the `prepare` script) and `npm run build`.
+// When it runs: `npm ci`/`npm install` in a checkout (the postinstall of the dev-only package
+// scripts/dev-setup) and `npm run build`.
 // The npm package ships the built files, so installing handgrad runs no script and needs no
 // compiler; `npm pack` (prepack) runs `--check`, which fails unless the shipped .wasm files are
 // exactly the ones built from the sources being packed.
