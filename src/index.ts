@@ -3,8 +3,9 @@
 // `handgrad sample` do, or build on the registries. Nothing here starts a backend or reads a
 // file on import (the model and task registries fill themselves when their modules load).
 //
-// Subpaths, for code that only needs a layer of it: 'handgrad/ops' (createOps and the Ops types),
-// 'handgrad/backends/wasm' and 'handgrad/backends/reference' (the backends themselves).
+// Subpaths, for code that only needs a layer of it: 'handgrad/ops' (the ops contract: the Ops
+// types), 'handgrad/backends' (createOps), 'handgrad/backends/wasm' and
+// 'handgrad/backends/reference' (the backends themselves).
 
 // ---- training, evaluation, sampling --------------------------------------------------------
 export {
@@ -39,5 +40,6 @@ export { BpeTokenizer } from './data/bpe-tokenizer.js';
 export { createBatcher, SequentialBatcher, RandomWindowBatcher, type Batcher } from './data/batcher.js';
 
 // ---- backends ------------------------------------------------------------------------------------
-export { createOps, type CreateOpsOptions, type BackendName, type Ops, type Tensor } from './ops/index.js';
+export { createOps, type CreateOpsOptions, type BackendName } from './backends/index.js';
+export type { Ops, Tensor } from './ops/types.js';
 export { Rng } from './util/rng.js';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './args.js';
 import { packageRoot } from '../util/package-root.js';
+import type { CliContext } from './context.js';
 import { registerInfo } from './commands/info.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
@@ -22,25 +23,8 @@ import { registerExport } from './commands/export.js';
 import { registerImport } from './commands/import.js';
 import { registerCompletion } from './commands/completion.js';
 
-/** What commands write to and report back through. */
-export interface CliContext {
-  /** Set by a command given --json: human-readable output then goes to stderr. */
-  jsonMode: boolean;
-  /** Human-readable output (stdout, or stderr in JSON mode). */
-  print(line: string): void;
-  /** Progress and notices: always stderr. */
-  note(line: string): void;
-  /** Prints one JSON object as a single line: the last line of stdout. */
-  json(value: unknown): void;
-  /** The process exit code the command asks for (0 unless it sets one). */
-  exitCode: number;
-  /**
-   * true once stdout's reader has gone (`handgrad sample … | head -c 50`): print() and json()
-   * then drop their output, and a command with nothing else to do may stop early. A training run
-   * goes on to its checkpoint.
-   */
-  stdoutClosed(): boolean;
-}
+// Commands import CliContext from ./context.ts (importing it from here would be a cycle).
+export type { CliContext } from './context.js';
 
 /** Thrown to leave after --help or --version: not an error. */
 class Finished extends Error {

@@ -24,22 +24,14 @@
 // bindings need a prebuilt Rust addon per platform, and bpe-tokenizer (npm) is character-level
 // with a full recount per merge. Training offline, byte-level, in plain TypeScript is ~300 lines.
 import { createHash } from 'node:crypto';
-import type { Tokenizer } from './tokenizer.js';
+import type { BpeTokenizerJSON, Tokenizer } from './tokenizer-types.js';
+
+export type { BpeTokenizerJSON } from './tokenizer-types.js';
 
 export const END_OF_TEXT = '<|endoftext|>';
 export const DEFAULT_BPE_VOCAB = 4096;
 /** 256 bytes + at least 0 merges + the special token. */
 export const MIN_BPE_VOCAB = 257;
-
-export interface BpeTokenizerJSON {
-  kind: 'bpe';
-  /** merges[i] = [left id, right id] makes token 256 + i. */
-  merges: [number, number][];
-  /** The special token's text (id = 256 + merges.length). */
-  special: string;
-  /** SHA-256 of the merges (see BpeTokenizer.hash); checked on load when present. */
-  hash?: string;
-}
 
 /** GPT-2's pre-tokenisation pattern. */
 const PRETOKEN_RE = /'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;

@@ -2,13 +2,9 @@
 // token each, not two UTF-16 halves), vocabulary = the sorted unique characters of the corpus.
 // Sorting by code point makes the ids a pure function of the character set: two corpora with
 // the same characters get the same ids, whatever order the characters first appear in.
-import type { Tokenizer } from './tokenizer.js';
+import type { CharTokenizerJSON, Tokenizer } from './tokenizer-types.js';
 
-export interface CharTokenizerJSON {
-  kind: 'char';
-  /** chars[id] is the character of token id. */
-  chars: string[];
-}
+export type { CharTokenizerJSON } from './tokenizer-types.js';
 
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;

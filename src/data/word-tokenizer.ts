@@ -10,17 +10,13 @@
 // decode() joins tokens with single spaces, except next to punctuation that English writes
 // without one ("word," "(word" "word—word"), so the output reads naturally. It is not the
 // original text (case and line breaks are gone), but re-encoding it gives the same ids.
-import type { Tokenizer } from './tokenizer.js';
+import type { WordTokenizerJSON, Tokenizer } from './tokenizer-types.js';
+
+export type { WordTokenizerJSON } from './tokenizer-types.js';
 
 export const UNK = '<unk>';
 export const PARAGRAPH = '\n\n';
 export const DEFAULT_MAX_VOCAB = 10_000;
-
-export interface WordTokenizerJSON {
-  kind: 'word';
-  /** words[id] is the text of token id; words[0] is "<unk>". */
-  words: string[];
-}
 
 /** Paragraph breaks, words (with inner apostrophes), and single non-space, non-word characters. */
 const TOKEN_RE = /\n[^\S\n]*\n\s*|[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]/gu;

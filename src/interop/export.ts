@@ -8,7 +8,7 @@
 //                (weights-file.ts): what `handgrad import` rebuilds a run from
 import { mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { createOps } from '../ops/index.js';
+import { createOps } from '../backends/index.js';
 import { loadCheckpoint, writeFileAtomic } from '../train/checkpoint.js';
 import type { SequenceModel } from '../models/types.js';
 import type { SafeDtype } from '../train/safetensors.js';

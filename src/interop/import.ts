@@ -12,7 +12,7 @@
 //      it back once, so what was written is known to be a valid run.
 // The run can be sampled and exported; it has no training state, so `train --resume` refuses it.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createOps } from '../ops/index.js';
+import { createOps } from '../backends/index.js';
 import type { Ops } from '../ops/types.js';
 import { getModel, modelConfig, UnknownModelError } from '../models/registry.js';
 import type { SequenceModel } from '../models/types.js';

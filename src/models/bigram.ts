@@ -16,8 +16,7 @@ import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
 import { zeros } from '../layers/init.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { checkSizes, checkTokens } from './checks.js';
 import { logSoftmaxInPlace } from './sample.js';
 

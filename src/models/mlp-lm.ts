@@ -24,8 +24,7 @@ import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
 import { Mlp } from '../layers/mlp.js';
 import { RowBuffer } from '../layers/buffer.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { countTargets } from './bigram.js';
 import { checkSizes, checkTokens } from './checks.js';
 

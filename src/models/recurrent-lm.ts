@@ -28,9 +28,8 @@ import { RNN } from '../layers/rnn.js';
 import { LSTM } from '../layers/lstm.js';
 import { GRU, GRU_VARIANTS, type GruVariant } from '../layers/gru.js';
 import type { RecurrentStack, RecurrentState } from '../layers/recurrent.js';
-import type { SequenceModel, TokenBatch } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
-import type { ModelOption, ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { checkSizes, checkTokens } from './checks.js';
 

@@ -2,21 +2,20 @@
 // user may set from the command line. `handgrad train <model>` and checkpoint loading find
 // models here and nowhere else, so adding a model is one file plus one line:
 //
-//   // src/models/lstm.ts
-//   export const LSTM_MODEL: ModelSpec = {
-//     name: 'lstm',
-//     description: 'character LSTM language model',
-//     stateful: true,                                   // trained with the sequential (BPTT) batcher
-//     defaults: { hidden: 128, layers: 1, embed: 32 },  // vocabSize is added by the trainer
-//     options: [
-//       { key: 'hidden', type: 'int', min: 1, description: 'hidden units per layer' },
-//       { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked layers' },
-//     ],
-//     create: (ops, config, rng) => new LstmLM(ops, config, rng),
+//   // src/models/bigram.ts (the real one; ModelSpec is in ./types.ts)
+//   export const BIGRAM_MODEL: ModelSpec = {
+//     name: 'bigram',
+//     aliases: ['neuron'],
+//     description: 'single-neuron LM: softmax regression on the previous token (a V×V table)',
+//     stateful: false,                        // true: trained on consecutive windows (BPTT batcher)
+//     defaults: {},                           // every config key it reads; vocabSize is added by the trainer
+//     options: [],                            // e.g. { key: 'hidden', type: 'int', min: 1, description: '…' }
+//     trainDefaults: { lr: 0.05, optimizer: 'adam' },
+//     create: (ops, config, rng) => new BigramLM(ops, config as unknown as BigramConfig, rng),
 //   };
 //
 //   // here, at the bottom of this file:
-//   registerModel(LSTM_MODEL);
+//   registerModel(BIGRAM_MODEL);
 //
 // An option's CLI flag is `--<key>` (camelCase keys become kebab-case: `embedSize` → `--embed-size`);
 // two models that declare the same key share the flag, so keep the meanings the same
@@ -25,55 +24,16 @@
 // be rebuilt in `model.config` (checkpoints save it and call create() again with it).
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
-import type { OptimizerKind } from '../train/optimizers.js';
-import type { SequenceModel } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
-import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
+import { LSTM_ATTENTION_MODEL } from './lstm-attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 import { MEMORY_LM_MODEL } from './memory-lm.js';
 
-/**
- * One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. `aliases` are
- * its former keys: still accepted as options (and flags), and read from checkpoints saved with
- * them, but never written.
- */
-export type ModelOption = { key: string; description: string; aliases?: readonly string[] } & (
-  | { type: 'int'; min?: number; max?: number }
-  | { type: 'float'; min?: number; max?: number }
-  | { type: 'choice'; choices: readonly string[] }
-  | { type: 'boolean' });
-
-/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
-export interface ModelTrainDefaults {
-  lr?: number;
-  optimizer?: OptimizerKind;
-  batch?: number;
-  seq?: number;
-}
-
-export interface ModelSpec {
-  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
-  name: string;
-  /** Other names for it (e.g. `neuron` for `bigram`). */
-  aliases?: readonly string[];
-  /** One line for `--help` and listings. */
-  description: string;
-  /**
-   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
-   * on consecutive windows (SequentialBatcher); false: independent random windows.
-   */
-  stateful: boolean;
-  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
-  defaults: Record<string, number | string | boolean>;
-  /** The subset of config keys a user may set from the CLI. */
-  options: readonly ModelOption[];
-  trainDefaults?: ModelTrainDefaults;
-  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
-  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
-}
+export type { ModelOption, ModelSpec, ModelTrainDefaults } from './types.js';
 
 /** An unknown model name: one line that lists the known ones. */
 export class UnknownModelError extends Error {

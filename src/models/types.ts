@@ -1,7 +1,8 @@
 // What the one training loop (src/train) knows about a model: parameters, and forward/backward
 // on a batch. Every model file composes layers and implements this; nothing else is shared.
-import type { IntTensor, Ops } from '../ops/types.js';
+import type { IntTensor, OptimizerKind, Ops } from '../ops/types.js';
 import type { Param } from '../layers/param.js';
+import type { Rng } from '../util/rng.js';
 
 /**
  * A batch of token sequences, batch-major: inputs[b·time + t] is fed at step t of sequence b and
@@ -78,4 +79,46 @@ export function toTimeMajor(batch: TokenBatch, ids: Int32Array, targets: Int32Ar
     }
   }
   return count;
+}
+
+// ---- what the registry (./registry.ts) holds: one ModelSpec per model file --------------------------
+
+/**
+ * One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. `aliases` are
+ * its former keys: still accepted as options (and flags), and read from checkpoints saved with
+ * them, but never written.
+ */
+export type ModelOption = { key: string; description: string; aliases?: readonly string[] } & (
+  | { type: 'int'; min?: number; max?: number }
+  | { type: 'float'; min?: number; max?: number }
+  | { type: 'choice'; choices: readonly string[] }
+  | { type: 'boolean' });
+
+/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+export interface ModelTrainDefaults {
+  lr?: number;
+  optimizer?: OptimizerKind;
+  batch?: number;
+  seq?: number;
+}
+
+export interface ModelSpec {
+  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
+  name: string;
+  /** Other names for it (e.g. `neuron` for `bigram`). */
+  aliases?: readonly string[];
+  /** One line for `--help` and listings. */
+  description: string;
+  /**
+   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
+   * on consecutive windows (SequentialBatcher); false: independent random windows.
+   */
+  stateful: boolean;
+  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
+  defaults: Record<string, number | string | boolean>;
+  /** The subset of config keys a user may set from the CLI. */
+  options: readonly ModelOption[];
+  trainDefaults?: ModelTrainDefaults;
+  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
+  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }

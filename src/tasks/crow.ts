@@ -16,7 +16,7 @@ import { Rng } from '../util/rng.js';
 import { Seq2Seq, type Seq2SeqBatch } from '../models/seq2seq.js';
 import { DATA_ENV } from '../data/corpus.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskResult, TaskSpec } from './registry.js';
+import type { TaskResult, TaskSpec } from './types.js';
 
 export const CROW_FILE = 'thirsty_crow_v2.txt';
 

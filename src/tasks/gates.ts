@@ -11,7 +11,7 @@ import { Rng } from '../util/rng.js';
 import { Perceptron } from '../models/perceptron.js';
 import { MlpClassifier } from '../models/mlp.js';
 import { fit } from '../train/fit.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 /** The inputs (a, b) of a truth table, in the order 00, 01, 10, 11. */
 export const GATE_INPUTS: readonly number[] = [0, 0, 0, 1, 1, 0, 1, 1];

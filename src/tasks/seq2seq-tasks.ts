@@ -17,7 +17,7 @@ import type { IntTensor, Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskResult, TaskSpec } from './registry.js';
+import type { TaskResult, TaskSpec } from './types.js';
 import { heatmap } from '../viz/heatmap.js';
 
 const DIGITS = 10;

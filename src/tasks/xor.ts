@@ -8,7 +8,7 @@
 import { ReferenceOps } from '../backends/reference/index.js';
 import { Rng } from '../util/rng.js';
 import { GATES, GATE_INPUTS, GATE_STEPS, fitMlp, fitPerceptron, pct } from './gates.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 /**
  * The best accuracy of any line w1·a + w2·b + c > 0 on a truth table, by search over directions

@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createOps, type BackendName } from '../ops/index.js';
+import { createOps, type BackendName } from '../backends/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { canonicalConfig, getModel, modelConfig } from '../models/registry.js';

@@ -2,7 +2,7 @@
 // gradient-norm charts (inline SVG), the model config and training settings, and a few samples
 // drawn from the checkpoint (src/models/sample.ts). No scripts, no external resources: the file
 // can be mailed or archived as it is.
-import { createOps, type BackendName } from '../ops/index.js';
+import { createOps, type BackendName } from '../backends/index.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { sampleTokens } from '../models/sample.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';

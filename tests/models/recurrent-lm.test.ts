@@ -2,7 +2,7 @@
 // gradient checks (from a zero state and through a carried state), learning a repeated string,
 // truncated-BPTT state carry, sampling state, and word-level training with sparse embedding updates.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { RecurrentLM, type CellKind } from '../../src/models/recurrent-lm.js';

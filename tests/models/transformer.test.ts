@@ -3,7 +3,7 @@
 // KV-cached decoding against the uncached forward (sliding window included), WASM against the
 // reference, and memorising a short string.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { TransformerLM, type TransformerConfig } from '../../src/models/transformer.js';

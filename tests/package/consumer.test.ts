@@ -137,7 +137,8 @@ describe('the packed package in a fresh project', () => {
     needInstall(ctx);
     writeFileSync(join(project, 'check.mts'), [
       "import { train, loadCheckpoint, listModels, runTask, CharTokenizer, type TrainSummary } from 'handgrad';",
-      "import { createOps, type Ops } from 'handgrad/ops';",
+      "import { createOps } from 'handgrad/backends';",
+      "import type { Ops } from 'handgrad/ops';",
       "const summary: TrainSummary = await train({ model: 'bigram', steps: 1, out: null });",
       'const ops: Ops = await createOps({ backend: \'reference\' });',
       'const names: string[] = listModels().map((m) => m.name);',

@@ -12,8 +12,8 @@ import {
 import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } from '../../../bench/moe.js';
 import { parseDurationOption } from '../values.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
-import type { BackendName } from '../../ops/index.js';
-import type { CliContext } from '../main.js';
+import type { BackendName } from '../../backends/index.js';
+import type { CliContext } from '../context.js';
 
 interface KernelsOptions {
   json?: boolean;

@@ -2,7 +2,7 @@
 // (src/interop/export.ts does the work; docs/weights.md describes every layout).
 import type { Command } from 'commander';
 import { parseChoice, UsageError } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { CheckpointError, CheckpointWriteError } from '../../train/checkpoint.js';
 import { UnknownModelError } from '../../models/registry.js';
 import { EXPORT_FORMATS, exportRun, type ExportFormat } from '../../interop/export.js';

@@ -3,7 +3,7 @@
 // `handgrad train` takes for that model; the file's handgrad.* metadata fills in what is left out.
 import type { Command } from 'commander';
 import { parseInteger, UsageError } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { CheckpointWriteError } from '../../train/checkpoint.js';
 import { knownNames, listModels, optionFlag, type ModelOption } from '../../models/registry.js';
 import { importWeights } from '../../interop/import.js';

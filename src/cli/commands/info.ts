@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createWasmOps } from '../../backends/wasm/index.js';
 import { availablePaths, canRevectorize, cpuModel, KERNEL_PATHS, nodeMajor, setWasmFlags, type KernelPath } from '../../backends/wasm/runtime.js';
 import { parseChoice, parseInteger } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 export interface InfoReport {
   node: string;

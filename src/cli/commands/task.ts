@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import { alignmentSvg } from '../../viz/alignment-svg.js';
 import { parseInteger, UsageError } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { getTask, listTasks, runTask, UnknownTaskError, type TaskSpec } from '../../tasks/registry.js';
 
 interface TaskCliOptions {

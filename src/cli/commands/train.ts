@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
 import { parseDuration } from '../../util/duration.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { getModel, knownNames, listModels, optionFlag, UnknownModelError, type ModelOption } from '../../models/registry.js';
 import { OPTIMIZER_KINDS } from '../../train/optimizers.js';
 import { SCHEDULE_KINDS } from '../../train/schedules.js';
@@ -20,7 +20,7 @@ import { CorpusError } from '../../data/corpus.js';
 import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions } from '../../train/trainer.js';
 import { checkpointKind, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, isLegacyCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
-import type { BackendName } from '../../ops/index.js';
+import type { BackendName } from '../../backends/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
 /**

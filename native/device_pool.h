@@ -6,7 +6,7 @@
 #include <string>
 
 namespace handgrad {
-namespace memory {
+namespace pool {
 
 struct Stats {
   size_t bytesInUse;  // sum of live allocations (256-byte rounded)
@@ -30,5 +30,5 @@ void resetPeak();
 // Frees every chunk (all tensors become invalid).
 void freeAll();
 
-}  // namespace memory
+}  // namespace pool
 }  // namespace handgrad

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Ops } from '../../src/ops/types.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { AttentionLM } from '../../src/models/attention-lm.js';
+import { AttentionLM } from '../../src/models/lstm-attention-lm.js';
 import { createModel, getModel, modelConfig } from '../../src/models/registry.js';
 import { listGradChecks, runGradChecks } from '../../src/gradcheck/registry.js';
 import { randomBatch } from '../../src/gradcheck/model-checks.js';
@@ -20,7 +20,7 @@ function batchOn(ops: Ops, seed: number, B = 3, T = 9) {
   return randomBatch(ops, new Rng(seed), cfg.vocabSize, B, T);
 }
 
-describe('lstm-attention (src/models/attention-lm.ts)', () => {
+describe('lstm-attention (src/models/lstm-attention-lm.ts)', () => {
   it('gradient check lstm-attention-lm passes (float64, 2 layers, every step)', () => {
     expect(listGradChecks()).toContain('lstm-attention-lm');
     const [r] = runGradChecks(['lstm-attention-lm']);

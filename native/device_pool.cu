@@ -6,10 +6,10 @@
 #include <cuda_runtime.h>
 #include <algorithm>
 #include <vector>
-#include "memory.h"
+#include "device_pool.h"
 
 namespace handgrad {
-namespace memory {
+namespace pool {
 namespace {
 
 constexpr size_t kAlign = 256;
@@ -127,5 +127,5 @@ void freeAll() {
   doublePtr = nullptr;
 }
 
-}  // namespace memory
+}  // namespace pool
 }  // namespace handgrad
