@@ -959,9 +959,11 @@ export function pairedRatios(p: PairedReport): Ratios {
 // ---- the child process for the paths that run without revectorization -------------------------
 
 async function runChild(plan: Plan, progress: (l: string) => void): Promise<{ rows: GemmRow[]; notes: string[] }> {
-  const tsx = import.meta.resolve('tsx');
+  // This file is TypeScript run through tsx in a checkout, compiled JavaScript in the npm package.
+  const self = fileURLToPath(import.meta.url);
+  const loader = self.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
   const env = { ...process.env, HANDGRAD_REVECTORIZE: '0' };
-  const r = await collect(process.execPath, ['--import', tsx, fileURLToPath(import.meta.url), '--child', JSON.stringify(plan)], env, progress);
+  const r = await collect(process.execPath, [...loader, self, '--child', JSON.stringify(plan)], env, progress);
   const out = lastJsonLine<{ rows: GemmRow[]; notes: string[] }>(r.stdout);
   if (r.error || r.code !== 0 || !out) {
     const why = r.error ? r.error.message : `exit ${r.code}`;

@@ -174,7 +174,7 @@ class Transformer(nn.Module):
             x = x + self.attention(self.norm(x, f"{p}.norm1"), p)
             x = x + self.ffn(self.norm(x, f"{p}.norm2"), p)
         h = self.norm(x, "normF")
-        return h @ w["embed.table"].T if self.cfg["tie"] else h @ w["head.W"]
+        return h @ w["embed.table"].T if self.cfg.get("tiedEmbeddings", self.cfg.get("tie")) else h @ w["head.W"]
 
 
 def rebuild(path):

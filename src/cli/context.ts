@@ -13,4 +13,10 @@ export interface CliContext {
   json(value: unknown): void;
   /** The process exit code the command asks for (0 unless it sets one). */
   exitCode: number;
+  /**
+   * true once stdout's reader has gone (`handgrad sample … | head -c 50`): print() and json()
+   * then drop their output, and a command with nothing else to do may stop early. A training run
+   * goes on to its checkpoint.
+   */
+  stdoutClosed(): boolean;
 }

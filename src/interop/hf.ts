@@ -8,7 +8,7 @@
 //   transformer --norm layernorm --ffn gelu --positions learned  →  GPT2LMHeadModel
 //     (pre-LN blocks, learned positions, fused c_attn [C, 3C] with q|k|v columns and heads side by
 //     side, Conv1D weights stored [in, out] like ours, gelu_new = our tanh GELU, LayerNorm ε 1e-5,
-//     biases everywhere; --tie ↔ tie_word_embeddings, untied lm_head.weight = head.Wᵀ)
+//     biases everywhere; --tied-embeddings ↔ tie_word_embeddings, untied lm_head.weight = head.Wᵀ)
 // Everything else keeps our names (docs/weights.md) with a config.json of model_type
 // "handgrad-<kind>" that records the kind and config: readable by safetensors tools and by
 // examples/torch_rebuild.py, not by transformers' Auto classes.
@@ -83,7 +83,7 @@ function gpt2Config(model: SequenceModel, special: number | null, dtype: SafeDty
     initializer_range: 0.02,
     scale_attn_weights: true,
     use_cache: true,
-    tie_word_embeddings: Boolean(c.tie),
+    tie_word_embeddings: Boolean(c.tiedEmbeddings ?? c.tie), // `tie`: configs saved before the rename
     bos_token_id: special,
     eos_token_id: special,
     torch_dtype: dtype === 'F64' ? 'float64' : 'float32',

@@ -289,7 +289,7 @@ function transformerGraph(g: OnnxGraph, w: Weights, config: Record<string, unkno
       : t.linear(t.swiglu(t.linear(h, `${p}.ffn.W1.W`, null), t.linear(h, `${p}.ffn.W3.W`, null)), `${p}.ffn.W2.W`, null);
     x = g.op('Add', [x, f]);
   }
-  const logits = t.head(t.norm(x, 'normF', norm), Boolean(config.tie));
+  const logits = t.head(t.norm(x, 'normF', norm), Boolean(config.tiedEmbeddings ?? config.tie)); // `tie`: configs saved before the rename
   g.output(logits, 'float', ['B', 'T', V], 'logits');
 }
 

@@ -502,7 +502,7 @@ const MOE_OPTIONS: ModelSpec['options'] = [
   { key: 'capacityFactor', type: 'float', min: 0, max: 64, description: 'expert capacity = ceil(c·tokens·k/E) in training; 0: dropless' },
   { key: 'balanceCoef', type: 'float', min: 0, max: 100, description: 'load-balancing loss coefficient α' },
   { key: 'zLossCoef', type: 'float', min: 0, max: 100, description: 'router z-loss coefficient β' },
-  { key: 'tiedEmbeddings', type: 'boolean', description: 'tie the LM head to the token embedding table' },
+  { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the LM head to the token embedding table' },
   { key: 'recompute', type: 'boolean', description: 'recompute the experts in backward instead of saving their activations' },
 ];
 

@@ -94,13 +94,35 @@ export function optionFlag(key: string): string {
 }
 
 /**
+ * `config` with each option's former key (an alias, e.g. transformer's `tie`) renamed to the
+ * current one (`tiedEmbeddings`): for options given under an old name and for configs read from
+ * checkpoints saved before a rename. Giving both names with different values is a RangeError.
+ */
+export function canonicalConfig(spec: ModelSpec, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const o of spec.options) {
+    for (const alias of o.aliases ?? []) {
+      if (!(alias in out)) continue;
+      const v = out[alias];
+      delete out[alias];
+      if (v === undefined) continue;
+      if (out[o.key] !== undefined && String(out[o.key]) !== String(v)) {
+        throw new RangeError(`--${optionFlag(alias)} is the old name of --${optionFlag(o.key)}; give one of them, not both with different values`);
+      }
+      out[o.key] ??= v;
+    }
+  }
+  return out;
+}
+
+/**
  * Checks user-given option values against the spec (types, ranges, choices) and returns the
  * merged config `{ ...defaults, ...given, vocabSize }`. Errors are RangeErrors naming the flag.
  * Strings are accepted for numbers and booleans (the CLI hands over what was typed).
  */
 export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, vocabSize: number): Record<string, unknown> {
   const config: Record<string, unknown> = { ...spec.defaults };
-  for (const [key, raw] of Object.entries(given)) {
+  for (const [key, raw] of Object.entries(canonicalConfig(spec, given))) {
     if (raw === undefined) continue;
     const opt = spec.options.find((o) => o.key === key);
     if (!opt) {

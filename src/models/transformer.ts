@@ -66,15 +66,17 @@ export interface TransformerConfig {
   norm: NormKind;
   ffn: FfnKind;
   positions: PositionKind;
-  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). */
-  tie: boolean;
+  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). Default false. */
+  tiedEmbeddings?: boolean;
+  /** @deprecated The old name of tiedEmbeddings: checkpoints saved before the rename have it. */
+  tie?: boolean;
   /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
   dropout?: number;
 }
 
 export const TRANSFORMER_DEFAULTS = {
   layers: 2, heads: 4, dModel: 64, ffHidden: 0, context: 128,
-  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tie: false, dropout: 0,
+  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tiedEmbeddings: false, dropout: 0,
 };
 
 /** The auto feed-forward width for `ffHidden: 0`. */
@@ -195,13 +197,14 @@ export class TransformerLM implements SequenceModel {
     if (!POSITION_KINDS.includes(c.positions)) throw new RangeError(`transformer: positions must be ${POSITION_KINDS.join(' or ')}, got '${c.positions}'`);
     const F = c.ffHidden === 0 || c.ffHidden === undefined ? autoFfHidden(C, c.ffn) : c.ffHidden;
     if (!Number.isInteger(F) || F < 1) throw new RangeError(`transformer: ffHidden must be an integer ≥ 0, got ${c.ffHidden}`);
-    const tie = Boolean(c.tie);
+    // The config as given decides (an old checkpoint's config says `tie`, not tiedEmbeddings).
+    const tie = Boolean(config.tiedEmbeddings ?? config.tie ?? TRANSFORMER_DEFAULTS.tiedEmbeddings);
     const dropout = c.dropout ?? 0;
     if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`transformer: dropout must be in [0, 1), got ${c.dropout}`);
     this.vocab = V;
     this.dim = C;
     this.context = context;
-    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tie };
+    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tiedEmbeddings: tie };
     // Saved only when used, so checkpoints of models without dropout read exactly as before.
     if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
@@ -340,7 +343,7 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
     { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
-    { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
+    { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the output projection to the token embedding table' },
     { key: 'dropout', type: 'float', min: 0, max: 0.9, description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training' },
   ],
   // seq 'context': every learned position row is trained (a shorter window leaves the rest random).

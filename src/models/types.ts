@@ -89,12 +89,16 @@ export function toTimeMajor(batch: TokenBatch, ids: Int32Array, targets: Int32Ar
 
 // ---- what the registry (./registry.ts) holds: one ModelSpec per model file --------------------------
 
-/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
-export type ModelOption =
-  | { key: string; type: 'int'; description: string; min?: number; max?: number }
-  | { key: string; type: 'float'; description: string; min?: number; max?: number }
-  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
-  | { key: string; type: 'boolean'; description: string };
+/**
+ * One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. `aliases` are
+ * its former keys: still accepted as options (and flags), and read from checkpoints saved with
+ * them, but never written.
+ */
+export type ModelOption = { key: string; description: string; aliases?: readonly string[] } & (
+  | { type: 'int'; min?: number; max?: number }
+  | { type: 'float'; min?: number; max?: number }
+  | { type: 'choice'; choices: readonly string[] }
+  | { type: 'boolean' });
 
 /** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
 /**

@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../backends/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
-import { checkModelOptions, getModel, modelConfig } from '../models/registry.js';
+import { canonicalConfig, checkModelOptions, getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
 import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
 import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
@@ -403,7 +403,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
   // The model's options are checked before a backend starts, so a typo costs nothing.
   const checked = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
   // A resumed model is the checkpoint's; options given anyway must agree with it.
-  const config = resumed ? resumed.state.config : checked;
+  const config = resumed ? canonicalConfig(spec, resumed.state.config) : checked;
   if (resumed) {
     for (const k of Object.keys(opts.modelOptions ?? {})) {
       const v = checked[k];

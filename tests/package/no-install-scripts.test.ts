@@ -22,12 +22,12 @@ interface LockEntry {
 type LockPackages = Record<string, LockEntry>;
 
 /**
- * Install scripts whose removal is another change's work (the CLI running from compiled JavaScript):
- * handgrad's own postinstall (it builds the WASM kernels), and esbuild, which comes with tsx, the
- * TypeScript loader the CLI runs the sources through. Each must still be there (a test below says
- * so), so an exception goes as soon as its script does.
+ * Install scripts known and not yet removed: each must still be there (a test below says so), so an
+ * exception goes as soon as its script does. None now: handgrad's own postinstall (which built the
+ * WASM kernels) and esbuild's (under tsx) went when the package started shipping compiled
+ * JavaScript and prebuilt kernels (tests/package/consumer.test.ts installs the packed tarball).
  */
-const PENDING = new Set(['handgrad', 'esbuild']);
+const PENDING = new Set<string>();
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'];
 
 /**

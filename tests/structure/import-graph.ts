@@ -10,18 +10,19 @@
 //   4 models     layers composed into models (src/ops only, never a backend)
 //   5 data       corpora, tokenizers, batchers: batches are shaped for the models (models/types.ts)
 //   6 train      the training loop, optimisers, checkpoints (it picks a backend: createOps)
-//   6b interop   export (ONNX, Hugging Face, safetensors) and import of trained runs: reads checkpoints
-//   7 gradcheck  gradient checks of ops, layers and models, on the reference backend
-//   8 viz        plots and reports of runs and checkpoints (reads train's checkpoints)
-//   9 tasks      toy tasks that train small models end to end (train/fit, viz heatmaps)
-//  10 bench      the benchmark programs (bench/, outside src/): `handgrad bench` runs them
-//  11 cli        the command line: nothing outside src/cli imports it
+//   7 interop    export to and import from other formats (ONNX, Hugging Face, safetensors)
+//   8 gradcheck  gradient checks of ops, layers and models, on the reference backend
+//   9 viz        plots and reports of runs and checkpoints (reads train's checkpoints)
+//  10 tasks      toy tasks that train small models end to end (train/fit, viz heatmaps)
+//  11 bench      the benchmark programs (bench/, outside src/): `handgrad bench` runs them
+//  12 cli        the command line: nothing outside src/cli imports it
+//  13 index      src/index.ts, the npm package's entry: re-exports the layers below for library users
 //
 // Extra rules: layers and models import src/ops, never src/backends (they receive an `Ops`).
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
-export const LAYERS = ['util', 'ops', 'backends', 'layers', 'models', 'data', 'train', 'interop', 'gradcheck', 'viz', 'tasks', 'bench', 'cli'] as const;
+export const LAYERS = ['util', 'ops', 'backends', 'layers', 'models', 'data', 'train', 'interop', 'gradcheck', 'viz', 'tasks', 'bench', 'cli', 'index'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export interface Edge {
@@ -117,6 +118,7 @@ export function importEdges(root: string): Edge[] {
 /** The layer of a file (its first folder under src/, or bench), or null elsewhere or in an unlisted folder. */
 export function layerOf(file: string): Layer | null {
   if (file.startsWith('bench/')) return 'bench';
+  if (file === 'src/index.ts') return 'index';
   const m = /^src\/([^/]+)\//.exec(file);
   if (!m) return null;
   return (LAYERS as readonly string[]).includes(m[1]) ? (m[1] as Layer) : null;

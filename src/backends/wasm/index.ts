@@ -1,8 +1,7 @@
 // The WASM SIMD backend: AssemblyScript kernels (assembly/) on one shared memory, float32.
 // Start-up order matters: V8 flags first, then compile, then the kernel-path self-check.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
@@ -14,9 +13,11 @@ import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js'
 import { installArgumentChecks } from '../../ops/checked.js';
 import * as moe from '../reference/moe.js';
 
+import { packageRoot } from '../../util/package-root.js';
+
 export type { KernelPath } from './runtime.js';
 
-const buildDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'wasm');
+const buildDir = join(packageRoot(), 'build', 'wasm');
 
 export interface WasmOptions {
   /**

@@ -13,7 +13,7 @@
 // which kills the process wherever it is. Before the loop (loading data, training a tokenizer) there
 // is nothing to save and the first Ctrl-C kills at once; the run folder's lock is then stale (its
 // pid is gone) and the next run takes it over (src/train/run-folder.ts).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseDurationOption, parseNumber } from '../values.js';
 import { parseDuration } from '../../util/duration.js';
@@ -58,13 +58,14 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Every model option key, once, with the models that take it (for the help text). */
-function modelOptionFlags(): { key: string; opt: ModelOption; models: string[] }[] {
-  const byKey = new Map<string, { key: string; opt: ModelOption; models: string[] }>();
+/** Every model option key, once, with the models that take it (for the help text) and its former names. */
+function modelOptionFlags(): { key: string; opt: ModelOption; models: string[]; aliases: string[] }[] {
+  const byKey = new Map<string, { key: string; opt: ModelOption; models: string[]; aliases: string[] }>();
   for (const spec of listModels()) {
     for (const opt of spec.options) {
-      const e = byKey.get(opt.key) ?? { key: opt.key, opt, models: [] };
+      const e = byKey.get(opt.key) ?? { key: opt.key, opt, models: [], aliases: [] };
       e.models.push(spec.name);
+      for (const a of opt.aliases ?? []) if (!e.aliases.includes(a)) e.aliases.push(a);
       byKey.set(opt.key, e);
     }
   }
@@ -118,9 +119,11 @@ export function registerTrain(program: Command, ctx: CliContext): void {
 
   // Model options: raw text here, checked by the chosen model's spec after parsing.
   const modelFlags = modelOptionFlags();
-  for (const { key, opt, models } of modelFlags) {
+  for (const { key, opt, models, aliases } of modelFlags) {
     const arg = opt.type === 'boolean' ? '' : opt.type === 'choice' ? ' <choice>' : opt.type === 'int' ? ' <n>' : ' <x>';
     cmd.option(`--${optionFlag(key)}${arg}`, `${opt.description} (models: ${models.join(', ')})`);
+    // A former name (e.g. transformer's --tie for --tied-embeddings) still works, out of the help.
+    for (const a of aliases) cmd.addOption(new Option(`--${optionFlag(a)}${arg}`, `the former name of --${optionFlag(key)}`).hideHelp());
   }
 
   cmd.action(async (modelArg: string | undefined, opts: TrainCliOptions) => {
@@ -155,14 +158,21 @@ export function registerTrain(program: Command, ctx: CliContext): void {
       throw e;
     }
     const modelOptions: Record<string, unknown> = {};
-    for (const { key } of modelFlags) {
-      const v = opts[camel(optionFlag(key))];
-      if (v !== undefined) modelOptions[key] = v;
+    for (const { key, aliases } of modelFlags) {
+      for (const name of [...aliases, key]) {
+        const v = opts[camel(optionFlag(name))];
+        if (v === undefined) continue;
+        if (modelOptions[key] !== undefined && String(modelOptions[key]) !== String(v)) {
+          throw new UsageError(`train: --${optionFlag(name)} and its former name --${optionFlag(aliases[0])} disagree; give one of them`);
+        }
+        modelOptions[key] = v;
+      }
     }
     // A bar only where someone watches it; plain lines into logs; nothing beside --json in a pipe.
     const tty = !!process.stderr.isTTY;
     const mode = tty ? 'bar' : opts.json ? 'quiet' : 'lines';
-    const progress = createProgressReporter({ mode, print: (l) => ctx.print(l) });
+    // Progress is a log (stderr); the closing 'done: …' line is the result (stdout).
+    const progress = createProgressReporter({ mode, print: (l) => ctx.note(l), printResult: (l) => ctx.print(l) });
     // Ctrl-C (see the top of this file): listened for only while the loop runs, and only once.
     const interrupt = new AbortController();
     const onSigint = () => {
