@@ -359,9 +359,9 @@ export class BpeTokenizer implements Tokenizer {
     return out;
   }
 
-  /** Ids → text. Exact for the output of encode(); an arbitrary id sequence may cut a character, shown as U+FFFD. */
+  /** Ids → text. Exact for the output of encode() (a leading U+FEFF included: ignoreBOM); an arbitrary id sequence may cut a character, shown as U+FFFD. */
   decode(ids: ArrayLike<number>): string {
-    return new TextDecoder('utf-8').decode(this.decodeBytes(ids));
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
   }
 
   tokenBytes(id: number): Uint8Array {
@@ -372,7 +372,7 @@ export class BpeTokenizer implements Tokenizer {
 
   /** The text of one id (a token holding part of a multi-byte character shows U+FFFD for it). */
   token(id: number): string {
-    return new TextDecoder('utf-8').decode(this.tokenBytes(id));
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.tokenBytes(id));
   }
 
   /** Every well-formed string is covered: every byte has an id. */

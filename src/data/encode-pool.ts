@@ -58,7 +58,12 @@ export class EncodePool {
         for (const w of workers) void w.terminate();
         throw e;
       }
-      for (const w of workers) { w.removeAllListeners(); w.unref(); }
+      // Unreferenced between encodes, so a process that forgets close() still exits; encode() refs them while it waits.
+      // (Only our listeners go: the Worker's own, e.g. 'newListener', start its message port.)
+      for (const w of workers) {
+        for (const event of ['message', 'error', 'exit']) w.removeAllListeners(event);
+        w.unref();
+      }
     }
     return new EncodePool(tokenizer, bytesPerToken, workers);
   }
@@ -75,6 +80,7 @@ export class EncodePool {
       }
       return;
     }
+    for (const w of this.workers) w.ref();
     const it = pieces[Symbol.iterator]();
     const done = new Map<number, { tokens: Tokens; bytes: number }>();
     const sizes = new Map<number, number>();
@@ -123,6 +129,7 @@ export class EncodePool {
       pump();
     }).finally(() => {
       this.current = null;
+      for (const w of this.workers) w.unref();
     });
   }
 

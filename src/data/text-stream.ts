@@ -188,6 +188,7 @@ function hasText(chunk: Uint8Array): boolean {
  * UTF-8 are CorpusErrors with the byte offset in the file, as corpus.ts's decodeText reports them.
  */
 function* streamFile(path: string, source: string, chunkBytes: number): Generator<Buffer> {
+  chunkBytes = Math.max(4, chunkBytes); // the first read holds a whole BOM
   const fd = openSync(path, 'r');
   try {
     let carry: Buffer = EMPTY;
@@ -249,7 +250,8 @@ export function scanDocument(doc: TextDocument, chunkBytes = DEFAULT_CHUNK_BYTES
     bytes += chunk.length;
     if (!stories) {
       stories = chunk.includes(EOT_BYTES) || (tail.length > 0 && Buffer.concat([tail, chunk.subarray(0, EOT_BYTES.length - 1)]).includes(EOT_BYTES));
-      tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (EOT_BYTES.length - 1))));
+      const keep = EOT_BYTES.length - 1; // the last bytes seen, however small the chunks
+      tail = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : Buffer.concat([tail, chunk]).subarray(-keep);
     }
     onBytes?.(Math.min(doc.rawBytes, bytes));
   }
