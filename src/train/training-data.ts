@@ -292,7 +292,8 @@ async function openCorpus(data: TrainingDataOptions['data'], flag: string, o: Tr
       const path = join(dir, 'stdin.txt');
       const bytes = await spool(o.stdin ?? process.stdin, path, reporter);
       if (bytes === 0) throw new CorpusError(`${flag} -: standard input was empty, expected UTF-8 text`);
-      reporter.notice?.(`read ${formatBytes(bytes)} from standard input (a resumed run needs the same text piped in again)`);
+      // Said once, by the run that will need it again (a resume is given it again, and knows).
+      if (!o.saved) reporter.notice?.(`read ${formatBytes(bytes)} from standard input (a resumed run needs the same text piped in again)`);
       docs.push(new FileDocument(path, { wholeFileBytes: tuning.wholeFileBytes, label: 'stdin' }));
       sources.push('stdin');
     }
