@@ -123,7 +123,14 @@ export function preTokenEnd(text: string, p: number, n = text.length): number {
   const k = classAt(text, q, n);
   if (k !== C_SPACE) {
     let i = q + lastWidth;
-    while (i < n && classAt(text, i, n) === k) i += lastWidth;
+    while (i < n) {
+      const d = text.charCodeAt(i);
+      if (d < 128) { // the common case, without a call
+        if (bmpClass[d] !== k) break;
+        i++;
+      } else if (classAt(text, i, n) === k) i += lastWidth;
+      else break;
+    }
     return i;
   }
   // Whitespace (every whitespace character is one code unit).

@@ -24,8 +24,8 @@ import { END_OF_TEXT } from './bpe-tokenizer.js';
 
 /** Bytes read from a file at a time. */
 export const DEFAULT_CHUNK_BYTES = 8 << 20;
-/** Files up to this size are read whole (and a Project Gutenberg header and footer cut off). */
-export const WHOLE_FILE_BYTES = 32 << 20;
+/** Files up to this size are read whole (and a Project Gutenberg header and footer cut off): a book is a few MB. */
+export const WHOLE_FILE_BYTES = 16 << 20;
 
 const EOT_BYTES = Buffer.from(END_OF_TEXT, 'utf8');
 const EMPTY = Buffer.alloc(0);
@@ -42,7 +42,7 @@ export interface TextDocument {
    * checked as they are read (a CorpusError naming the source and the byte offset otherwise).
    */
   chunks(chunkBytes?: number): Generator<Buffer>;
-  /** About the bytes [start, end) of rawBytes, normalised but not checked (for sampling: the ends may cut a character). */
+  /** About the bytes [start, end) of rawBytes, normalised (CRLF) but not checked or trimmed (for sampling: the ends may cut a character). */
   readRange(start: number, end: number): Buffer;
 }
 
@@ -95,10 +95,8 @@ export class FileDocument implements TextDocument {
   }
 
   readRange(start: number, end: number): Buffer {
-    if (this.whole) {
-      const b = this.load(), scale = b.length / Math.max(1, this.rawBytes);
-      return b.subarray(Math.floor(start * scale), Math.floor(end * scale));
-    }
+    // Straight from the file, whole or not (a sample may then hold a bit of a Gutenberg header):
+    // loading a whole file for every stretch of a sample would read it dozens of times.
     const fd = openSync(this.path, 'r');
     try {
       const buf = Buffer.allocUnsafe(Math.max(0, Math.min(end, this.rawBytes) - start));
