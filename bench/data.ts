@@ -53,8 +53,10 @@ export interface DataBenchResult {
   corpusSource: string;
   generateSeconds: number;
   scanMBps: number;
-  bpe: { sampleBytes: number; seconds: number; vocabSize: number };
-  encode: { threads: number; seconds: number; mbPerSec: number; tokens: number }[];
+  scanCpuSeconds: number;
+  bpe: { sampleBytes: number; seconds: number; cpuSeconds: number; vocabSize: number };
+  /** Per thread count: wall seconds, MB of text per wall second, CPU-seconds of the process (all threads). */
+  encode: { threads: number; seconds: number; mbPerSec: number; cpuSeconds: number; tokens: number }[];
   tokenFilesIdentical: boolean;
   tokenFileBytes: number;
   windows: { count: number; seconds: number; windowsPerSec: number; mbPerSec: number };
@@ -115,10 +117,19 @@ export async function benchData(opts: DataBenchOptions = {}): Promise<DataBenchR
     const generateSeconds = (performance.now() - t) / 1000;
 
     // ---- scan, BPE and encoding on 1 thread, through the training data path ----
-    const phases = new Map<DataPhase, { bytes: number; ms: number }>();
+    // Wall time per phase, and the CPU time of the process (every thread) from a phase's first progress call to its end.
+    const phases = new Map<DataPhase, { bytes: number; ms: number; cpuSeconds: number }>();
+    let started: { phase: DataPhase; cpu: number } | null = null;
+    const cpuNow = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
     const reporter = {
       notice: (l: string) => say(l),
-      phaseEnd: (p: DataPhase, bytes: number, ms: number) => { phases.set(p, { bytes, ms }); say(`  ${p}: ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s`); },
+      progress: (p: DataPhase) => { if (started?.phase !== p) started = { phase: p, cpu: cpuNow() }; },
+      phaseEnd: (p: DataPhase, bytes: number, ms: number) => {
+        const cpuSeconds = started?.phase === p ? cpuNow() - started.cpu : NaN;
+        started = null;
+        phases.set(p, { bytes, ms, cpuSeconds });
+        say(`  ${p}: ${formatBytes(bytes)} in ${(ms / 1000).toFixed(1)} s (${cpuSeconds.toFixed(1)} CPU-seconds)`);
+      },
     };
     const prepare = (threads: number, tokenizer?: TrainingData['tokenizer']) => prepareTrainingData({
       data: corpus, valData: null, valFraction: 0.01, batch: 16, seq: 128, tokenizer: 'bpe', vocabSize: 4096, resumedTokenizer: tokenizer,
@@ -128,12 +139,12 @@ export async function benchData(opts: DataBenchOptions = {}): Promise<DataBenchR
     say('1 thread:');
     const one = await prepare(1);
     const scan = phases.get('scan')!, bpe = phases.get('bpe')!, enc1 = phases.get('encode')!;
-    encode.push({ threads: 1, seconds: enc1.ms / 1000, mbPerSec: enc1.bytes / 1e6 / (enc1.ms / 1000), tokens: one.state.tokens });
+    encode.push({ threads: 1, seconds: enc1.ms / 1000, mbPerSec: enc1.bytes / 1e6 / (enc1.ms / 1000), cpuSeconds: enc1.cpuSeconds, tokens: one.state.tokens });
     one.close();
     say('2 threads:');
     const two = await prepare(2, one.tokenizer);
     const enc2 = phases.get('encode')!;
-    encode.push({ threads: 2, seconds: enc2.ms / 1000, mbPerSec: enc2.bytes / 1e6 / (enc2.ms / 1000), tokens: two.state.tokens });
+    encode.push({ threads: 2, seconds: enc2.ms / 1000, mbPerSec: enc2.bytes / 1e6 / (enc2.ms / 1000), cpuSeconds: enc2.cpuSeconds, tokens: two.state.tokens });
 
     // ---- the two token files: the same bytes ----
     const fileOf = (threads: number) => { const d = join(dir, `cache-${threads}`); return join(d, readdirOne(d)); };
@@ -152,8 +163,8 @@ export async function benchData(opts: DataBenchOptions = {}): Promise<DataBenchR
     return {
       cpu: cpus()[0]?.model?.trim() || 'unknown', cores: cpus().length, loadAverage: [loadStart, loadavg()[0]],
       corpusBytes, corpusSource: source, generateSeconds,
-      scanMBps: scan.bytes / 1e6 / (scan.ms / 1000),
-      bpe: { sampleBytes: bpe.bytes, seconds: bpe.ms / 1000, vocabSize: one.tokenizer.vocabSize },
+      scanMBps: scan.bytes / 1e6 / (scan.ms / 1000), scanCpuSeconds: scan.cpuSeconds,
+      bpe: { sampleBytes: bpe.bytes, seconds: bpe.ms / 1000, cpuSeconds: bpe.cpuSeconds, vocabSize: one.tokenizer.vocabSize },
       encode, tokenFilesIdentical: h1 === h2, tokenFileBytes,
       windows: { count, seconds: windowSeconds, windowsPerSec: count / windowSeconds, mbPerSec: (count * 129 * bpt) / 1e6 / windowSeconds },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -183,13 +194,14 @@ export function formatDataReport(r: DataBenchResult): string[] {
     `bench data: ${formatBytes(r.corpusBytes)} corpus (${r.corpusSource}, written in ${r.generateSeconds.toFixed(1)} s); ` +
       `${r.cpu}, ${r.cores} cores, load average ${r.loadAverage[0].toFixed(2)} → ${r.loadAverage[1].toFixed(2)}`,
     '',
-    '| step | figure |',
-    '|---|---:|',
-    `| scan (strict UTF-8 checks + SHA-256) | ${mb(r.scanMBps)} MB/s |`,
-    `| BPE training, vocabulary ${r.bpe.vocabSize}, on a ${formatBytes(r.bpe.sampleBytes)} sample | ${r.bpe.seconds.toFixed(1)} s |`,
-    ...r.encode.map((e) => `| encode, ${e.threads} thread${e.threads > 1 ? 's' : ''} (${e.tokens.toLocaleString('en-US')} tokens) | ${mb(e.mbPerSec)} MB/s (${e.seconds.toFixed(1)} s) |`),
-    `| token files of 1 and 2 threads identical | ${r.tokenFilesIdentical ? 'yes' : 'NO'} (${formatBytes(r.tokenFileBytes)}) |`,
-    `| random windows (16 × 129 tokens) read by offset | ${Math.round(r.windows.windowsPerSec).toLocaleString('en-US')} windows/s, ${mb(r.windows.mbPerSec)} MB/s |`,
-    `| peak RSS (maxRSS) | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB |`,
+    '| step | wall | CPU-seconds (all threads) |',
+    '|---|---:|---:|',
+    `| scan (strict UTF-8 checks + SHA-256) | ${mb(r.scanMBps)} MB/s | ${r.scanCpuSeconds.toFixed(1)} |`,
+    `| BPE training, vocabulary ${r.bpe.vocabSize}, on a ${formatBytes(r.bpe.sampleBytes)} sample | ${r.bpe.seconds.toFixed(1)} s | ${r.bpe.cpuSeconds.toFixed(1)} |`,
+    ...r.encode.map((e) => `| encode, ${e.threads} thread${e.threads > 1 ? 's' : ''} (${e.tokens.toLocaleString('en-US')} tokens) | ` +
+      `${mb(e.mbPerSec)} MB/s (${e.seconds.toFixed(1)} s) | ${e.cpuSeconds.toFixed(1)} (${mb(r.corpusBytes / 1e6 / e.cpuSeconds)} MB per CPU-second) |`),
+    `| token files of 1 and 2 threads identical | ${r.tokenFilesIdentical ? 'yes' : 'NO'} (${formatBytes(r.tokenFileBytes)}) | |`,
+    `| random windows (16 × 129 tokens) read by offset | ${Math.round(r.windows.windowsPerSec).toLocaleString('en-US')} windows/s, ${mb(r.windows.mbPerSec)} MB/s | |`,
+    `| peak RSS (maxRSS) | ${(r.peakRssBytes / 2 ** 20).toFixed(0)} MiB | |`,
   ];
 }

@@ -5,6 +5,13 @@ import { BpeTokenizer, END_OF_TEXT } from './bpe-tokenizer.js';
 import { decodePiece, type TextPiece } from './text-stream.js';
 import type { Tokenizer } from './tokenizer.js';
 
+/** One output buffer per thread, reused (the ids are copied out of it): fresh pages for every piece cost more than the copy. */
+let scratch16 = new Uint16Array(0), scratch32 = new Uint32Array(0);
+function scratch(bytesPerToken: 2 | 4, n: number): Uint16Array | Uint32Array {
+  if (bytesPerToken === 2) return scratch16.length >= n ? scratch16 : (scratch16 = new Uint16Array(n));
+  return scratch32.length >= n ? scratch32 : (scratch32 = new Uint32Array(n));
+}
+
 /** Appends the ids of `text` to `out` from `at`; the index after the last. `out` needs room for its UTF-8 byte length. */
 function encodeText(tok: Tokenizer, text: string, out: Uint16Array | Uint32Array, at: number): number {
   if (tok instanceof BpeTokenizer) return tok.encodeInto(text, out, at);
@@ -23,7 +30,7 @@ function encodeText(tok: Tokenizer, text: string, out: Uint16Array | Uint32Array
 export function encodePiece(tok: Tokenizer, piece: TextPiece, stories: boolean, bytesPerToken: 2 | 4): Uint16Array | Uint32Array {
   const text = decodePiece(piece.bytes);
   // Every id covers at least one byte, and each story's end-of-text token at least its 13-byte separator (+1: the last story's).
-  const out = bytesPerToken === 2 ? new Uint16Array(piece.bytes.length + 1) : new Uint32Array(piece.bytes.length + 1);
+  const out = scratch(bytesPerToken, piece.bytes.length + 1);
   let n = 0;
   if (!stories || !(tok instanceof BpeTokenizer)) {
     n = encodeText(tok, text, out, 0);
