@@ -315,8 +315,35 @@ export class BpeTokenizer implements Tokenizer {
       const sp = text.indexOf(this.special, from);
       const end = sp < 0 ? text.length : sp;
       for (let i = from; i < end;) {
-        const j = preTokenEnd(text, i, end);
-        let e = j - i <= PieceCache.MAX_CHARS ? cache.find(text, i, j) : -1;
+        // The common pre-token, a run of ASCII letters, digits or others with or without its
+        // leading space, is scanned and hashed in one pass; anything else goes through
+        // preTokenEnd (the same pieces: tests/data/token-pipeline.test.ts).
+        let j = -1, h = FNV_OFFSET;
+        const c = text.charCodeAt(i);
+        if (c < 128 && c !== 0x27) {
+          let q = i;
+          if (c === 0x20 && i + 1 < end) { h = Math.imul(h ^ 0x20, FNV_PRIME); q = i + 1; }
+          const d = text.charCodeAt(q);
+          const k = d < 128 ? bmpClass[d] : C_SPACE;
+          if (k !== C_SPACE) {
+            h = Math.imul(h ^ d, FNV_PRIME);
+            let x = q + 1;
+            for (; x < end; x++) {
+              const y = text.charCodeAt(x);
+              if (y >= 128 || bmpClass[y] !== k) break;
+              h = Math.imul(h ^ y, FNV_PRIME);
+            }
+            // A non-ASCII character next may be of the same class: the slow path decides.
+            if (x >= end || text.charCodeAt(x) < 128) j = x;
+          }
+        }
+        let e: number;
+        if (j >= 0) {
+          e = j - i <= PieceCache.MAX_CHARS ? cache.findHashed(text, i, j, h) : -1;
+        } else {
+          j = preTokenEnd(text, i, end);
+          e = j - i <= PieceCache.MAX_CHARS ? cache.find(text, i, j) : -1;
+        }
         if (e < 0) {
           const merged = this.mergeWord(text.slice(i, j));
           if (j - i > PieceCache.MAX_CHARS) {
@@ -392,6 +419,9 @@ export class BpeTokenizer implements Tokenizer {
   }
 }
 
+/** FNV-1a, 32-bit, over char codes: the piece cache's hash. */
+const FNV_OFFSET = 0x811c9dc5 | 0, FNV_PRIME = 0x01000193;
+
 function checkVocabSize(vocabSize: number): void {
   if (!Number.isInteger(vocabSize) || vocabSize < MIN_BPE_VOCAB || vocabSize >= PAIR_SHIFT) {
     throw new RangeError(`bpe tokenizer: vocabSize must be an integer in [${MIN_BPE_VOCAB}, ${PAIR_SHIFT}), got ${vocabSize}`);
@@ -426,8 +456,13 @@ class PieceCache {
 
   /** The entry holding text[s, e), or −1 (remembering where it would go). */
   find(text: string, s: number, e: number): number {
-    let h = 0x811c9dc5 | 0;
-    for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    let h = FNV_OFFSET;
+    for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+    return this.findHashed(text, s, e, h);
+  }
+
+  /** find() with the key's hash already computed (FNV-1a over its char codes, as find computes it). */
+  findHashed(text: string, s: number, e: number, h: number): number {
     this.lastHash = h;
     const len = e - s;
     for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
