@@ -38,6 +38,8 @@ export interface DataBenchOptions {
   dir?: string;
   /** Keep the generated corpus at this path (e.g. to train on it); default: deleted. */
   keepCorpus?: string;
+  /** Use this file (in the released TinyStories format or any text) instead of generating one; never deleted. */
+  corpus?: string;
   /** Random windows read (default 20000). */
   windows?: number;
   seed?: number;
@@ -107,13 +109,20 @@ export async function benchData(opts: DataBenchOptions = {}): Promise<DataBenchR
   const size = opts.sizeBytes ?? GIB;
   const loadStart = loadavg()[0];
   const dir = mkdtempSync(join(opts.dir ?? tmpdir(), 'handgrad-bench-data-'));
-  const corpus = opts.keepCorpus ?? join(dir, 'corpus.txt');
+  const corpus = opts.corpus ?? opts.keepCorpus ?? join(dir, 'corpus.txt');
   try {
     // ---- the corpus ----
-    const { sentences, source } = sentenceSource();
-    say(`writing a ${formatBytes(size)} corpus of stories made of ${sentences.length} ${source} to ${corpus}`);
     let t = performance.now();
-    const corpusBytes = writeCorpus(corpus, size, sentences, new Rng(opts.seed ?? 1), () => {});
+    let corpusBytes: number, source: string;
+    if (opts.corpus === undefined) {
+      const s = sentenceSource();
+      source = s.source;
+      say(`writing a ${formatBytes(size)} corpus of stories made of ${s.sentences.length} ${source} to ${corpus}`);
+      corpusBytes = writeCorpus(corpus, size, s.sentences, new Rng(opts.seed ?? 1), () => {});
+    } else {
+      corpusBytes = statSync(opts.corpus).size;
+      source = opts.corpus;
+    }
     const generateSeconds = (performance.now() - t) / 1000;
 
     // ---- scan, BPE and encoding on 1 thread, through the training data path ----
@@ -191,7 +200,7 @@ function sha256File(path: string): Promise<string> {
 export function formatDataReport(r: DataBenchResult): string[] {
   const mb = (x: number) => x.toFixed(1);
   return [
-    `bench data: ${formatBytes(r.corpusBytes)} corpus (${r.corpusSource}, written in ${r.generateSeconds.toFixed(1)} s); ` +
+    `bench data: ${formatBytes(r.corpusBytes)} corpus (${r.corpusSource}${r.generateSeconds > 0.01 ? `, written in ${r.generateSeconds.toFixed(1)} s` : ''}); ` +
       `${r.cpu}, ${r.cores} cores, load average ${r.loadAverage[0].toFixed(2)} → ${r.loadAverage[1].toFixed(2)}`,
     '',
     '| step | wall | CPU-seconds (all threads) |',

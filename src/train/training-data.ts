@@ -12,14 +12,14 @@
 //
 // Small token streams are held in memory; large ones are read by offset from their token file
 // (src/data/token-source.ts), so a 1 GiB corpus trains in well under 1 GiB of memory.
-import { mkdirSync, mkdtempSync, existsSync, closeSync, openSync, writeSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   checkEnoughTokens, CorpusError, EMBEDDED_NAME, loadEmbeddedCorpus, resolveCorpusFiles, resolveDataInputs, type Corpus,
 } from '../data/corpus.js';
-import { BpeTokenizer, countPreTokens } from '../data/bpe-tokenizer.js';
+import { BpeTokenizer, countPreTokens, DEFAULT_BPE_VOCAB, type BpeTokenizerJSON } from '../data/bpe-tokenizer.js';
 import { addCodePoints, CharTokenizer } from '../data/char-tokenizer.js';
 import { countWords, WordTokenizer } from '../data/word-tokenizer.js';
 import { tokenizerHash, type Tokenizer, type TokenizerKind } from '../data/tokenizer.js';
@@ -362,19 +362,42 @@ function fitTokenizer(c: OpenedCorpus, s: CorpusScan, o: TrainingDataOptions, tu
   asConfig(() => BpeTokenizer.fromCounts(new Map(), { vocabSize: o.vocabSize }));
   const sampleBytes = o.bpeSampleBytes ?? DEFAULT_BPE_SAMPLE_BYTES;
   const total = c.docs.reduce((n, d) => n + d.rawBytes, 0);
+  const windows = tuning.sampleWindows ?? 32;
+  // A tokenizer trained on a sample (a large corpus) is kept beside the token files and reused:
+  // training it again would give the same merges, in a good part of a minute.
+  const kept = total > sampleBytes && o.cacheDir !== null
+    ? join(o.cacheDir, `${s.sha256.slice(0, 16)}-bpe-${o.vocabSize ?? DEFAULT_BPE_VOCAB}-${sampleBytes}-${windows}.json`) : null;
+  if (kept !== null && existsSync(kept)) {
+    try {
+      const tok = BpeTokenizer.fromJSON(JSON.parse(readFileSync(kept, 'utf8')) as BpeTokenizerJSON);
+      reporter.notice?.(`bpe: the tokenizer trained on a ${formatBytes(sampleBytes)} sample of this corpus before is reused (${kept})`);
+      return tok;
+    } catch {
+      // unreadable or altered (its hash is checked): trained again below, and rewritten
+    }
+  }
   if (total > sampleBytes) {
     reporter.notice?.(`bpe: training the tokenizer on a ${formatBytes(sampleBytes)} sample of the ${formatBytes(total)} corpus ` +
-      `(${tuning.sampleWindows ?? 32} stretches spread over it; --bpe-sample to change), then encoding all of it`);
+      `(${windows} stretches spread over it; --bpe-sample to change), then encoding all of it`);
   }
-  return phase('bpe', Math.min(total, sampleBytes), (progress) => {
+  const tok = phase('bpe', Math.min(total, sampleBytes), (progress) => {
     const counts = new Map<string, number>();
     let done = 0;
-    for (const p of sampleDocuments(c.docs, sampleBytes, { windows: tuning.sampleWindows, chunkBytes, stories: s.documents.map((d) => d.stories) })) {
+    for (const p of sampleDocuments(c.docs, sampleBytes, { windows, chunkBytes, stories: s.documents.map((d) => d.stories) })) {
       countPreTokens(decodePiece(p), counts);
       progress(done += p.length);
     }
     return BpeTokenizer.fromCounts(counts, { vocabSize: o.vocabSize });
   });
+  if (kept !== null) {
+    try {
+      mkdirSync(o.cacheDir!, { recursive: true });
+      const tmp = `${kept}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify(tok.toJSON()));
+      renameSync(tmp, kept);
+    } catch { /* a cache that cannot be written only costs the next run time */ }
+  }
+  return tok;
 }
 
 interface Spill { dir: string; path: string; writer: TokenFileWriter }

@@ -157,6 +157,16 @@ describe('prepareTrainingData', () => {
     const again = await prepareTrainingData({ ...base, data: s, tokenizer: 'bpe', vocabSize: 300, bpeSampleBytes: 4000 });
     expect(again.tokenizer.toJSON()).toEqual(sampled.tokenizer.toJSON());
     expect(tokensOf(again)).toEqual(Array.from(encodeStories(splitStories(stories, 's'), sampled.tokenizer as BpeTokenizer)));
+    // With a token cache, the tokenizer trained on the sample is kept and reused by the next run.
+    const cacheDir = join(tmp, 'cache-bpe');
+    const first = await prepareTrainingData({ ...base, data: s, tokenizer: 'bpe', vocabSize: 300, bpeSampleBytes: 4000, cacheDir });
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    notices.length = 0;
+    const reused = await prepareTrainingData({
+      ...base, data: s, tokenizer: 'bpe', vocabSize: 300, bpeSampleBytes: 4000, cacheDir, reporter: { notice: (l) => notices.push(l) },
+    });
+    expect(notices).toEqual([expect.stringMatching(/^bpe: the tokenizer trained on a 4\.00 kB sample of this corpus before is reused/)]);
+    expect(reused.tokenizer.toJSON()).toEqual(first.tokenizer.toJSON());
   });
 
   it('a resume is given the same text or refused', async () => {

@@ -160,11 +160,13 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .option('--bpe-sample <size>', 'BPE trains on at most this much of it (default as train: 100MB)', parseByteSizeOption('--bpe-sample'))
     .option('--dir <dir>', 'folder for the corpus and the token files (default: the system temporary folder)')
     .option('--keep-corpus <file>', 'write the corpus here and keep it (e.g. to train on it)')
+    .option('--corpus <file>', 'use this text file instead of generating one (it is not deleted)')
     .option('--json', 'print one JSON object as the last line of stdout')
-    .action(async (opts: { size?: number; bpeSample?: number; dir?: string; keepCorpus?: string; json?: boolean }) => {
+    .action(async (opts: { size?: number; bpeSample?: number; dir?: string; keepCorpus?: string; corpus?: string; json?: boolean }) => {
       ctx.jsonMode = !!opts.json;
       const r = await benchData({
-        sizeBytes: opts.size, bpeSampleBytes: opts.bpeSample, dir: opts.dir, keepCorpus: opts.keepCorpus, onProgress: (l) => ctx.note(l),
+        sizeBytes: opts.size, bpeSampleBytes: opts.bpeSample, dir: opts.dir, keepCorpus: opts.keepCorpus, corpus: opts.corpus,
+        onProgress: (l) => ctx.note(l),
       });
       for (const line of formatDataReport(r)) ctx.print(line);
       if (opts.json) ctx.json(r);
