@@ -17,7 +17,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  checkEnoughTokens, CorpusError, EMBEDDED_NAME, loadEmbeddedCorpus, resolveCorpusFiles, resolveDataInputs, type Corpus,
+  checkEnoughTokens, CorpusError, loadEmbeddedCorpus, resolveCorpusFiles, resolveDataInputs, type Corpus,
 } from '../data/corpus.js';
 import { BpeTokenizer, countPreTokens, DEFAULT_BPE_VOCAB, type BpeTokenizerJSON } from '../data/bpe-tokenizer.js';
 import { addCodePoints, CharTokenizer } from '../data/char-tokenizer.js';
@@ -300,7 +300,7 @@ async function openCorpus(data: TrainingDataOptions['data'], flag: string, o: Tr
   }
   const arg = data === undefined ? null : typeof data === 'string' ? data : [...(data as readonly string[])];
   const source = sources.length === 1 ? sources[0] : `${sources[0]} (+${sources.length - 1} more)`;
-  return { name: resolved.name, source, sources, docs, arg: resolved.name === EMBEDDED_NAME && data === undefined ? null : arg, stdin: resolved.inputs.some((i) => i.kind === 'stdin') };
+  return { name: resolved.name, source, sources, docs, arg, stdin: resolved.inputs.some((i) => i.kind === 'stdin') };
 }
 
 /** Copies a stream into a new file in chunks; its byte count. */
