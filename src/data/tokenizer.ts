@@ -3,6 +3,7 @@
 // The implementations: char-tokenizer.ts (one token per Unicode code point) and
 // word-tokenizer.ts (lowercased words and punctuation, frequency-capped, with <unk>) and
 // bpe-tokenizer.ts (byte-level BPE with <|endoftext|>, exact round trip on any UTF-8 text).
+import { createHash } from 'node:crypto';
 // The interface and the JSON forms live in ./tokenizer-types.ts, below the implementations.
 import { BpeTokenizer } from './bpe-tokenizer.js';
 import { CharTokenizer } from './char-tokenizer.js';
@@ -36,4 +37,13 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (kind === 'word') return WordTokenizer.fromJSON(json as WordTokenizerJSON);
   if (kind === 'bpe') return BpeTokenizer.fromJSON(json as BpeTokenizerJSON);
   throw new RangeError(`tokenizer: unknown kind ${JSON.stringify(kind)} (expected ${TOKENIZER_KINDS.join(', ')})`);
+}
+
+/**
+ * SHA-256 (hex) naming a tokenizer, for token files and their cache: equal hashes ⇔ equal
+ * tokenizers (the BPE tokenizer's own hash; for the others, of their JSON form).
+ */
+export function tokenizerHash(tok: Tokenizer): string {
+  if (tok instanceof BpeTokenizer) return tok.hash;
+  return createHash('sha256').update(JSON.stringify(tok.toJSON())).digest('hex');
 }

@@ -31,6 +31,11 @@ export function splitWords(text: string): string[] {
   return out;
 }
 
+/** Adds one to the count of each token of `text` (splitWords). */
+export function countWords(text: string, counts: Map<string, number>): void {
+  for (const w of splitWords(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
+}
+
 export class WordTokenizer implements Tokenizer {
   readonly kind = 'word' as const;
   readonly words: readonly string[];
@@ -51,9 +56,16 @@ export class WordTokenizer implements Tokenizer {
     const maxVocab = opts.maxVocab ?? DEFAULT_MAX_VOCAB;
     if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new RangeError(`word tokenizer: maxVocab must be an integer ≥ 2, got ${maxVocab}`);
     const counts = new Map<string, number>();
-    for (const w of splitWords(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    counts.delete(UNK); // the text "<unk>" splits into "<", "unk", ">" anyway; never a real word
-    const ranked = [...counts.entries()]
+    countWords(text, counts);
+    return WordTokenizer.fromCounts(counts, { maxVocab });
+  }
+
+  /** `<unk>` plus the most frequent maxVocab − 1 tokens of these counts (countWords over a text, piece by piece). */
+  static fromCounts(counts: ReadonlyMap<string, number>, opts: { maxVocab?: number } = {}): WordTokenizer {
+    const maxVocab = opts.maxVocab ?? DEFAULT_MAX_VOCAB;
+    if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new RangeError(`word tokenizer: maxVocab must be an integer ≥ 2, got ${maxVocab}`);
+    // The text "<unk>" splits into "<", "unk", ">" anyway; never a real word.
+    const ranked = [...counts.entries()].filter(([w]) => w !== UNK)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, maxVocab - 1)
       .map(([w]) => w);

@@ -29,6 +29,7 @@ import type { SamplerKind } from '../data/batcher.js';
 import type { TokenizerKind } from '../data/tokenizer.js';
 import type { OptimizerKind } from './optimizers.js';
 import type { ScheduleKind } from './schedules.js';
+import { TrainConfigError } from './config-error.js';
 
 export const TRAIN_DEFAULTS = {
   steps: 1000,
@@ -63,10 +64,7 @@ export const MOMENTUM_LR_FACTOR = 0.2;
  */
 export const OLD_RUN_SETTINGS = { valEveryMs: 0, decayVectors: true, patience: 0 } as const;
 
-/** A bad option value or combination, found before training starts (the CLI exits 2 on it). */
-export class TrainConfigError extends RangeError {
-  override name = 'TrainConfigError';
-}
+export { TrainConfigError };
 
 /** What settings resolution reads from TrainOptions (trainer.ts), by name. */
 export interface SettingsInput {

@@ -17,7 +17,9 @@ import { CorpusError, loadCorpus, loadEmbeddedCorpus, splitTokens, type Corpus }
 import { BpeTokenizer } from '../data/bpe-tokenizer.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';
 import { BEST_DIR, hasCheckpointFiles, loadCheckpoint } from './checkpoint.js';
-import { encodeCorpus, type TrainingState } from './trainer.js';
+import type { TrainingState } from './trainer.js';
+import { END_OF_TEXT } from '../data/bpe-tokenizer.js';
+import { encodeStories } from '../data/tinystories.js';
 import type { Rng } from '../util/rng.js';
 
 export { BEST_DIR } from './checkpoint.js';
@@ -71,7 +73,8 @@ export function runCorpus(run: TrainedRun): Corpus | null {
   const data = run.training?.data;
   if (!data?.sha256) return null;
   const tries: (() => Corpus)[] = [];
-  if (data.arg) tries.push(() => loadCorpus(data.arg!));
+  // A run on several files (or standard input) is not re-read here: its text is not one file.
+  if (typeof data.arg === 'string') tries.push(() => loadCorpus(data.arg as string));
   if (data.source?.startsWith('embedded:')) tries.push(() => loadEmbeddedCorpus());
   else if (data.source && existsSync(data.source)) tries.push(() => loadCorpus(data.source));
   for (const load of tries) {
@@ -83,6 +86,19 @@ export function runCorpus(run: TrainedRun): Corpus | null {
     }
   }
   return null;
+}
+
+/**
+ * A text held in memory as token ids, encoded as training encodes it: BPE text in the released
+ * TinyStories format story by story with the end-of-text token after each, other text whole.
+ * (For evaluation-sized texts; training streams its corpus through src/train/training-data.ts.)
+ */
+export function encodeText(tokenizer: Tokenizer, text: string): Int32Array {
+  if (tokenizer instanceof BpeTokenizer && text.includes(END_OF_TEXT)) {
+    const stories = text.split(END_OF_TEXT).map((s) => s.trim()).filter((s) => s !== '');
+    if (stories.length > 0) return Int32Array.from(encodeStories(stories, tokenizer));
+  }
+  return tokenizer.encode(text);
 }
 
 /** A validation set as token ids, and where it came from. */
@@ -102,7 +118,7 @@ export function runValidationTokens(run: TrainedRun): EvalTokens | null {
     try {
       const val = loadCorpus(t.data.val.arg);
       if (sha256(val.text) !== t.data.val.sha256) return null;
-      return { tokens: encodeCorpus(run.tokenizer, val.text, t.data.val.sha256, null), source: val.source };
+      return { tokens: encodeText(run.tokenizer, val.text), source: val.source };
     } catch (e) {
       if (e instanceof CorpusError) return null;
       throw e;
@@ -111,7 +127,7 @@ export function runValidationTokens(run: TrainedRun): EvalTokens | null {
   const corpus = runCorpus(run);
   const fraction = t.settings?.valFraction;
   if (!corpus || typeof fraction !== 'number' || fraction <= 0) return null;
-  const ids = encodeCorpus(run.tokenizer, corpus.text, t.data.sha256, null);
+  const ids = encodeText(run.tokenizer, corpus.text);
   const val = splitTokens(ids, fraction).val;
   return val.length > 1 ? { tokens: val, source: `${corpus.source} (the last ${fraction} held out in training)` } : null;
 }

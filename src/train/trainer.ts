@@ -1,7 +1,7 @@
 // THE training loop: the same for every model in the registry.
 //
-//   setup:  settings (settings.ts) → corpus → tokenizer → ids → train/validation split → batchers →
-//           model, optimizer, schedule
+//   setup:  settings (settings.ts) → data (src/train/training-data.ts: corpus → tokenizer → token
+//           file → train/validation token sources → fingerprint) → batchers → model, optimizer, schedule
 //   loop:   [next window; resetState when the batcher says the window does not continue the last]
 //           zero grads → forwardBackward → global-norm clip → optimizer step at lr = schedule(step)
 //           at multiples of valEvery steps, at least valEveryMs apart: validation loss on the held-out
@@ -23,8 +23,7 @@
 // Nothing is allocated inside the step loop: the batchers fill preallocated batches, the
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createOps, type BackendName } from '../backends/index.js';
@@ -32,11 +31,11 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { canonicalConfig, checkModelOptions, getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
-import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
-import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
-import { encodeStories, readTokenFile, TokenFileError, writeTokenFile } from '../data/tinystories.js';
-import { buildTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerKind } from '../data/tokenizer.js';
+import { STDIN_SPEC, type Corpus } from '../data/corpus.js';
+import { tokenizerFromJSON, type TokenizerKind } from '../data/tokenizer.js';
 import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind } from '../data/batcher.js';
+import { prepareTrainingData, type DataReporter, type TrainingData, type TrainingDataState } from './training-data.js';
+import { TrainConfigError } from './config-error.js';
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
@@ -49,26 +48,29 @@ import { Rng, type RngState } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
 import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
 import { checkResumeState } from './resume-state.js';
-import { OLD_RUN_SETTINGS, resolveSettings, TRAIN_DEFAULTS, TrainConfigError } from './settings.js';
+import { OLD_RUN_SETTINGS, resolveSettings, TRAIN_DEFAULTS } from './settings.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
-export { TRAIN_DEFAULTS, TrainConfigError } from './settings.js';
+export { TRAIN_DEFAULTS } from './settings.js';
 
 /** metrics.jsonl has a line for every one of the first this many steps… */
 const METRICS_EVERY_STEP_UNTIL = 100;
 /** …and after them lines at least this far apart (ms of run time), beside the validation steps. */
 const METRICS_INTERVAL_MS = 250;
 
-/** Where a corpus name has a companion validation file in $HANDGRAD_DATA (src/data/corpus.ts aliases). */
-export const VALIDATION_COMPANIONS: Readonly<Record<string, string>> = { tinystories: 'tinystories-valid' };
+export { companionValidation, VALIDATION_COMPANIONS } from './training-data.js';
+export { TrainConfigError } from './config-error.js';
 
 export interface TrainOptions {
   /** A registered model name or alias (src/models/registry.ts). */
   model: string;
   /** Model-specific options (hidden, layers, …), checked against the model's spec. */
   modelOptions?: Record<string, unknown>;
-  /** A --data value (file path or corpus name), an already loaded corpus, or absent for the embedded default. */
-  data?: string | Corpus;
+  /**
+   * --data: a value or several (a file, a folder of .txt files, a corpus name, or '-' for standard
+   * input; src/data/corpus.ts), an already loaded corpus, or absent for the embedded default.
+   */
+  data?: string | readonly string[] | Corpus;
   tokenizer?: TokenizerKind;
   /** word tokenizer only: the vocabulary cap, <unk> included. */
   vocabSize?: number;
@@ -114,11 +116,15 @@ export interface TrainOptions {
    */
   valData?: string | null;
   /**
-   * BPE only: the folder of pre-tokenised token files (src/data/tinystories.ts format), one per
-   * (tokenizer hash, text hash). Default: .token-cache beside the run folder (runs/.token-cache);
-   * null: encode in memory every time.
+   * The folder of token files (src/data/token-file.ts), one per (tokenizer hash, text hash): BPE
+   * streams, and any stream too large for memory. Default: .token-cache beside the run folder
+   * (runs/.token-cache); null: encode every time (large streams into a temporary file).
    */
   tokenCache?: string | null;
+  /** BPE: train the tokenizer on at most this many bytes of the corpus (default DEFAULT_BPE_SAMPLE_BYTES in training-data.ts). */
+  bpeSample?: number;
+  /** Where data preparation reports (notices and progress of a long encode). */
+  dataReporter?: DataReporter;
   /** Default: 'sequential' for stateful models, 'random' otherwise. */
   sampler?: SamplerKind;
   /**
@@ -156,12 +162,8 @@ type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>> 
 export interface TrainingState {
   /** The resolved settings (defaults filled in), the ones a resume keeps. */
   settings: KeptSettings & { totalSteps: number | null; timeMs: number | null };
-  /** The --data value when it was one (a resume reads the same corpus), and a fingerprint of the text. */
-  data: {
-    arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string;
-    /** A separate validation corpus, when one was used (its source file and text fingerprint). */
-    val?: { arg: string; source: string; sha256: string } | null;
-  };
+  /** The --data value(s) when given (a resume reads the same corpus), and a fingerprint of the text (training-data.ts). */
+  data: TrainingDataState;
   /** The backend's own name (e.g. reference-f64, wasm-simd). */
   backend: string;
   /** The backend and thread count a resume uses unless told otherwise (same backend + threads: same bits). */
@@ -364,41 +366,18 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
   });
   const dir = folder?.dir ?? null;
 
-  // ---- data -----------------------------------------------------------------------------------
-  const corpus = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data);
-  const textSha = createHash('sha256').update(corpus.text).digest('hex');
-  if (saved && saved.data.sha256 !== textSha) {
-    throw new TrainConfigError(`--resume: the corpus ${corpus.source} is not the text the checkpoint was trained on ` +
-      `(${saved.data.source}); give the same --data`);
-  }
-  // A separate validation corpus (--val-data, or the named corpus's companion file).
-  const valArg = opts.valData === null ? null
-    : opts.valData ?? (typeof opts.data === 'string' ? companionValidation(opts.data) : null);
-  const valCorpus = valArg === null ? null : loadCorpus(valArg);
-  if (valCorpus && valCorpus.source === corpus.source) {
-    throw new TrainConfigError(`--val-data ${valArg}: is the training corpus itself (${corpus.source}); give another file`);
-  }
-  const valSha = valCorpus ? createHash('sha256').update(valCorpus.text).digest('hex') : null;
-  if (saved && (saved.data.val?.sha256 ?? null) !== valSha) {
-    throw new TrainConfigError(`--resume: the validation corpus ${valCorpus?.source ?? '(none)'} is not the one the checkpoint ` +
-      `validated on (${saved.data.val?.source ?? 'the held-out tail'}); give the same --val-data`);
-  }
-  const tokenizer: Tokenizer = resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer))
-    : asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
-  // BPE: each text is tokenised once into a token file keyed by (tokenizer, text) and read back after.
+  // ---- data (src/train/training-data.ts) ------------------------------------------------------
+  // Token files are cached beside the run folder by default (the tokenizer's and the text's hashes name them).
   const cacheDir = opts.tokenCache !== undefined ? opts.tokenCache
     : typeof opts.out === 'string' ? join(dirname(resolve(opts.out)), '.token-cache')
       : opts.out === null ? null : opts.resume !== undefined ? join(dirname(resolve(opts.resume)), '.token-cache') : join('runs', '.token-cache');
-  const ids = encodeCorpus(tokenizer, corpus.text, textSha, cacheDir);
-  const split = valCorpus ? { train: ids, val: encodeCorpus(tokenizer, valCorpus.text, valSha!, cacheDir) } : splitTokens(ids, valFraction);
-  checkEnoughTokens(split.train, batch, seq, 'training split', corpus.source);
-  const validate = split.val.length > 0;
-  if (validate && valCorpus) {
-    checkEnoughTokens(split.val, batch, seq, 'validation corpus', valCorpus.source, 'use a longer --val-data or a smaller --batch/--seq');
-  } else if (validate) {
-    checkEnoughTokens(split.val, batch, seq, `validation split (the last ${valFraction} of the corpus)`, corpus.source,
-      'use a larger --val-fraction, a smaller --batch/--seq, or --val-fraction 0 for no validation');
-  }
+  const data: TrainingData = await prepareTrainingData({
+    data: opts.data, valData: opts.valData, valFraction, batch, seq, tokenizer: tokenizerKind, vocabSize: opts.vocabSize,
+    resumedTokenizer: resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer)) : undefined,
+    saved: saved?.data ?? null, cacheDir, threads: opts.threads, bpeSampleBytes: opts.bpeSample, reporter: opts.dataReporter,
+  });
+  const { tokenizer } = data;
+  const validate = data.val.length > 0;
 
   // The model's options are checked before a backend starts, so a typo costs nothing.
   const checked = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
@@ -432,8 +411,8 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows, decay: decayVectors || p.shape.length > 1 }));
     const grads: Tensor[] = params.map((p) => p.grad);
     const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay });
-    const trainBatcher = createBatcher(sampler, ops, split.train, batch, seq, dataRng);
-    const valBatcher = validate ? new SequentialBatcher(ops, split.val, batch, seq) : null;
+    const trainBatcher = createBatcher(sampler, ops, data.train, batch, seq, dataRng);
+    const valBatcher = validate ? new SequentialBatcher(ops, data.val, batch, seq) : null;
     const nParams = countParams(params);
     const tokensPerStep = batch * seq;
     const reporter = opts.reporter ?? {};
@@ -457,8 +436,8 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     };
 
     reporter.start?.({
-      model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
-      vocabSize: tokenizer.vocabSize, trainTokens: split.train.length, valTokens: split.val.length,
+      model: spec.name, params: nParams, backend: ops.name, corpus: data.name, tokenizer: tokenizer.kind,
+      vocabSize: tokenizer.vocabSize, trainTokens: data.train.length, valTokens: data.val.length,
       tokensPerStep, sampler, totalSteps, timeLimitMs: timeMs,
     });
 
@@ -544,13 +523,9 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
         settings: {
           tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay,
           schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valEveryMs, valFraction, valBatches, sampler, totalSteps, timeMs,
-          valData: valArg ?? undefined, patience, decayVectors,
+          valData: data.valArg ?? undefined, patience, decayVectors,
         },
-        data: {
-          arg: typeof opts.data === 'string' ? opts.data : null, name: corpus.name, source: corpus.source, tokens: ids.length,
-          trainTokens: split.train.length, valTokens: split.val.length, sha256: textSha,
-          val: valCorpus ? { arg: valArg!, source: valCorpus.source, sha256: valSha! } : null,
-        },
+        data: data.state,
         backend: ops.name,
         backendKind: (ops.name.startsWith('reference') ? 'reference' : ops.name.startsWith('cuda') ? 'cuda' : 'wasm') as BackendName,
         threads: opts.threads ?? null,
@@ -717,6 +692,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
     throw e; // train() tidies the run folder (run-folder.ts)
   } finally {
     if (!opts.ops) ops.dispose();
+    data.close();
   }
 }
 
@@ -736,48 +712,6 @@ export async function openBackend(backend: string, threads?: number): Promise<Op
     if (backend === 'cuda') throw new TrainConfigError(`--device cuda: ${/unknown backend/.test(msg) ? 'CUDA unavailable (this build has no CUDA backend)' : msg}`);
     throw e;
   }
-}
-
-/** The companion validation corpus of a named corpus (tinystories → tinystories-valid), when it resolves. */
-export function companionValidation(data: string): string | null {
-  const name = VALIDATION_COMPANIONS[data];
-  if (!name) return null;
-  try { return resolveCorpusPath(name) !== null ? name : null; } catch (e) {
-    if (e instanceof CorpusError) return null;
-    throw e;
-  }
-}
-
-/**
- * A corpus as token ids. BPE (the tokenizer meant for large corpora): TinyStories-format text is
- * encoded story by story with the end-of-text token after each (src/data/tinystories.ts), and the
- * result is kept in `cacheDir` as a token file named by the tokenizer's and the text's hashes, so
- * the next run on the same data with the same tokenizer reads it back instead of encoding again
- * (the file's header is checked against the tokenizer). Other tokenizers encode directly.
- */
-export function encodeCorpus(tokenizer: Tokenizer, text: string, textSha: string, cacheDir: string | null): Int32Array {
-  if (!(tokenizer instanceof BpeTokenizer)) return tokenizer.encode(text);
-  const encode = () => (text.includes(END_OF_TEXT) ? encodeStoriesText(text, tokenizer) : tokenizer.encode(text));
-  if (cacheDir === null) return Int32Array.from(encode());
-  const file = join(cacheDir, `${tokenizer.hash.slice(0, 16)}-${textSha.slice(0, 16)}.tokens`);
-  if (existsSync(file)) {
-    try { return readTokenFile(file, tokenizer); } catch (e) {
-      if (!(e instanceof TokenFileError)) throw e;
-      // A damaged or foreign cache file is rebuilt, not trusted.
-    }
-  }
-  const tokens = encode();
-  try {
-    mkdirSync(cacheDir, { recursive: true });
-    writeTokenFile(file, tokens, tokenizer);
-  } catch { /* a cache that cannot be written (read-only folder, full disk) only costs the next run time */ }
-  return Int32Array.from(tokens);
-}
-
-/** TinyStories text (stories separated by <|endoftext|>) as one stream of story tokens and end-of-text tokens. */
-function encodeStoriesText(text: string, tok: BpeTokenizer): Int32Array | Uint16Array | Uint32Array {
-  const stories = text.split(END_OF_TEXT).map((s) => s.trim()).filter((s) => s !== '');
-  return stories.length > 0 ? encodeStories(stories, tok) : tok.encode(text);
 }
 
 /** Runs `fn` on a checkpoint's contents: its errors become CheckpointErrors naming the checkpoint's state.json. */
@@ -870,7 +804,15 @@ function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles
   if (saved.settings.schedule === 'cosine' && merged.steps !== saved.settings.totalSteps) {
     throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);
   }
-  if (merged.data === undefined && saved.data.arg !== null) merged.data = saved.data.arg;
+  if (merged.data === undefined && saved.data.arg !== null) {
+    // Standard input was read once, by that run: it cannot be read back from here.
+    const args = typeof saved.data.arg === 'string' ? [saved.data.arg] : saved.data.arg;
+    if (args.includes(STDIN_SPEC)) {
+      throw new TrainConfigError(`${where}: the checkpoint was trained on standard input (--data -); pipe the same text in again ` +
+        `and give --data - (or --data FILE with that text)`);
+    }
+    merged.data = saved.data.arg;
+  }
   // A checkpoint that validated on its corpus's tail keeps doing so (no companion file is looked for).
   if (merged.valData === undefined) merged.valData = null;
   if (merged.backend === undefined && merged.ops === undefined && saved.backendKind) {

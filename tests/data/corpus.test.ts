@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CorpusError, checkEnoughTokens, decodeText, firstInvalidUtf8, loadCorpus, loadEmbeddedCorpus, namesIn,
-  readTextFile, resolveCorpusPath, splitTokens,
+  readTextFile, resolveCorpusFiles, resolveCorpusPath, resolveDataInputs, splitTokens,
 } from '../../src/data/corpus.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -42,6 +42,24 @@ describe('resolving --data', () => {
     expect(() => resolveCorpusPath('alice', { dataDir })).toThrow(/no corpus named 'alice' in HANDGRAD_DATA=.*names there: crow, my_notes/);
     expect(() => resolveCorpusPath('alice', { dataDir: '' })).toThrow(/HANDGRAD_DATA is not set.*known names: alice, crow/);
     expect(() => resolveCorpusPath(join(tmp, 'missing.txt'), { dataDir })).toThrow(/missing\.txt': no such file/);
+  });
+
+  it('a name may stand for several files: tinystories is the training slice, then the further stories', () => {
+    const dir = join(tmp, 'data-ts');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'tinystories_train_slice.txt'), `One.\n<|endoftext|>\n`);
+    expect(() => resolveCorpusFiles('tinystories', { dataDir: dir })).toThrow(/no corpus named 'tinystories'/); // only when all are there
+    expect(namesIn(dir)).toEqual(['tinystories_train_slice']);
+    writeFileSync(join(dir, 'tinystories_train_more.txt'), `Two.\n<|endoftext|>\n`);
+    expect(resolveCorpusFiles('tinystories', { dataDir: dir })).toEqual([join(dir, 'tinystories_train_slice.txt'), join(dir, 'tinystories_train_more.txt')]);
+    expect(namesIn(dir)).toEqual(['tinystories']);
+    expect(resolveDataInputs(['tinystories', '-'], { dataDir: dir })).toEqual({
+      name: 'tinystories+stdin', inputs: [
+        { kind: 'file', path: join(dir, 'tinystories_train_slice.txt') }, { kind: 'file', path: join(dir, 'tinystories_train_more.txt') },
+        { kind: 'stdin' },
+      ],
+    });
+    expect(() => resolveDataInputs(['-', '-'])).toThrow(/standard input can be read only once/);
   });
 
   it('gives the embedded default for no value and for moby-dick', () => {

@@ -11,7 +11,8 @@ import {
 } from '../../../bench/char-models.js';
 import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } from '../../../bench/moe.js';
 import { registerBenchQuality } from './bench-quality.js';
-import { parseDurationOption } from '../values.js';
+import { benchData, formatDataReport } from '../../../bench/data.js';
+import { parseByteSizeOption, parseDurationOption } from '../values.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import type { BackendName } from '../../backends/index.js';
 import type { CliContext } from '../context.js';
@@ -167,6 +168,25 @@ export function registerBench(program: Command, ctx: CliContext): void {
         models: opts.models, onProgress: (line) => ctx.note(line),
       });
       for (const line of formatMoeReport(r)) ctx.print(line);
+      if (opts.json) ctx.json(r);
+    });
+
+  bench.command('data')
+    .description('the training data path on a generated corpus of any size (deleted after): scan, BPE on the bounded sample, ' +
+      'encoding MB/s on 1 and 2 threads, window reads from the token file, peak RSS')
+    .option('--size <size>', 'corpus size, e.g. 256MB, 1GiB (default 1GiB)', parseByteSizeOption('--size'))
+    .option('--bpe-sample <size>', 'BPE trains on at most this much of it (default as train: 100MB)', parseByteSizeOption('--bpe-sample'))
+    .option('--dir <dir>', 'folder for the corpus and the token files (default: the system temporary folder)')
+    .option('--keep-corpus <file>', 'write the corpus here and keep it (e.g. to train on it)')
+    .option('--corpus <file>', 'use this text file instead of generating one (it is not deleted)')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (opts: { size?: number; bpeSample?: number; dir?: string; keepCorpus?: string; corpus?: string; json?: boolean }) => {
+      ctx.jsonMode = !!opts.json;
+      const r = await benchData({
+        sizeBytes: opts.size, bpeSampleBytes: opts.bpeSample, dir: opts.dir, keepCorpus: opts.keepCorpus, corpus: opts.corpus,
+        onProgress: (l) => ctx.note(l),
+      });
+      for (const line of formatDataReport(r)) ctx.print(line);
       if (opts.json) ctx.json(r);
     });
 

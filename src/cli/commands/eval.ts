@@ -8,12 +8,10 @@ import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import type { CliContext } from '../context.js';
 import type { BackendName } from '../../backends/index.js';
 import { checkpointKind, CheckpointError } from '../../train/checkpoint.js';
-import { openTrainedRun, runValidationTokens, type EvalTokens, type TrainedRun } from '../../train/trained-run.js';
+import { encodeText, openTrainedRun, runValidationTokens, type EvalTokens, type TrainedRun } from '../../train/trained-run.js';
 import { evaluateText, type EvalResult } from '../../train/eval-run.js';
-import { encodeCorpus } from '../../train/trainer.js';
 import { CorpusError, loadCorpus } from '../../data/corpus.js';
 import { getModel, UnknownModelError } from '../../models/registry.js';
-import { createHash } from 'node:crypto';
 
 interface EvalCliOptions {
   data?: string;
@@ -45,8 +43,7 @@ function evalTokens(run: TrainedRun, data: string | undefined): EvalTokens {
     const unseen = [...new Set([...corpus.text].filter((c) => !run.tokenizer.covers(c)))].slice(0, 10).map((c) => JSON.stringify(c));
     throw new UsageError(`eval: --data ${corpus.source}: has characters the model never saw: ${unseen.join(', ')}`);
   }
-  const sha = createHash('sha256').update(corpus.text).digest('hex');
-  return { tokens: encodeCorpus(run.tokenizer, corpus.text, sha, null), source: corpus.source };
+  return { tokens: encodeText(run.tokenizer, corpus.text), source: corpus.source };
 }
 
 /** The profile as rows "positions 0–7  1.234 nats", grouped so a cliff stands out. */

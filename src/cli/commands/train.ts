@@ -3,6 +3,9 @@
 // registry: every option any registered model declares is a flag here, and the chosen model
 // refuses the ones it does not have.
 //
+// --data is repeatable (`--data a.txt --data b.txt`: both, in that order); each value is a file, a
+// folder of .txt files, a corpus name, or - for standard input (src/data/corpus.ts).
+//
 // --resume DIR continues a checkpoint exactly (the model comes from the checkpoint, so <model> may
 // be left out); --checkpoint-every N|DURATION saves mid-run; --force writes into a non-empty --out.
 //
@@ -15,7 +18,7 @@
 // pid is gone) and the next run takes it over (src/train/run-folder.ts).
 import { Option, type Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
-import { parseDurationOption, parseNumber } from '../values.js';
+import { parseByteSizeOption, parseDurationOption, parseNumber } from '../values.js';
 import { parseDuration } from '../../util/duration.js';
 import type { CliContext } from '../context.js';
 import { getModel, knownNames, listModels, optionFlag, UnknownModelError, type ModelOption } from '../../models/registry.js';
@@ -28,6 +31,7 @@ import { train, TRAIN_DEFAULTS, TrainConfigError, type TrainOptions, type TrainR
 import { checkpointKind, CheckpointError, CheckpointWriteError, DEFAULT_KEEP_CHECKPOINTS, isLegacyCheckpoint, readCheckpoint } from '../../train/checkpoint.js';
 import { createProgressReporter } from '../../train/progress.js';
 import { checkNotInUse, RunFolderError, sameFolder } from '../../train/run-folder.js';
+import { createDataProgressReporter } from '../../train/data-progress.js';
 import type { BackendName } from '../../backends/index.js';
 import { BACKEND_CHOICES, pickBackend } from '../device.js';
 
@@ -39,11 +43,13 @@ import { BACKEND_CHOICES, pickBackend } from '../device.js';
 const PASSED_THROUGH = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup',
   'minLr', 'clip', 'seed', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'valData', 'tokenCache',
-  'resume', 'keepCheckpoints', 'patience', 'force',
+  'resume', 'keepCheckpoints', 'patience', 'force', 'bpeSample',
 ] as const satisfies readonly (keyof TrainOptions)[];
 
 /** What commander hands the action: the passed-through TrainOptions, the translated flags, the model options. */
-type TrainCliOptions = Pick<TrainOptions, (typeof PASSED_THROUGH)[number]> & {
+type TrainCliOptions = Omit<Pick<TrainOptions, (typeof PASSED_THROUGH)[number]>, 'data'> & {
+  /** Every --data value, in order. */
+  data?: string[];
   time?: number;
   backend?: BackendName;
   device?: BackendName;
@@ -77,8 +83,9 @@ export function registerTrain(program: Command, ctx: CliContext): void {
   const cmd = program.command('train')
     .description('train a sequence model on a text corpus and write a checkpoint')
     .argument('[model]', `the model to train: ${knownNames().join(', ')} (with --resume: the checkpoint's)`)
-    .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (alice, crow, tinystories, …); ' +
-      'default: Moby Dick, embedded')
+    .option('--data <file|folder|name|->', 'a text file, a folder (its .txt files, sorted), a corpus name looked up in $HANDGRAD_DATA ' +
+      '(alice, crow, tinystories, …), or - for standard input; repeat it for several (read in order); default: Moby Dick, embedded',
+    (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
     .option('--tokenizer <kind>', `${TOKENIZER_KINDS.join(', ')} (default ${d.tokenizer}; bpe for moe and moe-dense)`, parseChoice('--tokenizer', TOKENIZER_KINDS))
     .option('--vocab-size <n>', 'word tokenizer: keep the n−1 most frequent tokens plus <unk> (default 10000); bpe: the vocabulary size (default 4096)',
       parseInteger('--vocab-size', 2))
@@ -102,7 +109,10 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--val-fraction <x>', `held-out tail of the corpus, 0 for none (default ${d.valFraction})`,
       parseNumber('--val-fraction', { min: 0, max: 1, maxExclusive: true }))
     .option('--val-data <file|name>', 'validate on this corpus instead of the held-out tail (default for --data tinystories: tinystories-valid)')
-    .option('--token-cache <dir>', 'bpe: folder of pre-tokenised token files, reused across runs (default: .token-cache beside the run folder)')
+    .option('--token-cache <dir>', 'folder of token files (bpe, and any corpus too large for memory), reused across runs ' +
+      '(default: .token-cache beside the run folder)')
+    .option('--bpe-sample <size>', 'bpe: train the tokenizer on at most this much of the corpus, spread over it, e.g. 100MB, 1GB ' +
+      '(default 100MB); the whole corpus is encoded with it', parseByteSizeOption('--bpe-sample'))
     .option('--val-batches <n>', `at most n windows per validation (default ${d.valBatches})`, parseInteger('--val-batches', 1))
     .option('--sampler <kind>', 'sequential (BPTT, carried state) or random windows (default: by model)', parseChoice('--sampler', SAMPLER_KINDS))
     .option('--out <dir>', 'checkpoint folder (default runs/<model>-<timestamp>, or the --resume folder)')
@@ -111,7 +121,8 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     .option('--checkpoint-every <n|duration>', 'also save a checkpoint every n steps, or every duration (e.g. 2m)', parseCheckpointEvery)
     .option('--keep-checkpoints <n>', `checkpoint generations kept in the --out folder, newest first (default ${DEFAULT_KEEP_CHECKPOINTS})`,
       parseInteger('--keep-checkpoints', 1))
-    .option('--threads <n>', 'wasm backend: threads for large products, the fused attention and the memory recurrence (default: every core)', parseInteger('--threads', 1, 256))
+    .option('--threads <n>', 'wasm backend: threads for large products, the fused attention and the memory recurrence; also the threads ' +
+      'that encode a large corpus (default: every core)', parseInteger('--threads', 1, 256))
     .option('--backend <name>', 'wasm (f32 SIMD), reference (f64 TypeScript) or cuda (the GPU addon) (default wasm)',
       parseChoice('--backend', BACKEND_CHOICES))
     .option('--device <name>', 'the same as --backend (e.g. --device cuda)', parseChoice('--device', BACKEND_CHOICES))
@@ -191,6 +202,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
     try {
       const passed: Partial<TrainOptions> = {};
       for (const key of PASSED_THROUGH) (passed as Record<string, unknown>)[key] = opts[key];
+      if (opts.data !== undefined) passed.data = opts.data.length === 1 ? opts.data[0] : opts.data;
       const summary = await train({
         ...passed,
         model: spec.name,
@@ -200,6 +212,7 @@ export function registerTrain(program: Command, ctx: CliContext): void {
         reporter,
         valEvery: opts.valEvery?.steps,
         valEveryMs: opts.valEvery?.ms,
+        dataReporter: createDataProgressReporter({ mode, note: (l) => ctx.note(l) }),
         checkpointEverySteps: opts.checkpointEvery?.steps,
         checkpointEveryMs: opts.checkpointEvery?.ms,
         signal: interrupt.signal,
