@@ -1,13 +1,16 @@
 // A worker of src/data/encode-pool.ts: encodes the text pieces it is sent with encodePiece
 // (src/data/encode-job.ts, the same function the calling thread uses) and sends the ids back.
-// Plain JavaScript that registers tsx first, so the TypeScript sources load in this thread as in
-// the main one.
+// Plain JavaScript so that it starts without a TypeScript loader: in the npm package (dist/) it
+// imports the compiled .js beside it; in a source checkout it registers tsx first and imports the
+// .ts sources, as the main thread does.
+import { existsSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
 
-register();
-const { encodePiece } = await import('./encode-job.ts');
-const { tokenizerFromJSON } = await import('./tokenizer.ts');
+const compiled = existsSync(new URL('./encode-job.js', import.meta.url));
+if (!compiled) (await import('tsx/esm/api')).register();
+const ext = compiled ? 'js' : 'ts';
+const { encodePiece } = await import(`./encode-job.${ext}`);
+const { tokenizerFromJSON } = await import(`./tokenizer.${ext}`);
 const tokenizer = tokenizerFromJSON(workerData.tokenizer);
 
 parentPort.on('message', (job) => {
