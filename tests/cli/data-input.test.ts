@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
 import { cliEnv, handgradScript, node, root } from './helpers.js';
 
@@ -33,7 +34,7 @@ describe('handgrad train --data', () => {
     const out = join(tmp, 'two');
     const r = handgrad(['train', 'bigram', '--data', a, '--data', b, ...small, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    const data = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8')).training.data;
+    const data = (readCheckpoint(out).state.training as { data: unknown }).data;
     expect(data).toMatchObject({ arg: [a, b], name: 'a+b', sources: [a, b], tokens: text.length });
   });
 

@@ -124,7 +124,7 @@ describe('sample output', () => {
 
 describe('eval', () => {
   it('reports loss per token and per character and perplexity on the validation split', async () => {
-    const r = await cli('eval', lstmRun, '--json');
+    const r = await cli('eval', lstmRun, '--last', '--json'); // the last checkpoint, not best/
     expect(r.code, r.stderr).toBe(0);
     const j = lastJson(r.stdout);
     expect(j).toMatchObject({ model: 'lstm', step: 300, best: false, profile: null, seq: 64 });
@@ -139,12 +139,12 @@ describe('eval', () => {
   it('a window model gets a loss-by-position profile; --data evaluates another text', async () => {
     const other = join(tmp, 'other.txt');
     writeFileSync(other, wordLines(5000, 9).text);
-    const r = await cli('eval', trRun, '--data', other);
+    const r = await cli('eval', trRun, '--data', other, '--last');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^transformer at step 20 on .*other\.txt: [\d,]+ chars in windows of 32$/m);
     expect(r.stdout).toMatch(/^loss by position in the window:$/m);
     expect(r.stdout.match(/^ +\d+–\d+ +\d\.\d{4} nats/gm)).toHaveLength(16);
-    const j = lastJson((await cli('eval', trRun, '--data', other, '--json')).stdout);
+    const j = lastJson((await cli('eval', trRun, '--data', other, '--last', '--json')).stdout);
     const profile = j.profile as { from: number; to: number; nats: number }[];
     expect(profile.map((p) => [p.from, p.to])).toEqual(Array.from({ length: 16 }, (_, k) => [2 * k, 2 * k + 1]));
     const mean = profile.reduce((s, p) => s + p.nats, 0) / profile.length;
