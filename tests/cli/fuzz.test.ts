@@ -233,6 +233,8 @@ function buildCases(): void {
   const variant = (what: string, edit: (dir: string) => void, codes?: number[]) => {
     const dir = join(tmp, 'ck', `v${v++}`);
     cpSync(ckBigram, dir, { recursive: true });
+    // Without its best/ copy, which sample and report would otherwise open instead of the damaged generation.
+    rmSync(join(dir, 'best'), { recursive: true, force: true });
     edit(join(dir, generation));
     variants.push({ dir, what, codes });
   };
