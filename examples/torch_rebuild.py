@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Rebuild a handgrad model in PyTorch from its weights, and print its logits.
 
-    handgrad export runs/my-lstm --format safetensors --out my-lstm.safetensors
+    python3 examples/torch_rebuild.py runs/my-lstm --ids "3,1,4,1,5;9,2,6,5,3"
+    handgrad export runs/my-lstm --format safetensors --out my-lstm.safetensors   # or from one file
     python3 examples/torch_rebuild.py my-lstm.safetensors --ids "3,1,4,1,5;9,2,6,5,3"
+
+A run folder is read at its newest checkpoint (the generation its latest.json names; best/ is a
+run folder of its own); its model.safetensors is the same file `export --format safetensors` writes.
 
 The file holds every parameter under handgrad's name (docs/weights.md) and the model's kind and
 config in its metadata (`handgrad.kind`, `handgrad.config`). A folder written by
@@ -180,6 +184,10 @@ class Transformer(nn.Module):
 def rebuild(path):
     """The model in `path` (a .safetensors file or an export folder) as a torch module, and its kind."""
     if os.path.isdir(path):
+        pointer = os.path.join(path, "latest.json")
+        if os.path.exists(pointer):  # a run folder: its newest checkpoint generation
+            with open(pointer, encoding="utf8") as f:
+                path = os.path.join(path, json.load(f)["generation"])
         path = os.path.join(path, "model.safetensors")
     w, meta = read_safetensors(path)
     if "handgrad.kind" not in meta:
@@ -198,7 +206,7 @@ def rebuild(path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("weights", nargs="+", help=".safetensors files (or export folders) written by handgrad")
+    ap.add_argument("weights", nargs="+", help=".safetensors files, export folders or run folders written by handgrad")
     ap.add_argument("--ids", required=True, help='token ids, batch rows separated by ";", e.g. "3,1,4;1,5,9"')
     args = ap.parse_args(argv)
     rows = [[int(v) for v in row.split(",")] for row in args.ids.split(";")]
