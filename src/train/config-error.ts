@@ -6,3 +6,13 @@
 export class TrainConfigError extends RangeError {
   override name = 'TrainConfigError';
 }
+
+/** Runs `fn`, turning the RangeErrors of option checks elsewhere (schedule, model options, a tokenizer's) into TrainConfigErrors. */
+export function asConfig<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RangeError && !(e instanceof TrainConfigError)) throw new TrainConfigError(e.message);
+    throw e;
+  }
+}

@@ -66,12 +66,16 @@ export const OLD_RUN_SETTINGS = { valEveryMs: 0, decayVectors: true, patience: 0
 
 export { TrainConfigError };
 
-/** What settings resolution reads from TrainOptions (trainer.ts), by name. */
+/** The training settings train() takes (TrainOptions extends this), as settings resolution reads them. */
 export interface SettingsInput {
+  /** Model-specific options (hidden, layers, …), checked against the model's spec. */
   modelOptions?: Record<string, unknown>;
   tokenizer?: TokenizerKind;
+  /** word tokenizer only: the vocabulary cap, <unk> included. */
   vocabSize?: number;
+  /** Stop after this many optimizer steps (default 1000 when no time limit is given either). */
   steps?: number;
+  /** Stop once this much time (ms) has passed; with `steps` too, whichever comes first. */
   timeMs?: number;
   batch?: number;
   seq?: number;
@@ -80,15 +84,30 @@ export interface SettingsInput {
   weightDecay?: number;
   schedule?: ScheduleKind;
   warmup?: number;
+  /** The cosine schedule's floor (default 0). */
   minLr?: number;
+  /** Global gradient-norm limit; 0 turns clipping off (the norm is still computed and guarded). */
   clip?: number;
   seed?: number;
+  /**
+   * Validation at multiples of this many steps (and always at the end); 0: only at the end. Given
+   * alone it is the whole rule; by default validations are also at least `valEveryMs` apart.
+   */
   valEvery?: number;
+  /** Validations at least this many ms of run time apart (given alone: at the first step after that). */
   valEveryMs?: number;
+  /** The held-out tail of the corpus, as a fraction (default 0.1); 0: no validation. */
   valFraction?: number;
+  /** At most this many windows per validation (the same ones every time). */
   valBatches?: number;
+  /** Default: 'sequential' for stateful models, 'random' otherwise. */
   sampler?: SamplerKind;
+  /** Stop after this many validations in a row without a new best validation loss (default 0: never). */
   patience?: number;
+  /**
+   * Weight decay on 1-D tensors (biases, norm gains) too, not only on matrices. Internal: runs
+   * saved before the distinction decayed everything, and a resume of one keeps doing so.
+   */
   decayVectors?: boolean;
 }
 

@@ -24,7 +24,7 @@ import { CheckpointError, loadWeightsInto, WEIGHTS_FILE, type CheckpointFiles } 
 import type { SafeDtype, SafeTensorInput } from './safetensors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import { checkResumeState } from './resume-state.js';
-import { OLD_RUN_SETTINGS } from './settings.js';
+import { OLD_RUN_SETTINGS, type SettingsInput } from './settings.js';
 
 /** The settings a resumed run keeps: giving another value for one of them is refused. */
 const KEPT_SETTINGS = [
@@ -36,29 +36,8 @@ const KEPT_SETTINGS = [
  * The options a resume reads and fills in: trainer.ts's TrainOptions as this module sees it (the
  * same fields, the same types; trainer.ts passes its TrainOptions, so a difference fails to compile).
  */
-export interface ResumableOptions {
-  tokenizer?: TokenizerKind;
-  vocabSize?: number;
-  batch?: number;
-  seq?: number;
-  lr?: number;
-  optimizer?: OptimizerKind;
-  weightDecay?: number;
-  schedule?: ScheduleKind;
-  warmup?: number;
-  minLr?: number;
-  clip?: number;
-  seed?: number;
-  valEvery?: number;
-  valEveryMs?: number;
-  valFraction?: number;
-  valBatches?: number;
-  sampler?: SamplerKind;
+export interface ResumableOptions extends SettingsInput {
   valData?: string | null;
-  steps?: number;
-  timeMs?: number;
-  patience?: number;
-  decayVectors?: boolean;
   data?: string | readonly string[] | Corpus;
   backend?: BackendName;
   threads?: number;

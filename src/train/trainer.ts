@@ -36,7 +36,7 @@ import type { Corpus } from '../data/corpus.js';
 import { tokenizerFromJSON, type TokenizerKind } from '../data/tokenizer.js';
 import { createBatcher, SequentialBatcher, type SamplerKind } from '../data/batcher.js';
 import { prepareTrainingData, type DataReporter, type TrainingData } from './training-data.js';
-import { TrainConfigError } from './config-error.js';
+import { asConfig, TrainConfigError } from './config-error.js';
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
@@ -49,7 +49,8 @@ import { MetricsLog } from './metrics-log.js';
 import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
 import { resolveSettings, TRAIN_DEFAULTS } from './settings.js';
 import {
-  carriesState, firstNonFinite, meanRecent, restoreState, resumeOptions, trainingState, type CarriesState, type TrainingState,
+  carriesState, firstNonFinite, meanRecent, restoreState, resumeOptions, trainingState, type CarriesState, type ResumableOptions,
+  type TrainingState,
 } from './train-state.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
@@ -64,53 +65,14 @@ const METRICS_INTERVAL_MS = 250;
 export { companionValidation, VALIDATION_COMPANIONS } from './training-data.js';
 export { TrainConfigError } from './config-error.js';
 
-export interface TrainOptions {
+export interface TrainOptions extends ResumableOptions {
   /** A registered model name or alias (src/models/registry.ts). */
   model: string;
-  /** Model-specific options (hidden, layers, …), checked against the model's spec. */
-  modelOptions?: Record<string, unknown>;
   /**
    * --data: a value or several (a file, a folder of .txt files, a corpus name, or '-' for standard
    * input; src/data/corpus.ts), an already loaded corpus, or absent for the embedded default.
    */
   data?: string | readonly string[] | Corpus;
-  tokenizer?: TokenizerKind;
-  /** word tokenizer only: the vocabulary cap, <unk> included. */
-  vocabSize?: number;
-  /** Stop after this many optimizer steps (default 1000 when no time limit is given either). */
-  steps?: number;
-  /** Stop once this much time (ms) has passed; with `steps` too, whichever comes first. */
-  timeMs?: number;
-  batch?: number;
-  seq?: number;
-  lr?: number;
-  optimizer?: OptimizerKind;
-  weightDecay?: number;
-  schedule?: ScheduleKind;
-  warmup?: number;
-  /** The cosine schedule's floor (default 0). */
-  minLr?: number;
-  /** Global gradient-norm limit; 0 turns clipping off (the norm is still computed and guarded). */
-  clip?: number;
-  seed?: number;
-  /**
-   * Validation at multiples of this many steps (and always at the end); 0: only at the end. Given
-   * alone it is the whole rule; by default validations are also at least `valEveryMs` apart.
-   */
-  valEvery?: number;
-  /** Validations at least this many ms of run time apart (given alone: at the first step after that). */
-  valEveryMs?: number;
-  /** Stop after this many validations in a row without a new best validation loss (default 0: never). */
-  patience?: number;
-  /**
-   * Weight decay on 1-D tensors (biases, norm gains) too, not only on matrices. Internal: runs
-   * saved before the distinction decayed everything, and a resume of one keeps doing so.
-   */
-  decayVectors?: boolean;
-  /** The held-out tail of the corpus, as a fraction (default 0.1); 0: no validation. */
-  valFraction?: number;
-  /** At most this many windows per validation (the same ones every time). */
-  valBatches?: number;
   /**
    * A separate validation corpus (file or $HANDGRAD_DATA name) instead of the held-out tail; the
    * whole of `data` is then trained on. Default: the companion file of a named corpus
@@ -128,8 +90,6 @@ export interface TrainOptions {
   bpeSample?: number;
   /** Where data preparation reports (notices and progress of a long encode). */
   dataReporter?: DataReporter;
-  /** Default: 'sequential' for stateful models, 'random' otherwise. */
-  sampler?: SamplerKind;
   /**
    * Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. A folder that holds
    * anything is refused unless it is the `resume` folder or `force` is given (src/train/run-folder.ts).
@@ -238,16 +198,6 @@ export class TrainingDivergedError extends Error {
 
 function check(ok: boolean, message: string): void {
   if (!ok) throw new TrainConfigError(message);
-}
-
-/** Runs `fn`, turning the RangeErrors of option validation elsewhere (schedule, model options) into TrainConfigErrors. */
-function asConfig<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof RangeError && !(e instanceof TrainConfigError)) throw new TrainConfigError(e.message);
-    throw e;
-  }
 }
 
 const isInt = (v: number, min: number) => Number.isInteger(v) && v >= min;

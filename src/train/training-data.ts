@@ -30,7 +30,7 @@ import {
 import { IN_MEMORY_TOKEN_BYTES, openTokenFile, TokenFileError, TokenFileWriter } from '../data/token-file.js';
 import { ArrayTokenSource, splitTail, type TokenSource } from '../data/token-source.js';
 import { EncodePool } from '../data/encode-pool.js';
-import { TrainConfigError } from './config-error.js';
+import { asConfig, TrainConfigError } from './config-error.js';
 import { formatBytes } from '../util/bytes.js';
 import { createHash } from 'node:crypto';
 
@@ -320,16 +320,6 @@ async function spool(stream: NodeJS.ReadableStream, path: string, reporter: Data
   }
   reporter.phaseEnd?.('stdin', bytes, performance.now() - t0);
   return bytes;
-}
-
-/** Runs `fn` (a tokenizer's own checks): its RangeErrors are option errors. */
-function asConfig<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof RangeError && !(e instanceof TrainConfigError)) throw new TrainConfigError(e.message);
-    throw e;
-  }
 }
 
 /** A tokenizer fitted to the corpus, read in pieces: every character or word counted; BPE on a bounded sample. */
