@@ -3,7 +3,7 @@
 // layernorm, embedding, optim (Adam, norms), recurrent (fused LSTM/GRU cells), attention (fused
 // flash-style attention), moe (SwiGLU and the MoE helpers), memory_recurrence (the associative-
 // memory recurrence of the nested-learning memories).
-export * from './memory';
+export * from './heap_base';
 export * from './gemm';
 export * from './elementwise';
 export * from './rows';

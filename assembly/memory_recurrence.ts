@@ -1,7 +1,7 @@
 // The associative-memory recurrence (Ops.memoryForward / memoryBackward in src/ops/types.ts; the
 // maths of both passes is in the header of src/layers/linear-memory.ts, the reference loops in
-// src/backends/reference/memory-ops.ts). One call runs all B sequences × T steps, so a token costs
-// arithmetic, not a JS↔WASM crossing. (assembly/memory.ts is the heap base, not this.)
+// src/backends/reference/memory-recurrence.ts). One call runs all B sequences × T steps, so a token costs
+// arithmetic, not a JS↔WASM crossing. (assembly/heap_base.ts is where the JS allocator starts, not this.)
 //
 // Every per-step product is a row operation on a [dv, dk] matrix: a dot of a row with a dk-vector
 // (M k, M q, dA k) or a row update by a multiple of a dk-vector (A += e kᵀ, dM += dy qᵀ,
@@ -174,7 +174,7 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   if (x < S) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, S - x);
 }
 
-/** Where `saved`'s working area starts (src/ops/memory.ts: memoryWorkOffset), in bytes. */
+/** Where `saved`'s working area starts (src/ops/memory-recurrence.ts: memoryWorkOffset), in bytes. */
 function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize {
   const SB = <usize>(dk * dv) << 2;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;

@@ -23,7 +23,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createOps } from '../src/ops/index.js';
+import { createOps } from '../src/backends/index.js';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
 import { train, type TrainSummary } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';

@@ -23,7 +23,7 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { cpuModel } from '../src/backends/wasm/runtime.js';
-import { createOps, type BackendName } from '../src/ops/index.js';
+import { createOps, type BackendName } from '../src/backends/index.js';
 import type { Ops, Tensor } from '../src/ops/types.js';
 import { getModel } from '../src/models/registry.js';
 import type { SequenceModel, TokenBatch } from '../src/models/types.js';

@@ -1,4 +1,4 @@
-// node-addon-api glue for the CUDA backend: device memory (memory.h), host↔device copies and
+// node-addon-api glue for the CUDA backend: device memory (device_pool.h), host↔device copies and
 // every launch function of kernels.h, called from src/backends/cuda/ops.ts. Device pointers
 // cross N-API as JS numbers (addresses fit in 2^53); 0 is a null pointer. Arguments are not
 // type-checked here: CudaOps validates sizes before it calls, and keeps this layer thin so a
@@ -14,7 +14,7 @@
 #ifdef HANDGRAD_WITH_CUDA
 #include "graph.h"
 #include "kernels.h"
-#include "memory.h"
+#include "device_pool.h"
 #include "stubs.h"
 #endif
 
@@ -89,26 +89,26 @@ Napi::Value done(const Napi::CallbackInfo& info, const char* op) {
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   uintptr_t p = 0;
   std::string error;
-  if (!memory::alloc(sz(info, 0), p, error)) return throwError(info.Env(), "out of memory", error);
+  if (!pool::alloc(sz(info, 0), p, error)) return throwError(info.Env(), "out of memory", error);
   return Napi::Number::New(info.Env(), static_cast<double>(p));
 }
 Napi::Value Mark(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(memory::mark()));
+  return Napi::Number::New(info.Env(), static_cast<double>(pool::mark()));
 }
 Napi::Value Release(const Napi::CallbackInfo& info) {
   std::string error;
-  if (!memory::release(sz(info, 0), error)) {
+  if (!pool::release(sz(info, 0), error)) {
     Napi::RangeError::New(info.Env(), error).ThrowAsJavaScriptException();
   }
   return info.Env().Undefined();
 }
 Napi::Value FreeAll(const Napi::CallbackInfo& info) {
-  memory::freeAll();
+  pool::freeAll();
   return info.Env().Undefined();
 }
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  memory::Stats s = memory::stats();
+  pool::Stats s = pool::stats();
   Napi::Object o = Napi::Object::New(env);
   o.Set("bytesInUse", Napi::Number::New(env, static_cast<double>(s.bytesInUse)));
   o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(s.peakBytes)));
@@ -118,7 +118,7 @@ Napi::Value Memory(const Napi::CallbackInfo& info) {
   return o;
 }
 Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
-  memory::resetPeak();
+  pool::resetPeak();
   return info.Env().Undefined();
 }
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
@@ -148,7 +148,7 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- elementwise.cu -----------------------------------------------------------------------------
+// ---- elementwise.cu, rows.cu, layernorm.cu, embedding.cu, optim.cu ------------------------------
 Napi::Value Fill(const Napi::CallbackInfo& info) { fill(F(0), sz(info, 1), f32(info, 2)); return done(info, "fill"); }
 Napi::Value FillInts(const Napi::CallbackInfo& info) {
   fillInts(I(0), sz(info, 1), i32(info, 2));
@@ -203,7 +203,7 @@ Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string error;
   double* d = nullptr;
-  if (!memory::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "softmaxCrossEntropy", error);
+  if (!pool::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "softmaxCrossEntropy", error);
   softmaxCrossEntropy(F(0), I(1), i32(info, 2), i32(info, 3), F(4), f32(info, 5), d);
   done(info, "softmaxCrossEntropy");
   if (env.IsExceptionPending()) return env.Undefined();
@@ -232,7 +232,7 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string error;
   double* d = nullptr;
-  if (!memory::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "sumSquares", error);
+  if (!pool::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "sumSquares", error);
   sumSquares(F(0), sz(info, 1), d);
   done(info, "sumSquares");
   if (env.IsExceptionPending()) return env.Undefined();
@@ -246,7 +246,7 @@ Napi::Value SumSquaresList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string error;
   double* d = nullptr;
-  if (!memory::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "sumSquaresList", error);
+  if (!pool::doubles(d, error) || !zeroDoubles(d, 1, error)) return throwError(env, "sumSquaresList", error);
   Napi::Float64Array list = info[0].As<Napi::Float64Array>();
   for (size_t i = 0; i + 1 < list.ElementLength(); i += 2) {
     sumSquares(reinterpret_cast<const float*>(static_cast<uintptr_t>(list[i])), static_cast<size_t>(list[i + 1]), d);
@@ -346,7 +346,7 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   uintptr_t scratch = 0;
   std::string error;
   size_t rows = size_t(s.B) * s.H * s.Tq;
-  if (!memory::scratch(rows * sizeof(float), scratch, error)) return throwError(info.Env(), "attentionBackward", error);
+  if (!pool::scratch(rows * sizeof(float), scratch, error)) return throwError(info.Env(), "attentionBackward", error);
   attentionBackward(F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), F(8), reinterpret_cast<float*>(scratch), s);
   return done(info, "attentionBackward");
 }

@@ -1,5 +1,5 @@
 // What the CUDA side exposes to the addon glue (besides the launch functions of kernels.h and
-// the pool of memory.h). Kept in plain C++ so addon.cc compiles without nvcc.
+// the pool of device_pool.h). Kept in plain C++ so addon.cc compiles without nvcc.
 #pragma once
 #include <cstddef>
 #include <cstdint>

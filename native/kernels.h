@@ -62,7 +62,7 @@ void moeRouteBackward(const float* probs, const float* lse, const int* topIdx, c
 void moeAuxLoss(const float* probs, const float* lse, const int* offsets, const int* routed, int n, int E, int k,
                 float balanceCoef, float zLossCoef, float* balanceGrad, float* loss, int* counts, bool accumulate);
 
-// ---- elementwise.cu (everything else in the ops interface) -----------------------------------
+// ---- elementwise.cu, rows.cu, layernorm.cu, embedding.cu, optim.cu (the fp32 families) --------
 void fill(float* x, size_t n, float value);
 void fillInts(int* x, size_t n, int value);
 void copy(const float* src, float* dst, size_t n);

@@ -1,6 +1,6 @@
 // SwiGLU and the Mixture-of-Experts routing kernels (router softmax/top-k, dispatch plan,
 // combine and their backwards). Semantics: src/ops/types.ts, specified by
-// src/backends/reference/transformer-ops.ts. Everything fp32, default stream, no host sync and no
+// src/backends/reference/moe.ts. Everything fp32, default stream, no host sync and no
 // allocation per call.
 #include <cuda_runtime.h>
 #include <cstdint>

@@ -116,11 +116,12 @@ tar -C "$stage" -cf - node_modules | xz -6 -T2 > .device/node_modules.tar.xz
 if [ "${CHECKS:-1}" = 1 ] && command -v nvcc > /dev/null; then
   cdir=$(mktemp -d)
   for t in native/tests/*_check.cu; do
-    name=$(basename "$t" .cu); src=native/${name%_check}.cu
+    name=$(basename "$t" .cu); base=${name%_check}; src=native/$base.cu
     [ -f "$src" ] || continue
-    extra=""; [ "$name" = elementwise_check ] && extra=native/graph.cu
-    # shellcheck disable=SC2086
-    nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "$src" $extra -o "$cdir/$name" || { echo "device-pack: nvcc $name failed" >&2; exit 1; }
+    # Source lists as in scripts/gpu-session.sh's kernels leg (split families; graph.cu for elementwise).
+    srcs=("$src"); for p in native/"$base"_*.cu; do [ -f "$p" ] && srcs+=("$p"); done
+    [ "$base" = elementwise ] && srcs+=(native/rows.cu native/layernorm.cu native/embedding.cu native/optim.cu native/graph.cu)
+    nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "${srcs[@]}" -o "$cdir/$name" || { echo "device-pack: nvcc $name failed" >&2; exit 1; }
     strip "$cdir/$name" 2>/dev/null || true
   done
   tar -C "$cdir" -cf - . | xz -6 -T2 > .device/checks.tar.xz

@@ -2,14 +2,14 @@
 //   node --import tsx scripts/gpu-check.ts [name filter] [--debug] [--bench]
 // --bench adds a few timings of the fp32 kernels at MoE-transformer sizes and the per-op cost of
 // a call from JS (reported, never asserted).
-// Runs every case of src/backends/cuda/conformance.ts on the CUDA backend against the float64
+// Runs every case of src/backends/conformance.ts on the CUDA backend against the float64
 // reference, prints one line per case (PASS/FAIL, normwise and elementwise error, tolerances),
 // writes $OUT/gpu-check.json when OUT is set, and exits 1 on any failure (2 when CUDA is unavailable).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cudaStatus } from '../src/backends/cuda/index.js';
 import { createCudaOps } from '../src/backends/cuda/ops.js';
-import { formatResult, runConformance, type CaseResult } from '../src/backends/cuda/conformance.js';
+import { CUDA_CONFORMANCE, formatResult, runConformance, type CaseResult } from '../src/backends/conformance.js';
 import { ReferenceOps } from '../src/backends/reference/index.js';
 
 const args = process.argv.slice(2);
@@ -38,7 +38,7 @@ const t0 = performance.now();
 let results: CaseResult[] = [];
 let fatal: string | undefined;
 try {
-  results = runConformance(ops, ref, filter, (r) => console.log(formatResult(r)));
+  results = runConformance(ops, ref, { ...CUDA_CONFORMANCE, filter, onResult: (r) => console.log(formatResult(r)) });
   ops.synchronize();
 } catch (e) {
   fatal = (e as Error).stack ?? String(e);

@@ -205,12 +205,14 @@ RUNNER
       if [ $GPU = 0 ]; then skip_no_gpu "they run on the CPU as native/tests/host-emu/run.sh, in the test suite"; continue; fi
       mkdir -p "$CHECKS"
       for t in native/tests/*_check.cu; do
-        name=$(basename "$t" .cu); src=native/${name%_check}.cu
+        name=$(basename "$t" .cu); base=${name%_check}; src=native/$base.cu
         [ -x "$CHECKS/$name" ] && continue
         [ -f "$src" ] || { echo "skip $name: no $src"; continue; }
-        extra=""; [ "$name" = elementwise_check ] && extra=native/graph.cu
-        # shellcheck disable=SC2086
-        ( nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "$src" $extra -o "$CHECKS/$name" > "$OUT/$name.build.log" 2>&1 \
+        # The target's kernel files: native/<base>.cu and its parts native/<base>_*.cu (attention:
+        # _simt, _tc); the elementwise check covers every fp32 family file and graph.cu.
+        srcs=("$src"); for p in native/"$base"_*.cu; do [ -f "$p" ] && srcs+=("$p"); done
+        [ "$base" = elementwise ] && srcs+=(native/rows.cu native/layernorm.cu native/embedding.cu native/optim.cu native/graph.cu)
+        ( nvcc -O3 -std=c++17 -arch=sm_90 -Inative "$t" "${srcs[@]}" -o "$CHECKS/$name" > "$OUT/$name.build.log" 2>&1 \
           || { echo "BUILD FAILED: $name"; tail -20 "$OUT/$name.build.log"; exit 1; } ) &
       done
       wait

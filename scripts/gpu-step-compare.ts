@@ -17,7 +17,7 @@
 // Writes $OUT/gpu-step-compare.json when OUT is set. Exit 1 when a judged value is over tolerance.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createOps } from '../src/ops/index.js';
+import { createOps } from '../src/backends/index.js';
 import type { Ops } from '../src/ops/types.js';
 import { getModel } from '../src/models/registry.js';
 import type { SequenceModel, TokenBatch } from '../src/models/types.js';

@@ -1,5 +1,5 @@
 // Standalone check of native/attention.cu against a straightforward host implementation in double
-// (the maths of src/backends/reference/transformer-ops.ts), plus timings of the standard shape.
+// (the maths of src/backends/reference/attention.ts), plus timings of the standard shape.
 // Build and run on a GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/attention_check.cu native/attention.cu -o /tmp/attention_check
 //   /tmp/attention_check            (exit status 1 when any case fails)

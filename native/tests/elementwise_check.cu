@@ -1,7 +1,8 @@
-// Standalone check of native/elementwise.cu against host loops in double that follow the
+// Standalone check of the fp32 kernel families (native/elementwise.cu, rows.cu, layernorm.cu,
+// embedding.cu, optim.cu) against host loops in double that follow the
 // reference backend (src/backends/reference/index.ts). Ragged sizes, misaligned views (the scalar
 // path of the float4 kernels), aliasing and accumulation. Build and run on a GPU machine:
-//   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/elementwise_check.cu native/elementwise.cu native/graph.cu -o /tmp/ew
+//   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/elementwise_check.cu native/{elementwise,rows,layernorm,embedding,optim,graph}.cu -o /tmp/ew
 //   /tmp/ew            (exit status 1 when any case fails)
 // or on the CPU through the host emulation: native/tests/host-emu/run.sh elementwise
 #include <cuda_runtime.h>

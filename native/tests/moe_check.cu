@@ -1,5 +1,5 @@
 // Standalone check of native/moe.cu (swiglu, router, dispatch plan, combine, router backward, aux losses)
-// against host implementations in double that follow src/backends/reference/transformer-ops.ts.
+// against host implementations in double that follow src/backends/reference/moe.ts.
 // Build and run on a GPU machine:
 //   nvcc -O3 -std=c++17 -arch=sm_90 -Inative native/tests/moe_check.cu native/moe.cu -o /tmp/moe_check
 //   /tmp/moe_check            (exit status 1 when any case fails)
@@ -270,7 +270,7 @@ static void checkRouting(int n, int E, int k, bool renormalize, int capacity, bo
     cudaFree(p);
 }
 
-// moeAuxLoss against a host loop in double (src/backends/reference/moe-aux.ts): balanceGrad, the two
+// moeAuxLoss against a host loop in double (src/backends/reference/moe.ts): balanceGrad, the two
 // losses and the kept/routed counts are overwritten; with accumulate the totals (preset to random
 // values here, as after earlier forwards) grow by exactly this forward's values, without they stay.
 static void checkAuxLoss(int n, int E, int k, int capacity, float alpha, float beta, bool accumulate) {

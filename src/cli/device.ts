@@ -3,8 +3,8 @@
 // Whether CUDA is really there is found out when the backend is opened (createOps): a machine
 // without the addon or a GPU gets one line and exit 2 from the command, never a stack trace.
 import { UsageError } from './args.js';
-import type { BackendName } from '../ops/index.js';
-import { createOps } from '../ops/index.js';
+import type { BackendName } from '../backends/index.js';
+import { createOps } from '../backends/index.js';
 import type { Ops } from '../ops/types.js';
 
 export const BACKEND_CHOICES = ['wasm', 'reference', 'cuda'] as unknown as readonly BackendName[];

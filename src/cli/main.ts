@@ -6,30 +6,26 @@
 // exits with code 2; a failure while running prints one line and exits with 1 (set
 // HANDGRAD_DEBUG=1 for the stack trace). `--json` output is always the last line of stdout.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './args.js';
+import { packageRoot } from '../util/package-root.js';
+import type { CliContext } from './context.js';
 import { registerInfo } from './commands/info.js';
 import { registerGradcheck } from './commands/gradcheck.js';
 import { registerBench } from './commands/bench.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
+import { registerEval } from './commands/eval.js';
 import { registerTask } from './commands/task.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
+import { registerExport } from './commands/export.js';
+import { registerImport } from './commands/import.js';
+import { registerCompletion } from './commands/completion.js';
 
-/** What commands write to and report back through. */
-export interface CliContext {
-  /** Set by a command given --json: human-readable output then goes to stderr. */
-  jsonMode: boolean;
-  /** Human-readable output (stdout, or stderr in JSON mode). */
-  print(line: string): void;
-  /** Progress and notices: always stderr. */
-  note(line: string): void;
-  /** Prints one JSON object as a single line: the last line of stdout. */
-  json(value: unknown): void;
-  /** The process exit code the command asks for (0 unless it sets one). */
-  exitCode: number;
-}
+// Commands import CliContext from ./context.ts (importing it from here would be a cycle).
+export type { CliContext } from './context.js';
 
 /** Thrown to leave after --help or --version: not an error. */
 class Finished extends Error {
@@ -38,7 +34,7 @@ class Finished extends Error {
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -59,9 +55,13 @@ export function buildProgram(ctx: CliContext): Command {
   registerBench(program, ctx);
   registerTrain(program, ctx);
   registerSample(program, ctx);
+  registerEval(program, ctx);
   registerTask(program, ctx);
   registerPlot(program, ctx);
   registerReport(program, ctx);
+  registerExport(program, ctx);
+  registerImport(program, ctx);
+  registerCompletion(program); // last: it reads the commands above
   // Every command gets its own exit hook, so a message can name the command it came from.
   const hook = (cmd: Command): void => {
     cmd.exitOverride((err) => { throw translate(err, cmd); });
@@ -98,16 +98,41 @@ function commandPath(cmd: Command): string {
 }
 
 /**
+ * Watches stdout for the reader going away. Node ignores SIGPIPE, so a write into a pipe whose
+ * reader has closed (`handgrad … | head`) fails with EPIPE, an 'error' event that would end the
+ * process with a stack trace — in a training run, before its checkpoint. A closed stdout is the
+ * reader saying it has enough: from then on output is dropped, quietly, and the exit code stays
+ * the command's own. Any other stdout error is still thrown. Installed once per process.
+ */
+function watchStdout(): { readonly closed: boolean } {
+  if (stdoutWatch) return stdoutWatch;
+  const watch = { closed: false };
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+      watch.closed = true;
+      return;
+    }
+    throw err;
+  });
+  stdoutWatch = watch;
+  return watch;
+}
+let stdoutWatch: { closed: boolean } | null = null;
+
+/**
  * Runs the CLI on `argv` (the user's arguments, without node and the script) and returns the
  * exit code. Never throws and never calls process.exit.
  */
 export async function main(argv: string[]): Promise<number> {
+  const stdout = watchStdout();
+  const out = (text: string): void => { if (!stdout.closed) process.stdout.write(text); };
   const ctx: CliContext = {
     jsonMode: false,
-    print: (line) => (ctx.jsonMode ? process.stderr : process.stdout).write(line + '\n'),
+    print: (line) => (ctx.jsonMode ? process.stderr.write(line + '\n') : out(line + '\n')),
     note: (line) => process.stderr.write(line + '\n'),
-    json: (value) => process.stdout.write(JSON.stringify(value) + '\n'),
+    json: (value) => out(JSON.stringify(value) + '\n'),
     exitCode: 0,
+    stdoutClosed: () => stdout.closed,
   };
   try {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });

@@ -3,6 +3,7 @@
 // the flag, what was typed, and what was expected.
 import { UsageError } from './args.js';
 import { parseDuration } from '../util/duration.js';
+import { parseByteSize } from '../util/bytes.js';
 
 export interface NumberRange {
   min?: number;
@@ -39,6 +40,17 @@ export function parseDurationOption(flag: string) {
       return parseDuration(text);
     } catch (e) {
       throw new UsageError(`${flag} expects a duration like 30s, 5m, 1h or 1h30m; ${(e as Error).message.replace(/ \(expected.*\)$/, '')}`);
+    }
+  };
+}
+
+/** A size such as 100MB, 1.5GB, 512k or 64MiB, as bytes. */
+export function parseByteSizeOption(flag: string) {
+  return (text: string): number => {
+    try {
+      return parseByteSize(text);
+    } catch (e) {
+      throw new UsageError(`${flag} expects a size like 100MB, 1.5GB or 64MiB; ${(e as Error).message.replace(/ \(expected.*\)$/, '')}`);
     }
   };
 }

@@ -18,12 +18,16 @@
 //   of every batch is an independent window starting at a uniformly random token, drawn from a
 //   seeded Rng. next() always returns true (no window continues another).
 //
-// Both fill one preallocated TokenBatch (batch-major, as src/models/types.ts defines it) in place:
-// nothing is allocated per step. Both are deterministic, and their position can be exported and
-// imported (plain JSON) so a checkpoint can resume the data order exactly.
+// Both read their windows from a TokenSource (src/data/token-source.ts: ids in memory, or a token
+// file read by offset, so memory does not grow with the corpus): one read of T + 1 tokens per row
+// into a preallocated window, copied into one preallocated TokenBatch (batch-major, as
+// src/models/types.ts defines it) in place: nothing is allocated per step. Both are
+// deterministic, and their position can be exported and imported (plain JSON) so a checkpoint can
+// resume the data order exactly.
 import type { Ops } from '../ops/types.js';
 import type { TokenBatch } from '../models/types.js';
 import { Rng, type RngState } from '../util/rng.js';
+import { ArrayTokenSource, type TokenSource } from './token-source.js';
 
 export type SamplerKind = 'sequential' | 'random';
 export const SAMPLER_KINDS: readonly SamplerKind[] = ['sequential', 'random'];
@@ -52,7 +56,20 @@ function allocBatch(ops: Ops, batch: number, time: number): TokenBatch {
   return { inputs: ops.ints(batch * time), targets: ops.ints(batch * time), batch, time };
 }
 
-function checkShape(tokens: Int32Array, batch: number, time: number, who: string): void {
+/** The tokens as a source (an Int32Array is wrapped, not copied). */
+const asSource = (tokens: TokenSource | Int32Array): TokenSource => (tokens instanceof Int32Array ? new ArrayTokenSource(tokens) : tokens);
+
+/** Row b of the batch ← window[0, T), its targets ← window[1, T + 1). */
+function fillRow(batch: TokenBatch, b: number, window: Int32Array): void {
+  const T = batch.time;
+  const inp = batch.inputs.data, tgt = batch.targets.data;
+  for (let t = 0; t < T; t++) {
+    inp[b * T + t] = window[t];
+    tgt[b * T + t] = window[t + 1];
+  }
+}
+
+function checkShape(tokens: TokenSource, batch: number, time: number, who: string): void {
   if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(time) || time < 1) {
     throw new RangeError(`${who}: batch and time must be integers ≥ 1, got ${batch} and ${time}`);
   }
@@ -79,28 +96,30 @@ export class SequentialBatcher implements Batcher {
   /** The window the next call hands out, 0 … windowsPerEpoch − 1. */
   private window = 0;
   private epochs = 0;
+  private readonly tokens: TokenSource;
+  /** One row's T + 1 tokens, read at once. */
+  private readonly rowWindow: Int32Array;
 
-  constructor(ops: Ops, private readonly tokens: Int32Array, batch: number, time: number) {
-    checkShape(tokens, batch, time, 'SequentialBatcher');
+  constructor(ops: Ops, tokens: TokenSource | Int32Array, batch: number, time: number) {
+    this.tokens = asSource(tokens);
+    checkShape(this.tokens, batch, time, 'SequentialBatcher');
     this.batch = allocBatch(ops, batch, time);
-    this.streamLength = Math.floor((tokens.length - 1) / batch);
+    this.streamLength = Math.floor((this.tokens.length - 1) / batch);
     this.windowsPerEpoch = Math.floor(this.streamLength / time);
+    this.rowWindow = new Int32Array(time + 1);
   }
 
-  get epoch(): number { return this.epochs; }
+  /** Passes over the data so far, with the fraction of the current one (2.25: a quarter into the third). */
+  get epoch(): number { return this.epochs + this.window / this.windowsPerEpoch; }
 
   next(): boolean {
     const { batch: B, time: T } = this.batch;
-    const L = this.streamLength, tok = this.tokens;
+    const L = this.streamLength;
     const fresh = this.window === 0;
-    // Re-read .data on every call: a backend's memory may move when something else allocates.
-    const inp = this.batch.inputs.data, tgt = this.batch.targets.data;
+    // fillRow re-reads .data on every call: a backend's memory may move when something else allocates.
     for (let b = 0; b < B; b++) {
-      const src = b * L + this.window * T;
-      for (let t = 0; t < T; t++) {
-        inp[b * T + t] = tok[src + t];
-        tgt[b * T + t] = tok[src + t + 1];
-      }
+      this.tokens.read(b * L + this.window * T, T + 1, this.rowWindow);
+      fillRow(this.batch, b, this.rowWindow);
     }
     if (++this.window === this.windowsPerEpoch) {
       this.window = 0;
@@ -134,11 +153,15 @@ export class RandomWindowBatcher implements Batcher {
   readonly kind = 'random' as const;
   readonly batch: TokenBatch;
   private draws = 0;
+  private readonly tokens: TokenSource;
+  private readonly rowWindow: Int32Array;
 
   /** `rng` is used by this batcher alone (fork one from the run's generator). */
-  constructor(ops: Ops, private readonly tokens: Int32Array, batch: number, time: number, private readonly rng: Rng) {
-    checkShape(tokens, batch, time, 'RandomWindowBatcher');
+  constructor(ops: Ops, tokens: TokenSource | Int32Array, batch: number, time: number, private readonly rng: Rng) {
+    this.tokens = asSource(tokens);
+    checkShape(this.tokens, batch, time, 'RandomWindowBatcher');
     this.batch = allocBatch(ops, batch, time);
+    this.rowWindow = new Int32Array(time + 1);
   }
 
   /** Windows drawn so far, in units of "as many tokens as the data holds". */
@@ -148,16 +171,11 @@ export class RandomWindowBatcher implements Batcher {
 
   next(): boolean {
     const { batch: B, time: T } = this.batch;
-    const tok = this.tokens;
-    const inp = this.batch.inputs.data, tgt = this.batch.targets.data;
     // A window needs T inputs and the target after the last: starts 0 … N−T−1.
-    const starts = tok.length - T;
+    const starts = this.tokens.length - T;
     for (let b = 0; b < B; b++) {
-      const src = this.rng.int(0, starts);
-      for (let t = 0; t < T; t++) {
-        inp[b * T + t] = tok[src + t];
-        tgt[b * T + t] = tok[src + t + 1];
-      }
+      this.tokens.read(this.rng.int(0, starts), T + 1, this.rowWindow);
+      fillRow(this.batch, b, this.rowWindow);
     }
     this.draws += B;
     return true;
@@ -177,7 +195,7 @@ export class RandomWindowBatcher implements Batcher {
 }
 
 /** The batcher of the given kind over `tokens` (`rng` is only used by the random sampler). */
-export function createBatcher(kind: SamplerKind, ops: Ops, tokens: Int32Array, batch: number, time: number, rng: Rng): Batcher {
+export function createBatcher(kind: SamplerKind, ops: Ops, tokens: TokenSource | Int32Array, batch: number, time: number, rng: Rng): Batcher {
   switch (kind) {
     case 'sequential': return new SequentialBatcher(ops, tokens, batch, time);
     case 'random': return new RandomWindowBatcher(ops, tokens, batch, time, rng);

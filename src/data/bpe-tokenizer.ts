@@ -24,22 +24,14 @@
 // bindings need a prebuilt Rust addon per platform, and bpe-tokenizer (npm) is character-level
 // with a full recount per merge. Training offline, byte-level, in plain TypeScript is ~300 lines.
 import { createHash } from 'node:crypto';
-import type { Tokenizer } from './tokenizer.js';
+import type { BpeTokenizerJSON, Tokenizer } from './tokenizer-types.js';
+
+export type { BpeTokenizerJSON } from './tokenizer-types.js';
 
 export const END_OF_TEXT = '<|endoftext|>';
 export const DEFAULT_BPE_VOCAB = 4096;
 /** 256 bytes + at least 0 merges + the special token. */
 export const MIN_BPE_VOCAB = 257;
-
-export interface BpeTokenizerJSON {
-  kind: 'bpe';
-  /** merges[i] = [left id, right id] makes token 256 + i. */
-  merges: [number, number][];
-  /** The special token's text (id = 256 + merges.length). */
-  special: string;
-  /** SHA-256 of the merges (see BpeTokenizer.hash); checked on load when present. */
-  hash?: string;
-}
 
 /** GPT-2's pre-tokenisation pattern. */
 const PRETOKEN_RE = /'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -62,6 +54,99 @@ export function preTokenize(text: string): string[] {
   return out;
 }
 
+// ---- the pre-tokenisation scanner -----------------------------------------------------------
+//
+// preTokenEnd() finds the same pieces as PRETOKEN_RE, but walks char codes instead of building a
+// match array and a string per piece: encoding is most of the time of a large corpus, and the
+// regex alone ran at about 40 MB/s. The alternatives, in the pattern's order, at position p:
+//   1. ' followed by s, d, m, t, ll, ve or re (lowercase only, as the pattern has no i flag);
+//   2–4. an optional U+0020, then a run of letters, or of numbers, or of "others" (neither
+//      whitespace nor letter nor number), the class being that of the first code point;
+//   5. a whitespace run that, when non-whitespace follows, gives its last character back
+//      (`\s+(?!\S)`: a run of one followed by non-whitespace fails this and falls to 6);
+//   6. the whole whitespace run.
+// Classes use the regex's own definitions (\p{L}, \p{N}, \s with the u flag), computed once per
+// code point. tests/data/bpe-tokenizer.test.ts checks it against the regex on random text.
+const C_LETTER = 1, C_NUMBER = 2, C_SPACE = 3, C_OTHER = 4;
+const bmpClass = new Uint8Array(65536); // 0: not yet classified
+const astralClass = new Map<number, number>();
+function classify(cp: number): number {
+  const s = String.fromCodePoint(cp);
+  return /\p{L}/u.test(s) ? C_LETTER : /\p{N}/u.test(s) ? C_NUMBER : /\s/u.test(s) ? C_SPACE : C_OTHER;
+}
+for (let c = 0; c < 128; c++) bmpClass[c] = classify(c);
+/** Width in code units of the code point classAt() last looked at (1 or 2). */
+let lastWidth = 1;
+/** The class of the code point at text[i]; a lone surrogate is a RangeError (it has no UTF-8 form). */
+function classAt(text: string, i: number, n: number): number {
+  const c = text.charCodeAt(i);
+  if (c < 0xd800 || c > 0xdfff) {
+    lastWidth = 1;
+    const k = bmpClass[c];
+    return k !== 0 ? k : (bmpClass[c] = classify(c));
+  }
+  const d = i + 1 < n ? text.charCodeAt(i + 1) : 0;
+  if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) {
+    throw new RangeError('bpe tokenizer: the text holds a lone UTF-16 surrogate, which has no UTF-8 form');
+  }
+  lastWidth = 2;
+  const cp = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
+  let k = astralClass.get(cp);
+  if (k === undefined) { k = classify(cp); astralClass.set(cp, k); }
+  return k;
+}
+
+/**
+ * The end (exclusive) of the pre-token of `text` that starts at `p` (see above), looking no
+ * further than `n` (default: the end of the text): the pieces of text[0, n) are those of
+ * text.slice(0, n).
+ */
+export function preTokenEnd(text: string, p: number, n = text.length): number {
+  const c = text.charCodeAt(p);
+  if (c === 0x27 && p + 1 < n) { // '
+    const d = text.charCodeAt(p + 1);
+    if (d === 0x73 || d === 0x64 || d === 0x6d || d === 0x74) return p + 2; // 's 'd 'm 't
+    if (p + 2 < n) {
+      const e = text.charCodeAt(p + 2);
+      if ((d === 0x6c && e === 0x6c) || (d === 0x76 && e === 0x65) || (d === 0x72 && e === 0x65)) return p + 3; // 'll 've 're
+    }
+  }
+  const q = c === 0x20 && p + 1 < n ? p + 1 : p;
+  const k = classAt(text, q, n);
+  if (k !== C_SPACE) {
+    let i = q + lastWidth;
+    while (i < n) {
+      const d = text.charCodeAt(i);
+      if (d < 128) { // the common case, without a call
+        if (bmpClass[d] !== k) break;
+        i++;
+      } else if (classAt(text, i, n) === k) i += lastWidth;
+      else break;
+    }
+    return i;
+  }
+  // Whitespace (every whitespace character is one code unit).
+  let e = p + 1;
+  while (e < n && classAt(text, e, n) === C_SPACE) e++;
+  return e < n && e - p >= 2 ? e - 1 : e;
+}
+
+/** Adds one to the count of each pre-token of `text` (split at the special token, which is not counted). */
+export function countPreTokens(text: string, counts: Map<string, number>, special = END_OF_TEXT): void {
+  for (let from = 0; ;) {
+    const at = text.indexOf(special, from);
+    const end = at < 0 ? text.length : at;
+    for (let i = from; i < end;) {
+      const j = preTokenEnd(text, i, end);
+      const w = text.slice(i, j);
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+      i = j;
+    }
+    if (at < 0) return;
+    from = at + special.length;
+  }
+}
+
 export interface BpeTrainOptions {
   /** Total ids: 256 bytes + merges + 1 special token (default 4096). Fewer when the text runs out of pairs. */
   vocabSize?: number;
@@ -79,7 +164,8 @@ export class BpeTokenizer implements Tokenizer {
   private readonly bytes: Uint8Array[];
   /** pair key → merge rank. */
   private readonly ranks = new Map<number, number>();
-  private readonly cache = new Map<string, number[]>();
+  /** Pre-token → ids, so a word seen before costs a lookup, not a merge loop. */
+  private readonly pieces = new PieceCache();
 
   constructor(merges: readonly (readonly [number, number])[], special = END_OF_TEXT) {
     if (typeof special !== 'string' || special === '') throw new RangeError('bpe tokenizer: the special token must be a non-empty string');
@@ -107,16 +193,22 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Learns merges from `text` (see the top of this file). */
   static train(text: string, opts: BpeTrainOptions = {}): BpeTokenizer {
-    const vocabSize = opts.vocabSize ?? DEFAULT_BPE_VOCAB;
-    if (!Number.isInteger(vocabSize) || vocabSize < MIN_BPE_VOCAB || vocabSize >= PAIR_SHIFT) {
-      throw new RangeError(`bpe tokenizer: vocabSize must be an integer in [${MIN_BPE_VOCAB}, ${PAIR_SHIFT}), got ${vocabSize}`);
-    }
+    checkVocabSize(opts.vocabSize ?? DEFAULT_BPE_VOCAB);
     if (!isWellFormed(text)) throw new RangeError('bpe tokenizer: the training text holds a lone UTF-16 surrogate');
     // Unique pre-tokens with their frequencies; the special token splits the text and is not trained.
     const freqOf = new Map<string, number>();
-    for (const part of text.split(END_OF_TEXT)) {
-      for (const w of preTokenize(part)) freqOf.set(w, (freqOf.get(w) ?? 0) + 1);
-    }
+    countPreTokens(text, freqOf);
+    return BpeTokenizer.fromCounts(freqOf, opts);
+  }
+
+  /**
+   * Learns merges from pre-token counts (countPreTokens over a text, or over its pieces one after
+   * the other when they were cut where no pre-token is split: the counts, and so the merges, are
+   * those of the whole text; training does not depend on the order of the counts).
+   */
+  static fromCounts(freqOf: ReadonlyMap<string, number>, opts: BpeTrainOptions = {}): BpeTokenizer {
+    const vocabSize = opts.vocabSize ?? DEFAULT_BPE_VOCAB;
+    checkVocabSize(vocabSize);
     const words: number[][] = [];
     const freqs: number[] = [];
     for (const [w, f] of freqOf) {
@@ -199,22 +291,72 @@ export class BpeTokenizer implements Tokenizer {
   get vocabSize(): number { return this.bytes.length; }
 
   encode(text: string): Int32Array {
-    if (!isWellFormed(text)) {
-      throw new RangeError('bpe tokenizer: the text holds a lone UTF-16 surrogate, which has no UTF-8 form');
+    const out = new Int32Array(Buffer.byteLength(text, 'utf8')); // every id stands for at least one byte
+    return out.slice(0, this.encodeInto(text, out, 0));
+  }
+
+  /**
+   * Writes the ids of `text` into `out` from index `at` and returns the index after the last.
+   * `out` needs room for Buffer.byteLength(text) ids (every id covers at least one byte).
+   * Throws a RangeError on a lone UTF-16 surrogate, which has no UTF-8 form.
+   */
+  encodeInto(text: string, out: Uint16Array | Uint32Array | Int32Array, at: number): number {
+    const cache = this.pieces;
+    const ids = cache.ids;
+    for (let from = 0; ;) {
+      const sp = text.indexOf(this.special, from);
+      const end = sp < 0 ? text.length : sp;
+      for (let i = from; i < end;) {
+        // The common pre-token, a run of ASCII letters, digits or others with or without its
+        // leading space, is scanned and hashed in one pass; anything else goes through
+        // preTokenEnd (the same pieces: tests/data/token-pipeline.test.ts).
+        let j = -1, h = FNV_OFFSET;
+        const c = text.charCodeAt(i);
+        if (c < 128 && c !== 0x27) {
+          let q = i;
+          if (c === 0x20 && i + 1 < end) { h = Math.imul(h ^ 0x20, FNV_PRIME); q = i + 1; }
+          const d = text.charCodeAt(q);
+          const k = d < 128 ? bmpClass[d] : C_SPACE;
+          if (k !== C_SPACE) {
+            h = Math.imul(h ^ d, FNV_PRIME);
+            let x = q + 1;
+            for (; x < end; x++) {
+              const y = text.charCodeAt(x);
+              if (y >= 128 || bmpClass[y] !== k) break;
+              h = Math.imul(h ^ y, FNV_PRIME);
+            }
+            // A non-ASCII character next may be of the same class: the slow path decides.
+            if (x >= end || text.charCodeAt(x) < 128) j = x;
+          }
+        }
+        let e: number;
+        if (j >= 0) {
+          e = j - i <= PieceCache.MAX_CHARS ? cache.findHashed(text, i, j, h) : -1;
+        } else {
+          j = preTokenEnd(text, i, end);
+          e = j - i <= PieceCache.MAX_CHARS ? cache.find(text, i, j) : -1;
+        }
+        if (e < 0) {
+          const merged = this.mergeWord(text.slice(i, j));
+          if (j - i > PieceCache.MAX_CHARS) {
+            for (let k = 0; k < merged.length; k++) out[at++] = merged[k];
+            i = j;
+            continue;
+          }
+          e = cache.add(text, i, j, merged);
+        }
+        const s0 = cache.idStart[e], s1 = s0 + cache.idCount[e];
+        for (let k = s0; k < s1; k++) out[at++] = ids[k];
+        i = j;
+      }
+      if (sp < 0) return at;
+      out[at++] = this.eotId;
+      from = sp + this.special.length;
     }
-    const out: number[] = [];
-    const parts = text.split(this.special);
-    parts.forEach((part, pi) => {
-      if (pi > 0) out.push(this.eotId);
-      for (const w of preTokenize(part)) for (const id of this.encodeWord(w)) out.push(id);
-    });
-    return Int32Array.from(out);
   }
 
   /** The ids of one pre-token: its bytes, merged lowest rank first. */
-  private encodeWord(word: string): number[] {
-    const hit = this.cache.get(word);
-    if (hit) return hit;
+  private mergeWord(word: string): number[] {
     let ids = Array.from(encoder.encode(word));
     for (;;) {
       let bestRank = Infinity, bestKey = -1;
@@ -230,8 +372,6 @@ export class BpeTokenizer implements Tokenizer {
       }
       ids = next;
     }
-    if (this.cache.size >= 100_000) this.cache.clear();
-    this.cache.set(word, ids);
     return ids;
   }
 
@@ -245,9 +385,9 @@ export class BpeTokenizer implements Tokenizer {
     return out;
   }
 
-  /** Ids → text. Exact for the output of encode(); an arbitrary id sequence may cut a character, shown as U+FFFD. */
+  /** Ids → text. Exact for the output of encode() (a leading U+FEFF included: ignoreBOM); an arbitrary id sequence may cut a character, shown as U+FFFD. */
   decode(ids: ArrayLike<number>): string {
-    return new TextDecoder('utf-8').decode(this.decodeBytes(ids));
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.decodeBytes(ids));
   }
 
   tokenBytes(id: number): Uint8Array {
@@ -258,7 +398,7 @@ export class BpeTokenizer implements Tokenizer {
 
   /** The text of one id (a token holding part of a multi-byte character shows U+FFFD for it). */
   token(id: number): string {
-    return new TextDecoder('utf-8').decode(this.tokenBytes(id));
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(this.tokenBytes(id));
   }
 
   /** Every well-formed string is covered: every byte has an id. */
@@ -268,6 +408,87 @@ export class BpeTokenizer implements Tokenizer {
 
   toJSON(): BpeTokenizerJSON {
     return { kind: 'bpe', merges: this.merges.map((m) => [m[0], m[1]]), special: this.special, hash: this.hash };
+  }
+}
+
+/** FNV-1a, 32-bit, over char codes: the piece cache's hash. */
+const FNV_OFFSET = 0x811c9dc5 | 0, FNV_PRIME = 0x01000193;
+
+function checkVocabSize(vocabSize: number): void {
+  if (!Number.isInteger(vocabSize) || vocabSize < MIN_BPE_VOCAB || vocabSize >= PAIR_SHIFT) {
+    throw new RangeError(`bpe tokenizer: vocabSize must be an integer in [${MIN_BPE_VOCAB}, ${PAIR_SHIFT}), got ${vocabSize}`);
+  }
+}
+
+/**
+ * Pre-token → ids, an open-addressing hash table over typed arrays keyed by the pre-token's char
+ * codes, looked up straight from the text: no string is made for a pre-token seen before (a Map
+ * keyed by text.slice() cost as much as the rest of encoding). Cleared when full, like any cache.
+ */
+class PieceCache {
+  /** Longer pre-tokens are merged every time (they are rare, and would fill the arenas). */
+  static readonly MAX_CHARS = 64;
+  private static readonly MAX_ENTRIES = 1 << 17;
+  private readonly mask = 2 * PieceCache.MAX_ENTRIES - 1;
+  private readonly slots = new Int32Array(2 * PieceCache.MAX_ENTRIES); // entry + 1; 0: empty
+  private readonly hashes = new Int32Array(PieceCache.MAX_ENTRIES);
+  private readonly keyStart = new Int32Array(PieceCache.MAX_ENTRIES);
+  private readonly keyLength = new Int32Array(PieceCache.MAX_ENTRIES);
+  readonly idStart = new Int32Array(PieceCache.MAX_ENTRIES);
+  readonly idCount = new Int32Array(PieceCache.MAX_ENTRIES);
+  private readonly chars = new Uint16Array(1 << 20);
+  /** The ids arena (fixed: the table is cleared, never grown). */
+  readonly ids = new Int32Array(1 << 20);
+  private entries = 0;
+  private charsUsed = 0;
+  private idsUsed = 0;
+  /** The slot find() stopped at: where add() puts a missing key. */
+  private freeSlot = 0;
+  private lastHash = 0;
+
+  /** The entry holding text[s, e), or −1 (remembering where it would go). */
+  find(text: string, s: number, e: number): number {
+    let h = FNV_OFFSET;
+    for (let i = s; i < e; i++) h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+    return this.findHashed(text, s, e, h);
+  }
+
+  /** find() with the key's hash already computed (FNV-1a over its char codes, as find computes it). */
+  findHashed(text: string, s: number, e: number, h: number): number {
+    this.lastHash = h;
+    const len = e - s;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const v = this.slots[slot];
+      if (v === 0) { this.freeSlot = slot; return -1; }
+      const entry = v - 1;
+      if (this.hashes[entry] !== h || this.keyLength[entry] !== len) continue;
+      const k0 = this.keyStart[entry];
+      let same = true;
+      for (let i = 0; i < len; i++) if (this.chars[k0 + i] !== text.charCodeAt(s + i)) { same = false; break; }
+      if (same) return entry;
+    }
+  }
+
+  /** Adds text[s, e) → ids, right after a find() of the same key returned −1; returns the entry. */
+  add(text: string, s: number, e: number, ids: readonly number[]): number {
+    const len = e - s;
+    if (this.entries === PieceCache.MAX_ENTRIES || this.charsUsed + len > this.chars.length || this.idsUsed + ids.length > this.ids.length) {
+      this.slots.fill(0);
+      this.entries = this.charsUsed = this.idsUsed = 0;
+      this.find(text, s, e); // the slot again, in the empty table
+    }
+    const entry = this.entries++;
+    this.slots[this.freeSlot] = entry + 1;
+    this.hashes[entry] = this.lastHash;
+    this.keyStart[entry] = this.charsUsed;
+    this.keyLength[entry] = len;
+    for (let i = 0; i < len; i++) this.chars[this.charsUsed + i] = text.charCodeAt(s + i);
+    this.charsUsed += len;
+    this.idStart[entry] = this.idsUsed;
+    this.idCount[entry] = ids.length;
+    for (let i = 0; i < ids.length; i++) this.ids[this.idsUsed + i] = ids[i];
+    this.idsUsed += ids.length;
+    return entry;
   }
 }
 

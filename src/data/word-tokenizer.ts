@@ -10,17 +10,13 @@
 // decode() joins tokens with single spaces, except next to punctuation that English writes
 // without one ("word," "(word" "word—word"), so the output reads naturally. It is not the
 // original text (case and line breaks are gone), but re-encoding it gives the same ids.
-import type { Tokenizer } from './tokenizer.js';
+import type { WordTokenizerJSON, Tokenizer } from './tokenizer-types.js';
+
+export type { WordTokenizerJSON } from './tokenizer-types.js';
 
 export const UNK = '<unk>';
 export const PARAGRAPH = '\n\n';
 export const DEFAULT_MAX_VOCAB = 10_000;
-
-export interface WordTokenizerJSON {
-  kind: 'word';
-  /** words[id] is the text of token id; words[0] is "<unk>". */
-  words: string[];
-}
 
 /** Paragraph breaks, words (with inner apostrophes), and single non-space, non-word characters. */
 const TOKEN_RE = /\n[^\S\n]*\n\s*|[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}]/gu;
@@ -33,6 +29,11 @@ export function splitWords(text: string): string[] {
   const out: string[] = [];
   for (const m of text.toLowerCase().matchAll(TOKEN_RE)) out.push(m[0][0] === '\n' ? PARAGRAPH : m[0]);
   return out;
+}
+
+/** Adds one to the count of each token of `text` (splitWords). */
+export function countWords(text: string, counts: Map<string, number>): void {
+  for (const w of splitWords(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
 }
 
 export class WordTokenizer implements Tokenizer {
@@ -55,9 +56,16 @@ export class WordTokenizer implements Tokenizer {
     const maxVocab = opts.maxVocab ?? DEFAULT_MAX_VOCAB;
     if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new RangeError(`word tokenizer: maxVocab must be an integer ≥ 2, got ${maxVocab}`);
     const counts = new Map<string, number>();
-    for (const w of splitWords(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    counts.delete(UNK); // the text "<unk>" splits into "<", "unk", ">" anyway; never a real word
-    const ranked = [...counts.entries()]
+    countWords(text, counts);
+    return WordTokenizer.fromCounts(counts, { maxVocab });
+  }
+
+  /** `<unk>` plus the most frequent maxVocab − 1 tokens of these counts (countWords over a text, piece by piece). */
+  static fromCounts(counts: ReadonlyMap<string, number>, opts: { maxVocab?: number } = {}): WordTokenizer {
+    const maxVocab = opts.maxVocab ?? DEFAULT_MAX_VOCAB;
+    if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new RangeError(`word tokenizer: maxVocab must be an integer ≥ 2, got ${maxVocab}`);
+    // The text "<unk>" splits into "<", "unk", ">" anyway; never a real word.
+    const ranked = [...counts.entries()].filter(([w]) => w !== UNK)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .slice(0, maxVocab - 1)
       .map(([w]) => w);

@@ -9,7 +9,7 @@ import { Perceptron } from '../models/perceptron.js';
 import { MlpClassifier, MlpRegressor } from '../models/mlp.js';
 import { MlpLM } from '../models/mlp-lm.js';
 import { randomCheckTensor, type Checkable, type CheckTensor } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { modelCheck, randomBatch } from './model-checks.js';
 
 /** Overwrites every parameter with Normal(0, std²): zero-initialised weights would hide mistakes. */

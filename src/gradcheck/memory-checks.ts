@@ -12,11 +12,11 @@
 // layer's projections: delta/momentum committing every 3 steps and Hebbian/Adam every 2 (T = 8 and
 // 7, so each ends on a partial chunk that is never committed).
 import type { MemoryShape, Ops, Tensor } from '../ops/types.js';
-import { memorySavedSize } from '../ops/memory.js';
+import { memorySavedSize } from '../ops/memory-recurrence.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
 import { layerCheckable, RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { LinearMemory, type LinearMemoryOptions } from '../layers/linear-memory.js';
 import { ContinuumMemory, type ContinuumMemoryOptions } from '../layers/continuum-memory.js';
 import { MemoryLM, MEMORY_LM_DEFAULTS, type MemoryLMConfig } from '../models/memory-lm.js';
@@ -72,7 +72,6 @@ function opCheck(name: string, shape: Omit<MemoryShape, 'B' | 'dk' | 'dv'>): Gra
   return {
     name,
     make(ops: Ops, rng: Rng): Checkable {
-      if (!ops.memoryForward || !ops.memoryBackward) throw new Error(`${name}: ${ops.name} has no memory recurrence op`);
       const k = randomCheckTensor(ops, 'k', n * s.dk, rng), v = randomCheckTensor(ops, 'v', n * s.dv, rng);
       const q = randomCheckTensor(ops, 'q', n * s.dk, rng);
       const y = ops.tensor(n * s.dv), dy = ops.tensor(n * s.dv), saved = ops.tensor(memorySavedSize(s));
@@ -81,10 +80,10 @@ function opCheck(name: string, shape: Omit<MemoryShape, 'B' | 'dk' | 'dv'>): Gra
         name,
         params: [],
         inputs: [k, v, q],
-        loss() { ops.memoryForward!(k.value, v.value, q.value, y, saved, s); return proj.loss(y); },
+        loss() { ops.memoryForward(k.value, v.value, q.value, y, saved, s); return proj.loss(y); },
         backward() {
           proj.backward(dy);
-          ops.memoryBackward!(k.value, v.value, q.value, saved, dy, k.grad, v.grad, q.grad, s);
+          ops.memoryBackward(k.value, v.value, q.value, saved, dy, k.grad, v.grad, q.grad, s);
         },
       };
     },

@@ -3,15 +3,15 @@
 // forwardBackward(batch, true) accumulates into every param.grad. So the check covers exactly the
 // code the training loop runs, padding and loss scaling included.
 //
-// Adding a model (another engineer's LSTM, say): append
-//   modelCheck('lstm-lm', (ops, rng) => ({ model: new LstmLM(ops, { vocabSize: 7, hidden: 5, … }, rng), batch: randomBatch(ops, rng, 7, 2, 4) }))
-// to MODEL_CHECKS. Stateful models are reset before every forward pass, so loss() stays pure.
+// Adding a model: append a check to its family's list, as src/gradcheck/memory-checks.ts does:
+//   modelCheck('memory-lm', (ops, rng) => ({ model: new MemoryLM(ops, smallMemoryLMConfig(), rng), batch: randomBatch(ops, rng, 7, 2, 7) }))
+// (a tiny config: the check runs in float64 on the reference backend). Stateful models are reset before every forward pass, so loss() stays pure.
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { SequenceModel, TokenBatch } from '../models/types.js';
 import { BigramLM } from '../models/bigram.js';
 import type { Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 
 /**
  * A batch of random tokens from a vocabulary of `vocab`, batch×time, with the last target of the

@@ -12,7 +12,7 @@ import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
 import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { randomBatch } from './model-checks.js';
 import { MixtureOfExperts, type MoeOptions } from '../layers/moe.js';
 import { MoeBlock, MoeTransformer, type MoeTransformerConfig } from '../models/moe-transformer.js';

@@ -6,7 +6,7 @@ import type { Activation, Ops } from '../ops/types.js';
 import { ACTIVATIONS } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 
 // ---- gemm --------------------------------------------------------------------------------------
 

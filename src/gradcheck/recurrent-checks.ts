@@ -8,7 +8,7 @@
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { RandomProjection, randomCheckTensor, type CheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { modelCheck, randomBatch, randomizeParams } from './model-checks.js';
 import type { RecurrentStack } from '../layers/recurrent.js';
 import { RNN } from '../layers/rnn.js';

@@ -8,7 +8,7 @@
 import type { Ops } from '../ops/types.js';
 import { ReferenceOps } from '../backends/reference/index.js';
 import { Rng, hashString } from '../util/rng.js';
-import { DEFAULT_TOLERANCE, gradCheck, type Checkable, type GradCheckOptions, type GradCheckResult } from './harness.js';
+import { DEFAULT_TOLERANCE, gradCheck, type GradCheckOptions, type GradCheckResult } from './harness.js';
 import { OPS_CHECKS } from './ops-checks.js';
 import { MODEL_CHECKS } from './model-checks.js';
 import { CLASSIC_CHECKS } from './classic-checks.js';
@@ -18,18 +18,10 @@ import { MEMORY_CHECKS } from './memory-checks.js';
 import { SEQ2SEQ_CHECKS } from './seq2seq-checks.js';
 import { MOE_CHECKS } from './moe-checks.js';
 import { TRANSFORMER_OPS_CHECKS } from './transformer-ops-checks.js';
+import type { GradCheckDef } from './types.js';
+import { DROPOUT_CHECKS } from './dropout-checks.js';
 
-export interface GradCheckDef {
-  /** Unique name, used on the command line: lowercase-ish, no spaces (e.g. "lstm", "gemm-NT"). */
-  name: string;
-  /**
-   * Builds the problem on `ops`, drawing every random value from `rng` (seeded per check from
-   * its name, so a check gives the same numbers whether run alone or with all the others).
-   */
-  make: (ops: Ops, rng: Rng) => Checkable;
-  /** Pass/fail threshold on the norm-based relative error (default 1e-6). */
-  tolerance?: number;
-}
+export type { GradCheckDef } from './types.js';
 
 export interface RunGradChecksOptions {
   /** Backend to check on (default: a fresh float64 reference backend). */
@@ -44,7 +36,7 @@ export interface RunGradChecksOptions {
   tolerance?: number;
 }
 
-const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS, MEMORY_CHECKS, SEQ2SEQ_CHECKS, MOE_CHECKS, TRANSFORMER_OPS_CHECKS];
+const BUILT_IN: GradCheckDef[][] = [OPS_CHECKS, MODEL_CHECKS, CLASSIC_CHECKS, RECURRENT_CHECKS, TRANSFORMER_CHECKS, MEMORY_CHECKS, SEQ2SEQ_CHECKS, MOE_CHECKS, TRANSFORMER_OPS_CHECKS, DROPOUT_CHECKS];
 
 const checks = new Map<string, GradCheckDef>();
 

@@ -7,11 +7,11 @@
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { RandomProjection, randomCheckTensor, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { BahdanauAttention } from '../layers/bahdanau.js';
 import { LuongAttention, type LuongScore } from '../layers/luong.js';
 import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
-import { AttentionLM } from '../models/attention-lm.js';
+import { AttentionLM } from '../models/lstm-attention-lm.js';
 import { modelCheck, randomBatch } from './model-checks.js';
 
 export const CHECK_LENGTHS = [4, 2, 3];
@@ -125,7 +125,7 @@ export const SEQ2SEQ_CHECKS: GradCheckDef[] = [
   seq2seqCheck('seq2seq-gru', 'none', 1, 'gru'),
   seq2seqCheck('seq2seq-gru-bahdanau', 'bahdanau', 1, 'gru'),
   seq2seqCheck('seq2seq-gru-luong-general', 'luong-general', 1, 'gru'),
-  // the LSTM LM attending over its own earlier states (src/models/attention-lm.ts): 2 layers, B = 2, T = 5
+  // the LSTM LM attending over its own earlier states (src/models/lstm-attention-lm.ts): 2 layers, B = 2, T = 5
   modelCheck('lstm-attention-lm', (ops, rng) => ({
     model: new AttentionLM(ops, { vocabSize: 5, hidden: 4, layers: 2, embed: 3 }, rng), batch: randomBatch(ops, rng, 5, 2, 5),
   })),

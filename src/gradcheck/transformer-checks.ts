@@ -9,7 +9,7 @@ import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from '../layers/param.js';
 import { layerCheckable, type Checkable } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 import { modelCheck, randomBatch } from './model-checks.js';
 import { CausalSelfAttention } from '../layers/attention.js';
 import { Norm, type NormKind } from '../layers/layernorm.js';

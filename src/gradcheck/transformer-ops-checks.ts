@@ -6,7 +6,7 @@
 import type { AttentionShape, Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { RandomProjection, checkTensorFrom, randomCheckTensor, type Checkable, type CheckTensor } from './harness.js';
-import type { GradCheckDef } from './registry.js';
+import type { GradCheckDef } from './types.js';
 
 // ---- attention ---------------------------------------------------------------------------------
 

@@ -45,13 +45,10 @@
 // (dM is then the adjoint of R_{t−1}, which is what the previous step reads and updates.)
 //
 // The recurrence itself is an op (Ops.memoryForward / memoryBackward: the reference loops in
-// src/backends/reference/memory-ops.ts, a SIMD kernel on the WASM backend). A backend without it
-// (CUDA) runs those same reference loops here on `.data`, with the saved states on the host.
+// src/backends/reference/memory-recurrence.ts, a SIMD kernel on the WASM backend, the reference
+// loops on the host mirrors on the CUDA backend).
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops, Tensor } from '../ops/types.js';
-import { memorySavedSize, memoryStateOffset } from '../ops/memory.js';
-// The one host implementation of the recurrence, for backends without the op (a layer importing a
-// backend module: the price of keeping a single copy of the maths).
-import * as hostMemory from '../backends/reference/memory-ops.js';
+import { memorySavedSize, memoryStateOffset } from '../ops/memory-recurrence.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from './param.js';
 import type { Init } from './init.js';
@@ -89,10 +86,8 @@ export class MemoryCore {
   readonly period: number;
   /** The shape of the last forward (B, T set per call; one object, no allocation per step). */
   readonly shape: MemoryShape;
-  // What the forward saves for backward (layout: Ops.memoryForward): a backend tensor when the
-  // backend has the op, else a host array. Grow-only.
+  // What the forward saves for backward (layout: Ops.memoryForward). Grow-only.
   private saved: Tensor | null = null;
-  private savedHost = new Float64Array(0);
 
   constructor(private readonly ops: Ops, readonly dk: number, readonly dv: number, opts: MemoryCoreOptions = {}) {
     this.rule = opts.rule ?? 'delta';
@@ -108,18 +103,11 @@ export class MemoryCore {
       beta1: this.beta1, beta2: this.beta2, eps: this.eps, period: this.period };
   }
 
-  /**
-   * The op pair runs only as a pair: its saved states live in the backend's tensor, which the host
-   * loops do not read, so a backend with memoryForward but not memoryBackward (the interface allows
-   * it) takes the host path for both.
-   */
-  private usesOp(): boolean { return this.ops.memoryForward !== undefined && this.ops.memoryBackward !== undefined; }
-
   /** The committed memory of sequence b after step t (t = 0: the zero start), [dv, dk] row-major. Last forward. */
   state(b: number, t: number): Float64Array {
     const S = this.dk * this.dv, o = memoryStateOffset(this.shape, b, t);
-    const saved = this.saved ? this.saved.data : this.savedHost;
-    return Float64Array.from(saved.subarray(o, o + S));
+    if (!this.saved) throw new Error('memory: state() before forward');
+    return Float64Array.from(this.saved.data.subarray(o, o + S));
   }
 
   /** Writes Y (overwrites) and saves the states for backward. */
@@ -127,23 +115,14 @@ export class MemoryCore {
     const s = this.shape;
     s.B = B; s.T = T;
     const need = memorySavedSize(s);
-    if (this.usesOp()) {
-      if (this.saved === null || this.saved.size < need) this.saved = this.ops.tensor(need);
-      this.ops.memoryForward!(K, V, Q, Y, this.saved, s);
-    } else {
-      if (this.savedHost.length < need) this.savedHost = new Float64Array(need);
-      hostMemory.memoryForward(K.data, V.data, Q.data, Y.data, this.savedHost, s);
-    }
+    if (this.saved === null || this.saved.size < need) this.saved = this.ops.tensor(need);
+    this.ops.memoryForward(K, V, Q, Y, this.saved, s);
   }
 
   /** Given dY [B·T, dv]: writes dK, dQ [B·T, dk] and dV [B·T, dv] (overwrites). Uses the last forward. */
   backward(K: Tensor, V: Tensor, Q: Tensor, dY: Tensor, dK: Tensor, dV: Tensor, dQ: Tensor): void {
-    if (this.usesOp()) {
-      if (!this.saved) throw new Error('memory: backward before forward');
-      this.ops.memoryBackward!(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
-    } else {
-      hostMemory.memoryBackward(K.data, V.data, Q.data, this.savedHost, dY.data, dK.data, dV.data, dQ.data, this.shape);
-    }
+    if (!this.saved) throw new Error('memory: backward before forward');
+    this.ops.memoryBackward(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
   }
 }
 

@@ -16,8 +16,7 @@ import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
 import { zeros } from '../layers/init.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { checkSizes, checkTokens } from './checks.js';
 import { logSoftmaxInPlace } from './sample.js';
 
@@ -115,6 +114,6 @@ export const BIGRAM_MODEL: ModelSpec = {
   defaults: {},
   options: [],
   // Convex and zero-initialised: a large step is safe and reaches the bigram optimum quickly.
-  trainDefaults: { lr: 0.05, optimizer: 'adam' },
+  trainDefaults: { lr: 0.05, sgdLr: 10, optimizer: 'adam' },
   create: (ops, config, rng) => new BigramLM(ops, config as unknown as BigramConfig, rng),
 };

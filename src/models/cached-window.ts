@@ -14,12 +14,32 @@ export type CachedForward = (ids: IntTensor, n: number, pos: number) => Tensor;
 
 export class CachedWindow {
   private window: number[] = [];
+  /** The longest window used: the model's context, or less (limit()). */
+  private length: number;
 
-  constructor(readonly context: number, readonly vocab: number, private readonly ids: IntTensor) {}
+  constructor(readonly context: number, readonly vocab: number, private readonly ids: IntTensor) {
+    this.length = context;
+  }
+
+  /**
+   * Slides windows of at most `n` tokens (≤ context) from now on: a model trained on windows of n
+   * has never trained its position rows n and beyond (learned positions stay at their random
+   * init), so sampling must not reach them. Starts a fresh window.
+   */
+  limit(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`sampling window must be an integer ≥ 1, got ${n}`);
+    this.length = Math.min(n, this.context);
+    this.window = [];
+  }
+
+  /** The longest window sampling uses. */
+  get windowLength(): number {
+    return this.length;
+  }
 
   /** Log-probabilities of the next token after feeding `tokens` (already checked by the caller). */
   next(tokens: number[], forward: CachedForward): Float64Array {
-    const V = this.vocab, ctx = this.context;
+    const V = this.vocab, ctx = this.length;
     if (tokens.length === 0 && this.window.length === 0) return new Float64Array(V).fill(-Math.log(V));
     let logits: Tensor, rows: number;
     if (this.window.length + tokens.length <= ctx) {

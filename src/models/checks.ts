@@ -9,6 +9,17 @@ export function checkSizes(kind: string, sizes: Record<string, number>): void {
 }
 
 /**
+ * The attention (or memory) heads split the model width evenly: a RangeError naming the flags
+ * otherwise. For a spec's `check` (src/models/registry.ts), run before any data is loaded.
+ */
+export function checkHeadsDivide(dModel: unknown, heads: unknown): void {
+  const c = Number(dModel), h = Number(heads);
+  if (Number.isInteger(c) && Number.isInteger(h) && h >= 1 && c % h !== 0) {
+    throw new RangeError(`--d-model ${c} must be a multiple of --heads ${h} (each head gets d-model / heads dimensions)`);
+  }
+}
+
+/**
  * Throws a RangeError for the first of tokens[0 … n) that is not an integer in 0..V−1. Takes a
  * prompt (number[]) or a batch's ids (Int32Array, only its first n cells in use): an indexed loop,
  * so the per-step check of a training batch allocates nothing.

@@ -49,14 +49,13 @@ import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
 import { ContinuumMemory } from '../layers/continuum-memory.js';
 import type { LinearMemory, MemoryOptimizer, MemoryRule } from '../layers/linear-memory.js';
 import { autoFfHidden } from './transformer.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { logSoftmaxRow } from './sample.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 import { StackBuffers } from './block-stack.js';
-// The sampler steps the reference recurrence directly (see MemoryStepper).
-import { MemoryState, memoryRead, memoryWrite } from '../backends/reference/memory-ops.js';
+// The sampler steps the recurrence's definition directly (see MemoryStepper).
+import { MemoryState, memoryRead, memoryWrite } from '../ops/memory-recurrence.js';
 
 export const MEMORY_RULES: readonly MemoryRule[] = ['delta', 'hebbian'];
 export const INNER_OPTIMIZERS: readonly MemoryOptimizer[] = ['gd', 'momentum', 'adam'];
@@ -94,8 +93,8 @@ export const MEMORY_LM_DEFAULTS = {
 
 /**
  * One level's memory, stepped one token at a time for sampling: the recurrence of Ops.memoryForward
- * for a single sequence, its state kept between calls. The write and read are the reference
- * functions themselves (src/backends/reference/memory-ops.ts), so there is one copy of the maths.
+ * for a single sequence, its state kept between calls. The write and read are the op's definition
+ * (src/ops/memory-recurrence.ts), which the reference backend runs too: one copy of the maths.
  */
 class MemoryStepper {
   private readonly state: MemoryState;
@@ -392,6 +391,7 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
   ],
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new MemoryLM(ops, config as unknown as MemoryLMConfig, rng),
 };

@@ -24,8 +24,7 @@ import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from '../layers/param.js';
 import { Mlp } from '../layers/mlp.js';
 import { RowBuffer } from '../layers/buffer.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { countTargets } from './bigram.js';
 import { checkSizes, checkTokens } from './checks.js';
 
@@ -156,6 +155,6 @@ export const MLP_LM_MODEL: ModelSpec = {
     { key: 'embed', type: 'int', min: 1, max: 8192, description: 'embedding size per token' },
     { key: 'hidden', type: 'int', min: 1, max: 8192, description: 'hidden units per layer' },
   ],
-  trainDefaults: { lr: 3e-3, optimizer: 'adam' },
+  trainDefaults: { lr: 3e-3, sgdLr: 1, optimizer: 'adam' },
   create: (ops, config, rng) => new MlpLM(ops, config as unknown as MlpLMConfig, rng),
 };

@@ -41,12 +41,11 @@ import { Linear } from '../layers/linear.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { Norm } from '../layers/layernorm.js';
 import { MixtureOfExperts, MoeScratch, type MoeCounters, type MoeStatBuffers } from '../layers/moe.js';
-import type { SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
 import { StackBuffers } from './block-stack.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface MoeTransformerConfig {
@@ -505,6 +504,10 @@ export class MoeTransformer implements SequenceModel {
   resetSampling(): void {
     this.sampling.reset();
   }
+
+  limitWindow(n: number): void {
+    this.sampling.limit(n);
+  }
 }
 
 // ---- registry specs ------------------------------------------------------------------------------
@@ -520,7 +523,7 @@ const MOE_OPTIONS: ModelSpec['options'] = [
   { key: 'capacityFactor', type: 'float', min: 0, max: 64, description: 'expert capacity = ceil(c·tokens·k/E) in training; 0: dropless' },
   { key: 'balanceCoef', type: 'float', min: 0, max: 100, description: 'load-balancing loss coefficient α' },
   { key: 'zLossCoef', type: 'float', min: 0, max: 100, description: 'router z-loss coefficient β' },
-  { key: 'tiedEmbeddings', type: 'boolean', description: 'tie the LM head to the token embedding table' },
+  { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the LM head to the token embedding table' },
   { key: 'recompute', type: 'boolean', description: 'recompute the experts in backward instead of saving their activations' },
 ];
 
@@ -532,8 +535,19 @@ function moeSpec(kind: 'moe' | 'moe-dense', description: string): ModelSpec {
     stateful: false,
     defaults: { ...MOE_TRANSFORMER_DEFAULTS },
     options: MOE_OPTIONS,
-    trainDefaults: { lr: 1e-3, optimizer: 'adam' },
-    create: (ops, config, rng) => {
+    // Meant for TinyStories on a CPU: byte-level BPE, AdamW with decoupled weight decay 0.1, warmup
+    // then cosine decay (with a step count), clip 1, windows of the whole context.
+    trainDefaults: {
+      lr: 1e-3, sgdLr: 0.3, optimizer: 'adamw', weightDecay: 0.1, tokenizer: 'bpe', batch: 16, seq: 'context', clip: 1,
+      valBatches: 20, schedule: 'cosine', warmupFraction: 0.05, maxWarmup: 200, timeWarmup: 100,
+    },
+    check: (c) => {
+      checkHeadsDivide(c.dModel, c.heads);
+      if (kind === 'moe' && Number(c.experts) < Number(c.topK)) {
+        throw new RangeError(`--experts ${c.experts} is fewer than --top-k ${c.topK} (each token goes to top-k different experts)`);
+      }
+    },
+      create: (ops, config, rng) => {
       const c = config as unknown as MoeTransformerConfig;
       return new MoeTransformer(ops, kind === 'moe-dense' ? { ...c, dense: true } : c, rng, kind);
     },

@@ -15,6 +15,11 @@
 // for the next call; the gradient stops at the window boundary. resetState() zeroes it. Sampling
 // has its own state (batch 1), so sampling never disturbs training and vice versa.
 //
+// Dropout (config.dropout = p, training only): on the embeddings the stack reads, and on the top
+// layer's outputs the head reads (Zaremba et al. 2014 drop only non-recurrent connections: the
+// carried state is never dropped). The head's backward writes d(dropped output), which the mask
+// turns into the stack's output gradient; the stack's dx through the embedding mask likewise.
+//
 // Defaults: hidden 128, 1 layer, a learned 32-dimensional embedding (not one-hot: a one-hot input
 // is the same as an embedding of size V folded into Wx, and a smaller table is cheaper for a word
 // vocabulary). Trained with Adam at 2e-3 and gradient clipping at 5 (the trainer's defaults).
@@ -24,13 +29,13 @@ import type { Param } from '../layers/param.js';
 import { IntRowBuffer, RowBuffer } from '../layers/buffer.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
+import { Dropout } from '../layers/dropout.js';
 import { RNN } from '../layers/rnn.js';
 import { LSTM } from '../layers/lstm.js';
 import { GRU, GRU_VARIANTS, type GruVariant } from '../layers/gru.js';
 import type { RecurrentStack, RecurrentState } from '../layers/recurrent.js';
-import type { SequenceModel, TokenBatch } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
-import type { ModelOption, ModelSpec } from './registry.js';
 import { logSoftmaxRow } from './sample.js';
 import { checkSizes, checkTokens } from './checks.js';
 
@@ -46,6 +51,8 @@ export interface RecurrentLMConfig {
   embed: number;
   /** gru only: where the reset gate acts (see src/layers/gru.ts). */
   gruVariant?: GruVariant;
+  /** Dropout probability on the embeddings and the top layer's outputs, in training (0: none). */
+  dropout?: number;
 }
 
 /** Sampling feeds a long prompt in pieces of at most this many tokens (bounded buffers). */
@@ -67,12 +74,20 @@ export class RecurrentLM implements SequenceModel {
   private readonly x: RowBuffer;
   private readonly dx: RowBuffer;
   private readonly logits: RowBuffer;
+  /** The top layer's outputs after dropout (what the head reads in training with dropout). */
+  private readonly yDropped: RowBuffer;
+  readonly embedDrop: Dropout;
+  readonly outputDrop: Dropout;
 
   constructor(readonly ops: Ops, readonly kind: CellKind, config: RecurrentLMConfig, rng: Rng) {
     const { vocabSize: V, hidden: H, layers: L, embed: E } = config;
     checkSizes(kind, { vocabSize: V, hidden: H, layers: L, embed: E });
+    const dropout = config.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`${kind}: dropout must be in [0, 1), got ${config.dropout}`);
     this.vocab = V;
     this.config = { vocabSize: V, hidden: H, layers: L, embed: E };
+    // Saved only when used, so checkpoints of models without dropout read exactly as before.
+    if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, E, rng);
     switch (kind) {
       case 'rnn': this.stack = new RNN(ops, 'rnn', E, H, rng, { layers: L }); break;
@@ -92,6 +107,15 @@ export class RecurrentLM implements SequenceModel {
     this.x = new RowBuffer(ops, E);
     this.dx = new RowBuffer(ops, E);
     this.logits = new RowBuffer(ops, V);
+    this.yDropped = new RowBuffer(ops, H);
+    // The masks come from the same generator as the weights, after them: drawn only in training.
+    this.embedDrop = new Dropout(ops, dropout, rng, E);
+    this.outputDrop = new Dropout(ops, dropout, rng, H);
+  }
+
+  /** Every dropout site (a gradient check freezes their masks). */
+  get dropouts(): Dropout[] {
+    return [this.embedDrop, this.outputDrop];
   }
 
   /** The carried training state for batch B (a fresh zero state when B changes). */
@@ -106,15 +130,22 @@ export class RecurrentLM implements SequenceModel {
     const ids = this.ids.rows(n), targets = this.targets.rows(n), x = this.x.rows(n), logits = this.logits.rows(n);
     const count = toTimeMajor(batch, ids.data, targets.data);
     this.embedding.forward(ids, x, n);
+    this.embedDrop.forward(x, x, n, train);
     const y = this.stack.forward(x, T, B, this.stateFor(B));
-    this.head.forward(y, logits, n);
+    // The stack keeps y for its backward: the dropped copy is a buffer of its own.
+    const dropOut = this.outputDrop.active(train);
+    const yh = dropOut ? this.yDropped.rows(n) : y;
+    if (dropOut) this.outputDrop.forward(y, yh, n, true);
+    this.head.forward(yh, logits, n);
     // dlogits overwrites the logits (allowed by the op): they are not needed after the loss.
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
-      const dx = this.dx.rows(n);
-      this.head.backward(y, logits, this.stack.outputGrad(T, B), n);
+      const dx = this.dx.rows(n), dy = this.stack.outputGrad(T, B);
+      this.head.backward(yh, logits, dy, n);
+      if (dropOut) this.outputDrop.backward(dy, dy);
       this.stack.backward(dx, T, B);
+      this.embedDrop.backward(dx, dx);
       this.embedding.backward(dx, ids, n);
     }
     return count > 0 ? sum / count : 0;
@@ -159,14 +190,19 @@ export const RECURRENT_LM_OPTIONS: readonly ModelOption[] = [
   { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
 ];
 
+const DROPOUT_OPTION: ModelOption = {
+  key: 'dropout', type: 'float', min: 0, max: 0.9,
+  description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training',
+};
+
 function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {}): ModelSpec {
   return {
     name: kind,
     description,
     stateful: true,
-    defaults: { ...RECURRENT_LM_DEFAULTS },
-    options: [...RECURRENT_LM_OPTIONS],
-    trainDefaults: { lr: 2e-3, optimizer: 'adam' },
+    defaults: { ...RECURRENT_LM_DEFAULTS, dropout: 0 },
+    options: [...RECURRENT_LM_OPTIONS, DROPOUT_OPTION],
+    trainDefaults: { lr: 2e-3, sgdLr: kind === 'rnn' ? 0.5 : 2, optimizer: 'adam' },
     create: (ops, config, rng) => new RecurrentLM(ops, kind, config as unknown as RecurrentLMConfig, rng),
     ...extra,
   };
@@ -175,8 +211,8 @@ function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {
 export const RNN_MODEL = spec('rnn', 'tanh RNN language model: embedding → stacked Elman RNN → linear head (truncated BPTT)');
 export const LSTM_MODEL = spec('lstm', 'LSTM language model: embedding → stacked LSTM → linear head (truncated BPTT)');
 export const GRU_MODEL = spec('gru', 'GRU language model: embedding → stacked GRU → linear head (--gru-variant pytorch|paper)', {
-  defaults: { ...RECURRENT_LM_DEFAULTS, gruVariant: 'pytorch' },
-  options: [...RECURRENT_LM_OPTIONS, {
+  defaults: { ...RECURRENT_LM_DEFAULTS, dropout: 0, gruVariant: 'pytorch' },
+  options: [...RECURRENT_LM_OPTIONS, DROPOUT_OPTION, {
     key: 'gruVariant', type: 'choice', choices: GRU_VARIANTS,
     description: 'reset gate after the recurrent product (pytorch, cuDNN) or before it (paper: Cho et al. 2014)',
   }],

@@ -2,21 +2,20 @@
 // user may set from the command line. `handgrad train <model>` and checkpoint loading find
 // models here and nowhere else, so adding a model is one file plus one line:
 //
-//   // src/models/lstm.ts
-//   export const LSTM_MODEL: ModelSpec = {
-//     name: 'lstm',
-//     description: 'character LSTM language model',
-//     stateful: true,                                   // trained with the sequential (BPTT) batcher
-//     defaults: { hidden: 128, layers: 1, embed: 32 },  // vocabSize is added by the trainer
-//     options: [
-//       { key: 'hidden', type: 'int', min: 1, description: 'hidden units per layer' },
-//       { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked layers' },
-//     ],
-//     create: (ops, config, rng) => new LstmLM(ops, config, rng),
+//   // src/models/bigram.ts (the real one; ModelSpec is in ./types.ts)
+//   export const BIGRAM_MODEL: ModelSpec = {
+//     name: 'bigram',
+//     aliases: ['neuron'],
+//     description: 'single-neuron LM: softmax regression on the previous token (a V×V table)',
+//     stateful: false,                        // true: trained on consecutive windows (BPTT batcher)
+//     defaults: {},                           // every config key it reads; vocabSize is added by the trainer
+//     options: [],                            // e.g. { key: 'hidden', type: 'int', min: 1, description: '…' }
+//     trainDefaults: { lr: 0.05, optimizer: 'adam' },
+//     create: (ops, config, rng) => new BigramLM(ops, config as unknown as BigramConfig, rng),
 //   };
 //
 //   // here, at the bottom of this file:
-//   registerModel(LSTM_MODEL);
+//   registerModel(BIGRAM_MODEL);
 //
 // An option's CLI flag is `--<key>` (camelCase keys become kebab-case: `embedSize` → `--embed-size`);
 // two models that declare the same key share the flag, so keep the meanings the same
@@ -25,51 +24,16 @@
 // be rebuilt in `model.config` (checkpoints save it and call create() again with it).
 import type { Ops } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
-import type { OptimizerKind } from '../train/optimizers.js';
-import type { SequenceModel } from './types.js';
+import type { ModelOption, ModelSpec, SequenceModel } from './types.js';
 import { BIGRAM_MODEL } from './bigram.js';
 import { GRU_MODEL, LSTM_MODEL, RNN_MODEL } from './recurrent-lm.js';
 import { MLP_LM_MODEL } from './mlp-lm.js';
 import { TRANSFORMER_MODEL } from './transformer.js';
-import { LSTM_ATTENTION_MODEL } from './attention-lm.js';
+import { LSTM_ATTENTION_MODEL } from './lstm-attention-lm.js';
 import { MOE_DENSE_MODEL, MOE_MODEL } from './moe-transformer.js';
 import { MEMORY_LM_MODEL } from './memory-lm.js';
 
-/** One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. */
-export type ModelOption =
-  | { key: string; type: 'int'; description: string; min?: number; max?: number }
-  | { key: string; type: 'float'; description: string; min?: number; max?: number }
-  | { key: string; type: 'choice'; description: string; choices: readonly string[] }
-  | { key: string; type: 'boolean'; description: string };
-
-/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
-export interface ModelTrainDefaults {
-  lr?: number;
-  optimizer?: OptimizerKind;
-  batch?: number;
-  seq?: number;
-}
-
-export interface ModelSpec {
-  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
-  name: string;
-  /** Other names for it (e.g. `neuron` for `bigram`). */
-  aliases?: readonly string[];
-  /** One line for `--help` and listings. */
-  description: string;
-  /**
-   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
-   * on consecutive windows (SequentialBatcher); false: independent random windows.
-   */
-  stateful: boolean;
-  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
-  defaults: Record<string, number | string | boolean>;
-  /** The subset of config keys a user may set from the CLI. */
-  options: readonly ModelOption[];
-  trainDefaults?: ModelTrainDefaults;
-  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
-  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
-}
+export type { ModelOption, ModelSpec, ModelTrainDefaults } from './types.js';
 
 /** An unknown model name: one line that lists the known ones. */
 export class UnknownModelError extends Error {
@@ -83,7 +47,7 @@ export class UnknownModelError extends Error {
 export const RESERVED_OPTION_KEYS: readonly string[] = [
   'data', 'tokenizer', 'vocabSize', 'steps', 'time', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule',
   'warmup', 'minLr', 'clip', 'seed', 'valEvery', 'valFraction', 'valBatches', 'sampler', 'out', 'threads', 'backend',
-  'json', 'help', 'version',
+  'json', 'help', 'version', 'patience',
 ];
 
 const specs = new Map<string, ModelSpec>();
@@ -130,13 +94,35 @@ export function optionFlag(key: string): string {
 }
 
 /**
+ * `config` with each option's former key (an alias, e.g. transformer's `tie`) renamed to the
+ * current one (`tiedEmbeddings`): for options given under an old name and for configs read from
+ * checkpoints saved before a rename. Giving both names with different values is a RangeError.
+ */
+export function canonicalConfig(spec: ModelSpec, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const o of spec.options) {
+    for (const alias of o.aliases ?? []) {
+      if (!(alias in out)) continue;
+      const v = out[alias];
+      delete out[alias];
+      if (v === undefined) continue;
+      if (out[o.key] !== undefined && String(out[o.key]) !== String(v)) {
+        throw new RangeError(`--${optionFlag(alias)} is the old name of --${optionFlag(o.key)}; give one of them, not both with different values`);
+      }
+      out[o.key] ??= v;
+    }
+  }
+  return out;
+}
+
+/**
  * Checks user-given option values against the spec (types, ranges, choices) and returns the
  * merged config `{ ...defaults, ...given, vocabSize }`. Errors are RangeErrors naming the flag.
  * Strings are accepted for numbers and booleans (the CLI hands over what was typed).
  */
 export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, vocabSize: number): Record<string, unknown> {
   const config: Record<string, unknown> = { ...spec.defaults };
-  for (const [key, raw] of Object.entries(given)) {
+  for (const [key, raw] of Object.entries(canonicalConfig(spec, given))) {
     if (raw === undefined) continue;
     const opt = spec.options.find((o) => o.key === key);
     if (!opt) {
@@ -149,7 +135,23 @@ export function modelConfig(spec: ModelSpec, given: Record<string, unknown>, voc
   return config;
 }
 
-function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
+/**
+ * The user-given options merged over `base` (default: the spec's defaults; a resume passes the
+ * checkpoint's config), each checked as modelConfig does, then the spec's cross-option check.
+ * Needs no data (no vocabSize), so train() runs it first. Errors are RangeErrors naming the flags.
+ */
+export function checkModelOptions(spec: ModelSpec, given: Record<string, unknown>, base?: Record<string, unknown>): Record<string, unknown> {
+  const parsed = modelConfig(spec, given, 0);
+  delete parsed.vocabSize;
+  const config: Record<string, unknown> = { ...(base ?? spec.defaults) };
+  for (const [key, v] of Object.entries(given)) if (v !== undefined) config[key] = parsed[key];
+  delete config.vocabSize;
+  spec.check?.(config);
+  return config;
+}
+
+/** One typed option value from what was given (CLI text or a value); a RangeError naming the flag otherwise. */
+export function parseOptionValue(opt: ModelOption, raw: unknown): number | string | boolean {
   const flag = `--${optionFlag(opt.key)}`;
   switch (opt.type) {
     case 'int':

@@ -74,6 +74,17 @@ export interface Seq2SeqBatch {
 export interface BeamOptions {
   width: number;
   maxLen: number;
+  /**
+   * Length normalisation α (default 0: none): finished hypotheses are compared by
+   * logP / lp(len) with lp(len) = ((5 + len) / 6)^α (Wu et al. 2016, GNMT), len counting eos, so a
+   * longer output is not beaten merely for having more log-probabilities to add up. 0.6–1 is usual.
+   */
+  lengthNorm?: number;
+}
+
+/** GNMT's length penalty ((5 + len)/6)^α. */
+export function lengthPenalty(len: number, alpha: number): number {
+  return alpha === 0 ? 1 : Math.pow((5 + len) / 6, alpha);
 }
 
 export class Seq2Seq {
@@ -384,13 +395,22 @@ export class Seq2Seq {
 
   /**
    * Beam search for ONE source (src [S] ids, length S): the `width` best hypotheses by total log
-   * probability run as the rows of one batch; a hypothesis that emits eos is finished. Stops when
-   * the best finished score beats every live one (scores only fall), or at maxLen.
+   * probability run as the rows of one batch; a hypothesis that emits eos is finished. Without
+   * length normalisation it stops when the best finished score beats every live one (scores only
+   * fall), or at maxLen; with it (opts.lengthNorm = α > 0) finished hypotheses are ranked by
+   * logP / lp(len), and it stops when no live hypothesis could still beat the best of them (its
+   * score only falls, and its penalty can grow at most to lp(maxLen)).
    * Width 1 is greedy decoding. Returns the best output without its eos, and its log probability.
    */
   beam(src: ArrayLike<number>, opts: BeamOptions): { tokens: number[]; logProb: number } {
     const { ops, H, V } = this, K = opts.width, S = src.length;
+    const alpha = opts.lengthNorm ?? 0;
     checkSizes('beam', { width: K });
+    if (!(alpha >= 0 && Number.isFinite(alpha))) throw new RangeError(`beam: lengthNorm must be a number ≥ 0, got ${alpha}`);
+    /** A finished hypothesis's rank: its log probability over the length penalty (len with eos). */
+    const rank = (logProb: number, len: number) => logProb / lengthPenalty(len, alpha);
+    /** The best rank a live hypothesis of this score could still reach (its penalty at most lp(maxLen)). */
+    const ceiling = (score: number) => score / lengthPenalty(opts.maxLen, alpha);
     const ids = new Int32Array(S * K);
     for (let j = 0; j < S; j++) for (let k = 0; k < K; k++) ids[j * K + k] = src[j];
     {
@@ -418,13 +438,14 @@ export class Seq2Seq {
         const nextScores: number[] = [], nextHyps: number[][] = [], parents: number[] = [];
         for (const c of cands.slice(0, K)) {
           if (c.v === this.config.eos) {
-            if (best === null || c.score > best.logProb) best = { tokens: hyps[c.k].slice(), logProb: c.score };
+            const len = hyps[c.k].length + 1;
+            if (best === null || rank(c.score, len) > rank(best.logProb, best.tokens.length + 1)) best = { tokens: hyps[c.k].slice(), logProb: c.score };
           } else {
             nextScores.push(c.score); nextHyps.push([...hyps[c.k], c.v]); parents.push(c.k);
           }
         }
         if (nextScores.length === 0) return best!;
-        if (best !== null && best.logProb >= nextScores[0]) return best;
+        if (best !== null && rank(best.logProb, best.tokens.length + 1) >= (alpha === 0 ? nextScores[0] : ceiling(nextScores[0]))) return best;
         if (t === opts.maxLen - 1) return { tokens: nextHyps[0], logProb: nextScores[0] }; // out of steps: the best unfinished one
 
         // reorder the carried state rows: slot i continues hypothesis parents[i]

@@ -14,6 +14,12 @@
 // block (the residual adds copy the gradient to both branches; Norm backward accumulates into
 // the skip path's gradient) → positions (dP) → token embedding (scatter-add).
 //
+// Dropout (config.dropout = p, training only; GPT-2's three sites): on the embeddings x₀, and on each
+// block's two residual branches before they are added — the attention output and the FFN output:
+//     x = x + Drop(Attn(Norm₁(x))),  x = x + Drop(FFN(Norm₂(x)))
+// Each branch's backward multiplies its incoming gradient by the same mask (layers/dropout.ts).
+// The attention probabilities are not dropped: they never leave the fused attention kernel.
+//
 // Init (GPT-2 flavour): E ~ N(0, 0.02²), learned P ~ N(0, 0.02²), QKV and
 // FFN input projections Xavier, the two residual-branch output projections Xavier scaled by
 // 1/√(2N) so the residual stream's variance does not grow with depth, norms at gamma 1, beta 0.
@@ -37,12 +43,12 @@ import { Norm, NORM_KINDS, type NormKind } from '../layers/layernorm.js';
 import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
 import { Positional, POSITION_KINDS, type PositionKind } from '../layers/positional.js';
 import { CausalSelfAttention, type KVCache } from '../layers/attention.js';
-import type { AttentionMap, SequenceModel, TokenBatch } from './types.js';
-import type { ModelSpec } from './registry.js';
+import { Dropout } from '../layers/dropout.js';
+import type { AttentionMap, ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { StackBuffers } from './block-stack.js';
 import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
-import { checkSizes, checkTokens } from './checks.js';
+import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 
 export interface TransformerConfig {
@@ -60,13 +66,17 @@ export interface TransformerConfig {
   norm: NormKind;
   ffn: FfnKind;
   positions: PositionKind;
-  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). */
-  tie: boolean;
+  /** Tie the output projection to the token embedding table (logits = h·Eᵀ). Default false. */
+  tiedEmbeddings?: boolean;
+  /** @deprecated The old name of tiedEmbeddings: checkpoints saved before the rename have it. */
+  tie?: boolean;
+  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  dropout?: number;
 }
 
 export const TRANSFORMER_DEFAULTS = {
   layers: 2, heads: 4, dModel: 64, ffHidden: 0, context: 128,
-  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tie: false,
+  norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, positions: 'learned' as PositionKind, tiedEmbeddings: false, dropout: 0,
 };
 
 /** The auto feed-forward width for `ffHidden: 0`. */
@@ -89,31 +99,40 @@ export class TransformerBlock {
   // Backward scratch [n, C].
   private readonly dh: RowBuffer;
   private readonly dxm: RowBuffer;
+  private readonly dbranch: RowBuffer;
+  /** Dropout on the attention and FFN branch outputs (p 0: pass-through). */
+  readonly attnDrop: Dropout;
+  readonly ffnDrop: Dropout;
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, ffHidden: number, rng: Rng,
-    opts: { norm?: NormKind; ffn?: FfnKind; outScale?: number } = {}) {
+    opts: { norm?: NormKind; ffn?: FfnKind; outScale?: number; dropout?: number } = {}) {
     this.norm1 = new Norm(ops, `${name}.norm1`, dim, rng, { kind: opts.norm });
     this.attn = new CausalSelfAttention(ops, `${name}.attn`, dim, heads, rng, { outScale: opts.outScale });
     this.norm2 = new Norm(ops, `${name}.norm2`, dim, rng, { kind: opts.norm });
     this.ffn = new FeedForward(ops, `${name}.ffn`, dim, ffHidden, rng, { kind: opts.ffn, outScale: opts.outScale });
     const buf = () => new RowBuffer(ops, dim);
     this.h1 = buf(); this.a = buf(); this.xm = buf(); this.h2 = buf(); this.f = buf();
-    this.dh = buf(); this.dxm = buf();
+    this.dh = buf(); this.dxm = buf(); this.dbranch = buf();
+    // The masks come from the same generator as the weights, after them: drawn only in training.
+    this.attnDrop = new Dropout(ops, opts.dropout ?? 0, rng, dim);
+    this.ffnDrop = new Dropout(ops, opts.dropout ?? 0, rng, dim);
   }
 
   get params(): Param[] {
     return [...this.norm1.params, ...this.attn.params, ...this.norm2.params, ...this.ffn.params];
   }
 
-  /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). */
-  forward(x: Tensor, y: Tensor, B: number, T: number): void {
+  /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). `train`: apply dropout (when configured). */
+  forward(x: Tensor, y: Tensor, B: number, T: number, train = false): void {
     const n = B * T;
     const h1 = this.h1.rows(n), a = this.a.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), f = this.f.rows(n);
     this.norm1.forward(x, h1, n);
     this.attn.forward(h1, a, B, T);
+    this.attnDrop.forward(a, a, n, train);
     this.ops.add(x, a, xm);
     this.norm2.forward(xm, h2, n);
     this.ffn.forward(h2, f, n);
+    this.ffnDrop.forward(f, f, n, train);
     this.ops.add(xm, f, y);
   }
 
@@ -121,13 +140,16 @@ export class TransformerBlock {
   backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
     const { ops } = this, n = B * T;
     const h1 = this.h1.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), dh = this.dh.rows(n), dxm = this.dxm.rows(n);
-    // y = xm + FFN(Norm₂(xm)): dxm = dy + Norm₂ᵀ(FFNᵀ(dy))
+    const dbr = this.dbranch.rows(n);
+    // y = xm + Drop(FFN(Norm₂(xm))): dxm = dy + Norm₂ᵀ(FFNᵀ(dy ⊙ m))
     ops.copy(dy, dxm);
-    this.ffn.backward(h2, dy, dh, n);
+    this.ffnDrop.backward(dy, dbr);
+    this.ffn.backward(h2, dbr, dh, n);
     this.norm2.backward(xm, dh, dxm, n);
-    // xm = x + Attn(Norm₁(x)): dx = dxm + Norm₁ᵀ(Attnᵀ(dxm))
+    // xm = x + Drop(Attn(Norm₁(x))): dx = dxm + Norm₁ᵀ(Attnᵀ(dxm ⊙ m))
     ops.copy(dxm, dx);
-    this.attn.backward(h1, dxm, dh, B, T);
+    this.attnDrop.backward(dxm, dbr);
+    this.attn.backward(h1, dbr, dh, B, T);
     this.norm1.backward(x, dh, dx, n);
   }
 
@@ -158,6 +180,8 @@ export class TransformerLM implements SequenceModel {
   readonly head: Linear | null;
   /** The residual stream, the final norm's output, the logits and the backward's gradient buffers. */
   private readonly stack: StackBuffers;
+  /** Dropout on the embeddings (the blocks hold their own). */
+  readonly embedDrop: Dropout;
   // Sampling state: the tokens in the window, one KV cache per block, and a small id buffer.
   private caches: KVCache[] | null = null;
   private sampleIds: IntTensor;
@@ -173,18 +197,24 @@ export class TransformerLM implements SequenceModel {
     if (!POSITION_KINDS.includes(c.positions)) throw new RangeError(`transformer: positions must be ${POSITION_KINDS.join(' or ')}, got '${c.positions}'`);
     const F = c.ffHidden === 0 || c.ffHidden === undefined ? autoFfHidden(C, c.ffn) : c.ffHidden;
     if (!Number.isInteger(F) || F < 1) throw new RangeError(`transformer: ffHidden must be an integer ≥ 0, got ${c.ffHidden}`);
-    const tie = Boolean(c.tie);
+    // The config as given decides (an old checkpoint's config says `tie`, not tiedEmbeddings).
+    const tie = Boolean(config.tiedEmbeddings ?? config.tie ?? TRANSFORMER_DEFAULTS.tiedEmbeddings);
+    const dropout = c.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`transformer: dropout must be in [0, 1), got ${c.dropout}`);
     this.vocab = V;
     this.dim = C;
     this.context = context;
-    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tie };
+    this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, context, norm: c.norm, ffn: c.ffn, positions: c.positions, tiedEmbeddings: tie };
+    // Saved only when used, so checkpoints of models without dropout read exactly as before.
+    if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
     this.positions = new Positional(ops, 'pos', context, C, rng, { kind: c.positions });
     const outScale = 1 / Math.sqrt(2 * L);
     this.blocks = Array.from({ length: L }, (_, l) =>
-      new TransformerBlock(ops, `block${l}`, C, H, F, rng, { norm: c.norm, ffn: c.ffn, outScale }));
+      new TransformerBlock(ops, `block${l}`, C, H, F, rng, { norm: c.norm, ffn: c.ffn, outScale, dropout }));
     this.normF = new Norm(ops, 'normF', C, rng, { kind: c.norm });
     this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
+    this.embedDrop = new Dropout(ops, dropout, rng, C);
     this.params = [...this.embedding.params, ...this.positions.params, ...this.blocks.flatMap((b) => b.params),
       ...this.normF.params, ...(this.head ? this.head.params : [])];
     this.stack = new StackBuffers(ops, L, C, V);
@@ -192,16 +222,20 @@ export class TransformerLM implements SequenceModel {
     this.sampling = new CachedWindow(context, this.vocab, this.sampleIds);
   }
 
-  /** ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of the stack's logits). */
-  private forward(ids: IntTensor, B: number, T: number, start: number, caches: KVCache[] | null): Tensor {
+  /**
+   * ids [n] at positions start … (per sequence of T) → logits [n, V] (the rows of the stack's logits).
+   * `train`: with dropout (when configured).
+   */
+  private forward(ids: IntTensor, B: number, T: number, start: number, caches: KVCache[] | null, train = false): Tensor {
     const n = B * T, L = this.blocks.length, { xs } = this.stack;
     const x0 = xs[0].rows(n);
     this.embedding.forward(ids, x0, n);
     this.positions.forward(x0, B, T, start);
+    this.embedDrop.forward(x0, x0, n, train);
     for (let l = 0; l < L; l++) {
       const xin = xs[l].rows(n), xout = xs[l + 1].rows(n);
       if (caches) this.blocks[l].forwardCached(xin, xout, n, start, caches[l]);
-      else this.blocks[l].forward(xin, xout, B, T);
+      else this.blocks[l].forward(xin, xout, B, T, train);
     }
     this.normF.forward(xs[L].rows(n), this.stack.hF.rows(n), n);
     return this.stack.headForward(this.ops, this.head, this.embedding, n);
@@ -217,7 +251,7 @@ export class TransformerLM implements SequenceModel {
     const targets = n === batch.targets.size ? batch.targets : batch.targets.view(0, n);
     const count = countTargets(targets, n);
     checkTokens('transformer', ids.data, V, n);
-    const logits = this.forward(ids, B, T, 0, null);
+    const logits = this.forward(ids, B, T, 0, null, train);
     const grad = train && count > 0;
     // dlogits overwrites the logits (allowed by the op).
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
@@ -226,6 +260,7 @@ export class TransformerLM implements SequenceModel {
       // and the blocks, last to first (block-stack.ts)
       this.stack.headBackward(ops, this.head, this.embedding, logits, n);
       const dx0 = this.stack.backward(ops, this.normF, this.blocks, B, T);
+      this.embedDrop.backward(dx0, dx0);
       this.positions.backward(dx0, B, T, 0);
       this.embedding.backward(dx0, ids, n);
     }
@@ -233,6 +268,11 @@ export class TransformerLM implements SequenceModel {
   }
 
   resetState(): void { /* not stateful */ }
+
+  /** Every dropout site (a gradient check freezes their masks). */
+  get dropouts(): Dropout[] {
+    return [this.embedDrop, ...this.blocks.flatMap((b) => [b.attnDrop, b.ffnDrop])];
+  }
 
   /**
    * The log-softmax rows of an uncached forward over one window (for tests: what the KV-cached
@@ -281,6 +321,10 @@ export class TransformerLM implements SequenceModel {
   resetSampling(): void {
     this.sampling.reset();
   }
+
+  limitWindow(n: number): void {
+    this.sampling.limit(n);
+  }
 }
 
 // ---- registry spec ------------------------------------------------------------------------------
@@ -299,8 +343,11 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
     { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
-    { key: 'tie', type: 'boolean', description: 'tie the output projection to the token embedding table' },
+    { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the output projection to the token embedding table' },
+    { key: 'dropout', type: 'float', min: 0, max: 0.9, description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training' },
   ],
-  trainDefaults: { lr: 1e-3, optimizer: 'adam' },
+  // seq 'context': every learned position row is trained (a shorter window leaves the rest random).
+  trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam', seq: 'context' },
+  check: (c) => checkHeadsDivide(c.dModel, c.heads),
   create: (ops, config, rng) => new TransformerLM(ops, config as unknown as TransformerConfig, rng),
 };

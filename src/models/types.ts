@@ -1,7 +1,8 @@
 // What the one training loop (src/train) knows about a model: parameters, and forward/backward
 // on a batch. Every model file composes layers and implements this; nothing else is shared.
-import type { IntTensor, Ops } from '../ops/types.js';
+import type { IntTensor, OptimizerKind, Ops } from '../ops/types.js';
 import type { Param } from '../layers/param.js';
+import type { Rng } from '../util/rng.js';
 
 /**
  * A batch of token sequences, batch-major: inputs[b·time + t] is fed at step t of sequence b and
@@ -47,6 +48,12 @@ export interface SequenceModel {
   /** Starts a fresh sampling state. */
   resetSampling(): void;
   /**
+   * Optional, for models with positions: sample (and read windows) of at most `n` tokens, the
+   * length the model was trained on, sliding the window past it; positions it never trained are
+   * never used. A checkpoint's reader calls it with the run's --seq.
+   */
+  limitWindow?(n: number): void;
+  /**
    * Optional, for models with attention (for reports and plots): runs one forward pass over
    * `tokens` (one short sequence, e.g. ≤ 32 tokens) and returns its attention probability
    * matrices, T × T each. Never changes parameters or gradients; may overwrite the training
@@ -78,4 +85,72 @@ export function toTimeMajor(batch: TokenBatch, ids: Int32Array, targets: Int32Ar
     }
   }
   return count;
+}
+
+// ---- what the registry (./registry.ts) holds: one ModelSpec per model file --------------------------
+
+/**
+ * One model-specific setting, settable as `--<kebab-case key>` on `handgrad train`. `aliases` are
+ * its former keys: still accepted as options (and flags), and read from checkpoints saved with
+ * them, but never written.
+ */
+export type ModelOption = { key: string; description: string; aliases?: readonly string[] } & (
+  | { type: 'int'; min?: number; max?: number }
+  | { type: 'float'; min?: number; max?: number }
+  | { type: 'choice'; choices: readonly string[] }
+  | { type: 'boolean' });
+
+/** Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model). */
+/**
+ * Training defaults a model prefers over the global ones (e.g. a larger lr for a convex model);
+ * src/train/settings.ts resolves them. Every field is optional. (The tokenizer and schedule kinds
+ * are spelled out here rather than imported: data/ and train/ sit above models/.)
+ */
+export interface ModelTrainDefaults {
+  /** The Adam/AdamW learning rate. */
+  lr?: number;
+  /** The plain SGD learning rate (momentum and Nesterov take a fifth of it). */
+  sgdLr?: number;
+  optimizer?: OptimizerKind;
+  batch?: number;
+  /** The window length; 'context': the model's own `context` option (so every position row is trained). */
+  seq?: number | 'context';
+  tokenizer?: 'char' | 'word' | 'bpe';
+  /** Weight decay, when the run uses this spec's optimizer. */
+  weightDecay?: number;
+  clip?: number;
+  valBatches?: number;
+  /** 'cosine': warmup then cosine decay when the run has a step count (constant with only --time). */
+  schedule?: 'constant' | 'cosine';
+  /** Warmup steps as a fraction of --steps, at most maxWarmup; timeWarmup steps with only --time. */
+  warmupFraction?: number;
+  maxWarmup?: number;
+  timeWarmup?: number;
+}
+
+export interface ModelSpec {
+  /** What `handgrad train <name>` takes, and what checkpoints record as `kind`. */
+  name: string;
+  /** Other names for it (e.g. `neuron` for `bigram`). */
+  aliases?: readonly string[];
+  /** One line for `--help` and listings. */
+  description: string;
+  /**
+   * true: the model carries hidden state from one forwardBackward call to the next, so it trains
+   * on consecutive windows (SequentialBatcher); false: independent random windows.
+   */
+  stateful: boolean;
+  /** Every config key the model reads, with its default (`vocabSize` excluded: the data sets it). */
+  defaults: Record<string, number | string | boolean>;
+  /** The subset of config keys a user may set from the CLI. */
+  options: readonly ModelOption[];
+  trainDefaults?: ModelTrainDefaults;
+  /**
+   * Checks that go across options (e.g. --d-model a multiple of --heads), on the merged config
+   * without vocabSize; throws a RangeError naming the flags. Run by checkModelOptions
+   * (./registry.ts) before any data is loaded, so a mistake costs nothing (the constructor checks again).
+   */
+  check?(config: Record<string, unknown>): void;
+  /** Builds the model; `config` is `{ ...defaults, ...userOptions, vocabSize }`, `rng` seeds the weights. */
+  create(ops: Ops, config: Record<string, unknown>, rng: Rng): SequenceModel;
 }

@@ -1,5 +1,6 @@
 // Argument checks shared by every backend, so a shape mistake fails the same way everywhere:
-// a clear message naming the operand, instead of silently reading past a buffer.
+// a clear message naming the operand, instead of silently reading past a buffer. The helpers live
+// here; which op runs which is the table of ./checked.ts, installed on every backend.
 import type { AttentionShape, Tensor } from './types.js';
 
 export function checkGemmArgs(m: number, n: number, k: number, A: Tensor, B: Tensor, C: Tensor): void {
@@ -11,25 +12,9 @@ export function checkGemmArgs(m: number, n: number, k: number, A: Tensor, B: Ten
   if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
 }
 
-export function checkRows(op: string, rows: number, cols: number, ...tensors: [string, Tensor][]): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
-    throw new RangeError(`${op}: rows and cols must be non-negative integers, got ${rows}×${cols}`);
-  }
-  for (const [name, t] of tensors) {
-    if (t.size < rows * cols) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${rows}×${cols} = ${rows * cols}`);
-  }
-}
-
-export function checkSameSize(op: string, ...tensors: [string, { size: number }][]): void {
-  const [n0, t0] = tensors[0];
-  for (const [name, t] of tensors.slice(1)) {
-    if (t.size < t0.size) throw new RangeError(`${op}: ${name} holds ${t.size} elements, ${n0} holds ${t0.size}`);
-  }
-}
-
 // ---- the transformer / MoE ops -------------------------------------------------------------------
 // Fixed-arity helpers (no rest arrays or object literals), so a check allocates nothing unless it
-// fails: the CUDA backend runs them on every launch.
+// fails: every backend runs them on every call.
 
 export function checkCount(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be a non-negative integer, got ${v}`);
@@ -88,8 +73,8 @@ export function checkSlots(op: string, d: ArrayLike<number> | null, count: numbe
   }
 }
 
-// One function per op, for the sizes every backend checks before touching memory (the checks that
-// read data — expert ids, slots, offsets — stay in the backends: the CUDA one skips device-made data).
+// One function per op, for the sizes every backend checks before touching memory (./checked.ts
+// calls them, and the data checks above with the ids the host holds: none of device-made data).
 
 export function checkAttentionForwardArgs(s: AttentionShape, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor): void {
   checkAttentionArgs('attention', s, q, k, v, out);
@@ -174,24 +159,17 @@ export function checkMoeRouteBackwardArgs(n: number, E: number, k: number, probs
 
 /**
  * groupedGemm: mode, beta, sizes, and — when the offsets are on the host (`off` non-null) — that they
- * start at 0, never decrease, and that their last row fits A, B and C. Returns the most rows A, B
- * and C can hold (the CUDA kernel's grid bound when the offsets stay on the device).
+ * start at 0, never decrease, and that their last row fits A, B and C.
  */
 export function checkGroupedGemmArgs(mode: string, G: number, offsets: { size: number }, off: ArrayLike<number> | null,
-  n: number, k: number, A: Tensor, B: Tensor, beta: number, C: Tensor): number {
+  n: number, k: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
   const op = `groupedGemm(${mode})`;
   if (mode !== 'nn' && mode !== 'nt' && mode !== 'tn') throw new RangeError(`groupedGemm: unknown mode '${mode}'`);
   if (beta !== 0 && beta !== 1) throw new RangeError(`${op}: beta must be 0 or 1, got ${beta}`);
   checkCount(op, 'G', G); checkCount(op, 'n', n); checkCount(op, 'k', k);
   if (offsets.size < G + 1) throw new RangeError(`${op}: offsets holds ${offsets.size} ints, needs G+1 = ${G + 1}`);
-  let maxRows = k > 0 ? Math.floor(A.size / k) : Infinity;
-  if (mode === 'tn') {
-    if (n > 0) maxRows = Math.min(maxRows, Math.floor(B.size / n));
-    checkNeed(op, 'C', C, G * k * n, 'G·k·n');
-  } else {
-    checkNeed(op, 'B', B, G * k * n, 'G·k·n');
-    if (n > 0) maxRows = Math.min(maxRows, Math.floor(C.size / n));
-  }
+  if (mode === 'tn') checkNeed(op, 'C', C, G * k * n, 'G·k·n');
+  else checkNeed(op, 'B', B, G * k * n, 'G·k·n');
   if (off) {
     if (off[0] !== 0) throw new RangeError(`${op}: offsets[0] must be 0, got ${off[0]}`);
     for (let g = 0; g < G; g++) {
@@ -202,6 +180,15 @@ export function checkGroupedGemmArgs(mode: string, G: number, offsets: { size: n
     if (mode === 'tn') checkNeed(op, 'B', B, rows * n, 'offsets[G]·n');
     else checkNeed(op, 'C', C, rows * n, 'offsets[G]·n');
   }
+}
+
+/**
+ * The most token rows a groupedGemm's A, B and C can hold (0 when unbounded): the CUDA kernel's
+ * grid bound when the offsets stay on the device.
+ */
+export function groupedGemmMaxRows(mode: 'nn' | 'nt' | 'tn', n: number, k: number, A: Tensor, B: Tensor, C: Tensor): number {
+  let maxRows = k > 0 ? Math.floor(A.size / k) : Infinity;
+  if (n > 0) maxRows = Math.min(maxRows, Math.floor((mode === 'tn' ? B.size : C.size) / n));
   return maxRows === Infinity ? 0 : maxRows;
 }
 

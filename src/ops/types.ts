@@ -1,5 +1,8 @@
 // The ops interface: the one contract that every layer and model is written against, and that
-// every backend (reference TypeScript, WASM SIMD, later CUDA) implements.
+// every backend implements: reference (plain TypeScript, the specification), WASM (AssemblyScript
+// SIMD kernels) and CUDA (the optional GPU addon). Every backend has every op: the interface has no
+// optional members, so a model's type never claims a backend it cannot run on (where the CUDA
+// addon has no kernel, CudaOps runs the reference loops on its host mirrors).
 //
 // Conventions (read these once; every op follows them):
 // - All matrices are row-major and contiguous. A matrix "rows×cols" is `rows*cols` elements.
@@ -10,6 +13,37 @@
 //   accumulate (a weight used at every time step needs no special case; the training loop zeroes
 //   gradients once per step). Backward ops that produce *activation* gradients say which they do.
 // - Outputs may not alias inputs unless an op says so.
+// - Arguments are checked before any op runs, once for every backend (./checked.ts).
+//
+// Adding an op — say `fooForward(x, y, rows, cols)`, in the family of an existing file (the
+// families: elementwise, rows, layernorm, embedding, optim, recurrent, attention, moe, gemm,
+// memory-recurrence; one file per family per backend). These files, and no others:
+//   1. src/ops/types.ts (here): the method on Ops, with its contract in a comment (shapes, what it
+//      overwrites or accumulates, what may alias).
+//   2. src/ops/checked.ts: its entry in OP_CHECKS (the size checks, once for every backend; null
+//      for none). The compiler refuses the build until the entry exists; the CUDA profiler and the
+//      argument-check installer find the op there (OP_NAMES).
+//   3. Reference backend: the maths, on raw typed arrays, in the family's file
+//      (src/backends/reference/<family>.ts: the same name as assembly/<family>.ts), and the method
+//      in src/backends/reference/index.ts, which hands it the tensors' `.data`.
+//   4. WASM backend: the kernel in assembly/<family>.ts (assembly/index.ts re-exports every
+//      family), its signature in src/backends/wasm/kernels.ts, and the method in
+//      src/backends/wasm/index.ts. (Or, for an O(n) host loop, the method calls the reference's
+//      raw-array function on `.data`, as moeRoute does: then no assembly, no kernels.ts.)
+//   5. CUDA backend, either
+//      - no kernel: one line in the "ops without a CUDA kernel" block of src/backends/cuda/ops.ts
+//        (`fooForward(...a) { this.host.fooForward(...a); }`: the reference on the host mirrors); or
+//      - a kernel: its launch function in native/<family>.cu, declared in native/kernels.h, with a
+//        stub in native/stubs.cu (under the family's HANDGRAD_STUB_ flag, for partial builds); the
+//        N-API binding in native/addon.cc (a function and a row of its `entries` table); the
+//        method in src/backends/cuda/ops.ts; and the same function in the emulated addon,
+//        tests/backends/cuda-emulated-addon.ts (argument order transcribed from addon.cc).
+//   6. src/backends/conformance.ts: a case comparing the op with the reference on ragged shapes;
+//      it runs on every backend (tests/backends/conformance.test.ts, cuda-emulated.test.ts,
+//      cuda.test.ts on a GPU). The case's name must contain the op's name (a test checks).
+//   7. If it has a backward: a gradient check in src/gradcheck/<family>-checks.ts (the registry
+//      runs every check of the family's list; tests/gradcheck/ops.test.ts runs them all).
+// Then run tsc, tests/backends/conformance.test.ts and the family's gradient check.
 
 export type DType = 'f32' | 'f64';
 export type FloatArray = Float32Array | Float64Array;
@@ -37,6 +71,9 @@ export interface IntTensor {
 /** Pointwise non-linearities. `gelu` is the tanh approximation (GPT-2, PyTorch approximate='tanh'). */
 export type Activation = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'];
+
+/** The optimizers of src/train/optimizers.ts (named here so a model spec can prefer one). */
+export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw';
 
 /** Hyper-parameters of one Adam / AdamW step. */
 export interface AdamParams {
@@ -189,10 +226,10 @@ export interface Ops {
   /** Σ x²: the building block of gradient-norm clipping. Accumulates in double precision. */
   sumSquares(x: Tensor): number;
   /**
-   * Optional: Σ over all of xs of sumSquares(x), in one go. A backend where every number returned
-   * costs a synchronisation (CUDA) provides it so that clipping waits once, not once per tensor.
+   * Σ over all of xs of sumSquares(x), in one go (in the order of xs). On a backend where every
+   * number returned costs a synchronisation (CUDA) clipping then waits once, not once per tensor.
    */
-  sumSquaresMany?(xs: readonly Tensor[]): number;
+  sumSquaresMany(xs: readonly Tensor[]): number;
   /**
    * One Adam/AdamW step over param, grad, and the moment buffers m and v (all the same size),
    * with bias correction: m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), θ −= lr · m̂ / (√v̂ + eps).
@@ -361,13 +398,13 @@ export interface Ops {
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void;
 
-  // ==== associative memory (optional) ===========================================================
+  // ==== associative memory ======================================================================
   /**
-   * Optional: the inner loop of an associative memory, src/layers/linear-memory.ts (its header
+   * The inner loop of an associative memory, src/layers/linear-memory.ts (its header
    * writes out the maths of both passes), over B independent sequences of T steps, each starting
    * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major). OVERWRITES
    * y [B·T, dv] (y_t = M_t q_t, M_t the committed state after step t) and fills `saved`, which
-   * must hold at least memorySavedSize(s) elements (src/ops/memory.ts), laid out as
+   * must hold at least memorySavedSize(s) elements (src/ops/memory-recurrence.ts), laid out as
    *   R [B, n, dv·dk]    the committed states, n = ⌊T/C⌋ + 1: R[b, c] after c commits (R[b, 0] = 0),
    *                      row-major [dv, dk]; step t reads R[b, ⌊t/C⌋]. TIME-REVERSED within a
    *                      sequence, R[b, c] at element (b·n + n − 1 − c)·dv·dk, so that the backward
@@ -375,15 +412,14 @@ export interface Ops {
    *   Adam only: m, u, A [B·T, dv·dk] each: the moments and the accumulated gradient at the
    *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
    *   a working area of 5·dv·dk + 2·dv elements (unspecified; so that the op allocates nothing).
-   * A backend without it (CUDA) leaves the recurrence to the layer's host loop.
    */
-  memoryForward?(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
+  memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
   /**
    * Backward of memoryForward (BPTT through every update), given its inputs, its `saved` and
    * dy [B·T, dv]: OVERWRITES dk, dq [B·T, dk] and dv [B·T, dv]. May overwrite the working area of
    * `saved`, never R or the Adam blocks (backward may run again from the same forward).
    */
-  memoryBackward?(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
+  memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void;
 
   /** Frees worker threads and other resources. The ops object is unusable afterwards. */

@@ -13,7 +13,7 @@ import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const ADDING_LENGTH = 50;
 /** MSE of always answering 1 (the mean): Var(u1 + u2) = 1/6. */

@@ -45,7 +45,7 @@ import type { Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { LinearMemory } from '../layers/linear-memory.js';
 import { ContinuumMemory } from '../layers/continuum-memory.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const RECALL_DIM = 16;
 export const RECALL_PAIRS = [4, 8, 16, 32];

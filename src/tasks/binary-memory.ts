@@ -12,7 +12,7 @@ import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { RecurrentTagger } from './recurrent-net.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const BINARY_MEMORY_DELAY = 5;
 export const BINARY_MEMORY_STEPS = 500;

@@ -4,14 +4,47 @@
 // five. (Minsky & Papert's point, and the reason hidden layers exist.)
 //
 // Default: 300 full-batch Adam steps per model; perceptron lr 0.1 from zero weights (convex),
-// MLP [2 → 8 tanh → 2] softmax classifier, lr 0.05, Xavier init.
+// MLP [2 → 8 tanh → 2] softmax classifier, lr 0.05, Xavier init. The MLP's shape is an option of
+// both classifier tasks (gates, xor): --depth hidden layers of --hidden units, --activation, and
+// --init he|xavier (auto: He for the ReLU family, Xavier otherwise).
 import { ReferenceOps } from '../backends/reference/index.js';
 import type { Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { Perceptron } from '../models/perceptron.js';
 import { MlpClassifier } from '../models/mlp.js';
 import { fit } from '../train/fit.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskOption, TaskSpec } from './types.js';
+import type { Activation } from '../ops/types.js';
+import { defaultInit, type MlpInit } from '../layers/mlp.js';
+
+/** The classifier tasks' MLP: hidden layers, their width, non-linearity and initialisation. */
+export interface MlpShape {
+  depth: number;
+  hidden: number;
+  activation: Activation;
+  /** 'auto': He for relu, gelu and silu, Xavier otherwise. */
+  init: MlpInit | 'auto';
+}
+
+export const MLP_SHAPE_DEFAULTS: MlpShape = { depth: 1, hidden: 8, activation: 'tanh', init: 'auto' };
+
+export const MLP_TASK_OPTIONS: readonly TaskOption[] = [
+  { key: 'depth', type: 'int', min: 1, max: 16, description: 'classifier tasks: hidden layers of the MLP' },
+  { key: 'hidden', type: 'int', min: 1, max: 4096, description: 'classifier tasks: units per hidden layer' },
+  { key: 'activation', type: 'choice', choices: ['tanh', 'relu', 'sigmoid', 'gelu', 'silu'], description: 'classifier tasks: the hidden layers\' non-linearity' },
+  { key: 'init', type: 'choice', choices: ['auto', 'he', 'xavier'], description: 'classifier tasks: hidden weight init (auto: he for the relu family, xavier otherwise)' },
+];
+
+/** The MLP shape from a task's resolved options. */
+export function mlpShape(options: Record<string, unknown>): MlpShape {
+  return { ...MLP_SHAPE_DEFAULTS, ...options } as MlpShape;
+}
+
+/** "[2 → 8 tanh → 8 tanh → 2], xavier init": the shape in words. */
+export function describeMlp(shape: MlpShape): string {
+  const hidden = Array.from({ length: shape.depth }, () => `${shape.hidden} ${shape.activation}`);
+  return `[2 → ${hidden.join(' → ')} → 2], ${shape.init === 'auto' ? defaultInit(shape.activation) : shape.init} init`;
+}
 
 /** The inputs (a, b) of a truth table, in the order 00, 01, 10, 11. */
 export const GATE_INPUTS: readonly number[] = [0, 0, 0, 1, 1, 0, 1, 1];
@@ -46,14 +79,15 @@ export function fitPerceptron(ops: Ops, truth: readonly number[], rng: Rng, step
   return { accuracy: accuracyOf(predictions, truth), loss: model.forwardBackward(batch, false), predictions };
 }
 
-/** A [2 → 8 tanh → 2] MLP classifier trained on a truth table. */
-export function fitMlp(ops: Ops, truth: readonly number[], rng: Rng, steps: number): GateFit {
+/** An MLP classifier ([2 → 8 tanh → 2] by default) trained on a truth table. */
+export function fitMlp(ops: Ops, truth: readonly number[], rng: Rng, steps: number, shape: MlpShape = MLP_SHAPE_DEFAULTS): GateFit & { shape: string } {
   const x = ops.tensorFrom(GATE_INPUTS);
   const batch = { x, targets: ops.intsFrom(truth), n: 4 };
-  const model = new MlpClassifier(ops, [2, 8, 2], rng, { activation: 'tanh' });
+  const sizes = [2, ...Array.from({ length: shape.depth }, () => shape.hidden), 2];
+  const model = new MlpClassifier(ops, sizes, rng, { activation: shape.activation, init: shape.init === 'auto' ? undefined : shape.init });
   fit(ops, model, () => batch, { steps, lr: 0.05 });
   const predictions = model.predict(x, 4);
-  return { accuracy: accuracyOf(predictions, truth), loss: model.forwardBackward(batch, false), predictions };
+  return { accuracy: accuracyOf(predictions, truth), loss: model.forwardBackward(batch, false), predictions, shape: describeMlp(shape) };
 }
 
 function accuracyOf(pred: readonly number[], truth: readonly number[]): number {
@@ -66,15 +100,18 @@ export const GATES_TASK: TaskSpec = {
   name: 'gates',
   description: 'AND, OR, NAND, NOR, XOR with a perceptron and an MLP: the MLP learns all five, the perceptron all but XOR',
   defaultSteps: GATE_STEPS,
-  run({ seed, steps = GATE_STEPS }) {
+  options: MLP_TASK_OPTIONS,
+  defaults: { ...MLP_SHAPE_DEFAULTS },
+  run({ seed, steps = GATE_STEPS, options = {} }) {
     const ops = new ReferenceOps('f64');
     const rng = new Rng(seed);
+    const shape = mlpShape(options);
     const gates: Record<string, { perceptron: GateFit; mlp: GateFit }> = {};
     const notes: string[] = [];
     let minMlp = 1, ok = true;
     for (const [name, truth] of Object.entries(GATES)) {
       const perceptron = fitPerceptron(ops, truth, rng.fork(), steps);
-      const mlp = fitMlp(ops, truth, rng.fork(), steps);
+      const mlp = fitMlp(ops, truth, rng.fork(), steps, shape);
       gates[name] = { perceptron, mlp };
       minMlp = Math.min(minMlp, mlp.accuracy);
       const separable = name !== 'XOR';
@@ -92,7 +129,8 @@ export const GATES_TASK: TaskSpec = {
       passed: ok,
       seed,
       steps,
-      notes,
+      notes: [`mlp ${describeMlp(shape)}`, ...notes],
+      mlp: shape,
       gates,
     };
   },

@@ -16,7 +16,7 @@ import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const MEMORY_NOISE_STEPS = 14;
 export const MEMORY_STEPS = 10_000;

@@ -13,7 +13,7 @@ import type { Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { RecurrentRegressor, type RegressionSeqBatch } from './recurrent-net.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const NEXT_VALUE_LENGTH = 30;
 /** Steps 0 … WARMUP−1 are not scored. */

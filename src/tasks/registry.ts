@@ -19,41 +19,10 @@ import { BINARY_MEMORY_TASK } from './binary-memory.js';
 import { ASSOCIATIVE_RECALL_TASK } from './associative-recall.js';
 import { COPY_TASK, REVERSE_SEQ2SEQ_TASK, SORT_TASK, TRANSLATE_TASK } from './seq2seq-tasks.js';
 import { CROW_TASK } from './crow.js';
+import type { ResolvedTaskOptions, TaskOption, TaskOptions, TaskResult, TaskSpec } from './types.js';
+import { optionFlag, parseOptionValue } from '../models/registry.js';
 
-export interface TaskOptions {
-  /** Seeds every random draw: weights, data, order. */
-  seed: number;
-  /** Training steps (default: the task's defaultSteps). */
-  steps?: number;
-}
-
-/** What a task reports: the headline number, the goal, and whatever details explain it. */
-export interface TaskResult {
-  task: string;
-  /** What `value` measures, in words (e.g. 'held-out exact-match accuracy'). */
-  metric: string;
-  value: number;
-  /** The goal `value` is judged against, in words (e.g. '= 1', '≤ 5e-4'). */
-  goal: string;
-  /** true when the task behaved as the curriculum says (see the top of this file). */
-  passed: boolean;
-  seed: number;
-  /** Training steps taken (per model, where a task trains several). */
-  steps: number;
-  /** Human-readable sentences explaining the result (printed by the CLI, kept in the JSON). */
-  notes: string[];
-  /** Task-specific details: plain JSON data. */
-  [detail: string]: unknown;
-}
-
-export interface TaskSpec {
-  /** What `handgrad task <name>` takes. */
-  name: string;
-  /** One line for `--list`. */
-  description: string;
-  defaultSteps: number;
-  run(opts: TaskOptions): TaskResult | Promise<TaskResult>;
-}
+export type { ResolvedTaskOptions, TaskOption, TaskOptions, TaskResult, TaskSpec } from './types.js';
 
 /** An unknown task name: one line that lists the known ones. */
 export class UnknownTaskError extends Error {
@@ -66,6 +35,10 @@ export function registerTask(spec: TaskSpec): void {
   if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) throw new Error(`task name '${spec.name}' must be lowercase letters, digits and dashes`);
   if (tasks.has(spec.name)) throw new Error(`task '${spec.name}' is already registered`);
   if (!Number.isInteger(spec.defaultSteps) || spec.defaultSteps < 1) throw new Error(`task '${spec.name}': defaultSteps must be an integer ≥ 1`);
+  for (const o of spec.options ?? []) {
+    if (!(o.key in (spec.defaults ?? {}))) throw new Error(`task '${spec.name}': option '${o.key}' has no default in defaults`);
+    if (['seed', 'steps', 'list', 'json', 'plot', 'help'].includes(o.key)) throw new Error(`task '${spec.name}': option '${o.key}' clashes with a task flag`);
+  }
   tasks.set(spec.name, spec);
 }
 
@@ -86,7 +59,22 @@ export async function runTask(name: string, opts: TaskOptions): Promise<TaskResu
   const steps = opts.steps ?? spec.defaultSteps;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`task ${name}: steps must be an integer ≥ 1, got ${steps}`);
   if (!Number.isFinite(opts.seed)) throw new RangeError(`task ${name}: seed must be a number, got ${opts.seed}`);
-  return spec.run({ seed: opts.seed, steps });
+  return spec.run({ seed: opts.seed, steps, options: taskOptions(spec, opts.options ?? {}) });
+}
+
+/** The task's defaults with the given options checked and laid over them; a RangeError naming the flag otherwise. */
+export function taskOptions(spec: TaskSpec, given: Record<string, unknown>): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = { ...(spec.defaults ?? {}) };
+  for (const [key, raw] of Object.entries(given)) {
+    if (raw === undefined) continue;
+    const opt = spec.options?.find((o) => o.key === key);
+    if (!opt) {
+      const known = (spec.options ?? []).map((o) => `--${optionFlag(o.key)}`).join(', ') || 'none';
+      throw new RangeError(`task ${spec.name} has no option --${optionFlag(key)} (its options: ${known})`);
+    }
+    out[key] = parseOptionValue(opt, raw);
+  }
+  return out;
 }
 
 // ---- the built-in tasks: one line each ---------------------------------------------------------

@@ -15,7 +15,7 @@ import type { IntTensor, Ops, Tensor } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
 import { RecurrentTagger } from './recurrent-net.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskSpec } from './registry.js';
+import type { TaskSpec } from './types.js';
 
 export const REVERSE_LENGTH = 5;
 const DIGITS = 10, DELIM = 10, BLANK = 11, SYMBOLS = 12;

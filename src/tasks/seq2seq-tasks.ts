@@ -13,11 +13,28 @@
 //
 // Model: embeddings 16, LSTM 64 both sides, additive attention width 32; Adam 1e-2 with cosine
 // decay to 1e-4, clip 5, 32 fresh sequences per step; WASM backend, 1 thread.
+//
+// Options (every seq2seq task): --attention none|bahdanau|luong-dot|luong-general|luong-concat
+// replaces the task's attention; --beam K scores with beam search of width K instead of greedy
+// decoding (one source at a time), --length-norm α ranking finished hypotheses by
+// logP / ((5 + len)/6)^α (GNMT's length penalty).
 import type { IntTensor, Ops } from '../ops/types.js';
 import { Rng } from '../util/rng.js';
-import { Seq2Seq, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
+import { Seq2Seq, SEQ2SEQ_ATTENTIONS, type Seq2SeqAttention, type Seq2SeqBatch } from '../models/seq2seq.js';
 import { fitCosine, onTaskBackend } from './training.js';
-import type { TaskResult, TaskSpec } from './registry.js';
+import type { TaskOption, TaskResult, TaskSpec } from './types.js';
+
+/** How the held-out set is decoded: greedily (beam 1), or by beam search. */
+export interface DecodeOptions {
+  beam: number;
+  lengthNorm: number;
+}
+
+export const SEQ2SEQ_TASK_OPTIONS: readonly TaskOption[] = [
+  { key: 'attention', type: 'choice', choices: SEQ2SEQ_ATTENTIONS, description: 'seq2seq tasks: the attention (default: the task\'s)' },
+  { key: 'beam', type: 'int', min: 1, max: 64, description: 'seq2seq tasks: score with beam search of this width (1: greedy)' },
+  { key: 'lengthNorm', type: 'float', min: 0, max: 5, description: 'seq2seq tasks: beam length normalisation α (0: none)' },
+];
 import { heatmap } from '../viz/heatmap.js';
 
 const DIGITS = 10;
@@ -92,8 +109,9 @@ export interface Seq2SeqRun {
   alignmentLabels: { rows: string[]; cols: string[] } | null;
 }
 
-/** Trains one model on the problem and scores it on the held-out set. */
-export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention, seed: number, steps: number): Seq2SeqRun {
+/** Trains one model on the problem and scores it on the held-out set (greedy, or beam search). */
+export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention, seed: number, steps: number,
+  decode: DecodeOptions = { beam: 1, lengthNorm: 0 }): Seq2SeqRun {
   const t0 = performance.now();
   const rng = new Rng(seed);
   const eos = p.symbols.length, bos = eos + 1;
@@ -103,7 +121,12 @@ export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention,
   const train = new PairBatch(ops, 32, p);
   const dataRng = rng.fork();
   const result = fitCosine(ops, model, () => train.fill(dataRng, held), { steps, lr: 1e-2, minLr: 1e-4, clip: 5 });
-  const out = model.greedy(test.src, test.srcLen, test.S, test.B, p.maxTarget + 1);
+  const out = decode.beam > 1
+    ? test.sources.map((s) => model.beam(s, { width: decode.beam, maxLen: p.maxTarget + 1, lengthNorm: decode.lengthNorm }).tokens)
+    : model.greedy(test.src, test.srcLen, test.S, test.B, p.maxTarget + 1);
+  // The alignment below reads the attention of the last batched pass: after beam search, one greedy pass
+  // over the held-out set (its first source's attention, with its greedy output as the rows).
+  const shown = decode.beam > 1 && attention !== 'none' ? model.greedy(test.src, test.srcLen, test.S, test.B, p.maxTarget + 1) : out;
   const right: Record<number, [number, number]> = {};
   let exact = 0;
   const examples: string[] = [];
@@ -119,9 +142,9 @@ export function trainAndScore(ops: Ops, p: Problem, attention: Seq2SeqAttention,
   }
   let alignment: number[][] | null = null, map: string | null = null, alignmentLabels: Seq2SeqRun['alignmentLabels'] = null;
   if (attention !== 'none') {
-    const src = test.sources[0], steps = out[0].length + 1;
+    const src = test.sources[0], steps = shown[0].length + 1;
     alignment = Array.from({ length: steps }, (_, t) => Array.from(model.alignment(t)!.subarray(0, src.length)));
-    alignmentLabels = { rows: [...out[0].map((v) => (p.symbols[v] === ' ' ? '␣' : p.symbols[v] ?? '?')), 'eos'], cols: src.map(String) };
+    alignmentLabels = { rows: [...shown[0].map((v) => (p.symbols[v] === ' ' ? '␣' : p.symbols[v] ?? '?')), 'eos'], cols: src.map(String) };
     map = heatmap(alignment.flat(), steps, src.length, alignmentLabels.rows, alignmentLabels.cols,
       { min: 0, max: 1, title: `attention of ${src.join('')} (rows: output, columns: source)` });
   }
@@ -151,23 +174,31 @@ function seq2seqTask(def: TaskDef): TaskSpec {
     name: def.name,
     description: def.description,
     defaultSteps: def.steps,
-    async run({ seed, steps = def.steps }): Promise<TaskResult> {
+    options: SEQ2SEQ_TASK_OPTIONS,
+    defaults: { attention: def.attention, beam: 1, lengthNorm: 0 },
+    async run({ seed, steps = def.steps, options = {} }): Promise<TaskResult> {
+      const attention = (options.attention as Seq2SeqAttention | undefined) ?? def.attention;
+      const decode: DecodeOptions = { beam: Number(options.beam ?? 1), lengthNorm: Number(options.lengthNorm ?? 0) };
+      const decoding = decode.beam > 1 ? `beam search of width ${decode.beam}${decode.lengthNorm > 0 ? `, length norm α ${decode.lengthNorm}` : ''}` : 'greedy decoding';
       return onTaskBackend((ops) => {
         const { problem: p } = def;
-        const main = trainAndScore(ops, p, def.attention, seed, steps);
-        const other = def.compare ? trainAndScore(ops, p, def.compare, seed, steps) : null;
+        const main = trainAndScore(ops, p, attention, seed, steps, decode);
+        // The comparison model is for the task's own attention; against another, it is left out.
+        const other = def.compare && def.compare !== attention ? trainAndScore(ops, p, def.compare, seed, steps, decode) : null;
         const notes = [describeRun(main, p.minLen, p.maxLen), ...main.examples.map((e) => `  ${e}`)];
         if (main.heatmap) notes.push(...main.heatmap.split('\n'));
         if (other) notes.push(describeRun(other, p.minLen, p.maxLen), ...other.examples.map((e) => `  ${e}`));
         return {
           task: def.name,
-          metric: `exact-match accuracy (greedy decoding) on 1000 held-out sources of ${p.minLen}–${p.maxLen} digits, attention ${def.attention}`,
+          metric: `exact-match accuracy (${decoding}) on 1000 held-out sources of ${p.minLen}–${p.maxLen} digits, attention ${attention}`,
           value: main.accuracy,
           goal: `≥ ${def.goal}`,
           passed: main.accuracy >= def.goal,
           seed,
           steps,
           notes,
+          attention,
+          decode,
           byLength: main.byLength,
           trainLoss: main.trainLoss,
           alignment: main.alignment,

@@ -1,6 +1,6 @@
 // What the recurrent and encoder–decoder tasks share around their own model and data: the backend
 // they run on, and the way they train.
-import { createOps } from '../ops/index.js';
+import { createOps } from '../backends/index.js';
 import type { Ops } from '../ops/types.js';
 import { fit, type FitResult, type SupervisedModel } from '../train/fit.js';
 import { createSchedule } from '../train/schedules.js';

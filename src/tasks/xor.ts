@@ -7,8 +7,8 @@
 // The task reports both, plus the best any line can do, found by searching a grid of lines.
 import { ReferenceOps } from '../backends/reference/index.js';
 import { Rng } from '../util/rng.js';
-import { GATES, GATE_INPUTS, GATE_STEPS, fitMlp, fitPerceptron, pct } from './gates.js';
-import type { TaskSpec } from './registry.js';
+import { GATES, GATE_INPUTS, GATE_STEPS, MLP_SHAPE_DEFAULTS, MLP_TASK_OPTIONS, fitMlp, fitPerceptron, mlpShape, pct } from './gates.js';
+import type { TaskSpec } from './types.js';
 
 /**
  * The best accuracy of any line w1·a + w2·b + c > 0 on a truth table, by search over directions
@@ -35,12 +35,14 @@ export const XOR_TASK: TaskSpec = {
   name: 'xor',
   description: 'an MLP learns XOR (100%); a perceptron cannot (at most 75%, and 50% in practice)',
   defaultSteps: GATE_STEPS,
-  run({ seed, steps = GATE_STEPS }) {
+  options: MLP_TASK_OPTIONS,
+  defaults: { ...MLP_SHAPE_DEFAULTS },
+  run({ seed, steps = GATE_STEPS, options = {} }) {
     const ops = new ReferenceOps('f64');
     const rng = new Rng(seed);
     const truth = GATES.XOR;
     const perceptron = fitPerceptron(ops, truth, rng.fork(), steps);
-    const mlp = fitMlp(ops, truth, rng.fork(), steps);
+    const mlp = fitMlp(ops, truth, rng.fork(), steps, mlpShape(options));
     const bestLine = bestLineAccuracy(truth);
     const passed = mlp.accuracy === 1 && perceptron.accuracy <= 0.75;
     return {
@@ -52,7 +54,7 @@ export const XOR_TASK: TaskSpec = {
       seed,
       steps,
       notes: [
-        `mlp [2 → 8 tanh → 2]: ${pct(mlp.accuracy)}, predictions ${mlp.predictions.join(' ')} for 00 01 10 11 (loss ${mlp.loss.toFixed(4)})`,
+        `mlp ${mlp.shape}: ${pct(mlp.accuracy)}, predictions ${mlp.predictions.join(' ')} for 00 01 10 11 (loss ${mlp.loss.toFixed(4)})`,
         `perceptron: ${pct(perceptron.accuracy)}, predictions ${perceptron.predictions.join(' ')} (loss ${perceptron.loss.toFixed(4)}; ln 2 = 0.6931 is p = 0.5 everywhere)`,
         `best straight line found by exhaustive search: ${pct(bestLine)} — no perceptron can learn XOR`,
       ],

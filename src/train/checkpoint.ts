@@ -1,4 +1,15 @@
-// Checkpoints: a folder holding
+// Checkpoints. A run folder (the --out of `handgrad train`) holds numbered generations, a pointer
+// to the newest, and a copy of the best one:
+//
+//   latest.json          the pointer: {"generation": "ckpt-000000120", "step": 120, …}, replaced
+//                        atomically (temporary file, fsync, rename, fsync of the folder)
+//   ckpt-000000100/      one generation per save, named by the step (a second save of the same step
+//   ckpt-000000120/      becomes ckpt-000000120-1, -2, …: a save never replaces a folder in place)
+//   best/                the weights with the best validation loss so far: a run folder of its own
+//                        (latest.json + one generation), updated by the same scheme
+//   metrics.jsonl        the metrics log (src/train/metrics-log.ts)
+//
+// A generation holds
 //   model.safetensors  — every parameter, named as in model.params, in the backend's precision
 //                        (F32 for wasm, F64 for the f64 reference backend), readable by PyTorch /
 //                        Hugging Face tools; __metadata__ has the model kind and config as strings;
@@ -11,17 +22,32 @@
 //                        position, data fingerprint, metrics (src/train/trainer.ts fills it);
 //   manifest.json      — written LAST: the byte length and SHA-256 of each of the three files.
 //
-// Every file is written atomically (temporary file in the same folder, fsync, rename, fsync of the
-// folder). Overwriting a checkpoint keeps a complete one on disk at every moment: the new files are
-// first written in full into <dir>/.incoming/ (manifest last), then the old manifest is removed,
-// the files are written into <dir> and the manifest last, and .incoming is removed. A reader
-// takes <dir> if its manifest verifies, else a complete .incoming (a save that was cut off).
-// Any truncated or altered file fails its checksum: one line naming the file.
+// Why this shape: at every instant at least one complete, verified checkpoint is on disk, whatever
+// cuts a save off (kill -9, a full disk, a power cut). A save (1) writes the new generation into
+// ckpt-….tmp-<pid>/, every file fsynced, the manifest last, then fsyncs that folder; (2) renames it
+// to ckpt-<step>/ and fsyncs the run folder; (3) points latest.json at it; (4) only then removes
+// the generations beyond the newest --keep-checkpoints (default 2) and fsyncs the run folder again.
+// Nothing that exists before a save is touched before step (3) is durable. Readers follow the
+// pointer; when it is missing or damaged, or its generation fails verification (a file truncated
+// or altered), they take the newest generation that verifies. Any truncated or altered file fails
+// its checksum: one line naming the file inside its generation.
 //
-// The old format (model.json + weights.bin, version 1) is still read for sampling.
+// Leftovers of a killed save (ckpt-*.tmp-<pid>/, latest.json.tmp-<pid>, metrics.jsonl.tmp-<pid>,
+// a generation folder whose manifest is missing or does not match its files) are removed at the
+// start of the next save, but only names this code writes, and never a temporary file of a
+// process that is still running.
+//
+// Older layouts are still read: the single-folder checkpoint of version 2 (the four files directly
+// in the run folder, or in its .incoming/ after a save that was cut off), which a resumed run
+// turns into generations (its files are removed only once the first generation and the pointer are
+// durable), and version 1 (model.json + weights.bin), for sampling.
+//
+// Test hook: HANDGRAD_TEST_SAVE_DELAY_MS=<ms> makes every save sleep that long between its phases
+// (each file, the manifest, the rename, the pointer, each removal), so a test can land a kill -9
+// inside a save at will (tests/cli/chaos.test.ts). It has no other effect; never set it otherwise.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Ops } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { createModel } from '../models/registry.js';
@@ -35,9 +61,23 @@ export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 export const STATE_FILE = 'state.json';
 export const STATE_TENSORS_FILE = 'state.safetensors';
-/** Where a save writes the complete new checkpoint before copying it over the old one. */
+/** The pointer naming a run folder's newest complete generation. */
+export const POINTER_FILE = 'latest.json';
+/** The sub-folder of a run folder holding the checkpoint with the best validation loss (a run folder itself). */
+export const BEST_DIR = 'best';
+/** Generations a run folder keeps unless told otherwise (--keep-checkpoints). */
+export const DEFAULT_KEEP_CHECKPOINTS = 2;
+/** The old single-folder layout's spare copy (a save wrote it before overwriting the folder); read only now. */
 export const INCOMING_DIR = '.incoming';
 const FILES = [WEIGHTS_FILE, STATE_TENSORS_FILE, STATE_FILE] as const;
+
+/** A generation folder: ckpt-<step, 9 digits>, with -<revision> for a second save of the same step. */
+const GENERATION_NAME = /^ckpt-(\d+)(?:-(\d+))?$/;
+/**
+ * The temporary names written into a run folder, <name>.tmp-<pid>: a generation being written (or
+ * being removed), the pointer and the metrics log (writeFileAtomic), and the old layout's files.
+ */
+const LEFTOVER_NAME = /^(?:ckpt-\d+(?:-\d+)?|latest\.json|metrics\.jsonl|model\.safetensors|state\.safetensors|state\.json|manifest\.json)\.tmp-(\d+)$/;
 
 /** A checkpoint that cannot be read or does not fit: one line naming the file and what was wrong. */
 export class CheckpointError extends Error {
@@ -85,24 +125,57 @@ export interface Manifest {
   createdAt: string;
 }
 
+/** latest.json. */
+export interface CheckpointPointer {
+  format: typeof CHECKPOINT_FORMAT;
+  /** The generation folder's name (ckpt-…), inside the run folder. */
+  generation: string;
+  step: number;
+  createdAt: string;
+}
+
+/** A generation folder of a run folder. */
+export interface Generation {
+  name: string;
+  step: number;
+  revision: number;
+}
+
+// ---- test hook -----------------------------------------------------------------------------------
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** HANDGRAD_TEST_SAVE_DELAY_MS (see the top of this file): a pause between two phases of a save. */
+function testPause(): void {
+  const ms = Number(process.env.HANDGRAD_TEST_SAVE_DELAY_MS);
+  if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);
+}
+
 // ---- writing -------------------------------------------------------------------------------------
 
 /** Writes `data` to `path` so that readers see the old file or the whole new one, never a part. */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
+    writeFileDurable(tmp, data);
   } catch (e) {
-    closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }
-  closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** Writes `data` to `path` and fsyncs it (the caller makes the name durable: fsyncDir). */
+function writeFileDurable(path: string, data: Uint8Array | string): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** fsync a folder so a rename inside it survives a crash (a no-op where folders cannot be opened). */
@@ -149,14 +222,37 @@ export interface SaveCheckpointInput {
   tensors?: [string, SafeTensorInput][];
 }
 
-/** Writes a checkpoint into `dir` (created if needed), replacing the one there safely; returns `dir`. */
-export function saveCheckpoint(dir: string, input: SaveCheckpointInput): string {
-  const { model, tokenizer } = input;
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw writeFailure(dir, 0, e);
+export interface SaveCheckpointOptions {
+  /** Keep this many newest generations (default DEFAULT_KEEP_CHECKPOINTS); older ones go once the new one is durable. */
+  keep?: number;
+}
+
+/** A generation's folder name for a step (and a revision, for a second save of the same step). */
+export function generationName(step: number, revision = 0): string {
+  return `ckpt-${String(step).padStart(9, '0')}${revision > 0 ? `-${revision}` : ''}`;
+}
+
+/** The generation folders of a run folder, oldest first (by step, then revision); [] when there is none. */
+export function listGenerations(dir: string): Generation[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const out: Generation[] = [];
+  for (const name of names) {
+    const m = GENERATION_NAME.exec(name);
+    if (m) out.push({ name, step: Number(m[1]), revision: m[2] === undefined ? 0 : Number(m[2]) });
   }
+  return out.sort((a, b) => a.step - b.step || a.revision - b.revision);
+}
+
+/**
+ * Writes a checkpoint as a new generation of the run folder `dir` (created if needed), points
+ * latest.json at it, then removes the generations beyond the newest `keep` (and the files of the
+ * old single-folder layout); see the top of this file. Returns the generation's folder.
+ */
+export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options: SaveCheckpointOptions = {}): string {
+  const { model, tokenizer } = input;
+  const keep = options.keep ?? DEFAULT_KEEP_CHECKPOINTS;
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be an integer ≥ 1, got ${keep}`);
   const dtype = dtypeOf(model);
   const state: CheckpointState = {
     format: CHECKPOINT_FORMAT,
@@ -181,45 +277,159 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput): string 
   };
   for (const f of FILES) manifest.files[f] = { bytes: bytes[f].length, sha256: sha256(bytes[f]) };
   const manifestText = JSON.stringify(manifest, null, 2) + '\n';
-
-  const writeSet = (into: string) => {
-    for (const f of FILES) writeFileAtomic(join(into, f), bytes[f]);
-    fsyncDir(into);
-    writeFileAtomic(join(into, MANIFEST_FILE), manifestText);
-    fsyncDir(into);
-  };
-  // 1. the complete new checkpoint beside the old one; 2. retire the old one (its manifest);
-  // 3. the new one in place, manifest last; 4. drop the spare copy.
-  const incoming = join(dir, INCOMING_DIR);
   const total = FILES.reduce((n, f) => n + bytes[f].length, manifestText.length);
+
   try {
-    rmSync(incoming, { recursive: true, force: true });
-    mkdirSync(incoming);
-    fsyncDir(dir);
-    writeSet(incoming);
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true });
+      fsyncDir(dirname(resolve(dir)));
+    }
   } catch (e) {
-    // Nothing of the new checkpoint may stay behind; the previous one (if any) is untouched.
-    rmSync(incoming, { recursive: true, force: true });
     throw writeFailure(dir, total, e);
   }
-  rmSync(join(dir, MANIFEST_FILE), { force: true });
+  cleanCheckpointLeftovers(dir);
+
+  // 1. The new generation, complete, under a temporary name; 2. under its own name.
+  const revision = listGenerations(dir).filter((g) => g.step === input.step).reduce((r, g) => Math.max(r, g.revision + 1), 0);
+  const name = generationName(input.step, revision);
+  const tmp = join(dir, `${name}.tmp-${process.pid}`);
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    for (const f of FILES) {
+      writeFileDurable(join(tmp, f), bytes[f]);
+      testPause();
+    }
+    writeFileDurable(join(tmp, MANIFEST_FILE), manifestText);
+    fsyncDir(tmp);
+    testPause();
+    renameSync(tmp, join(dir, name));
+    fsyncDir(dir);
+  } catch (e) {
+    // Nothing of the new checkpoint may stay behind; everything that was there is untouched.
+    rmSync(tmp, { recursive: true, force: true });
+    throw writeFailure(dir, total, e);
+  }
+  testPause();
+  // 3. The pointer. Should this fail, the new generation stays: complete, and found by a reader's scan.
+  const pointer: CheckpointPointer = { format: CHECKPOINT_FORMAT, generation: name, step: input.step, createdAt: state.createdAt };
+  try {
+    writeFileAtomic(join(dir, POINTER_FILE), JSON.stringify(pointer, null, 2) + '\n');
+    fsyncDir(dir);
+  } catch (e) {
+    rmSync(join(dir, `${POINTER_FILE}.tmp-${process.pid}`), { force: true });
+    throw writeFailure(dir, total, e);
+  }
+  testPause();
+  // 4. Only now: what is no longer needed.
+  pruneGenerations(dir, name, keep);
+  return join(dir, name);
+}
+
+/** Removes a file or folder, ignoring failures (what could not be removed now is retried by the next save). */
+function removeQuietly(path: string): void {
+  try { rmSync(path, { recursive: true, force: true }); } catch { /* retried by the next save's clean-up */ }
+}
+
+/**
+ * After `newest` is durable and pointed at: keeps it and the keep−1 generations before it, and
+ * removes every other generation (older ones, and newer ones: those of a run that was resumed from
+ * an earlier generation, which the pointer no longer leads to), then the old layout's files. A
+ * generation is renamed to a temporary name before it is deleted, so no half-deleted folder ever
+ * carries a generation's name.
+ */
+function pruneGenerations(dir: string, newest: string, keep: number): void {
+  const gens = listGenerations(dir);
+  const at = gens.findIndex((g) => g.name === newest);
+  const kept = new Set(gens.slice(Math.max(0, at - keep + 1), at + 1).map((g) => g.name));
+  for (const g of gens) {
+    if (kept.has(g.name)) continue;
+    const doomed = join(dir, `${g.name}.tmp-${process.pid}`);
+    try {
+      renameSync(join(dir, g.name), doomed);
+    } catch { continue; }
+    removeQuietly(doomed);
+    testPause();
+  }
+  removeLegacyFiles(dir);
   fsyncDir(dir);
-  writeSet(dir);
-  rmSync(incoming, { recursive: true, force: true });
-  fsyncDir(dir);
-  return dir;
+}
+
+/** Is the file a handgrad manifest (of any version)? */
+function isOurManifest(path: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path, 'utf8')) as { format?: unknown })?.format === CHECKPOINT_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The old single-folder layout's files, once a generation holds the checkpoint: only where a
+ * handgrad manifest (in the folder or its .incoming) shows they are ours, the manifest first.
+ */
+function removeLegacyFiles(dir: string): void {
+  const top = isOurManifest(join(dir, MANIFEST_FILE));
+  if (!top && !isOurManifest(join(dir, INCOMING_DIR, MANIFEST_FILE))) return;
+  for (const f of [MANIFEST_FILE, ...FILES]) removeQuietly(join(dir, f));
+  removeQuietly(join(dir, INCOMING_DIR));
+}
+
+/** Is the process still running (so its temporary files are still being written)? */
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return false; // ours: no save of this process is under way while we clean
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Does a generation folder have a manifest that lists its files at their sizes (no checksums: cheap)? */
+function looksComplete(gen: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(join(gen, MANIFEST_FILE), 'utf8')) as Manifest;
+    if (m?.format !== CHECKPOINT_FORMAT || typeof m.files !== 'object' || m.files === null) return false;
+    return FILES.every((f) => m.files[f] !== undefined && statSync(join(gen, f)).size === m.files[f].bytes);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes what a killed save left in the run folder `dir` and its best/: temporary files and
+ * folders of processes that are no longer running, and generation folders whose manifest is
+ * missing or does not list their files (matching only the names this module writes). Called by
+ * every save (best/ is cleaned with its run folder, since a run may not write best/ again).
+ */
+export function cleanCheckpointLeftovers(dir: string): void {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    const tmp = LEFTOVER_NAME.exec(name);
+    if (tmp) {
+      if (!isRunning(Number(tmp[1]))) removeQuietly(join(dir, name));
+    } else if (GENERATION_NAME.test(name) && !looksComplete(join(dir, name))) {
+      removeQuietly(join(dir, name));
+    } else if (name === BEST_DIR) {
+      cleanCheckpointLeftovers(join(dir, name));
+    }
+  }
 }
 
 // ---- reading -------------------------------------------------------------------------------------
 
 /** A verified checkpoint's contents, before any model is built. */
 export interface CheckpointFiles {
-  /** The folder the files came from (the checkpoint folder, or its .incoming after a cut-off save). */
+  /** The folder the files came from: a generation of the run folder (or the folder itself, old layout). */
   dir: string;
   manifest: Manifest;
   state: CheckpointState;
   weights: SafetensorsFile;
   tensors: SafetensorsFile;
+  /** Why newer or pointed-at checkpoints of the folder were passed over to reach this one (one line each); usually []. */
+  passedOver: string[];
 }
 
 function readBytes(path: string, what: string): Buffer {
@@ -276,33 +486,79 @@ function readVerified(dir: string): CheckpointFiles {
       throw e;
     }
   };
-  return { dir, manifest, state, weights: decode(WEIGHTS_FILE), tensors: decode(STATE_TENSORS_FILE) };
+  return { dir, manifest, state, weights: decode(WEIGHTS_FILE), tensors: decode(STATE_TENSORS_FILE), passedOver: [] };
+}
+
+/** The generation latest.json names; null when there is no latest.json; a CheckpointError when it is damaged. */
+function readPointer(dir: string): string | null {
+  const path = join(dir, POINTER_FILE);
+  if (!existsSync(path)) return null;
+  const p = parseJson<CheckpointPointer>(path, readBytes(path, 'the checkpoint pointer'));
+  if (p?.format !== CHECKPOINT_FORMAT || typeof p.generation !== 'string' || !GENERATION_NAME.test(p.generation)) {
+    throw new CheckpointError(`${path}: not a handgrad checkpoint pointer (expected {"format": "${CHECKPOINT_FORMAT}", "generation": "ckpt-…"})`);
+  }
+  return p.generation;
+}
+
+/** Does `dir` hold anything of a checkpoint (the pointer, a generation, or the old layout's files), readable or not? */
+export function hasCheckpointFiles(dir: string): boolean {
+  return listGenerations(dir).length > 0 ||
+    [POINTER_FILE, MANIFEST_FILE, INCOMING_DIR, WEIGHTS_FILE, STATE_FILE].some((f) => existsSync(join(dir, f)));
 }
 
 /** Is `dir` an old-format (model.json + weights.bin) checkpoint? */
 export function isLegacyCheckpoint(dir: string): boolean {
-  return !existsSync(join(dir, MANIFEST_FILE)) && !existsSync(join(dir, INCOMING_DIR, MANIFEST_FILE)) && existsSync(join(dir, LEGACY_MODEL_FILE));
+  return !existsSync(join(dir, MANIFEST_FILE)) && !existsSync(join(dir, INCOMING_DIR, MANIFEST_FILE)) &&
+    !existsSync(join(dir, POINTER_FILE)) && listGenerations(dir).length === 0 && existsSync(join(dir, LEGACY_MODEL_FILE));
 }
 
-/** Finds, verifies and parses the checkpoint in `dir` (or the complete copy a cut-off save left). */
+/**
+ * Finds, verifies and parses the checkpoint in `dir`: the generation latest.json names; else
+ * (pointer missing or damaged, generation failing verification) the newest generation that
+ * verifies; else the old single-folder layout (the folder itself, then a complete .incoming).
+ * A generation or best/ folder given directly is read as a single folder. When nothing verifies,
+ * the error of the first candidate (one line naming the file).
+ */
 export function readCheckpoint(dir: string): CheckpointFiles {
   let isDir = false;
   try { isDir = statSync(dir).isDirectory(); } catch { /* missing */ }
-  const incoming = join(dir, INCOMING_DIR);
-  const hasMain = isDir && existsSync(join(dir, MANIFEST_FILE));
-  const hasIncoming = isDir && existsSync(join(incoming, MANIFEST_FILE));
-  if (!hasMain && !hasIncoming) {
-    throw new CheckpointError(`${dir}: not a checkpoint folder (no ${MANIFEST_FILE}; expected the --out folder of 'handgrad train')`);
-  }
-  if (hasMain) {
+  const failures: CheckpointError[] = [];
+  let pointerProblem: CheckpointError | null = null;
+  const passedOver = (): string[] => [...(pointerProblem ? [pointerProblem.message] : []), ...failures.map((e) => e.message)];
+  const attempt = (folder: string): CheckpointFiles | null => {
     try {
-      return readVerified(dir);
+      const files = readVerified(folder);
+      files.passedOver = passedOver();
+      return files;
     } catch (e) {
-      if (!hasIncoming) throw e;
-      try { return readVerified(incoming); } catch { throw e; }
+      if (!(e instanceof CheckpointError)) throw e;
+      failures.push(e);
+      return null;
+    }
+  };
+  if (isDir) {
+    let pointed: string | null = null;
+    try { pointed = readPointer(dir); } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      pointerProblem = e;
+    }
+    const gens = listGenerations(dir).map((g) => g.name).reverse();
+    if (pointed === null && pointerProblem === null && gens.length > 0) {
+      pointerProblem = new CheckpointError(`${join(dir, POINTER_FILE)}: missing (a save was cut off before it)`);
+    }
+    for (const name of pointed === null ? gens : [pointed, ...gens.filter((g) => g !== pointed)]) {
+      const found = attempt(join(dir, name));
+      if (found) return found;
+    }
+    for (const folder of [dir, join(dir, INCOMING_DIR)]) {
+      if (!existsSync(join(folder, MANIFEST_FILE))) continue;
+      const found = attempt(folder);
+      if (found) return found;
     }
   }
-  return readVerified(incoming);
+  if (failures.length > 0) throw failures[0];
+  if (pointerProblem && existsSync(join(dir, POINTER_FILE))) throw pointerProblem;
+  throw new CheckpointError(`${dir}: not a checkpoint folder (no ${MANIFEST_FILE}; expected the --out folder of 'handgrad train')`);
 }
 
 export interface LoadedCheckpoint {
@@ -330,7 +586,7 @@ export function loadWeightsInto(model: SequenceModel, weights: SafetensorsFile, 
   }
 }
 
-/** Rebuilds the model on `ops` from a checkpoint folder (either format) and loads its weights. */
+/** Rebuilds the model on `ops` from a checkpoint folder (any layout) and loads its weights. */
 export function loadCheckpoint(dir: string, ops: Ops): LoadedCheckpoint {
   if (isLegacyCheckpoint(dir)) return loadLegacyCheckpoint(dir, ops);
   const files = readCheckpoint(dir);
@@ -353,7 +609,7 @@ export function loadCheckpoint(dir: string, ops: Ops): LoadedCheckpoint {
   return { model, tokenizer, kind: state.kind, files };
 }
 
-/** The model kind of the checkpoint in `dir` (either format), checking it without building anything. */
+/** The model kind of the checkpoint in `dir` (any layout), checking it without building anything. */
 export function checkpointKind(dir: string): string {
   return isLegacyCheckpoint(dir) ? readModelJson(dir).kind : readCheckpoint(dir).state.kind;
 }

@@ -6,10 +6,7 @@ import type { Ops, Tensor } from '../ops/types.js';
 
 /** √(Σ over tensors of Σ g²), summed in double precision. */
 export function gradNorm(ops: Ops, grads: readonly Tensor[]): number {
-  if (ops.sumSquaresMany) return Math.sqrt(ops.sumSquaresMany(grads));
-  let sumSq = 0;
-  for (const g of grads) sumSq += ops.sumSquares(g);
-  return Math.sqrt(sumSq);
+  return Math.sqrt(ops.sumSquaresMany(grads));
 }
 
 /**

@@ -10,10 +10,15 @@
 //
 // Resume: a resumed run continues the file of the checkpoint it resumes from, dropping the lines
 // past the checkpoint's step (the steps that are trained again), so the file always describes one
-// run without repeats. A fresh run starts the file afresh.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+// run without repeats. A fresh run starts the file afresh — at its first logged step, not before:
+// a run that fails before it has logged anything never touches the file.
+//
+// A write the disk refuses (full, read-only, no permission) is a one-line RunFolderError naming the
+// file, and a line cut off by a full disk is cut back off: the file stays as it was before the write.
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './checkpoint.js';
+import { asWriteFailure } from './run-folder.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -92,15 +97,23 @@ export class MetricsLog {
     if (this.count === CAPACITY || Date.now() - this.lastFlush >= 2000) this.flush();
   }
 
-  /** Writes the buffered lines (the first flush also starts the file: kept lines of a resume, or empty). */
+  /**
+   * Writes the buffered lines (the first flush that has lines also starts the file: the kept
+   * lines of a resume, or nothing). With nothing logged yet it writes nothing at all.
+   */
   flush(): void {
     this.lastFlush = Date.now();
+    if (!this.started && this.count === 0) { this.extras.clear(); return; }
     if (!this.started) {
-      mkdirSync(this.dir, { recursive: true });
       const kept = this.resume
         ? readMetrics(this.resume.dir).filter((r) => r.step <= this.resume!.step).map((r) => JSON.stringify(r) + '\n').join('')
         : '';
-      writeFileAtomic(this.path, kept);
+      try {
+        mkdirSync(this.dir, { recursive: true });
+        writeFileAtomic(this.path, kept);
+      } catch (e) {
+        throw asWriteFailure(e, this.path) ?? e;
+      }
       this.started = true;
     }
     if (this.count === 0) { this.extras.clear(); return; }
@@ -113,9 +126,28 @@ export class MetricsLog {
         `"lr":${num(r[o + 3])},"gradNorm":${num(r[o + 4])},"tokensPerSec":${num(r[o + 5])},"elapsed":${num(r[o + 6])}` +
         `${extra ? ',' + extra : ''}}\n`;
     }
-    appendFileSync(this.path, text);
+    appendWhole(this.path, text);
     this.count = 0;
     // Fields attached for a line that never came (the run ended first) are dropped, not moved to another line.
     this.extras.clear();
+  }
+}
+
+/** Appends `text` to `path`, or nothing of it: a write the disk refuses is cut back to the old length. */
+function appendWhole(path: string, text: string): void {
+  let fd: number | null = null;
+  let size = -1;
+  try {
+    fd = openSync(path, 'a');
+    size = fstatSync(fd).size;
+    const bytes = Buffer.from(text, 'utf8');
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+  } catch (e) {
+    if (fd !== null && size >= 0) {
+      try { ftruncateSync(fd, size); } catch { /* the error below is the one to report */ }
+    }
+    throw asWriteFailure(e, path) ?? e;
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
 }

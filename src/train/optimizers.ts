@@ -16,7 +16,7 @@
 // (torch.optim.SparseAdam): a row's moments decay only on the steps that use the row, while the
 // bias correction follows the global step count. Weight decay, when set, also applies to touched
 // rows only. The row set is cleared after the step (the next backward pass records it afresh).
-import type { AdamParams, Ops, Tensor } from '../ops/types.js';
+import type { AdamParams, OptimizerKind, Ops, Tensor } from '../ops/types.js';
 import type { RowSubset } from '../layers/param.js';
 
 /** One parameter tensor and its gradient, as the optimizer sees it. */
@@ -29,7 +29,9 @@ export interface ParamRef {
   rows?: RowSubset;
 }
 
-export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam' | 'adamw';
+// The kinds are part of the ops contract (src/ops/types.ts, beside AdamParams), so that a model
+// spec can name its preferred optimizer without importing the training code.
+export type { OptimizerKind };
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'];
 
 /** An optimizer's resumable state as plain arrays (JSON-serialisable, for checkpoints). */

@@ -16,6 +16,8 @@ export interface ProgressOptions {
   mode: ProgressMode;
   /** Where 'lines' mode writes each line (and 'bar' mode the lines around the bar). */
   print: (line: string) => void;
+  /** Where the closing 'done: …' summary goes (default: print). The CLI sends it to stdout, the rest to stderr. */
+  printResult?: (line: string) => void;
   /** The stream the bar is drawn on (default process.stderr). */
   stream?: NodeJS.WritableStream;
   /** lines mode: at most this long between two lines (default 10 s). */
@@ -103,8 +105,12 @@ export function createProgressReporter(opts: ProgressOptions): TrainReporter {
       stopBar();
       const val = summary.valLoss === null ? 'no validation split'
         : `validation ${summary.valLoss.toFixed(4)} nats/${unit} (${summary.valBits!.toFixed(3)} bits/${unit})`;
-      opts.print(`done: ${summary.steps} steps in ${formatDuration(summary.seconds * 1000)}, ${compact(summary.tokensPerSec)} tok/s; ` +
-        `train loss ${summary.trainLoss.toFixed(4)}, ${val}` + (summary.out ? `; checkpoint ${summary.out}` : ''));
+      // The best validation, where it was not the last one (the best/ checkpoint holds it).
+      const best = summary.bestValLoss !== null && summary.bestStep !== summary.steps
+        ? `; best validation ${summary.bestValLoss.toFixed(4)} at step ${summary.bestStep}` : '';
+      (opts.printResult ?? opts.print)(`done: ${summary.steps} steps in ${formatDuration(summary.seconds * 1000)}, ${compact(summary.tokensPerSec)} tok/s; ` +
+        `train loss ${summary.trainLoss.toFixed(4)}, ${val}${best}` + (summary.stoppedEarly ? ' (stopped early: --patience)' : '') +
+        (summary.out ? `; checkpoint ${summary.out}` : ''));
     },
   };
 }

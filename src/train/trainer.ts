@@ -1,122 +1,78 @@
 // THE training loop: the same for every model in the registry.
 //
-//   setup:  corpus → tokenizer → ids → train/validation split → batchers → model, optimizer, schedule
+//   setup:  settings (settings.ts) → data (src/train/training-data.ts: corpus → tokenizer → token
+//           file → train/validation token sources → fingerprint) → batchers → model, optimizer, schedule
 //   loop:   [next window; resetState when the batcher says the window does not continue the last]
 //           zero grads → forwardBackward → global-norm clip → optimizer step at lr = schedule(step)
-//           every valEvery steps: validation loss on the held-out tail (mean nats per token, and bits)
-//           until --steps are done or --time has passed
+//           at multiples of valEvery steps, at least valEveryMs apart: validation loss on the held-out
+//           tail (mean nats per token, and bits), the carried state put back after it
+//           until --steps are done, --time has passed, or --patience validations bring no new best
 //   end:    final validation, checkpoint (src/train/checkpoint.ts), summary
 //
 // Checkpoints and resume: with checkpointEverySteps / checkpointEveryMs the loop also saves
-// mid-run (overwriting the folder safely), and on `signal` it stops after the current step,
+// mid-run (a new generation each time, the newest keepCheckpoints kept; after a validation with
+// the lowest loss so far, best/ too), and on `signal` it stops after the current step,
 // saves and returns. `resume` continues a checkpoint exactly: the weights, optimizer buffers and
 // step, RNG and batcher positions, the carried recurrent state, the elapsed time and the metrics
 // come back, so N steps + resume + N steps gives the same bits as 2N steps on a deterministic
 // backend (reference, or wasm with one thread). A resumed run keeps the checkpoint's settings;
 // only the limits (steps, time), checkpointing, output folder and backend may change.
+// What a checkpoint holds of the run, and how a resume reads it back: src/train/train-state.ts.
 //
 // Determinism: every random draw comes from one Rng seeded with `seed`, forked in a fixed order
 // (model weights, then data order), so two runs with the same options give identical losses.
 // Nothing is allocated inside the step loop: the batchers fill preallocated batches, the
 // parameter and gradient lists are built once, and the reporter gets one StepInfo object that is
 // updated in place.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createOps, type BackendName } from '../ops/index.js';
+import { createOps, type BackendName } from '../backends/index.js';
 import type { Ops, Tensor } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
-import { getModel, modelConfig } from '../models/registry.js';
+import { canonicalConfig, checkModelOptions, getModel, modelConfig } from '../models/registry.js';
 import { countParams, zeroGrads } from '../layers/param.js';
-import { checkEnoughTokens, CorpusError, loadCorpus, resolveCorpusPath, splitTokens, type Corpus } from '../data/corpus.js';
-import { BpeTokenizer, END_OF_TEXT } from '../data/bpe-tokenizer.js';
-import { encodeStories, readTokenFile, TokenFileError, writeTokenFile } from '../data/tinystories.js';
-import { buildTokenizer, tokenizerFromJSON, type Tokenizer, type TokenizerKind } from '../data/tokenizer.js';
-import { createBatcher, SequentialBatcher, type BatcherState, type SamplerKind } from '../data/batcher.js';
+import type { Corpus } from '../data/corpus.js';
+import { tokenizerFromJSON, type TokenizerKind } from '../data/tokenizer.js';
+import { createBatcher, SequentialBatcher, type SamplerKind } from '../data/batcher.js';
+import { prepareTrainingData, type DataReporter, type TrainingData } from './training-data.js';
+import { asConfig, TrainConfigError } from './config-error.js';
 import { createOptimizer, type OptimizerKind, type ParamRef } from './optimizers.js';
 import { createSchedule, type ScheduleKind } from './schedules.js';
 import { clipGradNorm, gradNorm } from './clip.js';
-import { CheckpointError, CheckpointWriteError, dtypeOf, loadWeightsInto, readCheckpoint, saveCheckpoint, WEIGHTS_FILE, type CheckpointFiles } from './checkpoint.js';
-import type { SafeTensorInput } from './safetensors.js';
-import { Rng, type RngState } from '../util/rng.js';
+import {
+  BEST_DIR, CheckpointError, DEFAULT_KEEP_CHECKPOINTS, dtypeOf, POINTER_FILE, readCheckpoint, saveCheckpoint,
+  type CheckpointFiles, type SaveCheckpointInput,
+} from './checkpoint.js';
+import { Rng } from '../util/rng.js';
 import { MetricsLog } from './metrics-log.js';
+import { checkNotInUse, openRunFolder, sameFolder, type RunFolder } from './run-folder.js';
+import { resolveSettings, TRAIN_DEFAULTS } from './settings.js';
+import {
+  carriesState, firstNonFinite, meanRecent, restoreState, resumeOptions, trainingState, type CarriesState, type ResumableOptions,
+  type TrainingState,
+} from './train-state.js';
 import { expertLoadOf, ExpertLoadTracker } from './expert-load.js';
 
-export const TRAIN_DEFAULTS = {
-  steps: 1000,
-  batch: 16,
-  seq: 64,
-  lr: 2e-3,
-  optimizer: 'adam' as OptimizerKind,
-  schedule: 'constant' as ScheduleKind,
-  warmup: 0,
-  clip: 5,
-  seed: 1,
-  valEvery: 100,
-  valFraction: 0.1,
-  valBatches: 50,
-  tokenizer: 'char' as TokenizerKind,
-  backend: 'wasm' as BackendName,
-};
+export { TRAIN_DEFAULTS } from './settings.js';
+export type { TrainingState } from './train-state.js';
 
-/**
- * Defaults for the Mixture-of-Experts language models ('moe' and its dense twin 'moe-dense'),
- * used where neither the user nor the model's own trainDefaults say otherwise (the optimizer
- * always: AdamW over the spec's Adam): byte-level BPE
- * (they are meant for TinyStories), AdamW with decoupled weight decay 0.1, and a linear warmup
- * then cosine decay when the run has a step count (with only --time there is no end to decay
- * to, so the rate stays constant after the warmup). Sized to train at a useful rate on a CPU.
- */
-export const MOE_TRAIN_DEFAULTS = {
-  tokenizer: 'bpe' as TokenizerKind,
-  optimizer: 'adamw' as OptimizerKind,
-  weightDecay: 0.1,
-  lr: 3e-3,
-  batch: 16,
-  seq: 128,
-  valBatches: 20,
-  /** Warmup steps: this fraction of --steps, at most maxWarmup (and 100 with only --time). */
-  warmupFraction: 0.05,
-  maxWarmup: 200,
-};
-const MOE_FAMILY = new Set(['moe', 'moe-dense']);
+/** metrics.jsonl has a line for every one of the first this many steps… */
+const METRICS_EVERY_STEP_UNTIL = 100;
+/** …and after them lines at least this far apart (ms of run time), beside the validation steps. */
+const METRICS_INTERVAL_MS = 250;
 
-/** Where a corpus name has a companion validation file in $HANDGRAD_DATA (src/data/corpus.ts aliases). */
-export const VALIDATION_COMPANIONS: Readonly<Record<string, string>> = { tinystories: 'tinystories-valid' };
+export { companionValidation, VALIDATION_COMPANIONS } from './training-data.js';
+export { TrainConfigError } from './config-error.js';
 
-export interface TrainOptions {
+export interface TrainOptions extends ResumableOptions {
   /** A registered model name or alias (src/models/registry.ts). */
   model: string;
-  /** Model-specific options (hidden, layers, …), checked against the model's spec. */
-  modelOptions?: Record<string, unknown>;
-  /** A --data value (file path or corpus name), an already loaded corpus, or absent for the embedded default. */
-  data?: string | Corpus;
-  tokenizer?: TokenizerKind;
-  /** word tokenizer only: the vocabulary cap, <unk> included. */
-  vocabSize?: number;
-  /** Stop after this many optimizer steps (default 1000 when no time limit is given either). */
-  steps?: number;
-  /** Stop once this much time (ms) has passed; with `steps` too, whichever comes first. */
-  timeMs?: number;
-  batch?: number;
-  seq?: number;
-  lr?: number;
-  optimizer?: OptimizerKind;
-  weightDecay?: number;
-  schedule?: ScheduleKind;
-  warmup?: number;
-  /** The cosine schedule's floor (default 0). */
-  minLr?: number;
-  /** Global gradient-norm limit; 0 turns clipping off (the norm is still computed and guarded). */
-  clip?: number;
-  seed?: number;
-  /** Validation every this many steps (and always at the end); 0: only at the end. */
-  valEvery?: number;
-  /** The held-out tail of the corpus, as a fraction (default 0.1); 0: no validation. */
-  valFraction?: number;
-  /** At most this many windows per validation (the same ones every time). */
-  valBatches?: number;
+  /**
+   * --data: a value or several (a file, a folder of .txt files, a corpus name, or '-' for standard
+   * input; src/data/corpus.ts), an already loaded corpus, or absent for the embedded default.
+   */
+  data?: string | readonly string[] | Corpus;
   /**
    * A separate validation corpus (file or $HANDGRAD_DATA name) instead of the held-out tail; the
    * whole of `data` is then trained on. Default: the companion file of a named corpus
@@ -125,15 +81,22 @@ export interface TrainOptions {
    */
   valData?: string | null;
   /**
-   * BPE only: the folder of pre-tokenised token files (src/data/tinystories.ts format), one per
-   * (tokenizer hash, text hash). Default: .token-cache beside the run folder (runs/.token-cache);
-   * null: encode in memory every time.
+   * The folder of token files (src/data/token-file.ts), one per (tokenizer hash, text hash): BPE
+   * streams, and any stream too large for memory. Default: .token-cache beside the run folder
+   * (runs/.token-cache); null: encode every time (large streams into a temporary file).
    */
   tokenCache?: string | null;
-  /** Default: 'sequential' for stateful models, 'random' otherwise. */
-  sampler?: SamplerKind;
-  /** Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. */
+  /** BPE: train the tokenizer on at most this many bytes of the corpus (default DEFAULT_BPE_SAMPLE_BYTES in training-data.ts). */
+  bpeSample?: number;
+  /** Where data preparation reports (notices and progress of a long encode). */
+  dataReporter?: DataReporter;
+  /**
+   * Checkpoint folder; default runs/<model>-<timestamp>; null writes nothing. A folder that holds
+   * anything is refused unless it is the `resume` folder or `force` is given (src/train/run-folder.ts).
+   */
   out?: string | null;
+  /** Write into a non-empty `out` anyway, replacing handgrad's own files there (never others). */
+  force?: boolean;
   backend?: BackendName;
   threads?: number;
   /** Use this backend instead of creating one (it is then not disposed at the end). */
@@ -143,62 +106,13 @@ export interface TrainOptions {
   resume?: string;
   /** Also save a checkpoint every this many steps… */
   checkpointEverySteps?: number;
-  /** …or every this many ms of training time (into `out`, replacing the previous one safely). */
+  /** …or every this many ms of training time (into `out`, as a new generation: src/train/checkpoint.ts). */
   checkpointEveryMs?: number;
+  /** Keep this many newest checkpoint generations in `out` (default 2; src/train/checkpoint.ts). */
+  keepCheckpoints?: number;
   /** When aborted: finish the current step, save a checkpoint, and return (the loop checks it between steps). */
   signal?: AbortSignal;
 }
-
-/** The settings a resumed run keeps: giving another value for one of them is refused. */
-const KEPT_SETTINGS = [
-  'tokenizer', 'vocabSize', 'batch', 'seq', 'lr', 'optimizer', 'weightDecay', 'schedule', 'warmup', 'minLr', 'clip', 'seed',
-  'valEvery', 'valFraction', 'valBatches', 'sampler', 'valData',
-] as const;
-type KeptSettings = Partial<Pick<TrainOptions, (typeof KEPT_SETTINGS)[number]>>;
-
-/** What the loop saves in state.json's `training` (beside the model, tokenizer, step and seed). */
-export interface TrainingState {
-  /** The resolved settings (defaults filled in), the ones a resume keeps. */
-  settings: KeptSettings & { totalSteps: number | null; timeMs: number | null };
-  /** The --data value when it was one (a resume reads the same corpus), and a fingerprint of the text. */
-  data: {
-    arg: string | null; name: string; source: string; tokens: number; trainTokens: number; valTokens: number; sha256: string;
-    /** A separate validation corpus, when one was used (its source file and text fingerprint). */
-    val?: { arg: string; source: string; sha256: string } | null;
-  };
-  /** The backend's own name (e.g. reference-f64, wasm-simd). */
-  backend: string;
-  /** The backend and thread count a resume uses unless told otherwise (same backend + threads: same bits). */
-  backendKind: BackendName;
-  threads: number | null;
-  optimizer: { kind: OptimizerKind; step: number; roles: string[] };
-  rng: { model: RngState; data: RngState };
-  batcher: BatcherState;
-  /** Whether state.safetensors holds the carried recurrent state (carry.h, carry.c). */
-  carry: boolean;
-  elapsedMs: number;
-  trainMs: number;
-  /** true for the checkpoint written at the end of a run (the limits were reached). */
-  finished: boolean;
-  metrics: {
-    /** The last ≤ 50 training losses, oldest first (the whole history is metrics.train_loss in state.safetensors). */
-    recentLosses: number[];
-    validations: { step: number; valLoss: number }[];
-    trainLoss: number | null;
-    valLoss: number | null;
-    valBits: number | null;
-    tokensPerSec: number;
-  };
-}
-
-/** What a model that carries recurrent state between windows exposes (RecurrentLM.stateFor). */
-interface CarriesState {
-  stateFor(batch: number): { h: Tensor; c: Tensor | null };
-}
-const carriesState = (m: SequenceModel): m is SequenceModel & CarriesState =>
-  typeof (m as Partial<CarriesState>).stateFor === 'function';
-
-const flagOf = (key: string) => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
 /** What `handgrad train --json` prints. */
 export interface TrainSummary {
@@ -211,6 +125,11 @@ export interface TrainSummary {
   valLoss: number | null;
   /** The same in bits (per character for the char tokenizer). */
   valBits: number | null;
+  /** The lowest validation loss of the run (resumed legs included) and its step; null without validation. */
+  bestValLoss: number | null;
+  bestStep: number | null;
+  /** true when --patience ended the run (that many validations in a row without a new best). */
+  stoppedEarly: boolean;
   /** Training tokens per second of time spent in training steps (validation excluded). */
   tokensPerSec: number;
   /** Wall time of the loop, validation included, setup and checkpoint excluded. */
@@ -268,6 +187,8 @@ export interface TrainReporter {
   finish?(summary: TrainSummary): void;
   /** Training stopped with an error (after start()): tidy up (e.g. stop a live bar). */
   fail?(error: unknown): void;
+  /** A one-line notice about the run (e.g. a stale lock taken over). */
+  notice?(line: string): void;
 }
 
 /** A NaN or infinite loss or gradient: training stops rather than write garbage into the weights. */
@@ -275,23 +196,8 @@ export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }
 
-/** A bad option value or combination, found before training starts (the CLI exits 2 on it). */
-export class TrainConfigError extends RangeError {
-  override name = 'TrainConfigError';
-}
-
 function check(ok: boolean, message: string): void {
   if (!ok) throw new TrainConfigError(message);
-}
-
-/** Runs `fn`, turning the RangeErrors of option validation elsewhere (schedule, model options) into TrainConfigErrors. */
-function asConfig<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof RangeError && !(e instanceof TrainConfigError)) throw new TrainConfigError(e.message);
-    throw e;
-  }
 }
 
 const isInt = (v: number, min: number) => Number.isInteger(v) && v >= min;
@@ -307,104 +213,82 @@ export function defaultOutDir(model: string, now = new Date()): string {
 
 /** Trains a registered model on a corpus and writes a checkpoint; see the top of this file. */
 export async function train(options: TrainOptions): Promise<TrainSummary> {
+  // The run folder is opened (created, locked, probed) part-way through setup, before any data is
+  // loaded; whatever happens after, it is tidied up and its lock released here.
+  const run: { folder: RunFolder | null } = { folder: null };
+  try {
+    return await trainInFolder(options, run);
+  } catch (e) {
+    throw run.folder ? run.folder.fail(e) : e;
+  } finally {
+    run.folder?.release();
+  }
+}
+
+async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | null }): Promise<TrainSummary> {
   let opts = options;
   const spec = getModel(opts.model);
   let resumed: CheckpointFiles | null = null;
   let saved: TrainingState | null = null;
   if (opts.resume !== undefined) {
+    // Resuming in place: a run still writing there is named, rather than a checkpoint read mid-save.
+    if (opts.out === undefined || (opts.out !== null && sameFolder(opts.out, opts.resume))) checkNotInUse(opts.resume, `--resume ${opts.resume}`);
     resumed = readCheckpoint(opts.resume);
     ({ opts, saved } = resumeOptions(opts, spec.name, resumed));
   }
   check(opts.checkpointEverySteps === undefined || isInt(opts.checkpointEverySteps, 1),
     `checkpointEverySteps must be an integer ≥ 1, got ${opts.checkpointEverySteps}`);
   check(opts.checkpointEveryMs === undefined || opts.checkpointEveryMs > 0, `checkpointEveryMs must be > 0, got ${opts.checkpointEveryMs}`);
-  if (typeof opts.out === 'string') checkOutDir(opts.out);
-  const td = spec.trainDefaults ?? {};
-  // The MoE models' own defaults (MOE_TRAIN_DEFAULTS) come between the model spec's and the global ones.
-  const moe = MOE_FAMILY.has(spec.name);
-  const batch = opts.batch ?? td.batch ?? (moe ? MOE_TRAIN_DEFAULTS.batch : TRAIN_DEFAULTS.batch);
-  const seq = opts.seq ?? td.seq ?? (moe ? MOE_TRAIN_DEFAULTS.seq : TRAIN_DEFAULTS.seq);
-  const lr = opts.lr ?? td.lr ?? (moe ? MOE_TRAIN_DEFAULTS.lr : TRAIN_DEFAULTS.lr);
-  // AdamW for the MoE family even where the spec names plain Adam: decoupled weight decay is the
-  // recipe the issue asks for (the spec's lr, batch and seq are kept).
-  const optimizerKind = opts.optimizer ?? (moe ? MOE_TRAIN_DEFAULTS.optimizer : td.optimizer ?? TRAIN_DEFAULTS.optimizer);
-  const weightDecay = opts.weightDecay ?? (moe && optimizerKind === 'adamw' ? MOE_TRAIN_DEFAULTS.weightDecay : undefined);
-  const timeMs = opts.timeMs ?? null;
-  const totalSteps = opts.steps ?? (timeMs === null ? TRAIN_DEFAULTS.steps : null);
-  const scheduleKind = opts.schedule ?? (moe && totalSteps !== null ? 'cosine' : TRAIN_DEFAULTS.schedule);
-  const warmup = opts.warmup ?? (moe
-    ? (totalSteps !== null ? Math.min(MOE_TRAIN_DEFAULTS.maxWarmup, Math.floor(totalSteps * MOE_TRAIN_DEFAULTS.warmupFraction)) : 100)
-    : TRAIN_DEFAULTS.warmup);
-  const clip = opts.clip ?? (moe ? 1 : TRAIN_DEFAULTS.clip);
-  const seed = opts.seed ?? TRAIN_DEFAULTS.seed;
-  const valEvery = opts.valEvery ?? TRAIN_DEFAULTS.valEvery;
-  const valFraction = opts.valFraction ?? TRAIN_DEFAULTS.valFraction;
-  const valBatches = opts.valBatches ?? (moe ? MOE_TRAIN_DEFAULTS.valBatches : TRAIN_DEFAULTS.valBatches);
-  const sampler = opts.sampler ?? (spec.stateful ? 'sequential' : 'random');
-  const tokenizerKind = opts.tokenizer ?? (moe ? MOE_TRAIN_DEFAULTS.tokenizer : TRAIN_DEFAULTS.tokenizer);
-
-  check(isInt(batch, 1) && isInt(seq, 1), `batch and seq must be integers ≥ 1, got ${batch} and ${seq}`);
-  check(totalSteps === null || isInt(totalSteps, 1), `steps must be an integer ≥ 1, got ${totalSteps}`);
-  check(timeMs === null || timeMs > 0, `the time limit must be > 0, got ${timeMs} ms`);
-  check(clip >= 0 && Number.isFinite(clip), `clip must be a number ≥ 0 (0 turns clipping off), got ${clip}`);
-  check(isInt(valEvery, 0), `valEvery must be an integer ≥ 0, got ${valEvery}`);
-  check(isInt(valBatches, 1), `valBatches must be an integer ≥ 1, got ${valBatches}`);
-  check(Number.isFinite(seed), `seed must be a number, got ${seed}`);
-  check(!(opts.weightDecay! < 0), `weight decay must be ≥ 0, got ${opts.weightDecay}`);
-  check(opts.vocabSize === undefined || tokenizerKind === 'word' || tokenizerKind === 'bpe',
-    '--vocab-size applies to the word tokenizer only (add --tokenizer word), or to bpe (--tokenizer bpe)');
-  check(valFraction >= 0 && valFraction < 1, `the validation fraction must be in [0, 1), got ${valFraction}`);
-  check(scheduleKind !== 'cosine' || totalSteps !== null,
-    'the cosine schedule needs --steps (it decays to its floor at the last step), not only --time');
-  check(scheduleKind !== 'cosine' || totalSteps === null || totalSteps > warmup,
-    `the cosine schedule needs more --steps than --warmup steps, got ${totalSteps} steps and ${warmup} warmup steps`);
+  const keepCheckpoints = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
+  check(isInt(keepCheckpoints, 1), `--keep-checkpoints must be an integer ≥ 1, got ${opts.keepCheckpoints}`);
+  // The model's options are checked before anything else happens (a resume's over its checkpoint's config).
+  asConfig(() => checkModelOptions(spec, opts.modelOptions ?? {}, resumed?.state.config));
+  // Defaults and checks: src/train/settings.ts (option > the model's trainDefaults > TRAIN_DEFAULTS).
+  const settings = resolveSettings(opts, spec, resumed?.state.config); // a resume's context is its checkpoint's
+  const {
+    batch, seq, lr, optimizer: optimizerKind, weightDecay, timeMs, totalSteps, schedule: scheduleKind, warmup, clip, seed,
+    valEvery, valEveryMs, valFraction, valBatches, sampler, tokenizer: tokenizerKind, patience, decayVectors,
+  } = settings;
   // A GPU backend that is not there is a mistake in the call: say so before any data work. (Only a
   // probe: opened and closed at once, so a config error below leaves no device pool behind.)
   if (!opts.ops && (opts.backend as string) === 'cuda') (await openBackend('cuda', opts.threads)).dispose();
   const schedule = asConfig(() => createSchedule({
     kind: scheduleKind, lr, warmupSteps: warmup, totalSteps: totalSteps ?? undefined, minLr: opts.minLr,
   }));
+  // A rate the backend's numbers cannot hold (f32: above 3.4e38 it is infinite, below 1.4e-45 it is
+  // 0) would write NaN, or nothing, into every weight on the first step: refused up front.
+  const backendKind = opts.ops ? opts.ops.name : opts.backend ?? TRAIN_DEFAULTS.backend;
+  const f32 = opts.ops ? opts.ops.dtype === 'f32' : backendKind !== 'reference';
+  const lrAsStored = f32 ? Math.fround(lr) : lr;
+  check(!f32 || (Number.isFinite(lrAsStored) && lrAsStored > 0),
+    `--lr ${lr}: the ${backendKind} backend computes in f32, which holds learning rates from 1.4e-45 to 3.4e+38 only`);
 
-  // ---- data -----------------------------------------------------------------------------------
-  const corpus = typeof opts.data === 'object' ? opts.data : loadCorpus(opts.data);
-  const textSha = createHash('sha256').update(corpus.text).digest('hex');
-  if (saved && saved.data.sha256 !== textSha) {
-    throw new TrainConfigError(`--resume: the corpus ${corpus.source} is not the text the checkpoint was trained on ` +
-      `(${saved.data.source}); give the same --data`);
-  }
-  // A separate validation corpus (--val-data, or the named corpus's companion file).
-  const valArg = opts.valData === null ? null
-    : opts.valData ?? (typeof opts.data === 'string' ? companionValidation(opts.data) : null);
-  const valCorpus = valArg === null ? null : loadCorpus(valArg);
-  if (valCorpus && valCorpus.source === corpus.source) {
-    throw new TrainConfigError(`--val-data ${valArg}: is the training corpus itself (${corpus.source}); give another file`);
-  }
-  const valSha = valCorpus ? createHash('sha256').update(valCorpus.text).digest('hex') : null;
-  if (saved && (saved.data.val?.sha256 ?? null) !== valSha) {
-    throw new TrainConfigError(`--resume: the validation corpus ${valCorpus?.source ?? '(none)'} is not the one the checkpoint ` +
-      `validated on (${saved.data.val?.source ?? 'the held-out tail'}); give the same --val-data`);
-  }
-  const tokenizer: Tokenizer = resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer))
-    : asConfig(() => buildTokenizer(corpus.text, { kind: tokenizerKind, maxVocab: opts.vocabSize }));
-  // BPE: each text is tokenised once into a token file keyed by (tokenizer, text) and read back after.
+  // ---- the run folder (src/train/run-folder.ts): refused, locked or unwritable before any data work ----
+  const outArg = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
+  const folder = run.folder = outArg === null ? null : openRunFolder(outArg, {
+    force: opts.force, resumeDir: opts.resume, unique: opts.out === undefined && opts.resume === undefined,
+    label: opts.out !== undefined ? `--out ${outArg}` : opts.resume !== undefined ? `--resume ${outArg}` : `the run folder ${outArg}`,
+    notice: (line) => opts.reporter?.notice?.(line),
+  });
+  const dir = folder?.dir ?? null;
+
+  // ---- data (src/train/training-data.ts) ------------------------------------------------------
+  // Token files are cached beside the run folder by default (the tokenizer's and the text's hashes name them).
   const cacheDir = opts.tokenCache !== undefined ? opts.tokenCache
     : typeof opts.out === 'string' ? join(dirname(resolve(opts.out)), '.token-cache')
       : opts.out === null ? null : opts.resume !== undefined ? join(dirname(resolve(opts.resume)), '.token-cache') : join('runs', '.token-cache');
-  const ids = encodeCorpus(tokenizer, corpus.text, textSha, cacheDir);
-  const split = valCorpus ? { train: ids, val: encodeCorpus(tokenizer, valCorpus.text, valSha!, cacheDir) } : splitTokens(ids, valFraction);
-  checkEnoughTokens(split.train, batch, seq, 'training split', corpus.source);
-  const validate = split.val.length > 0;
-  if (validate && valCorpus) {
-    checkEnoughTokens(split.val, batch, seq, 'validation corpus', valCorpus.source, 'use a longer --val-data or a smaller --batch/--seq');
-  } else if (validate) {
-    checkEnoughTokens(split.val, batch, seq, `validation split (the last ${valFraction} of the corpus)`, corpus.source,
-      'use a larger --val-fraction, a smaller --batch/--seq, or --val-fraction 0 for no validation');
-  }
+  const data: TrainingData = await prepareTrainingData({
+    data: opts.data, valData: opts.valData, valFraction, batch, seq, tokenizer: tokenizerKind, vocabSize: opts.vocabSize,
+    resumedTokenizer: resumed ? fromCheckpoint(resumed, () => tokenizerFromJSON(resumed!.state.tokenizer)) : undefined,
+    saved: saved?.data ?? null, cacheDir, threads: opts.threads, bpeSampleBytes: opts.bpeSample, reporter: opts.dataReporter,
+  });
+  const { tokenizer } = data;
+  const validate = data.val.length > 0;
 
   // The model's options are checked before a backend starts, so a typo costs nothing.
   const checked = asConfig(() => modelConfig(spec, opts.modelOptions ?? {}, tokenizer.vocabSize));
   // A resumed model is the checkpoint's; options given anyway must agree with it.
-  const config = resumed ? resumed.state.config : checked;
+  const config = resumed ? canonicalConfig(spec, resumed.state.config) : checked;
   if (resumed) {
     for (const k of Object.keys(opts.modelOptions ?? {})) {
       const v = checked[k];
@@ -421,9 +305,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     dtype: (opts.backend ?? TRAIN_DEFAULTS.backend) === 'reference' ? 'f64' : undefined,
   });
   let metrics: MetricsLog | null = null;
-  // The --out folder this run creates: removed again if no checkpoint could ever be written in
-  // it (a full disk at the first save), so a failed run leaves no partial output behind.
-  let createdOutDir: string | null = null;
   try {
     // ---- model, optimizer, batchers ----------------------------------------------------------
     const rng = new Rng(seed);
@@ -431,22 +312,23 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const dataRng = rng.fork();
     const model = resumed ? fromCheckpoint(resumed, () => spec.create(ops, config, modelRng)) : spec.create(ops, config, modelRng);
     const params = model.params;
-    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows })); // rows: sparse (embedding) updates
+    // rows: sparse (embedding) updates; decay: weight decay on matrices, not on biases and norm gains
+    // (1-D), unless the run predates that rule (decayVectors).
+    const refs: ParamRef[] = params.map((p) => ({ value: p.value, grad: p.grad, rows: p.rows, decay: decayVectors || p.shape.length > 1 }));
     const grads: Tensor[] = params.map((p) => p.grad);
     const optimizer = createOptimizer(ops, { kind: optimizerKind, weightDecay });
-    const trainBatcher = createBatcher(sampler, ops, split.train, batch, seq, dataRng);
-    const valBatcher = validate ? new SequentialBatcher(ops, split.val, batch, seq) : null;
+    const trainBatcher = createBatcher(sampler, ops, data.train, batch, seq, dataRng);
+    const valBatcher = validate ? new SequentialBatcher(ops, data.val, batch, seq) : null;
     const nParams = countParams(params);
     const tokensPerStep = batch * seq;
     const reporter = opts.reporter ?? {};
-    const dir = opts.out === null ? null : opts.out ?? opts.resume ?? defaultOutDir(spec.name);
     if (resumed && saved) restoreState(resumed, saved, { model, optimizer, trainBatcher, modelRng, dataRng, batch });
-    if (dir !== null && !existsSync(dir)) createdOutDir = dir;
     // ---- metrics log (<out>/metrics.jsonl, src/train/metrics-log.ts) ----
     metrics = dir === null ? null : new MetricsLog(dir, resumed ? { dir: opts.resume!, step: resumed.state.step } : null);
     let loggedStep = resumed ? resumed.state.step : 0;
     const logStep = (i: StepInfo, val: number | null) => {
       loggedStep = i.step;
+      lastLineMs = i.elapsedMs;
       metrics?.append(i.step, i.loss, val ?? NaN, i.lr, i.gradNorm, i.tokensPerSec, i.elapsedMs / 1000);
     };
     // Mixture-of-Experts models: the share of tokens each expert of each layer received, logged
@@ -460,8 +342,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     };
 
     reporter.start?.({
-      model: spec.name, params: nParams, backend: ops.name, corpus: corpus.name, tokenizer: tokenizer.kind,
-      vocabSize: tokenizer.vocabSize, trainTokens: split.train.length, valTokens: split.val.length,
+      model: spec.name, params: nParams, backend: ops.name, corpus: data.name, tokenizer: tokenizer.kind,
+      vocabSize: tokenizer.vocabSize, trainTokens: data.train.length, valTokens: data.val.length,
       tokensPerStep, sampler, totalSteps, timeLimitMs: timeMs,
     });
 
@@ -473,6 +355,21 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     let step = resumed ? resumed.state.step : 0;
     let trainMs = saved?.trainMs ?? 0, valLoss: number | null = saved?.metrics.valLoss ?? null;
     const validations = saved ? [...saved.metrics.validations] : [];
+    // Early stopping (--patience): the best validation so far and how many validations since it.
+    let best: { step: number; valLoss: number } | null = null, sinceBest = 0;
+    for (const v of validations) {
+      if (best === null || v.valLoss < best.valLoss) { best = v; sinceBest = 0; } else sinceBest++;
+    }
+    let stoppedEarly = false;
+    // Validation cadence (settings.ts): multiples of valEvery steps at least valEveryMs apart.
+    let lastValElapsedMs = saved?.elapsedMs ?? 0;
+    const validationDue = (elapsedMs: number) =>
+      valEvery > 0 && step % valEvery === 0 && step > 0 && (valEveryMs === 0 || elapsedMs - lastValElapsedMs >= valEveryMs);
+    // metrics.jsonl cadence: every step at first (the steep part of the curve), then lines at least
+    // METRICS_INTERVAL_MS apart plus every validation step, so a fast model's log stays small (the
+    // full loss history is in state.safetensors either way).
+    let lastLineMs = -Infinity;
+    const lineDue = (elapsedMs: number) => step <= METRICS_EVERY_STEP_UNTIL || elapsedMs - lastLineMs >= METRICS_INTERVAL_MS;
     let lossHistory = new Float64Array(Math.max(1024, 2 * step));
     if (resumed) {
       const h = resumed.tensors.tensors.get('metrics.train_loss');
@@ -493,67 +390,75 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       if (zero) { h.fill(0); c?.fill(0); }
       return { h, c };
     };
-    const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>) => {
-      if (dir === null) return;
-      metrics?.flush();
+    const putCarry = (carry: NonNullable<ReturnType<typeof carrySnapshot>>) => {
+      const s = (model as SequenceModel & CarriesState).stateFor(batch);
+      s.h.data.set(carry.h);
+      if (s.c && carry.c) s.c.data.set(carry.c);
+    };
+    // best/: the checkpoint of the lowest validation loss so far (a resumed run continues the
+    // record of the one it resumed); written at the first validation when the folder has none.
+    let bestValLoss = validations.reduce((m, v) => Math.min(m, v.valLoss), Infinity);
+    let bestDue = false;
+
+    /** The run as it stands, for a checkpoint: refused (TrainingDivergedError) when a weight or moment is not finite. */
+    const snapshot = (finished: boolean, carry: ReturnType<typeof carrySnapshot>): SaveCheckpointInput => {
       const dtype = dtypeOf(model);
       const opt = optimizer.exportState();
-      const roles = Object.keys(opt.buffers);
-      const tensors: [string, SafeTensorInput][] = [];
-      for (const role of roles) {
-        opt.buffers[role].forEach((b, i) => tensors.push([`optimizer.${role}.${params[i].name}`, { dtype, shape: params[i].shape, data: b }]));
+      // A NaN or infinity that reached the weights or the optimizer's moments (an overflowing
+      // step) must never become "the last good checkpoint": the previous one stays that.
+      const bad = firstNonFinite(params, opt.buffers);
+      if (bad !== null) {
+        throw new TrainingDivergedError(`training stopped: ${bad} holds NaN or infinite values after step ${step}; ` +
+          `no checkpoint was written for it; lower --lr or --clip${lastGood()}`);
       }
-      if (carry) {
-        tensors.push(['carry.h', { dtype, shape: [carry.h.length], data: carry.h }]);
-        if (carry.c) tensors.push(['carry.c', { dtype, shape: [carry.c.length], data: carry.c }]);
-      }
-      tensors.push(['metrics.train_loss', { dtype: 'F64', shape: [step], data: lossHistory.subarray(0, step) }]);
-      const elapsedMs = performance.now() - t0;
-      const trainLoss = step > 0 ? meanRecent(recent, step) : null;
-      const recentLosses: number[] = [];
-      for (let i = Math.min(step, RECENT); i >= 1; i--) recentLosses.push(recent[(step - i) % RECENT]);
-      const training: TrainingState = {
+      const { training, tensors } = trainingState({
         settings: {
           tokenizer: tokenizer.kind, vocabSize: opts.vocabSize, batch, seq, lr, optimizer: optimizerKind, weightDecay,
-          schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valFraction, valBatches, sampler, totalSteps, timeMs,
-          valData: valArg ?? undefined,
+          schedule: scheduleKind, warmup, minLr: opts.minLr, clip, seed, valEvery, valEveryMs, valFraction, valBatches, sampler, totalSteps, timeMs,
+          valData: data.valArg ?? undefined, patience, decayVectors,
         },
-        data: {
-          arg: typeof opts.data === 'string' ? opts.data : null, name: corpus.name, source: corpus.source, tokens: ids.length,
-          trainTokens: split.train.length, valTokens: split.val.length, sha256: textSha,
-          val: valCorpus ? { arg: valArg!, source: valCorpus.source, sha256: valSha! } : null,
-        },
-        backend: ops.name,
-        backendKind: (ops.name.startsWith('reference') ? 'reference' : ops.name.startsWith('cuda') ? 'cuda' : 'wasm') as BackendName,
-        threads: opts.threads ?? null,
-        optimizer: { kind: optimizerKind, step: opt.step, roles },
-        rng: { model: modelRng.getState(), data: dataRng.getState() },
-        batcher: trainBatcher.exportState(),
-        carry: carry !== null,
-        elapsedMs,
-        trainMs,
-        finished,
-        metrics: {
-          recentLosses, validations, trainLoss, valLoss,
-          valBits: valLoss === null ? null : (valLoss as number) / Math.LN2,
-          tokensPerSec: trainMs > 0 ? (step * tokensPerStep) / (trainMs / 1000) : 0,
-        },
-      };
-      saveCheckpoint(dir, { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors });
-      lastSaveStep = step;
-      lastSaveDir = dir;
-      createdOutDir = null;
-      lastSaveMs = performance.now();
+        data: data.state, ops, threads: opts.threads ?? null, params, dtype, optimizerKind, opt, modelRng, dataRng, trainBatcher,
+        carry, step, lossHistory, recent, validations, valLoss, elapsedMs: performance.now() - t0, trainMs, tokensPerStep, finished,
+      });
+      return { model, tokenizer, step, seed, training: training as unknown as Record<string, unknown>, tensors };
+    };
+    /** Writes the run's checkpoint (`main`: a new generation in `dir`) and/or best/ when a new best is due. */
+    const save = (finished: boolean, carry: ReturnType<typeof carrySnapshot>, main = true) => {
+      if (dir === null || !(main || bestDue)) return;
+      metrics?.flush();
+      const input = snapshot(finished, carry);
+      if (main) {
+        saveCheckpoint(dir, input, { keep: keepCheckpoints });
+        lastSaveStep = step;
+        lastSaveDir = dir;
+        lastSaveMs = performance.now();
+      }
+      if (bestDue) {
+        saveCheckpoint(join(dir, BEST_DIR), input, { keep: 1 });
+        bestDue = false;
+      }
+      folder?.keep(); // a failure from now on keeps the folder
     };
 
     const runValidation = (final: boolean) => {
       logExperts(); // the training steps' routing, before validation routes tokens of its own
+      // Validation runs the model on other text from a fresh state: the carried training state is
+      // put back afterwards, so when (and whether) validation runs never changes the training.
+      const held = carrySnapshot(false);
       valLoss = evaluate(model, valBatcher!, valBatches);
+      if (held) putCarry(held);
+      else model.resetState();
+      lastValElapsedMs = performance.now() - t0;
       experts?.discard();
       if (!Number.isFinite(valLoss)) {
         throw new TrainingDivergedError(`training stopped: the validation loss became ${valLoss} after step ${step} (lower --lr or --clip)${lastGood()}`);
       }
       validations.push({ step, valLoss });
+      if (dir !== null && (valLoss < bestValLoss || !existsSync(join(dir, BEST_DIR, POINTER_FILE)))) {
+        bestValLoss = valLoss;
+        bestDue = true;
+      }
+      if (best === null || valLoss < best.valLoss) { best = { step, valLoss }; sinceBest = 0; } else sinceBest++;
       valInfo.step = step;
       valInfo.valLoss = valLoss;
       valInfo.valBits = valLoss / Math.LN2;
@@ -610,26 +515,27 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       reporter.step?.(info);
 
       const last = (totalSteps !== null && step >= totalSteps) || (timeMs !== null && info.elapsedMs >= timeMs);
-      const validating = !!valBatcher && valEvery > 0 && step % valEvery === 0 && !last;
-      if (validating) {
-        runValidation(false);
-        // Validation ran the model on other text: its carried state no longer belongs to the
-        // training streams, so the next training window starts from a fresh state.
-        model.resetState();
+      const due = !last && validationDue(info.elapsedMs);
+      const validating = !!valBatcher && due;
+      if (validating) runValidation(false);
+      if (validating && patience > 0 && sinceBest >= patience) stoppedEarly = true;
+      // Without a validation split, expert load is still logged at the validation cadence.
+      if (!validating && due && experts) {
+        logExperts();
+        lastValElapsedMs = info.elapsedMs;
       }
-      // Without a validation split, expert load is still logged every valEvery steps.
-      if (!validating && !last && experts && valEvery > 0 && step % valEvery === 0) logExperts();
-      if (!last) logStep(info, validating ? valLoss : null); // the last step is logged after the final validation
-      if (dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
-        (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs))) {
-        save(false, carrySnapshot(false));
-      }
+      // The last step is logged after the final validation.
+      if (!last && !stoppedEarly && (validating || lineDue(info.elapsedMs))) logStep(info, validating ? valLoss : null);
+      const periodic = dir !== null && !last && ((opts.checkpointEverySteps !== undefined && step % opts.checkpointEverySteps === 0) ||
+        (opts.checkpointEveryMs !== undefined && performance.now() - lastSaveMs >= opts.checkpointEveryMs));
+      if (periodic || bestDue) save(false, carrySnapshot(false), periodic);
+      if (stoppedEarly) break;
     }
-    // The state a run that went on would carry into the next step: the final validation below
-    // overwrites it, and a run that went on would have validated (and reset) here if due.
-    const dueValidation = !!valBatcher && valEvery > 0 && step % valEvery === 0 && step > 0;
-    const carry = carrySnapshot(dueValidation && !interrupted);
-    if (valBatcher && step > 0 && !interrupted) runValidation(true);
+    // The state a run that went on would carry into the next step (validation leaves it as it was).
+    const carry = carrySnapshot(false);
+    // Early stopping has just validated at this step: that is the final validation.
+    if (stoppedEarly) valInfo.final = true;
+    else if (valBatcher && step > 0 && !interrupted) runValidation(true);
     else if (step > loggedStep) logExperts();
     if (info.step === step && step > loggedStep) logStep(info, valBatcher && !interrupted ? valLoss : null);
     const seconds = (performance.now() - t0) / 1000;
@@ -642,6 +548,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       trainLoss,
       valLoss: finalVal,
       valBits: finalVal === null ? null : finalVal / Math.LN2,
+      bestValLoss: best?.valLoss ?? null,
+      bestStep: best?.step ?? null,
+      stoppedEarly,
       tokensPerSec: trainMs > 0 ? (step * tokensPerStep) / (trainMs / 1000) : 0,
       seconds,
       params: nParams,
@@ -650,7 +559,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
 
     // ---- checkpoint ------------------------------------------------------------------------------
     if (dir !== null) {
-      save(!interrupted, carry);
+      save(!interrupted, carry); // and best/, when the final validation was the best so far
       summary.out = dir;
     }
     reporter.finish?.(summary);
@@ -658,10 +567,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   } catch (e) {
     opts.reporter?.fail?.(e);
     try { metrics?.flush(); } catch { /* the error above is the one to report */ }
-    if (e instanceof CheckpointWriteError && createdOutDir !== null) rmSync(createdOutDir, { recursive: true, force: true });
-    throw e;
+    throw e; // train() tidies the run folder (run-folder.ts)
   } finally {
     if (!opts.ops) ops.dispose();
+    data.close();
   }
 }
 
@@ -683,48 +592,6 @@ export async function openBackend(backend: string, threads?: number): Promise<Op
   }
 }
 
-/** The companion validation corpus of a named corpus (tinystories → tinystories-valid), when it resolves. */
-export function companionValidation(data: string): string | null {
-  const name = VALIDATION_COMPANIONS[data];
-  if (!name) return null;
-  try { return resolveCorpusPath(name) !== null ? name : null; } catch (e) {
-    if (e instanceof CorpusError) return null;
-    throw e;
-  }
-}
-
-/**
- * A corpus as token ids. BPE (the tokenizer meant for large corpora): TinyStories-format text is
- * encoded story by story with the end-of-text token after each (src/data/tinystories.ts), and the
- * result is kept in `cacheDir` as a token file named by the tokenizer's and the text's hashes, so
- * the next run on the same data with the same tokenizer reads it back instead of encoding again
- * (the file's header is checked against the tokenizer). Other tokenizers encode directly.
- */
-export function encodeCorpus(tokenizer: Tokenizer, text: string, textSha: string, cacheDir: string | null): Int32Array {
-  if (!(tokenizer instanceof BpeTokenizer)) return tokenizer.encode(text);
-  const encode = () => (text.includes(END_OF_TEXT) ? encodeStoriesText(text, tokenizer) : tokenizer.encode(text));
-  if (cacheDir === null) return Int32Array.from(encode());
-  const file = join(cacheDir, `${tokenizer.hash.slice(0, 16)}-${textSha.slice(0, 16)}.tokens`);
-  if (existsSync(file)) {
-    try { return readTokenFile(file, tokenizer); } catch (e) {
-      if (!(e instanceof TokenFileError)) throw e;
-      // A damaged or foreign cache file is rebuilt, not trusted.
-    }
-  }
-  const tokens = encode();
-  try {
-    mkdirSync(cacheDir, { recursive: true });
-    writeTokenFile(file, tokens, tokenizer);
-  } catch { /* a cache that cannot be written (read-only folder, full disk) only costs the next run time */ }
-  return Int32Array.from(tokens);
-}
-
-/** TinyStories text (stories separated by <|endoftext|>) as one stream of story tokens and end-of-text tokens. */
-function encodeStoriesText(text: string, tok: BpeTokenizer): Int32Array | Uint16Array | Uint32Array {
-  const stories = text.split(END_OF_TEXT).map((s) => s.trim()).filter((s) => s !== '');
-  return stories.length > 0 ? encodeStories(stories, tok) : tok.encode(text);
-}
-
 /** Runs `fn` on a checkpoint's contents: its errors become CheckpointErrors naming the checkpoint's state.json. */
 function fromCheckpoint<T>(files: CheckpointFiles, fn: () => T): T {
   try {
@@ -733,27 +600,6 @@ function fromCheckpoint<T>(files: CheckpointFiles, fn: () => T): T {
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(`${join(files.dir, 'state.json')}: does not describe a usable model (${(e as Error).message})`);
   }
-}
-
-/** --out must be (or become) a folder: refused up front, not after training, when a file is in the way. */
-function checkOutDir(out: string): void {
-  check(out.trim() !== '', '--out must name a folder, got an empty string');
-  for (let p = resolve(out), first = true; ; p = dirname(p), first = false) {
-    let st;
-    try { st = statSync(p); } catch { if (dirname(p) === p) return; continue; }
-    check(st.isDirectory(), first ? `--out ${out}: is a file, expected a folder for the checkpoint`
-      : `--out ${out}: ${p} is a file, so the folder cannot be created there`);
-    return;
-  }
-}
-
-/** Mean of the last min(steps, buffer length) losses in the ring buffer. */
-function meanRecent(ring: Float64Array, steps: number): number {
-  const n = Math.min(steps, ring.length);
-  if (n === 0) return NaN;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += ring[(steps - 1 - i) % ring.length];
-  return s / n;
 }
 
 /**
@@ -773,91 +619,4 @@ export function evaluate(model: SequenceModel, batcher: SequentialBatcher, maxWi
   }
   batcher.rewind();
   return sum / windows;
-}
-
-
-/** The options of a resumed run: the checkpoint's settings, with the caller's limits; refuses changed settings. */
-function resumeOptions(opts: TrainOptions, model: string, files: CheckpointFiles): { opts: TrainOptions; saved: TrainingState } {
-  const where = `--resume ${opts.resume}`;
-  const { state } = files;
-  if (state.kind !== model) {
-    throw new TrainConfigError(`${where}: the checkpoint is a ${state.kind} model, not ${model} (train ${state.kind} to resume it)`);
-  }
-  const saved = state.training as unknown as TrainingState;
-  if (!saved?.settings || !saved.optimizer || !saved.batcher || !saved.rng || !saved.metrics || !saved.data) {
-    throw new CheckpointError(`${files.dir}: state.json lacks the training state a resume needs`);
-  }
-  const merged: TrainOptions = { ...opts };
-  const s = saved.settings as Record<string, unknown>;
-  for (const key of KEPT_SETTINGS) {
-    const given = opts[key];
-    const kept = s[key] ?? undefined;
-    if (given !== undefined && given !== kept) {
-      throw new TrainConfigError(`${where}: the checkpoint was trained with ${flagOf(key)} ${kept ?? '(unset)'}, ` +
-        `not ${given}; a resumed run keeps its settings (leave ${flagOf(key)} out)`);
-    }
-    (merged as unknown as Record<string, unknown>)[key] = kept;
-  }
-  if (opts.steps === undefined && opts.timeMs === undefined) {
-    merged.steps = saved.settings.totalSteps ?? undefined;
-    merged.timeMs = saved.settings.timeMs ?? undefined;
-  } else if (opts.steps === undefined && saved.settings.schedule === 'cosine') {
-    // A new --time total alone (legs of a long run: --time 8m, then 16m, …) keeps the step count the
-    // cosine schedule decays over; the run stops at whichever comes first, as it would have.
-    merged.steps = saved.settings.totalSteps ?? undefined;
-  }
-  if (saved.settings.schedule === 'cosine' && merged.steps !== saved.settings.totalSteps) {
-    throw new TrainConfigError(`${where}: the cosine schedule decays over --steps ${saved.settings.totalSteps}; a resume cannot change it`);
-  }
-  if (merged.data === undefined && saved.data.arg !== null) merged.data = saved.data.arg;
-  // A checkpoint that validated on its corpus's tail keeps doing so (no companion file is looked for).
-  if (merged.valData === undefined) merged.valData = null;
-  if (merged.backend === undefined && merged.ops === undefined && saved.backendKind) {
-    merged.backend = saved.backendKind;
-    if (merged.threads === undefined && saved.threads !== null) merged.threads = saved.threads;
-  }
-  return { opts: merged, saved };
-}
-
-interface Restorable {
-  model: SequenceModel;
-  optimizer: ReturnType<typeof createOptimizer>;
-  trainBatcher: ReturnType<typeof createBatcher>;
-  modelRng: Rng;
-  dataRng: Rng;
-  batch: number;
-}
-
-/** Puts a checkpoint's weights, optimizer buffers, RNG and batcher positions and carried state back. */
-function restoreState(files: CheckpointFiles, saved: TrainingState, r: Restorable): void {
-  const { model } = r;
-  const tensors = files.tensors.tensors;
-  const file = join(files.dir, 'state.safetensors');
-  loadWeightsInto(model, files.weights, join(files.dir, WEIGHTS_FILE));
-  const buffers: Record<string, number[][]> = {};
-  for (const role of saved.optimizer.roles) {
-    buffers[role] = saved.optimizer.step === 0 ? [] : model.params.map((p) => {
-      const t = tensors.get(`optimizer.${role}.${p.name}`);
-      if (!t || t.data.length !== p.value.size) throw new CheckpointError(`${file}: no ${role} buffer of ${p.value.size} values for '${p.name}'`);
-      return Array.from(t.data);
-    });
-  }
-  try {
-    r.optimizer.importState({ kind: saved.optimizer.kind, step: saved.optimizer.step, buffers });
-    r.trainBatcher.importState(saved.batcher);
-  } catch (e) {
-    if (e instanceof RangeError) throw new CheckpointError(`${join(files.dir, 'state.json')}: ${e.message}`);
-    throw e;
-  }
-  r.modelRng.setState(saved.rng.model);
-  r.dataRng.setState(saved.rng.data);
-  if (saved.carry && carriesState(model)) {
-    const s = model.stateFor(r.batch);
-    const h = tensors.get('carry.h'), c = tensors.get('carry.c');
-    if (!h || h.data.length !== s.h.size || (s.c && (!c || c.data.length !== s.c.size))) {
-      throw new CheckpointError(`${file}: the carried state does not fit the model`);
-    }
-    s.h.data.set(h.data);
-    if (s.c && c) s.c.data.set(c.data);
-  }
 }

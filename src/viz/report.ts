@@ -2,8 +2,8 @@
 // gradient-norm charts (inline SVG), the model config and training settings, and a few samples
 // drawn from the checkpoint (src/models/sample.ts). No scripts, no external resources: the file
 // can be mailed or archived as it is.
-import { createOps, type BackendName } from '../ops/index.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { createOps, type BackendName } from '../backends/index.js';
+import { openTrainedRun } from '../train/trained-run.js';
 import { sampleTokens } from '../models/sample.js';
 import { PARAGRAPH } from '../data/word-tokenizer.js';
 import { BpeTokenizer } from '../data/bpe-tokenizer.js';
@@ -87,7 +87,8 @@ export async function collectReport(dir: string, opts: ReportOptions = {}): Prom
     const backend = opts.backend ?? 'wasm';
     const ops = await createOps(backend === 'reference' ? { backend: 'reference', dtype: 'f64' } : { backend: 'wasm', threads: 1 });
     try {
-      const { model, tokenizer } = loadCheckpoint(run.checkpoint.dir, ops);
+      // Through openTrainedRun: a model with positions samples windows no longer than its training --seq.
+      const { model, tokenizer } = openTrainedRun(run.checkpoint.dir, ops, { last: true });
       const brk = tokenizer.kind === 'word' ? PARAGRAPH : '\n';
       // BPE (TinyStories): start a story the way training saw them start, after <|endoftext|>,
       // and show it up to the model's own <|endoftext|>.

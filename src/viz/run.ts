@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetrics, METRICS_FILE, type MetricsRecord } from '../train/metrics-log.js';
-import { CheckpointError, readCheckpoint, MANIFEST_FILE, STATE_FILE, WEIGHTS_FILE, type CheckpointFiles } from '../train/checkpoint.js';
+import { CheckpointError, hasCheckpointFiles, readCheckpoint, type CheckpointFiles } from '../train/checkpoint.js';
 import { linePlot } from './svg.js';
 
 /** A folder that holds nothing to plot: one line, a usage error for the CLI. */
@@ -34,7 +34,7 @@ export function loadRun(dir: string): RunData {
   try { checkpoint = readCheckpoint(dir); } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
     // Any checkpoint file present means there is a checkpoint, and it is damaged (e.g. its manifest is gone).
-    if ([MANIFEST_FILE, '.incoming', WEIGHTS_FILE, STATE_FILE].some((f) => existsSync(join(dir, f)))) checkpointError = e;
+    if (hasCheckpointFiles(dir)) checkpointError = e;
   }
   if (existsSync(join(dir, METRICS_FILE))) {
     const metrics = readMetrics(dir);

@@ -3,7 +3,7 @@
 // conformance case. The CUDA kernels themselves are checked on a GPU (scripts/gpu-check.ts).
 import { describe, expect, it } from 'vitest';
 import { CudaOps } from '../../src/backends/cuda/ops.js';
-import { conformanceCases, runConformance } from '../../src/backends/cuda/conformance.js';
+import { CUDA_CONFORMANCE, conformanceCases, runConformance } from '../../src/backends/conformance.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { emulatedAddon } from './cuda-emulated-addon.js';
 
@@ -13,7 +13,7 @@ describe('CudaOps over an emulated addon', () => {
     const ops = new CudaOps(emu, 'Emulated');
     expect(ops.name).toBe('cuda-Emulated');
     expect(ops.dtype).toBe('f32');
-    const results = runConformance(ops, new ReferenceOps('f64'), undefined, undefined, true);
+    const results = runConformance(ops, new ReferenceOps('f64'), { ...CUDA_CONFORMANCE, quick: true });
     expect(results.length).toBe(conformanceCases().length);
     const failed = results.filter((r) => !r.pass).map((r) => `${r.name}: ${r.detail} (${r.normwise}, ${r.elementwise})`);
     expect(failed).toEqual([]);
@@ -82,6 +82,22 @@ describe('CudaOps over an emulated addon', () => {
     ops.dispose();
   });
 
+  it('runs the ops it has no kernel for (recurrent cells, memory recurrence) on the host mirrors', () => {
+    const ops = new CudaOps(emulatedAddon(1 << 20), 'Emulated'), ref = new ReferenceOps('f32');
+    const B = 2, H = 3, gates = [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8, 0.9, 1.0, -1.1, 1.2,
+      -0.3, 0.2, 0.1, -0.4, 0.5, -0.6, 0.7, 0.8, -0.9, 1.0, 1.1, -1.2], cPrev = [0.5, -0.5, 0.25, -0.25, 1, -1];
+    const results = [ops, ref].map((o) => {
+      const g = o.tensorFrom(gates), cp = o.tensorFrom(cPrev), c = o.tensor(B * H), tc = o.tensor(B * H), h = o.tensor(B * H);
+      o.lstmCell(g, cp, c, tc, h, B, H);
+      o.scale(h, 2); // a device op after the host one: the host's writes must have gone up first
+      return [g, c, tc, h].map((t) => Array.from(t.data));
+    });
+    expect(results[0]).toEqual(results[1]);
+    expect(results[0][3].some((x) => x !== 0)).toBe(true);
+    expect(() => ops.lstmCell(ops.tensor(1), ops.tensor(1), ops.tensor(1), ops.tensor(1), ops.tensor(1), 1, 1)).toThrow(/gates holds 1 elements/);
+    ops.dispose();
+  });
+
   it('scopes, memory accounting and dispose of the shared pool', () => {
     const emu = emulatedAddon(1 << 20);
     const a = new CudaOps(emu, 'Emulated'), b = new CudaOps(emu, 'Emulated');
@@ -120,7 +136,6 @@ describe('CudaOps over an emulated addon', () => {
     expect(Array.from(cz.data)).toEqual([0, 0, 0]);
     expect(() => ops.moePlan(ops.intsFrom([0, 9]), 2, 4, 1, -1, ops.ints(2), ops.ints(2), ops.ints(5), ops.ints(4))).toThrow(/topIdx\[1\] = 9/);
     expect(() => ops.groupedGemm('nn', 2, ops.intsFrom([0, 3, 1]), 1, 1, a, a, 0, a)).toThrow(/non-decreasing/);
-    expect(() => ops.lstmCell(a, a, a, a, a, 1, 1)).toThrow(/lstmCell is not implemented on the CUDA backend/);
     expect(() => ops.copy(new ReferenceOps('f32').tensor(6), a)).toThrow(/another backend/);
     expect(() => a.view(4, 3)).toThrow(RangeError);
     ops.dispose();

@@ -6,9 +6,9 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cudaStatus } from '../../src/backends/cuda/index.js';
-import { conformanceCases, runConformance } from '../../src/backends/cuda/conformance.js';
+import { CUDA_CONFORMANCE, conformanceCases, runConformance } from '../../src/backends/conformance.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 
 const status = cudaStatus();
@@ -42,13 +42,13 @@ describe('CUDA addon loader', () => {
 
 describe('conformance harness (on the CPU)', () => {
   // A sample of cases keeps this fast; scripts/gpu-check.ts and the device block run them all.
-  const sample = ['storage', 'softmaxCrossEntropy', 'layerNormBackward', 'gemm tn', 'groupedGemm tn', 'attention backward',
+  const sample = ['storage', 'softmaxCrossEntropy', 'layerNormBackward', 'gemm tn', 'groupedGemm tn', 'attentionBackward',
     'moePlan', 'moeRoute k=2 renormalized', 'moeRouteBackward k=2 renormalized', 'moeAuxLoss k=2', 'groupedGemm nn decode', 'adam (AdamW'];
 
   it('has a case for every op the MoE transformer uses', () => {
     const names = conformanceCases().map((c) => c.name).join('\n');
     for (const op of ['gemm nn', 'gemm nt', 'gemm tn', 'gemm tt', 'groupedGemm nn', 'groupedGemm nt', 'groupedGemm tn',
-      'attention forward', 'attention backward', 'swiglu', 'swigluBackward', 'moeRoute', 'moePlan', 'moeCombine',
+      'attention forward', 'attentionBackward', 'swiglu', 'swigluBackward', 'moeRoute', 'moePlan', 'moeCombine',
       'moeCombineBackward', 'moeRouteBackward', 'moeAuxLoss', 'layerNorm', 'layerNormBackward', 'softmaxCrossEntropy', 'embedding',
       'embeddingBackward', 'adam', 'sumSquares', 'addBias', 'sumRows', 'copy', 'axpy', 'scale', 'fill', 'add', 'mul']) {
       expect(names, op).toContain(op);
@@ -57,7 +57,7 @@ describe('conformance harness (on the CPU)', () => {
 
   it('passes reference-f32 against reference-f64', () => {
     for (const name of sample) {
-      const rs = runConformance(new ReferenceOps('f32'), new ReferenceOps('f64'), name, undefined, true);
+      const rs = runConformance(new ReferenceOps('f32'), new ReferenceOps('f64'), { filter: name, quick: true });
       expect(rs.length, name).toBeGreaterThan(0);
       for (const r of rs) expect(r.pass, `${r.name}: ${r.detail} (${r.normwise}, ${r.elementwise})`).toBe(true);
     }
@@ -77,14 +77,14 @@ describe('conformance harness (on the CPU)', () => {
       }
       override swiglu(): void { throw new Error('boom'); }
     }
-    const [soft] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), 'softmax');
+    const [soft] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), { filter: 'softmax' });
     expect(soft.name).toBe('softmax');
     expect(soft.pass).toBe(false);
     expect(soft.elementwise).toBeGreaterThan(1e-3);
-    const [plan] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), 'moePlan');
+    const [plan] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), { filter: 'moePlan' });
     expect(plan.pass).toBe(false);
     expect(plan.detail).toMatch(/slot\[3\]/);
-    const [sw] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), 'swiglu');
+    const [sw] = runConformance(new Corrupt('f32'), new ReferenceOps('f64'), { filter: 'swiglu' });
     expect(sw.pass).toBe(false);
     expect(sw.detail).toMatch(/threw.*boom/);
   });
@@ -98,7 +98,7 @@ describe.skipIf(!status.available)(`CUDA backend on the device (${status.availab
 
   for (const c of conformanceCases()) {
     it(`conformance: ${c.name}`, async () => {
-      const [r] = runConformance(await ops0(), ref, (name) => name === c.name);
+      const [r] = runConformance(await ops0(), ref, { ...CUDA_CONFORMANCE, filter: (name) => name === c.name });
       expect(r.pass, `${r.name}: normwise ${r.normwise}, elementwise ${r.elementwise} (${r.detail})`).toBe(true);
     });
   }
@@ -133,14 +133,13 @@ describe.skipIf(!status.available)(`CUDA backend on the device (${status.availab
     ops.release(m);
   });
 
-  it('rejects bad arguments with RangeErrors and recurrent cells with a clear Error', async () => {
+  it('rejects bad arguments with RangeErrors', async () => {
     const ops = await ops0();
     const m = ops.mark();
     const a = ops.tensor(6), b = ops.tensor(6), c = ops.tensor(3);
     expect(() => ops.gemm(false, false, 2, 3, 3, 1, a, b, 0, c)).toThrow(RangeError);
     expect(() => ops.softmaxCrossEntropy(a, ops.intsFrom([0, 5]), 2, 3, null, 1)).toThrow(/target 5 in row 1/);
     expect(() => ops.embedding(a, ops.intsFrom([2]), c, 1, 3)).toThrow(/outside 0..1/);
-    expect(() => ops.lstmCell(a, a, a, a, a, 1, 1)).toThrow(/not implemented on the CUDA backend/);
     ops.release(m);
   });
 });

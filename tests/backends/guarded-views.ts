@@ -1,4 +1,4 @@
-// What the WASM-against-reference op tests (wasm-ops, wasm-transformer-ops, wasm-recurrent, the
+// What the WASM-against-reference op tests (wasm-ops, wasm-transformer-ops, the memory recurrence, the
 // GEMM suite) share: f32-rounded random inputs from a seeded generator, reseeded before every test
 // so a failure reproduces on its own; and WASM tensors made as misaligned views (1–3 elements in)
 // into buffers whose other cells hold a sentinel, checked after every test, so a kernel that

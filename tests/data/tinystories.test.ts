@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,10 @@ describe('TinyStories loading', () => {
     const bytes = readFileSync(out);
     expect(bytes.length).toBe(TOKEN_FILE_HEADER_BYTES + 2 * tokens.length);
     const h = readTokenFileHeader(bytes, out);
-    expect(h).toEqual({ version: 1, vocabSize: 300, bytesPerToken: 2, count: tokens.length, hash: tok.hash });
+    expect(h).toEqual({
+      version: 2, vocabSize: 300, bytesPerToken: 2, count: tokens.length, hash: tok.hash,
+      bodySha256: createHash('sha256').update(bytes.subarray(TOKEN_FILE_HEADER_BYTES)).digest('hex'),
+    });
     const back = readTokenFile(out, tok);
     expect(back).toBeInstanceOf(Int32Array);
     expect(Array.from(back)).toEqual(Array.from(tokens));
@@ -79,6 +83,11 @@ describe('TinyStories loading', () => {
     expect((err as Error).message).toMatch(/tokenizer .*re-tokenize/);
     const badToken = Buffer.from(bytes); badToken.writeUInt16LE(60_000, TOKEN_FILE_HEADER_BYTES);
     expectError(variant('token.tok', badToken), /token 0 is 60000/);
+    // A body altered within the vocabulary (token 1 → 2): only the checksum can tell.
+    const altered = Buffer.from(bytes); altered.writeUInt16LE(2, TOKEN_FILE_HEADER_BYTES);
+    expectError(variant('altered.tok', altered), /does not match the checksum in its header/);
+    const v1 = Buffer.from(bytes); v1.writeUInt32LE(1, 8);
+    expectError(variant('v1.tok', v1), /token file version 1, this build reads version 2/);
     expectError(join(dir, 'missing.tok'), /ENOENT/);
   });
 

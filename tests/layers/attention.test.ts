@@ -2,7 +2,7 @@
 // and 'attention-h2', exact zeros at masked (future) positions, KV-cached decoding against the
 // training-path forward, and WASM against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { CausalSelfAttention } from '../../src/layers/attention.js';

@@ -3,7 +3,7 @@
 // level of period C changing state only every C steps, and a period-1 level being exactly a
 // LinearMemory, and the WASM backend agreeing with the reference.
 import { describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { ContinuumMemory } from '../../src/layers/continuum-memory.js';

@@ -2,7 +2,7 @@
 // (src/train/optimizers.ts): gradient checks, touched-row bookkeeping, lazy Adam leaving untouched
 // rows and their moments bit-identical, and WASM against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Embedding, TouchedRows } from '../../src/layers/embedding.js';

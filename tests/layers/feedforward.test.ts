@@ -1,7 +1,7 @@
 // The feed-forward blocks (src/layers/feedforward.ts): registered gradient checks 'ffn-swiglu'
 // and 'ffn-gelu', SwiGLU against its formula, and WASM against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { FeedForward, type FfnKind } from '../../src/layers/feedforward.js';

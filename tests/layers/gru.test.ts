@@ -1,7 +1,7 @@
 // The GRU layer (src/layers/gru.ts) in both conventions: registered gradient checks, WASM against
 // the reference, truncated-BPTT chunking, and that the two variants really compute different things.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { GRU, GruLayer, GruPaperLayer, type GruVariant } from '../../src/layers/gru.js';

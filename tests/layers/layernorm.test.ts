@@ -1,7 +1,7 @@
 // LayerNorm and RMSNorm (src/layers/layernorm.ts): registered gradient checks 'layernorm' and
 // 'rmsnorm', what the outputs are, and WASM against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Norm, type NormKind } from '../../src/layers/layernorm.js';

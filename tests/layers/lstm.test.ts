@@ -1,7 +1,7 @@
 // The LSTM layer (src/layers/lstm.ts) and its fused cell: registered gradient checks, WASM against
 // the reference, truncated-BPTT chunking, and that a broken cell backward is caught.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops, Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { LSTM } from '../../src/layers/lstm.js';

@@ -1,5 +1,5 @@
 // The associative-memory recurrence op (Ops.memoryForward / memoryBackward; reference loops in
-// src/backends/reference/memory-ops.ts, WASM kernel in assembly/memory_recurrence.ts): the WASM
+// src/backends/reference/memory-recurrence.ts, WASM kernel in assembly/memory_recurrence.ts): the WASM
 // kernel against the float64 reference for every rule × inner optimiser × period {1, 4}, on ragged
 // widths (1, 3, 5, 17, 14, …) and T = 11 (not a multiple of the period, so a partial chunk is never
 // committed): outputs y, the stored committed states R, and dk, dv, dq, with every WASM tensor a
@@ -7,9 +7,9 @@
 // sequences across threads (src/backends/wasm/batch-pool.ts) against one thread, bit for bit. The
 // op's own registered gradient checks (float64 reference, no layer around it), and the argument checks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { MemoryOptimizer, MemoryRule, MemoryShape, Ops } from '../../src/ops/types.js';
-import { memoryAdamOffset, memorySavedSize, memoryWorkOffset } from '../../src/ops/memory.js';
+import { memoryAdamOffset, memorySavedSize, memoryWorkOffset } from '../../src/ops/memory-recurrence.js';
 import { createWasmOps, type WasmOps } from '../../src/backends/wasm/index.js';
 import { MEMORY_SCRATCH_FLOATS } from '../../src/backends/wasm/batch-pool.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
@@ -68,8 +68,8 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = f
   const k = make(x.k, 'k'), v = make(x.v, 'v'), q = make(x.q, 'q'), dy = make(x.dy, 'dy');
   const y = out(n * s.dv, 'y'), saved = out(memorySavedSize(s), 'saved');
   const dk = out(n * s.dk, 'dk'), dv = out(n * s.dv, 'dv'), dq = out(n * s.dk, 'dq');
-  ops.memoryForward!(k, v, q, y, saved, s);
-  ops.memoryBackward!(k, v, q, saved, dy, dk, dv, dq, s);
+  ops.memoryForward(k, v, q, y, saved, s);
+  ops.memoryBackward(k, v, q, saved, dy, dk, dv, dq, s);
   const R = Array.from(saved.data.subarray(0, saveAll ? memoryWorkOffset(s) : memoryAdamOffset(s)));
   return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
 }
@@ -172,12 +172,12 @@ describe('memory recurrence op: argument checks', () => {
     try {
       const n = s.B * s.T, k = ops.tensor(n * 4), v = ops.tensor(n * 2), q = ops.tensor(n * 4), y = ops.tensor(n * 2);
       const saved = ops.tensor(memorySavedSize(s));
-      expect(() => ops.memoryForward!(k, v, q, y, ops.tensor(memorySavedSize(s) - 1), s)).toThrow(/saved holds .* needs memorySavedSize/);
-      expect(() => ops.memoryForward!(k, v, ops.tensor(n * 4 - 1), y, saved, s)).toThrow(/q holds 23 elements, needs B·T·dk = 24/);
-      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, period: 0 })).toThrow(/period must be an integer ≥ 1/);
-      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, rule: 'oja' as MemoryRule })).toThrow(/rule must be delta or hebbian/);
-      expect(() => ops.memoryBackward!(k, v, q, saved, y, k, ops.tensor(1), q, s)).toThrow(/dv holds 1 elements/);
-      expect(() => ops.memoryForward!(k, v, q, y, saved, { ...s, optimizer: 'adam', beta1: 1 })).toThrow(/adam needs/);
+      expect(() => ops.memoryForward(k, v, q, y, ops.tensor(memorySavedSize(s) - 1), s)).toThrow(/saved holds .* needs memorySavedSize/);
+      expect(() => ops.memoryForward(k, v, ops.tensor(n * 4 - 1), y, saved, s)).toThrow(/q holds 23 elements, needs B·T·dk = 24/);
+      expect(() => ops.memoryForward(k, v, q, y, saved, { ...s, period: 0 })).toThrow(/period must be an integer ≥ 1/);
+      expect(() => ops.memoryForward(k, v, q, y, saved, { ...s, rule: 'oja' as MemoryRule })).toThrow(/rule must be delta or hebbian/);
+      expect(() => ops.memoryBackward(k, v, q, saved, y, k, ops.tensor(1), q, s)).toThrow(/dv holds 1 elements/);
+      expect(() => ops.memoryForward(k, v, q, y, saved, { ...s, optimizer: 'adam', beta1: 1 })).toThrow(/adam needs/);
     } finally {
       ops.release(mark);
     }

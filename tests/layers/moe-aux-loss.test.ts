@@ -4,7 +4,7 @@
 // checks the argument order across the N-API boundary); ragged n and E, k = 1 and 2, capacity and
 // dropless plans, zero coefficients, running totals on and off; and its size checks.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { CudaOps } from '../../src/backends/cuda/ops.js';

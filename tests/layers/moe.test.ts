@@ -4,7 +4,7 @@
 // priority; the balancing loss evening out a skewed router; recompute on/off bit-identical; and
 // the WASM backend against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { MixtureOfExperts, MoeScratch, type MoeOptions } from '../../src/layers/moe.js';

@@ -1,7 +1,7 @@
 // The tanh RNN layer (src/layers/rnn.ts): its registered gradient check, WASM against the
 // reference, and the truncated-BPTT chunking property.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { RNN } from '../../src/layers/rnn.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import { BigramLM } from '../../src/models/bigram.js';
 import { modelCheck, randomBatch, randomizeParams } from '../../src/gradcheck/model-checks.js';
 import { gradCheck } from '../../src/gradcheck/harness.js';

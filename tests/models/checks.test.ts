@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSizes, checkTokens } from '../../src/models/checks.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { AttentionLM } from '../../src/models/attention-lm.js';
+import { AttentionLM } from '../../src/models/lstm-attention-lm.js';
 import { RecurrentLM } from '../../src/models/recurrent-lm.js';
 import { Rng } from '../../src/util/rng.js';
 

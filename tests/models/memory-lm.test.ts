@@ -3,7 +3,7 @@
 // sampling against the batched forward (every rule and inner optimiser), learning a short
 // repetitive text on WASM, and the one training loop with sampling.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { MemoryLM, type MemoryLMConfig } from '../../src/models/memory-lm.js';
@@ -84,12 +84,17 @@ describe('sampling', () => {
 
 describe('the memory recurrence op', () => {
   // The WASM backend runs the recurrence as one kernel call per memory (Ops.memoryForward); a
-  // backend without the op (CUDA) runs the reference loops on the host. The same model on both
-  // paths, one training step: the loss and every gradient agree to float32 rounding.
+  // backend without a kernel for it (CUDA) runs the reference loops on the host mirrors. The same
+  // model on both paths, one training step: the loss and every gradient agree to float32 rounding.
   it.each([['delta', 'gd'], ['hebbian', 'momentum'], ['delta', 'adam']] as const)(
-    '%s / %s: the WASM kernel and the host fallback give the same loss and gradients', (rule, innerOptimizer) => {
-      // Prototype delegation: every op of `wasm` except the memory recurrence.
-      const noOp = Object.create(wasm, { memoryForward: { value: undefined }, memoryBackward: { value: undefined } }) as Ops;
+    '%s / %s: the WASM kernel and the reference loops on the host give the same loss and gradients', (rule, innerOptimizer) => {
+      // Prototype delegation: every op of `wasm` except the memory recurrence, which runs the
+      // reference backend's loops on the WASM tensors' .data (as CudaOps does on its mirrors).
+      const ref = new ReferenceOps('f32');
+      const noOp = Object.create(wasm, {
+        memoryForward: { value: ref.memoryForward.bind(ref) },
+        memoryBackward: { value: ref.memoryBackward.bind(ref) },
+      }) as Ops;
       const config = smallMemoryLMConfig({ rule, innerOptimizer, innerLr: 0.5, dModel: 10, heads: 2, levels: 3, periodBase: 3 });
       const results = [wasm, noOp].map((ops) => {
         const m = new MemoryLM(ops, config, new Rng(5));

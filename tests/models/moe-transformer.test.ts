@@ -4,7 +4,7 @@
 // dense variant, learning on a tiny batch, and the WASM backend against the reference.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { MoeTransformer, type MoeTransformerConfig } from '../../src/models/moe-transformer.js';
 import { createModel, getModel, modelConfig } from '../../src/models/registry.js';

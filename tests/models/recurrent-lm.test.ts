@@ -2,7 +2,7 @@
 // gradient checks (from a zero state and through a carried state), learning a repeated string,
 // truncated-BPTT state carry, sampling state, and word-level training with sparse embedding updates.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { RecurrentLM, type CellKind } from '../../src/models/recurrent-lm.js';
@@ -30,11 +30,11 @@ describe('registration', () => {
       const spec = getModel(name);
       expect(spec.stateful).toBe(true);
       expect(spec.defaults).toMatchObject({ hidden: 128, layers: 1, embed: 32 });
-      expect(spec.trainDefaults).toEqual({ lr: 2e-3, optimizer: 'adam' });
+      expect(spec.trainDefaults).toEqual({ lr: 2e-3, sgdLr: name === 'rnn' ? 0.5 : 2, optimizer: 'adam' });
     }
     expect(getModel('gru').defaults.gruVariant).toBe('pytorch');
     expect(modelConfig(getModel('gru'), { gruVariant: 'paper', hidden: '16' }, 30))
-      .toEqual({ hidden: 16, layers: 1, embed: 32, gruVariant: 'paper', vocabSize: 30 });
+      .toEqual({ hidden: 16, layers: 1, embed: 32, dropout: 0, gruVariant: 'paper', vocabSize: 30 });
     expect(() => modelConfig(getModel('gru'), { gruVariant: 'cudnn' }, 30)).toThrow(/--gru-variant/);
     expect(() => modelConfig(getModel('lstm'), { gruVariant: 'paper' }, 30)).toThrow(/no option --gru-variant/);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import {
-  UnknownModelError, createModel, getModel, knownNames, listModels, modelConfig, optionFlag, registerModel, type ModelSpec,
+  UnknownModelError, checkModelOptions, createModel, getModel, knownNames, listModels, modelConfig, optionFlag, registerModel, type ModelSpec,
 } from '../../src/models/registry.js';
 import { BigramLM } from '../../src/models/bigram.js';
 import { Rng } from '../../src/util/rng.js';
@@ -70,5 +70,24 @@ describe('the model registry', () => {
   it('turns camelCase keys into kebab-case flags', () => {
     expect(optionFlag('embedSize')).toBe('embed-size');
     expect(optionFlag('hidden')).toBe('hidden');
+  });
+});
+
+describe('checkModelOptions: the checks that need no data, run before any is loaded', () => {
+  it('refuses a --d-model that the heads do not divide, and moe top-k above its experts, naming the flags', () => {
+    for (const name of ['transformer', 'moe', 'moe-dense', 'memory-lm']) {
+      expect(() => checkModelOptions(getModel(name), { dModel: '30', heads: '4' }), name)
+        .toThrow('--d-model 30 must be a multiple of --heads 4 (each head gets d-model / heads dimensions)');
+      expect(checkModelOptions(getModel(name), { dModel: '32', heads: '4' })).toMatchObject({ dModel: 32, heads: 4 });
+    }
+    expect(() => checkModelOptions(getModel('moe'), { experts: '1', topK: '2' })).toThrow('--experts 1 is fewer than --top-k 2');
+    expect(() => checkModelOptions(getModel('transformer'), { heads: 'x' })).toThrow(/--heads expects an integer/);
+  });
+
+  it('merges over a base config (a resume checks against its checkpoint), without vocabSize', () => {
+    const spec = getModel('transformer');
+    const base = { ...spec.defaults, dModel: 30, heads: 3, vocabSize: 9 };
+    expect(checkModelOptions(spec, { heads: '3' }, base)).toEqual({ ...spec.defaults, dModel: 30, heads: 3 });
+    expect(() => checkModelOptions(spec, { heads: '4' }, base)).toThrow(/--d-model 30 must be a multiple of --heads 4/);
   });
 });

@@ -2,7 +2,7 @@
 // encoder and decoder step (ragged sources and targets with padding), the source mask, beam
 // width 1 = greedy, and teacher forcing.
 import { describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Seq2Seq, SEQ2SEQ_ATTENTIONS, type Seq2SeqAttention } from '../../src/models/seq2seq.js';

@@ -3,7 +3,7 @@
 // KV-cached decoding against the uncached forward (sliding window included), WASM against the
 // reference, and memorising a short string.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { TransformerLM, type TransformerConfig } from '../../src/models/transformer.js';
@@ -32,12 +32,28 @@ const VARIANTS: Array<[string, Partial<TransformerConfig>]> = [
 ];
 
 describe('registration', () => {
+  it('takes tiedEmbeddings (the name moe uses) and still its former name tie, from options and from old checkpoints', () => {
+    const spec = getModel('transformer');
+    // The former name as an option: renamed, and the merged config holds only the new key.
+    const viaAlias = modelConfig(spec, { dModel: '16', heads: 2, tie: 'true' }, 11);
+    expect(viaAlias.tiedEmbeddings).toBe(true);
+    expect('tie' in viaAlias).toBe(false);
+    expect(() => modelConfig(spec, { tie: 'true', tiedEmbeddings: 'false' }, 11)).toThrow('--tie is the old name of --tied-embeddings');
+    // A config saved before the rename ({ tie: true }, no tiedEmbeddings) rebuilds a tied model.
+    const old = { ...spec.defaults, tiedEmbeddings: undefined, tie: true, dModel: 16, heads: 2, vocabSize: 11 };
+    delete old.tiedEmbeddings;
+    const m = createModel(ref, 'transformer', old, new Rng(1)) as TransformerLM;
+    expect(m.head).toBeNull();
+    expect(m.config.tiedEmbeddings).toBe(true);
+    expect('tie' in m.config).toBe(false);
+  });
+
   it('registers transformer as a non-stateful model with its options', () => {
     const spec = getModel('transformer');
     expect(spec.stateful).toBe(false);
-    expect(spec.options.map((o) => o.key)).toEqual(['layers', 'heads', 'dModel', 'ffHidden', 'context', 'norm', 'ffn', 'positions', 'tie']);
-    const config = modelConfig(spec, { dModel: '16', heads: 2, norm: 'rmsnorm', tie: 'true' }, 11);
-    expect(config).toMatchObject({ dModel: 16, heads: 2, norm: 'rmsnorm', tie: true, vocabSize: 11, ffHidden: 0 });
+    expect(spec.options.map((o) => o.key)).toEqual(['layers', 'heads', 'dModel', 'ffHidden', 'context', 'norm', 'ffn', 'positions', 'tiedEmbeddings', 'dropout']);
+    const config = modelConfig(spec, { dModel: '16', heads: 2, norm: 'rmsnorm', tiedEmbeddings: 'true' }, 11);
+    expect(config).toMatchObject({ dModel: 16, heads: 2, norm: 'rmsnorm', tiedEmbeddings: true, vocabSize: 11, ffHidden: 0 });
     const m = createModel(ref, 'transformer', config, new Rng(1));
     expect(m.config.ffHidden).toBe(48); // auto: 8·16/3 rounded up to a multiple of 8
     const again = createModel(ref, 'transformer', m.config, new Rng(1));

@@ -2,7 +2,7 @@
 // the float64 reference backend; the Adam steps also on the WASM backend when its kernels exist.
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { createOps } from '../../src/ops/index.js';
+import { createOps } from '../../src/backends/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import {
   Adam, Sgd, createOptimizer, type Optimizer, type ParamRef,

@@ -7,7 +7,8 @@ const start: TrainStart = {
   trainTokens: 1_000_000, valTokens: 100_000, tokensPerStep: 1024, sampler: 'random', totalSteps: 100, timeLimitMs: null,
 };
 const summary: TrainSummary = {
-  model: 'bigram', steps: 100, trainLoss: 2.5, valLoss: 2.45, valBits: 2.45 / Math.LN2, tokensPerSec: 123456, seconds: 3.2, params: 6642, out: 'runs/x',
+  model: 'bigram', steps: 100, trainLoss: 2.5, valLoss: 2.45, valBits: 2.45 / Math.LN2,
+  bestValLoss: 2.45, bestStep: 100, stoppedEarly: false, tokensPerSec: 123456, seconds: 3.2, params: 6642, out: 'runs/x',
 };
 
 function drive(mode: 'lines' | 'quiet') {

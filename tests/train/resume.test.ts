@@ -8,15 +8,17 @@ import { registerModel } from '../../src/models/registry.js';
 import type { TokenBatch } from '../../src/models/types.js';
 import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { loadCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
-import { train, TrainingDivergedError, type TrainOptions } from '../../src/train/trainer.js';
+import { listGenerations, loadCheckpoint, readCheckpoint } from '../../src/train/checkpoint.js';
+import { openTrainedRun } from '../../src/train/trained-run.js';
+import { train, TrainConfigError, TrainingDivergedError, type TrainOptions } from '../../src/train/trainer.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'handgrad-resume-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const data = join(tmp, 'tiny.txt');
 writeFileSync(data, loadEmbeddedCorpus().text.slice(0, 6000));
 
-const bytes = (dir: string, f: string) => readFileSync(join(dir, f));
+/** A file of the checkpoint the run folder's pointer leads to. */
+const bytes = (dir: string, f: string) => readFileSync(join(readCheckpoint(dir).dir, f));
 function expectSameCheckpoint(a: string, b: string): void {
   for (const f of ['model.safetensors', 'state.safetensors']) {
     expect(bytes(a, f).equals(bytes(b, f)), `${f} differs`).toBe(true);
@@ -134,5 +136,72 @@ describe('mid-run checkpoints, interruption and divergence', () => {
     const { model } = loadCheckpoint(dir, new ReferenceOps('f64'));
     expect(Array.from(model.params[0].value.data).every(Number.isFinite)).toBe(true);
     expect(existsSync(join(dir, '.incoming'))).toBe(false);
+  });
+
+  it('never saves weights that hold a NaN (a finite loss does not prove the update was): the previous checkpoint stays the last good one', async () => {
+    // The overflowing step of `--lr 1e300` on f32, made reproducible: the weights become NaN
+    // after step 7 while every loss and gradient norm the loop sees is finite.
+    class Poisoned extends BigramLM {
+      calls = 0;
+      override forwardBackward(batch: TokenBatch, trainMode: boolean): number {
+        const loss = super.forwardBackward(batch, trainMode);
+        if (trainMode && ++this.calls === 7) this.params[0].value.data[0] = Number.NaN;
+        return loss;
+      }
+    }
+    registerModel({
+      name: 'nan-weights-at-7-test', description: 'NaN weights after step 7', stateful: false, defaults: {}, options: [],
+      create: (ops, c, rng) => new Poisoned(ops, { vocabSize: c.vocabSize as number }, rng),
+    });
+    const dir = join(tmp, 'nan-weights');
+    await expect(train({ model: 'nan-weights-at-7-test', data, batch: 4, seq: 8, steps: 20, backend: 'reference', out: dir, checkpointEverySteps: 1 }))
+      .rejects.toThrow(/^training stopped: the parameter 'W' holds NaN or infinite values after step 7; no checkpoint was written for it; lower --lr or --clip; the last good checkpoint \(step 6\) is in .*nan-weights$/);
+    expect(readCheckpoint(dir).state.step).toBe(6);
+    const { model } = loadCheckpoint(dir, new ReferenceOps('f64'));
+    for (const p of model.params) expect(Array.from(p.value.data).every(Number.isFinite), p.name).toBe(true);
+  });
+
+  it('refuses a learning rate the backend\'s f32 numbers cannot hold, before any work', async () => {
+    const out = join(tmp, 'lr-f32');
+    for (const lr of [1e300, 1e39, 1e-50]) {
+      await expect(train({ model: 'bigram', data, batch: 4, seq: 8, steps: 2, backend: 'wasm', threads: 1, lr, out }))
+        .rejects.toThrow(new RegExp(`^--lr ${String(lr).replace('+', '\\+')}: the wasm backend computes in f32, which holds learning rates from 1\\.4e-45 to 3\\.4e\\+38 only$`));
+    }
+    await expect(train({ model: 'bigram', data, batch: 4, seq: 8, steps: 2, backend: 'wasm', threads: 1, lr: 1e300, out })).rejects.toThrow(TrainConfigError);
+    expect(existsSync(out)).toBe(false);
+    // f64 holds it (what happens next is the divergence guard's business).
+    await expect(train({ model: 'bigram', data, batch: 4, seq: 8, steps: 1, backend: 'reference', lr: 1e39, out: null, valFraction: 0 })).resolves.toMatchObject({ steps: 1 });
+  });
+
+  it('keeps the newest keepCheckpoints generations', async () => {
+    const dir = join(tmp, 'keep3');
+    await train({ ...ref, steps: 10, out: dir, checkpointEverySteps: 2, keepCheckpoints: 3 });
+    expect(listGenerations(dir).map((g) => g.step)).toEqual([6, 8, 10]);
+    await expect(train({ ...ref, steps: 2, out: join(tmp, 'keep0'), keepCheckpoints: 0 })).rejects.toThrow(/--keep-checkpoints must be an integer ≥ 1, got 0/);
+  });
+
+  it('keeps best/: the checkpoint of the lowest validation loss, loadable as a checkpoint folder', async () => {
+    // At this rate the validation loss is lowest at step 2 and rises after.
+    const opts = { model: 'bigram', data, batch: 4, seq: 8, valEvery: 2, valBatches: 4, seed: 2, backend: 'reference' as const, lr: 0.5 };
+    const dir = join(tmp, 'best'), atTwo = join(tmp, 'best-straight-2');
+    await train({ ...opts, steps: 12, out: dir });
+    const validations = (readCheckpoint(dir).state.training as { metrics: { validations: { step: number; valLoss: number }[] } }).metrics.validations;
+    const lowest = validations.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+    expect(lowest.step).toBe(2);
+    expect(validations.at(-1)!.valLoss).toBeGreaterThan(lowest.valLoss);
+    const best = readCheckpoint(join(dir, 'best'));
+    expect(best.state.step).toBe(2);
+    expect((best.state.training as { metrics: { valLoss: number } }).metrics.valLoss).toBe(lowest.valLoss);
+    // The weights of step 2, exactly.
+    await train({ ...opts, steps: 2, out: atTwo });
+    expect(bytes(join(dir, 'best'), 'model.safetensors').equals(bytes(atTwo, 'model.safetensors'))).toBe(true);
+    expect(loadCheckpoint(join(dir, 'best'), new ReferenceOps('f64')).model.kind).toBe('bigram');
+    // A resumed run keeps the record: a worse validation does not replace best/.
+    await train({ model: 'bigram', backend: 'reference', resume: dir, steps: 16 });
+    expect(readCheckpoint(join(dir, 'best')).state.step).toBe(2);
+    // sample and eval open a run at its best/ (the generation layout's pointer, not a top-level manifest), or at its last with `last`.
+    const ops = new ReferenceOps('f64');
+    expect(openTrainedRun(dir, ops)).toMatchObject({ best: true, step: 2 });
+    expect(openTrainedRun(dir, ops, { last: true })).toMatchObject({ best: false, step: 16 });
   });
 });

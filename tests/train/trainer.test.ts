@@ -87,7 +87,9 @@ describe('train()', () => {
     expect(summary).toMatchObject({ model: 'bigram', steps: 60, out: null });
     expect(summary.valBits).toBeCloseTo(summary.valLoss! / Math.LN2, 12);
     expect(summary.tokensPerSec).toBeGreaterThan(0);
-    expect(Object.keys(summary).sort()).toEqual(['model', 'out', 'params', 'seconds', 'steps', 'tokensPerSec', 'trainLoss', 'valBits', 'valLoss']);
+    expect(Object.keys(summary).sort()).toEqual(['bestStep', 'bestValLoss', 'model', 'out', 'params', 'seconds', 'steps', 'stoppedEarly',
+      'tokensPerSec', 'trainLoss', 'valBits', 'valLoss']);
+    expect(summary).toMatchObject({ bestValLoss: Math.min(...vals), stoppedEarly: false });
   });
 
   it('trains on words, and without a validation split', async () => {
@@ -115,14 +117,14 @@ describe('train()', () => {
     expect(summary.seconds).toBeLessThan(2);
   });
 
-  it('resets carried state at the start of each pass and after each validation (sequential sampler)', async () => {
+  it('resets carried state at the start of each pass, and around validation when it cannot hand the state over', async () => {
     // 27k train tokens in 4 streams of ⌊(27000−1)/4⌋ = 6749 → 421 windows of 16 per pass.
     resets = 0;
     const { summary } = await run({ model: 'counting-test', steps: 30, valEvery: 10 });
     expect(summary.steps).toBe(30);
-    // 1 at the first window; 2 validations mid-run, each resetting before (evaluate) and after;
-    // the final validation resets once before it.
-    expect(resets).toBe(1 + 2 * 2 + 1);
+    // 1 at the first window; 3 validations (2 mid-run, the final), each resetting before (evaluate)
+    // and after (the model has no stateFor(), so its training state cannot be put back).
+    expect(resets).toBe(1 + 3 * 2);
   });
 
   it('refuses bad options before doing any work', async () => {
@@ -141,15 +143,16 @@ describe('train()', () => {
     const out = join(tmp, 'ckpt');
     const { summary } = await run({ out, steps: 20, seed: 5 });
     expect(summary.out).toBe(out);
-    for (const f of ['model.safetensors', 'state.json', 'state.safetensors', 'manifest.json']) expect(existsSync(join(out, f)), f).toBe(true);
-    const { state, weights } = readCheckpoint(out);
+    const { state, weights, dir: generation } = readCheckpoint(out);
+    expect(generation).toBe(join(out, 'ckpt-000000020'));
+    for (const f of ['model.safetensors', 'state.json', 'state.safetensors', 'manifest.json']) expect(existsSync(join(generation, f)), f).toBe(true);
     expect(state).toMatchObject({ kind: 'bigram', format: 'handgrad-checkpoint', version: 2, params: summary.params, step: 20, seed: 5, dtype: 'F64' });
     expect(state.training).toMatchObject({ settings: { optimizer: 'adam', seed: 5, batch: 4, seq: 16, sampler: 'random' }, finished: true });
     expect((state.training as { metrics: { valLoss: number } }).metrics.valLoss).toBe(summary.valLoss);
     expect(state.tokenizer.kind).toBe('char');
     const V = state.config.vocabSize as number;
     expect([...weights.tensors].map(([n, t]) => [n, t.shape])).toEqual([['W', [V, V]], ['b', [V]]]);
-    expect(readFileSync(join(out, 'model.safetensors')).length).toBeGreaterThan(8 * summary.params); // F64 from the reference backend
+    expect(readFileSync(join(generation, 'model.safetensors')).length).toBeGreaterThan(8 * summary.params); // F64 from the reference backend
     expect(existsSync(join(out, 'manifest.json.tmp-' + process.pid))).toBe(false);
     expect(existsSync(join(out, '.incoming'))).toBe(false);
 

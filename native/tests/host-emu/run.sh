@@ -52,7 +52,8 @@ PY
 
 # Dynamic shared memory of each kernel file (attention.cu / moe.cu: smem4, sm; gemm.cu: smemRaw;
 # elementwise.cu: part, plus the int4 it uses).
-SHARED_ATTN='namespace handgrad { namespace { alignas(16) float4 smem4[232448 / 16]; alignas(16) int sm[232448 / 4]; } }'
+SHARED_ATTN='namespace handgrad { namespace { alignas(16) float4 smem4[232448 / 16]; alignas(16) int sm[232448 / 4]; } }
+namespace handgrad { namespace attn { namespace { alignas(16) float4 smem4[232448 / 16]; } } }'
 SHARED_GEMM='namespace handgrad { namespace { alignas(16) unsigned char smemRaw[232448]; } }'
 SHARED_EW='struct alignas(16) int4 { int x, y, z, w; };
 inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
@@ -66,12 +67,23 @@ run() {
     attention | moe) extra=$SHARED_ATTN ;;
     *) echo "run.sh: unknown target '$name' (gemm, attention, moe, elementwise)" >&2; return 2 ;;
   esac
-  translate "$root/native/$name.cu" "$work/$name.cc" "$extra"
+  # A target's kernel files: native/<name>.cu and its parts native/<name>_*.cu (attention: _simt,
+  # _tc); the elementwise check covers every fp32 family file. The shared headers (native/*.cuh)
+  # are translated too (the work folder precedes native/ on the include path).
+  local files=("$root/native/$name.cu" "$root/native/${name}"_*.cu)
+  [ "$name" = elementwise ] && files+=("$root/native/rows.cu" "$root/native/layernorm.cu" "$root/native/embedding.cu" "$root/native/optim.cu")
+  local sources=()
+  for src in "${files[@]}"; do
+    [ -e "$src" ] || continue
+    local base; base=$(basename "$src" .cu)
+    translate "$src" "$work/$base.cc" "$extra"
+    sources+=("$work/$base.cc")
+  done
+  for h in "$root"/native/*.cuh; do translate "$h" "$work/$(basename "$h")" ""; done
   translate "$root/native/tests/${name}_check.cu" "$work/${name}_check.cc" "$extra"
   # elementwise_check also checks a CUDA graph capture and replay (graph.cu, emulated in cuda_emu.h).
-  local more=()
-  if [ "$name" = elementwise ]; then translate "$root/native/graph.cu" "$work/graph.cc" ""; more=("$work/graph.cc"); fi
-  g++ -std=c++20 -O2 -w -I"$here" -I"$root/native" -I"$root/native/tests" "$work/$name.cc" "$work/${name}_check.cc" "${more[@]}" -o "$work/$name"
+  if [ "$name" = elementwise ]; then translate "$root/native/graph.cu" "$work/graph.cc" ""; sources+=("$work/graph.cc"); fi
+  g++ -std=c++20 -O2 -w -I"$work" -I"$here" -I"$root/native" -I"$root/native/tests" "${sources[@]}" "$work/${name}_check.cc" -o "$work/$name"
   "$work/$name"
 }
 

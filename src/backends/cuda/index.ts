@@ -3,8 +3,8 @@
 // { available: false, reason }. The ops backend itself is ./ops.ts (CudaOps).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../util/package-root.js';
 
 export interface CudaStatus {
   available: boolean;
@@ -15,7 +15,7 @@ export interface CudaStatus {
 /** What addon.cc's info() answers. */
 export interface CudaInfo { cuda: boolean; built: boolean; devices: number; names: string[]; shortName?: string; error?: string }
 
-export const defaultAddonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'cuda', 'Release', 'handgrad.node');
+export const defaultAddonPath = join(packageRoot(), 'build', 'cuda', 'Release', 'handgrad.node');
 
 /** Loads the addon module (cached per path); throws when it is missing or does not load. */
 const loaded = new Map<string, unknown>();

@@ -14,28 +14,18 @@
 // always right, merely slow in a hot path (it is a blocking copy). A typed array obtained from
 // `.data` is a snapshot: read `.data` again after running ops, and write it before the next op.
 //
-// Pointers cross N-API as JS numbers (device addresses fit in 2^53). Sizes are checked here, in
-// the same words as the other backends, so the addon can stay a thin, unchecked layer.
+// Pointers cross N-API as JS numbers (device addresses fit in 2^53). Sizes are checked before
+// every op (src/ops/checked.ts, as on the other backends), so the addon can stay a thin, unchecked
+// layer; data (ids, expert ids, offsets) only where the host mirror is current.
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
+import { ReferenceOps } from '../reference/index.js';
+import { checkAttentionForwardArgs, checkCount, groupedGemmMaxRows } from '../../ops/checks.js';
+import { installArgumentChecks, OP_NAMES } from '../../ops/checked.js';
 import { Bf16Copies } from './bf16-copies.js';
 import { DecodeGraphs, type GraphAddon, type Recorder } from './decode-graphs.js';
 import type { DecodeGraphOps } from '../../ops/decode-graph.js';
-import {
-  checkCount,
-  checkExpertIds,
-  checkAttentionForwardArgs,
-  checkAttentionBackwardArgs,
-  checkSwigluArgs,
-  checkMoeRouteArgs,
-  checkMoePlanArgs,
-  checkMoeCombineArgs,
-  checkMoeCombineBackwardArgs,
-  checkMoeRouteBackwardArgs,
-  checkMoeAuxLossArgs,
-  checkGroupedGemmArgs,
-} from '../../ops/checks.js';
 
 /** The addon's functions (see native/addon.cc for the argument order of each). */
 export interface CudaAddon {
@@ -210,12 +200,7 @@ export class CudaOps implements Ops, DecodeGraphOps {
         const t0 = performance.now(); f(ptr, a); rec(`(host ${kind})`, t0, a.byteLength);
       };
     }
-    const timed = ['gemm', 'fill', 'copy', 'scale', 'axpy', 'add', 'mul', 'activation', 'activationBackward', 'addBias',
-      'sumRows', 'sumCols', 'softmax', 'logSoftmax', 'softmaxBackward', 'logSoftmaxBackward', 'softmaxCrossEntropy',
-      'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward', 'sumSquares', 'sumSquaresMany', 'adam', 'attention',
-      'attentionBackward', 'swiglu', 'swigluBackward', 'groupedGemm', 'moeRoute', 'moePlan', 'moeCombine',
-      'moeCombineBackward', 'moeRouteBackward', 'moeAuxLoss'];
-    for (const name of timed) {
+    for (const name of OP_NAMES) {
       const f = (this as unknown as Record<string, unknown>)[name];
       (this as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
         const t0 = performance.now();
@@ -291,7 +276,12 @@ export class CudaOps implements Ops, DecodeGraphOps {
     this.push(s);
     s.dirty.length = 0;
   }
-  /** The mirror when it is known current (for cheap host-side argument checks), else null. */
+  /** An int tensor's mirror when it is known current (for cheap host-side argument checks), else null. */
+  peekInts(t: IntTensor): Int32Array | null {
+    if ((t as Dev).s?.ops !== this) return null; // another backend's: r() refuses it
+    return this.peek(t as Dev) as Int32Array | null;
+  }
+  /** The mirror when it is known current, else null. */
   private peek(t: Dev): Float32Array | Int32Array | null {
     const s = t.s;
     if (s.host === null || (s.devNewer && !covered(s.valid, t.offset, t.offset + t.size))) return null;
@@ -371,10 +361,6 @@ export class CudaOps implements Ops, DecodeGraphOps {
   // ---- matrix products ---------------------------------------------------------------------------
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
-    checkCount('gemm', 'm', m); checkCount('gemm', 'n', n); checkCount('gemm', 'k', k);
-    if (A.size < m * k) throw new RangeError(`gemm: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
-    if (B.size < k * n) throw new RangeError(`gemm: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
-    if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
     // Empty products, as the reference defines them (the kernels take sizes ≥ 1): nothing to write,
     // or, with k = 0, C = beta·C (beta 0 overwrites, NaN included).
     if (m === 0 || n === 0) return;
@@ -392,119 +378,73 @@ export class CudaOps implements Ops, DecodeGraphOps {
   // ---- elementwise -------------------------------------------------------------------------------
   fill(x: Tensor, value: number): void { this.k.fill(this.w(x), x.size, value); }
   copy(src: Tensor, dst: Tensor): void {
-    same('copy', 'src', src, 'dst', dst);
     this.k.copy(this.r(src), this.w(dst), src.size);
   }
   scale(x: Tensor, alpha: number): void { this.k.scale(this.w(x), x.size, alpha); }
   axpy(alpha: number, x: Tensor, y: Tensor): void {
-    same('axpy', 'x', x, 'y', y);
     this.k.axpy(alpha, this.r(x), this.w(y), x.size);
   }
   add(a: Tensor, b: Tensor, out: Tensor): void {
-    same('add', 'a', a, 'b', b); same('add', 'a', a, 'out', out);
     this.k.add(this.r(a), this.r(b), this.w(out), a.size);
   }
   mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
-    same('mul', 'a', a, 'b', b); same('mul', 'a', a, 'out', out);
     this.k.mul(this.r(a), this.r(b), this.w(out), a.size, accumulate);
   }
   activation(kind: Activation, x: Tensor, y: Tensor): void {
-    same('activation', 'x', x, 'y', y);
     this.k.activation(activationIndex(kind), this.r(x), this.w(y), x.size);
   }
   activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
-    same('activationBackward', 'dy', dy, 'x', x); same('activationBackward', 'dy', dy, 'y', y); same('activationBackward', 'dy', dy, 'dx', dx);
     this.k.activationBackward(activationIndex(kind), this.r(x), this.r(y), this.r(dy), this.w(dx), dy.size, accumulate);
   }
 
   // ---- row-wise ----------------------------------------------------------------------------------
   addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
-    fits('addBias', rows, cols, 'y', y); fits('addBias', 1, cols, 'bias', bias);
     this.k.addBias(this.w(y), this.r(bias), rows, cols);
   }
   sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    fits('sumRows', rows, cols, 'x', x); fits('sumRows', 1, cols, 'out', out);
     this.k.sumRows(this.r(x), this.w(out), rows, cols);
   }
   sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    fits('sumCols', rows, cols, 'x', x); fits('sumCols', rows, 1, 'out', out);
     this.k.sumCols(this.r(x), this.w(out), rows, cols);
   }
   softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    fits('softmax', rows, cols, 'x', x); fits('softmax', rows, cols, 'y', y);
     this.k.softmax(this.r(x), this.w(y), rows, cols);
   }
   logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    fits('logSoftmax', rows, cols, 'x', x); fits('logSoftmax', rows, cols, 'y', y);
     this.k.logSoftmax(this.r(x), this.w(y), rows, cols);
   }
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    fits('softmaxBackward', rows, cols, 'y', y); fits('softmaxBackward', rows, cols, 'dy', dy); fits('softmaxBackward', rows, cols, 'dx', dx);
     this.k.softmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
   }
   logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    fits('logSoftmaxBackward', rows, cols, 'y', y); fits('logSoftmaxBackward', rows, cols, 'dy', dy); fits('logSoftmaxBackward', rows, cols, 'dx', dx);
     this.k.logSoftmaxBackward(this.r(y), this.r(dy), this.w(dx), rows, cols);
   }
   softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
     dlogits: Tensor | null, gradScale: number): number {
-    fits('softmaxCrossEntropy', rows, cols, 'logits', logits);
-    if (dlogits) fits('softmaxCrossEntropy', rows, cols, 'dlogits', dlogits);
-    if (targets.size < rows) throw new RangeError(`softmaxCrossEntropy: targets holds ${targets.size} ids, needs ${rows}`);
-    // The targets usually come from the host (a data batch): check them there when the mirror is
-    // current. A bad target produced on the device counts as a padded row in the kernel.
-    const t = this.peek(targets as Dev);
-    if (t) {
-      for (let r = 0; r < rows; r++) {
-        if (t[r] >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t[r]} in row ${r} is not below ${cols} classes`);
-      }
-    }
+    // A bad target produced on the device (not checked: src/ops/checked.ts) counts as a padded row.
     const tp = this.r(targets), lp = this.r(logits), dp = dlogits ? this.w(dlogits) : 0;
     return this.k.softmaxCrossEntropy(lp, tp, rows, cols, dp, gradScale) as number;
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
     rows: number, cols: number, eps: number): void {
-    fits('layerNorm', rows, cols, 'x', x); fits('layerNorm', rows, cols, 'y', y);
-    fits('layerNorm', 1, cols, 'gamma', gamma); fits('layerNorm', 1, cols, 'beta', beta);
-    fits('layerNorm', rows, 1, 'mean', mean); fits('layerNorm', rows, 1, 'rstd', rstd);
     this.k.layerNorm(this.r(x), this.r(gamma), this.r(beta), this.w(y), this.w(mean), this.w(rstd), rows, cols, eps);
   }
   layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
     dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
-    fits('layerNormBackward', rows, cols, 'x', x); fits('layerNormBackward', rows, cols, 'dy', dy); fits('layerNormBackward', rows, cols, 'dx', dx);
-    fits('layerNormBackward', 1, cols, 'gamma', gamma); fits('layerNormBackward', 1, cols, 'dgamma', dgamma); fits('layerNormBackward', 1, cols, 'dbeta', dbeta);
-    fits('layerNormBackward', rows, 1, 'mean', mean); fits('layerNormBackward', rows, 1, 'rstd', rstd);
     this.k.layerNormBackward(this.r(x), this.r(gamma), this.r(mean), this.r(rstd), this.r(dy),
       this.w(dx), this.w(dgamma), this.w(dbeta), rows, cols);
   }
 
   // ---- embeddings --------------------------------------------------------------------------------
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
-    this.checkIds('embedding', ids, n, dim, table);
-    fits('embedding', n, dim, 'out', out);
     const pt = this.r(table), pi = this.r(ids), po = this.w(out);
     // The MoE gather's rows also as bf16 when a grouped GEMM wanted them (bf16-copies.ts).
     const oh = this.bf16 ? this.bf16.writingIfWanted(out as CudaTensor) : 0;
     this.k.embedding(pt, pi, po, n, dim, dim > 0 ? Math.floor(table.size / dim) : 0, oh);
   }
   embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
-    this.checkIds('embeddingBackward', ids, n, dim, dtable);
-    fits('embeddingBackward', n, dim, 'dout', dout);
     this.k.embeddingBackward(this.r(dout), this.r(ids), this.w(dtable), n, dim, dim > 0 ? Math.floor(dtable.size / dim) : 0);
   }
-  private checkIds(op: string, ids: IntTensor, n: number, dim: number, table: Tensor): void {
-    dims(op, n, dim);
-    if (ids.size < n) throw new RangeError(`${op}: ids holds ${ids.size} ids, needs ${n}`);
-    const vocab = dim > 0 ? Math.floor(table.size / dim) : 0;
-    // Only ids whose host copy is current can be checked without a device round trip.
-    const d = this.peek(ids as Dev);
-    if (d) {
-      for (let i = 0; i < n; i++) {
-        if (d[i] < 0 || d[i] >= vocab) throw new RangeError(`${op}: id ${d[i]} at position ${i} is outside 0..${vocab - 1}`);
-      }
-    }
-  }
-
   // ---- optimisation ------------------------------------------------------------------------------
   sumSquares(x: Tensor): number { return this.k.sumSquares(this.r(x), x.size) as number; }
   /** Σ over every tensor of Σ x², with one synchronisation (see Ops.sumSquaresMany). */
@@ -518,33 +458,38 @@ export class CudaOps implements Ops, DecodeGraphOps {
   }
   private listBuf = new Float64Array(0);
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
-    same('adam', 'param', param, 'grad', grad); same('adam', 'param', param, 'm', m); same('adam', 'param', param, 'v', v);
-    if (!Number.isInteger(p.step) || p.step < 1) throw new RangeError(`adam: step must be a positive integer, got ${p.step}`);
     const pw = this.w(param);
     this.k.adam(pw, this.r(grad), this.w(m), this.w(v), param.size,
       p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled, p.step, this.bf16 ? this.bf16.writing(param as CudaTensor) : 0);
   }
 
-  // ---- recurrent cells: not on the GPU path (the MoE transformer needs none) -----------------------
-  lstmCell(..._args: unknown[]): void { notOnCuda('lstmCell'); }
-  lstmCellBackward(..._args: unknown[]): void { notOnCuda('lstmCellBackward'); }
-  gruCell(..._args: unknown[]): void { notOnCuda('gruCell'); }
-  gruCellBackward(..._args: unknown[]): void { notOnCuda('gruCellBackward'); }
-  gruPaperGates(..._args: unknown[]): void { notOnCuda('gruPaperGates'); }
-  gruPaperOutput(..._args: unknown[]): void { notOnCuda('gruPaperOutput'); }
-  gruPaperOutputBackward(..._args: unknown[]): void { notOnCuda('gruPaperOutputBackward'); }
-  gruPaperGatesBackward(..._args: unknown[]): void { notOnCuda('gruPaperGatesBackward'); }
+  // ---- ops without a CUDA kernel: the reference loops on the host mirrors --------------------------
+  // Every backend has every op (the interface has no optional members), so a model's type never
+  // lies about where it runs. The recurrent cells and the memory recurrence have no kernel here
+  // (the GPU path is built for the MoE transformer): they run the reference backend's loops on
+  // `.data`, which downloads their inputs, and the mirror protocol uploads their outputs before
+  // the next op. Correct, and as slow as the host: an LSTM, GRU or memory-lm trains on CUDA at CPU
+  // speed plus a round trip per call.
+  private readonly host = new ReferenceOps('f32');
+  lstmCell(...a: Parameters<Ops['lstmCell']>): void { this.host.lstmCell(...a); }
+  lstmCellBackward(...a: Parameters<Ops['lstmCellBackward']>): void { this.host.lstmCellBackward(...a); }
+  gruCell(...a: Parameters<Ops['gruCell']>): void { this.host.gruCell(...a); }
+  gruCellBackward(...a: Parameters<Ops['gruCellBackward']>): void { this.host.gruCellBackward(...a); }
+  gruPaperGates(...a: Parameters<Ops['gruPaperGates']>): void { this.host.gruPaperGates(...a); }
+  gruPaperOutput(...a: Parameters<Ops['gruPaperOutput']>): void { this.host.gruPaperOutput(...a); }
+  gruPaperOutputBackward(...a: Parameters<Ops['gruPaperOutputBackward']>): void { this.host.gruPaperOutputBackward(...a); }
+  gruPaperGatesBackward(...a: Parameters<Ops['gruPaperGatesBackward']>): void { this.host.gruPaperGatesBackward(...a); }
+  memoryForward(...a: Parameters<Ops['memoryForward']>): void { this.host.memoryForward(...a); }
+  memoryBackward(...a: Parameters<Ops['memoryBackward']>): void { this.host.memoryBackward(...a); }
 
   // ---- transformer and MoE -----------------------------------------------------------------------
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttentionForwardArgs(s, q, k, v, out, lse);
     if (cudaAttentionLimits('attention', s)) return;
     this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     if (cudaAttentionLimits('attentionBackward', s)) return;
     this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
       this.w(dq), this.w(dk), this.w(dv),
@@ -579,18 +524,16 @@ export class CudaOps implements Ops, DecodeGraphOps {
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     this.k.swiglu(this.r(gu), this.w(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     this.k.swigluBackward(this.r(gu), this.r(dout), this.w(dgu), rows, F);
   }
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
     A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
     // The group boundaries usually live only on the device (moePlan wrote them): the kernel reads
     // them there, with maxRows (what A, B and C can hold) bounding its grid.
-    const maxRows = checkGroupedGemmArgs(mode, G, offsets, this.peek(offsets as Dev), n, k, A, B, beta, C);
+    const maxRows = groupedGemmMaxRows(mode, n, k, A, B, C);
     if (G === 0 || maxRows === 0) return; // no group, or no row can be in one: nothing to write
     if (n === 0 || k === 0) throw new RangeError(`groupedGemm(${mode}): n = ${n}, k = ${k}: empty products are not supported on the CUDA backend`);
     const m = mode === 'nn' ? 0 : mode === 'nt' ? 1 : 2;
@@ -602,45 +545,29 @@ export class CudaOps implements Ops, DecodeGraphOps {
   }
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteArgs(n, E, k, logits, probs, lse, topIdx, topGate);
     this.k.moeRoute(this.r(logits), this.w(probs), this.w(lse), this.w(topIdx), this.w(topGate), n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    checkMoePlanArgs(n, E, k, capacity, topIdx, slot, rowToken, offsets, routed);
     if (E > 360) throw new RangeError(`moePlan: E = ${E} experts is above the CUDA kernel's limit of 360`);
-    checkExpertIds('moePlan', this.peek(topIdx as Dev), n * k, E);
     this.k.moePlan(this.r(topIdx), n, E, k, capacity, this.w(slot), this.w(rowToken), this.w(offsets), this.w(routed));
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkMoeCombineArgs(n, k, C, slot, topGate, y);
-    // yd's rows are addressed through slot: check the slots whose host copy is current.
-    const sl = this.peek(slot as Dev), ydRows = C > 0 ? Math.floor(yd.size / C) : 0;
-    if (sl) {
-      for (let a = 0; a < n * k; a++) {
-        if (sl[a] >= ydRows) throw new RangeError(`moeCombine: slot[${a}] = ${sl[a]} is past the ${ydRows} dispatched rows of yd`);
-      }
-    }
     this.k.moeCombine(this.r(yd), this.r(slot), this.r(topGate), this.w(y), n, k, C);
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
-    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
     this.k.moeCombineBackward(this.r(yd), this.r(slot), this.r(topGate), this.r(dy), this.w(dyd), this.w(dgate), n, k, C);
   }
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    checkMoeRouteBackwardArgs(n, E, k, probs, lse, topIdx, topGate, dgate, balanceGrad, dlogits);
     if (E > 256) throw new RangeError(`moeRouteBackward: E = ${E} experts is above the CUDA kernel's limit of 256`);
-    const op = 'moeRouteBackward';
-    checkExpertIds(op, this.peek(topIdx as Dev), n * k, E);
     this.k.moeRouteBackward(this.r(probs), this.r(lse), this.r(topIdx), this.r(topGate), this.r(dgate),
       balanceGrad ? this.r(balanceGrad) : 0, zGrad, this.w(dlogits), n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    checkMoeAuxLossArgs(n, E, k, balanceCoef, zLossCoef, probs, lse, offsets, routed, balanceGrad, loss, counts, accumulate);
     // One block holds routed[] in shared memory (native/moe.cu); far above any router this project builds.
     if (E > 4096) throw new RangeError(`moeAuxLoss: E = ${E} experts is above the CUDA kernel's limit of 4096`);
     // Everything stays on the device: the losses and counts are read only when someone asks (.data).
@@ -649,12 +576,14 @@ export class CudaOps implements Ops, DecodeGraphOps {
   }
 }
 
-// ---- argument checks (the same messages as the reference backend) ----------------------------------
+// Every op checks its arguments first (src/ops/checked.ts); data only where the mirror is current.
+installArgumentChecks(CudaOps.prototype, (ops, t) => (ops as CudaOps).peekInts(t));
 
+// ---- the CUDA kernels' own limits ------------------------------------------------------------------
+
+/** The kernels' activation codes, by index (the kind was checked: src/ops/checked.ts). */
 function activationIndex(kind: Activation): number {
-  const i = ACTIVATIONS.indexOf(kind);
-  if (i < 0) throw new RangeError(`unknown activation '${kind as string}' (expected one of ${ACTIVATIONS.join(', ')})`);
-  return i;
+  return ACTIVATIONS.indexOf(kind);
 }
 
 /**
@@ -668,27 +597,3 @@ function cudaAttentionLimits(op: string, s: AttentionShape): boolean {
   if (s.B * s.H > 65535) throw new RangeError(`${op}: B·H = ${s.B * s.H} is above the CUDA kernels' limit of 65535`);
   return false;
 }
-
-function notOnCuda(op: string): never {
-  throw new Error(`${op} is not implemented on the CUDA backend (recurrent cells run on the reference and wasm backends)`);
-}
-
-// Fixed-arity helpers (no rest arrays, no tuples), so a check allocates nothing unless it fails;
-// the messages are those of src/ops/checks.ts and the reference backend.
-function dims(op: string, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
-    throw new RangeError(`${op}: rows and cols must be non-negative integers, got ${rows}×${cols}`);
-  }
-}
-function fits(op: string, rows: number, cols: number, name: string, t: { size: number }): void {
-  dims(op, rows, cols);
-  if (t.size < rows * cols) throw new RangeError(`${op}: ${name} holds ${t.size} elements, needs ${rows}×${cols} = ${rows * cols}`);
-}
-function same(op: string, n0: string, t0: { size: number }, name: string, t: { size: number }): void {
-  if (t.size < t0.size) throw new RangeError(`${op}: ${name} holds ${t.size} elements, ${n0} holds ${t0.size}`);
-}
-
-
-
-
-

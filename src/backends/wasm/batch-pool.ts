@@ -20,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { CTL, JOB, runItem } from './batch-items.mjs';
-import { memoryWorkSize } from '../../ops/memory.js';
+import { memoryWorkSize } from '../../ops/memory-recurrence.js';
 
 
 const MAX_ITEMS = 0xffff; // the claim word keeps the item index in its low 16 bits
@@ -44,6 +44,9 @@ export interface MemoryArgs {
   B: number; T: number; dk: number; dv: number; rule: number; opt: number; period: number;
   eta: number; beta: number; beta1: number; beta2: number; eps: number;
 }
+
+/** Which pass of an op a job runs. */
+export type Pass = 'forward' | 'backward';
 
 export class BatchPool {
   private readonly ctl: Int32Array;
@@ -106,13 +109,13 @@ export class BatchPool {
     return new BatchPool(k, workers, scratch, bytes, ctlPtr, heap);
   }
 
-  /** Forward (kind 0) or backward (kind 1) attention over all batch items. */
-  attention(kind: 0 | 1, a: AttentionArgs): void {
+  /** The forward or backward attention pass over all batch items. */
+  attention(pass: Pass, a: AttentionArgs): void {
     this.checkLive();
     const { k, scratch } = this;
     // One item, or one thread: no hand-over (decoding runs B = 1 on the calling thread alone).
     if (this.workers.length === 0 || a.B <= 1 || a.B > MAX_ITEMS) {
-      if (kind === 0) {
+      if (pass === 'forward') {
         k.attention(a.q, a.k, a.v, a.out, a.lse, a.B, a.H, a.D, a.Tq, a.Tk, a.causal, a.qOffset,
           a.qStride, a.kvStride, a.oStride, a.scale, scratch);
       } else {
@@ -128,18 +131,18 @@ export class BatchPool {
     ctl[A + 9] = a.B; ctl[A + 10] = a.H; ctl[A + 11] = a.D; ctl[A + 12] = a.Tq; ctl[A + 13] = a.Tk;
     ctl[A + 14] = a.causal; ctl[A + 15] = a.qOffset;
     ctl[A + 16] = a.qStride; ctl[A + 17] = a.kvStride; ctl[A + 18] = a.oStride; ctlF[A + 19] = a.scale;
-    this.runJob(kind === 0 ? JOB.ATTENTION : JOB.ATTENTION_BACKWARD, a.B);
+    this.runJob(pass === 'forward' ? JOB.ATTENTION : JOB.ATTENTION_BACKWARD, a.B);
   }
 
-  /** Forward (kind 0) or backward (kind 1) memory recurrence over all sequences. */
-  memory(kind: 0 | 1, a: MemoryArgs): void {
+  /** The forward or backward memory-recurrence pass over all sequences. */
+  memory(pass: Pass, a: MemoryArgs): void {
     this.checkLive();
     const { k } = this;
     // One sequence, one thread, a small call, or a working area larger than the scratch: the
     // whole call here.
     if (this.workers.length === 0 || a.B <= 1 || a.B > MAX_ITEMS || a.B * a.T * a.dk * a.dv < this.memoryMinWork ||
       4 * memoryWorkSize(a.dk, a.dv) > this.scratchBytes) {
-      if (kind === 0) {
+      if (pass === 'forward') {
         k.memoryForward(a.k, a.v, a.q, a.y, a.saved, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
           a.eta, a.beta, a.beta1, a.beta2, a.eps);
       } else {
@@ -155,7 +158,7 @@ export class BatchPool {
     ctl[A + 9] = a.B; ctl[A + 10] = a.T; ctl[A + 11] = a.dk; ctl[A + 12] = a.dv;
     ctl[A + 13] = a.rule; ctl[A + 14] = a.opt; ctl[A + 15] = a.period;
     ctlD[F] = a.eta; ctlD[F + 1] = a.beta; ctlD[F + 2] = a.beta1; ctlD[F + 3] = a.beta2; ctlD[F + 4] = a.eps;
-    this.runJob(kind === 0 ? JOB.MEMORY : JOB.MEMORY_BACKWARD, a.B);
+    this.runJob(pass === 'forward' ? JOB.MEMORY : JOB.MEMORY_BACKWARD, a.B);
   }
 
   /** Publishes the job whose arguments are in the control block, works on it, waits for the rest. */

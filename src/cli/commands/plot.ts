@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../args.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
 import { expertLoadCharts, expertLoadHistory, expertLoadSvg } from '../../viz/expert-load.js';
 import { compareCharts } from '../../viz/compare.js';

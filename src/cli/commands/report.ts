@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { parseNumber } from '../values.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { collectReport, renderReport } from '../../viz/report.js';
 import { RunDirError } from '../../viz/run.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
 import { UnknownModelError } from '../../models/registry.js';
-import type { BackendName } from '../../ops/index.js';
+import type { BackendName } from '../../backends/index.js';
 import { checkOutFile } from './plot.js';
 
 interface ReportCliOptions {

@@ -1,5 +1,11 @@
 // `handgrad sample <checkpointDir>`: loads a checkpoint written by `handgrad train` and prints text
-// drawn from the model (src/models/sample.ts does the drawing).
+// drawn from the model as it is drawn, token by token (src/models/sample.ts draws, with top-k and
+// top-p; src/models/text-stream.ts turns tokens into text and ends at --stop-at strings).
+//
+// Without --prime, a recurrent model (rnn, lstm, gru) first reads the text before a random line
+// break of its training corpus (or, when the corpus is gone, generates a burn-in of its own that is
+// not printed): trained on consecutive windows with carried state, it has hardly ever seen the zero
+// state, and its first characters from one would be noise.
 //
 // Byte-level BPE checkpoints (TinyStories, the MoE models) write stories: the default prime is
 // the end-of-text token (what precedes every story in training), and a story ends where the model
@@ -8,15 +14,15 @@ import type { Command } from 'commander';
 import { parseChoice, parseInteger, UsageError } from '../args.js';
 import { BACKEND_CHOICES, openOps, pickBackend } from '../device.js';
 import { BpeTokenizer, END_OF_TEXT } from '../../data/bpe-tokenizer.js';
-import type { SequenceModel } from '../../models/types.js';
 import { parseNumber } from '../values.js';
-import type { CliContext } from '../main.js';
-import type { BackendName } from '../../ops/index.js';
-import { checkpointKind, CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../../train/checkpoint.js';
-import { pickToken, sampleTokens } from '../../models/sample.js';
-import { PARAGRAPH } from '../../data/word-tokenizer.js';
+import type { CliContext } from '../context.js';
+import type { BackendName } from '../../backends/index.js';
+import { checkpointKind, CheckpointError } from '../../train/checkpoint.js';
+import { breakText, corpusWarmup, openTrainedRun, type TrainedRun } from '../../train/trained-run.js';
+import { sampleTokens, warmUpBySampling } from '../../models/sample.js';
+import { TextStream } from '../../models/text-stream.js';
 import type { Tokenizer } from '../../data/tokenizer.js';
-import { UnknownModelError } from '../../models/registry.js';
+import { getModel, UnknownModelError } from '../../models/registry.js';
 import { Rng } from '../../util/rng.js';
 
 interface SampleCliOptions {
@@ -24,36 +30,14 @@ interface SampleCliOptions {
   length: number;
   temperature: number;
   topK: number;
+  topP: number;
+  stopAt: string[];
   seed: number;
   backend?: BackendName;
   device?: BackendName;
   stop: boolean;
+  last?: boolean;
   json?: boolean;
-}
-
-/** Draws up to `length` tokens after `prompt`, ending early (without it) at token `stopId`. */
-function sampleUntil(model: SequenceModel, prompt: number[], length: number, temperature: number, topK: number, rng: Rng, stopId: number): number[] {
-  model.resetSampling();
-  const out: number[] = [];
-  let logp = model.nextLogProbs(prompt);
-  const next = [0];
-  for (let i = 0; i < length; i++) {
-    const id = pickToken(logp, temperature, topK, rng);
-    if (id === stopId) break;
-    out.push(id);
-    if (i + 1 < length) { next[0] = id; logp = model.nextLogProbs(next); }
-  }
-  return out;
-}
-
-/**
- * Without --prime: BPE starts a story (the end-of-text token precedes every story in training);
- * others start from a line (paragraph) break when the vocabulary has one, else from token 0.
- */
-function defaultPrime(tok: Tokenizer): string {
-  if (tok instanceof BpeTokenizer) return tok.special;
-  const brk = tok.kind === 'word' ? PARAGRAPH : '\n';
-  return tok.covers(brk) ? brk : tok.token(0);
 }
 
 /** The characters (or words) of `text` that the tokenizer has never seen, for the error message. */
@@ -62,19 +46,30 @@ function unknownParts(tok: Tokenizer, text: string): string[] {
   return [...new Set(parts.filter((p) => !tok.covers(p)))];
 }
 
+/** --stop-at: repeatable; \n, \t and \\ in the text mean a line break, a tab and a backslash. */
+function collectStop(text: string, previous: string[]): string[] {
+  if (text === '') throw new UsageError('--stop-at expects a non-empty text');
+  const unescaped = text.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+  return [...previous, unescaped];
+}
+
 export function registerSample(program: Command, ctx: CliContext): void {
   program.command('sample')
-    .description('generate text from a checkpoint written by `handgrad train`')
-    .argument('<checkpointDir>', 'the --out folder of `handgrad train` (model.safetensors, state.json, manifest.json)')
-    .option('--prime <text>', 'text to start from (default: a line break)')
-    .option('--length <n>', 'tokens to generate', parseInteger('--length', 0, 10_000_000), 500)
+    .description('generate text from a checkpoint written by `handgrad train`, printed as it is generated')
+    .argument('<checkpointDir>', 'the --out folder of `handgrad train` (its best/ copy when it has one, unless --last)')
+    .option('--prime <text>', 'text to start from (default: a line break; recurrent models first read a random line of their corpus)')
+    .option('--length <n>', 'tokens to generate (at most)', parseInteger('--length', 0, 10_000_000), 500)
     .option('--temperature <t>', '0 = greedy, 1 = the model\'s distribution, higher = more random',
       parseNumber('--temperature', { min: 0 }), 1)
     .option('--top-k <k>', 'draw only among the k most likely tokens; 0 = all', parseInteger('--top-k', 0), 0)
+    .option('--top-p <p>', 'draw only among the most likely tokens holding probability p (nucleus); 1 = all',
+      parseNumber('--top-p', { min: 0, minExclusive: true, max: 1 }), 1)
+    .option('--stop-at <text>', 'end the sample where this text appears, without it (repeatable; \\n is a line break)', collectStop, [])
     .option('--seed <n>', 'seed for the draws', parseInteger('--seed', 0, 2 ** 32 - 1), 1)
     .option('--backend <name>', 'wasm, reference or cuda (default wasm)', parseChoice('--backend', BACKEND_CHOICES))
     .option('--device <name>', 'the same as --backend (e.g. --device cuda)', parseChoice('--device', BACKEND_CHOICES))
     .option('--no-stop', `bpe: keep generating through ${END_OF_TEXT} (default: the story ends there)`)
+    .option('--last', 'use the run\'s last checkpoint even when it has a best/ copy')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (dir: string, opts: SampleCliOptions) => {
       ctx.jsonMode = !!opts.json;
@@ -87,10 +82,10 @@ export function registerSample(program: Command, ctx: CliContext): void {
       // One sequence at a time: extra threads would only wait on each other.
       const ops = await openOps('sample', pickBackend('sample', opts.backend, opts.device) ?? 'wasm', 1);
       try {
-        let loaded!: LoadedCheckpoint;
-        try { loaded = loadCheckpoint(dir, ops); } catch (e) { usage(e); }
-        const { model, tokenizer, kind } = loaded;
-        const prime = opts.prime ?? defaultPrime(tokenizer);
+        let run!: TrainedRun;
+        try { run = openTrainedRun(dir, ops, { last: opts.last }); } catch (e) { usage(e); }
+        const { model, tokenizer, kind } = run;
+        const prime = opts.prime ?? breakText(tokenizer);
         if (prime === '') throw new UsageError('sample: --prime must not be empty (leave it out to start from a line break)');
         if (!tokenizer.covers(prime)) {
           const unknown = unknownParts(tokenizer, prime).slice(0, 10).map((p) => JSON.stringify(p)).join(', ');
@@ -99,22 +94,58 @@ export function registerSample(program: Command, ctx: CliContext): void {
           }
           ctx.note(`sample: --prime words outside the vocabulary become <unk>: ${unknown}`);
         }
-        const promptIds = Array.from(tokenizer.encode(prime));
+        let promptIds = Array.from(tokenizer.encode(prime));
         if (promptIds.length === 0) throw new UsageError(`sample: --prime ${JSON.stringify(prime)} holds no tokens`);
         const bpe = tokenizer instanceof BpeTokenizer ? tokenizer : null;
-        const ids = bpe && opts.stop
-          ? sampleUntil(model, promptIds, opts.length, opts.temperature, opts.topK, new Rng(opts.seed), bpe.eotId)
-          : sampleTokens(model, promptIds, { length: opts.length, temperature: opts.temperature, topK: opts.topK, rng: new Rng(opts.seed) });
-        const generated = tokenizer.decode(ids);
-        // With a prime of their own, users want to read the sample in context (the word tokenizer
-        // decodes both together so the spacing is consistent); the default prime is just a start.
-        const text = opts.prime === undefined ? (bpe ? generated.trim() : generated)
-          : tokenizer.kind === 'word' ? tokenizer.decode([...promptIds, ...ids]) : prime + generated;
-        ctx.print(text);
+        const rng = new Rng(opts.seed);
+        const draw = { temperature: opts.temperature, topK: opts.topK, topP: opts.topP, rng };
+
+        // A recurrent model without a prompt of the user's starts from a state that has read text:
+        // the corpus's text before a random line break, or (corpus gone) its own burn-in.
+        let warmup: 'corpus' | 'generated' | null = null;
+        let reset = true;
+        if (opts.prime === undefined && getModel(kind).stateful) {
+          const fromCorpus = corpusWarmup(run, prime, new Rng(opts.seed).fork());
+          if (fromCorpus) {
+            promptIds = fromCorpus;
+            warmup = 'corpus';
+          } else {
+            model.resetSampling();
+            warmUpBySampling(model, promptIds[promptIds.length - 1], { ...draw, rng: new Rng(opts.seed).fork() });
+            promptIds = [];
+            reset = false;
+            warmup = 'generated';
+          }
+        }
+
+        // The text, written as it is generated: stdout (stderr with --json, whose line is last on stdout).
+        const out = ctx.jsonMode ? process.stderr : process.stdout;
+        // With a prime of their own, users read the sample in context; the default prime is just a start
+        // (and a story's leading spaces after end-of-text are dropped).
+        const shown = opts.prime === undefined ? '' : tokenizer.kind === 'word' ? tokenizer.decode(promptIds) : prime;
+        let text = shown, leading = opts.prime === undefined && bpe !== null;
+        const write = (piece: string) => {
+          if (leading) {
+            piece = piece.replace(/^\s+/, '');
+            if (piece === '') return;
+            leading = false;
+          }
+          text += piece;
+          out.write(piece);
+        };
+        if (shown !== '') out.write(shown);
+        const stream = new TextStream(tokenizer, write, opts.stopAt, opts.prime === undefined ? [] : promptIds);
+        const ids = sampleTokens(model, promptIds, {
+          ...draw, length: opts.length, reset, stopIds: bpe && opts.stop ? [bpe.eotId] : [],
+          onToken: (id) => stream.push(id),
+        });
+        stream.end();
+        if (bpe && opts.prime === undefined) text = text.trimEnd();
+        out.write('\n');
         if (opts.json) {
           ctx.json({
-            checkpoint: dir, model: kind, prime, text, tokens: ids.length,
-            temperature: opts.temperature, topK: opts.topK, seed: opts.seed,
+            checkpoint: run.dir, model: kind, prime, text, tokens: ids.length, stopped: stream.done,
+            temperature: opts.temperature, topK: opts.topK, topP: opts.topP, seed: opts.seed, warmup,
           });
         }
       } finally {

@@ -1,0 +1,377 @@
+// The tiled attention path (head width ≤ DMAX; ./attention.ts dispatches). The general kernels
+// (./attention_general.ts) work in dot-product form (one query row against four keys, a
+// horizontal sum per score) and run at a fraction of the GEMM's speed. Here every product is an
+// outer-product register tile, as in the GEMM micro-kernel: a broadcast scalar times two vectors
+// into eight accumulators, no horizontal sums, and multiply-adds fused in the relaxed build:
+//   scores   ST[j, i] = Σ_d k[j, d] · QT[d, i]: QT is the row block's q, packed transposed once
+//            per row block; a 4-key × 8-row tile; the result is key-major, so the online softmax
+//            is vertical (lanes = four query rows): no horizontal max or sum either.
+//   rows     out[i, d] = α_i·out[i, d] + Σ_j ST[j, i] · v[j, d]  (forward P·V; backward dQ += dS·K)
+//   keys     dv[j, d] += Σ_i ST[j, i] · dO[i, d]  (backward dV += Pᵀ·dO; dK += dSᵀ·Q)
+// Tiles past the end of the block compute on clamped (repeated) rows or zero-padded columns and
+// are not stored; a head width that is not a multiple of 8 finishes with partial vectors.
+import { hoisted, ln, loadTail, rowDot, storeTail, V_ONE, vexp } from './math';
+import { maxI, minI, visible } from './attention_common';
+
+const FBR: i32 = 16; // query rows per block (a multiple of 8: two 8-row score tiles)
+const FBC: i32 = 64; // keys per block (a multiple of 4)
+export const DMAX: i32 = 256; // widest head the tiled path packs; wider heads take the general path
+// Scratch of the tiled path, in floats: QT and dOT [DMAX, FBR] (packed, transposed row blocks),
+// ST and DST [FBC, FBR] (scores/P and dP/dS of one block, key-major), and five [FBR] row vectors.
+const F_QT: i32 = 0;
+const F_OT: i32 = F_QT + DMAX * FBR;
+const F_ST: i32 = F_OT + DMAX * FBR;
+const F_DST: i32 = F_ST + FBC * FBR;
+const F_M: i32 = F_DST + FBC * FBR;
+const F_L: i32 = F_M + FBR;
+const F_A: i32 = F_L + FBR;
+const F_LS: i32 = F_A + FBR;
+const F_DR: i32 = F_LS + FBR;
+export const F_END: i32 = F_DR + FBR;
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+/** Transposes rows [0, r) of a strided row block (D columns from p) into dst[d·FBR + i], zero-padding rows r…FBR. */
+// @ts-ignore: decorator
+@inline function packT(dst: usize, p: usize, strideBytes: usize, r: i32, D: i32): void {
+  for (let i = 0; i < FBR; i++) {
+    let q = p + <usize>i * strideBytes;
+    let o = dst + (<usize>i << 2);
+    if (i < r) {
+      for (let d = 0; d < D; d++) { store<f32>(o, load<f32>(q)); q += 4; o += <usize>FBR << 2; }
+    } else {
+      for (let d = 0; d < D; d++) { store<f32>(o, 0); o += <usize>FBR << 2; }
+    }
+  }
+}
+
+/**
+ * A 4-key × 8-row score tile: dst[x·FBR + c] = scale · Σ_d key_x[d] · yt[d·FBR + c] for
+ * x < 4, c < 8 (k0…k3: the four key rows; yt: the packed QT or dOT at the tile's first row).
+ */
+// @ts-ignore: decorator
+@inline function tileScores(k0: usize, k1: usize, k2: usize, k3: usize, yt: usize, D: i32, dst: usize, vscale: v128): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let d = 0; d < D; d++) {
+    const y0 = v128.load(yt), y1 = v128.load(yt, 16);
+    let a = v128.load32_splat(k0);
+    c00 = madd(a, y0, c00); c01 = madd(a, y1, c01);
+    a = v128.load32_splat(k1);
+    c10 = madd(a, y0, c10); c11 = madd(a, y1, c11);
+    a = v128.load32_splat(k2);
+    c20 = madd(a, y0, c20); c21 = madd(a, y1, c21);
+    a = v128.load32_splat(k3);
+    c30 = madd(a, y0, c30); c31 = madd(a, y1, c31);
+    k0 += 4; k1 += 4; k2 += 4; k3 += 4; yt += <usize>FBR << 2;
+  }
+  const row = <usize>FBR << 2;
+  v128.store(dst, f32x4.mul(c00, vscale)); v128.store(dst, f32x4.mul(c01, vscale), 16);
+  v128.store(dst + row, f32x4.mul(c10, vscale)); v128.store(dst + row, f32x4.mul(c11, vscale), 16);
+  v128.store(dst + 2 * row, f32x4.mul(c20, vscale)); v128.store(dst + 2 * row, f32x4.mul(c21, vscale), 16);
+  v128.store(dst + 3 * row, f32x4.mul(c30, vscale)); v128.store(dst + 3 * row, f32x4.mul(c31, vscale), 16);
+}
+
+// Loads of the two halves of an 8-column chunk with cw (1…8) columns left: partial vectors read
+// lane by lane, so nothing past the row's end is touched.
+// @ts-ignore: decorator
+@inline function ldLo(p: usize, cw: i32): v128 { return cw >= 4 ? v128.load(p) : loadTail(p, cw, 0); }
+// @ts-ignore: decorator
+@inline function ldHi(p: usize, cw: i32): v128 {
+  return cw >= 8 ? v128.load(p, 16) : (cw > 4 ? loadTail(p + 16, cw - 4, 0) : f32x4.splat(0));
+}
+// @ts-ignore: decorator
+@inline function stPair(p: usize, lo: v128, hi: v128, cw: i32): void {
+  if (cw >= 8) { v128.store(p, lo); v128.store(p, hi, 16); return; }
+  if (cw >= 4) v128.store(p, lo); else storeTail(p, lo, cw);
+  if (cw > 4) storeTail(p + 16, hi, cw - 4);
+}
+
+/**
+ * A 4 × 8 accumulation tile: acc_x[c] = Σ_t coef_x(t) · src_t[c] over t < steps, where coef_x(t)
+ * is the f32 at c_x + t·cstep and src_t the row at src + t·sstride (columns d0…d0+cw); then
+ * o_x = alpha_x · o_x + acc_x for x < nout (alpha: one lane per output row).
+ */
+// @ts-ignore: decorator
+@inline function tileAcc(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
+  steps: i32, cw: i32, o0: usize, o1: usize, o2: usize, o3: usize, nout: i32, alpha: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  if (cw == 8) {
+    for (let t = 0; t < steps; t++) {
+      const y0 = v128.load(src), y1 = v128.load(src, 16);
+      let a = v128.load32_splat(c0);
+      a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
+      a = v128.load32_splat(c1);
+      a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
+      a = v128.load32_splat(c2);
+      a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
+      a = v128.load32_splat(c3);
+      a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
+      c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
+    }
+  } else {
+    for (let t = 0; t < steps; t++) {
+      const y0 = ldLo(src, cw), y1 = ldHi(src, cw);
+      let a = v128.load32_splat(c0);
+      a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
+      a = v128.load32_splat(c1);
+      a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
+      a = v128.load32_splat(c2);
+      a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
+      a = v128.load32_splat(c3);
+      a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
+      c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
+    }
+  }
+  let al = f32x4.splat(f32x4.extract_lane(alpha, 0));
+  stPair(o0, madd(al, ldLo(o0, cw), a00), madd(al, ldHi(o0, cw), a01), cw);
+  if (nout > 1) {
+    al = f32x4.splat(f32x4.extract_lane(alpha, 1));
+    stPair(o1, madd(al, ldLo(o1, cw), a10), madd(al, ldHi(o1, cw), a11), cw);
+  }
+  if (nout > 2) {
+    al = f32x4.splat(f32x4.extract_lane(alpha, 2));
+    stPair(o2, madd(al, ldLo(o2, cw), a20), madd(al, ldHi(o2, cw), a21), cw);
+  }
+  if (nout > 3) {
+    al = f32x4.splat(f32x4.extract_lane(alpha, 3));
+    stPair(o3, madd(al, ldLo(o3, cw), a30), madd(al, ldHi(o3, cw), a31), cw);
+  }
+}
+
+/** The score tiles of one block: dst[jj·FBR + ii] for jj < jn (rounded up to 4), ii < r (rounded up to 8). */
+// @ts-ignore: decorator
+@inline function blockScores(x: usize, firstRow: i32, jn: i32, strideBytes: usize, col: usize, yt: usize, D: i32,
+  dst: usize, vscale: v128, r: i32): void {
+  const lastRow = firstRow + jn - 1;
+  for (let jj = 0; jj < jn; jj += 4) {
+    const r0 = firstRow + jj;
+    const p0 = x + <usize>r0 * strideBytes + col;
+    const p1 = x + <usize>minI(r0 + 1, lastRow) * strideBytes + col;
+    const p2 = x + <usize>minI(r0 + 2, lastRow) * strideBytes + col;
+    const p3 = x + <usize>minI(r0 + 3, lastRow) * strideBytes + col;
+    for (let ii = 0; ii < r; ii += 8) { // only the tiles that hold real rows (r = 1 when decoding)
+      tileScores(p0, p1, p2, p3, yt + (<usize>ii << 2), D, dst + (<usize>(jj * FBR + ii) << 2), vscale);
+    }
+  }
+}
+
+/** Lanes (query rows i0+g … i0+g+3) that may see key j: all ones where visible, zero where masked. */
+// @ts-ignore: decorator
+@inline function visMask(causal: i32, j: i32, iv: v128): v128 {
+  // causal: visible iff j ≤ i + qOffset, i.e. (i + qOffset) ≥ j; iv holds i + qOffset per lane
+  return causal ? i32x4.ge_s(iv, i32x4.splat(j)) : i32x4.splat(-1);
+}
+
+const LANE_IDX: v128 = i32x4(0, 1, 2, 3);
+
+// exp for the tiled path's softmax arguments (s − m ≤ 0 forward, s − lse ≲ 0 backward): math.ts's
+// vexp (same Cephes reduction and polynomial) without its overflow handling, which costs a third of
+// its instructions: the input is clamped to [ln FLT_MIN, 88], where 2ⁿ (n ≤ 127) is one normal
+// number, and the multiply-adds fuse in the relaxed build. Below ln FLT_MIN (−∞ included) it
+// returns exactly 0, like vexp; at most one ulp or so from vexp elsewhere.
+const X_LO: v128 = hoisted(-87.33654);
+const X_HI: v128 = hoisted(88.0);
+const X_LOG2E: v128 = hoisted(1.44269504088896341);
+const X_NC1: v128 = hoisted(-0.693359375);
+const X_NC2: v128 = hoisted(2.12194440e-4);
+const X_MAGIC: v128 = hoisted(12582912.0);
+const X_P0: v128 = hoisted(1.9875691500e-4);
+const X_P1: v128 = hoisted(1.3981999507e-3);
+const X_P2: v128 = hoisted(8.3334519073e-3);
+const X_P3: v128 = hoisted(4.1665795894e-2);
+const X_P4: v128 = hoisted(1.6666665459e-1);
+const X_P5: v128 = hoisted(5.0000001201e-1);
+const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-time value, see hoisted)
+
+// @ts-ignore: decorator
+@inline function expSoft(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, X_LO), X_HI);
+  const t = madd(xc, X_LOG2E, X_MAGIC); // round(x·log2 e) in the low mantissa bits
+  const nf = f32x4.sub(t, X_MAGIC);
+  const ni = i32x4.sub(t, X_MAGIC);
+  const r = madd(nf, X_NC2, madd(nf, X_NC1, xc));
+  let p = madd(X_P0, r, X_P1);
+  p = madd(p, r, X_P2);
+  p = madd(p, r, X_P3);
+  p = madd(p, r, X_P4);
+  p = madd(p, r, X_P5);
+  p = f32x4.add(madd(p, f32x4.mul(r, r), r), V_ONE);
+  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, X_BIAS), 23));
+  return v128.andnot(y, f32x4.lt(x, X_LO));
+}
+
+export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
+  B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  const QT = scratch + (<usize>F_QT << 2), ST = scratch + (<usize>F_ST << 2);
+  const M = scratch + (<usize>F_M << 2), L = scratch + (<usize>F_L << 2), A = scratch + (<usize>F_A << 2);
+  const vscale = f32x4.splat(scale);
+  const NEG_INF = f32x4.splat(<f32>-Infinity);
+  const qsb = <usize>qStride << 2, kvsb = <usize>kvStride << 2, osb = <usize>oStride << 2;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const col = <usize>(h * D) << 2;
+      for (let i0 = 0; i0 < Tq; i0 += FBR) {
+        const r = minI(FBR, Tq - i0);
+        const jEnd = causal ? maxI(0, minI(Tk, i0 + r + qOffset)) : Tk;
+        const qRow0 = q + <usize>(b * Tq + i0) * qsb + col, oRow0 = out + <usize>(b * Tq + i0) * osb + col;
+        packT(QT, qRow0, qsb, r, D);
+        for (let g = 0; g < FBR; g += 4) {
+          v128.store(M + (<usize>g << 2), NEG_INF);
+          v128.store(L + (<usize>g << 2), f32x4.splat(0));
+        }
+        for (let ii = 0; ii < r; ii++) memory.fill(oRow0 + <usize>ii * osb, 0, <usize>D << 2);
+        for (let j0 = 0; j0 < jEnd; j0 += FBC) {
+          const jn = minI(FBC, jEnd - j0);
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r);
+          // Online softmax, four query rows per vector: mask, block max, rescale, exp, sums.
+          for (let g = 0; g < r; g += 4) {
+            const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
+            let mb = NEG_INF;
+            for (let jj = 0; jj < jn; jj++) {
+              const p = ST + (<usize>(jj * FBR + g) << 2);
+              const sv = v128.bitselect(v128.load(p), NEG_INF, visMask(causal, j0 + jj, iv));
+              v128.store(p, sv);
+              mb = f32x4.pmax(mb, sv);
+            }
+            const mOld = v128.load(M + (<usize>g << 2));
+            const mNew = f32x4.pmax(mOld, mb);
+            // A row that has seen no key yet keeps m = −∞: subtract 0 instead, so exp gives 0, not NaN.
+            const mSafe = v128.bitselect(f32x4.splat(0), mNew, f32x4.eq(mNew, NEG_INF));
+            const alpha = expSoft(f32x4.sub(mOld, mSafe));
+            let sum = f32x4.splat(0);
+            for (let jj = 0; jj < jn; jj++) {
+              const p = ST + (<usize>(jj * FBR + g) << 2);
+              const e = expSoft(f32x4.sub(v128.load(p), mSafe));
+              v128.store(p, e);
+              sum = f32x4.add(sum, e);
+            }
+            v128.store(L + (<usize>g << 2), f32x4.add(f32x4.mul(v128.load(L + (<usize>g << 2)), alpha), sum));
+            v128.store(M + (<usize>g << 2), mNew);
+            v128.store(A + (<usize>g << 2), alpha);
+          }
+          // out = α·out + P·V, four rows × eight columns per tile; keys past a group's last
+          // visible one have P = 0 and are skipped.
+          const vRow0 = v + <usize>(b * Tk + j0) * kvsb + col;
+          for (let ii = 0; ii < r; ii += 4) {
+            const nout = minI(4, r - ii);
+            const steps = causal ? maxI(0, minI(jn, i0 + ii + nout + qOffset - j0)) : jn;
+            const c = ST + (<usize>ii << 2);
+            const o = oRow0 + <usize>ii * osb;
+            const alpha = v128.load(A + (<usize>ii << 2));
+            for (let d0 = 0; d0 < D; d0 += 8) {
+              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
+              tileAcc(c, c + 4, c + 8, c + 12, <usize>FBR << 2, vRow0 + dOff, kvsb, steps, cw,
+                o + dOff, o + osb + dOff, o + 2 * osb + dOff, o + 3 * osb + dOff, nout, alpha);
+            }
+          }
+        }
+        for (let ii = 0; ii < r; ii++) {
+          const l = load<f32>(L + (<usize>ii << 2));
+          const lp = lse + (<usize>((b * H + h) * Tq + i0 + ii) << 2);
+          if (l > 0) {
+            const orow = oRow0 + <usize>ii * osb;
+            const inv = f32x4.splat(<f32>1 / l);
+            let d = 0;
+            for (; d + 4 <= D; d += 4) v128.store(orow + (<usize>d << 2), f32x4.mul(v128.load(orow + (<usize>d << 2)), inv));
+            if (d < D) storeTail(orow + (<usize>d << 2), f32x4.mul(loadTail(orow + (<usize>d << 2), D - d, 0), inv), D - d);
+            store<f32>(lp, load<f32>(M + (<usize>ii << 2)) + <f32>ln(<f64>l));
+          } else {
+            store<f32>(lp, <f32>-Infinity);
+          }
+        }
+      }
+    }
+  }
+}
+
+export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize, lse: usize, dout: usize,
+  dq: usize, dk: usize, dv: usize,
+  B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  const QT = scratch + (<usize>F_QT << 2), OT = scratch + (<usize>F_OT << 2);
+  const ST = scratch + (<usize>F_ST << 2), DST = scratch + (<usize>F_DST << 2);
+  const LS = scratch + (<usize>F_LS << 2), DR = scratch + (<usize>F_DR << 2);
+  const vscale = f32x4.splat(scale), one = f32x4.splat(1);
+  const qsb = <usize>qStride << 2, kvsb = <usize>kvStride << 2, osb = <usize>oStride << 2;
+  const rowB = <usize>FBR << 2;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const col = <usize>(h * D) << 2;
+      // Overwrite semantics: clear only this (b, h)'s blocks, then accumulate into them.
+      for (let i = 0; i < Tq; i++) memory.fill(dq + <usize>(b * Tq + i) * qsb + col, 0, <usize>D << 2);
+      for (let j = 0; j < Tk; j++) {
+        memory.fill(dk + <usize>(b * Tk + j) * kvsb + col, 0, <usize>D << 2);
+        memory.fill(dv + <usize>(b * Tk + j) * kvsb + col, 0, <usize>D << 2);
+      }
+      for (let i0 = 0; i0 < Tq; i0 += FBR) {
+        const r = minI(FBR, Tq - i0);
+        const jEnd = causal ? maxI(0, minI(Tk, i0 + r + qOffset)) : Tk;
+        const qRow0 = q + <usize>(b * Tq + i0) * qsb + col, dqRow0 = dq + <usize>(b * Tq + i0) * qsb + col;
+        const oRow0 = out + <usize>(b * Tq + i0) * osb + col, doRow0 = dout + <usize>(b * Tq + i0) * osb + col;
+        packT(QT, qRow0, qsb, r, D);
+        packT(OT, doRow0, osb, r, D);
+        for (let ii = 0; ii < FBR; ii++) {
+          // Padding rows: lse = +∞ gives P = 0 (their q and dO are zero, so nothing else moves).
+          const valid = ii < r;
+          store<f32>(LS + (<usize>ii << 2), valid ? load<f32>(lse + (<usize>((b * H + h) * Tq + i0 + ii) << 2)) : <f32>Infinity);
+          store<f32>(DR + (<usize>ii << 2), valid ? rowDot(doRow0 + <usize>ii * osb, oRow0 + <usize>ii * osb, D) : 0);
+        }
+        for (let j0 = 0; j0 < jEnd; j0 += FBC) {
+          const jn = minI(FBC, jEnd - j0);
+          const kRow0 = k + <usize>(b * Tk + j0) * kvsb + col, vRow0 = v + <usize>(b * Tk + j0) * kvsb + col;
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r); // S = scale·K·Qᵀ
+          blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one, r); // dP = V·dOᵀ
+          // P = exp(S − lse) and scale·dS = scale·P ⊙ (dP − Drow), exactly 0 where masked.
+          for (let g = 0; g < r; g += 4) {
+            const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
+            const vl = v128.load(LS + (<usize>g << 2)), vD = v128.load(DR + (<usize>g << 2));
+            for (let jj = 0; jj < jn; jj++) {
+              const o = <usize>(jj * FBR + g) << 2;
+              const m = visMask(causal, j0 + jj, iv);
+              const p = v128.and(expSoft(f32x4.sub(v128.load(ST + o), vl)), m);
+              v128.store(ST + o, p);
+              v128.store(DST + o, v128.and(f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(DST + o), vD)), vscale), m));
+            }
+          }
+          // dQ += (scale·dS)·K: four rows × eight columns, over the keys the rows can see.
+          for (let ii = 0; ii < r; ii += 4) {
+            const nout = minI(4, r - ii);
+            const steps = causal ? maxI(0, minI(jn, i0 + ii + nout + qOffset - j0)) : jn;
+            const c = DST + (<usize>ii << 2);
+            const o = dqRow0 + <usize>ii * qsb;
+            for (let d0 = 0; d0 < D; d0 += 8) {
+              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
+              tileAcc(c, c + 4, c + 8, c + 12, rowB, kRow0 + dOff, kvsb, steps, cw,
+                o + dOff, o + qsb + dOff, o + 2 * qsb + dOff, o + 3 * qsb + dOff, nout, one);
+            }
+          }
+          // dV += Pᵀ·dO and dK += (scale·dS)ᵀ·Q: four keys × eight columns, over the rows that
+          // see the tile's first key (causal: i ≥ j − qOffset).
+          for (let jj = 0; jj < jn; jj += 4) {
+            const nout = minI(4, jn - jj);
+            const first = causal ? maxI(0, j0 + jj - qOffset - i0) : 0;
+            if (first >= r) continue;
+            const steps = r - first;
+            const c = ST + (<usize>(jj * FBR + first) << 2), dc = DST + (<usize>(jj * FBR + first) << 2);
+            const ov = vRow0 + <usize>jj * kvsb, ok = kRow0 + <usize>jj * kvsb;
+            const dvo = dv + (ov - v), dko = dk + (ok - k);
+            for (let d0 = 0; d0 < D; d0 += 8) {
+              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
+              tileAcc(c, c + rowB, c + 2 * rowB, c + 3 * rowB, 4, doRow0 + <usize>first * osb + dOff, osb, steps, cw,
+                dvo + dOff, dvo + kvsb + dOff, dvo + 2 * kvsb + dOff, dvo + 3 * kvsb + dOff, nout, one);
+              tileAcc(dc, dc + rowB, dc + 2 * rowB, dc + 3 * rowB, 4, qRow0 + <usize>first * qsb + dOff, qsb, steps, cw,
+                dko + dOff, dko + kvsb + dOff, dko + 2 * kvsb + dOff, dko + 3 * kvsb + dOff, nout, one);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+

@@ -1,0 +1,68 @@
+// Gradient checks of dropout with a fixed mask: the layer alone, and the models that use it
+// (transformer: embeddings and both residual branches; LSTM: embeddings and outputs) in training
+// mode. A mask is drawn by the first forward pass and frozen (Dropout.freeze), so every loss the
+// harness evaluates drops the same elements and the loss is a smooth function of the weights.
+//
+// The model checks run forwardBackward(batch, true) for the loss too (dropout acts only in
+// training): that also accumulates gradients, so backward() zeroes them before its own pass (the
+// harness copies the gradients out right after backward(), before any further loss()).
+import type { Ops } from '../ops/types.js';
+import type { Rng } from '../util/rng.js';
+import type { SequenceModel, TokenBatch } from '../models/types.js';
+import { Dropout } from '../layers/dropout.js';
+import { layerCheckable, type Checkable } from './harness.js';
+import type { GradCheckDef } from './types.js';
+import { randomBatch, randomizeParams } from './model-checks.js';
+import { TransformerLM } from '../models/transformer.js';
+import { RecurrentLM } from '../models/recurrent-lm.js';
+import { smallTransformerConfig } from './transformer-checks.js';
+
+/** The dropout rate of the checks: high enough that about a third of every tensor is dropped. */
+export const CHECK_DROPOUT = 0.35;
+
+/** y = Drop(x) on [n, C] with a frozen mask; L = Σ w ⊙ y. */
+function dropoutLayerCheck(ops: Ops, rng: Rng): Checkable {
+  const n = 6, C = 7;
+  const drop = new Dropout(ops, CHECK_DROPOUT, rng, C);
+  drop.freeze();
+  return layerCheckable(ops, rng, 'dropout', [], n * C, n * C,
+    (x, y) => drop.forward(x, y, n, true), (_x, dy, dx) => drop.backward(dy, dx));
+}
+
+/** A model in training mode with every dropout mask frozen after the first pass. */
+export function dropoutModelCheck(name: string, build: (ops: Ops, rng: Rng) => { model: SequenceModel & { dropouts: Dropout[] }; batch: TokenBatch },
+  tolerance?: number): GradCheckDef {
+  return {
+    name,
+    tolerance,
+    make(ops: Ops, rng: Rng): Checkable {
+      const { model, batch } = build(ops, rng);
+      randomizeParams(model, rng);
+      for (const d of model.dropouts) d.freeze();
+      return {
+        name,
+        params: model.params,
+        loss() {
+          model.resetState();
+          return model.forwardBackward(batch, true);
+        },
+        backward() {
+          for (const p of model.params) ops.fill(p.grad, 0);
+          model.resetState();
+          model.forwardBackward(batch, true);
+        },
+      };
+    },
+  };
+}
+
+export const DROPOUT_CHECKS: GradCheckDef[] = [
+  { name: 'dropout', make: dropoutLayerCheck },
+  dropoutModelCheck('transformer-dropout', (ops, rng) => ({
+    model: new TransformerLM(ops, smallTransformerConfig({ dropout: CHECK_DROPOUT }), rng), batch: randomBatch(ops, rng, 7, 2, 5),
+  })),
+  dropoutModelCheck('lstm-lm-dropout', (ops, rng) => ({
+    model: new RecurrentLM(ops, 'lstm', { vocabSize: 7, hidden: 5, layers: 2, embed: 4, dropout: CHECK_DROPOUT }, rng),
+    batch: randomBatch(ops, rng, 7, 2, 5),
+  })),
+];

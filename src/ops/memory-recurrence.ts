@@ -1,0 +1,182 @@
+// The associative-memory recurrence of src/layers/linear-memory.ts (the "memory" of the
+// nested-learning models; not a backend's memory): what its ops (Ops.memoryForward /
+// memoryBackward in ./types.ts) compute, one step at a time (memoryWrite, memoryRead: a forward
+// call is T of these steps per sequence), the layout and size of their saved state, and their
+// argument checks. The step is here, in the contract, because two places run it: the reference
+// backend over whole sequences (src/backends/reference/memory-recurrence.ts), and the memory-lm
+// sampler one token at a time (src/models/memory-lm.ts), so there is one copy of the maths.
+// Checks allocate nothing unless they fail (they run on every call).
+import type { FloatArray, MemoryShape, Tensor } from './types.js';
+import { checkCount, checkNeed } from './checks.js';
+
+/** States stored per sequence: the zero start and one per commit, ⌊T/C⌋ + 1. */
+export function memoryStates(s: MemoryShape): number {
+  return Math.floor(s.T / s.period) + 1;
+}
+
+/**
+ * Where the state read at step t (the one after ⌊t/C⌋ commits) starts in `saved`: R is stored
+ * time-reversed within a sequence (see Ops.memoryForward).
+ */
+export function memoryStateOffset(s: MemoryShape, b: number, t: number): number {
+  const n = memoryStates(s);
+  return (b * n + n - 1 - Math.floor(t / s.period)) * s.dk * s.dv;
+}
+
+/** Elements of the Adam blocks m, u, A of `saved` (each; 0 for gd and momentum). */
+export function memoryAdamBlock(s: MemoryShape): number {
+  return s.optimizer === 'adam' ? s.B * s.T * s.dk * s.dv : 0;
+}
+
+/** Where the Adam blocks of `saved` start: after R. */
+export function memoryAdamOffset(s: MemoryShape): number {
+  return s.B * memoryStates(s) * s.dk * s.dv;
+}
+
+/** Where the working area of `saved` starts: after R and the three Adam blocks. */
+export function memoryWorkOffset(s: MemoryShape): number {
+  return memoryAdamOffset(s) + 3 * memoryAdamBlock(s);
+}
+
+/**
+ * Elements of the working area at the end of `saved`: what one thread running the recurrence
+ * needs besides R and the Adam blocks (a backend that splits a call over threads gives each of
+ * the others an area of this size of its own).
+ */
+export function memoryWorkSize(dk: number, dv: number): number {
+  return 5 * dk * dv + 2 * dv;
+}
+
+/** Elements the `saved` tensor of memoryForward must hold at least (layout: Ops.memoryForward). */
+export function memorySavedSize(s: MemoryShape): number {
+  return memoryWorkOffset(s) + memoryWorkSize(s.dk, s.dv);
+}
+
+// ---- one step -------------------------------------------------------------------------------------
+
+/** The inner hyper-parameters a step needs (a MemoryShape has them all). */
+export type MemoryRuleParams = Pick<MemoryShape, 'dk' | 'dv' | 'rule' | 'optimizer' | 'eta' | 'beta' | 'beta1' | 'beta2' | 'eps' | 'period'>;
+
+/**
+ * One sequence's running state: the committed memory M, the accumulated inner gradient A, the
+ * momentum S, Adam's m and u (all [dv·dk]), e [dv], the step count t and the number of commits.
+ * The backward pass reuses the same shapes for the adjoints dM, dA, dS, dm, du, e and de.
+ */
+export class MemoryState {
+  readonly M: Float64Array;
+  readonly A: Float64Array;
+  readonly Sm: Float64Array;
+  readonly m: Float64Array;
+  readonly u: Float64Array;
+  readonly e: Float64Array;
+  readonly de: Float64Array;
+  t = 0;
+  commits = 0;
+
+  constructor(readonly dk: number, readonly dv: number) {
+    const S = dk * dv;
+    this.M = new Float64Array(S); this.A = new Float64Array(S); this.Sm = new Float64Array(S);
+    this.m = new Float64Array(S); this.u = new Float64Array(S);
+    this.e = new Float64Array(dv); this.de = new Float64Array(dv);
+  }
+
+  /** Back to M = 0, t = 0 (a new sequence). */
+  reset(): void {
+    this.M.fill(0); this.A.fill(0); this.Sm.fill(0); this.m.fill(0); this.u.fill(0);
+    this.t = 0; this.commits = 0;
+  }
+}
+
+/**
+ * The write of one step (t ← t + 1): A += G_t at the committed state M (key k at ko, value v at
+ * vo), then, when t % C = 0, the inner optimiser's commit of A (and A ← 0). At a commit with Adam
+ * and `saved` given, stores m, u and A (before its reset) at saved[mo…], saved[uo…], saved[ao…].
+ */
+export function memoryWrite(p: MemoryRuleParams, st: MemoryState, k: ArrayLike<number>, ko: number,
+  v: ArrayLike<number>, vo: number, saved: FloatArray | null = null, mo = 0, uo = 0, ao = 0): void {
+  const { dk, dv, eta } = p, S = dk * dv, { M, A, e } = st;
+  if (p.rule === 'delta') {
+    for (let i = 0; i < dv; i++) {
+      let s = -v[vo + i];
+      for (let j = 0; j < dk; j++) s += M[i * dk + j] * k[ko + j];
+      e[i] = s;
+    }
+  } else {
+    for (let i = 0; i < dv; i++) e[i] = -v[vo + i];
+  }
+  for (let i = 0; i < dv; i++) for (let j = 0; j < dk; j++) A[i * dk + j] += e[i] * k[ko + j];
+  st.t++;
+  if (st.t % p.period !== 0) return;
+  st.commits++;
+  if (p.optimizer === 'gd') {
+    for (let x = 0; x < S; x++) M[x] -= eta * A[x];
+  } else if (p.optimizer === 'momentum') {
+    const Sm = st.Sm;
+    for (let x = 0; x < S; x++) { Sm[x] = p.beta * Sm[x] - eta * A[x]; M[x] += Sm[x]; }
+  } else {
+    const { beta1: b1, beta2: b2, eps } = p, { m, u } = st;
+    const c1 = 1 / (1 - b1 ** st.commits), c2 = 1 / (1 - b2 ** st.commits);
+    for (let x = 0; x < S; x++) {
+      m[x] = b1 * m[x] + (1 - b1) * A[x];
+      u[x] = b2 * u[x] + (1 - b2) * A[x] * A[x];
+      M[x] -= eta * c1 * m[x] / Math.sqrt(c2 * u[x] + eps);
+    }
+    if (saved !== null) {
+      for (let x = 0; x < S; x++) { saved[mo + x] = m[x]; saved[uo + x] = u[x]; saved[ao + x] = A[x]; }
+    }
+  }
+  A.fill(0);
+}
+
+/** The read y = M q (q at qo; y[yo … yo + dv) overwritten). */
+export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y: { [i: number]: number }, yo: number): void {
+  const { dk, dv, M } = st;
+  for (let i = 0; i < dv; i++) {
+    let s = 0;
+    for (let j = 0; j < dk; j++) s += M[i * dk + j] * q[qo + j];
+    y[yo + i] = s;
+  }
+}
+
+// ---- argument checks -------------------------------------------------------------------------------
+
+function checkShape(op: string, s: MemoryShape): void {
+  checkCount(op, 'B', s.B); checkCount(op, 'T', s.T); checkCount(op, 'dk', s.dk); checkCount(op, 'dv', s.dv);
+  if (s.rule !== 'delta' && s.rule !== 'hebbian') throw new RangeError(`${op}: rule must be delta or hebbian, got '${s.rule as string}'`);
+  if (s.optimizer !== 'gd' && s.optimizer !== 'momentum' && s.optimizer !== 'adam') {
+    throw new RangeError(`${op}: optimizer must be gd, momentum or adam, got '${s.optimizer as string}'`);
+  }
+  if (!Number.isInteger(s.period) || s.period < 1) throw new RangeError(`${op}: period must be an integer ≥ 1, got ${s.period}`);
+  if (!Number.isFinite(s.eta) || !Number.isFinite(s.beta) || !Number.isFinite(s.beta1) || !Number.isFinite(s.beta2) ||
+    !Number.isFinite(s.eps)) {
+    throw new RangeError(`${op}: eta, beta, beta1, beta2 and eps must be finite`);
+  }
+  // Adam divides by 1 − β1ⁿ and takes √(… + ε): outside these ranges that is a division by zero or a NaN.
+  if (s.optimizer === 'adam' && !(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1 && s.eps > 0)) {
+    throw new RangeError(`${op}: adam needs 0 ≤ beta1, beta2 < 1 and eps > 0, got ${s.beta1}, ${s.beta2}, ${s.eps}`);
+  }
+}
+
+function checkInputs(op: string, s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor): void {
+  checkShape(op, s);
+  const n = s.B * s.T;
+  checkNeed(op, 'k', k, n * s.dk, 'B·T·dk');
+  checkNeed(op, 'q', q, n * s.dk, 'B·T·dk');
+  checkNeed(op, 'v', v, n * s.dv, 'B·T·dv');
+  checkNeed(op, 'saved', saved, memorySavedSize(s), 'memorySavedSize');
+}
+
+export function checkMemoryForwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor): void {
+  checkInputs('memoryForward', s, k, v, q, saved);
+  checkNeed('memoryForward', 'y', y, s.B * s.T * s.dv, 'B·T·dv');
+}
+
+export function checkMemoryBackwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor,
+  dk: Tensor, dv: Tensor, dq: Tensor): void {
+  const op = 'memoryBackward', n = s.B * s.T;
+  checkInputs(op, s, k, v, q, saved);
+  checkNeed(op, 'dy', dy, n * s.dv, 'B·T·dv');
+  checkNeed(op, 'dk', dk, n * s.dk, 'B·T·dk');
+  checkNeed(op, 'dq', dq, n * s.dk, 'B·T·dk');
+  checkNeed(op, 'dv', dv, n * s.dv, 'B·T·dv');
+}

@@ -1,0 +1,119 @@
+// Dropout (src/layers/dropout.ts) and the models that use it: the registered fixed-mask gradient
+// checks ('dropout', 'transformer-dropout', 'lstm-lm-dropout'), what the mask is, that evaluation
+// and p = 0 drop nothing, WASM against the reference with the same mask, and exact resume.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOps } from '../../src/backends/index.js';
+import type { Ops } from '../../src/ops/types.js';
+import { ReferenceOps } from '../../src/backends/reference/index.js';
+import { Dropout } from '../../src/layers/dropout.js';
+import { TransformerLM } from '../../src/models/transformer.js';
+import { RecurrentLM } from '../../src/models/recurrent-lm.js';
+import type { SequenceModel } from '../../src/models/types.js';
+import { runGradChecks } from '../../src/gradcheck/registry.js';
+import { smallTransformerConfig } from '../../src/gradcheck/transformer-checks.js';
+import { randomBatch } from '../../src/gradcheck/model-checks.js';
+import { zeroGrads } from '../../src/layers/param.js';
+import { loadEmbeddedCorpus } from '../../src/data/corpus.js';
+import { train, type TrainOptions } from '../../src/train/trainer.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ref = new ReferenceOps('f64');
+let wasm: Ops;
+beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
+const tmp = mkdtempSync(join(tmpdir(), 'handgrad-dropout-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('dropout gradient checks (fixed mask, float64)', () => {
+  it.each(['dropout', 'transformer-dropout', 'lstm-lm-dropout'])('passes %s', (name) => {
+    const [r] = runGradChecks([name]);
+    for (const t of r.tensors) expect(t.relError, `${name} ${t.name}`).toBeLessThanOrEqual(1e-6);
+    expect(r.passed).toBe(true);
+  });
+
+  it('the model checks really drop something: their training loss differs from the evaluation loss', () => {
+    const m = new TransformerLM(ref, smallTransformerConfig({ dropout: 0.35 }), new Rng(1));
+    const batch = randomBatch(ref, new Rng(2), 7, 2, 5);
+    expect(m.forwardBackward(batch, true)).not.toBe(m.forwardBackward(batch, false));
+  });
+});
+
+describe('the mask', () => {
+  it('keeps each element with probability 1 − p, scaled by 1/(1 − p); the backward uses the same mask', () => {
+    const n = 200, C = 50, p = 0.3;
+    const drop = new Dropout(ref, p, new Rng(3), C);
+    const x = ref.tensor(n * C), y = ref.tensor(n * C), dx = ref.tensor(n * C);
+    x.data.fill(2);
+    drop.forward(x, y, n, true);
+    const kept = Array.from(y.data).filter((v) => v !== 0);
+    expect(kept.every((v) => Math.abs(v - 2 / (1 - p)) < 1e-12)).toBe(true);
+    expect(kept.length / (n * C)).toBeCloseTo(1 - p, 1);
+    drop.backward(x, dx);
+    expect(Array.from(dx.data)).toEqual(Array.from(y.data));
+    // A fresh mask on the next call; accumulate adds.
+    const y2 = ref.tensor(n * C);
+    drop.forward(x, y2, n, true);
+    expect(Array.from(y2.data)).not.toEqual(Array.from(y.data));
+    drop.backward(x, dx, true);
+    expect(dx.data[0]).toBeCloseTo(y.data[0] + y2.data[0], 12);
+  });
+
+  it('drops nothing, and draws nothing, in evaluation or at p = 0', () => {
+    const rng = new Rng(4), before = rng.getState();
+    const x = ref.tensorFrom([1, 2, 3, 4]), y = ref.tensor(4), dx = ref.tensor(4);
+    const drop = new Dropout(ref, 0.5, rng, 2);
+    drop.forward(x, y, 2, false);
+    expect(Array.from(y.data)).toEqual([1, 2, 3, 4]);
+    drop.backward(x, dx);
+    expect(Array.from(dx.data)).toEqual([1, 2, 3, 4]);
+    new Dropout(ref, 0, rng, 2).forward(x, y, 2, true);
+    expect(rng.getState()).toEqual(before);
+    expect(() => new Dropout(ref, 1, rng, 2)).toThrow(/dropout must be in \[0, 1\)/);
+  });
+
+  it('evaluation with a dropout model is deterministic (dropout is off)', () => {
+    const m = new RecurrentLM(ref, 'lstm', { vocabSize: 7, hidden: 5, layers: 1, embed: 4, dropout: 0.5 }, new Rng(1));
+    const batch = randomBatch(ref, new Rng(2), 7, 2, 5);
+    m.resetState();
+    const a = m.forwardBackward(batch, false);
+    m.resetState();
+    expect(m.forwardBackward(batch, false)).toBe(a);
+  });
+});
+
+describe('WASM against the reference, same mask', () => {
+  /** One training forward/backward: the loss and every gradient. */
+  function step(ops: Ops, make: (ops: Ops) => SequenceModel): number[] {
+    const m = make(ops);
+    const batch = randomBatch(ops, new Rng(2), 7, 2, 5);
+    zeroGrads(ops, m.params);
+    const loss = m.forwardBackward(batch, true);
+    return [loss, ...m.params.flatMap((p) => Array.from(p.grad.data))];
+  }
+  it.each([
+    ['transformer', (ops: Ops) => new TransformerLM(ops, smallTransformerConfig({ dropout: 0.3 }), new Rng(1))],
+    ['lstm', (ops: Ops) => new RecurrentLM(ops, 'lstm', { vocabSize: 7, hidden: 6, layers: 2, embed: 4, dropout: 0.3 }, new Rng(1))],
+  ] as const)('%s: loss and gradients agree', (_name, make) => {
+    const r = step(ref, make), w = step(wasm, make);
+    r.forEach((v, i) => expect(Math.abs(w[i] - v), `${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(v))));
+  });
+});
+
+describe('training with dropout', () => {
+  const corpus = { name: 'moby-20k', source: 'test', text: loadEmbeddedCorpus().text.slice(0, 20_000) };
+  const base: TrainOptions = {
+    model: 'lstm', modelOptions: { hidden: 8, embed: 4, dropout: 0.2 }, data: corpus, batch: 4, seq: 16, valEvery: 4, valBatches: 2,
+    backend: 'reference',
+  };
+  it('N steps + resume + N steps gives the bits of 2N (the masks continue from the saved generator)', async () => {
+    const whole = await train({ ...base, steps: 8, out: join(tmp, 'whole') });
+    await train({ ...base, steps: 4, out: join(tmp, 'part') });
+    const resumed = await train({ model: 'lstm', data: corpus, resume: join(tmp, 'part'), steps: 8, backend: 'reference' });
+    expect(resumed.trainLoss).toBe(whole.trainLoss);
+    expect(resumed.valLoss).toBe(whole.valLoss);
+    const plain = await train({ ...base, modelOptions: { hidden: 8, embed: 4 }, steps: 8, out: null });
+    expect(plain.trainLoss).not.toBe(whole.trainLoss);
+  });
+});
