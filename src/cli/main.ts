@@ -98,38 +98,42 @@ function commandPath(cmd: Command): string {
 }
 
 /**
- * Watches stdout for the reader going away. Node ignores SIGPIPE, so a write into a pipe whose
- * reader has closed (`handgrad … | head`) fails with EPIPE, an 'error' event that would end the
- * process with a stack trace — in a training run, before its checkpoint. A closed stdout is the
- * reader saying it has enough: from then on output is dropped, quietly, and the exit code stays
- * the command's own. Any other stdout error is still thrown. Installed once per process.
+ * Watches an output stream for the reader going away. Node ignores SIGPIPE, so a write into a pipe
+ * whose reader has closed (`handgrad … | head`, or `2>&1 | head` for the progress log on stderr)
+ * fails with EPIPE, an 'error' event that would end the process with a stack trace — in a training
+ * run, before its checkpoint. A closed stream is the reader saying it has enough: from then on
+ * that output is dropped, quietly, and the exit code stays the command's own. Any other error is
+ * still thrown. Installed once per stream and process.
  */
-function watchStdout(): { readonly closed: boolean } {
-  if (stdoutWatch) return stdoutWatch;
+function watchStream(stream: NodeJS.WriteStream): { readonly closed: boolean } {
+  const known = watches.get(stream);
+  if (known) return known;
   const watch = { closed: false };
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
       watch.closed = true;
       return;
     }
     throw err;
   });
-  stdoutWatch = watch;
+  watches.set(stream, watch);
   return watch;
 }
-let stdoutWatch: { closed: boolean } | null = null;
+const watches = new Map<NodeJS.WriteStream, { closed: boolean }>();
 
 /**
  * Runs the CLI on `argv` (the user's arguments, without node and the script) and returns the
  * exit code. Never throws and never calls process.exit.
  */
 export async function main(argv: string[]): Promise<number> {
-  const stdout = watchStdout();
+  const stdout = watchStream(process.stdout);
+  const stderr = watchStream(process.stderr);
   const out = (text: string): void => { if (!stdout.closed) process.stdout.write(text); };
+  const log = (text: string): void => { if (!stderr.closed) process.stderr.write(text); };
   const ctx: CliContext = {
     jsonMode: false,
-    print: (line) => (ctx.jsonMode ? process.stderr.write(line + '\n') : out(line + '\n')),
-    note: (line) => process.stderr.write(line + '\n'),
+    print: (line) => (ctx.jsonMode ? log(line + '\n') : out(line + '\n')),
+    note: (line) => log(line + '\n'),
     json: (value) => out(JSON.stringify(value) + '\n'),
     exitCode: 0,
     stdoutClosed: () => stdout.closed,

@@ -558,7 +558,7 @@ export function readCheckpoint(dir: string): CheckpointFiles {
   }
   if (failures.length > 0) throw failures[0];
   if (pointerProblem && existsSync(join(dir, POINTER_FILE))) throw pointerProblem;
-  throw new CheckpointError(`${dir}: not a checkpoint folder (no ${MANIFEST_FILE}; expected the --out folder of 'handgrad train')`);
+  throw new CheckpointError(`${dir}: not a checkpoint folder (no ${POINTER_FILE} and no ckpt-* generation; expected the --out folder of 'handgrad train')`);
 }
 
 export interface LoadedCheckpoint {

@@ -106,7 +106,7 @@ describe('handgrad train --resume', () => {
   });
 
   it.each([
-    [['train', '--resume', join(tmp, 'nothing')], /^handgrad: train: --resume: .*nothing: not a checkpoint folder \(no manifest\.json/],
+    [['train', '--resume', join(tmp, 'nothing')], /^handgrad: train: --resume: .*nothing: not a checkpoint folder \(no latest\.json and no ckpt-\* generation/],
     [['train'], /^handgrad: train: missing model \(expected one of .*, or --resume <dir>\)/],
     [['train', 'lstm', '--checkpoint-every', '0'], /^handgrad: --checkpoint-every expects a step count ≥ 1 or a duration like 30s, 2m, 1h; got '0'/],
     [['train', 'lstm', '--checkpoint-every', 'often'], /^handgrad: --checkpoint-every expects/],

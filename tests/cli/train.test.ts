@@ -65,7 +65,7 @@ describe('handgrad train / sample', () => {
     [['train', 'bigram', '--optimizer', 'lion'], /^handgrad: --optimizer expects one of sgd, momentum, nesterov, adam, adamw, got 'lion'/],
     [['train', 'bigram', '--data', join(tmp, 'missing.txt')], /^handgrad: train: --data '.*missing\.txt': no such file/],
     [['train', 'bigram', '--schedule', 'cosine', '--time', '1m'], /^handgrad: train: the cosine schedule needs --steps/],
-    [['sample', join(tmp, 'nothing-here')], /^handgrad: sample: .*nothing-here: not a checkpoint folder \(no manifest\.json/],
+    [['sample', join(tmp, 'nothing-here')], /^handgrad: sample: .*nothing-here: not a checkpoint folder \(no latest\.json and no ckpt-\* generation/],
     [['sample', join(tmp, 'bigram-run'), '--temperature', '-1'], /^handgrad: --temperature expects a number ≥ 0, got '-1'/],
   ])('exits 2 with one line for %j', (args, message) => {
     const r = handgrad(...(args as string[]));

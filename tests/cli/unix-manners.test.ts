@@ -61,6 +61,17 @@ describe('a closed stdout (EPIPE)', () => {
   });
 });
 
+describe('a closed stderr (EPIPE on the progress log)', () => {
+  it('train … 2>&1 | head -1 in a shell: trains to the end, writes its checkpoint and exits 0', () => {
+    const out = join(tmp, 'closed-stderr');
+    const cmd = `"${node}" "${handgradScript}" train bigram --steps 300 --val-every 50 --out "${out}" ${tiny.map((a) => `"${a}"`).join(' ')} 2>&1 | head -1; exit \${PIPESTATUS[0]}`;
+    const r = spawnSync('bash', ['-c', cmd], { cwd: root, env: cliEnv, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readCheckpoint(out).state.step).toBe(300);
+  });
+});
+
 describe('handgrad completion', () => {
   it.each([
     ['bash', 'complete -F __handgrad_complete handgrad'],

@@ -100,7 +100,7 @@ describe('checkpoints', () => {
 
   it('refuses a folder that is not a checkpoint', () => {
     mkdirSync(join(tmp, 'empty'));
-    expect(() => readCheckpoint(join(tmp, 'empty'))).toThrow(/empty: not a checkpoint folder \(no manifest\.json; expected the --out folder of 'handgrad train'\)/);
+    expect(() => readCheckpoint(join(tmp, 'empty'))).toThrow(/empty: not a checkpoint folder \(no latest\.json and no ckpt-\* generation; expected the --out folder of 'handgrad train'\)/);
     expect(() => readCheckpoint(join(tmp, 'missing'))).toThrow(/not a checkpoint folder/);
   });
 
