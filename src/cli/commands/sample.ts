@@ -1,6 +1,6 @@
 // `handgrad sample <checkpointDir>`: loads a checkpoint written by `handgrad train` and prints text
 // drawn from the model as it is drawn, token by token (src/models/sample.ts draws, with top-k and
-// top-p; src/models/text-stream.ts turns tokens into text and ends at --stop-at strings).
+// top-p; src/data/generated-text.ts turns tokens into text and ends at --stop-at strings).
 //
 // Without --prime, a recurrent model (rnn, lstm, gru) first reads the text before a random line
 // break of its training corpus (or, when the corpus is gone, generates a burn-in of its own that is
@@ -20,7 +20,7 @@ import type { BackendName } from '../../backends/index.js';
 import { checkpointKind, CheckpointError } from '../../train/checkpoint.js';
 import { breakText, corpusWarmup, openTrainedRun, type TrainedRun } from '../../train/trained-run.js';
 import { sampleTokens, warmUpBySampling } from '../../models/sample.js';
-import { TextStream } from '../../models/text-stream.js';
+import { TextStream } from '../../data/generated-text.js';
 import type { Tokenizer } from '../../data/tokenizer.js';
 import { getModel, UnknownModelError } from '../../models/registry.js';
 import { Rng } from '../../util/rng.js';

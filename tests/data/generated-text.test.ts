@@ -1,7 +1,7 @@
-// TextStream (src/models/text-stream.ts): generated tokens become text as they come, stop strings end
+// TextStream (src/data/generated-text.ts): generated tokens become text as they come, stop strings end
 // it (without themselves), and the pieces always add up to the tokenizer's own decoding.
 import { describe, expect, it } from 'vitest';
-import { TextStream } from '../../src/models/text-stream.js';
+import { TextStream } from '../../src/data/generated-text.js';
 import { CharTokenizer } from '../../src/data/char-tokenizer.js';
 import { BpeTokenizer } from '../../src/data/bpe-tokenizer.js';
 import { WordTokenizer } from '../../src/data/word-tokenizer.js';
