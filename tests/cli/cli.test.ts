@@ -35,6 +35,15 @@ describe('handgrad CLI', () => {
     expect(handgrad('bench', 'kernels', '--help').stdout).toContain('--threads');
   });
 
+  it('no option states its default twice (our "(default 5m)" text and commander\'s "(default: 300000)")', () => {
+    for (const args of [['train'], ['sample'], ['eval'], ['bench', 'kernels'], ['bench', 'train'], ['bench', 'quality'], ['export']]) {
+      const help = handgrad(...args, '--help').stdout;
+      // One option's text runs from its "  -" line to the next; joined, so a wrapped default counts.
+      const options = help.split(/\n(?= {2}-)/).map((o) => o.replace(/\s+/g, ' '));
+      for (const o of options) expect(o, args.join(' ')).not.toMatch(/\(default [^)]*\).*\(default: /);
+    }
+  });
+
   it('info --json prints one JSON object with the machine and kernel path as the last line', () => {
     const r = handgrad('info', '--json');
     expect(r.code).toBe(0);

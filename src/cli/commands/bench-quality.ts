@@ -13,17 +13,17 @@ import type { CliContext } from '../context.js';
 
 interface QualityCliOptions {
   models?: QualityModel[];
-  data: string;
-  time: number;
-  threads: number;
+  data?: string;
+  time?: number;
+  threads?: number;
   peerThreads?: number;
-  valEvery: number;
-  valFraction: number;
-  valBatches: number;
+  valEvery?: number;
+  valFraction?: number;
+  valBatches?: number;
   settings?: SettingsOverrides;
-  sampleChars: number;
-  temperature: number;
-  seed: number;
+  sampleChars?: number;
+  temperature?: number;
+  seed?: number;
   peer: boolean;
   out?: string;
   json?: boolean;
@@ -47,18 +47,18 @@ export function registerBenchQuality(bench: Command, ctx: CliContext): void {
     .description('each char model trained for the same wall-clock time as its PyTorch CPU peer (same architecture, size and token ids, ' +
       'one after the other): best validation loss on the held-out tail, validation curves in time, tokens/s, samples')
     .option('--models <list>', `models, comma-separated (default ${QUALITY_MODELS.join(',')})`, parseChoiceList('--models', QUALITY_MODELS))
-    .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (default alice)', 'alice')
-    .option('--time <duration>', 'training time per model and side, e.g. 5m, 90s (default 5m)', parseDurationOption('--time'), 300_000)
-    .option('--threads <n>', 'our wasm threads (default 2)', parseInteger('--threads', 1, 256), 2)
+    .option('--data <file|name>', 'a text file, or a corpus name looked up in $HANDGRAD_DATA (default alice)')
+    .option('--time <duration>', 'training time per model and side, e.g. 5m, 90s (default 5m)', parseDurationOption('--time'))
+    .option('--threads <n>', 'our wasm threads (default 2)', parseInteger('--threads', 1, 256))
     .option('--peer-threads <n>', 'the peer\'s torch.set_num_threads (default: its best of 1 and --threads, by a short trial of ' +
       'training steps per model before its clock starts)', parseInteger('--peer-threads', 1, 256))
-    .option('--val-every <duration>', 'validation cadence in training time, both sides (default 10s)', parseDurationOption('--val-every'), 10_000)
-    .option('--val-fraction <x>', 'the held-out tail, as train() splits it (default 0.1)', parseNumber('--val-fraction', { min: 0, max: 1, minExclusive: true, maxExclusive: true }), 0.1)
-    .option('--val-batches <n>', 'at most this many validation windows (default 50)', parseInteger('--val-batches', 1, 100000), 50)
+    .option('--val-every <duration>', 'validation cadence in training time, both sides (default 10s)', parseDurationOption('--val-every'))
+    .option('--val-fraction <x>', 'the held-out tail, as train() splits it (default 0.1)', parseNumber('--val-fraction', { min: 0, max: 1, minExclusive: true, maxExclusive: true }))
+    .option('--val-batches <n>', 'at most this many validation windows (default 50)', parseInteger('--val-batches', 1, 100000))
     .option('--settings <json|file>', 'override the per-model settings of bench/quality.ts, e.g. \'{"lstm": {"lr": 0.002, "modelOptions": {"hidden": 512}}, "*": {"batch": 64}}\'', parseSettings)
-    .option('--sample-chars <n>', 'characters sampled from each side\'s best weights (default 400; 0: none)', parseInteger('--sample-chars', 0, 100000), 400)
-    .option('--temperature <t>', 'sampling temperature (default 0.8)', parseNumber('--temperature', { min: 0 }), 0.8)
-    .option('--seed <n>', 'seed of both sides\' weights and data order (default 1)', parseInteger('--seed', 0), 1)
+    .option('--sample-chars <n>', 'characters sampled from each side\'s best weights (default 400; 0: none)', parseInteger('--sample-chars', 0, 100000))
+    .option('--temperature <t>', 'sampling temperature (default 0.8)', parseNumber('--temperature', { min: 0 }))
+    .option('--seed <n>', 'seed of both sides\' weights and data order (default 1)', parseInteger('--seed', 0))
     .option('--no-peer', 'ours only')
     .option('--out <file>', 'also write the JSON report to this file (e.g. docs/quality-alice.json)')
     .option('--json', 'print the report as one JSON object, the last line of stdout')
