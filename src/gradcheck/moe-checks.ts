@@ -24,7 +24,7 @@ function randomize(params: Param[], rng: Rng, std = 0.5): void {
 }
 
 /** Redraws `redraw` until `margin()` (after `forward`) reaches MIN_MARGIN. */
-function untilMargin(name: string, forward: () => void, margin: () => number, redraw: () => void): void {
+export function untilMargin(name: string, forward: () => void, margin: () => number, redraw: () => void): void {
   for (let tries = 0; ; tries++) {
     forward();
     if (margin() >= MIN_MARGIN) return;

@@ -27,6 +27,15 @@
 // η_l = innerLr / C_l by default (the MEAN gradient of its chunk), which keeps every level stable at
 // innerLr ≤ 1 whatever its period.
 //
+// Dropout (config.dropout = p, training only; the transformer's sites, src/models/transformer.ts):
+// on the embeddings x₀, and on each block's two residual branches before they are added — the
+// memory branch's output (concat_j(y_j)·Wo, the memories' read-outs after their projection) and
+// the FFN output:
+//     x = x + Drop(concat_j(y_j) · Wo),  x = x + Drop(FFN(Norm₂(x)))
+// Each branch's backward multiplies its incoming gradient by the same mask (layers/dropout.ts).
+// Inside the recurrence nothing is dropped: the memories' writes and reads see Norm₁(x) whole, so
+// what a memory stores does not depend on the mask (a dropped key would be a different write).
+//
 // Windows: not stateful. Every training window starts every memory at zero (random windows, like
 // the transformer), so the model learns to write its context into memory from scratch each time;
 // carrying memories across windows would need the layers to start from a given state (they do not)
@@ -46,6 +55,7 @@ import { Linear } from '../layers/linear.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { Norm, NORM_KINDS, type NormKind } from '../layers/layernorm.js';
 import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
+import { Dropout } from '../layers/dropout.js';
 import { ContinuumMemory } from '../layers/continuum-memory.js';
 import type { LinearMemory, MemoryOptimizer, MemoryRule } from '../layers/linear-memory.js';
 import { autoFfHidden } from './transformer.js';
@@ -54,6 +64,7 @@ import { logSoftmaxRow } from './sample.js';
 import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
 import { StackBuffers } from './block-stack.js';
+import { DROPOUT_OPTION } from './dropout-option.js';
 // The sampler steps the recurrence's definition directly (see MemoryStepper).
 import { MemoryState, memoryRead, memoryWrite } from '../ops/memory-recurrence.js';
 
@@ -83,12 +94,14 @@ export interface MemoryLMConfig {
   mix: 'sum' | 'learned';
   norm: NormKind;
   ffn: FfnKind;
+  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  dropout?: number;
 }
 
 export const MEMORY_LM_DEFAULTS = {
   layers: 2, heads: 4, dModel: 64, ffHidden: 0, levels: 3, periodBase: 4,
   rule: 'delta' as MemoryRule, innerOptimizer: 'gd' as MemoryOptimizer, innerLr: 1, normalize: true,
-  mix: 'sum' as 'sum' | 'learned', norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind,
+  mix: 'sum' as 'sum' | 'learned', norm: 'layernorm' as NormKind, ffn: 'swiglu' as FfnKind, dropout: 0,
 };
 
 /**
@@ -142,7 +155,7 @@ function normalizeRow(y: Float64Array): void {
   for (let i = 0; i < y.length; i++) y[i] /= n;
 }
 
-/** One pre-norm block: x + Wo·concat(CMS_j(Norm₁(x))), then + FFN(Norm₂(·)). */
+/** One pre-norm block: x + Drop(Wo·concat(CMS_j(Norm₁(x)))), then + Drop(FFN(Norm₂(·))). */
 export class MemoryBlock {
   readonly norm1: Norm;
   readonly memories: ContinuumMemory[];
@@ -162,13 +175,18 @@ export class MemoryBlock {
   private readonly dh: RowBuffer;
   private readonly dxm: RowBuffer;
   private readonly dcat: RowBuffer;
+  /** A branch's incoming gradient through its dropout mask (backward scratch). */
+  private readonly dbranch: RowBuffer;
+  /** Dropout on the memory and FFN branch outputs (p 0: pass-through). */
+  readonly memDrop: Dropout;
+  readonly ffnDrop: Dropout;
   // Sampling: one stepper per head and level, and a one-row scratch for the heads' outputs.
   private steppers: MemoryStepper[][] | null = null;
   private readonly stepOut: Float64Array;
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, ffHidden: number, rng: Rng,
     opts: { levels: number; periodBase: number; rule: MemoryRule; innerOptimizer: MemoryOptimizer; innerLr: number;
-      normalize: boolean; mix: 'sum' | 'learned'; norm: NormKind; ffn: FfnKind; outScale: number }) {
+      normalize: boolean; mix: 'sum' | 'learned'; norm: NormKind; ffn: FfnKind; outScale: number; dropout?: number }) {
     const d = dim / heads;
     this.headDim = d;
     const periods = Array.from({ length: opts.levels }, (_, l) => opts.periodBase ** l);
@@ -183,9 +201,12 @@ export class MemoryBlock {
     this.ffn = new FeedForward(ops, `${name}.ffn`, dim, ffHidden, rng, { kind: opts.ffn, outScale: opts.outScale });
     const buf = () => new RowBuffer(ops, dim);
     this.h1 = buf(); this.cat = buf(); this.a = buf(); this.xm = buf(); this.h2 = buf(); this.f = buf();
-    this.dh = buf(); this.dxm = buf(); this.dcat = buf();
+    this.dh = buf(); this.dxm = buf(); this.dcat = buf(); this.dbranch = buf();
     this.yh = this.memories.map(() => new RowBuffer(ops, d));
     this.stepOut = new Float64Array(dim);
+    // The masks come from the same generator as the weights, after them: drawn only in training.
+    this.memDrop = new Dropout(ops, opts.dropout ?? 0, rng, dim);
+    this.ffnDrop = new Dropout(ops, opts.dropout ?? 0, rng, dim);
   }
 
   get params(): Param[] {
@@ -193,8 +214,8 @@ export class MemoryBlock {
       ...this.norm2.params, ...this.ffn.params];
   }
 
-  /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). */
-  forward(x: Tensor, y: Tensor, B: number, T: number): void {
+  /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). `train`: apply dropout (when configured). */
+  forward(x: Tensor, y: Tensor, B: number, T: number, train = false): void {
     const n = B * T, C = this.dim, d = this.headDim;
     const h1 = this.h1.rows(n), cat = this.cat.rows(n), a = this.a.rows(n), xm = this.xm.rows(n);
     this.norm1.forward(x, h1, n);
@@ -207,15 +228,17 @@ export class MemoryBlock {
       for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) cd[r * C + j * d + i] = yd[r * d + i];
     }
     this.out.forward(cat, a, n);
+    this.memDrop.forward(a, a, n, train);
     this.ops.add(x, a, xm);
-    this.finish(xm, y, n);
+    this.finish(xm, y, n, train);
   }
 
-  /** xm → y = xm + FFN(Norm₂(xm)). */
-  private finish(xm: Tensor, y: Tensor, n: number): void {
+  /** xm → y = xm + Drop(FFN(Norm₂(xm))) (dropout only when `train`). */
+  private finish(xm: Tensor, y: Tensor, n: number, train: boolean): void {
     const h2 = this.h2.rows(n), f = this.f.rows(n);
     this.norm2.forward(xm, h2, n);
     this.ffn.forward(h2, f, n);
+    this.ffnDrop.forward(f, f, n, train);
     this.ops.add(xm, f, y);
   }
 
@@ -223,13 +246,15 @@ export class MemoryBlock {
   backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
     const { ops } = this, n = B * T, C = this.dim, d = this.headDim;
     const h1 = this.h1.rows(n), cat = this.cat.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n);
-    const dh = this.dh.rows(n), dxm = this.dxm.rows(n), dcat = this.dcat.rows(n);
-    // y = xm + FFN(Norm₂(xm)): dxm = dy + Norm₂ᵀ(FFNᵀ(dy))
+    const dh = this.dh.rows(n), dxm = this.dxm.rows(n), dcat = this.dcat.rows(n), dbr = this.dbranch.rows(n);
+    // y = xm + Drop(FFN(Norm₂(xm))): dxm = dy + Norm₂ᵀ(FFNᵀ(dy ⊙ m))
     ops.copy(dy, dxm);
-    this.ffn.backward(h2, dy, dh, n);
+    this.ffnDrop.backward(dy, dbr);
+    this.ffn.backward(h2, dbr, dh, n);
     this.norm2.backward(xm, dh, dxm, n);
-    // xm = x + Wo·cat: dcat = dxm·Woᵀ, then each head's slice through its memory into dh (summed).
-    this.out.backward(cat, dxm, dcat, n);
+    // xm = x + Drop(Wo·cat): dcat = (dxm ⊙ m)·Woᵀ, then each head's slice through its memory into dh (summed).
+    this.memDrop.backward(dxm, dbr);
+    this.out.backward(cat, dbr, dcat, n);
     const gd = dcat.data;
     for (let j = 0; j < this.memories.length; j++) {
       const dyj = this.yh[j].rows(n), yd = dyj.data; // the forward output is no longer needed
@@ -258,7 +283,7 @@ export class MemoryBlock {
     cat.data.set(out.subarray(0, C));
     this.out.forward(cat, a, 1);
     this.ops.add(x, a, xm);
-    this.finish(xm, y, 1);
+    this.finish(xm, y, 1, false);
   }
 }
 
@@ -272,6 +297,8 @@ export class MemoryLM implements SequenceModel {
   readonly blocks: MemoryBlock[];
   readonly normF: Norm;
   readonly head: Linear;
+  /** Dropout on the embeddings (the blocks hold their own). */
+  readonly embedDrop: Dropout;
   private readonly stack: StackBuffers;
   private readonly sampleId: IntTensor;
   /** The last nextLogProbs answer (a call with no new tokens repeats it; null: nothing fed yet, uniform). */
@@ -291,28 +318,34 @@ export class MemoryLM implements SequenceModel {
     const F = c.ffHidden === 0 || c.ffHidden === undefined ? autoFfHidden(C, c.ffn) : c.ffHidden;
     if (!Number.isInteger(F) || F < 1) throw new RangeError(`memory-lm: ffHidden must be an integer ≥ 0, got ${c.ffHidden}`);
     const normalize = Boolean(c.normalize);
+    const dropout = c.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`memory-lm: dropout must be in [0, 1), got ${c.dropout}`);
     this.vocab = V;
     this.dim = C;
     this.config = { vocabSize: V, layers: L, heads: H, dModel: C, ffHidden: F, levels, periodBase, rule: c.rule,
       innerOptimizer: c.innerOptimizer, innerLr: c.innerLr, normalize, mix: c.mix, norm: c.norm, ffn: c.ffn };
+    // Saved only when used, so checkpoints of models without dropout read exactly as before.
+    if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
     const outScale = 1 / Math.sqrt(2 * L);
     this.blocks = Array.from({ length: L }, (_, l) => new MemoryBlock(ops, `block${l}`, C, H, F, rng, {
       levels, periodBase, rule: c.rule, innerOptimizer: c.innerOptimizer, innerLr: c.innerLr, normalize, mix: c.mix,
-      norm: c.norm, ffn: c.ffn, outScale,
+      norm: c.norm, ffn: c.ffn, outScale, dropout,
     }));
     this.normF = new Norm(ops, 'normF', C, rng, { kind: c.norm });
     this.head = new Linear(ops, 'head', C, V, rng, { bias: false });
+    this.embedDrop = new Dropout(ops, dropout, rng, C);
     this.params = [...this.embedding.params, ...this.blocks.flatMap((b) => b.params), ...this.normF.params, ...this.head.params];
     this.stack = new StackBuffers(ops, L, C, V);
     this.sampleId = ops.ints(1);
   }
 
-  /** ids [B·T] → logits [B·T, V] (the rows of `this.logits`). */
-  private forward(ids: IntTensor, B: number, T: number): Tensor {
-    const n = B * T, L = this.blocks.length;
-    this.embedding.forward(ids, this.stack.xs[0].rows(n), n);
-    for (let l = 0; l < L; l++) this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T);
+  /** ids [B·T] → logits [B·T, V] (the rows of `this.logits`). `train`: with dropout (when configured). */
+  private forward(ids: IntTensor, B: number, T: number, train = false): Tensor {
+    const n = B * T, L = this.blocks.length, x0 = this.stack.xs[0].rows(n);
+    this.embedding.forward(ids, x0, n);
+    this.embedDrop.forward(x0, x0, n, train);
+    for (let l = 0; l < L; l++) this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, train);
     const h = this.stack.hF.rows(n), logits = this.stack.logits.rows(n);
     this.normF.forward(this.stack.xs[L].rows(n), h, n);
     this.head.forward(h, logits, n);
@@ -325,18 +358,25 @@ export class MemoryLM implements SequenceModel {
     const ids = batch.inputs, targets = batch.targets;
     checkTokens('memory-lm', ids.data, V, n);
     const count = countTargets(targets, n);
-    const logits = this.forward(ids, B, T);
+    const logits = this.forward(ids, B, T, train);
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (grad) {
       const { stack } = this;
       this.head.backward(stack.hF.rows(n), logits, stack.dB.rows(n), n);
-      this.embedding.backward(stack.backward(ops, this.normF, this.blocks, B, T), ids, n);
+      const dx0 = stack.backward(ops, this.normF, this.blocks, B, T);
+      this.embedDrop.backward(dx0, dx0);
+      this.embedding.backward(dx0, ids, n);
     }
     return count > 0 ? sum / count : 0;
   }
 
   resetState(): void { /* not stateful: every window starts the memories at zero */ }
+
+  /** Every dropout site (a gradient check freezes their masks). */
+  get dropouts(): Dropout[] {
+    return [this.embedDrop, ...this.blocks.flatMap((b) => [b.memDrop, b.ffnDrop])];
+  }
 
   /** The log-softmax rows of one batched forward over `tokens` (for tests: what nextLogProbs must reproduce). */
   windowLogProbs(tokens: number[]): Float64Array[] {
@@ -390,6 +430,7 @@ export const MEMORY_LM_MODEL: ModelSpec = {
     { key: 'mix', type: 'choice', choices: MEMORY_MIXES, description: 'how a head combines its levels: sum, or learned weights' },
     { key: 'norm', type: 'choice', choices: NORM_KINDS, description: 'normalisation: layernorm or rmsnorm' },
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
+    DROPOUT_OPTION,
   ],
   trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam' },
   check: (c) => checkHeadsDivide(c.dModel, c.heads),

@@ -18,6 +18,16 @@
 // The returned loss is the LM cross-entropy; the MoE auxiliary losses (balance, z) go into the
 // gradient and are exposed separately (lastAuxLoss, stats()).
 //
+// Dropout (config.dropout = p, training forwards only; GPT-2's sites, as src/models/transformer.ts):
+// on the embeddings x₀ and on each block's two residual branches before they are added — the
+// attention branch's output a·Wo and the MoE (or dense FFN) output:
+//     xm = x + Drop(a · Wo),  x = xm + Drop(MoE(LN₂(xm)))
+// Each branch's backward multiplies its incoming gradient by the same mask (layers/dropout.ts).
+// The router sees LN₂(xm) of the dropped stream, so a training forward's routing (and its aux
+// losses) follow the mask; the aux losses are not dropped. The masks are drawn on the host and
+// uploaded (no device read: a training step still reads only the loss); the attention
+// probabilities are not dropped (they never leave the fused attention kernel).
+//
 // Memory. Saved per layer and token: the layer input (C), qkv (3C), the attention output (C), xm
 // (C), H attention lse values, LayerNorm statistics and the routing state (O(E + k)): ≈ 6C + E.
 // LN₁(x) and LN₂(xm) are recomputed in backward (one cheap LayerNorm each), and with `recompute`
@@ -40,6 +50,7 @@ import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { RowBuffer } from '../layers/buffer.js';
 import { Norm } from '../layers/layernorm.js';
+import { Dropout } from '../layers/dropout.js';
 import { MixtureOfExperts, MoeScratch, type MoeCounters, type MoeStatBuffers } from '../layers/moe.js';
 import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { logSoftmaxRow } from './sample.js';
@@ -47,6 +58,7 @@ import { CachedWindow } from './cached-window.js';
 import { StackBuffers } from './block-stack.js';
 import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
+import { DROPOUT_OPTION } from './dropout-option.js';
 
 export interface MoeTransformerConfig {
   vocabSize: number;
@@ -68,11 +80,13 @@ export interface MoeTransformerConfig {
   recompute?: boolean;
   /** One SwiGLU FFN of hidden topK · expertHidden instead of experts (matched active parameters). */
   dense?: boolean;
+  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  dropout?: number;
 }
 
 export const MOE_TRANSFORMER_DEFAULTS = {
   layers: 4, heads: 4, dModel: 128, experts: 8, topK: 2, expertHidden: 256, context: 128,
-  capacityFactor: 0, balanceCoef: 0.01, zLossCoef: 0.001, tiedEmbeddings: true, recompute: true,
+  capacityFactor: 0, balanceCoef: 0.01, zLossCoef: 0.001, tiedEmbeddings: true, recompute: true, dropout: 0,
 };
 
 /** Per-layer statistics since resetStats() (see MoeTransformer.stats). */
@@ -102,6 +116,7 @@ export class BlockScratch {
   readonly datt: RowBuffer;
   readonly dxm: RowBuffer;
   readonly dqkv: RowBuffer;
+  // f doubles as the backward's masked branch gradient (dy ⊙ m): the forward's f is dead by then.
   constructor(ops: Ops, readonly dim: number) {
     this.h = new RowBuffer(ops, dim);
     this.f = new RowBuffer(ops, dim);
@@ -120,12 +135,21 @@ export interface MoeBlockOptions {
   recompute: boolean;
   dense: boolean;
   outScale: number;
+  /** Dropout on the two residual branches' outputs in training forwards (default 0: none). */
+  dropout?: number;
   scratch?: BlockScratch;
   moeScratch?: MoeScratch;
   stats?: MoeStatBuffers;
 }
 
-/** One pre-LN block: x + Wo·Attn(LN₁(x)), then + MoE(LN₂(·)). Owns its saved activations. */
+/** How a block's forward runs: counted statistics, dropless routing, dropout (train; default off). */
+export interface MoeForwardMode {
+  count: boolean;
+  dropless: boolean;
+  train?: boolean;
+}
+
+/** One pre-LN block: x + Drop(Wo·Attn(LN₁(x))), then + Drop(MoE(LN₂(·))). Owns its saved activations. */
 export class MoeBlock {
   readonly norm1: Norm;
   readonly qkv: Linear;
@@ -142,6 +166,9 @@ export class MoeBlock {
   // q, k, v views into qkv and dq, dk, dv into dqkv for the last row count (made once per size, not per step).
   private viewRows = -1;
   private views: Tensor[] = [];
+  /** Dropout on the attention and MoE branch outputs (p 0: pass-through). */
+  readonly attnDrop: Dropout;
+  readonly ffnDrop: Dropout;
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, heads: number, experts: number,
     hidden: number, rng: Rng, o: MoeBlockOptions) {
@@ -161,6 +188,9 @@ export class MoeBlock {
     this.attS = new RowBuffer(ops, dim);
     this.lseS = new RowBuffer(ops, heads);
     this.xmS = new RowBuffer(ops, dim);
+    // The masks come from the same generator as the weights, after them: drawn only in training.
+    this.attnDrop = new Dropout(ops, o.dropout ?? 0, rng, dim);
+    this.ffnDrop = new Dropout(ops, o.dropout ?? 0, rng, dim);
   }
 
   get params(): Param[] {
@@ -185,8 +215,9 @@ export class MoeBlock {
   /**
    * x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). With `cache` ([context, 3C], rows
    * 0 … pos−1 filled), B must be 1 and the T rows are positions pos … pos+T−1 of one sequence.
+   * mode.train: apply dropout (when configured).
    */
-  forward(x: Tensor, y: Tensor, B: number, T: number, mode: { count: boolean; dropless: boolean },
+  forward(x: Tensor, y: Tensor, B: number, T: number, mode: MoeForwardMode,
     cache: Tensor | null = null, pos = 0, devicePos: IntTensor | null = null): void {
     const { ops, dim: C, sc } = this, n = B * T;
     const h = sc.h.rows(n), f = sc.f.rows(n), qkv = this.qkvS.rows(n), att = this.attS.rows(n);
@@ -210,10 +241,13 @@ export class MoeBlock {
       const [q, k, v] = this.qkvViews(n);
       ops.attention(q, k, v, att, lse, this.shape(B, T, T, 0));
     }
+    const train = Boolean(mode.train);
     this.proj.forward(att, f, n);
+    this.attnDrop.forward(f, f, n, train);
     ops.add(x, f, xm);
     this.norm2.forward(xm, h, n);
     this.ffn.forward(h, f, n, mode);
+    this.ffnDrop.forward(f, f, n, train);
     ops.add(xm, f, y);
   }
 
@@ -221,16 +255,18 @@ export class MoeBlock {
   backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
     const { ops, sc } = this, n = B * T;
     const h = sc.h.rows(n), dh = sc.dh.rows(n), dxm = sc.dxm.rows(n), datt = sc.datt.rows(n), dqkv = sc.dqkv.rows(n);
-    const att = this.attS.rows(n), lse = this.lseS.rows(n), xm = this.xmS.rows(n);
+    const att = this.attS.rows(n), lse = this.lseS.rows(n), xm = this.xmS.rows(n), dbr = sc.f.rows(n);
     const [q, k, v, dq, dk, dv] = this.qkvViews(n);
-    // y = xm + FFN(LN₂(xm)): dxm = dy + LN₂ᵀ(FFNᵀ(dy)); LN₂(xm) is recomputed.
+    // y = xm + Drop(FFN(LN₂(xm))): dxm = dy + LN₂ᵀ(FFNᵀ(dy ⊙ m)); LN₂(xm) is recomputed.
     ops.copy(dy, dxm);
     this.norm2.forward(xm, h, n);
-    this.ffn.backward(h, dy, dh, n);
+    this.ffnDrop.backward(dy, dbr);
+    this.ffn.backward(h, dbr, dh, n);
     this.norm2.backward(xm, dh, dxm, n);
-    // xm = x + Attn(LN₁(x))·Wo: dx = dxm + LN₁ᵀ(Wqkvᵀ(attentionᵀ(Woᵀ dxm))).
+    // xm = x + Drop(Attn(LN₁(x))·Wo): dx = dxm + LN₁ᵀ(Wqkvᵀ(attentionᵀ(Woᵀ(dxm ⊙ m)))).
     ops.copy(dxm, dx);
-    this.proj.backward(att, dxm, datt, n);
+    this.attnDrop.backward(dxm, dbr);
+    this.proj.backward(att, dbr, datt, n);
     ops.attentionBackward(q, k, v, att, lse, datt, dq, dk, dv, this.shape(B, T, T, 0));
     this.norm1.forward(x, h, n);
     this.qkv.backward(h, dqkv, dh, n);
@@ -254,6 +290,8 @@ export class MoeTransformer implements SequenceModel {
   readonly blocks: MoeBlock[];
   readonly normF: Norm;
   readonly head: Linear | null;
+  /** Dropout on the embeddings (the blocks hold their own). */
+  readonly embedDrop: Dropout;
   /** The auxiliary loss (balance + z, summed over layers) of the last forward: read from the
    *  backend when asked (one read), never during a step. */
   get lastAuxLoss(): number {
@@ -299,6 +337,8 @@ export class MoeTransformer implements SequenceModel {
       if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${this.kind}: ${k} must be a number ≥ 0, got ${v}`);
     }
     const tie = Boolean(c.tiedEmbeddings), recompute = Boolean(c.recompute);
+    const dropout = c.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`${this.kind}: dropout must be in [0, 1), got ${c.dropout}`);
     this.vocab = V; this.dim = C; this.context = context;
     this.topK = c.topK as 1 | 2;
     this.experts = dense ? 1 : experts;
@@ -307,6 +347,8 @@ export class MoeTransformer implements SequenceModel {
       vocabSize: V, context, dModel: C, heads: H, layers: L, experts, topK: c.topK, expertHidden: F,
       capacityFactor: cf ?? 0, balanceCoef: c.balanceCoef, zLossCoef: c.zLossCoef, tiedEmbeddings: tie, recompute, dense,
     };
+    // Saved only when used, so checkpoints of models without dropout read exactly as before.
+    if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, C, rng, { std: 0.02 });
     this.pos = makeParam(ops, 'pos.table', [context, C], { kind: 'normal', std: 0.02 }, rng);
     const scratch = new BlockScratch(ops, C);
@@ -319,10 +361,11 @@ export class MoeTransformer implements SequenceModel {
       ? { loss: this.auxAll.view(4 * l, 4), counts: this.countsAll.view(4 * E * l, 4 * E) } : undefined);
     this.blocks = Array.from({ length: L }, (_, l) => new MoeBlock(ops, `block${l}`, C, H, this.experts, this.expertHidden, rng, {
       topK: this.topK, capacityFactor: cf, balanceCoef: dense ? 0 : c.balanceCoef, zLossCoef: dense ? 0 : c.zLossCoef,
-      recompute, dense, outScale, scratch, moeScratch, stats: statsOf(l),
+      recompute, dense, outScale, dropout, scratch, moeScratch, stats: statsOf(l),
     }));
     this.normF = new Norm(ops, 'normF', C, rng);
     this.head = tie ? null : new Linear(ops, 'head', C, V, rng, { bias: false });
+    this.embedDrop = new Dropout(ops, dropout, rng, C);
     this.params = [...this.embedding.params, this.pos, ...this.blocks.flatMap((b) => b.params),
       ...this.normF.params, ...(this.head ? this.head.params : [])];
     this.stack = new StackBuffers(ops, L, C, V);
@@ -350,17 +393,21 @@ export class MoeTransformer implements SequenceModel {
     return this.posView;
   }
 
-  /** ids [B·T] at positions start … → logits [B·T, V] (the rows of this.logits). */
+  /**
+   * ids [B·T] at positions start … → logits [B·T, V] (the rows of this.logits). `train`: with
+   * dropout (when configured).
+   */
   private forward(ids: IntTensor, B: number, T: number, start: number, caches: Tensor[] | null, count: boolean,
-    dropless: boolean, devicePos: IntTensor | null = null): Tensor {
+    dropless: boolean, devicePos: IntTensor | null = null, train = false): Tensor {
     const { ops, dim: C } = this, n = B * T, L = this.blocks.length;
     if (start + T > this.context) throw new RangeError(`${this.kind}: positions ${start}..${start + T - 1} exceed the context length ${this.context}`);
     const x0 = this.stack.xs[0].rows(n), tmp = this.stack.dA.rows(n);
     this.embedding.forward(ids, x0, n);
     ops.embedding(this.pos.value, devicePos ?? this.positionIds(B, T, start), tmp, n, C);
     ops.add(x0, tmp, x0);
+    this.embedDrop.forward(x0, x0, n, train);
     // Sampling (caches, windowLogProbs) is dropless; forwardBackward (training and validation) applies the capacity.
-    const mode = { count, dropless };
+    const mode: MoeForwardMode = { count, dropless, train };
     for (let l = 0; l < L; l++) {
       this.blocks[l].forward(this.stack.xs[l].rows(n), this.stack.xs[l + 1].rows(n), B, T, mode, caches ? caches[l] : null, start,
         devicePos);
@@ -387,7 +434,7 @@ export class MoeTransformer implements SequenceModel {
     // Token ids and targets live on the host (the batcher writes them): check and count there.
     const count = countTargets(targets, n);
     checkTokens(this.kind, ids.data, V, n);
-    const logits = this.forward(ids, B, T, 0, null, train, false);
+    const logits = this.forward(ids, B, T, 0, null, train, false, null, train);
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
     if (train) {
@@ -397,6 +444,7 @@ export class MoeTransformer implements SequenceModel {
       const { stack } = this;
       stack.headBackward(ops, this.head, this.embedding, logits, n);
       const dx0 = stack.backward(ops, this.normF, this.blocks, B, T);
+      this.embedDrop.backward(dx0, dx0);
       ops.embeddingBackward(dx0, this.positionIds(B, T, 0), this.pos.grad, n, C);
       this.embedding.backward(dx0, ids, n);
     }
@@ -404,6 +452,11 @@ export class MoeTransformer implements SequenceModel {
   }
 
   resetState(): void { /* not stateful */ }
+
+  /** Every dropout site (a gradient check freezes their masks). */
+  get dropouts(): Dropout[] {
+    return [this.embedDrop, ...this.blocks.flatMap((b) => [b.attnDrop, b.ffnDrop])];
+  }
 
   /** min over layers of the last forward's routing margin (see MixtureOfExperts.routingMargin). */
   routingMargin(): number {
@@ -525,6 +578,7 @@ const MOE_OPTIONS: ModelSpec['options'] = [
   { key: 'zLossCoef', type: 'float', min: 0, max: 100, description: 'router z-loss coefficient β' },
   { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the LM head to the token embedding table' },
   { key: 'recompute', type: 'boolean', description: 'recompute the experts in backward instead of saving their activations' },
+  DROPOUT_OPTION,
 ];
 
 /** The registry spec of one variant; both share the options, defaults and training defaults. */

@@ -38,6 +38,7 @@ import type { ModelOption, ModelSpec, SequenceModel, TokenBatch } from './types.
 import { toTimeMajor } from './types.js';
 import { logSoftmaxRow } from './sample.js';
 import { checkSizes, checkTokens } from './checks.js';
+import { DROPOUT_OPTION } from './dropout-option.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
 
@@ -189,11 +190,6 @@ export const RECURRENT_LM_OPTIONS: readonly ModelOption[] = [
   { key: 'layers', type: 'int', min: 1, max: 16, description: 'stacked recurrent layers' },
   { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
 ];
-
-const DROPOUT_OPTION: ModelOption = {
-  key: 'dropout', type: 'float', min: 0, max: 0.9,
-  description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training',
-};
 
 function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {}): ModelSpec {
   return {

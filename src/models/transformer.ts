@@ -50,6 +50,7 @@ import { logSoftmaxRow } from './sample.js';
 import { CachedWindow } from './cached-window.js';
 import { checkHeadsDivide, checkSizes, checkTokens } from './checks.js';
 import { countTargets } from './bigram.js';
+import { DROPOUT_OPTION } from './dropout-option.js';
 
 export interface TransformerConfig {
   vocabSize: number;
@@ -344,7 +345,7 @@ export const TRANSFORMER_MODEL: ModelSpec = {
     { key: 'ffn', type: 'choice', choices: FFN_KINDS, description: 'feed-forward block: swiglu or gelu' },
     { key: 'positions', type: 'choice', choices: POSITION_KINDS, description: 'position embeddings: learned or sinusoidal' },
     { key: 'tiedEmbeddings', type: 'boolean', aliases: ['tie'], description: 'tie the output projection to the token embedding table' },
-    { key: 'dropout', type: 'float', min: 0, max: 0.9, description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training' },
+    DROPOUT_OPTION,
   ],
   // seq 'context': every learned position row is trained (a shorter window leaves the rest random).
   trainDefaults: { lr: 1e-3, sgdLr: 0.3, optimizer: 'adam', seq: 'context' },
