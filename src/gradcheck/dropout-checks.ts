@@ -1,5 +1,6 @@
 // Gradient checks of dropout with a fixed mask: the layer alone, and the models that use it
-// (transformer: embeddings and both residual branches; LSTM: embeddings and outputs) in training
+// (transformer: embeddings and both residual branches; LSTM: embeddings and outputs; LSTM with
+// attention: embeddings and the LSTM output the attention reads) in training
 // mode. A mask is drawn by the first forward pass and frozen (Dropout.freeze), so every loss the
 // harness evaluates drops the same elements and the loss is a smooth function of the weights.
 //
@@ -15,6 +16,7 @@ import type { GradCheckDef } from './types.js';
 import { randomBatch, randomizeParams } from './model-checks.js';
 import { TransformerLM } from '../models/transformer.js';
 import { RecurrentLM } from '../models/recurrent-lm.js';
+import { AttentionLM } from '../models/lstm-attention-lm.js';
 import { smallTransformerConfig } from './transformer-checks.js';
 
 /** The dropout rate of the checks: high enough that about a third of every tensor is dropped. */
@@ -64,5 +66,9 @@ export const DROPOUT_CHECKS: GradCheckDef[] = [
   dropoutModelCheck('lstm-lm-dropout', (ops, rng) => ({
     model: new RecurrentLM(ops, 'lstm', { vocabSize: 7, hidden: 5, layers: 2, embed: 4, dropout: CHECK_DROPOUT }, rng),
     batch: randomBatch(ops, rng, 7, 2, 5),
+  })),
+  dropoutModelCheck('lstm-attention-dropout', (ops, rng) => ({
+    model: new AttentionLM(ops, { vocabSize: 5, hidden: 4, layers: 2, embed: 3, dropout: CHECK_DROPOUT }, rng),
+    batch: randomBatch(ops, rng, 5, 2, 5),
   })),
 ];

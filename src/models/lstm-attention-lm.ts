@@ -16,6 +16,14 @@
 // dh_j += α_tj dc_t, de_tj = α_tj (dα_tj − Σ_k α_tk dα_tk), dh_t += Σ_j de_tj K_j, dK_j += de_tj h_t;
 // then dWa += hᵀ·dK, dh += dK·Waᵀ; the LSTM's BPTT; the embedding.
 //
+// Dropout (config.dropout = p, training only), placed as the PyTorch peer (bench/peers/
+// torch_char_lm.py, AttentionLM): on the embeddings the LSTM reads, and on the top LSTM output h
+// BEFORE the attention, so the dropped h is what the keys (h·Wa), the queries, the attention values
+// and h·Wcs all read. The gradient w.r.t. the dropped h is gathered in the stack's output-gradient
+// buffer and turned into the LSTM's output gradient by the mask (in place); the stack's dx through
+// the embedding mask likewise. Between stacked LSTM layers nothing is dropped, as in our rnn/lstm
+// (src/models/recurrent-lm.ts); torch's nn.LSTM(dropout=p) drops there too when layers > 1.
+//
 // STATELESS: every forwardBackward starts from a zero state and attends only inside its window, so
 // it trains on independent random windows (stateful: false in the spec); resetState() does nothing.
 // Sampling keeps the last `context` tokens and re-runs the window for each next-token distribution
@@ -27,12 +35,13 @@ import { IntRowBuffer, RowBuffer } from '../layers/buffer.js';
 import { Embedding } from '../layers/embedding.js';
 import { Linear } from '../layers/linear.js';
 import { LSTM } from '../layers/lstm.js';
+import { Dropout } from '../layers/dropout.js';
 import type { RecurrentState } from '../layers/recurrent.js';
 import type { AttentionMap, ModelSpec, SequenceModel, TokenBatch } from './types.js';
 import { toTimeMajor } from './types.js';
 import { logSoftmaxRow } from './sample.js';
 import { checkSizes, checkTokens } from './checks.js';
-import { RECURRENT_LM_DEFAULTS, RECURRENT_LM_OPTIONS } from './recurrent-lm.js';
+import { DROPOUT_OPTION, RECURRENT_LM_DEFAULTS, RECURRENT_LM_OPTIONS } from './recurrent-lm.js';
 
 export interface AttentionLMConfig {
   vocabSize: number;
@@ -41,6 +50,8 @@ export interface AttentionLMConfig {
   embed: number;
   /** Sampling window: how many previous tokens nextLogProbs runs over (default 128). */
   context?: number;
+  /** Dropout probability on the embeddings and the top LSTM output (before the attention), in training (0: none). */
+  dropout?: number;
 }
 
 export class AttentionLM implements SequenceModel {
@@ -68,6 +79,10 @@ export class AttentionLM implements SequenceModel {
   private readonly Ht: RowBuffer;
   private readonly dHt: RowBuffer;
   private readonly logits: RowBuffer;
+  /** The top LSTM output after dropout (what the attention reads in training with dropout). */
+  private readonly hDropped: RowBuffer;
+  readonly embedDrop: Dropout;
+  readonly outputDrop: Dropout;
   private alpha = new Float64Array(0);   // [B,T,T]: α of row b, step t, key j at (b·T + t)·T + j
   private scratch = new Float64Array(0);
   private state: RecurrentState | null = null;
@@ -79,8 +94,12 @@ export class AttentionLM implements SequenceModel {
     const { vocabSize: V, hidden: H, layers: L, embed: E } = config;
     const context = config.context ?? 128;
     checkSizes('lstm-attention', { vocabSize: V, hidden: H, layers: L, embed: E, context });
+    const dropout = config.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`lstm-attention: dropout must be in [0, 1), got ${config.dropout}`);
     this.vocab = V; this.H = H; this.context = context;
     this.config = { vocabSize: V, hidden: H, layers: L, embed: E, context };
+    // Saved only when used, so checkpoints of models without dropout read exactly as before.
+    if (dropout > 0) this.config.dropout = dropout;
     this.embedding = new Embedding(ops, 'embed', V, E, rng);
     this.stack = new LSTM(ops, 'lstm', E, H, rng, { layers: L });
     this.Wa = makeParam(ops, 'attn.Wa', [H, H], { kind: 'xavier' }, rng);
@@ -94,6 +113,15 @@ export class AttentionLM implements SequenceModel {
     this.C = new RowBuffer(ops, H); this.dC = new RowBuffer(ops, H);
     this.Ht = new RowBuffer(ops, H); this.dHt = new RowBuffer(ops, H);
     this.logits = new RowBuffer(ops, V);
+    this.hDropped = new RowBuffer(ops, H);
+    // The masks come from the same generator as the weights, after them: drawn only in training.
+    this.embedDrop = new Dropout(ops, dropout, rng, E);
+    this.outputDrop = new Dropout(ops, dropout, rng, H);
+  }
+
+  /** Every dropout site (a gradient check freezes their masks). */
+  get dropouts(): Dropout[] {
+    return [this.embedDrop, this.outputDrop];
   }
 
   /** The scratch and the recurrent state for a [B, T] window (the row buffers size themselves). */
@@ -104,13 +132,19 @@ export class AttentionLM implements SequenceModel {
     this.B = B; this.T = T;
   }
 
-  /** The forward pass over ids (time-major, already in this.ids) → logits [n,V]; returns h. */
-  private forward(B: number, T: number): Tensor {
+  /**
+   * The forward pass over ids (time-major, already in this.ids) → logits [n,V]; returns the h the
+   * attention read (the dropped copy in training with dropout; the stack keeps its own h).
+   */
+  private forward(B: number, T: number, train: boolean): Tensor {
     const { ops, H } = this, n = B * T;
     const x = this.x.rows(n), K = this.K.rows(n), C = this.C.rows(n), Ht = this.Ht.rows(n);
     this.embedding.forward(this.ids.rows(n), x, n);
+    this.embedDrop.forward(x, x, n, train);
     this.stack.resetState(this.state!);
-    const h = this.stack.forward(x, T, B, this.state!);
+    const y = this.stack.forward(x, T, B, this.state!);
+    const h = this.outputDrop.active(train) ? this.hDropped.rows(n) : y;
+    if (h !== y) this.outputDrop.forward(y, h, n, true);
     ops.gemm(false, false, n, H, H, 1, h, this.Wa.value, 0, K);
     const hd = h.data, kd = K.data, cd = C.data, al = this.alpha, e = this.scratch;
     for (let b = 0; b < B; b++) {
@@ -147,7 +181,7 @@ export class AttentionLM implements SequenceModel {
     this.ensure(B, T);
     const targets = this.targets.rows(n);
     const count = toTimeMajor(batch, this.ids.rows(n).data, targets.data);
-    const h = this.forward(B, T);
+    const h = this.forward(B, T, train);
     const logits = this.logits.rows(n);
     const grad = train && count > 0;
     const sum = ops.softmaxCrossEntropy(logits, targets, n, V, grad ? logits : null, grad ? 1 / count : 0);
@@ -183,8 +217,11 @@ export class AttentionLM implements SequenceModel {
       }
       ops.gemm(true, false, H, H, n, 1, h, dK, 1, this.Wa.grad);
       ops.gemm(false, true, n, H, H, 1, dK, this.Wa.value, 1, dh);
+      // dh so far is d(dropped h): through the mask it becomes the LSTM's output gradient.
+      this.outputDrop.backward(dh, dh);
       const dx = this.dx.rows(n);
       this.stack.backward(dx, T, B);
+      this.embedDrop.backward(dx, dx);
       this.embedding.backward(dx, this.ids.rows(n), n);
     }
     return count > 0 ? sum / count : 0;
@@ -214,7 +251,7 @@ export class AttentionLM implements SequenceModel {
     checkTokens('lstm-attention', tokens, V);
     this.ensure(1, T);
     this.ids.rows(T).data.set(tokens);
-    this.forward(1, T);
+    this.forward(1, T, false);
     const matrix = Array.from({ length: T }, (_, t) =>
       Array.from({ length: T }, (_, j) => (j > t ? 0 : this.alpha[t * T + j])));
     return [{ label: 'attention (top LSTM layer)', matrix }];
@@ -230,7 +267,7 @@ export class AttentionLM implements SequenceModel {
     const T = this.history.length;
     this.ensure(1, T);
     this.ids.rows(T).data.set(this.history);
-    this.forward(1, T);
+    this.forward(1, T, false);
     return logSoftmaxRow(this.logits.rows(T).data, T - 1, V);
   }
 
@@ -241,9 +278,10 @@ export const LSTM_ATTENTION_MODEL: ModelSpec = {
   name: 'lstm-attention',
   description: 'LSTM language model attending over its own earlier hidden states in the window (Luong general score, causal; random windows)',
   stateful: false,
-  defaults: { ...RECURRENT_LM_DEFAULTS, context: 128 },
+  defaults: { ...RECURRENT_LM_DEFAULTS, dropout: 0, context: 128 },
   options: [
     ...RECURRENT_LM_OPTIONS,
+    DROPOUT_OPTION,
     { key: 'context', type: 'int', min: 1, max: 4096, description: 'lstm-attention: tokens of history when sampling' },
   ],
   trainDefaults: { lr: 2e-3, sgdLr: 1, optimizer: 'adam' },

@@ -190,9 +190,11 @@ export const RECURRENT_LM_OPTIONS: readonly ModelOption[] = [
   { key: 'embed', type: 'int', min: 1, max: 8192, description: 'token embedding size' },
 ];
 
-const DROPOUT_OPTION: ModelOption = {
+/** `--dropout`: the rnn, lstm and gru specs' option, and lstm-attention's (src/models/lstm-attention-lm.ts). */
+export const DROPOUT_OPTION: ModelOption = {
   key: 'dropout', type: 'float', min: 0, max: 0.9,
-  description: 'dropout on embeddings and residual branches (transformer) or embeddings and outputs (rnn, lstm, gru), in training',
+  description: 'dropout on embeddings and residual branches (transformer), embeddings and outputs (rnn, lstm, gru), ' +
+    'or embeddings and the LSTM output before the attention (lstm-attention), in training',
 };
 
 function spec(kind: CellKind, description: string, extra: Partial<ModelSpec> = {}): ModelSpec {

@@ -65,6 +65,25 @@ describe('lstm-attention (src/models/lstm-attention-lm.ts)', () => {
     });
   });
 
+  it('dropout: evaluation equals the model without dropout on the same weights; a training pass drops', () => {
+    const plain = new AttentionLM(ref, cfg, new Rng(11)), drop = new AttentionLM(ref, { ...cfg, dropout: 0.4 }, new Rng(11));
+    expect(drop.config.dropout).toBe(0.4);
+    expect(plain.config).not.toHaveProperty('dropout'); // old checkpoints' configs read unchanged
+    expect(drop.dropouts.map((d) => d.p)).toEqual([0.4, 0.4]);
+    drop.params.forEach((p, i) => expect(Array.from(p.value.data)).toEqual(Array.from(plain.params[i].value.data)));
+    const b = batchOn(ref, 12);
+    const evalLoss = plain.forwardBackward(b, false);
+    expect(drop.forwardBackward(b, false)).toBe(evalLoss);
+    expect(drop.nextLogProbs([1, 2, 3])).toEqual(plain.nextLogProbs([1, 2, 3]));
+    zeroGrads(ref, drop.params); zeroGrads(ref, plain.params);
+    const trainDrop = drop.forwardBackward(b, true), trainPlain = plain.forwardBackward(b, true);
+    expect(trainPlain).toBe(evalLoss);
+    expect(trainDrop).not.toBe(evalLoss);
+    // Both masks act: the attention weights (from the dropped h) differ from the plain model's.
+    expect(drop.attentionWeights(1, 4)).not.toEqual(plain.attentionWeights(1, 4));
+    expect(() => new AttentionLM(ref, { ...cfg, dropout: 1 }, new Rng(1))).toThrow('lstm-attention: dropout must be in [0, 1), got 1');
+  });
+
   it('nextLogProbs gives the same next-token distribution as the training pass', () => {
     const m = new AttentionLM(ref, cfg, new Rng(7));
     const toks = [1, 4, 2, 6, 0, 3];
