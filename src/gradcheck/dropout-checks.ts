@@ -1,6 +1,7 @@
 // Gradient checks of dropout with a fixed mask: the layer alone, and the models that use it
 // (transformer, moe, moe-dense, memory-lm: embeddings and both residual branches; LSTM:
-// embeddings and outputs) in training mode. A mask is drawn by the first forward pass and frozen (Dropout.freeze), so every loss the
+// embeddings and outputs; LSTM with attention: embeddings and the LSTM output the attention
+// reads) in training mode. A mask is drawn by the first forward pass and frozen (Dropout.freeze), so every loss the
 // harness evaluates drops the same elements and the loss is a smooth function of the weights.
 //
 // The model checks run forwardBackward(batch, true) for the loss too (dropout acts only in
@@ -20,6 +21,7 @@ import type { GradCheckDef } from './types.js';
 import { randomBatch, randomizeParams } from './model-checks.js';
 import { TransformerLM } from '../models/transformer.js';
 import { RecurrentLM } from '../models/recurrent-lm.js';
+import { AttentionLM } from '../models/lstm-attention-lm.js';
 import { smallTransformerConfig } from './transformer-checks.js';
 import { MoeTransformer } from '../models/moe-transformer.js';
 import { tinyMoeConfig, untilMargin } from './moe-checks.js';
@@ -105,5 +107,9 @@ export const DROPOUT_CHECKS: GradCheckDef[] = [
   moeDropoutCheck('moe-dense-dropout', { dense: true }),
   dropoutModelCheck('memory-lm-dropout', (ops, rng) => ({
     model: new MemoryLM(ops, smallMemoryLMConfig({ dropout: CHECK_DROPOUT }), rng), batch: randomBatch(ops, rng, 7, 2, 7),
+  })),
+  dropoutModelCheck('lstm-attention-dropout', (ops, rng) => ({
+    model: new AttentionLM(ops, { vocabSize: 5, hidden: 4, layers: 2, embed: 3, dropout: CHECK_DROPOUT }, rng),
+    batch: randomBatch(ops, rng, 5, 2, 5),
   })),
 ];

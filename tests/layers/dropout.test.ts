@@ -1,5 +1,5 @@
 // Dropout (src/layers/dropout.ts) and the models that use it: the registered fixed-mask gradient
-// checks ('dropout', 'transformer-dropout', 'lstm-lm-dropout'), what the mask is, that evaluation
+// checks ('dropout', 'transformer-dropout', 'lstm-lm-dropout', 'lstm-attention-dropout'), what the mask is, that evaluation
 // and p = 0 drop nothing, WASM against the reference with the same mask, and exact resume.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Dropout } from '../../src/layers/dropout.js';
 import { TransformerLM } from '../../src/models/transformer.js';
 import { RecurrentLM } from '../../src/models/recurrent-lm.js';
+import { AttentionLM } from '../../src/models/lstm-attention-lm.js';
 import type { SequenceModel } from '../../src/models/types.js';
 import { runGradChecks } from '../../src/gradcheck/registry.js';
 import { smallTransformerConfig } from '../../src/gradcheck/transformer-checks.js';
@@ -27,7 +28,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'handgrad-dropout-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('dropout gradient checks (fixed mask, float64)', () => {
-  it.each(['dropout', 'transformer-dropout', 'lstm-lm-dropout'])('passes %s', (name) => {
+  it.each(['dropout', 'transformer-dropout', 'lstm-lm-dropout', 'lstm-attention-dropout'])('passes %s', (name) => {
     const [r] = runGradChecks([name]);
     for (const t of r.tensors) expect(t.relError, `${name} ${t.name}`).toBeLessThanOrEqual(1e-6);
     expect(r.passed).toBe(true);
@@ -95,6 +96,7 @@ describe('WASM against the reference, same mask', () => {
   it.each([
     ['transformer', (ops: Ops) => new TransformerLM(ops, smallTransformerConfig({ dropout: 0.3 }), new Rng(1))],
     ['lstm', (ops: Ops) => new RecurrentLM(ops, 'lstm', { vocabSize: 7, hidden: 6, layers: 2, embed: 4, dropout: 0.3 }, new Rng(1))],
+    ['lstm-attention', (ops: Ops) => new AttentionLM(ops, { vocabSize: 7, hidden: 6, layers: 2, embed: 4, dropout: 0.3 }, new Rng(1))],
   ] as const)('%s: loss and gradients agree', (_name, make) => {
     const r = step(ref, make), w = step(wasm, make);
     r.forEach((v, i) => expect(Math.abs(w[i] - v), `${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(v))));

@@ -3,7 +3,10 @@ import type { Ops } from '../../src/ops/types.js';
 import { createOps } from '../../src/backends/index.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Rng } from '../../src/util/rng.js';
-import { AttentionLM } from '../../src/models/lstm-attention-lm.js';
+import { AttentionLM, type AttentionPath } from '../../src/models/lstm-attention-lm.js';
+import type { AttentionLMConfig } from '../../src/models/lstm-attention-lm.js';
+import { CudaOps } from '../../src/backends/cuda/ops.js';
+import { emulatedAddon } from '../backends/cuda-emulated-addon.js';
 import { createModel, getModel, modelConfig } from '../../src/models/registry.js';
 import { listGradChecks, runGradChecks } from '../../src/gradcheck/registry.js';
 import { randomBatch } from '../../src/gradcheck/model-checks.js';
@@ -65,6 +68,25 @@ describe('lstm-attention (src/models/lstm-attention-lm.ts)', () => {
     });
   });
 
+  it('dropout: evaluation equals the model without dropout on the same weights; a training pass drops', () => {
+    const plain = new AttentionLM(ref, cfg, new Rng(11)), drop = new AttentionLM(ref, { ...cfg, dropout: 0.4 }, new Rng(11));
+    expect(drop.config.dropout).toBe(0.4);
+    expect(plain.config).not.toHaveProperty('dropout'); // old checkpoints' configs read unchanged
+    expect(drop.dropouts.map((d) => d.p)).toEqual([0.4, 0.4]);
+    drop.params.forEach((p, i) => expect(Array.from(p.value.data)).toEqual(Array.from(plain.params[i].value.data)));
+    const b = batchOn(ref, 12);
+    const evalLoss = plain.forwardBackward(b, false);
+    expect(drop.forwardBackward(b, false)).toBe(evalLoss);
+    expect(drop.nextLogProbs([1, 2, 3])).toEqual(plain.nextLogProbs([1, 2, 3]));
+    zeroGrads(ref, drop.params); zeroGrads(ref, plain.params);
+    const trainDrop = drop.forwardBackward(b, true), trainPlain = plain.forwardBackward(b, true);
+    expect(trainPlain).toBe(evalLoss);
+    expect(trainDrop).not.toBe(evalLoss);
+    // Both masks act: the attention weights (from the dropped h) differ from the plain model's.
+    expect(drop.attentionWeights(1, 4)).not.toEqual(plain.attentionWeights(1, 4));
+    expect(() => new AttentionLM(ref, { ...cfg, dropout: 1 }, new Rng(1))).toThrow('lstm-attention: dropout must be in [0, 1), got 1');
+  });
+
   it('nextLogProbs gives the same next-token distribution as the training pass', () => {
     const m = new AttentionLM(ref, cfg, new Rng(7));
     const toks = [1, 4, 2, 6, 0, 3];
@@ -95,5 +117,62 @@ describe('lstm-attention (src/models/lstm-attention-lm.ts)', () => {
       opt.step(refs, 2e-2);
     }
     expect(loss).toBeLessThan(0.2 * Math.log(6));
+  });
+});
+
+/** One training step's loss and every gradient (flattened), from fresh weights of `seed`. */
+function lossAndGrads(ops: Ops, config: AttentionLMConfig, path: AttentionPath, seed = 21, B = 3, T = 9): { loss: number; grads: Float64Array[]; model: AttentionLM } {
+  const model = new AttentionLM(ops, config, new Rng(seed), path);
+  zeroGrads(ops, model.params);
+  const loss = model.forwardBackward(randomBatch(ops, new Rng(seed + 1), config.vocabSize, B, T), true);
+  return { loss, grads: model.params.map((p) => Float64Array.from(p.grad.data)), model };
+}
+
+/** ‖a − b‖ / ‖b‖ over one tensor's values. */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+describe('lstm-attention: the fused attention (Ops.attention) against the host loops', () => {
+  it.each([
+    ['no dropout', { ...cfg }],
+    ['dropout 0.3', { ...cfg, dropout: 0.3 }],
+  ])('float64 reference, %s: the same loss and every gradient', (_name, config) => {
+    const fused = lossAndGrads(ref, config, 'fused'), host = lossAndGrads(ref, config, 'host');
+    expect(fused.model.fusedAttention).toBe(true);
+    expect(host.model.fusedAttention).toBe(false);
+    expect(Math.abs(fused.loss - host.loss)).toBeLessThan(1e-12 * Math.abs(host.loss));
+    fused.grads.forEach((g, i) => expect(relDiff(g, host.grads[i]), fused.model.params[i].name).toBeLessThan(1e-10));
+    // attentionWeights reads the same α on both paths (the fused one recomputes it from h and K).
+    for (const [b, t] of [[0, 0], [1, 4], [2, 8]]) {
+      const a = fused.model.attentionWeights(b, t), h = host.model.attentionWeights(b, t);
+      expect(relDiff(a, h)).toBeLessThan(1e-12);
+    }
+  });
+
+  // Head width D = hidden: odd widths (a ragged SIMD tail) and 256 (the tiled kernel's widest).
+  it.each([7, 33, 256])('WASM kernel at hidden %i agrees with the float64 host loops', (hidden) => {
+    const config = { vocabSize: 7, hidden, layers: 1, embed: 5 };
+    const w = lossAndGrads(wasm, config, 'auto', 31, 2, 9), r = lossAndGrads(ref, config, 'host', 31, 2, 9);
+    expect(w.model.fusedAttention).toBe(true);
+    expect(Math.abs(w.loss - r.loss)).toBeLessThan(1e-5 * Math.abs(r.loss));
+    w.grads.forEach((g, i) => expect(relDiff(g, r.grads[i]), w.model.params[i].name).toBeLessThan(2e-4));
+  });
+
+  it('CUDA (emulated addon): fused up to hidden 128, the host loops above (its kernels stop at head width 128)', () => {
+    const ops = new CudaOps(emulatedAddon(64 << 20), 'Emulated');
+    try {
+      for (const hidden of [8, 130]) {
+        const config = { vocabSize: 7, hidden, layers: 1, embed: 5 };
+        const c = lossAndGrads(ops, config, 'auto', 41, 2, 6), r = lossAndGrads(ref, config, 'host', 41, 2, 6);
+        expect(c.model.fusedAttention).toBe(hidden <= 128);
+        expect(Math.abs(c.loss - r.loss)).toBeLessThan(1e-5 * Math.abs(r.loss));
+        c.grads.forEach((g, i) => expect(relDiff(g, r.grads[i]), `${hidden} ${c.model.params[i].name}`).toBeLessThan(2e-4));
+      }
+    } finally {
+      ops.dispose();
+    }
   });
 });
