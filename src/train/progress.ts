@@ -54,9 +54,18 @@ export function createProgressReporter(opts: ProgressOptions): TrainReporter {
       unit = info.tokenizer === 'char' ? 'char' : 'token';
       const limit = [info.totalSteps !== null ? `${info.totalSteps} steps` : '', info.timeLimitMs !== null ? formatDuration(info.timeLimitMs) : '']
         .filter(Boolean).join(' or ');
-      opts.print(`training ${info.model} (${info.params.toLocaleString('en-US')} params, ${info.backend}) on ${info.corpus}: ` +
+      // A resumed run says where it starts, and says so when the limits are already reached (a
+      // resume with --steps or --time at or below the checkpoint's trains nothing).
+      const done = (info.totalSteps !== null && info.startStep >= info.totalSteps) ||
+        (info.timeLimitMs !== null && info.startElapsedMs >= info.timeLimitMs);
+      const resuming = info.startStep > 0 || info.startElapsedMs > 0;
+      const what = resuming
+        ? `resuming ${info.model} at step ${info.startStep} (${formatDuration(info.startElapsedMs)} in)`
+        : `training ${info.model}`;
+      opts.print(`${what} (${info.params.toLocaleString('en-US')} params, ${info.backend}) on ${info.corpus}: ` +
         `${info.trainTokens.toLocaleString('en-US')} train / ${info.valTokens.toLocaleString('en-US')} validation ${unit}s, ` +
-        `vocabulary ${info.vocabSize}, ${info.tokensPerStep} ${unit}s per step, ${info.sampler} windows, for ${limit}`);
+        `vocabulary ${info.vocabSize}, ${info.tokensPerStep} ${unit}s per step, ${info.sampler} windows, ` +
+        (!resuming ? `for ${limit}` : done ? `until ${limit} in all: already reached, nothing to train` : `until ${limit} in all`));
       everySteps = info.totalSteps !== null ? Math.max(1, Math.ceil(info.totalSteps / 20)) : Infinity;
       if (opts.mode === 'bar') {
         bar = new SingleBar({

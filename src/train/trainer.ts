@@ -152,6 +152,9 @@ export interface TrainStart {
   sampler: SamplerKind;
   totalSteps: number | null;
   timeLimitMs: number | null;
+  /** Resumed runs: the step and the run's clock (ms) the checkpoint had reached; 0 for a new run. */
+  startStep: number;
+  startElapsedMs: number;
 }
 
 /** Updated in place each step: copy what you keep. */
@@ -345,6 +348,7 @@ async function trainInFolder(options: TrainOptions, run: { folder: RunFolder | n
       model: spec.name, params: nParams, backend: ops.name, corpus: data.name, tokenizer: tokenizer.kind,
       vocabSize: tokenizer.vocabSize, trainTokens: data.train.length, valTokens: data.val.length,
       tokensPerStep, sampler, totalSteps, timeLimitMs: timeMs,
+      startStep: resumed ? resumed.state.step : 0, startElapsedMs: saved?.elapsedMs ?? 0,
     });
 
     // ---- the loop ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // `handgrad export` (src/interop/export.ts, hf.ts): the Hugging Face-style folder — GPT-2's names,
 // shapes and config for a GPT-2-shaped transformer, our names otherwise, the tokenizer files —
 // and the CLI's ONNX export of a run, read back by onnxruntime-web.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,22 @@ describe('export --format onnx from a run folder', () => {
     const zeros = () => new ort.Tensor('float32', new Float32Array(10), [1, 2, 5]);
     const got = await session.run({ ids: int64(ids), h_in: zeros(), c_in: zeros() });
     expect(maxAbsDiff(got.logits.data as Float32Array, recurrentLogits(model, ids, model.stack.newState(2)))).toBeLessThan(1e-4);
+  });
+
+  it('refuses to replace an earlier export unless --force (one line, exit 2, the old file kept)', async () => {
+    const run = runOf(tinyModel('lstm', { hidden: 5, layers: 1, embed: 4 }), 'lstm-force');
+    const file = join(dir, 'force.safetensors');
+    writeFileSync(file, 'an earlier export');
+    const r = await cli('export', run, '--format', 'safetensors', '--out', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`handgrad: export: --out ${file} already exists; pass --force to replace it, or another --out`);
+    expect(readFileSync(file, 'utf8')).toBe('an earlier export');
+    const hf = join(dir, 'force-hf');
+    expect((await cli('export', run, '--format', 'hf', '--out', hf)).code).toBe(0);
+    expect((await cli('export', run, '--format', 'hf', '--out', hf)).code).toBe(2);
+    const forced = await cli('export', run, '--format', 'safetensors', '--out', file, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).not.toBe('an earlier export');
   });
 
   it('refuses a model kind it does not cover, and a folder that is not a run (one line, exit 2)', async () => {

@@ -5,6 +5,7 @@ import type { StepInfo, TrainStart, TrainSummary } from '../../src/train/trainer
 const start: TrainStart = {
   model: 'bigram', params: 6642, backend: 'reference-f64', corpus: 'moby-dick', tokenizer: 'char', vocabSize: 81,
   trainTokens: 1_000_000, valTokens: 100_000, tokensPerStep: 1024, sampler: 'random', totalSteps: 100, timeLimitMs: null,
+  startStep: 0, startElapsedMs: 0,
 };
 const summary: TrainSummary = {
   model: 'bigram', steps: 100, trainLoss: 2.5, valLoss: 2.45, valBits: 2.45 / Math.LN2,
@@ -27,6 +28,20 @@ function drive(mode: 'lines' | 'quiet') {
 }
 
 describe('progress reporter', () => {
+  it('a resumed run says where it starts, and says when its limit is already reached', () => {
+    const header = (info: Partial<TrainStart>) => {
+      const lines: string[] = [];
+      createProgressReporter({ mode: 'lines', print: (l) => lines.push(l) }).start?.({ ...start, ...info });
+      return lines[0];
+    };
+    expect(header({})).toMatch(/ windows, for 100 steps$/);
+    expect(header({ startStep: 20, startElapsedMs: 4000 })).toMatch(/^resuming bigram at step 20 \(4s in\) \(6,642 params.* windows, until 100 steps in all$/);
+    expect(header({ startStep: 20, startElapsedMs: 4000, totalSteps: 10 }))
+      .toMatch(/ until 10 steps in all: already reached, nothing to train$/);
+    expect(header({ startStep: 20, startElapsedMs: 90_000, totalSteps: null, timeLimitMs: 60_000 }))
+      .toMatch(/^resuming bigram at step 20 \(1m30s in\).* until 1m00s in all: already reached, nothing to train$/);
+  });
+
   it('lines mode: a header, about twenty step lines, validations, and a closing line', () => {
     const lines = drive('lines');
     expect(lines[0]).toMatch(/^training bigram \(6,642 params, reference-f64\) on moby-dick: 1,000,000 train \/ 100,000 validation chars/);
