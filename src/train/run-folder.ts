@@ -45,6 +45,12 @@ const OWN_NAMES = new Set([POINTER_FILE, BEST_DIR, METRICS_FILE, WEIGHTS_FILE, S
 const GENERATION_NAME = /^ckpt-\d+(?:-\d+)?$/;
 const isOwnName = (name: string): boolean =>
   OWN_NAMES.has(name) || GENERATION_NAME.test(name) || (/\.tmp-\d+$/.test(name) && isOwnName(name.replace(/\.tmp-\d+$/, '')));
+/**
+ * The charts `handgrad plot RUN` writes into a run folder (src/cli/commands/plot.ts names its
+ * outputs from here): drawn from the metrics, so --force removes them with the run they show.
+ */
+export const PLOT_FILES = { loss: 'loss.svg', lr: 'lr.svg', gradNorm: 'grad-norm.svg', expertLoad: 'expert-load.svg' } as const;
+
 /** Names that show a run has been here (a checkpoint, or its metrics). */
 const isRunName = (name: string): boolean =>
   name === POINTER_FILE || name === MANIFEST_FILE || name === INCOMING_DIR || name === METRICS_FILE || name === BEST_DIR || GENERATION_NAME.test(name);
@@ -330,6 +336,10 @@ function checkContents(dir: string, label: string, opts: OpenRunFolderOptions): 
   if (foreign.length > 0 || !incomingIsDir) {
     throw new RunFolderError(`${label}: --force replaces only handgrad's own files, and ${incoming} ` +
       `${incomingIsDir ? `holds others (${foreign.slice(0, 3).join(', ')})` : 'is not its folder'}; move them away or choose another --out`);
+  }
+  // The replaced run's charts would describe a run that is no longer there.
+  for (const name of Object.values(PLOT_FILES)) {
+    try { if (lstatSync(join(dir, name)).isFile()) unlinkSync(join(dir, name)); } catch { /* absent */ }
   }
 }
 

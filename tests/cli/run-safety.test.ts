@@ -108,10 +108,12 @@ describe('a folder that holds something', () => {
     const dir = fresh();
     expect(handgrad('train', ...lstm, '--steps', '5', '--out', dir).code).toBe(0);
     writeFileSync(join(dir, 'notes.txt'), 'mine');
+    expect(handgrad('plot', dir).code).toBe(0);
+    expect(existsSync(join(dir, 'loss.svg'))).toBe(true);
     const before = snapshot(dir);
     const r = handgrad('train', ...lstm, '--steps', '7', '--out', dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`handgrad: train: --out ${dir}: is not empty (best, ckpt-000000005, latest.json, … (5 entries)), ` +
+    expect(r.stderr).toBe(`handgrad: train: --out ${dir}: is not empty (best, ckpt-000000005, grad-norm.svg, … (8 entries)), ` +
       `another run is there; choose a new folder, continue that run with --resume ${dir}, or add --force to replace handgrad's files in it\n`);
     expect(snapshot(dir)).toEqual(before);
     const f = handgrad('train', ...lstm, '--steps', '7', '--out', dir, '--force');
@@ -119,6 +121,8 @@ describe('a folder that holds something', () => {
     expect(readCheckpoint(dir).state.step).toBe(7);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
     expect(parseMetrics(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // The replaced run's charts go with it (they showed its 5 steps).
+    for (const svg of ['loss.svg', 'lr.svg', 'grad-norm.svg']) expect(existsSync(join(dir, svg)), svg).toBe(false);
   }, 120_000);
 
   it("a user's folder with a model.safetensors and a .incoming of their own is left alone, --force or not", () => {

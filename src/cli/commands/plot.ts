@@ -14,6 +14,7 @@ import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
 import { expertLoadCharts, expertLoadHistory, expertLoadSvg } from '../../viz/expert-load.js';
 import { compareCharts } from '../../viz/compare.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
+import { PLOT_FILES } from '../../train/run-folder.js';
 
 /** Checks that `out` can be written as a file of the given extension (exit 2 before any work otherwise). */
 export function checkOutFile(cmd: string, out: string, ext: string): void {
@@ -69,8 +70,8 @@ export function registerPlot(program: Command, ctx: CliContext): void {
         writeFileAtomic(opts.out, stackSvgs([charts.loss, charts.lr, charts.gradNorm, ...layers]));
         files.push(opts.out);
       } else {
-        const outputs: [string, string][] = [['loss.svg', charts.loss], ['lr.svg', charts.lr], ['grad-norm.svg', charts.gradNorm]];
-        if (experts) outputs.push(['expert-load.svg', expertLoadSvg(experts, { title: 'Share of routed tokens per expert' }).trimEnd()]);
+        const outputs: [string, string][] = [[PLOT_FILES.loss, charts.loss], [PLOT_FILES.lr, charts.lr], [PLOT_FILES.gradNorm, charts.gradNorm]];
+        if (experts) outputs.push([PLOT_FILES.expertLoad, expertLoadSvg(experts, { title: 'Share of routed tokens per expert' }).trimEnd()]);
         for (const [name, svg] of outputs) {
           writeFileAtomic(join(dir, name), svg + '\n');
           files.push(join(dir, name));
