@@ -55,6 +55,7 @@ import { getModel } from '../src/models/registry.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
 import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
+import { linePlot, stackSvgs, type Series } from '../src/viz/svg.js';
 
 export const QUALITY_MODELS = ['rnn', 'lstm', 'gru', 'lstm-attention', 'transformer'] as const;
 export type QualityModel = (typeof QUALITY_MODELS)[number];
@@ -537,6 +538,19 @@ const optSecs = (x: number | null | undefined) => (x === null || x === undefined
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
 
 /** The human-readable report. */
+/**
+ * The validation curves as one SVG, a chart per model (ours and the peer, nats/char against
+ * training seconds), for docs next to the JSON report.
+ */
+export function qualityCurvesSvg(r: QualityReport): string {
+  const charts = r.rows.map((x) => {
+    const series: Series[] = [{ name: `ours (best ${fmt(x.ours.bestValLoss)})`, points: x.ours.curve.map((p) => [p.seconds, p.valLoss]), markers: true }];
+    if (x.peer) series.push({ name: `PyTorch (best ${fmt(x.peer.bestValLoss)})`, points: x.peer.curve.map((p) => [p.seconds, p.valLoss]), markers: true });
+    return linePlot({ title: `${x.model}: validation loss on ${r.corpus}'s held-out tail`, xLabel: 'training seconds', yLabel: 'nats/char', series });
+  });
+  return stackSvgs(charts);
+}
+
 export function formatQualityReport(r: QualityReport): string[] {
   const lines = [
     `quality on ${r.corpus} (${r.corpusChars.toLocaleString('en-US')} chars, vocab ${r.vocabSize}; train ${r.trainTokens.toLocaleString('en-US')} / ` +

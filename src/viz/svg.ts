@@ -150,3 +150,10 @@ export function linePlot(opts: PlotOptions): string {
   out.push('</svg>');
   return out.join('\n');
 }
+
+/** Several <svg> charts stacked into one SVG document. */
+export function stackSvgs(svgs: string[], width = 640, height = 360): string {
+  const parts = svgs.map((s, i) => s.replace(/^<svg /, `<svg x="0" y="${i * height}" `));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height * svgs.length}" viewBox="0 0 ${width} ${height * svgs.length}">\n` +
+    parts.join('\n') + '\n</svg>\n';
+}

@@ -141,6 +141,11 @@ describe('handgrad bench quality', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = lastJson(r.stdout) as unknown as QualityReport;
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(report);
+    // The curves beside the JSON: one chart per model, ours (and the peer's) series in it.
+    const svg = readFileSync(join(dir, 'quality.svg'), 'utf8');
+    expect(svg.match(/validation loss on /g)).toHaveLength(2);
+    expect(svg).toContain('ours (best ');
+    if (!noTorch) expect(svg).toContain('PyTorch (best ');
     expect(report.rows.map((x) => x.model)).toEqual(['rnn', 'lstm-attention']);
     expect(report.trainTokens + report.valTokens).toBe(report.corpusChars);
     expect(report.valTokens).toBe(Math.floor(report.corpusChars * 0.1));

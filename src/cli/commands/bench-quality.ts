@@ -1,9 +1,9 @@
 // `handgrad bench quality`: each model trained for the same time as its PyTorch CPU peer, best
 // validation loss, curves and samples side by side (bench/quality.ts).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
-  benchQuality, checkSettingsOverrides, formatQualityReport, QUALITY_MODELS, type QualityModel, type SettingsOverrides,
+  benchQuality, checkSettingsOverrides, formatQualityReport, QUALITY_MODELS, qualityCurvesSvg, type QualityModel, type SettingsOverrides,
 } from '../../../bench/quality.js';
 import { CorpusError } from '../../data/corpus.js';
 import { TrainConfigError } from '../../train/trainer.js';
@@ -60,7 +60,7 @@ export function registerBenchQuality(bench: Command, ctx: CliContext): void {
     .option('--temperature <t>', 'sampling temperature (default 0.8)', parseNumber('--temperature', { min: 0 }))
     .option('--seed <n>', 'seed of both sides\' weights and data order (default 1)', parseInteger('--seed', 0))
     .option('--no-peer', 'ours only')
-    .option('--out <file>', 'also write the JSON report to this file (e.g. docs/quality-alice.json)')
+    .option('--out <file>', 'also write the JSON report to this file (e.g. docs/quality-alice.json), and its validation curves beside it (docs/quality-alice.svg)')
     .option('--json', 'print the report as one JSON object, the last line of stdout')
     .action(async (opts: QualityCliOptions) => {
       ctx.jsonMode = !!opts.json;
@@ -75,6 +75,11 @@ export function registerBenchQuality(bench: Command, ctx: CliContext): void {
         if (e instanceof TrainConfigError || e instanceof CorpusError) throw new UsageError(`bench quality: ${e.message}`);
         throw e;
       });
+      if (opts.out) {
+        const svg = opts.out.replace(/\.json$/i, '') + '.svg';
+        writeFileSync(svg, qualityCurvesSvg(report));
+        ctx.note(`wrote ${svg}`);
+      }
       for (const line of formatQualityReport(report)) ctx.print(line);
       if (opts.json) ctx.json(report);
     });

@@ -13,6 +13,7 @@ import type { CliContext } from '../context.js';
 import { loadRun, runCharts, RunDirError } from '../../viz/run.js';
 import { expertLoadCharts, expertLoadHistory, expertLoadSvg } from '../../viz/expert-load.js';
 import { compareCharts } from '../../viz/compare.js';
+import { stackSvgs } from '../../viz/svg.js';
 import { CheckpointError, writeFileAtomic } from '../../train/checkpoint.js';
 import { PLOT_FILES } from '../../train/run-folder.js';
 
@@ -25,13 +26,6 @@ export function checkOutFile(cmd: string, out: string, ext: string): void {
   let parent;
   try { parent = statSync(dirname(resolve(out))); } catch { parent = null; }
   if (!parent?.isDirectory()) throw new UsageError(`${cmd}: --out ${out}: the folder ${dirname(out)} does not exist`);
-}
-
-/** Several <svg> charts stacked into one SVG document. */
-export function stackSvgs(svgs: string[], width = 640, height = 360): string {
-  const parts = svgs.map((s, i) => s.replace(/^<svg /, `<svg x="0" y="${i * height}" `));
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height * svgs.length}" viewBox="0 0 ${width} ${height * svgs.length}">\n` +
-    parts.join('\n') + '\n</svg>\n';
 }
 
 export function registerPlot(program: Command, ctx: CliContext): void {
