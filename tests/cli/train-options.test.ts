@@ -45,4 +45,15 @@ describe('train options', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/model 'bigram' has no option --dropout/);
   });
+
+  it('a switch a model turns on by default goes off with --no-<flag> (moe: --no-tied-embeddings, --no-recompute)', async () => {
+    const moe = ['--tokenizer', 'char', '--d-model', '8', '--heads', '2', '--layers', '1', '--experts', '2', '--expert-hidden', '4', '--context', '8', '--steps', '1'];
+    const on = join(tmp, 'moe-on'), off = join(tmp, 'moe-off');
+    expect((await cli('train', 'moe', ...base, ...moe, '--out', on)).code).toBe(0);
+    expect(readCheckpoint(on).state.config).toMatchObject({ tiedEmbeddings: true, recompute: true });
+    const r = await cli('train', 'moe', ...base, ...moe, '--no-tied-embeddings', '--no-recompute', '--out', off);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readCheckpoint(off).state.config).toMatchObject({ tiedEmbeddings: false, recompute: false });
+    expect((await cli('train', '--help')).stdout).toContain('--no-tied-embeddings turns it off');
+  });
 });

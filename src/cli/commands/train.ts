@@ -132,7 +132,11 @@ export function registerTrain(program: Command, ctx: CliContext): void {
   const modelFlags = modelOptionFlags();
   for (const { key, opt, models, aliases } of modelFlags) {
     const arg = opt.type === 'boolean' ? '' : opt.type === 'choice' ? ' <choice>' : opt.type === 'int' ? ' <n>' : ' <x>';
-    cmd.option(`--${optionFlag(key)}${arg}`, `${opt.description} (models: ${models.join(', ')})`);
+    // A switch some model turns on by default (moe's tied embeddings, memory-lm's normalize) must
+    // be able to go off: --no-<flag> (commander leaves both undefined when neither is given).
+    const off = opt.type === 'boolean' ? `; --no-${optionFlag(key)} turns it off` : '';
+    cmd.option(`--${optionFlag(key)}${arg}`, `${opt.description} (models: ${models.join(', ')})${off}`);
+    if (off) cmd.addOption(new Option(`--no-${optionFlag(key)}`, `turn --${optionFlag(key)} off`).hideHelp());
     // A former name (e.g. transformer's --tie for --tied-embeddings) still works, out of the help.
     for (const a of aliases) cmd.addOption(new Option(`--${optionFlag(a)}${arg}`, `the former name of --${optionFlag(key)}`).hideHelp());
   }
