@@ -277,7 +277,7 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
 // whole product's m, never on a thread's row range, so a split product takes the same path.
 
 /**
- * B stored k×n (tb = 0): per row of C, 16 (then 4, then the last 1–3) columns at a time are
+ * B stored k×n (tb = 0): per row of C, 32 (then 16, then 4, then the last 1–3) columns at a time are
  * accumulated over k from rows of B read in place. Per element this is exactly what the packed
  * path computes (the same k blocks, the same multiply-add of K, from zero in each block, then
  * alpha·acc + beta·C), so results are bit-identical to it.
@@ -301,6 +301,24 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
       const a0 = arow + <usize>pc * sa;
       const b0 = b + <usize>pc * ldb;
       let j = n0;
+      // 32 columns: eight independent accumulator chains, enough to hide the multiply-add latency
+      // (with four, a 1×400×100 product was latency-bound at ~1 vector multiply-add per cycle).
+      for (; j + 32 <= n1; j += 32) {
+        let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+        let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
+        let ap = a0, bp = b0 + (<usize>j << 2);
+        for (let p = 0; p < kc; p++) {
+          const av = v128.load32_splat(ap);
+          x0 = kern.madd(av, v128.load(bp, 0), x0); x1 = kern.madd(av, v128.load(bp, 16), x1);
+          x2 = kern.madd(av, v128.load(bp, 32), x2); x3 = kern.madd(av, v128.load(bp, 48), x3);
+          x4 = kern.madd(av, v128.load(bp, 64), x4); x5 = kern.madd(av, v128.load(bp, 80), x5);
+          x6 = kern.madd(av, v128.load(bp, 96), x6); x7 = kern.madd(av, v128.load(bp, 112), x7);
+          ap += sa; bp += ldb;
+        }
+        const cp = crow + (<usize>j << 2);
+        if (betaBlk == 0) { storeRow4(cp, va, x0, x1, x2, x3); storeRow4(cp + 64, va, x4, x5, x6, x7); }
+        else { updateRow4(cp, va, vb, x0, x1, x2, x3); updateRow4(cp + 64, va, vb, x4, x5, x6, x7); }
+      }
       for (; j + 16 <= n1; j += 16) {
         let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
         let ap = a0, bp = b0 + (<usize>j << 2);
