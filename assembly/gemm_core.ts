@@ -22,7 +22,9 @@
 // so a micro-kernel reads both operands strictly sequentially, one k step at a time: per step one
 // row of NR floats of B (whole vectors) and 4 floats of A (broadcast to vectors). With few rows
 // (m ≤ MC) and B stored k×n, B is read in place instead (its row p is already NR adjacent floats;
-// the kernel just steps n floats per k step): see `direct` in gemmRange.
+// the kernel just steps n floats per k step): see `direct` in gemmRange. With fewer than 4 rows in
+// all (a batch-1 recurrent step) nothing is packed and no padded rows are computed: see
+// gemmRowsDirect and gemmRowsDot.
 //
 // Threads: gemmRange computes any row range [m0, m1) × column range [n0, n1) of C, packing only
 // what that range needs into the caller's `scratch` (SCRATCH_BYTES, one per thread), so threads
