@@ -24,6 +24,8 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
 @final @unmanaged class Revec4x16 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
+  // @ts-ignore: decorator
+  @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     // c<row><column group>: row r, columns 4g..4g+3. The pairs (g0, g1) and (g2, g3) are what
@@ -58,6 +60,8 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
 @final @unmanaged class Simd4x8 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 8; }
+  // @ts-ignore: decorator
+  @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0);

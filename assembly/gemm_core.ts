@@ -22,7 +22,9 @@
 // so a micro-kernel reads both operands strictly sequentially, one k step at a time: per step one
 // row of NR floats of B (whole vectors) and 4 floats of A (broadcast to vectors). With few rows
 // (m ≤ MC) and B stored k×n, B is read in place instead (its row p is already NR adjacent floats;
-// the kernel just steps n floats per k step): see `direct` in gemmRange.
+// the kernel just steps n floats per k step): see `direct` in gemmRange. With fewer than 4 rows in
+// all (a batch-1 recurrent step) nothing is packed and no padded rows are computed: see
+// gemmRowsDirect and gemmRowsDot.
 //
 // Threads: gemmRange computes any row range [m0, m1) × column range [n0, n1) of C, packing only
 // what that range needs into the caller's `scratch` (SCRATCH_BYTES, one per thread), so threads
@@ -269,13 +271,178 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   return min(max, (size + unit - 1) / unit * unit);
 }
 
+// ---- few rows: no packing ---------------------------------------------------------------------
+// A product with fewer than MR rows in all (m < 4: a recurrent step at batch 1–3, e.g. the seed
+// notebooks' LSTM at batch 1) would run the 4-row micro-kernel on zero-padded rows (4× the work),
+// pack its A row through the scalar ragged path, and with B stored n×k transpose the whole of B
+// on every call. Here each row of C is computed straight from A and B instead. Decided on the
+// whole product's m, never on a thread's row range, so a split product takes the same path.
+
+/**
+ * B stored k×n (tb = 0): per row of C, 32 (then 16, then 4, then the last 1–3) columns at a time are
+ * accumulated over k from rows of B read in place. Per element this is exactly what the packed
+ * path computes (the same k blocks, the same multiply-add of K, from zero in each block, then
+ * alpha·acc + beta·C), so results are bit-identical to it.
+ */
+// @ts-ignore: decorator
+@inline function gemmRowsDirect<K>(ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32): void {
+  const kern = changetype<K>(0);
+  const kcStep = blockSize(k, KC, 1);
+  const ldb = <usize>n << 2;
+  const va = f32x4.splat(alpha);
+  // A's k step stride: 1 float (A is m×k) or m floats (A is k×m).
+  const sa = ta == 0 ? <usize>4 : <usize>m << 2;
+  for (let i = m0; i < m1; i++) {
+    const arow = a + (ta == 0 ? <usize>(i * k) << 2 : <usize>i << 2);
+    const crow = c + (<usize>(i * n) << 2);
+    for (let pc = 0; pc < k; pc += kcStep) {
+      const kc = min(kcStep, k - pc);
+      const betaBlk: f32 = pc == 0 ? beta : 1;
+      const vb = f32x4.splat(betaBlk);
+      const a0 = arow + <usize>pc * sa;
+      const b0 = b + <usize>pc * ldb;
+      let j = n0;
+      // 32 columns: eight independent accumulator chains, enough to hide the multiply-add latency
+      // (with four, a 1×400×100 product was latency-bound at ~1 vector multiply-add per cycle).
+      for (; j + 32 <= n1; j += 32) {
+        let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+        let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
+        let ap = a0, bp = b0 + (<usize>j << 2);
+        for (let p = 0; p < kc; p++) {
+          const av = v128.load32_splat(ap);
+          x0 = kern.madd(av, v128.load(bp, 0), x0); x1 = kern.madd(av, v128.load(bp, 16), x1);
+          x2 = kern.madd(av, v128.load(bp, 32), x2); x3 = kern.madd(av, v128.load(bp, 48), x3);
+          x4 = kern.madd(av, v128.load(bp, 64), x4); x5 = kern.madd(av, v128.load(bp, 80), x5);
+          x6 = kern.madd(av, v128.load(bp, 96), x6); x7 = kern.madd(av, v128.load(bp, 112), x7);
+          ap += sa; bp += ldb;
+        }
+        const cp = crow + (<usize>j << 2);
+        if (betaBlk == 0) { storeRow4(cp, va, x0, x1, x2, x3); storeRow4(cp + 64, va, x4, x5, x6, x7); }
+        else { updateRow4(cp, va, vb, x0, x1, x2, x3); updateRow4(cp + 64, va, vb, x4, x5, x6, x7); }
+      }
+      for (; j + 16 <= n1; j += 16) {
+        let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+        let ap = a0, bp = b0 + (<usize>j << 2);
+        for (let p = 0; p < kc; p++) {
+          const av = v128.load32_splat(ap);
+          x0 = kern.madd(av, v128.load(bp, 0), x0); x1 = kern.madd(av, v128.load(bp, 16), x1);
+          x2 = kern.madd(av, v128.load(bp, 32), x2); x3 = kern.madd(av, v128.load(bp, 48), x3);
+          ap += sa; bp += ldb;
+        }
+        const cp = crow + (<usize>j << 2);
+        if (betaBlk == 0) storeRow4(cp, va, x0, x1, x2, x3);
+        else updateRow4(cp, va, vb, x0, x1, x2, x3);
+      }
+      for (; j + 4 <= n1; j += 4) {
+        let x0 = f32x4.splat(0);
+        let ap = a0, bp = b0 + (<usize>j << 2);
+        for (let p = 0; p < kc; p++) {
+          x0 = kern.madd(v128.load32_splat(ap), v128.load(bp), x0);
+          ap += sa; bp += ldb;
+        }
+        const cp = crow + (<usize>j << 2);
+        v128.store(cp, betaBlk == 0 ? f32x4.mul(va, x0) : f32x4.add(f32x4.mul(va, x0), f32x4.mul(vb, v128.load(cp))));
+      }
+      if (j < n1) {
+        // The last 1–3 columns: the same vector arithmetic on lanes gathered one by one (reading
+        // past column n1 could run off the end of B).
+        const cols = n1 - j;
+        let x0 = f32x4.splat(0);
+        let ap = a0, bp = b0 + (<usize>j << 2);
+        for (let p = 0; p < kc; p++) {
+          let bv = f32x4.splat(load<f32>(bp));
+          if (cols > 1) bv = f32x4.replace_lane(bv, 1, load<f32>(bp, 4));
+          if (cols > 2) bv = f32x4.replace_lane(bv, 2, load<f32>(bp, 8));
+          x0 = kern.madd(v128.load32_splat(ap), bv, x0);
+          ap += sa; bp += ldb;
+        }
+        const v = f32x4.mul(va, x0);
+        for (let jj = 0; jj < cols; jj++) {
+          const q = crow + (<usize>(j + jj) << 2);
+          const vj = lane(v, jj);
+          store<f32>(q, betaBlk == 0 ? vj : vj + betaBlk * load<f32>(q));
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function lane(v: v128, i: i32): f32 {
+  return i == 0 ? f32x4.extract_lane(v, 0) : i == 1 ? f32x4.extract_lane(v, 1) : i == 2 ? f32x4.extract_lane(v, 2) : f32x4.extract_lane(v, 3);
+}
+
+/** Σ_p A[p]·B[p] over k floats at a and b (both contiguous): 4 lanes, then one fixed order. */
+// @ts-ignore: decorator
+@inline function dotLanes(a: usize, b: usize, k: i32, x: v128): f32 {
+  let s: f32 = (f32x4.extract_lane(x, 0) + f32x4.extract_lane(x, 2)) + (f32x4.extract_lane(x, 1) + f32x4.extract_lane(x, 3));
+  for (let p = k & ~3; p < k; p++) s += load<f32>(a + (<usize>p << 2)) * load<f32>(b + (<usize>p << 2));
+  return s;
+}
+
+/**
+ * B stored n×k (tb = 1), A stored m×k (ta = 0): C[i, j] is the dot product of two contiguous
+ * rows, so no transpose at all. Each dot product runs 4 k steps per vector (lane l sums k steps
+ * ≡ l mod 4), adds the lanes in a fixed order, then the last k mod 4 steps: a different order of
+ * summation than the packed path (results agree to f32 rounding), the same for every column
+ * whichever group or thread computes it.
+ */
+// @ts-ignore: decorator
+@inline function gemmRowsDot<K>(n: i32, k: i32, alpha: f32, a: usize, b: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32): void {
+  const kern = changetype<K>(0);
+  const ldb = <usize>k << 2;
+  const k4 = <usize>(k & ~3) << 2;
+  for (let i = m0; i < m1; i++) {
+    const arow = a + (<usize>(i * k) << 2);
+    const crow = c + (<usize>(i * n) << 2);
+    let j = n0;
+    for (; j + 8 <= n1; j += 8) {
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+      let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
+      const r0 = b + <usize>j * ldb;
+      const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb, r4 = r3 + ldb, r5 = r4 + ldb, r6 = r5 + ldb, r7 = r6 + ldb;
+      for (let o: usize = 0; o < k4; o += 16) {
+        const av = v128.load(arow + o);
+        x0 = kern.madd(av, v128.load(r0 + o), x0); x1 = kern.madd(av, v128.load(r1 + o), x1);
+        x2 = kern.madd(av, v128.load(r2 + o), x2); x3 = kern.madd(av, v128.load(r3 + o), x3);
+        x4 = kern.madd(av, v128.load(r4 + o), x4); x5 = kern.madd(av, v128.load(r5 + o), x5);
+        x6 = kern.madd(av, v128.load(r6 + o), x6); x7 = kern.madd(av, v128.load(r7 + o), x7);
+      }
+      const cp = crow + (<usize>j << 2);
+      storeDot(cp, alpha, beta, dotLanes(arow, r0, k, x0));
+      storeDot(cp + 4, alpha, beta, dotLanes(arow, r1, k, x1));
+      storeDot(cp + 8, alpha, beta, dotLanes(arow, r2, k, x2));
+      storeDot(cp + 12, alpha, beta, dotLanes(arow, r3, k, x3));
+      storeDot(cp + 16, alpha, beta, dotLanes(arow, r4, k, x4));
+      storeDot(cp + 20, alpha, beta, dotLanes(arow, r5, k, x5));
+      storeDot(cp + 24, alpha, beta, dotLanes(arow, r6, k, x6));
+      storeDot(cp + 28, alpha, beta, dotLanes(arow, r7, k, x7));
+    }
+    for (; j < n1; j++) {
+      let x0 = f32x4.splat(0);
+      const r0 = b + <usize>j * ldb;
+      for (let o: usize = 0; o < k4; o += 16) x0 = kern.madd(v128.load(arow + o), v128.load(r0 + o), x0);
+      storeDot(crow + (<usize>j << 2), alpha, beta, dotLanes(arow, r0, k, x0));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function storeDot(q: usize, alpha: f32, beta: f32, s: f32): void {
+  const v = alpha * s;
+  store<f32>(q, beta == 0 ? v : v + beta * load<f32>(q));
+}
+
 /**
  * The loop nest for micro-kernel K over rows [m0, m1) and columns [n0, n1) of C (m, n, k are the
  * whole product's sizes: they give the row strides). K is a class used only as a compile-time
  * type argument, so the driver is compiled once per kernel with the calls resolved statically.
  * AssemblyScript has no static calls through a type parameter, so the driver calls K's methods
  * on a null instance: kernel methods never touch `this`. K provides
- *   nr: the tile width (a multiple of 4, at most NR_MAX), and
+ *   nr: the tile width (a multiple of 4, at most NR_MAX),
+ *   madd(a, b, c): c + a·b per lane, the kernel's own multiply-add (fused or not), and
  *   tile(kc, ap, bp, ldb, c, ldc, alpha, beta): C[4×nr] at byte address c (row stride ldc
  *     bytes) gets alpha · Σ_p Ap[p·4 + r] · B_p[j] + beta · C (beta = 0: overwrite), where
  *     B_p, the k step p row of B's panel, is nr floats at bp + p·ldb (ldb = nr·4 when packed).
@@ -285,6 +452,11 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
   if (m1 <= m0 || n1 <= n0) return;
   if (k == 0 || alpha == 0) { scaleBlock(c, n, m0, m1, n0, n1, beta); return; }
+  if (m < MR) {
+    // Few rows in all (see gemmRowsDirect): no packing, no padded rows.
+    if (tb == 0) { gemmRowsDirect<K>(ta, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1); return; }
+    if (ta == 0) { gemmRowsDot<K>(n, k, alpha, a, b, beta, c, m0, m1, n0, n1); return; }
+  }
   const kern = changetype<K>(0);
   const nr = kern.nr;
   const bpBase = scratch, apBase = scratch + BP_BYTES, tile = apBase + AP_BYTES;

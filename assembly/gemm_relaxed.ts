@@ -9,6 +9,8 @@ import { gemmBlock } from './gemm';
 @final @unmanaged class Relaxed4x8 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 8; }
+  // @ts-ignore: decorator
+  @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.relaxed_madd(a, b, c); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -40,6 +42,8 @@ import { gemmBlock } from './gemm';
 @final @unmanaged class Revec4x16Fma {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
+  // @ts-ignore: decorator
+  @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.relaxed_madd(a, b, c); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);

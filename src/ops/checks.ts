@@ -4,9 +4,10 @@
 import type { AttentionShape, Tensor } from './types.js';
 
 export function checkGemmArgs(m: number, n: number, k: number, A: Tensor, B: Tensor, C: Tensor): void {
-  for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`gemm: ${name} must be a non-negative integer, got ${v}`);
-  }
+  // Fixed-arity calls, no array of pairs: this runs on every gemm (50 per step of a batch-1 LSTM).
+  checkCount('gemm', 'm', m);
+  checkCount('gemm', 'n', n);
+  checkCount('gemm', 'k', k);
   if (A.size < m * k) throw new RangeError(`gemm: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
   if (B.size < k * n) throw new RangeError(`gemm: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
   if (C.size < m * n) throw new RangeError(`gemm: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);

@@ -42,6 +42,9 @@ const SHAPES: [number, number, number][] = [
   [5, 17, 129], [17, 5, 3], [129, 17, 5], [17, 129, 7], [33, 65, 257], [129, 3, 300],
   [7, 257, 33], [257, 9, 11], [16, 48, 64], [5, 2100, 3], [300, 20, 10],
   [0, 5, 3], [5, 0, 3], [0, 0, 0], [3, 5, 0], [1, 1, 0],
+  // Fewer than 4 rows (the unpacked row path): column blocks of 16, 4 and a 1–3 tail, several
+  // k blocks, dot products in groups of 8 columns with a k mod 4 tail.
+  [1, 23, 301], [2, 41, 259], [3, 9, 6],
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
@@ -165,6 +168,36 @@ export function gemmSuite(opts: SuiteOptions): void {
             if (err) failures.push(err);
           }
           expect(failures).toEqual([]);
+        });
+
+        it('gives a product of fewer than 4 rows with B stored k×n the same bits as those rows of a 4-row one', (ctx) => {
+          // The row path (m < 4) skips packing but must compute each element exactly as the
+          // packed 4-row kernels do: the same k blocks, the same multiply-add, the same store.
+          if (!ops) return ctx.skip();
+          const rand = rng(7 + threads);
+          const mismatches: string[] = [];
+          for (const [n, k] of [[23, 301], [100, 400], [65, 9]]) {
+            for (const ta of [false, true]) {
+              const mark = ops.mark();
+              try {
+                const a4 = Float32Array.from({ length: 4 * k }, () => rand() * 2 - 1);
+                const b = ops.tensorFrom(Float32Array.from({ length: k * n }, () => rand() * 2 - 1));
+                const c0 = Float32Array.from({ length: 4 * n }, () => rand() * 2 - 1);
+                const full = ops.tensorFrom(c0);
+                // A stored k×4 when transposed: element (i, p) at p·4 + i.
+                const aFull = ta ? Float32Array.from({ length: 4 * k }, (_, q) => a4[(q % 4) * k + Math.floor(q / 4)]) : a4;
+                ops.gemm(ta, false, 4, n, k, 0.5, ops.tensorFrom(aFull), b, 1, full);
+                const row = ops.tensorFrom(c0.subarray(0, n));
+                ops.gemm(ta, false, 1, n, k, 0.5, ops.tensorFrom(a4.subarray(0, k)), b, 1, row);
+                for (let j = 0; j < n; j++) {
+                  if (!Object.is(row.data[j], full.data[j])) { mismatches.push(`1×${n}×${k} ${ta ? 'T' : 'N'}N column ${j}`); break; }
+                }
+              } finally {
+                ops.release(mark);
+              }
+            }
+          }
+          expect(mismatches).toEqual([]);
         });
 
         it('runs products above the threading threshold with its default setting', (ctx) => {
