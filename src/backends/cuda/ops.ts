@@ -483,13 +483,18 @@ export class CudaOps implements Ops, DecodeGraphOps {
   memoryBackward(...a: Parameters<Ops['memoryBackward']>): void { this.host.memoryBackward(...a); }
 
   // ---- transformer and MoE -----------------------------------------------------------------------
+  // Dropout on P (s.dropout > 0) has no CUDA kernel yet: such a call runs the reference loops on
+  // the host mirrors, like the ops below without a kernel (correct, same mask as every backend,
+  // CPU speed). Without dropout the CUDA kernels run exactly as before.
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
+    if ((s.dropout ?? 0) > 0) { this.host.attention(q, k, v, out, lse, s); return; }
     if (cudaAttentionLimits('attention', s)) return;
     this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
+    if ((s.dropout ?? 0) > 0) { this.host.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, s); return; }
     if (cudaAttentionLimits('attentionBackward', s)) return;
     this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
       this.w(dq), this.w(dk), this.w(dv),
