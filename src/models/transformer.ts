@@ -75,7 +75,7 @@ export interface TransformerConfig {
   tiedEmbeddings?: boolean;
   /** @deprecated The old name of tiedEmbeddings: checkpoints saved before the rename have it. */
   tie?: boolean;
-  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  /** Dropout probability on the embeddings, both residual branches and the attention probabilities, in training (0: none). */
   dropout?: number;
 }
 

@@ -166,4 +166,13 @@ describe('training with dropout', () => {
     const plain = await train({ ...base, modelOptions: { hidden: 8, embed: 4 }, steps: 8, out: null });
     expect(plain.trainLoss).not.toBe(whole.trainLoss);
   });
+
+  it('transformer: resume gives the bits of the whole run (the attention-probability seeds continue from the saved generator)', async () => {
+    const tb: TrainOptions = { ...base, model: 'transformer', modelOptions: { layers: 2, dModel: 8, heads: 2, context: 16, dropout: 0.2 } };
+    const whole = await train({ ...tb, steps: 6, out: join(tmp, 't-whole') });
+    await train({ ...tb, steps: 3, out: join(tmp, 't-part') });
+    const resumed = await train({ model: 'transformer', data: corpus, resume: join(tmp, 't-part'), steps: 6, backend: 'reference' });
+    expect(resumed.trainLoss).toBe(whole.trainLoss);
+    expect(resumed.valLoss).toBe(whole.valLoss);
+  });
 });
