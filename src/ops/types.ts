@@ -365,13 +365,18 @@ export interface Ops {
    * Strides let q, k and v be views into one fused [rows, 3C] QKV buffer (qStride = kvStride = 3C).
    * Writes out and lse[(b·H + h)·Tq + i] = logsumexp_j(scale · q·k_j) over the visible keys, which
    * the backward pass needs. Elements of `out` outside the written head blocks are left untouched.
+   * With s.dropout = p > 0: out_i = Σ_j (m_ij/(1 − p)) P_ij v_j, the mask m from the hash of
+   * s.dropoutSeed (attentionDropKeep); lse is still that of the undropped scores.
    */
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void;
   /**
    * Backward of attention given q, k, v, out, lse from the forward pass and dout (laid out like out):
    * OVERWRITES dq, dk, dv (laid out like q, k, v: same strides; they may be views into one fused
    * dQKV buffer). Uses the softmax Jacobian in its vectorised form, dS = P ⊙ (dP − rowsum(dO ⊙ O)),
-   * recomputing P row block by row block; masked positions get exactly zero gradient.
+   * recomputing P row block by row block; masked positions get exactly zero gradient. With dropout
+   * (the same s as the forward: the mask is regenerated, never stored), c = m/(1 − p):
+   * dV_j = Σ_i c_ij P_ij dO_i, dP_ij = c_ij dO_i·v_j, and dS = P ⊙ (dP − rowsum(dO ⊙ O)) still holds
+   * because O is the dropped output (src/backends/reference/attention.ts).
    */
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void;
