@@ -33,20 +33,33 @@ export function attentionScratchBytes(): i32 {
 
 // ==== entry points ==================================================================================
 
+// Dropout on P (the mask: attentionDropKeep in src/ops/types.ts; ./attention_common.ts): dropThr
+// is the uint32 threshold (0: no dropout, the dropout-free loops run), dropScale = 1/(1 − p), seed
+// the mask's seed, b0 the index of this call's first batch item in the whole call (the batch pool
+// runs one item per call), so the mask of (b, h) is the same whichever thread computes it.
 export function attention(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
-  if (D <= DMAX) attentionTiled(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale, scratch);
-  else attentionGeneral(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale, scratch);
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  if (D <= DMAX) {
+    attentionTiled(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
+      dropThr, dropScale, seed, b0, scratch);
+  } else {
+    attentionGeneral(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
+      dropThr, dropScale, seed, b0, scratch);
+  }
 }
 
 export function attentionBackward(q: usize, k: usize, v: usize, out: usize, lse: usize, dout: usize,
   dq: usize, dk: usize, dv: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
   if (D <= DMAX) {
-    attentionBackwardTiled(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale, scratch);
+    attentionBackwardTiled(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
+      dropThr, dropScale, seed, b0, scratch);
   } else {
-    attentionBackwardGeneral(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale, scratch);
+    attentionBackwardGeneral(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
+      dropThr, dropScale, seed, b0, scratch);
   }
 }

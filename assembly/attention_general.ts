@@ -2,7 +2,7 @@
 // wider than DMAX here): dot-product form, one query row against four keys, BR query rows × BC keys
 // per block (the algorithm: the header of ./attention.ts).
 import { hsum, ln, loadTail, rowDot, rowMax, storeTail, vexp } from './math';
-import { maxI, minI, visible } from './attention_common';
+import { dropFactor, dropRow, DROP_MUL_J, maxI, minI, visible } from './attention_common';
 
 const BR: i32 = 32; // query rows per block
 const BC: i32 = 64; // keys per block (a multiple of 4: rows of the scratch are whole vectors)
@@ -85,7 +85,11 @@ export const G_END: i32 = 2 * BR * BC + 4 * BR; // the general path's P, dS bloc
 
 export function attentionGeneral(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  const drop = dropThr != 0;
+  const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale), vmulJ = i32x4.splat(DROP_MUL_J);
+  const LANES = i32x4(0, 1, 2, 3);
   const S = scratch; // [BR, BC] scores, then probabilities
   const M = scratch + (<usize>(2 * BR * BC) << 2); // [BR] running max
   const L = M + (<usize>BR << 2); // [BR] running sum
@@ -126,10 +130,21 @@ export function attentionGeneral(q: usize, k: usize, v: usize, out: usize, lse: 
             const alpha = scalarExp(mOld - mNew); // mOld = −∞: exactly 0
             const vm = f32x4.splat(mNew);
             let sum = f32x4.splat(0);
-            for (j = 0; j < vis; j += 4) {
-              const p = vexp(f32x4.sub(v128.load(srow + (<usize>j << 2)), vm));
-              v128.store(srow + (<usize>j << 2), p);
-              sum = f32x4.add(sum, p);
+            if (drop) {
+              // The sum (so lse) is over the undropped P; P·V takes the dropped, rescaled P.
+              const rowKey = i32x4.splat(dropRow(seed, (b0 + b) * H + h, i));
+              for (j = 0; j < vis; j += 4) {
+                const p = vexp(f32x4.sub(v128.load(srow + (<usize>j << 2)), vm));
+                sum = f32x4.add(sum, p);
+                const jv = i32x4.add(i32x4.splat(j0 + j), LANES);
+                v128.store(srow + (<usize>j << 2), f32x4.mul(p, dropFactor(v128.xor(rowKey, i32x4.mul(jv, vmulJ)), vthr, vks)));
+              }
+            } else {
+              for (j = 0; j < vis; j += 4) {
+                const p = vexp(f32x4.sub(v128.load(srow + (<usize>j << 2)), vm));
+                v128.store(srow + (<usize>j << 2), p);
+                sum = f32x4.add(sum, p);
+              }
             }
             store<f32>(L + (<usize>ii << 2), load<f32>(L + (<usize>ii << 2)) * alpha + hsum(sum));
             store<f32>(M + (<usize>ii << 2), mNew);
@@ -168,7 +183,11 @@ export function attentionGeneral(q: usize, k: usize, v: usize, out: usize, lse: 
 export function attentionBackwardGeneral(q: usize, k: usize, v: usize, out: usize, lse: usize, dout: usize,
   dq: usize, dk: usize, dv: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  const drop = dropThr != 0;
+  const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale), vmulJ = i32x4.splat(DROP_MUL_J);
+  const LANES = i32x4(0, 1, 2, 3);
   const P = scratch; // [BR, BC]
   const dS = scratch + (<usize>(BR * BC) << 2); // [BR, BC]
   const Dr = dS + (<usize>(BR * BC) << 2); // [BR] rowsum(dO ⊙ O)
@@ -206,6 +225,7 @@ export function attentionBackwardGeneral(q: usize, k: usize, v: usize, out: usiz
               const vD = f32x4.splat(load<f32>(Dr + (<usize>ii << 2)));
               const last = b * Tk + j0 + vis - 1;
               const dqr = rowAt(dq, qi, qStride, col);
+              const rowKey = drop ? i32x4.splat(dropRow(seed, (b0 + b) * H + h, i)) : zero;
               for (; j < vis; j += 4) {
                 const kr = b * Tk + j0 + j;
                 const k1 = minI(kr + 1, last), k2 = minI(kr + 2, last), k3 = minI(kr + 3, last);
@@ -217,6 +237,16 @@ export function attentionBackwardGeneral(q: usize, k: usize, v: usize, out: usiz
                 const dp = dot4(dor,
                   rowAt(v, kr, kvStride, col), rowAt(v, k1, kvStride, col),
                   rowAt(v, k2, kvStride, col), rowAt(v, k3, kvStride, col), D);
+                if (drop) {
+                  // c = m/(1 − p): dV takes c·P, dS = P ⊙ (c·dP − Drow) (src/backends/reference/attention.ts).
+                  const jv = i32x4.add(i32x4.splat(j0 + j), LANES);
+                  const c = dropFactor(v128.xor(rowKey, i32x4.mul(jv, vmulJ)), vthr, vks);
+                  const ds = v128.and(f32x4.mul(p, f32x4.sub(f32x4.mul(dp, c), vD)), mask);
+                  v128.store(prow + (<usize>j << 2), f32x4.mul(p, c));
+                  v128.store(drow + (<usize>j << 2), ds);
+                  axpy4(dqr, 1, f32x4.mul(ds, vscale), kp0, kp1, kp2, kp3, D);
+                  continue;
+                }
                 const ds = v128.and(f32x4.mul(p, f32x4.sub(dp, vD)), mask);
                 v128.store(prow + (<usize>j << 2), p);
                 v128.store(drow + (<usize>j << 2), ds);

@@ -11,7 +11,7 @@
 // Tiles past the end of the block compute on clamped (repeated) rows or zero-padded columns and
 // are not stored; a head width that is not a multiple of 8 finishes with partial vectors.
 import { hoisted, ln, loadTail, rowDot, storeTail, V_ONE, vexp } from './math';
-import { maxI, minI, visible } from './attention_common';
+import { dropFactor, dropRow4, DROP_MUL_J, maxI, minI, visible } from './attention_common';
 
 const FBR: i32 = 16; // query rows per block (a multiple of 8: two 8-row score tiles)
 const FBC: i32 = 64; // keys per block (a multiple of 4)
@@ -207,7 +207,10 @@ const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-
 
 export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  const drop = dropThr != 0;
+  const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), ST = scratch + (<usize>F_ST << 2);
   const M = scratch + (<usize>F_M << 2), L = scratch + (<usize>F_L << 2), A = scratch + (<usize>F_A << 2);
   const vscale = f32x4.splat(scale);
@@ -245,11 +248,23 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
             const mSafe = v128.bitselect(f32x4.splat(0), mNew, f32x4.eq(mNew, NEG_INF));
             const alpha = expSoft(f32x4.sub(mOld, mSafe));
             let sum = f32x4.splat(0);
-            for (let jj = 0; jj < jn; jj++) {
-              const p = ST + (<usize>(jj * FBR + g) << 2);
-              const e = expSoft(f32x4.sub(v128.load(p), mSafe));
-              v128.store(p, e);
-              sum = f32x4.add(sum, e);
+            if (drop) {
+              // The sum (so lse) is over the undropped P; P·V takes the dropped, rescaled P.
+              const rowKey = dropRow4(seed, (b0 + b) * H + h, i0 + g);
+              for (let jj = 0; jj < jn; jj++) {
+                const p = ST + (<usize>(jj * FBR + g) << 2);
+                const e = expSoft(f32x4.sub(v128.load(p), mSafe));
+                sum = f32x4.add(sum, e);
+                const c = dropFactor(v128.xor(rowKey, i32x4.splat(<u32>(j0 + jj) * DROP_MUL_J)), vthr, vks);
+                v128.store(p, f32x4.mul(e, c));
+              }
+            } else {
+              for (let jj = 0; jj < jn; jj++) {
+                const p = ST + (<usize>(jj * FBR + g) << 2);
+                const e = expSoft(f32x4.sub(v128.load(p), mSafe));
+                v128.store(p, e);
+                sum = f32x4.add(sum, e);
+              }
             }
             v128.store(L + (<usize>g << 2), f32x4.add(f32x4.mul(v128.load(L + (<usize>g << 2)), alpha), sum));
             v128.store(M + (<usize>g << 2), mNew);
@@ -293,7 +308,10 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
 export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize, lse: usize, dout: usize,
   dq: usize, dk: usize, dv: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
-  qStride: i32, kvStride: i32, oStride: i32, scale: f32, scratch: usize): void {
+  qStride: i32, kvStride: i32, oStride: i32, scale: f32,
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  const drop = dropThr != 0;
+  const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), OT = scratch + (<usize>F_OT << 2);
   const ST = scratch + (<usize>F_ST << 2), DST = scratch + (<usize>F_DST << 2);
   const LS = scratch + (<usize>F_LS << 2), DR = scratch + (<usize>F_DR << 2);
@@ -331,12 +349,26 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
           for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
             const vl = v128.load(LS + (<usize>g << 2)), vD = v128.load(DR + (<usize>g << 2));
-            for (let jj = 0; jj < jn; jj++) {
-              const o = <usize>(jj * FBR + g) << 2;
-              const m = visMask(causal, j0 + jj, iv);
-              const p = v128.and(expSoft(f32x4.sub(v128.load(ST + o), vl)), m);
-              v128.store(ST + o, p);
-              v128.store(DST + o, v128.and(f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(DST + o), vD)), vscale), m));
+            if (drop) {
+              // Dropout factor c = m/(1 − p): ST holds c·P (for dV), dS = P ⊙ (c·dP − Drow) (the
+              // derivation: src/backends/reference/attention.ts).
+              const rowKey = dropRow4(seed, (b0 + b) * H + h, i0 + g);
+              for (let jj = 0; jj < jn; jj++) {
+                const o = <usize>(jj * FBR + g) << 2;
+                const m = visMask(causal, j0 + jj, iv);
+                const c = dropFactor(v128.xor(rowKey, i32x4.splat(<u32>(j0 + jj) * DROP_MUL_J)), vthr, vks);
+                const p = v128.and(expSoft(f32x4.sub(v128.load(ST + o), vl)), m);
+                v128.store(ST + o, f32x4.mul(p, c));
+                v128.store(DST + o, v128.and(f32x4.mul(f32x4.mul(p, f32x4.sub(f32x4.mul(v128.load(DST + o), c), vD)), vscale), m));
+              }
+            } else {
+              for (let jj = 0; jj < jn; jj++) {
+                const o = <usize>(jj * FBR + g) << 2;
+                const m = visMask(causal, j0 + jj, iv);
+                const p = v128.and(expSoft(f32x4.sub(v128.load(ST + o), vl)), m);
+                v128.store(ST + o, p);
+                v128.store(DST + o, v128.and(f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(DST + o), vD)), vscale), m));
+              }
             }
           }
           // dQ += (scale·dS)·K: four rows × eight columns, over the keys the rows can see.

@@ -318,13 +318,19 @@ Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
 }
 
 // ---- attention.cu -------------------------------------------------------------------------------
-// The shape travels as 11 trailing numbers: B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, causal, scale.
+// The shape travels as 11 trailing numbers: B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, causal, scale;
+// with dropout on P, three more: the uint32 threshold, 1/(1 − p), the uint32 seed (absent: no dropout).
 AttentionShape shapeAt(const Napi::CallbackInfo& info, size_t i) {
   AttentionShape s;
   s.B = i32(info, i); s.H = i32(info, i + 1); s.D = i32(info, i + 2); s.Tq = i32(info, i + 3);
   s.Tk = i32(info, i + 4); s.qOffset = i32(info, i + 5); s.qStride = i32(info, i + 6);
   s.kvStride = i32(info, i + 7); s.oStride = i32(info, i + 8); s.causal = flag(info, i + 9);
   s.scale = f32(info, i + 10);
+  if (info.Length() >= i + 14) {
+    s.dropThr = static_cast<unsigned>(num(info, i + 11));
+    s.dropScale = f32(info, i + 12);
+    s.dropSeed = static_cast<unsigned>(num(info, i + 13));
+  }
   return s;
 }
 // attention(q, k, v, out, lse, ...shape)

@@ -35,6 +35,10 @@
 //           strided dq head blocks before the kernel, and has no atomic traffic; with fp32 SIMT the
 //           atomics' contention (16 key blocks adding into each dq row) would cost about as much.
 // Masked (and padding) positions get p = 0 exactly, so they contribute exactly zero everywhere.
+// Dropout on P (AttentionShape.dropThr ≠ 0, training): the fp32 tiled kernels only. Forward: the
+// softmax sum (lse) over the undropped P, P·V over c·P with c = m/(1 − p) from the hash of
+// attention_common.cuh. Backward: dV += c·P·dO, dS = P ⊙ (c·dP − D_i), D_i = dO_i·O_i unchanged
+// (O is the dropped output; the derivation: src/backends/reference/attention.ts).
 #include "attention_common.cuh"
 
 namespace handgrad {
@@ -47,6 +51,7 @@ Args makeArgs(const AttentionShape& s) {
   a.B = s.B; a.H = s.H; a.D = s.D; a.Tq = s.Tq; a.Tk = s.Tk; a.qOffset = s.qOffset;
   a.qStride = s.qStride; a.kvStride = s.kvStride; a.oStride = s.oStride;
   a.causal = s.causal; a.scale = s.scale;
+  a.dropThr = s.dropThr; a.dropScale = s.dropScale; a.dropSeed = s.dropSeed;
   return a;
 }
 
@@ -87,6 +92,11 @@ void attentionForward(const float* q, const float* k, const float* v, float* out
   if (!checkShape(s, "attention")) return;
   Args a = makeArgs(s);
   a.q = q; a.k = k; a.v = v; a.o = out; a.lseOut = lse;
+  // Dropout on P (training): only the fp32 tiled kernels apply it (not the tensor-core or decode paths).
+  if (s.dropThr != 0) {
+    attn::simtForward(a);
+    return;
+  }
   if (attentionUsesTensorCores(s)) {
     a.vec = vecOk(s, {q, k, v});
     attn::tcForward(a, gPathMode != 3);
@@ -104,6 +114,7 @@ bool attentionForwardAt(const float* q, const float* k, const float* v, float* o
   Args a = makeArgs(s);
   a.q = q; a.k = k; a.v = v; a.o = out; a.lseOut = lse;
   a.pos = pos;
+  a.dropThr = 0;  // decoding never drops
   return attn::simtDecode(a);
 }
 
@@ -114,7 +125,7 @@ void attentionBackward(const float* q, const float* k, const float* v, const flo
   a.q = q; a.k = k; a.v = v; a.out = out; a.lse = lse; a.dout = dout;
   a.dq = dq; a.dk = dk; a.dv = dv; a.rowD = scratch;
   attn::simtRowDot(a);
-  if (attentionUsesTensorCores(s)) {
+  if (s.dropThr == 0 && attentionUsesTensorCores(s)) {
     a.vec = vecOk(s, {q, k, v, dout});
     attn::tcBackward(a, gPathMode != 3);
     return;

@@ -41,7 +41,32 @@ struct Args {
   float scale;
   bool vec;       // tensor-core staging may use float4 loads (16-byte aligned bases, strides % 4 == 0)
   const int* pos; // attnDecodeKernel: qOffset = *pos, Tk = *pos + Tq (≤ Tk given) read on the device; or null
+  unsigned dropThr;  // dropout on P: threshold (0: none), 1/(1 − p), seed (AttentionShape)
+  float dropScale;
+  unsigned dropSeed;
 };
+
+// ---- dropout on P: the mask of src/ops/types.ts (attentionDropKeep), the same constants -----------
+// Entry (bh = b·H + h, i, j) is kept iff fmix(row ^ j·0xC2B2AE3D) ≥ threshold, where
+// row = fmix(fmix(seed ^ bh·0x9E3779B1) ^ i·0x85EBCA77). Nothing is stored: the backward kernels
+// recompute it.
+__host__ __device__ __forceinline__ unsigned dropFmix(unsigned x) {
+  x ^= x >> 16;
+  x *= 0x85EBCA6Bu;
+  x ^= x >> 13;
+  x *= 0xC2B2AE35u;
+  x ^= x >> 16;
+  return x;
+}
+__host__ __device__ __forceinline__ unsigned dropRow(unsigned seed, int bh, int i) {
+  return dropFmix(dropFmix(seed ^ (static_cast<unsigned>(bh) * 0x9E3779B1u)) ^ (static_cast<unsigned>(i) * 0x85EBCA77u));
+}
+/** The inverted-dropout factor of entry (i, j) of head bh: 1/(1 − p) where kept, 0 where dropped; 1 without dropout. */
+__device__ __forceinline__ float dropFactor(const Args& a, int bh, int i, int j) {
+  if (a.dropThr == 0) return 1.f;
+  const unsigned x = dropFmix(dropRow(a.dropSeed, bh, i) ^ (static_cast<unsigned>(j) * 0xC2B2AE3Du));
+  return x >= a.dropThr ? a.dropScale : 0.f;
+}
 
 __device__ __forceinline__ float warpMax(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

@@ -74,7 +74,8 @@ __global__ void __launch_bounds__(kThreadsT) attnFwdKernel(Args a) {
       m[r] = mNew;
 #pragma unroll
       for (int c = 0; c < DV; c++) acc[r][c] *= corr;
-      myP[r * kTile + lane] = p;
+      // Dropout: the sum above is over the undropped P; P·V takes c·P.
+      myP[r * kTile + lane] = a.dropThr == 0 ? p : p * dropFactor(a, bh, q0 + rowBase + r, j);
     }
     __syncwarp();
     // Keys past kEnd have p = 0 in every row (and finite, zero-padded V rows).
@@ -276,8 +277,14 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdKVKernel(Args a) {
       const int j = k0 + rowBase + r;
       const bool ok = j < vis;
       const float p = ok ? expf(a.scale * s[r] - li) : 0.f;
-      myP[r * kTile + lane] = p;
-      myS[r * kTile + lane] = ok ? p * (dp[r] - Di) : 0.f;
+      if (a.dropThr == 0) {
+        myP[r * kTile + lane] = p;
+        myS[r * kTile + lane] = ok ? p * (dp[r] - Di) : 0.f;
+      } else {
+        const float c = dropFactor(a, bh, i, j);  // dV takes c·P, dS = P ⊙ (c·dP − D_i)
+        myP[r * kTile + lane] = p * c;
+        myS[r * kTile + lane] = ok ? p * (c * dp[r] - Di) : 0.f;
+      }
     }
     __syncwarp();
     // Query rows past Tq are zero in Qs/Os and have p = dS = 0: run to the next multiple of 4.
@@ -387,7 +394,8 @@ __global__ void __launch_bounds__(kThreadsT) attnBwdQKernel(Args a) {
     for (int r = 0; r < kRows; r++) {
       const bool ok = j < rowVis[r];
       const float p = ok ? expf(a.scale * s[r] - li[r]) : 0.f;
-      myS[r * kTile + lane] = ok ? p * (dp[r] - Di[r]) : 0.f;
+      const float c = a.dropThr == 0 ? 1.f : dropFactor(a, bh, q0 + rowBase + r, j);
+      myS[r * kTile + lane] = ok ? (a.dropThr == 0 ? p * (dp[r] - Di[r]) : p * (c * dp[r] - Di[r])) : 0.f;
     }
     __syncwarp();
     // Keys past kEnd have dS = 0 in every row (and finite or zero K rows).

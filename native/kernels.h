@@ -32,6 +32,11 @@ struct AttentionShape {
   int B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride;
   bool causal;
   float scale;
+  // Dropout on P (the mask: attentionDropKeep in src/ops/types.ts): the uint32 threshold (0: none,
+  // the dropout-free kernels run exactly as before), 1/(1 − p), the mask's seed.
+  unsigned dropThr = 0;
+  float dropScale = 1.f;
+  unsigned dropSeed = 0;
 };
 void attentionForward(const float* q, const float* k, const float* v, float* out, float* lse, const AttentionShape& s);
 // The same with the position read on the device: qOffset = pos[0] and Tk = pos[0] + Tq (at most

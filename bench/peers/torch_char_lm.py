@@ -38,8 +38,9 @@ has passed since the last one; the last is at the end.
 
 Dropout (`dropout` in modelOptions, default 0): on the embedding output, between stacked recurrent
 layers (torch's own `dropout=`) and on the top recurrent output before the head (lstm-attention:
-before the attention); transformer: on the embeddings + positions and on each residual branch's
-output before it is added (GPT-2's embd/resid dropout). Ours must place it the same way.
+before the attention); transformer: on the embeddings + positions, on each residual branch's
+output before it is added and on the attention probabilities (GPT-2's embd/resid/attn dropout, all
+with the same p). Ours must place it the same way.
 
 Threads: with more than one of `threadChoices`, a short trial of training steps at each (before the
 clock starts, from a fresh model) picks the fastest, and the run uses that one ("its best of").
@@ -185,6 +186,7 @@ class Block(torch.nn.Module):
         self.b1 = zeros(FF) if ffn == "gelu" else None
         self.b2 = zeros(C) if ffn == "gelu" else None
         self.drop = torch.nn.Dropout(p)
+        self.attn_p = p  # attn_pdrop: dropout on the attention probabilities (ours: inside the fused op)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
@@ -194,7 +196,8 @@ class Block(torch.nn.Module):
         k = k.view(B, T, H, d).transpose(1, 2)
         v = v.view(B, T, H, d).transpose(1, 2)
         s = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d))
-        z = torch.softmax(s.masked_fill(mask[:T, :T], float("-inf")), dim=-1) @ v
+        a = torch.softmax(s.masked_fill(mask[:T, :T], float("-inf")), dim=-1)
+        z = F.dropout(a, self.attn_p, training=self.training) @ v
         x = x + self.drop(z.transpose(1, 2).reshape(B, T, C) @ self.proj_W + self.proj_b)
         h = self.ln2(x)
         if self.ffn == "gelu":

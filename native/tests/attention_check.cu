@@ -21,6 +21,25 @@ void attentionSetPath(int mode);
 bool attentionUsesTensorCores(const AttentionShape& s);
 }  // namespace handgrad
 
+// Dropout on P for the current case (0: none): p and seed, and an independent host copy of the
+// mask of src/ops/types.ts (attentionDropKeep): c = 1/(1 − p) where kept, 0 where dropped.
+static double gDropP = 0;
+static unsigned gDropSeed = 0;
+static unsigned hostFmix(unsigned x) {
+  x ^= x >> 16; x *= 0x85EBCA6Bu; x ^= x >> 13; x *= 0xC2B2AE35u; x ^= x >> 16;
+  return x;
+}
+static unsigned dropThreshold(double p) {
+  const double t = std::nearbyint(p * 4294967296.0);
+  return t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<unsigned>(t);
+}
+static double dropC(const AttentionShape& s, int b, int h, int i, int j) {
+  if (gDropP == 0) return 1.0;
+  const unsigned bh = static_cast<unsigned>(b * s.H + h);
+  const unsigned row = hostFmix(hostFmix(gDropSeed ^ (bh * 0x9E3779B1u)) ^ (static_cast<unsigned>(i) * 0x85EBCA77u));
+  return hostFmix(row ^ (static_cast<unsigned>(j) * 0xC2B2AE3Du)) >= dropThreshold(gDropP) ? 1.0 / (1.0 - gDropP) : 0.0;
+}
+
 static int visible(const AttentionShape& s, int i) {
   if (!s.causal) return s.Tk;
   return std::max(0, std::min(s.Tk, i + s.qOffset + 1));
@@ -51,8 +70,9 @@ static void hostForward(const std::vector<float>& q, const std::vector<float>& k
         for (int j = 0; j < nk; j++) {
           const double e = std::exp(sc[j] - mx);
           sum += e;
+          const double w = e * dropC(s, b, h, i, j);
           const size_t vo = (static_cast<size_t>(b) * s.Tk + j) * s.kvStride + h * D;
-          for (int d = 0; d < D; d++) o[d] += e * v[vo + d];
+          for (int d = 0; d < D; d++) o[d] += w * v[vo + d];
         }
         for (int d = 0; d < D; d++) o[d] = sum > 0 ? o[d] / sum : 0.0;
         lse[(static_cast<size_t>(b) * s.H + h) * s.Tq + i] = nk > 0 ? mx + std::log(sum) : -INFINITY;
@@ -87,9 +107,10 @@ static void hostBackward(const std::vector<float>& q, const std::vector<float>& 
             dP += double(dout[oo + d]) * v[ko + d];
           }
           const double p = std::exp(s.scale * dot - l);
-          const double dS = p * (dP - rowD);
+          const double cd = dropC(s, b, h, i, j);
+          const double dS = p * (cd * dP - rowD);
           for (int d = 0; d < D; d++) {
-            dv[ck + d] += p * dout[oo + d];
+            dv[ck + d] += cd * p * dout[oo + d];
             dk[ck + d] += s.scale * dS * q[qo + d];
             dq[co + d] += s.scale * dS * k[ko + d];
           }
@@ -149,8 +170,13 @@ static void runCase(const char* name, int B, int H, int D, int Tq, int Tk, bool 
   AttentionShape s{};
   s.B = B; s.H = H; s.D = D; s.Tq = Tq; s.Tk = Tk; s.causal = causal; s.qOffset = qOffset;
   s.scale = 1.f / std::sqrt(float(D));
+  if (gDropP > 0) {
+    s.dropThr = dropThreshold(gDropP);
+    s.dropScale = static_cast<float>(1.0 / (1.0 - gDropP));
+    s.dropSeed = gDropSeed;
+  }
   handgrad::attentionSetPath(path);
-  gTc = handgrad::attentionUsesTensorCores(s);
+  gTc = gDropP == 0 && handgrad::attentionUsesTensorCores(s);  // dropout runs the fp32 tiled kernels
   const int pad = 3;
   size_t qElems, kvElems;
   std::vector<float> hq, hk, hv;
@@ -418,6 +444,16 @@ int main() {
   runCase("B2 H2 Tq3 Tk50 D64 decode causal", 2, 2, 64, 3, 50, true, 47, false);
   runCase("B1 H2 Tq1 Tk2000 D64 decode", 1, 2, 64, 1, 2000, true, 1999, false);
   runCase("B1 H1 Tq5 Tk9 D7 non-causal", 1, 1, 7, 5, 9, false, 0, false);
+  // Dropout on P (p 0.3): the fp32 tiled kernels whatever the width (D 64 would take the tensor
+  // cores, Tq 3 the decode kernel without dropout); the host reference hashes its own mask.
+  gDropP = 0.3; gDropSeed = 12345u;
+  runCase("B2 H3 T17 D5 causal fused-3C dropout", 2, 3, 5, 17, 17, true, 0, true);
+  runCase("B2 H2 Tq20 Tk45 D33 non-causal dropout", 2, 2, 33, 20, 45, false, 0, false);
+  gDropSeed = 0xFFFFFFFFu;
+  runCase("B2 H2 T40 D64 causal fused-3C dropout", 2, 2, 64, 40, 40, true, 0, true);
+  runCase("B2 H2 Tq3 Tk50 D64 causal qOffset47 dropout", 2, 2, 64, 3, 50, true, 47, false);
+  runCase("B1 H2 Tq7 Tk23 D16 causal qOffset16 dropout", 1, 2, 16, 7, 23, true, 16, false);
+  gDropP = 0; gDropSeed = 0;
   // The fp32 tiled kernels at widths the dispatcher now sends to the tensor cores.
   runCase("B2 H2 Tq40 Tk40 D128 causal [fp32]", 2, 2, 128, 40, 40, true, 0, false, true, 1);
   runCase("B2 H2 T100 D64 causal fused-3C [fp32]", 2, 2, 64, 100, 100, true, 0, true, true, 1);

@@ -14,7 +14,7 @@
 // With `guard`, every tensor on the backend under test is a view into a buffer whose other cells
 // hold a sentinel (1–3 elements in for 'misaligned', so misaligned starts are always exercised; at
 // the start for 'after'), checked after each case: a kernel that writes past its view fails.
-import type { IntTensor, MemoryOptimizer, MemoryRule, MemoryShape, Ops, Tensor } from '../ops/types.js';
+import type { AttentionShape, IntTensor, MemoryOptimizer, MemoryRule, MemoryShape, Ops, Tensor } from '../ops/types.js';
 import { ACTIVATIONS } from '../ops/types.js';
 import { memoryAdamOffset, memorySavedSize } from '../ops/memory-recurrence.js';
 import { Rng } from '../util/rng.js';
@@ -42,7 +42,9 @@ export type Feature =
   /** Causal attention rows that see no key (a negative qOffset). */
   | 'keylessRows'
   /** Attention rows padded to strides that are no multiple of 4 elements. */
-  | 'oddStrides';
+  | 'oddStrides'
+  /** Dropout on the attention probabilities (AttentionShape.dropout > 0). */
+  | 'attentionDropout';
 
 export interface ConformanceCase {
   name: string;
@@ -450,7 +452,11 @@ export function conformanceCases(): ConformanceCase[] {
 
   // attention: fused QKV (stride 3C), separate q/k/v, rows padded to odd strides; causal and not,
   // Tq < Tk with a KV-cache offset, T = 1, head widths from 1 to 260, row and key-block tails.
-  interface AttnCfg { B: number; H: number; D: number; Tq: number; Tk: number; causal: boolean; qOffset: number; layout: 'fused' | 'separate' | 'padded' }
+  interface AttnCfg {
+    B: number; H: number; D: number; Tq: number; Tk: number; causal: boolean; qOffset: number; layout: 'fused' | 'separate' | 'padded';
+    /** Dropout on P (with dropoutSeed = seed); absent: none. */
+    dropout?: number; seed?: number;
+  }
   const ATTN: AttnCfg[] = [
     { B: 2, H: 3, D: 32, Tq: 33, Tk: 33, causal: true, qOffset: 0, layout: 'fused' },
     { B: 1, H: 2, D: 64, Tq: 257, Tk: 257, causal: true, qOffset: 0, layout: 'fused' },
@@ -469,16 +475,31 @@ export function conformanceCases(): ConformanceCase[] {
     { B: 2, H: 2, D: 12, Tq: 40, Tk: 43, causal: true, qOffset: 3, layout: 'padded' },
     { B: 1, H: 1, D: 4, Tq: 6, Tk: 6, causal: true, qOffset: -2, layout: 'padded' },
   ];
+  // Dropout on P (p = 0.3): the mask is a hash of (seed, b·H + h, i, j), so every backend must drop
+  // exactly the reference's entries, across row blocks, key blocks, both WASM paths (D 260: the
+  // general one), batch items split over threads (B > 1) and KV-cache offsets.
+  const ATTN_DROP: AttnCfg[] = [
+    { B: 2, H: 3, D: 32, Tq: 33, Tk: 33, causal: true, qOffset: 0, layout: 'fused', dropout: 0.3, seed: 12345 },
+    { B: 3, H: 2, D: 5, Tq: 17, Tk: 17, causal: true, qOffset: 0, layout: 'padded', dropout: 0.3, seed: 0xdeadbeef },
+    { B: 2, H: 2, D: 64, Tq: 7, Tk: 65, causal: false, qOffset: 0, layout: 'separate', dropout: 0.3, seed: 7 },
+    { B: 1, H: 4, D: 16, Tq: 5, Tk: 70, causal: true, qOffset: 65, layout: 'separate', dropout: 0.3, seed: 99 },
+    { B: 2, H: 1, D: 33, Tq: 40, Tk: 131, causal: false, qOffset: 0, layout: 'padded', dropout: 0.3, seed: 1 },
+    { B: 1, H: 1, D: 260, Tq: 5, Tk: 7, causal: true, qOffset: 2, layout: 'padded', dropout: 0.3, seed: 4242 },
+    { B: 2, H: 2, D: 12, Tq: 40, Tk: 43, causal: true, qOffset: 3, layout: 'padded', dropout: 0.3, seed: 0xffffffff },
+  ];
   /** Whether the backend takes this shape, and (skip() aside) whether to run it. */
   const attnRuns = (h: Pair, c: AttnCfg) => !h.skip(c.B * c.H * c.Tq * c.Tk) && !(c.D > 128 && h.lacks('wideHeads')) &&
-    !(c.causal && c.qOffset < 0 && h.lacks('keylessRows')) && !(c.layout === 'padded' && h.lacks('oddStrides'));
+    !(c.causal && c.qOffset < 0 && h.lacks('keylessRows')) && !(c.layout === 'padded' && h.lacks('oddStrides')) &&
+    !(c.dropout && h.lacks('attentionDropout'));
   const attnLayout = (h: Pair, c: AttnCfg) => {
     const C = c.H * c.D, fused = c.layout === 'fused', pad = c.layout === 'padded';
-    h.shape = `B${c.B} H${c.H} D${c.D} Tq${c.Tq} Tk${c.Tk} ${c.causal ? `causal+${c.qOffset}` : 'full'} ${c.layout}`;
+    h.shape = `B${c.B} H${c.H} D${c.D} Tq${c.Tq} Tk${c.Tk} ${c.causal ? `causal+${c.qOffset}` : 'full'} ${c.layout}` +
+      (c.dropout ? ` dropout ${c.dropout} seed ${c.seed}` : '');
     // Padded rows (stride > H·D): the cells between rows must come back untouched.
     const qStride = fused ? 3 * C : pad ? C + 3 : C, kvStride = fused ? 3 * C : pad ? C + 1 : C, oStride = pad ? C + 2 : C;
-    const s = { B: c.B, H: c.H, D: c.D, Tq: c.Tq, Tk: c.Tk, causal: c.causal, qOffset: c.qOffset, scale: 1 / Math.sqrt(c.D),
-      qStride, kvStride, oStride };
+    const s: AttentionShape = { B: c.B, H: c.H, D: c.D, Tq: c.Tq, Tk: c.Tk, causal: c.causal, qOffset: c.qOffset,
+      scale: 1 / Math.sqrt(c.D), qStride, kvStride, oStride };
+    if (c.dropout) { s.dropout = c.dropout; s.dropoutSeed = c.seed; }
     const split = (buf: P<Tensor>, rows: number) => [0, 1, 2].map((j) => h.view(buf, j * C, rows * 3 * C - j * C));
     let q: P<Tensor>, k: P<Tensor>, v: P<Tensor>;
     if (fused) {
@@ -492,17 +513,17 @@ export function conformanceCases(): ConformanceCase[] {
   };
   // Out, dq, dk and dv start from random values: whole buffers are compared, so cells outside the
   // head blocks (other columns of a fused buffer, padding between rows) must come back untouched.
-  add('attention forward', 'products', (h) => {
-    for (const c of ATTN) {
+  const attnForward = (cases: AttnCfg[]) => (h: Pair) => {
+    for (const c of cases) {
       if (!attnRuns(h, c)) continue;
       const { s, q, k, v, oRows } = attnLayout(h, c);
       const out = h.rand(oRows), lse = h.zeros(c.B * c.H * c.Tq);
       h.both((o, t) => o.attention(t(q), t(k), t(v), t(out), t(lse), s));
       h.compare('out', out); h.compare('lse', lse);
     }
-  }, 'products');
-  add('attentionBackward', 'products', (h) => {
-    for (const c of ATTN) {
+  };
+  const attnBackward = (cases: AttnCfg[]) => (h: Pair) => {
+    for (const c of cases) {
       if (!attnRuns(h, c)) continue;
       const { s, q, k, v, oRows, grads } = attnLayout(h, c);
       // out and lse from the reference, so both backward passes start from the same forward.
@@ -513,10 +534,14 @@ export function conformanceCases(): ConformanceCase[] {
       h.both((o, t) => o.attentionBackward(t(q), t(k), t(v), t(out), t(lse), t(dout), t(dq), t(dk), t(dv), s));
       h.compare('dq', dq); h.compare('dk', dk); h.compare('dv', dv);
     }
-    // Elementwise 1.0, not the products' 0.3: dS = P ⊙ (dP − rowsum(dO ⊙ O)) cancels, so single elements of
-    // dq/dk from bf16 operands can be far off relative to their own size (H100, tensor-core path:
-    // worst 0.55 at a normwise 5e-3). The normwise bound is the judge here.
-  }, 1.0);
+  };
+  add('attention forward', 'products', attnForward(ATTN), 'products');
+  // Elementwise 1.0, not the products' 0.3: dS = P ⊙ (dP − rowsum(dO ⊙ O)) cancels, so single elements of
+  // dq/dk from bf16 operands can be far off relative to their own size (H100, tensor-core path:
+  // worst 0.55 at a normwise 5e-3). The normwise bound is the judge here.
+  add('attentionBackward', 'products', attnBackward(ATTN), 1.0);
+  add('attention forward (dropout on P)', 'products', attnForward(ATTN_DROP), 'products');
+  add('attentionBackward (dropout on P)', 'products', attnBackward(ATTN_DROP), 1.0);
 
   // recurrent cells: every ragged B, H in {1, 3, 5, 17, 129} (odd widths around the SIMD widths)
   const CELL_DIMS = [1, 3, 5, 17, 129];

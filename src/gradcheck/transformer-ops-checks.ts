@@ -16,6 +16,8 @@ interface AttentionCase {
   fused?: boolean;
   /** Extra columns after each output row (oStride = H·D + pad), so out is a strided view too. */
   outPad?: number;
+  /** Dropout on P with a fixed seed: the mask is a function of the seed, so the loss is smooth. */
+  dropout?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ function attentionCheck(ops: Ops, rng: Rng, c: AttentionCase): Checkable {
     B, H, D, Tq, Tk, causal: c.causal, qOffset: c.qOffset,
     qStride: c.fused ? 3 * C : C, kvStride: c.fused ? 3 * C : C, oStride, scale: 1 / Math.sqrt(D),
   };
+  if (c.dropout) { shape.dropout = c.dropout; shape.dropoutSeed = 0x2545f491; }
   let checked: CheckTensor[];
   let q: Tensor, k: Tensor, v: Tensor, dq: Tensor, dk: Tensor, dv: Tensor;
   if (c.fused) {
@@ -52,7 +55,7 @@ function attentionCheck(ops: Ops, rng: Rng, c: AttentionCase): Checkable {
   // The padding columns of out are never written; zero their weights so they carry no loss.
   for (let r = 0; r < qRows; r++) proj.w.data.fill(0, r * oStride + C, (r + 1) * oStride);
   return {
-    name: 'attention',
+    name: c.dropout ? 'attention-dropout' : 'attention',
     params: [],
     inputs: checked,
     loss() {
@@ -224,6 +227,11 @@ export const TRANSFORMER_OPS_CHECKS: GradCheckDef[] = [
   // A KV-cache step: 3 new queries after 2 cached positions (qOffset = Tk − Tq).
   { name: 'attention-kvcache', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 3, Tk: 5, causal: true, qOffset: 2, outPad: 2 }) },
   { name: 'attention-fused-qkv', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 5, Tk: 5, causal: true, qOffset: 0, fused: true, outPad: 1 }) },
+  // Dropout on P (p 0.3, a fixed seed: the same mask in every probe), causal, full and KV-cache.
+  { name: 'attention-dropout-causal', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 5, Tk: 5, causal: true, qOffset: 0, dropout: 0.3 }) },
+  { name: 'attention-dropout-full', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 3, Tk: 5, causal: false, qOffset: 0, dropout: 0.3 }) },
+  { name: 'attention-dropout-fused-qkv', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 5, Tk: 5, causal: true, qOffset: 0, fused: true, outPad: 1, dropout: 0.3 }) },
+  { name: 'attention-dropout-kvcache', make: (ops, rng) => attentionCheck(ops, rng, { B: 2, H: 2, D: 3, Tq: 3, Tk: 5, causal: true, qOffset: 2, outPad: 2, dropout: 0.3 }) },
   { name: 'swiglu', make: swigluCheck },
   { name: 'groupedGemm-nn', make: (ops, rng) => groupedGemmCheck(ops, rng, 'nn') },
   { name: 'groupedGemm-nt', make: (ops, rng) => groupedGemmCheck(ops, rng, 'nt') },

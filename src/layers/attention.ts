@@ -67,6 +67,9 @@ export class CausalSelfAttention {
   private readonly shape: AttentionShape;
   private lastT = 0;
   private lastB = 0;
+  /** Dropout on P of the last training-path forward (p, seed), which its backward regenerates. */
+  private dropP = 0;
+  private dropSeed = 0;
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, readonly heads: number, rng: Rng,
     opts: AttentionOptions = {}) {
@@ -147,10 +150,15 @@ export class CausalSelfAttention {
     return dS;
   }
 
-  /** x: [B·T, C] → y: [B·T, C] (overwrites). */
-  forward(x: Tensor, y: Tensor, B: number, T: number): void {
+  /**
+   * x: [B·T, C] → y: [B·T, C] (overwrites). `dropout` > 0: dropout on the attention probabilities
+   * inside the fused op (AttentionShape.dropout), its mask a function of `seed`; the backward
+   * regenerates the same mask. probabilities() and scoreGrad() report the undropped P.
+   */
+  forward(x: Tensor, y: Tensor, B: number, T: number, dropout = 0, seed = 0): void {
     const n = B * T;
     this.lastB = B; this.lastT = T;
+    this.dropP = dropout; this.dropSeed = seed;
     const qkv = this.qkvOut.rows(n);
     this.qkv.forward(x, qkv, n);
     const v = splitViews(this.fwdViews, qkv, this.dim);
@@ -192,17 +200,18 @@ export class CausalSelfAttention {
       ops.copy(qkv.view(t * 3 * C + 2 * C, C), cache.V.view((pos + t) * C, C));
     }
     const z = this.z.rows(n);
-    const s = this.shapeFor(1, n, len, pos, C);
+    const s = this.shapeFor(1, n, len, pos, C, 0);
     s.qStride = 3 * C;
     ops.attention(qkv, cache.K, cache.V, z, this.lse.rows(n), s);
     this.proj.forward(z, y, n);
   }
 
   /** The reused shape object, set for one call (qStride 3C; kvStride 3C in training, C for the cache). */
-  private shapeFor(B: number, Tq: number, Tk: number, qOffset: number, kvStride: number): AttentionShape {
+  private shapeFor(B: number, Tq: number, Tk: number, qOffset: number, kvStride: number, dropout = this.dropP): AttentionShape {
     const s = this.shape;
     s.B = B; s.Tq = Tq; s.Tk = Tk; s.qOffset = qOffset;
     s.qStride = 3 * this.dim; s.kvStride = kvStride; s.oStride = this.dim;
+    if (dropout > 0) { s.dropout = dropout; s.dropoutSeed = this.dropSeed; } else if (s.dropout !== undefined) { s.dropout = 0; }
     return s;
   }
 }

@@ -24,6 +24,9 @@ export class Dropout {
   /** Elements of the mask that hold a draw (a frozen mask is reused while the size stays). */
   private maskSize = 0;
   private frozen = false;
+  /** The last seedFor() draw (reused while frozen). */
+  private seed = 0;
+  private seeded = false;
 
   /** `width`: the row length of what passes through (the mask grows by rows, as the activations do). */
   constructor(private readonly ops: Ops, readonly p: number, private readonly rng: Rng, width: number) {
@@ -70,7 +73,21 @@ export class Dropout {
     this.ops.mul(dy, this.mask.rows(this.drawn / this.mask.cols), dx, accumulate);
   }
 
-  /** Keeps the current mask for later forwards of the same size (gradient checks); unfreeze() draws again. */
+  /**
+   * A uint32 seed for a mask that a fused kernel regenerates from a hash instead of reading it
+   * (dropout on the attention probabilities: AttentionShape.dropoutSeed), with this site's p: a
+   * fresh draw from the same Rng per training forward, the last one again while frozen (so a
+   * gradient check sees one mask). Call only when active(train).
+   */
+  seedFor(): number {
+    if (!this.frozen || !this.seeded) {
+      this.seed = Math.floor(this.rng.next() * 0x100000000) >>> 0;
+      this.seeded = true;
+    }
+    return this.seed;
+  }
+
+  /** Keeps the current mask (and seedFor()'s seed) for later forwards of the same size (gradient checks); unfreeze() draws again. */
   freeze(): void {
     this.frozen = true;
   }

@@ -14,11 +14,15 @@
 // block (the residual adds copy the gradient to both branches; Norm backward accumulates into
 // the skip path's gradient) → positions (dP) → token embedding (scatter-add).
 //
-// Dropout (config.dropout = p, training only; GPT-2's three sites): on the embeddings x₀, and on each
+// Dropout (config.dropout = p, training only; GPT-2's four sites): on the embeddings x₀, on each
 // block's two residual branches before they are added — the attention output and the FFN output:
 //     x = x + Drop(Attn(Norm₁(x))),  x = x + Drop(FFN(Norm₂(x)))
+// — and on the attention probabilities (GPT-2's attn_pdrop, the same p): out_i = Σ_j Drop(P)_ij v_j.
 // Each branch's backward multiplies its incoming gradient by the same mask (layers/dropout.ts).
-// The attention probabilities are not dropped: they never leave the fused attention kernel.
+// The probabilities never leave the fused attention kernel, so their mask is not stored: the kernel
+// hashes (seed, head, i, j) (AttentionShape.dropout in ops/types.ts), and the seed is drawn per
+// training forward from the block's attention-branch Dropout (Dropout.seedFor: the model's Rng, so
+// runs are deterministic and resume bit-exact; frozen with that Dropout for gradient checks).
 //
 // Init (GPT-2 flavour): E ~ N(0, 0.02²), learned P ~ N(0, 0.02²), QKV and
 // FFN input projections Xavier, the two residual-branch output projections Xavier scaled by
@@ -71,7 +75,7 @@ export interface TransformerConfig {
   tiedEmbeddings?: boolean;
   /** @deprecated The old name of tiedEmbeddings: checkpoints saved before the rename have it. */
   tie?: boolean;
-  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  /** Dropout probability on the embeddings, both residual branches and the attention probabilities, in training (0: none). */
   dropout?: number;
 }
 
@@ -101,7 +105,7 @@ export class TransformerBlock {
   private readonly dh: RowBuffer;
   private readonly dxm: RowBuffer;
   private readonly dbranch: RowBuffer;
-  /** Dropout on the attention and FFN branch outputs (p 0: pass-through). */
+  /** Dropout on the attention and FFN branch outputs (p 0: pass-through); attnDrop also seeds the attention probabilities' mask. */
   readonly attnDrop: Dropout;
   readonly ffnDrop: Dropout;
 
@@ -128,7 +132,9 @@ export class TransformerBlock {
     const n = B * T;
     const h1 = this.h1.rows(n), a = this.a.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n), f = this.f.rows(n);
     this.norm1.forward(x, h1, n);
-    this.attn.forward(h1, a, B, T);
+    // Dropout on P: a fresh mask seed per training forward (the backward regenerates its mask).
+    const pDrop = this.attnDrop.active(train) ? this.attnDrop.p : 0;
+    this.attn.forward(h1, a, B, T, pDrop, pDrop > 0 ? this.attnDrop.seedFor() : 0);
     this.attnDrop.forward(a, a, n, train);
     this.ops.add(x, a, xm);
     this.norm2.forward(xm, h2, n);

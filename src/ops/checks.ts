@@ -41,6 +41,12 @@ export function checkAttentionArgs(op: string, s: AttentionShape, q: Tensor, k: 
   checkCount(op, 'oStride', s.oStride);
   if (!Number.isInteger(s.qOffset)) throw new RangeError(`${op}: qOffset must be an integer, got ${s.qOffset}`);
   if (!Number.isFinite(s.scale)) throw new RangeError(`${op}: scale must be finite, got ${s.scale}`);
+  const p = s.dropout ?? 0;
+  if (!(p >= 0 && p < 1)) throw new RangeError(`${op}: dropout must be in [0, 1), got ${s.dropout}`);
+  const seed = s.dropoutSeed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new RangeError(`${op}: dropoutSeed must be a uint32, got ${s.dropoutSeed}`);
+  }
   const width = s.H * s.D;
   checkStride(op, 'qStride', s.qStride, width);
   checkStride(op, 'kvStride', s.kvStride, width);

@@ -107,6 +107,57 @@ export interface AttentionShape {
   oStride: number;
   /** Score scale, usually 1/√D. */
   scale: number;
+  /**
+   * Dropout on the attention probabilities (GPT-2's attn_pdrop): p in [0, 1); 0 or absent: none,
+   * and every backend takes exactly its dropout-free path. See attentionDropKeep for the mask.
+   */
+  dropout?: number;
+  /** The mask's seed (a uint32); a new one per training forward, the same for its backward. */
+  dropoutSeed?: number;
+}
+
+/**
+ * The attention-dropout mask, one definition for every backend (src/backends/reference/attention.ts,
+ * assembly/attention_common.ts, native/attention_common.cuh use these same constants). Like
+ * FlashAttention, the mask is never stored: entry (b, h, i, j) (batch item b of the whole call, head
+ * h, query row i < Tq, key j < Tk) is a pure function of the seed, so the backward pass regenerates
+ * exactly the forward's mask:
+ *   fmix(x) = murmur3's 32-bit finaliser: x ^= x >>> 16; x *= 0x85EBCA6B; x ^= x >>> 13;
+ *             x *= 0xC2B2AE35; x ^= x >>> 16   (all mod 2³²)
+ *   row     = fmix(fmix(seed ^ (b·H + h)·0x9E3779B1) ^ i·0x85EBCA77)
+ *   hash    = fmix(row ^ j·0xC2B2AE3D)
+ *   keep    ⇔ hash ≥ threshold, threshold = attentionDropThreshold(p) = min(2³² − 1, round(p·2³²)),
+ * so an entry is kept with probability 1 − p (to 2⁻³²). Inverted dropout: a kept probability is
+ * multiplied by 1/(1 − p), so out_i = Σ_j (m_ij/(1 − p))·P_ij·v_j; lse stays the log-sum-exp of the
+ * undropped scores (P is the ordinary softmax).
+ */
+export const ATTN_DROP_MUL_ROW = 0x9e3779b1;
+export const ATTN_DROP_MUL_I = 0x85ebca77;
+export const ATTN_DROP_MUL_J = 0xc2b2ae3d;
+
+/** murmur3's fmix32 (see attentionDropKeep). */
+export function fmix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The row part of the attention-dropout hash (bh = b·H + h). */
+export function attentionDropRow(seed: number, bh: number, i: number): number {
+  return fmix32(fmix32((seed ^ Math.imul(bh, ATTN_DROP_MUL_ROW)) >>> 0) ^ Math.imul(i, ATTN_DROP_MUL_I));
+}
+
+/** Whether entry (row, j) of the attention-dropout mask is kept (row: attentionDropRow). */
+export function attentionDropKeep(row: number, j: number, threshold: number): boolean {
+  return fmix32((row ^ Math.imul(j, ATTN_DROP_MUL_J)) >>> 0) >= threshold;
+}
+
+/** The uint32 threshold below which a hash drops its entry (0: keeps everything). */
+export function attentionDropThreshold(p: number): number {
+  return Math.min(0xffffffff, Math.round(p * 4294967296));
 }
 
 /** Write rule and inner optimiser of an associative memory (src/layers/linear-memory.ts). */
@@ -314,13 +365,18 @@ export interface Ops {
    * Strides let q, k and v be views into one fused [rows, 3C] QKV buffer (qStride = kvStride = 3C).
    * Writes out and lse[(b·H + h)·Tq + i] = logsumexp_j(scale · q·k_j) over the visible keys, which
    * the backward pass needs. Elements of `out` outside the written head blocks are left untouched.
+   * With s.dropout = p > 0: out_i = Σ_j (m_ij/(1 − p)) P_ij v_j, the mask m from the hash of
+   * s.dropoutSeed (attentionDropKeep); lse is still that of the undropped scores.
    */
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void;
   /**
    * Backward of attention given q, k, v, out, lse from the forward pass and dout (laid out like out):
    * OVERWRITES dq, dk, dv (laid out like q, k, v: same strides; they may be views into one fused
    * dQKV buffer). Uses the softmax Jacobian in its vectorised form, dS = P ⊙ (dP − rowsum(dO ⊙ O)),
-   * recomputing P row block by row block; masked positions get exactly zero gradient.
+   * recomputing P row block by row block; masked positions get exactly zero gradient. With dropout
+   * (the same s as the forward: the mask is regenerated, never stored), c = m/(1 − p):
+   * dV_j = Σ_i c_ij P_ij dO_i, dP_ij = c_ij dO_i·v_j, and dS = P ⊙ (dP − rowsum(dO ⊙ O)) still holds
+   * because O is the dropped output (src/backends/reference/attention.ts).
    */
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void;

@@ -7,6 +7,7 @@
 // What it cannot test: the CUDA kernels themselves (scripts/gpu-check.ts does, on a GPU).
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import type { AttentionShape, IntTensor, Tensor } from '../../src/ops/types.js';
+import { attentionDropThreshold } from '../../src/ops/types.js';
 import type { CudaAddon } from '../../src/backends/cuda/ops.js';
 
 const BASE = 0x7f00_0000_0000; // above 2^32, like a real device address, to exercise number precision
@@ -78,6 +79,13 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
   const shape = (a: number[], causal: boolean): AttentionShape => ({
     B: a[0], H: a[1], D: a[2], Tq: a[3], Tk: a[4], qOffset: a[5], qStride: a[6], kvStride: a[7], oStride: a[8], causal, scale: a[9],
   });
+  /** The addon's dropout numbers back into the shape: p = 1 − 1/dropScale, checked against the threshold. */
+  const dropped = (s: AttentionShape, thr?: number, keepScale?: number, seed?: number): AttentionShape => {
+    if (thr === undefined || thr === 0) return s;
+    const p = 1 - 1 / keepScale!;
+    if (attentionDropThreshold(p) !== thr) throw new Error(`emulated addon: dropout threshold ${thr} does not match 1/(1 − p) = ${keepScale}`);
+    return { ...s, dropout: p, dropoutSeed: seed };
+  };
   const ACT = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'] as const;
   const MODES = ['nn', 'nt', 'tn'] as const;
   const f = Math.fround;
@@ -171,9 +179,11 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
     },
 
     // ---- attention.cu: shape = B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, causal, scale ----
+    // With dropout on P, three more: threshold, 1/(1 − p), seed (the reference takes p back from the threshold).
     attention: (q: number, k: number, v: number, o: number, lse: number, B: number, H: number, D: number, Tq: number, Tk: number,
-      qOffset: number, qStride: number, kvStride: number, oStride: number, causal: boolean, scale: number) => {
-      const s = shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), W = H * D;
+      qOffset: number, qStride: number, kvStride: number, oStride: number, causal: boolean, scale: number,
+      dropThr?: number, dropScale?: number, seed?: number) => {
+      const s = dropped(shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), dropThr, dropScale, seed), W = H * D;
       ref.attention(T(q, span(B * Tq, qStride, W)), T(k, span(B * Tk, kvStride, W)), T(v, span(B * Tk, kvStride, W)),
         T(o, span(B * Tq, oStride, W)), T(lse, B * H * Tq), s);
     },
@@ -186,8 +196,8 @@ export function emulatedAddon(heapBytes = 256 << 20): EmulatedAddon {
     },
     attentionBackward: (q: number, k: number, v: number, o: number, lse: number, dout: number, dq: number, dk: number, dv: number,
       B: number, H: number, D: number, Tq: number, Tk: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
-      causal: boolean, scale: number) => {
-      const s = shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), W = H * D;
+      causal: boolean, scale: number, dropThr?: number, dropScale?: number, seed?: number) => {
+      const s = dropped(shape([B, H, D, Tq, Tk, qOffset, qStride, kvStride, oStride, f(scale)], causal), dropThr, dropScale, seed), W = H * D;
       const qs = span(B * Tq, qStride, W), ks = span(B * Tk, kvStride, W), os = span(B * Tq, oStride, W);
       ref.attentionBackward(T(q, qs), T(k, ks), T(v, ks), T(o, os), T(lse, B * H * Tq), T(dout, os), T(dq, qs), T(dk, ks), T(dv, ks), s);
     },

@@ -125,3 +125,36 @@ describe('fused attention on two threads (batch items split across threads)', ()
     }
   });
 });
+
+describe('attention dropout on P across threads', () => {
+  it('the workers regenerate the whole call\'s mask (b0): one thread = two threads = the reference, forward and backward', async () => {
+    const one = await createWasmOps({ threads: 1 }), two = await createWasmOps({ threads: 3 });
+    two.pool.callerClaims = false; // every batch item on a worker, each a B = 1 call at its own b0
+    try {
+      const B = 4, H = 2, D = 12, T = 19, C = H * D, n = B * T * 3 * C;
+      const vals = uniform(n, -2, 2), dout = uniform(B * T * C);
+      const s: AttentionShape = { B, H, D, Tq: T, Tk: T, causal: true, qOffset: 0, qStride: 3 * C, kvStride: 3 * C, oStride: C,
+        scale: 0.3, dropout: 0.3, dropoutSeed: 0x9abcdef0 };
+      const run = (ops: Ops) => {
+        const qkv = ops.tensorFrom(vals), dqkv = ops.tensor(n), out = ops.tensor(B * T * C), lse = ops.tensor(B * H * T);
+        const q = qkv.view(0, n), k = qkv.view(C, n - C), v = qkv.view(2 * C, n - 2 * C);
+        ops.attention(q, k, v, out, lse, s);
+        ops.attentionBackward(q, k, v, out, lse, ops.tensorFrom(dout), dqkv.view(0, n), dqkv.view(C, n - C), dqkv.view(2 * C, n - 2 * C), s);
+        return [Array.from(out.data), Array.from(lse.data), Array.from(dqkv.data)];
+      };
+      const before = two.pool.workerItems;
+      const [r1, r2, rr] = [run(one), run(two), run(R)];
+      expect(two.pool.workerItems - before).toBe(2 * B);
+      for (let i = 0; i < 3; i++) expect(r2[i]).toEqual(r1[i]);
+      for (let i = 0; i < 3; i++) expectClose(r2[i], rr[i], 2e-5, `two threads vs reference [${i}]`);
+      // The mask is in effect: without dropout the output differs.
+      const plain = R.tensor(B * T * C);
+      const qkv = R.tensorFrom(vals);
+      R.attention(qkv.view(0, n), qkv.view(C, n - C), qkv.view(2 * C, n - 2 * C), plain, R.tensor(B * H * T), { ...s, dropout: 0 });
+      expect(Array.from(plain.data)).not.toEqual(rr[0]);
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+});

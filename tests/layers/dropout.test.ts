@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOps } from '../../src/backends/index.js';
-import type { Ops } from '../../src/ops/types.js';
+import type { AttentionShape, Ops, Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { Dropout } from '../../src/layers/dropout.js';
 import { TransformerLM } from '../../src/models/transformer.js';
@@ -38,6 +38,54 @@ describe('dropout gradient checks (fixed mask, float64)', () => {
     const m = new TransformerLM(ref, smallTransformerConfig({ dropout: 0.35 }), new Rng(1));
     const batch = randomBatch(ref, new Rng(2), 7, 2, 5);
     expect(m.forwardBackward(batch, true)).not.toBe(m.forwardBackward(batch, false));
+  });
+});
+
+describe('dropout on the transformer\'s attention probabilities', () => {
+  /** Reference ops that record the dropout and seed of every attention call. */
+  class Recording extends ReferenceOps {
+    calls: { pass: 'fwd' | 'bwd'; p: number; seed: number }[] = [];
+    override attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
+      this.calls.push({ pass: 'fwd', p: s.dropout ?? 0, seed: s.dropoutSeed ?? 0 });
+      super.attention(q, k, v, out, lse, s);
+    }
+    override attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
+      dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
+      this.calls.push({ pass: 'bwd', p: s.dropout ?? 0, seed: s.dropoutSeed ?? 0 });
+      super.attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, s);
+    }
+  }
+
+  it('drops P with the model\'s p in training only: a fresh seed per forward, its backward the same; frozen keeps it', () => {
+    const ops = new Recording('f64');
+    const m = new TransformerLM(ops, smallTransformerConfig({ dropout: 0.3 }), new Rng(1));
+    const batch = randomBatch(ops, new Rng(2), 7, 2, 5);
+    const layers = m.blocks.length;
+    m.forwardBackward(batch, true);
+    const first = ops.calls.splice(0);
+    expect(first).toHaveLength(2 * layers);
+    const fwd = first.filter((c) => c.pass === 'fwd'), bwd = first.filter((c) => c.pass === 'bwd');
+    for (const c of first) expect(c.p).toBe(0.3);
+    // Backward runs the blocks in reverse: block l's backward has block l's forward seed.
+    expect(bwd.map((c) => c.seed).reverse()).toEqual(fwd.map((c) => c.seed));
+    expect(new Set(fwd.map((c) => c.seed)).size).toBe(layers);
+    m.forwardBackward(batch, true);
+    const second = ops.calls.splice(0).filter((c) => c.pass === 'fwd');
+    second.forEach((c, l) => expect(c.seed).not.toBe(fwd[l].seed));
+    m.forwardBackward(batch, false);
+    for (const c of ops.calls.splice(0)) expect(c.p).toBe(0);
+    for (const d of m.dropouts) d.freeze();
+    m.forwardBackward(batch, true);
+    const a = ops.calls.splice(0);
+    m.forwardBackward(batch, true);
+    expect(ops.calls.splice(0)).toEqual(a);
+  });
+
+  it('p = 0: the op gets no dropout and the model draws nothing for it', () => {
+    const ops = new Recording('f64');
+    const m = new TransformerLM(ops, smallTransformerConfig({ dropout: 0 }), new Rng(1));
+    m.forwardBackward(randomBatch(ops, new Rng(2), 7, 2, 5), true);
+    for (const c of ops.calls) expect(c.p).toBe(0);
   });
 });
 
@@ -117,5 +165,14 @@ describe('training with dropout', () => {
     expect(resumed.valLoss).toBe(whole.valLoss);
     const plain = await train({ ...base, modelOptions: { hidden: 8, embed: 4 }, steps: 8, out: null });
     expect(plain.trainLoss).not.toBe(whole.trainLoss);
+  });
+
+  it('transformer: resume gives the bits of the whole run (the attention-probability seeds continue from the saved generator)', async () => {
+    const tb: TrainOptions = { ...base, model: 'transformer', modelOptions: { layers: 2, dModel: 8, heads: 2, context: 16, dropout: 0.2 } };
+    const whole = await train({ ...tb, steps: 6, out: join(tmp, 't-whole') });
+    await train({ ...tb, steps: 3, out: join(tmp, 't-part') });
+    const resumed = await train({ model: 'transformer', data: corpus, resume: join(tmp, 't-part'), steps: 6, backend: 'reference' });
+    expect(resumed.trainLoss).toBe(whole.trainLoss);
+    expect(resumed.valLoss).toBe(whole.valLoss);
   });
 });

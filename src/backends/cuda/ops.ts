@@ -18,7 +18,7 @@
 // every op (src/ops/checked.ts, as on the other backends), so the addon can stay a thin, unchecked
 // layer; data (ids, expert ids, offsets) only where the host mirror is current.
 import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
-import { ACTIVATIONS } from '../../ops/types.js';
+import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
 import { ReferenceOps } from '../reference/index.js';
 import { checkAttentionForwardArgs, checkCount, groupedGemmMaxRows } from '../../ops/checks.js';
@@ -483,14 +483,31 @@ export class CudaOps implements Ops, DecodeGraphOps {
   memoryBackward(...a: Parameters<Ops['memoryBackward']>): void { this.host.memoryBackward(...a); }
 
   // ---- transformer and MoE -----------------------------------------------------------------------
+  // Dropout on P (s.dropout > 0): three more numbers after the shape (threshold, 1/(1 − p), seed;
+  // native/kernels.h), which send the call to the fp32 tiled kernels (not tensor cores).
   attention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, s: AttentionShape): void {
     if (cudaAttentionLimits('attention', s)) return;
+    const p = s.dropout ?? 0;
+    if (p > 0) {
+      this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
+        s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale,
+        attentionDropThreshold(p), 1 / (1 - p), s.dropoutSeed ?? 0);
+      return;
+    }
     this.k.attention(this.r(q), this.r(k), this.r(v), this.w(out), this.w(lse),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);
   }
   attentionBackward(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dout: Tensor,
     dq: Tensor, dk: Tensor, dv: Tensor, s: AttentionShape): void {
     if (cudaAttentionLimits('attentionBackward', s)) return;
+    const p = s.dropout ?? 0;
+    if (p > 0) {
+      this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
+        this.w(dq), this.w(dk), this.w(dv),
+        s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale,
+        attentionDropThreshold(p), 1 / (1 - p), s.dropoutSeed ?? 0);
+      return;
+    }
     this.k.attentionBackward(this.r(q), this.r(k), this.r(v), this.r(out), this.r(lse), this.r(dout),
       this.w(dq), this.w(dk), this.w(dv),
       s.B, s.H, s.D, s.Tq, s.Tk, s.qOffset, s.qStride, s.kvStride, s.oStride, s.causal, s.scale);

@@ -36,6 +36,8 @@ export interface AttentionArgs {
   dout: number; dq: number; dk: number; dv: number;
   B: number; H: number; D: number; Tq: number; Tk: number; causal: number; qOffset: number;
   qStride: number; kvStride: number; oStride: number; scale: number;
+  /** Dropout on P: the uint32 threshold (0: none), 1/(1 − p), the mask's seed. */
+  dropThr: number; dropScale: number; seed: number;
 }
 
 /** A memory recurrence call: byte pointers (dy, dK, dV, dQ: backward only), sizes, kernel codes. */
@@ -117,10 +119,10 @@ export class BatchPool {
     if (this.workers.length === 0 || a.B <= 1 || a.B > MAX_ITEMS) {
       if (pass === 'forward') {
         k.attention(a.q, a.k, a.v, a.out, a.lse, a.B, a.H, a.D, a.Tq, a.Tk, a.causal, a.qOffset,
-          a.qStride, a.kvStride, a.oStride, a.scale, scratch);
+          a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch);
       } else {
         k.attentionBackward(a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk, a.dv, a.B, a.H, a.D, a.Tq, a.Tk,
-          a.causal, a.qOffset, a.qStride, a.kvStride, a.oStride, a.scale, scratch);
+          a.causal, a.qOffset, a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch);
       }
       return;
     }
@@ -131,6 +133,7 @@ export class BatchPool {
     ctl[A + 9] = a.B; ctl[A + 10] = a.H; ctl[A + 11] = a.D; ctl[A + 12] = a.Tq; ctl[A + 13] = a.Tk;
     ctl[A + 14] = a.causal; ctl[A + 15] = a.qOffset;
     ctl[A + 16] = a.qStride; ctl[A + 17] = a.kvStride; ctl[A + 18] = a.oStride; ctlF[A + 19] = a.scale;
+    ctl[CTL.DROP] = a.dropThr | 0; ctlF[CTL.DROP + 1] = a.dropScale; ctl[CTL.DROP + 2] = a.seed | 0;
     this.runJob(pass === 'forward' ? JOB.ATTENTION : JOB.ATTENTION_BACKWARD, a.B);
   }
 

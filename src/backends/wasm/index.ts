@@ -4,7 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
-import { ACTIVATIONS } from '../../ops/types.js';
+import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
@@ -124,7 +124,8 @@ export class WasmOps implements Ops {
 
   // The arguments of one attention call, reused (no allocation per call).
   private readonly attnArgs: AttentionArgs = { q: 0, k: 0, v: 0, out: 0, lse: 0, dout: 0, dq: 0, dk: 0, dv: 0,
-    B: 0, H: 0, D: 0, Tq: 0, Tk: 0, causal: 0, qOffset: 0, qStride: 0, kvStride: 0, oStride: 0, scale: 0 };
+    B: 0, H: 0, D: 0, Tq: 0, Tk: 0, causal: 0, qOffset: 0, qStride: 0, kvStride: 0, oStride: 0, scale: 0,
+    dropThr: 0, dropScale: 1, seed: 0 };
   // The same for the memory recurrence.
   private readonly memArgs: MemoryArgs = { k: 0, v: 0, q: 0, y: 0, saved: 0, dy: 0, dK: 0, dV: 0, dQ: 0,
     B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0 };
@@ -338,6 +339,10 @@ export class WasmOps implements Ops {
     const a = this.attnArgs;
     a.B = s.B; a.H = s.H; a.D = s.D; a.Tq = s.Tq; a.Tk = s.Tk; a.causal = s.causal ? 1 : 0; a.qOffset = s.qOffset;
     a.qStride = s.qStride; a.kvStride = s.kvStride; a.oStride = s.oStride; a.scale = s.scale;
+    const p = s.dropout ?? 0;
+    a.dropThr = p > 0 ? attentionDropThreshold(p) : 0;
+    a.dropScale = p > 0 ? 1 / (1 - p) : 1;
+    a.seed = p > 0 ? (s.dropoutSeed ?? 0) : 0;
     return a;
   }
 

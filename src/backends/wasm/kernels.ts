@@ -56,12 +56,15 @@ export interface Kernels {
   // assembly/attention.ts: fused flash-style attention (contract: Ops.attention in src/ops/types.ts).
   // causal is 0/1; scratch is attentionScratchBytes() bytes, allocated once by the backend.
   attentionScratchBytes(): number;
+  // Dropout on P: dropThr the uint32 threshold (0: none), dropScale = 1/(1 − p), seed, b0 the first
+  // batch item's index in the whole call (the mask: attentionDropKeep in src/ops/types.ts).
   attention(q: number, k: number, v: number, out: number, lse: number, B: number, H: number, D: number,
     Tq: number, Tk: number, causal: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
-    scale: number, scratch: number): void;
+    scale: number, dropThr: number, dropScale: number, seed: number, b0: number, scratch: number): void;
   attentionBackward(q: number, k: number, v: number, out: number, lse: number, dout: number,
     dq: number, dk: number, dv: number, B: number, H: number, D: number, Tq: number, Tk: number, causal: number,
-    qOffset: number, qStride: number, kvStride: number, oStride: number, scale: number, scratch: number): void;
+    qOffset: number, qStride: number, kvStride: number, oStride: number, scale: number,
+    dropThr: number, dropScale: number, seed: number, b0: number, scratch: number): void;
 
   // assembly/moe.ts
   swiglu(gu: number, out: number, rows: number, F: number): void;
