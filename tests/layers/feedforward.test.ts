@@ -1,7 +1,8 @@
 // The feed-forward blocks (src/layers/feedforward.ts): registered gradient checks 'ffn-swiglu'
 // and 'ffn-gelu', SwiGLU against its formula, and WASM against the reference.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOps } from '../../src/backends/index.js';
+import { createWasmOps, type WasmOps } from '../../src/backends/wasm/index.js';
 import type { Ops } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { FeedForward, type FfnKind } from '../../src/layers/feedforward.js';
@@ -10,7 +11,12 @@ import { Rng } from '../../src/util/rng.js';
 
 const ref = new ReferenceOps('f64');
 let wasm: Ops;
-beforeAll(async () => { wasm = await createOps({ backend: 'wasm', threads: 1 }); });
+let wasm3: WasmOps;
+beforeAll(async () => {
+  wasm = await createOps({ backend: 'wasm', threads: 1 });
+  wasm3 = await createWasmOps({ threads: 3 });
+});
+afterAll(() => wasm3?.dispose());
 
 describe('feed-forward', () => {
   it("passes the registered gradient check 'ffn-swiglu' (W1, W3, W2 without biases, x)", () => {
@@ -103,5 +109,31 @@ describe('feed-forward', () => {
     expect([...y.data]).toEqual([...yy.data]);
     expect([...dx.data]).toEqual([...dxx.data]);
     expect([...f.W1.W.grad.data]).toEqual([...dW1.data]);
+  });
+
+  // One long row of the swiglu op (the gate's [h1 | h3]) is split into spans across the threads
+  // (src/backends/wasm/batch-pool.ts): the same bits as one thread, forward and backward.
+  it('the swiglu op split across three threads gives bit for bit what one thread does', () => {
+    const F = 1003; // spans of 64: 16 items, the last one ragged (43 floats, not a multiple of 4)
+    const gu = Float32Array.from({ length: 2 * F }, (_, i) => Math.sin(i * 0.37) * 6);
+    const dout = Float32Array.from({ length: F }, (_, i) => Math.cos(i * 0.11));
+    const run = (ops: Ops) => {
+      const out = ops.tensor(F), dgu = ops.tensor(2 * F);
+      ops.swiglu(ops.tensorFrom(gu), out, 1, F);
+      ops.swigluBackward(ops.tensorFrom(gu), ops.tensorFrom(dout), dgu, 1, F);
+      return [...out.data, ...dgu.data];
+    };
+    try {
+      wasm3.pool.swigluSpan = 64;
+      wasm3.pool.callerClaims = false; // the workers run every span
+      const before = wasm3.pool.workerItems;
+      const three = run(wasm3), one = run(wasm);
+      expect(wasm3.pool.workerItems - before).toBe(2 * 16);
+      const i = three.findIndex((x, j) => !Object.is(x, one[j]));
+      expect(i, `element ${i}: ${three[i]} on three threads, ${one[i]} on one`).toBe(-1);
+    } finally {
+      wasm3.pool.callerClaims = true;
+      wasm3.pool.swigluSpan = 2 ** 16;
+    }
   });
 });
