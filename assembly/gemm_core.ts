@@ -470,7 +470,15 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   // every k step of a panel falls into the same L1 cache set and they evict each other.
   // Measured (Zen 3/4): 16×128·128×512 +30%, 32×256·256×1000 +23%; 64×256·256×1024 read in place
   // would lose 40%.
-  const direct = tb == 0 && m1 - m0 <= MC && (n & 1023) != 0;
+  // A row of 2 KiB (n % 512 = 0) puts the k steps of a panel into only two sets: read in place,
+  // the panel never stays in L1, so every one of the (rows/4) micro-kernels reloads it from L2.
+  // With more than 64 rows that reuse outweighs the cost of packing it once: the transformer's
+  // weight gradient dW1 = xᵀ·dh, 128×512 over k = 4096, measured 69 → 75 GFLOP/s (1 thread,
+  // loaded machine, alternating runs), 128×512×128 70 → 87; with 64 rows packing already loses
+  // (64×512×4096: 69 → 64) and with 16 it loses half (16×512×128: 73 → 39), so they read in place.
+  const rowsHere = m1 - m0;
+  const aliased = (n & 1023) == 0 || ((n & 511) == 0 && rowsHere > 64);
+  const direct = tb == 0 && rowsHere <= MC && !aliased;
   const ldbPacked = <usize>nr << 2, ldbDirect = <usize>n << 2;
   for (let jc = n0; jc < n1; jc += ncStep) {
     const nc = min(ncStep, n1 - jc);

@@ -4,29 +4,40 @@
 // src/backends/wasm/index.ts (O(n·E) loops, and the existing packed GEMM per group).
 import { hsum, loadTail, storeTail, V_ONE, vexp } from './math';
 
+// out[0..count) = silu(a)·b over `count` floats at a, b (and out).
+// @ts-ignore: decorator
+@inline function swigluRun(a: usize, bp: usize, o: usize, F: i32): void {
+  let c = 0;
+  for (; c + 4 <= F; c += 4) {
+    const off = <usize>c << 2;
+    const x = v128.load(a + off);
+    const z = vexp(f32x4.neg(f32x4.abs(x)));
+    const d = f32x4.div(V_ONE, f32x4.add(V_ONE, z));
+    const s = v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, f32x4.splat(0)));
+    v128.store(o + off, f32x4.mul(f32x4.mul(x, s), v128.load(bp + off)));
+  }
+  if (c < F) {
+    const off = <usize>c << 2, t = F - c;
+    const x = loadTail(a + off, t, 0);
+    const z = vexp(f32x4.neg(f32x4.abs(x)));
+    const d = f32x4.div(V_ONE, f32x4.add(V_ONE, z));
+    const s = v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, f32x4.splat(0)));
+    storeTail(o + off, f32x4.mul(f32x4.mul(x, s), loadTail(bp + off, t, 0)), t);
+  }
+}
+
 // gu: rows×2F (a | b), out: rows×F. out = silu(a)·b = a·σ(a)·b.
 export function swiglu(gu: usize, out: usize, rows: i32, F: i32): void {
   for (let r = 0; r < rows; r++) {
     const a = gu + ((<usize>r * <usize>(2 * F)) << 2), bp = a + (<usize>F << 2);
-    const o = out + ((<usize>r * <usize>F) << 2);
-    let c = 0;
-    for (; c + 4 <= F; c += 4) {
-      const off = <usize>c << 2;
-      const x = v128.load(a + off);
-      const z = vexp(f32x4.neg(f32x4.abs(x)));
-      const d = f32x4.div(V_ONE, f32x4.add(V_ONE, z));
-      const s = v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, f32x4.splat(0)));
-      v128.store(o + off, f32x4.mul(f32x4.mul(x, s), v128.load(bp + off)));
-    }
-    if (c < F) {
-      const off = <usize>c << 2, t = F - c;
-      const x = loadTail(a + off, t, 0);
-      const z = vexp(f32x4.neg(f32x4.abs(x)));
-      const d = f32x4.div(V_ONE, f32x4.add(V_ONE, z));
-      const s = v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, f32x4.splat(0)));
-      storeTail(o + off, f32x4.mul(f32x4.mul(x, s), loadTail(bp + off, t, 0)), t);
-    }
+    swigluRun(a, bp, out + ((<usize>r * <usize>F) << 2), F);
   }
+}
+
+// The same on one span of `count` floats with a, b and out anywhere: the batch pool
+// (src/backends/wasm/batch-pool.ts) splits one long row of swiglu into spans, one per thread.
+export function swigluSpan(a: usize, b: usize, out: usize, count: i32): void {
+  swigluRun(a, b, out, count);
 }
 
 // @ts-ignore: decorator
@@ -49,23 +60,32 @@ export function swiglu(gu: usize, out: usize, rows: i32, F: i32): void {
   }
 }
 
+// @ts-ignore: decorator
+@inline function swigluBackwardRun(a: usize, bp: usize, g: usize, da: usize, db: usize, F: i32): void {
+  let c = 0;
+  for (; c + 4 <= F; c += 4) {
+    const off = <usize>c << 2;
+    swigluGrad(v128.load(a + off), v128.load(bp + off), v128.load(g + off), da + off, db + off, 4);
+  }
+  if (c < F) {
+    const off = <usize>c << 2, t = F - c;
+    swigluGrad(loadTail(a + off, t, 0), loadTail(bp + off, t, 0), loadTail(g + off, t, 0), da + off, db + off, t);
+  }
+}
+
 // gu: rows×2F, dout: rows×F, dgu: rows×2F (OVERWRITTEN: da | db).
 export function swigluBackward(gu: usize, dout: usize, dgu: usize, rows: i32, F: i32): void {
   for (let r = 0; r < rows; r++) {
     const rowOff = (<usize>r * <usize>(2 * F)) << 2;
     const a = gu + rowOff, bp = a + (<usize>F << 2);
     const da = dgu + rowOff, db = da + (<usize>F << 2);
-    const g = dout + ((<usize>r * <usize>F) << 2);
-    let c = 0;
-    for (; c + 4 <= F; c += 4) {
-      const off = <usize>c << 2;
-      swigluGrad(v128.load(a + off), v128.load(bp + off), v128.load(g + off), da + off, db + off, 4);
-    }
-    if (c < F) {
-      const off = <usize>c << 2, t = F - c;
-      swigluGrad(loadTail(a + off, t, 0), loadTail(bp + off, t, 0), loadTail(g + off, t, 0), da + off, db + off, t);
-    }
+    swigluBackwardRun(a, bp, dout + ((<usize>r * <usize>F) << 2), da, db, F);
   }
+}
+
+// The backward on one span (see swigluSpan): da, db from a, b, dout, `count` floats each.
+export function swigluBackwardSpan(a: usize, b: usize, dout: usize, da: usize, db: usize, count: i32): void {
+  swigluBackwardRun(a, b, dout, da, db, count);
 }
 
 // Σ a[i]·b[i] over n elements, in f32 with four vector accumulators.

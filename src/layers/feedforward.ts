@@ -9,6 +9,13 @@
 //   da = dg ⊙ h3,  dh3 = dg ⊙ a,  dh1 = da ⊙ silu'(h1)
 //   dW1 += xᵀ·dh1, dW3 += xᵀ·dh3,  dx (+)= dh1·W1ᵀ + dh3·W3ᵀ
 // Backward (gelu): dW2, db2, da = dy·W2ᵀ; dh = da ⊙ gelu'(h); dW1, db1, dx.
+//
+// The swiglu gate runs as the fused swiglu op (one pass: g from h1 and h3, and in backward dh1 and
+// dh3 from h1, h3 and dg) instead of silu, then a product (forward) and two products then silu's
+// derivative (backward): half the memory traffic over [n, F], and silu(h1) is never stored. The op
+// takes a row's a | b halves side by side; h1 and h3 are laid out as the first and second half of
+// ONE buffer, [h1 (n·F) | h3 (n·F)], so the whole gate is a single "row" of n·F (likewise
+// [dh1 | dh3]). It computes exactly the same products in the same order, bit for bit.
 import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import type { Param } from './param.js';
@@ -33,15 +40,16 @@ export class FeedForward {
   /** The gate's second projection (swiglu only). */
   readonly W3: Linear | null;
   readonly W2: Linear;
-  // Saved activations, [n, F]: h1 = x·W1 (+b1), a = act(h1), h3 = x·W3 and g = a ⊙ h3 (swiglu).
+  // Saved activations. gelu, [n, F]: h1 = x·W1 + b1 and a = gelu(h1). swiglu: h13 [n, 2F] holds
+  // h1 = x·W1 in its first n·F floats and h3 = x·W3 in its last n·F (see the top), and g = silu(h1) ⊙ h3 [n, F].
   private readonly h1: RowBuffer;
   private readonly a: RowBuffer;
-  private readonly h3: RowBuffer;
+  private readonly h13: RowBuffer;
   private readonly g: RowBuffer;
-  // Backward scratch, [n, F].
+  // Backward scratch: dg [n, F]; gelu: dh1 [n, F]; swiglu: dh13 [n, 2F] = [dh1 | dh3] as h13.
   private readonly dg: RowBuffer;
   private readonly dh1: RowBuffer;
-  private readonly dh3: RowBuffer;
+  private readonly dh13: RowBuffer;
 
   constructor(private readonly ops: Ops, name: string, readonly dim: number, readonly hidden: number, rng: Rng,
     opts: FeedForwardOptions = {}) {
@@ -54,8 +62,9 @@ export class FeedForward {
     this.W2 = new Linear(ops, `${name}.W2`, hidden, dim, rng, { bias, init });
     if (opts.outScale !== undefined) ops.scale(this.W2.W.value, opts.outScale);
     const buf = () => new RowBuffer(ops, hidden);
-    this.h1 = buf(); this.a = buf(); this.h3 = buf(); this.g = buf();
-    this.dg = buf(); this.dh1 = buf(); this.dh3 = buf();
+    this.h1 = buf(); this.a = buf(); this.g = buf();
+    this.dg = buf(); this.dh1 = buf();
+    this.h13 = new RowBuffer(ops, 2 * hidden); this.dh13 = new RowBuffer(ops, 2 * hidden);
   }
 
   get params(): Param[] {
@@ -65,17 +74,17 @@ export class FeedForward {
   /** x: [n, C] → y: [n, C] (overwrites). */
   forward(x: Tensor, y: Tensor, n: number): void {
     const { ops } = this;
-    const h1 = this.h1.rows(n), a = this.a.rows(n);
-    this.W1.forward(x, h1, n);
     if (this.kind === 'gelu') {
+      const h1 = this.h1.rows(n), a = this.a.rows(n);
+      this.W1.forward(x, h1, n);
       ops.activation('gelu', h1, a);
       this.W2.forward(a, y, n);
       return;
     }
-    const h3 = this.h3.rows(n), g = this.g.rows(n);
-    ops.activation('silu', h1, a);
-    this.W3!.forward(x, h3, n);
-    ops.mul(a, h3, g);
+    const nF = n * this.hidden, h13 = this.h13.rows(n), g = this.g.rows(n);
+    this.W1.forward(x, h13.view(0, nF), n);
+    this.W3!.forward(x, h13.view(nF, nF), n);
+    ops.swiglu(h13, g, 1, nF); // g = silu(h1) ⊙ h3
     this.W2.forward(g, y, n);
   }
 
@@ -85,19 +94,19 @@ export class FeedForward {
    */
   backward(x: Tensor, dy: Tensor, dx: Tensor, n: number, accumulateDx = false): void {
     const { ops } = this;
-    const h1 = this.h1.rows(n), a = this.a.rows(n), dg = this.dg.rows(n), dh1 = this.dh1.rows(n);
+    const dg = this.dg.rows(n);
     if (this.kind === 'gelu') {
+      const h1 = this.h1.rows(n), a = this.a.rows(n), dh1 = this.dh1.rows(n);
       this.W2.backward(a, dy, dg, n); // dg = da here
       ops.activationBackward('gelu', h1, a, dg, dh1);
       this.W1.backward(x, dh1, dx, n, accumulateDx);
       return;
     }
-    const h3 = this.h3.rows(n), g = this.g.rows(n), dh3 = this.dh3.rows(n);
+    const nF = n * this.hidden, h13 = this.h13.rows(n), g = this.g.rows(n), dh13 = this.dh13.rows(n);
     this.W2.backward(g, dy, dg, n);
-    ops.mul(dg, a, dh3); // dh3 = dg ⊙ a
-    ops.mul(dg, h3, dg); // da = dg ⊙ h3 (in place)
-    ops.activationBackward('silu', h1, a, dg, dh1);
-    this.W1.backward(x, dh1, dx, n, accumulateDx);
-    this.W3!.backward(x, dh3, dx, n, true);
+    // dh1 = dg ⊙ h3 ⊙ silu'(h1), dh3 = dg ⊙ silu(h1)
+    ops.swigluBackward(h13, dg, dh13, 1, nF);
+    this.W1.backward(x, dh13.view(0, nF), dx, n, accumulateDx);
+    this.W3!.backward(x, dh13.view(nF, nF), dx, n, true);
   }
 }

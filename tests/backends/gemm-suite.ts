@@ -45,6 +45,8 @@ const SHAPES: [number, number, number][] = [
   // Fewer than 4 rows (the unpacked row path): column blocks of 16, 4 and a 1–3 tail, several
   // k blocks, dot products in groups of 8 columns with a k mod 4 tail.
   [1, 23, 301], [2, 41, 259], [3, 9, 6],
+  // Rows of B 2 KiB apart (n = 512): with more than 64 rows B is packed, with fewer read in place.
+  [72, 512, 40], [40, 512, 9],
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];

@@ -15,6 +15,8 @@ export const CTL = Object.freeze({
   // attention: q, k, v, out, lse, dout, dq, dk, dv (byte pointers), H, D, Tq, Tk, causal, qOffset,
   //            qStride, kvStride, oStride (ints), scale (f32 bits)
   // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period
+  // swiglu:    a, b, out (forward) or dout (backward), da, db (byte pointers), count, span
+  //            (one long row of `count` floats cut into spans of `span`)
   ARGS: 34,
   F64: 28, // memory: eta, beta, beta1, beta2, eps (float64: the kernel takes them so)
   DROP: 66, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
@@ -22,7 +24,7 @@ export const CTL = Object.freeze({
 });
 
 /** Job kinds. Items are batch items (attention) or sequences (memory). */
-export const JOB = Object.freeze({ ATTENTION: 0, ATTENTION_BACKWARD: 1, MEMORY: 2, MEMORY_BACKWARD: 3 });
+export const JOB = Object.freeze({ ATTENTION: 0, ATTENTION_BACKWARD: 1, MEMORY: 2, MEMORY_BACKWARD: 3, SWIGLU: 4, SWIGLU_BACKWARD: 5 });
 
 /**
  * Runs item i of the current job on kernels `x` with this thread's scratch. Attention: the kernel
@@ -45,6 +47,13 @@ export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
         ctl[a + 6] + qo, ctl[a + 7] + ko, ctl[a + 8] + ko,
         1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, thr, keep, seed, i, scratch);
     }
+    return;
+  }
+  if (kind === JOB.SWIGLU || kind === JOB.SWIGLU_BACKWARD) {
+    // Span i of the row: every pointer moved by i·span floats; the same kernel code per element.
+    const count = ctl[a + 5], span = ctl[a + 6], off = i * span, len = Math.min(span, count - off), o = off * 4;
+    if (kind === JOB.SWIGLU) x.swigluSpan(ctl[a] + o, ctl[a + 1] + o, ctl[a + 2] + o, len);
+    else x.swigluBackwardSpan(ctl[a] + o, ctl[a + 1] + o, ctl[a + 2] + o, ctl[a + 3] + o, ctl[a + 4] + o, len);
     return;
   }
   const f = CTL.F64;

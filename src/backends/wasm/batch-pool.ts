@@ -67,6 +67,13 @@ export class BatchPool {
    * Mutable: tests split tiny calls.
    */
   memoryMinWork = 2 ** 16;
+  /**
+   * A swiglu call over one row (the transformer's feed-forward gate: [h1 | h3] as one row of
+   * n·F, src/layers/feedforward.ts) is cut into spans of this many floats, one item each, when it
+   * has at least two. Below that, waking a worker would cost about what the span saves (a span
+   * of 2¹⁶ floats is ~0.1 ms of work). Mutable: tests split tiny calls.
+   */
+  swigluSpan = 2 ** 16;
   /** Items the workers ran, in all (tests: whether a call was split). */
   workerItems = 0;
 
@@ -164,6 +171,30 @@ export class BatchPool {
     this.runJob(pass === 'forward' ? JOB.MEMORY : JOB.MEMORY_BACKWARD, a.B);
   }
 
+  /**
+   * The swiglu gate or its backward (contract: Ops.swiglu in src/ops/types.ts; byte pointers). One
+   * long row (rows = 1) is split into spans across the threads: each element is computed by the
+   * same code whichever thread runs it, so a split call is bit-identical to a whole one. Several
+   * rows (the MoE experts' short rows) run here whole.
+   */
+  swiglu(pass: Pass, gu: number, dout: number, out: number, rows: number, F: number): void {
+    this.checkLive();
+    const { k } = this;
+    const spans = Math.ceil(F / this.swigluSpan);
+    if (this.workers.length === 0 || rows !== 1 || spans < 2 || spans > MAX_ITEMS) {
+      if (pass === 'forward') k.swiglu(gu, out, rows, F);
+      else k.swigluBackward(gu, dout, out, rows, F);
+      return;
+    }
+    const { ctl } = this;
+    const A = CTL.ARGS;
+    // forward: a, b, out; backward: a, b, dout, da, db (out = dgu, [da | db]).
+    ctl[A] = gu; ctl[A + 1] = gu + 4 * F;
+    if (pass === 'forward') { ctl[A + 2] = out; } else { ctl[A + 2] = dout; ctl[A + 3] = out; ctl[A + 4] = out + 4 * F; }
+    ctl[A + 5] = F; ctl[A + 6] = this.swigluSpan;
+    this.runJob(pass === 'forward' ? JOB.SWIGLU : JOB.SWIGLU_BACKWARD, spans);
+  }
+
   /** Publishes the job whose arguments are in the control block, works on it, waits for the rest. */
   private runJob(kind: number, items: number): void {
     const { k, ctl, ctlF, ctlD, scratch } = this;
@@ -202,7 +233,7 @@ export class BatchPool {
   }
 
   private checkLive(): void {
-    if (this.disposed) throw new Error('wasm backend: attention or memory recurrence after dispose()');
+    if (this.disposed) throw new Error('wasm backend: attention, memory recurrence or swiglu after dispose()');
   }
 
   dispose(): void {

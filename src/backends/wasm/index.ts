@@ -346,11 +346,12 @@ export class WasmOps implements Ops {
     return a;
   }
 
+  // One long row (the feed-forward gate) is split across threads by ./batch-pool.ts.
   swiglu(gu: Tensor, out: Tensor, rows: number, F: number): void {
-    this.k.swiglu(ptr(gu), ptr(out), rows, F);
+    this.pool.swiglu('forward', ptr(gu), 0, ptr(out), rows, F);
   }
   swigluBackward(gu: Tensor, dout: Tensor, dgu: Tensor, rows: number, F: number): void {
-    this.k.swigluBackward(ptr(gu), ptr(dout), ptr(dgu), rows, F);
+    this.pool.swiglu('backward', ptr(gu), ptr(dout), ptr(dgu), rows, F);
   }
 
   groupedGemm(mode: 'nn' | 'nt' | 'tn', G: number, offsets: IntTensor, n: number, k: number,

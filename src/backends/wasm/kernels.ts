@@ -69,6 +69,8 @@ export interface Kernels {
   // assembly/moe.ts
   swiglu(gu: number, out: number, rows: number, F: number): void;
   swigluBackward(gu: number, dout: number, dgu: number, rows: number, F: number): void;
+  swigluSpan(a: number, b: number, out: number, count: number): void;
+  swigluBackwardSpan(a: number, b: number, dout: number, da: number, db: number, count: number): void;
   dot(a: number, b: number, n: number): number;
 
   // assembly/memory_recurrence.ts (contract: Ops.memoryForward). rule: 0 delta, 1 hebbian;
