@@ -374,7 +374,7 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
       const sizes = Object.entries(s.modelOptions).map(([k, v]) => `${k} ${v}`).join(', ');
       progress(`${model}: ours, ${secs(timeMs / 1000)} s (batch ${s.batch}, window ${s.seq}, lr ${s.lr}, clip ${s.clip}, ${sizes})`);
       const ours = await trainOurs(model, s, {
-        ops, corpus, tokenizer, split, timeMs, valEveryMs, valFraction, valBatches, seed, sampleChars, temperature, sampleSeed, promptId,
+        ops, threads, corpus, tokenizer, split, timeMs, valEveryMs, valFraction, valBatches, seed, sampleChars, temperature, sampleSeed, promptId,
         dir: join(tmp, `ours-${model}`), progress,
       });
       progress(`${model}: ours best val ${fmt(ours.side.bestValLoss)} at ${optSecs(ours.side.bestAtSeconds)} s, ${ours.side.steps} steps, ` +
@@ -440,6 +440,8 @@ function writeReport(report: QualityReport, file: string): string {
 
 interface OursContext {
   ops: Ops;
+  /** The wasm threads of `ops` (each leg opens its own backend with as many). */
+  threads: number;
   corpus: Corpus;
   tokenizer: Tokenizer;
   split: { train: Int32Array; val: Int32Array };
@@ -488,12 +490,17 @@ async function trainOurs(model: QualityModel, s: QualitySettings, c: OursContext
       continue;
     }
     const timeMs = clockAtLegStart + (target - trainedMs);
+    // Each leg on a backend of its own, disposed when the leg ends: a WASM heap never shrinks, so
+    // legs sharing one backend kept every leg's model, optimizer and activations (the transformer's
+    // 20 legs ran out of the 4 GiB WebAssembly can address). Same backend and threads every leg, so
+    // the resume stays exact.
+    const legBackend = { backend: 'wasm' as const, threads: c.threads };
     summary = await train(leg === 1 ? {
       model, modelOptions: s.modelOptions, data: c.corpus, tokenizer: 'char', timeMs,
       batch: s.batch, seq: s.seq, lr: s.lr, optimizer: 'adam', weightDecay: 0, schedule: 'constant', warmup: 0, clip: s.clip, seed: c.seed,
       valEvery: 0, valFraction: c.valFraction, valBatches: c.valBatches, valData: null,
-      sampler: spec.stateful ? 'sequential' : 'random', out: c.dir, ops: c.ops, reporter,
-    } : { model, resume: c.dir, data: c.corpus, timeMs, ops: c.ops, reporter });
+      sampler: spec.stateful ? 'sequential' : 'random', out: c.dir, ...legBackend, reporter,
+    } : { model, resume: c.dir, data: c.corpus, timeMs, ...legBackend, reporter });
     // The leg stopped at the first check of its clock at or past the limit: after a last step that
     // ended past it, or after the bookkeeping that follows a step (metrics, progress) crossed it.
     trainedMs += Math.max(lastStepClock, timeMs) - clockAtLegStart;
