@@ -129,4 +129,8 @@ export const SEQ2SEQ_CHECKS: GradCheckDef[] = [
   modelCheck('lstm-attention-lm', (ops, rng) => ({
     model: new AttentionLM(ops, { vocabSize: 5, hidden: 4, layers: 2, embed: 3 }, rng), batch: randomBatch(ops, rng, 5, 2, 5),
   })),
+  // the same model on its host-loop attention (src/models/lstm-attention-host.ts: CUDA's path for hidden > 128)
+  modelCheck('lstm-attention-host', (ops, rng) => ({
+    model: new AttentionLM(ops, { vocabSize: 5, hidden: 4, layers: 2, embed: 3 }, rng, 'host'), batch: randomBatch(ops, rng, 5, 2, 5),
+  })),
 ];

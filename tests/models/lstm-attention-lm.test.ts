@@ -31,6 +31,12 @@ describe('lstm-attention (src/models/lstm-attention-lm.ts)', () => {
     expect(r.passed).toBe(true);
   });
 
+  it('gradient check lstm-attention-host passes: the host-loop attention (CUDA widths > 128) has its own backward', () => {
+    const [r] = runGradChecks(['lstm-attention-host']);
+    for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);
+    expect(r.passed).toBe(true);
+  });
+
   it('is registered and rebuilds from its saved config', () => {
     const spec = getModel('lstm-attention');
     expect(spec.stateful).toBe(false);
