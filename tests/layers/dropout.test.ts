@@ -176,3 +176,17 @@ describe('training with dropout', () => {
     expect(resumed.valLoss).toBe(whole.valLoss);
   });
 });
+
+describe('dropout-option (src/models/dropout-option.ts): every model that offers --dropout has a fixed-mask gradient check', () => {
+  it('maps each spec with the option to a registered <model>-dropout check', async () => {
+    const { DROPOUT_OPTION } = await import('../../src/models/dropout-option.js');
+    const { listModels } = await import('../../src/models/registry.js');
+    const { listGradChecks } = await import('../../src/gradcheck/registry.js');
+    // rnn and gru are the same RecurrentLM class as lstm, whose dropout sites lstm-lm-dropout checks.
+    const checkOf: Record<string, string> = { rnn: 'lstm-lm-dropout', lstm: 'lstm-lm-dropout', gru: 'lstm-lm-dropout' };
+    const withOption = listModels().filter((m) => m.options.includes(DROPOUT_OPTION)).map((m) => m.name);
+    expect(withOption).toEqual(expect.arrayContaining(['transformer', 'lstm', 'moe', 'moe-dense', 'memory-lm', 'lstm-attention']));
+    const checks = listGradChecks();
+    for (const name of withOption) expect(checks, name).toContain(checkOf[name] ?? `${name}-dropout`);
+  });
+});
