@@ -92,16 +92,24 @@ describe('handgrad train --resume', () => {
     const r = handgrad('train', ...lstm, '--steps', '30', '--checkpoint-every', '1ms', '--keep-checkpoints', '3', '--out', dir, '--json');
     expect(r.code).toBe(0);
     expect(stepOf(dir)).toBe(30);
-    expect(listGenerations(dir).map((g) => g.step)).toEqual([28, 29, 30]);
+    // Timed saves land wherever a step ends past the interval, and a tiny step can finish within 1 ms of the
+    // last save (CI once kept 27, 29, 30), so only the shape is fixed: three generations, the newest the final.
+    const steps = listGenerations(dir).map((g) => g.step);
+    expect(steps).toHaveLength(3);
+    expect(steps[2]).toBe(30);
+    expect(steps[0]).toBeGreaterThan(0);
+    expect(steps[0]).toBeLessThan(steps[1]);
+    expect(steps[1]).toBeLessThan(steps[2]);
   });
 
   it('resumes from the newest generation that verifies when the newest is damaged, and says so', () => {
     const dir = join(tmp, 'damaged');
-    cpSync(join(tmp, 'timed'), dir, { recursive: true }); // generations 28, 29, 30
+    cpSync(join(tmp, 'timed'), dir, { recursive: true }); // three generations, the newest at step 30
+    const previous = listGenerations(dir).map((g) => g.step)[1];
     truncateSync(join(dir, 'ckpt-000000030', 'model.safetensors'), 64);
     const r = handgrad('train', '--resume', dir, '--steps', '31', '--json');
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^train: --resume: .*ckpt-000000030\/model\.safetensors: 64 bytes, manifest\.json says \d+ \(truncated or altered\); resuming from .*ckpt-000000029 \(step 29\)\n$/);
+    expect(r.stderr).toMatch(new RegExp(String.raw`^train: --resume: .*ckpt-000000030/model\.safetensors: 64 bytes, manifest\.json says \d+ \(truncated or altered\); resuming from .*ckpt-0+${previous} \(step ${previous}\)\n$`));
     expect(stepOf(dir)).toBe(31);
   });
 
