@@ -42,6 +42,16 @@ export function describeBlasCore(core: BlasCore | null | undefined): string {
   return version ? `${core.corename} (${version})` : core.corename;
 }
 
+/**
+ * The BLAS a NumPy peer runs on, as the reports name it. NumPy's build info says "unknown" when it
+ * was built against the generic libblas.so.3 (Debian's python3-numpy), although the library loaded
+ * at run time is OpenBLAS: a core name from blas_info.py settles it.
+ */
+export function peerBlasName(buildInfo: string, core: BlasCore | null | undefined): { name: string; openblas: boolean } {
+  if (core?.corename) return { name: core.config?.match(/OpenBLAS \S+/)?.[0] ?? 'OpenBLAS', openblas: true };
+  return { name: buildInfo, openblas: /openblas/i.test(buildInfo) };
+}
+
 export type PeerModule = 'numpy' | 'torch';
 
 /** A Python in which the module imports, or null with a one-line reason. */

@@ -6,7 +6,7 @@ import { dirname, join, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
-import { describeBlasCore, findPython, peerEnv, type BlasCore } from '../peer-env.js';
+import { describeBlasCore, findPython, peerBlasName, peerEnv, type BlasCore } from '../peer-env.js';
 import { measure, round, shapeText, timeGemm } from './measure.js';
 import type { GemmRow, Plan } from './types.js';
 
@@ -128,12 +128,13 @@ export async function measureOpenblas(plan: Plan, note: (l: string) => void, pro
         : `openblas peer: numpy_gemm.py failed (exit ${r.code}${stderr.length ? `: ${stderr[stderr.length - 1]}` : ''})`);
       return { rows, blas, blasCore, python: py.python };
     }
+    const lib = peerBlasName(out.blas, out.blasCore);
     if (blas === null) {
-      progress(`openblas peer: NumPy via ${py.python}, ${out.blas}, OpenBLAS core ${describeBlasCore(out.blasCore)}`);
+      progress(`openblas peer: NumPy via ${py.python}, ${lib.name}, OpenBLAS core ${describeBlasCore(out.blasCore)}`);
     }
-    blas = out.blas;
+    blas = lib.name;
     blasCore = out.blasCore ?? null;
-    if (!/openblas/i.test(out.blas)) note(`openblas peer: NumPy here uses ${out.blas}, not OpenBLAS; rows are labelled openblas`);
+    if (!lib.openblas) note(`openblas peer: NumPy here uses ${out.blas}, not OpenBLAS; rows are labelled openblas`);
     rows.push(...out.rows);
   }
   return { rows, blas, blasCore, python: py.python };

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BLAS_GUARD_VARIABLES, describeBlasCore, findPython, peerEnv, pythonCandidates } from '../../bench/peer-env.js';
+import { BLAS_GUARD_VARIABLES, describeBlasCore, findPython, peerBlasName, peerEnv, pythonCandidates } from '../../bench/peer-env.js';
 
 const peers = join(import.meta.dirname, '..', '..', 'bench', 'peers');
 const numpyPython = findPython('numpy').python;
@@ -46,6 +46,13 @@ describe('peer interpreter and BLAS core', () => {
       .toBe('Cooperlake (OpenBLAS 0.3.21)');
     expect(describeBlasCore({ corename: null, config: null, library: null })).toMatch(/^unknown/);
     expect(describeBlasCore(null)).toMatch(/^unknown/);
+  });
+
+  it('names OpenBLAS from the loaded library when NumPy\'s build info says "unknown" (Debian\'s python3-numpy)', () => {
+    const core = { corename: 'Cooperlake', config: 'OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH Cooperlake', library: '/x.so' };
+    expect(peerBlasName('unknown', core)).toEqual({ name: 'OpenBLAS 0.3.21', openblas: true });
+    expect(peerBlasName('scipy-openblas 0.3.31', null)).toEqual({ name: 'scipy-openblas 0.3.31', openblas: true });
+    expect(peerBlasName('mkl 2024', { corename: null, config: null, library: null })).toEqual({ name: 'mkl 2024', openblas: false });
   });
 
   it.skipIf(!numpyPython)('numpy_gemm.py reports the OpenBLAS core it ran on', () => {
