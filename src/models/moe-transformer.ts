@@ -25,8 +25,11 @@
 // Each branch's backward multiplies its incoming gradient by the same mask (layers/dropout.ts).
 // The router sees LN₂(xm) of the dropped stream, so a training forward's routing (and its aux
 // losses) follow the mask; the aux losses are not dropped. The masks are drawn on the host and
-// uploaded (no device read: a training step still reads only the loss); the attention
-// probabilities are not dropped (they never leave the fused attention kernel).
+// uploaded (no device read: a training step still reads only the loss). The attention
+// probabilities are dropped inside the fused attention kernel (GPT-2's attn_pdrop): its mask hashes
+// (seed, head, i, j) (AttentionShape.dropout in ops/types.ts), with the seed drawn per training
+// forward from the block's attention-branch Dropout, so nothing is stored and the backward
+// regenerates the mask.
 //
 // Memory. Saved per layer and token: the layer input (C), qkv (3C), the attention output (C), xm
 // (C), H attention lse values, LayerNorm statistics and the routing state (O(E + k)): ≈ 6C + E.
@@ -80,7 +83,7 @@ export interface MoeTransformerConfig {
   recompute?: boolean;
   /** One SwiGLU FFN of hidden topK · expertHidden instead of experts (matched active parameters). */
   dense?: boolean;
-  /** Dropout probability on the embeddings and both residual branches, in training (0: none). */
+  /** Dropout probability on the embeddings, both residual branches and the attention probabilities, in training (0: none). */
   dropout?: number;
 }
 
@@ -207,9 +210,15 @@ export class MoeBlock {
     return this.views;
   }
 
-  private shape(B: number, Tq: number, Tk: number, qOffset: number): AttentionShape {
+  /** Dropout on the attention probabilities of the last training forward (0: none) and its mask seed. */
+  private dropP = 0;
+  private dropSeed = 0;
+
+  private shape(B: number, Tq: number, Tk: number, qOffset: number, dropout = 0): AttentionShape {
     const C = this.dim, H = this.heads, D = C / H;
-    return { B, H, D, Tq, Tk, causal: true, qOffset, qStride: 3 * C, kvStride: 3 * C, oStride: C, scale: 1 / Math.sqrt(D) };
+    const s: AttentionShape = { B, H, D, Tq, Tk, causal: true, qOffset, qStride: 3 * C, kvStride: 3 * C, oStride: C, scale: 1 / Math.sqrt(D) };
+    if (dropout > 0) { s.dropout = dropout; s.dropoutSeed = this.dropSeed; }
+    return s;
   }
 
   /**
@@ -239,7 +248,10 @@ export class MoeBlock {
         this.shape(1, n, pos + n, pos));
     } else {
       const [q, k, v] = this.qkvViews(n);
-      ops.attention(q, k, v, att, lse, this.shape(B, T, T, 0));
+      // Dropout on P: a fresh mask seed per training forward (the backward regenerates its mask).
+      this.dropP = this.attnDrop.active(Boolean(mode.train)) ? this.attnDrop.p : 0;
+      this.dropSeed = this.dropP > 0 ? this.attnDrop.seedFor() : 0;
+      ops.attention(q, k, v, att, lse, this.shape(B, T, T, 0, this.dropP));
     }
     const train = Boolean(mode.train);
     this.proj.forward(att, f, n);
@@ -267,7 +279,7 @@ export class MoeBlock {
     ops.copy(dxm, dx);
     this.attnDrop.backward(dxm, dbr);
     this.proj.backward(att, dbr, datt, n);
-    ops.attentionBackward(q, k, v, att, lse, datt, dq, dk, dv, this.shape(B, T, T, 0));
+    ops.attentionBackward(q, k, v, att, lse, datt, dq, dk, dv, this.shape(B, T, T, 0, this.dropP));
     this.norm1.forward(x, h, n);
     this.qkv.backward(h, dqkv, dh, n);
     this.norm1.backward(x, dh, dx, n);

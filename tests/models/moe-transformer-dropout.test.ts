@@ -25,7 +25,7 @@ describeDropout('moe', {
   sites: 5,
   trainOptions,
   // f32 and f64 must pick the same experts: no token near a tie in the reference's training forward.
-  afterReference: (m) => expect((m as MoeTransformer).routingMargin()).toBeGreaterThan(1e-3),
+  afterReference: (m) => expect((m as MoeTransformer).routingMargin()).toBeGreaterThan(1e-4), // f32 error is ~1e-6
 });
 
 describeDropout('moe-dense', {
