@@ -28,10 +28,15 @@ function settled(s: string): string {
 
 export class TextStream {
   private readonly ids: number[] = [];
-  /** The settled text of every token so far (written, held back, or past a stop). */
-  private text = '';
-  /** How much of `text` has been written. */
-  private written = 0;
+  // The settled text of every token so far is written + pending. Only the short tail of the written
+  // text is kept as a string (a stop string may begin there); the rest is kept as its pieces. One
+  // growing string sliced at every token would be flattened by V8 at every slice: a sample of n
+  // tokens then costs O(n²) (320k tokens took minutes).
+  private readonly writtenPieces: string[] = [];
+  /** The last (longest stop − 1) characters written. */
+  private writtenTail = '';
+  /** Settled text not written yet: held back as the possible start of a stop string. */
+  private pending = '';
   private stopped = false;
 
   /**
@@ -61,7 +66,7 @@ export class TextStream {
 
   /** The text written so far. */
   get output(): string {
-    return this.text.slice(0, this.written);
+    return this.writtenPieces.join('');
   }
 
   /** Adds a generated token; writes what is certain. Returns true when a stop string has appeared. */
@@ -71,11 +76,10 @@ export class TextStream {
     const win = this.ids.slice(-(CONTEXT + 1));
     const before = settled(this.decoder.decode(win.slice(0, -1))), after = settled(this.decoder.decode(win));
     if (after.startsWith(before)) {
-      this.text += after.slice(before.length);
+      this.pending += after.slice(before.length);
     } else {
       // The new token changed how the earlier tokens read: decode everything once.
-      const full = settled(this.fullText());
-      if (full.startsWith(this.text.slice(0, this.written))) this.text = full;
+      this.replaceText(settled(this.fullText()));
     }
     return this.flush(false);
   }
@@ -83,9 +87,14 @@ export class TextStream {
   /** The sample is over: writes what was held back (a possible stop-string start that never completed). */
   end(): void {
     if (this.stopped) return;
-    const full = this.fullText();
-    if (full.startsWith(this.text.slice(0, this.written))) this.text = full;
+    this.replaceText(this.fullText());
     this.flush(true);
+  }
+
+  /** Takes `full` as the whole text when it keeps what was written (written text is never taken back). */
+  private replaceText(full: string): void {
+    const written = this.output;
+    if (full.startsWith(written)) this.pending = full.slice(written.length);
   }
 
   /** The text of the generated tokens alone, decoded after the prefix. */
@@ -95,38 +104,41 @@ export class TextStream {
     return all.startsWith(prefix) ? all.slice(prefix.length) : this.decoder.decode(this.ids.slice(this.base));
   }
 
-  /** Writes `text` past `written`, up to a stop string, holding back a possible stop-string start unless final. */
+  /** Writes pending text, up to a stop string, holding back a possible stop-string start unless final. */
   private flush(final: boolean): boolean {
-    // A stop string may begin in text already written only if it was held back, so searching from
-    // (written − longest stop) onwards finds every new occurrence.
+    // A stop string may begin in text already written only if it was held back, so searching the
+    // written tail (longest − 1 characters) and the pending text finds every new occurrence.
     const longest = this.stops.reduce((m, s) => Math.max(m, s.length), 0);
-    const from = Math.max(0, this.written - longest + 1);
+    const tail = this.writtenTail, text = tail + this.pending;
     let cut = -1;
     for (const s of this.stops) {
-      const at = this.text.indexOf(s, from);
+      const at = text.indexOf(s);
       if (at >= 0 && (cut < 0 || at < cut)) cut = at;
     }
     if (cut >= 0) {
-      this.emit(cut);
+      this.emit(cut - tail.length, longest);
       this.stopped = true;
       return true;
     }
-    let end = this.text.length;
+    let end = this.pending.length;
     if (!final) {
       // Hold back the longest tail that is the beginning of some stop string.
-      for (let k = Math.min(longest - 1, end - this.written); k > 0; k--) {
-        const tail = this.text.slice(end - k);
-        if (this.stops.some((s) => s.startsWith(tail))) { end -= k; break; }
+      for (let k = Math.min(longest - 1, end); k > 0; k--) {
+        const held = this.pending.slice(end - k);
+        if (this.stops.some((s) => s.startsWith(held))) { end -= k; break; }
       }
     }
-    this.emit(end);
+    this.emit(end, longest);
     return false;
   }
 
-  private emit(upTo: number): void {
-    if (upTo > this.written) {
-      this.write(this.text.slice(this.written, upTo));
-      this.written = upTo;
-    }
+  /** Writes the first n characters of the pending text. */
+  private emit(n: number, longest: number): void {
+    if (n <= 0) return;
+    const piece = this.pending.slice(0, n);
+    this.pending = this.pending.slice(n);
+    this.writtenPieces.push(piece);
+    this.writtenTail = longest > 1 ? (this.writtenTail + piece).slice(-(longest - 1)) : '';
+    this.write(piece);
   }
 }

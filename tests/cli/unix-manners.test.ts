@@ -42,6 +42,15 @@ describe('a closed stdout (EPIPE)', () => {
     expect(r.code).toBe(0);
   });
 
+  it('sample: stops generating when stdout closes, not after --length tokens', async () => {
+    // 10 million tokens would take minutes; with the reader gone it ends after its first write.
+    const t0 = performance.now();
+    const r = await withClosedStdout(['sample', bigramRun, '--length', '10000000']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  }, 120_000);
+
   it('sample … | head -c 50 in a shell: 50 bytes, exit 0, nothing on stderr', () => {
     const cmd = `"${node}" "${handgradScript}" sample "${bigramRun}" --length 20000 | head -c 50; exit \${PIPESTATUS[0]}`;
     const r = spawnSync('bash', ['-c', cmd], { cwd: root, env: cliEnv, encoding: 'utf8', timeout: 60_000 });

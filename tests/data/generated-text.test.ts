@@ -65,4 +65,20 @@ describe('TextStream', () => {
     const r = stream(words, rest, [], prompt);
     expect(words.decode(prompt) + r.text).toBe(words.decode(ids));
   });
+
+  it('streams a long sample in time linear in its length (one growing string sliced per token was O(n²))', () => {
+    // A complexity guard, not a speed figure: 200k tokens take ~0.5 s here and took 41 s the O(n²) way
+    // (vitest does not stop a synchronous test at its timeout, so the bound is checked here, 20× either way).
+    const n = 200_000, ids = enc('abc xyz\n'.repeat(n / 8));
+    const t0 = performance.now();
+    const r = stream(chars, ids, ['.']);
+    expect(r.text.length).toBe(n);
+    expect(r.text).toBe(chars.decode(ids));
+    expect(r.output).toBe(r.text);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    // And a stop string that straddles what was written and what comes: held back, then cut.
+    const stop = stream(chars, enc('abc xyz\n'.repeat(1000) + 'abc x.yz'), ['x.y']);
+    expect(stop.text).toBe('abc xyz\n'.repeat(1000) + 'abc ');
+    expect(stop.done).toBe(true);
+  });
 });
