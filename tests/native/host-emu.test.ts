@@ -1,7 +1,7 @@
 // The CUDA kernel files' logic, checked on the CPU: native/tests/host-emu/run.sh compiles each GPU
 // check program (native/tests/<target>_check.cu) with its kernel file against a host emulation of
 // CUDA (one fiber per CUDA thread, ldmatrix/mma emulated in native/mma.h) and runs it. Slow-ish
-// (10–40 s of CPU per target, plus compiling), so one test per target with a generous timeout.
+// (5–20 s of CPU per target, plus compiling), so one test per target with a generous timeout.
 // Needs g++ (C++20) and python3; skipped with the reason where either is missing, or when
 // HANDGRAD_SKIP_HOST_EMU=1 (a quick local run).
 import { describe, expect, it } from 'vitest';
