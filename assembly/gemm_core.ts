@@ -382,11 +382,43 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
 }
 
 /**
+ * The four lane sums of x0…x3 as one vector, each (x[0] + x[2]) + (x[1] + x[3]): the same
+ * additions in the same order as dotLanes' first line, so a column's result does not depend on
+ * whether it was reduced alone or in a group of four.
+ */
+// @ts-ignore: decorator
+@inline function laneSums4(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  // [x0₀+x0₂, x0₁+x0₃, x1₀+x1₂, x1₁+x1₃] and likewise for x2, x3.
+  const s01 = f32x4.add(v128.shuffle<f32>(x0, x1, 0, 1, 4, 5), v128.shuffle<f32>(x0, x1, 2, 3, 6, 7));
+  const s23 = f32x4.add(v128.shuffle<f32>(x2, x3, 0, 1, 4, 5), v128.shuffle<f32>(x2, x3, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 2, 4, 6), v128.shuffle<f32>(s01, s23, 1, 3, 5, 7));
+}
+
+/** Four dot products' lane accumulators to C[cp…cp+3]: alpha·s (+ beta·C), as storeDot per column. */
+// @ts-ignore: decorator
+@inline function storeDots4(cp: usize, alpha: f32, beta: f32, arow: usize, r0: usize, ldb: usize, k: i32,
+  x0: v128, x1: v128, x2: v128, x3: v128): void {
+  if ((k & 3) == 0) {
+    // No k tail: reduce the four columns at once and store one vector.
+    const v = f32x4.mul(f32x4.splat(alpha), laneSums4(x0, x1, x2, x3));
+    v128.store(cp, beta == 0 ? v : f32x4.add(v, f32x4.mul(f32x4.splat(beta), v128.load(cp))));
+  } else {
+    storeDot(cp, alpha, beta, dotLanes(arow, r0, k, x0));
+    storeDot(cp + 4, alpha, beta, dotLanes(arow, r0 + ldb, k, x1));
+    storeDot(cp + 8, alpha, beta, dotLanes(arow, r0 + 2 * ldb, k, x2));
+    storeDot(cp + 12, alpha, beta, dotLanes(arow, r0 + 3 * ldb, k, x3));
+  }
+}
+
+/**
  * B stored n×k (tb = 1), A stored m×k (ta = 0): C[i, j] is the dot product of two contiguous
  * rows, so no transpose at all. Each dot product runs 4 k steps per vector (lane l sums k steps
  * ≡ l mod 4), adds the lanes in a fixed order, then the last k mod 4 steps: a different order of
  * summation than the packed path (results agree to f32 rounding), the same for every column
- * whichever group or thread computes it.
+ * whichever group or thread computes it. Columns go 8, then 4, then 1 at a time: a lone column
+ * is one dependent chain of adds (latency-bound: the last 4 of a 1×100×400 product, the seed
+ * LSTM's backward step, took a sixth of its time that way), and groups of four are reduced and
+ * stored as one vector when k is a multiple of 4.
  */
 // @ts-ignore: decorator
 @inline function gemmRowsDot<K>(n: i32, k: i32, alpha: f32, a: usize, b: usize,
@@ -403,7 +435,42 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
       let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
       const r0 = b + <usize>j * ldb;
       const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb, r4 = r3 + ldb, r5 = r4 + ldb, r6 = r5 + ldb, r7 = r6 + ldb;
-      for (let o: usize = 0; o < k4; o += 16) {
+      // Four vectors of k per pass, at constant offsets from one address per row: the eight row
+      // addresses are then formed once per four k vectors (each costs an add in V8's code), the
+      // same accumulation order as one vector per pass.
+      let o: usize = 0;
+      for (; o + 64 <= k4; o += 64) {
+        const ap = arow + o, p0 = r0 + o, p1 = r1 + o, p2 = r2 + o, p3 = r3 + o, p4 = r4 + o, p5 = r5 + o, p6 = r6 + o, p7 = r7 + o;
+        {
+          const av = v128.load(ap, 0);
+          x0 = kern.madd(av, v128.load(p0, 0), x0); x1 = kern.madd(av, v128.load(p1, 0), x1);
+          x2 = kern.madd(av, v128.load(p2, 0), x2); x3 = kern.madd(av, v128.load(p3, 0), x3);
+          x4 = kern.madd(av, v128.load(p4, 0), x4); x5 = kern.madd(av, v128.load(p5, 0), x5);
+          x6 = kern.madd(av, v128.load(p6, 0), x6); x7 = kern.madd(av, v128.load(p7, 0), x7);
+        }
+        {
+          const av = v128.load(ap, 16);
+          x0 = kern.madd(av, v128.load(p0, 16), x0); x1 = kern.madd(av, v128.load(p1, 16), x1);
+          x2 = kern.madd(av, v128.load(p2, 16), x2); x3 = kern.madd(av, v128.load(p3, 16), x3);
+          x4 = kern.madd(av, v128.load(p4, 16), x4); x5 = kern.madd(av, v128.load(p5, 16), x5);
+          x6 = kern.madd(av, v128.load(p6, 16), x6); x7 = kern.madd(av, v128.load(p7, 16), x7);
+        }
+        {
+          const av = v128.load(ap, 32);
+          x0 = kern.madd(av, v128.load(p0, 32), x0); x1 = kern.madd(av, v128.load(p1, 32), x1);
+          x2 = kern.madd(av, v128.load(p2, 32), x2); x3 = kern.madd(av, v128.load(p3, 32), x3);
+          x4 = kern.madd(av, v128.load(p4, 32), x4); x5 = kern.madd(av, v128.load(p5, 32), x5);
+          x6 = kern.madd(av, v128.load(p6, 32), x6); x7 = kern.madd(av, v128.load(p7, 32), x7);
+        }
+        {
+          const av = v128.load(ap, 48);
+          x0 = kern.madd(av, v128.load(p0, 48), x0); x1 = kern.madd(av, v128.load(p1, 48), x1);
+          x2 = kern.madd(av, v128.load(p2, 48), x2); x3 = kern.madd(av, v128.load(p3, 48), x3);
+          x4 = kern.madd(av, v128.load(p4, 48), x4); x5 = kern.madd(av, v128.load(p5, 48), x5);
+          x6 = kern.madd(av, v128.load(p6, 48), x6); x7 = kern.madd(av, v128.load(p7, 48), x7);
+        }
+      }
+      for (; o < k4; o += 16) {
         const av = v128.load(arow + o);
         x0 = kern.madd(av, v128.load(r0 + o), x0); x1 = kern.madd(av, v128.load(r1 + o), x1);
         x2 = kern.madd(av, v128.load(r2 + o), x2); x3 = kern.madd(av, v128.load(r3 + o), x3);
@@ -411,14 +478,19 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
         x6 = kern.madd(av, v128.load(r6 + o), x6); x7 = kern.madd(av, v128.load(r7 + o), x7);
       }
       const cp = crow + (<usize>j << 2);
-      storeDot(cp, alpha, beta, dotLanes(arow, r0, k, x0));
-      storeDot(cp + 4, alpha, beta, dotLanes(arow, r1, k, x1));
-      storeDot(cp + 8, alpha, beta, dotLanes(arow, r2, k, x2));
-      storeDot(cp + 12, alpha, beta, dotLanes(arow, r3, k, x3));
-      storeDot(cp + 16, alpha, beta, dotLanes(arow, r4, k, x4));
-      storeDot(cp + 20, alpha, beta, dotLanes(arow, r5, k, x5));
-      storeDot(cp + 24, alpha, beta, dotLanes(arow, r6, k, x6));
-      storeDot(cp + 28, alpha, beta, dotLanes(arow, r7, k, x7));
+      storeDots4(cp, alpha, beta, arow, r0, ldb, k, x0, x1, x2, x3);
+      storeDots4(cp + 16, alpha, beta, arow, r4, ldb, k, x4, x5, x6, x7);
+    }
+    for (; j + 4 <= n1; j += 4) {
+      let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
+      const r0 = b + <usize>j * ldb;
+      const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+      for (let o: usize = 0; o < k4; o += 16) {
+        const av = v128.load(arow + o);
+        x0 = kern.madd(av, v128.load(r0 + o), x0); x1 = kern.madd(av, v128.load(r1 + o), x1);
+        x2 = kern.madd(av, v128.load(r2 + o), x2); x3 = kern.madd(av, v128.load(r3 + o), x3);
+      }
+      storeDots4(crow + (<usize>j << 2), alpha, beta, arow, r0, ldb, k, x0, x1, x2, x3);
     }
     for (; j < n1; j++) {
       let x0 = f32x4.splat(0);

@@ -45,6 +45,8 @@ const SHAPES: [number, number, number][] = [
   // Fewer than 4 rows (the unpacked row path): column blocks of 16, 4 and a 1–3 tail, several
   // k blocks, dot products in groups of 8 columns with a k mod 4 tail.
   [1, 23, 301], [2, 41, 259], [3, 9, 6],
+  // Dot products in groups of 8, then 4 (one vector store when k mod 4 = 0), then single columns.
+  [1, 13, 400], [2, 12, 36], [3, 7, 9], [1, 100, 400],
   // Rows of B 2 KiB apart (n = 512): with more than 64 rows B is packed, with fewer read in place.
   [72, 512, 40], [40, 512, 9],
 ];
@@ -197,6 +199,32 @@ export function gemmSuite(opts: SuiteOptions): void {
               } finally {
                 ops.release(mark);
               }
+            }
+          }
+          expect(mismatches).toEqual([]);
+        });
+
+        it('gives each column of a fewer-than-4-row product with B stored n×k the same bits whether computed in a group or alone', (ctx) => {
+          // The dot path reduces columns 8 and 4 at a time (one vector of lane sums) and the
+          // last ones singly: every column must add its lanes in the same order either way.
+          if (!ops) return ctx.skip();
+          const rand = rng(11 + threads);
+          const mismatches: string[] = [];
+          for (const [n, k] of [[13, 400], [100, 400], [15, 9]]) {
+            const mark = ops.mark();
+            try {
+              const a = ops.tensorFrom(Float32Array.from({ length: k }, () => rand() * 2 - 1));
+              const bRows = Float32Array.from({ length: n * k }, () => rand() * 2 - 1);
+              const c0 = Float32Array.from({ length: n }, () => rand() * 2 - 1);
+              const all = ops.tensorFrom(c0);
+              ops.gemm(false, true, 1, n, k, 0.5, a, ops.tensorFrom(bRows), 1, all);
+              for (let j = 0; j < n; j++) {
+                const one = ops.tensorFrom(c0.subarray(j, j + 1));
+                ops.gemm(false, true, 1, 1, k, 0.5, a, ops.tensorFrom(bRows.subarray(j * k, (j + 1) * k)), 1, one);
+                if (!Object.is(one.data[0], all.data[j])) { mismatches.push(`1×${n}×${k} NT column ${j}`); break; }
+              }
+            } finally {
+              ops.release(mark);
             }
           }
           expect(mismatches).toEqual([]);
