@@ -83,6 +83,29 @@ const V_INF: v128 = hoisted(<f32>Infinity);
   return y;
 }
 
+/**
+ * exp(x) for four lanes known to be ≤ 0 (the e^−|x| of sigmoid, silu and their derivatives): the
+ * same result as vexp there in fewer instructions. n ∈ [−126, 0], so 2ⁿ is one normal number
+ * (no two-step scaling) and nothing can overflow (no upper clamp, no +∞ select).
+ */
+// @ts-ignore: decorator
+@inline export function vexpNonPositive(x: v128): v128 {
+  const xc = f32x4.pmax(x, V_EXP_LO);
+  const t = f32x4.add(f32x4.mul(xc, V_LOG2E), V_ROUND_MAGIC);
+  const nf = f32x4.sub(t, V_ROUND_MAGIC);
+  const ni = i32x4.sub(t, V_ROUND_MAGIC);
+  let r = f32x4.sub(xc, f32x4.mul(nf, V_EXP_C1));
+  r = f32x4.sub(r, f32x4.mul(nf, V_EXP_C2));
+  let p = f32x4.add(f32x4.mul(V_EXP_P0, r), V_EXP_P1);
+  p = f32x4.add(f32x4.mul(p, r), V_EXP_P2);
+  p = f32x4.add(f32x4.mul(p, r), V_EXP_P3);
+  p = f32x4.add(f32x4.mul(p, r), V_EXP_P4);
+  p = f32x4.add(f32x4.mul(p, r), V_EXP_P5);
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), V_ONE);
+  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, V_BIAS127), 23));
+  return v128.andnot(y, f32x4.lt(x, V_EXP_LO)); // flush to 0 below ln(FLT_MIN), as vexp
+}
+
 // ---- sigmoid and tanh ---------------------------------------------------------------------------
 
 // σ(x) = 1/(1+e^−x) is evaluated as 1/(1+z) for x ≥ 0 and z/(1+z) for x < 0, with z = e^−|x| ≤ 1:

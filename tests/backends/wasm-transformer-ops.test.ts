@@ -97,6 +97,26 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
       expectClose(out.data, y.data, 1e-5, 'cached vs uncached');
     });
   });
+
+  // The SwiGLU kernels take e^−|a| from an exp specialised to arguments ≤ 0 (assembly/math.ts,
+  // vexpNonPositive): over the whole range of a — the flush-to-zero edge near ln FLT_MIN, ±0, the
+  // large values where σ saturates — each element matches float64 to f32 accuracy (relative, with a
+  // tiny absolute floor where the true value is a denormal the kernel flushes to 0), in the
+  // two-vector loop, the one-vector loop and the ragged tail alike (F = 23 = 16 + 4 + 3).
+  it('swiglu over extreme gate values: forward and backward match the reference element by element', () => {
+    const A = [-1e4, -200, -100, -88, -87.4, -87.3, -87, -60, -30, -10, -1, -1e-3, -1e-30, -0, 0, 1e-30, 1e-3, 1, 10, 30, 87, 100, 1e4];
+    const F = A.length, bs = A.map((_, i) => 1.3 - 0.1 * i), gs = A.map((_, i) => 0.7 + 0.05 * i);
+    const run = (ops: Ops) => {
+      const gu = ops.tensorFrom([...A, ...bs]), out = ops.tensor(F), dgu = ops.tensor(2 * F);
+      ops.swiglu(gu, out, 1, F);
+      ops.swigluBackward(gu, ops.tensorFrom(gs), dgu, 1, F);
+      return [...Array.from(out.data), ...Array.from(dgu.data)];
+    };
+    const w = run(W), r = run(R);
+    for (let i = 0; i < w.length; i++) {
+      expect(Math.abs(w[i] - r[i]), `element ${i} (a = ${A[i % F]}): ${w[i]} vs ${r[i]}`).toBeLessThanOrEqual(2e-6 * Math.abs(r[i]) + 1e-35);
+    }
+  });
 });
 
 describe('fused attention on two threads (batch items split across threads)', () => {
@@ -158,3 +178,4 @@ describe('attention dropout on P across threads', () => {
     }
   });
 });
+
