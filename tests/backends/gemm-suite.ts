@@ -54,7 +54,8 @@ const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 
 /** Splits every product, however small, into up to 2 chunks per thread: tests the split. */
-const SPLIT_EVERYTHING: GemmTuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
+const SPLIT_EVERYTHING: GemmTuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1,
+  minCellUnits: 0, minCellRows: 1 };
 
 
 interface Case {

@@ -9,12 +9,15 @@ const { module, memory, fn, ctl: ctlPtr, layout, scratch, spinMs } = workerData;
 // Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
 // Int32 indices into the control block (CTL in gemm.ts).
-const { CLAIM, DONE, QUIT, ERROR, ARGS, BY_COLS, CHUNKS, BOUNDS, INTS } = layout;
+const { CLAIM, DONE, QUIT, ERROR, ARGS, BY_COLS, CHUNKS, KIND, BOUNDS, INTS } = layout;
+// Kinds of job (JOB in gemm.ts): 0 gemm, 1 LSTM cell, 2 LSTM cell backward (row ranges).
+const JOB_GEMM = 0, JOB_LSTM_CELL = 1;
 
 const instance = new WebAssembly.Instance(module, {
   env: { memory, abort() { throw new Error('handgrad: a WASM kernel aborted'); } },
 });
 const block = instance.exports[fn];
+const { lstmCell, lstmCellBackward } = instance.exports;
 const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
 const ctlF = new Float32Array(memory.buffer, ctlPtr, INTS);
 
@@ -28,11 +31,23 @@ for (;;) {
     // Claim chunk i of the job this word belongs to; if the word moved on, look again.
     if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) continue;
     const lo = ctl[BOUNDS + i], hi = ctl[BOUNDS + i + 1];
-    const byCols = ctl[BY_COLS] !== 0, m = ctl[ARGS + 3], n = ctl[ARGS + 4];
+    const kind = ctl[KIND];
     try {
-      block(ctl[ARGS], ctl[ARGS + 1], ctl[ARGS + 2], m, n, ctl[ARGS + 5], ctlF[ARGS + 6], ctl[ARGS + 7],
-        ctl[ARGS + 8], ctlF[ARGS + 9], ctl[ARGS + 10],
-        byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
+      if (kind === JOB_GEMM) {
+        const byCols = ctl[BY_COLS] !== 0, m = ctl[ARGS + 3], n = ctl[ARGS + 4];
+        block(ctl[ARGS], ctl[ARGS + 1], ctl[ARGS + 2], m, n, ctl[ARGS + 5], ctlF[ARGS + 6], ctl[ARGS + 7],
+          ctl[ARGS + 8], ctlF[ARGS + 9], ctl[ARGS + 10],
+          byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
+      } else {
+        // Cell rows [lo, hi): gate rows are 4H floats, state rows H (runChunk in gemm.ts).
+        const H = ctl[ARGS + 7], s4 = lo * 16 * H, s1 = lo * 4 * H;
+        if (kind === JOB_LSTM_CELL) {
+          lstmCell(ctl[ARGS] + s4, ctl[ARGS + 1] + s1, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, ctl[ARGS + 4] + s1, hi - lo, H);
+        } else {
+          lstmCellBackward(ctl[ARGS] + s4, ctl[ARGS + 1] + s1, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, ctl[ARGS + 4] + s1,
+            ctl[ARGS + 5] + s4, hi - lo, H);
+        }
+      }
     } catch (e) {
       console.error('handgrad: gemm worker:', e);
       Atomics.store(ctl, ERROR, 1);

@@ -15,6 +15,13 @@
 // Dynamic claiming matters on a loaded machine: a worker that is descheduled or slow simply
 // takes fewer chunks (the caller does the rest) instead of stalling every product.
 // Nothing is allocated per call: arguments and chunk bounds go into the control block.
+//
+// The same threads also run the LSTM cell (forward and backward) split by batch rows (KIND says
+// which kernel a job runs). A recurrent step alternates a product and a cell; the cell is
+// 10–25 % of a step's time at hidden 256, batch 32 (3 sigmoids and 2 tanh per unit), and left on
+// the calling thread it runs while the spinning GEMM worker idles. Rows are independent and each
+// is computed by the same code whichever thread takes it, so a split cell is bit-identical to a
+// whole one.
 import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
@@ -26,6 +33,11 @@ export interface GemmEngine {
   tuning: GemmTuning;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: number, b: number, beta: number, c: number): void;
+  /** ops.lstmCell (contract in src/ops/types.ts) on byte pointers, split by rows of the batch. */
+  lstmCell(gates: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
+  /** ops.lstmCellBackward on byte pointers, split by rows of the batch. */
+  lstmCellBackward(gates: number, cPrev: number, tanhC: number, dh: number, dc: number, dgates: number,
+    B: number, H: number): void;
   dispose(): void;
 }
 
@@ -45,6 +57,14 @@ export interface GemmTuning {
   minChunkRows: number;
   /** The fewest multiply-adds (m·n·k) in one chunk. */
   minChunkWork: number;
+  /**
+   * LSTM cells with fewer units (B·H) than this, or fewer than 4 rows, run on the calling thread
+   * alone. The forward cell costs ~25 ns a unit on one Zen core (B·H = 8192: ~200 µs); handing
+   * rows to a spinning worker costs a few µs.
+   */
+  minCellUnits: number;
+  /** The fewest batch rows in one cell chunk. */
+  minCellRows: number;
 }
 
 /**
@@ -58,6 +78,8 @@ export const DEFAULT_TUNING: Readonly<GemmTuning> = {
   minChunkCols: 128,
   minChunkRows: 64,
   minChunkWork: 2 ** 17,
+  minCellUnits: 2048,
+  minCellRows: 4,
 };
 
 export interface GemmContext {
@@ -93,6 +115,8 @@ export const CTL = {
   ARGS: 32,
   BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
   CHUNKS: 44,
+  KIND: 45, // which kernel the job runs: JOB below
+  // (a cell job keeps its pointers and B, H in ARGS, and row ranges in BOUNDS)
   BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
   INTS: 48 + MAX_CHUNKS + 1 + 15,
 } as const;
@@ -104,6 +128,8 @@ export const CTL = {
  * gives 1.2–2.2× on two threads where 0.1 ms gave 0.3–1.5×. OpenBLAS spins far longer.
  */
 export const SPIN_MS = 1;
+/** Kinds of job (CTL.KIND). */
+export const JOB = { GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2 } as const;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
@@ -113,6 +139,8 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const { variant, fn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
   const block = k[fn] as (...args: number[]) => void;
+  const cellFwd = k.lstmCell as (...args: number[]) => void;
+  const cellBwd = k.lstmCellBackward as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
 
   // Everything this engine needs, allocated once: scratch per thread and the control block.
@@ -163,6 +191,75 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     return chunks;
   }
 
+  /** Row chunks (written to BOUNDS) of a cell over B rows of H units; 1: run it whole, here. */
+  function cellChunks(B: number, H: number): number {
+    const tune = engine.tuning;
+    if (threads === 1 || B < 4 || B * H < tune.minCellUnits) return 1;
+    return cut(B, 1, Math.max(1, tune.minCellRows), Number.MAX_SAFE_INTEGER);
+  }
+
+  /** One chunk of the current job on this thread (gemm-worker.mjs runs the same). */
+  function runChunk(kind: number, i: number): void {
+    const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
+    const A = CTL.ARGS;
+    if (kind === JOB.GEMM) {
+      const m = ctl[A + 3], n = ctl[A + 4];
+      const byCols = ctl[CTL.BY_COLS] !== 0;
+      block(ctl[A], ctl[A + 1], ctl[A + 2], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
+        byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch[0]);
+      return;
+    }
+    // Cell rows [lo, hi): gate rows are 4H floats, state rows H.
+    const H = ctl[A + 7], s4 = lo * 16 * H, s1 = lo * 4 * H;
+    if (kind === JOB.LSTM_CELL) {
+      cellFwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, hi - lo, H);
+    } else {
+      cellBwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, ctl[A + 5] + s4, hi - lo, H);
+    }
+  }
+
+  /** Publishes the job whose arguments and bounds are in the control block, works on it, waits. */
+  function runJob(kind: number, chunks: number): void {
+    ctl[CTL.KIND] = kind;
+    ctl[CTL.CHUNKS] = chunks;
+    ctl[CTL.DONE] = 0;
+    tag = (tag + 1) & 0xffffff;
+    Atomics.store(ctl, CTL.CLAIM, tag << 8); // publishes everything written above
+    Atomics.notify(ctl, CTL.CLAIM); // wakes sleeping workers (spinning ones see the store)
+
+    // Take chunks like any worker until none are left. Should a kernel throw, keep claiming
+    // (without running) so that the job still completes before this call returns: the next
+    // job must not start while a worker is still counting chunks of this one.
+    let mine = 0;
+    let failure: unknown = null;
+    for (;;) {
+      const i = Atomics.add(ctl, CTL.CLAIM, 1) & 0xff;
+      if (i >= chunks) break;
+      mine++;
+      if (failure !== null) continue;
+      try {
+        runChunk(kind, i);
+      } catch (e) {
+        failure = e;
+      }
+    }
+    // Wait for the chunks the workers took: spin first, they usually finish within microseconds.
+    let done = Atomics.load(ctl, CTL.DONE) + mine;
+    if (done < chunks) {
+      const deadline = performance.now() + SPIN_MS;
+      while ((done = Atomics.load(ctl, CTL.DONE) + mine) < chunks && performance.now() < deadline) pause();
+    }
+    while (done < chunks) {
+      Atomics.wait(ctl, CTL.DONE, done - mine);
+      done = Atomics.load(ctl, CTL.DONE) + mine;
+    }
+    if (failure !== null) throw failure;
+    if (ctl[CTL.ERROR] !== 0) {
+      ctl[CTL.ERROR] = 0;
+      throw new Error('handgrad: a gemm worker failed (see the message above)');
+    }
+  }
+
   let tag = 0;
   let disposed = false;
   const engine: GemmEngine = {
@@ -192,45 +289,27 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
       ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
       ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
       ctl[CTL.BY_COLS] = byCols ? 1 : 0;
-      ctl[CTL.CHUNKS] = chunks;
-      ctl[CTL.DONE] = 0;
-      tag = (tag + 1) & 0xffffff;
-      Atomics.store(ctl, CTL.CLAIM, tag << 8); // publishes everything written above
-      Atomics.notify(ctl, CTL.CLAIM); // wakes sleeping workers (spinning ones see the store)
+      runJob(JOB.GEMM, chunks);
+    },
 
-      // Take chunks like any worker until none are left. Should a kernel throw, keep claiming
-      // (without running) so that the job still completes before this call returns: the next
-      // job must not start while a worker is still counting chunks of this one.
-      let mine = 0;
-      let failure: unknown = null;
-      for (;;) {
-        const i = Atomics.add(ctl, CTL.CLAIM, 1) & 0xff;
-        if (i >= chunks) break;
-        mine++;
-        if (failure !== null) continue;
-        const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
-        try {
-          if (byCols) block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, lo, hi, scratch[0]);
-          else block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, lo, hi, 0, n, scratch[0]);
-        } catch (e) {
-          failure = e;
-        }
-      }
-      // Wait for the chunks the workers took: spin first, they usually finish within microseconds.
-      let done = Atomics.load(ctl, CTL.DONE) + mine;
-      if (done < chunks) {
-        const deadline = performance.now() + SPIN_MS;
-        while ((done = Atomics.load(ctl, CTL.DONE) + mine) < chunks && performance.now() < deadline) pause();
-      }
-      while (done < chunks) {
-        Atomics.wait(ctl, CTL.DONE, done - mine);
-        done = Atomics.load(ctl, CTL.DONE) + mine;
-      }
-      if (failure !== null) throw failure;
-      if (ctl[CTL.ERROR] !== 0) {
-        ctl[CTL.ERROR] = 0;
-        throw new Error('handgrad: a gemm worker failed (see the message above)');
-      }
+    lstmCell(gates, cPrev, c, tanhC, h, B, H) {
+      if (disposed) throw new Error('wasm backend: lstmCell after dispose()');
+      const chunks = cellChunks(B, H);
+      if (chunks <= 1) { cellFwd(gates, cPrev, c, tanhC, h, B, H); return; }
+      const A = CTL.ARGS;
+      ctl[A] = gates; ctl[A + 1] = cPrev; ctl[A + 2] = c; ctl[A + 3] = tanhC; ctl[A + 4] = h;
+      ctl[A + 6] = B; ctl[A + 7] = H;
+      runJob(JOB.LSTM_CELL, chunks);
+    },
+
+    lstmCellBackward(gates, cPrev, tanhC, dh, dc, dgates, B, H) {
+      if (disposed) throw new Error('wasm backend: lstmCellBackward after dispose()');
+      const chunks = cellChunks(B, H);
+      if (chunks <= 1) { cellBwd(gates, cPrev, tanhC, dh, dc, dgates, B, H); return; }
+      const A = CTL.ARGS;
+      ctl[A] = gates; ctl[A + 1] = cPrev; ctl[A + 2] = tanhC; ctl[A + 3] = dh; ctl[A + 4] = dc; ctl[A + 5] = dgates;
+      ctl[A + 6] = B; ctl[A + 7] = H;
+      runJob(JOB.LSTM_CELL_BACKWARD, chunks);
     },
 
     dispose() {
@@ -252,7 +331,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     const dim = 128;
     const buf = heap.alloc(3 * dim * dim * 4);
     new Float32Array(heap.memory.buffer, buf, 3 * dim * dim).fill(0);
-    engine.tuning = { minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
+    engine.tuning = { ...DEFAULT_TUNING, minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
     for (let i = 0; i < 3; i++) {
       engine.gemm(false, false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
     }

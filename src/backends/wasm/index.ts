@@ -289,11 +289,12 @@ export class WasmOps implements Ops {
 
   // ==== recurrent cells (assembly/recurrent.ts; contracts in src/ops/types.ts) ====================
   lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void {
-    this.k.lstmCell(ptr(gates), ptr(cPrev), ptr(c), ptr(tanhC), ptr(h), B, H);
+    // Split by batch rows across the GEMM threads (./gemm.ts): bit-identical to one call.
+    this.gemmEngine.lstmCell(ptr(gates), ptr(cPrev), ptr(c), ptr(tanhC), ptr(h), B, H);
   }
   lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
     B: number, H: number): void {
-    this.k.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
+    this.gemmEngine.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
   }
   gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
     this.k.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
