@@ -446,6 +446,70 @@ export function formatTrainReport(r: TrainBenchResult): string[] {
   return lines;
 }
 
+// ---- rounds: the whole measurement repeated, ours and the peers in the same minute each time ----
+
+/** One figure over the rounds: each round's value, their median, and the best. */
+export interface RoundFigures { rounds: number[]; median: number; best: number }
+
+/**
+ * What --rounds N reports: on a shared machine the peers' tokens/s move by up to 2× from one minute
+ * to the next, more than ours, so one ratio says little. Each round measures ours and then the peers
+ * within a minute; the per-round ratios, their median and best ÷ best (which favours the noisier
+ * side) are the figures to quote. Null where a peer did not run in every round.
+ */
+export interface TrainRoundsSummary {
+  rounds: number;
+  tokensPerSec: RoundFigures;
+  utilisation: RoundFigures;
+  torchTokensPerSec: RoundFigures | null;
+  /** ours ÷ PyTorch at its best thread setting, per round; bestOverBest = best ours ÷ best PyTorch. */
+  ratioVsTorchBest: (RoundFigures & { min: number; max: number; bestOverBest: number }) | null;
+  numpyTokensPerSec: RoundFigures | null;
+  ratioVsNumpyBest: (RoundFigures & { min: number; max: number; bestOverBest: number }) | null;
+}
+
+function figures(xs: number[]): RoundFigures {
+  return { rounds: xs, median: Number(median(xs).toFixed(3)), best: Math.max(...xs) };
+}
+
+function ratioFigures(ours: number[], ratios: (number | null)[], peer: (number | null)[]) {
+  if (ratios.some((r) => r === null) || peer.some((p) => p === null)) return null;
+  const rs = ratios as number[];
+  return { ...figures(rs), min: Math.min(...rs), max: Math.max(...rs),
+    bestOverBest: Number((Math.max(...ours) / Math.max(...(peer as number[]))).toFixed(3)) };
+}
+
+export function summariseRounds(results: TrainBenchResult[]): TrainRoundsSummary {
+  if (results.length === 0) throw new RangeError('summariseRounds: no rounds');
+  const ours = results.map((r) => r.tokensPerSec);
+  const torch = results.map((r) => r.torchTokensPerSec), numpy = results.map((r) => r.numpyTokensPerSec);
+  return {
+    rounds: results.length,
+    tokensPerSec: figures(ours),
+    utilisation: figures(results.map((r) => r.utilisation)),
+    torchTokensPerSec: torch.every((t) => t !== null) ? figures(torch as number[]) : null,
+    ratioVsTorchBest: ratioFigures(ours, results.map((r) => r.ratioVsTorchBest), torch),
+    numpyTokensPerSec: numpy.every((t) => t !== null) ? figures(numpy as number[]) : null,
+    ratioVsNumpyBest: ratioFigures(ours, results.map((r) => r.ratioVsNumpyBest), numpy),
+  };
+}
+
+/** The lines printed after the rounds. */
+export function formatRoundsSummary(s: TrainRoundsSummary): string[] {
+  const num = (x: number) => x.toLocaleString('en-US');
+  const list = (f: RoundFigures, fmt: (x: number) => string) => f.rounds.map(fmt).join(' · ');
+  const lines = [`${s.rounds} rounds: ours ${list(s.tokensPerSec, num)} tokens/s (median ${num(s.tokensPerSec.median)}), ` +
+    `utilisation ${list(s.utilisation, (x) => `${(100 * x).toFixed(1)}%`)}`];
+  const peer = (name: string, t: RoundFigures | null, r: TrainRoundsSummary['ratioVsTorchBest']) => {
+    if (!t || !r) return;
+    lines.push(`  ${name} at its best thread setting: ${list(t, num)} tokens/s; ours ÷ it per round ${list(r, (x) => x.toFixed(2))}` +
+      ` (median ${r.median.toFixed(2)}, range ${r.min.toFixed(2)}–${r.max.toFixed(2)}; best ÷ best ${r.bestOverBest.toFixed(2)})`);
+  };
+  peer('PyTorch', s.torchTokensPerSec, s.ratioVsTorchBest);
+  peer('NumPy seed style', s.numpyTokensPerSec, s.ratioVsNumpyBest);
+  return lines;
+}
+
 // ---- the Python peers -------------------------------------------------------------------------
 
 const here = dirname(fileURLToPath(import.meta.url));

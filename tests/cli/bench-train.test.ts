@@ -2,7 +2,8 @@
 // JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
 import { describe, expect, it } from 'vitest';
 import {
-  benchTrain, buildModel, CONFIGS, flopsPerToken, formatTrainReport, MEMORY_LM_CONFIG, memoryLmFlopsPerToken, TRANSFORMER_CONFIG, transformerFlopsPerToken,
+  benchTrain, buildModel, CONFIGS, flopsPerToken, formatRoundsSummary, formatTrainReport, MEMORY_LM_CONFIG, memoryLmFlopsPerToken,
+  summariseRounds, TRANSFORMER_CONFIG, transformerFlopsPerToken, type TrainBenchResult,
 } from '../../bench/train.js';
 import { autoFfHidden } from '../../src/models/transformer.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
@@ -87,6 +88,37 @@ describe('handgrad bench train', () => {
     expect(text).toMatch(/NumPy seed-style best: 1 thread\(s\), .* OpenBLAS core /);
     expect(text).toMatch(/tokens\/s ours .* vs PyTorch .* vs NumPy seed style .* ours\/NumPy /);
   }, 120_000);
+
+  it('--rounds 2 repeats the measurement: every round in the JSON, and the summary over them', () => {
+    const r = handgrad('bench', 'train', '--model', 'rnn', '--hidden', '24', '--batch', '1', '--seq', '5', '--threads', '1', '--steps', '2',
+      '--no-peer', '--rounds', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = lastJson(r.stdout) as { rounds: { tokensPerSec: number }[]; summary: { rounds: number; tokensPerSec: { rounds: number[] } }; tokensPerSec: number };
+    expect(out.rounds).toHaveLength(2);
+    expect(out.summary.rounds).toBe(2);
+    expect(out.summary.tokensPerSec.rounds).toEqual(out.rounds.map((x) => x.tokensPerSec));
+    expect(out.tokensPerSec).toBe(out.rounds[1].tokensPerSec);
+    expect(r.stderr).toContain('round 2 of 2');
+    const bad = handgrad('bench', 'train', '--rounds', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--rounds/);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('summarises rounds as per-round ratios, their median and range, and best ÷ best', () => {
+    const round = (ours: number, torch: number | null, numpy: number | null) => ({
+      tokensPerSec: ours, utilisation: 0.5, torchTokensPerSec: torch, ratioVsTorchBest: torch === null ? null : ours / torch,
+      numpyTokensPerSec: numpy, ratioVsNumpyBest: numpy === null ? null : ours / numpy,
+    }) as TrainBenchResult;
+    const s = summariseRounds([round(100, 50, 10), round(90, 30, 10), round(120, 80, 12)]);
+    expect(s.tokensPerSec).toEqual({ rounds: [100, 90, 120], median: 100, best: 120 });
+    expect(s.ratioVsTorchBest).toMatchObject({ rounds: [2, 3, 1.5], median: 2, min: 1.5, max: 3, bestOverBest: 1.5 });
+    expect(s.ratioVsNumpyBest).toMatchObject({ median: 10, bestOverBest: 10 });
+    expect(formatRoundsSummary(s).join('\n')).toMatch(/PyTorch .*median 2\.00, range 1\.50–3\.00; best ÷ best 1\.50/);
+    // A peer missing from any round gives no ratio rather than one over fewer rounds.
+    expect(summariseRounds([round(100, 50, null), round(90, null, null)]).ratioVsTorchBest).toBeNull();
+    expect(() => summariseRounds([])).toThrow(/no rounds/);
+  });
 
   it('rejects an unknown model or config with one usage line', () => {
     for (const args of [['--model', 'nosuchmodel'], ['--config', 'large']]) {

@@ -4,7 +4,8 @@ import { KERNEL_PATHS, type KernelPath } from '../../backends/wasm/runtime.js';
 import { benchKernels, formatReport, VARIANTS, writeReport, type Variant } from '../../../bench/kernels.js';
 import { parseChoice, parseChoiceList, parseInteger, parseIntegerList, UsageError } from '../args.js';
 import {
-  benchTrain, formatTrainReport, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS, type TrainBenchConfig, type TrainBenchModel,
+  benchTrain, formatRoundsSummary, formatTrainReport, summariseRounds, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS,
+  type TrainBenchConfig, type TrainBenchModel, type TrainBenchResult,
 } from '../../../bench/train.js';
 import {
   benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
@@ -50,6 +51,7 @@ interface TrainBenchCliOptions {
   seq?: number;
   threads?: number;
   steps?: number;
+  rounds: number;
   peer: boolean;
   json?: boolean;
 }
@@ -117,6 +119,8 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .option('--seq <n>', 'recurrent models: BPTT window instead of the config\'s', parseInteger('--seq', 1, 100000))
     .option('--threads <n>', 'threads for the GEMMs, the fused attention and the memory recurrence, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
     .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 100 seed, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
+    .option('--rounds <n>', 'repeat the whole measurement (ours, then the peers) n times and report the per-round ratios, ' +
+      'their median and best ÷ best (the peers\' figures move by up to 2× between minutes on a shared machine)', parseInteger('--rounds', 1, 50), 1)
     .option('--no-peer', 'leave out the peers (PyTorch CPU, NumPy seed style)')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (opts: TrainBenchCliOptions) => {
@@ -125,23 +129,23 @@ export function registerBench(program: Command, ctx: CliContext): void {
       if (overrides.length > 0 && (opts.model === 'transformer' || opts.model === 'memory-lm')) {
         throw new UsageError(`${overrides[0][0]} applies to the recurrent models (lstm, gru, rnn); ${opts.model} has one fixed config`);
       }
-      const r = await benchTrain({
-        model: opts.model, config: opts.config, sizes: { hidden: opts.hidden, batch: opts.batch, seq: opts.seq },
-        threads: opts.threads, steps: opts.steps, peer: opts.peer,
-        onProgress: (line) => ctx.note(line),
-      });
-      for (const line of formatTrainReport(r)) ctx.print(line);
-      if (opts.json) {
-        const { model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
-        ctx.json({
-          model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation,
-          torchTokensPerSec: r.torchTokensPerSec, torchThreads: r.torchThreads, torchRuns: r.torchRuns,
-          ratioVsTorchBest: r.ratioVsTorchBest, ratioVsTorchSameThreads: r.ratioVsTorchSameThreads, peerNote: r.peerNote,
-          torchBlasCore: r.torchBlasCore,
-          numpyTokensPerSec: r.numpyTokensPerSec, numpyThreads: r.numpyThreads, numpyRuns: r.numpyRuns,
-          ratioVsNumpyBest: r.ratioVsNumpyBest, ratioVsNumpySameThreads: r.ratioVsNumpySameThreads, torchVsNumpy: r.torchVsNumpy,
-          numpyNote: r.numpyNote, numpyBlasCore: r.numpyBlasCore,
+      const results: TrainBenchResult[] = [];
+      for (let round = 1; round <= opts.rounds; round++) {
+        if (opts.rounds > 1) ctx.note(`round ${round} of ${opts.rounds}`);
+        const r = await benchTrain({
+          model: opts.model, config: opts.config, sizes: { hidden: opts.hidden, batch: opts.batch, seq: opts.seq },
+          threads: opts.threads, steps: opts.steps, peer: opts.peer,
+          onProgress: (line) => ctx.note(line),
         });
+        for (const line of formatTrainReport(r)) ctx.print(opts.rounds > 1 ? `round ${round}: ${line}` : line);
+        results.push(r);
+      }
+      const summary = opts.rounds > 1 ? summariseRounds(results) : null;
+      if (summary) for (const line of formatRoundsSummary(summary)) ctx.print(line);
+      if (opts.json) {
+        const rounds = results.map(trainJson);
+        // One round: its object, as before. Several: the last round's object, every round, and the summary.
+        ctx.json(summary ? { ...rounds[rounds.length - 1], rounds, summary } : rounds[0]);
       }
     });
 
@@ -213,4 +217,18 @@ export function registerBench(program: Command, ctx: CliContext): void {
     });
 
   registerBenchQuality(bench, ctx);
+}
+
+/** The JSON object of one `bench train` measurement. */
+function trainJson(r: TrainBenchResult): Record<string, unknown> {
+  const { model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation } = r;
+  return {
+    model, config, sizes, threads, tokensPerSec, modelGflops, gemmGflops, utilisation,
+    torchTokensPerSec: r.torchTokensPerSec, torchThreads: r.torchThreads, torchRuns: r.torchRuns,
+    ratioVsTorchBest: r.ratioVsTorchBest, ratioVsTorchSameThreads: r.ratioVsTorchSameThreads, peerNote: r.peerNote,
+    torchBlasCore: r.torchBlasCore,
+    numpyTokensPerSec: r.numpyTokensPerSec, numpyThreads: r.numpyThreads, numpyRuns: r.numpyRuns,
+    ratioVsNumpyBest: r.ratioVsNumpyBest, ratioVsNumpySameThreads: r.ratioVsNumpySameThreads, torchVsNumpy: r.torchVsNumpy,
+    numpyNote: r.numpyNote, numpyBlasCore: r.numpyBlasCore,
+  };
 }
