@@ -10,14 +10,15 @@ const { module, memory, fn, ctl: ctlPtr, layout, scratch, spinMs } = workerData;
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
 // Int32 indices into the control block (CTL in gemm.ts).
 const { CLAIM, DONE, QUIT, ERROR, ARGS, BY_COLS, CHUNKS, KIND, BOUNDS, INTS } = layout;
-// Kinds of job (JOB in gemm.ts): 0 gemm, 1 LSTM cell, 2 LSTM cell backward (row ranges).
-const JOB_GEMM = 0, JOB_LSTM_CELL = 1;
+// Kinds of job (JOB in gemm.ts): 0 gemm, 1 LSTM cell, 2 LSTM cell backward, 3 GRU cell,
+// 4 GRU cell backward (the cells by row ranges).
+const JOB_GEMM = 0, JOB_LSTM_CELL = 1, JOB_LSTM_CELL_BACKWARD = 2, JOB_GRU_CELL = 3;
 
 const instance = new WebAssembly.Instance(module, {
   env: { memory, abort() { throw new Error('handgrad: a WASM kernel aborted'); } },
 });
 const block = instance.exports[fn];
-const { lstmCell, lstmCellBackward } = instance.exports;
+const { lstmCell, lstmCellBackward, gruCell, gruCellBackward } = instance.exports;
 const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
 const ctlF = new Float32Array(memory.buffer, ctlPtr, INTS);
 
@@ -39,13 +40,19 @@ for (;;) {
           ctl[ARGS + 8], ctlF[ARGS + 9], ctl[ARGS + 10],
           byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
       } else {
-        // Cell rows [lo, hi): gate rows are 4H floats, state rows H (runChunk in gemm.ts).
-        const H = ctl[ARGS + 7], s4 = lo * 16 * H, s1 = lo * 4 * H;
+        // Cell rows [lo, hi): LSTM gate rows are 4H floats, GRU gate rows 3H, state rows H
+        // (runChunk in gemm.ts).
+        const H = ctl[ARGS + 7], s4 = lo * 16 * H, s3 = lo * 12 * H, s1 = lo * 4 * H;
         if (kind === JOB_LSTM_CELL) {
           lstmCell(ctl[ARGS] + s4, ctl[ARGS + 1] + s1, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, ctl[ARGS + 4] + s1, hi - lo, H);
-        } else {
+        } else if (kind === JOB_LSTM_CELL_BACKWARD) {
           lstmCellBackward(ctl[ARGS] + s4, ctl[ARGS + 1] + s1, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, ctl[ARGS + 4] + s1,
             ctl[ARGS + 5] + s4, hi - lo, H);
+        } else if (kind === JOB_GRU_CELL) {
+          gruCell(ctl[ARGS] + s3, ctl[ARGS + 1] + s3, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, hi - lo, H);
+        } else {
+          gruCellBackward(ctl[ARGS] + s3, ctl[ARGS + 1] + s3, ctl[ARGS + 2] + s1, ctl[ARGS + 3] + s1, ctl[ARGS + 4] + s3,
+            ctl[ARGS + 5] + s3, ctl[ARGS + 8] + s1, hi - lo, H);
         }
       }
     } catch (e) {

@@ -16,8 +16,8 @@
 // takes fewer chunks (the caller does the rest) instead of stalling every product.
 // Nothing is allocated per call: arguments and chunk bounds go into the control block.
 //
-// The same threads also run the LSTM cell (forward and backward) split by batch rows (KIND says
-// which kernel a job runs). A recurrent step alternates a product and a cell; the cell is
+// The same threads also run the LSTM and GRU cells (forward and backward) split by batch rows
+// (KIND says which kernel a job runs). A recurrent step alternates a product and a cell; the cell is
 // 10–25 % of a step's time at hidden 256, batch 32 (3 sigmoids and 2 tanh per unit), and left on
 // the calling thread it runs while the spinning GEMM worker idles. Rows are independent and each
 // is computed by the same code whichever thread takes it, so a split cell is bit-identical to a
@@ -37,6 +37,11 @@ export interface GemmEngine {
   lstmCell(gates: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
   /** ops.lstmCellBackward on byte pointers, split by rows of the batch. */
   lstmCellBackward(gates: number, cPrev: number, tanhC: number, dh: number, dc: number, dgates: number,
+    B: number, H: number): void;
+  /** ops.gruCell on byte pointers, split by rows of the batch. */
+  gruCell(xp: number, hp: number, hPrev: number, h: number, B: number, H: number): void;
+  /** ops.gruCellBackward on byte pointers, split by rows of the batch. */
+  gruCellBackward(gates: number, hp: number, hPrev: number, dh: number, dxp: number, dhp: number, dhPrev: number,
     B: number, H: number): void;
   dispose(): void;
 }
@@ -58,8 +63,9 @@ export interface GemmTuning {
   /** The fewest multiply-adds (m·n·k) in one chunk. */
   minChunkWork: number;
   /**
-   * LSTM cells with fewer units (B·H) than this, or fewer than 4 rows, run on the calling thread
-   * alone. The forward cell costs ~25 ns a unit on one Zen core (B·H = 8192: ~200 µs); handing
+   * Recurrent cells (LSTM, GRU) with fewer units (B·H) than this, or fewer than 4 rows, run on
+   * the calling thread alone. The forward LSTM cell costs ~25 ns a unit on one Zen core
+   * (B·H = 8192: ~200 µs; the GRU cell's 2 sigmoids and a tanh are in the same range); handing
    * rows to a spinning worker costs a few µs.
    */
   minCellUnits: number;
@@ -116,7 +122,8 @@ export const CTL = {
   BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
   CHUNKS: 44,
   KIND: 45, // which kernel the job runs: JOB below
-  // (a cell job keeps its pointers and B, H in ARGS, and row ranges in BOUNDS)
+  // (a cell job keeps its pointers in ARGS + 0..5 (a seventh in ARGS + 8), B in ARGS + 6, H in
+  // ARGS + 7, and row ranges in BOUNDS)
   BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
   INTS: 48 + MAX_CHUNKS + 1 + 15,
 } as const;
@@ -129,7 +136,7 @@ export const CTL = {
  */
 export const SPIN_MS = 1;
 /** Kinds of job (CTL.KIND). */
-export const JOB = { GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2 } as const;
+export const JOB = { GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2, GRU_CELL: 3, GRU_CELL_BACKWARD: 4 } as const;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
@@ -141,6 +148,8 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const block = k[fn] as (...args: number[]) => void;
   const cellFwd = k.lstmCell as (...args: number[]) => void;
   const cellBwd = k.lstmCellBackward as (...args: number[]) => void;
+  const gruFwd = k.gruCell as (...args: number[]) => void;
+  const gruBwd = k.gruCellBackward as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
 
   // Everything this engine needs, allocated once: scratch per thread and the control block.
@@ -209,12 +218,18 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
         byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch[0]);
       return;
     }
-    // Cell rows [lo, hi): gate rows are 4H floats, state rows H.
-    const H = ctl[A + 7], s4 = lo * 16 * H, s1 = lo * 4 * H;
+    // Cell rows [lo, hi): LSTM gate rows are 4H floats, GRU gate rows (xp, hp, dxp, dhp) 3H,
+    // state rows H; byte offsets of row lo below.
+    const H = ctl[A + 7], s4 = lo * 16 * H, s3 = lo * 12 * H, s1 = lo * 4 * H;
     if (kind === JOB.LSTM_CELL) {
       cellFwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, hi - lo, H);
-    } else {
+    } else if (kind === JOB.LSTM_CELL_BACKWARD) {
       cellBwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, ctl[A + 5] + s4, hi - lo, H);
+    } else if (kind === JOB.GRU_CELL) {
+      gruFwd(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, hi - lo, H);
+    } else {
+      gruBwd(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s3, ctl[A + 5] + s3,
+        ctl[A + 8] + s1, hi - lo, H);
     }
   }
 
@@ -310,6 +325,26 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
       ctl[A] = gates; ctl[A + 1] = cPrev; ctl[A + 2] = tanhC; ctl[A + 3] = dh; ctl[A + 4] = dc; ctl[A + 5] = dgates;
       ctl[A + 6] = B; ctl[A + 7] = H;
       runJob(JOB.LSTM_CELL_BACKWARD, chunks);
+    },
+
+    gruCell(xp, hp, hPrev, h, B, H) {
+      if (disposed) throw new Error('wasm backend: gruCell after dispose()');
+      const chunks = cellChunks(B, H);
+      if (chunks <= 1) { gruFwd(xp, hp, hPrev, h, B, H); return; }
+      const A = CTL.ARGS;
+      ctl[A] = xp; ctl[A + 1] = hp; ctl[A + 2] = hPrev; ctl[A + 3] = h;
+      ctl[A + 6] = B; ctl[A + 7] = H;
+      runJob(JOB.GRU_CELL, chunks);
+    },
+
+    gruCellBackward(gates, hp, hPrev, dh, dxp, dhp, dhPrev, B, H) {
+      if (disposed) throw new Error('wasm backend: gruCellBackward after dispose()');
+      const chunks = cellChunks(B, H);
+      if (chunks <= 1) { gruBwd(gates, hp, hPrev, dh, dxp, dhp, dhPrev, B, H); return; }
+      const A = CTL.ARGS;
+      ctl[A] = gates; ctl[A + 1] = hp; ctl[A + 2] = hPrev; ctl[A + 3] = dh; ctl[A + 4] = dxp; ctl[A + 5] = dhp;
+      ctl[A + 6] = B; ctl[A + 7] = H; ctl[A + 8] = dhPrev;
+      runJob(JOB.GRU_CELL_BACKWARD, chunks);
     },
 
     dispose() {

@@ -297,11 +297,12 @@ export class WasmOps implements Ops {
     this.gemmEngine.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
   }
   gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
-    this.k.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
+    // Split by batch rows across the GEMM threads (./gemm.ts): bit-identical to one call.
+    this.gemmEngine.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
   }
   gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,
     B: number, H: number): void {
-    this.k.gruCellBackward(ptr(gates), ptr(hp), ptr(hPrev), ptr(dh), ptr(dxp), ptr(dhp), ptr(dhPrev), B, H);
+    this.gemmEngine.gruCellBackward(ptr(gates), ptr(hp), ptr(hPrev), ptr(dh), ptr(dxp), ptr(dhp), ptr(dhPrev), B, H);
   }
   gruPaperGates(xrz: Tensor, hrz: Tensor, hPrev: Tensor, rh: Tensor, B: number, H: number): void {
     this.k.gruPaperGates(ptr(xrz), ptr(hrz), ptr(hPrev), ptr(rh), B, H);
