@@ -55,13 +55,10 @@ const V_EXP_P5: v128 = hoisted(5.0000001201e-1);
 const V_BIAS127: v128 = i32x4.splat(<i32>(<f32>127 * RUNTIME_ONE)); // the f32 exponent bias
 const V_INF: v128 = hoisted(<f32>Infinity);
 
+// e^r for the reduced argument r = x − n·ln2 (|r| ≤ ln2/2, ln2 split in two for precision): the
+// polynomial both exps below scale by 2ⁿ.
 // @ts-ignore: decorator
-@inline export function vexp(x: v128): v128 {
-  // pmax/pmin (pseudo min/max) are single instructions on x86 and keep NaN: NaN < c is false.
-  const xc = f32x4.pmin(f32x4.pmax(x, V_EXP_LO), V_EXP_HI);
-  const t = f32x4.add(f32x4.mul(xc, V_LOG2E), V_ROUND_MAGIC);
-  const nf = f32x4.sub(t, V_ROUND_MAGIC); // n as float, in [−126, 128]
-  const ni = i32x4.sub(t, V_ROUND_MAGIC); // n as integer (difference of the bit patterns)
+@inline function expMantissa(xc: v128, nf: v128): v128 {
   let r = f32x4.sub(xc, f32x4.mul(nf, V_EXP_C1));
   r = f32x4.sub(r, f32x4.mul(nf, V_EXP_C2));
   let p = f32x4.add(f32x4.mul(V_EXP_P0, r), V_EXP_P1);
@@ -69,7 +66,17 @@ const V_INF: v128 = hoisted(<f32>Infinity);
   p = f32x4.add(f32x4.mul(p, r), V_EXP_P3);
   p = f32x4.add(f32x4.mul(p, r), V_EXP_P4);
   p = f32x4.add(f32x4.mul(p, r), V_EXP_P5);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), V_ONE);
+  return f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), V_ONE);
+}
+
+// @ts-ignore: decorator
+@inline export function vexp(x: v128): v128 {
+  // pmax/pmin (pseudo min/max) are single instructions on x86 and keep NaN: NaN < c is false.
+  const xc = f32x4.pmin(f32x4.pmax(x, V_EXP_LO), V_EXP_HI);
+  const t = f32x4.add(f32x4.mul(xc, V_LOG2E), V_ROUND_MAGIC);
+  const nf = f32x4.sub(t, V_ROUND_MAGIC); // n as float, in [−126, 128]
+  const ni = i32x4.sub(t, V_ROUND_MAGIC); // n as integer (difference of the bit patterns)
+  const p = expMantissa(xc, nf);
   // 2ⁿ for n in [−126, 128]: 2¹²⁸ has no f32 encoding, so scale twice by 2^(n/2) (each half
   // in [−63, 64], always a normal number): the product then overflows or not exactly as exp does.
   const n1 = i32x4.shr_s(ni, 1);
@@ -94,14 +101,7 @@ const V_INF: v128 = hoisted(<f32>Infinity);
   const t = f32x4.add(f32x4.mul(xc, V_LOG2E), V_ROUND_MAGIC);
   const nf = f32x4.sub(t, V_ROUND_MAGIC);
   const ni = i32x4.sub(t, V_ROUND_MAGIC);
-  let r = f32x4.sub(xc, f32x4.mul(nf, V_EXP_C1));
-  r = f32x4.sub(r, f32x4.mul(nf, V_EXP_C2));
-  let p = f32x4.add(f32x4.mul(V_EXP_P0, r), V_EXP_P1);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P2);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P3);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P4);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P5);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), V_ONE);
+  const p = expMantissa(xc, nf);
   const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, V_BIAS127), 23));
   return v128.andnot(y, f32x4.lt(x, V_EXP_LO)); // flush to 0 below ln(FLT_MIN), as vexp
 }

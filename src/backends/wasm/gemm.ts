@@ -26,6 +26,9 @@ import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import type { KernelPath } from './runtime.js';
+import { CTL, JOB, MAX_CHUNKS, runChunk } from './gemm-chunks.mjs';
+
+export { CTL, JOB } from './gemm-chunks.mjs';
 
 export interface GemmEngine {
   readonly threads: number;
@@ -109,24 +112,6 @@ export function kernelOf(path: KernelPath, fma = false): Kernel {
   }
 }
 const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
-const MAX_CHUNKS = 64; // the claim word keeps the chunk index in its low 8 bits
-
-// Control block layout (Int32 indices; 16 to a 64-byte cache line). Idle workers spin on the
-// first line, the caller waits on the second, and the job description follows, so publishing a
-// job or counting a chunk done does not disturb the line someone is spinning on.
-export const CTL = {
-  CLAIM: 0, QUIT: 1, // line 0
-  DONE: 16, ERROR: 17, // line 1
-  // gemmBlock arguments: variant, ta, tb, m, n, k, alpha (f32 bits), a, b, beta (f32 bits), c
-  ARGS: 32,
-  BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
-  CHUNKS: 44,
-  KIND: 45, // which kernel the job runs: JOB below
-  // (a cell job keeps its pointers in ARGS + 0..5 (a seventh in ARGS + 8), B in ARGS + 6, H in
-  // ARGS + 7, and row ranges in BOUNDS)
-  BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
-  INTS: 48 + MAX_CHUNKS + 1 + 15,
-} as const;
 /**
  * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. Waking a
  * sleeping worker costs the caller's Atomics.notify tens of µs on a VM (measured ~40 µs: the
@@ -135,8 +120,6 @@ export const CTL = {
  * gives 1.2–2.2× on two threads where 0.1 ms gave 0.3–1.5×. OpenBLAS spins far longer.
  */
 export const SPIN_MS = 1;
-/** Kinds of job (CTL.KIND). */
-export const JOB = { GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2, GRU_CELL: 3, GRU_CELL_BACKWARD: 4 } as const;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
@@ -146,10 +129,6 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const { variant, fn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
   const block = k[fn] as (...args: number[]) => void;
-  const cellFwd = k.lstmCell as (...args: number[]) => void;
-  const cellBwd = k.lstmCellBackward as (...args: number[]) => void;
-  const gruFwd = k.gruCell as (...args: number[]) => void;
-  const gruBwd = k.gruCellBackward as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
 
   // Everything this engine needs, allocated once: scratch per thread and the control block.
@@ -166,7 +145,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const workers: Worker[] = [];
   for (let w = 1; w < threads; w++) {
     workers.push(new Worker(new URL('./gemm-worker.mjs', import.meta.url), {
-      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, layout: CTL, scratch: scratch[w], spinMs: SPIN_MS },
+      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, scratch: scratch[w], spinMs: SPIN_MS },
     }));
   }
   try {
@@ -207,32 +186,6 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     return cut(B, 1, Math.max(1, tune.minCellRows), Number.MAX_SAFE_INTEGER);
   }
 
-  /** One chunk of the current job on this thread (gemm-worker.mjs runs the same). */
-  function runChunk(kind: number, i: number): void {
-    const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
-    const A = CTL.ARGS;
-    if (kind === JOB.GEMM) {
-      const m = ctl[A + 3], n = ctl[A + 4];
-      const byCols = ctl[CTL.BY_COLS] !== 0;
-      block(ctl[A], ctl[A + 1], ctl[A + 2], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
-        byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch[0]);
-      return;
-    }
-    // Cell rows [lo, hi): LSTM gate rows are 4H floats, GRU gate rows (xp, hp, dxp, dhp) 3H,
-    // state rows H; byte offsets of row lo below.
-    const H = ctl[A + 7], s4 = lo * 16 * H, s3 = lo * 12 * H, s1 = lo * 4 * H;
-    if (kind === JOB.LSTM_CELL) {
-      cellFwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, hi - lo, H);
-    } else if (kind === JOB.LSTM_CELL_BACKWARD) {
-      cellBwd(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, ctl[A + 5] + s4, hi - lo, H);
-    } else if (kind === JOB.GRU_CELL) {
-      gruFwd(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, hi - lo, H);
-    } else {
-      gruBwd(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s3, ctl[A + 5] + s3,
-        ctl[A + 8] + s1, hi - lo, H);
-    }
-  }
-
   /** Publishes the job whose arguments and bounds are in the control block, works on it, waits. */
   function runJob(kind: number, chunks: number): void {
     ctl[CTL.KIND] = kind;
@@ -253,7 +206,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
       mine++;
       if (failure !== null) continue;
       try {
-        runChunk(kind, i);
+        runChunk(k, block, ctl, ctlF, i, scratch[0]);
       } catch (e) {
         failure = e;
       }
@@ -310,7 +263,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     lstmCell(gates, cPrev, c, tanhC, h, B, H) {
       if (disposed) throw new Error('wasm backend: lstmCell after dispose()');
       const chunks = cellChunks(B, H);
-      if (chunks <= 1) { cellFwd(gates, cPrev, c, tanhC, h, B, H); return; }
+      if (chunks <= 1) { k.lstmCell(gates, cPrev, c, tanhC, h, B, H); return; }
       const A = CTL.ARGS;
       ctl[A] = gates; ctl[A + 1] = cPrev; ctl[A + 2] = c; ctl[A + 3] = tanhC; ctl[A + 4] = h;
       ctl[A + 6] = B; ctl[A + 7] = H;
@@ -320,7 +273,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     lstmCellBackward(gates, cPrev, tanhC, dh, dc, dgates, B, H) {
       if (disposed) throw new Error('wasm backend: lstmCellBackward after dispose()');
       const chunks = cellChunks(B, H);
-      if (chunks <= 1) { cellBwd(gates, cPrev, tanhC, dh, dc, dgates, B, H); return; }
+      if (chunks <= 1) { k.lstmCellBackward(gates, cPrev, tanhC, dh, dc, dgates, B, H); return; }
       const A = CTL.ARGS;
       ctl[A] = gates; ctl[A + 1] = cPrev; ctl[A + 2] = tanhC; ctl[A + 3] = dh; ctl[A + 4] = dc; ctl[A + 5] = dgates;
       ctl[A + 6] = B; ctl[A + 7] = H;
@@ -330,7 +283,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     gruCell(xp, hp, hPrev, h, B, H) {
       if (disposed) throw new Error('wasm backend: gruCell after dispose()');
       const chunks = cellChunks(B, H);
-      if (chunks <= 1) { gruFwd(xp, hp, hPrev, h, B, H); return; }
+      if (chunks <= 1) { k.gruCell(xp, hp, hPrev, h, B, H); return; }
       const A = CTL.ARGS;
       ctl[A] = xp; ctl[A + 1] = hp; ctl[A + 2] = hPrev; ctl[A + 3] = h;
       ctl[A + 6] = B; ctl[A + 7] = H;
@@ -340,7 +293,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     gruCellBackward(gates, hp, hPrev, dh, dxp, dhp, dhPrev, B, H) {
       if (disposed) throw new Error('wasm backend: gruCellBackward after dispose()');
       const chunks = cellChunks(B, H);
-      if (chunks <= 1) { gruBwd(gates, hp, hPrev, dh, dxp, dhp, dhPrev, B, H); return; }
+      if (chunks <= 1) { k.gruCellBackward(gates, hp, hPrev, dh, dxp, dhp, dhPrev, B, H); return; }
       const A = CTL.ARGS;
       ctl[A] = gates; ctl[A + 1] = hp; ctl[A + 2] = hPrev; ctl[A + 3] = dh; ctl[A + 4] = dxp; ctl[A + 5] = dhp;
       ctl[A + 6] = B; ctl[A + 7] = H; ctl[A + 8] = dhPrev;

@@ -1,0 +1,55 @@
+// One chunk of a job of the GEMM engine (./gemm.ts): the control block's layout, the kinds of job
+// and the code that runs chunk i, shared by the calling thread and the workers
+// (./gemm-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
+// imports it without a TypeScript loader (types: ./gemm-chunks.d.mts).
+
+/** The claim word keeps the chunk index in its low 8 bits. */
+export const MAX_CHUNKS = 64;
+
+/**
+ * Control block layout (Int32 indices; 16 to a 64-byte cache line). Idle workers spin on the
+ * first line, the caller waits on the second, and the job description follows, so publishing a
+ * job or counting a chunk done does not disturb the line someone is spinning on.
+ */
+export const CTL = Object.freeze({
+  CLAIM: 0, QUIT: 1, // line 0
+  DONE: 16, ERROR: 17, // line 1
+  // gemmBlock arguments: variant, ta, tb, m, n, k, alpha (f32 bits), a, b, beta (f32 bits), c
+  ARGS: 32,
+  BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
+  CHUNKS: 44,
+  KIND: 45, // which kernel the job runs: JOB below
+  // (a cell job keeps its pointers in ARGS + 0..5 (a seventh in ARGS + 8), B in ARGS + 6, H in
+  // ARGS + 7, and row ranges in BOUNDS)
+  BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
+  INTS: 48 + MAX_CHUNKS + 1 + 15,
+});
+
+/** Kinds of job (CTL.KIND). */
+export const JOB = Object.freeze({ GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2, GRU_CELL: 3, GRU_CELL_BACKWARD: 4 });
+
+/** Runs chunk i of the job described in the control block, with this thread's scratch. */
+export function runChunk(x, block, ctl, ctlF, i, scratch) {
+  const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
+  const A = CTL.ARGS, kind = ctl[CTL.KIND];
+  if (kind === JOB.GEMM) {
+    const m = ctl[A + 3], n = ctl[A + 4];
+    const byCols = ctl[CTL.BY_COLS] !== 0;
+    block(ctl[A], ctl[A + 1], ctl[A + 2], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
+      byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
+    return;
+  }
+  // Cell rows [lo, hi): LSTM gate rows are 4H floats, GRU gate rows (xp, hp, dxp, dhp) 3H,
+  // state rows H; byte offsets of row lo below.
+  const H = ctl[A + 7], s4 = lo * 16 * H, s3 = lo * 12 * H, s1 = lo * 4 * H;
+  if (kind === JOB.LSTM_CELL) {
+    x.lstmCell(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, hi - lo, H);
+  } else if (kind === JOB.LSTM_CELL_BACKWARD) {
+    x.lstmCellBackward(ctl[A] + s4, ctl[A + 1] + s1, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s1, ctl[A + 5] + s4, hi - lo, H);
+  } else if (kind === JOB.GRU_CELL) {
+    x.gruCell(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, hi - lo, H);
+  } else {
+    x.gruCellBackward(ctl[A] + s3, ctl[A + 1] + s3, ctl[A + 2] + s1, ctl[A + 3] + s1, ctl[A + 4] + s3, ctl[A + 5] + s3,
+      ctl[A + 8] + s1, hi - lo, H);
+  }
+}
