@@ -108,10 +108,13 @@ function commandPath(cmd: Command): string {
 function watchStream(stream: NodeJS.WriteStream): { readonly closed: boolean } {
   const known = watches.get(stream);
   if (known) return known;
-  const watch = { closed: false };
+  let gone = false;
+  // The 'error' event comes on a later tick; a synchronous loop (sampling) sees the failed write
+  // at once in stream.errored.
+  const watch = { get closed() { return gone || (stream.errored as NodeJS.ErrnoException | null)?.code === 'EPIPE'; } };
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
-      watch.closed = true;
+      gone = true;
       return;
     }
     throw err;

@@ -137,9 +137,9 @@ export function registerSample(program: Command, ctx: CliContext): void {
         const stream = new TextStream(tokenizer, write, opts.stopAt, opts.prime === undefined ? [] : promptIds);
         const ids = sampleTokens(model, promptIds, {
           ...draw, length: opts.length, reset, stopIds: bpe && opts.stop ? [bpe.eotId] : [],
-          // A reader gone from stdout (`| head`) ends the sample: the loop is synchronous and would never
-          // see the EPIPE event, but the failed write marks the stream errored at once.
-          onToken: (id) => stream.push(id) || (!ctx.jsonMode && (process.stdout.errored !== null || process.stdout.destroyed)),
+          // A reader gone from stdout (`| head`) ends the sample (with --json the text is on stderr and
+          // the JSON line still wants all of it).
+          onToken: (id) => stream.push(id) || (!ctx.jsonMode && ctx.stdoutClosed()),
         });
         stream.end();
         if (bpe && opts.prime === undefined) text = text.trimEnd();
