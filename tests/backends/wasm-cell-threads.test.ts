@@ -1,5 +1,5 @@
 // The WASM recurrent cells (LSTM and GRU, forward and backward) split by batch rows across the
-// GEMM threads (src/backends/wasm/gemm.ts, JOB.*_CELL*): every row is computed by the same kernel
+// worker-pool threads (src/backends/wasm/gemm.ts, JOB.*_CELL*): every row is computed by the same kernel
 // whichever thread takes it, so two threads must give exactly what one gives, for ragged sizes (H
 // not a multiple of 4, B not a multiple of the chunk count) and for the medium models' shape.
 // Whether the worker takes any chunk of a given call depends on scheduling (on a loaded machine

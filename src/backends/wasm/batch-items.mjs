@@ -1,26 +1,24 @@
-// One batch item of a job of the batch pool (src/backends/wasm/batch-pool.ts): the control block's
-// layout and the code that runs item i, shared by the calling thread and the workers
-// (./batch-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
+// One batch item of a batch job (src/backends/wasm/batch-pool.ts): the argument block's layout and
+// the code that runs item i, shared by the calling thread and the pool's workers
+// (./pool-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
 // imports it without a TypeScript loader (types: ./batch-items.d.mts).
 
 /**
- * The control block, in 32-bit words (F64: index in a Float64Array over the same block, words
- * 56–65). Lines of 16 words keep what idle workers wait on, what the caller waits on and the
- * arguments off each other's cache lines.
+ * The batch jobs' argument block, in 32-bit words (F64: index in a Float64Array over the same
+ * block, words 40–49). The claim word and the counters live in the worker pool's own control
+ * block (./pool-protocol.mjs).
  */
 export const CTL = Object.freeze({
-  CLAIM: 0, QUIT: 1, // line 0: what idle workers wait on
-  DONE: 16, ERROR: 17, // line 1: what the caller waits on
-  KIND: 32, ITEMS: 33, // the job's kind (JOB) and its item count
+  KIND: 0, // the job's kind (JOB)
   // attention: q, k, v, out, lse, dout, dq, dk, dv (byte pointers), H, D, Tq, Tk, causal, qOffset,
   //            qStride, kvStride, oStride (ints), scale (f32 bits)
   // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period
   // swiglu:    a, b, out (forward) or dout (backward), da, db (byte pointers), count, span
   //            (one long row of `count` floats cut into spans of `span`)
-  ARGS: 34,
-  F64: 28, // memory: eta, beta, beta1, beta2, eps (float64: the kernel takes them so)
-  DROP: 66, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
-  INTS: 80,
+  ARGS: 16,
+  F64: 20, // memory: eta, beta, beta1, beta2, eps (float64: the kernel takes them so)
+  DROP: 50, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
+  INTS: 64,
 });
 
 /** Job kinds. Items are batch items (attention) or sequences (memory). */
@@ -66,6 +64,6 @@ export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
       ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
       ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
   } else {
-    throw new Error(`handgrad: batch pool: unknown job kind ${kind}`);
+    throw new Error(`handgrad: batch job: unknown kind ${kind}`);
   }
 }

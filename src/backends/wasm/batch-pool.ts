@@ -1,29 +1,18 @@
-// Runs kernels whose batch items are independent on several threads: the fused attention kernels
-// (assembly/attention.ts; each batch item reads its own q/k/v rows and writes its own
-// out/lse/dq/dk/dv rows) and the memory recurrence (assembly/memory_recurrence.ts; each sequence
-// has its own rows and its own slices of `saved`). A call is split into one item per batch item
-// or sequence, each run as the kernel on that item alone (./batch-items.mjs, the same code on
-// every thread, so a split call is bit-identical to a whole one). Each thread, the calling one
-// included, has its own scratch: the attention kernel's block scratch, or the memory kernel's
-// working area, which `saved` holds only one of.
-//
-// Protocol (as the GEMM engine's, src/backends/wasm/gemm.ts, with its own control block):
-//   CLAIM  (job tag << 16) | index of the next unclaimed item. The caller writes the job's
-//          arguments, resets DONE, then stores (tag + 1, 0) and notifies; every thread claims
-//          items with compareExchange on the whole word, so a worker that wakes up late can only
-//          claim items of the current job, and reads its arguments after the claim succeeded.
-//   DONE   items finished; the caller waits for it to reach the item count.
-// Workers sleep in Atomics.wait between jobs (no spinning: these calls are milliseconds apart and
-// long, so a futex wake-up of tens of µs is noise, and a spinning thread would take a core from
-// the GEMM workers on a two-core machine).
-import { Worker } from 'node:worker_threads';
-import type { WasmHeap } from './heap.js';
+// Runs kernels whose batch items are independent on the threads of the worker pool
+// (./worker-pool.ts): the fused attention kernels (assembly/attention.ts; each batch item reads its
+// own q/k/v rows and writes its own out/lse/dq/dk/dv rows), the memory recurrence
+// (assembly/memory_recurrence.ts; each sequence has its own rows and its own slices of `saved`) and
+// one long swiglu row cut into spans. A call is split into one item per batch item, sequence or
+// span, each run as the kernel on that item alone (./batch-items.mjs, the same code on every
+// thread, so a split call is bit-identical to a whole one). Each thread, the calling one included,
+// has its own batch scratch: the attention kernel's block scratch, or the memory kernel's working
+// area, which `saved` holds only one of.
 import type { Kernels } from './kernels.js';
-import { CTL, JOB, runItem } from './batch-items.mjs';
+import { CTL, JOB } from './batch-items.mjs';
+import { FAMILY, MAX_TASKS, type WorkerPool } from './worker-pool.js';
 import { memoryWorkSize } from '../../ops/memory-recurrence.js';
 
-
-const MAX_ITEMS = 0xffff; // the claim word keeps the item index in its low 16 bits
+const MAX_ITEMS = MAX_TASKS;
 
 /**
  * The widest memory whose working area the per-thread scratch holds: dk = dv = 128 (5·dk·dv +
@@ -54,6 +43,8 @@ export class BatchPool {
   private readonly ctl: Int32Array;
   private readonly ctlF: Float32Array;
   private readonly ctlD: Float64Array;
+  private readonly scratch: number;
+  private readonly scratchBytes: number;
   private disposed = false;
   /**
    * Tests only: false leaves every item of a split call to the workers (the calling thread only
@@ -77,53 +68,28 @@ export class BatchPool {
   /** Items the workers ran, in all (tests: whether a call was split). */
   workerItems = 0;
 
-  private constructor(private readonly k: Kernels, private readonly workers: Worker[],
-    private readonly scratch: number, private readonly scratchBytes: number, ctlPtr: number, heap: WasmHeap) {
-    // A shared memory only grows, never detaches: views made now stay valid.
-    this.ctl = new Int32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
-    this.ctlF = new Float32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
-    this.ctlD = new Float64Array(heap.memory.buffer, ctlPtr, CTL.INTS / 2);
-  }
-
-  get threads(): number { return this.workers.length + 1; }
-
-  /** `threads` − 1 workers on the module and memory of `k`; scratch for every thread from `heap`. */
-  static async create(module: WebAssembly.Module, k: Kernels, heap: WasmHeap, threads: number): Promise<BatchPool> {
+  /** The batch scratch each thread needs, in bytes (the worker pool allocates it). */
+  static scratchBytes(k: Kernels, threads: number): number {
     // One thread needs no scratch of its own for the memory kernel (it runs in `saved`'s area).
-    const bytes = Math.max(k.attentionScratchBytes(), threads > 1 ? 4 * MEMORY_SCRATCH_FLOATS : 0);
-    const scratch = heap.alloc(bytes); // the calling thread's
-    const ctlPtr = heap.alloc(CTL.INTS * 4); // 64-byte aligned: the Float64Array view needs 8
-    new Int32Array(heap.memory.buffer, ctlPtr, CTL.INTS).fill(0);
-    const workers: Worker[] = [];
-    for (let w = 1; w < threads; w++) {
-      workers.push(new Worker(new URL('./batch-worker.mjs', import.meta.url), {
-        workerData: { module, memory: heap.memory, ctl: ctlPtr, scratch: heap.alloc(bytes) },
-      }));
-    }
-    try {
-      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-        w.once('message', (msg) => (msg === 'ready' ? resolve() : reject(new Error(String(msg)))));
-        w.once('error', reject);
-        w.once('exit', (code) => reject(new Error(`batch worker exited with code ${code} during start-up`)));
-      })));
-    } catch (e) {
-      for (const w of workers) void w.terminate();
-      throw e;
-    }
-    for (const w of workers) {
-      w.removeAllListeners();
-      w.on('error', (e) => console.error('handgrad: batch worker failed:', e));
-      w.unref(); // a process that forgets dispose() still exits
-    }
-    return new BatchPool(k, workers, scratch, bytes, ctlPtr, heap);
+    return Math.max(k.attentionScratchBytes(), threads > 1 ? 4 * MEMORY_SCRATCH_FLOATS : 0);
   }
+
+  constructor(private readonly k: Kernels, private readonly pool: WorkerPool) {
+    ({ batchCtl: this.ctl, batchCtlF: this.ctlF, batchCtlD: this.ctlD, batchScratch: this.scratch } = pool.caller);
+    this.scratchBytes = pool.batchScratchBytes;
+  }
+
+  get threads(): number { return this.pool.threads; }
+
+  /** Whether calls can be split: a second thread exists. */
+  private get split(): boolean { return this.pool.threads > 1; }
 
   /** The forward or backward attention pass over all batch items. */
   attention(pass: Pass, a: AttentionArgs): void {
     this.checkLive();
     const { k, scratch } = this;
     // One item, or one thread: no hand-over (decoding runs B = 1 on the calling thread alone).
-    if (this.workers.length === 0 || a.B <= 1 || a.B > MAX_ITEMS) {
+    if (!this.split || a.B <= 1 || a.B > MAX_ITEMS) {
       if (pass === 'forward') {
         k.attention(a.q, a.k, a.v, a.out, a.lse, a.B, a.H, a.D, a.Tq, a.Tk, a.causal, a.qOffset,
           a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch);
@@ -150,7 +116,7 @@ export class BatchPool {
     const { k } = this;
     // One sequence, one thread, a small call, or a working area larger than the scratch: the
     // whole call here.
-    if (this.workers.length === 0 || a.B <= 1 || a.B > MAX_ITEMS || a.B * a.T * a.dk * a.dv < this.memoryMinWork ||
+    if (!this.split || a.B <= 1 || a.B > MAX_ITEMS || a.B * a.T * a.dk * a.dv < this.memoryMinWork ||
       4 * memoryWorkSize(a.dk, a.dv) > this.scratchBytes) {
       if (pass === 'forward') {
         k.memoryForward(a.k, a.v, a.q, a.y, a.saved, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
@@ -181,7 +147,7 @@ export class BatchPool {
     this.checkLive();
     const { k } = this;
     const spans = Math.ceil(F / this.swigluSpan);
-    if (this.workers.length === 0 || rows !== 1 || spans < 2 || spans > MAX_ITEMS) {
+    if (!this.split || rows !== 1 || spans < 2 || spans > MAX_ITEMS) {
       if (pass === 'forward') k.swiglu(gu, out, rows, F);
       else k.swigluBackward(gu, dout, out, rows, F);
       return;
@@ -195,41 +161,11 @@ export class BatchPool {
     this.runJob(pass === 'forward' ? JOB.SWIGLU : JOB.SWIGLU_BACKWARD, spans);
   }
 
-  /** Publishes the job whose arguments are in the control block, works on it, waits for the rest. */
+  /** Runs the job whose arguments are in the argument block on the pool's threads. */
   private runJob(kind: number, items: number): void {
-    const { k, ctl, ctlF, ctlD, scratch } = this;
-    ctl[CTL.KIND] = kind;
-    ctl[CTL.ITEMS] = items;
-    Atomics.store(ctl, CTL.DONE, 0);
-    // Publish: a new tag with index 0 (the Atomics store orders the plain writes above before it).
-    const tag = ((Atomics.load(ctl, CTL.CLAIM) >>> 16) + 1) & 0x7fff;
-    Atomics.store(ctl, CTL.CLAIM, tag << 16);
-    Atomics.notify(ctl, CTL.CLAIM);
-    let mine = 0, failure: unknown = null;
-    while (this.callerClaims) {
-      const word = Atomics.load(ctl, CTL.CLAIM);
-      const i = word & 0xffff;
-      if ((word >>> 16) !== tag || i >= items) break;
-      if (Atomics.compareExchange(ctl, CTL.CLAIM, word, word + 1) !== word) continue;
-      try {
-        runItem(k, ctl, ctlF, ctlD, i, scratch);
-      } catch (e) {
-        failure ??= e;
-      }
-      mine++;
-    }
-    // Wait for the items the workers took (DONE counts theirs only).
-    let done = Atomics.load(ctl, CTL.DONE) + mine;
-    while (done < items) {
-      Atomics.wait(ctl, CTL.DONE, done - mine);
-      done = Atomics.load(ctl, CTL.DONE) + mine;
-    }
+    this.ctl[CTL.KIND] = kind;
+    const mine = this.pool.run(FAMILY.BATCH, items, this.callerClaims);
     this.workerItems += items - mine;
-    if (failure !== null) throw failure;
-    if (ctl[CTL.ERROR] !== 0) {
-      ctl[CTL.ERROR] = 0;
-      throw new Error('handgrad: a batch worker failed (see the message above)');
-    }
   }
 
   private checkLive(): void {
@@ -237,11 +173,6 @@ export class BatchPool {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    Atomics.store(this.ctl, CTL.QUIT, 1);
-    Atomics.add(this.ctl, CTL.CLAIM, 1 << 16); // a new tag: wakes the workers, who see QUIT
-    Atomics.notify(this.ctl, CTL.CLAIM);
-    for (const w of this.workers) void w.terminate();
+    this.disposed = true; // the pool's threads are its owner's to stop
   }
 }

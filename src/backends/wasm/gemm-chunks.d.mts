@@ -1,10 +1,10 @@
-// Types of ./gemm-chunks.mjs (plain JavaScript, shared with the GEMM worker threads).
+// Types of ./gemm-chunks.mjs (plain JavaScript, shared with the pool's worker threads).
 import type { Kernels } from './kernels.js';
 
 export declare const MAX_CHUNKS: 64;
 
 export declare const CTL: Readonly<{
-  CLAIM: 0; QUIT: 1; DONE: 16; ERROR: 17; ARGS: 32; BY_COLS: 43; CHUNKS: 44; KIND: 45; BOUNDS: 48; INTS: 128;
+  KIND: 0; BY_COLS: 1; ARGS: 16; BOUNDS: 32; INTS: 112;
 }>;
 
 export declare const JOB: Readonly<{ GEMM: 0; LSTM_CELL: 1; LSTM_CELL_BACKWARD: 2; GRU_CELL: 3; GRU_CELL_BACKWARD: 4 }>;

@@ -1,28 +1,24 @@
-// One chunk of a job of the GEMM engine (./gemm.ts): the control block's layout, the kinds of job
-// and the code that runs chunk i, shared by the calling thread and the workers
-// (./gemm-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
+// One chunk of a job of the GEMM engine (./gemm.ts): the argument block's layout, the kinds of job
+// and the code that runs chunk i, shared by the calling thread and the pool's workers
+// (./pool-worker.mjs), so that both run exactly the same code. Plain JavaScript so that a worker
 // imports it without a TypeScript loader (types: ./gemm-chunks.d.mts).
 
-/** The claim word keeps the chunk index in its low 8 bits. */
+/** The most chunks in one job (the size of BOUNDS). */
 export const MAX_CHUNKS = 64;
 
 /**
- * Control block layout (Int32 indices; 16 to a 64-byte cache line). Idle workers spin on the
- * first line, the caller waits on the second, and the job description follows, so publishing a
- * job or counting a chunk done does not disturb the line someone is spinning on.
+ * The GEMM engine's argument block (Int32 indices): what a job runs and on what. The claim word
+ * and the counters live in the worker pool's own control block (./pool-protocol.mjs).
  */
 export const CTL = Object.freeze({
-  CLAIM: 0, QUIT: 1, // line 0
-  DONE: 16, ERROR: 17, // line 1
+  KIND: 0, // which kernel the job runs: JOB below
+  BY_COLS: 1, // 1: chunk bounds are column ranges, 0: row ranges
   // gemmBlock arguments: variant, ta, tb, m, n, k, alpha (f32 bits), a, b, beta (f32 bits), c
-  ARGS: 32,
-  BY_COLS: 43, // 1: chunk bounds are column ranges, 0: row ranges
-  CHUNKS: 44,
-  KIND: 45, // which kernel the job runs: JOB below
   // (a cell job keeps its pointers in ARGS + 0..5 (a seventh in ARGS + 8), B in ARGS + 6, H in
   // ARGS + 7, and row ranges in BOUNDS)
-  BOUNDS: 48, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
-  INTS: 48 + MAX_CHUNKS + 1 + 15,
+  ARGS: 16,
+  BOUNDS: 32, // chunk i covers [BOUNDS + i, BOUNDS + i + 1)
+  INTS: 32 + MAX_CHUNKS + 1 + 15,
 });
 
 /** Kinds of job (CTL.KIND). */

@@ -1,20 +1,12 @@
-// Drives the packed GEMM of assembly/gemm*.ts: picks the micro-kernel for the kernel path, owns
-// the per-thread packing scratch, and splits large products across worker threads.
+// Drives the packed GEMM of assembly/gemm*.ts: picks the micro-kernel for the kernel path and
+// splits large products across the threads of the worker pool (./worker-pool.ts).
 //
-// Threads. Each worker instantiates the same compiled module on the same shared memory, so it can
-// run gemmBlock on any buffer of the heap. A large product is cut into chunks: column ranges of C
-// (whole NR-wide panels) or row ranges (whole 4-row panels). Chunks are disjoint blocks of C and
-// each thread packs into its own scratch, so the only shared state is a small control block (in
-// the heap, allocated once):
-//   CLAIM  (job tag << 8) | index of the next unclaimed chunk. The caller publishes a job by
-//          storing (tag, 0); every thread, the caller included, claims chunks by bumping it.
-//          Workers claim with compareExchange on the whole word, so a worker that wakes up late
-//          can only ever claim chunks of the job that is current, and reads that job's arguments
-//          after its claim succeeded (they cannot change until every chunk is done).
-//   DONE   chunks finished; the caller waits for it to reach the chunk count.
-// Dynamic claiming matters on a loaded machine: a worker that is descheduled or slow simply
-// takes fewer chunks (the caller does the rest) instead of stalling every product.
-// Nothing is allocated per call: arguments and chunk bounds go into the control block.
+// Threads. Every pool thread has the same compiled module on the same shared memory and its own
+// packing scratch, so it can run gemmBlock on any buffer of the heap. A large product is cut into
+// chunks: column ranges of C (whole NR-wide panels) or row ranges (whole 4-row panels). Chunks are
+// disjoint blocks of C, so the only shared state is the engine's argument block (the product's
+// arguments and the chunk bounds, ./gemm-chunks.mjs) and the pool's claim word. Nothing is
+// allocated per call.
 //
 // The same threads also run the LSTM and GRU cells (forward and backward) split by batch rows
 // (KIND says which kernel a job runs). A recurrent step alternates a product and a cell; the cell is
@@ -22,11 +14,11 @@
 // the calling thread it runs while the spinning GEMM worker idles. Rows are independent and each
 // is computed by the same code whichever thread takes it, so a split cell is bit-identical to a
 // whole one.
-import { Worker } from 'node:worker_threads';
 import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import type { KernelPath } from './runtime.js';
-import { CTL, JOB, MAX_CHUNKS, runChunk } from './gemm-chunks.mjs';
+import { CTL, JOB, MAX_CHUNKS } from './gemm-chunks.mjs';
+import { FAMILY, type WorkerPool } from './worker-pool.js';
 
 export { CTL, JOB } from './gemm-chunks.mjs';
 
@@ -92,13 +84,13 @@ export const DEFAULT_TUNING: Readonly<GemmTuning> = {
 };
 
 export interface GemmContext {
-  module: WebAssembly.Module;
   kernels: Kernels;
   heap: WasmHeap;
   path: KernelPath;
-  threads: number;
-  /** revec4x16: use its fused multiply-add kernel (`module` must then be the relaxed build). */
+  /** revec4x16: use its fused multiply-add kernel (the pool must then run the relaxed build). */
   fma?: boolean;
+  /** The threads, their packing scratch and the engine's argument block (made with kernelOf(path, fma).fn). */
+  pool: WorkerPool;
 }
 
 interface Kernel { variant: number; fn: 'gemmBlock' | 'gemmBlockRelaxed'; nr: number }
@@ -112,57 +104,16 @@ export function kernelOf(path: KernelPath, fma = false): Kernel {
   }
 }
 const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
-/**
- * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. Waking a
- * sleeping worker costs the caller's Atomics.notify tens of µs on a VM (measured ~40 µs: the
- * other vCPU has to be woken), as much as a whole 16×128·128×512 product; a spinning worker
- * starts at once. Measured with products 0.3–1 ms apart (other ops in between): 1 ms of spinning
- * gives 1.2–2.2× on two threads where 0.1 ms gave 0.3–1.5×. OpenBLAS spins far longer.
- */
-export const SPIN_MS = 1;
-const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
-  ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
-export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
-  const { heap, path } = ctx;
-  const threads = Math.max(1, Math.floor(ctx.threads));
+export function createGemmEngine(ctx: GemmContext): GemmEngine {
+  const { heap, path, pool } = ctx;
+  const threads = pool.threads;
   const { variant, fn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
   const block = k[fn] as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
-
-  // Everything this engine needs, allocated once: scratch per thread and the control block.
-  const scratchBytes = (k.gemmScratchBytes as () => number)();
-  const scratch: number[] = [];
-  for (let t = 0; t < threads; t++) scratch.push(heap.alloc(scratchBytes));
-  const ctlPtr = heap.alloc(CTL.INTS * 4);
-  // Views over the shared buffer as it is now: a shared memory only grows, never detaches, so
-  // they stay valid for the control block (which lies below the current end) for good.
-  const ctl = new Int32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
-  const ctlF = new Float32Array(heap.memory.buffer, ctlPtr, CTL.INTS);
-  ctl.fill(0);
-
-  const workers: Worker[] = [];
-  for (let w = 1; w < threads; w++) {
-    workers.push(new Worker(new URL('./gemm-worker.mjs', import.meta.url), {
-      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, scratch: scratch[w], spinMs: SPIN_MS },
-    }));
-  }
-  try {
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.once('message', (msg) => (msg === 'ready' ? resolve() : reject(new Error(String(msg)))));
-      w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`gemm worker exited with code ${code} during start-up`)));
-    })));
-  } catch (e) {
-    for (const w of workers) void w.terminate();
-    throw e;
-  }
-  for (const w of workers) {
-    w.removeAllListeners();
-    w.on('error', (e) => console.error('handgrad: gemm worker failed:', e));
-    w.unref(); // a process that forgets dispose() still exits
-  }
+  if (pool.caller.block !== block) throw new Error(`wasm backend: the worker pool runs another GEMM entry than ${fn}`);
+  const { gemmCtl: ctl, gemmCtlF: ctlF, gemmScratch: scratch } = pool.caller;
 
   /** Cuts [0, total) into chunks of whole `unit`s (written to BOUNDS); returns how many. */
   function cut(total: number, unit: number, minUnits: number, work: number): number {
@@ -186,49 +137,12 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     return cut(B, 1, Math.max(1, tune.minCellRows), Number.MAX_SAFE_INTEGER);
   }
 
-  /** Publishes the job whose arguments and bounds are in the control block, works on it, waits. */
+  /** Runs the job whose arguments and bounds are in the argument block on the pool's threads. */
   function runJob(kind: number, chunks: number): void {
     ctl[CTL.KIND] = kind;
-    ctl[CTL.CHUNKS] = chunks;
-    ctl[CTL.DONE] = 0;
-    tag = (tag + 1) & 0xffffff;
-    Atomics.store(ctl, CTL.CLAIM, tag << 8); // publishes everything written above
-    Atomics.notify(ctl, CTL.CLAIM); // wakes sleeping workers (spinning ones see the store)
-
-    // Take chunks like any worker until none are left. Should a kernel throw, keep claiming
-    // (without running) so that the job still completes before this call returns: the next
-    // job must not start while a worker is still counting chunks of this one.
-    let mine = 0;
-    let failure: unknown = null;
-    for (;;) {
-      const i = Atomics.add(ctl, CTL.CLAIM, 1) & 0xff;
-      if (i >= chunks) break;
-      mine++;
-      if (failure !== null) continue;
-      try {
-        runChunk(k, block, ctl, ctlF, i, scratch[0]);
-      } catch (e) {
-        failure = e;
-      }
-    }
-    // Wait for the chunks the workers took: spin first, they usually finish within microseconds.
-    let done = Atomics.load(ctl, CTL.DONE) + mine;
-    if (done < chunks) {
-      const deadline = performance.now() + SPIN_MS;
-      while ((done = Atomics.load(ctl, CTL.DONE) + mine) < chunks && performance.now() < deadline) pause();
-    }
-    while (done < chunks) {
-      Atomics.wait(ctl, CTL.DONE, done - mine);
-      done = Atomics.load(ctl, CTL.DONE) + mine;
-    }
-    if (failure !== null) throw failure;
-    if (ctl[CTL.ERROR] !== 0) {
-      ctl[CTL.ERROR] = 0;
-      throw new Error('handgrad: a gemm worker failed (see the message above)');
-    }
+    pool.run(FAMILY.GEMM, chunks);
   }
 
-  let tag = 0;
   let disposed = false;
   const engine: GemmEngine = {
     threads,
@@ -240,7 +154,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
       const work = m * n * kk;
       const tune = engine.tuning;
       if (threads === 1 || work < tune.minParallelWork || m * n === 0) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
         return;
       }
       // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
@@ -250,7 +164,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
         ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
         : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
       if (chunks === 1) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
         return;
       }
       const A = CTL.ARGS;
@@ -302,11 +216,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
 
     dispose() {
       if (disposed) return;
-      disposed = true;
-      Atomics.store(ctl, CTL.QUIT, 1);
-      Atomics.add(ctl, CTL.CLAIM, 1 << 8); // a new tag: wakes the workers, who see QUIT
-      Atomics.notify(ctl, CTL.CLAIM);
-      for (const w of workers) void w.terminate();
+      disposed = true; // the pool's threads are its owner's to stop
     },
   };
 

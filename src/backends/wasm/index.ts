@@ -8,8 +8,9 @@ import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
-import { createGemmEngine, type GemmEngine } from './gemm.js';
+import { createGemmEngine, kernelOf, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
+import { WorkerPool } from './worker-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
 import * as moe from '../reference/moe.js';
 
@@ -92,17 +93,21 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory, abort } });
   // (the memory recurrence's sequence-range entries are declared by ./batch-items.d.mts)
   const k = instance.exports as unknown as Kernels;
-  // The threads and per-thread scratch of the attention and memory kernels: allocated once,
-  // first, so no mark/release of a caller can ever hand it out again.
-  const pool = await BatchPool.create(module, k, heap, threads);
-  let gemm: GemmEngine;
+  // One pool of threads for the GEMM engine and the batch kernels, with every thread's scratch:
+  // allocated once, first, so no mark/release of a caller can ever hand it out again.
+  const workers = await WorkerPool.create({
+    module, kernels: k, heap, threads, gemmFn: kernelOf(path, fma).fn,
+    gemmScratchBytes: (k.gemmScratchBytes as () => number)(), batchScratchBytes: BatchPool.scratchBytes(k, threads),
+  });
+  let gemm: GemmEngine, pool: BatchPool;
   try {
-    gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
+    gemm = createGemmEngine({ kernels: k, heap, path, fma, pool: workers });
+    pool = new BatchPool(k, workers);
   } catch (e) {
-    pool.dispose();
+    workers.dispose();
     throw e;
   }
-  return new WasmOps(path, k, heap, gemm, pool);
+  return new WasmOps(path, k, heap, gemm, pool, workers);
 }
 
 function abort(): never {
@@ -131,7 +136,8 @@ export class WasmOps implements Ops {
     B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0 };
 
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
-    readonly pool: BatchPool) { // the attention and memory threads (public: tests tune and watch it)
+    readonly pool: BatchPool, // the attention, memory and swiglu jobs (public: tests tune and watch it)
+    readonly workers: WorkerPool) { // the threads both run on
     this.name = `wasm-${path}`;
   }
 
@@ -201,7 +207,7 @@ export class WasmOps implements Ops {
   }
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
-  dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); }
+  dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); this.workers.dispose(); }
 
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -289,7 +295,7 @@ export class WasmOps implements Ops {
 
   // ==== recurrent cells (assembly/recurrent.ts; contracts in src/ops/types.ts) ====================
   lstmCell(gates: Tensor, cPrev: Tensor, c: Tensor, tanhC: Tensor, h: Tensor, B: number, H: number): void {
-    // Split by batch rows across the GEMM threads (./gemm.ts): bit-identical to one call.
+    // Split by batch rows across the pool threads (./gemm.ts): bit-identical to one call.
     this.gemmEngine.lstmCell(ptr(gates), ptr(cPrev), ptr(c), ptr(tanhC), ptr(h), B, H);
   }
   lstmCellBackward(gates: Tensor, cPrev: Tensor, tanhC: Tensor, dh: Tensor, dc: Tensor, dgates: Tensor,
@@ -297,7 +303,7 @@ export class WasmOps implements Ops {
     this.gemmEngine.lstmCellBackward(ptr(gates), ptr(cPrev), ptr(tanhC), ptr(dh), ptr(dc), ptr(dgates), B, H);
   }
   gruCell(xp: Tensor, hp: Tensor, hPrev: Tensor, h: Tensor, B: number, H: number): void {
-    // Split by batch rows across the GEMM threads (./gemm.ts): bit-identical to one call.
+    // Split by batch rows across the pool threads (./gemm.ts): bit-identical to one call.
     this.gemmEngine.gruCell(ptr(xp), ptr(hp), ptr(hPrev), ptr(h), B, H);
   }
   gruCellBackward(gates: Tensor, hp: Tensor, hPrev: Tensor, dh: Tensor, dxp: Tensor, dhp: Tensor, dhPrev: Tensor,

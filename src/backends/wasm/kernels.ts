@@ -81,7 +81,7 @@ export interface Kernels {
     B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
     eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
   // The same on sequences b0 ≤ b < b1 with the working area at `work` (memoryWorkSize floats): what
-  // the batch pool's threads run, each with its own working area (src/backends/wasm/batch-pool.ts).
+  // the worker pool's threads run as batch jobs, each with its own working area (src/backends/wasm/batch-pool.ts).
   memoryForwardRange(k: number, v: number, q: number, y: number, saved: number, B: number, T: number, dk: number,
     dv: number, rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number,
     eps: number, b0: number, b1: number, work: number): void;

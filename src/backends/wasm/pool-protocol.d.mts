@@ -1,0 +1,20 @@
+// Types of ./pool-protocol.mjs (plain JavaScript, shared with the worker threads).
+import type { CellKernels } from './gemm-chunks.mjs';
+import type { BatchKernels } from './batch-items.mjs';
+
+export declare const POOL: Readonly<{ CLAIM: 0; QUIT: 1; DONE: 16; ERROR: 17; FAMILY: 32; COUNT: 33; INTS: 48 }>;
+export declare const MAX_TASKS: 0xff00;
+export declare const FAMILY: Readonly<{ GEMM: 0; BATCH: 1 }>;
+
+/** What one thread needs to run any task: its kernels, both argument blocks, its scratch. */
+export interface ThreadState {
+  x: CellKernels & BatchKernels;
+  block: (...args: number[]) => void;
+  gemmCtl: Int32Array; gemmCtlF: Float32Array; gemmScratch: number;
+  batchCtl: Int32Array; batchCtlF: Float32Array; batchCtlD: Float64Array; batchScratch: number;
+}
+
+export declare function threadState(x: CellKernels & BatchKernels, block: (...args: number[]) => void,
+  memory: WebAssembly.Memory, gemmCtl: number, gemmScratch: number, batchCtl: number, batchScratch: number): ThreadState;
+
+export declare function runTask(family: number, i: number, t: ThreadState): void;
