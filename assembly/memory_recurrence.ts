@@ -174,6 +174,33 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   if (x < S) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, S - x);
 }
 
+/**
+ * MemoryShape.normalize: out = x / max(‖x‖, 1e-12) over n floats (src/layers/linear-memory.ts's
+ * l2Normalize, in float32 here); returns the norm used (the backward divides by it).
+ */
+function normalizeRow(x: usize, out: usize, n: i32): f32 {
+  const nrm = max<f32>(sqrt<f32>(dotRow(x, x, n)), <f32>1e-12);
+  const vn = f32x4.splat(nrm);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(out + (<usize>j << 2), f32x4.div(v128.load(x + (<usize>j << 2)), vn));
+  if (j < n) st(out + (<usize>j << 2), f32x4.div(ld(x + (<usize>j << 2), n - j), vn), n - j);
+  return nrm;
+}
+
+/** Backward of normalizeRow in place: g ← (g − x̂ (x̂·g)) / nrm over n floats, x̂ the normalised row. */
+function normalizeRowBackward(xh: usize, nrm: f32, g: usize, n: i32): void {
+  const vd = f32x4.splat(dotRow(xh, g, n)), vn = f32x4.splat(nrm);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(g + o, f32x4.div(f32x4.sub(v128.load(g + o), f32x4.mul(v128.load(xh + o), vd)), vn));
+  }
+  if (j < n) {
+    const o = <usize>j << 2, t = n - j;
+    st(g + o, f32x4.div(f32x4.sub(ld(g + o, t), f32x4.mul(ld(xh + o, t), vd)), vn), t);
+  }
+}
+
 /** Where `saved`'s working area starts (src/ops/memory-recurrence.ts: memoryWorkOffset), in bytes. */
 function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize {
   const SB = <usize>(dk * dv) << 2;
@@ -183,9 +210,10 @@ function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period
 
 /** Ops.memoryForward on all B sequences, with `saved`'s own working area. */
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
-  rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32): void {
   memoryForwardRange(k, v, q, y, saved, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, acc, 0, B, workOf(saved, B, T, dk, dv, opt, period));
 }
 
 /**
@@ -196,8 +224,10 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
  */
 export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
-  b0: i32, b1: i32, work: usize): void {
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
+  const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
+  const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
   const eta = <f32>eta64, beta = <f32>beta64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const nc = T / period + 1; // states per sequence
@@ -211,8 +241,9 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
     for (let t = 1; t <= T; t++) {
       const row = <usize>(b * T + t - 1);
       const Mp = Rlast - <usize>((t - 1) / period) * SB, Mn = Rlast - <usize>(t / period) * SB;
-      const kp = k + row * rowBytes, vp = v + row * (<usize>dv << 2), qp = q + row * rowBytes;
-      const yp = y + row * (<usize>dv << 2);
+      let kp = k + row * kRow, qp = q + row * kRow;
+      const vp = v + row * vRow, yp = y + row * yRow;
+      if (norm) { normalizeRow(kp, kHat, dk); normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       const commit = t % period == 0;
       if (commit) commits++;
       // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
@@ -222,7 +253,9 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
           const Mi = <usize>i * rowBytes;
           let ei = -load<f32>(vp + (<usize>i << 2));
           if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
-          store<f32>(yp + (<usize>i << 2), stepRow(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk));
+          const yi = stepRow(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk);
+          const yo = yp + (<usize>i << 2);
+          store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
@@ -236,7 +269,10 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
         const so = row * SB;
         adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
         zero(A, S);
-        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
+        for (let i = 0; i < dv; i++) {
+          const yi = dotRow(Mn + <usize>i * rowBytes, qp, dk), yo = yp + (<usize>i << 2);
+          store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
+        }
       }
     }
   }
@@ -341,21 +377,24 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
 /** Ops.memoryBackward on all B sequences, with `saved`'s own working area. */
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
-  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32): void {
   memoryBackwardRange(k, v, q, saved, dy, dK, dV, dQ, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, 0, B, workOf(saved, B, T, dk, dv, opt, period));
 }
 
 /** memoryBackward on sequences b0 ≤ b < b1, working area (5·dk·dv floats) at `work` (as memoryForwardRange). */
 export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
-  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, b0: i32, b1: i32, work: usize): void {
-  const S = dk * dv, rowBytes = <usize>dk << 2, vBytes = <usize>dv << 2, SB = <usize>S << 2;
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32,
+  b0: i32, b1: i32, work: usize): void {
+  const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
+  const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
   const eta = <f32>eta64, beta = <f32>beta64, b1f = <f32>beta1, b2f = <f32>beta2, eps = <f32>eps64;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   const nc = T / period + 1;
   const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
+  const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
   for (let b = b0; b < b1; b++) {
     zero(dM, 5 * S);
     let commits = T / period;
@@ -363,8 +402,13 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
     for (let t = T; t >= 1; t--) {
       const row = <usize>(b * T + t - 1);
       const Rt = Rlast - <usize>(t / period) * SB, Rp = Rlast - <usize>((t - 1) / period) * SB;
-      const kp = k + row * rowBytes, qp = q + row * rowBytes, vp = v + row * vBytes;
-      const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
+      let kp = k + row * kRow, qp = q + row * kRow;
+      const vp = v + row * vRow;
+      const dkp = dK + row * kRow, dqp = dQ + row * kRow, dvp = dV + row * vRow, dyp = dy + row * yRow;
+      // normalize: the recurrence ran on k̂, q̂ (recomputed here); dkp, dqp gather dk̂, dq̂ and are
+      // mapped to the raw rows' gradients at the end of the step.
+      let kn: f32 = 1, qn: f32 = 1;
+      if (norm) { kn = normalizeRow(kp, kHat, dk); qn = normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       const commit = t % period == 0;
       // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
       // it, so the dA of later steps is dropped); then the write's (A += G_t, dG = dA). With gd and
@@ -399,6 +443,7 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
           writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
         }
       }
+      if (norm) { normalizeRowBackward(kHat, kn, dkp, dk); normalizeRowBackward(qHat, qn, dqp, dk); }
       if (commit) commits--;
     }
   }

@@ -7,7 +7,7 @@
 // sampler one token at a time (src/models/memory-lm.ts), so there is one copy of the maths.
 // Checks allocate nothing unless they fail (they run on every call).
 import type { FloatArray, MemoryShape, Tensor } from './types.js';
-import { checkCount, checkNeed } from './checks.js';
+import { checkCount, checkNeed, spanOf } from './checks.js';
 
 /** States stored per sequence: the zero start and one per commit, ⌊T/C⌋ + 1. */
 export function memoryStates(s: MemoryShape): number {
@@ -44,7 +44,35 @@ export function memoryWorkOffset(s: MemoryShape): number {
  * the others an area of this size of its own).
  */
 export function memoryWorkSize(dk: number, dv: number): number {
-  return 5 * dk * dv + 2 * dv;
+  return 5 * dk * dv + 2 * dv + 2 * dk; // + the step's normalised k̂ and q̂ (MemoryShape.normalize)
+}
+
+/** Elements between rows of k, q, dk, dq (the first) and of v, dv (the second): MemoryShape.xStride or packed. */
+export function memoryKeyStride(s: MemoryShape): number { return s.xStride ?? s.dk; }
+export function memoryValueStride(s: MemoryShape): number { return s.xStride ?? s.dv; }
+/** Elements between rows of y and dy: MemoryShape.yStride or dv. */
+export function memoryOutStride(s: MemoryShape): number { return s.yStride ?? s.dv; }
+
+/** The normalisation floor of MemoryShape.normalize (linear-memory.ts's l2Normalize uses the same). */
+export const MEMORY_NORM_FLOOR = 1e-12;
+
+/**
+ * k̂ = x / max(‖x‖, floor) of the n floats at x[xo…] into out[0…n); returns the norm used. In
+ * float64 whatever x's type (the reference's and the sampler's normalisation).
+ */
+export function memoryNormalizeRow(x: ArrayLike<number>, xo: number, out: Float64Array, n: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) s += x[xo + j] * x[xo + j];
+  const nrm = Math.max(Math.sqrt(s), MEMORY_NORM_FLOOR);
+  for (let j = 0; j < n; j++) out[j] = x[xo + j] / nrm;
+  return nrm;
+}
+
+/** Backward of memoryNormalizeRow in place: g[go…] ← (g − x̂ (x̂·g)) / nrm, given x̂ and nrm. */
+export function memoryNormalizeRowBackward(xh: Float64Array, nrm: number, g: { [i: number]: number }, go: number, n: number): void {
+  let dot = 0;
+  for (let j = 0; j < n; j++) dot += xh[j] * g[go + j];
+  for (let j = 0; j < n; j++) g[go + j] = (g[go + j] - xh[j] * dot) / nrm;
 }
 
 /** Elements the `saved` tensor of memoryForward must hold at least (layout: Ops.memoryForward). */
@@ -128,13 +156,14 @@ export function memoryWrite(p: MemoryRuleParams, st: MemoryState, k: ArrayLike<n
   A.fill(0);
 }
 
-/** The read y = M q (q at qo; y[yo … yo + dv) overwritten). */
-export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y: { [i: number]: number }, yo: number): void {
+/** The read y = M q (q at qo; y[yo … yo + dv) overwritten, or added to with `accumulate`). */
+export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y: { [i: number]: number }, yo: number,
+  accumulate = false): void {
   const { dk, dv, M } = st;
   for (let i = 0; i < dv; i++) {
     let s = 0;
     for (let j = 0; j < dk; j++) s += M[i * dk + j] * q[qo + j];
-    y[yo + i] = s;
+    y[yo + i] = accumulate ? y[yo + i] + s : s;
   }
 }
 
@@ -155,28 +184,42 @@ function checkShape(op: string, s: MemoryShape): void {
   if (s.optimizer === 'adam' && !(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1 && s.eps > 0)) {
     throw new RangeError(`${op}: adam needs 0 ≤ beta1, beta2 < 1 and eps > 0, got ${s.beta1}, ${s.beta2}, ${s.eps}`);
   }
+  if (s.xStride !== undefined && (!Number.isInteger(s.xStride) || s.xStride < Math.max(s.dk, s.dv))) {
+    throw new RangeError(`${op}: xStride must be an integer ≥ max(dk, dv) = ${Math.max(s.dk, s.dv)}, got ${s.xStride}`);
+  }
+  if (s.yStride !== undefined && (!Number.isInteger(s.yStride) || s.yStride < s.dv)) {
+    throw new RangeError(`${op}: yStride must be an integer ≥ dv = ${s.dv}, got ${s.yStride}`);
+  }
 }
 
 function checkInputs(op: string, s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor): void {
   checkShape(op, s);
-  const n = s.B * s.T;
-  checkNeed(op, 'k', k, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'q', q, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'v', v, n * s.dv, 'B·T·dv');
+  const n = s.B * s.T, ks = memoryKeyStride(s), vs = memoryValueStride(s);
+  const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
+  const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
+  checkNeed(op, 'k', k, spanOf(n, ks, s.dk), kw);
+  checkNeed(op, 'q', q, spanOf(n, ks, s.dk), kw);
+  checkNeed(op, 'v', v, spanOf(n, vs, s.dv), vw);
   checkNeed(op, 'saved', saved, memorySavedSize(s), 'memorySavedSize');
 }
 
 export function checkMemoryForwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor): void {
   checkInputs('memoryForward', s, k, v, q, saved);
-  checkNeed('memoryForward', 'y', y, s.B * s.T * s.dv, 'B·T·dv');
+  checkNeed('memoryForward', 'y', y, spanOf(s.B * s.T, memoryOutStride(s), s.dv), outWhat(s));
 }
 
 export function checkMemoryBackwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor,
   dk: Tensor, dv: Tensor, dq: Tensor): void {
-  const op = 'memoryBackward', n = s.B * s.T;
+  const op = 'memoryBackward', n = s.B * s.T, ks = memoryKeyStride(s), vs = memoryValueStride(s);
   checkInputs(op, s, k, v, q, saved);
-  checkNeed(op, 'dy', dy, n * s.dv, 'B·T·dv');
-  checkNeed(op, 'dk', dk, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'dq', dq, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'dv', dv, n * s.dv, 'B·T·dv');
+  const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
+  const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
+  checkNeed(op, 'dy', dy, spanOf(n, memoryOutStride(s), s.dv), outWhat(s));
+  checkNeed(op, 'dk', dk, spanOf(n, ks, s.dk), kw);
+  checkNeed(op, 'dq', dq, spanOf(n, ks, s.dk), kw);
+  checkNeed(op, 'dv', dv, spanOf(n, vs, s.dv), vw);
+}
+
+function outWhat(s: MemoryShape): string {
+  return s.yStride === undefined ? 'B·T·dv' : 'B·T rows of dv, yStride apart';
 }

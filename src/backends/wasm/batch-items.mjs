@@ -14,7 +14,8 @@ export const CTL = Object.freeze({
   KIND: 32, ITEMS: 33, // the job's kind (JOB) and its item count
   // attention: q, k, v, out, lse, dout, dq, dk, dv (byte pointers), H, D, Tq, Tk, causal, qOffset,
   //            qStride, kvStride, oStride (ints), scale (f32 bits)
-  // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period
+  // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period,
+  //            ks, vs, ys (row strides in elements), norm, acc (0/1)
   // swiglu:    a, b, out (forward) or dout (backward), da, db (byte pointers), count, span
   //            (one long row of `count` floats cut into spans of `span`)
   ARGS: 34,
@@ -60,11 +61,13 @@ export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
   if (kind === JOB.MEMORY) {
     x.memoryForwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4],
       ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
-      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4],
+      ctl[a + 16], ctl[a + 17], ctl[a + 18], ctl[a + 19], ctl[a + 20], i, i + 1, scratch);
   } else if (kind === JOB.MEMORY_BACKWARD) {
     x.memoryBackwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8],
       ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
-      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4],
+      ctl[a + 16], ctl[a + 17], ctl[a + 18], ctl[a + 19], i, i + 1, scratch);
   } else {
     throw new Error(`handgrad: batch pool: unknown job kind ${kind}`);
   }

@@ -45,6 +45,8 @@ export interface MemoryArgs {
   k: number; v: number; q: number; y: number; saved: number; dy: number; dK: number; dV: number; dQ: number;
   B: number; T: number; dk: number; dv: number; rule: number; opt: number; period: number;
   eta: number; beta: number; beta1: number; beta2: number; eps: number;
+  /** Row strides (elements) of k/q/dk/dq, v/dv, y/dy; normalize and accumulate (0/1). */
+  ks: number; vs: number; ys: number; norm: number; acc: number;
 }
 
 /** Which pass of an op a job runs. */
@@ -154,10 +156,10 @@ export class BatchPool {
       4 * memoryWorkSize(a.dk, a.dv) > this.scratchBytes) {
       if (pass === 'forward') {
         k.memoryForward(a.k, a.v, a.q, a.y, a.saved, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
-          a.eta, a.beta, a.beta1, a.beta2, a.eps);
+          a.eta, a.beta, a.beta1, a.beta2, a.eps, a.ks, a.vs, a.ys, a.norm, a.acc);
       } else {
         k.memoryBackward(a.k, a.v, a.q, a.saved, a.dy, a.dK, a.dV, a.dQ, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
-          a.eta, a.beta, a.beta1, a.beta2, a.eps);
+          a.eta, a.beta, a.beta1, a.beta2, a.eps, a.ks, a.vs, a.ys, a.norm);
       }
       return;
     }
@@ -167,6 +169,7 @@ export class BatchPool {
     ctl[A + 5] = a.dy; ctl[A + 6] = a.dK; ctl[A + 7] = a.dV; ctl[A + 8] = a.dQ;
     ctl[A + 9] = a.B; ctl[A + 10] = a.T; ctl[A + 11] = a.dk; ctl[A + 12] = a.dv;
     ctl[A + 13] = a.rule; ctl[A + 14] = a.opt; ctl[A + 15] = a.period;
+    ctl[A + 16] = a.ks; ctl[A + 17] = a.vs; ctl[A + 18] = a.ys; ctl[A + 19] = a.norm; ctl[A + 20] = a.acc;
     ctlD[F] = a.eta; ctlD[F + 1] = a.beta; ctlD[F + 2] = a.beta1; ctlD[F + 3] = a.beta2; ctlD[F + 4] = a.eps;
     this.runJob(pass === 'forward' ? JOB.MEMORY : JOB.MEMORY_BACKWARD, a.B);
   }
