@@ -629,6 +629,38 @@ export function conformanceCases(): ConformanceCase[] {
     }
   }
 
+  // The same op on rows inside wider matrices, as memory-lm's heads run it (src/layers/memory-heads.ts):
+  // k, v, q interleaved columns of one matrix P (xStride, with a column of padding either side),
+  // y every yStride in a wider output it ADDS to (accumulate; garbage there first), raw (not unit)
+  // keys and queries normalised inside the op (normalize), dk, dv, dq into the columns of dP.
+  // The whole of y and dP is compared: a kernel that writes outside its columns fails too.
+  for (const rule of ['delta', 'hebbian'] as MemoryRule[]) {
+    for (const optimizer of ['gd', 'momentum', 'adam'] as MemoryOptimizer[]) {
+      add(`memoryForward and memoryBackward strided rows, normalize, accumulate: ${rule} ${optimizer}`, 1e-4, (h) => {
+        for (const [period, B, T] of [[1, 2, 11], [4, 3, 9], [3, 1, 7]]) {
+          for (const [dk, dv] of MEM) {
+            const eta = optimizer === 'adam' ? 0.05 : rule === 'delta' ? 0.6 : 0.3;
+            const W = 2 * dk + dv + 2, ys = dv + 3, n = B * T;
+            const s: MemoryShape = { B, T, dk, dv, rule, optimizer, eta, beta: 0.7, beta1: 0.8, beta2: 0.9, eps: 1e-3, period,
+              xStride: W, yStride: ys, normalize: true, accumulate: true };
+            h.shape = `B ${B} T ${T} dk ${dk} dv ${dv} period ${period}`;
+            const span = (w: number, stride: number) => (n - 1) * stride + w;
+            const P = h.randn(n * W, 2), dP = h.rand(n * W), Y = h.rand(n * ys), dY = h.randn(n * ys);
+            const saved = h.rand(memorySavedSize(s));
+            const K = h.view(P, 1, span(dk, W)), V = h.view(P, 1 + dk, span(dv, W)), Q = h.view(P, 1 + dk + dv, span(dk, W));
+            const dK = h.view(dP, 1, span(dk, W)), dV = h.view(dP, 1 + dk, span(dv, W)), dQ = h.view(dP, 1 + dk + dv, span(dk, W));
+            const y = h.view(Y, 2, span(dv, ys)), dy = h.view(dY, 2, span(dv, ys));
+            h.both((o, t) => o.memoryForward(t(K), t(V), t(Q), t(y), t(saved), s));
+            h.compare('Y (y added into every yStride-th row)', Y);
+            h.compare('saved states R', h.view(saved, 0, memoryAdamOffset(s)));
+            h.both((o, t) => o.memoryBackward(t(K), t(V), t(Q), t(saved), t(dy), t(dK), t(dV), t(dQ), s));
+            h.compare('dP (dk, dv, dq in their columns, the rest untouched)', dP);
+          }
+        }
+      });
+    }
+  }
+
   // SwiGLU
   const SWI: [number, number][] = [[1, 1], [7, 5], [513, 64], [33, 1024], [3, 5], [7, 17], [4, 64], [2, 130]];
   add('swiglu', FP32, (h) => forShapes(h, SWI, (R, F) => {
