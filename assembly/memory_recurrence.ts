@@ -86,9 +86,9 @@ let pairSecond: f32 = 0;
   return f32x4.mul(ld(a + o, t), ld(c + o, t));
 }
 
-/** Σ_j a[j]·c[j] over n floats. */
+/** The lanes whose hsum is Σ_j a[j]·c[j] over n floats (dotRow before its reduction). */
 // @ts-ignore: decorator
-@inline function dotRow(a: usize, c: usize, n: i32): f32 {
+@inline function dotRowVec(a: usize, c: usize, n: i32): v128 {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
   let j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -97,7 +97,25 @@ let pairSecond: f32 = 0;
   }
   if (j + 4 <= n) { s0 = f32x4.add(s0, dotVec(a, c, <usize>j << 2, 4)); j += 4; }
   if (j < n) s1 = f32x4.add(s1, dotVec(a, c, <usize>j << 2, n - j));
-  return hsum(f32x4.add(s0, s1));
+  return f32x4.add(s0, s1);
+}
+
+/** Σ_j a[j]·c[j] over n floats. */
+// @ts-ignore: decorator
+@inline function dotRow(a: usize, c: usize, n: i32): f32 {
+  return hsum(dotRowVec(a, c, n));
+}
+
+/**
+ * [hsum a, hsum b, hsum c, hsum d] in one vector: four rows' reductions at once (a transpose by
+ * shuffles: 6 shuffles and 3 adds instead of four hsums and their extracts). Each lane is
+ * (l0 + l2) + (l1 + l3), hsum's order, so the results are bit-identical to four hsums.
+ */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7)); // a02 b02 a13 b13
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
 /** y += alpha·x over the lanes. */
@@ -136,16 +154,44 @@ let pairSecond: f32 = 0;
   return f32x4.mul(mn, ld(q + o, t));
 }
 
-/** The forward step of row i over its n floats; returns y_i = Mn_i · q. */
+/** The forward step of row i over its n floats; returns the lanes of y_i = Mn_i · q (reduce with hsum). */
 // @ts-ignore: decorator
 @inline function stepRow(mode: i32, e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
-  q: usize, n: i32): f32 {
+  q: usize, n: i32): v128 {
   const ve = f32x4.splat(e), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
   let acc = f32x4.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, 4));
   if (j < n) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, n - j));
-  return hsum(acc);
+  return acc;
+}
+
+/**
+ * The forward step of rows i … i + g − 1 (g = 1…4): their e from one joint reduction (delta:
+ * e = Mp·k − v; hebbian: −v), each row's accumulate / commit / read, and their y from another,
+ * stored as one vector (added to y with acc). Row by row, the same arithmetic in the same order
+ * as one row at a time.
+ */
+// @ts-ignore: decorator
+@inline function stepRows(mode: i32, delta: bool, acc: i32, g: i32, eta: f32, beta: f32, k: usize, vp: usize, yp: usize,
+  A: usize, Sm: usize, Mp: usize, Mn: usize, q: usize, n: i32, rowBytes: usize): void {
+  const z = f32x4.splat(0);
+  let e4 = f32x4.neg(ld(vp, g));
+  if (delta) {
+    const d0 = dotRowVec(Mp, k, n);
+    const d1 = g > 1 ? dotRowVec(Mp + rowBytes, k, n) : z;
+    const d2 = g > 2 ? dotRowVec(Mp + 2 * rowBytes, k, n) : z;
+    const d3 = g > 3 ? dotRowVec(Mp + 3 * rowBytes, k, n) : z;
+    e4 = f32x4.add(e4, hsum4(d0, d1, d2, d3));
+  }
+  const y0 = stepRow(mode, f32x4.extract_lane(e4, 0), eta, beta, k, A, Sm, Mp, Mn, q, n);
+  let y1 = z, y2 = z, y3 = z;
+  if (g > 1) y1 = stepRow(mode, f32x4.extract_lane(e4, 1), eta, beta, k, A + rowBytes, Sm + rowBytes, Mp + rowBytes, Mn + rowBytes, q, n);
+  if (g > 2) y2 = stepRow(mode, f32x4.extract_lane(e4, 2), eta, beta, k, A + 2 * rowBytes, Sm + 2 * rowBytes, Mp + 2 * rowBytes, Mn + 2 * rowBytes, q, n);
+  if (g > 3) y3 = stepRow(mode, f32x4.extract_lane(e4, 3), eta, beta, k, A + 3 * rowBytes, Sm + 3 * rowBytes, Mp + 3 * rowBytes, Mn + 3 * rowBytes, q, n);
+  let y4 = hsum4(y0, y1, y2, y3);
+  if (acc) y4 = f32x4.add(ld(yp, g), y4);
+  st(yp, y4, g);
 }
 
 /**
@@ -249,13 +295,10 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
       // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
       if (opt != OPT_ADAM || !commit) {
         const mode = !commit ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
-        for (let i = 0; i < dv; i++) {
-          const Mi = <usize>i * rowBytes;
-          let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
-          const yi = stepRow(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk);
-          const yo = yp + (<usize>i << 2);
-          store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
+        const delta = rule == RULE_DELTA;
+        for (let i = 0; i < dv; i += 4) {
+          const Mi = <usize>i * rowBytes, o = <usize>i << 2;
+          stepRows(mode, delta, acc, min(4, dv - i), eta, beta, kp, vp + o, yp + o, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk, rowBytes);
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
