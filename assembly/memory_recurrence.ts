@@ -248,7 +248,7 @@ function normalizeRowBackward(xh: usize, nrm: f32, g: usize, n: i32): void {
 }
 
 /** Where `saved`'s working area starts (src/ops/memory-recurrence.ts: memoryWorkOffset), in bytes. */
-function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize {
+function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize { // B: every slot (B·H)
   const SB = <usize>(dk * dv) << 2;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   return saved + <usize>B * <usize>(T / period + 1) * SB + 3 * adamBlock;
@@ -257,9 +257,9 @@ function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period
 /** Ops.memoryForward on all B sequences, with `saved`'s own working area. */
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
-  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32): void {
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, H: i32, khs: i32, vhs: i32, yhs: i32): void {
   memoryForwardRange(k, v, q, y, saved, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    ks, vs, ys, norm, acc, 0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, acc, H, khs, vhs, yhs, 0, B * H, workOf(saved, B * H, T, dk, dv, opt, period));
 }
 
 /**
@@ -270,25 +270,30 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
  */
 export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
-  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, b0: i32, b1: i32, work: usize): void {
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, H: i32, khs: i32, vhs: i32, yhs: i32,
+  b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
   const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
   const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
   const eta = <f32>eta64, beta = <f32>beta64;
-  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>(B * H) * <usize>T * SB : 0;
   const nc = T / period + 1; // states per sequence
-  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const mBase = saved + <usize>(B * H) * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const A = work, Sm = A + SB, m = Sm + SB, u = m + SB;
-  for (let b = b0; b < b1; b++) {
+  // Sequence slot sb = h·B + b: memory h (of H in the call), sequence b; b0…b1 are slots.
+  for (let sb = b0; sb < b1; sb++) {
+    const h = sb / B, b = sb - h * B;
+    const kh = k + (<usize>h * <usize>khs << 2), qh = q + (<usize>h * <usize>khs << 2);
+    const vh = v + (<usize>h * <usize>vhs << 2), yh = y + (<usize>h * <usize>yhs << 2);
     zero(A, 4 * S);
     let commits = 0;
-    const Rlast = saved + <usize>(b * nc + nc - 1) * SB; // R[b, c] at Rlast − c·S (time-reversed)
-    zero(Rlast, S); // R[b, 0]
+    const Rlast = saved + <usize>(sb * nc + nc - 1) * SB; // R[sb, c] at Rlast − c·S (time-reversed)
+    zero(Rlast, S); // R[sb, 0]
     for (let t = 1; t <= T; t++) {
       const row = <usize>(b * T + t - 1);
       const Mp = Rlast - <usize>((t - 1) / period) * SB, Mn = Rlast - <usize>(t / period) * SB;
-      let kp = k + row * kRow, qp = q + row * kRow;
-      const vp = v + row * vRow, yp = y + row * yRow;
+      let kp = kh + row * kRow, qp = qh + row * kRow;
+      const vp = vh + row * vRow, yp = yh + row * yRow;
       if (norm) { normalizeRow(kp, kHat, dk); normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       const commit = t % period == 0;
       if (commit) commits++;
@@ -309,7 +314,7 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
           axpyRow(ei, kp, A + Mi, dk);
         }
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-        const so = row * SB;
+        const so = <usize>(sb * T + t - 1) * SB;
         adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
         zero(A, S);
         for (let i = 0; i < dv; i++) {
@@ -420,34 +425,37 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
 /** Ops.memoryBackward on all B sequences, with `saved`'s own working area. */
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
-  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32): void {
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32,
+  H: i32, khs: i32, vhs: i32, yhs: i32): void {
   memoryBackwardRange(k, v, q, saved, dy, dK, dV, dQ, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    ks, vs, ys, norm, 0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, H, khs, vhs, yhs, 0, B * H, workOf(saved, B * H, T, dk, dv, opt, period));
 }
 
 /** memoryBackward on sequences b0 ≤ b < b1, working area (5·dk·dv floats) at `work` (as memoryForwardRange). */
 export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
   eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32,
-  b0: i32, b1: i32, work: usize): void {
+  H: i32, khs: i32, vhs: i32, yhs: i32, b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
   const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
   const eta = <f32>eta64, beta = <f32>beta64, b1f = <f32>beta1, b2f = <f32>beta2, eps = <f32>eps64;
-  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>(B * H) * <usize>T * SB : 0;
   const nc = T / period + 1;
-  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const mBase = saved + <usize>(B * H) * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
   const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
-  for (let b = b0; b < b1; b++) {
+  for (let sb = b0; sb < b1; sb++) {
+    const h = sb / B, b = sb - h * B;
+    const ko = <usize>h * <usize>khs << 2, vo = <usize>h * <usize>vhs << 2, yo = <usize>h * <usize>yhs << 2;
     zero(dM, 5 * S);
     let commits = T / period;
-    const Rlast = saved + <usize>(b * nc + nc - 1) * SB;
+    const Rlast = saved + <usize>(sb * nc + nc - 1) * SB;
     for (let t = T; t >= 1; t--) {
       const row = <usize>(b * T + t - 1);
       const Rt = Rlast - <usize>(t / period) * SB, Rp = Rlast - <usize>((t - 1) / period) * SB;
-      let kp = k + row * kRow, qp = q + row * kRow;
-      const vp = v + row * vRow;
-      const dkp = dK + row * kRow, dqp = dQ + row * kRow, dvp = dV + row * vRow, dyp = dy + row * yRow;
+      let kp = k + ko + row * kRow, qp = q + ko + row * kRow;
+      const vp = v + vo + row * vRow;
+      const dkp = dK + ko + row * kRow, dqp = dQ + ko + row * kRow, dvp = dV + vo + row * vRow, dyp = dy + yo + row * yRow;
       // normalize: the recurrence ran on k̂, q̂ (recomputed here); dkp, dqp gather dk̂, dq̂ and are
       // mapped to the raw rows' gradients at the end of the step.
       let kn: f32 = 1, qn: f32 = 1;
@@ -469,7 +477,7 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
         // dA = (1−β1) dm + 2(1−β2) A du; dm ← β1 dm; du ← β2 du. Scalar: Adam memories are rare.
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-        const so = row * SB;
+        const so = <usize>(sb * T + t - 1) * SB;
         for (let x = 0; x < S; x++) {
           const o = <usize>x << 2;
           const mx = load<f32>(mBase + so + o), ux = load<f32>(uBase + so + o), ax = load<f32>(aBase + so + o);

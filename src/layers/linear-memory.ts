@@ -72,14 +72,6 @@ export interface MemoryCoreOptions {
 }
 
 /**
- * Where a MemoryCore's rows lie and what the op does on the way (MemoryShape's optional fields):
- * rows of k, v, q (and their gradients) xStride apart, of y and dy yStride apart, keys and queries
- * normalised inside the op, y accumulated. The default: packed rows, none of that.
- */
-export interface MemoryRowLayout { xStride?: number; yStride?: number; normalize?: boolean; accumulate?: boolean }
-const PACKED: MemoryRowLayout = {};
-
-/**
  * The memory recurrence on raw keys, values and queries (no projections, no parameters).
  * K, Q [B·T, dk], V [B·T, dv], Y [B·T, dv], batch-major like attention.ts (row b·T + t).
  */
@@ -118,30 +110,19 @@ export class MemoryCore {
     return Float64Array.from(this.saved.data.subarray(o, o + S));
   }
 
-  /** Writes Y (overwrites; adds to it with layout.accumulate) and saves the states for backward. */
-  forward(K: Tensor, V: Tensor, Q: Tensor, Y: Tensor, B: number, T: number, layout: MemoryRowLayout = PACKED): void {
+  /** Writes Y (overwrites) and saves the states for backward. */
+  forward(K: Tensor, V: Tensor, Q: Tensor, Y: Tensor, B: number, T: number): void {
     const s = this.shape;
     s.B = B; s.T = T;
-    this.setLayout(layout);
-    s.accumulate = layout.accumulate;
     const need = memorySavedSize(s);
     if (this.saved === null || this.saved.size < need) this.saved = this.ops.tensor(need);
     this.ops.memoryForward(K, V, Q, Y, this.saved, s);
   }
 
-  /**
-   * Given dY [B·T, dv]: writes dK, dQ [B·T, dk] and dV [B·T, dv] (overwrites). Uses the last
-   * forward, which must have had the same layout (but for accumulate).
-   */
-  backward(K: Tensor, V: Tensor, Q: Tensor, dY: Tensor, dK: Tensor, dV: Tensor, dQ: Tensor, layout: MemoryRowLayout = PACKED): void {
+  /** Given dY [B·T, dv]: writes dK, dQ [B·T, dk] and dV [B·T, dv] (overwrites). Uses the last forward. */
+  backward(K: Tensor, V: Tensor, Q: Tensor, dY: Tensor, dK: Tensor, dV: Tensor, dQ: Tensor): void {
     if (!this.saved) throw new Error('memory: backward before forward');
-    this.setLayout(layout);
     this.ops.memoryBackward(K, V, Q, this.saved, dY, dK, dV, dQ, this.shape);
-  }
-
-  private setLayout(layout: MemoryRowLayout): void {
-    const s = this.shape;
-    s.xStride = layout.xStride; s.yStride = layout.yStride; s.normalize = layout.normalize;
   }
 }
 

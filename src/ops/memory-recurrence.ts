@@ -9,14 +9,20 @@
 import type { FloatArray, MemoryShape, Tensor } from './types.js';
 import { checkCount, checkNeed, spanOf } from './checks.js';
 
+/** Sequence slots of `saved`: B per memory, MemoryShape.heads memories. */
+export function memorySlots(s: MemoryShape): number {
+  return s.B * (s.heads ?? 1);
+}
+
 /** States stored per sequence: the zero start and one per commit, ⌊T/C⌋ + 1. */
 export function memoryStates(s: MemoryShape): number {
   return Math.floor(s.T / s.period) + 1;
 }
 
 /**
- * Where the state read at step t (the one after ⌊t/C⌋ commits) starts in `saved`: R is stored
- * time-reversed within a sequence (see Ops.memoryForward).
+ * Where the state read at step t (the one after ⌊t/C⌋ commits) of sequence slot b (h·B + b for
+ * memory h of MemoryShape.heads) starts in `saved`: R is stored time-reversed within a sequence
+ * (see Ops.memoryForward).
  */
 export function memoryStateOffset(s: MemoryShape, b: number, t: number): number {
   const n = memoryStates(s);
@@ -25,12 +31,12 @@ export function memoryStateOffset(s: MemoryShape, b: number, t: number): number 
 
 /** Elements of the Adam blocks m, u, A of `saved` (each; 0 for gd and momentum). */
 export function memoryAdamBlock(s: MemoryShape): number {
-  return s.optimizer === 'adam' ? s.B * s.T * s.dk * s.dv : 0;
+  return s.optimizer === 'adam' ? memorySlots(s) * s.T * s.dk * s.dv : 0;
 }
 
 /** Where the Adam blocks of `saved` start: after R. */
 export function memoryAdamOffset(s: MemoryShape): number {
-  return s.B * memoryStates(s) * s.dk * s.dv;
+  return memorySlots(s) * memoryStates(s) * s.dk * s.dv;
 }
 
 /** Where the working area of `saved` starts: after R and the three Adam blocks. */
@@ -52,6 +58,13 @@ export function memoryKeyStride(s: MemoryShape): number { return s.xStride ?? s.
 export function memoryValueStride(s: MemoryShape): number { return s.xStride ?? s.dv; }
 /** Elements between rows of y and dy: MemoryShape.yStride or dv. */
 export function memoryOutStride(s: MemoryShape): number { return s.yStride ?? s.dv; }
+
+/** Where memory h + 1's k, q (first), v (second), y (third) start relative to memory h's (MemoryShape.heads). */
+export function memoryKeyHeadStride(s: MemoryShape): number { return s.xHeadStride ?? s.B * s.T * memoryKeyStride(s); }
+export function memoryValueHeadStride(s: MemoryShape): number {
+  return s.vHeadStride ?? s.xHeadStride ?? s.B * s.T * memoryValueStride(s);
+}
+export function memoryOutHeadStride(s: MemoryShape): number { return s.yHeadStride ?? s.B * s.T * memoryOutStride(s); }
 
 /** The normalisation floor of MemoryShape.normalize (linear-memory.ts's l2Normalize uses the same). */
 export const MEMORY_NORM_FLOOR = 1e-12;
@@ -190,6 +203,15 @@ function checkShape(op: string, s: MemoryShape): void {
   if (s.yStride !== undefined && (!Number.isInteger(s.yStride) || s.yStride < s.dv)) {
     throw new RangeError(`${op}: yStride must be an integer ≥ dv = ${s.dv}, got ${s.yStride}`);
   }
+  if (s.heads !== undefined && (!Number.isInteger(s.heads) || s.heads < 1)) throw new RangeError(`${op}: heads must be an integer ≥ 1, got ${s.heads}`);
+  if (s.xHeadStride !== undefined) checkCount(op, 'xHeadStride', s.xHeadStride);
+  if (s.vHeadStride !== undefined) checkCount(op, 'vHeadStride', s.vHeadStride);
+  if (s.yHeadStride !== undefined) checkCount(op, 'yHeadStride', s.yHeadStride);
+}
+
+/** Elements a tensor of `heads` memories' rows spans: the last memory's rows after heads − 1 head strides. */
+function headsSpan(s: MemoryShape, headStride: number, rows: number): number {
+  return ((s.heads ?? 1) - 1) * headStride + rows;
 }
 
 function checkInputs(op: string, s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor): void {
@@ -197,15 +219,16 @@ function checkInputs(op: string, s: MemoryShape, k: Tensor, v: Tensor, q: Tensor
   const n = s.B * s.T, ks = memoryKeyStride(s), vs = memoryValueStride(s);
   const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
   const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
-  checkNeed(op, 'k', k, spanOf(n, ks, s.dk), kw);
-  checkNeed(op, 'q', q, spanOf(n, ks, s.dk), kw);
-  checkNeed(op, 'v', v, spanOf(n, vs, s.dv), vw);
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s);
+  checkNeed(op, 'k', k, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'q', q, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'v', v, headsSpan(s, vh, spanOf(n, vs, s.dv)), vw);
   checkNeed(op, 'saved', saved, memorySavedSize(s), 'memorySavedSize');
 }
 
 export function checkMemoryForwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor): void {
   checkInputs('memoryForward', s, k, v, q, saved);
-  checkNeed('memoryForward', 'y', y, spanOf(s.B * s.T, memoryOutStride(s), s.dv), outWhat(s));
+  checkNeed('memoryForward', 'y', y, headsSpan(s, memoryOutHeadStride(s), spanOf(s.B * s.T, memoryOutStride(s), s.dv)), outWhat(s));
 }
 
 export function checkMemoryBackwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor,
@@ -214,10 +237,11 @@ export function checkMemoryBackwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q:
   checkInputs(op, s, k, v, q, saved);
   const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
   const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
-  checkNeed(op, 'dy', dy, spanOf(n, memoryOutStride(s), s.dv), outWhat(s));
-  checkNeed(op, 'dk', dk, spanOf(n, ks, s.dk), kw);
-  checkNeed(op, 'dq', dq, spanOf(n, ks, s.dk), kw);
-  checkNeed(op, 'dv', dv, spanOf(n, vs, s.dv), vw);
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s);
+  checkNeed(op, 'dy', dy, headsSpan(s, memoryOutHeadStride(s), spanOf(n, memoryOutStride(s), s.dv)), outWhat(s));
+  checkNeed(op, 'dk', dk, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'dq', dq, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'dv', dv, headsSpan(s, vh, spanOf(n, vs, s.dv)), vw);
 }
 
 function outWhat(s: MemoryShape): string {

@@ -198,6 +198,20 @@ export interface MemoryShape {
   yStride?: number;
   /** Forward only: y += M q instead of y = M q (several memories summed into one output). Absent: false. */
   accumulate?: boolean;
+  /**
+   * H ≥ 1 independent memories ("heads") of this shape and these hyper-parameters in one call,
+   * each over the same B sequences (one call for what would be H, so threads share out H·B
+   * sequences). Memory h reads its k, q (writes dk, dq) from element h·xHeadStride on, its v (dv)
+   * from h·vHeadStride, its y (dy) from h·yHeadStride, each as one memory would (strides above);
+   * `saved` is laid out as for B·H sequences, memory h's sequence b in slot h·B + b. Absent: 1.
+   */
+  heads?: number;
+  /** Elements between memory h's k, q, dk, dq and memory h + 1's (absent: B·T rows, packed after each other). */
+  xHeadStride?: number;
+  /** The same for v and dv (absent: xHeadStride when that is given, else B·T rows). */
+  vHeadStride?: number;
+  /** The same for y and dy (absent: B·T rows of y). */
+  yHeadStride?: number;
 }
 
 export interface Ops {

@@ -11,8 +11,9 @@
 // the arrays' type (a `MemoryState`, cached per (dk, dv) here), rounded only when stored.
 import type { FloatArray, MemoryShape } from '../../ops/types.js';
 import {
-  MemoryState, memoryAdamBlock, memoryAdamOffset, memoryKeyStride, memoryNormalizeRow, memoryNormalizeRowBackward,
-  memoryOutStride, memoryRead, memoryStateOffset, memoryValueStride, memoryWrite,
+  MemoryState, memoryAdamBlock, memoryAdamOffset, memoryKeyHeadStride, memoryKeyStride, memoryNormalizeRow,
+  memoryNormalizeRowBackward, memoryOutHeadStride, memoryOutStride, memoryRead, memorySlots, memoryStateOffset,
+  memoryValueHeadStride, memoryValueStride, memoryWrite,
 } from '../../ops/memory-recurrence.js';
 
 // One forward and one backward state, re-made only when (dk, dv) changes (every memory of a model
@@ -41,20 +42,23 @@ export function memoryForward(k: ArrayLike<number>, v: ArrayLike<number>, q: Arr
   const { B, T, dk, dv } = s, S = dk * dv, adam = memoryAdamBlock(s);
   const ks = memoryKeyStride(s), vs = memoryValueStride(s), ys = memoryOutStride(s), norm = s.normalize === true;
   const st = stateFor('fwd', dk, dv), mBase = memoryAdamOffset(s);
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s), yh = memoryOutHeadStride(s);
   hatsFor(dk);
-  for (let b = 0; b < B; b++) {
+  // Sequence slot sb = h·B + b: memory h (MemoryShape.heads), sequence b.
+  for (let sb = 0; sb < memorySlots(s); sb++) {
+    const h = Math.floor(sb / B), b = sb - h * B;
     st.reset();
-    saved.fill(0, memoryStateOffset(s, b, 0), memoryStateOffset(s, b, 0) + S); // R[b, 0] = 0
+    saved.fill(0, memoryStateOffset(s, sb, 0), memoryStateOffset(s, sb, 0) + S); // R[sb, 0] = 0
     for (let t = 1; t <= T; t++) {
-      const row = b * T + t - 1, so = mBase + row * S;
-      let kk: ArrayLike<number> = k, ko = row * ks, qq: ArrayLike<number> = q, qo = row * ks;
+      const row = b * T + t - 1, so = mBase + (sb * T + t - 1) * S;
+      let kk: ArrayLike<number> = k, ko = h * kh + row * ks, qq: ArrayLike<number> = q, qo = h * kh + row * ks;
       if (norm) {
         memoryNormalizeRow(k, ko, kHat, dk); memoryNormalizeRow(q, qo, qHat, dk);
         kk = kHat; ko = 0; qq = qHat; qo = 0;
       }
-      memoryWrite(s, st, kk, ko, v, row * vs, saved, so, so + adam, so + 2 * adam);
-      if (t % s.period === 0) saved.set(st.M, memoryStateOffset(s, b, t)); // a new committed state
-      memoryRead(st, qq, qo, y, row * ys, s.accumulate === true);
+      memoryWrite(s, st, kk, ko, v, h * vh + row * vs, saved, so, so + adam, so + 2 * adam);
+      if (t % s.period === 0) saved.set(st.M, memoryStateOffset(s, sb, t)); // a new committed state
+      memoryRead(st, qq, qo, y, h * yh + row * ys, s.accumulate === true);
     }
   }
 }
@@ -68,19 +72,21 @@ export function memoryBackward(kIn: ArrayLike<number>, v: ArrayLike<number>, qIn
   const st = stateFor('bwd', dk, dv);
   const { M: dM, A: dA, Sm: dS, m: dm, u: du, e, de } = st;
   const ks = memoryKeyStride(s), vs = memoryValueStride(s), ys = memoryOutStride(s), norm = s.normalize === true;
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s), yh = memoryOutHeadStride(s);
   hatsFor(dk);
-  for (let b = 0; b < B; b++) {
+  for (let sb = 0; sb < memorySlots(s); sb++) {
+    const h = Math.floor(sb / B), b = sb - h * B;
     st.reset();
     let commits = Math.floor(T / C);
     for (let t = T; t >= 1; t--) {
-      const row = b * T + t - 1, xo = row * ks, vo = row * vs, yo = row * ys;
+      const row = b * T + t - 1, xo = h * kh + row * ks, vo = h * vh + row * vs, yo = h * yh + row * ys;
       // k and q as the recurrence saw them (normalised: k̂, q̂ at offset 0); dK, dQ rows at xo.
       let k: ArrayLike<number> = kIn, ko = xo, q: ArrayLike<number> = qIn, qo = xo, kn = 1, qn = 1;
       if (norm) {
         kn = memoryNormalizeRow(kIn, xo, kHat, dk); qn = memoryNormalizeRow(qIn, xo, qHat, dk);
         k = kHat; ko = 0; q = qHat; qo = 0;
       }
-      const Rt = memoryStateOffset(s, b, t), Rp = memoryStateOffset(s, b, t - 1);
+      const Rt = memoryStateOffset(s, sb, t), Rp = memoryStateOffset(s, sb, t - 1);
       // read y_t = R_t q_t
       for (let j = 0; j < dk; j++) dQ[xo + j] = 0;
       for (let i = 0; i < dv; i++) {
@@ -96,7 +102,7 @@ export function memoryBackward(kIn: ArrayLike<number>, v: ArrayLike<number>, qIn
         } else {
           const { beta1: b1, beta2: b2, eps } = s;
           const c1 = 1 / (1 - b1 ** commits), c2 = 1 / (1 - b2 ** commits);
-          const so = row * S;
+          const so = (sb * T + t - 1) * S;
           for (let x = 0; x < S; x++) {
             const mx = saved[mBase + so + x], ux = saved[uBase + so + x], D = Math.sqrt(c2 * ux + eps);
             dm[x] += dM[x] * (-eta * c1 / D);
