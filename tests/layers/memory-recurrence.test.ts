@@ -34,7 +34,7 @@ function shapeOf(rule: MemoryRule, optimizer: MemoryOptimizer, period: number, B
 
 /** Unit keys and queries (as the layer's `normalize` gives), Gaussian values and dy. */
 function inputs(s: MemoryShape, seed: number): { k: Float64Array; v: Float64Array; q: Float64Array; dy: Float64Array } {
-  const rng = new Rng(seed), n = s.B * s.T;
+  const rng = new Rng(seed), n = s.B * s.T * (s.heads ?? 1);
   const unitRows = (a: Float64Array) => {
     rng.fillNormal(a);
     for (let r = 0; r < n; r++) {
@@ -64,7 +64,7 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = f
     (ops === wasm ? wt(values, label) : ops === wasm3 ? wt3(values, label) : ops.tensorFrom(values));
   // Outputs are overwritten, not accumulated: start them from garbage.
   const out = (size: number, label: string) => make(new Float64Array(size).fill(7), label);
-  const n = s.B * s.T;
+  const n = s.B * s.T * (s.heads ?? 1); // rows of every memory (MemoryShape.heads), packed
   const k = make(x.k, 'k'), v = make(x.v, 'v'), q = make(x.q, 'q'), dy = make(x.dy, 'dy');
   const y = out(n * s.dv, 'y'), saved = out(memorySavedSize(s), 'saved');
   const dk = out(n * s.dk, 'dk'), dv = out(n * s.dv, 'dv'), dq = out(n * s.dk, 'dq');
@@ -135,6 +135,27 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
     }
   });
 
+  it('several memories in one call (heads), normalising inside: three threads give bit for bit what one does', () => {
+    try {
+      wasm3.pool.memoryMinWork = 0;
+      wasm3.pool.callerClaims = false; // every item on a worker: they must have run them all
+      for (const [B, H, dk, dv, period] of [[3, 4, 14, 14, 4], [2, 3, 5, 17, 1], [1, 2, 6, 2, 3]] as const) {
+        const s: MemoryShape = { ...shapeOf('delta', 'momentum', period, B, 9, dk, dv), heads: H, normalize: true };
+        const x = inputs(s, 31 * B + H);
+        const before = wasm3.pool.workerItems;
+        const one = run(wasm, s, x, true), three = run(wasm3, s, x, true);
+        expect(wasm3.pool.workerItems - before, `B ${B} H ${H}: items the workers ran`).toBe(2 * B * H);
+        for (const key of KEYS) expectSame(three[key], one[key], `${key}, B ${B} H ${H} dk ${dk} dv ${dv} period ${period}`);
+        // and the float64 reference agrees
+        const r = run(ref, s, x);
+        for (const key of KEYS) expectClose(one[key].slice(0, r[key].length), r[key], 2e-5, `${key} vs reference, B ${B} H ${H}`);
+      }
+    } finally {
+      wasm3.pool.callerClaims = true;
+      wasm3.pool.memoryMinWork = 2 ** 16;
+    }
+  });
+
   it('a small call, or a memory wider than the per-thread scratch, runs whole on the calling thread', () => {
     const dk = 129, dv = 129; // 5·dk·dv + 2·dv floats: more than the scratch
     expect(5 * dk * dv + 2 * dv).toBeGreaterThan(MEMORY_SCRATCH_FLOATS);
@@ -158,7 +179,7 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
 });
 
 describe('memory recurrence op: gradients (float64 reference)', () => {
-  it.each(['memory-op-delta-momentum', 'memory-op-hebbian-adam'])("passes the registered gradient check '%s'", (name) => {
+  it.each(['memory-op-delta-momentum', 'memory-op-hebbian-adam', 'memory-op-delta-normalize-heads'])("passes the registered gradient check '%s'", (name) => {
     const [r] = runGradChecks([name]);
     expect(r.tensors.map((t) => t.name)).toEqual(['k', 'v', 'q']);
     for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);
