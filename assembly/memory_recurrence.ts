@@ -14,7 +14,8 @@
 // with the tail's t. Everything is float32; Adam's bias corrections are worked out in float64.
 //
 // `saved` (layout: Ops.memoryForward): R [B, n, S] (S = dv·dk, n = ⌊T/C⌋ + 1: one state per
-// commit), for Adam m, u, A [B·T, S] each, then a working area of 5·S + 2·dv floats. A commit writes
+// commit), for Adam m, u, A [B·T, S] each, then a working area of 5·S + 2·dv + 2·dk floats (the last
+// 2·dk: the step's normalised k̂, q̂ with MemoryShape.normalize). A commit writes
 // the new state straight into the next R slot (built from the last), so the forward's working area
 // holds only A, the momentum S, m and u; the backward's holds dM, dA, dS, dm, du (e_i and de_i stay
 // in registers). R runs backwards in time within a sequence (R[b, c] at b·n + n − 1 − c) because
@@ -25,6 +26,13 @@
 //
 // Sequences are independent: the *Range entries run sequences b0 ≤ b < b1 with a working area
 // the caller gives, so threads can split a call by sequence, each with a working area of its own.
+// A call may hold H memories of one shape (MemoryShape.heads): its sequences are the H·B slots
+// h·B + b, memory h's rows starting h head strides on (khs, vhs, yhs elements), so a split runs
+// them all, and `saved` is laid out as for H·B sequences.
+// Rows of k, q (and dk, dq) are ks elements apart, of v (dv) vs, of y (dy) ys: a memory can read
+// its columns of a wider matrix in place (memory-lm's heads read one projection GEMM's output).
+// norm: keys and queries are L2-normalised per step into the working area (the backward maps
+// dk̂, dq̂ back to the raw rows at the end of each step); acc: the read adds to y.
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
 import { hsum } from './math';

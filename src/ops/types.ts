@@ -501,6 +501,8 @@ export interface Ops {
    *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
    *   a working area of memoryWorkSize(dk, dv) = 5·dv·dk + 2·dv + 2·dk elements (unspecified;
    *   so that the op allocates nothing).
+   * With s.heads = H, everything above holds for each of the H memories, and `saved` is laid out
+   * for H·B sequences (B read as H·B above; memory h's sequence b is slot h·B + b).
    * y may not overlap k, v, q or saved (k, v and q may be interleaved columns of one matrix).
    */
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;

@@ -1,8 +1,8 @@
 // Runs kernels whose batch items are independent on several threads: the fused attention kernels
 // (assembly/attention.ts; each batch item reads its own q/k/v rows and writes its own
 // out/lse/dq/dk/dv rows) and the memory recurrence (assembly/memory_recurrence.ts; each sequence
-// has its own rows and its own slices of `saved`). A call is split into one item per batch item
-// or sequence, each run as the kernel on that item alone (./batch-items.mjs, the same code on
+// has its own rows and its own slices of `saved`; a call of H memories has H·B sequences). A call
+// is split into one item per batch item or sequence, each run as the kernel on that item alone (./batch-items.mjs, the same code on
 // every thread, so a split call is bit-identical to a whole one). Each thread, the calling one
 // included, has its own scratch: the attention kernel's block scratch, or the memory kernel's
 // working area, which `saved` holds only one of.
