@@ -203,6 +203,49 @@ let pairSecond: f32 = 0;
 }
 
 /**
+ * The forward step's rows (no Adam commit) for 12 < dk ≤ 16 (memory-lm's 14): each row is four
+ * vectors, the last of tl lanes, with k and q held in registers for all the rows. The same
+ * arithmetic in the same order as stepRows (dotRow's two partial sums, hsum's order): bit-identical.
+ */
+function stepRows16(mode: i32, delta: bool, acc: i32, dv: i32, tl: i32, eta: f32, beta: f32, rowBytes: usize, k: usize,
+  q: usize, v: usize, y: usize, A: usize, Sm: usize, Mp: usize, Mn: usize): void {
+  const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  const k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  const q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  for (let i = 0; i < dv; i++) {
+    const o = <usize>i * rowBytes, P = Mp + o, N = Mn + o, Ai = A + o, Si = Sm + o;
+    const p0 = v128.load(P), p1 = v128.load(P + 16), p2 = v128.load(P + 32), p3 = ld(P + 48, tl);
+    let e = -load<f32>(v + (<usize>i << 2));
+    if (delta) {
+      const s0 = f32x4.add(f32x4.add(z, f32x4.mul(p0, k0)), f32x4.mul(p2, k2));
+      const s1 = f32x4.add(f32x4.add(z, f32x4.mul(p1, k1)), f32x4.mul(p3, k3));
+      e += hsum(f32x4.add(s0, s1));
+    }
+    const ve = f32x4.splat(e);
+    let a0 = f32x4.add(v128.load(Ai), f32x4.mul(ve, k0)), a1 = f32x4.add(v128.load(Ai + 16), f32x4.mul(ve, k1));
+    let a2 = f32x4.add(v128.load(Ai + 32), f32x4.mul(ve, k2)), a3 = f32x4.add(ld(Ai + 48, tl), f32x4.mul(ve, k3));
+    let m0 = p0, m1 = p1, m2 = p2, m3 = p3;
+    if (mode == KEEP) {
+      v128.store(Ai, a0); v128.store(Ai + 16, a1); v128.store(Ai + 32, a2); st(Ai + 48, a3, tl);
+    } else {
+      v128.store(Ai, z); v128.store(Ai + 16, z); v128.store(Ai + 32, z); st(Ai + 48, z, tl);
+      let d0 = f32x4.mul(vneg, a0), d1 = f32x4.mul(vneg, a1), d2 = f32x4.mul(vneg, a2), d3 = f32x4.mul(vneg, a3);
+      if (mode == COMMIT_MOMENTUM) {
+        d0 = f32x4.add(f32x4.mul(vbeta, v128.load(Si)), d0); d1 = f32x4.add(f32x4.mul(vbeta, v128.load(Si + 16)), d1);
+        d2 = f32x4.add(f32x4.mul(vbeta, v128.load(Si + 32)), d2); d3 = f32x4.add(f32x4.mul(vbeta, ld(Si + 48, tl)), d3);
+        v128.store(Si, d0); v128.store(Si + 16, d1); v128.store(Si + 32, d2); st(Si + 48, d3, tl);
+      }
+      m0 = f32x4.add(m0, d0); m1 = f32x4.add(m1, d1); m2 = f32x4.add(m2, d2); m3 = f32x4.add(m3, d3);
+      v128.store(N, m0); v128.store(N + 16, m1); v128.store(N + 32, m2); st(N + 48, m3, tl);
+    }
+    let r = f32x4.add(z, f32x4.mul(m0, q0));
+    r = f32x4.add(r, f32x4.mul(m1, q1)); r = f32x4.add(r, f32x4.mul(m2, q2)); r = f32x4.add(r, f32x4.mul(m3, q3));
+    const yi = hsum(r), yo = y + (<usize>i << 2);
+    store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
+  }
+}
+
+/**
  * Adam's commit, per lane: m ← β1 m + (1−β1) A; u ← β2 u + (1−β2) A²; Mn = Mp − η c1 m / √(c2 u + ε);
  * stores m, u, A at sm, su, sa (the saved blocks).
  */
@@ -309,9 +352,13 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
       if (opt != OPT_ADAM || !commit) {
         const mode = !commit ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
         const delta = rule == RULE_DELTA;
-        for (let i = 0; i < dv; i += 4) {
-          const Mi = <usize>i * rowBytes, o = <usize>i << 2;
-          stepRows(mode, delta, acc, min(4, dv - i), eta, beta, kp, vp + o, yp + o, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk, rowBytes);
+        if (dk > 12 && dk <= 16) {
+          stepRows16(mode, delta, acc, dv, dk - 12, eta, beta, rowBytes, kp, qp, vp, yp, A, Sm, Mp, Mn);
+        } else {
+          for (let i = 0; i < dv; i += 4) {
+            const Mi = <usize>i * rowBytes, o = <usize>i << 2;
+            stepRows(mode, delta, acc, min(4, dv - i), eta, beta, kp, vp + o, yp + o, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk, rowBytes);
+          }
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
@@ -430,6 +477,70 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
   else axpyRow(-vi, dA, dkp, n);
 }
 
+/**
+ * One backward step's rows (readRow then writeGrad, row by row, no Adam commit) for 12 < dk ≤ 16
+ * (memory-lm's 14): the row is four vectors, the last of tl lanes, so k, q and the step's dq and
+ * dk accumulators stay in registers across the rows instead of a load and a store of dq and dk per
+ * row (a chain through memory from row to row). The same arithmetic in the same order as the
+ * general loop: bit-identical results.
+ */
+function backStep16(mode: i32, delta: bool, eta: f32, beta: f32, dv: i32, tl: i32, rowBytes: usize, q: usize, k: usize,
+  v: usize, dy: usize, dM: usize, Rt: usize, Rp: usize, dA: usize, dS: usize, dq: usize, dkp: usize, dvp: usize): void {
+  const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  const k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  const q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  let aq0 = z, aq1 = z, aq2 = z, aq3 = z, ak0 = z, ak1 = z, ak2 = z, ak3 = z;
+  for (let i = 0; i < dv; i++) {
+    const o = <usize>i * rowBytes, M = dM + o, R = Rt + o, P = Rp + o, Ai = dA + o, Si = dS + o;
+    const vg = f32x4.splat(load<f32>(dy + (<usize>i << 2)));
+    // read: dM_i += g q; dq += g R_i
+    const d0 = f32x4.add(v128.load(M), f32x4.mul(vg, q0)), d1 = f32x4.add(v128.load(M + 16), f32x4.mul(vg, q1));
+    const d2 = f32x4.add(v128.load(M + 32), f32x4.mul(vg, q2)), d3 = f32x4.add(ld(M + 48, tl), f32x4.mul(vg, q3));
+    aq0 = f32x4.add(aq0, f32x4.mul(vg, v128.load(R))); aq1 = f32x4.add(aq1, f32x4.mul(vg, v128.load(R + 16)));
+    aq2 = f32x4.add(aq2, f32x4.mul(vg, v128.load(R + 32))); aq3 = f32x4.add(aq3, f32x4.mul(vg, ld(R + 48, tl)));
+    // the commit's backward: dA (KEEP: as it is)
+    let a0: v128, a1: v128, a2: v128, a3: v128;
+    if (mode == KEEP) {
+      a0 = v128.load(Ai); a1 = v128.load(Ai + 16); a2 = v128.load(Ai + 32); a3 = ld(Ai + 48, tl);
+    } else if (mode == COMMIT_GD) {
+      a0 = f32x4.mul(vneg, d0); a1 = f32x4.mul(vneg, d1); a2 = f32x4.mul(vneg, d2); a3 = f32x4.mul(vneg, d3);
+    } else {
+      const s0 = f32x4.add(v128.load(Si), d0), s1 = f32x4.add(v128.load(Si + 16), d1);
+      const s2 = f32x4.add(v128.load(Si + 32), d2), s3 = f32x4.add(ld(Si + 48, tl), d3);
+      a0 = f32x4.mul(vneg, s0); a1 = f32x4.mul(vneg, s1); a2 = f32x4.mul(vneg, s2); a3 = f32x4.mul(vneg, s3);
+      v128.store(Si, f32x4.mul(vbeta, s0)); v128.store(Si + 16, f32x4.mul(vbeta, s1));
+      v128.store(Si + 32, f32x4.mul(vbeta, s2)); st(Si + 48, f32x4.mul(vbeta, s3), tl);
+    }
+    if (mode != KEEP) { v128.store(Ai, a0); v128.store(Ai + 16, a1); v128.store(Ai + 32, a2); st(Ai + 48, a3, tl); }
+    // dA_i·k and (delta) R_{t−1,i}·k, summed in readRow's order
+    let sd = f32x4.add(z, f32x4.mul(a0, k0));
+    sd = f32x4.add(sd, f32x4.mul(a1, k1)); sd = f32x4.add(sd, f32x4.mul(a2, k2)); sd = f32x4.add(sd, f32x4.mul(a3, k3));
+    const dAk = hsum(sd), vi = load<f32>(v + (<usize>i << 2));
+    store<f32>(dvp + (<usize>i << 2), -dAk);
+    if (delta) {
+      const p0 = v128.load(P), p1 = v128.load(P + 16), p2 = v128.load(P + 32), p3 = ld(P + 48, tl);
+      let se = f32x4.add(z, f32x4.mul(p0, k0));
+      se = f32x4.add(se, f32x4.mul(p1, k1)); se = f32x4.add(se, f32x4.mul(p2, k2)); se = f32x4.add(se, f32x4.mul(p3, k3));
+      // the write's backward: e = rk − v_i, de = dAk; dk += e dA_i + de R_{t−1,i}; dM_i += de k
+      const ve = f32x4.splat(hsum(se) - vi), vde = f32x4.splat(dAk);
+      ak0 = f32x4.add(ak0, f32x4.add(f32x4.mul(ve, a0), f32x4.mul(vde, p0)));
+      ak1 = f32x4.add(ak1, f32x4.add(f32x4.mul(ve, a1), f32x4.mul(vde, p1)));
+      ak2 = f32x4.add(ak2, f32x4.add(f32x4.mul(ve, a2), f32x4.mul(vde, p2)));
+      ak3 = f32x4.add(ak3, f32x4.add(f32x4.mul(ve, a3), f32x4.mul(vde, p3)));
+      v128.store(M, f32x4.add(d0, f32x4.mul(vde, k0))); v128.store(M + 16, f32x4.add(d1, f32x4.mul(vde, k1)));
+      v128.store(M + 32, f32x4.add(d2, f32x4.mul(vde, k2))); st(M + 48, f32x4.add(d3, f32x4.mul(vde, k3)), tl);
+    } else {
+      // hebbian: dk += −v_i dA_i; dM_i as read left it
+      const vn = f32x4.splat(-vi);
+      ak0 = f32x4.add(ak0, f32x4.mul(vn, a0)); ak1 = f32x4.add(ak1, f32x4.mul(vn, a1));
+      ak2 = f32x4.add(ak2, f32x4.mul(vn, a2)); ak3 = f32x4.add(ak3, f32x4.mul(vn, a3));
+      v128.store(M, d0); v128.store(M + 16, d1); v128.store(M + 32, d2); st(M + 48, d3, tl);
+    }
+  }
+  v128.store(dq, aq0); v128.store(dq + 16, aq1); v128.store(dq + 32, aq2); st(dq + 48, aq3, tl);
+  v128.store(dkp, ak0); v128.store(dkp + 16, ak1); v128.store(dkp + 32, ak2); st(dkp + 48, ak3, tl);
+}
+
 /** Ops.memoryBackward on all B sequences, with `saved`'s own working area. */
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
@@ -476,10 +587,14 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
       zero(dkp, dk);
       const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
       const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
-      for (let i = 0; i < dv; i++) {
-        const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
-        const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
-        if (!adamCommit) writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
+      if (!adamCommit && dk > 12 && dk <= 16) {
+        backStep16(mode, delta, eta, beta, dv, dk - 12, rowBytes, qp, kp, vp, dyp, dM, Rt, Rp, dA, dS, dqp, dkp, dvp);
+      } else {
+        for (let i = 0; i < dv; i++) {
+          const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
+          const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
+          if (!adamCommit) writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
+        }
       }
       if (adamCommit) {
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);

@@ -593,7 +593,8 @@ export function conformanceCases(): ConformanceCase[] {
   // the associative-memory recurrence: every rule × inner optimiser, periods 1 and 4, T = 11 (not a
   // multiple of the period: a partial chunk is never committed), ragged widths. Unit keys and
   // queries (the layer's `normalize`), η small enough to keep every rule bounded over T steps.
-  const MEM: [number, number][] = [[1, 1], [3, 5], [5, 3], [17, 14], [14, 17]];
+  // (13, 14, 16: the WASM kernel's register paths for 12 < dk ≤ 16)
+  const MEM: [number, number][] = [[1, 1], [3, 5], [5, 3], [17, 14], [14, 17], [13, 2], [16, 7]];
   for (const rule of ['delta', 'hebbian'] as MemoryRule[]) {
     for (const optimizer of ['gd', 'momentum', 'adam'] as MemoryOptimizer[]) {
       add(`memoryForward and memoryBackward ${rule} ${optimizer}`, 1e-4, (h) => {

@@ -74,8 +74,9 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = f
   return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
 }
 
-// dk mod 4 = 1, 3, 1, 1, 2, 2, 0: every length of a row's partial last vector, and none.
-const WIDTHS: [number, number][] = [[1, 3], [3, 5], [5, 17], [17, 1], [14, 6], [6, 2], [8, 4]];
+// dk mod 4 = 1, 3, 1, 1, 2, 2, 0: every length of a row's partial last vector, and none; 13, 14
+// and 16 take the kernel's register paths for 12 < dk ≤ 16 (last vector of 1, 2, 4 lanes).
+const WIDTHS: [number, number][] = [[1, 3], [3, 5], [5, 17], [17, 1], [14, 6], [6, 2], [8, 4], [13, 5], [16, 3]];
 const CASES = (['delta', 'hebbian'] as const).flatMap((rule) => (['gd', 'momentum', 'adam'] as const).flatMap(
   (optimizer) => [1, 4].map((period) => [rule, optimizer, period] as const)));
 
