@@ -202,25 +202,41 @@ let pairSecond: f32 = 0;
   st(yp, y4, g);
 }
 
+/** dotRow(a, c, n) for a row of four vectors (12 < n ≤ 16): its two partial sums, hsum's order. */
+// @ts-ignore: decorator
+@inline function dot16(a0: v128, a1: v128, a2: v128, a3: v128, c0: v128, c1: v128, c2: v128, c3: v128): f32 {
+  const z = f32x4.splat(0);
+  const s0 = f32x4.add(f32x4.add(z, f32x4.mul(a0, c0)), f32x4.mul(a2, c2));
+  const s1 = f32x4.add(f32x4.add(z, f32x4.mul(a1, c1)), f32x4.mul(a3, c3));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** normalizeRow's norm of a row of four vectors (lanes past the row zero). */
+// @ts-ignore: decorator
+@inline function norm16(x0: v128, x1: v128, x2: v128, x3: v128): f32 {
+  return max<f32>(sqrt<f32>(dot16(x0, x1, x2, x3, x0, x1, x2, x3)), <f32>1e-12);
+}
+
 /**
  * The forward step's rows (no Adam commit) for 12 < dk ≤ 16 (memory-lm's 14): each row is four
  * vectors, the last of tl lanes, with k and q held in registers for all the rows. The same
  * arithmetic in the same order as stepRows (dotRow's two partial sums, hsum's order): bit-identical.
  */
-function stepRows16(mode: i32, delta: bool, acc: i32, dv: i32, tl: i32, eta: f32, beta: f32, rowBytes: usize, k: usize,
-  q: usize, v: usize, y: usize, A: usize, Sm: usize, Mp: usize, Mn: usize): void {
+function stepRows16(mode: i32, delta: bool, norm: i32, acc: i32, dv: i32, tl: i32, eta: f32, beta: f32, rowBytes: usize,
+  k: usize, q: usize, v: usize, y: usize, A: usize, Sm: usize, Mp: usize, Mn: usize): void {
   const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
-  const k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
-  const q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  let k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  let q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  if (norm) { // normalizeRow's arithmetic, in registers
+    const kn = f32x4.splat(norm16(k0, k1, k2, k3)), qn = f32x4.splat(norm16(q0, q1, q2, q3));
+    k0 = f32x4.div(k0, kn); k1 = f32x4.div(k1, kn); k2 = f32x4.div(k2, kn); k3 = f32x4.div(k3, kn);
+    q0 = f32x4.div(q0, qn); q1 = f32x4.div(q1, qn); q2 = f32x4.div(q2, qn); q3 = f32x4.div(q3, qn);
+  }
   for (let i = 0; i < dv; i++) {
     const o = <usize>i * rowBytes, P = Mp + o, N = Mn + o, Ai = A + o, Si = Sm + o;
     const p0 = v128.load(P), p1 = v128.load(P + 16), p2 = v128.load(P + 32), p3 = ld(P + 48, tl);
     let e = -load<f32>(v + (<usize>i << 2));
-    if (delta) {
-      const s0 = f32x4.add(f32x4.add(z, f32x4.mul(p0, k0)), f32x4.mul(p2, k2));
-      const s1 = f32x4.add(f32x4.add(z, f32x4.mul(p1, k1)), f32x4.mul(p3, k3));
-      e += hsum(f32x4.add(s0, s1));
-    }
+    if (delta) e += dot16(p0, p1, p2, p3, k0, k1, k2, k3);
     const ve = f32x4.splat(e);
     let a0 = f32x4.add(v128.load(Ai), f32x4.mul(ve, k0)), a1 = f32x4.add(v128.load(Ai + 16), f32x4.mul(ve, k1));
     let a2 = f32x4.add(v128.load(Ai + 32), f32x4.mul(ve, k2)), a3 = f32x4.add(ld(Ai + 48, tl), f32x4.mul(ve, k3));
@@ -345,15 +361,16 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
       const Mp = Rlast - <usize>((t - 1) / period) * SB, Mn = Rlast - <usize>(t / period) * SB;
       let kp = kh + row * kRow, qp = qh + row * kRow;
       const vp = vh + row * vRow, yp = yh + row * yRow;
-      if (norm) { normalizeRow(kp, kHat, dk); normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       const commit = t % period == 0;
       if (commit) commits++;
+      const fast = (opt != OPT_ADAM || !commit) && dk > 12 && dk <= 16; // stepRows16 (normalises itself)
+      if (norm && !fast) { normalizeRow(kp, kHat, dk); normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
       if (opt != OPT_ADAM || !commit) {
         const mode = !commit ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
         const delta = rule == RULE_DELTA;
-        if (dk > 12 && dk <= 16) {
-          stepRows16(mode, delta, acc, dv, dk - 12, eta, beta, rowBytes, kp, qp, vp, yp, A, Sm, Mp, Mn);
+        if (fast) {
+          stepRows16(mode, delta, norm, acc, dv, dk - 12, eta, beta, rowBytes, kp, qp, vp, yp, A, Sm, Mp, Mn);
         } else {
           for (let i = 0; i < dv; i += 4) {
             const Mi = <usize>i * rowBytes, o = <usize>i << 2;
@@ -484,11 +501,17 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
  * row (a chain through memory from row to row). The same arithmetic in the same order as the
  * general loop: bit-identical results.
  */
-function backStep16(mode: i32, delta: bool, eta: f32, beta: f32, dv: i32, tl: i32, rowBytes: usize, q: usize, k: usize,
-  v: usize, dy: usize, dM: usize, Rt: usize, Rp: usize, dA: usize, dS: usize, dq: usize, dkp: usize, dvp: usize): void {
+function backStep16(mode: i32, delta: bool, norm: i32, eta: f32, beta: f32, dv: i32, tl: i32, rowBytes: usize, q: usize,
+  k: usize, v: usize, dy: usize, dM: usize, Rt: usize, Rp: usize, dA: usize, dS: usize, dq: usize, dkp: usize, dvp: usize): void {
   const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
-  const k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
-  const q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  let k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  let q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  let kn = z, qn = z; // normalize: the norms, splat
+  if (norm) { // normalizeRow's arithmetic, in registers
+    kn = f32x4.splat(norm16(k0, k1, k2, k3)); qn = f32x4.splat(norm16(q0, q1, q2, q3));
+    k0 = f32x4.div(k0, kn); k1 = f32x4.div(k1, kn); k2 = f32x4.div(k2, kn); k3 = f32x4.div(k3, kn);
+    q0 = f32x4.div(q0, qn); q1 = f32x4.div(q1, qn); q2 = f32x4.div(q2, qn); q3 = f32x4.div(q3, qn);
+  }
   let aq0 = z, aq1 = z, aq2 = z, aq3 = z, ak0 = z, ak1 = z, ak2 = z, ak3 = z;
   for (let i = 0; i < dv; i++) {
     const o = <usize>i * rowBytes, M = dM + o, R = Rt + o, P = Rp + o, Ai = dA + o, Si = dS + o;
@@ -537,6 +560,13 @@ function backStep16(mode: i32, delta: bool, eta: f32, beta: f32, dv: i32, tl: i3
       v128.store(M, d0); v128.store(M + 16, d1); v128.store(M + 32, d2); st(M + 48, d3, tl);
     }
   }
+  if (norm) { // normalizeRowBackward: g ← (g − x̂ (x̂·g)) / ‖x‖
+    const dk_ = f32x4.splat(dot16(k0, k1, k2, k3, ak0, ak1, ak2, ak3)), dq_ = f32x4.splat(dot16(q0, q1, q2, q3, aq0, aq1, aq2, aq3));
+    ak0 = f32x4.div(f32x4.sub(ak0, f32x4.mul(k0, dk_)), kn); ak1 = f32x4.div(f32x4.sub(ak1, f32x4.mul(k1, dk_)), kn);
+    ak2 = f32x4.div(f32x4.sub(ak2, f32x4.mul(k2, dk_)), kn); ak3 = f32x4.div(f32x4.sub(ak3, f32x4.mul(k3, dk_)), kn);
+    aq0 = f32x4.div(f32x4.sub(aq0, f32x4.mul(q0, dq_)), qn); aq1 = f32x4.div(f32x4.sub(aq1, f32x4.mul(q1, dq_)), qn);
+    aq2 = f32x4.div(f32x4.sub(aq2, f32x4.mul(q2, dq_)), qn); aq3 = f32x4.div(f32x4.sub(aq3, f32x4.mul(q3, dq_)), qn);
+  }
   v128.store(dq, aq0); v128.store(dq + 16, aq1); v128.store(dq + 32, aq2); st(dq + 48, aq3, tl);
   v128.store(dkp, ak0); v128.store(dkp + 16, ak1); v128.store(dkp + 32, ak2); st(dkp + 48, ak3, tl);
 }
@@ -577,24 +607,26 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
       const dkp = dK + ko + row * kRow, dqp = dQ + ko + row * kRow, dvp = dV + vo + row * vRow, dyp = dy + yo + row * yRow;
       // normalize: the recurrence ran on k̂, q̂ (recomputed here); dkp, dqp gather dk̂, dq̂ and are
       // mapped to the raw rows' gradients at the end of the step.
+      const commit = t % period == 0;
+      const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
+      const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
+      if (!adamCommit && dk > 12 && dk <= 16) {
+        // the whole step, normalisation and its backward included, in registers
+        backStep16(mode, delta, norm, eta, beta, dv, dk - 12, rowBytes, qp, kp, vp, dyp, dM, Rt, Rp, dA, dS, dqp, dkp, dvp);
+        if (commit) commits--;
+        continue;
+      }
       let kn: f32 = 1, qn: f32 = 1;
       if (norm) { kn = normalizeRow(kp, kHat, dk); qn = normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
-      const commit = t % period == 0;
       // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
       // it, so the dA of later steps is dropped); then the write's (A += G_t, dG = dA). With gd and
       // momentum all three run row by row; Adam's commit needs the whole of dM first.
       zero(dqp, dk);
       zero(dkp, dk);
-      const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
-      const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
-      if (!adamCommit && dk > 12 && dk <= 16) {
-        backStep16(mode, delta, eta, beta, dv, dk - 12, rowBytes, qp, kp, vp, dyp, dM, Rt, Rp, dA, dS, dqp, dkp, dvp);
-      } else {
-        for (let i = 0; i < dv; i++) {
-          const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
-          const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
-          if (!adamCommit) writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
-        }
+      for (let i = 0; i < dv; i++) {
+        const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
+        const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
+        if (!adamCommit) writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
       }
       if (adamCommit) {
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
