@@ -19,7 +19,10 @@
 // Why heads: a memory is a d_v × d_k matrix per sequence, and BPTT through it stores one per token
 // (linear-memory.ts), so one C × C memory would cost C² per token per level in time and in saved
 // state; H heads of (C/H)² cost C²/H (4 heads at C = 64: 1 024 instead of 4 096 numbers per token
-// per level), the same trade multi-head linear attention makes.
+// per level), the same trade multi-head linear attention makes. A block runs its heads together
+// (layers/memory-heads.ts): one projection GEMM for every level of every head, and one recurrence
+// call per level for all heads, reading that GEMM's output in place — the same maths and
+// parameters as each head's ContinuumMemory run alone.
 //
 // Inner step sizes: level l commits the SUM of the inner gradients of its chunk of C_l tokens, each
 // taken at the same (stale) state, so with normalised keys one commit moves M by up to η·C_l times
