@@ -2,9 +2,9 @@
 // continuum-memory.ts: the Hebbian rule, the delta rule (plain inner GD), the delta rule with an
 // inner momentum and with an inner Adam, one delta memory committing every 3 steps, and a three-level
 // continuum memory (periods 1, 4, 16 over T = 17, so the slow level commits once, at t = 16, and
-// is read at t = 16 and 17), and two whole memory-lm models (src/models/memory-lm.ts: two heads,
-// two blocks, levels 1 and 3 over T = 7; one delta/gd with summed levels, one Hebbian/momentum
-// with learned level weights and RMSNorm/GELU).
+// is read at t = 16 and 17), and three whole memory-lm models (src/models/memory-lm.ts: two or
+// three heads, two blocks, levels 1 and 3 over T = 7; one delta/gd with summed levels, one
+// delta/Adam with unnormalised keys, one Hebbian/momentum with learned level weights and RMSNorm/GELU).
 //
 // Every check runs BPTT through every memory update: L = Σ w ⊙ y over all steps. Projections are
 // N(0, 0.5²); the unnormalised rules use a small η so the memory stays bounded over T steps.
@@ -112,6 +112,12 @@ export const MEMORY_CHECKS: GradCheckDef[] = [
   continuumCheck('continuum', { rule: 'delta', optimizer: 'gd', eta: 0.8, normalize: true, mix: 'learned' }),
   continuumCheck('continuum-momentum-sum', { rule: 'delta', optimizer: 'momentum', eta: 0.3, beta: 0.5, normalize: true }),
   modelCheck('memory-lm', (ops, rng) => ({ model: new MemoryLM(ops, smallMemoryLMConfig(), rng), batch: randomBatch(ops, rng, 7, 2, 7) })),
+  // Unnormalised keys with an inner Adam: the heads' one call per level (layers/memory-heads.ts) on
+  // the op's Adam path and without its in-op normalisation, and three heads of 2.
+  modelCheck('memory-lm-adam-raw', (ops, rng) => ({
+    model: new MemoryLM(ops, smallMemoryLMConfig({ heads: 3, innerOptimizer: 'adam', innerLr: 0.1, normalize: false }), rng),
+    batch: randomBatch(ops, rng, 7, 2, 7),
+  })),
   modelCheck('memory-lm-hebbian-momentum-learned', (ops, rng) => ({
     model: new MemoryLM(ops, smallMemoryLMConfig({ rule: 'hebbian', innerOptimizer: 'momentum', innerLr: 0.5, mix: 'learned',
       norm: 'rmsnorm', ffn: 'gelu' }), rng),

@@ -48,7 +48,7 @@ describe('registration', () => {
 });
 
 describe('gradients', () => {
-  it.each(['memory-lm', 'memory-lm-hebbian-momentum-learned'])("passes the registered gradient check '%s'", (name) => {
+  it.each(['memory-lm', 'memory-lm-adam-raw', 'memory-lm-hebbian-momentum-learned'])("passes the registered gradient check '%s'", (name) => {
     const [r] = runGradChecks([name]);
     expect(r.passed, `${name}: max rel error ${r.maxRelError}`).toBe(true);
     expect(r.maxRelError).toBeLessThan(1e-6);
