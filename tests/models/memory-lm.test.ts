@@ -83,7 +83,8 @@ describe('sampling', () => {
 });
 
 describe('the memory recurrence op', () => {
-  // The WASM backend runs the recurrence as one kernel call per memory (Ops.memoryForward); a
+  // The WASM backend runs the recurrence as one kernel call per level of a block, every head in it
+  // (Ops.memoryForward with MemoryShape.heads, src/layers/memory-heads.ts); a
   // backend without a kernel for it (CUDA) runs the reference loops on the host mirrors. The same
   // model on both paths, one training step: the loss and every gradient agree to float32 rounding.
   it.each([['delta', 'gd'], ['hebbian', 'momentum'], ['delta', 'adam']] as const)(
