@@ -14,7 +14,8 @@
 // with the tail's t. Everything is float32; Adam's bias corrections are worked out in float64.
 //
 // `saved` (layout: Ops.memoryForward): R [B, n, S] (S = dv·dk, n = ⌊T/C⌋ + 1: one state per
-// commit), for Adam m, u, A [B·T, S] each, then a working area of 5·S + 2·dv floats. A commit writes
+// commit), for Adam m, u, A [B·T, S] each, then a working area of 5·S + 2·dv + 2·dk floats (the last
+// 2·dk: the step's normalised k̂, q̂ with MemoryShape.normalize). A commit writes
 // the new state straight into the next R slot (built from the last), so the forward's working area
 // holds only A, the momentum S, m and u; the backward's holds dM, dA, dS, dm, du (e_i and de_i stay
 // in registers). R runs backwards in time within a sequence (R[b, c] at b·n + n − 1 − c) because
@@ -25,6 +26,13 @@
 //
 // Sequences are independent: the *Range entries run sequences b0 ≤ b < b1 with a working area
 // the caller gives, so threads can split a call by sequence, each with a working area of its own.
+// A call may hold H memories of one shape (MemoryShape.heads): its sequences are the H·B slots
+// h·B + b, memory h's rows starting h head strides on (khs, vhs, yhs elements), so a split runs
+// them all, and `saved` is laid out as for H·B sequences.
+// Rows of k, q (and dk, dq) are ks elements apart, of v (dv) vs, of y (dy) ys: a memory can read
+// its columns of a wider matrix in place (memory-lm's heads read one projection GEMM's output).
+// norm: keys and queries are L2-normalised per step into the working area (the backward maps
+// dk̂, dq̂ back to the raw rows at the end of each step); acc: the read adds to y.
 //
 // rule: 0 delta, 1 hebbian. opt: 0 gd, 1 momentum, 2 adam.
 import { hsum } from './math';
@@ -86,9 +94,9 @@ let pairSecond: f32 = 0;
   return f32x4.mul(ld(a + o, t), ld(c + o, t));
 }
 
-/** Σ_j a[j]·c[j] over n floats. */
+/** The lanes whose hsum is Σ_j a[j]·c[j] over n floats (dotRow before its reduction). */
 // @ts-ignore: decorator
-@inline function dotRow(a: usize, c: usize, n: i32): f32 {
+@inline function dotRowVec(a: usize, c: usize, n: i32): v128 {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
   let j = 0;
   for (; j + 8 <= n; j += 8) {
@@ -97,7 +105,25 @@ let pairSecond: f32 = 0;
   }
   if (j + 4 <= n) { s0 = f32x4.add(s0, dotVec(a, c, <usize>j << 2, 4)); j += 4; }
   if (j < n) s1 = f32x4.add(s1, dotVec(a, c, <usize>j << 2, n - j));
-  return hsum(f32x4.add(s0, s1));
+  return f32x4.add(s0, s1);
+}
+
+/** Σ_j a[j]·c[j] over n floats. */
+// @ts-ignore: decorator
+@inline function dotRow(a: usize, c: usize, n: i32): f32 {
+  return hsum(dotRowVec(a, c, n));
+}
+
+/**
+ * [hsum a, hsum b, hsum c, hsum d] in one vector: four rows' reductions at once (a transpose by
+ * shuffles: 6 shuffles and 3 adds instead of four hsums and their extracts). Each lane is
+ * (l0 + l2) + (l1 + l3), hsum's order, so the results are bit-identical to four hsums.
+ */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 4, 1, 5), v128.shuffle<f32>(a, b, 2, 6, 3, 7)); // a02 b02 a13 b13
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 4, 1, 5), v128.shuffle<f32>(c, d, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 1, 4, 5), v128.shuffle<f32>(ab, cd, 2, 3, 6, 7));
 }
 
 /** y += alpha·x over the lanes. */
@@ -136,16 +162,103 @@ let pairSecond: f32 = 0;
   return f32x4.mul(mn, ld(q + o, t));
 }
 
-/** The forward step of row i over its n floats; returns y_i = Mn_i · q. */
+/** The forward step of row i over its n floats; returns the lanes of y_i = Mn_i · q (reduce with hsum). */
 // @ts-ignore: decorator
 @inline function stepRow(mode: i32, e: f32, eta: f32, beta: f32, k: usize, A: usize, Sm: usize, Mp: usize, Mn: usize,
-  q: usize, n: i32): f32 {
+  q: usize, n: i32): v128 {
   const ve = f32x4.splat(e), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
   let acc = f32x4.splat(0);
   let j = 0;
   for (; j + 4 <= n; j += 4) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, 4));
   if (j < n) acc = f32x4.add(acc, stepVec(mode, ve, vneg, vbeta, k, A, Sm, Mp, Mn, q, <usize>j << 2, n - j));
-  return hsum(acc);
+  return acc;
+}
+
+/**
+ * The forward step of rows i … i + g − 1 (g = 1…4): their e from one joint reduction (delta:
+ * e = Mp·k − v; hebbian: −v), each row's accumulate / commit / read, and their y from another,
+ * stored as one vector (added to y with acc). Row by row, the same arithmetic in the same order
+ * as one row at a time.
+ */
+// @ts-ignore: decorator
+@inline function stepRows(mode: i32, delta: bool, acc: i32, g: i32, eta: f32, beta: f32, k: usize, vp: usize, yp: usize,
+  A: usize, Sm: usize, Mp: usize, Mn: usize, q: usize, n: i32, rowBytes: usize): void {
+  const z = f32x4.splat(0);
+  let e4 = f32x4.neg(ld(vp, g));
+  if (delta) {
+    const d0 = dotRowVec(Mp, k, n);
+    const d1 = g > 1 ? dotRowVec(Mp + rowBytes, k, n) : z;
+    const d2 = g > 2 ? dotRowVec(Mp + 2 * rowBytes, k, n) : z;
+    const d3 = g > 3 ? dotRowVec(Mp + 3 * rowBytes, k, n) : z;
+    e4 = f32x4.add(e4, hsum4(d0, d1, d2, d3));
+  }
+  const y0 = stepRow(mode, f32x4.extract_lane(e4, 0), eta, beta, k, A, Sm, Mp, Mn, q, n);
+  let y1 = z, y2 = z, y3 = z;
+  if (g > 1) y1 = stepRow(mode, f32x4.extract_lane(e4, 1), eta, beta, k, A + rowBytes, Sm + rowBytes, Mp + rowBytes, Mn + rowBytes, q, n);
+  if (g > 2) y2 = stepRow(mode, f32x4.extract_lane(e4, 2), eta, beta, k, A + 2 * rowBytes, Sm + 2 * rowBytes, Mp + 2 * rowBytes, Mn + 2 * rowBytes, q, n);
+  if (g > 3) y3 = stepRow(mode, f32x4.extract_lane(e4, 3), eta, beta, k, A + 3 * rowBytes, Sm + 3 * rowBytes, Mp + 3 * rowBytes, Mn + 3 * rowBytes, q, n);
+  let y4 = hsum4(y0, y1, y2, y3);
+  if (acc) y4 = f32x4.add(ld(yp, g), y4);
+  st(yp, y4, g);
+}
+
+/** dotRow(a, c, n) for a row of four vectors (12 < n ≤ 16): its two partial sums, hsum's order. */
+// @ts-ignore: decorator
+@inline function dot16(a0: v128, a1: v128, a2: v128, a3: v128, c0: v128, c1: v128, c2: v128, c3: v128): f32 {
+  const z = f32x4.splat(0);
+  const s0 = f32x4.add(f32x4.add(z, f32x4.mul(a0, c0)), f32x4.mul(a2, c2));
+  const s1 = f32x4.add(f32x4.add(z, f32x4.mul(a1, c1)), f32x4.mul(a3, c3));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** normalizeRow's norm of a row of four vectors (lanes past the row zero). */
+// @ts-ignore: decorator
+@inline function norm16(x0: v128, x1: v128, x2: v128, x3: v128): f32 {
+  return max<f32>(sqrt<f32>(dot16(x0, x1, x2, x3, x0, x1, x2, x3)), <f32>1e-12);
+}
+
+/**
+ * The forward step's rows (no Adam commit) for 12 < dk ≤ 16 (memory-lm's 14): each row is four
+ * vectors, the last of tl lanes, with k and q held in registers for all the rows. The same
+ * arithmetic in the same order as stepRows (dotRow's two partial sums, hsum's order): bit-identical.
+ */
+function stepRows16(mode: i32, delta: bool, norm: i32, acc: i32, dv: i32, tl: i32, eta: f32, beta: f32, rowBytes: usize,
+  k: usize, q: usize, v: usize, y: usize, A: usize, Sm: usize, Mp: usize, Mn: usize): void {
+  const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  let k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  let q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  if (norm) { // normalizeRow's arithmetic, in registers
+    const kn = f32x4.splat(norm16(k0, k1, k2, k3)), qn = f32x4.splat(norm16(q0, q1, q2, q3));
+    k0 = f32x4.div(k0, kn); k1 = f32x4.div(k1, kn); k2 = f32x4.div(k2, kn); k3 = f32x4.div(k3, kn);
+    q0 = f32x4.div(q0, qn); q1 = f32x4.div(q1, qn); q2 = f32x4.div(q2, qn); q3 = f32x4.div(q3, qn);
+  }
+  for (let i = 0; i < dv; i++) {
+    const o = <usize>i * rowBytes, P = Mp + o, N = Mn + o, Ai = A + o, Si = Sm + o;
+    const p0 = v128.load(P), p1 = v128.load(P + 16), p2 = v128.load(P + 32), p3 = ld(P + 48, tl);
+    let e = -load<f32>(v + (<usize>i << 2));
+    if (delta) e += dot16(p0, p1, p2, p3, k0, k1, k2, k3);
+    const ve = f32x4.splat(e);
+    let a0 = f32x4.add(v128.load(Ai), f32x4.mul(ve, k0)), a1 = f32x4.add(v128.load(Ai + 16), f32x4.mul(ve, k1));
+    let a2 = f32x4.add(v128.load(Ai + 32), f32x4.mul(ve, k2)), a3 = f32x4.add(ld(Ai + 48, tl), f32x4.mul(ve, k3));
+    let m0 = p0, m1 = p1, m2 = p2, m3 = p3;
+    if (mode == KEEP) {
+      v128.store(Ai, a0); v128.store(Ai + 16, a1); v128.store(Ai + 32, a2); st(Ai + 48, a3, tl);
+    } else {
+      v128.store(Ai, z); v128.store(Ai + 16, z); v128.store(Ai + 32, z); st(Ai + 48, z, tl);
+      let d0 = f32x4.mul(vneg, a0), d1 = f32x4.mul(vneg, a1), d2 = f32x4.mul(vneg, a2), d3 = f32x4.mul(vneg, a3);
+      if (mode == COMMIT_MOMENTUM) {
+        d0 = f32x4.add(f32x4.mul(vbeta, v128.load(Si)), d0); d1 = f32x4.add(f32x4.mul(vbeta, v128.load(Si + 16)), d1);
+        d2 = f32x4.add(f32x4.mul(vbeta, v128.load(Si + 32)), d2); d3 = f32x4.add(f32x4.mul(vbeta, ld(Si + 48, tl)), d3);
+        v128.store(Si, d0); v128.store(Si + 16, d1); v128.store(Si + 32, d2); st(Si + 48, d3, tl);
+      }
+      m0 = f32x4.add(m0, d0); m1 = f32x4.add(m1, d1); m2 = f32x4.add(m2, d2); m3 = f32x4.add(m3, d3);
+      v128.store(N, m0); v128.store(N + 16, m1); v128.store(N + 32, m2); st(N + 48, m3, tl);
+    }
+    let r = f32x4.add(z, f32x4.mul(m0, q0));
+    r = f32x4.add(r, f32x4.mul(m1, q1)); r = f32x4.add(r, f32x4.mul(m2, q2)); r = f32x4.add(r, f32x4.mul(m3, q3));
+    const yi = hsum(r), yo = y + (<usize>i << 2);
+    store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
+  }
 }
 
 /**
@@ -174,8 +287,35 @@ function adamCommit(Mp: usize, Mn: usize, A: usize, m: usize, u: usize, sm: usiz
   if (x < S) adamVec(Mp, Mn, A, m, u, sm, su, sa, vb1, vob1, vb2, vob2, vstep, vc2, veps, <usize>x << 2, S - x);
 }
 
+/**
+ * MemoryShape.normalize: out = x / max(‖x‖, 1e-12) over n floats (src/layers/linear-memory.ts's
+ * l2Normalize, in float32 here); returns the norm used (the backward divides by it).
+ */
+function normalizeRow(x: usize, out: usize, n: i32): f32 {
+  const nrm = max<f32>(sqrt<f32>(dotRow(x, x, n)), <f32>1e-12);
+  const vn = f32x4.splat(nrm);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(out + (<usize>j << 2), f32x4.div(v128.load(x + (<usize>j << 2)), vn));
+  if (j < n) st(out + (<usize>j << 2), f32x4.div(ld(x + (<usize>j << 2), n - j), vn), n - j);
+  return nrm;
+}
+
+/** Backward of normalizeRow in place: g ← (g − x̂ (x̂·g)) / nrm over n floats, x̂ the normalised row. */
+function normalizeRowBackward(xh: usize, nrm: f32, g: usize, n: i32): void {
+  const vd = f32x4.splat(dotRow(xh, g, n)), vn = f32x4.splat(nrm);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(g + o, f32x4.div(f32x4.sub(v128.load(g + o), f32x4.mul(v128.load(xh + o), vd)), vn));
+  }
+  if (j < n) {
+    const o = <usize>j << 2, t = n - j;
+    st(g + o, f32x4.div(f32x4.sub(ld(g + o, t), f32x4.mul(ld(xh + o, t), vd)), vn), t);
+  }
+}
+
 /** Where `saved`'s working area starts (src/ops/memory-recurrence.ts: memoryWorkOffset), in bytes. */
-function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize {
+function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period: i32): usize { // B: every slot (B·H)
   const SB = <usize>(dk * dv) << 2;
   const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
   return saved + <usize>B * <usize>(T / period + 1) * SB + 3 * adamBlock;
@@ -183,9 +323,10 @@ function workOf(saved: usize, B: i32, T: i32, dk: i32, dv: i32, opt: i32, period
 
 /** Ops.memoryForward on all B sequences, with `saved`'s own working area. */
 export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
-  rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, H: i32, khs: i32, vhs: i32, yhs: i32): void {
   memoryForwardRange(k, v, q, y, saved, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, acc, H, khs, vhs, yhs, 0, B * H, workOf(saved, B * H, T, dk, dv, opt, period));
 }
 
 /**
@@ -196,33 +337,45 @@ export function memoryForward(k: usize, v: usize, q: usize, y: usize, saved: usi
  */
 export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved: usize, B: i32, T: i32, dk: i32, dv: i32,
   rule: i32, opt: i32, period: i32, eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64,
+  ks: i32, vs: i32, ys: i32, norm: i32, acc: i32, H: i32, khs: i32, vhs: i32, yhs: i32,
   b0: i32, b1: i32, work: usize): void {
   const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
+  const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
+  const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
   const eta = <f32>eta64, beta = <f32>beta64;
-  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>(B * H) * <usize>T * SB : 0;
   const nc = T / period + 1; // states per sequence
-  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const mBase = saved + <usize>(B * H) * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const A = work, Sm = A + SB, m = Sm + SB, u = m + SB;
-  for (let b = b0; b < b1; b++) {
+  // Sequence slot sb = h·B + b: memory h (of H in the call), sequence b; b0…b1 are slots.
+  for (let sb = b0; sb < b1; sb++) {
+    const h = sb / B, b = sb - h * B;
+    const kh = k + (<usize>h * <usize>khs << 2), qh = q + (<usize>h * <usize>khs << 2);
+    const vh = v + (<usize>h * <usize>vhs << 2), yh = y + (<usize>h * <usize>yhs << 2);
     zero(A, 4 * S);
     let commits = 0;
-    const Rlast = saved + <usize>(b * nc + nc - 1) * SB; // R[b, c] at Rlast − c·S (time-reversed)
-    zero(Rlast, S); // R[b, 0]
+    const Rlast = saved + <usize>(sb * nc + nc - 1) * SB; // R[sb, c] at Rlast − c·S (time-reversed)
+    zero(Rlast, S); // R[sb, 0]
     for (let t = 1; t <= T; t++) {
       const row = <usize>(b * T + t - 1);
       const Mp = Rlast - <usize>((t - 1) / period) * SB, Mn = Rlast - <usize>(t / period) * SB;
-      const kp = k + row * rowBytes, vp = v + row * (<usize>dv << 2), qp = q + row * rowBytes;
-      const yp = y + row * (<usize>dv << 2);
+      let kp = kh + row * kRow, qp = qh + row * kRow;
+      const vp = vh + row * vRow, yp = yh + row * yRow;
       const commit = t % period == 0;
       if (commit) commits++;
+      const fast = (opt != OPT_ADAM || !commit) && dk > 12 && dk <= 16; // stepRows16 (normalises itself)
+      if (norm && !fast) { normalizeRow(kp, kHat, dk); normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       // Row i: e_i = M_i·k − v_i (delta) or −v_i (hebbian); A_i += e_i k; commit (or keep) M_i; y_i = M_i·q.
       if (opt != OPT_ADAM || !commit) {
         const mode = !commit ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
-        for (let i = 0; i < dv; i++) {
-          const Mi = <usize>i * rowBytes;
-          let ei = -load<f32>(vp + (<usize>i << 2));
-          if (rule == RULE_DELTA) ei += dotRow(Mp + Mi, kp, dk);
-          store<f32>(yp + (<usize>i << 2), stepRow(mode, ei, eta, beta, kp, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk));
+        const delta = rule == RULE_DELTA;
+        if (fast) {
+          stepRows16(mode, delta, norm, acc, dv, dk - 12, eta, beta, rowBytes, kp, qp, vp, yp, A, Sm, Mp, Mn);
+        } else {
+          for (let i = 0; i < dv; i += 4) {
+            const Mi = <usize>i * rowBytes, o = <usize>i << 2;
+            stepRows(mode, delta, acc, min(4, dv - i), eta, beta, kp, vp + o, yp + o, A + Mi, Sm + Mi, Mp + Mi, Mn + Mi, qp, dk, rowBytes);
+          }
         }
       } else {
         // Adam's commit needs the step's bias corrections and saves m, u, A: a pass of its own.
@@ -233,10 +386,13 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
           axpyRow(ei, kp, A + Mi, dk);
         }
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-        const so = row * SB;
+        const so = <usize>(sb * T + t - 1) * SB;
         adamCommit(Mp, Mn, A, m, u, mBase + so, uBase + so, aBase + so, S, eta, <f32>beta1, <f32>beta2, <f32>eps64, c1, c2);
         zero(A, S);
-        for (let i = 0; i < dv; i++) store<f32>(yp + (<usize>i << 2), dotRow(Mn + <usize>i * rowBytes, qp, dk));
+        for (let i = 0; i < dv; i++) {
+          const yi = dotRow(Mn + <usize>i * rowBytes, qp, dk), yo = yp + (<usize>i << 2);
+          store<f32>(yo, acc ? load<f32>(yo) + yi : yi);
+        }
       }
     }
   }
@@ -338,41 +494,135 @@ export function memoryForwardRange(k: usize, v: usize, q: usize, y: usize, saved
   else axpyRow(-vi, dA, dkp, n);
 }
 
+/**
+ * One backward step's rows (readRow then writeGrad, row by row, no Adam commit) for 12 < dk ≤ 16
+ * (memory-lm's 14): the row is four vectors, the last of tl lanes, so k, q and the step's dq and
+ * dk accumulators stay in registers across the rows instead of a load and a store of dq and dk per
+ * row (a chain through memory from row to row). The same arithmetic in the same order as the
+ * general loop: bit-identical results.
+ */
+function backStep16(mode: i32, delta: bool, norm: i32, eta: f32, beta: f32, dv: i32, tl: i32, rowBytes: usize, q: usize,
+  k: usize, v: usize, dy: usize, dM: usize, Rt: usize, Rp: usize, dA: usize, dS: usize, dq: usize, dkp: usize, dvp: usize): void {
+  const z = f32x4.splat(0), vneg = f32x4.splat(-eta), vbeta = f32x4.splat(beta);
+  let k0 = v128.load(k), k1 = v128.load(k + 16), k2 = v128.load(k + 32), k3 = ld(k + 48, tl);
+  let q0 = v128.load(q), q1 = v128.load(q + 16), q2 = v128.load(q + 32), q3 = ld(q + 48, tl);
+  let kn = z, qn = z; // normalize: the norms, splat
+  if (norm) { // normalizeRow's arithmetic, in registers
+    kn = f32x4.splat(norm16(k0, k1, k2, k3)); qn = f32x4.splat(norm16(q0, q1, q2, q3));
+    k0 = f32x4.div(k0, kn); k1 = f32x4.div(k1, kn); k2 = f32x4.div(k2, kn); k3 = f32x4.div(k3, kn);
+    q0 = f32x4.div(q0, qn); q1 = f32x4.div(q1, qn); q2 = f32x4.div(q2, qn); q3 = f32x4.div(q3, qn);
+  }
+  let aq0 = z, aq1 = z, aq2 = z, aq3 = z, ak0 = z, ak1 = z, ak2 = z, ak3 = z;
+  for (let i = 0; i < dv; i++) {
+    const o = <usize>i * rowBytes, M = dM + o, R = Rt + o, P = Rp + o, Ai = dA + o, Si = dS + o;
+    const vg = f32x4.splat(load<f32>(dy + (<usize>i << 2)));
+    // read: dM_i += g q; dq += g R_i
+    const d0 = f32x4.add(v128.load(M), f32x4.mul(vg, q0)), d1 = f32x4.add(v128.load(M + 16), f32x4.mul(vg, q1));
+    const d2 = f32x4.add(v128.load(M + 32), f32x4.mul(vg, q2)), d3 = f32x4.add(ld(M + 48, tl), f32x4.mul(vg, q3));
+    aq0 = f32x4.add(aq0, f32x4.mul(vg, v128.load(R))); aq1 = f32x4.add(aq1, f32x4.mul(vg, v128.load(R + 16)));
+    aq2 = f32x4.add(aq2, f32x4.mul(vg, v128.load(R + 32))); aq3 = f32x4.add(aq3, f32x4.mul(vg, ld(R + 48, tl)));
+    // the commit's backward: dA (KEEP: as it is)
+    let a0: v128, a1: v128, a2: v128, a3: v128;
+    if (mode == KEEP) {
+      a0 = v128.load(Ai); a1 = v128.load(Ai + 16); a2 = v128.load(Ai + 32); a3 = ld(Ai + 48, tl);
+    } else if (mode == COMMIT_GD) {
+      a0 = f32x4.mul(vneg, d0); a1 = f32x4.mul(vneg, d1); a2 = f32x4.mul(vneg, d2); a3 = f32x4.mul(vneg, d3);
+    } else {
+      const s0 = f32x4.add(v128.load(Si), d0), s1 = f32x4.add(v128.load(Si + 16), d1);
+      const s2 = f32x4.add(v128.load(Si + 32), d2), s3 = f32x4.add(ld(Si + 48, tl), d3);
+      a0 = f32x4.mul(vneg, s0); a1 = f32x4.mul(vneg, s1); a2 = f32x4.mul(vneg, s2); a3 = f32x4.mul(vneg, s3);
+      v128.store(Si, f32x4.mul(vbeta, s0)); v128.store(Si + 16, f32x4.mul(vbeta, s1));
+      v128.store(Si + 32, f32x4.mul(vbeta, s2)); st(Si + 48, f32x4.mul(vbeta, s3), tl);
+    }
+    if (mode != KEEP) { v128.store(Ai, a0); v128.store(Ai + 16, a1); v128.store(Ai + 32, a2); st(Ai + 48, a3, tl); }
+    // dA_i·k and (delta) R_{t−1,i}·k, summed in readRow's order
+    let sd = f32x4.add(z, f32x4.mul(a0, k0));
+    sd = f32x4.add(sd, f32x4.mul(a1, k1)); sd = f32x4.add(sd, f32x4.mul(a2, k2)); sd = f32x4.add(sd, f32x4.mul(a3, k3));
+    const dAk = hsum(sd), vi = load<f32>(v + (<usize>i << 2));
+    store<f32>(dvp + (<usize>i << 2), -dAk);
+    if (delta) {
+      const p0 = v128.load(P), p1 = v128.load(P + 16), p2 = v128.load(P + 32), p3 = ld(P + 48, tl);
+      let se = f32x4.add(z, f32x4.mul(p0, k0));
+      se = f32x4.add(se, f32x4.mul(p1, k1)); se = f32x4.add(se, f32x4.mul(p2, k2)); se = f32x4.add(se, f32x4.mul(p3, k3));
+      // the write's backward: e = rk − v_i, de = dAk; dk += e dA_i + de R_{t−1,i}; dM_i += de k
+      const ve = f32x4.splat(hsum(se) - vi), vde = f32x4.splat(dAk);
+      ak0 = f32x4.add(ak0, f32x4.add(f32x4.mul(ve, a0), f32x4.mul(vde, p0)));
+      ak1 = f32x4.add(ak1, f32x4.add(f32x4.mul(ve, a1), f32x4.mul(vde, p1)));
+      ak2 = f32x4.add(ak2, f32x4.add(f32x4.mul(ve, a2), f32x4.mul(vde, p2)));
+      ak3 = f32x4.add(ak3, f32x4.add(f32x4.mul(ve, a3), f32x4.mul(vde, p3)));
+      v128.store(M, f32x4.add(d0, f32x4.mul(vde, k0))); v128.store(M + 16, f32x4.add(d1, f32x4.mul(vde, k1)));
+      v128.store(M + 32, f32x4.add(d2, f32x4.mul(vde, k2))); st(M + 48, f32x4.add(d3, f32x4.mul(vde, k3)), tl);
+    } else {
+      // hebbian: dk += −v_i dA_i; dM_i as read left it
+      const vn = f32x4.splat(-vi);
+      ak0 = f32x4.add(ak0, f32x4.mul(vn, a0)); ak1 = f32x4.add(ak1, f32x4.mul(vn, a1));
+      ak2 = f32x4.add(ak2, f32x4.mul(vn, a2)); ak3 = f32x4.add(ak3, f32x4.mul(vn, a3));
+      v128.store(M, d0); v128.store(M + 16, d1); v128.store(M + 32, d2); st(M + 48, d3, tl);
+    }
+  }
+  if (norm) { // normalizeRowBackward: g ← (g − x̂ (x̂·g)) / ‖x‖
+    const dk_ = f32x4.splat(dot16(k0, k1, k2, k3, ak0, ak1, ak2, ak3)), dq_ = f32x4.splat(dot16(q0, q1, q2, q3, aq0, aq1, aq2, aq3));
+    ak0 = f32x4.div(f32x4.sub(ak0, f32x4.mul(k0, dk_)), kn); ak1 = f32x4.div(f32x4.sub(ak1, f32x4.mul(k1, dk_)), kn);
+    ak2 = f32x4.div(f32x4.sub(ak2, f32x4.mul(k2, dk_)), kn); ak3 = f32x4.div(f32x4.sub(ak3, f32x4.mul(k3, dk_)), kn);
+    aq0 = f32x4.div(f32x4.sub(aq0, f32x4.mul(q0, dq_)), qn); aq1 = f32x4.div(f32x4.sub(aq1, f32x4.mul(q1, dq_)), qn);
+    aq2 = f32x4.div(f32x4.sub(aq2, f32x4.mul(q2, dq_)), qn); aq3 = f32x4.div(f32x4.sub(aq3, f32x4.mul(q3, dq_)), qn);
+  }
+  v128.store(dq, aq0); v128.store(dq + 16, aq1); v128.store(dq + 32, aq2); st(dq + 48, aq3, tl);
+  v128.store(dkp, ak0); v128.store(dkp + 16, ak1); v128.store(dkp + 32, ak2); st(dkp + 48, ak3, tl);
+}
+
 /** Ops.memoryBackward on all B sequences, with `saved`'s own working area. */
 export function memoryBackward(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
-  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64): void {
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32,
+  H: i32, khs: i32, vhs: i32, yhs: i32): void {
   memoryBackwardRange(k, v, q, saved, dy, dK, dV, dQ, B, T, dk, dv, rule, opt, period, eta64, beta64, beta1, beta2, eps64,
-    0, B, workOf(saved, B, T, dk, dv, opt, period));
+    ks, vs, ys, norm, H, khs, vhs, yhs, 0, B * H, workOf(saved, B * H, T, dk, dv, opt, period));
 }
 
 /** memoryBackward on sequences b0 ≤ b < b1, working area (5·dk·dv floats) at `work` (as memoryForwardRange). */
 export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, dy: usize, dK: usize, dV: usize, dQ: usize,
   B: i32, T: i32, dk: i32, dv: i32, rule: i32, opt: i32, period: i32,
-  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, b0: i32, b1: i32, work: usize): void {
-  const S = dk * dv, rowBytes = <usize>dk << 2, vBytes = <usize>dv << 2, SB = <usize>S << 2;
+  eta64: f64, beta64: f64, beta1: f64, beta2: f64, eps64: f64, ks: i32, vs: i32, ys: i32, norm: i32,
+  H: i32, khs: i32, vhs: i32, yhs: i32, b0: i32, b1: i32, work: usize): void {
+  const S = dk * dv, rowBytes = <usize>dk << 2, SB = <usize>S << 2;
+  const kRow = <usize>ks << 2, vRow = <usize>vs << 2, yRow = <usize>ys << 2;
   const eta = <f32>eta64, beta = <f32>beta64, b1f = <f32>beta1, b2f = <f32>beta2, eps = <f32>eps64;
-  const adamBlock = opt == OPT_ADAM ? <usize>B * <usize>T * SB : 0;
+  const adamBlock = opt == OPT_ADAM ? <usize>(B * H) * <usize>T * SB : 0;
   const nc = T / period + 1;
-  const mBase = saved + <usize>B * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
+  const mBase = saved + <usize>(B * H) * <usize>nc * SB, uBase = mBase + adamBlock, aBase = uBase + adamBlock;
   const dM = work, dA = dM + SB, dS = dA + SB, dm = dS + SB, du = dm + SB;
-  for (let b = b0; b < b1; b++) {
+  const kHat = work + 5 * SB, qHat = kHat + rowBytes; // normalize: the step's k̂, q̂
+  for (let sb = b0; sb < b1; sb++) {
+    const h = sb / B, b = sb - h * B;
+    const ko = <usize>h * <usize>khs << 2, vo = <usize>h * <usize>vhs << 2, yo = <usize>h * <usize>yhs << 2;
     zero(dM, 5 * S);
     let commits = T / period;
-    const Rlast = saved + <usize>(b * nc + nc - 1) * SB;
+    const Rlast = saved + <usize>(sb * nc + nc - 1) * SB;
     for (let t = T; t >= 1; t--) {
       const row = <usize>(b * T + t - 1);
       const Rt = Rlast - <usize>(t / period) * SB, Rp = Rlast - <usize>((t - 1) / period) * SB;
-      const kp = k + row * rowBytes, qp = q + row * rowBytes, vp = v + row * vBytes;
-      const dkp = dK + row * rowBytes, dqp = dQ + row * rowBytes, dvp = dV + row * vBytes, dyp = dy + row * vBytes;
+      let kp = k + ko + row * kRow, qp = q + ko + row * kRow;
+      const vp = v + vo + row * vRow;
+      const dkp = dK + ko + row * kRow, dqp = dQ + ko + row * kRow, dvp = dV + vo + row * vRow, dyp = dy + yo + row * yRow;
+      // normalize: the recurrence ran on k̂, q̂ (recomputed here); dkp, dqp gather dk̂, dq̂ and are
+      // mapped to the raw rows' gradients at the end of the step.
       const commit = t % period == 0;
+      const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
+      const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
+      if (!adamCommit && dk > 12 && dk <= 16) {
+        // the whole step, normalisation and its backward included, in registers
+        backStep16(mode, delta, norm, eta, beta, dv, dk - 12, rowBytes, qp, kp, vp, dyp, dM, Rt, Rp, dA, dS, dqp, dkp, dvp);
+        if (commit) commits--;
+        continue;
+      }
+      let kn: f32 = 1, qn: f32 = 1;
+      if (norm) { kn = normalizeRow(kp, kHat, dk); qn = normalizeRow(qp, qHat, dk); kp = kHat; qp = qHat; }
       // read y_t = R_t q_t: dM += dy qᵀ, dq = R_tᵀ dy; then the commit's backward (A was reset after
       // it, so the dA of later steps is dropped); then the write's (A += G_t, dG = dA). With gd and
       // momentum all three run row by row; Adam's commit needs the whole of dM first.
       zero(dqp, dk);
       zero(dkp, dk);
-      const delta = rule == RULE_DELTA, adamCommit = commit && opt == OPT_ADAM;
-      const mode = !commit || opt == OPT_ADAM ? KEEP : opt == OPT_GD ? COMMIT_GD : COMMIT_MOMENTUM;
       for (let i = 0; i < dv; i++) {
         const Mi = <usize>i * rowBytes, g = load<f32>(dyp + (<usize>i << 2));
         const rk = readRow(mode, delta, g, eta, beta, qp, dM + Mi, Rt + Mi, dqp, dA + Mi, dS + Mi, Rp + Mi, kp, dk);
@@ -382,7 +632,7 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
         // dm += dM·(−η c1/D); du += dM·(η c1 m c2 / (2D³)), D = √(c2 u + ε);
         // dA = (1−β1) dm + 2(1−β2) A du; dm ← β1 dm; du ← β2 du. Scalar: Adam memories are rare.
         const c1 = <f32>(1 / (1 - powi(beta1, commits))), c2 = <f32>(1 / (1 - powi(beta2, commits)));
-        const so = row * SB;
+        const so = <usize>(sb * T + t - 1) * SB;
         for (let x = 0; x < S; x++) {
           const o = <usize>x << 2;
           const mx = load<f32>(mBase + so + o), ux = load<f32>(uBase + so + o), ax = load<f32>(aBase + so + o);
@@ -399,6 +649,7 @@ export function memoryBackwardRange(k: usize, v: usize, q: usize, saved: usize, 
           writeGrad(delta, rk, pairSecond, load<f32>(vp + (<usize>i << 2)), dA + Mi, Rp + Mi, kp, dkp, dM + Mi, dvp + (<usize>i << 2), dk);
         }
       }
+      if (norm) { normalizeRowBackward(kHat, kn, dkp, dk); normalizeRowBackward(qHat, qn, dqp, dk); }
       if (commit) commits--;
     }
   }

@@ -593,7 +593,8 @@ export function conformanceCases(): ConformanceCase[] {
   // the associative-memory recurrence: every rule × inner optimiser, periods 1 and 4, T = 11 (not a
   // multiple of the period: a partial chunk is never committed), ragged widths. Unit keys and
   // queries (the layer's `normalize`), η small enough to keep every rule bounded over T steps.
-  const MEM: [number, number][] = [[1, 1], [3, 5], [5, 3], [17, 14], [14, 17]];
+  // (13, 14, 16: the WASM kernel's register paths for 12 < dk ≤ 16)
+  const MEM: [number, number][] = [[1, 1], [3, 5], [5, 3], [17, 14], [14, 17], [13, 2], [16, 7]];
   for (const rule of ['delta', 'hebbian'] as MemoryRule[]) {
     for (const optimizer of ['gd', 'momentum', 'adam'] as MemoryOptimizer[]) {
       add(`memoryForward and memoryBackward ${rule} ${optimizer}`, 1e-4, (h) => {
@@ -623,6 +624,52 @@ export function conformanceCases(): ConformanceCase[] {
             h.compare('saved states R', h.view(saved, 0, memoryAdamOffset(s)));
             h.both((o, t) => o.memoryBackward(t(k), t(v), t(q), t(saved), t(dy), t(dk_), t(dv_), t(dq), s));
             h.compare('dk', dk_); h.compare('dv', dv_); h.compare('dq', dq);
+          }
+        }
+      });
+    }
+  }
+
+  // The same op on rows inside wider matrices, as memory-lm's heads run it (src/layers/memory-heads.ts):
+  // H = 2 memories in one call (heads), their k, v, q interleaved columns of one matrix P (xStride,
+  // xHeadStride, with a column of padding before and after), y every yStride in a wider output it
+  // ADDS to (accumulate; garbage there first), raw (not unit) keys and queries normalised inside
+  // the op (normalize), dk, dv, dq into the columns of dP. The whole of y and dP is compared: a
+  // kernel that writes outside its columns fails too. Then H = 3 memories with packed rows one
+  // after the other (the head strides' defaults), y overwritten.
+  for (const rule of ['delta', 'hebbian'] as MemoryRule[]) {
+    for (const optimizer of ['gd', 'momentum', 'adam'] as MemoryOptimizer[]) {
+      add(`memoryForward and memoryBackward heads, strided rows, normalize, accumulate: ${rule} ${optimizer}`, 1e-4, (h) => {
+        for (const [period, B, T] of [[1, 2, 11], [4, 3, 9], [3, 1, 7]]) {
+          for (const [dk, dv] of MEM) {
+            const eta = optimizer === 'adam' ? 0.05 : rule === 'delta' ? 0.6 : 0.3;
+            const H = 2, w = 2 * dk + dv, W = H * w + 2, ys = H * dv + 3, n = B * T;
+            const s: MemoryShape = { B, T, dk, dv, rule, optimizer, eta, beta: 0.7, beta1: 0.8, beta2: 0.9, eps: 1e-3, period,
+              heads: H, xStride: W, xHeadStride: w, yStride: ys, yHeadStride: dv, normalize: true, accumulate: true };
+            h.shape = `B ${B} T ${T} dk ${dk} dv ${dv} period ${period}`;
+            const span = (c: number, hs: number, stride: number) => (H - 1) * hs + (n - 1) * stride + c;
+            const P = h.randn(n * W, 2), dP = h.rand(n * W), Y = h.rand(n * ys), dY = h.randn(n * ys);
+            const saved = h.rand(memorySavedSize(s));
+            const K = h.view(P, 1, span(dk, w, W)), V = h.view(P, 1 + dk, span(dv, w, W)), Q = h.view(P, 1 + dk + dv, span(dk, w, W));
+            const dK = h.view(dP, 1, span(dk, w, W)), dV = h.view(dP, 1 + dk, span(dv, w, W)), dQ = h.view(dP, 1 + dk + dv, span(dk, w, W));
+            const y = h.view(Y, 2, span(dv, dv, ys)), dy = h.view(dY, 2, span(dv, dv, ys));
+            h.both((o, t) => o.memoryForward(t(K), t(V), t(Q), t(y), t(saved), s));
+            h.compare('Y (y added into every yStride-th row)', Y);
+            h.compare('saved states R', h.view(saved, 0, memoryAdamOffset(s)));
+            h.both((o, t) => o.memoryBackward(t(K), t(V), t(Q), t(saved), t(dy), t(dK), t(dV), t(dQ), s));
+            h.compare('dP (dk, dv, dq in their columns, the rest untouched)', dP);
+            // Three memories, each's rows packed, one after the other.
+            const s3: MemoryShape = { B, T, dk, dv, rule, optimizer, eta, beta: 0.7, beta1: 0.8, beta2: 0.9, eps: 1e-3, period, heads: 3 };
+            // keys and queries of norm about 1, so that η keeps every rule bounded unnormalised
+            const k3 = h.randn(3 * n * dk, 1 / Math.sqrt(dk)), v3 = h.randn(3 * n * dv), q3 = h.randn(3 * n * dk, 1 / Math.sqrt(dk));
+            const dy3 = h.randn(3 * n * dv);
+            const y3 = h.rand(3 * n * dv), saved3 = h.rand(memorySavedSize(s3));
+            const dk3 = h.rand(3 * n * dk), dv3 = h.rand(3 * n * dv), dq3 = h.rand(3 * n * dk);
+            h.both((o, t) => o.memoryForward(t(k3), t(v3), t(q3), t(y3), t(saved3), s3));
+            h.compare('y of 3 packed memories', y3);
+            h.compare('saved states R of 3 memories', h.view(saved3, 0, memoryAdamOffset(s3)));
+            h.both((o, t) => o.memoryBackward(t(k3), t(v3), t(q3), t(saved3), t(dy3), t(dk3), t(dv3), t(dq3), s3));
+            h.compare('dk of 3', dk3); h.compare('dv of 3', dv3); h.compare('dq of 3', dq3);
           }
         }
       });

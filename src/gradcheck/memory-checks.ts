@@ -2,15 +2,16 @@
 // continuum-memory.ts: the Hebbian rule, the delta rule (plain inner GD), the delta rule with an
 // inner momentum and with an inner Adam, one delta memory committing every 3 steps, and a three-level
 // continuum memory (periods 1, 4, 16 over T = 17, so the slow level commits once, at t = 16, and
-// is read at t = 16 and 17), and two whole memory-lm models (src/models/memory-lm.ts: two heads,
-// two blocks, levels 1 and 3 over T = 7; one delta/gd with summed levels, one Hebbian/momentum
-// with learned level weights and RMSNorm/GELU).
+// is read at t = 16 and 17), and three whole memory-lm models (src/models/memory-lm.ts: two or
+// three heads, two blocks, levels 1 and 3 over T = 7; one delta/gd with summed levels, one
+// delta/Adam with unnormalised keys, one Hebbian/momentum with learned level weights and RMSNorm/GELU).
 //
 // Every check runs BPTT through every memory update: L = Σ w ⊙ y over all steps. Projections are
 // N(0, 0.5²); the unnormalised rules use a small η so the memory stays bounded over T steps.
-// Two more check the op itself (Ops.memoryForward / memoryBackward) on raw k, v, q, without the
+// Three more check the op itself (Ops.memoryForward / memoryBackward) on raw k, v, q, without the
 // layer's projections: delta/momentum committing every 3 steps and Hebbian/Adam every 2 (T = 8 and
-// 7, so each ends on a partial chunk that is never committed).
+// 7, so each ends on a partial chunk that is never committed), and two delta/momentum memories in
+// one call (MemoryShape.heads) normalising their keys and queries inside the op.
 import type { MemoryShape, Ops, Tensor } from '../ops/types.js';
 import { memorySavedSize } from '../ops/memory-recurrence.js';
 import type { Rng } from '../util/rng.js';
@@ -66,9 +67,9 @@ function continuumCheck(name: string, opts: ContinuumMemoryOptions): GradCheckDe
   });
 }
 
-/** The op alone: k, q [2·T, 3], v [2·T, 4] → y; gradients of all three from memoryBackward. */
+/** The op alone: k, q [H·2·T, 3], v [H·2·T, 4] → y (H = shape.heads ?? 1); gradients of all three from memoryBackward. */
 function opCheck(name: string, shape: Omit<MemoryShape, 'B' | 'dk' | 'dv'>): GradCheckDef {
-  const s: MemoryShape = { ...shape, B: 2, dk: 3, dv: 4 }, n = s.B * s.T;
+  const s: MemoryShape = { ...shape, B: 2, dk: 3, dv: 4 }, n = s.B * s.T * (s.heads ?? 1);
   return {
     name,
     make(ops: Ops, rng: Rng): Checkable {
@@ -105,9 +106,18 @@ export const MEMORY_CHECKS: GradCheckDef[] = [
   memoryCheck('memory-delta-period3', { rule: 'delta', optimizer: 'momentum', eta: 0.5, beta: 0.6, normalize: true, period: 3 }, 8),
   opCheck('memory-op-delta-momentum', { T: 8, rule: 'delta', optimizer: 'momentum', eta: 0.2, beta: 0.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, period: 3 }),
   opCheck('memory-op-hebbian-adam', { T: 7, rule: 'hebbian', optimizer: 'adam', eta: 0.1, beta: 0.9, beta1: 0.8, beta2: 0.9, eps: 1e-2, period: 2 }),
+  // Two memories in one call, keys and queries normalised inside the op (raw k, q get the gradient).
+  opCheck('memory-op-delta-normalize-heads', { T: 7, rule: 'delta', optimizer: 'momentum', eta: 0.5, beta: 0.6, beta1: 0.9, beta2: 0.999,
+    eps: 1e-8, period: 2, heads: 2, normalize: true }),
   continuumCheck('continuum', { rule: 'delta', optimizer: 'gd', eta: 0.8, normalize: true, mix: 'learned' }),
   continuumCheck('continuum-momentum-sum', { rule: 'delta', optimizer: 'momentum', eta: 0.3, beta: 0.5, normalize: true }),
   modelCheck('memory-lm', (ops, rng) => ({ model: new MemoryLM(ops, smallMemoryLMConfig(), rng), batch: randomBatch(ops, rng, 7, 2, 7) })),
+  // Unnormalised keys with an inner Adam: the heads' one call per level (layers/memory-heads.ts) on
+  // the op's Adam path and without its in-op normalisation, and three heads of 2.
+  modelCheck('memory-lm-adam-raw', (ops, rng) => ({
+    model: new MemoryLM(ops, smallMemoryLMConfig({ heads: 3, innerOptimizer: 'adam', innerLr: 0.1, normalize: false }), rng),
+    batch: randomBatch(ops, rng, 7, 2, 7),
+  })),
   modelCheck('memory-lm-hebbian-momentum-learned', (ops, rng) => ({
     model: new MemoryLM(ops, smallMemoryLMConfig({ rule: 'hebbian', innerOptimizer: 'momentum', innerLr: 0.5, mix: 'learned',
       norm: 'rmsnorm', ffn: 'gelu' }), rng),

@@ -19,7 +19,10 @@
 // Why heads: a memory is a d_v × d_k matrix per sequence, and BPTT through it stores one per token
 // (linear-memory.ts), so one C × C memory would cost C² per token per level in time and in saved
 // state; H heads of (C/H)² cost C²/H (4 heads at C = 64: 1 024 instead of 4 096 numbers per token
-// per level), the same trade multi-head linear attention makes.
+// per level), the same trade multi-head linear attention makes. A block runs its heads together
+// (layers/memory-heads.ts): one projection GEMM for every level of every head, and one recurrence
+// call per level for all heads, reading that GEMM's output in place — the same maths and
+// parameters as each head's ContinuumMemory run alone.
 //
 // Inner step sizes: level l commits the SUM of the inner gradients of its chunk of C_l tokens, each
 // taken at the same (stale) state, so with normalised keys one commit moves M by up to η·C_l times
@@ -57,6 +60,7 @@ import { Norm, NORM_KINDS, type NormKind } from '../layers/layernorm.js';
 import { FeedForward, FFN_KINDS, type FfnKind } from '../layers/feedforward.js';
 import { Dropout } from '../layers/dropout.js';
 import { ContinuumMemory } from '../layers/continuum-memory.js';
+import { MemoryHeads } from '../layers/memory-heads.js';
 import type { LinearMemory, MemoryOptimizer, MemoryRule } from '../layers/linear-memory.js';
 import { autoFfHidden } from './transformer.js';
 import type { ModelSpec, SequenceModel, TokenBatch } from './types.js';
@@ -163,6 +167,8 @@ export class MemoryBlock {
   readonly norm2: Norm;
   readonly ffn: FeedForward;
   readonly headDim: number;
+  /** The heads run together: one projection GEMM for every level of every head (layers/memory-heads.ts). */
+  private readonly heads: MemoryHeads;
   // Saved [n, C]: h1 = Norm₁(x), cat = the heads' outputs side by side, a = cat·Wo, xm, h2, f.
   private readonly h1: RowBuffer;
   private readonly cat: RowBuffer;
@@ -170,8 +176,6 @@ export class MemoryBlock {
   private readonly xm: RowBuffer;
   private readonly h2: RowBuffer;
   private readonly f: RowBuffer;
-  /** Each head's output [n, d] (forward) and its gradient (backward). */
-  private readonly yh: RowBuffer[];
   private readonly dh: RowBuffer;
   private readonly dxm: RowBuffer;
   private readonly dcat: RowBuffer;
@@ -195,6 +199,7 @@ export class MemoryBlock {
       periods, etas: periods.map((p) => opts.innerLr / p), rule: opts.rule, optimizer: opts.innerOptimizer,
       normalize: opts.normalize, mix: opts.mix,
     }));
+    this.heads = new MemoryHeads(ops, this.memories, dim);
     this.out = new Linear(ops, `${name}.out`, dim, dim, rng, { bias: false });
     ops.scale(this.out.W.value, opts.outScale);
     this.norm2 = new Norm(ops, `${name}.norm2`, dim, rng, { kind: opts.norm });
@@ -202,7 +207,6 @@ export class MemoryBlock {
     const buf = () => new RowBuffer(ops, dim);
     this.h1 = buf(); this.cat = buf(); this.a = buf(); this.xm = buf(); this.h2 = buf(); this.f = buf();
     this.dh = buf(); this.dxm = buf(); this.dcat = buf(); this.dbranch = buf();
-    this.yh = this.memories.map(() => new RowBuffer(ops, d));
     this.stepOut = new Float64Array(dim);
     // The masks come from the same generator as the weights, after them: drawn only in training.
     this.memDrop = new Dropout(ops, opts.dropout ?? 0, rng, dim);
@@ -216,17 +220,10 @@ export class MemoryBlock {
 
   /** x [B·T, C] → y [B·T, C] (overwrites; y may not alias x). `train`: apply dropout (when configured). */
   forward(x: Tensor, y: Tensor, B: number, T: number, train = false): void {
-    const n = B * T, C = this.dim, d = this.headDim;
+    const n = B * T;
     const h1 = this.h1.rows(n), cat = this.cat.rows(n), a = this.a.rows(n), xm = this.xm.rows(n);
     this.norm1.forward(x, h1, n);
-    const cd = cat.data;
-    for (let j = 0; j < this.memories.length; j++) {
-      const yj = this.yh[j].rows(n);
-      this.memories[j].forward(h1, yj, B, T);
-      // Interleave the head's columns into cat (a host copy: n·d floats, small next to the recurrence).
-      const yd = yj.data;
-      for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) cd[r * C + j * d + i] = yd[r * d + i];
-    }
+    this.heads.forward(h1, cat, B, T); // CMS_j(h1) for every head j, side by side
     this.out.forward(cat, a, n);
     this.memDrop.forward(a, a, n, train);
     this.ops.add(x, a, xm);
@@ -244,7 +241,7 @@ export class MemoryBlock {
 
   /** Given the forward input x and dy: accumulates parameter gradients, writes dx (overwrites). */
   backward(x: Tensor, dy: Tensor, dx: Tensor, B: number, T: number): void {
-    const { ops } = this, n = B * T, C = this.dim, d = this.headDim;
+    const { ops } = this, n = B * T;
     const h1 = this.h1.rows(n), cat = this.cat.rows(n), xm = this.xm.rows(n), h2 = this.h2.rows(n);
     const dh = this.dh.rows(n), dxm = this.dxm.rows(n), dcat = this.dcat.rows(n), dbr = this.dbranch.rows(n);
     // y = xm + Drop(FFN(Norm₂(xm))): dxm = dy + Norm₂ᵀ(FFNᵀ(dy ⊙ m))
@@ -255,12 +252,7 @@ export class MemoryBlock {
     // xm = x + Drop(Wo·cat): dcat = (dxm ⊙ m)·Woᵀ, then each head's slice through its memory into dh (summed).
     this.memDrop.backward(dxm, dbr);
     this.out.backward(cat, dbr, dcat, n);
-    const gd = dcat.data;
-    for (let j = 0; j < this.memories.length; j++) {
-      const dyj = this.yh[j].rows(n), yd = dyj.data; // the forward output is no longer needed
-      for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) yd[r * d + i] = gd[r * C + j * d + i];
-      this.memories[j].backward(h1, dyj, dh, B, T, j > 0);
-    }
+    this.heads.backward(h1, dcat, dh, B, T);
     ops.copy(dxm, dx);
     this.norm1.backward(x, dh, dx, n);
   }

@@ -7,7 +7,12 @@
 // sampler one token at a time (src/models/memory-lm.ts), so there is one copy of the maths.
 // Checks allocate nothing unless they fail (they run on every call).
 import type { FloatArray, MemoryShape, Tensor } from './types.js';
-import { checkCount, checkNeed } from './checks.js';
+import { checkCount, checkNeed, spanOf } from './checks.js';
+
+/** Sequence slots of `saved`: B per memory, MemoryShape.heads memories. */
+export function memorySlots(s: MemoryShape): number {
+  return s.B * (s.heads ?? 1);
+}
 
 /** States stored per sequence: the zero start and one per commit, ⌊T/C⌋ + 1. */
 export function memoryStates(s: MemoryShape): number {
@@ -15,8 +20,9 @@ export function memoryStates(s: MemoryShape): number {
 }
 
 /**
- * Where the state read at step t (the one after ⌊t/C⌋ commits) starts in `saved`: R is stored
- * time-reversed within a sequence (see Ops.memoryForward).
+ * Where the state read at step t (the one after ⌊t/C⌋ commits) of sequence slot b (h·B + b for
+ * memory h of MemoryShape.heads) starts in `saved`: R is stored time-reversed within a sequence
+ * (see Ops.memoryForward).
  */
 export function memoryStateOffset(s: MemoryShape, b: number, t: number): number {
   const n = memoryStates(s);
@@ -25,12 +31,12 @@ export function memoryStateOffset(s: MemoryShape, b: number, t: number): number 
 
 /** Elements of the Adam blocks m, u, A of `saved` (each; 0 for gd and momentum). */
 export function memoryAdamBlock(s: MemoryShape): number {
-  return s.optimizer === 'adam' ? s.B * s.T * s.dk * s.dv : 0;
+  return s.optimizer === 'adam' ? memorySlots(s) * s.T * s.dk * s.dv : 0;
 }
 
 /** Where the Adam blocks of `saved` start: after R. */
 export function memoryAdamOffset(s: MemoryShape): number {
-  return s.B * memoryStates(s) * s.dk * s.dv;
+  return memorySlots(s) * memoryStates(s) * s.dk * s.dv;
 }
 
 /** Where the working area of `saved` starts: after R and the three Adam blocks. */
@@ -44,7 +50,42 @@ export function memoryWorkOffset(s: MemoryShape): number {
  * the others an area of this size of its own).
  */
 export function memoryWorkSize(dk: number, dv: number): number {
-  return 5 * dk * dv + 2 * dv;
+  return 5 * dk * dv + 2 * dv + 2 * dk; // + the step's normalised k̂ and q̂ (MemoryShape.normalize)
+}
+
+/** Elements between rows of k, q, dk, dq (the first) and of v, dv (the second): MemoryShape.xStride or packed. */
+export function memoryKeyStride(s: MemoryShape): number { return s.xStride ?? s.dk; }
+export function memoryValueStride(s: MemoryShape): number { return s.xStride ?? s.dv; }
+/** Elements between rows of y and dy: MemoryShape.yStride or dv. */
+export function memoryOutStride(s: MemoryShape): number { return s.yStride ?? s.dv; }
+
+/** Where memory h + 1's k, q (first), v (second), y (third) start relative to memory h's (MemoryShape.heads). */
+export function memoryKeyHeadStride(s: MemoryShape): number { return s.xHeadStride ?? s.B * s.T * memoryKeyStride(s); }
+export function memoryValueHeadStride(s: MemoryShape): number {
+  return s.vHeadStride ?? s.xHeadStride ?? s.B * s.T * memoryValueStride(s);
+}
+export function memoryOutHeadStride(s: MemoryShape): number { return s.yHeadStride ?? s.B * s.T * memoryOutStride(s); }
+
+/** The normalisation floor of MemoryShape.normalize (linear-memory.ts's l2Normalize uses the same). */
+export const MEMORY_NORM_FLOOR = 1e-12;
+
+/**
+ * k̂ = x / max(‖x‖, floor) of the n floats at x[xo…] into out[0…n); returns the norm used. In
+ * float64 whatever x's type (the reference's and the sampler's normalisation).
+ */
+export function memoryNormalizeRow(x: ArrayLike<number>, xo: number, out: Float64Array, n: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) s += x[xo + j] * x[xo + j];
+  const nrm = Math.max(Math.sqrt(s), MEMORY_NORM_FLOOR);
+  for (let j = 0; j < n; j++) out[j] = x[xo + j] / nrm;
+  return nrm;
+}
+
+/** Backward of memoryNormalizeRow in place: g[go…] ← (g − x̂ (x̂·g)) / nrm, given x̂ and nrm. */
+export function memoryNormalizeRowBackward(xh: Float64Array, nrm: number, g: { [i: number]: number }, go: number, n: number): void {
+  let dot = 0;
+  for (let j = 0; j < n; j++) dot += xh[j] * g[go + j];
+  for (let j = 0; j < n; j++) g[go + j] = (g[go + j] - xh[j] * dot) / nrm;
 }
 
 /** Elements the `saved` tensor of memoryForward must hold at least (layout: Ops.memoryForward). */
@@ -128,13 +169,14 @@ export function memoryWrite(p: MemoryRuleParams, st: MemoryState, k: ArrayLike<n
   A.fill(0);
 }
 
-/** The read y = M q (q at qo; y[yo … yo + dv) overwritten). */
-export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y: { [i: number]: number }, yo: number): void {
+/** The read y = M q (q at qo; y[yo … yo + dv) overwritten, or added to with `accumulate`). */
+export function memoryRead(st: MemoryState, q: ArrayLike<number>, qo: number, y: { [i: number]: number }, yo: number,
+  accumulate = false): void {
   const { dk, dv, M } = st;
   for (let i = 0; i < dv; i++) {
     let s = 0;
     for (let j = 0; j < dk; j++) s += M[i * dk + j] * q[qo + j];
-    y[yo + i] = s;
+    y[yo + i] = accumulate ? y[yo + i] + s : s;
   }
 }
 
@@ -155,28 +197,53 @@ function checkShape(op: string, s: MemoryShape): void {
   if (s.optimizer === 'adam' && !(s.beta1 >= 0 && s.beta1 < 1 && s.beta2 >= 0 && s.beta2 < 1 && s.eps > 0)) {
     throw new RangeError(`${op}: adam needs 0 ≤ beta1, beta2 < 1 and eps > 0, got ${s.beta1}, ${s.beta2}, ${s.eps}`);
   }
+  if (s.xStride !== undefined && (!Number.isInteger(s.xStride) || s.xStride < Math.max(s.dk, s.dv))) {
+    throw new RangeError(`${op}: xStride must be an integer ≥ max(dk, dv) = ${Math.max(s.dk, s.dv)}, got ${s.xStride}`);
+  }
+  if (s.yStride !== undefined && (!Number.isInteger(s.yStride) || s.yStride < s.dv)) {
+    throw new RangeError(`${op}: yStride must be an integer ≥ dv = ${s.dv}, got ${s.yStride}`);
+  }
+  if (s.heads !== undefined && (!Number.isInteger(s.heads) || s.heads < 1)) throw new RangeError(`${op}: heads must be an integer ≥ 1, got ${s.heads}`);
+  if (s.xHeadStride !== undefined) checkCount(op, 'xHeadStride', s.xHeadStride);
+  if (s.vHeadStride !== undefined) checkCount(op, 'vHeadStride', s.vHeadStride);
+  if (s.yHeadStride !== undefined) checkCount(op, 'yHeadStride', s.yHeadStride);
+}
+
+/** Elements a tensor of `heads` memories' rows spans: the last memory's rows after heads − 1 head strides. */
+function headsSpan(s: MemoryShape, headStride: number, rows: number): number {
+  return ((s.heads ?? 1) - 1) * headStride + rows;
 }
 
 function checkInputs(op: string, s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor): void {
   checkShape(op, s);
-  const n = s.B * s.T;
-  checkNeed(op, 'k', k, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'q', q, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'v', v, n * s.dv, 'B·T·dv');
+  const n = s.B * s.T, ks = memoryKeyStride(s), vs = memoryValueStride(s);
+  const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
+  const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s);
+  checkNeed(op, 'k', k, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'q', q, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'v', v, headsSpan(s, vh, spanOf(n, vs, s.dv)), vw);
   checkNeed(op, 'saved', saved, memorySavedSize(s), 'memorySavedSize');
 }
 
 export function checkMemoryForwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor): void {
   checkInputs('memoryForward', s, k, v, q, saved);
-  checkNeed('memoryForward', 'y', y, s.B * s.T * s.dv, 'B·T·dv');
+  checkNeed('memoryForward', 'y', y, headsSpan(s, memoryOutHeadStride(s), spanOf(s.B * s.T, memoryOutStride(s), s.dv)), outWhat(s));
 }
 
 export function checkMemoryBackwardArgs(s: MemoryShape, k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor,
   dk: Tensor, dv: Tensor, dq: Tensor): void {
-  const op = 'memoryBackward', n = s.B * s.T;
+  const op = 'memoryBackward', n = s.B * s.T, ks = memoryKeyStride(s), vs = memoryValueStride(s);
   checkInputs(op, s, k, v, q, saved);
-  checkNeed(op, 'dy', dy, n * s.dv, 'B·T·dv');
-  checkNeed(op, 'dk', dk, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'dq', dq, n * s.dk, 'B·T·dk');
-  checkNeed(op, 'dv', dv, n * s.dv, 'B·T·dv');
+  const kw = s.xStride === undefined ? 'B·T·dk' : 'B·T rows of dk, xStride apart';
+  const vw = s.xStride === undefined ? 'B·T·dv' : 'B·T rows of dv, xStride apart';
+  const kh = memoryKeyHeadStride(s), vh = memoryValueHeadStride(s);
+  checkNeed(op, 'dy', dy, headsSpan(s, memoryOutHeadStride(s), spanOf(n, memoryOutStride(s), s.dv)), outWhat(s));
+  checkNeed(op, 'dk', dk, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'dq', dq, headsSpan(s, kh, spanOf(n, ks, s.dk)), kw);
+  checkNeed(op, 'dv', dv, headsSpan(s, vh, spanOf(n, vs, s.dv)), vw);
+}
+
+function outWhat(s: MemoryShape): string {
+  return s.yStride === undefined ? 'B·T·dv' : 'B·T rows of dv, yStride apart';
 }

@@ -181,6 +181,37 @@ export interface MemoryShape {
   eps: number;
   /** Commit period C ≥ 1: the accumulated inner gradient is applied at t = C, 2C, … */
   period: number;
+  /**
+   * Keys and queries are L2-normalised inside the op, each row on its own: k̂ = k / max(‖k‖, 1e-12)
+   * (src/layers/linear-memory.ts's `normalize`); the recurrence runs on k̂, q̂, and the backward
+   * returns the gradients of the RAW k and q. Absent: false.
+   */
+  normalize?: boolean;
+  /**
+   * Elements between consecutive rows of k, v and q (forward and backward) and of dk, dv and dq
+   * (backward): a memory can read its projections straight out of a wider matrix (one GEMM for
+   * every memory of a layer, each reading its own columns through a view). Absent: packed rows
+   * (dk for k, q, dk, dq; dv for v, dv). When given, at least max(dk, dv).
+   */
+  xStride?: number;
+  /** Elements between consecutive rows of y and dy (absent: dv; when given, at least dv). */
+  yStride?: number;
+  /** Forward only: y += M q instead of y = M q (several memories summed into one output). Absent: false. */
+  accumulate?: boolean;
+  /**
+   * H ≥ 1 independent memories ("heads") of this shape and these hyper-parameters in one call,
+   * each over the same B sequences (one call for what would be H, so threads share out H·B
+   * sequences). Memory h reads its k, q (writes dk, dq) from element h·xHeadStride on, its v (dv)
+   * from h·vHeadStride, its y (dy) from h·yHeadStride, each as one memory would (strides above);
+   * `saved` is laid out as for B·H sequences, memory h's sequence b in slot h·B + b. Absent: 1.
+   */
+  heads?: number;
+  /** Elements between memory h's k, q, dk, dq and memory h + 1's (absent: B·T rows, packed after each other). */
+  xHeadStride?: number;
+  /** The same for v and dv (absent: xHeadStride when that is given, else B·T rows). */
+  vHeadStride?: number;
+  /** The same for y and dy (absent: B·T rows of y). */
+  yHeadStride?: number;
 }
 
 export interface Ops {
@@ -458,7 +489,8 @@ export interface Ops {
   /**
    * The inner loop of an associative memory, src/layers/linear-memory.ts (its header
    * writes out the maths of both passes), over B independent sequences of T steps, each starting
-   * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major). OVERWRITES
+   * from M = 0. k and q are [B·T, dk], v is [B·T, dv], rows b·T + t (batch-major; rows s.xStride
+   * apart when given, and y's s.yStride apart: see MemoryShape). OVERWRITES (s.accumulate: adds to)
    * y [B·T, dv] (y_t = M_t q_t, M_t the committed state after step t) and fills `saved`, which
    * must hold at least memorySavedSize(s) elements (src/ops/memory-recurrence.ts), laid out as
    *   R [B, n, dv·dk]    the committed states, n = ⌊T/C⌋ + 1: R[b, c] after c commits (R[b, 0] = 0),
@@ -467,12 +499,19 @@ export interface Ops {
    *                      pass, walking t downwards, reads it in ascending order (memoryStateOffset);
    *   Adam only: m, u, A [B·T, dv·dk] each: the moments and the accumulated gradient at the
    *              commit of step t (row b·T + t − 1; rows of steps without a commit unspecified);
-   *   a working area of 5·dv·dk + 2·dv elements (unspecified; so that the op allocates nothing).
+   *   a working area of memoryWorkSize(dk, dv) = 5·dv·dk + 2·dv + 2·dk elements (unspecified;
+   *   so that the op allocates nothing).
+   * With s.heads = H, everything above holds for each of the H memories, and `saved` is laid out
+   * for H·B sequences (B read as H·B above; memory h's sequence b is slot h·B + b).
+   * y may not overlap k, v, q or saved (k, v and q may be interleaved columns of one matrix).
    */
   memoryForward(k: Tensor, v: Tensor, q: Tensor, y: Tensor, saved: Tensor, s: MemoryShape): void;
   /**
    * Backward of memoryForward (BPTT through every update), given its inputs, its `saved` and
-   * dy [B·T, dv]: OVERWRITES dk, dq [B·T, dk] and dv [B·T, dv]. May overwrite the working area of
+   * dy [B·T, dv]: OVERWRITES dk, dq [B·T, dk] and dv [B·T, dv] (rows s.xStride apart when given,
+   * dy's s.yStride: so dk, dv, dq may be interleaved columns of one matrix, but overlap none of
+   * k, v, q, dy, saved; s.accumulate is ignored). With s.normalize, dk and dq are the gradients of
+   * the raw keys and queries. May overwrite the working area of
    * `saved`, never R or the Adam blocks (backward may run again from the same forward).
    */
   memoryBackward(k: Tensor, v: Tensor, q: Tensor, saved: Tensor, dy: Tensor, dk: Tensor, dv: Tensor, dq: Tensor,

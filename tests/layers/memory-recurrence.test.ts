@@ -34,7 +34,7 @@ function shapeOf(rule: MemoryRule, optimizer: MemoryOptimizer, period: number, B
 
 /** Unit keys and queries (as the layer's `normalize` gives), Gaussian values and dy. */
 function inputs(s: MemoryShape, seed: number): { k: Float64Array; v: Float64Array; q: Float64Array; dy: Float64Array } {
-  const rng = new Rng(seed), n = s.B * s.T;
+  const rng = new Rng(seed), n = s.B * s.T * (s.heads ?? 1);
   const unitRows = (a: Float64Array) => {
     rng.fillNormal(a);
     for (let r = 0; r < n; r++) {
@@ -64,7 +64,7 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = f
     (ops === wasm ? wt(values, label) : ops === wasm3 ? wt3(values, label) : ops.tensorFrom(values));
   // Outputs are overwritten, not accumulated: start them from garbage.
   const out = (size: number, label: string) => make(new Float64Array(size).fill(7), label);
-  const n = s.B * s.T;
+  const n = s.B * s.T * (s.heads ?? 1); // rows of every memory (MemoryShape.heads), packed
   const k = make(x.k, 'k'), v = make(x.v, 'v'), q = make(x.q, 'q'), dy = make(x.dy, 'dy');
   const y = out(n * s.dv, 'y'), saved = out(memorySavedSize(s), 'saved');
   const dk = out(n * s.dk, 'dk'), dv = out(n * s.dv, 'dv'), dq = out(n * s.dk, 'dq');
@@ -74,8 +74,9 @@ function run(ops: Ops, s: MemoryShape, x: ReturnType<typeof inputs>, saveAll = f
   return { y: Array.from(y.data), R, dk: Array.from(dk.data), dv: Array.from(dv.data), dq: Array.from(dq.data) };
 }
 
-// dk mod 4 = 1, 3, 1, 1, 2, 2, 0: every length of a row's partial last vector, and none.
-const WIDTHS: [number, number][] = [[1, 3], [3, 5], [5, 17], [17, 1], [14, 6], [6, 2], [8, 4]];
+// dk mod 4 = 1, 3, 1, 1, 2, 2, 0: every length of a row's partial last vector, and none; 13, 14
+// and 16 take the kernel's register paths for 12 < dk ≤ 16 (last vector of 1, 2, 4 lanes).
+const WIDTHS: [number, number][] = [[1, 3], [3, 5], [5, 17], [17, 1], [14, 6], [6, 2], [8, 4], [13, 5], [16, 3]];
 const CASES = (['delta', 'hebbian'] as const).flatMap((rule) => (['gd', 'momentum', 'adam'] as const).flatMap(
   (optimizer) => [1, 4].map((period) => [rule, optimizer, period] as const)));
 
@@ -135,6 +136,27 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
     }
   });
 
+  it('several memories in one call (heads), normalising inside: three threads give bit for bit what one does', () => {
+    try {
+      wasm3.pool.memoryMinWork = 0;
+      wasm3.pool.callerClaims = false; // every item on a worker: they must have run them all
+      for (const [B, H, dk, dv, period] of [[3, 4, 14, 14, 4], [2, 3, 5, 17, 1], [1, 2, 6, 2, 3]] as const) {
+        const s: MemoryShape = { ...shapeOf('delta', 'momentum', period, B, 9, dk, dv), heads: H, normalize: true };
+        const x = inputs(s, 31 * B + H);
+        const before = wasm3.pool.workerItems;
+        const one = run(wasm, s, x, true), three = run(wasm3, s, x, true);
+        expect(wasm3.pool.workerItems - before, `B ${B} H ${H}: items the workers ran`).toBe(2 * B * H);
+        for (const key of KEYS) expectSame(three[key], one[key], `${key}, B ${B} H ${H} dk ${dk} dv ${dv} period ${period}`);
+        // and the float64 reference agrees
+        const r = run(ref, s, x);
+        for (const key of KEYS) expectClose(one[key].slice(0, r[key].length), r[key], 2e-5, `${key} vs reference, B ${B} H ${H}`);
+      }
+    } finally {
+      wasm3.pool.callerClaims = true;
+      wasm3.pool.memoryMinWork = 2 ** 16;
+    }
+  });
+
   it('a small call, or a memory wider than the per-thread scratch, runs whole on the calling thread', () => {
     const dk = 129, dv = 129; // 5·dk·dv + 2·dv floats: more than the scratch
     expect(5 * dk * dv + 2 * dv).toBeGreaterThan(MEMORY_SCRATCH_FLOATS);
@@ -158,7 +180,7 @@ describe('memory recurrence op: WASM split over sequences across threads', () =>
 });
 
 describe('memory recurrence op: gradients (float64 reference)', () => {
-  it.each(['memory-op-delta-momentum', 'memory-op-hebbian-adam'])("passes the registered gradient check '%s'", (name) => {
+  it.each(['memory-op-delta-momentum', 'memory-op-hebbian-adam', 'memory-op-delta-normalize-heads'])("passes the registered gradient check '%s'", (name) => {
     const [r] = runGradChecks([name]);
     expect(r.tensors.map((t) => t.name)).toEqual(['k', 'v', 'q']);
     for (const t of r.tensors) expect(t.relError, t.name).toBeLessThanOrEqual(1e-6);

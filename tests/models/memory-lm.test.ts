@@ -48,7 +48,7 @@ describe('registration', () => {
 });
 
 describe('gradients', () => {
-  it.each(['memory-lm', 'memory-lm-hebbian-momentum-learned'])("passes the registered gradient check '%s'", (name) => {
+  it.each(['memory-lm', 'memory-lm-adam-raw', 'memory-lm-hebbian-momentum-learned'])("passes the registered gradient check '%s'", (name) => {
     const [r] = runGradChecks([name]);
     expect(r.passed, `${name}: max rel error ${r.maxRelError}`).toBe(true);
     expect(r.maxRelError).toBeLessThan(1e-6);
@@ -83,7 +83,8 @@ describe('sampling', () => {
 });
 
 describe('the memory recurrence op', () => {
-  // The WASM backend runs the recurrence as one kernel call per memory (Ops.memoryForward); a
+  // The WASM backend runs the recurrence as one kernel call per level of a block, every head in it
+  // (Ops.memoryForward with MemoryShape.heads, src/layers/memory-heads.ts); a
   // backend without a kernel for it (CUDA) runs the reference loops on the host mirrors. The same
   // model on both paths, one training step: the loss and every gradient agree to float32 rounding.
   it.each([['delta', 'gd'], ['hebbian', 'momentum'], ['delta', 'adam']] as const)(

@@ -5,19 +5,21 @@
 
 /**
  * The batch jobs' argument block, in 32-bit words (F64: index in a Float64Array over the same
- * block, words 40–49). The claim word and the counters live in the worker pool's own control
+ * block, words 42–51). The claim word and the counters live in the worker pool's own control
  * block (./pool-protocol.mjs).
  */
 export const CTL = Object.freeze({
   KIND: 0, // the job's kind (JOB)
   // attention: q, k, v, out, lse, dout, dq, dk, dv (byte pointers), H, D, Tq, Tk, causal, qOffset,
   //            qStride, kvStride, oStride (ints), scale (f32 bits)
-  // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period
+  // memory:    k, v, q, y, saved, dy, dK, dV, dQ (byte pointers), B, T, dk, dv, rule, opt, period,
+  //            ks, vs, ys (row strides in elements), norm, acc (0/1), H, khs, vhs, yhs (memories in
+  //            the call, their head strides in elements)
   // swiglu:    a, b, out (forward) or dout (backward), da, db (byte pointers), count, span
   //            (one long row of `count` floats cut into spans of `span`)
   ARGS: 16,
-  F64: 20, // memory: eta, beta, beta1, beta2, eps (float64: the kernel takes them so)
-  DROP: 50, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
+  F64: 21, // memory: eta, beta, beta1, beta2, eps (float64, words 42–51: the kernel takes them so)
+  DROP: 52, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
   INTS: 64,
 });
 
@@ -58,11 +60,15 @@ export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
   if (kind === JOB.MEMORY) {
     x.memoryForwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4],
       ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
-      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4],
+      ctl[a + 16], ctl[a + 17], ctl[a + 18], ctl[a + 19], ctl[a + 20], ctl[a + 21], ctl[a + 22], ctl[a + 23], ctl[a + 24],
+      i, i + 1, scratch);
   } else if (kind === JOB.MEMORY_BACKWARD) {
     x.memoryBackwardRange(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7], ctl[a + 8],
       ctl[a + 9], ctl[a + 10], ctl[a + 11], ctl[a + 12], ctl[a + 13], ctl[a + 14], ctl[a + 15],
-      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4], i, i + 1, scratch);
+      ctlD[f], ctlD[f + 1], ctlD[f + 2], ctlD[f + 3], ctlD[f + 4],
+      ctl[a + 16], ctl[a + 17], ctl[a + 18], ctl[a + 19], ctl[a + 21], ctl[a + 22], ctl[a + 23], ctl[a + 24],
+      i, i + 1, scratch);
   } else {
     throw new Error(`handgrad: batch job: unknown kind ${kind}`);
   }

@@ -1,10 +1,11 @@
 // Runs kernels whose batch items are independent on the threads of the worker pool
 // (./worker-pool.ts): the fused attention kernels (assembly/attention.ts; each batch item reads its
 // own q/k/v rows and writes its own out/lse/dq/dk/dv rows), the memory recurrence
-// (assembly/memory_recurrence.ts; each sequence has its own rows and its own slices of `saved`) and
-// one long swiglu row cut into spans. A call is split into one item per batch item, sequence or
-// span, each run as the kernel on that item alone (./batch-items.mjs, the same code on every
-// thread, so a split call is bit-identical to a whole one). Each thread, the calling one included,
+// (assembly/memory_recurrence.ts; each sequence has its own rows and its own slices of `saved`; a
+// call of H memories has H·B sequences) and one long swiglu row cut into spans. A call is split
+// into one item per batch item, sequence or span, each run as the kernel on that item alone
+// (./batch-items.mjs, the same code on every thread, so a split call is bit-identical to a whole
+// one). Each thread, the calling one included,
 // has its own batch scratch: the attention kernel's block scratch, or the memory kernel's working
 // area, which `saved` holds only one of.
 import type { Kernels } from './kernels.js';
@@ -34,6 +35,10 @@ export interface MemoryArgs {
   k: number; v: number; q: number; y: number; saved: number; dy: number; dK: number; dV: number; dQ: number;
   B: number; T: number; dk: number; dv: number; rule: number; opt: number; period: number;
   eta: number; beta: number; beta1: number; beta2: number; eps: number;
+  /** Row strides (elements) of k/q/dk/dq, v/dv, y/dy; normalize and accumulate (0/1). */
+  ks: number; vs: number; ys: number; norm: number; acc: number;
+  /** Memories in the call (MemoryShape.heads) and their head strides (elements). */
+  H: number; khs: number; vhs: number; yhs: number;
 }
 
 /** Which pass of an op a job runs. */
@@ -116,14 +121,15 @@ export class BatchPool {
     const { k } = this;
     // One sequence, one thread, a small call, or a working area larger than the scratch: the
     // whole call here.
-    if (!this.split || a.B <= 1 || a.B > MAX_ITEMS || a.B * a.T * a.dk * a.dv < this.memoryMinWork ||
+    const slots = a.B * a.H; // the items: one per sequence of each memory
+    if (!this.split || slots <= 1 || slots > MAX_ITEMS || slots * a.T * a.dk * a.dv < this.memoryMinWork ||
       4 * memoryWorkSize(a.dk, a.dv) > this.scratchBytes) {
       if (pass === 'forward') {
         k.memoryForward(a.k, a.v, a.q, a.y, a.saved, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
-          a.eta, a.beta, a.beta1, a.beta2, a.eps);
+          a.eta, a.beta, a.beta1, a.beta2, a.eps, a.ks, a.vs, a.ys, a.norm, a.acc, a.H, a.khs, a.vhs, a.yhs);
       } else {
         k.memoryBackward(a.k, a.v, a.q, a.saved, a.dy, a.dK, a.dV, a.dQ, a.B, a.T, a.dk, a.dv, a.rule, a.opt, a.period,
-          a.eta, a.beta, a.beta1, a.beta2, a.eps);
+          a.eta, a.beta, a.beta1, a.beta2, a.eps, a.ks, a.vs, a.ys, a.norm, a.H, a.khs, a.vhs, a.yhs);
       }
       return;
     }
@@ -133,8 +139,10 @@ export class BatchPool {
     ctl[A + 5] = a.dy; ctl[A + 6] = a.dK; ctl[A + 7] = a.dV; ctl[A + 8] = a.dQ;
     ctl[A + 9] = a.B; ctl[A + 10] = a.T; ctl[A + 11] = a.dk; ctl[A + 12] = a.dv;
     ctl[A + 13] = a.rule; ctl[A + 14] = a.opt; ctl[A + 15] = a.period;
+    ctl[A + 16] = a.ks; ctl[A + 17] = a.vs; ctl[A + 18] = a.ys; ctl[A + 19] = a.norm; ctl[A + 20] = a.acc;
+    ctl[A + 21] = a.H; ctl[A + 22] = a.khs; ctl[A + 23] = a.vhs; ctl[A + 24] = a.yhs;
     ctlD[F] = a.eta; ctlD[F + 1] = a.beta; ctlD[F + 2] = a.beta1; ctlD[F + 3] = a.beta2; ctlD[F + 4] = a.eps;
-    this.runJob(pass === 'forward' ? JOB.MEMORY : JOB.MEMORY_BACKWARD, a.B);
+    this.runJob(pass === 'forward' ? JOB.MEMORY : JOB.MEMORY_BACKWARD, slots);
   }
 
   /**

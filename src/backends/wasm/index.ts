@@ -12,6 +12,9 @@ import { createGemmEngine, kernelOf, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
 import { WorkerPool } from './worker-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
+import {
+  memoryKeyHeadStride, memoryKeyStride, memoryOutHeadStride, memoryOutStride, memoryValueHeadStride, memoryValueStride,
+} from '../../ops/memory-recurrence.js';
 import * as moe from '../reference/moe.js';
 
 import { packageRoot } from '../../util/package-root.js';
@@ -133,7 +136,8 @@ export class WasmOps implements Ops {
     dropThr: 0, dropScale: 1, seed: 0 };
   // The same for the memory recurrence.
   private readonly memArgs: MemoryArgs = { k: 0, v: 0, q: 0, y: 0, saved: 0, dy: 0, dK: 0, dV: 0, dQ: 0,
-    B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0 };
+    B: 0, T: 0, dk: 0, dv: 0, rule: 0, opt: 0, period: 0, eta: 0, beta: 0, beta1: 0, beta2: 0, eps: 0,
+    ks: 0, vs: 0, ys: 0, norm: 0, acc: 0, H: 1, khs: 0, vhs: 0, yhs: 0 };
 
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
     readonly pool: BatchPool, // the attention, memory and swiglu jobs (public: tests tune and watch it)
@@ -444,6 +448,9 @@ export class WasmOps implements Ops {
     a.B = s.B; a.T = s.T; a.dk = s.dk; a.dv = s.dv; a.rule = s.rule === 'delta' ? 0 : 1;
     a.opt = MEMORY_OPTIMIZERS.indexOf(s.optimizer); a.period = s.period;
     a.eta = s.eta; a.beta = s.beta; a.beta1 = s.beta1; a.beta2 = s.beta2; a.eps = s.eps;
+    a.ks = memoryKeyStride(s); a.vs = memoryValueStride(s); a.ys = memoryOutStride(s);
+    a.norm = s.normalize === true ? 1 : 0; a.acc = s.accumulate === true ? 1 : 0;
+    a.H = s.heads ?? 1; a.khs = memoryKeyHeadStride(s); a.vhs = memoryValueHeadStride(s); a.yhs = memoryOutHeadStride(s);
     return a;
   }
 }

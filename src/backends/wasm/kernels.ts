@@ -74,18 +74,24 @@ export interface Kernels {
   dot(a: number, b: number, n: number): number;
 
   // assembly/memory_recurrence.ts (contract: Ops.memoryForward). rule: 0 delta, 1 hebbian;
-  // opt: 0 gd, 1 momentum, 2 adam.
+  // opt: 0 gd, 1 momentum, 2 adam; ks, vs, ys: elements between rows of k/q/dk/dq, v/dv, y/dy;
+  // norm: 1 to L2-normalise k and q inside; acc: 1 for y += M q; H memories in the call, khs, vhs,
+  // yhs: elements between memory h's k/q, v, y and memory h + 1's. b0…b1 (the Range entries): slots h·B + b.
   memoryForward(k: number, v: number, q: number, y: number, saved: number, B: number, T: number, dk: number, dv: number,
-    rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
+    rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number, eps: number,
+    ks: number, vs: number, ys: number, norm: number, acc: number, H: number, khs: number, vhs: number, yhs: number): void;
   memoryBackward(k: number, v: number, q: number, saved: number, dy: number, dK: number, dV: number, dQ: number,
     B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
-    eta: number, beta: number, beta1: number, beta2: number, eps: number): void;
+    eta: number, beta: number, beta1: number, beta2: number, eps: number, ks: number, vs: number, ys: number, norm: number,
+    H: number, khs: number, vhs: number, yhs: number): void;
   // The same on sequences b0 ≤ b < b1 with the working area at `work` (memoryWorkSize floats): what
   // the worker pool's threads run as batch jobs, each with its own working area (src/backends/wasm/batch-pool.ts).
   memoryForwardRange(k: number, v: number, q: number, y: number, saved: number, B: number, T: number, dk: number,
     dv: number, rule: number, opt: number, period: number, eta: number, beta: number, beta1: number, beta2: number,
-    eps: number, b0: number, b1: number, work: number): void;
+    eps: number, ks: number, vs: number, ys: number, norm: number, acc: number, H: number, khs: number, vhs: number, yhs: number,
+    b0: number, b1: number, work: number): void;
   memoryBackwardRange(k: number, v: number, q: number, saved: number, dy: number, dK: number, dV: number, dQ: number,
     B: number, T: number, dk: number, dv: number, rule: number, opt: number, period: number,
-    eta: number, beta: number, beta1: number, beta2: number, eps: number, b0: number, b1: number, work: number): void;
+    eta: number, beta: number, beta1: number, beta2: number, eps: number, ks: number, vs: number, ys: number, norm: number,
+    H: number, khs: number, vhs: number, yhs: number, b0: number, b1: number, work: number): void;
 }
