@@ -75,6 +75,46 @@ export const F_END: i32 = F_DR + FBR;
   v128.store(dst + 3 * row, f32x4.mul(c30, vscale)); v128.store(dst + 3 * row, f32x4.mul(c31, vscale), 16);
 }
 
+/**
+ * The 4-key × 16-row score tile (the whole row block): as tileScores, with sixteen accumulators,
+ * which V8's revectorizer pairs into eight 256-bit registers, as the GEMM's 4×16 micro-kernel:
+ * eight independent multiply-add chains per step hide the FMA latency (a 4 × 8 tile pairs into
+ * four and waits on it), and each key broadcast feeds twice the multiply-adds.
+ */
+// @ts-ignore: decorator
+@inline function tileScores16(k0: usize, k1: usize, k2: usize, k3: usize, yt: usize, D: i32, dst: usize, vscale: v128): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
+  for (let d = 0; d < D; d++) {
+    const y0 = v128.load(yt), y1 = v128.load(yt, 16), y2 = v128.load(yt, 32), y3 = v128.load(yt, 48);
+    let a = v128.load32_splat(k0);
+    c00 = madd(a, y0, c00); c01 = madd(a, y1, c01); c02 = madd(a, y2, c02); c03 = madd(a, y3, c03);
+    a = v128.load32_splat(k1);
+    c10 = madd(a, y0, c10); c11 = madd(a, y1, c11); c12 = madd(a, y2, c12); c13 = madd(a, y3, c13);
+    a = v128.load32_splat(k2);
+    c20 = madd(a, y0, c20); c21 = madd(a, y1, c21); c22 = madd(a, y2, c22); c23 = madd(a, y3, c23);
+    a = v128.load32_splat(k3);
+    c30 = madd(a, y0, c30); c31 = madd(a, y1, c31); c32 = madd(a, y2, c32); c33 = madd(a, y3, c33);
+    k0 += 4; k1 += 4; k2 += 4; k3 += 4; yt += <usize>FBR << 2;
+  }
+  // The row stride as a run-time value: with constant strides the sixteen stores become one
+  // base with offsets 0…240, which V8's revectorizer pairs across row boundaries (then nothing of
+  // the tile is paired); per-row bases keep each row's four stores a group of their own.
+  const row = <usize>(FBR << 2) + (<usize>(<u32>D >>> 31) << 2); // D ≥ 0: FBR floats
+  storeRow16(dst, vscale, c00, c01, c02, c03);
+  storeRow16(dst + row, vscale, c10, c11, c12, c13);
+  storeRow16(dst + 2 * row, vscale, c20, c21, c22, c23);
+  storeRow16(dst + 3 * row, vscale, c30, c31, c32, c33);
+}
+
+// @ts-ignore: decorator
+@inline function storeRow16(p: usize, s: v128, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  v128.store(p, f32x4.mul(x0, s)); v128.store(p, f32x4.mul(x1, s), 16);
+  v128.store(p, f32x4.mul(x2, s), 32); v128.store(p, f32x4.mul(x3, s), 48);
+}
+
 // Loads of the two halves of an 8-column chunk with cw (1…8) columns left: partial vectors read
 // lane by lane, so nothing past the row's end is touched.
 // @ts-ignore: decorator
@@ -94,38 +134,118 @@ export const F_END: i32 = F_DR + FBR;
  * A 4 × 8 accumulation tile: acc_x[c] = Σ_t coef_x(t) · src_t[c] over t < steps, where coef_x(t)
  * is the f32 at c_x + t·cstep and src_t the row at src + t·sstride (columns d0…d0+cw); then
  * o_x = alpha_x · o_x + acc_x for x < nout (alpha: one lane per output row).
+ * A full-width tile (cw = 8) has its own loop and stores, apart from the ragged one: V8's
+ * revectorizer pairs the two halves of each row into one 256-bit register only where every path
+ * from the loads to the stores can be paired, and the ragged path's lane-by-lane loads cannot.
  */
 // @ts-ignore: decorator
 @inline function tileAcc(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
   steps: i32, cw: i32, o0: usize, o1: usize, o2: usize, o3: usize, nout: i32, alpha: v128): void {
+  if (cw == 8) tileAccFull(c0, c1, c2, c3, cstep, src, sstride, steps, o0, o1, o2, o3, nout, alpha);
+  else tileAccRagged(c0, c1, c2, c3, cstep, src, sstride, steps, cw, o0, o1, o2, o3, nout, alpha);
+}
+
+/**
+ * The accumulation tiles of four output rows across all D columns (o: the first row, ostride
+ * bytes between rows; src: column 0 of the first source row): 16-column tiles when wide (see
+ * tileScores16), then 8-column ones, the last one ragged where D is not a multiple of 8.
+ */
+// @ts-ignore: decorator
+@inline function accRows(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
+  steps: i32, D: i32, o: usize, ostride: usize, nout: i32, alpha: v128, wide: i32): void {
+  let d0 = 0;
+  if (wide) for (; d0 + 16 <= D; d0 += 16) {
+    const off = <usize>d0 << 2;
+    tileAcc16(c0, c1, c2, c3, cstep, src + off, sstride, steps, o + off, o + ostride + off, o + 2 * ostride + off,
+      o + 3 * ostride + off, nout, alpha);
+  }
+  for (; d0 < D; d0 += 8) {
+    const off = <usize>d0 << 2;
+    tileAcc(c0, c1, c2, c3, cstep, src + off, sstride, steps, minI(8, D - d0), o + off, o + ostride + off,
+      o + 2 * ostride + off, o + 3 * ostride + off, nout, alpha);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function tileAcc16(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
+  steps: i32, o0: usize, o1: usize, o2: usize, o3: usize, nout: i32, alpha: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a02 = f32x4.splat(0), a03 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0), a12 = f32x4.splat(0), a13 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a22 = f32x4.splat(0), a23 = f32x4.splat(0);
+  let a30 = f32x4.splat(0), a31 = f32x4.splat(0), a32 = f32x4.splat(0), a33 = f32x4.splat(0);
+  for (let t = 0; t < steps; t++) {
+    const y0 = v128.load(src), y1 = v128.load(src, 16), y2 = v128.load(src, 32), y3 = v128.load(src, 48);
+    let a = v128.load32_splat(c0);
+    a00 = madd(a, y0, a00); a01 = madd(a, y1, a01); a02 = madd(a, y2, a02); a03 = madd(a, y3, a03);
+    a = v128.load32_splat(c1);
+    a10 = madd(a, y0, a10); a11 = madd(a, y1, a11); a12 = madd(a, y2, a12); a13 = madd(a, y3, a13);
+    a = v128.load32_splat(c2);
+    a20 = madd(a, y0, a20); a21 = madd(a, y1, a21); a22 = madd(a, y2, a22); a23 = madd(a, y3, a23);
+    a = v128.load32_splat(c3);
+    a30 = madd(a, y0, a30); a31 = madd(a, y1, a31); a32 = madd(a, y2, a32); a33 = madd(a, y3, a33);
+    c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
+  }
+  updRow16(o0, f32x4.splat(f32x4.extract_lane(alpha, 0)), a00, a01, a02, a03);
+  if (nout > 1) updRow16(o1, f32x4.splat(f32x4.extract_lane(alpha, 1)), a10, a11, a12, a13);
+  if (nout > 2) updRow16(o2, f32x4.splat(f32x4.extract_lane(alpha, 2)), a20, a21, a22, a23);
+  if (nout > 3) updRow16(o3, f32x4.splat(f32x4.extract_lane(alpha, 3)), a30, a31, a32, a33);
+}
+
+// o = al·o + acc on one row of 16: every load before any store (pairable, as gemm_core's updateRow4).
+// @ts-ignore: decorator
+@inline function updRow16(o: usize, al: v128, a0: v128, a1: v128, a2: v128, a3: v128): void {
+  const x0 = v128.load(o), x1 = v128.load(o, 16), x2 = v128.load(o, 32), x3 = v128.load(o, 48);
+  v128.store(o, madd(al, x0, a0)); v128.store(o, madd(al, x1, a1), 16);
+  v128.store(o, madd(al, x2, a2), 32); v128.store(o, madd(al, x3, a3), 48);
+}
+
+// o = al·o + (a0 | a1) on one row of 8: both loads before both stores (pairable).
+// @ts-ignore: decorator
+@inline function updRow8(o: usize, al: v128, a0: v128, a1: v128): void {
+  const x0 = v128.load(o), x1 = v128.load(o, 16);
+  v128.store(o, madd(al, x0, a0));
+  v128.store(o, madd(al, x1, a1), 16);
+}
+
+// @ts-ignore: decorator
+@inline function tileAccFull(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
+  steps: i32, o0: usize, o1: usize, o2: usize, o3: usize, nout: i32, alpha: v128): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-  if (cw == 8) {
-    for (let t = 0; t < steps; t++) {
-      const y0 = v128.load(src), y1 = v128.load(src, 16);
-      let a = v128.load32_splat(c0);
-      a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
-      a = v128.load32_splat(c1);
-      a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
-      a = v128.load32_splat(c2);
-      a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
-      a = v128.load32_splat(c3);
-      a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
-      c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
-    }
-  } else {
-    for (let t = 0; t < steps; t++) {
-      const y0 = ldLo(src, cw), y1 = ldHi(src, cw);
-      let a = v128.load32_splat(c0);
-      a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
-      a = v128.load32_splat(c1);
-      a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
-      a = v128.load32_splat(c2);
-      a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
-      a = v128.load32_splat(c3);
-      a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
-      c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
-    }
+  for (let t = 0; t < steps; t++) {
+    const y0 = v128.load(src), y1 = v128.load(src, 16);
+    let a = v128.load32_splat(c0);
+    a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
+    a = v128.load32_splat(c1);
+    a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
+    a = v128.load32_splat(c2);
+    a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
+    a = v128.load32_splat(c3);
+    a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
+    c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
+  }
+  updRow8(o0, f32x4.splat(f32x4.extract_lane(alpha, 0)), a00, a01);
+  if (nout > 1) updRow8(o1, f32x4.splat(f32x4.extract_lane(alpha, 1)), a10, a11);
+  if (nout > 2) updRow8(o2, f32x4.splat(f32x4.extract_lane(alpha, 2)), a20, a21);
+  if (nout > 3) updRow8(o3, f32x4.splat(f32x4.extract_lane(alpha, 3)), a30, a31);
+}
+
+// @ts-ignore: decorator
+@inline function tileAccRagged(c0: usize, c1: usize, c2: usize, c3: usize, cstep: usize, src: usize, sstride: usize,
+  steps: i32, cw: i32, o0: usize, o1: usize, o2: usize, o3: usize, nout: i32, alpha: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  for (let t = 0; t < steps; t++) {
+    const y0 = ldLo(src, cw), y1 = ldHi(src, cw);
+    let a = v128.load32_splat(c0);
+    a00 = madd(a, y0, a00); a01 = madd(a, y1, a01);
+    a = v128.load32_splat(c1);
+    a10 = madd(a, y0, a10); a11 = madd(a, y1, a11);
+    a = v128.load32_splat(c2);
+    a20 = madd(a, y0, a20); a21 = madd(a, y1, a21);
+    a = v128.load32_splat(c3);
+    a30 = madd(a, y0, a30); a31 = madd(a, y1, a31);
+    c0 += cstep; c1 += cstep; c2 += cstep; c3 += cstep; src += sstride;
   }
   let al = f32x4.splat(f32x4.extract_lane(alpha, 0));
   stPair(o0, madd(al, ldLo(o0, cw), a00), madd(al, ldHi(o0, cw), a01), cw);
@@ -146,7 +266,7 @@ export const F_END: i32 = F_DR + FBR;
 /** The score tiles of one block: dst[jj·FBR + ii] for jj < jn (rounded up to 4), ii < r (rounded up to 8). */
 // @ts-ignore: decorator
 @inline function blockScores(x: usize, firstRow: i32, jn: i32, strideBytes: usize, col: usize, yt: usize, D: i32,
-  dst: usize, vscale: v128, r: i32): void {
+  dst: usize, vscale: v128, r: i32, wide: i32): void {
   const lastRow = firstRow + jn - 1;
   for (let jj = 0; jj < jn; jj += 4) {
     const r0 = firstRow + jj;
@@ -154,9 +274,11 @@ export const F_END: i32 = F_DR + FBR;
     const p1 = x + <usize>minI(r0 + 1, lastRow) * strideBytes + col;
     const p2 = x + <usize>minI(r0 + 2, lastRow) * strideBytes + col;
     const p3 = x + <usize>minI(r0 + 3, lastRow) * strideBytes + col;
-    for (let ii = 0; ii < r; ii += 8) { // only the tiles that hold real rows (r = 1 when decoding)
-      tileScores(p0, p1, p2, p3, yt + (<usize>ii << 2), D, dst + (<usize>(jj * FBR + ii) << 2), vscale);
-    }
+    const d = dst + (<usize>(jj * FBR) << 2);
+    // One 16-row tile (wide), or the 8-row tiles that hold real rows (only one when r ≤ 8: r = 1
+    // when decoding).
+    if (wide && r > 8) tileScores16(p0, p1, p2, p3, yt, D, d, vscale);
+    else for (let ii = 0; ii < r; ii += 8) tileScores(p0, p1, p2, p3, yt + (<usize>ii << 2), D, d + (<usize>ii << 2), vscale);
   }
 }
 
@@ -208,7 +330,7 @@ const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-
 export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
   qStride: i32, kvStride: i32, oStride: i32, scale: f32,
-  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize, wide: i32): void {
   const drop = dropThr != 0;
   const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), ST = scratch + (<usize>F_ST << 2);
@@ -231,7 +353,7 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
         for (let ii = 0; ii < r; ii++) memory.fill(oRow0 + <usize>ii * osb, 0, <usize>D << 2);
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
-          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r);
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r, wide);
           // Online softmax, four query rows per vector: mask, block max, rescale, exp, sums.
           for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
@@ -279,11 +401,7 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
             const c = ST + (<usize>ii << 2);
             const o = oRow0 + <usize>ii * osb;
             const alpha = v128.load(A + (<usize>ii << 2));
-            for (let d0 = 0; d0 < D; d0 += 8) {
-              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
-              tileAcc(c, c + 4, c + 8, c + 12, <usize>FBR << 2, vRow0 + dOff, kvsb, steps, cw,
-                o + dOff, o + osb + dOff, o + 2 * osb + dOff, o + 3 * osb + dOff, nout, alpha);
-            }
+            accRows(c, c + 4, c + 8, c + 12, <usize>FBR << 2, vRow0, kvsb, steps, D, o, osb, nout, alpha, wide);
           }
         }
         for (let ii = 0; ii < r; ii++) {
@@ -309,7 +427,7 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
   dq: usize, dk: usize, dv: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
   qStride: i32, kvStride: i32, oStride: i32, scale: f32,
-  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize, wide: i32): void {
   const drop = dropThr != 0;
   const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), OT = scratch + (<usize>F_OT << 2);
@@ -343,8 +461,8 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
           const kRow0 = k + <usize>(b * Tk + j0) * kvsb + col, vRow0 = v + <usize>(b * Tk + j0) * kvsb + col;
-          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r); // S = scale·K·Qᵀ
-          blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one, r); // dP = V·dOᵀ
+          blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r, wide); // S = scale·K·Qᵀ
+          blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one, r, wide); // dP = V·dOᵀ
           // P = exp(S − lse) and scale·dS = scale·P ⊙ (dP − Drow), exactly 0 where masked.
           for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
@@ -377,11 +495,7 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
             const steps = causal ? maxI(0, minI(jn, i0 + ii + nout + qOffset - j0)) : jn;
             const c = DST + (<usize>ii << 2);
             const o = dqRow0 + <usize>ii * qsb;
-            for (let d0 = 0; d0 < D; d0 += 8) {
-              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
-              tileAcc(c, c + 4, c + 8, c + 12, rowB, kRow0 + dOff, kvsb, steps, cw,
-                o + dOff, o + qsb + dOff, o + 2 * qsb + dOff, o + 3 * qsb + dOff, nout, one);
-            }
+            accRows(c, c + 4, c + 8, c + 12, rowB, kRow0, kvsb, steps, D, o, qsb, nout, one, wide);
           }
           // dV += Pᵀ·dO and dK += (scale·dS)ᵀ·Q: four keys × eight columns, over the rows that
           // see the tile's first key (causal: i ≥ j − qOffset).
@@ -393,13 +507,8 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
             const c = ST + (<usize>(jj * FBR + first) << 2), dc = DST + (<usize>(jj * FBR + first) << 2);
             const ov = vRow0 + <usize>jj * kvsb, ok = kRow0 + <usize>jj * kvsb;
             const dvo = dv + (ov - v), dko = dk + (ok - k);
-            for (let d0 = 0; d0 < D; d0 += 8) {
-              const cw = minI(8, D - d0), dOff = <usize>d0 << 2;
-              tileAcc(c, c + rowB, c + 2 * rowB, c + 3 * rowB, 4, doRow0 + <usize>first * osb + dOff, osb, steps, cw,
-                dvo + dOff, dvo + kvsb + dOff, dvo + 2 * kvsb + dOff, dvo + 3 * kvsb + dOff, nout, one);
-              tileAcc(dc, dc + rowB, dc + 2 * rowB, dc + 3 * rowB, 4, qRow0 + <usize>first * qsb + dOff, qsb, steps, cw,
-                dko + dOff, dko + kvsb + dOff, dko + 2 * kvsb + dOff, dko + 3 * kvsb + dOff, nout, one);
-            }
+            accRows(c, c + rowB, c + 2 * rowB, c + 3 * rowB, 4, doRow0 + <usize>first * osb, osb, steps, D, dvo, kvsb, nout, one, wide);
+            accRows(dc, dc + rowB, dc + 2 * rowB, dc + 3 * rowB, 4, qRow0 + <usize>first * qsb, qsb, steps, D, dko, kvsb, nout, one, wide);
           }
         }
       }

@@ -2,7 +2,7 @@
 import type { Kernels } from './kernels.js';
 
 export declare const CTL: Readonly<{
-  CLAIM: 0; QUIT: 1; DONE: 16; ERROR: 17; KIND: 32; ITEMS: 33; ARGS: 34; F64: 28; DROP: 66; INTS: 80;
+  CLAIM: 0; QUIT: 1; DONE: 16; ERROR: 17; KIND: 32; ITEMS: 33; ARGS: 34; F64: 28; DROP: 66; WIDE: 69; INTS: 80;
 }>;
 
 export declare const JOB: Readonly<{ ATTENTION: 0; ATTENTION_BACKWARD: 1; MEMORY: 2; MEMORY_BACKWARD: 3; SWIGLU: 4; SWIGLU_BACKWARD: 5 }>;

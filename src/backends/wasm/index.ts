@@ -95,6 +95,7 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   // The threads and per-thread scratch of the attention and memory kernels: allocated once,
   // first, so no mark/release of a caller can ever hand it out again.
   const pool = await BatchPool.create(module, k, heap, threads);
+  pool.wideTiles = path === 'revec4x16'; // 16-wide attention tiles where they become 256-bit code
   let gemm: GemmEngine;
   try {
     gemm = await createGemmEngine({ module, kernels: k, heap, path, threads, fma });
