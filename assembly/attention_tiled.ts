@@ -17,7 +17,7 @@ const FBR: i32 = 16; // query rows per block (a multiple of 8: two 8-row score t
 const FBC: i32 = 64; // keys per block (a multiple of 4)
 export const DMAX: i32 = 256; // widest head the tiled path packs; wider heads take the general path
 // Scratch of the tiled path, in floats: QT and dOT [DMAX, FBR] (packed, transposed row blocks),
-// ST and DST [FBC, FBR] (scores/P and dP/dS of one block, key-major), and five [FBR] row vectors.
+// ST and DST [FBC, FBR] (scores/P and dP/dS of one block, key-major), and six [FBR] row vectors.
 const F_QT: i32 = 0;
 const F_OT: i32 = F_QT + DMAX * FBR;
 const F_ST: i32 = F_OT + DMAX * FBR;
@@ -27,7 +27,8 @@ const F_L: i32 = F_M + FBR;
 const F_A: i32 = F_L + FBR;
 const F_LS: i32 = F_A + FBR;
 const F_DR: i32 = F_LS + FBR;
-export const F_END: i32 = F_DR + FBR;
+const F_IV: i32 = F_DR + FBR; // i32: the last key each row sees (i + qOffset; non-causal: i32 max)
+export const F_END: i32 = F_IV + FBR;
 // @ts-ignore: decorator
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -296,18 +297,30 @@ const LANE_IDX: v128 = i32x4(0, 1, 2, 3);
 // its instructions: the input is clamped to [ln FLT_MIN, 88], where 2ⁿ (n ≤ 127) is one normal
 // number, and the multiply-adds fuse in the relaxed build. Below ln FLT_MIN (−∞ included) it
 // returns exactly 0, like vexp; at most one ulp or so from vexp elsewhere.
-const X_LO: v128 = hoisted(-87.33654);
-const X_HI: v128 = hoisted(88.0);
-const X_LOG2E: v128 = hoisted(1.44269504088896341);
-const X_NC1: v128 = hoisted(-0.693359375);
-const X_NC2: v128 = hoisted(2.12194440e-4);
-const X_MAGIC: v128 = hoisted(12582912.0);
-const X_P0: v128 = hoisted(1.9875691500e-4);
-const X_P1: v128 = hoisted(1.3981999507e-3);
-const X_P2: v128 = hoisted(8.3334519073e-3);
-const X_P3: v128 = hoisted(4.1665795894e-2);
-const X_P4: v128 = hoisted(1.6666665459e-1);
-const X_P5: v128 = hoisted(5.0000001201e-1);
+const XS_LO: f32 = -87.33654;
+const XS_HI: f32 = 88.0;
+const XS_LOG2E: f32 = 1.44269504088896341;
+const XS_NC1: f32 = -0.693359375;
+const XS_NC2: f32 = 2.12194440e-4;
+const XS_MAGIC: f32 = 12582912.0;
+const XS_P0: f32 = 1.9875691500e-4;
+const XS_P1: f32 = 1.3981999507e-3;
+const XS_P2: f32 = 8.3334519073e-3;
+const XS_P3: f32 = 4.1665795894e-2;
+const XS_P4: f32 = 1.6666665459e-1;
+const XS_P5: f32 = 5.0000001201e-1;
+const X_LO: v128 = hoisted(XS_LO);
+const X_HI: v128 = hoisted(XS_HI);
+const X_LOG2E: v128 = hoisted(XS_LOG2E);
+const X_NC1: v128 = hoisted(XS_NC1);
+const X_NC2: v128 = hoisted(XS_NC2);
+const X_MAGIC: v128 = hoisted(XS_MAGIC);
+const X_P0: v128 = hoisted(XS_P0);
+const X_P1: v128 = hoisted(XS_P1);
+const X_P2: v128 = hoisted(XS_P2);
+const X_P3: v128 = hoisted(XS_P3);
+const X_P4: v128 = hoisted(XS_P4);
+const X_P5: v128 = hoisted(XS_P5);
 const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-time value, see hoisted)
 
 // @ts-ignore: decorator
@@ -325,6 +338,28 @@ const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-
   p = f32x4.add(madd(p, f32x4.mul(r, r), r), V_ONE);
   const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, X_BIAS), 23));
   return v128.andnot(y, f32x4.lt(x, X_LO));
+}
+
+// expSoft with its constants as arguments, for the 16-row softmax loops, which V8's revectorizer
+// pairs into 256-bit code: it pairs a splat made before the loop (one 256-bit broadcast) but not
+// a read of the hoisted globals above, and one unpaired operation leaves the whole loop unpaired.
+// The same operations in the same order as expSoft: the same results. xk: expConstants().
+// @ts-ignore: decorator
+@inline function expSoftK(x: v128, lo: v128, hi: v128, log2e: v128, magic: v128, nc1: v128, nc2: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, lo), hi);
+  const t = madd(xc, log2e, magic);
+  const nf = f32x4.sub(t, magic);
+  const ni = i32x4.sub(t, magic);
+  const r = madd(nf, nc2, madd(nf, nc1, xc));
+  let p = madd(p0, r, p1);
+  p = madd(p, r, p2);
+  p = madd(p, r, p3);
+  p = madd(p, r, p4);
+  p = madd(p, r, p5);
+  p = f32x4.add(madd(p, f32x4.mul(r, r), r), one);
+  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, bias), 23));
+  return v128.andnot(y, f32x4.lt(x, lo));
 }
 
 export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
@@ -432,8 +467,13 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
   const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), OT = scratch + (<usize>F_OT << 2);
   const ST = scratch + (<usize>F_ST << 2), DST = scratch + (<usize>F_DST << 2);
-  const LS = scratch + (<usize>F_LS << 2), DR = scratch + (<usize>F_DR << 2);
+  const LS = scratch + (<usize>F_LS << 2), DR = scratch + (<usize>F_DR << 2), IV = scratch + (<usize>F_IV << 2);
   const vscale = f32x4.splat(scale), one = f32x4.splat(1);
+  // The 16-row loop's constants: run-time splats, made here (see expSoftK).
+  const xlo = hoisted(XS_LO), xhi = hoisted(XS_HI), xl2e = hoisted(XS_LOG2E), xmg = hoisted(XS_MAGIC);
+  const xc1 = hoisted(XS_NC1), xc2 = hoisted(XS_NC2), xp0 = hoisted(XS_P0), xp1 = hoisted(XS_P1), xp2 = hoisted(XS_P2);
+  const xp3 = hoisted(XS_P3), xp4 = hoisted(XS_P4), xp5 = hoisted(XS_P5), xone = hoisted(1.0);
+  const xbias = i32x4.trunc_sat_f32x4_s(hoisted(127.0)), vsc = hoisted(scale);
   const qsb = <usize>qStride << 2, kvsb = <usize>kvStride << 2, osb = <usize>oStride << 2;
   const rowB = <usize>FBR << 2;
   for (let b = 0; b < B; b++) {
@@ -457,6 +497,7 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
           const valid = ii < r;
           store<f32>(LS + (<usize>ii << 2), valid ? load<f32>(lse + (<usize>((b * H + h) * Tq + i0 + ii) << 2)) : <f32>Infinity);
           store<f32>(DR + (<usize>ii << 2), valid ? rowDot(doRow0 + <usize>ii * osb, oRow0 + <usize>ii * osb, D) : 0);
+          store<i32>(IV + (<usize>ii << 2), causal ? i0 + ii + qOffset : I32.MAX_VALUE);
         }
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
@@ -464,7 +505,29 @@ export function attentionBackwardTiled(q: usize, k: usize, v: usize, out: usize,
           blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r, wide); // S = scale·K·Qᵀ
           blockScores(v, b * Tk + j0, jn, kvsb, col, OT, D, DST, one, r, wide); // dP = V·dOᵀ
           // P = exp(S − lse) and scale·dS = scale·P ⊙ (dP − Drow), exactly 0 where masked.
-          for (let g = 0; g < r; g += 4) {
+          if (r > 8 && !drop) {
+            // All 16 rows per key, four vectors: pairs for the revectorizer (see expSoftK); rows
+            // past r are padding (lse = +∞: P = 0) that nothing reads.
+            const l0 = v128.load(LS), l1 = v128.load(LS, 16), l2 = v128.load(LS, 32), l3 = v128.load(LS, 48);
+            const e0 = v128.load(DR), e1 = v128.load(DR, 16), e2 = v128.load(DR, 32), e3 = v128.load(DR, 48);
+            const w0 = v128.load(IV), w1 = v128.load(IV, 16), w2 = v128.load(IV, 32), w3 = v128.load(IV, 48);
+            for (let jj = 0; jj < jn; jj++) {
+              const o = ST + (<usize>(jj * FBR) << 2), od = DST + (<usize>(jj * FBR) << 2);
+              const s0 = v128.load(o), s1 = v128.load(o, 16), s2 = v128.load(o, 32), s3 = v128.load(o, 48);
+              const d0 = v128.load(od), d1 = v128.load(od, 16), d2 = v128.load(od, 32), d3 = v128.load(od, 48);
+              const jv = i32x4.splat(j0 + jj);
+              const m0 = i32x4.ge_s(w0, jv), m1 = i32x4.ge_s(w1, jv), m2 = i32x4.ge_s(w2, jv), m3 = i32x4.ge_s(w3, jv);
+              const p0 = v128.and(expSoftK(f32x4.sub(s0, l0), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias), m0);
+              const p1 = v128.and(expSoftK(f32x4.sub(s1, l1), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias), m1);
+              const p2 = v128.and(expSoftK(f32x4.sub(s2, l2), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias), m2);
+              const p3 = v128.and(expSoftK(f32x4.sub(s3, l3), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias), m3);
+              v128.store(o, p0); v128.store(o, p1, 16); v128.store(o, p2, 32); v128.store(o, p3, 48);
+              v128.store(od, v128.and(f32x4.mul(f32x4.mul(p0, f32x4.sub(d0, e0)), vsc), m0));
+              v128.store(od, v128.and(f32x4.mul(f32x4.mul(p1, f32x4.sub(d1, e1)), vsc), m1), 16);
+              v128.store(od, v128.and(f32x4.mul(f32x4.mul(p2, f32x4.sub(d2, e2)), vsc), m2), 32);
+              v128.store(od, v128.and(f32x4.mul(f32x4.mul(p3, f32x4.sub(d3, e3)), vsc), m3), 48);
+            }
+          } else for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
             const vl = v128.load(LS + (<usize>g << 2)), vD = v128.load(DR + (<usize>g << 2));
             if (drop) {
