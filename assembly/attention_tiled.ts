@@ -362,6 +362,12 @@ const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-
   return v128.andnot(y, f32x4.lt(x, lo));
 }
 
+/** l = α·l + sum for rows g…g+3 (byte offset gb). */
+// @ts-ignore: decorator
+@inline function addSum(L: usize, A: usize, gb: usize, sum: v128): void {
+  v128.store(L + gb, f32x4.add(f32x4.mul(v128.load(L + gb), v128.load(A + gb)), sum));
+}
+
 export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
   qStride: i32, kvStride: i32, oStride: i32, scale: f32,
@@ -370,8 +376,14 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
   const vthr = i32x4.splat(dropThr), vks = f32x4.splat(dropScale);
   const QT = scratch + (<usize>F_QT << 2), ST = scratch + (<usize>F_ST << 2);
   const M = scratch + (<usize>F_M << 2), L = scratch + (<usize>F_L << 2), A = scratch + (<usize>F_A << 2);
+  const IV = scratch + (<usize>F_IV << 2);
   const vscale = f32x4.splat(scale);
   const NEG_INF = f32x4.splat(<f32>-Infinity);
+  // The 16-row loops' constants: run-time splats, made here (see expSoftK).
+  const xlo = hoisted(XS_LO), xhi = hoisted(XS_HI), xl2e = hoisted(XS_LOG2E), xmg = hoisted(XS_MAGIC);
+  const xc1 = hoisted(XS_NC1), xc2 = hoisted(XS_NC2), xp0 = hoisted(XS_P0), xp1 = hoisted(XS_P1), xp2 = hoisted(XS_P2);
+  const xp3 = hoisted(XS_P3), xp4 = hoisted(XS_P4), xp5 = hoisted(XS_P5), xone = hoisted(1.0);
+  const xbias = i32x4.trunc_sat_f32x4_s(hoisted(127.0)), xninf = hoisted(<f32>-Infinity), xzero = hoisted(0.0);
   const qsb = <usize>qStride << 2, kvsb = <usize>kvStride << 2, osb = <usize>oStride << 2;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
@@ -386,11 +398,48 @@ export function attentionTiled(q: usize, k: usize, v: usize, out: usize, lse: us
           v128.store(L + (<usize>g << 2), f32x4.splat(0));
         }
         for (let ii = 0; ii < r; ii++) memory.fill(oRow0 + <usize>ii * osb, 0, <usize>D << 2);
+        for (let ii = 0; ii < FBR; ii++) store<i32>(IV + (<usize>ii << 2), causal ? i0 + ii + qOffset : I32.MAX_VALUE);
         for (let j0 = 0; j0 < jEnd; j0 += FBC) {
           const jn = minI(FBC, jEnd - j0);
           blockScores(k, b * Tk + j0, jn, kvsb, col, QT, D, ST, vscale, r, wide);
           // Online softmax, four query rows per vector: mask, block max, rescale, exp, sums.
-          for (let g = 0; g < r; g += 4) {
+          if (r > 8 && !drop) {
+            // All 16 rows per key, four vectors: pairs for the revectorizer (see expSoftK), the
+            // same operations per lane in the same order as the loop below. Rows past r are
+            // padding (zero q: finite scores) that nothing stores.
+            const w0 = v128.load(IV), w1 = v128.load(IV, 16), w2 = v128.load(IV, 32), w3 = v128.load(IV, 48);
+            let mb0 = xninf, mb1 = xninf, mb2 = xninf, mb3 = xninf;
+            for (let jj = 0; jj < jn; jj++) {
+              const o = ST + (<usize>(jj * FBR) << 2);
+              const s0 = v128.load(o), s1 = v128.load(o, 16), s2 = v128.load(o, 32), s3 = v128.load(o, 48);
+              const jv = i32x4.splat(j0 + jj);
+              const v0 = v128.bitselect(s0, xninf, i32x4.ge_s(w0, jv)), v1 = v128.bitselect(s1, xninf, i32x4.ge_s(w1, jv));
+              const v2 = v128.bitselect(s2, xninf, i32x4.ge_s(w2, jv)), v3 = v128.bitselect(s3, xninf, i32x4.ge_s(w3, jv));
+              v128.store(o, v0); v128.store(o, v1, 16); v128.store(o, v2, 32); v128.store(o, v3, 48);
+              mb0 = f32x4.pmax(mb0, v0); mb1 = f32x4.pmax(mb1, v1); mb2 = f32x4.pmax(mb2, v2); mb3 = f32x4.pmax(mb3, v3);
+            }
+            // m = max(m, block max); the m to subtract z (0 for a row that has seen no key yet, so
+            // that exp gives 0, not NaN); α = e^(m_old − z). Loads before stores (pairable).
+            const o0 = v128.load(M), o1 = v128.load(M, 16), o2 = v128.load(M, 32), o3 = v128.load(M, 48);
+            const n0 = f32x4.pmax(o0, mb0), n1 = f32x4.pmax(o1, mb1), n2 = f32x4.pmax(o2, mb2), n3 = f32x4.pmax(o3, mb3);
+            const z0 = v128.bitselect(xzero, n0, f32x4.eq(n0, xninf)), z1 = v128.bitselect(xzero, n1, f32x4.eq(n1, xninf));
+            const z2 = v128.bitselect(xzero, n2, f32x4.eq(n2, xninf)), z3 = v128.bitselect(xzero, n3, f32x4.eq(n3, xninf));
+            v128.store(A, expSoft(f32x4.sub(o0, z0))); v128.store(A, expSoft(f32x4.sub(o1, z1)), 16);
+            v128.store(A, expSoft(f32x4.sub(o2, z2)), 32); v128.store(A, expSoft(f32x4.sub(o3, z3)), 48);
+            v128.store(M, n0); v128.store(M, n1, 16); v128.store(M, n2, 32); v128.store(M, n3, 48);
+            let u0 = xzero, u1 = xzero, u2 = xzero, u3 = xzero;
+            for (let jj = 0; jj < jn; jj++) {
+              const o = ST + (<usize>(jj * FBR) << 2);
+              const s0 = v128.load(o), s1 = v128.load(o, 16), s2 = v128.load(o, 32), s3 = v128.load(o, 48);
+              const e0 = expSoftK(f32x4.sub(s0, z0), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias);
+              const e1 = expSoftK(f32x4.sub(s1, z1), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias);
+              const e2 = expSoftK(f32x4.sub(s2, z2), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias);
+              const e3 = expSoftK(f32x4.sub(s3, z3), xlo, xhi, xl2e, xmg, xc1, xc2, xp0, xp1, xp2, xp3, xp4, xp5, xone, xbias);
+              v128.store(o, e0); v128.store(o, e1, 16); v128.store(o, e2, 32); v128.store(o, e3, 48);
+              u0 = f32x4.add(u0, e0); u1 = f32x4.add(u1, e1); u2 = f32x4.add(u2, e2); u3 = f32x4.add(u3, e3);
+            }
+            addSum(L, A, 0, u0); addSum(L, A, 16, u1); addSum(L, A, 32, u2); addSum(L, A, 48, u3);
+          } else for (let g = 0; g < r; g += 4) {
             const iv = i32x4.add(i32x4.splat(i0 + g + qOffset), LANE_IDX);
             let mb = NEG_INF;
             for (let jj = 0; jj < jn; jj++) {
