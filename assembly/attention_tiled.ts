@@ -38,6 +38,32 @@ export const F_END: i32 = F_IV + FBR;
 /** Transposes rows [0, r) of a strided row block (D columns from p) into dst[d·FBR + i], zero-padding rows r…FBR. */
 // @ts-ignore: decorator
 @inline function packT(dst: usize, p: usize, strideBytes: usize, r: i32, D: i32): void {
+  if (r == FBR) {
+    // A whole block: 4 × 4 transposes (four row loads, eight shuffles, four column stores)
+    // for the columns in groups of four; the rest column by column.
+    const d4 = D & ~3;
+    for (let i = 0; i < FBR; i += 4) {
+      const q0 = p + <usize>i * strideBytes, q1 = q0 + strideBytes, q2 = q1 + strideBytes, q3 = q2 + strideBytes;
+      let o = dst + (<usize>i << 2);
+      for (let d = 0; d < d4; d += 4) {
+        const off = <usize>d << 2;
+        const a = v128.load(q0 + off), b = v128.load(q1 + off), c = v128.load(q2 + off), e = v128.load(q3 + off);
+        const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+        const ce0 = v128.shuffle<f32>(c, e, 0, 4, 1, 5), ce1 = v128.shuffle<f32>(c, e, 2, 6, 3, 7);
+        v128.store(o, v128.shuffle<f32>(ab0, ce0, 0, 1, 4, 5));
+        v128.store(o + (<usize>FBR << 2), v128.shuffle<f32>(ab0, ce0, 2, 3, 6, 7));
+        v128.store(o + (<usize>(2 * FBR) << 2), v128.shuffle<f32>(ab1, ce1, 0, 1, 4, 5));
+        v128.store(o + (<usize>(3 * FBR) << 2), v128.shuffle<f32>(ab1, ce1, 2, 3, 6, 7));
+        o += <usize>(4 * FBR) << 2;
+      }
+      for (let d = d4; d < D; d++) {
+        const off = <usize>d << 2;
+        v128.store(o, f32x4(load<f32>(q0 + off), load<f32>(q1 + off), load<f32>(q2 + off), load<f32>(q3 + off)));
+        o += <usize>FBR << 2;
+      }
+    }
+    return;
+  }
   for (let i = 0; i < FBR; i++) {
     let q = p + <usize>i * strideBytes;
     let o = dst + (<usize>i << 2);
