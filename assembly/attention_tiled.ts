@@ -10,10 +10,22 @@
 //   keys     dv[j, d] += Σ_i ST[j, i] · dO[i, d]  (backward dV += Pᵀ·dO; dK += dSᵀ·Q)
 // Tiles past the end of the block compute on clamped (repeated) rows or zero-padded columns and
 // are not stored; a head width that is not a multiple of 8 finishes with partial vectors.
+//
+// Tile width (`wide`, chosen by the backend per kernel path): with V8's revectorization (Node 24+,
+// AVX2) the tiles are 4 × 16 (sixteen f32x4 accumulators that V8 pairs into eight 256-bit ones,
+// as the GEMM's 4×16 micro-kernel: eight independent FMA chains; a 4 × 8 tile pairs into four and
+// waits on the FMA latency); without it 4 × 8 (16 XMM registers). The pairing is all or nothing
+// per loop: V8 pairs two f32x4 values only where everything from their loads to their stores
+// pairs, so these loops take every load of an iteration before its stores, keep the full-width
+// tiles apart from the ragged ones, and (the softmax loops, all 16 rows of a block per key) take
+// their constants as run-time splats made before the loop (expSoftK), not as global reads.
+// Measured at the transformer bench's shape (B 32, 4 heads of 32, T 128, causal, one thread, in
+// one process against the previous kernels): forward 5.3 → 3.1 ms, backward 10.0 → 6.4 ms, the
+// same results bit for bit (the sums run in the same order per element).
 import { hoisted, ln, loadTail, rowDot, storeTail, V_ONE, vexp } from './math';
 import { dropFactor, dropRow4, DROP_MUL_J, maxI, minI, visible } from './attention_common';
 
-const FBR: i32 = 16; // query rows per block (a multiple of 8: two 8-row score tiles)
+const FBR: i32 = 16; // query rows per block: one 16-row score tile, or two of 8 rows
 const FBC: i32 = 64; // keys per block (a multiple of 4)
 export const DMAX: i32 = 256; // widest head the tiled path packs; wider heads take the general path
 // Scratch of the tiled path, in floats: QT and dOT [DMAX, FBR] (packed, transposed row blocks),
