@@ -77,9 +77,9 @@ export class BatchPool {
   /**
    * Attention register tiles: 16 wide (true) where V8 revectorizes the kernels to 256-bit AVX2
    * (eight independent FMA chains per step, as the GEMM's 4×16 kernel), else 8 wide (16-wide tiles
-   * spill the 16 XMM registers of plain 128-bit code). Same results either way up to the order of
-   * float sums (tests compare both with the reference). Set by the backend from its kernel path;
-   * mutable: tests run both.
+   * spill the 16 XMM registers of plain 128-bit code). The same results either way: each element's
+   * sum runs in the same order (tests compare both with the reference). Set by the backend from its
+   * kernel path; mutable: tests run both.
    */
   wideTiles = false;
   /** Items the workers ran, in all (tests: whether a call was split). */
