@@ -37,13 +37,16 @@ export function attentionScratchBytes(): i32 {
 // is the uint32 threshold (0: no dropout, the dropout-free loops run), dropScale = 1/(1 − p), seed
 // the mask's seed, b0 the index of this call's first batch item in the whole call (the batch pool
 // runs one item per call), so the mask of (b, h) is the same whichever thread computes it.
+// wide (tiled path): 1 for 16-wide register tiles, the shape V8's revectorizer turns into 256-bit
+// AVX2 (the backend passes 1 on its revec4x16 path); 0 for 8-wide ones, which fit the 16 XMM
+// registers of plain 128-bit code (16-wide tiles spill there: measured 25% slower).
 export function attention(q: usize, k: usize, v: usize, out: usize, lse: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
   qStride: i32, kvStride: i32, oStride: i32, scale: f32,
-  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize, wide: i32): void {
   if (D <= DMAX) {
     attentionTiled(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
-      dropThr, dropScale, seed, b0, scratch);
+      dropThr, dropScale, seed, b0, scratch, wide);
   } else {
     attentionGeneral(q, k, v, out, lse, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
       dropThr, dropScale, seed, b0, scratch);
@@ -54,10 +57,10 @@ export function attentionBackward(q: usize, k: usize, v: usize, out: usize, lse:
   dq: usize, dk: usize, dv: usize,
   B: i32, H: i32, D: i32, Tq: i32, Tk: i32, causal: i32, qOffset: i32,
   qStride: i32, kvStride: i32, oStride: i32, scale: f32,
-  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize): void {
+  dropThr: u32, dropScale: f32, seed: u32, b0: i32, scratch: usize, wide: i32): void {
   if (D <= DMAX) {
     attentionBackwardTiled(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
-      dropThr, dropScale, seed, b0, scratch);
+      dropThr, dropScale, seed, b0, scratch, wide);
   } else {
     attentionBackwardGeneral(q, k, v, out, lse, dout, dq, dk, dv, B, H, D, Tq, Tk, causal, qOffset, qStride, kvStride, oStride, scale,
       dropThr, dropScale, seed, b0, scratch);

@@ -7,7 +7,7 @@
 // each test the sentinels are checked, so a kernel that writes past its view fails.
 // wasm-transformer-ops-norevec.test.ts runs this file again with V8 revectorization off.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createWasmOps } from '../../src/backends/wasm/index.js';
+import { createWasmOps, type WasmOps } from '../../src/backends/wasm/index.js';
 import { availablePaths } from '../../src/backends/wasm/runtime.js';
 import type { AttentionShape, Ops, Tensor } from '../../src/ops/types.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
@@ -80,6 +80,51 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
         expect(w.dq.data[d]).toBe(0); // query 0 saw nothing
       }
     });
+  });
+
+  // The tiled kernels' two tile widths (assembly/attention_tiled.ts; BatchPool.wideTiles): 16 wide
+  // (where V8 revectorizes) and 8 wide. Head widths that take every column split of each: 24 = 16 + 8,
+  // 29 = 16 + 8 + 5 ragged, 48 = three 16s (8 wide: six 8s); row blocks of 16 rows (one 16-row score
+  // tile) and of ≤ 8 rows (the 8-row tile alone: a short query block, as when decoding); causal with
+  // diagonal blocks, non-causal, a KV-cache offset, padded strides, and dropout on P.
+  describe('attention register tiles, 16 and 8 wide, against the reference', () => {
+    const cases: (Case & { dropout?: number })[] = [
+      { name: 'D 24 causal fused', B: 2, H: 2, D: 24, Tq: 40, Tk: 40, causal: true, qOffset: 0, fused: true },
+      { name: 'D 29 causal fused', B: 1, H: 3, D: 29, Tq: 37, Tk: 37, causal: true, qOffset: 0, fused: true },
+      { name: 'D 48 non-causal strided', B: 2, H: 2, D: 48, Tq: 17, Tk: 23, causal: false, qOffset: 0, fused: false },
+      { name: 'D 24 short query block after a cache', B: 1, H: 2, D: 24, Tq: 5, Tk: 37, causal: true, qOffset: 32, fused: false },
+      { name: 'D 48 causal fused, dropout', B: 2, H: 1, D: 48, Tq: 33, Tk: 33, causal: true, qOffset: 0, fused: true, dropout: 0.25 },
+    ];
+    for (const c of cases) for (const wide of [true, false]) {
+      it(`${c.name}, ${wide ? 16 : 8} wide: forward and backward`, () => {
+        const pool = (W as WasmOps).pool, was = pool.wideTiles;
+        pool.wideTiles = wide;
+        try {
+          const n = 3 * c.B * Math.max(c.Tq, c.Tk) * (c.H * c.D + 3) + 16;
+          const vals = { qkv: uniform(n, -2, 2), out: new Array(n).fill(0), dout: uniform(n), dqkv: new Array(n).fill(0) };
+          const w = attentionCase(W, c, vals, (v, l) => wt(v, l));
+          const r = attentionCase(R, c, vals, (v) => R.tensorFrom(v));
+          const drop = c.dropout ? { dropout: c.dropout, dropoutSeed: 0x5eed } : {};
+          for (const [ops, x] of [[W, w], [R, r]] as const) {
+            const s = { ...x.s, ...drop };
+            ops.attention(x.q, x.k, x.v, x.out, x.lse, s);
+            ops.attentionBackward(x.q, x.k, x.v, x.out, x.lse, x.dout, x.dq, x.dk, x.dv, s);
+          }
+          const tol = c.dropout ? 2e-5 : TOL;
+          expectClose(w.out.data, r.out.data, tol, 'out');
+          expectClose(w.lse.data, r.lse.data, tol, 'lse');
+          if (w.dqkv && r.dqkv) {
+            expectClose(w.dqkv.data, r.dqkv.data, tol, 'dqkv');
+          } else {
+            expectClose(w.dq.data, r.dq.data, tol, 'dq');
+            expectClose(w.dk.data, r.dk.data, tol, 'dk');
+            expectClose(w.dv.data, r.dv.data, tol, 'dv');
+          }
+        } finally {
+          pool.wideTiles = was;
+        }
+      });
+    }
   });
 
   describe('attention layer on the fused op', () => {

@@ -2,7 +2,7 @@
 import type { Kernels } from './kernels.js';
 
 export declare const CTL: Readonly<{
-  KIND: 0; ARGS: 16; F64: 21; DROP: 52; INTS: 64;
+  KIND: 0; ARGS: 16; F64: 21; DROP: 52; WIDE: 55; INTS: 64;
 }>;
 
 export declare const JOB: Readonly<{ ATTENTION: 0; ATTENTION_BACKWARD: 1; MEMORY: 2; MEMORY_BACKWARD: 3; SWIGLU: 4; SWIGLU_BACKWARD: 5 }>;

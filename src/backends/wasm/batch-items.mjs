@@ -20,6 +20,7 @@ export const CTL = Object.freeze({
   ARGS: 16,
   F64: 21, // memory: eta, beta, beta1, beta2, eps (float64, words 42–51: the kernel takes them so)
   DROP: 52, // attention: dropout threshold (uint32 bits), 1/(1 − p) (f32 bits), seed (uint32 bits)
+  WIDE: 55, // attention: 1 for the kernels' 16-wide register tiles, 0 for 8-wide (BatchPool.wideTiles)
   INTS: 64,
 });
 
@@ -38,14 +39,14 @@ export function runItem(x, ctl, ctlF, ctlD, i, scratch) {
     const qOffset = ctl[a + 15], qs = ctl[a + 16], kvs = ctl[a + 17], os = ctl[a + 18], scale = ctlF[a + 19];
     const qo = i * Tq * qs * 4, ko = i * Tk * kvs * 4, oo = i * Tq * os * 4, lo = i * H * Tq * 4;
     // Dropout: the item's index i is its b0, so its mask is the whole call's.
-    const dr = CTL.DROP, thr = ctl[dr], keep = ctlF[dr + 1], seed = ctl[dr + 2];
+    const dr = CTL.DROP, thr = ctl[dr], keep = ctlF[dr + 1], seed = ctl[dr + 2], wide = ctl[CTL.WIDE];
     if (kind === JOB.ATTENTION) {
       x.attention(ctl[a] + qo, ctl[a + 1] + ko, ctl[a + 2] + ko, ctl[a + 3] + oo, ctl[a + 4] + lo,
-        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, thr, keep, seed, i, scratch);
+        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, thr, keep, seed, i, scratch, wide);
     } else {
       x.attentionBackward(ctl[a] + qo, ctl[a + 1] + ko, ctl[a + 2] + ko, ctl[a + 3] + oo, ctl[a + 4] + lo, ctl[a + 5] + oo,
         ctl[a + 6] + qo, ctl[a + 7] + ko, ctl[a + 8] + ko,
-        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, thr, keep, seed, i, scratch);
+        1, H, D, Tq, Tk, causal, qOffset, qs, kvs, os, scale, thr, keep, seed, i, scratch, wide);
     }
     return;
   }

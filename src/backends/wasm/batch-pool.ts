@@ -70,6 +70,14 @@ export class BatchPool {
    * of 2¹⁶ floats is ~0.1 ms of work). Mutable: tests split tiny calls.
    */
   swigluSpan = 2 ** 16;
+  /**
+   * Attention register tiles: 16 wide (true) where V8 revectorizes the kernels to 256-bit AVX2
+   * (eight independent FMA chains per step, as the GEMM's 4×16 kernel), else 8 wide (16-wide tiles
+   * spill the 16 XMM registers of plain 128-bit code). The same results either way: each element's
+   * sum runs in the same order (tests compare both with the reference). Set by the backend from its
+   * kernel path; mutable: tests run both.
+   */
+  wideTiles = false;
   /** Items the workers ran, in all (tests: whether a call was split). */
   workerItems = 0;
 
@@ -97,10 +105,11 @@ export class BatchPool {
     if (!this.split || a.B <= 1 || a.B > MAX_ITEMS) {
       if (pass === 'forward') {
         k.attention(a.q, a.k, a.v, a.out, a.lse, a.B, a.H, a.D, a.Tq, a.Tk, a.causal, a.qOffset,
-          a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch);
+          a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch, this.wideTiles ? 1 : 0);
       } else {
         k.attentionBackward(a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk, a.dv, a.B, a.H, a.D, a.Tq, a.Tk,
-          a.causal, a.qOffset, a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch);
+          a.causal, a.qOffset, a.qStride, a.kvStride, a.oStride, a.scale, a.dropThr, a.dropScale, a.seed, 0, scratch,
+          this.wideTiles ? 1 : 0);
       }
       return;
     }
@@ -112,6 +121,7 @@ export class BatchPool {
     ctl[A + 14] = a.causal; ctl[A + 15] = a.qOffset;
     ctl[A + 16] = a.qStride; ctl[A + 17] = a.kvStride; ctl[A + 18] = a.oStride; ctlF[A + 19] = a.scale;
     ctl[CTL.DROP] = a.dropThr | 0; ctlF[CTL.DROP + 1] = a.dropScale; ctl[CTL.DROP + 2] = a.seed | 0;
+    ctl[CTL.WIDE] = this.wideTiles ? 1 : 0;
     this.runJob(pass === 'forward' ? JOB.ATTENTION : JOB.ATTENTION_BACKWARD, a.B);
   }
 

@@ -106,6 +106,7 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   try {
     gemm = createGemmEngine({ kernels: k, heap, path, fma, pool: workers });
     pool = new BatchPool(k, workers);
+    pool.wideTiles = path === 'revec4x16'; // 16-wide attention tiles where they become 256-bit code
   } catch (e) {
     workers.dispose();
     throw e;

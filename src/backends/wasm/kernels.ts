@@ -58,13 +58,14 @@ export interface Kernels {
   attentionScratchBytes(): number;
   // Dropout on P: dropThr the uint32 threshold (0: none), dropScale = 1/(1 − p), seed, b0 the first
   // batch item's index in the whole call (the mask: attentionDropKeep in src/ops/types.ts).
+  // wide: 1 for the 16-wide register tiles (for revectorized code), 0 for 8-wide ones.
   attention(q: number, k: number, v: number, out: number, lse: number, B: number, H: number, D: number,
     Tq: number, Tk: number, causal: number, qOffset: number, qStride: number, kvStride: number, oStride: number,
-    scale: number, dropThr: number, dropScale: number, seed: number, b0: number, scratch: number): void;
+    scale: number, dropThr: number, dropScale: number, seed: number, b0: number, scratch: number, wide: number): void;
   attentionBackward(q: number, k: number, v: number, out: number, lse: number, dout: number,
     dq: number, dk: number, dv: number, B: number, H: number, D: number, Tq: number, Tk: number, causal: number,
     qOffset: number, qStride: number, kvStride: number, oStride: number, scale: number,
-    dropThr: number, dropScale: number, seed: number, b0: number, scratch: number): void;
+    dropThr: number, dropScale: number, seed: number, b0: number, scratch: number, wide: number): void;
 
   // assembly/moe.ts
   swiglu(gu: number, out: number, rows: number, F: number): void;
