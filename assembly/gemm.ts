@@ -25,6 +25,8 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
   // @ts-ignore: decorator
+  @inline get mr(): i32 { return 4; }
+  // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
@@ -60,6 +62,8 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
 @final @unmanaged class Simd4x8 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 8; }
+  // @ts-ignore: decorator
+  @inline get mr(): i32 { return 4; }
   // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 

@@ -31,12 +31,15 @@
 // split C between them and never touch each other's memory.
 // Nothing is allocated here and there is no static data: every instance shares one memory.
 
+// Products with fewer rows than this in all take the few-rows paths (gemmRowsDirect/gemmRowsDot).
 // @ts-ignore: decorator
-@inline export const MR: i32 = 4;
+@inline export const FEW_ROWS: i32 = 4;
+// @ts-ignore: decorator
+@inline const MR_MAX: i32 = 6;
 // @ts-ignore: decorator
 @inline const KC: i32 = 256;
 // @ts-ignore: decorator
-@inline const MC: i32 = 128;
+@inline const MC: i32 = 144;
 // @ts-ignore: decorator
 @inline const NC: i32 = 2048;
 // @ts-ignore: decorator
@@ -48,7 +51,7 @@
 // @ts-ignore: decorator
 @inline const AP_BYTES: usize = <usize>(MC * KC) << 2;
 // @ts-ignore: decorator
-@inline const TILE_BYTES: usize = <usize>(MR * NR_MAX) << 2;
+@inline const TILE_BYTES: usize = <usize>(MR_MAX * NR_MAX) << 2;
 // @ts-ignore: decorator
 @inline export const SCRATCH_BYTES: usize = BP_BYTES + AP_BYTES + TILE_BYTES;
 
@@ -107,6 +110,31 @@
   }
 }
 
+/** Stores a 6×16 tile; c<r><g> holds row r, columns 4g..4g+3. ldc: row stride in bytes. */
+// @ts-ignore: decorator
+@inline export function storeTile6x16(c: usize, ldc: usize, alpha: f32, beta: f32,
+  c00: v128, c01: v128, c02: v128, c03: v128, c10: v128, c11: v128, c12: v128, c13: v128,
+  c20: v128, c21: v128, c22: v128, c23: v128, c30: v128, c31: v128, c32: v128, c33: v128,
+  c40: v128, c41: v128, c42: v128, c43: v128, c50: v128, c51: v128, c52: v128, c53: v128): void {
+  const va = f32x4.splat(alpha);
+  if (beta == 0) {
+    storeRow4(c, va, c00, c01, c02, c03); c += ldc;
+    storeRow4(c, va, c10, c11, c12, c13); c += ldc;
+    storeRow4(c, va, c20, c21, c22, c23); c += ldc;
+    storeRow4(c, va, c30, c31, c32, c33); c += ldc;
+    storeRow4(c, va, c40, c41, c42, c43); c += ldc;
+    storeRow4(c, va, c50, c51, c52, c53);
+  } else {
+    const vb = f32x4.splat(beta);
+    updateRow4(c, va, vb, c00, c01, c02, c03); c += ldc;
+    updateRow4(c, va, vb, c10, c11, c12, c13); c += ldc;
+    updateRow4(c, va, vb, c20, c21, c22, c23); c += ldc;
+    updateRow4(c, va, vb, c30, c31, c32, c33); c += ldc;
+    updateRow4(c, va, vb, c40, c41, c42, c43); c += ldc;
+    updateRow4(c, va, vb, c50, c51, c52, c53);
+  }
+}
+
 /** Stores a 4×8 tile; c<r><g> holds row r, columns 4g..4g+3. ldc: row stride in bytes. */
 // @ts-ignore: decorator
 @inline export function storeTile4x8(c: usize, ldc: usize, alpha: f32, beta: f32,
@@ -134,19 +162,22 @@
 }
 
 /**
- * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 4-row panels at `ap` (layout above).
+ * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into mr-row panels at `ap` (layout above); mr is 4 or 6.
  * A is m×k (ta = 0, row i at a + i·k) or k×m (ta = 1, op(A)[i, p] = A[p, i]).
  */
-function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc: i32, ap: usize): void {
-  for (let ir = 0; ir < mc; ir += MR) {
-    const rows = min(MR, mc - ir);
+function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc: i32, ap: usize, mr: i32): void {
+  const step = <usize>mr << 2; // bytes of one k step of a panel
+  for (let ir = 0; ir < mc; ir += mr) {
+    const rows = min(mr, mc - ir);
     const dst = ap + (<usize>(ir * kc) << 2);
     const i = i0 + ir;
-    if (rows == MR) {
+    if (rows == mr) {
       if (ta == 0) {
-        // Four rows of A side by side: read 4 k steps of each row, transpose the 4×4 block.
+        // Rows of A side by side: read 4 k steps of each row, transpose 4×4 blocks (rows 0–3)
+        // and, with 6 rows, a 2×4 block (rows 4–5).
         const lda = <usize>k << 2;
         const r0 = a + (<usize>(i * k + p0) << 2), r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+        const r4 = r3 + lda, r5 = r4 + lda;
         let p = 0;
         for (; p + 4 <= kc; p += 4) {
           const o = <usize>p << 2;
@@ -155,31 +186,43 @@ function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc:
           const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7); // r0p2 r1p2 r0p3 r1p3
           const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
           const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-          const d = dst + (<usize>p << 4);
-          v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5), 0);  // k step p:   rows 0..3
-          v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16); // k step p+1
-          v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32); // k step p+2
-          v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48); // k step p+3
+          const d = dst + <usize>p * step;
+          v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));            // k step p:   rows 0..3
+          v128.store(d + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));     // k step p+1
+          v128.store(d + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5)); // k step p+2
+          v128.store(d + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7)); // k step p+3
+          if (mr == 6) {
+            const x4 = v128.load(r4 + o), x5 = v128.load(r5 + o);
+            const u0 = v128.shuffle<f32>(x4, x5, 0, 4, 1, 5); // r4p0 r5p0 r4p1 r5p1
+            const u1 = v128.shuffle<f32>(x4, x5, 2, 6, 3, 7); // r4p2 r5p2 r4p3 r5p3
+            v128.store64_lane(d + 16, u0, 0);
+            v128.store64_lane(d + step + 16, u0, 1);
+            v128.store64_lane(d + 2 * step + 16, u1, 0);
+            v128.store64_lane(d + 3 * step + 16, u1, 1);
+          }
         }
         for (; p < kc; p++) {
-          const d = dst + (<usize>p << 4);
+          const d = dst + <usize>p * step;
           store<f32>(d, f32at(r0, p), 0); store<f32>(d, f32at(r1, p), 4);
           store<f32>(d, f32at(r2, p), 8); store<f32>(d, f32at(r3, p), 12);
+          if (mr == 6) { store<f32>(d, f32at(r4, p), 16); store<f32>(d, f32at(r5, p), 20); }
         }
       } else {
-        // A is k×m: the 4 rows of op(A) at one k step are 4 adjacent floats of A.
+        // A is k×m: the rows of op(A) at one k step are mr adjacent floats of A.
         const lda = <usize>m << 2;
         let src = a + (<usize>(p0 * m + i) << 2);
+        let d = dst;
         for (let p = 0; p < kc; p++) {
-          v128.store(dst + (<usize>p << 4), v128.load(src));
-          src += lda;
+          v128.store(d, v128.load(src));
+          if (mr == 6) v128.store64_lane(d + 16, v128.load64_zero(src + 16), 0);
+          src += lda; d += step;
         }
       }
     } else {
-      // Ragged last panel: fewer than 4 rows left, pad with zeros.
+      // Ragged last panel: fewer than mr rows left, pad with zeros.
       for (let p = 0; p < kc; p++) {
-        const d = dst + (<usize>p << 4);
-        for (let r = 0; r < MR; r++) {
+        const d = dst + <usize>p * step;
+        for (let r = 0; r < mr; r++) {
           const v: f32 = r < rows ? (ta == 0 ? f32at(a, (i + r) * k + p0 + p) : f32at(a, (p0 + p) * m + i + r)) : 0;
           store<f32>(d + (<usize>r << 2), v);
         }
@@ -524,18 +567,18 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
   if (m1 <= m0 || n1 <= n0) return;
   if (k == 0 || alpha == 0) { scaleBlock(c, n, m0, m1, n0, n1, beta); return; }
-  if (m < MR) {
+  if (m < FEW_ROWS) {
     // Few rows in all (see gemmRowsDirect): no packing, no padded rows.
     if (tb == 0) { gemmRowsDirect<K>(ta, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1); return; }
     if (ta == 0) { gemmRowsDot<K>(n, k, alpha, a, b, beta, c, m0, m1, n0, n1); return; }
   }
   const kern = changetype<K>(0);
-  const nr = kern.nr;
+  const nr = kern.nr, mr = kern.mr;
   const bpBase = scratch, apBase = scratch + BP_BYTES, tile = apBase + AP_BYTES;
   const ldc = <usize>n << 2;
   const ncStep = blockSize(n1 - n0, NC, nr);
   const kcStep = blockSize(k, KC, 1);
-  const mcStep = blockSize(m1 - m0, MC, MR);
+  const mcStep = blockSize(m1 - m0, MC, mr);
   // Few rows (m ≤ MC, e.g. a recurrent step's batch): packing B costs about as much as using it,
   // so when B is stored k×n its full panels are read in place (rows n floats apart) and only the
   // ragged last panel is packed. Not when a row of B is a multiple of 4 KiB (n % 1024 = 0): then
@@ -561,17 +604,17 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
       packB(tb, b, n, k, jc, nc, pc, kc, bpBase, nr, direct);
       for (let ic = m0; ic < m1; ic += mcStep) {
         const mc = min(mcStep, m1 - ic);
-        packA(ta, a, m, k, ic, mc, pc, kc, apBase);
+        packA(ta, a, m, k, ic, mc, pc, kc, apBase, mr);
         for (let jr = 0; jr < nc; jr += nr) {
           const cols = min(nr, nc - jr);
           const useDirect = direct && cols == nr;
           const bp = useDirect ? b + (<usize>(pc * n + jc + jr) << 2) : bpBase + (<usize>(jr * kc) << 2);
           const ldb = useDirect ? ldbDirect : ldbPacked;
-          for (let ir = 0; ir < mc; ir += MR) {
-            const rows = min(MR, mc - ir);
+          for (let ir = 0; ir < mc; ir += mr) {
+            const rows = min(mr, mc - ir);
             const ap = apBase + (<usize>(ir * kc) << 2);
             const cp = c + (<usize>((ic + ir) * n + jc + jr) << 2);
-            if (rows == MR && cols == nr) {
+            if (rows == mr && cols == nr) {
               kern.tile(kc, ap, bp, ldb, cp, ldc, alpha, betaBlk);
             } else {
               // Edge tile: compute the full tile into scratch, then merge the part inside C.
