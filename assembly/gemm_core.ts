@@ -249,9 +249,18 @@ function packB(tb: i32, b: usize, n: i32, k: i32, j0: i32, nc: i32, p0: i32, kc:
         const ldb = <usize>n << 2;
         let src = b + (<usize>(p0 * n + j) << 2);
         let d = dst;
-        for (let p = 0; p < kc; p++) {
-          for (let g: usize = 0; g < rowBytes; g += 16) v128.store(d + g, v128.load(src + g));
-          src += ldb; d += rowBytes;
+        if (nr == 16) {
+          // Unrolled, and all loads before the stores: V8 then pairs them into 256-bit moves.
+          for (let p = 0; p < kc; p++) {
+            const x0 = v128.load(src, 0), x1 = v128.load(src, 16), x2 = v128.load(src, 32), x3 = v128.load(src, 48);
+            v128.store(d, x0, 0); v128.store(d, x1, 16); v128.store(d, x2, 32); v128.store(d, x3, 48);
+            src += ldb; d += 64;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            for (let g: usize = 0; g < rowBytes; g += 16) v128.store(d + g, v128.load(src + g));
+            src += ldb; d += rowBytes;
+          }
         }
       } else {
         // B is n×k: column j of op(B) is row j of B. Transpose 4 columns × 4 k steps at a time.
