@@ -18,18 +18,61 @@
 // The k loops do one step per iteration on purpose: V8's optimising tier unrolls such a small loop
 // ×4 by itself and hoists the broadcast addresses out of it, while a loop unrolled by hand is too
 // big for it and pays an address computation per broadcast (measured: ×1 is ~10% faster than ×2).
-import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_core';
+import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8, storeTile6x16 } from './gemm_core';
 
-/** 4×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2). */
-@final @unmanaged class Revec4x16 {
+/**
+ * 6×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2), which fuses each adjacent
+ * pair of 128-bit ops into one 256-bit op: the 24 f32x4 accumulators become 12 YMM, plus 2 YMM
+ * rows of B and one broadcast of A: 15 of the 16 YMM registers (V8 keeps the 16th as scratch).
+ * 12 independent accumulators give the FMA pipes latency slack (4×16's 8 YMM accumulators are
+ * exactly latency × pipes on Zen 5, so any stall cost throughput). tile4: 4 rows, for panels of 4.
+ */
+@final @unmanaged class Revec6x16 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
   // @ts-ignore: decorator
-  @inline get mr(): i32 { return 4; }
+  @inline get mr(): i32 { return 6; }
   // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    // c<row><column group>: row r, columns 4g..4g+3. The pairs (g0, g1) and (g2, g3) are what
+    // revectorization fuses into YMM registers, so they stay adjacent everywhere.
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
+    let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c42 = f32x4.splat(0), c43 = f32x4.splat(0);
+    let c50 = f32x4.splat(0), c51 = f32x4.splat(0), c52 = f32x4.splat(0), c53 = f32x4.splat(0);
+    for (let p = 0; p < kc; p++) {
+      // One k step: a 16-wide row of B, and A's 4 values each broadcast across a vector.
+      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+      let a = v128.load32_splat(ap, 0);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      c02 = f32x4.add(c02, f32x4.mul(a, b2)); c03 = f32x4.add(c03, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      c12 = f32x4.add(c12, f32x4.mul(a, b2)); c13 = f32x4.add(c13, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      c22 = f32x4.add(c22, f32x4.mul(a, b2)); c23 = f32x4.add(c23, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      c32 = f32x4.add(c32, f32x4.mul(a, b2)); c33 = f32x4.add(c33, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 16);
+      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
+      c42 = f32x4.add(c42, f32x4.mul(a, b2)); c43 = f32x4.add(c43, f32x4.mul(a, b3));
+      a = v128.load32_splat(ap, 20);
+      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
+      c52 = f32x4.add(c52, f32x4.mul(a, b2)); c53 = f32x4.add(c53, f32x4.mul(a, b3));
+      ap += 24; bp += ldb;
+    }
+    storeTile6x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
+      c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
+  }
+
+
+  tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     // c<row><column group>: row r, columns 4g..4g+3. The pairs (g0, g1) and (g2, g3) are what
     // revectorization fuses into YMM registers, so they stay adjacent everywhere.
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
@@ -56,6 +99,7 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
     storeTile4x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
       c20, c21, c22, c23, c30, c31, c32, c33);
   }
+
 }
 
 /** 4×8, mul+add: the plain 128-bit kernel (no spills on 16 XMM registers). */
@@ -86,6 +130,11 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
     }
     storeTile4x8(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31);
   }
+
+  // @ts-ignore: decorator
+  @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
+  }
 }
 
 /** Bytes of packing scratch one thread needs (the caller aligns it to 64 bytes). */
@@ -102,6 +151,6 @@ export function gemmScratchBytes(): i32 {
  */
 export function gemmBlock(variant: i32, ta: i32, tb: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize,
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
-  if (variant == 0) gemmRange<Revec4x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+  if (variant == 0) gemmRange<Revec6x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else gemmRange<Simd4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
 }

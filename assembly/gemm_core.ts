@@ -162,16 +162,29 @@
 }
 
 /**
- * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into mr-row panels at `ap` (layout above); mr is 4 or 6.
+ * Rows of the A panel that starts where `left` rows of the block remain, for a kernel of mr rows
+ * (4 or 6). With mr = 6: 6-row panels, except that the last 4, 7 or 8 rows (and any last 1–4)
+ * take 4-row panels, so that an even block (every block but a product's last) is exactly
+ * 6-row and 4-row panels, no padded rows: 32 rows are 6+6+6+6+4+4, not 6·5 + a 2-row panel
+ * padded to 6. An odd block pads one row. Packing and the loop nest both walk panels with it.
+ */
+// @ts-ignore: decorator
+@inline function panelRows(left: i32, mr: i32): i32 {
+  return mr == 4 || left <= 4 || left == 7 || left == 8 ? 4 : 6;
+}
+
+/**
+ * Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into panels of panelRows(…, mr) rows at `ap` (layout above).
  * A is m×k (ta = 0, row i at a + i·k) or k×m (ta = 1, op(A)[i, p] = A[p, i]).
  */
 function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc: i32, ap: usize, mr: i32): void {
-  const step = <usize>mr << 2; // bytes of one k step of a panel
-  for (let ir = 0; ir < mc; ir += mr) {
-    const rows = min(mr, mc - ir);
+  for (let ir = 0; ir < mc; ) {
+    const h = panelRows(mc - ir, mr);
+    const rows = min(h, mc - ir);
+    const step = <usize>h << 2; // bytes of one k step of the panel
     const dst = ap + (<usize>(ir * kc) << 2);
     const i = i0 + ir;
-    if (rows == mr) {
+    if (rows == h) {
       if (ta == 0) {
         // Rows of A side by side: read 4 k steps of each row, transpose 4×4 blocks (rows 0–3)
         // and, with 6 rows, a 2×4 block (rows 4–5).
@@ -191,7 +204,7 @@ function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc:
           v128.store(d + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));     // k step p+1
           v128.store(d + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5)); // k step p+2
           v128.store(d + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7)); // k step p+3
-          if (mr == 6) {
+          if (h == 6) {
             const x4 = v128.load(r4 + o), x5 = v128.load(r5 + o);
             const u0 = v128.shuffle<f32>(x4, x5, 0, 4, 1, 5); // r4p0 r5p0 r4p1 r5p1
             const u1 = v128.shuffle<f32>(x4, x5, 2, 6, 3, 7); // r4p2 r5p2 r4p3 r5p3
@@ -205,7 +218,7 @@ function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc:
           const d = dst + <usize>p * step;
           store<f32>(d, f32at(r0, p), 0); store<f32>(d, f32at(r1, p), 4);
           store<f32>(d, f32at(r2, p), 8); store<f32>(d, f32at(r3, p), 12);
-          if (mr == 6) { store<f32>(d, f32at(r4, p), 16); store<f32>(d, f32at(r5, p), 20); }
+          if (h == 6) { store<f32>(d, f32at(r4, p), 16); store<f32>(d, f32at(r5, p), 20); }
         }
       } else {
         // A is k×m: the rows of op(A) at one k step are mr adjacent floats of A.
@@ -214,20 +227,21 @@ function packA(ta: i32, a: usize, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc:
         let d = dst;
         for (let p = 0; p < kc; p++) {
           v128.store(d, v128.load(src));
-          if (mr == 6) v128.store64_lane(d + 16, v128.load64_zero(src + 16), 0);
+          if (h == 6) v128.store64_lane(d + 16, v128.load64_zero(src + 16), 0);
           src += lda; d += step;
         }
       }
     } else {
-      // Ragged last panel: fewer than mr rows left, pad with zeros.
+      // Ragged last panel: fewer than h rows left, pad with zeros.
       for (let p = 0; p < kc; p++) {
         const d = dst + <usize>p * step;
-        for (let r = 0; r < mr; r++) {
+        for (let r = 0; r < h; r++) {
           const v: f32 = r < rows ? (ta == 0 ? f32at(a, (i + r) * k + p0 + p) : f32at(a, (p0 + p) * m + i + r)) : 0;
           store<f32>(d + (<usize>r << 2), v);
         }
       }
     }
+    ir += h;
   }
 }
 
@@ -560,6 +574,32 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
 }
 
 /**
+ * C[rows × cols] at cp (row stride ldc bytes) = alpha · T + beta · C (beta = 0: overwrite), T the
+ * top-left of the nr-wide tile at `tile`: the part of an edge tile inside C. Whole rows of the
+ * tile (cols = nr: only rows are ragged) go 4 floats at a time.
+ */
+function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols: i32, alpha: f32, beta: f32): void {
+  const va = f32x4.splat(alpha), vb = f32x4.splat(beta);
+  for (let r = 0; r < rows; r++) {
+    const crow = cp + <usize>r * ldc;
+    const trow = tile + (<usize>(r * nr) << 2);
+    let jj = 0;
+    if (cols == nr) {
+      for (; jj < nr; jj += 4) {
+        const q = crow + (<usize>jj << 2);
+        const v = f32x4.mul(va, v128.load(trow + (<usize>jj << 2)));
+        v128.store(q, beta == 0 ? v : f32x4.add(v, f32x4.mul(vb, v128.load(q))));
+      }
+    }
+    for (; jj < cols; jj++) {
+      const q = crow + (<usize>jj << 2);
+      const v = alpha * load<f32>(trow + (<usize>jj << 2));
+      store<f32>(q, beta == 0 ? v : v + beta * load<f32>(q));
+    }
+  }
+}
+
+/**
  * The loop nest for micro-kernel K over rows [m0, m1) and columns [n0, n1) of C (m, n, k are the
  * whole product's sizes: they give the row strides). K is a class used only as a compile-time
  * type argument, so the driver is compiled once per kernel with the calls resolved statically.
@@ -587,7 +627,7 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   const ldc = <usize>n << 2;
   const ncStep = blockSize(n1 - n0, NC, nr);
   const kcStep = blockSize(k, KC, 1);
-  const mcStep = blockSize(m1 - m0, MC, mr);
+  const mcStep = blockSize(m1 - m0, MC, mr == 4 ? 4 : 2); // even blocks: whole 6- and 4-row panels
   // Few rows (m ≤ MC, e.g. a recurrent step's batch): packing B costs about as much as using it,
   // so when B is stored k×n its full panels are read in place (rows n floats apart) and only the
   // ragged last panel is packed. Not when a row of B is a multiple of 4 KiB (n % 1024 = 0): then
@@ -619,25 +659,21 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
           const useDirect = direct && cols == nr;
           const bp = useDirect ? b + (<usize>(pc * n + jc + jr) << 2) : bpBase + (<usize>(jr * kc) << 2);
           const ldb = useDirect ? ldbDirect : ldbPacked;
-          for (let ir = 0; ir < mc; ir += mr) {
-            const rows = min(mr, mc - ir);
+          for (let ir = 0; ir < mc; ) {
+            const h = panelRows(mc - ir, mr);
+            const rows = min(h, mc - ir);
             const ap = apBase + (<usize>(ir * kc) << 2);
             const cp = c + (<usize>((ic + ir) * n + jc + jr) << 2);
-            if (rows == mr && cols == nr) {
-              kern.tile(kc, ap, bp, ldb, cp, ldc, alpha, betaBlk);
+            if (rows == h && cols == nr) {
+              if (h == mr) kern.tile(kc, ap, bp, ldb, cp, ldc, alpha, betaBlk);
+              else kern.tile4(kc, ap, bp, ldb, cp, ldc, alpha, betaBlk);
             } else {
               // Edge tile: compute the full tile into scratch, then merge the part inside C.
-              kern.tile(kc, ap, bp, ldb, tile, <usize>nr << 2, 1, 0);
-              for (let r = 0; r < rows; r++) {
-                const crow = cp + <usize>r * ldc;
-                const trow = tile + (<usize>(r * nr) << 2);
-                for (let jj = 0; jj < cols; jj++) {
-                  const q = crow + (<usize>jj << 2);
-                  const v = alpha * load<f32>(trow + (<usize>jj << 2));
-                  store<f32>(q, betaBlk == 0 ? v : v + betaBlk * load<f32>(q));
-                }
-              }
+              if (h == mr) kern.tile(kc, ap, bp, ldb, tile, <usize>nr << 2, 1, 0);
+              else kern.tile4(kc, ap, bp, ldb, tile, <usize>nr << 2, 1, 0);
+              mergeTile(cp, ldc, tile, nr, rows, cols, alpha, betaBlk);
             }
+            ir += h;
           }
         }
       }

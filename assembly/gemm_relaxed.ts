@@ -2,7 +2,7 @@
 // (assembly/index.relaxed.ts, compiled with --enable relaxed-simd) may contain relaxed
 // instructions: the plain build must validate on engines without relaxed SIMD.
 // f32x4.relaxed_madd(a, b, c) = a·b + c, fused (one rounding) where the CPU has FMA.
-import { gemmRange, storeTile6x16, storeTile4x8 } from './gemm_core';
+import { gemmRange, storeTile4x16, storeTile4x8, storeTile6x16 } from './gemm_core';
 import { gemmBlock } from './gemm';
 
 /** Variant 2: 4×8 with fused multiply-add, for 128-bit SIMD (no revectorization). */
@@ -32,6 +32,11 @@ import { gemmBlock } from './gemm';
       ap += 16; bp += ldb;
     }
     storeTile4x8(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31);
+  }
+
+  // @ts-ignore: decorator
+  @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
   }
 }
 
@@ -81,6 +86,32 @@ import { gemmBlock } from './gemm';
     storeTile6x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
       c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
   }
+
+  tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
+    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
+    for (let p = 0; p < kc; p++) {
+      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+      let a = v128.load32_splat(ap, 0);
+      c00 = f32x4.relaxed_madd(a, b0, c00); c01 = f32x4.relaxed_madd(a, b1, c01);
+      c02 = f32x4.relaxed_madd(a, b2, c02); c03 = f32x4.relaxed_madd(a, b3, c03);
+      a = v128.load32_splat(ap, 4);
+      c10 = f32x4.relaxed_madd(a, b0, c10); c11 = f32x4.relaxed_madd(a, b1, c11);
+      c12 = f32x4.relaxed_madd(a, b2, c12); c13 = f32x4.relaxed_madd(a, b3, c13);
+      a = v128.load32_splat(ap, 8);
+      c20 = f32x4.relaxed_madd(a, b0, c20); c21 = f32x4.relaxed_madd(a, b1, c21);
+      c22 = f32x4.relaxed_madd(a, b2, c22); c23 = f32x4.relaxed_madd(a, b3, c23);
+      a = v128.load32_splat(ap, 12);
+      c30 = f32x4.relaxed_madd(a, b0, c30); c31 = f32x4.relaxed_madd(a, b1, c31);
+      c32 = f32x4.relaxed_madd(a, b2, c32); c33 = f32x4.relaxed_madd(a, b3, c33);
+      ap += 16; bp += ldb;
+    }
+    storeTile4x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
+      c20, c21, c22, c23, c30, c31, c32, c33);
+  }
+
 }
 
 /**
