@@ -33,6 +33,12 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8, storeTile6x16 } 
   // @ts-ignore: decorator
   @inline get mr(): i32 { return 6; }
   // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return false; }
+  // @ts-ignore: decorator
+  @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
+  }
+  // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
@@ -134,6 +140,13 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8, storeTile6x16 } 
   // @ts-ignore: decorator
   @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
+  }
+
+  // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return false; }
+  // @ts-ignore: decorator
+  @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
   }
 }
 

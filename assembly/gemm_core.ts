@@ -644,22 +644,34 @@ function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols:
   const aliased = (n & 1023) == 0 || ((n & 511) == 0 && rowsHere > 64);
   const direct = tb == 0 && rowsHere <= MC && !aliased;
   const ldbPacked = <usize>nr << 2, ldbDirect = <usize>n << 2;
+  // Packing B's full panels inside the first micro-kernel pass over them (the first panel of A's
+  // first block, when that is a whole mr-row panel) instead of a pass of its own: the strided
+  // reads of B overlap with that kernel's arithmetic.
+  const firstMc = min(mcStep, m1 - m0);
+  const fuse = kern.fusesPack && tb == 0 && !direct && firstMc >= mr && panelRows(firstMc, mr) == mr;
   for (let jc = n0; jc < n1; jc += ncStep) {
     const nc = min(ncStep, n1 - jc);
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = min(kcStep, k - pc);
       // The first k block applies beta; later ones add to what it left.
       const betaBlk: f32 = pc == 0 ? beta : 1;
-      packB(tb, b, n, k, jc, nc, pc, kc, bpBase, nr, direct);
+      packB(tb, b, n, k, jc, nc, pc, kc, bpBase, nr, direct || fuse);
       for (let ic = m0; ic < m1; ic += mcStep) {
         const mc = min(mcStep, m1 - ic);
         packA(ta, a, m, k, ic, mc, pc, kc, apBase, mr);
         for (let jr = 0; jr < nc; jr += nr) {
           const cols = min(nr, nc - jr);
           const useDirect = direct && cols == nr;
-          const bp = useDirect ? b + (<usize>(pc * n + jc + jr) << 2) : bpBase + (<usize>(jr * kc) << 2);
+          const inPlace = b + (<usize>(pc * n + jc + jr) << 2);
+          const bp = useDirect ? inPlace : bpBase + (<usize>(jr * kc) << 2);
           const ldb = useDirect ? ldbDirect : ldbPacked;
-          for (let ir = 0; ir < mc; ) {
+          let ir = 0;
+          if (fuse && ic == m0 && cols == nr) {
+            // The first panel of the first block reads B's panel in place and packs it.
+            kern.tilePack(kc, apBase, inPlace, ldbDirect, bp, c + (<usize>(ic * n + jc + jr) << 2), ldc, alpha, betaBlk);
+            ir = mr;
+          }
+          for (; ir < mc; ) {
             const h = panelRows(mc - ir, mr);
             const rows = min(h, mc - ir);
             const ap = apBase + (<usize>(ir * kc) << 2);

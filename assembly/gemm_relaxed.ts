@@ -38,6 +38,13 @@ import { gemmBlock } from './gemm';
   @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
   }
+
+  // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return false; }
+  // @ts-ignore: decorator
+  @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
+  }
 }
 
 /**
@@ -52,9 +59,21 @@ import { gemmBlock } from './gemm';
   // @ts-ignore: decorator
   @inline get mr(): i32 { return 6; }
   // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return true; }
+  // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.relaxed_madd(a, b, c); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tileRows6(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
+  }
+
+  tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tileRows6(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
+  }
+
+  // @ts-ignore: decorator
+  @inline tileRows6(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32,
+    pack: bool): void {
     let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
     let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
     let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
@@ -63,6 +82,10 @@ import { gemmBlock } from './gemm';
     let c50 = f32x4.splat(0), c51 = f32x4.splat(0), c52 = f32x4.splat(0), c53 = f32x4.splat(0);
     for (let p = 0; p < kc; p++) {
       const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+      if (pack) {
+        v128.store(bdst, b0, 0); v128.store(bdst, b1, 16); v128.store(bdst, b2, 32); v128.store(bdst, b3, 48);
+        bdst += 64;
+      }
       let a = v128.load32_splat(ap, 0);
       c00 = f32x4.relaxed_madd(a, b0, c00); c01 = f32x4.relaxed_madd(a, b1, c01);
       c02 = f32x4.relaxed_madd(a, b2, c02); c03 = f32x4.relaxed_madd(a, b3, c03);
