@@ -2,7 +2,8 @@
 // (assembly/index.relaxed.ts, compiled with --enable relaxed-simd) may contain relaxed
 // instructions: the plain build must validate on engines without relaxed SIMD.
 // f32x4.relaxed_madd(a, b, c) = a·b + c, fused (one rounding) where the CPU has FMA.
-import { gemmRange, storeTile4x16, storeTile4x8, storeTile6x16 } from './gemm_core';
+import { gemmRange, storeTile4x8 } from './gemm_core';
+import { tile4x16, tile6x16 } from './gemm_tiles';
 import { gemmBlock } from './gemm';
 
 /** Variant 2: 4×8 with fused multiply-add, for 128-bit SIMD (no revectorization). */
@@ -48,10 +49,10 @@ import { gemmBlock } from './gemm';
 }
 
 /**
- * Variant 3: the 4×16 revectorization kernel (see Revec4x16 in gemm.ts) with fused multiply-add.
- * V8 revectorizes relaxed_madd pairs into 256-bit vfmadd: per k step 8 FMAs instead of 8 muls +
- * 8 adds, which matters on CPUs whose front end cannot issue the mul+add stream at full rate
- * (Zen 3/4: mul+add reaches ~0.83× OpenBLAS, FMA ~0.98×; Zen 5 runs both at the same speed).
+ * Variant 3: the revectorization kernel (Revec6x16 in gemm.ts) with fused multiply-add. V8
+ * revectorizes relaxed_madd pairs into 256-bit vfmadd: per k step 12 FMAs instead of 12 muls +
+ * 12 adds, which matters on CPUs whose front end cannot issue the mul+add stream at full rate
+ * (Zen 3/4: mul+add reaches ~0.83× OpenBLAS, FMA ~0.98×; Zen 5 runs both at about the same speed).
  */
 @final @unmanaged class Revec6x16Fma {
   // @ts-ignore: decorator
@@ -64,77 +65,16 @@ import { gemmBlock } from './gemm';
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.relaxed_madd(a, b, c); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    this.tileRows6(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
+    tile6x16<Revec6x16Fma>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
   }
 
   tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    this.tileRows6(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
-  }
-
-  // @ts-ignore: decorator
-  @inline tileRows6(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32,
-    pack: bool): void {
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
-    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
-    let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c42 = f32x4.splat(0), c43 = f32x4.splat(0);
-    let c50 = f32x4.splat(0), c51 = f32x4.splat(0), c52 = f32x4.splat(0), c53 = f32x4.splat(0);
-    for (let p = 0; p < kc; p++) {
-      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
-      if (pack) {
-        v128.store(bdst, b0, 0); v128.store(bdst, b1, 16); v128.store(bdst, b2, 32); v128.store(bdst, b3, 48);
-        bdst += 64;
-      }
-      let a = v128.load32_splat(ap, 0);
-      c00 = f32x4.relaxed_madd(a, b0, c00); c01 = f32x4.relaxed_madd(a, b1, c01);
-      c02 = f32x4.relaxed_madd(a, b2, c02); c03 = f32x4.relaxed_madd(a, b3, c03);
-      a = v128.load32_splat(ap, 4);
-      c10 = f32x4.relaxed_madd(a, b0, c10); c11 = f32x4.relaxed_madd(a, b1, c11);
-      c12 = f32x4.relaxed_madd(a, b2, c12); c13 = f32x4.relaxed_madd(a, b3, c13);
-      a = v128.load32_splat(ap, 8);
-      c20 = f32x4.relaxed_madd(a, b0, c20); c21 = f32x4.relaxed_madd(a, b1, c21);
-      c22 = f32x4.relaxed_madd(a, b2, c22); c23 = f32x4.relaxed_madd(a, b3, c23);
-      a = v128.load32_splat(ap, 12);
-      c30 = f32x4.relaxed_madd(a, b0, c30); c31 = f32x4.relaxed_madd(a, b1, c31);
-      c32 = f32x4.relaxed_madd(a, b2, c32); c33 = f32x4.relaxed_madd(a, b3, c33);
-      a = v128.load32_splat(ap, 16);
-      c40 = f32x4.relaxed_madd(a, b0, c40); c41 = f32x4.relaxed_madd(a, b1, c41);
-      c42 = f32x4.relaxed_madd(a, b2, c42); c43 = f32x4.relaxed_madd(a, b3, c43);
-      a = v128.load32_splat(ap, 20);
-      c50 = f32x4.relaxed_madd(a, b0, c50); c51 = f32x4.relaxed_madd(a, b1, c51);
-      c52 = f32x4.relaxed_madd(a, b2, c52); c53 = f32x4.relaxed_madd(a, b3, c53);
-      ap += 24; bp += ldb;
-    }
-    storeTile6x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
-      c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
+    tile6x16<Revec6x16Fma>(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
   }
 
   tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
-    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
-    for (let p = 0; p < kc; p++) {
-      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
-      let a = v128.load32_splat(ap, 0);
-      c00 = f32x4.relaxed_madd(a, b0, c00); c01 = f32x4.relaxed_madd(a, b1, c01);
-      c02 = f32x4.relaxed_madd(a, b2, c02); c03 = f32x4.relaxed_madd(a, b3, c03);
-      a = v128.load32_splat(ap, 4);
-      c10 = f32x4.relaxed_madd(a, b0, c10); c11 = f32x4.relaxed_madd(a, b1, c11);
-      c12 = f32x4.relaxed_madd(a, b2, c12); c13 = f32x4.relaxed_madd(a, b3, c13);
-      a = v128.load32_splat(ap, 8);
-      c20 = f32x4.relaxed_madd(a, b0, c20); c21 = f32x4.relaxed_madd(a, b1, c21);
-      c22 = f32x4.relaxed_madd(a, b2, c22); c23 = f32x4.relaxed_madd(a, b3, c23);
-      a = v128.load32_splat(ap, 12);
-      c30 = f32x4.relaxed_madd(a, b0, c30); c31 = f32x4.relaxed_madd(a, b1, c31);
-      c32 = f32x4.relaxed_madd(a, b2, c32); c33 = f32x4.relaxed_madd(a, b3, c33);
-      ap += 16; bp += ldb;
-    }
-    storeTile4x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
-      c20, c21, c22, c23, c30, c31, c32, c33);
+    tile4x16<Revec6x16Fma>(kc, ap, bp, ldb, c, ldc, alpha, beta);
   }
-
 }
 
 /**
