@@ -11,19 +11,23 @@
 //   jc: NC = 2048 columns of C/B   the packed B block (KC×NC floats = 2 MiB) lives in L3
 //   pc: KC = 256 of the k dimension one packed B micro-panel (KC×NR = 16 KiB for NR = 16)
 //                                   stays in L1 while the whole packed A block streams past it
-//   ic: MC = 128 rows of C/A        the packed A block (MC×KC = 128 KiB) lives in L2
-//   jr: NR columns, ir: MR = 4 rows one micro-kernel call: an MR×NR tile of C held in registers
+//   ic: MC = 144 rows of C/A        the packed A block (MC×KC = 144 KiB) lives in L2
+//   jr: NR columns, ir: one A panel one micro-kernel call: an h×NR tile of C held in registers
 //                                   for kc steps, C read and written once per kc block
 // Block sizes are balanced (k = 257 makes two blocks of 129, not 256 + 1) and rounded to tiles.
+// A panel has h = the kernel's MR rows (4 for the 4×8 kernels; 6 for the 16-wide ones, which
+// also take 4-row panels where that avoids padding: see panelRows). MC = 144 is a multiple of both.
 //
 // Packed layouts (zero-padded past the edges, so micro-kernels never have a ragged case):
-//   A block: ceil(mc/4) panels, panel q is kc×4:   Ap[q·kc·4 + p·4 + r] = op(A)[ic + 4q + r, pc + p]
+//   A block: panels of h rows, the panel at row ir is kc×h: Ap[ir·kc + p·h + r] = op(A)[ic + ir + r, pc + p]
 //   B block: ceil(nc/NR) panels, panel q is kc×NR: Bp[q·kc·NR + p·NR + j] = op(B)[pc + p, jc + q·NR + j]
 // so a micro-kernel reads both operands strictly sequentially, one k step at a time: per step one
-// row of NR floats of B (whole vectors) and 4 floats of A (broadcast to vectors). With few rows
+// row of NR floats of B (whole vectors) and h floats of A (broadcast to vectors). With few rows
 // (m ≤ MC) and B stored k×n, B is read in place instead (its row p is already NR adjacent floats;
-// the kernel just steps n floats per k step): see `direct` in gemmRange. With fewer than 4 rows in
-// all (a batch-1 recurrent step) nothing is packed and no padded rows are computed: see
+// the kernel just steps n floats per k step): see `direct` in gemmRange. Otherwise, with B stored
+// k×n, the 16-wide kernels pack B's whole panels while they first read them (tilePack, see
+// `fuse` in gemmRange) rather than in a pass of their own. With fewer than 4 rows in all (a
+// batch-1 recurrent step) nothing is packed and no padded rows are computed: see
 // gemmRowsDirect and gemmRowsDot.
 //
 // Threads: gemmRange computes any row range [m0, m1) × column range [n0, n1) of C, packing only
@@ -45,7 +49,7 @@
 // @ts-ignore: decorator
 @inline const NR_MAX: i32 = 16;
 
-// Scratch layout per thread: [ Bp: KC×NC | Ap: MC×KC | edge tile: MR×NR_MAX ] floats.
+// Scratch layout per thread: [ Bp: KC×NC | Ap: MC×KC | edge tile: MR_MAX×NR_MAX ] floats.
 // @ts-ignore: decorator
 @inline const BP_BYTES: usize = <usize>(KC * NC) << 2;
 // @ts-ignore: decorator
@@ -338,7 +342,7 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
 }
 
 // ---- few rows: no packing ---------------------------------------------------------------------
-// A product with fewer than MR rows in all (m < 4: a recurrent step at batch 1–3, e.g. the seed
+// A product with fewer than FEW_ROWS rows in all (m < 4: a recurrent step at batch 1–3, e.g. the seed
 // notebooks' LSTM at batch 1) would run the 4-row micro-kernel on zero-padded rows (4× the work),
 // pack its A row through the scalar ragged path, and with B stored n×k transpose the whole of B
 // on every call. Here each row of C is computed straight from A and B instead. Decided on the
@@ -606,10 +610,15 @@ function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols:
  * AssemblyScript has no static calls through a type parameter, so the driver calls K's methods
  * on a null instance: kernel methods never touch `this`. K provides
  *   nr: the tile width (a multiple of 4, at most NR_MAX),
- *   madd(a, b, c): c + a·b per lane, the kernel's own multiply-add (fused or not), and
- *   tile(kc, ap, bp, ldb, c, ldc, alpha, beta): C[4×nr] at byte address c (row stride ldc
- *     bytes) gets alpha · Σ_p Ap[p·4 + r] · B_p[j] + beta · C (beta = 0: overwrite), where
- *     B_p, the k step p row of B's panel, is nr floats at bp + p·ldb (ldb = nr·4 when packed).
+ *   mr: the rows of its main tile, 4 or 6 (at most MR_MAX; the A panels follow panelRows),
+ *   madd(a, b, c): c + a·b per lane, the kernel's own multiply-add (fused or not),
+ *   tile(kc, ap, bp, ldb, c, ldc, alpha, beta): C[mr×nr] at byte address c (row stride ldc
+ *     bytes) gets alpha · Σ_p Ap[p·mr + r] · B_p[j] + beta · C (beta = 0: overwrite), where
+ *     B_p, the k step p row of B's panel, is nr floats at bp + p·ldb (ldb = nr·4 when packed),
+ *   tile4(…): the same for a 4-row panel (Ap[p·4 + r]); tile itself when mr = 4, and
+ *   fusesPack, tilePack(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta): when fusesPack, tile that
+ *     also stores each B_p to bdst + p·nr·4 (B read in place, written packed); never called
+ *     otherwise.
  */
 // @ts-ignore: decorator
 @inline export function gemmRange<K>(ta: i32, tb: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize,

@@ -111,7 +111,9 @@ export function kernelOf(path: KernelPath, fma = false): Kernel {
     case 'relaxed4x8': return { variant: 2, fn: 'gemmBlockRelaxed', nr: 8 };
   }
 }
-const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
+// Row chunks are multiples of 4 rows: whole panels for every kernel (assembly/gemm_core.ts: 4-row
+// panels, or 6- and 4-row ones, which tile any even block without padding).
+const MR = 4;
 /**
  * How long a thread with nothing to do spins before it sleeps in Atomics.wait, in ms. Waking a
  * sleeping worker costs the caller's Atomics.notify tens of µs on a VM (measured ~40 µs: the
