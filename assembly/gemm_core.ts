@@ -82,6 +82,15 @@
   v128.store(c, f32x4.add(f32x4.mul(va, x3), f32x4.mul(vb, d3)), 48);
 }
 
+// C += x: a later k block with alpha = 1 (the usual case); the same bits as updateRow4 with
+// alpha = beta = 1, whose multiplications by 1 are exact.
+// @ts-ignore: decorator
+@inline function addRow4(c: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const d0 = v128.load(c, 0), d1 = v128.load(c, 16), d2 = v128.load(c, 32), d3 = v128.load(c, 48);
+  v128.store(c, f32x4.add(x0, d0), 0); v128.store(c, f32x4.add(x1, d1), 16);
+  v128.store(c, f32x4.add(x2, d2), 32); v128.store(c, f32x4.add(x3, d3), 48);
+}
+
 // @ts-ignore: decorator
 @inline function storeRow2(c: usize, va: v128, x0: v128, x1: v128): void {
   v128.store(c, f32x4.mul(va, x0), 0); v128.store(c, f32x4.mul(va, x1), 16);
@@ -105,6 +114,11 @@
     storeRow4(c, va, c10, c11, c12, c13); c += ldc;
     storeRow4(c, va, c20, c21, c22, c23); c += ldc;
     storeRow4(c, va, c30, c31, c32, c33);
+  } else if (alpha == 1 && beta == 1) {
+    addRow4(c, c00, c01, c02, c03); c += ldc;
+    addRow4(c, c10, c11, c12, c13); c += ldc;
+    addRow4(c, c20, c21, c22, c23); c += ldc;
+    addRow4(c, c30, c31, c32, c33);
   } else {
     const vb = f32x4.splat(beta);
     updateRow4(c, va, vb, c00, c01, c02, c03); c += ldc;
@@ -128,6 +142,13 @@
     storeRow4(c, va, c30, c31, c32, c33); c += ldc;
     storeRow4(c, va, c40, c41, c42, c43); c += ldc;
     storeRow4(c, va, c50, c51, c52, c53);
+  } else if (alpha == 1 && beta == 1) {
+    addRow4(c, c00, c01, c02, c03); c += ldc;
+    addRow4(c, c10, c11, c12, c13); c += ldc;
+    addRow4(c, c20, c21, c22, c23); c += ldc;
+    addRow4(c, c30, c31, c32, c33); c += ldc;
+    addRow4(c, c40, c41, c42, c43); c += ldc;
+    addRow4(c, c50, c51, c52, c53);
   } else {
     const vb = f32x4.splat(beta);
     updateRow4(c, va, vb, c00, c01, c02, c03); c += ldc;
