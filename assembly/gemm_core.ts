@@ -657,7 +657,7 @@ function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols:
   const ldc = <usize>n << 2;
   const ncStep = blockSize(n1 - n0, NC, nr);
   const kcStep = blockSize(k, KC, 1);
-  const mcStep = blockSize(m1 - m0, MC, mr == 4 ? 4 : 2); // even blocks: whole 6- and 4-row panels
+  const mcStep = blockSize(m1 - m0, MC, mr);
   // Few rows (m ≤ MC, e.g. a recurrent step's batch): packing B costs about as much as using it,
   // so when B is stored k×n its full panels are read in place (rows n floats apart) and only the
   // ragged last panel is packed. Not when a row of B is a multiple of 4 KiB (n % 1024 = 0): then
