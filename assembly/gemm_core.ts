@@ -189,9 +189,10 @@
 /**
  * Rows of the A panel that starts where `left` rows of the block remain, for a kernel of mr rows
  * (4 or 6). With mr = 6: 6-row panels, except that the last 4, 7 or 8 rows (and any last 1–4)
- * take 4-row panels, so that an even block (every block but a product's last) is exactly
- * 6-row and 4-row panels, no padded rows: 32 rows are 6+6+6+6+4+4, not 6·5 + a 2-row panel
- * padded to 6. An odd block pads one row. Packing and the loop nest both walk panels with it.
+ * take 4-row panels, so that an even number of rows is exactly 6-row and 4-row panels, with no
+ * padded rows: 32 rows are 6+6+6+6+4+4, not 6·5 + a 2-row panel padded to 6; an odd number
+ * pads one row. Row blocks are whole 6-row panels (mcStep's unit) but the last of a range.
+ * Packing and the loop nest both walk the panels with it.
  */
 // @ts-ignore: decorator
 @inline function panelRows(left: i32, mr: i32): i32 {
@@ -657,7 +658,7 @@ function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols:
   const ldc = <usize>n << 2;
   const ncStep = blockSize(n1 - n0, NC, nr);
   const kcStep = blockSize(k, KC, 1);
-  const mcStep = blockSize(m1 - m0, MC, mr);
+  const mcStep = blockSize(m1 - m0, MC, mr); // whole panels; only the last block ends in 4-row ones
   // Few rows (m ≤ MC, e.g. a recurrent step's batch): packing B costs about as much as using it,
   // so when B is stored k×n its full panels are read in place (rows n floats apart) and only the
   // ragged last panel is packed. Not when a row of B is a multiple of 4 KiB (n % 1024 = 0): then
