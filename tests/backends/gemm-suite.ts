@@ -56,6 +56,7 @@ const SHAPES: [number, number, number][] = [
   // B packed by the first micro-kernel pass (tilePack): rows of B 4 KiB apart (n = 1024), or
   // more rows than one block (m > MC = 144); whole and ragged column panels, k around KC.
   [6, 1024, 5], [13, 1024, 7], [32, 1024, 9], [4, 1024, 3], [150, 40, 300], [145, 33, 255], [290, 17, 257],
+  [150, 2100, 3], // two column blocks (NC = 2048)
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
