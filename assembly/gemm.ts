@@ -4,52 +4,57 @@
 // compiled only into the relaxed build.
 //
 // Micro-kernels, by `variant` (measured on AMD Zen 3/4 and Zen 5; see shared notes/toolchain.md):
-//   0  Revec6x16  6×16 tile (4×16 on 4-row panels), plain f32x4 mul+add. For V8 with
-//                 --experimental-wasm-revectorize, which fuses each adjacent pair of 128-bit ops
-//                 into one 256-bit AVX2 op: the 24 f32x4 accumulators become 12 YMM, plus 2 YMM of
-//                 B and one broadcast of A (bodies in gemm_tiles.ts). Packs B's panels in its
-//                 first pass over them (tilePack, see gemmRange).
+//   0  Revec4x16  4×16 tile, plain f32x4 mul+add. For V8 with --experimental-wasm-revectorize,
+//                 which fuses each adjacent pair of 128-bit ops into one 256-bit AVX2 op: the 16
+//                 f32x4 accumulators (they would spill on 16 XMM registers) become 8 YMM, plus 2
+//                 YMM rows of B and one broadcast of A per row and k step (body in gemm_tiles.ts).
+//                 Packs B's panels in its first pass over them (tilePack, see gemmRange).
 //   1  Simd4x8    4×8 tile, plain mul+add: 8 accumulators + 2 B vectors + 1 broadcast fit in
 //                 16 XMM registers, the best shape without revectorization.
 //   2  Relaxed4x8 (gemm_relaxed.ts) Simd4x8 with f32x4.relaxed_madd (FMA where the CPU has it).
-//   3  Revec6x16Fma (gemm_relaxed.ts) Revec6x16 with relaxed_madd, revectorized to 256-bit FMA:
+//   3  Revec6x16Fma (gemm_relaxed.ts) 6×16 (4×16 on 4-row panels) with relaxed_madd, revectorized
+//                 to 256-bit FMA, 12 YMM accumulators:
 //                 half the instructions per k step. Zen 3/4 cannot issue the mul+add stream at full
 //                 rate (4×16 mul+add reached ~0.83× OpenBLAS there, FMA ~0.95×); on Zen 5 both
 //                 run at about the same speed. The revec4x16 path (its name predates the 6-row
 //                 tile) uses it whenever relaxed SIMD exists.
-// 6×16 rather than 4×16 (measured 2026-12-06, Zen 5, Node 24, 1 thread): 512³ 94 → 104 GFLOP/s;
-// 4×16's 8 YMM accumulators are exactly the FMA latency × 2 pipes, with no slack for any stall.
+// FMA 6×16 rather than 4×16 (measured 2026-12-06, Zen 5, Node 24, 1 thread): 512³ 94 → 104
+// GFLOP/s; 4×16's 8 YMM accumulators are exactly the FMA latency × 2 pipes, no slack for a stall.
+// The mul+add kernel stays 4×16: its products need a register each, and 6 rows spill.
 // The k loops do one step per iteration on purpose: V8's optimising tier unrolls a small loop
 // by itself, while a loop unrolled by hand is too big for it and pays an address computation
 // per broadcast (measured: 4×16 ×1 is ~10% faster than ×2; 6×16 ×2 spills and runs at half speed).
 // The 4×8 kernels (mr = 4) pack B in a pass of its own (fusesPack false: tilePack never runs).
 import { gemmRange, SCRATCH_BYTES, storeTile4x8 } from './gemm_core';
-import { tile4x16, tile6x16 } from './gemm_tiles';
+import { tile4x16 } from './gemm_tiles';
 
 /**
- * 6×16 (4×16 for 4-row panels), mul+add: the kernel for V8 with revectorization (256-bit AVX2),
- * bodies in assembly/gemm_tiles.ts.
+ * 4×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2) without FMA, body in
+ * assembly/gemm_tiles.ts. Not 6×16 like the FMA kernel: each mul+add needs a register for the
+ * product, so 6 rows (12 YMM accumulators + 2 of B + the broadcast + the product) spill
+ * (measured at 512³: 6×16 mul+add 51 GFLOP/s, 4×16 78).
  */
-@final @unmanaged class Revec6x16 {
+@final @unmanaged class Revec4x16 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
   // @ts-ignore: decorator
-  @inline get mr(): i32 { return 6; }
+  @inline get mr(): i32 { return 4; }
   // @ts-ignore: decorator
   @inline get fusesPack(): bool { return true; }
   // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    tile6x16<Revec6x16>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
+    tile4x16<Revec4x16>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
   }
 
   tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    tile6x16<Revec6x16>(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
+    tile4x16<Revec4x16>(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
   }
 
-  tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    tile4x16<Revec6x16>(kc, ap, bp, ldb, c, ldc, alpha, beta);
+  // @ts-ignore: decorator
+  @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
   }
 }
 
@@ -109,6 +114,6 @@ export function gemmScratchBytes(): i32 {
  */
 export function gemmBlock(variant: i32, ta: i32, tb: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, b: usize,
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
-  if (variant == 0) gemmRange<Revec6x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+  if (variant == 0) gemmRange<Revec4x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else gemmRange<Simd4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
 }

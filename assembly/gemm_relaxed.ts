@@ -73,7 +73,7 @@ import { gemmBlock } from './gemm';
   }
 
   tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    tile4x16<Revec6x16Fma>(kc, ap, bp, ldb, c, ldc, alpha, beta);
+    tile4x16<Revec6x16Fma>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
   }
 }
 

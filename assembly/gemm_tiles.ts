@@ -53,10 +53,14 @@ import { storeTile4x16, storeTile6x16 } from './gemm_core';
     c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53);
 }
 
-/** tile6x16 for a 4-row panel (Ap[p·4 + r]), without packing: the 4-row panels of a block. */
+/**
+ * tile6x16 for a 4-row panel (Ap[p·4 + r]): the 4-row panels of the 6-row kernels, and the whole
+ * of the mul+add kernel (8 YMM accumulators: 6 rows would need 16 registers with the product's
+ * temporary, and spill).
+ */
 // @ts-ignore: decorator
-@inline export function tile4x16<K>(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize,
-  alpha: f32, beta: f32): void {
+@inline export function tile4x16<K>(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize,
+  alpha: f32, beta: f32, pack: bool): void {
   const kern = changetype<K>(0);
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
@@ -64,6 +68,10 @@ import { storeTile4x16, storeTile6x16 } from './gemm_core';
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
   for (let p = 0; p < kc; p++) {
     const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
+    if (pack) {
+      v128.store(bdst, b0, 0); v128.store(bdst, b1, 16); v128.store(bdst, b2, 32); v128.store(bdst, b3, 48);
+      bdst += 64;
+    }
     let a = v128.load32_splat(ap, 0);
     c00 = kern.madd(a, b0, c00); c01 = kern.madd(a, b1, c01); c02 = kern.madd(a, b2, c02); c03 = kern.madd(a, b3, c03);
     a = v128.load32_splat(ap, 4);
