@@ -56,6 +56,11 @@ import { tile4x16 } from './gemm_tiles';
   @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
   }
+
+  // @ts-ignore: decorator
+  @inline tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tilePack(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta);
+  }
 }
 
 /** 4×8, mul+add: the plain 128-bit kernel (no spills on 16 XMM registers). */
@@ -96,6 +101,10 @@ import { tile4x16 } from './gemm_tiles';
   @inline get fusesPack(): bool { return false; }
   // @ts-ignore: decorator
   @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
+  }
+  // @ts-ignore: decorator
+  @inline tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     unreachable();
   }
 }

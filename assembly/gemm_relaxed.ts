@@ -46,6 +46,10 @@ import { gemmBlock } from './gemm';
   @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     unreachable();
   }
+  // @ts-ignore: decorator
+  @inline tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
+  }
 }
 
 /**
@@ -74,6 +78,10 @@ import { gemmBlock } from './gemm';
 
   tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
     tile4x16<Revec6x16Fma>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
+  }
+
+  tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    tile4x16<Revec6x16Fma>(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
   }
 }
 

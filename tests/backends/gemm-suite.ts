@@ -56,6 +56,7 @@ const SHAPES: [number, number, number][] = [
   // B packed by the first micro-kernel pass (tilePack): rows of B 4 KiB apart (n = 1024), or
   // more rows than one block (m > MC = 144); whole and ragged column panels, k around KC.
   [6, 1024, 5], [13, 1024, 7], [32, 1024, 9], [4, 1024, 3], [150, 40, 300], [145, 33, 255], [290, 17, 257],
+  [8, 1024, 6], [7, 1024, 258], // first panel of 4 rows
   [150, 2100, 3], // two column blocks (NC = 2048)
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
@@ -221,7 +222,7 @@ export function gemmSuite(opts: SuiteOptions): void {
           if (!ops) return ctx.skip();
           const rand = rng(13 + threads);
           const mismatches: string[] = [];
-          for (const [m, n, k] of [[13, 1024, 9], [32, 1024, 20], [11, 40, 300], [150, 40, 30], [7, 36, 5]]) {
+          for (const [m, n, k] of [[13, 1024, 9], [8, 1024, 7], [32, 1024, 20], [11, 40, 300], [150, 40, 30], [7, 36, 5]]) {
             for (const ta of [false, true]) {
               const mark = ops.mark();
               try {
