@@ -7,52 +7,59 @@
 //   0  Revec4x16  4×16 tile, plain f32x4 mul+add. For V8 with --experimental-wasm-revectorize,
 //                 which fuses each adjacent pair of 128-bit ops into one 256-bit AVX2 op: the 16
 //                 f32x4 accumulators (they would spill on 16 XMM registers) become 8 YMM, plus 2
-//                 YMM rows of B and one broadcast of A per row and k step.
+//                 YMM rows of B and one broadcast of A per row and k step (body in gemm_tiles.ts).
+//                 Packs B's panels in its first pass over them (tilePack, see gemmRange).
 //   1  Simd4x8    4×8 tile, plain mul+add: 8 accumulators + 2 B vectors + 1 broadcast fit in
 //                 16 XMM registers, the best shape without revectorization.
 //   2  Relaxed4x8 (gemm_relaxed.ts) Simd4x8 with f32x4.relaxed_madd (FMA where the CPU has it).
-//   3  Revec4x16Fma (gemm_relaxed.ts) Revec4x16 with relaxed_madd, revectorized to 256-bit FMA:
+//   3  Revec6x16Fma (gemm_relaxed.ts) 6×16 (4×16 on 4-row panels) with relaxed_madd, revectorized
+//                 to 256-bit FMA, 12 YMM accumulators:
 //                 half the instructions per k step. Zen 3/4 cannot issue the mul+add stream at full
-//                 rate (Revec4x16 reaches ~0.83× OpenBLAS there, this one ~0.95×); on Zen 5 both
-//                 run at the same speed. The revec4x16 path uses it whenever relaxed SIMD exists.
-// The k loops do one step per iteration on purpose: V8's optimising tier unrolls such a small loop
-// ×4 by itself and hoists the broadcast addresses out of it, while a loop unrolled by hand is too
-// big for it and pays an address computation per broadcast (measured: ×1 is ~10% faster than ×2).
-import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_core';
+//                 rate (4×16 mul+add reached ~0.83× OpenBLAS there, FMA ~0.95×); on Zen 5 both
+//                 run at about the same speed. The revec4x16 path (its name predates the 6-row
+//                 tile) uses it whenever relaxed SIMD exists.
+// FMA 6×16 rather than 4×16 (measured 2026-12-06, Zen 5, Node 24, 1 thread): 512³ 94 → 104
+// GFLOP/s; 4×16's 8 YMM accumulators are exactly the FMA latency × 2 pipes, no slack for a stall.
+// The mul+add kernel stays 4×16: its products need a register each, and 6 rows spill.
+// The k loops do one step per iteration on purpose: V8's optimising tier unrolls a small loop
+// by itself, while a loop unrolled by hand is too big for it and pays an address computation
+// per broadcast (measured: 4×16 ×1 is ~10% faster than ×2; 6×16 ×2 spills and runs at half speed).
+// The 4×8 kernels (mr = 4) pack B in a pass of its own (fusesPack false: tilePack never runs).
+import { gemmRange, SCRATCH_BYTES, storeTile4x8 } from './gemm_core';
+import { tile4x16 } from './gemm_tiles';
 
-/** 4×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2). */
+/**
+ * 4×16, mul+add: the kernel for V8 with revectorization (256-bit AVX2) without FMA, body in
+ * assembly/gemm_tiles.ts. Not 6×16 like the FMA kernel: each mul+add needs a register for the
+ * product, so 6 rows (12 YMM accumulators + 2 of B + the broadcast + the product) spill
+ * (measured at 512³: 6×16 mul+add 51 GFLOP/s, 4×16 78).
+ */
 @final @unmanaged class Revec4x16 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 16; }
   // @ts-ignore: decorator
+  @inline get mr(): i32 { return 4; }
+  // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return true; }
+  // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
   tile(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
-    // c<row><column group>: row r, columns 4g..4g+3. The pairs (g0, g1) and (g2, g3) are what
-    // revectorization fuses into YMM registers, so they stay adjacent everywhere.
-    let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
-    let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
-    let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0), c23 = f32x4.splat(0);
-    let c30 = f32x4.splat(0), c31 = f32x4.splat(0), c32 = f32x4.splat(0), c33 = f32x4.splat(0);
-    for (let p = 0; p < kc; p++) {
-      // One k step: a 16-wide row of B, and A's 4 values each broadcast across a vector.
-      const b0 = v128.load(bp, 0), b1 = v128.load(bp, 16), b2 = v128.load(bp, 32), b3 = v128.load(bp, 48);
-      let a = v128.load32_splat(ap, 0);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      c02 = f32x4.add(c02, f32x4.mul(a, b2)); c03 = f32x4.add(c03, f32x4.mul(a, b3));
-      a = v128.load32_splat(ap, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      c12 = f32x4.add(c12, f32x4.mul(a, b2)); c13 = f32x4.add(c13, f32x4.mul(a, b3));
-      a = v128.load32_splat(ap, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      c22 = f32x4.add(c22, f32x4.mul(a, b2)); c23 = f32x4.add(c23, f32x4.mul(a, b3));
-      a = v128.load32_splat(ap, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      c32 = f32x4.add(c32, f32x4.mul(a, b2)); c33 = f32x4.add(c33, f32x4.mul(a, b3));
-      ap += 16; bp += ldb;
-    }
-    storeTile4x16(c, ldc, alpha, beta, c00, c01, c02, c03, c10, c11, c12, c13,
-      c20, c21, c22, c23, c30, c31, c32, c33);
+    tile4x16<Revec4x16>(kc, ap, bp, ldb, 0, c, ldc, alpha, beta, false);
+  }
+
+  tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    tile4x16<Revec4x16>(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta, true);
+  }
+
+  // @ts-ignore: decorator
+  @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
+  }
+
+  // @ts-ignore: decorator
+  @inline tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tilePack(kc, ap, bp, ldb, bdst, c, ldc, alpha, beta);
   }
 }
 
@@ -60,6 +67,8 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
 @final @unmanaged class Simd4x8 {
   // @ts-ignore: decorator
   @inline get nr(): i32 { return 8; }
+  // @ts-ignore: decorator
+  @inline get mr(): i32 { return 4; }
   // @ts-ignore: decorator
   @inline madd(a: v128, b: v128, c: v128): v128 { return f32x4.add(c, f32x4.mul(a, b)); }
 
@@ -81,6 +90,22 @@ import { gemmRange, SCRATCH_BYTES, storeTile4x16, storeTile4x8 } from './gemm_co
       ap += 16; bp += ldb;
     }
     storeTile4x8(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31);
+  }
+
+  // @ts-ignore: decorator
+  @inline tile4(kc: i32, ap: usize, bp: usize, ldb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    this.tile(kc, ap, bp, ldb, c, ldc, alpha, beta);
+  }
+
+  // @ts-ignore: decorator
+  @inline get fusesPack(): bool { return false; }
+  // @ts-ignore: decorator
+  @inline tilePack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
+  }
+  // @ts-ignore: decorator
+  @inline tile4Pack(kc: i32, ap: usize, bp: usize, ldb: usize, bdst: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+    unreachable();
   }
 }
 

@@ -35,8 +35,9 @@ const CONFIGS: Config[] = [
   { path: 'simd4x8', label: 'simd4x8' },
 ];
 
-// [m, n, k]: tile edges (MR = 4, NR = 8/16), packing edges (4×4 transposes), block edges
-// (MC = 128, KC = 256, NC = 2048), degenerate sizes, and shapes split by rows and by columns.
+// [m, n, k]: tile edges (MR = 6 and 4-row panels for the 16-wide kernels, 4 for the 8-wide ones;
+// NR = 8/16), packing edges (4×4 and 2×4 transposes), block edges (MC = 144, KC = 256,
+// NC = 2048), degenerate sizes, and shapes split by rows and by columns.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 1, 5], [3, 5, 17], [5, 3, 1], [4, 16, 4], [4, 8, 8], [17, 1, 3], [1, 17, 3],
   [5, 17, 129], [17, 5, 3], [129, 17, 5], [17, 129, 7], [33, 65, 257], [129, 3, 300],
@@ -49,6 +50,14 @@ const SHAPES: [number, number, number][] = [
   [1, 13, 400], [2, 12, 36], [3, 7, 9], [1, 100, 400],
   // Rows of B 2 KiB apart (n = 512): with more than 64 rows B is packed, with fewer read in place.
   [72, 512, 40], [40, 512, 9],
+  // Panels of 6 and 4 rows (panelRows): 5 (one padded 6), 7 (4 + a padded 4), 8 (4 + 4), 9, 10,
+  // 11, 13, 14 rows; k with every remainder mod 4 (the packing transposes' tails).
+  [5, 17, 9], [7, 33, 10], [8, 20, 11], [9, 16, 12], [10, 18, 3], [11, 40, 6], [13, 35, 7], [14, 16, 2],
+  // B packed by the first micro-kernel pass (tilePack): rows of B 4 KiB apart (n = 1024), or
+  // more rows than one block (m > MC = 144); whole and ragged column panels, k around KC.
+  [6, 1024, 5], [13, 1024, 7], [32, 1024, 9], [4, 1024, 3], [150, 40, 300], [145, 33, 255], [290, 17, 257],
+  [8, 1024, 6], [7, 1024, 258], // first panel of 4 rows
+  [150, 2100, 3], // two column blocks (NC = 2048)
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
@@ -196,6 +205,40 @@ export function gemmSuite(opts: SuiteOptions): void {
                 ops.gemm(ta, false, 1, n, k, 0.5, ops.tensorFrom(a4.subarray(0, k)), b, 1, row);
                 for (let j = 0; j < n; j++) {
                   if (!Object.is(row.data[j], full.data[j])) { mismatches.push(`1×${n}×${k} ${ta ? 'T' : 'N'}N column ${j}`); break; }
+                }
+              } finally {
+                ops.release(mark);
+              }
+            }
+          }
+          expect(mismatches).toEqual([]);
+        });
+
+        it('gives every row of a product with B stored k×n the same bits as that row computed alone', (ctx) => {
+          // Rows are computed by 6-row panels, 4-row panels, padded edge tiles merged from scratch
+          // and (for the first panel of a block) the kernel that packs B as it reads it; a row
+          // alone takes the unpacked row path. All must do each element's arithmetic alike: the
+          // same k blocks, the same multiply-add from zero in each, the same alpha·acc + beta·C.
+          if (!ops) return ctx.skip();
+          const rand = rng(13 + threads);
+          const mismatches: string[] = [];
+          for (const [m, n, k] of [[13, 1024, 9], [8, 1024, 7], [32, 1024, 20], [11, 40, 300], [150, 40, 30], [7, 36, 5]]) {
+            for (const ta of [false, true]) {
+              const mark = ops.mark();
+              try {
+                const rows = Float32Array.from({ length: m * k }, () => rand() * 2 - 1); // A, row i at i·k
+                const b = ops.tensorFrom(Float32Array.from({ length: k * n }, () => rand() * 2 - 1));
+                const c0 = Float32Array.from({ length: m * n }, () => rand() * 2 - 1);
+                const all = ops.tensorFrom(c0);
+                // A stored k×m when transposed: element (i, p) at p·m + i.
+                const a = ta ? Float32Array.from({ length: m * k }, (_, q) => rows[(q % m) * k + Math.floor(q / m)]) : rows;
+                ops.gemm(ta, false, m, n, k, 0.5, ops.tensorFrom(a), b, 1, all);
+                for (let i = 0; i < m && mismatches.length === 0; i++) {
+                  const one = ops.tensorFrom(c0.subarray(i * n, (i + 1) * n));
+                  ops.gemm(ta, false, 1, n, k, 0.5, ops.tensorFrom(rows.subarray(i * k, (i + 1) * k)), b, 1, one);
+                  for (let j = 0; j < n; j++) {
+                    if (!Object.is(one.data[j], all.data[i * n + j])) { mismatches.push(`${m}×${n}×${k} ${ta ? 'T' : 'N'}N row ${i} column ${j}`); break; }
+                  }
                 }
               } finally {
                 ops.release(mark);

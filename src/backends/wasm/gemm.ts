@@ -103,7 +103,9 @@ export function kernelOf(path: KernelPath, fma = false): Kernel {
     case 'relaxed4x8': return { variant: 2, fn: 'gemmBlockRelaxed', nr: 8 };
   }
 }
-const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
+// Row chunks are multiples of 4 rows: whole panels for every kernel (assembly/gemm_core.ts: 4-row
+// panels, or 6- and 4-row ones, which tile any even block without padding).
+const MR = 4;
 
 export function createGemmEngine(ctx: GemmContext): GemmEngine {
   const { heap, path, pool } = ctx;
