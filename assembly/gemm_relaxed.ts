@@ -2,8 +2,8 @@
 // (assembly/index.relaxed.ts, compiled with --enable relaxed-simd) may contain relaxed
 // instructions: the plain build must validate on engines without relaxed SIMD.
 // f32x4.relaxed_madd(a, b, c) = a·b + c, fused (one rounding) where the CPU has FMA.
-import { gemmRange, storeTile4x16, storeTile4x8 } from './gemm_core';
-import { gemmBlock } from './gemm';
+import { gemmRange, gemmRangePackedB, storeTile4x16, storeTile4x8 } from './gemm_core';
+import { gemmBlock, gemmBlockPackedB } from './gemm';
 
 /** Variant 2: 4×8 with fused multiply-add, for 128-bit SIMD (no revectorization). */
 @final @unmanaged class Relaxed4x8 {
@@ -80,4 +80,12 @@ export function gemmBlockRelaxed(variant: i32, ta: i32, tb: i32, m: i32, n: i32,
   if (variant == 3) gemmRange<Revec4x16Fma>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else if (variant == 2) gemmRange<Relaxed4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else gemmBlock(variant, ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+}
+
+/** gemmBlockPackedB of the relaxed build (same arguments, see assembly/gemm.ts), as gemmBlockRelaxed. */
+export function gemmBlockPackedBRelaxed(variant: i32, ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (variant == 3) gemmRangePackedB<Revec4x16Fma>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
+  else if (variant == 2) gemmRangePackedB<Relaxed4x8>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
+  else gemmBlockPackedB(variant, ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
 }

@@ -68,6 +68,17 @@ export interface IntTensor {
   view(offset: number, size: number): IntTensor;
 }
 
+/**
+ * A B operand of gemm packed once for many products (Ops.packedGemmB makes it, Ops.packGemmB fills
+ * it, Ops.gemmPackedB multiplies with it). What it holds is the backend's own business: the WASM
+ * backend's micro-kernel panels, a plain copy elsewhere. It belongs to the backend that made it.
+ */
+export interface PackedGemmB {
+  /** op(B) is k×n. */
+  readonly k: number;
+  readonly n: number;
+}
+
 /** Pointwise non-linearities. `gelu` is the tanh approximation (GPT-2, PyTorch approximate='tanh'). */
 export type Activation = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'];
@@ -202,6 +213,12 @@ export interface Ops {
    */
   mark(): number;
   release(mark: number): void;
+  /**
+   * Storage for a packed gemm B operand whose op(B) is k×n (see packGemmB), in this backend's
+   * layout; like tensor() it is allocated (models make it at construction, once) and released by
+   * release(). Before the first packGemmB it holds zeros.
+   */
+  packedGemmB(k: number, n: number): PackedGemmB;
 
   // ---- matrix products -----------------------------------------------------------------------
   /**
@@ -212,6 +229,21 @@ export interface Ops {
    */
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void;
+  /**
+   * packed ← op(B), k×n (B stored k×n, or n×k when transB), in the form gemmPackedB reads: a B
+   * operand prepared once for many products (a recurrent layer's h_{t−1}·Wh at every step, whose
+   * Wh does not change within a pass; gemm would prepare it again on every call). `packed` comes
+   * from packedGemmB(k, n) (the same k and n) and holds op(B) as it was now, whatever happens to B
+   * afterwards, until the next packGemmB into it. B and packed may not alias.
+   */
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void;
+  /**
+   * gemm with op(B) from packGemmB: C[m×n] = alpha · op(A) · op(B) + beta · C, op(A) m×k (A stored
+   * m×k, or k×m when transA). The same conventions as gemm (beta = 0 overwrites, NaN included); C
+   * may not alias A.
+   */
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void;
 
   // ---- elementwise (all over the first `n` = x.size elements unless sizes are given) ----------
   fill(x: Tensor, value: number): void;

@@ -9,7 +9,8 @@ import { installArgumentChecks, OP_NAMES } from '../../src/ops/checked.js';
 import type { Activation, Ops } from '../../src/ops/types.js';
 import { emulatedAddon } from './cuda-emulated-addon.js';
 
-const NOT_OPS = new Set(['constructor', 'name', 'dtype', 'tensor', 'tensorFrom', 'ints', 'intsFrom', 'mark', 'release', 'dispose']);
+const NOT_OPS = new Set(['constructor', 'name', 'dtype', 'tensor', 'tensorFrom', 'ints', 'intsFrom', 'mark', 'release', 'packedGemmB',
+  'dispose']);
 
 /** Bad calls and the message each must give (the op and operand named, what was expected). */
 const BAD: [string, (o: Ops) => unknown, RegExp][] = [

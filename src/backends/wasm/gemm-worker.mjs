@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CTL, runChunk } from './gemm-chunks.mjs';
 
-const { module, memory, fn, ctl: ctlPtr, scratch, spinMs } = workerData;
+const { module, memory, fn, packedFn, ctl: ctlPtr, scratch, spinMs } = workerData;
 // Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
 const { CLAIM, DONE, QUIT, ERROR, CHUNKS, INTS } = CTL;
@@ -15,6 +15,7 @@ const instance = new WebAssembly.Instance(module, {
   env: { memory, abort() { throw new Error('handgrad: a WASM kernel aborted'); } },
 });
 const block = instance.exports[fn];
+const packedBlock = instance.exports[packedFn];
 const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
 const ctlF = new Float32Array(memory.buffer, ctlPtr, INTS);
 
@@ -28,7 +29,7 @@ for (;;) {
     // Claim chunk i of the job this word belongs to; if the word moved on, look again.
     if (Atomics.compareExchange(ctl, CLAIM, word, word + 1) !== word) continue;
     try {
-      runChunk(instance.exports, block, ctl, ctlF, i, scratch);
+      runChunk(instance.exports, block, packedBlock, ctl, ctlF, i, scratch);
     } catch (e) {
       console.error('handgrad: gemm worker:', e);
       Atomics.store(ctl, ERROR, 1);

@@ -36,6 +36,14 @@ export interface GemmEngine {
   tuning: GemmTuning;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: number, b: number, beta: number, c: number): void;
+  /** The tile width of this engine's micro-kernel: what a packed B for gemmPackedB is packed for. */
+  readonly nr: number;
+  /**
+   * ops.gemmPackedB on byte pointers: bp holds op(B) packed by the gemmPackB kernel for `nr`
+   * (read-only, shared by every thread); split across threads as gemm is.
+   */
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, a: number, bp: number, beta: number, c: number): void;
   /** ops.lstmCell (contract in src/ops/types.ts) on byte pointers, split by rows of the batch. */
   lstmCell(gates: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
   /** ops.lstmCellBackward on byte pointers, split by rows of the batch. */
@@ -101,14 +109,22 @@ export interface GemmContext {
   fma?: boolean;
 }
 
-interface Kernel { variant: number; fn: 'gemmBlock' | 'gemmBlockRelaxed'; nr: number }
+interface Kernel {
+  variant: number;
+  /** The build's entries that run it: gemmBlock, and gemmBlockPackedB (B packed by gemmPackB). */
+  fn: 'gemmBlock' | 'gemmBlockRelaxed';
+  packedFn: 'gemmBlockPackedB' | 'gemmBlockPackedBRelaxed';
+  nr: number;
+}
 
 /** The micro-kernel (`variant` argument of gemmBlock, see assembly/gemm.ts) a path runs. */
 export function kernelOf(path: KernelPath, fma = false): Kernel {
+  const plain = { fn: 'gemmBlock', packedFn: 'gemmBlockPackedB' } as const;
+  const relaxed = { fn: 'gemmBlockRelaxed', packedFn: 'gemmBlockPackedBRelaxed' } as const;
   switch (path) {
-    case 'revec4x16': return fma ? { variant: 3, fn: 'gemmBlockRelaxed', nr: 16 } : { variant: 0, fn: 'gemmBlock', nr: 16 };
-    case 'simd4x8': return { variant: 1, fn: 'gemmBlock', nr: 8 };
-    case 'relaxed4x8': return { variant: 2, fn: 'gemmBlockRelaxed', nr: 8 };
+    case 'revec4x16': return fma ? { variant: 3, ...relaxed, nr: 16 } : { variant: 0, ...plain, nr: 16 };
+    case 'simd4x8': return { variant: 1, ...plain, nr: 8 };
+    case 'relaxed4x8': return { variant: 2, ...relaxed, nr: 8 };
   }
 }
 const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts): row chunks are whole 4-row panels
@@ -126,10 +142,12 @@ const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === '
 export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const { heap, path } = ctx;
   const threads = Math.max(1, Math.floor(ctx.threads));
-  const { variant, fn, nr } = kernelOf(path, ctx.fma);
+  const { variant, fn, packedFn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
   const block = k[fn] as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
+  const packedBlock = k[packedFn] as (...args: number[]) => void;
+  if (typeof packedBlock !== 'function') throw new Error(`wasm backend: the ${path} build has no ${packedFn} export`);
 
   // Everything this engine needs, allocated once: scratch per thread and the control block.
   const scratchBytes = (k.gemmScratchBytes as () => number)();
@@ -145,7 +163,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   const workers: Worker[] = [];
   for (let w = 1; w < threads; w++) {
     workers.push(new Worker(new URL('./gemm-worker.mjs', import.meta.url), {
-      workerData: { module: ctx.module, memory: heap.memory, fn, ctl: ctlPtr, scratch: scratch[w], spinMs: SPIN_MS },
+      workerData: { module: ctx.module, memory: heap.memory, fn, packedFn, ctl: ctlPtr, scratch: scratch[w], spinMs: SPIN_MS },
     }));
   }
   try {
@@ -206,7 +224,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
       mine++;
       if (failure !== null) continue;
       try {
-        runChunk(k, block, ctl, ctlF, i, scratch[0]);
+        runChunk(k, block, packedBlock, ctl, ctlF, i, scratch[0]);
       } catch (e) {
         failure = e;
       }
@@ -228,36 +246,48 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     }
   }
 
+  /**
+   * A product on this thread or split across the threads: JOB.GEMM (gemmBlock; b is B) or
+   * JOB.GEMM_PACKED_B (gemmBlockPackedB; b is the packed B, tb unused).
+   */
+  function product(kind: number, ta: number, tb: number, m: number, n: number, kk: number,
+    alpha: number, a: number, b: number, beta: number, c: number): void {
+    const work = m * n * kk;
+    const tune = engine.tuning;
+    // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
+    // repacked one is the smaller (m·k per column chunk, k·n per row chunk; with B prepacked a
+    // row chunk packs nothing of B, but the few rows of a recurrent step are cut by columns anyway).
+    const byCols = n >= m;
+    const chunks = threads === 1 || work < tune.minParallelWork || m * n === 0 ? 1 : byCols
+      ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
+      : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
+    if (chunks === 1) {
+      if (kind === JOB.GEMM) block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+      else packedBlock(variant, ta, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
+      return;
+    }
+    const A = CTL.ARGS;
+    ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
+    ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
+    ctl[CTL.BY_COLS] = byCols ? 1 : 0;
+    runJob(kind, chunks);
+  }
+
   let tag = 0;
   let disposed = false;
   const engine: GemmEngine = {
     threads,
+    nr,
     tuning: { ...DEFAULT_TUNING },
 
     gemm(transA, transB, m, n, kk, alpha, a, b, beta, c) {
       if (disposed) throw new Error('wasm backend: gemm after dispose()');
-      const ta = transA ? 1 : 0, tb = transB ? 1 : 0;
-      const work = m * n * kk;
-      const tune = engine.tuning;
-      if (threads === 1 || work < tune.minParallelWork || m * n === 0) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
-        return;
-      }
-      // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
-      // repacked one is the smaller (m·k per column chunk, k·n per row chunk).
-      const byCols = n >= m;
-      const chunks = byCols
-        ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
-        : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
-      if (chunks === 1) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch[0]);
-        return;
-      }
-      const A = CTL.ARGS;
-      ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
-      ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
-      ctl[CTL.BY_COLS] = byCols ? 1 : 0;
-      runJob(JOB.GEMM, chunks);
+      product(JOB.GEMM, transA ? 1 : 0, transB ? 1 : 0, m, n, kk, alpha, a, b, beta, c);
+    },
+
+    gemmPackedB(transA, m, n, kk, alpha, a, bp, beta, c) {
+      if (disposed) throw new Error('wasm backend: gemmPackedB after dispose()');
+      product(JOB.GEMM_PACKED_B, transA ? 1 : 0, 0, m, n, kk, alpha, a, bp, beta, c);
     },
 
     lstmCell(gates, cPrev, c, tanhC, h, B, H) {
@@ -313,7 +343,8 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
   // Warm-up: a fresh module runs in V8's baseline tier until a function has used up its tiering
   // budget; the optimised code then compiles in the background and is shared by every thread.
   // A few split 128³ products (2 ms) start that for the micro-kernels and the worker path; the
-  // first one or two large products still run about 2× slower (measured at 512³).
+  // first one or two large products still run about 2× slower (measured at 512³). The same for
+  // the products with a packed B (zeros: 128 columns are whole panels, so 128² floats).
   const mark = heap.mark();
   try {
     const dim = 128;
@@ -322,6 +353,7 @@ export async function createGemmEngine(ctx: GemmContext): Promise<GemmEngine> {
     engine.tuning = { ...DEFAULT_TUNING, minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
     for (let i = 0; i < 3; i++) {
       engine.gemm(false, false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
+      engine.gemmPackedB(false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
     }
   } finally {
     engine.tuning = { ...DEFAULT_TUNING };

@@ -3,7 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, PackedGemmB, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
@@ -11,6 +11,7 @@ import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
+import { checkCount } from '../../ops/checks.js';
 import * as moe from '../reference/moe.js';
 
 import { packageRoot } from '../../util/package-root.js';
@@ -118,6 +119,19 @@ function iptr(t: IntTensor): number {
   return t.ptr;
 }
 
+/**
+ * The WASM backend's packed gemm operand: op(B) in the micro-kernel's panels (assembly/gemm_core.ts,
+ * "a B operand packed once"), for the engine's kernel width nr.
+ */
+class WasmPackedGemmB implements PackedGemmB {
+  constructor(readonly k: number, readonly n: number, readonly nr: number, readonly storage: WasmTensor) {}
+}
+function packedPtr(p: PackedGemmB, nr: number): number {
+  if (!(p instanceof WasmPackedGemmB)) throw new TypeError('wasm backend: got a packed operand from another backend');
+  if (p.nr !== nr) throw new TypeError(`wasm backend: a packed operand for kernels ${p.nr} wide, this backend's are ${nr}`);
+  return p.storage.ptr;
+}
+
 export class WasmOps implements Ops {
   readonly name: string;
   readonly dtype = 'f32' as const;
@@ -202,11 +216,25 @@ export class WasmOps implements Ops {
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
   dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); }
+  packedGemmB(k: number, n: number): PackedGemmB {
+    checkCount('packedGemmB', 'k', k); checkCount('packedGemmB', 'n', n);
+    const nr = this.gemmEngine.nr;
+    return new WasmPackedGemmB(k, n, nr, this.tensor(this.k.gemmPackedBFloats(k, n, nr)));
+  }
 
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
     this.gemmEngine.gemm(transA, transB, m, n, k, alpha, ptr(A), ptr(B), beta, ptr(C));
+  }
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
+    // Once per pass, not per product: one thread (1 MiB, the LSTM's Wh, packs in tens of µs).
+    const nr = this.gemmEngine.nr;
+    this.k.gemmPackB(transB ? 1 : 0, ptr(B), n, k, packedPtr(packed, nr), nr);
+  }
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {
+    this.gemmEngine.gemmPackedB(transA, m, n, k, alpha, ptr(A), packedPtr(packed, this.gemmEngine.nr), beta, ptr(C));
   }
 
   // ---- elementwise
