@@ -622,13 +622,14 @@ export function packWholeB(tb: i32, b: usize, n: i32, k: i32, bp: usize, nr: i32
  * column blocking (NC sizes the B block gemmRange packs, and here nothing is packed): each k block
  * packs its A rows once and runs them against every panel. n0 need not be a multiple of nr (the
  * engine's column chunks are): a panel only partly inside [n0, n1) is computed as an edge tile.
+ * Any m works; the engine sends products of fewer than MR rows to gemmRange with B itself instead
+ * (gemmRowsDirect and gemmRowsDot read B in place, faster than padded tiles and needing no pack).
  */
 // @ts-ignore: decorator
 @inline export function gemmRangePackedB<K>(ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
   if (m1 <= m0 || n1 <= n0) return;
   if (k == 0 || alpha == 0) { scaleBlock(c, n, m0, m1, n0, n1, beta); return; }
-  if (m < MR) { gemmRowsPackedB<K>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1); return; }
   const kern = changetype<K>(0);
   const nr = kern.nr;
   const apBase = scratch + BP_BYTES, tile = apBase + AP_BYTES;
@@ -670,80 +671,5 @@ export function packWholeB(tb: i32, b: usize, n: i32, k: i32, bp: usize, nr: i32
         }
       }
     }
-  }
-}
-
-/**
- * Fewer than MR rows in all, B prepacked (gemmRowsDirect's case): per row of C, eight vectors of
- * columns at a time, read from the panels. Columns go in pairs of vectors (8 columns, never split
- * between two panels: nr is a multiple of 8), each pair at constant offsets 0 and 16 from one
- * address so that revectorization can fuse them. Per element the same arithmetic as the tiles
- * (k blocks as gemmRange's, a multiply-add of K per k step from zero, then alpha·acc + beta·C), so
- * results do not depend on which group or thread computes a column. A ragged group (the last one,
- * or a first one starting inside a pair) computes its missing pairs again from the last pair that
- * exists and stores only the columns inside [n0, n1): all eight chains still run, which costs no
- * more than fewer of them (each k step waits on the latency of the add, not on throughput).
- */
-// @ts-ignore: decorator
-@inline function gemmRowsPackedB<K>(ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
-  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32): void {
-  const kern = changetype<K>(0);
-  const nr = kern.nr;
-  if ((nr & 7) != 0) unreachable(); // pairs of vectors must not straddle panels
-  const kcStep = blockSize(k, KC, 1);
-  const ldb = <usize>nr << 2;
-  const panelBytes = <usize>k * ldb;
-  const va = f32x4.splat(alpha);
-  // A's k step stride: 1 float (A is m×k) or m floats (A is k×m).
-  const sa = ta == 0 ? <usize>4 : <usize>m << 2;
-  const jStart = n0 & ~7, last = (n1 - 1) & ~7; // the first and the last pair's first column
-  for (let i = m0; i < m1; i++) {
-    const arow = a + (ta == 0 ? <usize>(i * k) << 2 : <usize>i << 2);
-    const crow = c + (<usize>(i * n) << 2);
-    for (let pc = 0; pc < k; pc += kcStep) {
-      const kc = min(kcStep, k - pc);
-      const betaBlk: f32 = pc == 0 ? beta : 1;
-      const a0 = arow + <usize>pc * sa;
-      const koff = <usize>pc * ldb;
-      for (let j = jStart; j < n1; j += 32) {
-        const u0 = j, u1 = min(j + 8, last), u2 = min(j + 16, last), u3 = min(j + 24, last);
-        const p0 = bp + <usize>(u0 / nr) * panelBytes + (<usize>(u0 % nr) << 2) + koff;
-        const p1 = bp + <usize>(u1 / nr) * panelBytes + (<usize>(u1 % nr) << 2) + koff;
-        const p2 = bp + <usize>(u2 / nr) * panelBytes + (<usize>(u2 % nr) << 2) + koff;
-        const p3 = bp + <usize>(u3 / nr) * panelBytes + (<usize>(u3 % nr) << 2) + koff;
-        let x0 = f32x4.splat(0), x1 = f32x4.splat(0), x2 = f32x4.splat(0), x3 = f32x4.splat(0);
-        let x4 = f32x4.splat(0), x5 = f32x4.splat(0), x6 = f32x4.splat(0), x7 = f32x4.splat(0);
-        let ap = a0, o: usize = 0;
-        for (let p = 0; p < kc; p++) {
-          const av = v128.load32_splat(ap);
-          x0 = kern.madd(av, v128.load(p0 + o, 0), x0); x1 = kern.madd(av, v128.load(p0 + o, 16), x1);
-          x2 = kern.madd(av, v128.load(p1 + o, 0), x2); x3 = kern.madd(av, v128.load(p1 + o, 16), x3);
-          x4 = kern.madd(av, v128.load(p2 + o, 0), x4); x5 = kern.madd(av, v128.load(p2 + o, 16), x5);
-          x6 = kern.madd(av, v128.load(p3 + o, 0), x6); x7 = kern.madd(av, v128.load(p3 + o, 16), x7);
-          ap += sa; o += ldb;
-        }
-        storePairPacked(crow, j, n0, n1, va, betaBlk, x0, x1);
-        if (j + 8 < n1) storePairPacked(crow, j + 8, n0, n1, va, betaBlk, x2, x3);
-        if (j + 16 < n1) storePairPacked(crow, j + 16, n0, n1, va, betaBlk, x4, x5);
-        if (j + 24 < n1) storePairPacked(crow, j + 24, n0, n1, va, betaBlk, x6, x7);
-      }
-    }
-  }
-}
-
-/** Columns [j, j+8) ∩ [n0, n1) of the row at crow get alpha·x (+ beta·C); x0 holds j…j+3, x1 j+4…j+7. */
-// @ts-ignore: decorator
-@inline function storePairPacked(crow: usize, j: i32, n0: i32, n1: i32, va: v128, beta: f32, x0: v128, x1: v128): void {
-  const cp = crow + (<usize>j << 2);
-  if (j >= n0 && j + 8 <= n1) {
-    if (beta == 0) storeRow2(cp, va, x0, x1);
-    else updateRow2(cp, va, f32x4.splat(beta), x0, x1);
-    return;
-  }
-  const v0 = f32x4.mul(va, x0), v1 = f32x4.mul(va, x1);
-  for (let jj = max(0, n0 - j); jj < min(8, n1 - j); jj++) {
-    const q = cp + (<usize>jj << 2);
-    const v = jj < 4 ? lane(v0, jj) : lane(v1, jj - 4);
-    store<f32>(q, beta == 0 ? v : v + beta * load<f32>(q));
   }
 }

@@ -81,6 +81,7 @@ export const OP_CHECKS: { readonly [K in OpName]: Check<K> | null } = {
     if (A.size < m * k) throw new RangeError(`gemmPackedB: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
     if (C.size < m * n) throw new RangeError(`gemmPackedB: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
     packedFor('gemmPackedB', k, n, packed);
+    if (!packed.ready) throw new RangeError('gemmPackedB: packed holds no operand yet (packGemmB first)');
   },
 
   fill: null,

@@ -26,6 +26,8 @@ const BAD: [string, (o: Ops) => unknown, RegExp][] = [
     /^gemmPackedB: A holds 5 elements, needs m·k = 2·3 = 6$/],
   ['gemmPackedB', (o) => o.gemmPackedB(false, 1.5, 2, 3, 1, o.tensor(6), o.packedGemmB(3, 2), 0, o.tensor(4)),
     /^gemmPackedB: m must be a non-negative integer, got 1.5$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(false, 2, 2, 3, 1, o.tensor(6), o.packedGemmB(3, 2), 0, o.tensor(4)),
+    /^gemmPackedB: packed holds no operand yet \(packGemmB first\)$/],
   ['packedGemmB', (o) => o.packedGemmB(-1, 2), /^packedGemmB: k must be a non-negative integer, got -1$/],
   ['add', (o) => o.add(o.tensor(4), o.tensor(3), o.tensor(4)), /^add: b holds 3 elements, a holds 4$/],
   ['activation', (o) => o.activation('swish' as Activation, o.tensor(2), o.tensor(2)), /^unknown activation 'swish'/],
@@ -89,6 +91,7 @@ describe('argument checks, once for every backend', () => {
       const cases: [Ops, Ops, RegExp][] = [[ref, wasm, /another backend/], [wasm, ref, /another backend/], [cuda, ref, /another backend/]];
       for (const [o, maker, message] of cases) {
         const P = maker.packedGemmB(3, 2);
+        maker.packGemmB(false, 3, 2, maker.tensor(6), P);
         expect(() => o.packGemmB(false, 3, 2, o.tensor(6), P)).toThrow(message);
         expect(() => o.gemmPackedB(false, 1, 2, 3, 1, o.tensor(3), P, 0, o.tensor(2))).toThrow(message);
       }

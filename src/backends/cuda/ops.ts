@@ -117,6 +117,7 @@ type Dev = CudaTensor | CudaInts;
  */
 class CudaPackedGemmB implements PackedGemmB {
   transB = false;
+  ready = false;
   constructor(readonly k: number, readonly n: number, readonly storage: CudaTensor) {}
 }
 
@@ -386,6 +387,7 @@ export class CudaOps implements Ops, DecodeGraphOps {
   packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
     const p = this.packed(packed);
     p.transB = transB;
+    p.ready = true;
     if (k * n > 0) this.k.copy(this.r(B), this.w(p.storage), k * n);
   }
   gemmPackedB(transA: boolean, m: number, n: number, k: number,

@@ -20,8 +20,10 @@ export function gemm(transA: boolean, transB: boolean, m: number, n: number, k: 
 }
 
 /**
- * packed[k×n] = op(B) row-major (see Ops.packGemmB): the reference's packed form is op(B) itself,
- * so gemm(transA, false, …, packed, …) is Ops.gemmPackedB.
+ * packed[k×n] = op(B) row-major (see Ops.packGemmB): the reference's packed form is a copy of op(B)
+ * made at packGemmB, so gemm(transA, false, …, packed, …) is Ops.gemmPackedB. A copy is the
+ * strictest reading of the contract: a layer that forgot to pack again after B changed computes
+ * with the old B here, and the gradient checks (which run on this backend) fail.
  */
 export function packGemmB(transB: boolean, k: number, n: number, b: FloatArray, packed: FloatArray): void {
   for (let p = 0; p < k; p++) {

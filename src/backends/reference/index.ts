@@ -50,6 +50,7 @@ class RefInts implements IntTensor {
 
 /** The reference's packed gemm operand: op(B) itself, k×n row-major (./gemm.ts packGemmB). */
 class RefPackedGemmB implements PackedGemmB {
+  ready = false;
   constructor(readonly k: number, readonly n: number, readonly data: FloatArray) {}
 }
 function refPacked(p: PackedGemmB): RefPackedGemmB {
@@ -85,7 +86,9 @@ export class ReferenceOps implements Ops {
     gemm.gemm(transA, transB, m, n, k, alpha, A.data, B.data, beta, C.data);
   }
   packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
-    gemm.packGemmB(transB, k, n, B.data, refPacked(packed).data);
+    const p = refPacked(packed);
+    gemm.packGemmB(transB, k, n, B.data, p.data);
+    p.ready = true;
   }
   gemmPackedB(transA: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {

@@ -121,16 +121,25 @@ function iptr(t: IntTensor): number {
 
 /**
  * The WASM backend's packed gemm operand: op(B) in the micro-kernel's panels (assembly/gemm_core.ts,
- * "a B operand packed once"), for the engine's kernel width nr.
+ * "a B operand packed once") for the engine's kernel width nr, packed at the first product of 4
+ * rows or more after packGemmB. Products of fewer rows (a batch-1 recurrent step) read B itself,
+ * as gemm does (gemmRowsDirect, gemmRowsDot: faster than padded 4-row tiles), so for them packing
+ * would be pure cost: a batch-1 LSTM never packs.
  */
 class WasmPackedGemmB implements PackedGemmB {
+  /** The B of the last packGemmB (byte pointer), its transpose, whether the panels hold it yet. */
+  ready = false;
+  b = 0;
+  tb = 0;
+  packed = false;
   constructor(readonly k: number, readonly n: number, readonly nr: number, readonly storage: WasmTensor) {}
 }
-function packedPtr(p: PackedGemmB, nr: number): number {
+function wasmPacked(p: PackedGemmB, nr: number): WasmPackedGemmB {
   if (!(p instanceof WasmPackedGemmB)) throw new TypeError('wasm backend: got a packed operand from another backend');
   if (p.nr !== nr) throw new TypeError(`wasm backend: a packed operand for kernels ${p.nr} wide, this backend's are ${nr}`);
-  return p.storage.ptr;
+  return p;
 }
+const MR = 4; // rows of a micro-tile (assembly/gemm_core.ts)
 
 export class WasmOps implements Ops {
   readonly name: string;
@@ -228,13 +237,19 @@ export class WasmOps implements Ops {
     this.gemmEngine.gemm(transA, transB, m, n, k, alpha, ptr(A), ptr(B), beta, ptr(C));
   }
   packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
-    // Once per pass, not per product: one thread (1 MiB, the LSTM's Wh, packs in tens of µs).
-    const nr = this.gemmEngine.nr;
-    this.k.gemmPackB(transB ? 1 : 0, ptr(B), n, k, packedPtr(packed, nr), nr);
+    const p = wasmPacked(packed, this.gemmEngine.nr);
+    p.b = ptr(B);
+    p.tb = transB ? 1 : 0;
+    p.packed = false;
+    p.ready = true;
   }
   gemmPackedB(transA: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {
-    this.gemmEngine.gemmPackedB(transA, m, n, k, alpha, ptr(A), packedPtr(packed, this.gemmEngine.nr), beta, ptr(C));
+    const e = this.gemmEngine, p = wasmPacked(packed, e.nr);
+    if (m < MR) { e.gemm(transA, p.tb === 1, m, n, k, alpha, ptr(A), p.b, beta, ptr(C)); return; }
+    // Once per packGemmB, not per product: one thread (1 MiB, the LSTM's Wh, packs in tens of µs).
+    if (!p.packed) { this.k.gemmPackB(p.tb, p.b, n, k, p.storage.ptr, e.nr); p.packed = true; }
+    e.gemmPackedB(transA, m, n, k, alpha, ptr(A), p.storage.ptr, beta, ptr(C));
   }
 
   // ---- elementwise
