@@ -12,6 +12,8 @@
 //          can only ever claim chunks of the job that is current, and reads that job's arguments
 //          after its claim succeeded (they cannot change until every chunk is done).
 //   DONE   chunks finished; the caller waits for it to reach the chunk count.
+// A product with a prepacked B (ops.gemmPackedB, JOB.GEMM_PACKED_B) is split the same way; the
+// packed panels are read by every thread and written by none.
 // Dynamic claiming matters on a loaded machine: a worker that is descheduled or slow simply
 // takes fewer chunks (the caller does the rest) instead of stalling every product.
 // Nothing is allocated per call: arguments and chunk bounds go into the control block.
