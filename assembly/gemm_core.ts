@@ -593,7 +593,6 @@ function scaleBlock(c: usize, n: i32, m0: i32, m1: i32, n0: i32, n1: i32, beta: 
   }
 }
 
-
 // ---- a B operand packed once (Ops.packGemmB, Ops.gemmPackedB) ------------------------------------
 // When one B multiplies many A's (a recurrent layer's h_{t−1}·Wh at every time step, Wh unchanged
 // within the pass), gemmRange would pack it again on every call (with B stored n×k, or n a multiple
