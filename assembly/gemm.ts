@@ -25,7 +25,7 @@
 // by itself, while a loop unrolled by hand is too big for it and pays an address computation
 // per broadcast (measured: 4×16 ×1 is ~10% faster than ×2; 6×16 ×2 spills and runs at half speed).
 // The 4×8 kernels (mr = 4) pack B in a pass of its own (fusesPack false: tilePack never runs).
-import { gemmRange, SCRATCH_BYTES, storeTile4x8 } from './gemm_core';
+import { gemmRange, gemmRangePackedB, packedBFloats, packWholeB, SCRATCH_BYTES, storeTile4x8 } from './gemm_core';
 import { tile4x16 } from './gemm_tiles';
 
 /**
@@ -125,4 +125,27 @@ export function gemmBlock(variant: i32, ta: i32, tb: i32, m: i32, n: i32, k: i32
   beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
   if (variant == 0) gemmRange<Revec4x16>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else gemmRange<Simd4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+}
+
+/** Floats a packed op(B) (k×n) takes for a kernel nr columns wide (see gemmPackB). */
+export function gemmPackedBFloats(k: i32, n: i32, nr: i32): i32 {
+  return packedBFloats(k, n, nr);
+}
+
+/**
+ * Packs op(B) (k×n: B stored k×n, or n×k when tb = 1) whole at bp, for kernels nr columns wide
+ * (the `nr` of the variant that will read it): the layout of gemmBlockPackedB (assembly/gemm_core.ts).
+ */
+export function gemmPackB(tb: i32, b: usize, n: i32, k: i32, bp: usize, nr: i32): void {
+  packWholeB(tb, b, n, k, bp, nr);
+}
+
+/**
+ * gemmBlock with op(B) packed by gemmPackB (for this variant's nr) at bp: rows [m0, m1) × columns
+ * [n0, n1) of C = alpha · op(A) · op(B) + beta · C.
+ */
+export function gemmBlockPackedB(variant: i32, ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (variant == 0) gemmRangePackedB<Revec4x16>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
+  else gemmRangePackedB<Simd4x8>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
 }

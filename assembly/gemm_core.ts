@@ -727,3 +727,77 @@ function mergeTile(cp: usize, ldc: usize, tile: usize, nr: i32, rows: i32, cols:
   }
 }
 
+// ---- a B operand packed once (Ops.packGemmB, Ops.gemmPackedB) ------------------------------------
+// When one B multiplies many A's (a recurrent layer's h_{t−1}·Wh at every time step, Wh unchanged
+// within the pass), gemmRange would pack it again on every call (with B stored n×k, or n a multiple
+// of 1024: all of it). Instead B is packed once, whole, by packB itself: the whole matrix as ONE k
+// block and ONE column block, so panel q (columns q·nr … q·nr+nr−1 of op(B), zero-padded past n)
+// is k×nr floats at Bp + q·k·nr, and k block [pc, pc+kc) of panel q, kc×nr floats at
+// Bp + (q·k + pc)·nr, is exactly the micro-panel gemmRange packs for that block. Size:
+// packedBFloats(k, n, nr). The layout depends only on nr: not on KC, MC or NC.
+
+/** Floats of a packed op(B), k×n, for micro-kernels nr columns wide: k·⌈n/nr⌉·nr. */
+// @ts-ignore: decorator
+@inline export function packedBFloats(k: i32, n: i32, nr: i32): i32 {
+  return k * ((n + nr - 1) / nr * nr);
+}
+
+/** Packs the whole of op(B) (k×n; tb as in packB) into panels nr wide at bp (layout above). */
+export function packWholeB(tb: i32, b: usize, n: i32, k: i32, bp: usize, nr: i32): void {
+  if (k == 0 || n == 0) return;
+  packB(tb, b, n, k, 0, n, 0, k, bp, nr, false);
+}
+
+/**
+ * gemmRange with op(B) prepacked at bp by packWholeB (the same nr as K's): rows [m0, m1) × columns
+ * [n0, n1) of C = alpha·op(A)·op(B) + beta·C. The same k blocks, packed A blocks, tiles and edge
+ * tiles as gemmRange, so per element the same arithmetic as gemmRange's packed path; there is no
+ * column blocking (NC sizes the B block gemmRange packs, and here nothing is packed): each k block
+ * packs its A rows once and runs them against every panel. n0 need not be a multiple of nr (the
+ * engine's column chunks are): a panel only partly inside [n0, n1) is computed as an edge tile.
+ * Any m works; the engine sends products of fewer than FEW_ROWS rows to gemmRange with B itself instead
+ * (gemmRowsDirect and gemmRowsDot read B in place, faster than padded tiles and needing no pack).
+ */
+// @ts-ignore: decorator
+@inline export function gemmRangePackedB<K>(ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (m1 <= m0 || n1 <= n0) return;
+  if (k == 0 || alpha == 0) { scaleBlock(c, n, m0, m1, n0, n1, beta); return; }
+  const kern = changetype<K>(0);
+  const nr = kern.nr, mr = kern.mr;
+  const apBase = scratch + BP_BYTES, tile = apBase + AP_BYTES;
+  const ldc = <usize>n << 2, ldb = <usize>nr << 2;
+  const panelBytes = <usize>k * ldb;
+  const kcStep = blockSize(k, KC, 1);
+  const mcStep = blockSize(m1 - m0, MC, mr); // whole panels; only the last block ends in 4-row ones
+  const q0 = n0 / nr, q1 = (n1 + nr - 1) / nr;
+  for (let pc = 0; pc < k; pc += kcStep) {
+    const kc = min(kcStep, k - pc);
+    // The first k block applies beta; later ones add to what it left.
+    const betaBlk: f32 = pc == 0 ? beta : 1;
+    for (let ic = m0; ic < m1; ic += mcStep) {
+      const mc = min(mcStep, m1 - ic);
+      packA(ta, a, m, k, ic, mc, pc, kc, apBase, mr);
+      for (let q = q0; q < q1; q++) {
+        const j0 = max(n0, q * nr), j1 = min(n1, q * nr + nr);
+        const bq = bp + <usize>q * panelBytes + <usize>pc * ldb;
+        for (let ir = 0; ir < mc; ) {
+          const h = panelRows(mc - ir, mr);
+          const rows = min(h, mc - ir);
+          const ap = apBase + (<usize>(ir * kc) << 2);
+          const cp = c + (<usize>((ic + ir) * n + j0) << 2);
+          if (rows == h && j1 - j0 == nr) {
+            if (h == mr) kern.tile(kc, ap, bq, ldb, cp, ldc, alpha, betaBlk);
+            else kern.tile4(kc, ap, bq, ldb, cp, ldc, alpha, betaBlk);
+          } else {
+            // Edge tile: compute the whole panel's tile into scratch, then merge the part inside C.
+            if (h == mr) kern.tile(kc, ap, bq, ldb, tile, ldb, 1, 0);
+            else kern.tile4(kc, ap, bq, ldb, tile, ldb, 1, 0);
+            mergeTile(cp, ldc, tile + (<usize>(j0 - q * nr) << 2), nr, rows, j1 - j0, alpha, betaBlk);
+          }
+          ir += h;
+        }
+      }
+    }
+  }
+}

@@ -2,9 +2,9 @@
 // (assembly/index.relaxed.ts, compiled with --enable relaxed-simd) may contain relaxed
 // instructions: the plain build must validate on engines without relaxed SIMD.
 // f32x4.relaxed_madd(a, b, c) = a·b + c, fused (one rounding) where the CPU has FMA.
-import { gemmRange, storeTile4x8 } from './gemm_core';
+import { gemmRange, gemmRangePackedB, storeTile4x8 } from './gemm_core';
 import { tile4x16, tile6x16 } from './gemm_tiles';
-import { gemmBlock } from './gemm';
+import { gemmBlock, gemmBlockPackedB } from './gemm';
 
 /** Variant 2: 4×8 with fused multiply-add, for 128-bit SIMD (no revectorization). */
 @final @unmanaged class Relaxed4x8 {
@@ -94,4 +94,12 @@ export function gemmBlockRelaxed(variant: i32, ta: i32, tb: i32, m: i32, n: i32,
   if (variant == 3) gemmRange<Revec6x16Fma>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else if (variant == 2) gemmRange<Relaxed4x8>(ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
   else gemmBlock(variant, ta, tb, m, n, k, alpha, a, b, beta, c, m0, m1, n0, n1, scratch);
+}
+
+/** gemmBlockPackedB of the relaxed build (same arguments, see assembly/gemm.ts), as gemmBlockRelaxed. */
+export function gemmBlockPackedBRelaxed(variant: i32, ta: i32, m: i32, n: i32, k: i32, alpha: f32, a: usize, bp: usize,
+  beta: f32, c: usize, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize): void {
+  if (variant == 3) gemmRangePackedB<Revec6x16Fma>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
+  else if (variant == 2) gemmRangePackedB<Relaxed4x8>(ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
+  else gemmBlockPackedB(variant, ta, m, n, k, alpha, a, bp, beta, c, m0, m1, n0, n1, scratch);
 }

@@ -400,6 +400,32 @@ export function conformanceCases(): ConformanceCase[] {
     }, 'products');
   }
 
+  // packGemmB + gemmPackedB: a B packed once for many products. Rows 1–5 (the WASM kernels' few-row
+  // path below 4, tiles of 4 rows, a ragged fifth), a recurrent step's 32; n and k around the tile
+  // widths (8, 16) and the k block (256); the packed operand reused for several A's, and packed
+  // again after B changed.
+  const PACKED: [number, number, number][] = [[1, 1, 1], [1, 100, 400], [1, 400, 100], [2, 37, 19], [3, 33, 257], [4, 16, 256],
+    [5, 17, 255], [32, 64, 33], [7, 130, 257], [32, 1024, 256], [32, 256, 1024], [64, 257, 513]];
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    add(`packGemmB + gemmPackedB ${ta ? 't' : 'n'}${tb ? 't' : 'n'} (reused, repacked after B changed; alpha, beta)`, 'products', (h) => {
+      for (const [m, n, k] of PACKED) {
+        if (h.skip(m * n * k / 8)) continue;
+        h.shape = `${m}×${n}×${k}`;
+        const B = h.rand(k * n), B2 = h.rand(k * n), A = h.rand(m * k), A2 = h.rand(m * k);
+        const C = h.from(new Float32Array(m * n).fill(NaN));
+        const [pg, pr] = h.both((o) => o.packedGemmB(k, n));
+        const P = { g: pg, r: pr };
+        h.both((o, t) => o.packGemmB(tb, k, n, t(B), t(P)));
+        h.both((o, t) => o.gemmPackedB(ta, m, n, k, 0.5, t(A), t(P), 0, t(C))); h.compare('C (beta 0 over NaN)', C);
+        h.both((o, t) => o.gemmPackedB(ta, m, n, k, 1, t(A2), t(P), 1, t(C))); h.compare('C (another A, beta 1)', C);
+        h.both((o, t) => o.gemmPackedB(ta, m, n, k, -2, t(A), t(P), 0.5, t(C))); h.compare('C (alpha -2, beta 0.5)', C);
+        h.both((o, t) => o.gemmPackedB(ta, m, n, k, 0, t(A), t(P), 0.25, t(C))); h.compare('C (alpha 0, beta 0.25)', C);
+        h.both((o, t) => { o.copy(t(B2), t(B)); o.packGemmB(tb, k, n, t(B), t(P)); });
+        h.both((o, t) => o.gemmPackedB(ta, m, n, k, 1, t(A2), t(P), 0, t(C))); h.compare('C (repacked from another B)', C);
+      }
+    }, 'products');
+  }
+
   // groupedGemm: the three modes, with empty groups and rows outside every group
   const GROUPS = [[5, 0, 33, 7], [0, 1, 0, 130, 0, 2], [64], [0, 5, 0, 17, 1, 0]];
   for (const mode of ['nn', 'nt', 'tn'] as const) {

@@ -28,7 +28,9 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 import { zeros } from './init.js';
-import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
+import {
+  RecurrentLayerBase, RecurrentProduct, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers,
+} from './recurrent.js';
 
 export type GruVariant = 'pytorch' | 'paper';
 export const GRU_VARIANTS: readonly GruVariant[] = ['pytorch', 'paper'];
@@ -47,6 +49,9 @@ export class GruLayer extends RecurrentLayerBase {
   private readonly dxp: SeqBuffer;
   private readonly dhp: SeqBuffer;
   private readonly scratch: SeqBuffer;
+  /** The per-step products h_{t−1}·Wh (forward) and dhp_t·Whᵀ (backward), Wh packed once per pass. */
+  private readonly hWh: RecurrentProduct;
+  private readonly dhpWhT: RecurrentProduct;
 
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
     super(ops, 'gru', inDim, hidden);
@@ -61,6 +66,8 @@ export class GruLayer extends RecurrentLayerBase {
     this.dxp = new SeqBuffer(ops, 3 * H);
     this.dhp = new SeqBuffer(ops, 3 * H);
     this.scratch = new SeqBuffer(ops, H);
+    this.hWh = new RecurrentProduct(ops, this.Wh, false, H, 3 * H);
+    this.dhpWhT = new RecurrentProduct(ops, this.Wh, true, 3 * H, H);
   }
 
   /** x [T,B,I] → y [T,B,H]. */
@@ -72,8 +79,10 @@ export class GruLayer extends RecurrentLayerBase {
     this.x = x;
     projectRows(ops, x, this.Wx, this.bx, T * B, this.inDim, 3 * H, xp.all); // XP = X·Wx + bx
     ops.copy(h0, hs.at(0));
+    this.hWh.begin(T);
     for (let t = 0; t < T; t++) {
-      projectRows(ops, hs.at(t), this.Wh, this.bh, B, H, 3 * H, hp.at(t)); // hp_t = h_{t−1}·Wh + bh
+      this.hWh.run(B, hs.at(t), 0, hp.at(t)); // hp_t = h_{t−1}·Wh + bh
+      ops.addBias(hp.at(t), this.bh.value, B, 3 * H);
       ops.gruCell(xp.at(t), hp.at(t), hs.at(t), hs.at(t + 1), B, H);
     }
     ops.copy(hs.at(T), hT);
@@ -87,12 +96,13 @@ export class GruLayer extends RecurrentLayerBase {
     dhp.prepare(T, B);
     dy.prepare(T, B);
     this.scratch.prepare(1, B);
+    this.dhpWhT.begin(dh0 ? T : T - 1);
     for (let t = T - 1; t >= 0; t--) {
       // dh_{t−1} collects z⊙dh_t (in the cell op) and dhp_t·Whᵀ; at t = 0 it is dh0 (or thrown away).
       const dPrev = t > 0 ? dy.at(t - 1) : (dh0 ?? this.scratch.at(0));
       if (t === 0) ops.fill(dPrev, 0);
       ops.gruCellBackward(xp.at(t), hp.at(t), hs.at(t), dy.at(t), dxp.at(t), dhp.at(t), dPrev, B, H);
-      if (t > 0 || dh0) ops.gemm(false, true, B, H, 3 * H, 1, dhp.at(t), this.Wh.value, 1, dPrev);
+      if (t > 0 || dh0) this.dhpWhT.run(B, dhp.at(t), 1, dPrev);
     }
     const n = T * B;
     projectRowsBackward(ops, this.x!, dxp.all, this.Wx, this.bx, n, this.inDim, 3 * H, dx); // dWx += Xᵀ·dXP, dbx, dX = dXP·Wxᵀ
@@ -120,6 +130,12 @@ export class GruPaperLayer extends RecurrentLayerBase {
   private readonly dn: SeqBuffer;
   private readonly drh: SeqBuffer;
   private readonly scratch: SeqBuffer;
+  /** The per-step products, each weight packed once per pass: h_{t−1}·Urz and (r⊙h_{t−1})·Un
+   *  (forward), dn_t·Unᵀ and drz_t·Urzᵀ (backward). */
+  private readonly hUrz: RecurrentProduct;
+  private readonly rhUn: RecurrentProduct;
+  private readonly dnUnT: RecurrentProduct;
+  private readonly drzUrzT: RecurrentProduct;
 
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
     super(ops, 'gru', inDim, hidden);
@@ -139,6 +155,10 @@ export class GruPaperLayer extends RecurrentLayerBase {
     this.dn = new SeqBuffer(ops, H);
     this.drh = new SeqBuffer(ops, H);
     this.scratch = new SeqBuffer(ops, H);
+    this.hUrz = new RecurrentProduct(ops, this.Urz, false, H, 2 * H);
+    this.rhUn = new RecurrentProduct(ops, this.Un, false, H, H);
+    this.dnUnT = new RecurrentProduct(ops, this.Un, true, H, H);
+    this.drzUrzT = new RecurrentProduct(ops, this.Urz, true, 2 * H, H);
   }
 
   /** x [T,B,I] → y [T,B,H]. */
@@ -154,10 +174,12 @@ export class GruPaperLayer extends RecurrentLayerBase {
     projectRows(ops, x, this.Wrz, this.brz, n, this.inDim, 2 * H, xrz.all); // XRZ = X·Wrz + brz
     projectRows(ops, x, this.Wn, this.bn, n, this.inDim, H, xn.all); // XN = X·Wn + bn
     ops.copy(h0, hs.at(0));
+    this.hUrz.begin(T);
+    this.rhUn.begin(T);
     for (let t = 0; t < T; t++) {
-      ops.gemm(false, false, B, 2 * H, H, 1, hs.at(t), this.Urz.value, 0, hrz); // h_{t−1}·Urz
+      this.hUrz.run(B, hs.at(t), 0, hrz); // h_{t−1}·Urz
       ops.gruPaperGates(xrz.at(t), hrz, hs.at(t), rh.at(t), B, H); // r, z; rh = r⊙h_{t−1}
-      ops.gemm(false, false, B, H, H, 1, rh.at(t), this.Un.value, 1, xn.at(t)); // xn_t += (r⊙h_{t−1})·Un
+      this.rhUn.run(B, rh.at(t), 1, xn.at(t)); // xn_t += (r⊙h_{t−1})·Un
       ops.gruPaperOutput(xrz.at(t), xn.at(t), hs.at(t), hs.at(t + 1), B, H); // n, h_t
     }
     ops.copy(hs.at(T), hT);
@@ -173,13 +195,15 @@ export class GruPaperLayer extends RecurrentLayerBase {
     this.drh.prepare(1, B);
     this.scratch.prepare(1, B);
     const drh = this.drh.at(0);
+    this.dnUnT.begin(T);
+    this.drzUrzT.begin(dh0 ? T : T - 1);
     for (let t = T - 1; t >= 0; t--) {
       const dPrev = t > 0 ? dy.at(t - 1) : (dh0 ?? this.scratch.at(0));
       if (t === 0) ops.fill(dPrev, 0);
       ops.gruPaperOutputBackward(xrz.at(t), xn.at(t), hs.at(t), dy.at(t), drz.at(t), dn.at(t), dPrev, B, H); // dz, dn; += z⊙dh
-      ops.gemm(false, true, B, H, H, 1, dn.at(t), this.Un.value, 0, drh); // d(r⊙h) = dn·Unᵀ
+      this.dnUnT.run(B, dn.at(t), 0, drh); // d(r⊙h) = dn·Unᵀ
       ops.gruPaperGatesBackward(xrz.at(t), hs.at(t), drh, drz.at(t), dPrev, B, H); // dr; += r⊙d(r⊙h)
-      if (t > 0 || dh0) ops.gemm(false, true, B, H, 2 * H, 1, drz.at(t), this.Urz.value, 1, dPrev); // += drz·Urzᵀ
+      if (t > 0 || dh0) this.drzUrzT.run(B, drz.at(t), 1, dPrev); // += drz·Urzᵀ
     }
     const n = T * B;
     projectRowsBackward(ops, this.x!, drz.all, this.Wrz, this.brz, n, this.inDim, 2 * H, dx); // dWrz += Xᵀ·dRZ, dbrz, dX = dRZ·Wrzᵀ

@@ -20,7 +20,9 @@
 import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
-import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
+import {
+  RecurrentLayerBase, RecurrentProduct, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers,
+} from './recurrent.js';
 
 export class LstmLayer extends RecurrentLayerBase {
   readonly Wx: Param;
@@ -34,6 +36,9 @@ export class LstmLayer extends RecurrentLayerBase {
   /** dgates [T,B,4H], dc [B,H] (the running dL/dc). hs and dy: RecurrentLayerBase. */
   private readonly dgates: SeqBuffer;
   private readonly dc: SeqBuffer;
+  /** The per-step products h_{t−1}·Wh (forward) and dg_t·Whᵀ (backward), Wh packed once per pass. */
+  private readonly hWh: RecurrentProduct;
+  private readonly dgWhT: RecurrentProduct;
 
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
     super(ops, 'lstm', inDim, hidden);
@@ -48,6 +53,8 @@ export class LstmLayer extends RecurrentLayerBase {
     this.tanhC = new SeqBuffer(ops, H);
     this.dgates = new SeqBuffer(ops, 4 * H);
     this.dc = new SeqBuffer(ops, H);
+    this.hWh = new RecurrentProduct(ops, this.Wh, false, H, 4 * H);
+    this.dgWhT = new RecurrentProduct(ops, this.Wh, true, 4 * H, H);
   }
 
   /** x [T,B,I] → y [T,B,H], from (h0, c0) to (hT, cT). */
@@ -61,8 +68,9 @@ export class LstmLayer extends RecurrentLayerBase {
     projectRows(ops, x, this.Wx, this.b, T * B, this.inDim, 4 * H, gates.all); // G = X·Wx + b for all T·B rows at once
     ops.copy(h0, hs.at(0));
     if (c0) ops.copy(c0, cs.at(0)); else ops.fill(cs.at(0), 0);
+    this.hWh.begin(T);
     for (let t = 0; t < T; t++) {
-      ops.gemm(false, false, B, 4 * H, H, 1, hs.at(t), this.Wh.value, 1, gates.at(t)); // g_t += h_{t−1}·Wh
+      this.hWh.run(B, hs.at(t), 1, gates.at(t)); // g_t += h_{t−1}·Wh
       ops.lstmCell(gates.at(t), cs.at(t), cs.at(t + 1), tanhC.at(t), hs.at(t + 1), B, H);
     }
     ops.copy(hs.at(T), hT);
@@ -78,10 +86,11 @@ export class LstmLayer extends RecurrentLayerBase {
     this.dc.prepare(1, B);
     const dc = this.dc.at(0);
     ops.fill(dc, 0);
+    this.dgWhT.begin(dh0 ? T : T - 1);
     for (let t = T - 1; t >= 0; t--) {
       ops.lstmCellBackward(gates.at(t), cs.at(t), tanhC.at(t), dy.at(t), dc, dgates.at(t), B, H);
-      if (t > 0) ops.gemm(false, true, B, H, 4 * H, 1, dgates.at(t), this.Wh.value, 1, dy.at(t - 1)); // dh_{t−1} += dg_t·Whᵀ
-      else if (dh0) ops.gemm(false, true, B, H, 4 * H, 1, dgates.at(0), this.Wh.value, 0, dh0);
+      if (t > 0) this.dgWhT.run(B, dgates.at(t), 1, dy.at(t - 1)); // dh_{t−1} += dg_t·Whᵀ
+      else if (dh0) this.dgWhT.run(B, dgates.at(0), 0, dh0);
     }
     if (dc0) ops.copy(dc, dc0);
     const n = T * B;

@@ -14,6 +14,8 @@
 //   backward: the cell backward step by step in reverse, collecting the pre-activation gradients
 //             dP of every step; then dWx += Xᵀ·dP, dWh += H_prevᵀ·dP and dX = dP·Wxᵀ as ONE gemm
 //             each over all T·B rows. Only dh_{t−1} += dP_t·Whᵀ has to stay inside the loop.
+// The per-step products go through RecurrentProduct: Wh is packed once per pass (forward: Wh,
+// backward: Whᵀ) and every step multiplies with the packed form.
 // Hidden states are kept as [T+1, B, H] with slot 0 = h0, so H_prev (slots 0…T−1) and the output
 // (slots 1…T) are both contiguous.
 //
@@ -23,7 +25,7 @@
 //
 // Buffers are allocated on first use and grown only when a larger T·B comes (never per step);
 // per-step views are made once per (T, B).
-import type { Ops, Tensor } from '../ops/types.js';
+import type { Ops, PackedGemmB, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 
@@ -96,6 +98,37 @@ export abstract class RecurrentLayerBase implements RecurrentLayer {
 
   abstract forward(x: Tensor, T: number, B: number, h0: Tensor, c0: Tensor | null, hT: Tensor, cT: Tensor | null): Tensor;
   abstract backward(dx: Tensor | null, T: number, B: number, dh0: Tensor | null, dc0: Tensor | null): void;
+}
+
+/**
+ * One recurrent weight's product at every step of a pass, X·op(W) with op(W) k×n: W for the
+ * forward's h_{t−1}·Wh, Wᵀ for the backward's dP_t·Whᵀ. The weight does not change within a pass,
+ * so begin() packs op(W) once (ops.packGemmB) and every step multiplies with the packed form,
+ * where gemm would prepare W again at every step (the WASM backend repacks all of an LSTM's Wh,
+ * 1 MiB at hidden 256, for each h_{t−1}·Wh). A pass of a single step (sampling token by token)
+ * multiplies W directly: packing reads all of W once, as much as the one product it would serve.
+ */
+export class RecurrentProduct {
+  private readonly packed: PackedGemmB;
+  private usePacked = false;
+
+  /** op(W) = W (transW false) or Wᵀ (true), k×n. The packed storage is allocated here, once. */
+  constructor(private readonly ops: Ops, private readonly W: Param, private readonly transW: boolean,
+    readonly k: number, readonly n: number) {
+    this.packed = ops.packedGemmB(k, n);
+  }
+
+  /** Starts a pass of `steps` products (W as it is now). */
+  begin(steps: number): void {
+    this.usePacked = steps > 1;
+    if (this.usePacked) this.ops.packGemmB(this.transW, this.k, this.n, this.W.value, this.packed);
+  }
+
+  /** C[m×n] = X[m×k]·op(W) + beta·C (beta 0 overwrites, 1 accumulates). */
+  run(m: number, X: Tensor, beta: number, C: Tensor): void {
+    if (this.usePacked) this.ops.gemmPackedB(false, m, this.n, this.k, 1, X, this.packed, beta, C);
+    else this.ops.gemm(false, this.transW, m, this.n, this.k, 1, X, this.W.value, beta, C);
+  }
 }
 
 // projectRows / projectRowsBackward (the dense layer's two passes on given W, b) live in linear.ts.

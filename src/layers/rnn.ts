@@ -13,7 +13,9 @@ import type { Ops, Tensor } from '../ops/types.js';
 import type { Rng } from '../util/rng.js';
 import { makeParam, type Param } from './param.js';
 import { zeros } from './init.js';
-import { RecurrentLayerBase, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers } from './recurrent.js';
+import {
+  RecurrentLayerBase, RecurrentProduct, RecurrentStack, SeqBuffer, projectRows, projectRowsBackward, stackLayers,
+} from './recurrent.js';
 
 export class RnnLayer extends RecurrentLayerBase {
   readonly Wx: Param;
@@ -23,6 +25,9 @@ export class RnnLayer extends RecurrentLayerBase {
   /** a [T,B,H] pre-activations, da [T,B,H] (hs and dy: RecurrentLayerBase). */
   private readonly a: SeqBuffer;
   private readonly da: SeqBuffer;
+  /** The per-step products h_{t−1}·Wh (forward) and da_t·Whᵀ (backward), Wh packed once per pass. */
+  private readonly hWh: RecurrentProduct;
+  private readonly daWhT: RecurrentProduct;
 
   constructor(ops: Ops, name: string, inDim: number, hidden: number, rng: Rng) {
     super(ops, 'rnn', inDim, hidden);
@@ -33,6 +38,8 @@ export class RnnLayer extends RecurrentLayerBase {
     this.params = [this.Wx, this.Wh, this.b];
     this.a = new SeqBuffer(ops, H);
     this.da = new SeqBuffer(ops, H);
+    this.hWh = new RecurrentProduct(ops, this.Wh, false, H, H);
+    this.daWhT = new RecurrentProduct(ops, this.Wh, true, H, H);
   }
 
   /** x [T,B,I] → y [T,B,H]. */
@@ -43,8 +50,9 @@ export class RnnLayer extends RecurrentLayerBase {
     this.x = x;
     projectRows(ops, x, this.Wx, this.b, T * B, this.inDim, H, a.all); // A = X·Wx + b for all T·B rows at once
     ops.copy(h0, hs.at(0));
+    this.hWh.begin(T);
     for (let t = 0; t < T; t++) {
-      ops.gemm(false, false, B, H, H, 1, hs.at(t), this.Wh.value, 1, a.at(t)); // a_t += h_{t−1}·Wh
+      this.hWh.run(B, hs.at(t), 1, a.at(t)); // a_t += h_{t−1}·Wh
       ops.activation('tanh', a.at(t), hs.at(t + 1));
     }
     ops.copy(hs.at(T), hT);
@@ -56,10 +64,11 @@ export class RnnLayer extends RecurrentLayerBase {
     const { ops, a, hs, da, dy } = this, H = this.hidden;
     da.prepare(T, B);
     dy.prepare(T, B);
+    this.daWhT.begin(dh0 ? T : T - 1);
     for (let t = T - 1; t >= 0; t--) {
       ops.activationBackward('tanh', a.at(t), hs.at(t + 1), dy.at(t), da.at(t)); // da_t = dh_t ⊙ (1 − h_t²)
-      if (t > 0) ops.gemm(false, true, B, H, H, 1, da.at(t), this.Wh.value, 1, dy.at(t - 1)); // dh_{t−1} += da_t·Whᵀ
-      else if (dh0) ops.gemm(false, true, B, H, H, 1, da.at(0), this.Wh.value, 0, dh0);
+      if (t > 0) this.daWhT.run(B, da.at(t), 1, dy.at(t - 1)); // dh_{t−1} += da_t·Whᵀ
+      else if (dh0) this.daWhT.run(B, da.at(0), 0, dh0);
     }
     const n = T * B;
     projectRowsBackward(ops, this.x!, da.all, this.Wx, this.b, n, this.inDim, H, dx); // dWx += Xᵀ·dA, db += Σ dA, dX = dA·Wxᵀ

@@ -11,7 +11,7 @@
 // Checks that read data (token ids, targets, expert ids, dispatch slots, group offsets) read int
 // tensors through the backend's ReadInts: `.data` on the CPU backends; on CUDA only a host copy
 // that is already current (a device-made plan is not downloaded just to be checked).
-import type { Activation, IntTensor, Ops, Tensor } from './types.js';
+import type { Activation, IntTensor, Ops, PackedGemmB, Tensor } from './types.js';
 import { ACTIVATIONS } from './types.js';
 import {
   checkAttentionBackwardArgs, checkAttentionForwardArgs, checkCount, checkExpertIds, checkGemmArgs, checkGroupedGemmArgs,
@@ -21,7 +21,8 @@ import {
 import { checkMemoryBackwardArgs, checkMemoryForwardArgs } from './memory-recurrence.js';
 
 /** Every member of Ops that is an op (the storage, scope and identity members are not checked). */
-export type OpName = Exclude<keyof Ops, 'name' | 'dtype' | 'tensor' | 'tensorFrom' | 'ints' | 'intsFrom' | 'mark' | 'release' | 'dispose'>;
+export type OpName = Exclude<keyof Ops, 'name' | 'dtype' | 'tensor' | 'tensorFrom' | 'ints' | 'intsFrom' | 'mark' | 'release' | 'packedGemmB'
+  | 'dispose'>;
 
 /** An int tensor's elements when the host holds them (always on the CPU backends), else null. */
 export type ReadInts = (ops: Ops, t: IntTensor) => ArrayLike<number> | null;
@@ -59,10 +60,29 @@ function ids(op: string, ops: Ops, read: ReadInts, ids: IntTensor, n: number, di
   }
 }
 
+/** packed was made for op(B) k×n (packedGemmB(k, n)). */
+function packedFor(op: string, k: number, n: number, packed: PackedGemmB): void {
+  if (packed.k !== k || packed.n !== n) {
+    throw new RangeError(`${op}: packed holds a k×n = ${packed.k}×${packed.n} operand, the call needs ${k}×${n}`);
+  }
+}
+
 // ---- one entry per op --------------------------------------------------------------------------------
 
 export const OP_CHECKS: { readonly [K in OpName]: Check<K> | null } = {
   gemm: (_o, _r, _ta, _tb, m, n, k, _alpha, A, B, _beta, C) => checkGemmArgs(m, n, k, A, B, C),
+  packGemmB: (_o, _r, _tb, k, n, B, packed) => {
+    checkCount('packGemmB', 'k', k); checkCount('packGemmB', 'n', n);
+    if (B.size < k * n) throw new RangeError(`packGemmB: B holds ${B.size} elements, needs k·n = ${k}·${n} = ${k * n}`);
+    packedFor('packGemmB', k, n, packed);
+  },
+  gemmPackedB: (_o, _r, _ta, m, n, k, _alpha, A, packed, _beta, C) => {
+    checkCount('gemmPackedB', 'm', m); checkCount('gemmPackedB', 'n', n); checkCount('gemmPackedB', 'k', k);
+    if (A.size < m * k) throw new RangeError(`gemmPackedB: A holds ${A.size} elements, needs m·k = ${m}·${k} = ${m * k}`);
+    if (C.size < m * n) throw new RangeError(`gemmPackedB: C holds ${C.size} elements, needs m·n = ${m}·${n} = ${m * n}`);
+    packedFor('gemmPackedB', k, n, packed);
+    if (!packed.ready) throw new RangeError('gemmPackedB: packed holds no operand yet (packGemmB first)');
+  },
 
   fill: null,
   copy: (_o, _r, src, dst) => same('copy', 'src', src, 'dst', dst),

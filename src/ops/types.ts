@@ -68,6 +68,20 @@ export interface IntTensor {
   view(offset: number, size: number): IntTensor;
 }
 
+/**
+ * A B operand of gemm packed once for many products (Ops.packedGemmB makes it, Ops.packGemmB points
+ * it at a B, Ops.gemmPackedB multiplies with it). What it holds is the backend's own business: the
+ * WASM backend's micro-kernel panels, a plain copy of op(B) on the reference and CUDA backends. It
+ * belongs to the backend that made it.
+ */
+export interface PackedGemmB {
+  /** op(B) is k×n. */
+  readonly k: number;
+  readonly n: number;
+  /** Whether a packGemmB has given it an operand (gemmPackedB refuses it before). */
+  readonly ready: boolean;
+}
+
 /** Pointwise non-linearities. `gelu` is the tanh approximation (GPT-2, PyTorch approximate='tanh'). */
 export type Activation = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu'];
@@ -233,6 +247,12 @@ export interface Ops {
    */
   mark(): number;
   release(mark: number): void;
+  /**
+   * Storage for a packed gemm B operand whose op(B) is k×n (see packGemmB), in this backend's
+   * layout; like tensor() it is allocated (models make it at construction, once) and released by
+   * release(). It is not `ready` until the first packGemmB.
+   */
+  packedGemmB(k: number, n: number): PackedGemmB;
 
   // ---- matrix products -----------------------------------------------------------------------
   /**
@@ -243,6 +263,23 @@ export interface Ops {
    */
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void;
+  /**
+   * Makes `packed` stand for op(B), k×n (B stored k×n, or n×k when transB), in the form
+   * gemmPackedB reads: a B operand prepared once for many products (a recurrent layer's
+   * h_{t−1}·Wh at every step, Wh unchanged within a pass; gemm would prepare it again on every
+   * call). `packed` comes from packedGemmB(k, n), the same k and n. B must keep its values (and
+   * stay allocated) until the last gemmPackedB with `packed`: a backend may copy B now, copy it
+   * at the first product, or read B itself (the WASM backend, for fewer than 4 rows). After B
+   * changes, packGemmB again. B and packed may not alias.
+   */
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void;
+  /**
+   * gemm with op(B) from packGemmB: C[m×n] = alpha · op(A) · op(B) + beta · C, op(A) m×k (A stored
+   * m×k, or k×m when transA). The same conventions as gemm (beta = 0 overwrites, NaN included); C
+   * may not alias A or B.
+   */
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void;
 
   // ---- elementwise (all over the first `n` = x.size elements unless sizes are given) ----------
   fill(x: Tensor, value: number): void;

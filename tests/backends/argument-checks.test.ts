@@ -9,11 +9,26 @@ import { installArgumentChecks, OP_NAMES } from '../../src/ops/checked.js';
 import type { Activation, Ops } from '../../src/ops/types.js';
 import { emulatedAddon } from './cuda-emulated-addon.js';
 
-const NOT_OPS = new Set(['constructor', 'name', 'dtype', 'tensor', 'tensorFrom', 'ints', 'intsFrom', 'mark', 'release', 'dispose']);
+const NOT_OPS = new Set(['constructor', 'name', 'dtype', 'tensor', 'tensorFrom', 'ints', 'intsFrom', 'mark', 'release', 'packedGemmB',
+  'dispose']);
 
 /** Bad calls and the message each must give (the op and operand named, what was expected). */
 const BAD: [string, (o: Ops) => unknown, RegExp][] = [
   ['gemm', (o) => o.gemm(false, false, 2, 2, 3, 1, o.tensor(3), o.tensor(6), 0, o.tensor(4)), /^gemm: A holds 3 elements, needs m·k = 2·3 = 6$/],
+  ['packGemmB', (o) => o.packGemmB(false, 3, 2, o.tensor(5), o.packedGemmB(3, 2)), /^packGemmB: B holds 5 elements, needs k·n = 3·2 = 6$/],
+  ['packGemmB', (o) => o.packGemmB(true, 3, 2, o.tensor(6), o.packedGemmB(2, 3)),
+    /^packGemmB: packed holds a k×n = 2×3 operand, the call needs 3×2$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(false, 2, 2, 3, 1, o.tensor(6), o.packedGemmB(2, 3), 0, o.tensor(4)),
+    /^gemmPackedB: packed holds a k×n = 2×3 operand, the call needs 3×2$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(true, 2, 2, 3, 1, o.tensor(6), o.packedGemmB(3, 2), 0, o.tensor(3)),
+    /^gemmPackedB: C holds 3 elements, needs m·n = 2·2 = 4$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(false, 2, 2, 3, 1, o.tensor(5), o.packedGemmB(3, 2), 0, o.tensor(4)),
+    /^gemmPackedB: A holds 5 elements, needs m·k = 2·3 = 6$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(false, 1.5, 2, 3, 1, o.tensor(6), o.packedGemmB(3, 2), 0, o.tensor(4)),
+    /^gemmPackedB: m must be a non-negative integer, got 1.5$/],
+  ['gemmPackedB', (o) => o.gemmPackedB(false, 2, 2, 3, 1, o.tensor(6), o.packedGemmB(3, 2), 0, o.tensor(4)),
+    /^gemmPackedB: packed holds no operand yet \(packGemmB first\)$/],
+  ['packedGemmB', (o) => o.packedGemmB(-1, 2), /^packedGemmB: k must be a non-negative integer, got -1$/],
   ['add', (o) => o.add(o.tensor(4), o.tensor(3), o.tensor(4)), /^add: b holds 3 elements, a holds 4$/],
   ['activation', (o) => o.activation('swish' as Activation, o.tensor(2), o.tensor(2)), /^unknown activation 'swish'/],
   ['addBias', (o) => o.addBias(o.tensor(6), o.tensor(2), 2, 3), /^addBias: bias holds 2 elements, needs 1×3 = 3$/],
@@ -70,9 +85,24 @@ describe('argument checks, once for every backend', () => {
     expect(cuda.sort()).toEqual([...OP_NAMES].sort());
   });
 
+  it('refuses a packed operand from another backend', async () => {
+    const ref = new ReferenceOps('f32'), cuda = new CudaOps(emulatedAddon(1 << 20), 'Emulated');
+    try {
+      const cases: [Ops, Ops, RegExp][] = [[ref, wasm, /another backend/], [wasm, ref, /another backend/], [cuda, ref, /another backend/]];
+      for (const [o, maker, message] of cases) {
+        const P = maker.packedGemmB(3, 2);
+        maker.packGemmB(false, 3, 2, maker.tensor(6), P);
+        expect(() => o.packGemmB(false, 3, 2, o.tensor(6), P)).toThrow(message);
+        expect(() => o.gemmPackedB(false, 1, 2, 3, 1, o.tensor(3), P, 0, o.tensor(2))).toThrow(message);
+      }
+    } finally {
+      cuda.dispose();
+    }
+  });
+
   it('refuses a second install, and a backend that lacks an op', () => {
     expect(() => installArgumentChecks(ReferenceOps.prototype)).toThrow(/already checks/);
     class Partial { gemm(): void {} }
-    expect(() => installArgumentChecks(Partial.prototype as unknown as Ops)).toThrow(/has no method fill/);
+    expect(() => installArgumentChecks(Partial.prototype as unknown as Ops)).toThrow(/has no method packGemmB/);
   });
 });

@@ -47,6 +47,30 @@ describe('CudaOps over an emulated addon', () => {
     ops.dispose();
   });
 
+  it('packs and multiplies with a packed B on the device (no host loops, no transfers)', () => {
+    const emu = emulatedAddon(1 << 20);
+    const ops = new CudaOps(emu, 'Emulated');
+    const [m, n, k] = [3, 5, 4];
+    const A = ops.tensorFrom(Array.from({ length: m * k }, (_, i) => i - 5));
+    const B = ops.tensorFrom(Array.from({ length: n * k }, (_, i) => (i % 7) - 3)); // stored n×k
+    const C = ops.tensor(m * n);
+    const P = ops.packedGemmB(k, n);
+    ops.scale(A, 1); ops.scale(B, 1); // uploads A and B
+    const before = { ...emu.traffic };
+    ops.packGemmB(true, k, n, B, P);
+    ops.fill(B, 0); // the packed operand is a snapshot
+    ops.gemmPackedB(false, m, n, k, 1, A, P, 0, C);
+    expect(emu.traffic).toEqual(before);
+    const a = Array.from(A.data), want: number[] = [];
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * (((j * k + p) % 7) - 3);
+      want.push(s);
+    }
+    expect(Array.from(C.data)).toEqual(want);
+    ops.dispose();
+  });
+
   it('moves only the viewed range of a big storage, and keeps every handed-out write', () => {
     const emu = emulatedAddon(1 << 20);
     const ops = new CudaOps(emu, 'Emulated');

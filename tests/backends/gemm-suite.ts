@@ -60,6 +60,16 @@ const SHAPES: [number, number, number][] = [
   [150, 2100, 3], // two column blocks (NC = 2048)
 ];
 const SCALES: [number, number][] = [[1, 0], [0.5, 1], [-2, 0.25]];
+
+// gemmPackedB (B packed once by packGemmB): rows 1–3 (the row path), 4, 5, a recurrent step's 32
+// and more; n around the tile widths (8, 16) and 1024 (rows of B 4 KiB apart, which gemm packs
+// whole on every call); k around the k block (256). The recurrent layers' own shapes: the LSTM at
+// medium (32×1024×256 forward, 32×256×1024 backward), the seed LSTM's (1×400×100, 1×100×400).
+const PACKED_SHAPES: [number, number, number][] = [
+  [1, 1, 1], [1, 7, 255], [1, 100, 400], [1, 400, 100], [1, 1031, 257], [2, 17, 256], [2, 1024, 33], [3, 8, 513],
+  [3, 41, 259], [4, 16, 256], [4, 1024, 256], [5, 17, 257], [5, 100, 1], [6, 9, 2], [32, 1024, 256], [32, 256, 1024],
+  [32, 1031, 135], [33, 65, 257], [129, 17, 300], [0, 5, 3], [5, 0, 3], [3, 5, 0],
+];
 const TRANSPOSES: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 
 /** Splits every product, however small, into up to 2 chunks per thread: tests the split. */
@@ -111,6 +121,40 @@ function relativeError(got: ArrayLike<number>, expected: ArrayLike<number>, scal
     maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
   }
   return scale > 0 ? maxErr / scale : maxErr;
+}
+
+/**
+ * Runs one case through packGemmB + gemmPackedB on `ops`: B packed from a guarded view, with a
+ * guard allocated right after the packed operand, the product run twice (the second time from the
+ * packed operand the first one made); returns a failure message or null.
+ */
+function runPackedCase(ops: WasmOps, cs: Case, seq: number): string | null {
+  const mark = ops.mark();
+  try {
+    const A = sentinelView(ops, cs.a, 1 + (seq % 3), 'A');
+    const B = sentinelView(ops, cs.b, 2 + (seq % 5), 'B');
+    const C = sentinelView(ops, cs.c0, 3 + (seq % 2), 'C');
+    const P = ops.packedGemmB(cs.k, cs.n);
+    const after = sentinelView(ops, [], 0, 'the memory after the packed operand');
+    ops.packGemmB(cs.tb, cs.k, cs.n, B.t, P);
+    const where = `packed ${cs.m}×${cs.n}×${cs.k} ${cs.ta ? 'T' : 'N'}${cs.tb ? 'T' : 'N'} alpha ${cs.alpha} beta ${cs.beta}`;
+    ops.gemmPackedB(cs.ta, cs.m, cs.n, cs.k, cs.alpha, A.t, P, cs.beta, C.t);
+    C.t.data.set(cs.c0);
+    ops.gemmPackedB(cs.ta, cs.m, cs.n, cs.k, cs.alpha, A.t, P, cs.beta, C.t);
+    const b2 = B.t.data;
+    for (let i = 0; i < cs.b.length; i++) if (b2[i] !== cs.b[i]) return `${where}: B was modified at ${i}`;
+    for (const g of [A, B, C, after]) {
+      const err = g.check();
+      if (err) return `${where}: ${err}`;
+    }
+    const a2 = A.t.data;
+    for (let i = 0; i < cs.a.length; i++) if (a2[i] !== cs.a[i]) return `${where}: A was modified at ${i}`;
+    const tol = 2e-6 * Math.sqrt(Math.max(1, cs.k));
+    const rel = relativeError(C.t.data, cs.expected, cs.scale);
+    return rel <= tol ? null : `${where}: relative error ${rel.toExponential(2)} > ${tol.toExponential(2)}`;
+  } finally {
+    ops.release(mark);
+  }
 }
 
 /** Runs one case on `ops`; returns a failure message or null. */
@@ -274,6 +318,73 @@ export function gemmSuite(opts: SuiteOptions): void {
           expect(mismatches).toEqual([]);
         });
 
+        it('gemmPackedB matches the float64 reference on ragged shapes, all transposes and scales', (ctx) => {
+          if (!ops) return ctx.skip();
+          const failures: string[] = [];
+          let seq = 0;
+          // (the recurrent step's big shapes with one scale: their float64 reference costs seconds)
+          for (const [m, n, k] of PACKED_SHAPES) for (const [ta, tb] of TRANSPOSES) for (const [alpha, beta] of m * n * k > 2e6 ? [SCALES[1]] : SCALES) {
+            const err = runPackedCase(ops, getCase(m, n, k, ta, tb, alpha, beta), seq++);
+            if (err) failures.push(err);
+          }
+          expect(failures.slice(0, 10)).toEqual([]);
+        });
+
+        it('gemmPackedB matches on random shapes', (ctx) => {
+          if (!ops) return ctx.skip();
+          const rand = rng(threads * 37 + CONFIGS.indexOf(cfg));
+          const failures: string[] = [];
+          for (let i = 0; i < 12; i++) {
+            const dim = () => 1 + Math.floor(rand() ** 2 * 300);
+            const [ta, tb] = TRANSPOSES[i % 4];
+            const [alpha, beta] = SCALES[i % 3];
+            const err = runPackedCase(ops, getCase(i % 6 === 0 ? 1 + (i % 5) : dim(), dim(), dim(), ta, tb, alpha, beta), i);
+            if (err) failures.push(err);
+          }
+          expect(failures).toEqual([]);
+        });
+
+        it('gives gemmPackedB split across threads the same bits as unsplit', (ctx) => {
+          // Every element is computed by the same code whichever chunk (thread) takes its column or
+          // row, so the split product must equal the whole one exactly. Whether the worker takes a
+          // chunk depends on scheduling: repeated back to back, while it spins.
+          if (!ops || threads === 1) return ctx.skip();
+          const saved = ops.gemmEngine.tuning;
+          const rand = rng(53);
+          const mismatches: string[] = [];
+          try {
+            for (const [m, n, k, tb] of [[1, 400, 100, 0], [3, 1031, 257, 1], [32, 1024, 256, 0], [32, 256, 1024, 1], [37, 129, 33, 1],
+              [130, 40, 70, 0]] as const) {
+              const mark = ops.mark();
+              try {
+                const A = ops.tensorFrom(Float32Array.from({ length: m * k }, () => rand() * 2 - 1));
+                const B = ops.tensorFrom(Float32Array.from({ length: k * n }, () => rand() * 2 - 1));
+                const c0 = Float32Array.from({ length: m * n }, () => rand() * 2 - 1);
+                const P = ops.packedGemmB(k, n);
+                ops.packGemmB(tb === 1, k, n, B, P);
+                const C = ops.tensorFrom(c0);
+                ops.gemmEngine.tuning = { ...DEFAULT_TUNING, minParallelWork: Infinity };
+                ops.gemmPackedB(false, m, n, k, 0.5, A, P, 1, C);
+                const want = Float32Array.from(C.data);
+                ops.gemmEngine.tuning = { ...SPLIT_EVERYTHING, chunksPerThread: 8 };
+                for (let round = 0; round < 8; round++) {
+                  C.data.set(c0);
+                  ops.gemmPackedB(false, m, n, k, 0.5, A, P, 1, C);
+                  if (!Buffer.from(C.data.buffer, C.data.byteOffset, C.data.byteLength).equals(Buffer.from(want.buffer))) {
+                    mismatches.push(`${m}×${n}×${k} tb ${tb} round ${round}`);
+                    break;
+                  }
+                }
+              } finally {
+                ops.release(mark);
+              }
+            }
+          } finally {
+            ops.gemmEngine.tuning = saved;
+          }
+          expect(mismatches).toEqual([]);
+        });
+
         it('runs products above the threading threshold with its default setting', (ctx) => {
           if (!ops) return ctx.skip();
           const saved = ops.gemmEngine.tuning;
@@ -283,7 +394,7 @@ export function gemmSuite(opts: SuiteOptions): void {
             expect(m * n * k).toBeGreaterThan(DEFAULT_TUNING.minParallelWork);
             const failures: string[] = [];
             for (const [ta, tb] of TRANSPOSES) {
-              const err = runCase(ops, getCase(m, n, k, ta, tb, 0.5, 1), 0);
+              const err = runCase(ops, getCase(m, n, k, ta, tb, 0.5, 1), 0) ?? runPackedCase(ops, getCase(m, n, k, ta, tb, 0.5, 1), 0);
               if (err) failures.push(err);
             }
             expect(failures).toEqual([]);

@@ -17,7 +17,7 @@
 // Pointers cross N-API as JS numbers (device addresses fit in 2^53). Sizes are checked before
 // every op (src/ops/checked.ts, as on the other backends), so the addon can stay a thin, unchecked
 // layer; data (ids, expert ids, offsets) only where the host mirror is current.
-import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, IntTensor, Ops, PackedGemmB, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { defaultAddonPath, loadCudaAddon, type CudaInfo } from './index.js';
 import { ReferenceOps } from '../reference/index.js';
@@ -109,6 +109,17 @@ class CudaInts implements IntTensor {
 }
 
 type Dev = CudaTensor | CudaInts;
+
+/**
+ * The CUDA backend's packed gemm operand: a device copy of B as it was stored (k×n, or n×k when
+ * transB), which the ordinary GEMM kernel reads with that transpose. Its tiles are staged through
+ * shared memory anyway, so there is no layout to gain; the copy gives packGemmB's snapshot.
+ */
+class CudaPackedGemmB implements PackedGemmB {
+  transB = false;
+  ready = false;
+  constructor(readonly k: number, readonly n: number, readonly storage: CudaTensor) {}
+}
 
 export interface CudaOpsOptions {
   /** Path of handgrad.node (default: build/cuda/Release/handgrad.node). */
@@ -208,6 +219,7 @@ export class CudaOps implements Ops, DecodeGraphOps {
         sync();
         // GEMMs by shape: they are most of a step, and which shape is slow is the question.
         const label = name === 'gemm' ? `gemm ${args[0] ? 't' : 'n'}${args[1] ? 't' : 'n'} ${args[2]}×${args[3]}×${args[4]}`
+          : name === 'gemmPackedB' ? `gemmPackedB ${args[0] ? 't' : 'n'} ${args[1]}×${args[2]}×${args[3]}`
           : name === 'groupedGemm' ? `groupedGemm ${args[0]} G${args[1]} n${args[3]} k${args[4]}` : name;
         rec(label, t0);
         return out;
@@ -358,8 +370,33 @@ export class CudaOps implements Ops, DecodeGraphOps {
   }
   resetPeak(): void { this.addon.resetPeak(); }
 
+  packedGemmB(k: number, n: number): PackedGemmB {
+    checkCount('packedGemmB', 'k', k); checkCount('packedGemmB', 'n', n);
+    return new CudaPackedGemmB(k, n, this.tensor(k * n) as CudaTensor);
+  }
+  private packed(p: PackedGemmB): CudaPackedGemmB {
+    if (!(p instanceof CudaPackedGemmB) || p.storage.s.ops !== this) throw new TypeError(`${this.name}: packed operand from another backend`);
+    return p;
+  }
+
   // ---- matrix products ---------------------------------------------------------------------------
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
+    this.product(transA, transB, m, n, k, alpha, A, B, beta, C);
+  }
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
+    const p = this.packed(packed);
+    p.transB = transB;
+    p.ready = true;
+    if (k * n > 0) this.k.copy(this.r(B), this.w(p.storage), k * n);
+  }
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {
+    const p = this.packed(packed);
+    this.product(transA, p.transB, m, n, k, alpha, A, p.storage, beta, C);
+  }
+  /** gemm's work (gemmPackedB's too, not through the profiled and checked gemm method). */
+  private product(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
     // Empty products, as the reference defines them (the kernels take sizes ≥ 1): nothing to write,
     // or, with k = 0, C = beta·C (beta 0 overwrites, NaN included).

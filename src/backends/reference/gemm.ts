@@ -20,6 +20,18 @@ export function gemm(transA: boolean, transB: boolean, m: number, n: number, k: 
 }
 
 /**
+ * packed[k×n] = op(B) row-major (see Ops.packGemmB): the reference's packed form is a copy of op(B)
+ * made at packGemmB, so gemm(transA, false, …, packed, …) is Ops.gemmPackedB. A copy is the
+ * strictest reading of the contract: a layer that forgot to pack again after B changed computes
+ * with the old B here, and the gradient checks (which run on this backend) fail.
+ */
+export function packGemmB(transB: boolean, k: number, n: number, b: FloatArray, packed: FloatArray): void {
+  for (let p = 0; p < k; p++) {
+    for (let j = 0; j < n; j++) packed[p * n + j] = transB ? b[j * k + p] : b[p * n + j];
+  }
+}
+
+/**
  * The reference gemm's maths on sub-ranges of raw arrays: C[cOff…] = op(A)·op(B) (+ C when
  * beta = 1), op(A) m×k, op(B) k×n, A stored m×k (or k×m when transA), B k×n (or n×k when transB).
  * beta = 0 overwrites, NaN included, as the reference gemm does.

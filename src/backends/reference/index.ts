@@ -8,8 +8,11 @@
 // kernels are checked against them; they check nothing (src/ops/checked.ts checks the arguments of
 // every op of every backend first), allocate nothing per call (./scratch.ts), keep sums in JS
 // numbers (float64) and round once on store. This class only hands each op's `.data` to them.
-import type { Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
+import type {
+  Activation, AdamParams, AttentionShape, DType, FloatArray, IntTensor, MemoryShape, Ops, PackedGemmB, Tensor,
+} from '../../ops/types.js';
 import { installArgumentChecks } from '../../ops/checked.js';
+import { checkCount } from '../../ops/checks.js';
 import * as elementwise from './elementwise.js';
 import * as rows from './rows.js';
 import * as layernorm from './layernorm.js';
@@ -45,6 +48,16 @@ class RefInts implements IntTensor {
   }
 }
 
+/** The reference's packed gemm operand: op(B) itself, k×n row-major (./gemm.ts packGemmB). */
+class RefPackedGemmB implements PackedGemmB {
+  ready = false;
+  constructor(readonly k: number, readonly n: number, readonly data: FloatArray) {}
+}
+function refPacked(p: PackedGemmB): RefPackedGemmB {
+  if (!(p instanceof RefPackedGemmB)) throw new TypeError('reference backend: got a packed operand from another backend');
+  return p;
+}
+
 export class ReferenceOps implements Ops {
   readonly name: string;
   private readonly Float: Float32ArrayConstructor | Float64ArrayConstructor;
@@ -63,10 +76,23 @@ export class ReferenceOps implements Ops {
   mark(): number { return ++this.depth; }
   release(mark: number): void { this.depth = mark - 1; }
   dispose(): void {}
+  packedGemmB(k: number, n: number): PackedGemmB {
+    checkCount('packedGemmB', 'k', k); checkCount('packedGemmB', 'n', n);
+    return new RefPackedGemmB(k, n, new this.Float(k * n));
+  }
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
     gemm.gemm(transA, transB, m, n, k, alpha, A.data, B.data, beta, C.data);
+  }
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
+    const p = refPacked(packed);
+    gemm.packGemmB(transB, k, n, B.data, p.data);
+    p.ready = true;
+  }
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {
+    gemm.gemm(transA, false, m, n, k, alpha, A.data, refPacked(packed).data, beta, C.data);
   }
 
   // ---- elementwise (over the first x.size elements)

@@ -22,17 +22,29 @@ export const CTL = Object.freeze({
 });
 
 /** Kinds of job (CTL.KIND). */
-export const JOB = Object.freeze({ GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2, GRU_CELL: 3, GRU_CELL_BACKWARD: 4 });
+export const JOB = Object.freeze({
+  GEMM: 0, LSTM_CELL: 1, LSTM_CELL_BACKWARD: 2, GRU_CELL: 3, GRU_CELL_BACKWARD: 4, GEMM_PACKED_B: 5,
+});
 
-/** Runs chunk i of the job described in the control block, with this thread's scratch. */
-export function runChunk(x, block, ctl, ctlF, i, scratch) {
+/**
+ * Runs chunk i of the job described in the control block, with this thread's scratch. `block` is
+ * the build's gemmBlock entry, `packedBlock` its gemmBlockPackedB entry (same arguments, less tb:
+ * a GEMM_PACKED_B job's ARGS + 8 is the packed B, and ARGS + 2 is unused).
+ */
+export function runChunk(x, block, packedBlock, ctl, ctlF, i, scratch) {
   const lo = ctl[CTL.BOUNDS + i], hi = ctl[CTL.BOUNDS + i + 1];
   const A = CTL.ARGS, kind = ctl[CTL.KIND];
-  if (kind === JOB.GEMM) {
+  if (kind === JOB.GEMM || kind === JOB.GEMM_PACKED_B) {
     const m = ctl[A + 3], n = ctl[A + 4];
     const byCols = ctl[CTL.BY_COLS] !== 0;
-    block(ctl[A], ctl[A + 1], ctl[A + 2], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
-      byCols ? 0 : lo, byCols ? m : hi, byCols ? lo : 0, byCols ? hi : n, scratch);
+    const m0 = byCols ? 0 : lo, m1 = byCols ? m : hi, n0 = byCols ? lo : 0, n1 = byCols ? hi : n;
+    if (kind === JOB.GEMM) {
+      block(ctl[A], ctl[A + 1], ctl[A + 2], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
+        m0, m1, n0, n1, scratch);
+    } else {
+      packedBlock(ctl[A], ctl[A + 1], m, n, ctl[A + 5], ctlF[A + 6], ctl[A + 7], ctl[A + 8], ctlF[A + 9], ctl[A + 10],
+        m0, m1, n0, n1, scratch);
+    }
     return;
   }
   // Cell rows [lo, hi): LSTM gate rows are 4H floats, GRU gate rows (xp, hp, dxp, dhp) 3H,

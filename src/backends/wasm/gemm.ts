@@ -6,7 +6,8 @@
 // chunks: column ranges of C (whole NR-wide panels) or row ranges (whole 4-row panels). Chunks are
 // disjoint blocks of C, so the only shared state is the engine's argument block (the product's
 // arguments and the chunk bounds, ./gemm-chunks.mjs) and the pool's claim word. Nothing is
-// allocated per call.
+// allocated per call. A product with a prepacked B (ops.gemmPackedB, JOB.GEMM_PACKED_B) is split
+// the same way; the packed panels are read by every thread and written by none.
 //
 // The same threads also run the LSTM and GRU cells (forward and backward) split by batch rows
 // (KIND says which kernel a job runs). A recurrent step alternates a product and a cell; the cell is
@@ -28,6 +29,14 @@ export interface GemmEngine {
   tuning: GemmTuning;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, a: number, b: number, beta: number, c: number): void;
+  /** The tile width of this engine's micro-kernel: what a packed B for gemmPackedB is packed for. */
+  readonly nr: number;
+  /**
+   * ops.gemmPackedB on byte pointers: bp holds op(B) packed by the gemmPackB kernel for `nr`
+   * (read-only, shared by every thread); split across threads as gemm is.
+   */
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, a: number, bp: number, beta: number, c: number): void;
   /** ops.lstmCell (contract in src/ops/types.ts) on byte pointers, split by rows of the batch. */
   lstmCell(gates: number, cPrev: number, c: number, tanhC: number, h: number, B: number, H: number): void;
   /** ops.lstmCellBackward on byte pointers, split by rows of the batch. */
@@ -93,14 +102,22 @@ export interface GemmContext {
   pool: WorkerPool;
 }
 
-interface Kernel { variant: number; fn: 'gemmBlock' | 'gemmBlockRelaxed'; nr: number }
+interface Kernel {
+  variant: number;
+  /** The build's entries that run it: gemmBlock, and gemmBlockPackedB (B packed by gemmPackB). */
+  fn: 'gemmBlock' | 'gemmBlockRelaxed';
+  packedFn: 'gemmBlockPackedB' | 'gemmBlockPackedBRelaxed';
+  nr: number;
+}
 
 /** The micro-kernel (`variant` argument of gemmBlock, see assembly/gemm.ts) a path runs. */
 export function kernelOf(path: KernelPath, fma = false): Kernel {
+  const plain = { fn: 'gemmBlock', packedFn: 'gemmBlockPackedB' } as const;
+  const relaxed = { fn: 'gemmBlockRelaxed', packedFn: 'gemmBlockPackedBRelaxed' } as const;
   switch (path) {
-    case 'revec4x16': return fma ? { variant: 3, fn: 'gemmBlockRelaxed', nr: 16 } : { variant: 0, fn: 'gemmBlock', nr: 16 };
-    case 'simd4x8': return { variant: 1, fn: 'gemmBlock', nr: 8 };
-    case 'relaxed4x8': return { variant: 2, fn: 'gemmBlockRelaxed', nr: 8 };
+    case 'revec4x16': return fma ? { variant: 3, ...relaxed, nr: 16 } : { variant: 0, ...plain, nr: 16 };
+    case 'simd4x8': return { variant: 1, ...plain, nr: 8 };
+    case 'relaxed4x8': return { variant: 2, ...relaxed, nr: 8 };
   }
 }
 // Row chunks are multiples of 4 rows: whole panels for every kernel (assembly/gemm_core.ts: 4-row
@@ -110,11 +127,15 @@ const MR = 4;
 export function createGemmEngine(ctx: GemmContext): GemmEngine {
   const { heap, path, pool } = ctx;
   const threads = pool.threads;
-  const { variant, fn, nr } = kernelOf(path, ctx.fma);
+  const { variant, fn, packedFn, nr } = kernelOf(path, ctx.fma);
   const k = ctx.kernels;
   const block = k[fn] as (...args: number[]) => void;
   if (typeof block !== 'function') throw new Error(`wasm backend: the ${path} build has no ${fn} export`);
-  if (pool.caller.block !== block) throw new Error(`wasm backend: the worker pool runs another GEMM entry than ${fn}`);
+  const packedBlock = k[packedFn] as (...args: number[]) => void;
+  if (typeof packedBlock !== 'function') throw new Error(`wasm backend: the ${path} build has no ${packedFn} export`);
+  if (pool.caller.block !== block || pool.caller.packedBlock !== packedBlock) {
+    throw new Error(`wasm backend: the worker pool runs other GEMM entries than ${fn} and ${packedFn}`);
+  }
   const { gemmCtl: ctl, gemmCtlF: ctlF, gemmScratch: scratch } = pool.caller;
 
   /** Cuts [0, total) into chunks of whole `unit`s (written to BOUNDS); returns how many. */
@@ -145,35 +166,47 @@ export function createGemmEngine(ctx: GemmContext): GemmEngine {
     pool.run(FAMILY.GEMM, chunks);
   }
 
+  /**
+   * A product on this thread or split across the threads: JOB.GEMM (gemmBlock; b is B) or
+   * JOB.GEMM_PACKED_B (gemmBlockPackedB; b is the packed B, tb unused).
+   */
+  function product(kind: number, ta: number, tb: number, m: number, n: number, kk: number,
+    alpha: number, a: number, b: number, beta: number, c: number): void {
+    const work = m * n * kk;
+    const tune = engine.tuning;
+    // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
+    // repacked one is the smaller (m·k per column chunk, k·n per row chunk; with B prepacked a
+    // row chunk packs nothing of B, but the few rows of a recurrent step are cut by columns anyway).
+    const byCols = n >= m;
+    const chunks = threads === 1 || work < tune.minParallelWork || m * n === 0 ? 1 : byCols
+      ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
+      : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
+    if (chunks === 1) {
+      if (kind === JOB.GEMM) block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
+      else packedBlock(variant, ta, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
+      return;
+    }
+    const A = CTL.ARGS;
+    ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
+    ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
+    ctl[CTL.BY_COLS] = byCols ? 1 : 0;
+    runJob(kind, chunks);
+  }
+
   let disposed = false;
   const engine: GemmEngine = {
     threads,
+    nr,
     tuning: { ...DEFAULT_TUNING },
 
     gemm(transA, transB, m, n, kk, alpha, a, b, beta, c) {
       if (disposed) throw new Error('wasm backend: gemm after dispose()');
-      const ta = transA ? 1 : 0, tb = transB ? 1 : 0;
-      const work = m * n * kk;
-      const tune = engine.tuning;
-      if (threads === 1 || work < tune.minParallelWork || m * n === 0) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
-        return;
-      }
-      // Cut the larger of m and n: each chunk packs the whole of the other operand, so the
-      // repacked one is the smaller (m·k per column chunk, k·n per row chunk).
-      const byCols = n >= m;
-      const chunks = byCols
-        ? cut(n, nr, Math.ceil(tune.minChunkCols / nr), work)
-        : cut(m, MR, Math.ceil(tune.minChunkRows / MR), work);
-      if (chunks === 1) {
-        block(variant, ta, tb, m, n, kk, alpha, a, b, beta, c, 0, m, 0, n, scratch);
-        return;
-      }
-      const A = CTL.ARGS;
-      ctl[A] = variant; ctl[A + 1] = ta; ctl[A + 2] = tb; ctl[A + 3] = m; ctl[A + 4] = n; ctl[A + 5] = kk;
-      ctlF[A + 6] = alpha; ctl[A + 7] = a; ctl[A + 8] = b; ctlF[A + 9] = beta; ctl[A + 10] = c;
-      ctl[CTL.BY_COLS] = byCols ? 1 : 0;
-      runJob(JOB.GEMM, chunks);
+      product(JOB.GEMM, transA ? 1 : 0, transB ? 1 : 0, m, n, kk, alpha, a, b, beta, c);
+    },
+
+    gemmPackedB(transA, m, n, kk, alpha, a, bp, beta, c) {
+      if (disposed) throw new Error('wasm backend: gemmPackedB after dispose()');
+      product(JOB.GEMM_PACKED_B, transA ? 1 : 0, 0, m, n, kk, alpha, a, bp, beta, c);
     },
 
     lstmCell(gates, cPrev, c, tanhC, h, B, H) {
@@ -225,7 +258,8 @@ export function createGemmEngine(ctx: GemmContext): GemmEngine {
   // Warm-up: a fresh module runs in V8's baseline tier until a function has used up its tiering
   // budget; the optimised code then compiles in the background and is shared by every thread.
   // A few split 128³ products (2 ms) start that for the micro-kernels and the worker path; the
-  // first one or two large products still run about 2× slower (measured at 512³).
+  // first one or two large products still run about 2× slower (measured at 512³). The same for
+  // the products with a packed B (zeros: 128 columns are whole panels, so 128² floats).
   const mark = heap.mark();
   try {
     const dim = 128;
@@ -234,6 +268,7 @@ export function createGemmEngine(ctx: GemmContext): GemmEngine {
     engine.tuning = { ...DEFAULT_TUNING, minParallelWork: 0, chunksPerThread: 2, minChunkCols: 1, minChunkRows: 1, minChunkWork: 1 };
     for (let i = 0; i < 3; i++) {
       engine.gemm(false, false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
+      engine.gemmPackedB(false, dim, dim, dim, 1, buf, buf + dim * dim * 4, 0, buf + 2 * dim * dim * 4);
     }
   } finally {
     engine.tuning = { ...DEFAULT_TUNING };

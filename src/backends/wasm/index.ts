@@ -3,7 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, Tensor } from '../../ops/types.js';
+import type { Activation, AdamParams, AttentionShape, IntTensor, MemoryShape, Ops, PackedGemmB, Tensor } from '../../ops/types.js';
 import { ACTIVATIONS, attentionDropThreshold } from '../../ops/types.js';
 import { WasmHeap, WasmInts, WasmTensor } from './heap.js';
 import type { Kernels } from './kernels.js';
@@ -12,6 +12,7 @@ import { createGemmEngine, kernelOf, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
 import { WorkerPool } from './worker-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
+import { checkCount } from '../../ops/checks.js';
 import {
   memoryKeyHeadStride, memoryKeyStride, memoryOutHeadStride, memoryOutStride, memoryValueHeadStride, memoryValueStride,
 } from '../../ops/memory-recurrence.js';
@@ -99,7 +100,7 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
   // One pool of threads for the GEMM engine and the batch kernels, with every thread's scratch:
   // allocated once, first, so no mark/release of a caller can ever hand it out again.
   const workers = await WorkerPool.create({
-    module, kernels: k, heap, threads, gemmFn: kernelOf(path, fma).fn,
+    module, kernels: k, heap, threads, gemmFn: kernelOf(path, fma).fn, gemmPackedFn: kernelOf(path, fma).packedFn,
     gemmScratchBytes: (k.gemmScratchBytes as () => number)(), batchScratchBytes: BatchPool.scratchBytes(k, threads),
   });
   let gemm: GemmEngine, pool: BatchPool;
@@ -126,6 +127,29 @@ function iptr(t: IntTensor): number {
   if (!(t instanceof WasmInts)) throw new TypeError('wasm backend: got an int tensor from another backend');
   return t.ptr;
 }
+
+/**
+ * The WASM backend's packed gemm operand: op(B) in the micro-kernel's panels (assembly/gemm_core.ts,
+ * "a B operand packed once") for the engine's kernel width nr, packed at the first product of 4
+ * rows or more after packGemmB. Products of fewer rows (a batch-1 recurrent step) read B itself,
+ * as gemm does (gemmRowsDirect, gemmRowsDot: faster than padded 4-row tiles), so for them packing
+ * would be pure cost: a batch-1 LSTM never packs.
+ */
+class WasmPackedGemmB implements PackedGemmB {
+  /** The B of the last packGemmB (byte pointer), its transpose, whether the panels hold it yet. */
+  ready = false;
+  b = 0;
+  tb = 0;
+  packed = false;
+  constructor(readonly k: number, readonly n: number, readonly nr: number, readonly storage: WasmTensor) {}
+}
+function wasmPacked(p: PackedGemmB, nr: number): WasmPackedGemmB {
+  if (!(p instanceof WasmPackedGemmB)) throw new TypeError('wasm backend: got a packed operand from another backend');
+  if (p.nr !== nr) throw new TypeError(`wasm backend: a packed operand for kernels ${p.nr} wide, this backend's are ${nr}`);
+  return p;
+}
+/** Products with fewer rows read B in place (assembly/gemm_core.ts FEW_ROWS): no packed B for them. */
+const FEW_ROWS = 4;
 
 export class WasmOps implements Ops {
   readonly name: string;
@@ -213,11 +237,31 @@ export class WasmOps implements Ops {
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
   dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); this.workers.dispose(); }
+  packedGemmB(k: number, n: number): PackedGemmB {
+    checkCount('packedGemmB', 'k', k); checkCount('packedGemmB', 'n', n);
+    const nr = this.gemmEngine.nr;
+    return new WasmPackedGemmB(k, n, nr, this.tensor(this.k.gemmPackedBFloats(k, n, nr)));
+  }
 
   // ---- products
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
     alpha: number, A: Tensor, B: Tensor, beta: number, C: Tensor): void {
     this.gemmEngine.gemm(transA, transB, m, n, k, alpha, ptr(A), ptr(B), beta, ptr(C));
+  }
+  packGemmB(transB: boolean, k: number, n: number, B: Tensor, packed: PackedGemmB): void {
+    const p = wasmPacked(packed, this.gemmEngine.nr);
+    p.b = ptr(B);
+    p.tb = transB ? 1 : 0;
+    p.packed = false;
+    p.ready = true;
+  }
+  gemmPackedB(transA: boolean, m: number, n: number, k: number,
+    alpha: number, A: Tensor, packed: PackedGemmB, beta: number, C: Tensor): void {
+    const e = this.gemmEngine, p = wasmPacked(packed, e.nr);
+    if (m < FEW_ROWS) { e.gemm(transA, p.tb === 1, m, n, k, alpha, ptr(A), p.b, beta, ptr(C)); return; }
+    // Once per packGemmB, not per product: one thread (1 MiB, the LSTM's Wh, packs in tens of µs).
+    if (!p.packed) { this.k.gemmPackB(p.tb, p.b, n, k, p.storage.ptr, e.nr); p.packed = true; }
+    e.gemmPackedB(transA, m, n, k, alpha, ptr(A), p.storage.ptr, beta, ptr(C));
   }
 
   // ---- elementwise

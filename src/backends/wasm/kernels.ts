@@ -6,6 +6,10 @@ export interface Kernels {
 
   // assembly/gemm.ts: packed GEMM (see src/backends/wasm/gemm.ts for how it is driven)
   [name: `gemm${string}`]: (...args: number[]) => number | void;
+  // A B operand packed once (Ops.packGemmB): its size, and the packing (tb 0/1; nr: the reading
+  // kernel's tile width). gemmBlockPackedB(Relaxed) multiplies with it, driven as gemmBlock is.
+  gemmPackedBFloats(k: number, n: number, nr: number): number;
+  gemmPackB(tb: number, b: number, n: number, k: number, bp: number, nr: number): void;
 
   // assembly/elementwise.ts
   fill(x: number, n: number, value: number): void;

@@ -10,11 +10,13 @@ export declare const FAMILY: Readonly<{ GEMM: 0; BATCH: 1 }>;
 export interface ThreadState {
   x: CellKernels & BatchKernels;
   block: (...args: number[]) => void;
+  packedBlock: (...args: number[]) => void;
   gemmCtl: Int32Array; gemmCtlF: Float32Array; gemmScratch: number;
   batchCtl: Int32Array; batchCtlF: Float32Array; batchCtlD: Float64Array; batchScratch: number;
 }
 
 export declare function threadState(x: CellKernels & BatchKernels, block: (...args: number[]) => void,
+  packedBlock: (...args: number[]) => void,
   memory: WebAssembly.Memory, gemmCtl: number, gemmScratch: number, batchCtl: number, batchScratch: number): ThreadState;
 
 export declare function runTask(family: number, i: number, t: ThreadState): void;

@@ -28,14 +28,15 @@ export const MAX_TASKS = 0xff00;
 export const FAMILY = Object.freeze({ GEMM: 0, BATCH: 1 });
 
 /**
- * What one thread needs to run any task: its kernels `x`, the GEMM entry `block`, views of both
+ * What one thread needs to run any task: its kernels `x`, the GEMM entries `block` (gemmBlock) and
+ * `packedBlock` (gemmBlockPackedB), views of both
  * families' argument blocks (at byte offsets gemmCtl and batchCtl of the shared memory) and this
  * thread's scratch for each. A shared memory only grows, never detaches: the views stay valid.
  */
-export function threadState(x, block, memory, gemmCtl, gemmScratch, batchCtl, batchScratch) {
+export function threadState(x, block, packedBlock, memory, gemmCtl, gemmScratch, batchCtl, batchScratch) {
   const buf = memory.buffer;
   return {
-    x, block,
+    x, block, packedBlock,
     gemmCtl: new Int32Array(buf, gemmCtl, GEMM_CTL.INTS), gemmCtlF: new Float32Array(buf, gemmCtl, GEMM_CTL.INTS), gemmScratch,
     batchCtl: new Int32Array(buf, batchCtl, BATCH_CTL.INTS), batchCtlF: new Float32Array(buf, batchCtl, BATCH_CTL.INTS),
     batchCtlD: new Float64Array(buf, batchCtl, BATCH_CTL.INTS / 2), batchScratch,
@@ -46,6 +47,6 @@ export function threadState(x, block, memory, gemmCtl, gemmScratch, batchCtl, ba
  * Runs task i of the current job on thread `t` (threadState above).
  */
 export function runTask(family, i, t) {
-  if (family === FAMILY.GEMM) runChunk(t.x, t.block, t.gemmCtl, t.gemmCtlF, i, t.gemmScratch);
+  if (family === FAMILY.GEMM) runChunk(t.x, t.block, t.packedBlock, t.gemmCtl, t.gemmCtlF, i, t.gemmScratch);
   else runItem(t.x, t.batchCtl, t.batchCtlF, t.batchCtlD, i, t.batchScratch);
 }

@@ -41,6 +41,8 @@ export interface PoolSpec {
   threads: number;
   /** The GEMM entry the engine's kernel path runs: gemmBlock, or gemmBlockRelaxed (relaxed build). */
   gemmFn: string;
+  /** Its entry for products with a prepacked B: gemmBlockPackedB or gemmBlockPackedBRelaxed. */
+  gemmPackedFn: string;
   /** Per-thread scratch of each family, in bytes. */
   gemmScratchBytes: number;
   batchScratchBytes: number;
@@ -74,6 +76,8 @@ export class WorkerPool {
     const threads = Math.max(1, Math.floor(spec.threads));
     const block = kernels[spec.gemmFn as `gemm${string}`];
     if (typeof block !== 'function') throw new Error(`wasm backend: this build has no ${spec.gemmFn} export`);
+    const packedBlock = kernels[spec.gemmPackedFn as `gemm${string}`];
+    if (typeof packedBlock !== 'function') throw new Error(`wasm backend: this build has no ${spec.gemmPackedFn} export`);
     const ctlPtr = heap.alloc(POOL.INTS * 4);
     const gemmCtl = heap.alloc(GEMM_CTL.INTS * 4);
     const batchCtl = heap.alloc(BATCH_CTL.INTS * 4); // 64-byte aligned: its Float64Array view needs 8
@@ -88,7 +92,7 @@ export class WorkerPool {
     const workers: Worker[] = [];
     for (let w = 1; w < threads; w++) {
       workers.push(new Worker(new URL('./pool-worker.mjs', import.meta.url), {
-        workerData: { module: spec.module, memory: heap.memory, ctl: ctlPtr, spinMs: SPIN_MS, gemmFn: spec.gemmFn,
+        workerData: { module: spec.module, memory: heap.memory, ctl: ctlPtr, spinMs: SPIN_MS, gemmFn: spec.gemmFn, gemmPackedFn: spec.gemmPackedFn,
           gemmCtl, gemmScratch: gemmScratch[w], batchCtl, batchScratch: batchScratch[w] },
       }));
     }
@@ -107,7 +111,8 @@ export class WorkerPool {
       w.on('error', (e) => console.error('handgrad: pool worker failed:', e));
       w.unref(); // a process that forgets dispose() still exits
     }
-    const caller = threadState(kernels as unknown as ThreadState['x'], block as (...args: number[]) => void, heap.memory,
+    const caller = threadState(kernels as unknown as ThreadState['x'], block as (...args: number[]) => void,
+      packedBlock as (...args: number[]) => void, heap.memory,
       gemmCtl, gemmScratch[0], batchCtl, batchScratch[0]);
     return new WorkerPool(spec, workers, ctlPtr, caller);
   }
