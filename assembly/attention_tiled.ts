@@ -22,7 +22,10 @@
 // Measured at the transformer bench's shape (B 32, 4 heads of 32, T 128, causal, one thread, in
 // one process against the previous kernels): forward 5.3 → 3.1 ms, backward 10.0 → 6.4 ms, the
 // same results bit for bit (the sums run in the same order per element).
-import { hoisted, ln, loadTail, rowDot, storeTail, V_ONE, vexp } from './math';
+import {
+  EXP_C1, EXP_C2, EXP_LO, EXP_LOG2E, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUND_MAGIC,
+  hoisted, ln, loadTail, rowDot, storeTail, V_ONE, vexp,
+} from './math';
 import { dropFactor, dropRow4, DROP_MUL_J, maxI, minI, visible } from './attention_common';
 
 const FBR: i32 = 16; // query rows per block: one 16-row score tile, or two of 8 rows
@@ -335,18 +338,20 @@ const LANE_IDX: v128 = i32x4(0, 1, 2, 3);
 // its instructions: the input is clamped to [ln FLT_MIN, 88], where 2ⁿ (n ≤ 127) is one normal
 // number, and the multiply-adds fuse in the relaxed build. Below ln FLT_MIN (−∞ included) it
 // returns exactly 0, like vexp; at most one ulp or so from vexp elsewhere.
-const XS_LO: f32 = -87.33654;
+// math.ts's constants (one definition), ln2's two parts negated so that r = x − n·ln2 is two
+// multiply-adds; the upper clamp is 88 (2ⁿ stays one normal number), not vexp's ln FLT_MAX.
+const XS_LO: f32 = EXP_LO;
 const XS_HI: f32 = 88.0;
-const XS_LOG2E: f32 = 1.44269504088896341;
-const XS_NC1: f32 = -0.693359375;
-const XS_NC2: f32 = 2.12194440e-4;
-const XS_MAGIC: f32 = 12582912.0;
-const XS_P0: f32 = 1.9875691500e-4;
-const XS_P1: f32 = 1.3981999507e-3;
-const XS_P2: f32 = 8.3334519073e-3;
-const XS_P3: f32 = 4.1665795894e-2;
-const XS_P4: f32 = 1.6666665459e-1;
-const XS_P5: f32 = 5.0000001201e-1;
+const XS_LOG2E: f32 = EXP_LOG2E;
+const XS_NC1: f32 = -EXP_C1;
+const XS_NC2: f32 = -EXP_C2;
+const XS_MAGIC: f32 = EXP_ROUND_MAGIC;
+const XS_P0: f32 = EXP_P0;
+const XS_P1: f32 = EXP_P1;
+const XS_P2: f32 = EXP_P2;
+const XS_P3: f32 = EXP_P3;
+const XS_P4: f32 = EXP_P4;
+const XS_P5: f32 = EXP_P5;
 const X_LO: v128 = hoisted(XS_LO);
 const X_HI: v128 = hoisted(XS_HI);
 const X_LOG2E: v128 = hoisted(XS_LOG2E);
@@ -363,25 +368,13 @@ const X_BIAS: v128 = i32x4.trunc_sat_f32x4_s(hoisted(127.0)); // i32 127 (a run-
 
 // @ts-ignore: decorator
 @inline function expSoft(x: v128): v128 {
-  const xc = f32x4.pmin(f32x4.pmax(x, X_LO), X_HI);
-  const t = madd(xc, X_LOG2E, X_MAGIC); // round(x·log2 e) in the low mantissa bits
-  const nf = f32x4.sub(t, X_MAGIC);
-  const ni = i32x4.sub(t, X_MAGIC);
-  const r = madd(nf, X_NC2, madd(nf, X_NC1, xc));
-  let p = madd(X_P0, r, X_P1);
-  p = madd(p, r, X_P2);
-  p = madd(p, r, X_P3);
-  p = madd(p, r, X_P4);
-  p = madd(p, r, X_P5);
-  p = f32x4.add(madd(p, f32x4.mul(r, r), r), V_ONE);
-  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, X_BIAS), 23));
-  return v128.andnot(y, f32x4.lt(x, X_LO));
+  return expSoftK(x, X_LO, X_HI, X_LOG2E, X_MAGIC, X_NC1, X_NC2, X_P0, X_P1, X_P2, X_P3, X_P4, X_P5, V_ONE, X_BIAS);
 }
 
-// expSoft with its constants as arguments, for the 16-row softmax loops, which V8's revectorizer
-// pairs into 256-bit code: it pairs a splat made before the loop (one 256-bit broadcast) but not
-// a read of the hoisted globals above, and one unpaired operation leaves the whole loop unpaired.
-// The same operations in the same order as expSoft: the same results. xk: expConstants().
+// The exp with its constants as arguments: the 16-row softmax loops pass splats made before the
+// loop, which V8's revectorizer pairs into 256-bit code (one 256-bit broadcast each) where it does
+// not pair a read of the hoisted globals above (and one unpaired operation leaves the whole loop
+// unpaired); expSoft passes the globals. The same operations either way: the same results.
 // @ts-ignore: decorator
 @inline function expSoftK(x: v128, lo: v128, hi: v128, log2e: v128, magic: v128, nc1: v128, nc2: v128,
   p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128): v128 {

@@ -34,39 +34,59 @@ export const V_ONE: v128 = hoisted(1.0);
 // Range: x < ln(FLT_MIN) ≈ −87.34 returns exactly 0 (flush to zero: no denormals, which are slow
 // on x86 and useless to a network), x > ln(FLT_MAX) ≈ 88.72 returns +∞, NaN stays NaN. The input is
 // clamped first, so the integer arithmetic on n can never overflow, whatever x is (±∞ included).
-const EXP_LO: f32 = -87.33654; // ln(FLT_MIN): below this exp(x) is a denormal; we flush to 0
-const EXP_HI: f32 = 88.72283; // ln(FLT_MAX): above this exp(x) overflows to +∞
-const V_EXP_LO: v128 = hoisted(EXP_LO);
-const V_EXP_HI: v128 = hoisted(EXP_HI);
-const V_LOG2E: v128 = hoisted(1.44269504088896341);
-const V_EXP_C1: v128 = hoisted(0.693359375); // ln2 high part (9 bits)
-const V_EXP_C2: v128 = hoisted(-2.12194440e-4); // ln2 − EXP_C1
+// The scalar constants are exported: kernels that V8 must revectorize (assembly/moe.ts,
+// assembly/attention_tiled.ts) splat them at run time before their loops (a read of the hoisted
+// globals below cannot be paired), and this is their one definition.
+export const EXP_LO: f32 = -87.33654; // ln(FLT_MIN): below this exp(x) is a denormal; we flush to 0
+export const EXP_HI: f32 = 88.72283; // ln(FLT_MAX): above this exp(x) overflows to +∞
+export const EXP_LOG2E: f32 = 1.44269504088896341;
+export const EXP_C1: f32 = 0.693359375; // ln2 high part (9 bits)
+export const EXP_C2: f32 = -2.12194440e-4; // ln2 − EXP_C1
 // 1.5·2²³: adding it to |v| < 2²² rounds v to an integer (round-to-nearest-even) that then sits
 // in the low mantissa bits, so one add gives both the rounded float and, subtracting the bit
 // patterns, its integer value.
-const V_ROUND_MAGIC: v128 = hoisted(12582912.0);
+export const EXP_ROUND_MAGIC: f32 = 12582912.0;
 // exp(r) ≈ 1 + r + r²·P(r), |r| ≤ 0.347 (Cephes coefficients, relative error < 1 ulp).
-const V_EXP_P0: v128 = hoisted(1.9875691500e-4);
-const V_EXP_P1: v128 = hoisted(1.3981999507e-3);
-const V_EXP_P2: v128 = hoisted(8.3334519073e-3);
-const V_EXP_P3: v128 = hoisted(4.1665795894e-2);
-const V_EXP_P4: v128 = hoisted(1.6666665459e-1);
-const V_EXP_P5: v128 = hoisted(5.0000001201e-1);
+export const EXP_P0: f32 = 1.9875691500e-4;
+export const EXP_P1: f32 = 1.3981999507e-3;
+export const EXP_P2: f32 = 8.3334519073e-3;
+export const EXP_P3: f32 = 4.1665795894e-2;
+export const EXP_P4: f32 = 1.6666665459e-1;
+export const EXP_P5: f32 = 5.0000001201e-1;
+const V_EXP_LO: v128 = hoisted(EXP_LO);
+const V_EXP_HI: v128 = hoisted(EXP_HI);
+const V_LOG2E: v128 = hoisted(EXP_LOG2E);
+const V_EXP_C1: v128 = hoisted(EXP_C1);
+const V_EXP_C2: v128 = hoisted(EXP_C2);
+const V_ROUND_MAGIC: v128 = hoisted(EXP_ROUND_MAGIC);
+const V_EXP_P0: v128 = hoisted(EXP_P0);
+const V_EXP_P1: v128 = hoisted(EXP_P1);
+const V_EXP_P2: v128 = hoisted(EXP_P2);
+const V_EXP_P3: v128 = hoisted(EXP_P3);
+const V_EXP_P4: v128 = hoisted(EXP_P4);
+const V_EXP_P5: v128 = hoisted(EXP_P5);
 const V_BIAS127: v128 = i32x4.splat(<i32>(<f32>127 * RUNTIME_ONE)); // the f32 exponent bias
 const V_INF: v128 = hoisted(<f32>Infinity);
 
 // e^r for the reduced argument r = x − n·ln2 (|r| ≤ ln2/2, ln2 split in two for precision): the
-// polynomial both exps below scale by 2ⁿ.
+// polynomial both exps below scale by 2ⁿ. Its constants are arguments (the *With forms), so that
+// a kernel V8 must revectorize can pass splats made before its loop (see the exported scalars).
+// @ts-ignore: decorator
+@inline function expMantissaWith(xc: v128, nf: v128, c1: v128, c2: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128): v128 {
+  let r = f32x4.sub(xc, f32x4.mul(nf, c1));
+  r = f32x4.sub(r, f32x4.mul(nf, c2));
+  let p = f32x4.add(f32x4.mul(p0, r), p1);
+  p = f32x4.add(f32x4.mul(p, r), p2);
+  p = f32x4.add(f32x4.mul(p, r), p3);
+  p = f32x4.add(f32x4.mul(p, r), p4);
+  p = f32x4.add(f32x4.mul(p, r), p5);
+  return f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one);
+}
+
 // @ts-ignore: decorator
 @inline function expMantissa(xc: v128, nf: v128): v128 {
-  let r = f32x4.sub(xc, f32x4.mul(nf, V_EXP_C1));
-  r = f32x4.sub(r, f32x4.mul(nf, V_EXP_C2));
-  let p = f32x4.add(f32x4.mul(V_EXP_P0, r), V_EXP_P1);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P2);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P3);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P4);
-  p = f32x4.add(f32x4.mul(p, r), V_EXP_P5);
-  return f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), V_ONE);
+  return expMantissaWith(xc, nf, V_EXP_C1, V_EXP_C2, V_EXP_P0, V_EXP_P1, V_EXP_P2, V_EXP_P3, V_EXP_P4, V_EXP_P5, V_ONE);
 }
 
 // @ts-ignore: decorator
@@ -97,13 +117,24 @@ const V_INF: v128 = hoisted(<f32>Infinity);
  */
 // @ts-ignore: decorator
 @inline export function vexpNonPositive(x: v128): v128 {
-  const xc = f32x4.pmax(x, V_EXP_LO);
-  const t = f32x4.add(f32x4.mul(xc, V_LOG2E), V_ROUND_MAGIC);
-  const nf = f32x4.sub(t, V_ROUND_MAGIC);
-  const ni = i32x4.sub(t, V_ROUND_MAGIC);
-  const p = expMantissa(xc, nf);
-  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, V_BIAS127), 23));
-  return v128.andnot(y, f32x4.lt(x, V_EXP_LO)); // flush to 0 below ln(FLT_MIN), as vexp
+  return vexpNonPositiveWith(x, V_EXP_LO, V_LOG2E, V_ROUND_MAGIC, V_EXP_C1, V_EXP_C2,
+    V_EXP_P0, V_EXP_P1, V_EXP_P2, V_EXP_P3, V_EXP_P4, V_EXP_P5, V_ONE, V_BIAS127);
+}
+
+/**
+ * vexpNonPositive with its constants as arguments (splats of EXP_LO, EXP_LOG2E, EXP_ROUND_MAGIC,
+ * EXP_C1, EXP_C2, EXP_P0…P5, 1, and the i32 127): the same operations, the same results.
+ */
+// @ts-ignore: decorator
+@inline export function vexpNonPositiveWith(x: v128, lo: v128, log2e: v128, magic: v128, c1: v128, c2: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128): v128 {
+  const xc = f32x4.pmax(x, lo);
+  const t = f32x4.add(f32x4.mul(xc, log2e), magic);
+  const nf = f32x4.sub(t, magic);
+  const ni = i32x4.sub(t, magic);
+  const p = expMantissaWith(xc, nf, c1, c2, p0, p1, p2, p3, p4, p5, one);
+  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, bias), 23));
+  return v128.andnot(y, f32x4.lt(x, lo)); // flush to 0 below ln(FLT_MIN), as vexp
 }
 
 // ---- sigmoid and tanh ---------------------------------------------------------------------------

@@ -2,23 +2,14 @@
 // src/ops/types.ts): the SwiGLU gate and its backward, and a dot product the MoE combine backward
 // uses per kept assignment. Routing, the dispatch plan and the grouped GEMM are driven from
 // src/backends/wasm/index.ts (O(n·E) loops, and the existing packed GEMM per group).
-import { hoisted, hsum, loadTail, storeTail, V_ONE, vexpNonPositive } from './math';
+import {
+  EXP_C1, EXP_C2, EXP_LO, EXP_LOG2E, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUND_MAGIC,
+  hoisted, hsum, loadTail, storeTail, V_ONE, vexpNonPositive, vexpNonPositiveWith,
+} from './math';
 
 const V_ZERO: v128 = hoisted(0.0);
 // −|x| is x with its sign bit set: one or (V8 builds the masks of f32x4.abs and .neg in the loop).
 const V_SIGN_BIT: v128 = hoisted(-0.0);
-// math.ts's exp constants (vexp, vexpNonPositive), as scalars for expNP's run-time splats.
-const EXP_LO: f32 = -87.33654;
-const LOG2E: f32 = 1.44269504088896341;
-const ROUND_MAGIC: f32 = 12582912.0;
-const EXP_C1: f32 = 0.693359375;
-const EXP_C2: f32 = -2.12194440e-4;
-const EXP_P0: f32 = 1.9875691500e-4;
-const EXP_P1: f32 = 1.3981999507e-3;
-const EXP_P2: f32 = 8.3334519073e-3;
-const EXP_P3: f32 = 4.1665795894e-2;
-const EXP_P4: f32 = 1.6666665459e-1;
-const EXP_P5: f32 = 5.0000001201e-1;
 
 // The two-vector loops below are written for V8's revectorizer, which pairs two isomorphic f32x4
 // computations into one of 256 bits (AVX2) where it can pair everything from their loads to their
@@ -26,27 +17,8 @@ const EXP_P5: f32 = 5.0000001201e-1;
 // iteration before its stores (a store is a side effect the loads cannot move across), and
 // constants that are splats of run-time values, made once per call before the loop: math.ts's
 // hoisted constants are globals, and a global read cannot be paired. So e^−|a| is computed here
-// by expNP with its constants as arguments: vexpNonPositive's operations in its order (the same
+// by math.ts's vexpNonPositiveWith (vexpNonPositive with its constants as arguments: the same
 // results, bit for bit), its constants from hoisted() calls in the kernel, before the loop.
-
-// @ts-ignore: decorator
-@inline function expNP(x: v128, lo: v128, log2e: v128, magic: v128, c1: v128, c2: v128,
-  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128): v128 {
-  const xc = f32x4.pmax(x, lo);
-  const t = f32x4.add(f32x4.mul(xc, log2e), magic);
-  const nf = f32x4.sub(t, magic);
-  const ni = i32x4.sub(t, magic);
-  let r = f32x4.sub(xc, f32x4.mul(nf, c1));
-  r = f32x4.sub(r, f32x4.mul(nf, c2));
-  let p = f32x4.add(f32x4.mul(p0, r), p1);
-  p = f32x4.add(f32x4.mul(p, r), p2);
-  p = f32x4.add(f32x4.mul(p, r), p3);
-  p = f32x4.add(f32x4.mul(p, r), p4);
-  p = f32x4.add(f32x4.mul(p, r), p5);
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one);
-  const y = f32x4.mul(p, i32x4.shl(i32x4.add(ni, bias), 23));
-  return v128.andnot(y, f32x4.lt(x, lo));
-}
 
 // silu(x) = x·σ(x) and σ(x), σ(−x) from z = e^−|x| (see math.ts: no overflow, no cancellation).
 // @ts-ignore: decorator
@@ -63,7 +35,7 @@ const EXP_P5: f32 = 5.0000001201e-1;
 // out[0..count) = silu(a)·b over `count` floats at a, b (and out).
 // @ts-ignore: decorator
 @inline function swigluRun(a: usize, bp: usize, o: usize, F: i32): void {
-  const lo = hoisted(EXP_LO), log2e = hoisted(LOG2E), magic = hoisted(ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
+  const lo = hoisted(EXP_LO), log2e = hoisted(EXP_LOG2E), magic = hoisted(EXP_ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
   const p0 = hoisted(EXP_P0), p1 = hoisted(EXP_P1), p2 = hoisted(EXP_P2), p3 = hoisted(EXP_P3), p4 = hoisted(EXP_P4), p5 = hoisted(EXP_P5);
   const one = hoisted(1.0), zero = hoisted(0.0), sign = hoisted(-0.0), bias = i32x4.splat(<i32>f32x4.extract_lane(hoisted(127.0), 0));
   let c = 0;
@@ -71,8 +43,8 @@ const EXP_P5: f32 = 5.0000001201e-1;
     const off = <usize>c << 2;
     const x0 = v128.load(a + off), x1 = v128.load(a + off, 16);
     const b0 = v128.load(bp + off), b1 = v128.load(bp + off, 16);
-    const z0 = expNP(v128.or(x0, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
-    const z1 = expNP(v128.or(x1, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+    const z0 = vexpNonPositiveWith(v128.or(x0, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+    const z1 = vexpNonPositiveWith(v128.or(x1, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
     const y0 = f32x4.mul(siluOf(x0, z0, one, zero), b0), y1 = f32x4.mul(siluOf(x1, z1, one, zero), b1);
     v128.store(o + off, y0);
     v128.store(o + off, y1, 16);
@@ -118,7 +90,7 @@ export function swigluSpan(a: usize, b: usize, out: usize, count: i32): void {
 
 // @ts-ignore: decorator
 @inline function swigluBackwardRun(a: usize, bp: usize, g: usize, da: usize, db: usize, F: i32): void {
-  const lo = hoisted(EXP_LO), log2e = hoisted(LOG2E), magic = hoisted(ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
+  const lo = hoisted(EXP_LO), log2e = hoisted(EXP_LOG2E), magic = hoisted(EXP_ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
   const p0 = hoisted(EXP_P0), p1 = hoisted(EXP_P1), p2 = hoisted(EXP_P2), p3 = hoisted(EXP_P3), p4 = hoisted(EXP_P4), p5 = hoisted(EXP_P5);
   const one = hoisted(1.0), zero = hoisted(0.0), sign = hoisted(-0.0), bias = i32x4.splat(<i32>f32x4.extract_lane(hoisted(127.0), 0));
   let c = 0;
@@ -128,8 +100,8 @@ export function swigluSpan(a: usize, b: usize, out: usize, count: i32): void {
     const x0 = v128.load(a + off), x1 = v128.load(a + off, 16);
     const b0 = v128.load(bp + off), b1 = v128.load(bp + off, 16);
     const g0 = v128.load(g + off), g1 = v128.load(g + off, 16);
-    const z0 = expNP(v128.or(x0, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
-    const z1 = expNP(v128.or(x1, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+    const z0 = vexpNonPositiveWith(v128.or(x0, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+    const z1 = vexpNonPositiveWith(v128.or(x1, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
     const da0 = swigluGradA(x0, z0, b0, g0, one, zero), da1 = swigluGradA(x1, z1, b1, g1, one, zero);
     const db0 = swigluGradB(x0, z0, g0, one, zero), db1 = swigluGradB(x1, z1, g1, one, zero);
     v128.store(da + off, da0);
