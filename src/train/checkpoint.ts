@@ -94,8 +94,9 @@ function writeFailure(dir: string, bytes: number, e: unknown): CheckpointWriteEr
   const code = (e as NodeJS.ErrnoException).code ?? '';
   const mib = (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
   const why = code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the device (${code}; the checkpoint needs about ${mib} MiB); free some space or choose another --out`
-    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `no permission to write there (${code}); choose another --out`
-      : `${(e as Error).message}`;
+    : code === 'EROFS' ? 'the file system is read-only (EROFS); choose another --out'
+    : code === 'EACCES' || code === 'EPERM' ? `no permission to write there (${code}); choose another --out`
+    : `${(e as Error).message}`;
   return new CheckpointWriteError(`cannot save the checkpoint in ${dir}: ${why}`);
 }
 
@@ -153,16 +154,20 @@ function testPause(): void {
 
 // ---- writing -------------------------------------------------------------------------------------
 
-/** Writes `data` to `path` so that readers see the old file or the whole new one, never a part. */
+/**
+ * Writes `data` to `path` so that readers see the old file or the whole new one, never a part. On
+ * failure the temporary file is removed if it can be, and the error thrown is the write's or the
+ * rename's (see removeQuietly: a clean-up that fails too must not replace it).
+ */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileDurable(tmp, data);
+    renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw e;
   }
-  renameSync(tmp, path);
 }
 
 /** Writes `data` to `path` and fsyncs it (the caller makes the name durable: fsyncDir). */
@@ -294,7 +299,7 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
   const name = generationName(input.step, revision);
   const tmp = join(dir, `${name}.tmp-${process.pid}`);
   try {
-    rmSync(tmp, { recursive: true, force: true });
+    removeQuietly(tmp); // cleanCheckpointLeftovers took it already, if it could; if not, mkdirSync says why
     mkdirSync(tmp);
     for (const f of FILES) {
       writeFileDurable(join(tmp, f), bytes[f]);
@@ -306,18 +311,19 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
     renameSync(tmp, join(dir, name));
     fsyncDir(dir);
   } catch (e) {
-    // Nothing of the new checkpoint may stay behind; everything that was there is untouched.
-    rmSync(tmp, { recursive: true, force: true });
+    // Nothing of the new checkpoint may stay behind (where the disk still lets us remove it: a disk
+    // gone read-only keeps it, and the next save's clean-up takes it); everything that was there is
+    // untouched. The error reported is the one that stopped the save.
+    removeQuietly(tmp);
     throw writeFailure(dir, total, e);
   }
   testPause();
   // 3. The pointer. Should this fail, the new generation stays: complete, and found by a reader's scan.
   const pointer: CheckpointPointer = { format: CHECKPOINT_FORMAT, generation: name, step: input.step, createdAt: state.createdAt };
   try {
-    writeFileAtomic(join(dir, POINTER_FILE), JSON.stringify(pointer, null, 2) + '\n');
+    writeFileAtomic(join(dir, POINTER_FILE), JSON.stringify(pointer, null, 2) + '\n'); // removes its temporary file on failure
     fsyncDir(dir);
   } catch (e) {
-    rmSync(join(dir, `${POINTER_FILE}.tmp-${process.pid}`), { force: true });
     throw writeFailure(dir, total, e);
   }
   testPause();
@@ -326,7 +332,14 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
   return join(dir, name);
 }
 
-/** Removes a file or folder, ignoring failures (what could not be removed now is retried by the next save). */
+/**
+ * Removes a file or folder, ignoring failures (what could not be removed now is retried by the next
+ * save). Every clean-up after a failed write goes through here: the write's error is the one to
+ * report, and a removal on the same disk usually fails too — on a disk that has just turned
+ * read-only, Node's rmSync then throws an error with an empty code and the message ", Unknown
+ * error: Read-only file system '…'" (nodejs/node#65884), which would otherwise replace a clear
+ * one-line EROFS report with exit 1.
+ */
 function removeQuietly(path: string): void {
   try { rmSync(path, { recursive: true, force: true }); } catch { /* retried by the next save's clean-up */ }
 }
