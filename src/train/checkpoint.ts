@@ -33,8 +33,8 @@
 // its checksum: one line naming the file inside its generation.
 //
 // Leftovers of a killed save (ckpt-*.tmp-<pid>/, latest.json.tmp-<pid>, metrics.jsonl.tmp-<pid>,
-// a generation folder whose manifest is missing or does not match its files) are removed at the
-// start of the next save, but only names this code writes, and never a temporary file of a
+// a generation folder whose manifest is missing or does not match its files), and of a failed one
+// that could not remove them (a disk turned read-only), are removed at the start of the next save, but only names this code writes, and never a temporary file of a
 // process that is still running.
 //
 // Older layouts are still read: the single-folder checkpoint of version 2 (the four files directly
