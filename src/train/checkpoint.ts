@@ -46,13 +46,14 @@
 // (each file, the manifest, the rename, the pointer, each removal), so a test can land a kill -9
 // inside a save at will (tests/cli/chaos.test.ts). It has no other effect; never set it otherwise.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Ops } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { createModel } from '../models/registry.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { Rng } from '../util/rng.js';
+import { removeQuietly } from '../util/remove-quietly.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafeDtype, type SafeTensorInput, type SafetensorsFile } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'handgrad-checkpoint';
@@ -330,18 +331,6 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
   // 4. Only now: what is no longer needed.
   pruneGenerations(dir, name, keep);
   return join(dir, name);
-}
-
-/**
- * Removes a file or folder, ignoring failures (what could not be removed now is retried by the next
- * save). Every clean-up after a failed write goes through here: the write's error is the one to
- * report, and a removal on the same disk usually fails too — on a disk that has just turned
- * read-only, Node's rmSync then throws an error with an empty code and the message ", Unknown
- * error: Read-only file system '…'" (nodejs/node#65884), which would otherwise replace a clear
- * one-line EROFS report with exit 1.
- */
-function removeQuietly(path: string): void {
-  try { rmSync(path, { recursive: true, force: true }); } catch { /* retried by the next save's clean-up */ }
 }
 
 /**
