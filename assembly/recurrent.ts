@@ -229,13 +229,44 @@ export function lstmCellBackward(gates: usize, cPrev: usize, tanhC: usize, dh: u
 
 // xp [B,3H] (r,z,n pre-activations from the input → activations), hp [B,3H], hPrev, h [B,H].
 export function gruCell(xp: usize, hp: usize, hPrev: usize, h: usize, B: i32, H: i32): void {
+  const lo = hoisted(EXP_LO), log2e = hoisted(EXP_LOG2E), magic = hoisted(EXP_ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
+  const p0 = hoisted(EXP_P0), p1 = hoisted(EXP_P1), p2 = hoisted(EXP_P2), p3 = hoisted(EXP_P3), p4 = hoisted(EXP_P4), p5 = hoisted(EXP_P5);
+  const one = hoisted(1.0), bias = expBias(), sign = hoisted(-0.0), zero = hoisted(0.0);
+  const m2 = hoisted(-2.0), small = hoisted(TANH_SMALL), t11 = hoisted(TANH_T11), t9 = hoisted(TANH_T9), t7 = hoisted(TANH_T7);
+  const t5 = hoisted(TANH_T5), t3 = hoisted(TANH_T3);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const row = <usize>b * 3 * hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // gruUnits on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, x = xp + row + q, p = hp + row + q, sq = o + q;
+      const xr0 = v128.load(x), xr1 = v128.load(x, 16), pr0 = v128.load(p), pr1 = v128.load(p, 16);
+      const xz0 = v128.load(x + hb), xz1 = v128.load(x + hb, 16), pz0 = v128.load(p + hb), pz1 = v128.load(p + hb, 16);
+      const xn0 = v128.load(x + 2 * hb), xn1 = v128.load(x + 2 * hb, 16);
+      const pn0 = v128.load(p + 2 * hb), pn1 = v128.load(p + 2 * hb, 16);
+      const hp0 = v128.load(hPrev + sq), hp1 = v128.load(hPrev + sq, 16);
+      const r0 = vsigmoidWith(f32x4.add(xr0, pr0), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const r1 = vsigmoidWith(f32x4.add(xr1, pr1), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const z0 = vsigmoidWith(f32x4.add(xz0, pz0), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const z1 = vsigmoidWith(f32x4.add(xz1, pz1), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const n0 = vtanhWith(f32x4.add(xn0, f32x4.mul(r0, pn0)),
+        lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, m2, small, t11, t9, t7, t5, t3);
+      const n1 = vtanhWith(f32x4.add(xn1, f32x4.mul(r1, pn1)),
+        lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, m2, small, t11, t9, t7, t5, t3);
+      v128.store(x, r0);
+      v128.store(x, r1, 16);
+      v128.store(x + hb, z0);
+      v128.store(x + hb, z1, 16);
+      v128.store(x + 2 * hb, n0);
+      v128.store(x + 2 * hb, n1, 16);
+      v128.store(h + sq, f32x4.add(n0, f32x4.mul(z0, f32x4.sub(hp0, n0))));
+      v128.store(h + sq, f32x4.add(n1, f32x4.mul(z1, f32x4.sub(hp1, n1))), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2;
       gruUnits(xp + row + q, hp + row + q, hb, hPrev + o + q, h + o + q, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2;
@@ -263,13 +294,46 @@ export function gruCell(xp: usize, hp: usize, hPrev: usize, h: usize, B: i32, H:
 // gates [B,3H] activated, hp [B,3H], hPrev, dh [B,H]; dxp, dhp [B,3H] out; dhPrev [B,H] += z⊙dh.
 export function gruCellBackward(gates: usize, hp: usize, hPrev: usize, dh: usize, dxp: usize, dhp: usize, dhPrev: usize,
   B: i32, H: i32): void {
+  const one = hoisted(1.0);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const row = <usize>b * 3 * hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // gruUnitsBackward on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, rq = row + q, sq = o + q;
+      const g = gates + rq, dx = dxp + rq, dp = dhp + rq;
+      const r0 = v128.load(g), r1 = v128.load(g, 16), z0 = v128.load(g + hb), z1 = v128.load(g + hb, 16);
+      const n0 = v128.load(g + 2 * hb), n1 = v128.load(g + 2 * hb, 16);
+      const d0 = v128.load(dh + sq), d1 = v128.load(dh + sq, 16);
+      const h0 = v128.load(hPrev + sq), h1 = v128.load(hPrev + sq, 16);
+      const pn0 = v128.load(hp + rq + 2 * hb), pn1 = v128.load(hp + rq + 2 * hb, 16);
+      const a0 = v128.load(dhPrev + sq), a1 = v128.load(dhPrev + sq, 16);
+      const dn0 = f32x4.mul(f32x4.mul(d0, f32x4.sub(one, z0)), dtanhWith(n0, one));
+      const dn1 = f32x4.mul(f32x4.mul(d1, f32x4.sub(one, z1)), dtanhWith(n1, one));
+      const dz0 = f32x4.mul(f32x4.mul(d0, f32x4.sub(h0, n0)), dsigWith(z0, one));
+      const dz1 = f32x4.mul(f32x4.mul(d1, f32x4.sub(h1, n1)), dsigWith(z1, one));
+      const dr0 = f32x4.mul(f32x4.mul(dn0, pn0), dsigWith(r0, one));
+      const dr1 = f32x4.mul(f32x4.mul(dn1, pn1), dsigWith(r1, one));
+      v128.store(dx, dr0);
+      v128.store(dx, dr1, 16);
+      v128.store(dx + hb, dz0);
+      v128.store(dx + hb, dz1, 16);
+      v128.store(dx + 2 * hb, dn0);
+      v128.store(dx + 2 * hb, dn1, 16);
+      v128.store(dp, dr0);
+      v128.store(dp, dr1, 16);
+      v128.store(dp + hb, dz0);
+      v128.store(dp + hb, dz1, 16);
+      v128.store(dp + 2 * hb, f32x4.mul(dn0, r0));
+      v128.store(dp + 2 * hb, f32x4.mul(dn1, r1), 16);
+      v128.store(dhPrev + sq, f32x4.add(a0, f32x4.mul(d0, z0)));
+      v128.store(dhPrev + sq, f32x4.add(a1, f32x4.mul(d1, z1)), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2, rq = row + q, oq = o + q;
       gruUnitsBackward(gates + rq, hp + rq, dxp + rq, dhp + rq, hb, hPrev + oq, dh + oq, dhPrev + oq, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2, rq = row + q, oq = o + q;
