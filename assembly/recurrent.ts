@@ -354,13 +354,34 @@ export function gruCellBackward(gates: usize, hp: usize, hPrev: usize, dh: usize
 
 // xrz [B,2H] (r,z pre-activations → σ), hrz [B,2H], hPrev [B,H]; rh [B,H] out = r⊙hPrev.
 export function gruPaperGates(xrz: usize, hrz: usize, hPrev: usize, rh: usize, B: i32, H: i32): void {
+  const lo = hoisted(EXP_LO), log2e = hoisted(EXP_LOG2E), magic = hoisted(EXP_ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
+  const p0 = hoisted(EXP_P0), p1 = hoisted(EXP_P1), p2 = hoisted(EXP_P2), p3 = hoisted(EXP_P3), p4 = hoisted(EXP_P4), p5 = hoisted(EXP_P5);
+  const one = hoisted(1.0), bias = expBias(), sign = hoisted(-0.0), zero = hoisted(0.0);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const row = <usize>b * 2 * hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // paperGateUnits on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, x = xrz + row + q, p = hrz + row + q, sq = o + q;
+      const xr0 = v128.load(x), xr1 = v128.load(x, 16), pr0 = v128.load(p), pr1 = v128.load(p, 16);
+      const xz0 = v128.load(x + hb), xz1 = v128.load(x + hb, 16), pz0 = v128.load(p + hb), pz1 = v128.load(p + hb, 16);
+      const h0 = v128.load(hPrev + sq), h1 = v128.load(hPrev + sq, 16);
+      const r0 = vsigmoidWith(f32x4.add(xr0, pr0), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const r1 = vsigmoidWith(f32x4.add(xr1, pr1), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const z0 = vsigmoidWith(f32x4.add(xz0, pz0), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      const z1 = vsigmoidWith(f32x4.add(xz1, pz1), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, zero);
+      v128.store(x, r0);
+      v128.store(x, r1, 16);
+      v128.store(x + hb, z0);
+      v128.store(x + hb, z1, 16);
+      v128.store(rh + sq, f32x4.mul(r0, h0));
+      v128.store(rh + sq, f32x4.mul(r1, h1), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2;
       paperGateUnits(xrz + row + q, hrz + row + q, hb, hPrev + o + q, rh + o + q, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2;
@@ -379,13 +400,32 @@ export function gruPaperGates(xrz: usize, hrz: usize, hPrev: usize, rh: usize, B
 
 // rz [B,2H] activated, xn [B,H] (pre-activation → n), hPrev [B,H]; h [B,H] out.
 export function gruPaperOutput(rz: usize, xn: usize, hPrev: usize, h: usize, B: i32, H: i32): void {
+  const lo = hoisted(EXP_LO), log2e = hoisted(EXP_LOG2E), magic = hoisted(EXP_ROUND_MAGIC), c1 = hoisted(EXP_C1), c2 = hoisted(EXP_C2);
+  const p0 = hoisted(EXP_P0), p1 = hoisted(EXP_P1), p2 = hoisted(EXP_P2), p3 = hoisted(EXP_P3), p4 = hoisted(EXP_P4), p5 = hoisted(EXP_P5);
+  const one = hoisted(1.0), bias = expBias(), sign = hoisted(-0.0);
+  const m2 = hoisted(-2.0), small = hoisted(TANH_SMALL), t11 = hoisted(TANH_T11), t9 = hoisted(TANH_T9), t7 = hoisted(TANH_T7);
+  const t5 = hoisted(TANH_T5), t3 = hoisted(TANH_T3);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const zrow = rz + <usize>b * 2 * hb + hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // paperOutputUnits on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, zq = zrow + q, sq = o + q;
+      const z0 = v128.load(zq), z1 = v128.load(zq, 16);
+      const x0 = v128.load(xn + sq), x1 = v128.load(xn + sq, 16);
+      const h0 = v128.load(hPrev + sq), h1 = v128.load(hPrev + sq, 16);
+      const n0 = vtanhWith(x0, lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, m2, small, t11, t9, t7, t5, t3);
+      const n1 = vtanhWith(x1, lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias, sign, m2, small, t11, t9, t7, t5, t3);
+      v128.store(xn + sq, n0);
+      v128.store(xn + sq, n1, 16);
+      v128.store(h + sq, f32x4.add(n0, f32x4.mul(z0, f32x4.sub(h0, n0))));
+      v128.store(h + sq, f32x4.add(n1, f32x4.mul(z1, f32x4.sub(h1, n1))), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2;
       paperOutputUnits(zrow + q, xn + o + q, hPrev + o + q, h + o + q, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2;
@@ -406,13 +446,30 @@ export function gruPaperOutput(rz: usize, xn: usize, hPrev: usize, h: usize, B: 
 // rz [B,2H], n, hPrev, dh [B,H]; writes the z block of drz [B,2H] and dn [B,H]; dhPrev += z⊙dh.
 export function gruPaperOutputBackward(rz: usize, n: usize, hPrev: usize, dh: usize, drz: usize, dn: usize, dhPrev: usize,
   B: i32, H: i32): void {
+  const one = hoisted(1.0);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const zo = <usize>b * 2 * hb + hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // paperOutputUnitsBackward on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, zq = zo + q, sq = o + q;
+      const z0 = v128.load(rz + zq), z1 = v128.load(rz + zq, 16);
+      const n0 = v128.load(n + sq), n1 = v128.load(n + sq, 16);
+      const d0 = v128.load(dh + sq), d1 = v128.load(dh + sq, 16);
+      const h0 = v128.load(hPrev + sq), h1 = v128.load(hPrev + sq, 16);
+      const a0 = v128.load(dhPrev + sq), a1 = v128.load(dhPrev + sq, 16);
+      v128.store(drz + zq, f32x4.mul(f32x4.mul(d0, f32x4.sub(h0, n0)), dsigWith(z0, one)));
+      v128.store(drz + zq, f32x4.mul(f32x4.mul(d1, f32x4.sub(h1, n1)), dsigWith(z1, one)), 16);
+      v128.store(dn + sq, f32x4.mul(f32x4.mul(d0, f32x4.sub(one, z0)), dtanhWith(n0, one)));
+      v128.store(dn + sq, f32x4.mul(f32x4.mul(d1, f32x4.sub(one, z1)), dtanhWith(n1, one)), 16);
+      v128.store(dhPrev + sq, f32x4.add(a0, f32x4.mul(d0, z0)));
+      v128.store(dhPrev + sq, f32x4.add(a1, f32x4.mul(d1, z1)), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2, oq = o + q;
       paperOutputUnitsBackward(rz + zo + q, drz + zo + q, n + oq, hPrev + oq, dh + oq, dn + oq, dhPrev + oq, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2, oq = o + q;
@@ -430,13 +487,27 @@ export function gruPaperOutputBackward(rz: usize, n: usize, hPrev: usize, dh: us
 
 // rz [B,2H], hPrev, drh [B,H]; writes the r block of drz [B,2H]; dhPrev += r⊙drh.
 export function gruPaperGatesBackward(rz: usize, hPrev: usize, drh: usize, drz: usize, dhPrev: usize, B: i32, H: i32): void {
+  const one = hoisted(1.0);
   const hb = <usize>H << 2;
   for (let b = 0; b < B; b++) {
     const ro = <usize>b * 2 * hb, o = <usize>b * hb;
     let j = 0;
-    for (; j + 4 <= H; j += 4) {
+    for (; j + 8 <= H; j += 8) {
+      // paperGateUnitsBackward on two vectors, all loads first (see the header).
+      const q = <usize>j << 2, rq = ro + q, sq = o + q;
+      const r0 = v128.load(rz + rq), r1 = v128.load(rz + rq, 16);
+      const d0 = v128.load(drh + sq), d1 = v128.load(drh + sq, 16);
+      const h0 = v128.load(hPrev + sq), h1 = v128.load(hPrev + sq, 16);
+      const a0 = v128.load(dhPrev + sq), a1 = v128.load(dhPrev + sq, 16);
+      v128.store(drz + rq, f32x4.mul(f32x4.mul(d0, h0), dsigWith(r0, one)));
+      v128.store(drz + rq, f32x4.mul(f32x4.mul(d1, h1), dsigWith(r1, one)), 16);
+      v128.store(dhPrev + sq, f32x4.add(a0, f32x4.mul(d0, r0)));
+      v128.store(dhPrev + sq, f32x4.add(a1, f32x4.mul(d1, r1)), 16);
+    }
+    if (j + 4 <= H) {
       const q = <usize>j << 2, oq = o + q;
       paperGateUnitsBackward(rz + ro + q, drz + ro + q, hPrev + oq, drh + oq, dhPrev + oq, 4);
+      j += 4;
     }
     if (j < H) {
       const q = <usize>j << 2, oq = o + q;
