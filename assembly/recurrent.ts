@@ -14,9 +14,12 @@
 // of isomorphic f32x4 operations on adjacent memory into one 256-bit operation, but only where it
 // can pair everything from an iteration's loads to its stores (see assembly/moe.ts): so every
 // load of an iteration comes before its stores, and the constants of σ and tanh are splats of
-// run-time values made before the loop (CellConsts below), passed to math.ts's vsigmoidWith and
-// vtanhWith, not the hoisted globals (a global read cannot be paired). Measured at B 32, H 256
-// (one thread, Zen 5): the LSTM forward ??? µs → ??? µs.
+// run-time values made before the loop (see "constants" below), passed to math.ts's vsigmoidWith
+// and vtanhWith, not the hoisted globals (a global read cannot be paired; one unpaired operation
+// leaves the whole loop 128-bit). `--trace-wasm-revectorize` shows every cell kernel paired.
+// Measured at B 32, H 256, one thread, Zen 5, in alternating runs against the 4-unit kernels:
+// see the commit message and docs; the results are the same bit for bit (the same operations
+// per element; math.ts's σ and tanh take e^−|x| from vexpNonPositive, equal to vexp there).
 import {
   EXP_C1, EXP_C2, EXP_LO, EXP_LOG2E, EXP_P0, EXP_P1, EXP_P2, EXP_P3, EXP_P4, EXP_P5, EXP_ROUND_MAGIC,
   TANH_SMALL, TANH_T11, TANH_T3, TANH_T5, TANH_T7, TANH_T9,
@@ -49,10 +52,11 @@ import {
 
 // ---- constants of the eight-unit loops -------------------------------------------------------------
 
-// Each kernel that needs σ or tanh makes these splats once, before its loops, and passes them on:
-// SIG lists vsigmoidWith's constants, TANH vtanhWith's (see the header). They are written out at
-// each call (AssemblyScript has no macros); the names are the same in every kernel.
-//   const lo = hoisted(EXP_LO), log2e = …, one, bias, sign, zero, m2, small, t11 … t3
+// Each kernel that needs σ or tanh makes the splats of vsigmoidWith's and vtanhWith's constants
+// once, before its loops, with the same names everywhere (lo, log2e, magic, c1, c2, p0…p5, one,
+// bias, sign, zero; m2, small, t11…t3 for tanh), and writes them out at each call
+// (AssemblyScript has no macros or tuples). The 4-unit and partial paths use math.ts's globals.
+/** The i32 exponent bias 127 in every lane, as a run-time value (see math.ts "hoisted"). */
 // @ts-ignore: decorator
 @inline function expBias(): v128 { return i32x4.splat(<i32>f32x4.extract_lane(hoisted(127.0), 0)); }
 
