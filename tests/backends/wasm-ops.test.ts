@@ -1,7 +1,8 @@
 // What the WASM kernels promise beyond the conformance table (src/backends/conformance.ts, run on
 // this backend by conformance.test.ts: every op on random data and ragged sizes): accuracy element
 // by element (the exp polynomial on a dense grid, small inputs, tails), extreme inputs, and
-// sumSquares' double-precision accumulation, and the recurrent cells' saturation.
+// sumSquares' double-precision accumulation, and the recurrent cells' saturation and their bit-for-bit
+// agreement between the 8-unit, 4-unit and partial paths.
 //
 // How the comparison is made fair: inputs are rounded to f32 first and the reference gets the
 // same rounded values, so the only difference left is the kernel's own f32 arithmetic.
