@@ -24,6 +24,8 @@ const RUNTIME_ONE: f32 = <f32>(memory.size() | 1) / <f32>(memory.size() | 1);
 }
 
 export const V_ONE: v128 = hoisted(1.0);
+const V_ZERO: v128 = hoisted(0.0);
+const V_SIGN: v128 = hoisted(-0.0); // the sign bit alone
 
 // ---- exp ---------------------------------------------------------------------------------------
 
@@ -147,39 +149,72 @@ const V_INF: v128 = hoisted(<f32>Infinity);
 /** σ(x) for four lanes. */
 // @ts-ignore: decorator
 @inline export function vsigmoid(x: v128): v128 {
-  const z = vexp(f32x4.neg(f32x4.abs(x)));
-  const d = f32x4.div(V_ONE, f32x4.add(V_ONE, z));
-  return v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, f32x4.splat(0.0)));
+  return vsigmoidWith(x, V_EXP_LO, V_LOG2E, V_ROUND_MAGIC, V_EXP_C1, V_EXP_C2,
+    V_EXP_P0, V_EXP_P1, V_EXP_P2, V_EXP_P3, V_EXP_P4, V_EXP_P5, V_ONE, V_BIAS127, V_SIGN, V_ZERO);
+}
+
+/**
+ * vsigmoid with its constants as arguments (those of vexpNonPositiveWith, then splats of −0.0 and
+ * 0.0), for kernels V8 must revectorize (see the exported scalars). z = e^−|x| is exp of a
+ * non-positive number, so vexpNonPositive gives it (the same bits as vexp there); −|x| is x with
+ * its sign bit set (the same bits as neg(abs(x)), in one or).
+ */
+// @ts-ignore: decorator
+@inline export function vsigmoidWith(x: v128, lo: v128, log2e: v128, magic: v128, c1: v128, c2: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128, sign: v128, zero: v128): v128 {
+  const z = vexpNonPositiveWith(v128.or(x, sign), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+  const d = f32x4.div(one, f32x4.add(one, z));
+  return v128.bitselect(d, f32x4.mul(z, d), f32x4.ge(x, zero));
 }
 
 // tanh(x) = sign(x)·(1 − e^−2|x|)/(1 + e^−2|x|): e^−2|x| ≤ 1 never overflows, so tanh(±50) is ±1.
 // For |x| < 0.3 the subtraction 1 − e^−2|x| would cancel (tanh(1e-4) would lose 3 digits), so
 // there the odd Taylor series x − x³/3 + 2x⁵/15 − 17x⁷/315 + 62x⁹/2835 − 1382x¹¹/155925 is used
 // (next term < 2e-9 relative at 0.3). Above 0.3 the exp path is within ~3 ulp.
-const V_TANH_SMALL: v128 = hoisted(0.3);
+export const TANH_SMALL: f32 = 0.3;
+export const TANH_T11: f32 = -8.863235529902197e-3; // −1382/155925
+export const TANH_T9: f32 = 2.1869488536155203e-2; // 62/2835
+export const TANH_T7: f32 = -5.396825396825397e-2; // −17/315
+export const TANH_T5: f32 = 1.3333333333333333e-1; // 2/15
+export const TANH_T3: f32 = -3.3333333333333333e-1; // −1/3
+const V_TANH_SMALL: v128 = hoisted(TANH_SMALL);
 const V_MINUS_TWO: v128 = hoisted(-2.0);
-const V_TANH_T11: v128 = hoisted(-8.863235529902197e-3); // −1382/155925
-const V_TANH_T9: v128 = hoisted(2.1869488536155203e-2); // 62/2835
-const V_TANH_T7: v128 = hoisted(-5.396825396825397e-2); // −17/315
-const V_TANH_T5: v128 = hoisted(1.3333333333333333e-1); // 2/15
-const V_TANH_T3: v128 = hoisted(-3.3333333333333333e-1); // −1/3
-const V_SIGN: v128 = hoisted(-0.0); // the sign bit alone
+const V_TANH_T11: v128 = hoisted(TANH_T11);
+const V_TANH_T9: v128 = hoisted(TANH_T9);
+const V_TANH_T7: v128 = hoisted(TANH_T7);
+const V_TANH_T5: v128 = hoisted(TANH_T5);
+const V_TANH_T3: v128 = hoisted(TANH_T3);
 
 /** tanh(x) for four lanes. */
 // @ts-ignore: decorator
 @inline export function vtanh(x: v128): v128 {
-  const a = f32x4.abs(x);
-  const e = vexp(f32x4.mul(a, V_MINUS_TWO));
-  const big = f32x4.div(f32x4.sub(V_ONE, e), f32x4.add(V_ONE, e));
+  return vtanhWith(x, V_EXP_LO, V_LOG2E, V_ROUND_MAGIC, V_EXP_C1, V_EXP_C2,
+    V_EXP_P0, V_EXP_P1, V_EXP_P2, V_EXP_P3, V_EXP_P4, V_EXP_P5, V_ONE, V_BIAS127, V_SIGN,
+    V_MINUS_TWO, V_TANH_SMALL, V_TANH_T11, V_TANH_T9, V_TANH_T7, V_TANH_T5, V_TANH_T3);
+}
+
+/**
+ * vtanh with its constants as arguments (those of vexpNonPositiveWith, then splats of −0.0,
+ * −2, TANH_SMALL and TANH_T11…T3), for kernels V8 must revectorize. e^−2|x| is exp of a
+ * non-positive number (vexpNonPositive: the same bits as vexp there); |x| is x with its sign bit
+ * cleared (the same bits as abs(x), without a mask V8 would build in the loop).
+ */
+// @ts-ignore: decorator
+@inline export function vtanhWith(x: v128, lo: v128, log2e: v128, magic: v128, c1: v128, c2: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, bias: v128, sign: v128,
+  minusTwo: v128, small: v128, t11: v128, t9: v128, t7: v128, t5: v128, t3: v128): v128 {
+  const a = v128.andnot(x, sign);
+  const e = vexpNonPositiveWith(f32x4.mul(a, minusTwo), lo, log2e, magic, c1, c2, p0, p1, p2, p3, p4, p5, one, bias);
+  const big = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
   const a2 = f32x4.mul(a, a);
-  let q = f32x4.add(f32x4.mul(V_TANH_T11, a2), V_TANH_T9);
-  q = f32x4.add(f32x4.mul(q, a2), V_TANH_T7);
-  q = f32x4.add(f32x4.mul(q, a2), V_TANH_T5);
-  q = f32x4.add(f32x4.mul(q, a2), V_TANH_T3);
-  const small = f32x4.add(a, f32x4.mul(f32x4.mul(a, a2), q));
-  const mag = v128.bitselect(small, big, f32x4.lt(a, V_TANH_SMALL));
+  let q = f32x4.add(f32x4.mul(t11, a2), t9);
+  q = f32x4.add(f32x4.mul(q, a2), t7);
+  q = f32x4.add(f32x4.mul(q, a2), t5);
+  q = f32x4.add(f32x4.mul(q, a2), t3);
+  const tiny = f32x4.add(a, f32x4.mul(f32x4.mul(a, a2), q));
+  const mag = v128.bitselect(tiny, big, f32x4.lt(a, small));
   // Put the sign of x back (tanh is odd); a NaN stays NaN.
-  return v128.or(mag, v128.and(x, V_SIGN));
+  return v128.or(mag, v128.and(x, sign));
 }
 
 // ---- scalar natural log (f64) --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // What the WASM kernels promise beyond the conformance table (src/backends/conformance.ts, run on
 // this backend by conformance.test.ts: every op on random data and ragged sizes): accuracy element
 // by element (the exp polynomial on a dense grid, small inputs, tails), extreme inputs, and
-// sumSquares' double-precision accumulation, and the recurrent cells' saturation.
+// sumSquares' double-precision accumulation, and the recurrent cells' saturation and their bit-for-bit
+// agreement between the 8-unit, 4-unit and partial paths.
 //
 // How the comparison is made fair: inputs are rounded to f32 first and the reference gets the
 // same rounded values, so the only difference left is the kernel's own f32 arithmetic.
@@ -225,6 +226,46 @@ for (const path of availablePaths(true)) describe(`kernel path ${path}`, () => {
       W.lstmCell(g, cp, c, tc, h, B, H);
       for (const v of [...g.data, ...c.data, ...tc.data, ...h.data]) expect(Number.isFinite(v)).toBe(true);
       for (const v of g.data) expect([0, 1, -1]).toContain(v);
+    });
+
+    // The kernels run eight units at a time, then four, then a partial vector, with the same
+    // operations on every element: so each unit of a wide row must equal, bit for bit, the same
+    // unit run alone (H = 1, the partial path). H = 31 takes all three paths (8·3 + 4 + 3).
+    it('every unit gives the same bits on the 8-unit, 4-unit and partial paths', () => {
+      const B = 2, H = 31;
+      /** Unit j of row b of a [B, blocks·H] tensor: its `blocks` values. */
+      const unit = (d: ArrayLike<number>, blocks: number, b: number, j: number): number[] =>
+        Array.from({ length: blocks }, (_, k) => d[b * blocks * H + k * H + j]);
+      /** Runs `run` on the whole batch and on each unit alone; compares every output unit. */
+      const check = (name: string, inputs: [number, number, number][], outputs: number[],
+        run: (ts: Tensor[], B: number, H: number) => void): void => {
+        const data = inputs.map(([blocks, lo, hi]) => uniform(B * blocks * H, lo, hi));
+        const whole = data.map((d) => wt(d));
+        run(whole, B, H);
+        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) {
+          const alone = inputs.map(([blocks], i) => wt(unit(data[i], blocks, b, j)));
+          run(alone, 1, 1);
+          for (const i of outputs) {
+            expect(Array.from(alone[i].data), `${name}: tensor ${i}, row ${b}, unit ${j}`).toEqual(unit(whole[i].data, inputs[i][0], b, j));
+          }
+        }
+      };
+      check('lstmCell', [[4, -4, 4], [1, -3, 3], [1, 0, 0], [1, 0, 0], [1, 0, 0]], [0, 2, 3, 4],
+        ([g, cp, c, tc, h], B, H) => W.lstmCell(g, cp, c, tc, h, B, H));
+      check('lstmCellBackward', [[4, 0.02, 0.98], [1, -3, 3], [1, -0.99, 0.99], [1, -1, 1], [1, -1, 1], [4, 0, 0]], [4, 5],
+        ([g, cp, tc, dh, dc, dg], B, H) => W.lstmCellBackward(g, cp, tc, dh, dc, dg, B, H));
+      check('gruCell', [[3, -3, 3], [3, -3, 3], [1, -1, 1], [1, 0, 0]], [0, 3],
+        ([xp, hp, hPrev, h], B, H) => W.gruCell(xp, hp, hPrev, h, B, H));
+      check('gruCellBackward', [[3, 0.02, 0.98], [3, -3, 3], [1, -1, 1], [1, -1, 1], [3, 0, 0], [3, 0, 0], [1, -1, 1]], [4, 5, 6],
+        ([g, hp, hPrev, dh, dxp, dhp, dhPrev], B, H) => W.gruCellBackward(g, hp, hPrev, dh, dxp, dhp, dhPrev, B, H));
+      check('gruPaperGates', [[2, -3, 3], [2, -3, 3], [1, -1, 1], [1, 0, 0]], [0, 3],
+        ([xrz, hrz, hPrev, rh], B, H) => W.gruPaperGates(xrz, hrz, hPrev, rh, B, H));
+      check('gruPaperOutput', [[2, 0.02, 0.98], [1, -3, 3], [1, -1, 1], [1, 0, 0]], [1, 3],
+        ([rz, xn, hPrev, h], B, H) => W.gruPaperOutput(rz, xn, hPrev, h, B, H));
+      check('gruPaperOutputBackward', [[2, 0.02, 0.98], [1, -0.99, 0.99], [1, -1, 1], [1, -1, 1], [2, 0, 0], [1, 0, 0], [1, -1, 1]], [4, 5, 6],
+        ([rz, n, hPrev, dh, drz, dn, dhPrev], B, H) => W.gruPaperOutputBackward(rz, n, hPrev, dh, drz, dn, dhPrev, B, H));
+      check('gruPaperGatesBackward', [[2, 0.02, 0.98], [1, -1, 1], [1, -1, 1], [2, 0, 0], [1, -1, 1]], [3, 4],
+        ([rz, hPrev, drh, drz, dhPrev], B, H) => W.gruPaperGatesBackward(rz, hPrev, drh, drz, dhPrev, B, H));
     });
   });
 });
