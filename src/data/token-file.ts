@@ -19,9 +19,10 @@
 // whose body was altered is refused (and rebuilt by the caller), not trusted. Every problem is a
 // TokenFileError of one line naming the file.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { ArrayTokenSource, FileTokenSource, type TokenSource } from './token-source.js';
+import { removeQuietly } from '../util/remove-quietly.js';
 
 export const TOKEN_FILE_MAGIC = 'HGTOKENS';
 export const TOKEN_FILE_VERSION = 2;
@@ -126,10 +127,13 @@ export class TokenFileWriter {
     return { version: TOKEN_FILE_VERSION, vocabSize: this.tok.vocabSize, bytesPerToken: this.bytesPerToken, count: this.tokens, hash: this.tok.hash, bodySha256: body.toString('hex') };
   }
 
-  /** Closes and removes the temporary file. */
+  /**
+   * Closes and removes the temporary file, as far as the disk lets it: abort() runs on error paths,
+   * and never throws in place of the error that stopped the write (see util/remove-quietly.ts).
+   */
   abort(): void {
     if (this.fd !== null) { try { closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
-    rmSync(this.tmp, { force: true });
+    removeQuietly(this.tmp);
   }
 }
 

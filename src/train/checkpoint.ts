@@ -33,8 +33,8 @@
 // its checksum: one line naming the file inside its generation.
 //
 // Leftovers of a killed save (ckpt-*.tmp-<pid>/, latest.json.tmp-<pid>, metrics.jsonl.tmp-<pid>,
-// a generation folder whose manifest is missing or does not match its files) are removed at the
-// start of the next save, but only names this code writes, and never a temporary file of a
+// a generation folder whose manifest is missing or does not match its files), and of a failed one
+// that could not remove them (a disk turned read-only), are removed at the start of the next save, but only names this code writes, and never a temporary file of a
 // process that is still running.
 //
 // Older layouts are still read: the single-folder checkpoint of version 2 (the four files directly
@@ -46,13 +46,14 @@
 // (each file, the manifest, the rename, the pointer, each removal), so a test can land a kill -9
 // inside a save at will (tests/cli/chaos.test.ts). It has no other effect; never set it otherwise.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Ops } from '../ops/types.js';
 import type { SequenceModel } from '../models/types.js';
 import { createModel } from '../models/registry.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from '../data/tokenizer.js';
 import { Rng } from '../util/rng.js';
+import { removeQuietly } from '../util/remove-quietly.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafeDtype, type SafeTensorInput, type SafetensorsFile } from './safetensors.js';
 
 export const CHECKPOINT_FORMAT = 'handgrad-checkpoint';
@@ -94,8 +95,9 @@ function writeFailure(dir: string, bytes: number, e: unknown): CheckpointWriteEr
   const code = (e as NodeJS.ErrnoException).code ?? '';
   const mib = (bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0);
   const why = code === 'ENOSPC' || code === 'EDQUOT' ? `no space left on the device (${code}; the checkpoint needs about ${mib} MiB); free some space or choose another --out`
-    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `no permission to write there (${code}); choose another --out`
-      : `${(e as Error).message}`;
+    : code === 'EROFS' ? 'the file system is read-only (EROFS); choose another --out'
+    : code === 'EACCES' || code === 'EPERM' ? `no permission to write there (${code}); choose another --out`
+    : `${(e as Error).message}`;
   return new CheckpointWriteError(`cannot save the checkpoint in ${dir}: ${why}`);
 }
 
@@ -153,16 +155,20 @@ function testPause(): void {
 
 // ---- writing -------------------------------------------------------------------------------------
 
-/** Writes `data` to `path` so that readers see the old file or the whole new one, never a part. */
+/**
+ * Writes `data` to `path` so that readers see the old file or the whole new one, never a part. On
+ * failure the temporary file is removed if it can be, and the error thrown is the write's or the
+ * rename's (see removeQuietly: a clean-up that fails too must not replace it).
+ */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileDurable(tmp, data);
+    renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw e;
   }
-  renameSync(tmp, path);
 }
 
 /** Writes `data` to `path` and fsyncs it (the caller makes the name durable: fsyncDir). */
@@ -294,7 +300,7 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
   const name = generationName(input.step, revision);
   const tmp = join(dir, `${name}.tmp-${process.pid}`);
   try {
-    rmSync(tmp, { recursive: true, force: true });
+    removeQuietly(tmp); // cleanCheckpointLeftovers took it already, if it could; if not, mkdirSync says why
     mkdirSync(tmp);
     for (const f of FILES) {
       writeFileDurable(join(tmp, f), bytes[f]);
@@ -306,29 +312,25 @@ export function saveCheckpoint(dir: string, input: SaveCheckpointInput, options:
     renameSync(tmp, join(dir, name));
     fsyncDir(dir);
   } catch (e) {
-    // Nothing of the new checkpoint may stay behind; everything that was there is untouched.
-    rmSync(tmp, { recursive: true, force: true });
+    // Nothing of the new checkpoint may stay behind (where the disk still lets us remove it: a disk
+    // gone read-only keeps it, and the next save's clean-up takes it); everything that was there is
+    // untouched. The error reported is the one that stopped the save.
+    removeQuietly(tmp);
     throw writeFailure(dir, total, e);
   }
   testPause();
   // 3. The pointer. Should this fail, the new generation stays: complete, and found by a reader's scan.
   const pointer: CheckpointPointer = { format: CHECKPOINT_FORMAT, generation: name, step: input.step, createdAt: state.createdAt };
   try {
-    writeFileAtomic(join(dir, POINTER_FILE), JSON.stringify(pointer, null, 2) + '\n');
+    writeFileAtomic(join(dir, POINTER_FILE), JSON.stringify(pointer, null, 2) + '\n'); // removes its temporary file on failure
     fsyncDir(dir);
   } catch (e) {
-    rmSync(join(dir, `${POINTER_FILE}.tmp-${process.pid}`), { force: true });
     throw writeFailure(dir, total, e);
   }
   testPause();
   // 4. Only now: what is no longer needed.
   pruneGenerations(dir, name, keep);
   return join(dir, name);
-}
-
-/** Removes a file or folder, ignoring failures (what could not be removed now is retried by the next save). */
-function removeQuietly(path: string): void {
-  try { rmSync(path, { recursive: true, force: true }); } catch { /* retried by the next save's clean-up */ }
 }
 
 /**

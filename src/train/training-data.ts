@@ -32,6 +32,7 @@ import { ArrayTokenSource, splitTail, type TokenSource } from '../data/token-sou
 import { EncodePool } from '../data/encode-pool.js';
 import { asConfig, TrainConfigError } from './config-error.js';
 import { formatBytes } from '../util/bytes.js';
+import { removeQuietly } from '../util/remove-quietly.js';
 import { createHash } from 'node:crypto';
 
 /**
@@ -264,7 +265,7 @@ export async function prepareTrainingData(o: TrainingDataOptions): Promise<Train
     throw e;
   } finally {
     await (pool as EncodePool | null)?.close();
-    for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
+    for (const dir of temporary) removeQuietly(dir); // never in place of the error or the result above
   }
 }
 
@@ -464,8 +465,9 @@ async function tokenizeCorpus(c: OpenedCorpus, s: CorpusScan, tok: Tokenizer, bp
       }
     });
   } catch (e) {
+    // Clean-up that cannot fail: the error to report is e (util/remove-quietly.ts).
     writer?.abort();
-    if (st.spill) { st.spill.writer.abort(); rmSync(st.spill.dir, { recursive: true, force: true }); }
+    if (st.spill) { st.spill.writer.abort(); removeQuietly(st.spill.dir); }
     throw e;
   }
   if (writer && file !== null) {
