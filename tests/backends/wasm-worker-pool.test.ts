@@ -36,9 +36,12 @@ describe('one worker pool for every threaded kernel', () => {
   });
 
   it('a task that throws on a worker fails its job with one error, and the pool goes on working', () => {
-    // No such batch job: runItem throws on the worker (which prints it to stderr: expected below).
+    // No such batch job: runItem throws on the worker; its message reaches the caller's error
+    // (nothing is printed), and the next failure brings its own message, not a stale one.
     ops.workers.caller.batchCtl[BATCH_CTL.KIND] = 99;
-    expect(() => ops.workers.run(FAMILY.BATCH, 4, false)).toThrow(/a pool worker failed/);
+    expect(() => ops.workers.run(FAMILY.BATCH, 4, false)).toThrow(/a pool worker failed: Error: handgrad: batch job: unknown kind 99/);
+    ops.workers.caller.batchCtl[BATCH_CTL.KIND] = 98;
+    expect(() => ops.workers.run(FAMILY.BATCH, 4, false)).toThrow(/unknown kind 98/);
     // The next job (a split product) runs normally and is right.
     const n = 96;
     const a = ops.tensorFrom(Array.from({ length: n * n }, (_, i) => ((i * 7) % 13) - 6));

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { POOL, runTask, threadState } from './pool-protocol.mjs';
 
-const { module, memory, ctl: ctlPtr, spinMs, gemmFn, gemmPackedFn, gemmCtl, gemmScratch, batchCtl, batchScratch } = workerData;
+const { module, memory, ctl: ctlPtr, spinMs, gemmFn, gemmPackedFn, gemmCtl, gemmScratch, batchCtl, batchScratch, failureText } = workerData;
 
 // Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
@@ -18,6 +18,19 @@ const instance = new WebAssembly.Instance(module, {
 const x = instance.exports;
 const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
 const state = threadState(x, x[gemmFn], x[gemmPackedFn], memory, gemmCtl, gemmScratch, batchCtl, batchScratch);
+
+/**
+ * Writes the error's text for the caller (./worker-pool.ts throws it from run()): length first
+ * claimed with -1 so that of two failing workers one writes, then the bytes, then the length.
+ */
+function leaveFailureText(e) {
+  const head = new Int32Array(failureText, 0, 1);
+  if (Atomics.compareExchange(head, 0, 0, -1) !== 0) return;
+  const room = new Uint8Array(failureText, 4);
+  const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  const { written } = new TextEncoder().encodeInto(text, room);
+  Atomics.store(head, 0, written);
+}
 
 parentPort.postMessage('ready');
 
@@ -31,7 +44,7 @@ for (;;) {
     try {
       runTask(ctl[FAMILY], i, state);
     } catch (e) {
-      console.error('handgrad: pool worker:', e);
+      leaveFailureText(e);
       Atomics.store(ctl, ERROR, 1);
     }
     Atomics.add(ctl, DONE, 1);

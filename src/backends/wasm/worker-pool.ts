@@ -30,6 +30,8 @@ export { FAMILY, MAX_TASKS } from './pool-protocol.mjs';
  * gives 1.2–2.2× on two threads where 0.1 ms gave 0.3–1.5×. OpenBLAS spins far longer.
  */
 export const SPIN_MS = 1;
+/** The most bytes of a worker's error text that reach the caller's exception. */
+const FAILURE_TEXT_BYTES = 4096;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
@@ -57,11 +59,15 @@ export class WorkerPool {
   /** Tasks the workers ran, in all (tests: whether a job was split). */
   workerTasks = 0;
   private readonly ctl: Int32Array;
+  /** Where a failing worker leaves its error's text for the caller's exception (see pool-worker.mjs). */
+  private readonly failureText: Int32Array;
   private tag = 0;
   private disposed = false;
 
-  private constructor(spec: PoolSpec, private readonly workers: Worker[], ctlPtr: number, caller: ThreadState) {
+  private constructor(spec: PoolSpec, private readonly workers: Worker[], ctlPtr: number, caller: ThreadState,
+    failureText: SharedArrayBuffer) {
     this.ctl = new Int32Array(spec.heap.memory.buffer, ctlPtr, POOL.INTS);
+    this.failureText = new Int32Array(failureText);
     this.caller = caller;
     this.gemmScratchBytes = spec.gemmScratchBytes;
     this.batchScratchBytes = spec.batchScratchBytes;
@@ -89,11 +95,15 @@ export class WorkerPool {
       gemmScratch.push(heap.alloc(spec.gemmScratchBytes));
       batchScratch.push(heap.alloc(spec.batchScratchBytes));
     }
+    // A worker's exception cannot travel to the caller, which waits synchronously in run(): the
+    // worker writes its text here (length, then UTF-8 bytes; the first failure of a job wins) and
+    // run() throws it, instead of the worker printing to stderr.
+    const failureText = new SharedArrayBuffer(FAILURE_TEXT_BYTES + 4);
     const workers: Worker[] = [];
     for (let w = 1; w < threads; w++) {
       workers.push(new Worker(new URL('./pool-worker.mjs', import.meta.url), {
         workerData: { module: spec.module, memory: heap.memory, ctl: ctlPtr, spinMs: SPIN_MS, gemmFn: spec.gemmFn, gemmPackedFn: spec.gemmPackedFn,
-          gemmCtl, gemmScratch: gemmScratch[w], batchCtl, batchScratch: batchScratch[w] },
+          gemmCtl, gemmScratch: gemmScratch[w], batchCtl, batchScratch: batchScratch[w], failureText },
       }));
     }
     try {
@@ -114,7 +124,7 @@ export class WorkerPool {
     const caller = threadState(kernels as unknown as ThreadState['x'], block as (...args: number[]) => void,
       packedBlock as (...args: number[]) => void, heap.memory,
       gemmCtl, gemmScratch[0], batchCtl, batchScratch[0]);
-    return new WorkerPool(spec, workers, ctlPtr, caller);
+    return new WorkerPool(spec, workers, ctlPtr, caller, failureText);
   }
 
   /**
@@ -165,9 +175,19 @@ export class WorkerPool {
     if (failure !== null) throw failure;
     if (ctl[POOL.ERROR] !== 0) {
       ctl[POOL.ERROR] = 0;
-      throw new Error('handgrad: a pool worker failed (see the message above)');
+      const text = this.takeFailureText();
+      throw new Error(`handgrad: a pool worker failed: ${text}`);
     }
     return mine;
+  }
+
+  /** The text a failing worker left (see create()), and the slot cleared for the next failure. */
+  private takeFailureText(): string {
+    const len = Atomics.load(this.failureText, 0);
+    const bytes = new Uint8Array(this.failureText.buffer, 4, Math.max(0, Math.min(len, FAILURE_TEXT_BYTES)));
+    const text = len > 0 ? new TextDecoder().decode(bytes.slice()) : '(no message)';
+    Atomics.store(this.failureText, 0, 0);
+    return text;
   }
 
   dispose(): void {
