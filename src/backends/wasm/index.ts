@@ -27,8 +27,9 @@ const buildDir = join(packageRoot(), 'build', 'wasm');
 
 export interface WasmOptions {
   /**
-   * Threads for large products, attention and the memory recurrence (split by batch item), the
-   * calling thread included (default: every core).
+   * Threads for large products, attention and the memory recurrence (split by batch item) and
+   * large row ops (layer norms, bias add and gradient, add, copy), the calling thread included
+   * (default: every core).
    */
   threads?: number;
   /** Force a kernel path; 'auto' (default) takes the fastest that passes its self-check. */
