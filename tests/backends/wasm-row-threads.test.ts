@@ -142,6 +142,38 @@ describe('wasm row ops split across threads', () => {
     }
   });
 
+  it('run layerNormBackward whole when dx overlaps dy or x, and copy when its ranges overlap (a split would race)', () => {
+    const rows = 40, cols = 24;
+    const run = (ops: WasmOps, alias: 'dy' | 'x') => {
+      const x = ops.tensorFrom(values(rows * cols, 1)), g = ops.tensorFrom(values(cols, 2)), b = ops.tensorFrom(values(cols, 3));
+      const y = ops.tensor(rows * cols), mean = ops.tensor(rows), rstd = ops.tensor(rows);
+      ops.layerNorm(x, g, b, y, mean, rstd, rows, cols, 1e-5);
+      const dy = ops.tensorFrom(values(rows * cols, 4)), dg = ops.tensor(cols), db = ops.tensor(cols);
+      const dx = alias === 'dy' ? dy : x;
+      ops.layerNormBackward(x, g, mean, rstd, dy, dx, dg, db, rows, cols);
+      // copy within one array, shifted by 5 floats (a memmove)
+      const a = ops.tensorFrom(values(rows * cols + 5, 8));
+      ops.copy(a.view(0, rows * cols), a.view(5, rows * cols));
+      return copyOut(dx, dg, db, a);
+    };
+    const m1 = one.mark(), m2 = two.mark();
+    try {
+      for (const alias of ['dy', 'x'] as const) {
+        const want = run(one, alias);
+        const before = two.rowPool.workerChunks;
+        two.rowPool.callerClaims = false; // a split call would be run by the worker alone
+        const got = run(two, alias);
+        two.rowPool.callerClaims = true;
+        // layerNorm's own chunks: ⌈rows / step⌉ of them; nothing else on the worker
+        expect(two.rowPool.workerChunks - before, `dx = ${alias}: chunks the worker ran`).toBe(10);
+        expect(sameBits(got, want), `dx = ${alias}`).toBe(true);
+      }
+    } finally {
+      two.rowPool.callerClaims = true;
+      one.release(m1); two.release(m2);
+    }
+  });
+
   it('tell a sum over rows split by rows (partial sums added) from the whole sum: the inputs are order-sensitive', () => {
     // What a wrong split of sumRows would compute: each half's column sums from zero, then added.
     for (const [rows, cols] of [[67, 53], [64, 128]] as const) {

@@ -86,7 +86,10 @@ export class RowPool {
     this.checkLive();
     const n = this.chunksFor(rows * cols);
     const rowChunks = Math.min(n, rows), colChunks = Math.min(n, Math.ceil(cols / COL_BLOCK));
-    if (n < 2 || rowChunks < 2 || rowChunks + colChunks > MAX_TASKS) {
+    // A dx that overlaps x or dy runs whole: the column chunks read every row of x and dy while
+    // the row chunks write dx (the whole kernel reads each row before it writes that row).
+    const bytes = 4 * rows * cols;
+    if (n < 2 || rowChunks < 2 || rowChunks + colChunks > MAX_TASKS || overlaps(dx, x, bytes) || overlaps(dx, dy, bytes)) {
       this.k.layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols);
       return;
     }
@@ -135,7 +138,7 @@ export class RowPool {
     const n = this.chunksFor(count);
     // Overlapping spans of one array (a memmove) would depend on the order chunks run in.
     this.setPtrs(src, dst);
-    if (n < 2 || Math.abs(src - dst) < 4 * count || !this.runSpans(JOB.COPY, count, n)) this.k.copy(src, dst, count);
+    if (n < 2 || overlaps(src, dst, 4 * count) || !this.runSpans(JOB.COPY, count, n)) this.k.copy(src, dst, count);
   }
 
   /** How many chunks a call over `floats` floats gets: 0 or 1 means "run it whole". */
@@ -187,6 +190,11 @@ export class RowPool {
   dispose(): void {
     this.disposed = true; // the pool's threads are its owner's to stop
   }
+}
+
+/** Whether the byte ranges [a, a + bytes) and [b, b + bytes) overlap. */
+function overlaps(a: number, b: number, bytes: number): boolean {
+  return Math.abs(a - b) < bytes;
 }
 
 /** The chunk length that cuts `total` into about `n` chunks, a multiple of `block`. */
