@@ -70,11 +70,11 @@ export class RowPool {
   layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number,
     rows: number, cols: number, eps: number): void {
     this.checkLive();
-    const n = this.rowChunks(rows, cols);
-    if (n === 0) { this.k.layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps); return; }
+    const step = this.rowStep(rows, cols);
+    if (step === 0) { this.k.layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps); return; }
     this.setPtrs(x, gamma, beta, y, mean, rstd);
     this.ctlD[CTL.F64] = eps;
-    this.runJob(JOB.LAYER_NORM, rows, cols, n);
+    this.runJob(JOB.LAYER_NORM, rows, cols, step);
   }
 
   /**
@@ -118,10 +118,10 @@ export class RowPool {
   /** y[r, c] += bias[c] (byte pointers; contract: Ops.addBias). Split by rows. */
   addBias(y: number, bias: number, rows: number, cols: number): void {
     this.checkLive();
-    const n = this.rowChunks(rows, cols);
-    if (n === 0) { this.k.addBias(y, bias, rows, cols); return; }
+    const step = this.rowStep(rows, cols);
+    if (step === 0) { this.k.addBias(y, bias, rows, cols); return; }
     this.setPtrs(y, bias);
-    this.runJob(JOB.ADD_BIAS, rows, cols, n);
+    this.runJob(JOB.ADD_BIAS, rows, cols, step);
   }
 
   /** out = a + b over `count` floats (byte pointers; out may alias a or b). Split into spans. */
@@ -149,7 +149,7 @@ export class RowPool {
   }
 
   /** The rows per chunk of a row split, or 0 for "run it whole". */
-  private rowChunks(rows: number, cols: number): number {
+  private rowStep(rows: number, cols: number): number {
     const n = Math.min(this.chunksFor(rows * cols), rows);
     return n < 2 ? 0 : Math.ceil(rows / n);
   }
