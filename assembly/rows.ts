@@ -10,11 +10,21 @@ import { hsum, ln, loadTail, rowDot, rowMax, rowSum, storeTail, vexp } from './m
   return base + ((<usize>r * <usize>cols) << 2);
 }
 
-// y: rows×cols, bias: cols. y[r,c] += bias[c].
+// y: rows×cols, bias: cols. y[r,c] += bias[c]. 8 columns a step with the loads before the
+// stores, so that V8's revectorizer pairs them into 256-bit code (the same sum per element in
+// every loop). Rows are independent: src/backends/wasm/row-split.ts runs ranges of rows on
+// several threads by moving y.
 export function addBias(y: usize, bias: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
     const yr = rowPtr(y, r, cols);
     let c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      const o = <usize>c << 2;
+      const y0 = v128.load(yr + o), y1 = v128.load(yr + o, 16);
+      const b0 = v128.load(bias + o), b1 = v128.load(bias + o, 16);
+      v128.store(yr + o, f32x4.add(y0, b0));
+      v128.store(yr + o, f32x4.add(y1, b1), 16);
+    }
     for (; c + 4 <= cols; c += 4) {
       const o = <usize>c << 2;
       v128.store(yr + o, f32x4.add(v128.load(yr + o), v128.load(bias + o)));
@@ -27,12 +37,25 @@ export function addBias(y: usize, bias: usize, rows: i32, cols: i32): void {
 }
 
 // x: rows×cols, out: cols. out[c] += Σ_r x[r,c] (the bias gradient: a column sum; ACCUMULATES).
-// Columns are taken 16 at a time with four accumulators held in registers while walking down
-// the rows, so out is read and written once per block instead of once per row.
 export function sumRows(x: usize, out: usize, rows: i32, cols: i32): void {
+  sumRowsOf(x, out, rows, cols, 0, cols);
+}
+
+// sumRows on columns c0 ≤ c < c1 only. Each column's sum is the same whichever range holds it
+// (zero, plus the rows in order, then added to out), so the column ranges that
+// src/backends/wasm/row-split.ts runs on several threads give sumRows's bits exactly.
+export function sumRowsRange(x: usize, out: usize, rows: i32, cols: i32, c0: i32, c1: i32): void {
+  sumRowsOf(x, out, rows, cols, c0, c1);
+}
+
+// Columns are taken 16 at a time with four accumulators held in registers while walking down
+// the rows, so out is read and written once per block instead of once per row. out's loads come
+// before its stores, so that V8's revectorizer can pair the block into 256-bit code.
+// @ts-ignore: decorator
+@inline function sumRowsOf(x: usize, out: usize, rows: i32, cols: i32, c0: i32, c1: i32): void {
   const stride = <usize>cols << 2;
-  let c = 0;
-  for (; c + 16 <= cols; c += 16) {
+  let c = c0;
+  for (; c + 16 <= c1; c += 16) {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     let p = x + (<usize>c << 2);
     for (let r = 0; r < rows; r++, p += stride) {
@@ -42,20 +65,21 @@ export function sumRows(x: usize, out: usize, rows: i32, cols: i32): void {
       a3 = f32x4.add(a3, v128.load(p, 48));
     }
     const q = out + (<usize>c << 2);
-    v128.store(q, f32x4.add(v128.load(q), a0));
-    v128.store(q, f32x4.add(v128.load(q, 16), a1), 16);
-    v128.store(q, f32x4.add(v128.load(q, 32), a2), 32);
-    v128.store(q, f32x4.add(v128.load(q, 48), a3), 48);
+    const o0 = v128.load(q), o1 = v128.load(q, 16), o2 = v128.load(q, 32), o3 = v128.load(q, 48);
+    v128.store(q, f32x4.add(o0, a0));
+    v128.store(q, f32x4.add(o1, a1), 16);
+    v128.store(q, f32x4.add(o2, a2), 32);
+    v128.store(q, f32x4.add(o3, a3), 48);
   }
-  for (; c + 4 <= cols; c += 4) {
+  for (; c + 4 <= c1; c += 4) {
     let a0 = f32x4.splat(0);
     let p = x + (<usize>c << 2);
     for (let r = 0; r < rows; r++, p += stride) a0 = f32x4.add(a0, v128.load(p));
     const q = out + (<usize>c << 2);
     v128.store(q, f32x4.add(v128.load(q), a0));
   }
-  if (c < cols) {
-    const k = cols - c;
+  if (c < c1) {
+    const k = c1 - c;
     let a0 = f32x4.splat(0);
     let p = x + (<usize>c << 2);
     for (let r = 0; r < rows; r++, p += stride) a0 = f32x4.add(a0, loadTail(p, k, 0));

@@ -10,6 +10,7 @@ import type { Kernels } from './kernels.js';
 import { availablePaths, setWasmFlags, type KernelPath } from './runtime.js';
 import { createGemmEngine, kernelOf, type GemmEngine } from './gemm.js';
 import { BatchPool, type AttentionArgs, type MemoryArgs } from './batch-pool.js';
+import { RowPool } from './row-pool.js';
 import { WorkerPool } from './worker-pool.js';
 import { installArgumentChecks } from '../../ops/checked.js';
 import { checkCount } from '../../ops/checks.js';
@@ -26,8 +27,9 @@ const buildDir = join(packageRoot(), 'build', 'wasm');
 
 export interface WasmOptions {
   /**
-   * Threads for large products, attention and the memory recurrence (split by batch item), the
-   * calling thread included (default: every core).
+   * Threads for large products, attention and the memory recurrence (split by batch item) and
+   * large row ops (layer norms, bias add and gradient, add, copy), the calling thread included
+   * (default: every core).
    */
   threads?: number;
   /** Force a kernel path; 'auto' (default) takes the fastest that passes its self-check. */
@@ -103,16 +105,17 @@ async function instantiate(path: KernelPath, threads: number, fma: boolean): Pro
     module, kernels: k, heap, threads, gemmFn: kernelOf(path, fma).fn, gemmPackedFn: kernelOf(path, fma).packedFn,
     gemmScratchBytes: (k.gemmScratchBytes as () => number)(), batchScratchBytes: BatchPool.scratchBytes(k, threads),
   });
-  let gemm: GemmEngine, pool: BatchPool;
+  let gemm: GemmEngine, pool: BatchPool, rows: RowPool;
   try {
     gemm = createGemmEngine({ kernels: k, heap, path, fma, pool: workers });
     pool = new BatchPool(k, workers);
     pool.wideTiles = path === 'revec4x16'; // 16-wide attention tiles where they become 256-bit code
+    rows = new RowPool(k, workers);
   } catch (e) {
     workers.dispose();
     throw e;
   }
-  return new WasmOps(path, k, heap, gemm, pool, workers);
+  return new WasmOps(path, k, heap, gemm, pool, rows, workers);
 }
 
 function abort(): never {
@@ -166,7 +169,8 @@ export class WasmOps implements Ops {
 
   constructor(readonly path: KernelPath, readonly k: Kernels, readonly heap: WasmHeap, readonly gemmEngine: GemmEngine,
     readonly pool: BatchPool, // the attention, memory and swiglu jobs (public: tests tune and watch it)
-    readonly workers: WorkerPool) { // the threads both run on
+    readonly rowPool: RowPool, // layerNorm, sumRows, addBias, add, copy split across threads (the same)
+    readonly workers: WorkerPool) { // the threads they all run on
     this.name = `wasm-${path}`;
   }
 
@@ -236,7 +240,7 @@ export class WasmOps implements Ops {
   }
   mark(): number { return this.heap.mark(); }
   release(mark: number): void { this.heap.release(mark); }
-  dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); this.workers.dispose(); }
+  dispose(): void { this.gemmEngine.dispose(); this.pool.dispose(); this.rowPool.dispose(); this.workers.dispose(); }
   packedGemmB(k: number, n: number): PackedGemmB {
     checkCount('packedGemmB', 'k', k); checkCount('packedGemmB', 'n', n);
     const nr = this.gemmEngine.nr;
@@ -266,15 +270,17 @@ export class WasmOps implements Ops {
 
   // ---- elementwise
   fill(x: Tensor, value: number): void { this.k.fill(ptr(x), x.size, value); }
+  // copy, add, addBias, sumRows and the layer norms of large tensors are split across the pool's
+  // threads by ./row-pool.ts (bit-identical to one thread).
   copy(src: Tensor, dst: Tensor): void {
-    this.k.copy(ptr(src), ptr(dst), src.size);
+    this.rowPool.copy(ptr(src), ptr(dst), src.size);
   }
   scale(x: Tensor, alpha: number): void { this.k.scale(ptr(x), x.size, alpha); }
   axpy(alpha: number, x: Tensor, y: Tensor): void {
     this.k.axpy(alpha, ptr(x), ptr(y), x.size);
   }
   add(a: Tensor, b: Tensor, out: Tensor): void {
-    this.k.add(ptr(a), ptr(b), ptr(out), a.size);
+    this.rowPool.add(ptr(a), ptr(b), ptr(out), a.size);
   }
   mul(a: Tensor, b: Tensor, out: Tensor, accumulate = false): void {
     this.k.mul(ptr(a), ptr(b), ptr(out), a.size, accumulate ? 1 : 0);
@@ -288,10 +294,10 @@ export class WasmOps implements Ops {
 
   // ---- rows
   addBias(y: Tensor, bias: Tensor, rows: number, cols: number): void {
-    this.k.addBias(ptr(y), ptr(bias), rows, cols);
+    this.rowPool.addBias(ptr(y), ptr(bias), rows, cols);
   }
   sumRows(x: Tensor, out: Tensor, rows: number, cols: number): void {
-    this.k.sumRows(ptr(x), ptr(out), rows, cols);
+    this.rowPool.sumRows(ptr(x), ptr(out), rows, cols);
   }
   sumCols(x: Tensor, out: Tensor, rows: number, cols: number): void {
     this.k.sumCols(ptr(x), ptr(out), rows, cols);
@@ -314,11 +320,11 @@ export class WasmOps implements Ops {
   }
   layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, y: Tensor, mean: Tensor, rstd: Tensor,
     rows: number, cols: number, eps: number): void {
-    this.k.layerNorm(ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(rstd), rows, cols, eps);
+    this.rowPool.layerNorm(ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(rstd), rows, cols, eps);
   }
   layerNormBackward(x: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor, dy: Tensor,
     dx: Tensor, dgamma: Tensor, dbeta: Tensor, rows: number, cols: number): void {
-    this.k.layerNormBackward(ptr(x), ptr(gamma), ptr(mean), ptr(rstd), ptr(dy), ptr(dx), ptr(dgamma), ptr(dbeta), rows, cols);
+    this.rowPool.layerNormBackward(ptr(x), ptr(gamma), ptr(mean), ptr(rstd), ptr(dy), ptr(dx), ptr(dgamma), ptr(dbeta), rows, cols);
   }
 
   // ---- embeddings

@@ -25,6 +25,8 @@ export interface Kernels {
   // assembly/rows.ts
   addBias(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number): void;
+  /** sumRows on columns c0 ≤ c < c1 only (the same bits per column: ./row-pool.ts splits by columns). */
+  sumRowsRange(x: number, out: number, rows: number, cols: number, c0: number, c1: number): void;
   sumCols(x: number, out: number, rows: number, cols: number): void;
   softmax(x: number, y: number, rows: number, cols: number): void;
   logSoftmax(x: number, y: number, rows: number, cols: number): void;
@@ -36,6 +38,11 @@ export interface Kernels {
   // assembly/layernorm.ts
   layerNorm(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
   layerNormBackward(x: number, gamma: number, mean: number, rstd: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, cols: number): void;
+  // layerNormBackward in two parts, for a split across threads (./row-pool.ts): dx of rows r0 ≤ r < r1,
+  // and dgamma, dbeta of columns c0 ≤ c < c1 (each bit-identical to the whole kernel's).
+  layerNormBackwardDx(x: number, gamma: number, mean: number, rstd: number, dy: number, dx: number, r0: number, r1: number, cols: number): void;
+  layerNormBackwardParams(x: number, mean: number, rstd: number, dy: number, dgamma: number, dbeta: number,
+    rows: number, cols: number, c0: number, c1: number): void;
 
   // assembly/embedding.ts
   embedding(table: number, ids: number, out: number, n: number, dim: number): void;

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { POOL, runTask, threadState } from './pool-protocol.mjs';
 
-const { module, memory, ctl: ctlPtr, spinMs, gemmFn, gemmPackedFn, gemmCtl, gemmScratch, batchCtl, batchScratch, failureText } = workerData;
+const { module, memory, ctl: ctlPtr, spinMs, gemmFn, gemmPackedFn, gemmCtl, gemmScratch, batchCtl, batchScratch, rowCtl, failureText } = workerData;
 
 // Atomics.pause (x86 `pause`) keeps the spin cheap for the core; older Node lacks it.
 const pause = typeof Atomics.pause === 'function' ? Atomics.pause : () => {};
@@ -17,7 +17,7 @@ const instance = new WebAssembly.Instance(module, {
 });
 const x = instance.exports;
 const ctl = new Int32Array(memory.buffer, ctlPtr, INTS);
-const state = threadState(x, x[gemmFn], x[gemmPackedFn], memory, gemmCtl, gemmScratch, batchCtl, batchScratch);
+const state = threadState(x, x[gemmFn], x[gemmPackedFn], memory, gemmCtl, gemmScratch, batchCtl, batchScratch, rowCtl);
 
 /**
  * Writes the error's text for the caller (./worker-pool.ts throws it from run()): length first

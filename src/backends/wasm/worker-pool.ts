@@ -1,6 +1,7 @@
 // One pool of worker threads for every threaded kernel of the WASM backend: the GEMM engine's
-// products and recurrent cells (./gemm.ts) and the batch jobs, attention, the memory recurrence and
-// swiglu spans (./batch-pool.ts). Each worker instantiates the same compiled module on the same
+// products and recurrent cells (./gemm.ts), the batch jobs, attention, the memory recurrence and
+// swiglu spans (./batch-pool.ts), and the row ops, layerNorm, sumRows, addBias, add, copy
+// (./row-pool.ts). Each worker instantiates the same compiled module on the same
 // shared memory and runs whichever family the current job is (./pool-protocol.mjs).
 //
 // Why one pool: with a pool per family a process had 2·(threads − 1) workers, and a GEMM worker
@@ -18,6 +19,7 @@ import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import { CTL as GEMM_CTL } from './gemm-chunks.mjs';
 import { CTL as BATCH_CTL } from './batch-items.mjs';
+import { CTL as ROW_CTL } from './row-chunks.mjs';
 import { FAMILY, MAX_TASKS, POOL, runTask, threadState, type ThreadState } from './pool-protocol.mjs';
 
 export { FAMILY, MAX_TASKS } from './pool-protocol.mjs';
@@ -51,7 +53,7 @@ export interface PoolSpec {
 }
 
 export class WorkerPool {
-  /** The calling thread's state: its kernels, both families' argument blocks and its scratch. */
+  /** The calling thread's state: its kernels, the families' argument blocks and its scratch. */
   readonly caller: ThreadState;
   /** Per-thread scratch of each family, in bytes (as asked for). */
   readonly gemmScratchBytes: number;
@@ -87,7 +89,8 @@ export class WorkerPool {
     const ctlPtr = heap.alloc(POOL.INTS * 4);
     const gemmCtl = heap.alloc(GEMM_CTL.INTS * 4);
     const batchCtl = heap.alloc(BATCH_CTL.INTS * 4); // 64-byte aligned: its Float64Array view needs 8
-    for (const [p, n] of [[ctlPtr, POOL.INTS], [gemmCtl, GEMM_CTL.INTS], [batchCtl, BATCH_CTL.INTS]] as const) {
+    const rowCtl = heap.alloc(ROW_CTL.INTS * 4); // the same
+    for (const [p, n] of [[ctlPtr, POOL.INTS], [gemmCtl, GEMM_CTL.INTS], [batchCtl, BATCH_CTL.INTS], [rowCtl, ROW_CTL.INTS]] as const) {
       new Int32Array(heap.memory.buffer, p, n).fill(0);
     }
     const gemmScratch: number[] = [], batchScratch: number[] = [];
@@ -103,7 +106,7 @@ export class WorkerPool {
     for (let w = 1; w < threads; w++) {
       workers.push(new Worker(new URL('./pool-worker.mjs', import.meta.url), {
         workerData: { module: spec.module, memory: heap.memory, ctl: ctlPtr, spinMs: SPIN_MS, gemmFn: spec.gemmFn, gemmPackedFn: spec.gemmPackedFn,
-          gemmCtl, gemmScratch: gemmScratch[w], batchCtl, batchScratch: batchScratch[w], failureText },
+          gemmCtl, gemmScratch: gemmScratch[w], batchCtl, batchScratch: batchScratch[w], rowCtl, failureText },
       }));
     }
     try {
@@ -123,7 +126,7 @@ export class WorkerPool {
     }
     const caller = threadState(kernels as unknown as ThreadState['x'], block as (...args: number[]) => void,
       packedBlock as (...args: number[]) => void, heap.memory,
-      gemmCtl, gemmScratch[0], batchCtl, batchScratch[0]);
+      gemmCtl, gemmScratch[0], batchCtl, batchScratch[0], rowCtl);
     return new WorkerPool(spec, workers, ctlPtr, caller, failureText);
   }
 
