@@ -56,8 +56,7 @@ export interface GemmTuning {
   /**
    * Chunks per thread at most: more than one, so that a thread that is descheduled or slow (a
    * loaded machine) costs little: the others take its share. Not many more: every chunk repacks
-   * the other operand, and with fewer chunks a thread tends to take the same columns of a B it
-   * multiplies again (a recurrent step's Wh), which then stay in its core's L2. Measured on whole
+   * the other operand and costs a claim and a hand-off. Measured on whole
    * training steps (Zen 5, 2 threads, quiet, 10 alternating pairs in one process): 2 instead of 4
    * made the LSTM (hidden 256, batch 32) 4.0 % and the transformer (d 128) 1.5 % faster; 1 was no
    * faster than 2.
