@@ -3,6 +3,7 @@
 // gemm-suite.ts: split products give the same bits as whole ones); speed does.
 import { describe, expect, it } from 'vitest';
 import { chunkCount, DEFAULT_TUNING } from '../../src/backends/wasm/gemm.js';
+import { evenTasks } from '../../src/backends/wasm/worker-pool.js';
 
 const T = DEFAULT_TUNING;
 const NR = 16;
@@ -44,5 +45,13 @@ describe('chunkCount', () => {
       expect(n).toBeLessThanOrEqual(Math.max(1, units));
       expect(n).toBeLessThanOrEqual(64);
     }
+  });
+});
+
+describe('evenTasks', () => {
+  it('rounds down to a multiple of the threads, and leaves fewer tasks than threads as they are', () => {
+    expect([1, 2, 3, 4, 5, 7, 8].map((n) => evenTasks(n, 2))).toEqual([1, 2, 2, 4, 4, 6, 8]);
+    expect([2, 3, 4, 5, 7].map((n) => evenTasks(n, 3))).toEqual([2, 3, 3, 3, 6]);
+    expect(evenTasks(5, 1)).toBe(5);
   });
 });

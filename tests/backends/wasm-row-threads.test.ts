@@ -142,6 +142,24 @@ describe('wasm row ops split across threads', () => {
     }
   });
 
+  it('cut a call into a multiple of the thread count (3 equal chunks on 2 threads would take two chunk times)', () => {
+    const saved = two.rowPool.tuning;
+    // 3000 floats at 1000 a chunk at least: room for 3 chunks, cut into 2.
+    two.rowPool.tuning = { minSplitFloats: 1, minChunkFloats: 1000, chunksPerThread: 4 };
+    const m = two.mark();
+    try {
+      const a = two.tensorFrom(values(3000, 7)), b = two.tensorFrom(values(3000, 8)), out = two.tensor(3000);
+      const before = two.rowPool.workerChunks;
+      two.rowPool.callerClaims = false; // every chunk runs on the worker, so the count is the chunks'
+      two.add(a, b, out);
+      expect(two.rowPool.workerChunks - before).toBe(2);
+    } finally {
+      two.rowPool.callerClaims = true;
+      two.rowPool.tuning = saved;
+      two.release(m);
+    }
+  });
+
   it('run layerNormBackward whole when dx overlaps dy or x, and copy when its ranges overlap (a split would race)', () => {
     const rows = 40, cols = 24;
     const run = (ops: WasmOps, alias: 'dy' | 'x') => {

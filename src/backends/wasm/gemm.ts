@@ -19,7 +19,7 @@ import type { WasmHeap } from './heap.js';
 import type { Kernels } from './kernels.js';
 import type { KernelPath } from './runtime.js';
 import { CTL, JOB, MAX_CHUNKS } from './gemm-chunks.mjs';
-import { FAMILY, type WorkerPool } from './worker-pool.js';
+import { evenTasks, FAMILY, type WorkerPool } from './worker-pool.js';
 
 export { CTL, JOB } from './gemm-chunks.mjs';
 
@@ -143,7 +143,7 @@ export function chunkCount(units: number, minUnits: number, work: number, thread
   const chunks = Math.max(1, Math.min(threads * tune.chunksPerThread, MAX_CHUNKS,
     Math.floor(units / Math.max(1, minUnits)), byWork));
   if (chunks < threads) return Math.max(1, Math.min(threads, units, byWork));
-  return chunks - (chunks % threads);
+  return evenTasks(chunks, threads);
 }
 
 // Row chunks are multiples of 4 rows: whole panels for every kernel (assembly/gemm_core.ts: 4-row

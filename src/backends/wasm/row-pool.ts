@@ -16,7 +16,7 @@
 // The chunks' code is ./row-chunks.mjs, shared with the workers.
 import type { Kernels } from './kernels.js';
 import { CTL, JOB } from './row-chunks.mjs';
-import { FAMILY, MAX_TASKS, type WorkerPool } from './worker-pool.js';
+import { evenTasks, FAMILY, MAX_TASKS, type WorkerPool } from './worker-pool.js';
 
 /** When and how row ops are split; mutable (tests force tiny splits). */
 export interface RowTuning {
@@ -145,7 +145,7 @@ export class RowPool {
   private chunksFor(floats: number): number {
     const t = this.tuning, threads = this.pool.threads;
     if (threads < 2 || !(floats >= t.minSplitFloats) || floats <= 0) return 0;
-    return Math.min(threads * t.chunksPerThread, Math.floor(floats / Math.max(1, t.minChunkFloats)), MAX_TASKS);
+    return evenTasks(Math.min(threads * t.chunksPerThread, Math.floor(floats / Math.max(1, t.minChunkFloats)), MAX_TASKS), threads);
   }
 
   /** The rows per chunk of a row split, or 0 for "run it whole". */
@@ -169,8 +169,14 @@ export class RowPool {
     return true;
   }
 
-  private setPtrs(...ptrs: number[]): void {
-    for (let i = 0; i < ptrs.length; i++) this.ctl[CTL.PTRS + i] = ptrs[i];
+  /**
+   * Writes an op's pointers (at most 8) into the argument block. Fixed parameters, not a rest
+   * array: it runs on every large row op of a training step, and must not allocate there.
+   */
+  private setPtrs(p0: number, p1: number, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0): void {
+    const { ctl } = this, at = CTL.PTRS;
+    ctl[at] = p0; ctl[at + 1] = p1; ctl[at + 2] = p2; ctl[at + 3] = p3;
+    ctl[at + 4] = p4; ctl[at + 5] = p5; ctl[at + 6] = p6; ctl[at + 7] = p7;
   }
 
   /** Runs the job whose pointers and steps are in the argument block on the pool's threads. */

@@ -37,6 +37,18 @@ const FAILURE_TEXT_BYTES = 4096;
 const pause: () => void = typeof (Atomics as { pause?: () => void }).pause === 'function'
   ? (Atomics as unknown as { pause: () => void }).pause : () => {};
 
+/**
+ * The task count for a job that its size allows to cut into at most `most` equal tasks, on
+ * `threads` threads: a multiple of the thread count where there are at least as many tasks as
+ * threads (3 equal tasks on 2 threads take two task times, as 2 larger ones would, and the third
+ * only adds a hand-off and, for a GEMM, one more repack of the other operand), else `most`. The
+ * GEMM engine (./gemm.ts chunkCount) and the row ops (./row-pool.ts) cut their jobs with it; the
+ * batch jobs are cut by their own items (heads, sequences).
+ */
+export function evenTasks(most: number, threads: number): number {
+  return most < threads ? most : most - (most % threads);
+}
+
 export interface PoolSpec {
   module: WebAssembly.Module;
   /** The calling thread's instance of `module`. */
