@@ -75,6 +75,7 @@ import { Adam, type ParamRef } from '../src/train/optimizers.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { Rng } from '../src/util/rng.js';
 import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
+import { startPeerServer, type PeerServer } from './peer-server.js';
 
 export type TrainBenchModel = CellKind | 'transformer' | 'memory-lm';
 export const TRAIN_BENCH_MODELS: readonly TrainBenchModel[] = ['lstm', 'gru', 'rnn', 'transformer', 'memory-lm'];
@@ -239,14 +240,29 @@ export function buildModel(ops: Ops, model: TrainBenchModel, config: TrainBenchC
 }
 
 /**
- * Tokens/s of full training steps of the model on `ops`, and the square GEMM's GFLOP/s (A·B,
- * n = 512) on the same ops. The two are measured in alternation (one training step, then one
- * GEMM rep of similar length, …) and each figure is the median of its reps, so a machine whose
- * load changes during the run (a shared CI box) shifts both alike and the ratio stays fair. Each
- * timed step follows an untimed one, so it runs on caches a training step left, not a GEMM.
+ * A training run of the benchmarked model on `ops`, built and warmed up once, that times steps on
+ * demand: `run(K)` gives K training-step times and K square-GEMM rep times (A·B, n = 512, same ops)
+ * taken in alternation (see run). One measurement calls run once (measureTraining); the paired
+ * rounds of `--rounds N` call it once per round, between the peers' turns.
  */
-export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes, steps: number):
-  { tokensPerSec: number; gemmGflops: number } {
+export interface TrainingSession {
+  /** batch · window: the tokens of one step. */
+  tokensPerStep: number;
+  /** FLOPs of one square GEMM rep (2n³). */
+  gemmFlops: number;
+  /** The last warm-up step's time and one GEMM rep's, in seconds (to size a round). */
+  warmupStepSeconds: number;
+  warmupGemmSeconds: number;
+  /** GEMM calls per timed GEMM rep (about one training step long). */
+  gemmItersPerRep: number;
+  run(steps: number): { stepSeconds: number[]; gemmSeconds: number[] };
+}
+
+/**
+ * Builds the model (seeded 42), the optimizer, the batch and the GEMM operands, and warms up (3
+ * training steps, 5 GEMMs). The steps of successive run() calls continue the same training run.
+ */
+export function startTrainingSession(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes): TrainingSession {
   const c = shape(model, config);
   const rng = new Rng(42);
   const m = buildModel(ops, model, config, rng);
@@ -276,17 +292,41 @@ export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainB
   for (let k = 0; k < 3; k++) stepSeconds = time(() => step(k));
   for (let k = 0; k < 5; k++) gemmSeconds = time(gemm);
   const iters = Math.max(1, Math.round(stepSeconds / gemmSeconds));
-  const stepTimes: number[] = [], gemmTimes: number[] = [];
-  for (let k = 0; k < steps; k++) {
-    // The GEMM's 3 MiB of operands evict the model's weights, gradients and Adam moments from L2;
-    // a training loop (and the peers, which time steps back to back) never runs a step on caches
-    // flushed like that. So one untimed step re-warms them and the step after it is timed: at the
-    // seed shape (1.2 MB of state) the first step after a GEMM rep took ~50% longer.
-    step(2 * k);
-    stepTimes.push(time(() => step(2 * k + 1)));
-    gemmTimes.push(time(() => { for (let i = 0; i < iters; i++) gemm(); }) / iters);
-  }
-  return { tokensPerSec: n / median(stepTimes), gemmGflops: (2 * N * N * N) / median(gemmTimes) / 1e9 };
+  let next = 0; // the pair of steps the next timed step belongs to
+  return {
+    tokensPerStep: n, gemmFlops: 2 * N * N * N, warmupStepSeconds: stepSeconds, warmupGemmSeconds: gemmSeconds, gemmItersPerRep: iters,
+    run(steps: number) {
+      const stepTimes: number[] = [], gemmTimes: number[] = [];
+      for (let i = 0; i < steps; i++, next++) {
+        // The GEMM's 3 MiB of operands evict the model's weights, gradients and Adam moments from L2;
+        // a training loop (and the peers, which time steps back to back) never runs a step on caches
+        // flushed like that. So one untimed step re-warms them and the step after it is timed: at the
+        // seed shape (1.2 MB of state) the first step after a GEMM rep took ~50% longer.
+        step(2 * next);
+        stepTimes.push(time(() => step(2 * next + 1)));
+        gemmTimes.push(time(() => { for (let j = 0; j < iters; j++) gemm(); }) / iters);
+      }
+      return { stepSeconds: stepTimes, gemmSeconds: gemmTimes };
+    },
+  };
+}
+
+/**
+ * Tokens/s of full training steps of the model on `ops`, and the square GEMM's GFLOP/s (A·B,
+ * n = 512) on the same ops. The two are measured in alternation (one training step, then one
+ * GEMM rep of similar length, …) and each figure is the median of its reps, so a machine whose
+ * load changes during the run (a shared CI box) shifts both alike and the ratio stays fair. Each
+ * timed step follows an untimed one, so it runs on caches a training step left, not a GEMM.
+ */
+export function measureTraining(ops: Ops, model: TrainBenchModel, config: TrainBenchConfig | RecurrentSizes, steps: number):
+  { tokensPerSec: number; gemmGflops: number } {
+  const session = startTrainingSession(ops, model, config);
+  return sessionFigures(session, session.run(steps));
+}
+
+/** tokens/s (median step) and the square GEMM's GFLOP/s (median rep) of one run() of a session. */
+function sessionFigures(s: TrainingSession, r: { stepSeconds: number[]; gemmSeconds: number[] }): { tokensPerSec: number; gemmGflops: number } {
+  return { tokensPerSec: s.tokensPerStep / median(r.stepSeconds), gemmGflops: s.gemmFlops / median(r.gemmSeconds) / 1e9 };
 }
 
 function time(fn: () => void): number {
@@ -325,53 +365,84 @@ async function runPeerAtThreads(module: 'torch' | 'numpy', script: string, confi
   return out;
 }
 
-export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
-  const progress = opts.onProgress ?? (() => {});
+/** What both a single measurement and the paired rounds need: the sizes, the FLOP counts, the peers to run. */
+interface BenchPlan {
+  threads: number;
+  sizes: RecurrentSizes | null;
+  /** The model/config pair the session builds. */
+  config: TrainBenchConfig | RecurrentSizes;
+  steps: number;
+  flopsPerToken: number;
+  flopsPerTokenCausal: number | null;
+  peerThreads: number[];
+  /** Each peer: the script to run (null with the reason in `note` when it is not run). */
+  torch: PeerSpec;
+  numpy: PeerSpec;
+}
+
+interface PeerSpec {
+  run: { module: 'torch' | 'numpy'; script: string; config: Record<string, unknown>; label: string } | null;
+  note: string;
+}
+
+function planBench(opts: TrainBenchOptions): BenchPlan {
   const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const tx = opts.model === 'transformer', mem = opts.model === 'memory-lm';
   const sizes = tx || mem ? null : recurrentSizes(opts.config, opts.sizes);
   const steps = opts.steps ?? (tx || mem ? 10 : opts.config === 'small' ? 30 : opts.config === 'seed' ? 100 : 15);
-  const ops = await createWasmOps({ threads, onNotice: progress });
-  let tokensPerSec: number, gemmGflops: number;
-  try {
-    progress(`measuring ${describeConfig(opts.model, opts.config, sizes)}, vocab ${shape(opts.model, sizes ?? opts.config).vocab}, on ${ops.name}, ${threads} thread(s), ${steps} steps`);
-    ({ tokensPerSec, gemmGflops } = measureTraining(ops, opts.model, sizes ?? opts.config, steps));
-  } finally {
-    ops.dispose();
-  }
   const fpt = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG) : mem ? memoryLmFlopsPerToken(MEMORY_LM_CONFIG) : flopsPerToken(opts.model, sizes!);
-  const fptCausal = tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG, true) : null;
-  const modelGflops = (tokensPerSec * fpt) / 1e9;
-  const peerThreads = opts.peerThreads ?? [1, 2];
-  const notRun: PeerRuns = { best: null, bestThreads: null, runs: [], note: '', blasCore: null };
   const why = opts.peer === false ? ' (--no-peer)' : '';
-  let torch: PeerRuns = { ...notRun, note: `PyTorch peer not run${why}` };
+  let torch: PeerSpec = { run: null, note: `PyTorch peer not run${why}` };
   if (mem) {
-    torch = { ...notRun, note: 'none for memory-lm (there is no standard PyTorch version of this model)' };
+    torch = { run: null, note: 'none for memory-lm (there is no standard PyTorch version of this model)' };
   } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['torch']).includes('torch')) {
-    torch = await runPeerAtThreads('torch', tx ? 'torch_transformer_train.py' : 'torch_rnn_train.py',
-      tx ? { model: opts.model, ...TRANSFORMER_CONFIG, steps } : { model: opts.model, ...sizes, steps }, peerThreads, progress, 'PyTorch CPU peer');
+    torch = {
+      run: {
+        module: 'torch', script: tx ? 'torch_transformer_train.py' : 'torch_rnn_train.py', label: 'PyTorch CPU peer',
+        config: tx ? { model: opts.model, ...TRANSFORMER_CONFIG, steps } : { model: opts.model, ...sizes, steps },
+      },
+      note: '',
+    };
   }
-  let numpy: PeerRuns = { ...notRun, note: `NumPy peer not run${why}` };
+  let numpy: PeerSpec = { run: null, note: `NumPy peer not run${why}` };
   if (opts.model !== 'lstm') {
-    numpy = { ...notRun, note: `none for ${opts.model} (the seed-style NumPy peer is an LSTM)` };
+    numpy = { run: null, note: `none for ${opts.model} (the seed-style NumPy peer is an LSTM)` };
   } else if ((opts.peer ?? true) && (opts.peerKinds ?? ['numpy']).includes('numpy')) {
-    numpy = await runPeerAtThreads('numpy', 'numpy_seed_lstm.py',
-      { hidden: sizes!.hidden, batch: sizes!.batch, seq: sizes!.seq, vocab: sizes!.vocab, steps }, peerThreads, progress, 'NumPy seed-style peer');
+    numpy = {
+      run: {
+        module: 'numpy', script: 'numpy_seed_lstm.py', label: 'NumPy seed-style peer',
+        config: { hidden: sizes!.hidden, batch: sizes!.batch, seq: sizes!.seq, vocab: sizes!.vocab, steps },
+      },
+      note: '',
+    };
   }
+  return {
+    threads, sizes, config: sizes ?? opts.config, steps, flopsPerToken: fpt,
+    flopsPerTokenCausal: tx ? transformerFlopsPerToken(TRANSFORMER_CONFIG, true) : null,
+    peerThreads: [...new Set(opts.peerThreads ?? [1, 2])], torch, numpy,
+  };
+}
+
+/** The result object of one measurement (or one round) from ours and the peers' figures. */
+function benchResult(opts: TrainBenchOptions, plan: BenchPlan, kernelPath: string, steps: number,
+  ours: { tokensPerSec: number; gemmGflops: number }, torch: PeerRuns, numpy: PeerRuns): TrainBenchResult {
+  const { tokensPerSec, gemmGflops } = ours;
+  const tx = opts.model === 'transformer', mem = opts.model === 'memory-lm';
+  const modelGflops = (tokensPerSec * plan.flopsPerToken) / 1e9;
+  const fptCausal = plan.flopsPerTokenCausal;
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   const same = (p: PeerRuns) => {
-    const run = p.runs.find((r) => r.threads === threads);
+    const run = p.runs.find((r) => r.threads === plan.threads);
     return run ? ratio(tokensPerSec, run.tokensPerSec) : null;
   };
   return {
-    model: opts.model, config: tx || mem ? opts.model as 'transformer' | 'memory-lm' : opts.config, sizes, threads,
+    model: opts.model, config: tx || mem ? opts.model as 'transformer' | 'memory-lm' : opts.config, sizes: plan.sizes, threads: plan.threads,
     tokensPerSec: round(tokensPerSec), modelGflops: round(modelGflops), gemmGflops: round(gemmGflops),
-    utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: fpt,
+    utilisation: Number((modelGflops / gemmGflops).toFixed(3)), flopsPerToken: plan.flopsPerToken,
     flopsPerTokenCausal: fptCausal,
     utilisationCausal: fptCausal === null ? null : Number(((tokensPerSec * fptCausal) / 1e9 / gemmGflops).toFixed(3)),
     steps,
-    kernelPath: ops.name, cpu: cpuModel(),
+    kernelPath, cpu: cpuModel(),
     torchTokensPerSec: torch.best === null ? null : round(torch.best), torchThreads: torch.bestThreads, torchRuns: torch.runs,
     ratioVsTorchBest: torch.best === null ? null : ratio(tokensPerSec, torch.best),
     ratioVsTorchSameThreads: same(torch),
@@ -382,6 +453,188 @@ export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchRes
     torchVsNumpy: torch.best === null || numpy.best === null ? null : ratio(torch.best, numpy.best),
     numpyNote: numpy.note, numpyBlasCore: numpy.blasCore,
   };
+}
+
+const notRun = (note: string): PeerRuns => ({ best: null, bestThreads: null, runs: [], note, blasCore: null });
+
+export async function benchTrain(opts: TrainBenchOptions): Promise<TrainBenchResult> {
+  const progress = opts.onProgress ?? (() => {});
+  const plan = planBench(opts);
+  const ops = await createWasmOps({ threads: plan.threads, onNotice: progress });
+  let ours: { tokensPerSec: number; gemmGflops: number };
+  try {
+    progress(`measuring ${describeConfig(opts.model, opts.config, plan.sizes)}, vocab ${shape(opts.model, plan.config).vocab}, on ${ops.name}, ${plan.threads} thread(s), ${plan.steps} steps`);
+    ours = measureTraining(ops, opts.model, plan.config, plan.steps);
+  } finally {
+    ops.dispose();
+  }
+  const peer = async (p: PeerSpec) => p.run
+    ? runPeerAtThreads(p.run.module, p.run.script, p.run.config, plan.peerThreads, progress, p.run.label)
+    : notRun(p.note);
+  const torch = await peer(plan.torch);
+  const numpy = await peer(plan.numpy);
+  return benchResult(opts, plan, ops.name, plan.steps, ours, torch, numpy);
+}
+
+// ---- paired rounds: ours and every peer as persistent sessions, interleaved in short turns ----
+
+/** Each contender's timed steps per round aim at about this many seconds (without --steps). */
+export const ROUND_SECONDS = 1.5;
+
+/**
+ * Steps per round for a contender whose one timed step costs `stepSeconds` of wall time: enough for
+ * about ROUND_SECONDS, at least 3 (a median), at most 5000; `given` (--steps) wins.
+ */
+export function stepsPerRound(stepSeconds: number, given?: number): number {
+  if (given !== undefined) return given;
+  return Math.min(5000, Math.max(3, Math.round(ROUND_SECONDS / Math.max(stepSeconds, 1e-6))));
+}
+
+/**
+ * A Python peer with OpenBLAS (or torch's OpenMP) threads keeps them spinning for a while after its
+ * last call before they sleep, taking a core from whoever runs next; the kernel bench measured a
+ * 1-thread figure after a 2-thread OpenBLAS turn as bimodal with a 0.2 s pause and steady with 1 s
+ * (bench/kernels/paired.ts). So a multi-threaded peer's turn is followed by this pause.
+ */
+const SPIN_DOWN_SECONDS = 1.0;
+
+export interface TrainRoundsOptions extends TrainBenchOptions {
+  /** Rounds (≥ 1); each: ours, then every peer at every thread setting, order rotated per round. */
+  rounds: number;
+  /** Called with each round's result as it completes (1-based round number). */
+  onRound?: (result: TrainBenchResult, round: number) => void;
+}
+
+export interface TrainRoundsReport { rounds: TrainBenchResult[]; summary: TrainRoundsSummary }
+
+/** One contender of the paired rounds: ours (a TrainingSession) or a peer server at one thread count. */
+interface Contender {
+  key: string;
+  steps: number;
+  /** Seconds to pause after its turn. */
+  settle: number;
+  /** Its tokens/s this round, or null with the reason. */
+  turn(round: number): Promise<{ tokensPerSec: number; gemmGflops?: number } | { failed: string }>;
+  peer: { kind: 'torch' | 'numpy'; threads: number; version: string; blasCore: BlasCore | null; dead: boolean } | null;
+}
+
+/**
+ * `bench train --rounds N`: ours and every peer server are started once (model built, warmed up),
+ * then N rounds, each a turn of every contender (ours: K steps alternated with square-GEMM reps as
+ * in measureTraining; each peer: K steps), back to back, the order rotated each round. Each round's
+ * figures are the medians of its steps; its ratios set ours against the peers' best thread setting
+ * of that round. Every server is closed at the end, also on error.
+ */
+export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainRoundsReport> {
+  if (!(opts.rounds >= 1)) throw new RangeError('benchTrainRounds: rounds must be at least 1');
+  const progress = opts.onProgress ?? (() => {});
+  const plan = planBench(opts);
+  const ops = await createWasmOps({ threads: plan.threads, onNotice: progress });
+  const servers: PeerServer[] = [];
+  const results: TrainBenchResult[] = [];
+  const stepsOf: Record<string, number> = {};
+  try {
+    progress(`paired rounds: ${describeConfig(opts.model, opts.config, plan.sizes)}, vocab ${shape(opts.model, plan.config).vocab}, ` +
+      `on ${ops.name}, ${plan.threads} thread(s); warming up`);
+    const session = startTrainingSession(ops, opts.model, plan.config);
+    const oursWall = 2 * session.warmupStepSeconds + session.gemmItersPerRep * session.warmupGemmSeconds;
+    const oursSteps = stepsPerRound(oursWall, opts.steps);
+    const contenders: Contender[] = [{
+      key: 'ours', steps: oursSteps, settle: 0, peer: null,
+      turn: async () => sessionFigures(session, session.run(oursSteps)),
+    }];
+    const startNotes: Record<'torch' | 'numpy', string[]> = { torch: [], numpy: [] };
+    for (const spec of [plan.torch, plan.numpy]) {
+      if (!spec.run) continue;
+      const run = spec.run;
+      const { steps: _unused, ...config } = run.config;
+      for (const t of plan.peerThreads) {
+        progress(`starting the ${run.label} (${t} thread(s)): model, optimizer, 3 warm-up steps…`);
+        const server = await startPeerServer({
+          module: run.module, script: join(here, 'peers', run.script), args: [JSON.stringify({ ...config, threads: t })], threads: t,
+        });
+        if (typeof server === 'string') {
+          startNotes[run.module].push(`${t} thread(s): ${server}`);
+          if (server.startsWith('not available')) break; // no use trying the other thread counts
+          continue;
+        }
+        servers.push(server);
+        const ready = server.ready;
+        const warm = Array.isArray(ready.warmupSeconds) ? (ready.warmupSeconds as number[]) : [];
+        const tokensPerStep = Number(ready.tokensPerStep);
+        const steps = stepsPerRound(warm.length ? warm[warm.length - 1] : 1, opts.steps);
+        const version = run.module === 'torch' ? `torch ${String(ready.torch)}` : `NumPy ${String(ready.numpy)}`;
+        const peer = {
+          kind: run.module, threads: t, blasCore: (ready.blasCore as BlasCore | undefined) ?? null, dead: false,
+          version: `${version} via ${server.python}, ${ready.dtype === 'float64' ? 'fp64' : 'fp32'}`,
+        };
+        let id = 0;
+        contenders.push({
+          key: `${run.module}${t}t`, steps, settle: t > 1 ? SPIN_DOWN_SECONDS : 0, peer,
+          turn: async () => {
+            const reply = await server.ask({ id: ++id, steps }, 60 + 20 * steps * (warm.length ? Math.max(...warm) : 1));
+            const times = reply?.times;
+            if (Array.isArray(times) && times.length === steps && times.every((x) => typeof x === 'number' && x > 0)) {
+              return { tokensPerSec: tokensPerStep / median(times as number[]) };
+            }
+            const died = server.failure();
+            if (died) peer.dead = true;
+            return { failed: died || (reply && typeof reply.error === 'string' ? reply.error : 'an unreadable reply') };
+          },
+        });
+      }
+    }
+    for (const c of contenders) stepsOf[c.key] = c.steps;
+    progress(`${opts.rounds} rounds of ${contenders.map((c) => `${c.key} ${c.steps} steps`).join(', ')}, back to back, order rotated each round`);
+    for (let r = 0; r < opts.rounds; r++) {
+      progress(`round ${r + 1} of ${opts.rounds}`);
+      const shift = r % contenders.length;
+      const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+      let ours: { tokensPerSec: number; gemmGflops: number } | null = null;
+      const got: Record<'torch' | 'numpy', PeerRuns> = {
+        torch: { best: null, bestThreads: null, runs: [], note: '', blasCore: null },
+        numpy: { best: null, bestThreads: null, runs: [], note: '', blasCore: null },
+      };
+      const failures: Record<'torch' | 'numpy', string[]> = { torch: [], numpy: [] };
+      for (const c of order) {
+        if (c.peer?.dead) continue;
+        const out = await c.turn(r);
+        if ('failed' in out) {
+          const p = c.peer!;
+          const why = `${p.threads} thread(s) failed in round ${r + 1}: ${out.failed}`;
+          if (p.dead) startNotes[p.kind].push(`${why}; left out from then on`); // in every later round's note too
+          else failures[p.kind].push(why);
+        } else if (c.peer === null) {
+          ours = { tokensPerSec: out.tokensPerSec, gemmGflops: out.gemmGflops! };
+        } else {
+          const g = got[c.peer.kind];
+          g.runs.push({ threads: c.peer.threads, tokensPerSec: round(out.tokensPerSec) });
+          if (g.best === null || out.tokensPerSec > g.best) { g.best = out.tokensPerSec; g.bestThreads = c.peer.threads; }
+          g.blasCore = c.peer.blasCore;
+        }
+        if (c.settle > 0) await sleep(c.settle * 1000);
+      }
+      const peerRuns = (kind: 'torch' | 'numpy', spec: PeerSpec): PeerRuns => {
+        if (!spec.run) return notRun(spec.note);
+        const g = got[kind];
+        g.runs.sort((a, b) => a.threads - b.threads);
+        const version = contenders.find((c) => c.peer?.kind === kind)?.peer?.version ?? '';
+        g.note = [version, ...startNotes[kind], ...failures[kind]].filter(Boolean).join('; ') || 'no run';
+        return g;
+      };
+      const result = benchResult(opts, plan, ops.name, oursSteps, ours!, peerRuns('torch', plan.torch), peerRuns('numpy', plan.numpy));
+      results.push(result);
+      opts.onRound?.(result, r + 1);
+    }
+  } finally {
+    ops.dispose();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+  return { rounds: results, summary: summariseRounds(results, stepsOf) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
 }
 
 function round(x: number): number {
@@ -446,19 +699,24 @@ export function formatTrainReport(r: TrainBenchResult): string[] {
   return lines;
 }
 
-// ---- rounds: the whole measurement repeated, ours and the peers in the same minute each time ----
+// ---- the summary over rounds ----------------------------------------------------------------
 
 /** One figure over the rounds: each round's value, their median, and the best. */
 export interface RoundFigures { rounds: number[]; median: number; best: number }
 
 /**
  * What --rounds N reports: on a shared machine the peers' tokens/s move by up to 2× from one minute
- * to the next, more than ours, so one ratio says little. Each round measures ours and then the peers
- * within a minute; the per-round ratios, their median and best ÷ best (which favours the noisier
- * side) are the figures to quote. Null where a peer did not run in every round.
+ * to the next, more than ours, so one ratio says little. Each round (benchTrainRounds) times ours and
+ * every peer in short turns back to back, within a few seconds; the per-round ratios, their median
+ * and best ÷ best (which favours the noisier side) are the figures to quote. Null where a peer did
+ * not run in every round.
  */
 export interface TrainRoundsSummary {
   rounds: number;
+  /** True for the paired, interleaved rounds of benchTrainRounds (every contender a persistent session). */
+  paired: boolean;
+  /** Paired rounds: each contender's timed steps per round ("ours", "torch1t", "numpy2t", …); null otherwise. */
+  stepsPerRound: Record<string, number> | null;
   tokensPerSec: RoundFigures;
   utilisation: RoundFigures;
   torchTokensPerSec: RoundFigures | null;
@@ -479,12 +737,18 @@ function ratioFigures(ours: number[], ratios: (number | null)[], peer: (number |
     bestOverBest: Number((Math.max(...ours) / Math.max(...(peer as number[]))).toFixed(3)) };
 }
 
-export function summariseRounds(results: TrainBenchResult[]): TrainRoundsSummary {
+/**
+ * The summary over rounds; `stepsPerRound` (each contender's timed steps per round) marks the rounds
+ * as paired, interleaved ones (benchTrainRounds).
+ */
+export function summariseRounds(results: TrainBenchResult[], stepsPerRound: Record<string, number> | null = null): TrainRoundsSummary {
   if (results.length === 0) throw new RangeError('summariseRounds: no rounds');
   const ours = results.map((r) => r.tokensPerSec);
   const torch = results.map((r) => r.torchTokensPerSec), numpy = results.map((r) => r.numpyTokensPerSec);
   return {
     rounds: results.length,
+    paired: stepsPerRound !== null,
+    stepsPerRound,
     tokensPerSec: figures(ours),
     utilisation: figures(results.map((r) => r.utilisation)),
     torchTokensPerSec: torch.every((t) => t !== null) ? figures(torch as number[]) : null,
@@ -498,8 +762,13 @@ export function summariseRounds(results: TrainBenchResult[]): TrainRoundsSummary
 export function formatRoundsSummary(s: TrainRoundsSummary): string[] {
   const num = (x: number) => x.toLocaleString('en-US');
   const list = (f: RoundFigures, fmt: (x: number) => string) => f.rounds.map(fmt).join(' · ');
-  const lines = [`${s.rounds} rounds: ours ${list(s.tokensPerSec, num)} tokens/s (median ${num(s.tokensPerSec.median)}), ` +
-    `utilisation ${list(s.utilisation, (x) => `${(100 * x).toFixed(1)}%`)}`];
+  const lines: string[] = [];
+  if (s.stepsPerRound) {
+    lines.push(`${s.rounds} paired rounds, each: ${Object.entries(s.stepsPerRound).map(([k, n]) => `${k} ${n} steps`).join(', ')}, ` +
+      'back to back (order rotated each round; every contender a process started once and warmed up)');
+  }
+  lines.push(`${s.rounds} rounds: ours ${list(s.tokensPerSec, num)} tokens/s (median ${num(s.tokensPerSec.median)}), ` +
+    `utilisation ${list(s.utilisation, (x) => `${(100 * x).toFixed(1)}%`)}`);
   const peer = (name: string, t: RoundFigures | null, r: TrainRoundsSummary['ratioVsTorchBest']) => {
     if (!t || !r) return;
     lines.push(`  ${name} at its best thread setting: ${list(t, num)} tokens/s; ours ÷ it per round ${list(r, (x) => x.toFixed(2))}` +

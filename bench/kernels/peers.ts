@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
 import { describeBlasCore, findPython, peerBlasName, peerEnv, type BlasCore } from '../peer-env.js';
+import { startPeerServer } from '../peer-server.js';
 import { measure, round, shapeText, timeGemm } from './measure.js';
 import type { GemmRow, Plan } from './types.js';
 
@@ -150,66 +151,10 @@ export interface NumpyServer {
 
 /**
  * Starts `numpy_gemm.py --serve` with OPENBLAS_NUM_THREADS = threads (and the OpenBLAS guards
- * removed, bench/peer-env.ts); a string says why it could not.
+ * removed, bench/peer-env.ts) through bench/peer-server.ts; a string says why it could not.
  */
-export function startNumpyServer(threads: number): Promise<NumpyServer | string> {
-  const script = join(peersDir, 'numpy_gemm.py');
-  const py = findPython('numpy');
-  if (!py.python) return Promise.resolve(`openblas server: ${py.note}`);
-  const python = py.python;
-  const child = spawn(python, [script, '--serve'], { env: peerEnv(threads), stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiting: ((line: string | null) => void)[] = [];
-  let buf = '', lastErr = '', ended = false, exitCode: number | null = null, spawnError = '';
-  const end = () => { ended = true; for (const w of waiting.splice(0)) w(null); };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      const w = waiting.shift();
-      if (w) w(line); else lines.push(line);
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    const l = d.trim().split('\n').pop();
-    if (l) lastErr = l;
-  });
-  child.stdin.on('error', () => {}); // EPIPE when it has died: the pending ask gets null from 'close'
-  child.on('error', (e) => { spawnError = e.message; end(); });
-  child.on('close', (code) => { exitCode = code; end(); });
-  const nextLine = (timeoutSeconds: number) => new Promise<string | null>((done) => {
-    if (lines.length > 0) return done(lines.shift()!);
-    if (ended) return done(null);
-    const timer = setTimeout(() => {
-      const i = waiting.indexOf(settle);
-      if (i >= 0) waiting.splice(i, 1);
-      child.kill();
-      done(null);
-    }, timeoutSeconds * 1000);
-    const settle = (line: string | null) => { clearTimeout(timer); done(line); };
-    waiting.push(settle);
-  });
-  const parse = (line: string | null): Record<string, unknown> | null => {
-    if (line === null) return null;
-    try { return JSON.parse(line) as Record<string, unknown>; } catch { return null; }
-  };
-  return nextLine(60).then((line) => {
-    const ready = parse(line);
-    if (!ready || ready.ready !== true) {
-      child.kill();
-      if (spawnError) return `openblas server ${threads}t: ${python} could not start (${spawnError})`;
-      if (exitCode === 3) return `openblas server: ${python} with numpy not found`;
-      return `openblas server ${threads}t: numpy_gemm.py --serve failed (${exitCode === null ? 'no answer' : `exit ${exitCode}`}${lastErr ? `: ${lastErr}` : ''})`;
-    }
-    return {
-      blas: String(ready.blas),
-      ask: async (req, timeoutSeconds) => {
-        if (ended) return null;
-        child.stdin.write(JSON.stringify(req) + '\n');
-        return parse(await nextLine(timeoutSeconds));
-      },
-      close: () => { if (!ended) child.stdin.end(); },
-    };
-  });
+export async function startNumpyServer(threads: number): Promise<NumpyServer | string> {
+  const server = await startPeerServer({ module: 'numpy', script: join(peersDir, 'numpy_gemm.py'), threads, readyTimeoutSeconds: 60 });
+  if (typeof server === 'string') return `openblas server ${threads}t: ${server}`;
+  return { blas: String(server.ready.blas), ask: (req, timeoutSeconds) => server.ask(req, timeoutSeconds), close: () => { void server.close(); } };
 }

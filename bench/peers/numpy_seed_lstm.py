@@ -25,12 +25,15 @@ through OPENBLAS_NUM_THREADS (before NumPy loads); "threads" only labels the out
 line {tokensPerSec, numpy, threads, dtype, blasCore, firstLoss, lastLoss}. Exit code 3: NumPy is
 not installed.
 
+With `--serve` after the JSON argument ("steps" then unused): builds and warms up once, then answers
+requests for K steps at a time on stdin (serve_steps.py; the ready line has {numpy, threads, dtype,
+blasCore, tokensPerStep, warmupSeconds}), for the interleaved rounds of `bench train --rounds N`.
+
 `--gradcheck`: instead, compares the manual BPTT gradients with central differences (float64, a small
 model) and prints {"maxRelError": …}.
 """
 import json
 import sys
-import time
 
 try:
     import numpy as np
@@ -38,6 +41,7 @@ except ImportError:
     print("numpy_seed_lstm.py: numpy is not installed", file=sys.stderr)
     sys.exit(3)
 from blas_info import blas_core
+from serve_steps import serve_steps, split_args, timed
 
 GATES = ("f", "i", "c", "o")
 
@@ -162,9 +166,10 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--gradcheck":
         gradcheck()
         return
-    cfg = json.loads(sys.argv[1])
+    arg, serve = split_args(sys.argv)
+    cfg = json.loads(arg)
     H, B, T, V = int(cfg["hidden"]), int(cfg["batch"]), int(cfg["seq"]), int(cfg["vocab"])
-    steps, warmup = int(cfg["steps"]), 3
+    warmup = 3
     dtype = np.dtype(cfg.get("dtype", "float32"))
     rng = np.random.default_rng(0)
     p = init_params(rng, H, V, dtype)
@@ -176,21 +181,30 @@ def main():
     # 8 windows of B parallel sequences (column b reads its own stretch of the stream), reused in turn
     windows = [(stream[k * T * B:(k + 1) * T * B].reshape(B, T).T, stream[k * T * B + 1:(k + 1) * T * B + 1].reshape(B, T).T)
                for k in range(8)]
-    h, c = np.zeros((H, B), dtype=dtype), np.zeros((H, B), dtype=dtype)
-    losses, times = [], []
-    for k in range(warmup + steps):
+    state = [np.zeros((H, B), dtype=dtype), np.zeros((H, B), dtype=dtype)]  # h, c
+    losses = []
+
+    def step(k):
         inputs, targets = windows[k % 8]
-        t0 = time.perf_counter()
-        loss, grads, h, c = loss_and_grads(p, inputs, targets, h, c)  # the gradients are fresh: zero-grad
+        loss, grads, state[0], state[1] = loss_and_grads(p, inputs, targets, state[0], state[1])  # fresh gradients: zero-grad
         clip_global_norm(grads, 5.0)
         opt.step(p, grads)
-        if k >= warmup:
-            times.append(time.perf_counter() - t0)
         losses.append(loss)
+
+    threads = cfg.get("threads")
+    if serve:
+        serve_steps(step, {"numpy": np.__version__, "threads": threads, "dtype": dtype.name, "blasCore": blas_core(),
+                           "tokensPerStep": B * T}, warmup)
+        return
+    steps = int(cfg["steps"])
+    times = []
+    for k in range(warmup + steps):
+        dt = timed(step, k)
+        if k >= warmup:
+            times.append(dt)
     times.sort()
     mid = len(times) // 2
     med = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
-    threads = cfg.get("threads")
     print(json.dumps({"tokensPerSec": B * T / med, "numpy": np.__version__, "threads": threads, "dtype": dtype.name,
                       "blasCore": blas_core(), "firstLoss": losses[0], "lastLoss": losses[-1]}))
 

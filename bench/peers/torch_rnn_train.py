@@ -5,6 +5,8 @@ clipping at 5, Adam lr 2e-3) on random tokens, fp32, with torch.set_num_threads(
 
 Argument: one JSON object {model, hidden, batch, seq, embed, vocab, layers, threads, steps}.
 Prints one JSON line {tokensPerSec, torch, threads, blasCore}. Exit code 3: torch is not installed.
+With `--serve` after it ("steps" then unused): builds and warms up once, then answers requests for K
+steps at a time on stdin (serve_steps.py), for the interleaved rounds of `bench train --rounds N`.
 The hidden state is carried (detached) from one window to the next, as truncated BPTT does.
 
 Same as bench/train.ts measures: vocab 65, embedding E, hidden H, L layers, batch B, BPTT T, fp32,
@@ -13,7 +15,8 @@ targets; tokens/s = B*T / median step time over `steps` timed steps after 3 warm
 step being zero-grad + forward + backward + clip + Adam (as ours). Differences that do not change
 the FLOP count: torch's RNN cells have two bias vectors (b_ih, b_hh) where ours have one, and its
 Adam updates the whole 65 x E embedding table where ours updates only the rows used.
-The bench runs this script once per thread setting (1 and 2) and reports the best.
+The bench runs this script once per thread setting (1 and 2) and reports the best (with --rounds N,
+one server per thread setting).
 """
 import json
 import sys
@@ -22,11 +25,13 @@ try:
     import torch
 except ImportError:
     sys.exit(3)
-from torch_peer import report_training_throughput
+from serve_steps import split_args
+from torch_peer import run_training_peer
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    arg, serve = split_args(sys.argv)
+    cfg = json.loads(arg)
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(0)
     V, E, H, B, T, L = cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["batch"], cfg["seq"], cfg["layers"]
@@ -46,7 +51,7 @@ def main() -> None:
         state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         return torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(T * B))
 
-    report_training_throughput(loss_of_step, params, opt, int(cfg["steps"]), B * T)
+    run_training_peer(loss_of_step, params, opt, int(cfg.get("steps", 0)), B * T, serve)
 
 
 if __name__ == "__main__":

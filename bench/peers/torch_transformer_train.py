@@ -15,6 +15,8 @@ clipping at 5, fp32, random windows of a random token stream, tokens/s = B*T / m
 
 Argument: one JSON object {dModel, heads, layers, context, ffHidden, batch, seq, vocab, threads, steps}.
 Prints one JSON line {tokensPerSec, torch, threads, blasCore}. Exit code 3: torch is not installed.
+With `--serve` after it ("steps" then unused): builds and warms up once, then answers requests for K
+steps at a time on stdin (serve_steps.py), for the interleaved rounds of `bench train --rounds N`.
 """
 import json
 import math
@@ -25,7 +27,8 @@ try:
     import torch.nn.functional as F
 except ImportError:
     sys.exit(3)
-from torch_peer import report_training_throughput
+from serve_steps import split_args
+from torch_peer import run_training_peer
 
 
 class Block(torch.nn.Module):
@@ -56,7 +59,8 @@ class Block(torch.nn.Module):
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    arg, serve = split_args(sys.argv)
+    cfg = json.loads(arg)
     torch.set_num_threads(int(cfg["threads"]))
     torch.manual_seed(0)
     V, C, H, L, FF = cfg["vocab"], cfg["dModel"], cfg["heads"], cfg["layers"], cfg["ffHidden"]
@@ -78,7 +82,7 @@ def main() -> None:
             h = b(h, mask)
         return F.cross_entropy(head(lnf(h)).reshape(B * T, V), y.reshape(B * T))
 
-    report_training_throughput(loss_of_step, params, opt, int(cfg["steps"]), B * T)
+    run_training_peer(loss_of_step, params, opt, int(cfg.get("steps", 0)), B * T, serve)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ import { KERNEL_PATHS, type KernelPath } from '../../backends/wasm/runtime.js';
 import { benchKernels, formatReport, VARIANTS, writeReport, type Variant } from '../../../bench/kernels.js';
 import { parseChoice, parseChoiceList, parseInteger, parseIntegerList, UsageError } from '../args.js';
 import {
-  benchTrain, formatRoundsSummary, formatTrainReport, summariseRounds, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS,
-  type TrainBenchConfig, type TrainBenchModel, type TrainBenchResult,
+  benchTrain, benchTrainRounds, formatRoundsSummary, formatTrainReport, TRAIN_BENCH_CONFIGS, TRAIN_BENCH_MODELS,
+  type TrainBenchConfig, type TrainBenchModel, type TrainBenchResult, type TrainRoundsSummary,
 } from '../../../bench/train.js';
 import {
   benchCharModels, CHAR_MODELS, formatCharModelsReport, type CharModel,
@@ -118,9 +118,12 @@ export function registerBench(program: Command, ctx: CliContext): void {
     .option('--batch <n>', 'recurrent models: batch (sequences per step) instead of the config\'s', parseInteger('--batch', 1, 4096))
     .option('--seq <n>', 'recurrent models: BPTT window instead of the config\'s', parseInteger('--seq', 1, 100000))
     .option('--threads <n>', 'threads for the GEMMs, the fused attention and the memory recurrence, the calling thread included (default: every core)', parseInteger('--threads', 1, 256))
-    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 100 seed, 10 transformer and memory-lm)', parseInteger('--steps', 1, 100000))
-    .option('--rounds <n>', 'repeat the whole measurement (ours, then the peers) n times and report the per-round ratios, ' +
-      'their median and best ÷ best (the peers\' figures move by up to 2× between minutes on a shared machine)', parseInteger('--rounds', 1, 50), 1)
+    .option('--steps <n>', 'timed training steps, median taken (default 30 small, 15 medium, 100 seed, 10 transformer and memory-lm; ' +
+      'with --rounds: per contender per round, default enough for ~1.5 s)', parseInteger('--steps', 1, 100000))
+    .option('--rounds <n>', 'n ≥ 2: paired, interleaved rounds: ours and every peer (each thread setting) start once, then each round ' +
+      'times a short turn of each, back to back, order rotated; reports the per-round ratios, their median, range and best ÷ best ' +
+      '(the peers\' speed moves by up to 2× between minutes on a shared machine; a round puts both sides of a ratio in the same few seconds)',
+    parseInteger('--rounds', 1, 50), 1)
     .option('--no-peer', 'leave out the peers (PyTorch CPU, NumPy seed style)')
     .option('--json', 'print one JSON object as the last line of stdout')
     .action(async (opts: TrainBenchCliOptions) => {
@@ -129,19 +132,23 @@ export function registerBench(program: Command, ctx: CliContext): void {
       if (overrides.length > 0 && (opts.model === 'transformer' || opts.model === 'memory-lm')) {
         throw new UsageError(`${overrides[0][0]} applies to the recurrent models (lstm, gru, rnn); ${opts.model} has one fixed config`);
       }
-      const results: TrainBenchResult[] = [];
-      for (let round = 1; round <= opts.rounds; round++) {
-        if (opts.rounds > 1) ctx.note(`round ${round} of ${opts.rounds}`);
-        const r = await benchTrain({
-          model: opts.model, config: opts.config, sizes: { hidden: opts.hidden, batch: opts.batch, seq: opts.seq },
-          threads: opts.threads, steps: opts.steps, peer: opts.peer,
-          onProgress: (line) => ctx.note(line),
-        });
-        for (const line of formatTrainReport(r)) ctx.print(opts.rounds > 1 ? `round ${round}: ${line}` : line);
-        results.push(r);
+      const what = {
+        model: opts.model, config: opts.config, sizes: { hidden: opts.hidden, batch: opts.batch, seq: opts.seq },
+        threads: opts.threads, steps: opts.steps, peer: opts.peer,
+        onProgress: (line: string) => ctx.note(line),
+      };
+      let results: TrainBenchResult[], summary: TrainRoundsSummary | null = null;
+      if (opts.rounds === 1) {
+        results = [await benchTrain(what)];
+        for (const line of formatTrainReport(results[0])) ctx.print(line);
+      } else {
+        // Paired and interleaved: ours and every peer started once, then short turns back to back each round.
+        ({ rounds: results, summary } = await benchTrainRounds({
+          ...what, rounds: opts.rounds,
+          onRound: (r, round) => { for (const line of formatTrainReport(r)) ctx.print(`round ${round}: ${line}`); },
+        }));
+        for (const line of formatRoundsSummary(summary)) ctx.print(line);
       }
-      const summary = opts.rounds > 1 ? summariseRounds(results) : null;
-      if (summary) for (const line of formatRoundsSummary(summary)) ctx.print(line);
       if (opts.json) {
         const rounds = results.map(trainJson);
         // One round: its object, as before. Several: the last round's object, every round, and the summary.
