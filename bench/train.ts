@@ -45,6 +45,18 @@
 // (T+1)/2 instead of T keys on average) is reported alongside as `flopsPerTokenCausal`.
 // Its peer is bench/peers/torch_transformer_train.py (the same decoder built by hand in PyTorch).
 //
+// Rounds (`--rounds N`, N ≥ 2; benchTrainRounds): paired and interleaved. On a shared machine the
+// peers' speed moves by up to 2× from one minute to the next (PyTorch's LSTM read 15k–37k tokens/s
+// in rounds a minute apart on a 2-core VM), so a ratio whose two sides were measured ~20 s apart
+// flips between commands. So ours (a TrainingSession: model built and warmed up once) and every peer
+// at every thread setting (a `--serve` process, bench/peer-server.ts and bench/peers/serve_steps.py)
+// are started once, and each round gives each of them a short turn of K steps (about 1.5 s, sized
+// from its warm-up step; --steps sets K), back to back, in an order rotated every round, with a
+// pause after a multi-threaded peer's turn while its BLAS threads spin down. A round's figures are
+// the medians of its steps; its ratios set ours against each peer's best thread setting of that
+// round, so both sides of a ratio come from the same few seconds. The summary gives the per-round
+// ratios, their median and range, and best ÷ best. `--rounds 1` is the single measurement above.
+//
 // memory-lm (`--model memory-lm`, `--config` ignored): src/models/memory-lm.ts at the config of the
 // Alice run in docs/results.md (`handgrad train memory-lm --d-model 56 --batch 16 --seq 64`, the
 // other options at their defaults): d_model C = 56, H = 4 heads of d = 14, N = 2 blocks, 3 memory
@@ -501,6 +513,8 @@ const SPIN_DOWN_SECONDS = 1.0;
 export interface TrainRoundsOptions extends TrainBenchOptions {
   /** Rounds (≥ 1); each: ours, then every peer at every thread setting, order rotated per round. */
   rounds: number;
+  /** Pause after a multi-threaded peer's turn, in seconds (default SPIN_DOWN_SECONDS; a test sets 0). */
+  spinDownSeconds?: number;
   /** Called with each round's result as it completes (1-based round number). */
   onRound?: (result: TrainBenchResult, round: number) => void;
 }
@@ -570,7 +584,7 @@ export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainR
         };
         let id = 0;
         contenders.push({
-          key: `${run.module}${t}t`, steps, settle: t > 1 ? SPIN_DOWN_SECONDS : 0, peer,
+          key: `${run.module}${t}t`, steps, settle: t > 1 ? opts.spinDownSeconds ?? SPIN_DOWN_SECONDS : 0, peer,
           turn: async () => {
             const reply = await server.ask({ id: ++id, steps }, 60 + 20 * steps * (warm.length ? Math.max(...warm) : 1));
             const times = reply?.times;

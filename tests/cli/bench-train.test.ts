@@ -1,9 +1,10 @@
 // `handgrad bench train`: runs as a user runs it (a separate process), prints the report and the
 // JSON line, and counts model FLOPs as documented. Small step counts: a smoke test, not a measurement.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  benchTrain, buildModel, CONFIGS, flopsPerToken, formatRoundsSummary, formatTrainReport, MEMORY_LM_CONFIG, memoryLmFlopsPerToken,
-  summariseRounds, TRANSFORMER_CONFIG, transformerFlopsPerToken, type TrainBenchResult,
+  benchTrain, benchTrainRounds, buildModel, CONFIGS, flopsPerToken, formatRoundsSummary, formatTrainReport, MEMORY_LM_CONFIG, memoryLmFlopsPerToken,
+  stepsPerRound, summariseRounds, TRANSFORMER_CONFIG, transformerFlopsPerToken, type TrainBenchResult,
 } from '../../bench/train.js';
 import { autoFfHidden } from '../../src/models/transformer.js';
 import { ReferenceOps } from '../../src/backends/reference/index.js';
@@ -89,6 +90,39 @@ describe('handgrad bench train', () => {
     expect(text).toMatch(/tokens\/s ours .* vs PyTorch .* vs NumPy seed style .* ours\/NumPy /);
   }, 120_000);
 
+  it.skipIf(!numpyPython)('paired rounds (NumPy peer only, tiny): per-round ratios against the best thread setting of that round, ' +
+    'their median and best ÷ best, every server closed', async () => {
+    const rounds: number[] = [];
+    const { rounds: results, summary } = await benchTrainRounds({
+      model: 'lstm', config: 'seed', sizes: { hidden: 16, batch: 2, seq: 4 }, threads: 1, steps: 2, rounds: 2,
+      peerThreads: [1, 2], peerKinds: ['numpy'], spinDownSeconds: 0, onRound: (_r, n) => rounds.push(n),
+    });
+    expect(rounds).toEqual([1, 2]);
+    expect(results).toHaveLength(2);
+    expect(summary).toMatchObject({ rounds: 2, paired: true, stepsPerRound: { ours: 2, numpy1t: 2, numpy2t: 2 } });
+    for (const r of results) {
+      expect(r.steps).toBe(2);
+      expect(r.numpyRuns.map((x) => x.threads)).toEqual([1, 2]);
+      const best = Math.max(...r.numpyRuns.map((x) => x.tokensPerSec));
+      expect(r.numpyTokensPerSec).toBe(best);
+      expect(r.numpyThreads).toBe(r.numpyRuns.find((x) => x.tokensPerSec === best)!.threads);
+      expect(r.ratioVsNumpyBest!).toBeCloseTo(r.tokensPerSec / r.numpyTokensPerSec!, 2);
+      expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32$/);
+      expect(r).toMatchObject({ torchTokensPerSec: null, peerNote: 'PyTorch peer not run' });
+    }
+    const ratios = results.map((r) => r.ratioVsNumpyBest!);
+    const s = summary.ratioVsNumpyBest!;
+    expect(s.rounds).toEqual(ratios);
+    expect(s.median).toBeCloseTo((ratios[0] + ratios[1]) / 2, 3);
+    expect([s.min, s.max]).toEqual([Math.min(...ratios), Math.max(...ratios)]);
+    expect(s.bestOverBest).toBeCloseTo(Math.max(...results.map((r) => r.tokensPerSec)) / Math.max(...results.map((r) => r.numpyTokensPerSec!)), 3);
+    expect(summary.tokensPerSec.rounds).toEqual(results.map((r) => r.tokensPerSec));
+    expect(summary.ratioVsTorchBest).toBeNull();
+    // every peer server was closed (none of this process's children is left)
+    const children = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
+    expect(children).not.toMatch(/numpy_seed_lstm/);
+  }, 120_000);
+
   it('--rounds 2 repeats the measurement: every round in the JSON, and the summary over them', () => {
     const r = handgrad('bench', 'train', '--model', 'rnn', '--hidden', '24', '--batch', '1', '--seq', '5', '--threads', '1', '--steps', '2',
       '--no-peer', '--rounds', '2', '--json');
@@ -98,6 +132,7 @@ describe('handgrad bench train', () => {
     expect(out.summary.rounds).toBe(2);
     expect(out.summary.tokensPerSec.rounds).toEqual(out.rounds.map((x) => x.tokensPerSec));
     expect(out.tokensPerSec).toBe(out.rounds[1].tokensPerSec);
+    expect(out.summary).toMatchObject({ paired: true, stepsPerRound: { ours: 2 } });
     expect(r.stderr).toContain('round 2 of 2');
     const bad = handgrad('bench', 'train', '--rounds', '0');
     expect(bad.code).toBe(2);
@@ -118,6 +153,20 @@ describe('handgrad bench train', () => {
     // A peer missing from any round gives no ratio rather than one over fewer rounds.
     expect(summariseRounds([round(100, 50, null), round(90, null, null)]).ratioVsTorchBest).toBeNull();
     expect(() => summariseRounds([])).toThrow(/no rounds/);
+    // Paired rounds carry each contender's steps per round, and the summary says so.
+    expect(s).toMatchObject({ paired: false, stepsPerRound: null });
+    const paired = summariseRounds([round(100, 50, 10), round(90, 30, 10)], { ours: 12, torch1t: 3, torch2t: 4 });
+    expect(paired).toMatchObject({ paired: true, stepsPerRound: { ours: 12, torch1t: 3, torch2t: 4 } });
+    expect(paired.ratioVsTorchBest).toMatchObject({ rounds: [2, 3], median: 2.5, bestOverBest: 2 });
+    expect(formatRoundsSummary(paired)[0]).toBe('2 paired rounds, each: ours 12 steps, torch1t 3 steps, torch2t 4 steps, back to back ' +
+      '(order rotated each round; every contender a process started once and warmed up)');
+  });
+
+  it('sizes a paired round at about 1.5 s of steps per contender (3 to 5000 steps), or --steps', () => {
+    expect(stepsPerRound(0.1)).toBe(15);
+    expect(stepsPerRound(1)).toBe(3);
+    expect(stepsPerRound(1e-6)).toBe(5000);
+    expect(stepsPerRound(0.1, 7)).toBe(7);
   });
 
   it('rejects an unknown model or config with one usage line', () => {
