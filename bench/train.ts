@@ -528,7 +528,7 @@ interface Contender {
   /** Seconds to pause after its turn. */
   settle: number;
   /** Its tokens/s this round, or null with the reason. */
-  turn(round: number): Promise<{ tokensPerSec: number; gemmGflops?: number } | { failed: string }>;
+  turn(): Promise<{ tokensPerSec: number; gemmGflops?: number } | { failed: string }>;
   peer: { kind: 'torch' | 'numpy'; threads: number; version: string; blasCore: BlasCore | null; dead: boolean } | null;
 }
 
@@ -561,7 +561,8 @@ export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainR
     for (const spec of [plan.torch, plan.numpy]) {
       if (!spec.run) continue;
       const run = spec.run;
-      const { steps: _unused, ...config } = run.config;
+      const config = { ...run.config };
+      delete config.steps; // a server's turns are sized per request
       for (const t of plan.peerThreads) {
         progress(`starting the ${run.label} (${t} thread(s)): model, optimizer, 3 warm-up steps…`);
         const server = await startPeerServer({
@@ -612,7 +613,7 @@ export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainR
       const failures: Record<'torch' | 'numpy', string[]> = { torch: [], numpy: [] };
       for (const c of order) {
         if (c.peer?.dead) continue;
-        const out = await c.turn(r);
+        const out = await c.turn();
         if ('failed' in out) {
           const p = c.peer!;
           const why = `${p.threads} thread(s) failed in round ${r + 1}: ${out.failed}`;
