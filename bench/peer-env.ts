@@ -10,6 +10,19 @@
 // and CI keep whatever guard they were given). The report names the core OpenBLAS chose
 // (bench/peers/blas_info.py), so a forced kernel would show.
 //
+// Memory: the peer also gets MALLOC_TOP_PAD_ (512 MiB) unless the caller's environment sets it.
+// With glibc's defaults a training step's large temporaries (tensors of a few MiB) are handed back
+// to the kernel when freed (the heap top is trimmed, or they were mmap'd) and fault in again as
+// fresh zeroed pages on the next step; PyTorch's CPU allocator and NumPy's temporaries both go
+// through malloc. Measured on an AMD family 26 core (2026-12-06, 1 thread, torch 1.13, same
+// configs as bench/train.ts, medians of 6–28-step turns): the LSTM's steps were bimodal, ~18k or
+// ~36k tokens/s from one step to the next (a turn's median 20–40k), and the transformer ran
+// 5.1–7.7k tokens/s; with the padding, 32–41k and 13–15k, step after step. A top pad keeps that
+// much free memory at the heap top instead of trimming it, so freed temporaries are reused without
+// faults (glibc's mmap threshold still rises on its own to the sizes freed, which puts them on the
+// heap). MALLOC_TRIM_THRESHOLD_ is not used: setting it freezes the mmap threshold at 128 KiB, and
+// PyTorch then ran ten times slower.
+//
 // Interpreter: the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in
 // which the peer's module imports — a pyenv `python3` often lacks the distribution's python3-numpy
 // and python3-torch, which go to /usr/bin/python3.
@@ -18,18 +31,27 @@ import { spawnSync } from 'node:child_process';
 /** The OpenBLAS guard variables a peer runs without. */
 export const BLAS_GUARD_VARIABLES: readonly string[] = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 
+/** glibc malloc settings a peer gets where the caller's environment has none (see the top of this file). */
+export const PEER_MALLOC: Readonly<Record<string, string>> = { MALLOC_TOP_PAD_: String(512 * 1024 * 1024) };
+
 /**
  * A peer's environment: a copy of `base` (default process.env, which is left as it is) without the
- * OpenBLAS guards, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set to `threads`.
+ * OpenBLAS guards, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set to `threads`,
+ * and PEER_MALLOC where `base` does not set those variables itself.
  */
 export function peerEnv(threads: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
+  const env: NodeJS.ProcessEnv = { ...PEER_MALLOC, ...base };
   for (const name of BLAS_GUARD_VARIABLES) delete env[name];
   const t = String(threads);
   env.OPENBLAS_NUM_THREADS = t;
   env.OMP_NUM_THREADS = t;
   env.MKL_NUM_THREADS = t;
   return env;
+}
+
+/** The peer's malloc settings as the reports name them, e.g. "glibc MALLOC_TOP_PAD_=536870912". */
+export function describePeerMalloc(env: NodeJS.ProcessEnv = peerEnv(1)): string {
+  return 'glibc ' + Object.keys(PEER_MALLOC).map((name) => `${name}=${env[name]}`).join(' ');
 }
 
 /** The BLAS core a peer reported (blas_info.py), as the reports print it. */

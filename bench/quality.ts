@@ -54,7 +54,7 @@ import { buildTokenizer, type Tokenizer } from '../src/data/tokenizer.js';
 import { getModel } from '../src/models/registry.js';
 import { sampleTokens } from '../src/models/sample.js';
 import { Rng } from '../src/util/rng.js';
-import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
+import { describeBlasCore, describePeerMalloc, findPython, peerEnv, type BlasCore } from './peer-env.js';
 import { linePlot, stackSvgs, type Series } from '../src/viz/svg.js';
 
 export const QUALITY_MODELS = ['rnn', 'lstm', 'gru', 'lstm-attention', 'transformer'] as const;
@@ -404,7 +404,7 @@ export async function benchQuality(opts: QualityOptions = {}): Promise<QualityRe
             torch: out.torch, threads: out.threads, threadTrials: out.threadTrials ?? [], blasCore: out.blasCore, trainTokens: out.trainTokens, valTokens: out.valTokens,
           };
           parityPeer = out.parityValLoss;
-          peerNote = `torch ${out.torch} via ${py.python}, ${out.threads} thread(s), fp32; BLAS ${describeBlasCore(out.blasCore)}`;
+          peerNote = `torch ${out.torch} via ${py.python}, ${out.threads} thread(s), fp32, ${describePeerMalloc()}; BLAS ${describeBlasCore(out.blasCore)}`;
           progress(`${model}: peer best val ${fmt(peer.bestValLoss)} at ${optSecs(peer.bestAtSeconds)} s, ${peer.steps} steps, ` +
             `${Math.round(peer.tokensPerSec)} tokens/s; parity ${fmt(parityPeer, 5)} (ours ${fmt(ours.parityLoss, 5)})`);
         } catch (e) {

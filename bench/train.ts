@@ -29,7 +29,9 @@
 // the same sizes (a batch of one sequence with --config seed), at 1 and 2 OpenBLAS threads, best
 // reported, with ours/NumPy and PyTorch/NumPy ratios.
 // Both peers run at full strength (bench/peer-env.ts: without this environment's
-// OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE guards) and the report names the kernel OpenBLAS chose. The
+// OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE guards, and with glibc's MALLOC_TOP_PAD_ so that a step's
+// freed temporaries are reused instead of faulted in again: 2–2.5× for PyTorch here) and the
+// report names the kernel OpenBLAS chose and the malloc setting. The
 // Python is the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in
 // which `import torch` (`import numpy`) works; otherwise the report says the peer was not available.
 //
@@ -86,7 +88,7 @@ import { zeroGrads } from '../src/layers/param.js';
 import { Adam, type ParamRef } from '../src/train/optimizers.js';
 import { clipGradNorm } from '../src/train/clip.js';
 import { Rng } from '../src/util/rng.js';
-import { describeBlasCore, findPython, peerEnv, type BlasCore } from './peer-env.js';
+import { describeBlasCore, describePeerMalloc, findPython, peerEnv, type BlasCore } from './peer-env.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 
 export type TrainBenchModel = CellKind | 'transformer' | 'memory-lm';
@@ -581,7 +583,7 @@ export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainR
         const version = run.module === 'torch' ? `torch ${String(ready.torch)}` : `NumPy ${String(ready.numpy)}`;
         const peer = {
           kind: run.module, threads: t, blasCore: (ready.blasCore as BlasCore | undefined) ?? null, dead: false,
-          version: `${version} via ${server.python}, ${ready.dtype === 'float64' ? 'fp64' : 'fp32'}`,
+          version: `${version} via ${server.python}, ${ready.dtype === 'float64' ? 'fp64' : 'fp32'}, ${describePeerMalloc()}`,
         };
         let id = 0;
         contenders.push({
@@ -818,7 +820,7 @@ async function trainPeer(python: string, module: 'torch' | 'numpy', script: stri
   try {
     const out = JSON.parse(last) as { tokensPerSec: number; torch?: string; numpy?: string; dtype?: string; blasCore?: BlasCore };
     const version = module === 'torch' ? `torch ${out.torch}` : `NumPy ${out.numpy}`;
-    return { tokensPerSec: out.tokensPerSec, note: `${version} via ${python}, ${out.dtype === 'float64' ? 'fp64' : 'fp32'}`, blasCore: out.blasCore ?? null };
+    return { tokensPerSec: out.tokensPerSec, note: `${version} via ${python}, ${out.dtype === 'float64' ? 'fp64' : 'fp32'}, ${describePeerMalloc()}`, blasCore: out.blasCore ?? null };
   } catch {
     const why = r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`;
     return { tokensPerSec: null, note: `failed (${why})`, blasCore: null };

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BLAS_GUARD_VARIABLES, describeBlasCore, findPython, peerBlasName, peerEnv, pythonCandidates } from '../../bench/peer-env.js';
+import {
+  BLAS_GUARD_VARIABLES, describeBlasCore, describePeerMalloc, findPython, PEER_MALLOC, peerBlasName, peerEnv, pythonCandidates,
+} from '../../bench/peer-env.js';
 
 const peers = join(import.meta.dirname, '..', '..', 'bench', 'peers');
 const numpyPython = findPython('numpy').python;
@@ -20,8 +22,17 @@ describe('peerEnv', () => {
     expect(BLAS_GUARD_VARIABLES).toEqual(['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE']);
     expect(env).toEqual({
       OPENBLAS_VERBOSE: '2', PATH: '/bin', HOME: '/root', OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2',
+      MALLOC_TOP_PAD_: String(512 * 1024 * 1024),
     });
     expect(base).toEqual(before); // the caller's object is untouched
+  });
+
+  it('gives the peer glibc\'s 512 MiB top pad (freed temporaries are reused, not faulted in again), unless the caller set one', () => {
+    expect(PEER_MALLOC).toEqual({ MALLOC_TOP_PAD_: '536870912' });
+    expect(peerEnv(1, { PATH: '/bin' }).MALLOC_TOP_PAD_).toBe('536870912');
+    expect(peerEnv(1, { PATH: '/bin', MALLOC_TOP_PAD_: '1048576' }).MALLOC_TOP_PAD_).toBe('1048576');
+    expect(peerEnv(1, { PATH: '/bin' }).MALLOC_TRIM_THRESHOLD_).toBeUndefined(); // it would freeze the mmap threshold
+    expect(describePeerMalloc(peerEnv(1, { PATH: '/bin' }))).toBe('glibc MALLOC_TOP_PAD_=536870912');
   });
 
   it('leaves process.env as it is (our own process keeps its guards)', () => {
