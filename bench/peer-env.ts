@@ -11,17 +11,16 @@
 // (bench/peers/blas_info.py), so a forced kernel would show.
 //
 // Memory: the peer also gets MALLOC_TOP_PAD_ (512 MiB) unless the caller's environment sets it.
-// With glibc's defaults a training step's large temporaries (tensors of a few MiB) are handed back
-// to the kernel when freed (the heap top is trimmed, or they were mmap'd) and fault in again as
-// fresh zeroed pages on the next step; PyTorch's CPU allocator and NumPy's temporaries both go
-// through malloc. Measured on an AMD family 26 core (2026-12-06, 1 thread, torch 1.13, same
-// configs as bench/train.ts, medians of 6–28-step turns): the LSTM's steps were bimodal, ~18k or
-// ~36k tokens/s from one step to the next (a turn's median 20–40k), and the transformer ran
-// 5.1–7.7k tokens/s; with the padding, 32–41k and 13–15k, step after step. A top pad keeps that
-// much free memory at the heap top instead of trimming it, so freed temporaries are reused without
-// faults (glibc's mmap threshold still rises on its own to the sizes freed, which puts them on the
-// heap). MALLOC_TRIM_THRESHOLD_ is not used: setting it freezes the mmap threshold at 128 KiB, and
-// PyTorch then ran ten times slower.
+// PyTorch's CPU tensors and NumPy's temporaries come from glibc's malloc. With its defaults, the
+// heap top freed at the end of a training step is trimmed (returned to the kernel) and grown again
+// by the next step, whose memory then faults in as fresh zeroed pages. Measured on an AMD family 26
+// core (2026-12-06), PyTorch 1.13's LSTM peer at our medium config, 30 steps, 1 thread: default
+// 21.1k tokens/s, 128,706 minor page faults, 658 brk calls; with the top pad 40.2k tokens/s, 45,133
+// faults, 3 brk calls (mmap and munmap counts unchanged). Its transformer went from 5.1–7.7k to
+// 13–15k tokens/s. The pad keeps that much free memory at the heap top, so a step's large requests
+// are served from it and nothing is trimmed. MALLOC_TRIM_THRESHOLD_ is not used: set alone it also
+// freezes the mmap threshold at 128 KiB while the top stays small, so large requests are mmap'd and
+// unmapped every time (8,144 mmap calls, 1.4 M faults, 2.4k tokens/s).
 //
 // Interpreter: the first of $HANDGRAD_PYTHON (alone, when set), `python3`, `/usr/bin/python3` in
 // which the peer's module imports — a pyenv `python3` often lacks the distribution's python3-numpy
@@ -37,11 +36,14 @@ export const PEER_MALLOC: Readonly<Record<string, string>> = { MALLOC_TOP_PAD_: 
 /**
  * A peer's environment: a copy of `base` (default process.env, which is left as it is) without the
  * OpenBLAS guards, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS set to `threads`,
- * and PEER_MALLOC where `base` does not set those variables itself.
+ * and PEER_MALLOC where `base` does not set those variables itself (set to the empty string: left
+ * out, glibc's default).
  */
 export function peerEnv(threads: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...PEER_MALLOC, ...base };
   for (const name of BLAS_GUARD_VARIABLES) delete env[name];
+  // Set but empty: glibc's own default (any value, even its default one, also freezes the mmap threshold).
+  for (const name of Object.keys(PEER_MALLOC)) if (env[name] === '') delete env[name];
   const t = String(threads);
   env.OPENBLAS_NUM_THREADS = t;
   env.OMP_NUM_THREADS = t;
@@ -49,9 +51,14 @@ export function peerEnv(threads: number, base: NodeJS.ProcessEnv = process.env):
   return env;
 }
 
-/** The peer's malloc settings as the reports name them, e.g. "glibc MALLOC_TOP_PAD_=536870912". */
+/**
+ * The peer's malloc settings as the reports name them, e.g. "glibc MALLOC_TOP_PAD_=536870912"
+ * (what the peer was given: a Python on another C library ignores it, and a GLIBC_TUNABLES
+ * top_pad the caller set would take precedence).
+ */
 export function describePeerMalloc(env: NodeJS.ProcessEnv = peerEnv(1)): string {
-  return 'glibc ' + Object.keys(PEER_MALLOC).map((name) => `${name}=${env[name]}`).join(' ');
+  const set = Object.keys(PEER_MALLOC).filter((name) => env[name] !== undefined);
+  return set.length === 0 ? 'glibc malloc defaults' : 'glibc ' + set.map((name) => `${name}=${env[name]}`).join(' ');
 }
 
 /** The BLAS core a peer reported (blas_info.py), as the reports print it. */

@@ -35,8 +35,9 @@ export interface PeerServer {
   /** Its ready line. */
   ready: PeerReply;
   /**
-   * One request, one reply; null when the server has died or did not answer within
-   * `timeoutSeconds` (it is then killed): `failure()` says why.
+   * The reply to `request`: the next JSON object with its id (other lines are skipped); null when
+   * the server has died or did not answer within `timeoutSeconds` (it is then killed): `failure()`
+   * says why.
    */
   ask(request: Record<string, unknown>, timeoutSeconds: number): Promise<PeerReply | null>;
   /** Why the server stopped answering, in a few words (exit code and its last stderr line, or the timeout); '' while it runs. */
@@ -78,13 +79,14 @@ export function startPeerServer(opts: PeerServerOptions): Promise<PeerServer | s
   child.stdin.on('error', () => {}); // EPIPE when it has died: the pending ask gets null from 'close'
   child.on('error', (e) => { spawnError = e.message; end(); exited(); });
   child.on('close', (code, sig) => { exitCode = code; signal = sig; end(); exited(); });
-  const nextLine = (timeoutSeconds: number) => new Promise<string | null>((done) => {
+  /** The next line within timeoutSeconds; `asked` is the limit the failure names (an ask's whole limit). */
+  const nextLine = (timeoutSeconds: number, asked = timeoutSeconds) => new Promise<string | null>((done) => {
     if (lines.length > 0) return done(lines.shift()!);
     if (ended) return done(null);
     const timer = setTimeout(() => {
       const i = waiting.indexOf(settle);
       if (i >= 0) waiting.splice(i, 1);
-      timedOut = `no answer within ${timeoutSeconds} s`;
+      timedOut = `no answer within ${asked} s`;
       child.kill();
       done(null);
     }, timeoutSeconds * 1000);
@@ -129,7 +131,16 @@ export function startPeerServer(opts: PeerServerOptions): Promise<PeerServer | s
       ask: async (request, timeoutSeconds) => {
         if (ended) return null;
         child.stdin.write(JSON.stringify(request) + '\n');
-        return parse(await nextLine(timeoutSeconds));
+        // The reply is the next JSON object with the request's id: a line that is not one (a stray
+        // print of the peer's libraries, a late reply to an earlier request) is skipped, so that it
+        // cannot shift every later reply by one.
+        const deadline = performance.now() + timeoutSeconds * 1000;
+        for (;;) {
+          const line = await nextLine(Math.max(0.001, (deadline - performance.now()) / 1000), timeoutSeconds);
+          if (line === null) return null;
+          const reply = parse(line);
+          if (reply && (!('id' in request) || reply.id === request.id)) return reply;
+        }
       },
       failure,
       close,

@@ -644,8 +644,11 @@ export async function benchTrainRounds(opts: TrainRoundsOptions): Promise<TrainR
       opts.onRound?.(result, r + 1);
     }
   } finally {
-    ops.dispose();
-    await Promise.all(servers.map((s) => s.close()));
+    try {
+      await Promise.all(servers.map((s) => s.close())); // first: a failing dispose() must not leave them running
+    } finally {
+      ops.dispose();
+    }
   }
   return { rounds: results, summary: summariseRounds(results, stepsOf) };
 }

@@ -91,7 +91,7 @@ export async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l:
   const contenders: Contender[] = [];
   const figure = (label: string, s: Shape, threads: number, who: { path?: KernelPath; peer?: Peer }): PairedFigure =>
     ({ label, ...who, variant: 'nn', m: s.m, n: s.n, k: s.k, threads, gflops: null, median: null, rounds: [] });
-  const cleanup: (() => void)[] = [];
+  const cleanup: (() => void | Promise<void>)[] = [];
   try {
     // ours: 1 thread (512³ and the skinny shapes) and 2 threads (512³)
     const instances: { threads: number; ops: Ops }[] = [];
@@ -203,7 +203,7 @@ export async function measurePaired(pp: PairedPlan, fromTable: Ratios, note: (l:
     }
   } finally {
     for (const f of cleanup.reverse()) {
-      try { f(); } catch { /* best effort */ }
+      try { await f(); } catch { /* best effort */ }
     }
   }
 

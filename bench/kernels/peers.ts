@@ -144,9 +144,10 @@ export async function measureOpenblas(plan: Plan, note: (l: string) => void, pro
 /** A persistent `numpy_gemm.py --serve` process (one per OpenBLAS thread count). */
 export interface NumpyServer {
   blas: string;
-  /** One request, one reply; null when the server died or did not answer in time. */
+  /** The reply to this request (its id); null when the server died or did not answer in time. */
   ask(req: Record<string, unknown>, timeoutSeconds: number): Promise<Record<string, unknown> | null>;
-  close(): void;
+  /** Ends the server; resolves when it has exited (so that it cannot overlap the next measurement). */
+  close(): Promise<void>;
 }
 
 /**
@@ -156,5 +157,5 @@ export interface NumpyServer {
 export async function startNumpyServer(threads: number): Promise<NumpyServer | string> {
   const server = await startPeerServer({ module: 'numpy', script: join(peersDir, 'numpy_gemm.py'), threads, readyTimeoutSeconds: 60 });
   if (typeof server === 'string') return `openblas server ${threads}t: ${server}`;
-  return { blas: String(server.ready.blas), ask: (req, timeoutSeconds) => server.ask(req, timeoutSeconds), close: () => { void server.close(); } };
+  return { blas: String(server.ready.blas), ask: (req, timeoutSeconds) => server.ask(req, timeoutSeconds), close: () => server.close() };
 }

@@ -114,36 +114,25 @@ def measure_for(run, flops, window, min_rep):
 
 def serve():
     import os
+    from serve_steps import serve_lines  # this folder is on sys.path when the script runs
     rng = np.random.default_rng(0)
     cache = {}
     threads = os.environ.get("OPENBLAS_NUM_THREADS")
-    out = sys.stdout
-    out.write(json.dumps({"ready": True, "blas": blas_name(), "blasCore": blas_core(), "threads": int(threads) if threads else None}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        req_id = None
-        try:
-            req = json.loads(line)
-            req_id = req.get("id")
-            if req.get("quit"):
-                break
-            m, k, n = int(req["m"]), int(req["k"]), int(req["n"])
-            variant = req.get("variant", "nn")
-            if variant not in ("nn", "nt", "tn") or min(m, k, n) < 1:
-                raise ValueError(f"bad request {line}")
-            window = float(req.get("seconds", 0.25))
-            min_rep = float(req.get("minRepSeconds", 0.03))
-            opa, opb, c = operands(cache, rng, m, k, n, variant)
-            gflops, reps, iters, spent = measure_for(lambda: np.matmul(opa, opb, out=c), 2 * m * n * k, window, min_rep)
-            reply = {"id": req_id, "m": m, "k": k, "n": n, "variant": variant, "gflops": gflops,
-                     "reps": reps, "iters": iters, "seconds": round(spent, 4)}
-        except Exception as e:  # a bad request gets an error line; the server keeps going
-            reply = {"id": req_id, "error": f"{type(e).__name__}: {e}"}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+
+    def answer(req: dict, line: str):
+        if req.get("quit"):
+            return None
+        m, k, n = int(req["m"]), int(req["k"]), int(req["n"])
+        variant = req.get("variant", "nn")
+        if variant not in ("nn", "nt", "tn") or min(m, k, n) < 1:
+            raise ValueError(f"bad request {line}")
+        window = float(req.get("seconds", 0.25))
+        min_rep = float(req.get("minRepSeconds", 0.03))
+        opa, opb, c = operands(cache, rng, m, k, n, variant)
+        gflops, reps, iters, spent = measure_for(lambda: np.matmul(opa, opb, out=c), 2 * m * n * k, window, min_rep)
+        return {"m": m, "k": k, "n": n, "variant": variant, "gflops": gflops, "reps": reps, "iters": iters, "seconds": round(spent, 4)}
+
+    serve_lines({"blas": blas_name(), "blasCore": blas_core(), "threads": int(threads) if threads else None}, answer)
 
 
 def main():

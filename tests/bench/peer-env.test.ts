@@ -33,6 +33,9 @@ describe('peerEnv', () => {
     expect(peerEnv(1, { PATH: '/bin', MALLOC_TOP_PAD_: '1048576' }).MALLOC_TOP_PAD_).toBe('1048576');
     expect(peerEnv(1, { PATH: '/bin' }).MALLOC_TRIM_THRESHOLD_).toBeUndefined(); // it would freeze the mmap threshold
     expect(describePeerMalloc(peerEnv(1, { PATH: '/bin' }))).toBe('glibc MALLOC_TOP_PAD_=536870912');
+    // set but empty: glibc's own default, said so in the reports
+    expect('MALLOC_TOP_PAD_' in peerEnv(1, { PATH: '/bin', MALLOC_TOP_PAD_: '' })).toBe(false);
+    expect(describePeerMalloc(peerEnv(1, { PATH: '/bin', MALLOC_TOP_PAD_: '' }))).toBe('glibc malloc defaults');
   });
 
   it('leaves process.env as it is (our own process keeps its guards)', () => {

@@ -101,14 +101,14 @@ describe('bench/peer-server.ts', () => {
   });
 
   it.skipIf(!numpyPython)('runs the peer in peerEnv(threads): the OpenBLAS thread variables set, the guards removed', async () => {
-    const script = fake('env.py', 'print(json.dumps({"ready": True, "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE")}}), flush=True)\nsys.stdin.read()');
+    const script = fake('env.py', 'print(json.dumps({"ready": True, "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "MALLOC_TOP_PAD_")}}), flush=True)\nsys.stdin.read()');
     const prev = process.env.OPENBLAS_CORETYPE;
     process.env.OPENBLAS_CORETYPE = 'Haswell';
     try {
       const s = await startPeerServer({ module: 'numpy', script, threads: 2 });
       if (typeof s === 'string') throw new Error(s);
       started.push(s);
-      expect(s.ready.env).toEqual({ OPENBLAS_NUM_THREADS: '2', OPENBLAS_CORETYPE: null });
+      expect(s.ready.env).toEqual({ OPENBLAS_NUM_THREADS: '2', OPENBLAS_CORETYPE: null, MALLOC_TOP_PAD_: process.env.MALLOC_TOP_PAD_ ?? '536870912' });
     } finally {
       if (prev === undefined) delete process.env.OPENBLAS_CORETYPE; else process.env.OPENBLAS_CORETYPE = prev;
     }
@@ -136,6 +136,23 @@ describe('bench/peer-server.ts', () => {
     expect(mute.failure()).toBe('mute.py --serve: no answer within 0.3 s');
   });
 
+  it.skipIf(!numpyPython)('ask returns the reply with the request\'s id: a stray line or a late reply does not shift the later ones', async () => {
+    const script = fake('chatty.py', [
+      'print(json.dumps({"ready": True}), flush=True)',
+      'for line in sys.stdin:',
+      '    req = json.loads(line)',
+      '    print("a library warning on stdout", flush=True)',
+      '    print(json.dumps({"id": -1, "times": [9.9]}), flush=True)',
+      '    print(json.dumps({"id": req["id"], "times": [req["id"] / 10]}), flush=True)',
+    ].join('\n'));
+    const s = await startPeerServer({ module: 'numpy', script, threads: 1 });
+    if (typeof s === 'string') throw new Error(s);
+    started.push(s);
+    expect(await s.ask({ id: 1, steps: 1 }, 30)).toEqual({ id: 1, times: [0.1] });
+    expect(await s.ask({ id: 2, steps: 1 }, 30)).toEqual({ id: 2, times: [0.2] });
+    expect(s.failure()).toBe('');
+  });
+
   it.skipIf(!numpyPython)('the kernel bench\'s numpy_gemm.py server runs through it', async () => {
     const s = await startNumpyServer(1);
     if (typeof s === 'string') throw new Error(s);
@@ -143,8 +160,9 @@ describe('bench/peer-server.ts', () => {
       const reply = await s.ask({ id: 1, m: 16, k: 16, n: 16, variant: 'nn', seconds: 0.02, minRepSeconds: 0.005 }, 30);
       expect(reply).toMatchObject({ id: 1, m: 16, gflops: expect.any(Number) });
       expect(await s.ask({ id: 2, m: 0, k: 1, n: 1 }, 30)).toMatchObject({ id: 2, error: expect.stringMatching(/bad request/) });
+      expect(await s.ask({ id: 3, quit: true }, 5)).toBeNull(); // "quit" ends it
     } finally {
-      s.close();
+      await s.close();
     }
   });
 });

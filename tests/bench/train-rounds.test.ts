@@ -4,6 +4,7 @@
 // runs without Python; ours is the real session at a tiny size.
 import { describe, expect, it, vi } from 'vitest';
 import type { PeerServer, PeerServerOptions } from '../../bench/peer-server.js';
+import { describePeerMalloc } from '../../bench/peer-env.js';
 
 /** What each stand-in server does per request: step seconds, an error reply, or death. */
 type Script = ('ok' | 'error' | 'die')[];
@@ -60,7 +61,7 @@ describe('paired rounds with failing peers', () => {
     }
     // round 1: both NumPy servers answer; 2 threads (made up twice as fast) is the best
     expect(rounds[0].numpyRuns).toEqual([{ threads: 1, tokensPerSec: 4000 }, { threads: 2, tokensPerSec: 8000 }]);
-    expect(rounds[0]).toMatchObject({ numpyTokensPerSec: 8000, numpyThreads: 2, numpyNote: 'NumPy 9.9 via /fake/python3, fp32, glibc MALLOC_TOP_PAD_=536870912' });
+    expect(rounds[0]).toMatchObject({ numpyTokensPerSec: 8000, numpyThreads: 2, numpyNote: `NumPy 9.9 via /fake/python3, fp32, ${describePeerMalloc()}` });
     // round 2: 1 thread answers with an error, 2 threads dies: no NumPy figure this round, both reasons given
     expect(rounds[1].numpyTokensPerSec).toBeNull();
     expect(rounds[1].numpyNote).toContain('1 thread(s) failed in round 2: ValueError: something odd');

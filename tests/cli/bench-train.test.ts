@@ -82,7 +82,7 @@ describe('handgrad bench train', () => {
     expect(r.numpyTokensPerSec!).toBeGreaterThan(0);
     expect(r.numpyRuns.map((x) => x.threads)).toEqual([1]);
     expect(r.ratioVsNumpyBest!).toBeCloseTo(r.tokensPerSec / r.numpyTokensPerSec!, 1);
-    expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32, glibc MALLOC_TOP_PAD_=536870912$/);
+    expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32, glibc MALLOC_TOP_PAD_=\d+$/);
     expect(r).toHaveProperty('numpyBlasCore');
     expect(r).toMatchObject({ torchTokensPerSec: null, torchVsNumpy: null }); // only the NumPy peer was asked for
     const text = formatTrainReport(r).join('\n');
@@ -107,7 +107,7 @@ describe('handgrad bench train', () => {
       expect(r.numpyTokensPerSec).toBe(best);
       expect(r.numpyThreads).toBe(r.numpyRuns.find((x) => x.tokensPerSec === best)!.threads);
       expect(r.ratioVsNumpyBest!).toBeCloseTo(r.tokensPerSec / r.numpyTokensPerSec!, 2);
-      expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32, glibc MALLOC_TOP_PAD_=536870912$/);
+      expect(r.numpyNote).toMatch(/^NumPy \S+ via \S+, fp32, glibc MALLOC_TOP_PAD_=\d+$/);
       expect(r).toMatchObject({ torchTokensPerSec: null, peerNote: 'PyTorch peer not run' });
     }
     const ratios = results.map((r) => r.ratioVsNumpyBest!);
@@ -122,8 +122,9 @@ describe('handgrad bench train', () => {
     expect(summary.tokensPerSec.rounds).toEqual(results.map((r) => r.tokensPerSec));
     expect(summary.ratioVsTorchBest).toBeNull();
     // every peer server was closed (none of this process's children is left)
-    const children = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).stdout;
-    expect(children).not.toMatch(/numpy_seed_lstm/);
+    const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    expect(ps.status === 0 || ps.status === 1, ps.stderr).toBe(true); // 1: no children at all (procps); anything else: ps could not tell
+    expect(ps.stdout).not.toMatch(/numpy_seed_lstm/);
   }, 120_000);
 
   it('--rounds 2 repeats the measurement: every round in the JSON, and the summary over them', () => {
